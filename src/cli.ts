@@ -1,0 +1,92 @@
+import { ConfigError, DatabaseFromFutureError, EXIT } from './errors.ts';
+import type { CliIo, Command } from './commands/command.ts';
+
+/**
+ * `rapport <command>`: each command lives in src/commands/<name>.ts and is loaded only when
+ * asked for, so `rapport --help` stays instant.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  status: {
+    summary: 'Show portals, streams, lag, outbox and models',
+    load: async () => (await import('./commands/status.ts')).command,
+  },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'Usage: rapport <command> [options]',
+    '',
+    'Customer-health scores for HubSpot and Salesforce contacts.',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `rapport <command> --help` for the options of a command.',
+    'Configuration comes from environment variables (see README.md, "Configuration").',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage() + '\n');
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) {
+    io.stderr(`rapport: unknown command "${name}"\n\n${usage()}\n`);
+    return EXIT.usage;
+  }
+  let command: Command;
+  try {
+    command = await entry.load();
+  } catch (e) {
+    io.stderr(`rapport: the "${name}" command is not available in this build (${(e as Error).message})\n`);
+    return EXIT.failure;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      io.stderr(`rapport: ${e.message}\n`);
+      return EXIT.config;
+    }
+    if (e instanceof DatabaseFromFutureError) {
+      io.stderr(`rapport: ${e.message}\n`);
+      return EXIT.database;
+    }
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`\nrapport: ${sig} received, finishing the current step (again to force)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await runCli(process.argv.slice(2), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    isTTY: process.stdout.isTTY === true,
+    env: process.env,
+    signal: controller.signal,
+  });
+  process.exitCode = code;
+  // Servers and timers are closed by the commands; make sure nothing keeps us alive on exit.
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`rapport: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(EXIT.failure);
+  });
+}

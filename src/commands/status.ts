@@ -1,0 +1,129 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
+import { EXIT } from '../errors.ts';
+import { createStore } from '../store/index.ts';
+import type { CliIo, Command } from './command.ts';
+
+const USAGE = `Usage: rapport status [--json] [--portal PORTAL]
+
+Shows, per installed portal: connection state, per-stream cursor time, lag and last error,
+outbox backlog and parked write failures, and the current model versions with their metrics.
+
+Options:
+  --json           machine-readable output
+  --portal PORTAL  only this portal (e.g. hubspot:12345678)
+  -h, --help       this help
+`;
+
+export type PortalStatusReport = {
+  portal: string;
+  crm: string;
+  status: string;
+  statusReason: string | null;
+  records: Record<string, { live: number; deleted: number }>;
+  streams: {
+    stream: string;
+    lastRun: string | null;
+    lastRunStatus: string | null;
+    lagSeconds: number | null;
+    records: number;
+    lastError: string | null;
+  }[];
+  scored: number;
+  dirty: number;
+  outbox: { pending: number; parked: number };
+  parked: { contactId: string; attempts: number; lastError: string | null }[];
+  models: Record<string, { version: string; trainedAt: string; metrics: unknown } | null>;
+};
+
+export function collectStatus(store: ReturnType<typeof createStore>, only?: string): PortalStatusReport[] {
+  const now = store.now();
+  return store.portals
+    .list()
+    .filter((p) => only === undefined || p.portal === only)
+    .map((p) => {
+      const cursors = new Map(store.cursors.list(p.portal).map((c) => [c.stream, c]));
+      const runs = store.syncRuns.latestPerStream(p.portal);
+      const streams = runs.map((r) => {
+        const cursor = cursors.get(r.stream);
+        const okAt = r.status === 'ok' ? r.finishedAt : (cursor?.updatedAt ?? null);
+        return {
+          stream: r.stream,
+          lastRun: new Date(r.startedAt).toISOString(),
+          lastRunStatus: r.status,
+          lagSeconds: okAt === null ? null : Math.round((now - okAt) / 1000),
+          records: r.records,
+          lastError: r.error === null ? null : `${r.errorKind ?? 'error'}: ${r.error}`,
+        };
+      });
+      const models: PortalStatusReport['models'] = {};
+      for (const kind of ['churn', 'service_need']) {
+        const m = store.models.latest(p.portal, kind);
+        models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics };
+      }
+      return {
+        portal: p.portal,
+        crm: p.crm,
+        status: p.status,
+        statusReason: p.statusReason,
+        records: store.records.counts(p.portal),
+        streams,
+        scored: store.scores.count(p.portal),
+        dirty: store.dirty.count(p.portal),
+        outbox: store.outbox.stats(p.portal),
+        parked: store.outbox.parked(p.portal, 5).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
+        models,
+      };
+    });
+}
+
+function renderHuman(reports: PortalStatusReport[]): string {
+  if (reports.length === 0) return 'No portal installed yet. Run `rapport sync --once` with HUBSPOT_ACCESS_TOKEN, or install the app (see README).\n';
+  const out: string[] = [];
+  for (const r of reports) {
+    out.push(`${r.portal}  ${r.status.toUpperCase()}${r.statusReason ? ` (${r.statusReason})` : ''}`);
+    out.push(`  scored contacts: ${r.scored}   waiting to be scored: ${r.dirty}   outbox: ${r.outbox.pending} pending, ${r.outbox.parked} parked`);
+    out.push('  stream                 records   last run                  status   lag      last error');
+    for (const s of r.streams) {
+      const live = r.records[s.stream]?.live ?? 0;
+      const lag = s.lagSeconds === null ? '-' : s.lagSeconds < 120 ? `${s.lagSeconds}s` : `${Math.round(s.lagSeconds / 60)}m`;
+      out.push(
+        `  ${s.stream.padEnd(22)} ${String(live).padStart(7)}   ${(s.lastRun ?? '-').padEnd(24)}  ${(s.lastRunStatus ?? '-').padEnd(7)}  ${lag.padEnd(7)}  ${s.lastError ?? ''}`,
+      );
+    }
+    for (const p of r.parked) out.push(`  parked write: contact ${p.contactId} after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'}`);
+    for (const [kind, m] of Object.entries(r.models)) {
+      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt} ${JSON.stringify(m.metrics)}`}`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export const command: Command = {
+  name: 'status',
+  summary: 'Show portals, streams, lag, outbox and models',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({ args, options: { json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    } catch (e) {
+      io.stderr(`rapport status: ${(e as Error).message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (values.help === true) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
+    const config = loadConfig(io.env);
+    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    try {
+      const reports = collectStatus(store, values.portal);
+      io.stdout(values.json === true ? JSON.stringify(reports, null, 2) + '\n' : renderHuman(reports));
+      return EXIT.ok;
+    } finally {
+      store.close();
+    }
+  },
+};

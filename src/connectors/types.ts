@@ -1,0 +1,132 @@
+import type { CrmError, CrmName } from '../errors.ts';
+
+/** The objects Rapport syncs, by HubSpot's plural names (Salesforce maps onto the same set). */
+export const OBJECT_TYPES = [
+  'companies',
+  'contacts',
+  'deals',
+  'tickets',
+  'calls',
+  'emails',
+  'meetings',
+  'notes',
+  'tasks',
+  'feedback_submissions',
+] as const;
+export type ObjectType = (typeof OBJECT_TYPES)[number];
+
+export const ENGAGEMENT_TYPES = ['calls', 'emails', 'meetings', 'notes', 'tasks'] as const;
+export type EngagementType = (typeof ENGAGEMENT_TYPES)[number];
+
+/** Normalized per-type data. Every field is nullable: CRMs are messy; scoring copes. */
+export type ContactData = {
+  /** trimmed, lower-cased; null when absent or not an email */
+  email: string | null;
+  emailRaw: string | null;
+  /** digits only with a leading + when international (e.g. +15550102345); null when unusable */
+  phone: string | null;
+  phoneRaw: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  createdAt: number | null;
+  lifecycleStage: string | null;
+};
+export type CompanyData = {
+  name: string | null;
+  domain: string | null;
+  industry: string | null;
+  employees: number | null;
+  annualRevenue: number | null;
+  createdAt: number | null;
+};
+export type DealData = {
+  amount: number | null;
+  amountRaw: string | null;
+  stage: string | null;
+  isClosed: boolean;
+  isClosedWon: boolean;
+  closedAt: number | null;
+  createdAt: number | null;
+};
+export type TicketData = {
+  priority: 'LOW' | 'MEDIUM' | 'HIGH' | 'URGENT' | null;
+  stage: string | null;
+  isClosed: boolean;
+  createdAt: number | null;
+  closedAt: number | null;
+  timeToCloseMs: number | null;
+  reopenedCount: number;
+  source: string | null;
+  subject: string | null;
+  content: string | null;
+};
+export type EngagementData = {
+  /** when it happened (hs_timestamp) */
+  at: number | null;
+  direction: 'inbound' | 'outbound' | null;
+  durationMs: number | null;
+  /** call disposition/status, meeting outcome, task status */
+  outcome: string | null;
+  /** subject + body text, HTML stripped, for sentiment */
+  text: string | null;
+  priority: string | null;
+};
+export type FeedbackData = {
+  surveyType: 'NPS' | 'CSAT' | 'CES' | null;
+  /** raw answer as a number; null when missing or non-numeric */
+  value: number | null;
+  valueRaw: string | null;
+  comment: string | null;
+  at: number | null;
+  channel: string | null;
+};
+export type RecordData = ContactData | CompanyData | DealData | TicketData | EngagementData | FeedbackData;
+
+export type CrmRecord = {
+  /** 'hubspot:<hubId>' | 'salesforce:<orgId>' */
+  portal: string;
+  type: ObjectType;
+  id: string;
+  /** contacts this record belongs to; undefined when this page does not say (keep what we have) */
+  contactIds: string[] | undefined;
+  /** owning company (contacts, deals, tickets), when known */
+  companyId: string | null;
+  /** epoch ms of the CRM's last modification: what "newer" means for the store */
+  updatedAt: number;
+  /** tombstone */
+  deleted: boolean;
+  data: RecordData;
+  /** problems found while cleaning (future date, non-numeric amount, …), kept for confidence */
+  issues?: string[];
+};
+
+/** Opaque to everything but the connector that produced it. */
+export type Cursor = string & { readonly __brand: 'Cursor' };
+
+export type Page = {
+  records: CrmRecord[];
+  /** resume point after this page; commit it with the page */
+  next: Cursor;
+  /** best-effort total for progress bars, when the CRM tells */
+  total?: number;
+};
+
+export type ScoreUpdate = {
+  contactId: string;
+  /** CRM property name → string value, exactly what is to be written */
+  properties: Record<string, string>;
+};
+
+export type WriteResult = { contactId: string; ok: true } | { contactId: string; ok: false; error: CrmError };
+
+export interface CrmConnector {
+  readonly crm: CrmName;
+  /** Changes since `cursor` (null = backfill), oldest first; may repeat boundary records. */
+  changes(type: ObjectType, cursor: Cursor | null, signal: AbortSignal): AsyncIterable<Page>;
+  /** Create our property group / custom fields if missing (idempotent). */
+  provision(signal: AbortSignal): Promise<void>;
+  /** Write score values onto contacts; partial failure is returned per record, not thrown. */
+  writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]>;
+  /** Cheap authenticated call: which portal/org is this. */
+  whoAmI(): Promise<{ portal: string }>;
+}

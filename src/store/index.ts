@@ -1,0 +1,47 @@
+import { createCursorsRepo } from './cursors.ts';
+import { openDatabase, type Db } from './db.ts';
+import { createDirtyRepo, createModelsRepo, createWebhookEventsRepo } from './misc.ts';
+import { createOutboxRepo } from './outbox.ts';
+import { createPortalsRepo } from './portals.ts';
+import { createRecordsRepo } from './records.ts';
+import { createScoresRepo } from './scores.ts';
+import { createSyncRunsRepo } from './sync-runs.ts';
+
+export type StoreOptions = {
+  path: string;
+  encryptionKey?: Buffer | undefined;
+  /** injectable clock (epoch ms) */
+  now?: () => number;
+};
+
+/** The store: plain repositories over prepared statements, plus a synchronous transaction. */
+export function createStore(opts: StoreOptions) {
+  const db = openDatabase(opts.path);
+  return createStoreOn(db, opts);
+}
+
+export function createStoreOn(db: Db, opts: Omit<StoreOptions, 'path'> = {}) {
+  const now = opts.now ?? Date.now;
+  return {
+    db,
+    now,
+    portals: createPortalsRepo(db, now, opts.encryptionKey),
+    records: createRecordsRepo(db, now),
+    cursors: createCursorsRepo(db, now),
+    dirty: createDirtyRepo(db),
+    scores: createScoresRepo(db),
+    outbox: createOutboxRepo(db, now),
+    webhookEvents: createWebhookEventsRepo(db, now),
+    syncRuns: createSyncRunsRepo(db, now),
+    models: createModelsRepo(db),
+    /** Runs `fn` in one SQLite transaction; `fn` must be synchronous (no await inside). */
+    transaction<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
+    close(): void {
+      db.close();
+    },
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;

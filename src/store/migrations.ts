@@ -1,0 +1,156 @@
+/**
+ * Ordered schema migrations. The schema version lives in SQLite's `user_version`; each entry
+ * moves the schema from index to index+1 inside one transaction. Never edit a released entry:
+ * append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: initial schema. Every table is keyed by portal ('hubspot:<hubId>', 'salesforce:<orgId>').
+  `
+  CREATE TABLE portals (
+    portal TEXT PRIMARY KEY,
+    crm TEXT NOT NULL CHECK (crm IN ('hubspot', 'salesforce')),
+    external_id TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('connected', 'disconnected')),
+    status_reason TEXT,
+    scopes TEXT NOT NULL DEFAULT '[]',
+    installed_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- OAuth / private-app tokens, AES-256-GCM encrypted (iv | tag | ciphertext).
+  CREATE TABLE tokens (
+    portal TEXT PRIMARY KEY REFERENCES portals(portal) ON DELETE CASCADE,
+    access_token BLOB NOT NULL,
+    refresh_token BLOB,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- Normalized CRM records: JSON plus the columns we filter or sort on.
+  CREATE TABLE records (
+    portal TEXT NOT NULL,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    company_id TEXT,
+    updated_at INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL,
+    synced_at INTEGER NOT NULL,
+    PRIMARY KEY (portal, type, id)
+  ) STRICT;
+  CREATE INDEX records_updated ON records (portal, type, updated_at);
+
+  -- Record → contact links (engagements, deals, tickets, feedback to contacts; contact to company).
+  CREATE TABLE associations (
+    portal TEXT NOT NULL,
+    from_type TEXT NOT NULL,
+    from_id TEXT NOT NULL,
+    to_type TEXT NOT NULL,
+    to_id TEXT NOT NULL,
+    PRIMARY KEY (portal, from_type, from_id, to_type, to_id)
+  ) STRICT;
+  CREATE INDEX associations_to ON associations (portal, to_type, to_id, from_type);
+
+  CREATE TABLE cursors (
+    portal TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    cursor TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (portal, stream)
+  ) STRICT;
+
+  -- Contacts whose inputs changed since they were last scored.
+  CREATE TABLE dirty_contacts (
+    portal TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    marked_at INTEGER NOT NULL,
+    PRIMARY KEY (portal, contact_id)
+  ) STRICT;
+
+  CREATE TABLE scores (
+    portal TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    satisfaction REAL NOT NULL,
+    loyalty REAL NOT NULL,
+    churn_risk REAL NOT NULL,
+    service_need REAL NOT NULL,
+    health TEXT NOT NULL CHECK (health IN ('green', 'yellow', 'red')),
+    confidence REAL NOT NULL,
+    detail TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    scored_at INTEGER NOT NULL,
+    PRIMARY KEY (portal, contact_id)
+  ) STRICT;
+
+  -- One row per change of a contact's scores, for trends ("+12 in 30 days").
+  CREATE TABLE score_history (
+    portal TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    scored_at INTEGER NOT NULL,
+    satisfaction REAL NOT NULL,
+    loyalty REAL NOT NULL,
+    churn_risk REAL NOT NULL,
+    service_need REAL NOT NULL,
+    health TEXT NOT NULL,
+    PRIMARY KEY (portal, contact_id, scored_at)
+  ) STRICT;
+
+  -- Property values waiting to be written to the CRM, and what was last written.
+  CREATE TABLE outbox (
+    portal TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'parked')),
+    last_error TEXT,
+    PRIMARY KEY (portal, contact_id)
+  ) STRICT;
+  CREATE INDEX outbox_due ON outbox (portal, status, next_attempt_at);
+
+  CREATE TABLE written (
+    portal TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    written_at INTEGER NOT NULL,
+    PRIMARY KEY (portal, contact_id)
+  ) STRICT;
+
+  CREATE TABLE webhook_events (
+    portal TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (portal, event_id)
+  ) STRICT;
+  CREATE INDEX webhook_events_age ON webhook_events (received_at);
+
+  CREATE TABLE sync_runs (
+    id INTEGER PRIMARY KEY,
+    portal TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'aborted')),
+    pages INTEGER NOT NULL DEFAULT 0,
+    records INTEGER NOT NULL DEFAULT 0,
+    error_kind TEXT,
+    error TEXT
+  ) STRICT;
+  CREATE INDEX sync_runs_stream ON sync_runs (portal, stream, started_at);
+
+  -- Trained, versioned models with their evaluation metrics.
+  CREATE TABLE models (
+    portal TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version TEXT NOT NULL,
+    trained_at INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (portal, kind, version)
+  ) STRICT;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,70 @@
+import type { Db } from './db.ts';
+
+/** Dirty contacts: inputs changed since they were last scored. */
+export function createDirtyRepo(db: Db) {
+  const take = db.prepare<[string, number], { contact_id: string }>(
+    'SELECT contact_id FROM dirty_contacts WHERE portal = ? ORDER BY marked_at, contact_id LIMIT ?',
+  );
+  const clear = db.prepare<[string, string, number]>(
+    'DELETE FROM dirty_contacts WHERE portal = ? AND contact_id = ? AND marked_at <= ?',
+  );
+  const mark = db.prepare<[string, string, number]>(
+    'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET marked_at = excluded.marked_at',
+  );
+  const count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM dirty_contacts WHERE portal = ?');
+  return {
+    peek(portal: string, limit: number): string[] {
+      return take.all(portal, limit).map((r) => r.contact_id);
+    },
+    /** Clears a mark unless it was set again after `scoredAsOf` (then the contact stays dirty). */
+    clear(portal: string, contactId: string, scoredAsOf: number): void {
+      clear.run(portal, contactId, scoredAsOf);
+    },
+    mark(portal: string, contactId: string, at: number): void {
+      mark.run(portal, contactId, at);
+    },
+    count(portal: string): number {
+      return count.get(portal)?.n ?? 0;
+    },
+  };
+}
+
+/** Webhook event ids already handled, so a replayed delivery does nothing twice. */
+export function createWebhookEventsRepo(db: Db, now: () => number) {
+  const insert = db.prepare<[string, string, number]>(
+    'INSERT OR IGNORE INTO webhook_events (portal, event_id, received_at) VALUES (?, ?, ?)',
+  );
+  const prune = db.prepare<[number]>('DELETE FROM webhook_events WHERE received_at < ?');
+  return {
+    /** Returns true when the event is new (and records it). */
+    remember(portal: string, eventId: string): boolean {
+      return insert.run(portal, eventId, now()).changes > 0;
+    },
+    /** HubSpot retries for up to 24 h; keep ids a little longer than that. */
+    prune(olderThanMs = 3 * 24 * 3600_000): number {
+      return prune.run(now() - olderThanMs).changes;
+    },
+  };
+}
+
+export type StoredModel = { kind: string; version: string; trainedAt: number; params: unknown; metrics: unknown };
+
+export function createModelsRepo(db: Db) {
+  const save = db.prepare<[string, string, string, number, string, string]>(
+    'INSERT OR REPLACE INTO models (portal, kind, version, trained_at, params, metrics) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const latest = db.prepare<[string, string], { kind: string; version: string; trained_at: number; params: string; metrics: string }>(
+    'SELECT * FROM models WHERE portal = ? AND kind = ? ORDER BY trained_at DESC, version DESC LIMIT 1',
+  );
+  return {
+    save(portal: string, m: StoredModel): void {
+      save.run(portal, m.kind, m.version, m.trainedAt, JSON.stringify(m.params), JSON.stringify(m.metrics));
+    },
+    latest(portal: string, kind: string): StoredModel | undefined {
+      const r = latest.get(portal, kind);
+      return r === undefined
+        ? undefined
+        : { kind: r.kind, version: r.version, trainedAt: r.trained_at, params: JSON.parse(r.params), metrics: JSON.parse(r.metrics) };
+    },
+  };
+}

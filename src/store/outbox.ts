@@ -1,0 +1,102 @@
+import type { Db } from './db.ts';
+
+export type OutboxItem = {
+  contactId: string;
+  properties: Record<string, string>;
+  attempts: number;
+};
+
+export type ParkedItem = OutboxItem & { lastError: string | null };
+
+/**
+ * Values waiting to be written to the CRM. Only properties whose value differs from what was
+ * last written are enqueued; a later enqueue for the same contact merges into the pending row.
+ */
+export function createOutboxRepo(db: Db, now: () => number) {
+  const lastWritten = db.prepare<[string, string], { properties: string }>(
+    'SELECT properties FROM written WHERE portal = ? AND contact_id = ?',
+  );
+  const pending = db.prepare<[string, string], { properties: string }>(
+    'SELECT properties FROM outbox WHERE portal = ? AND contact_id = ?',
+  );
+  const put = db.prepare<[string, string, string, number, number]>(`
+    INSERT INTO outbox (portal, contact_id, properties, enqueued_at, attempts, next_attempt_at, status, last_error)
+    VALUES (?, ?, ?, ?, 0, ?, 'pending', NULL)
+    ON CONFLICT (portal, contact_id) DO UPDATE SET properties = excluded.properties, enqueued_at = excluded.enqueued_at,
+      attempts = 0, next_attempt_at = excluded.next_attempt_at, status = 'pending', last_error = NULL`);
+  const drop = db.prepare<[string, string]>('DELETE FROM outbox WHERE portal = ? AND contact_id = ?');
+  const due = db.prepare<[string, number, number], { contact_id: string; properties: string; attempts: number }>(`
+    SELECT contact_id, properties, attempts FROM outbox
+    WHERE portal = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY enqueued_at, contact_id LIMIT ?`);
+  const saveWritten = db.prepare<[string, string, string, number]>(`
+    INSERT INTO written (portal, contact_id, properties, written_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (portal, contact_id) DO UPDATE SET properties = excluded.properties, written_at = excluded.written_at`);
+  const retry = db.prepare<[number, string, string, string, string]>(
+    'UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, status = ?, last_error = ? WHERE portal = ? AND contact_id = ?',
+  );
+  const stats = db.prepare<[string], { status: string; n: number }>(
+    'SELECT status, COUNT(*) AS n FROM outbox WHERE portal = ? GROUP BY status',
+  );
+  const parked = db.prepare<[string, number], { contact_id: string; properties: string; attempts: number; last_error: string | null }>(
+    "SELECT contact_id, properties, attempts, last_error FROM outbox WHERE portal = ? AND status = 'parked' ORDER BY contact_id LIMIT ?",
+  );
+
+  const parse = (s: string | undefined): Record<string, string> => (s === undefined ? {} : (JSON.parse(s) as Record<string, string>));
+
+  return {
+    /** Enqueues the properties that differ from the last written values; returns how many did. */
+    enqueue(portal: string, contactId: string, properties: Record<string, string>): number {
+      const written = parse(lastWritten.get(portal, contactId)?.properties);
+      const merged = parse(pending.get(portal, contactId)?.properties);
+      for (const [k, v] of Object.entries(properties)) {
+        if (written[k] === v) delete merged[k];
+        else merged[k] = v;
+      }
+      const n = Object.keys(merged).length;
+      if (n === 0) drop.run(portal, contactId);
+      else put.run(portal, contactId, JSON.stringify(merged), now(), now());
+      return n;
+    },
+    due(portal: string, limit: number): OutboxItem[] {
+      return due.all(portal, now(), limit).map((r) => ({
+        contactId: r.contact_id,
+        properties: parse(r.properties),
+        attempts: r.attempts,
+      }));
+    },
+    /** Records a successful write of exactly these values (only if the row was not re-enqueued meanwhile). */
+    markWritten(portal: string, item: OutboxItem): void {
+      const written = { ...parse(lastWritten.get(portal, item.contactId)?.properties), ...item.properties };
+      saveWritten.run(portal, item.contactId, JSON.stringify(written), now());
+      const still = parse(pending.get(portal, item.contactId)?.properties);
+      for (const [k, v] of Object.entries(item.properties)) if (still[k] === v) delete still[k];
+      if (Object.keys(still).length === 0) drop.run(portal, item.contactId);
+      else put.run(portal, item.contactId, JSON.stringify(still), now(), now());
+    },
+    /** Schedules a retry with exponential backoff, or parks the item after `maxAttempts`. */
+    markFailed(portal: string, item: OutboxItem, error: string, opts: { retryable: boolean; maxAttempts: number }): void {
+      const attempts = item.attempts + 1;
+      const park = !opts.retryable || attempts >= opts.maxAttempts;
+      const delay = Math.min(60 * 60_000, 1000 * 2 ** attempts);
+      retry.run(now() + delay, park ? 'parked' : 'pending', error, portal, item.contactId);
+    },
+    stats(portal: string): { pending: number; parked: number } {
+      const out = { pending: 0, parked: 0 };
+      for (const r of stats.all(portal)) out[r.status as 'pending' | 'parked'] = r.n;
+      return out;
+    },
+    parked(portal: string, limit = 20): ParkedItem[] {
+      return parked.all(portal, limit).map((r) => ({
+        contactId: r.contact_id,
+        properties: parse(r.properties),
+        attempts: r.attempts,
+        lastError: r.last_error,
+      }));
+    },
+    lastWritten(portal: string, contactId: string): Record<string, string> {
+      return parse(lastWritten.get(portal, contactId)?.properties);
+    },
+  };
+}
+
+export type OutboxRepo = ReturnType<typeof createOutboxRepo>;

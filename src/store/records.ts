@@ -1,0 +1,128 @@
+import type { CrmRecord, ObjectType, RecordData } from '../connectors/types.ts';
+import type { Db } from './db.ts';
+
+export type StoredRecord = {
+  type: ObjectType;
+  id: string;
+  companyId: string | null;
+  updatedAt: number;
+  deleted: boolean;
+  data: RecordData;
+  issues: string[];
+};
+
+type Row = {
+  type: string;
+  id: string;
+  company_id: string | null;
+  updated_at: number;
+  deleted: number;
+  data: string;
+};
+
+function toStored(row: Row): StoredRecord {
+  const parsed = JSON.parse(row.data) as { d: RecordData; i?: string[] };
+  return {
+    type: row.type as ObjectType,
+    id: row.id,
+    companyId: row.company_id,
+    updatedAt: row.updated_at,
+    deleted: row.deleted === 1,
+    data: parsed.d,
+    issues: parsed.i ?? [],
+  };
+}
+
+/** Records and their contact links. Upserts are idempotent: a record not newer than the cached one is ignored. */
+export function createRecordsRepo(db: Db, now: () => number) {
+  const upsert = db.prepare<[string, string, string, string | null, number, number, string, number]>(`
+    INSERT INTO records (portal, type, id, company_id, updated_at, deleted, data, synced_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (portal, type, id) DO UPDATE SET
+      company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
+      data = excluded.data, synced_at = excluded.synced_at
+    WHERE excluded.updated_at > records.updated_at
+       OR (excluded.updated_at = records.updated_at AND (excluded.deleted != records.deleted OR excluded.data != records.data))`);
+  const linkedContacts = db.prepare<[string, string, string], { to_id: string }>(
+    `SELECT to_id FROM associations WHERE portal = ? AND from_type = ? AND from_id = ? AND to_type = 'contacts'`,
+  );
+  const unlink = db.prepare<[string, string, string]>(
+    `DELETE FROM associations WHERE portal = ? AND from_type = ? AND from_id = ? AND to_type = 'contacts'`,
+  );
+  const link = db.prepare<[string, string, string, string, string]>(
+    `INSERT OR IGNORE INTO associations (portal, from_type, from_id, to_type, to_id) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const markDirty = db.prepare<[string, string, number]>(
+    `INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?)
+     ON CONFLICT (portal, contact_id) DO NOTHING`,
+  );
+  const getOne = db.prepare<[string, string, string], Row>(
+    `SELECT type, id, company_id, updated_at, deleted, data FROM records WHERE portal = ? AND type = ? AND id = ?`,
+  );
+  const countByType = db.prepare<[string], { type: string; live: number; deleted: number }>(
+    `SELECT type, SUM(deleted = 0) AS live, SUM(deleted = 1) AS deleted FROM records WHERE portal = ? GROUP BY type`,
+  );
+  const contactHistory = db.prepare<[string, string], Row>(`
+    SELECT r.type, r.id, r.company_id, r.updated_at, r.deleted, r.data
+    FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+    WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id = ? AND r.deleted = 0`);
+
+  return {
+    /**
+     * Upserts one page of records (call inside the page transaction). Marks every affected
+     * contact dirty: the contact itself, and the contacts a record is or was linked to.
+     * Returns how many rows actually changed.
+     */
+    upsertPage(records: readonly CrmRecord[]): number {
+      let changed = 0;
+      const t = now();
+      for (const r of records) {
+        const payload = JSON.stringify(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data });
+        const res = upsert.run(r.portal, r.type, r.id, r.companyId, r.updatedAt, r.deleted ? 1 : 0, payload, t);
+        const affected = new Set<string>();
+        if (r.type === 'contacts') affected.add(r.id);
+        if (res.changes > 0) changed++;
+        if (r.contactIds !== undefined && r.type !== 'contacts') {
+          const before = linkedContacts.all(r.portal, r.type, r.id).map((x) => x.to_id);
+          const after = r.deleted ? [] : r.contactIds;
+          const same = before.length === after.length && before.every((id) => after.includes(id));
+          if (!same) {
+            unlink.run(r.portal, r.type, r.id);
+            for (const c of after) link.run(r.portal, r.type, r.id, 'contacts', c);
+            changed += res.changes > 0 ? 0 : 1;
+          }
+          if (!same || res.changes > 0) for (const c of [...before, ...after]) affected.add(c);
+        } else if (res.changes > 0 && r.type !== 'contacts') {
+          for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
+        }
+        if (r.type === 'contacts' && res.changes === 0) affected.delete(r.id);
+        for (const c of affected) markDirty.run(r.portal, c, t);
+      }
+      return changed;
+    },
+    get(portal: string, type: ObjectType, id: string): StoredRecord | undefined {
+      const row = getOne.get(portal, type, id);
+      return row === undefined ? undefined : toStored(row);
+    },
+    /** Live records linked to a contact (engagements, deals, tickets, feedback). */
+    linkedToContact(portal: string, contactId: string): StoredRecord[] {
+      return contactHistory.all(portal, contactId).map(toStored);
+    },
+    counts(portal: string): Record<string, { live: number; deleted: number }> {
+      const out: Record<string, { live: number; deleted: number }> = {};
+      for (const row of countByType.all(portal)) out[row.type] = { live: row.live, deleted: row.deleted };
+      return out;
+    },
+    /** Streams every record of a type (for features and audits) without loading them all. */
+    *iterate(portal: string, type: ObjectType, includeDeleted = false): Generator<StoredRecord> {
+      const stmt = db.prepare<[string, string], Row>(
+        `SELECT type, id, company_id, updated_at, deleted, data FROM records WHERE portal = ? AND type = ?${
+          includeDeleted ? '' : ' AND deleted = 0'
+        } ORDER BY id`,
+      );
+      for (const row of stmt.iterate(portal, type)) yield toStored(row);
+    },
+  };
+}
+
+export type RecordsRepo = ReturnType<typeof createRecordsRepo>;

@@ -1,0 +1,120 @@
+import type { Db } from './db.ts';
+
+export type Band = 'green' | 'yellow' | 'red';
+/** One factor behind a score: plain words and a signed impact in score points. */
+export type Reason = { text: string; impact: number };
+export type ScoreValue = { value: number; band: Band; confidence: number; reasons: Reason[] };
+export type ScoreKey = 'satisfaction' | 'loyalty' | 'churnRisk' | 'serviceNeed';
+export const SCORE_KEYS: readonly ScoreKey[] = ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'];
+
+export type ContactScores = {
+  contactId: string;
+  satisfaction: ScoreValue;
+  loyalty: ScoreValue;
+  churnRisk: ScoreValue;
+  serviceNeed: ScoreValue;
+  /** overall health band */
+  health: Band;
+  confidence: number;
+  modelVersion: string;
+  scoredAt: number;
+  /** score-specific extras (e.g. likely channel, CLV), shown by the card */
+  extra: Record<string, unknown>;
+};
+
+export type HistoryPoint = {
+  scoredAt: number;
+  satisfaction: number;
+  loyalty: number;
+  churnRisk: number;
+  serviceNeed: number;
+  health: Band;
+};
+
+type ScoreRow = {
+  contact_id: string;
+  health: string;
+  confidence: number;
+  detail: string;
+  model_version: string;
+  scored_at: number;
+};
+
+export function createScoresRepo(db: Db) {
+  const current = db.prepare<[string, string], ScoreRow & { satisfaction: number; loyalty: number; churn_risk: number; service_need: number }>(
+    'SELECT * FROM scores WHERE portal = ? AND contact_id = ?',
+  );
+  const upsert = db.prepare<[string, string, number, number, number, number, string, number, string, string, number]>(`
+    INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
+      churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
+      confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
+      scored_at = excluded.scored_at`);
+  const addHistory = db.prepare<[string, string, number, number, number, number, number, string]>(`
+    INSERT OR REPLACE INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  const history = db.prepare<[string, string, number], { scored_at: number; satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string }>(
+    'SELECT * FROM score_history WHERE portal = ? AND contact_id = ? AND scored_at >= ? ORDER BY scored_at',
+  );
+  const count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM scores WHERE portal = ?');
+
+  return {
+    /** Saves the latest scores; appends a history row only when a rounded value or the band moved. */
+    save(portal: string, s: ContactScores): { changed: boolean } {
+      const prev = current.get(portal, s.contactId);
+      const r = (x: number) => Math.round(x);
+      const changed =
+        prev === undefined ||
+        r(prev.satisfaction) !== r(s.satisfaction.value) ||
+        r(prev.loyalty) !== r(s.loyalty.value) ||
+        r(prev.churn_risk) !== r(s.churnRisk.value) ||
+        r(prev.service_need) !== r(s.serviceNeed.value) ||
+        prev.health !== s.health;
+      const detail = JSON.stringify({
+        satisfaction: s.satisfaction,
+        loyalty: s.loyalty,
+        churnRisk: s.churnRisk,
+        serviceNeed: s.serviceNeed,
+        extra: s.extra,
+      });
+      upsert.run(portal, s.contactId, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health, s.confidence, detail, s.modelVersion, s.scoredAt);
+      if (changed) {
+        addHistory.run(portal, s.contactId, s.scoredAt, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health);
+      }
+      return { changed };
+    },
+    get(portal: string, contactId: string): ContactScores | undefined {
+      const row = current.get(portal, contactId);
+      if (row === undefined) return undefined;
+      const d = JSON.parse(row.detail) as Pick<ContactScores, ScoreKey | 'extra'>;
+      return {
+        contactId: row.contact_id,
+        satisfaction: d.satisfaction,
+        loyalty: d.loyalty,
+        churnRisk: d.churnRisk,
+        serviceNeed: d.serviceNeed,
+        health: row.health as Band,
+        confidence: row.confidence,
+        modelVersion: row.model_version,
+        scoredAt: row.scored_at,
+        extra: d.extra,
+      };
+    },
+    history(portal: string, contactId: string, since: number): HistoryPoint[] {
+      return history.all(portal, contactId, since).map((h) => ({
+        scoredAt: h.scored_at,
+        satisfaction: h.satisfaction,
+        loyalty: h.loyalty,
+        churnRisk: h.churn_risk,
+        serviceNeed: h.service_need,
+        health: h.health as Band,
+      }));
+    },
+    count(portal: string): number {
+      return count.get(portal)?.n ?? 0;
+    },
+  };
+}
+
+export type ScoresRepo = ReturnType<typeof createScoresRepo>;

@@ -1,0 +1,77 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+const NO_FILE = '/nonexistent/rapport.config.json';
+let dir: ReturnType<typeof tempDir> | undefined;
+afterEach(() => dir?.cleanup());
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies documented defaults', () => {
+    const c = loadConfig({}, NO_FILE);
+    expect(c.dbPath).toBe('./data/rapport.db');
+    expect(c.hubspot.baseUrl).toBe('https://api.hubapi.com');
+    expect(c.hubspot.rateLimitPer10s).toBe(110);
+    expect(c.salesforce.apiVersion).toBe('62.0');
+    expect(c.encryptionKey).toBeUndefined();
+  });
+
+  it('parses a hex encryption key and strips trailing slashes from URLs', () => {
+    const key = 'ab'.repeat(32);
+    const c = loadConfig({ RAPPORT_ENCRYPTION_KEY: key, HUBSPOT_BASE_URL: 'http://127.0.0.1:9/' }, NO_FILE);
+    expect(c.encryptionKey?.toString('hex')).toBe(key);
+    expect(c.hubspot.baseUrl).toBe('http://127.0.0.1:9');
+  });
+
+  it('reports every problem at once, in plain words', () => {
+    const e = errorOf(() =>
+      loadConfig({ RAPPORT_PORT: 'eighty', HUBSPOT_BASE_URL: 'not a url', SALESFORCE_API_VERSION: 'latest', HUBSPOT_CLIENT_ID: 'x' }, NO_FILE),
+    );
+    expect(e.issues.length).toBeGreaterThanOrEqual(4);
+    expect(e.message).toMatch(/RAPPORT_PORT/);
+    expect(e.message).toMatch(/HUBSPOT_BASE_URL/);
+    expect(e.message).toMatch(/SALESFORCE_API_VERSION must look like "62.0"/);
+    expect(e.message).toMatch(/HUBSPOT_CLIENT_SECRET is required/);
+  });
+
+  it('never echoes a secret value in its errors', () => {
+    const secret = 'super-secret-value-123';
+    const e = errorOf(() => loadConfig({ RAPPORT_ENCRYPTION_KEY: secret, RAPPORT_PORT: 'x' }, NO_FILE));
+    expect(e.message).toMatch(/RAPPORT_ENCRYPTION_KEY must be 32 bytes|RAPPORT_ENCRYPTION_KEY is invalid|RAPPORT_PORT/);
+    expect(e.message).not.toContain(secret);
+    const e2 = errorOf(() => loadConfig({ RAPPORT_ENCRYPTION_KEY: secret }, NO_FILE));
+    expect(e2.message).toMatch(/RAPPORT_ENCRYPTION_KEY must be 32 bytes/);
+    expect(e2.message).not.toContain(secret);
+  });
+
+  it('reads rapport.config.json, with the environment taking precedence', () => {
+    dir = tempDir();
+    const file = join(dir.path, 'rapport.config.json');
+    writeFileSync(file, JSON.stringify({ RAPPORT_PORT: 4000, RAPPORT_DB: '/tmp/x.db' }));
+    const c = loadConfig({ RAPPORT_PORT: '5000' }, file);
+    expect(c.port).toBe(5000);
+    expect(c.dbPath).toBe('/tmp/x.db');
+  });
+
+  it('rejects unknown keys and invalid JSON in the config file', () => {
+    dir = tempDir();
+    const file = join(dir.path, 'rapport.config.json');
+    writeFileSync(file, JSON.stringify({ RAPORT_PORT: 1 }));
+    expect(errorOf(() => loadConfig({}, file)).message).toMatch(/unknown setting "RAPORT_PORT"/);
+    writeFileSync(file, '{ nope');
+    expect(errorOf(() => loadConfig({}, file)).message).toMatch(/is not valid JSON/);
+  });
+});

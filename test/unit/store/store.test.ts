@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmRecord } from '../../../src/connectors/types.ts';
+import { DatabaseFromFutureError } from '../../../src/errors.ts';
+import { migrate, openDatabase, SCHEMA_VERSION } from '../../../src/store/db.ts';
+import { createStore } from '../../../src/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+let dir: ReturnType<typeof tempDir>;
+afterEach(() => dir.cleanup());
+const key = Buffer.alloc(32, 7);
+
+function contact(id: string, updatedAt: number, extra: Partial<CrmRecord> = {}): CrmRecord {
+  return {
+    portal: 'hubspot:1',
+    type: 'contacts',
+    id,
+    contactIds: undefined,
+    companyId: null,
+    updatedAt,
+    deleted: false,
+    data: { email: `${id}@x.io`, emailRaw: `${id}@x.io`, phone: null, phoneRaw: null, firstName: 'A', lastName: 'B', createdAt: 1, lifecycleStage: null },
+    ...extra,
+  };
+}
+
+describe('store', () => {
+  it('migrates an empty file to the current version with STRICT tables in WAL mode', () => {
+    dir = tempDir();
+    const db = openDatabase(join(dir.path, 'sub', 'r.db'));
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'").all() as { name: string; sql: string }[];
+    expect(tables.map((t) => t.name).sort()).toEqual(
+      ['associations', 'cursors', 'dirty_contacts', 'models', 'outbox', 'portals', 'records', 'score_history', 'scores', 'sync_runs', 'tokens', 'webhook_events', 'written'].sort(),
+    );
+    for (const t of tables) {
+      expect(t.sql, t.name).toMatch(/STRICT/);
+      expect(t.sql, t.name).toMatch(/portal TEXT/);
+    }
+    db.close();
+  });
+
+  it('applies migrations in order, one at a time, and is idempotent', () => {
+    const db = new Database(':memory:');
+    const steps = ['CREATE TABLE a (x INTEGER) STRICT', 'ALTER TABLE a ADD COLUMN y TEXT'];
+    expect(migrate(db, ':memory:', steps.slice(0, 1))).toBe(1);
+    db.prepare('INSERT INTO a (x) VALUES (1)').run();
+    expect(migrate(db, ':memory:', steps)).toBe(2);
+    expect(migrate(db, ':memory:', steps)).toBe(2);
+    expect(db.prepare('SELECT x, y FROM a').all()).toEqual([{ x: 1, y: null }]);
+  });
+
+  it('a failing migration leaves the previous version intact', () => {
+    const db = new Database(':memory:');
+    expect(() => migrate(db, ':memory:', ['CREATE TABLE a (x INTEGER) STRICT', 'CREATE TABLE broken ('])).toThrow();
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+  });
+
+  it('refuses a database written by a newer Rapport, with a clear message', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'future.db');
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 3}`);
+    raw.close();
+    expect(() => openDatabase(path)).toThrow(DatabaseFromFutureError);
+    expect(() => openDatabase(path)).toThrow(/newer Rapport.*upgrade Rapport/);
+  });
+
+  it('round-trips tokens encrypted: the raw file never holds them in clear', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'r.db');
+    const token = 'pat-na1-11111111-2222-3333-4444-555555555555';
+    const refresh = 'refresh-abcdefabcdef-0123456789';
+    const store = createStore({ path, encryptionKey: key });
+    store.portals.upsert({ portal: 'hubspot:42', crm: 'hubspot', externalId: '42', baseUrl: 'http://x', scopes: ['crm.objects.contacts.read'] });
+    store.portals.saveTokens('hubspot:42', { accessToken: token, refreshToken: refresh, expiresAt: 123 });
+    expect(store.portals.tokens('hubspot:42')).toEqual({ accessToken: token, refreshToken: refresh, expiresAt: 123 });
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    store.close();
+    const bytes = readFileSync(path);
+    expect(bytes.includes(Buffer.from(token))).toBe(false);
+    expect(bytes.includes(Buffer.from(refresh))).toBe(false);
+    // a wrong key cannot read them
+    const other = createStore({ path, encryptionKey: Buffer.alloc(32, 9) });
+    expect(() => other.portals.tokens('hubspot:42')).toThrow();
+    other.close();
+  });
+
+  it('refuses to store tokens without an encryption key', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+    expect(() => store.portals.saveTokens('hubspot:1', { accessToken: 't', refreshToken: null, expiresAt: null })).toThrow(/RAPPORT_ENCRYPTION_KEY/);
+    store.close();
+  });
+
+  it('upserts idempotently: older or identical records are ignored, newer ones win', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    expect(store.transaction(() => store.records.upsertPage([contact('1', 100), contact('2', 100)]))).toBe(2);
+    expect(store.records.upsertPage([contact('1', 100)])).toBe(0);
+    expect(store.records.upsertPage([contact('1', 50, { deleted: true })])).toBe(0);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.deleted).toBe(false);
+    expect(store.records.upsertPage([contact('1', 200, { deleted: true })])).toBe(1);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.deleted).toBe(true);
+    expect(store.records.counts('hubspot:1')).toEqual({ contacts: { live: 1, deleted: 1 } });
+    store.close();
+  });
+
+  it('links records to contacts and marks every affected contact dirty', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    const call = (contactIds: string[], updatedAt: number): CrmRecord => ({
+      portal: 'hubspot:1', type: 'calls', id: 'c1', contactIds, companyId: null, updatedAt, deleted: false,
+      data: { at: 1, direction: 'inbound', durationMs: 1000, outcome: null, text: null, priority: null },
+    });
+    store.records.upsertPage([call(['10'], 1)]);
+    expect(store.dirty.peek('hubspot:1', 10)).toEqual(['10']);
+    expect(store.records.linkedToContact('hubspot:1', '10').map((r) => r.id)).toEqual(['c1']);
+    store.dirty.clear('hubspot:1', '10', Date.now());
+    // association moved without a modification-time bump (HubSpot does this): both contacts dirty
+    store.records.upsertPage([call(['11'], 1)]);
+    expect(store.dirty.peek('hubspot:1', 10).sort()).toEqual(['10', '11']);
+    expect(store.records.linkedToContact('hubspot:1', '10')).toEqual([]);
+    expect(store.records.linkedToContact('hubspot:1', '11').map((r) => r.id)).toEqual(['c1']);
+    store.close();
+  });
+
+  it('outbox keeps only values that differ from what was last written', () => {
+    dir = tempDir();
+    let t = 1000;
+    const store = createStore({ path: join(dir.path, 'r.db'), now: () => t });
+    expect(store.outbox.enqueue('p', 'c', { a: '1', b: '2' })).toBe(2);
+    const [item] = store.outbox.due('p', 10);
+    expect(item).toEqual({ contactId: 'c', properties: { a: '1', b: '2' }, attempts: 0 });
+    store.outbox.markWritten('p', item!);
+    expect(store.outbox.due('p', 10)).toEqual([]);
+    expect(store.outbox.enqueue('p', 'c', { a: '1', b: '3' })).toBe(1);
+    expect(store.outbox.due('p', 10)[0]?.properties).toEqual({ b: '3' });
+    // going back to the written value cancels the pending write
+    expect(store.outbox.enqueue('p', 'c', { b: '2' })).toBe(0);
+    expect(store.outbox.stats('p')).toEqual({ pending: 0, parked: 0 });
+    // failures back off, then park with the reason visible
+    store.outbox.enqueue('p', 'c', { a: '9' });
+    const due = store.outbox.due('p', 10)[0]!;
+    store.outbox.markFailed('p', due, 'PROPERTY_DOESNT_EXIST', { retryable: false, maxAttempts: 5 });
+    expect(store.outbox.stats('p')).toEqual({ pending: 0, parked: 1 });
+    expect(store.outbox.parked('p')[0]?.lastError).toBe('PROPERTY_DOESNT_EXIST');
+    t += 1;
+    store.close();
+  });
+
+  it('remembers webhook event ids so a replay is recognised', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    expect(store.webhookEvents.remember('p', 'e1')).toBe(true);
+    expect(store.webhookEvents.remember('p', 'e1')).toBe(false);
+    expect(store.webhookEvents.remember('q', 'e1')).toBe(true);
+    store.close();
+  });
+});
