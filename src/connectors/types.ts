@@ -113,7 +113,10 @@ export type Page = {
 
 export type ScoreUpdate = {
   contactId: string;
-  /** CRM property name → string value, exactly what is to be written */
+  /**
+   * Neutral score field → string value (satisfaction, loyalty, churn_risk, service_need, health, reasons,
+   * scored_at, model_version). Each connector maps these onto its own property names (ARCHITECTURE §6).
+   */
   properties: Record<string, string>;
 };
 
