@@ -1,0 +1,200 @@
+import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/types.ts';
+import type { CrmError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import { syncStream, type StreamProgress, type StreamResult } from './sync-stream.ts';
+import { drainOutbox, type WriteBackResult } from './write-back.ts';
+
+/**
+ * Streams in dependency order: companies before the contacts that point at them, contacts
+ * before the records linked to them, so a cycle leaves the cache consistent.
+ */
+export const STREAM_ORDER: readonly ObjectType[] = OBJECT_TYPES;
+
+export type PortalRuntime = { portal: string; connector: CrmConnector };
+
+export type CycleSummary = {
+  portal: string;
+  streams: StreamResult[];
+  scored: number;
+  enqueued: number;
+  writeBack: WriteBackResult | undefined;
+  /** the first error that stopped the portal this cycle (auth, forbidden) */
+  error: CrmError | undefined;
+  startedAt: number;
+  finishedAt: number;
+};
+
+export type DaemonDeps = {
+  store: Store;
+  logger: Logger;
+  now?: () => number;
+  /** scores the portal's dirty contacts and enqueues changed values (src/scoring/score-portal.ts) */
+  score: (portal: string, signal: AbortSignal) => Promise<{ scored: number; enqueued: number }>;
+  /** full pass over every stream this often; nudges run sooner */
+  intervalMs: number;
+  onProgress?: (p: StreamProgress) => void;
+  onCycle?: (s: CycleSummary) => void;
+};
+
+type PortalState = {
+  rt: PortalRuntime;
+  pending: Set<ObjectType>;
+  /** score + write back even if no stream is pending (a rescore request) */
+  flush: boolean;
+  running: Promise<void> | undefined;
+  stopped: boolean;
+};
+
+/**
+ * Per portal, one worker loop: a nudge adds streams to the pending set; the loop syncs them in
+ * dependency order, then scores dirty contacts and drains the outbox, and repeats while nudges
+ * arrived meanwhile. So each stream is single-flight and any number of nudges during a run
+ * coalesce into one more pass. Portals are independent: one failing never stops another.
+ */
+export function createDaemon(deps: DaemonDeps) {
+  const { store, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const portals = new Map<string, PortalState>();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const counters = { cycles: 0, streamFailures: 0, written: 0, scored: 0 };
+
+  async function cycle(state: PortalState, types: readonly ObjectType[], after = { score: true, writeBack: true }): Promise<CycleSummary> {
+    const { portal, connector } = state.rt;
+    const startedAt = now();
+    const summary: CycleSummary = {
+      portal,
+      streams: [],
+      scored: 0,
+      enqueued: 0,
+      writeBack: undefined,
+      error: undefined,
+      startedAt,
+      finishedAt: startedAt,
+    };
+    const signal = controller.signal;
+    for (const type of STREAM_ORDER) {
+      if (!types.includes(type) || signal.aborted) continue;
+      const opts = deps.onProgress === undefined ? { signal } : { signal, onProgress: deps.onProgress };
+      const result = await syncStream({ store, connector, portal, logger, now }, type, opts);
+      summary.streams.push(result);
+      if (result.status === 'failed') {
+        counters.streamFailures++;
+        const kind = result.error?.kind;
+        if (kind === 'auth' || kind === 'forbidden') {
+          // The token is dead or lacks scopes: every other stream would fail the same way.
+          summary.error = result.error;
+          store.portals.markDisconnected(portal, `${kind}: ${result.error?.message ?? ''}`);
+          state.stopped = true;
+          logger.error({ portal, kind }, 'portal disconnected; its sync stops until it is reinstalled');
+          break;
+        }
+      }
+    }
+    if (!signal.aborted && !state.stopped && after.score) {
+      const s = await deps.score(portal, signal);
+      summary.scored = s.scored;
+      summary.enqueued = s.enqueued;
+      counters.scored += s.scored;
+    }
+    if (!signal.aborted && !state.stopped && after.writeBack) {
+      summary.writeBack = await drainOutbox({ store, connector, portal, logger }, { signal });
+      counters.written += summary.writeBack.written;
+      if (summary.writeBack.error?.kind === 'auth') {
+        store.portals.markDisconnected(portal, `auth: ${summary.writeBack.error.message}`);
+        state.stopped = true;
+      }
+    }
+    summary.finishedAt = now();
+    counters.cycles++;
+    deps.onCycle?.(summary);
+    return summary;
+  }
+
+  function kick(state: PortalState): Promise<void> {
+    if (state.running !== undefined) return state.running;
+    state.running = (async () => {
+      try {
+        while ((state.pending.size > 0 || state.flush) && !controller.signal.aborted && !state.stopped) {
+          const types = [...state.pending];
+          state.pending.clear();
+          state.flush = false;
+          await cycle(state, types);
+        }
+      } catch (e) {
+        logger.error({ portal: state.rt.portal, err: (e as Error).message }, 'portal cycle crashed');
+      } finally {
+        state.running = undefined;
+      }
+    })();
+    return state.running;
+  }
+
+  /** Ask for these streams (default all) to be synced soon; resolves when that pass is done. */
+  function nudge(portal: string, types: readonly ObjectType[] = STREAM_ORDER): Promise<void> {
+    const s = portals.get(portal);
+    if (s === undefined || s.stopped) return Promise.resolve();
+    for (const t of types) s.pending.add(t);
+    if (types.length === 0) s.flush = true;
+    const current = s.running;
+    // A nudge during a run is coalesced into the next pass of the same loop.
+    return current === undefined ? kick(s) : current.then(() => (s.pending.size > 0 || s.flush ? kick(s) : undefined));
+  }
+
+  return {
+    nudge,
+    addPortal(rt: PortalRuntime): void {
+      portals.set(rt.portal, { rt, pending: new Set(), flush: false, running: undefined, stopped: false });
+    },
+    removePortal(portal: string): void {
+      const s = portals.get(portal);
+      if (s !== undefined) s.stopped = true;
+      portals.delete(portal);
+    },
+    portals(): string[] {
+      return [...portals.keys()];
+    },
+    /**
+     * One pass for a portal, awaited (`sync --once`, `demo --once`, tests). `score` / `writeBack`
+     * false make it a pure sync.
+     */
+    async runOnce(
+      portal: string,
+      opts: { types?: readonly ObjectType[]; score?: boolean; writeBack?: boolean } = {},
+    ): Promise<CycleSummary> {
+      const s = portals.get(portal);
+      if (s === undefined) throw new Error(`unknown portal ${portal}`);
+      while (s.running !== undefined) await s.running;
+      return cycle(s, opts.types ?? STREAM_ORDER, { score: opts.score ?? true, writeBack: opts.writeBack ?? true });
+    },
+    start(): void {
+      const tick = () => {
+        for (const p of portals.keys()) void nudge(p);
+      };
+      tick();
+      timer = setInterval(tick, deps.intervalMs);
+      timer.unref();
+    },
+    /** Waits for in-flight work (each stream finishes and commits its current page) and stops. */
+    async stop(): Promise<void> {
+      if (timer !== undefined) clearInterval(timer);
+      controller.abort();
+      await Promise.all([...portals.values()].map((s) => s.running));
+    },
+    /** Resolves when no portal has work running or pending. */
+    async idle(): Promise<void> {
+      for (;;) {
+        const running = [...portals.values()].map((s) => s.running).filter((p) => p !== undefined);
+        if (running.length === 0) return;
+        await Promise.all(running);
+      }
+    },
+    counters(): Readonly<typeof counters> {
+      return { ...counters };
+    },
+    signal: controller.signal,
+  };
+}
+
+export type Daemon = ReturnType<typeof createDaemon>;

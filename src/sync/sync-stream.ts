@@ -1,0 +1,95 @@
+import { CrmError } from '../errors.ts';
+import type { CrmConnector, ObjectType } from '../connectors/types.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+
+export type StreamProgress = {
+  portal: string;
+  type: ObjectType;
+  pages: number;
+  /** records received (including boundary repeats) */
+  records: number;
+  /** rows that actually changed in the cache */
+  changed: number;
+  /** the CRM's own total for this pass, when it says */
+  total: number | undefined;
+  startedAt: number;
+};
+
+export type StreamResult = StreamProgress & {
+  status: 'ok' | 'failed' | 'aborted';
+  error?: CrmError;
+};
+
+export type SyncStreamDeps = {
+  store: Store;
+  connector: CrmConnector;
+  portal: string;
+  logger: Logger;
+  now?: () => number;
+};
+
+/**
+ * Pulls one stream to the end. Each page, its contact links, the dirty marks and the cursor are
+ * committed in ONE SQLite transaction (ARCHITECTURE §1), so a crash at any point resumes from the
+ * last committed page and at worst re-reads that page (upserts are idempotent).
+ *
+ * Abort is checked between pages only: the page in hand is always committed before stopping.
+ */
+export async function syncStream(
+  deps: SyncStreamDeps,
+  type: ObjectType,
+  opts: { signal: AbortSignal; onProgress?: (p: StreamProgress) => void },
+): Promise<StreamResult> {
+  const { store, connector, portal, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const progress: StreamProgress = { portal, type, pages: 0, records: 0, changed: 0, total: undefined, startedAt: now() };
+  const runId = store.syncRuns.start(portal, type);
+  const log = logger.child({ portal, stream: type });
+  const cursor = store.cursors.get(portal, type);
+  log.debug({ resuming: cursor !== null }, 'stream start');
+
+  // The connector's own controller, so stopping between pages also ends its in-flight iteration.
+  const inner = new AbortController();
+  const onAbort = () => inner.abort(opts.signal.reason);
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const page of connector.changes(type, cursor, inner.signal)) {
+      const foreign = page.records.find((r) => r.portal !== portal || r.type !== type);
+      if (foreign !== undefined) {
+        // A connector bug, not bad CRM data: refuse to write another portal's or stream's rows.
+        throw new CrmError('bad_response', `connector returned a ${foreign.type} record of ${foreign.portal} on ${portal}/${type}`, {
+          crm: connector.crm,
+        });
+      }
+      const changed = store.transaction(() => {
+        const n = store.records.upsertPage(page.records);
+        store.cursors.set(portal, type, page.next);
+        store.syncRuns.progress(runId, progress.pages + 1, progress.records + page.records.length);
+        return n;
+      });
+      progress.pages++;
+      progress.records += page.records.length;
+      progress.changed += changed;
+      if (page.total !== undefined) progress.total = page.total;
+      opts.onProgress?.({ ...progress });
+      if (opts.signal.aborted) break;
+    }
+    const status = opts.signal.aborted ? 'aborted' : 'ok';
+    store.syncRuns.finish(runId, status);
+    log.info({ pages: progress.pages, records: progress.records, changed: progress.changed, status }, 'stream done');
+    return { ...progress, status };
+  } catch (e) {
+    if (opts.signal.aborted) {
+      // Stopped mid-request: nothing half-written, the last committed cursor stands.
+      store.syncRuns.finish(runId, 'aborted');
+      return { ...progress, status: 'aborted' };
+    }
+    const error = e instanceof CrmError ? e : new CrmError('unavailable', (e as Error).message ?? String(e), { crm: connector.crm });
+    store.syncRuns.finish(runId, 'failed', { kind: error.kind, message: error.message });
+    log.warn({ kind: error.kind, err: error.message }, 'stream failed');
+    return { ...progress, status: 'failed', error };
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,88 @@
+import { CrmError, isRetryable } from '../errors.ts';
+import type { CrmConnector } from '../connectors/types.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+
+export type WriteBackResult = {
+  written: number;
+  /** failed this round, will be retried later */
+  retrying: number;
+  /** failed for good (non-retryable, or out of attempts): visible in `rapport status` */
+  parked: number;
+  /** the whole batch could not be sent (auth, rate limit exhausted, CRM down); draining stopped */
+  error?: CrmError;
+};
+
+export type WriteBackOptions = {
+  signal: AbortSignal;
+  /** HubSpot batch update takes ≤100 inputs (hubspot.md §1.5); Salesforce collections 200. */
+  batchSize?: number;
+  maxAttempts?: number;
+  /** stop after this many batches (keeps one portal from starving others) */
+  maxBatches?: number;
+};
+
+/**
+ * Drains the portal's outbox through `connector.writeScores`. The outbox holds only values that
+ * differ from what was last written, so this never re-sends an unchanged score. Per-record
+ * failures are retried with backoff and parked after `maxAttempts`; a batch that fails as a whole
+ * leaves every item in place (nothing is lost across restarts: the outbox is in SQLite).
+ */
+export async function drainOutbox(
+  deps: { store: Store; connector: CrmConnector; portal: string; logger: Logger },
+  opts: WriteBackOptions,
+): Promise<WriteBackResult> {
+  const { store, connector, portal, logger } = deps;
+  const batchSize = opts.batchSize ?? 100;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
+  for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
+    if (opts.signal.aborted) break;
+    const items = store.outbox.due(portal, batchSize);
+    if (items.length === 0) break;
+    let results;
+    try {
+      results = await connector.writeScores(
+        items.map((i) => ({ contactId: i.contactId, properties: i.properties })),
+        opts.signal,
+      );
+    } catch (e) {
+      if (opts.signal.aborted) break;
+      const error = e instanceof CrmError ? e : new CrmError('unavailable', String((e as Error).message ?? e), { crm: connector.crm });
+      // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
+      if (error.kind === 'auth' || error.kind === 'forbidden') {
+        out.error = error;
+        break;
+      }
+      store.transaction(() => {
+        for (const item of items) {
+          store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable: isRetryable(error), maxAttempts });
+        }
+      });
+      out.error = error;
+      logger.warn({ portal, kind: error.kind, items: items.length }, 'write-back batch failed');
+      break;
+    }
+    const byId = new Map(results.map((r) => [r.contactId, r]));
+    store.transaction(() => {
+      for (const item of items) {
+        const r = byId.get(item.contactId);
+        if (r?.ok === true) {
+          store.outbox.markWritten(portal, item);
+          out.written++;
+          continue;
+        }
+        const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
+        const retryable = r === undefined || isRetryable(error);
+        const willPark = !retryable || item.attempts + 1 >= maxAttempts;
+        store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable, maxAttempts });
+        if (willPark) out.parked++;
+        else out.retrying++;
+      }
+    });
+  }
+  if (out.written + out.parked + out.retrying > 0) {
+    logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked }, 'write-back');
+  }
+  return out;
+}
