@@ -41,6 +41,8 @@ export function createOutboxRepo(db: Db, now: () => number) {
     "SELECT contact_id, properties, attempts, last_error FROM outbox WHERE portal = ? AND status = 'parked' ORDER BY contact_id LIMIT ?",
   );
 
+  const writtenCount = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM written WHERE portal = ?');
+
   const parse = (s: string | undefined): Record<string, string> => (s === undefined ? {} : (JSON.parse(s) as Record<string, string>));
 
   return {
@@ -92,6 +94,10 @@ export function createOutboxRepo(db: Db, now: () => number) {
         attempts: r.attempts,
         lastError: r.last_error,
       }));
+    },
+    /** Contacts that have had at least one value written. */
+    writtenCount(portal: string): number {
+      return writtenCount.get(portal)?.n ?? 0;
     },
     lastWritten(portal: string, contactId: string): Record<string, string> {
       return parse(lastWritten.get(portal, contactId)?.properties);

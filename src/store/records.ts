@@ -59,6 +59,9 @@ export function createRecordsRepo(db: Db, now: () => number) {
   const getOne = db.prepare<[string, string, string], Row>(
     `SELECT type, id, company_id, updated_at, deleted, data FROM records WHERE portal = ? AND type = ? AND id = ?`,
   );
+  const idsOf = db.prepare<[string, string], { id: string }>(
+    'SELECT id FROM records WHERE portal = ? AND type = ? AND deleted = 0 ORDER BY id',
+  );
   const countByType = db.prepare<[string], { type: string; live: number; deleted: number }>(
     `SELECT type, SUM(deleted = 0) AS live, SUM(deleted = 1) AS deleted FROM records WHERE portal = ? GROUP BY type`,
   );
@@ -112,6 +115,10 @@ export function createRecordsRepo(db: Db, now: () => number) {
       const out: Record<string, { live: number; deleted: number }> = {};
       for (const row of countByType.all(portal)) out[row.type] = { live: row.live, deleted: row.deleted };
       return out;
+    },
+    /** Ids of the live records of a type, streamed in id order. */
+    *iterateIds(portal: string, type: ObjectType): Generator<string> {
+      for (const row of idsOf.iterate(portal, type)) yield row.id;
     },
     /** Streams every record of a type (for features and audits) without loading them all. */
     *iterate(portal: string, type: ObjectType, includeDeleted = false): Generator<StoredRecord> {
