@@ -1,0 +1,41 @@
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The OAuth `state` parameter: `<payload>.<mac>`, both base64url. The payload carries a nonce
+ * and an expiry; the MAC is HMAC-SHA256 under a key derived (HKDF) from the encryption key, so
+ * the server needs no session storage and a forged or stale state is refused.
+ */
+
+export const STATE_TTL_MS = 10 * 60_000;
+
+const payloadSchema = z.object({ n: z.string().min(8).max(64), e: z.number().int().positive() });
+
+export function deriveStateKey(encryptionKey: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'rapport/oauth-state/v1', 32));
+}
+
+export function createState(key: Buffer, now: number, ttlMs = STATE_TTL_MS): string {
+  const payload = Buffer.from(JSON.stringify({ n: randomBytes(16).toString('base64url'), e: now + ttlMs })).toString('base64url');
+  return `${payload}.${createHmac('sha256', key).update(payload).digest('base64url')}`;
+}
+
+export type StateCheck = { ok: true } | { ok: false; reason: 'missing' | 'forged' | 'expired' };
+
+export function checkState(key: Buffer, state: string | undefined, now: number): StateCheck {
+  if (state === undefined || state === '') return { ok: false, reason: 'missing' };
+  const [payload, mac, extra] = state.split('.');
+  if (payload === undefined || mac === undefined || extra !== undefined || state.length > 512) return { ok: false, reason: 'forged' };
+  const expected = createHmac('sha256', key).update(payload).digest();
+  const given = Buffer.from(mac, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'forged' };
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'forged' };
+  }
+  const p = payloadSchema.safeParse(decoded);
+  if (!p.success) return { ok: false, reason: 'forged' };
+  return p.data.e < now ? { ok: false, reason: 'expired' } : { ok: true };
+}

@@ -1,0 +1,136 @@
+import type { Config } from '../config.ts';
+import { refreshTokens, type FetchFn } from '../connectors/hubspot/oauth.ts';
+import { ConfigError, CrmError } from '../errors.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+
+/**
+ * Access tokens per portal. OAuth tokens are refreshed ahead of expiry (HubSpot: refresh by
+ * `expires_in`, not on 401 — hubspot.md §4) and once more when a call still gets a 401. A grant
+ * HubSpot refuses to refresh (uninstall, revoke) marks only that portal disconnected. A
+ * private-app portal (HUBSPOT_ACCESS_TOKEN) has no stored tokens and gets the constant token.
+ */
+
+export type TokenManager = {
+  accessToken(portal: string): Promise<string>;
+  /** Called once after a 401: a fresh token to retry with, or null when there is none to be had. */
+  onUnauthorized(portal: string): Promise<string | null>;
+  stats(): { refreshes: number; refreshFailures: number; disconnects: number };
+};
+
+/** Refresh when less than this is left (tokens live 1800 s). */
+export const REFRESH_AHEAD_MS = 5 * 60_000;
+/** A 401 right after a refresh means the new token is refused too: don't refresh in a loop. */
+const RECENT_REFRESH_MS = 5_000;
+
+/** Stored tokens can't be read without the key: refuse to start rather than fail on every call. */
+export function assertTokensReadable(store: Store, config: Config): void {
+  if (config.encryptionKey === undefined && store.portals.hasTokens()) {
+    throw new ConfigError([
+      'RAPPORT_ENCRYPTION_KEY is not set, but the database holds encrypted CRM tokens: set the key they were stored with',
+    ]);
+  }
+}
+
+export function createTokenManager(deps: {
+  store: Store;
+  config: Config;
+  now: () => number;
+  fetch?: FetchFn;
+  logger?: Logger;
+}): TokenManager {
+  assertTokensReadable(deps.store, deps.config);
+  const { store, config, now } = deps;
+  const log = (deps.logger ?? silentLogger).child({ component: 'tokens' });
+  const inFlight = new Map<string, Promise<string>>();
+  const lastRefresh = new Map<string, number>();
+  const counters = { refreshes: 0, refreshFailures: 0, disconnects: 0 };
+  const reinstall = `reinstall the app via ${config.publicUrl.replace(/\/+$/, '')}/oauth/hubspot/install`;
+
+  const disconnectedError = (portal: string, reason: string | null) =>
+    new CrmError('auth', `Portal ${portal} is disconnected: ${reason ?? 'no reason recorded'}`, { crm: 'hubspot', code: 'DISCONNECTED' });
+
+  async function doRefresh(portal: string): Promise<string> {
+    const stored = store.portals.tokens(portal);
+    if (stored === undefined || stored.refreshToken === null) {
+      throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstall}`, { crm: 'hubspot' });
+    }
+    const { clientId, clientSecret } = config.hubspot;
+    if (clientId === undefined || clientSecret === undefined) {
+      throw new CrmError('auth', `Cannot refresh tokens of ${portal}: HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not set`, { crm: 'hubspot' });
+    }
+    const baseUrl = store.portals.get(portal)?.baseUrl ?? config.hubspot.baseUrl;
+    try {
+      const fresh = await refreshTokens({ baseUrl, clientId, clientSecret, ...(deps.fetch ? { fetch: deps.fetch } : {}) }, stored.refreshToken);
+      const at = now();
+      store.portals.saveTokens(portal, {
+        accessToken: fresh.accessToken,
+        refreshToken: fresh.refreshToken,
+        expiresAt: at + fresh.expiresInSec * 1000,
+      });
+      lastRefresh.set(portal, at);
+      counters.refreshes += 1;
+      log.info({ portal, expiresInSec: fresh.expiresInSec }, 'access token refreshed');
+      return fresh.accessToken;
+    } catch (e) {
+      counters.refreshFailures += 1;
+      if (e instanceof CrmError && e.kind === 'auth') {
+        const code = e.details.code ?? `HTTP ${e.details.status ?? '?'}`;
+        const reason = `HubSpot refused to refresh the access token (${code}): the app was uninstalled or its access revoked; ${reinstall}`;
+        store.portals.markDisconnected(portal, reason);
+        counters.disconnects += 1;
+        log.warn({ portal, code }, 'portal disconnected');
+        throw new CrmError('auth', reason, { crm: 'hubspot', ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
+      }
+      log.warn({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'token refresh failed');
+      throw e;
+    }
+  }
+
+  /** Single flight per portal: concurrent callers share one refresh. */
+  function refresh(portal: string): Promise<string> {
+    let p = inFlight.get(portal);
+    if (p === undefined) {
+      p = doRefresh(portal).finally(() => inFlight.delete(portal));
+      inFlight.set(portal, p);
+    }
+    return p;
+  }
+
+  return {
+    async accessToken(portal) {
+      const row = store.portals.get(portal);
+      if (row?.status === 'disconnected') throw disconnectedError(portal, row.statusReason);
+      const stored = store.portals.tokens(portal);
+      if (stored === undefined) {
+        if (config.hubspot.accessToken !== undefined) return config.hubspot.accessToken;
+        throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstall}`, { crm: 'hubspot' });
+      }
+      if (stored.expiresAt === null || stored.expiresAt - now() > REFRESH_AHEAD_MS) return stored.accessToken;
+      try {
+        return await refresh(portal);
+      } catch (e) {
+        // a transient refresh failure while the old token still works is not worth failing a call
+        if (!(e instanceof CrmError && e.kind === 'auth') && stored.expiresAt > now()) return stored.accessToken;
+        throw e;
+      }
+    },
+    async onUnauthorized(portal) {
+      const stored = store.portals.tokens(portal);
+      if (stored === undefined) return null; // private-app token: nothing to refresh
+      if (store.portals.get(portal)?.status === 'disconnected') return null;
+      const pending = inFlight.get(portal);
+      if (pending === undefined && now() - (lastRefresh.get(portal) ?? -Infinity) < RECENT_REFRESH_MS) {
+        // someone refreshed a moment ago: retry with that token rather than refresh again
+        return stored.accessToken;
+      }
+      try {
+        return await (pending ?? refresh(portal));
+      } catch (e) {
+        if (e instanceof CrmError && e.kind === 'auth') return null;
+        throw e;
+      }
+    },
+    stats: () => ({ ...counters }),
+  };
+}

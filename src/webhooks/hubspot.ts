@@ -1,0 +1,318 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { ObjectType } from '../connectors/types.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+
+/**
+ * HubSpot webhook receiver (hubspot.md §3). A delivery is verified over the RAW body, parsed,
+ * filtered, deduplicated by event id, acknowledged, and only then turned into nudges: the
+ * webhook never carries data into the cache (ARCHITECTURE §1), the incremental sync fetches
+ * the truth. Every rejection is a 4xx and writes nothing.
+ */
+
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+/** hubspot.md §3.1 step 1: reject timestamps older than 5 minutes. */
+export const SIGNATURE_WINDOW_MS = 5 * 60_000;
+/** Our own write-back properties (ARCHITECTURE §6): changes to them must never trigger us. */
+export const OWN_PROPERTY_PREFIX = 'rapport_';
+
+// ---------------------------------------------------------------- signatures
+
+/**
+ * hubspot.md §3.1 step 2: HubSpot signs the URI with exactly these escapes decoded (and no
+ * others), so `%20` stays `%20` while `%3A` becomes `:`.
+ */
+const V3_DECODE: Record<string, string> = {
+  '%3A': ':', '%2F': '/', '%3F': '?', '%40': '@', '%21': '!', '%24': '$',
+  '%27': "'", '%28': '(', '%29': ')', '%2A': '*', '%2C': ',', '%3B': ';',
+};
+export function decodeSignedUri(uri: string): string {
+  return uri.replace(/%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi, (m) => V3_DECODE[m.toUpperCase()] ?? m);
+}
+
+const bytes = (s: string | Uint8Array): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s.buffer, s.byteOffset, s.byteLength));
+
+/** v3: base64(HMAC-SHA256(secret, method + uri + body + timestamp)) (hubspot.md §3.1). */
+export function signV3(o: { clientSecret: string; method: string; uri: string; body: string | Uint8Array; timestamp: string | number }): string {
+  return createHmac('sha256', o.clientSecret)
+    .update(bytes(o.method + decodeSignedUri(o.uri)))
+    .update(bytes(o.body))
+    .update(bytes(String(o.timestamp)))
+    .digest('base64');
+}
+
+/** v1: hex(SHA-256(secret + body)) (hubspot.md §3.1). */
+export function signV1(o: { clientSecret: string; body: string | Uint8Array }): string {
+  return createHash('sha256').update(bytes(o.clientSecret)).update(bytes(o.body)).digest('hex');
+}
+
+/** v2: hex(SHA-256(secret + method + uri + body)) (hubspot.md §3.1; workflow actions, legacy cards). */
+export function signV2(o: { clientSecret: string; method: string; uri: string; body: string | Uint8Array }): string {
+  return createHash('sha256').update(bytes(o.clientSecret + o.method + o.uri)).update(bytes(o.body)).digest('hex');
+}
+
+function sameBytes(expected: Buffer, given: Buffer): boolean {
+  // timingSafeEqual throws on different lengths; the length of a digest is no secret
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+export type SignatureVerdict =
+  | { ok: true; version: 'v1' | 'v2' | 'v3' }
+  | { ok: false; reason: 'no_secret' | 'missing_signature' | 'bad_signature' | 'bad_timestamp' | 'stale_timestamp' };
+
+/**
+ * Checks a request's signature. v3 wins when present (it is the only one with a timestamp);
+ * otherwise v1/v2 per `X-HubSpot-Signature-Version`.
+ */
+export function verifyHubspotSignature(o: {
+  header: (name: string) => string | undefined;
+  method: string;
+  /** the full public URL HubSpot called (protocol, host, path, query) */
+  uri: string;
+  body: Uint8Array;
+  clientSecret: string | undefined;
+  now: number;
+}): SignatureVerdict {
+  if (o.clientSecret === undefined || o.clientSecret === '') return { ok: false, reason: 'no_secret' };
+  const v3 = o.header('x-hubspot-signature-v3');
+  if (v3 !== undefined) {
+    const ts = o.header('x-hubspot-request-timestamp');
+    if (ts === undefined || !/^\d{1,16}$/.test(ts)) return { ok: false, reason: 'bad_timestamp' };
+    // a clock ahead of ours by more than the window is as suspicious as a stale one
+    if (Math.abs(o.now - Number(ts)) > SIGNATURE_WINDOW_MS) return { ok: false, reason: 'stale_timestamp' };
+    const expected = Buffer.from(signV3({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body, timestamp: ts }), 'base64');
+    return sameBytes(expected, Buffer.from(v3, 'base64')) ? { ok: true, version: 'v3' } : { ok: false, reason: 'bad_signature' };
+  }
+  const sig = o.header('x-hubspot-signature');
+  if (sig === undefined) return { ok: false, reason: 'missing_signature' };
+  const version = (o.header('x-hubspot-signature-version') ?? 'v1').toLowerCase();
+  if (!/^[0-9a-fA-F]{64}$/.test(sig)) return { ok: false, reason: 'bad_signature' };
+  const given = Buffer.from(sig, 'hex');
+  if (version === 'v1') {
+    return sameBytes(Buffer.from(signV1({ clientSecret: o.clientSecret, body: o.body }), 'hex'), given)
+      ? { ok: true, version: 'v1' }
+      : { ok: false, reason: 'bad_signature' };
+  }
+  if (version === 'v2') {
+    return sameBytes(Buffer.from(signV2({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body }), 'hex'), given)
+      ? { ok: true, version: 'v2' }
+      : { ok: false, reason: 'bad_signature' };
+  }
+  return { ok: false, reason: 'bad_signature' };
+}
+
+// ---------------------------------------------------------------- payload
+
+const id = z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,20}$/)]).transform(String);
+
+/** One event (hubspot.md §3.2); unknown extra fields are kept out of our way, not rejected. */
+export const hubspotEventSchema = z.looseObject({
+  eventId: id,
+  subscriptionId: id,
+  portalId: z.union([z.number().int().positive(), z.string().regex(/^\d{1,20}$/)]).transform(Number),
+  appId: id.optional(),
+  occurredAt: z.number().optional(),
+  subscriptionType: z.string().min(1).max(200),
+  attemptNumber: z.number().int().optional(),
+  objectId: id.optional(),
+  objectTypeId: z.string().max(50).optional(),
+  propertyName: z.string().max(500).optional(),
+  propertyValue: z.unknown().optional(),
+  changeSource: z.string().optional(),
+  associationType: z.string().max(200).optional(),
+});
+export type HubspotEvent = z.infer<typeof hubspotEventSchema>;
+export const hubspotDeliverySchema = z.array(hubspotEventSchema).min(1).max(1000);
+
+/** hubspot.md §1.1: objectTypeId of generic (`object.*`) events → our stream. */
+const BY_TYPE_ID: Record<string, ObjectType> = {
+  '0-1': 'contacts', '0-2': 'companies', '0-3': 'deals', '0-5': 'tickets',
+  '0-48': 'calls', '0-49': 'emails', '0-47': 'meetings', '0-46': 'notes', '0-27': 'tasks',
+  '0-19': 'feedback_submissions',
+};
+/** Legacy `<object>.<event>` prefixes and association-type words → our stream. */
+const BY_NAME: Record<string, ObjectType> = {
+  contact: 'contacts', company: 'companies', deal: 'deals', ticket: 'tickets',
+  call: 'calls', email: 'emails', meeting: 'meetings', meeting_event: 'meetings', note: 'notes', task: 'tasks',
+  feedback_submission: 'feedback_submissions',
+};
+
+/**
+ * Streams an event concerns; [] when it is none of ours (products, conversations, custom
+ * objects). Association changes concern both sides: HubSpot does not bump lastmodified for
+ * them (hubspot.md §1.7), so both streams are worth a look.
+ */
+export function streamsForEvent(e: HubspotEvent): ObjectType[] {
+  const [prefix, action] = e.subscriptionType.split('.', 2);
+  if (prefix === undefined || action === undefined) return [];
+  const out = new Set<ObjectType>();
+  if (prefix === 'object') {
+    const t = e.objectTypeId === undefined ? undefined : BY_TYPE_ID[e.objectTypeId];
+    if (t !== undefined) out.add(t);
+  } else {
+    const t = BY_NAME[prefix];
+    if (t !== undefined) out.add(t);
+  }
+  if (action === 'associationChange' && e.associationType !== undefined) {
+    // e.g. CONTACT_TO_COMPANY, CALL_TO_CONTACT
+    for (const side of e.associationType.toLowerCase().split('_to_')) {
+      const t = BY_NAME[side];
+      if (t !== undefined) out.add(t);
+    }
+  }
+  return [...out];
+}
+
+export const isOwnPropertyChange = (e: HubspotEvent): boolean =>
+  e.subscriptionType.endsWith('.propertyChange') && e.propertyName !== undefined && e.propertyName.startsWith(OWN_PROPERTY_PREFIX);
+
+// ---------------------------------------------------------------- body
+
+/** Reads at most `limit` bytes; stops reading (and cancels the stream) as soon as it is exceeded. */
+export async function readBodyLimited(req: Request, limit: number): Promise<{ ok: true; body: Buffer } | { ok: false }> {
+  const declared = req.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) return { ok: false };
+  if (req.body === null) return { ok: true, body: Buffer.alloc(0) };
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return { ok: false };
+    }
+    chunks.push(value);
+  }
+  return { ok: true, body: Buffer.concat(chunks, size) };
+}
+
+// ---------------------------------------------------------------- handler
+
+export type RejectReason = SignatureVerdict extends infer V ? (V extends { ok: false; reason: infer R } ? R : never) : never;
+export type WebhookRejection = RejectReason | 'method' | 'too_large' | 'malformed_json' | 'invalid_events';
+export type EventOutcome = 'nudged' | 'duplicate' | 'own_property' | 'unknown_portal' | 'disconnected_portal' | 'wrong_app' | 'unsupported_type';
+
+export type WebhookStats = {
+  deliveries: number;
+  events: number;
+  rejected: Partial<Record<WebhookRejection, number>>;
+  outcomes: Partial<Record<EventOutcome, number>>;
+};
+
+export type HubspotWebhookDeps = {
+  store: Store;
+  clientSecret: string | undefined;
+  /** our app id: events for another app are dropped (when set) */
+  appId?: string | undefined;
+  /** the public base URL HubSpot calls (signatures cover the full URL) */
+  publicUrl: string;
+  now(): number;
+  nudge(portal: string, types: ObjectType[]): void;
+  logger: Logger;
+};
+
+const PRUNE_EVERY_MS = 3600_000;
+
+export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
+  const stats: WebhookStats = { deliveries: 0, events: 0, rejected: {}, outcomes: {} };
+  const publicBase = deps.publicUrl.replace(/\/+$/, '');
+  let lastPrune = 0;
+  const log = deps.logger.child({ route: 'webhooks/hubspot' });
+
+  const reject = (c: Context, status: 400 | 401 | 405 | 413, reason: WebhookRejection): Response => {
+    stats.rejected[reason] = (stats.rejected[reason] ?? 0) + 1;
+    log.warn({ status, reason }, 'webhook rejected');
+    if (status === 405) c.header('allow', 'POST');
+    return c.json({ error: reason }, status);
+  };
+  const count = (o: EventOutcome, n = 1) => {
+    stats.outcomes[o] = (stats.outcomes[o] ?? 0) + n;
+  };
+
+  async function handle(c: Context): Promise<Response> {
+    if (c.req.method !== 'POST') return reject(c, 405, 'method');
+    const read = await readBodyLimited(c.req.raw, WEBHOOK_BODY_LIMIT);
+    if (!read.ok) return reject(c, 413, 'too_large');
+    const url = new URL(c.req.url);
+    const verdict = verifyHubspotSignature({
+      header: (n) => c.req.header(n),
+      method: c.req.method,
+      uri: publicBase + url.pathname + url.search,
+      body: read.body,
+      clientSecret: deps.clientSecret,
+      now: deps.now(),
+    });
+    if (!verdict.ok) return reject(c, 401, verdict.reason);
+    let json: unknown;
+    try {
+      json = JSON.parse(read.body.toString('utf8'));
+    } catch {
+      return reject(c, 400, 'malformed_json');
+    }
+    const parsed = hubspotDeliverySchema.safeParse(json);
+    if (!parsed.success) return reject(c, 400, 'invalid_events');
+
+    const nudges = new Map<string, Set<ObjectType>>();
+    const fresh: { portal: string; key: string; types: ObjectType[] }[] = [];
+    const portalState = new Map<string, 'ok' | 'unknown' | 'disconnected'>();
+    for (const e of parsed.data) {
+      const portal = `hubspot:${e.portalId}`;
+      let state = portalState.get(portal);
+      if (state === undefined) {
+        const p = deps.store.portals.get(portal);
+        state = p === undefined ? 'unknown' : p.status === 'connected' ? 'ok' : 'disconnected';
+        portalState.set(portal, state);
+      }
+      if (state === 'unknown') count('unknown_portal');
+      else if (state === 'disconnected') count('disconnected_portal');
+      else if (deps.appId !== undefined && e.appId !== undefined && e.appId !== deps.appId) count('wrong_app');
+      else if (isOwnPropertyChange(e)) count('own_property');
+      else {
+        const types = streamsForEvent(e);
+        if (types.length === 0) count('unsupported_type');
+        // HubSpot says eventId is "not guaranteed to be unique" (§3.2): scope it by subscription
+        else fresh.push({ portal, key: `${e.subscriptionId}:${e.eventId}`, types });
+      }
+    }
+    let nudged = 0;
+    deps.store.transaction(() => {
+      for (const f of fresh) {
+        if (!deps.store.webhookEvents.remember(f.portal, f.key)) continue;
+        nudged += 1;
+        let set = nudges.get(f.portal);
+        if (set === undefined) nudges.set(f.portal, (set = new Set()));
+        for (const t of f.types) set.add(t);
+      }
+    });
+    count('nudged', nudged);
+    count('duplicate', fresh.length - nudged);
+    stats.deliveries += 1;
+    stats.events += parsed.data.length;
+
+    const now = deps.now();
+    if (now - lastPrune > PRUNE_EVERY_MS) {
+      lastPrune = now;
+      setImmediate(() => deps.store.webhookEvents.prune());
+    }
+    if (nudges.size > 0) {
+      // acknowledge first (HubSpot retries after 5 s, §3.3); the nudge runs after the response is on its way
+      setImmediate(() => {
+        for (const [portal, types] of nudges) {
+          try {
+            deps.nudge(portal, [...types]);
+          } catch (e) {
+            log.error({ portal, err: (e as Error).message }, 'nudge failed');
+          }
+        }
+      });
+    }
+    return c.json({ received: parsed.data.length, nudged, ignored: parsed.data.length - nudged }, 200);
+  }
+
+  return { handle, stats: (): WebhookStats => structuredClone(stats) };
+}

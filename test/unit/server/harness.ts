@@ -1,0 +1,92 @@
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import type { Config } from '../../../src/config.ts';
+import { loadConfig } from '../../../src/config.ts';
+import type { ObjectType } from '../../../src/connectors/types.ts';
+import { createLogger, type Logger } from '../../../src/log.ts';
+import { createApp } from '../../../src/server/app.ts';
+import { createStore, type Store } from '../../../src/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+/** Test support: Rapport's HTTP app on a real socket (127.0.0.1, port 0) over a real SQLite file. */
+
+export const CLIENT_SECRET = 'yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy';
+export const ENCRYPTION_KEY_HEX = 'a1'.repeat(32);
+
+export type Harness = {
+  url: string;
+  store: Store;
+  config: Config;
+  dbPath: string;
+  nudges: { portal: string; types: ObjectType[] }[];
+  installed: string[];
+  logLines: string[];
+  close(): Promise<void>;
+};
+
+export async function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
+  const { promise, resolve } = Promise.withResolvers<AddressInfo>();
+  const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, resolve);
+  const info = await promise;
+  return {
+    url: `http://127.0.0.1:${info.port}`,
+    close: () =>
+      new Promise<void>((res) => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.close(() => res());
+      }),
+  };
+}
+
+export async function startRapport(opts: { env?: Record<string, string>; now?: () => number; publicUrl?: string } = {}): Promise<Harness> {
+  const dir = tempDir('rapport-server-');
+  const dbPath = join(dir.path, 'rapport.db');
+  const logLines: string[] = [];
+  const logger: Logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
+  // the public URL is what HubSpot signs; if not given, it is the socket's own URL (learned after listen)
+  let app: ReturnType<typeof createApp> | undefined;
+  const server = await listen((req) => (app === undefined ? new Response('starting', { status: 503 }) : app.fetch(req)));
+  const config = loadConfig(
+    {
+      RAPPORT_DB: dbPath,
+      RAPPORT_PUBLIC_URL: opts.publicUrl ?? server.url,
+      RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX,
+      HUBSPOT_CLIENT_ID: 'client-id-test',
+      HUBSPOT_CLIENT_SECRET: CLIENT_SECRET,
+      ...opts.env,
+    },
+    join(dir.path, 'no-config-file.json'),
+  );
+  const now = opts.now ?? Date.now;
+  const store = createStore({ path: dbPath, encryptionKey: config.encryptionKey, now });
+  const nudges: Harness['nudges'] = [];
+  const installed: string[] = [];
+  app = createApp({
+    store,
+    config,
+    logger,
+    now,
+    nudge: (portal, types) => void nudges.push({ portal, types }),
+    onInstalled: (portal) => void installed.push(portal),
+    rescore: async () => {},
+    metrics: () => '# daemon\nrapport_daemon_up 1\n',
+  });
+  return {
+    url: server.url,
+    store,
+    config,
+    dbPath,
+    nudges,
+    installed,
+    logLines,
+    async close() {
+      await server.close();
+      store.close();
+      dir.cleanup();
+    },
+  };
+}
+
+/** Lets callbacks the server queued with setImmediate (the post-ack nudges) run. */
+export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -1,0 +1,311 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  decodeSignedUri,
+  hubspotEventSchema,
+  signV1,
+  signV3,
+  streamsForEvent,
+  verifyHubspotSignature,
+} from '../../../src/webhooks/hubspot.ts';
+import { CLIENT_SECRET, settle, startRapport, type Harness } from '../server/harness.ts';
+
+const PORTAL_ID = 62515;
+const OTHER_PORTAL_ID = 777001;
+const PATH = '/webhooks/hubspot';
+
+let nextEventId = 1;
+const event = (over: Record<string, unknown> = {}) => ({
+  eventId: nextEventId++,
+  subscriptionId: 12345,
+  portalId: PORTAL_ID,
+  appId: 54321,
+  occurredAt: Date.now(),
+  subscriptionType: 'contact.propertyChange',
+  attemptNumber: 0,
+  objectId: 123,
+  propertyName: 'firstname',
+  propertyValue: 'Ada',
+  changeSource: 'CRM',
+  ...over,
+});
+
+describe('HubSpot signatures (hubspot.md §3.1 test vectors)', () => {
+  const body =
+    '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]';
+
+  it('computes the documented v1 and v3 values', () => {
+    expect(signV1({ clientSecret: CLIENT_SECRET, body })).toBe('232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de');
+    expect(
+      signV3({ clientSecret: CLIENT_SECRET, method: 'POST', uri: 'https://www.example.com/webhook_uri', body, timestamp: 1700000000000 }),
+    ).toBe('/pXDSgWeGksQpwCsgqd43P0eY6gBIse9UX0tfkudUrE=');
+  });
+
+  it('decodes only the escapes HubSpot decodes before signing', () => {
+    expect(decodeSignedUri('https://x.test/a%3Ab%2Fc%3Fd%40e%21%24%27%28%29%2A%2C%3B?q=%20%3a')).toBe("https://x.test/a:b/c?d@e!$'()*,;?q=%20:");
+  });
+
+  it('accepts v3 within 5 minutes, refuses stale, future and forged ones', () => {
+    const ts = 1700000000000;
+    const sig = signV3({ clientSecret: CLIENT_SECRET, method: 'POST', uri: 'https://www.example.com/webhook_uri', body, timestamp: ts });
+    const check = (now: number, s = sig, secret = CLIENT_SECRET) =>
+      verifyHubspotSignature({
+        header: (n) => ({ 'x-hubspot-signature-v3': s, 'x-hubspot-request-timestamp': String(ts) })[n],
+        method: 'POST',
+        uri: 'https://www.example.com/webhook_uri',
+        body: Buffer.from(body),
+        clientSecret: secret,
+        now,
+      });
+    expect(check(ts + 299_000)).toEqual({ ok: true, version: 'v3' });
+    expect(check(ts + 301_000)).toEqual({ ok: false, reason: 'stale_timestamp' });
+    expect(check(ts - 301_000)).toEqual({ ok: false, reason: 'stale_timestamp' });
+    expect(check(ts, sig, 'other-secret')).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(check(ts, 'AAAA')).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(check(ts, sig, '')).toEqual({ ok: false, reason: 'no_secret' });
+  });
+});
+
+describe('which streams an event concerns', () => {
+  const streams = (over: Record<string, unknown>) => streamsForEvent(hubspotEventSchema.parse(event(over)));
+  it('maps legacy, generic and association events onto our streams', () => {
+    expect(streams({ subscriptionType: 'contact.creation' })).toEqual(['contacts']);
+    expect(streams({ subscriptionType: 'deal.deletion' })).toEqual(['deals']);
+    expect(streams({ subscriptionType: 'object.creation', objectTypeId: '0-48' })).toEqual(['calls']);
+    expect(streams({ subscriptionType: 'object.creation', objectTypeId: '0-19' })).toEqual(['feedback_submissions']);
+    expect(streams({ subscriptionType: 'object.propertyChange', objectTypeId: '0-5' })).toEqual(['tickets']);
+    expect(streams({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_COMPANY' })).toEqual(['contacts', 'companies']);
+    expect(streams({ subscriptionType: 'object.creation', objectTypeId: '2-143967026' })).toEqual([]);
+    expect(streams({ subscriptionType: 'product.creation' })).toEqual([]);
+  });
+});
+
+describe('POST /webhooks/hubspot over HTTP', () => {
+  let h: Harness;
+  const rows = () => (h.store.db.prepare('SELECT COUNT(*) AS n FROM webhook_events').get() as { n: number }).n;
+
+  function signed(body: string, o: { ts?: number; secret?: string; method?: string } = {}): RequestInit {
+    const ts = o.ts ?? Date.now();
+    const method = o.method ?? 'POST';
+    return {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        'x-hubspot-request-timestamp': String(ts),
+        'x-hubspot-signature-v3': signV3({ clientSecret: o.secret ?? CLIENT_SECRET, method, uri: h.config.publicUrl + PATH, body, timestamp: ts }),
+        'x-hubspot-signature-version': 'v1',
+        'x-hubspot-signature': signV1({ clientSecret: o.secret ?? CLIENT_SECRET, body }),
+      },
+      body,
+    };
+  }
+  const post = (init: RequestInit) => fetch(h.url + PATH, init);
+
+  beforeAll(async () => {
+    h = await startRapport({ env: { HUBSPOT_APP_ID: '54321' } });
+    for (const id of [PORTAL_ID, OTHER_PORTAL_ID]) {
+      h.store.portals.upsert({ portal: `hubspot:${id}`, crm: 'hubspot', externalId: String(id), baseUrl: 'http://unused', scopes: [] });
+    }
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => {
+    h.nudges.length = 0;
+  });
+
+  it('acknowledges a signed delivery and then nudges each portal once with the concerned streams', async () => {
+    const body = JSON.stringify([
+      event({ subscriptionType: 'contact.propertyChange' }),
+      event({ subscriptionType: 'object.creation', objectTypeId: '0-48', objectId: 9001 }),
+      event({ subscriptionType: 'object.creation', objectTypeId: '0-48', objectId: 9002 }),
+      event({ subscriptionType: 'deal.creation' }),
+      event({ subscriptionType: 'object.creation', objectTypeId: '0-19', portalId: OTHER_PORTAL_ID }),
+    ]);
+    const res = await post(signed(body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: 5, nudged: 5, ignored: 0 });
+    await settle();
+    expect(h.nudges).toHaveLength(2);
+    const byPortal = Object.fromEntries(h.nudges.map((n) => [n.portal, [...n.types].sort()]));
+    expect(byPortal).toEqual({ [`hubspot:${PORTAL_ID}`]: ['calls', 'contacts', 'deals'], [`hubspot:${OTHER_PORTAL_ID}`]: ['feedback_submissions'] });
+    expect(rows()).toBe(5);
+  });
+
+  it('accepts a delivery signed with v1 only', async () => {
+    const body = JSON.stringify([event({ subscriptionType: 'ticket.creation' })]);
+    const res = await post({ method: 'POST', headers: { 'x-hubspot-signature-version': 'v1', 'x-hubspot-signature': signV1({ clientSecret: CLIENT_SECRET, body }) }, body });
+    expect(res.status).toBe(200);
+    await settle();
+    expect(h.nudges).toEqual([{ portal: `hubspot:${PORTAL_ID}`, types: ['tickets'] }]);
+  });
+
+  it('drops changes to our own rapport_* properties, unknown portals and other apps, and counts them', async () => {
+    const before = rows();
+    const body = JSON.stringify([
+      event({ propertyName: 'rapport_churn_risk', propertyValue: '71' }),
+      event({ subscriptionType: 'object.propertyChange', objectTypeId: '0-1', propertyName: 'rapport_health', propertyValue: 'red' }),
+      event({ portalId: 999999, subscriptionType: 'contact.creation' }),
+      event({ appId: 1, subscriptionType: 'contact.creation' }),
+      event({ subscriptionType: 'object.creation', objectTypeId: '2-1234' }),
+    ]);
+    const res = await post(signed(body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: 5, nudged: 0, ignored: 5 });
+    await settle();
+    expect(h.nudges).toEqual([]);
+    expect(rows()).toBe(before);
+    const metrics = await (await fetch(h.url + '/metrics')).text();
+    expect(metrics).toContain('rapport_webhook_events_total{crm="hubspot",outcome="own_property"} 2');
+    expect(metrics).toContain('rapport_webhook_events_total{crm="hubspot",outcome="unknown_portal"} 1');
+    expect(metrics).toContain('rapport_webhook_events_total{crm="hubspot",outcome="wrong_app"} 1');
+    expect(metrics).toContain('rapport_daemon_up 1');
+  });
+
+  describe('rejections: 4xx, nothing written, no nudge', () => {
+    const expectNothing = async (res: Response, status: number, before: number) => {
+      expect(res.status).toBe(status);
+      await settle();
+      expect(h.nudges).toEqual([]);
+      expect(rows()).toBe(before);
+    };
+
+    it('forged signature', async () => {
+      const before = rows();
+      const body = JSON.stringify([event()]);
+      await expectNothing(await post(signed(body, { secret: 'not-the-secret' })), 401, before);
+      // a valid signature over another body
+      const init = signed(JSON.stringify([event()]));
+      await expectNothing(await post({ ...init, body }), 401, before);
+      // no signature at all
+      await expectNothing(await post({ method: 'POST', body }), 401, before);
+    });
+
+    it('stale timestamp', async () => {
+      const before = rows();
+      await expectNothing(await post(signed(JSON.stringify([event()]), { ts: Date.now() - 6 * 60_000 })), 401, before);
+    });
+
+    it('replayed delivery: the same events do nothing twice, and a late replay is refused', async () => {
+      const body = JSON.stringify([event({ subscriptionType: 'company.creation' })]);
+      const first = await post(signed(body));
+      expect(first.status).toBe(200);
+      await settle();
+      expect(h.nudges).toHaveLength(1);
+      h.nudges.length = 0;
+      const before = rows();
+      const again = await post(signed(body));
+      expect(await again.json()).toEqual({ received: 1, nudged: 0, ignored: 1 });
+      await expectNothing(again, 200, before);
+      const sameHeaders = signed(body, { ts: Date.now() - 5 * 60_000 - 1000 });
+      await expectNothing(await post(sameHeaders), 401, before);
+    });
+
+    it('body over 1 MB, with or without a content-length', async () => {
+      const before = rows();
+      const big = JSON.stringify([event({ propertyValue: 'x'.repeat(1024 * 1024) })]);
+      await expectNothing(await post(signed(big)), 413, before);
+      const init = signed(big);
+      const stream = new ReadableStream<Uint8Array>({
+        start(ctrl) {
+          const buf = Buffer.from(big);
+          for (let i = 0; i < buf.length; i += 64 * 1024) ctrl.enqueue(buf.subarray(i, i + 64 * 1024));
+          ctrl.close();
+        },
+      });
+      await expectNothing(await post({ ...init, body: stream, duplex: 'half' } as RequestInit), 413, before);
+    });
+
+    it('malformed JSON and non-event JSON', async () => {
+      const before = rows();
+      await expectNothing(await post(signed('[{"eventId":1,')), 400, before);
+      await expectNothing(await post(signed('{"eventId":1}')), 400, before);
+      await expectNothing(await post(signed('[]')), 400, before);
+      await expectNothing(await post(signed(JSON.stringify([{ ...event(), portalId: 'abc' }]))), 400, before);
+    });
+
+    it('wrong method', async () => {
+      const before = rows();
+      for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) {
+        const res = await fetch(h.url + PATH, method === 'GET' ? { method } : { method, body: '[]' });
+        expect(res.headers.get('allow')).toBe('POST');
+        await expectNothing(res, 405, before);
+      }
+    });
+  });
+
+  it('fuzz: 1,200 seeded random bodies and headers never get a 5xx, and only signed valid deliveries write', async () => {
+    let seed = 0xc0ffee;
+    const rand = () => {
+      // mulberry32
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+    const randStr = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 0x2ff))).join('');
+    const randJson = (depth = 0): unknown => {
+      const k = Math.floor(rand() * (depth > 2 ? 4 : 7));
+      if (k === 0) return Math.floor(rand() * 1e6) * (rand() < 0.5 ? -1 : 1);
+      if (k === 1) return randStr(Math.floor(rand() * 20));
+      if (k === 2) return pick([null, true, false]);
+      if (k === 3) return rand();
+      if (k === 4) return Array.from({ length: Math.floor(rand() * 4) }, () => randJson(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(rand() * 5) }, () => [pick(['eventId', 'portalId', 'subscriptionType', 'objectTypeId', randStr(5)]), randJson(depth + 1)]));
+    };
+    const types = ['contact.creation', 'object.creation', 'deal.propertyChange', 'x', 'contact.propertyChange', 'object.merge', ''];
+    const randEvent = () => {
+      const e: Record<string, unknown> = event({
+        subscriptionType: pick(types),
+        portalId: rand() < 0.1 ? pick([-1, 'x', 1.5]) : pick([PORTAL_ID, OTHER_PORTAL_ID, 4242, '62515']),
+        objectTypeId: pick(['0-1', '0-48', '0-19', '2-5', undefined, 7]),
+        propertyName: pick(['firstname', 'rapport_loyalty', undefined, 5]),
+      });
+      if (rand() < 0.08) delete e[pick(['eventId', 'subscriptionId', 'subscriptionType', 'portalId'])];
+      return e;
+    };
+
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 1200; i++) {
+      const before = rows();
+      const nudgesBefore = h.nudges.length;
+      const kind = Math.floor(rand() * 6);
+      let body: string;
+      if (kind === 0) body = randStr(Math.floor(rand() * 300));
+      else if (kind === 1) body = JSON.stringify(randJson());
+      else body = JSON.stringify(Array.from({ length: 1 + Math.floor(rand() * 5) }, randEvent));
+      let init: RequestInit;
+      let mayWrite = false;
+      if (kind === 3) {
+        // properly signed random events: may be accepted
+        init = signed(body);
+        mayWrite = true;
+      } else if (kind === 4) {
+        // signed, then tampered with
+        init = { ...signed(body), body: body.replace(/\d/, (d) => String((Number(d) + 1) % 10)) + (rand() < 0.5 ? ' ' : '') };
+      } else {
+        const headers: Record<string, string> = {};
+        if (rand() < 0.5) headers['x-hubspot-signature-v3'] = pick([Buffer.from(randStr(20)).toString('base64'), randStr(10), '']);
+        if (rand() < 0.5) headers['x-hubspot-request-timestamp'] = pick([String(Date.now()), String(Math.floor(rand() * 1e13)), randStr(6), '-1']);
+        if (rand() < 0.5) headers['x-hubspot-signature'] = pick(['a'.repeat(64), randStr(64), signV1({ clientSecret: 'wrong', body })]);
+        if (rand() < 0.3) headers['x-hubspot-signature-version'] = pick(['v1', 'v2', 'v9', randStr(3)]);
+        if (kind === 5 && rand() < 0.5) headers['content-type'] = randStr(8);
+        const safe = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, encodeURIComponent(v)]));
+        init = { method: pick(['POST', 'POST', 'POST', 'PUT', 'GET']), headers: safe };
+        if (init.method !== 'GET') init.body = body;
+      }
+      const res = await post(init);
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      expect([200, 400, 401, 405, 413]).toContain(res.status);
+      if (!mayWrite || res.status !== 200) {
+        await settle();
+        expect(rows()).toBe(before);
+        expect(h.nudges.length).toBe(nudgesBefore);
+      }
+    }
+    // the generator reached every interesting branch
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(20);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(20);
+    expect(statuses.get(401) ?? 0).toBeGreaterThan(200);
+    expect(statuses.get(405) ?? 0).toBeGreaterThan(20);
+  });
+});
