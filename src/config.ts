@@ -38,6 +38,8 @@ const envSchema = z
     RAPPORT_ENCRYPTION_KEY: optionalText,
     RAPPORT_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
     RAPPORT_SYNC_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
+    /** per-request timeout for CRM calls; a hung request counts as a retryable failure */
+    RAPPORT_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     HUBSPOT_BASE_URL: url('HUBSPOT_BASE_URL').default('https://api.hubapi.com'),
     HUBSPOT_ACCESS_TOKEN: optionalText,
     HUBSPOT_CLIENT_ID: optionalText,
@@ -64,6 +66,7 @@ export type Config = {
   encryptionKey: Buffer | undefined;
   logLevel: Env['RAPPORT_LOG_LEVEL'];
   syncIntervalMs: number;
+  httpTimeoutMs: number;
   hubspot: {
     baseUrl: string;
     accessToken: string | undefined;
@@ -154,6 +157,7 @@ export function loadConfig(
     encryptionKey,
     logLevel: v.RAPPORT_LOG_LEVEL,
     syncIntervalMs: v.RAPPORT_SYNC_INTERVAL_MS,
+    httpTimeoutMs: v.RAPPORT_HTTP_TIMEOUT_MS,
     hubspot: {
       baseUrl: v.HUBSPOT_BASE_URL.replace(/\/+$/, ''),
       accessToken: v.HUBSPOT_ACCESS_TOKEN,
