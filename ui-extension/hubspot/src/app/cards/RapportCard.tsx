@@ -1,0 +1,14 @@
+/**
+ * The card's entrypoint (rapport-card-hsmeta.json → "entrypoint"). `hubspot.extend` registers the
+ * card; there is no default export (hubspot.md §5.2). Data comes through `hubspot.fetch`, which
+ * HubSpot proxies and signs (X-HubSpot-Signature-v3) with the app's client secret (§5.3).
+ */
+import { hubspot } from '@hubspot/ui-extensions';
+import { BACKEND_URL } from './backend.ts';
+import { ScoreCard, type CardFetch } from './ScoreCard.tsx';
+
+const hubspotFetch: CardFetch = (url, options) => hubspot.fetch(url, options);
+
+hubspot.extend<'crm.record.tab'>(({ context }) => (
+  <ScoreCard contactId={String(context.crm.objectId)} portalId={context.portal.id} backendUrl={BACKEND_URL} fetch={hubspotFetch} />
+));
