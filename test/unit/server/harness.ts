@@ -26,15 +26,17 @@ export type Harness = {
 };
 
 export async function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
-  const { promise, resolve } = Promise.withResolvers<AddressInfo>();
-  const server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, resolve);
-  const info = await promise;
+  let server: ReturnType<typeof serve> | undefined;
+  const info = await new Promise<AddressInfo>((resolve) => {
+    server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, resolve);
+  });
+  const s = server as ReturnType<typeof serve>;
   return {
     url: `http://127.0.0.1:${info.port}`,
     close: () =>
       new Promise<void>((res) => {
-        if ('closeAllConnections' in server) server.closeAllConnections();
-        server.close(() => res());
+        if ('closeAllConnections' in s) s.closeAllConnections();
+        s.close(() => res());
       }),
   };
 }
@@ -45,8 +47,8 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   const logLines: string[] = [];
   const logger: Logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
   // the public URL is what HubSpot signs; if not given, it is the socket's own URL (learned after listen)
-  let app: ReturnType<typeof createApp> | undefined;
-  const server = await listen((req) => (app === undefined ? new Response('starting', { status: 503 }) : app.fetch(req)));
+  const holder: { app?: ReturnType<typeof createApp> } = {};
+  const server = await listen((req) => (holder.app === undefined ? new Response('starting', { status: 503 }) : holder.app.fetch(req)));
   const config = loadConfig(
     {
       RAPPORT_DB: dbPath,
@@ -62,7 +64,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   const store = createStore({ path: dbPath, encryptionKey: config.encryptionKey, now });
   const nudges: Harness['nudges'] = [];
   const installed: string[] = [];
-  app = createApp({
+  holder.app = createApp({
     store,
     config,
     logger,
