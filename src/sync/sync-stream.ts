@@ -39,7 +39,7 @@ export type SyncStreamDeps = {
 export async function syncStream(
   deps: SyncStreamDeps,
   type: ObjectType,
-  opts: { signal: AbortSignal; onProgress?: (p: StreamProgress) => void },
+  opts: { signal: AbortSignal; onProgress?: (p: StreamProgress) => void; graceMs?: number },
 ): Promise<StreamResult> {
   const { store, connector, portal, logger } = deps;
   const now = deps.now ?? Date.now;
@@ -49,9 +49,13 @@ export async function syncStream(
   const cursor = store.cursors.get(portal, type);
   log.debug({ resuming: cursor !== null }, 'stream start');
 
-  // The connector's own controller, so stopping between pages also ends its in-flight iteration.
+  // On stop, the request in flight gets a grace period to arrive so its page is committed
+  // ("finish the page, commit, exit"); only a request hanging past it is cut.
   const inner = new AbortController();
-  const onAbort = () => inner.abort(opts.signal.reason);
+  let grace: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    grace = setTimeout(() => inner.abort(opts.signal.reason), opts.graceMs ?? 10_000);
+  };
   opts.signal.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const page of connector.changes(type, cursor, inner.signal)) {
@@ -80,7 +84,7 @@ export async function syncStream(
     log.info({ pages: progress.pages, records: progress.records, changed: progress.changed, status }, 'stream done');
     return { ...progress, status };
   } catch (e) {
-    if (opts.signal.aborted) {
+    if (inner.signal.aborted) {
       // Stopped mid-request: nothing half-written, the last committed cursor stands.
       store.syncRuns.finish(runId, 'aborted');
       return { ...progress, status: 'aborted' };
@@ -90,6 +94,7 @@ export async function syncStream(
     log.warn({ kind: error.kind, err: error.message }, 'stream failed');
     return { ...progress, status: 'failed', error };
   } finally {
+    clearTimeout(grace);
     opts.signal.removeEventListener('abort', onAbort);
   }
 }
