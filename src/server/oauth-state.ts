@@ -26,8 +26,9 @@ export function checkState(key: Buffer, state: string | undefined, now: number):
   if (state === undefined || state === '') return { ok: false, reason: 'missing' };
   const [payload, mac, extra] = state.split('.');
   if (payload === undefined || mac === undefined || extra !== undefined || state.length > 512) return { ok: false, reason: 'forged' };
-  const expected = createHmac('sha256', key).update(payload).digest();
-  const given = Buffer.from(mac, 'base64url');
+  // compare the encoded strings: base64 decoding is lenient (padding bits, stray characters)
+  const expected = Buffer.from(createHmac('sha256', key).update(payload).digest('base64url'));
+  const given = Buffer.from(mac);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'forged' };
   let decoded: unknown;
   try {

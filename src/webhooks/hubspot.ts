@@ -82,21 +82,22 @@ export function verifyHubspotSignature(o: {
     if (ts === undefined || !/^\d{1,16}$/.test(ts)) return { ok: false, reason: 'bad_timestamp' };
     // a clock ahead of ours by more than the window is as suspicious as a stale one
     if (Math.abs(o.now - Number(ts)) > SIGNATURE_WINDOW_MS) return { ok: false, reason: 'stale_timestamp' };
-    const expected = Buffer.from(signV3({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body, timestamp: ts }), 'base64');
-    return sameBytes(expected, Buffer.from(v3, 'base64')) ? { ok: true, version: 'v3' } : { ok: false, reason: 'bad_signature' };
+    // compare the base64 text, not decoded bytes: Node's base64 decoder skips stray characters
+    const expected = Buffer.from(signV3({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body, timestamp: ts }));
+    return sameBytes(expected, Buffer.from(v3)) ? { ok: true, version: 'v3' } : { ok: false, reason: 'bad_signature' };
   }
   const sig = o.header('x-hubspot-signature');
   if (sig === undefined) return { ok: false, reason: 'missing_signature' };
   const version = (o.header('x-hubspot-signature-version') ?? 'v1').toLowerCase();
   if (!/^[0-9a-fA-F]{64}$/.test(sig)) return { ok: false, reason: 'bad_signature' };
-  const given = Buffer.from(sig, 'hex');
+  const given = Buffer.from(sig.toLowerCase());
   if (version === 'v1') {
-    return sameBytes(Buffer.from(signV1({ clientSecret: o.clientSecret, body: o.body }), 'hex'), given)
+    return sameBytes(Buffer.from(signV1({ clientSecret: o.clientSecret, body: o.body })), given)
       ? { ok: true, version: 'v1' }
       : { ok: false, reason: 'bad_signature' };
   }
   if (version === 'v2') {
-    return sameBytes(Buffer.from(signV2({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body }), 'hex'), given)
+    return sameBytes(Buffer.from(signV2({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body })), given)
       ? { ok: true, version: 'v2' }
       : { ok: false, reason: 'bad_signature' };
   }
@@ -122,6 +123,8 @@ export const hubspotEventSchema = z.looseObject({
   propertyValue: z.unknown().optional(),
   changeSource: z.string().optional(),
   associationType: z.string().max(200).optional(),
+  fromObjectTypeId: z.string().max(50).optional(),
+  toObjectTypeId: z.string().max(50).optional(),
 });
 export type HubspotEvent = z.infer<typeof hubspotEventSchema>;
 export const hubspotDeliverySchema = z.array(hubspotEventSchema).min(1).max(1000);
@@ -155,10 +158,14 @@ export function streamsForEvent(e: HubspotEvent): ObjectType[] {
     const t = BY_NAME[prefix];
     if (t !== undefined) out.add(t);
   }
-  if (action === 'associationChange' && e.associationType !== undefined) {
-    // e.g. CONTACT_TO_COMPANY, CALL_TO_CONTACT
-    for (const side of e.associationType.toLowerCase().split('_to_')) {
+  if (action === 'associationChange') {
+    // e.g. CONTACT_TO_COMPANY, CALL_TO_CONTACT; generic events also name both type ids
+    for (const side of (e.associationType ?? '').toLowerCase().split('_to_')) {
       const t = BY_NAME[side];
+      if (t !== undefined) out.add(t);
+    }
+    for (const typeId of [e.fromObjectTypeId, e.toObjectTypeId]) {
+      const t = typeId === undefined ? undefined : BY_TYPE_ID[typeId];
       if (t !== undefined) out.add(t);
     }
   }

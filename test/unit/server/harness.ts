@@ -22,6 +22,7 @@ export type Harness = {
   nudges: { portal: string; types: ObjectType[] }[];
   installed: string[];
   logLines: string[];
+  logger: Logger;
   close(): Promise<void>;
 };
 
@@ -82,6 +83,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
     nudges,
     installed,
     logLines,
+    logger,
     async close() {
       await server.close();
       store.close();

@@ -74,6 +74,13 @@ describe('which streams an event concerns', () => {
     expect(streams({ subscriptionType: 'object.creation', objectTypeId: '0-19' })).toEqual(['feedback_submissions']);
     expect(streams({ subscriptionType: 'object.propertyChange', objectTypeId: '0-5' })).toEqual(['tickets']);
     expect(streams({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_COMPANY' })).toEqual(['contacts', 'companies']);
+    expect(
+      streams({ subscriptionType: 'object.associationChange', objectTypeId: '0-48', associationType: 'CALL_TO_CONTACT', fromObjectTypeId: '0-48', toObjectTypeId: '0-1' }),
+    ).toEqual(['calls', 'contacts']);
+    expect(streams({ subscriptionType: 'object.associationChange', objectTypeId: '0-19', associationType: 'FEEDBACK_SUBMISSION_TO_CONTACT' })).toEqual([
+      'feedback_submissions',
+      'contacts',
+    ]);
     expect(streams({ subscriptionType: 'object.creation', objectTypeId: '2-143967026' })).toEqual([]);
     expect(streams({ subscriptionType: 'product.creation' })).toEqual([]);
   });
