@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import { CrmError, type CrmErrorKind } from '../errors.ts';
+import type { CrmConnector, CrmRecord, Cursor, ObjectType, Page, RecordData, ScoreUpdate, WriteResult } from './types.ts';
+
+/**
+ * An in-memory connector implementing the port, for tests of code above the port (sync engine,
+ * write-back). It follows the same rules as the real ones and passes the same contract suite
+ * (test/contract/): backfill in id order including tombstones, then incremental "updatedAt ≥
+ * since" with boundary repeats, id keyset inside runs of records sharing one timestamp, opaque
+ * zod-checked cursors, and injectable failures.
+ */
+export type FakeRecordInput = {
+  type: ObjectType;
+  id: string;
+  data: RecordData;
+  contactIds?: string[] | undefined;
+  companyId?: string | null;
+  issues?: string[];
+  /** defaults to now() */
+  updatedAt?: number;
+};
+
+export type FakeConnector = CrmConnector & {
+  readonly portal: string;
+  /** create or replace a record (bumps updatedAt to now() unless given) */
+  put(input: FakeRecordInput): CrmRecord;
+  /** archive: the record becomes a tombstone stamped now() */
+  remove(type: ObjectType, id: string): void;
+  /** change associations WITHOUT touching updatedAt (like HubSpot, hubspot.md §6.3); seen on the next sweep */
+  associate(type: ObjectType, id: string, contactIds: string[]): void;
+  get(type: ObjectType, id: string): CrmRecord | undefined;
+  all(type: ObjectType): CrmRecord[];
+  /** the next `times` requests fail with this kind (429 → rate_limited, 401 → auth, malformed → bad_response …) */
+  failNext(kind: CrmErrorKind, times?: number): void;
+  /** what writeScores stored, per contact */
+  readonly written: Map<string, Record<string, string>>;
+  readonly provisioned: boolean;
+  stats(): { calls: number; rateLimited: number; retries: number };
+};
+
+const CursorState = z.discriminatedUnion('phase', [
+  z.object({ phase: z.literal('list'), afterId: z.string().nullable(), startedAt: z.number() }),
+  z.object({ phase: z.literal('changes'), since: z.number(), afterId: z.string().nullable(), sweptAt: z.number() }),
+]);
+type CursorState = z.infer<typeof CursorState>;
+
+const encode = (s: CursorState): Cursor => Buffer.from(JSON.stringify(s)).toString('base64url') as Cursor;
+function decode(c: Cursor): CursorState | null {
+  try {
+    const r = CursorState.safeParse(JSON.parse(Buffer.from(c, 'base64url').toString('utf8')));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Ids compare numerically when both are numeric (as HubSpot's hs_object_id), else as strings. */
+export function compareIds(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function createFakeConnector(opts: {
+  portal?: string;
+  pageSize?: number;
+  now?: () => number;
+  /** full re-list for association changes every this many ms (default never) */
+  sweepEveryMs?: number;
+} = {}): FakeConnector {
+  const portal = opts.portal ?? 'hubspot:1';
+  const pageSize = opts.pageSize ?? 100;
+  const now = opts.now ?? Date.now;
+  const sweepEveryMs = opts.sweepEveryMs ?? Number.POSITIVE_INFINITY;
+  const data = new Map<ObjectType, Map<string, CrmRecord>>();
+  const written = new Map<string, Record<string, string>>();
+  const faults: CrmErrorKind[] = [];
+  let provisioned = false;
+  const counters = { calls: 0, rateLimited: 0, retries: 0 };
+
+  const table = (type: ObjectType) => {
+    let t = data.get(type);
+    if (t === undefined) data.set(type, (t = new Map()));
+    return t;
+  };
+  const call = (what: string) => {
+    counters.calls++;
+    const kind = faults.shift();
+    if (kind !== undefined) {
+      if (kind === 'rate_limited') counters.rateLimited++;
+      throw new CrmError(kind, `fake connector: injected ${kind} on ${what}`, { crm: 'hubspot', code: 'INJECTED' });
+    }
+  };
+  const clone = (r: CrmRecord): CrmRecord => structuredClone(r);
+
+  async function* changes(type: ObjectType, cursor: Cursor | null, signal: AbortSignal): AsyncGenerator<Page> {
+    let state: CursorState | null = cursor === null ? null : decode(cursor);
+    if (state === null) state = { phase: 'list', afterId: null, startedAt: now() };
+    if (state.phase === 'changes' && state.afterId === null && now() - state.sweptAt >= sweepEveryMs) {
+      state = { phase: 'list', afterId: null, startedAt: now() };
+    }
+    while (true) {
+      signal.throwIfAborted();
+      await Promise.resolve();
+      call(`changes ${type}`);
+      const rows = [...table(type).values()];
+      if (state.phase === 'list') {
+        const after = state.afterId;
+        const page = rows
+          .filter((r) => after === null || compareIds(r.id, after) > 0)
+          .sort((a, b) => compareIds(a.id, b.id))
+          .slice(0, pageSize);
+        const last = page.at(-1);
+        const done = page.length < pageSize || last === undefined;
+        const next: CursorState = done
+          ? { phase: 'changes', since: state.startedAt, afterId: null, sweptAt: state.startedAt }
+          : { ...state, afterId: last.id };
+        yield { records: page.map(clone), next: encode(next) };
+        state = next;
+        if (done) return;
+        continue;
+      }
+      const { since, afterId } = state;
+      const page = rows
+        .filter((r) => (afterId === null ? r.updatedAt >= since : r.updatedAt === since && compareIds(r.id, afterId) > 0))
+        .sort((a, b) => a.updatedAt - b.updatedAt || compareIds(a.id, b.id))
+        .slice(0, pageSize);
+      const full = page.length >= pageSize;
+      const maxT = Math.max(since, ...page.map((r) => r.updatedAt));
+      let next: CursorState;
+      if (afterId !== null) next = full ? { ...state, afterId: page.at(-1)!.id } : { ...state, since: since + 1, afterId: null };
+      else if (full && maxT === since) next = { ...state, afterId: '' };
+      else next = { ...state, since: maxT };
+      yield { records: page.map(clone), next: encode(next) };
+      state = next;
+      if (!full && next.afterId === null) return;
+    }
+  }
+
+  return {
+    crm: 'hubspot',
+    portal,
+    changes,
+    async provision(signal) {
+      signal.throwIfAborted();
+      call('provision');
+      provisioned = true;
+    },
+    async writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
+      signal.throwIfAborted();
+      call('writeScores');
+      return updates.map((u) => {
+        const c = table('contacts').get(u.contactId);
+        if (c === undefined || c.deleted) {
+          return {
+            contactId: u.contactId,
+            ok: false,
+            error: new CrmError('invalid_request', `contact ${u.contactId} does not exist`, { crm: 'hubspot', status: 404, code: 'OBJECT_NOT_FOUND' }),
+          };
+        }
+        written.set(u.contactId, { ...written.get(u.contactId), ...u.properties });
+        return { contactId: u.contactId, ok: true };
+      });
+    },
+    async whoAmI() {
+      call('whoAmI');
+      return { portal };
+    },
+    put(input) {
+      const r: CrmRecord = {
+        portal,
+        type: input.type,
+        id: input.id,
+        contactIds: input.contactIds,
+        companyId: input.companyId ?? null,
+        updatedAt: input.updatedAt ?? now(),
+        deleted: false,
+        data: input.data,
+      };
+      if (input.issues !== undefined) r.issues = input.issues;
+      table(input.type).set(input.id, r);
+      return clone(r);
+    },
+    remove(type, id) {
+      const r = table(type).get(id);
+      if (r === undefined) throw new RangeError(`fake: no ${type} ${id}`);
+      table(type).set(id, { ...r, deleted: true, updatedAt: Math.max(now(), r.updatedAt), contactIds: r.contactIds === undefined ? undefined : [] });
+    },
+    associate(type, id, contactIds) {
+      const r = table(type).get(id);
+      if (r === undefined) throw new RangeError(`fake: no ${type} ${id}`);
+      table(type).set(id, { ...r, contactIds: [...contactIds].sort() });
+    },
+    get: (type, id) => {
+      const r = table(type).get(id);
+      return r === undefined ? undefined : clone(r);
+    },
+    all: (type) => [...table(type).values()].map(clone),
+    failNext(kind, times = 1) {
+      for (let i = 0; i < times; i++) faults.push(kind);
+    },
+    written,
+    get provisioned() {
+      return provisioned;
+    },
+    stats: () => ({ ...counters }),
+  };
+}

@@ -1,0 +1,199 @@
+import type { Logger } from '../../log.ts';
+import { parseTime } from '../clean.ts';
+import type { CrmRecord, Cursor, ObjectType, Page } from '../types.ts';
+import { fetchAssociations, fromInline, needsMore, type AssocMap } from './associations.ts';
+import { decodeCursor, encodeCursor, type HubspotCursorState } from './cursor.ts';
+import type { HubspotHttp } from './http.ts';
+import { ASSOCIATIONS, modifiedProperty, propertiesFor, toRecord } from './mapping.ts';
+import { ListPage, SearchPage, type HsObject } from './schemas.ts';
+
+export type ChangesContext = {
+  http: HubspotHttp;
+  portal: () => Promise<string>;
+  now: () => number;
+  logger: Logger;
+  /** list page size, ≤ 100 (hubspot.md §1.4) */
+  pageSize: number;
+  /** search page size, ≤ 200 (hubspot.md §1.6) */
+  searchPageSize: number;
+  /** re-read from `since - lookbackMs` at the start of each incremental pass: search indexing lags (hubspot.md §1.6) */
+  lookbackMs: number;
+  /** how often the full re-list runs to pick up association changes (hubspot.md §6.3) */
+  sweepEveryMs: number;
+  /** minimum time between two listings of archived records in incremental passes (0 = every pass) */
+  deletionsEveryMs: number;
+  flag: (r: CrmRecord) => void;
+};
+
+/**
+ * `changes(type, cursor)`: backfill = list (associations inline) → archived list → search;
+ * incremental = search windows (+ archived listing, + periodic sweep). See cursor.ts for phases.
+ * Every yielded page carries the cursor to resume AFTER it; resuming may repeat a boundary page,
+ * never skip one.
+ */
+export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cursor: Cursor | null, signal: AbortSignal): AsyncGenerator<Page> {
+  const log = ctx.logger.child({ stream: type });
+  let state = initialState(ctx, cursor, log);
+  const portal = await ctx.portal();
+  // A search cursor that is "caught up" starts a new pass: maybe a sweep, then the lookback.
+  if (state.phase === 'search' && state.afterId === null) {
+    const now = ctx.now();
+    if (now - state.sweptAt >= ctx.sweepEveryMs) {
+      log.info({ lastSweep: new Date(state.sweptAt).toISOString() }, 'association sweep: re-listing');
+      state = { phase: 'list', after: null, startedAt: now };
+    } else {
+      state = { ...state, since: Math.max(0, state.since - ctx.lookbackMs) };
+    }
+  }
+  const passStart = state.phase === 'search' ? state.since : 0;
+
+  while (true) {
+    signal.throwIfAborted();
+    if (state.phase === 'list') {
+      const { objects, after } = await listPage(ctx, type, state.after, false, signal);
+      const records = await toRecords(ctx, portal, type, objects, signal);
+      const next: HubspotCursorState =
+        after !== null
+          ? { ...state, after }
+          : {
+              phase: 'archived',
+              after: null,
+              deletedSince: null,
+              then: { since: Math.max(0, state.startedAt - ctx.lookbackMs), sweptAt: state.startedAt, deletionsAt: state.startedAt },
+            };
+      yield { records, next: encodeCursor(next) };
+      state = next;
+      continue;
+    }
+    if (state.phase === 'archived') {
+      const { objects, after } = await listPage(ctx, type, state.after, true, signal);
+      const since = state.deletedSince;
+      const gone = since === null ? objects : objects.filter((o) => (parseTime(o.archivedAt ?? null) ?? parseTime(o.updatedAt) ?? 0) >= since);
+      const records = gone.map((o) => toRecord(portal, type, { ...o, archived: true }, {}, ctx.now()));
+      const next: HubspotCursorState =
+        after !== null ? { ...state, after } : { phase: 'search', since: state.then.since, afterId: null, sweptAt: state.then.sweptAt, deletionsAt: state.then.deletionsAt };
+      yield { records, next: encodeCursor(next) };
+      state = next;
+      if (after === null) return;
+      continue;
+    }
+    // search
+    const page = await searchPage(ctx, type, state.since, state.afterId, signal);
+    const records = await toRecords(ctx, portal, type, page.objects, signal);
+    const full = page.objects.length >= ctx.searchPageSize;
+    let next: HubspotCursorState;
+    if (state.afterId !== null) {
+      // inside a same-timestamp run, keyset on id; when it is exhausted move strictly past the timestamp
+      const last = page.objects.at(-1);
+      next = full && last !== undefined ? { ...state, afterId: last.id } : { ...state, since: state.since + 1, afterId: null };
+    } else {
+      const maxT = Math.max(state.since, ...page.objects.map((o) => modifiedOf(type, o)));
+      if (full && maxT === state.since) {
+        // a whole page shares one timestamp (bulk edit): page that timestamp by id, so >10,000 of them complete (hubspot.md §6.1)
+        next = { ...state, afterId: '0' };
+        yield { records, next: encodeCursor(next), ...(page.total === undefined ? {} : { total: page.total }) };
+        state = next;
+        continue;
+      }
+      next = { ...state, since: maxT };
+    }
+    const more = full || next.afterId !== null;
+    if (!more) {
+      const now = ctx.now();
+      if (now - state.deletionsAt >= ctx.deletionsEveryMs) {
+        // The pass is done; list what was archived since the pass began (search never returns archived records, hubspot.md §6.7).
+        const archived: HubspotCursorState = {
+          phase: 'archived',
+          after: null,
+          deletedSince: Math.max(0, Math.min(passStart, state.deletionsAt) - ctx.lookbackMs),
+          then: { since: next.since, sweptAt: next.sweptAt, deletionsAt: now },
+        };
+        yield { records, next: encodeCursor(archived), ...(page.total === undefined ? {} : { total: page.total }) };
+        state = archived;
+        continue;
+      }
+    }
+    yield { records, next: encodeCursor(next), ...(page.total === undefined ? {} : { total: page.total }) };
+    state = next;
+    if (!more) return;
+  }
+}
+
+function initialState(ctx: ChangesContext, cursor: Cursor | null, log: Logger): HubspotCursorState {
+  const fresh: HubspotCursorState = { phase: 'list', after: null, startedAt: ctx.now() };
+  if (cursor === null) return fresh;
+  const d = decodeCursor(cursor);
+  if (d.ok) return d.state;
+  log.warn({ phase: d.phase, reason: d.reason }, 'undecodable cursor: restarting from a full list (idempotent, nothing skipped)');
+  return fresh;
+}
+
+function modifiedOf(type: ObjectType, o: HsObject): number {
+  return parseTime(o.properties[modifiedProperty(type)] ?? null) ?? parseTime(o.updatedAt) ?? 0;
+}
+
+async function listPage(ctx: ChangesContext, type: ObjectType, after: string | null, archived: boolean, signal: AbortSignal) {
+  const query: [string, string][] = [['limit', String(ctx.pageSize)]];
+  if (after !== null) query.push(['after', after]);
+  if (archived) {
+    query.push(['properties', modifiedProperty(type)]);
+  } else {
+    for (const p of propertiesFor(type)) query.push(['properties', p]);
+    const assoc = ASSOCIATIONS[type];
+    if (assoc.length > 0) query.push(['associations', assoc.join(',')]);
+  }
+  query.push(['archived', String(archived)]);
+  const { body } = await ctx.http.request({ method: 'GET', path: `/crm/v3/objects/${type}`, query, schema: ListPage, signal });
+  return { objects: body.results, after: body.paging?.next?.after ?? null };
+}
+
+async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, afterId: string | null, signal: AbortSignal) {
+  const mod = modifiedProperty(type);
+  // One sort only is honoured (hubspot.md §1.6): by modified normally, by id inside a same-timestamp run.
+  const filters =
+    afterId === null
+      ? [{ propertyName: mod, operator: 'GTE', value: String(since) }]
+      : [
+          { propertyName: mod, operator: 'EQ', value: String(since) },
+          { propertyName: 'hs_object_id', operator: 'GT', value: afterId },
+        ];
+  const body = {
+    filterGroups: [{ filters }],
+    sorts: [{ propertyName: afterId === null ? mod : 'hs_object_id', direction: 'ASCENDING' }],
+    properties: propertiesFor(type),
+    limit: ctx.searchPageSize,
+    after: '0',
+  };
+  const res = await ctx.http.request({ method: 'POST', path: `/crm/v3/objects/${type}/search`, body, lane: 'search', schema: SearchPage, signal });
+  return { objects: res.body.results, total: res.body.total };
+}
+
+/** Objects → records, fetching associations search could not inline (v4 batch read, ≤1,000 ids a call). */
+async function toRecords(ctx: ChangesContext, portal: string, type: ObjectType, objects: HsObject[], signal: AbortSignal): Promise<CrmRecord[]> {
+  const now = ctx.now();
+  const assoc: AssocMap = new Map();
+  for (const toType of ASSOCIATIONS[type]) {
+    const missing: string[] = [];
+    for (const o of objects) {
+      const inline = o.associations === undefined ? undefined : fromInline(o.associations, toType);
+      if (inline === undefined || needsMore(o.associations, toType)) missing.push(o.id);
+      else mergeInto(assoc, o.id, toType, inline);
+    }
+    if (missing.length > 0) {
+      const fetched = await fetchAssociations(ctx.http, type, toType, missing, signal);
+      for (const id of missing) mergeInto(assoc, id, toType, fetched.get(id) ?? []);
+    }
+  }
+  return objects.map((o) => {
+    const r = toRecord(portal, type, o, assoc.get(o.id) ?? {}, now);
+    ctx.flag(r);
+    return r;
+  });
+}
+
+function mergeInto(map: AssocMap, id: string, toType: 'contacts' | 'companies', links: { id: string; primary: boolean }[]) {
+  const entry = map.get(id) ?? {};
+  if (toType === 'contacts') entry.contacts = links.map((l) => l.id);
+  else entry.companies = links;
+  map.set(id, entry);
+}

@@ -1,0 +1,207 @@
+import { Client } from '@hubspot/api-client';
+import type { z } from 'zod';
+import { CrmError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { withRetry, type LaneName, type Limiter } from '../limiter.ts';
+import { ErrorBody } from './schemas.ts';
+
+/**
+ * Every HubSpot call goes through here: token → limiter lane → `client.apiRequest` → status and
+ * body checked → zod. We use the client's `apiRequest` (its basePath, auth header, user agent)
+ * rather than the generated models because the models silently drop unknown keys and turn
+ * dates into Date objects (hubspot.md §1.3), so a malformed body could not be told apart from a
+ * good one; here the raw JSON is parsed by our own schema and a mismatch is `bad_response`.
+ *
+ * The client's own retry and limiter stay OFF (`numberOfApiCallRetries: 0`, no
+ * `limiterOptions`, hubspot.md §0.4 / §2.5): `withRetry` and our lanes decide.
+ */
+export type HubspotHttpOptions = {
+  basePath: string;
+  accessToken: () => Promise<string>;
+  onUnauthorized?: () => Promise<string | null>;
+  limiter: Limiter;
+  logger: Logger;
+  retry: { retries: number; baseMs: number; maxMs: number };
+  timeoutMs: number;
+};
+
+export type HubspotRequest<T> = {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  path: string;
+  query?: [string, string][];
+  body?: unknown;
+  lane?: LaneName;
+  schema: z.ZodType<T>;
+  signal: AbortSignal;
+};
+
+export type HubspotHttp = {
+  request<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }>;
+  stats(): { calls: number; rateLimited: number; retries: number };
+};
+
+const CRM = 'hubspot' as const;
+
+/** HubSpot's secondly search window is one second (hubspot.md §2.3); the ten-secondly one we back off from exponentially. */
+const POLICY_WAIT_MS: Record<string, number> = { SECONDLY: 1_000 };
+
+export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
+  let client: { token: string; client: Client } | undefined;
+  const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  const clientFor = (token: string): Client => {
+    if (client?.token !== token) {
+      client = { token, client: new Client({ accessToken: token, basePath: opts.basePath.replace(/\/+$/, ''), numberOfApiCallRetries: 0 }) };
+    }
+    return client.client;
+  };
+
+  async function once<T>(req: HubspotRequest<T>, token: string): Promise<{ status: number; body: T }> {
+    const path = req.query !== undefined && req.query.length > 0 ? `${req.path}?${new URLSearchParams(req.query).toString()}` : req.path;
+    const c = clientFor(token);
+    counters.calls++;
+    const res = await deadline(
+      c.apiRequest({ method: req.method, path, ...(req.body === undefined ? {} : { body: req.body }) }),
+      opts.timeoutMs,
+      req.signal,
+      `${req.method} ${req.path}`,
+    );
+    const text = await deadline(res.text(), opts.timeoutMs, req.signal, `${req.method} ${req.path} (body)`);
+    if (res.status >= 200 && res.status < 300) {
+      if (res.status === 204 || text === '') {
+        const parsed = req.schema.safeParse(undefined);
+        if (parsed.success) return { status: res.status, body: parsed.data };
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new CrmError('bad_response', `HubSpot answered ${req.method} ${req.path} with ${res.status} but a body that is not JSON`, {
+          crm: CRM,
+          status: res.status,
+        });
+      }
+      const parsed = req.schema.safeParse(json);
+      if (!parsed.success) {
+        const where = parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ');
+        throw new CrmError('bad_response', `HubSpot's reply to ${req.method} ${req.path} does not match the expected shape (${where})`, {
+          crm: CRM,
+          status: res.status,
+        });
+      }
+      return { status: res.status, body: parsed.data };
+    }
+    throw errorFromResponse(res.status, text, res.headers, `${req.method} ${req.path}`);
+  }
+
+  async function withAuth<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }> {
+    const lane = req.lane ?? 'default';
+    const attempt = async (token: string) => {
+      try {
+        return await opts.limiter.run(lane, () => once(req, token), req.signal);
+      } catch (e) {
+        if (e instanceof CrmError && e.kind === 'rate_limited') {
+          counters.rateLimited++;
+          // hold the whole lane, not just this request: the window is shared
+          opts.limiter.holdOff(lane, e.details.retryAfterMs ?? 1_000);
+        }
+        throw e;
+      }
+    };
+    const token = await opts.accessToken();
+    try {
+      return await attempt(token);
+    } catch (e) {
+      // one refresh per request on a 401 (expired OAuth token, hubspot.md §6.9), then give up
+      if (e instanceof CrmError && e.kind === 'auth' && opts.onUnauthorized !== undefined) {
+        const fresh = await opts.onUnauthorized();
+        if (fresh !== null && fresh !== token) return attempt(fresh);
+      }
+      throw e;
+    }
+  }
+
+  return {
+    request<T>(req: HubspotRequest<T>) {
+      return withRetry(() => withAuth(req), {
+        ...opts.retry,
+        signal: req.signal,
+        onRetry: ({ attempt, waitMs, error }) => {
+          counters.retries++;
+          opts.logger.debug({ path: req.path, attempt, waitMs, kind: error.kind, status: error.details.status }, 'hubspot retry');
+        },
+      });
+    },
+    stats: () => ({ ...counters }),
+  };
+}
+
+/** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per hubspot.md §2.3–2.4). */
+export function errorFromResponse(status: number, text: string, headers: Headers, what: string): CrmError {
+  let body: ErrorBody = {};
+  try {
+    const parsed = ErrorBody.safeParse(JSON.parse(text));
+    if (parsed.success) body = parsed.data;
+  } catch {
+    // a non-JSON error body still has a status to go by
+  }
+  const code = body.category ?? body.errorType ?? undefined;
+  const message = `HubSpot ${what} → ${status}${code === undefined ? '' : ` ${code}`}: ${body.message ?? text.slice(0, 200)}`;
+  const details = { crm: CRM, status, ...(code === undefined ? {} : { code }) };
+  if (status === 401) return new CrmError('auth', message, details);
+  if (status === 403) {
+    const scopes = body.errors?.flatMap((e) => e.context?.requiredScopes ?? e.context?.requiredGranularScopes ?? []) ?? [];
+    const suffix = scopes.length > 0 ? ` (required scopes: ${scopes.join(', ')})` : '';
+    return new CrmError('forbidden', message + suffix, details);
+  }
+  if (status === 429) {
+    const retryAfter = headers.get('retry-after');
+    const fromHeader = retryAfter !== null && /^\d+(\.\d+)?$/.test(retryAfter.trim()) ? Number(retryAfter) * 1000 : undefined;
+    const policy = body.policyName;
+    const retryAfterMs = fromHeader ?? (policy === undefined ? undefined : POLICY_WAIT_MS[policy]);
+    return new CrmError('rate_limited', message, {
+      ...details,
+      ...(policy === undefined ? {} : { policy }),
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+  // 501 = not implemented (the sandbox's answer to anything it does not emulate): retrying cannot help
+  if (status === 501) return new CrmError('invalid_request', message, details);
+  if (status >= 500 || status === 423) return new CrmError('unavailable', message, details);
+  return new CrmError('invalid_request', message, details);
+}
+
+/**
+ * Races a promise against a timeout and the abort signal. The client's `apiRequest` takes no
+ * signal, so on timeout the request is abandoned (not cancelled) and reported as `unavailable`.
+ */
+async function deadline<T>(p: Promise<T>, ms: number, signal: AbortSignal, what: string): Promise<T> {
+  signal.throwIfAborted();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CrmError('unavailable', `HubSpot ${what} timed out after ${ms} ms`, { crm: CRM, code: 'timeout' })), ms);
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([
+      p.catch((e: unknown) => {
+        if (e instanceof CrmError) throw e;
+        // fetch rejects with TypeError('fetch failed') + cause (ECONNREFUSED, ECONNRESET, DNS …)
+        const cause = (e as { cause?: { code?: string } }).cause?.code;
+        throw new CrmError('unavailable', `HubSpot ${what} failed: ${cause ?? (e as Error).message}`, {
+          crm: CRM,
+          code: cause ?? 'network',
+        }, { cause: e });
+      }),
+      guard,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    guard.catch(() => {});
+  }
+}

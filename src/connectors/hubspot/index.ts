@@ -1,0 +1,111 @@
+import { CrmError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import { createLimiter, type Limiter } from '../limiter.ts';
+import type { CrmConnector } from '../types.ts';
+import { hubspotChanges } from './changes.ts';
+import { createHubspotHttp } from './http.ts';
+import { createDuplicateEmailFlagger } from './mapping.ts';
+import { provisionHubspot } from './provision.ts';
+import { AccountInfo, TokenInfo } from './schemas.ts';
+import { writeScoresHubspot } from './write-scores.ts';
+
+export type HubspotConnectorOptions = {
+  /** e.g. the sandbox's baseUrl, or https://api.hubapi.com */
+  basePath: string;
+  /** token provider (private app: constant; OAuth: the token manager) */
+  accessToken: () => Promise<string>;
+  /** called once on a 401: a fresh token to retry with, or null */
+  onUnauthorized?: () => Promise<string | null>;
+  /** 'hubspot:<hubId>'; else learned by whoAmI() */
+  portal?: string;
+  /** HubSpot OAuth apps: 110 / 10 s per account, search 5 / s (hubspot.md §2.1). `false` = no client-side limit (tests). */
+  limits?: { per10s: number; searchPerSecond: number } | false;
+  /** share one limiter between connectors of the same account (e.g. one per stream) */
+  limiter?: Limiter;
+  logger?: Logger;
+  /** list page size (≤ 100); search pages are twice that, ≤ 200 */
+  pageSize?: number;
+  retry?: { retries?: number; baseMs?: number; maxMs?: number };
+  timeoutMs?: number;
+  now?: () => number;
+  /** incremental tuning, see changes.ts */
+  lookbackMs?: number;
+  sweepEveryMs?: number;
+  deletionsEveryMs?: number;
+};
+
+export type HubspotConnector = CrmConnector & { stats(): { calls: number; rateLimited: number; retries: number } };
+
+export const HUBSPOT_DEFAULT_LIMITS = { per10s: 110, searchPerSecond: 5 };
+
+export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotConnector {
+  const logger = (opts.logger ?? silentLogger).child({ crm: 'hubspot' });
+  const limits = opts.limits === undefined ? HUBSPOT_DEFAULT_LIMITS : opts.limits;
+  const limiter =
+    opts.limiter ??
+    (limits === false
+      ? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, marginMs: 0, concurrency: 8 } })
+      : createLimiter({
+          default: { limit: limits.per10s, intervalMs: 10_000 },
+          search: { limit: limits.searchPerSecond, intervalMs: 1_000, concurrency: 2 },
+        }));
+  const http = createHubspotHttp({
+    basePath: opts.basePath,
+    accessToken: opts.accessToken,
+    ...(opts.onUnauthorized === undefined ? {} : { onUnauthorized: opts.onUnauthorized }),
+    limiter,
+    logger,
+    retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
+    timeoutMs: opts.timeoutMs ?? 30_000,
+  });
+  const pageSize = Math.min(100, Math.max(1, opts.pageSize ?? 100));
+  const now = opts.now ?? Date.now;
+  let portal = opts.portal;
+
+  async function whoAmI(): Promise<{ portal: string }> {
+    const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
+    const token = await opts.accessToken();
+    try {
+      // OAuth tokens: token metadata carries hub_id (hubspot.md §4)
+      const { body } = await http.request({ method: 'GET', path: `/oauth/v1/access-tokens/${encodeURIComponent(token)}`, schema: TokenInfo, signal });
+      portal = `hubspot:${body.hub_id}`;
+    } catch (e) {
+      // private-app tokens are not OAuth tokens: ask the account-info API instead
+      if (!(e instanceof CrmError) || e.kind !== 'invalid_request') throw e;
+      const { body } = await http.request({ method: 'GET', path: '/account-info/v3/details', schema: AccountInfo, signal });
+      portal = `hubspot:${body.portalId}`;
+    }
+    return { portal };
+  }
+
+  const flag = createDuplicateEmailFlagger();
+  return {
+    crm: 'hubspot',
+    changes(type, cursor, signal) {
+      return hubspotChanges(
+        {
+          http,
+          portal: async () => portal ?? (await whoAmI()).portal,
+          now,
+          logger,
+          pageSize,
+          searchPageSize: Math.min(200, pageSize * 2),
+          lookbackMs: opts.lookbackMs ?? 30_000,
+          sweepEveryMs: opts.sweepEveryMs ?? 6 * 3_600_000,
+          deletionsEveryMs: opts.deletionsEveryMs ?? 0,
+          flag,
+        },
+        type,
+        cursor,
+        signal,
+      );
+    },
+    async provision(signal) {
+      const { created } = await provisionHubspot(http, signal);
+      if (created.length > 0) logger.info({ created }, 'provisioned HubSpot properties');
+    },
+    writeScores: (updates, signal) => writeScoresHubspot(http, updates, signal),
+    whoAmI,
+    stats: () => http.stats(),
+  };
+}

@@ -1,0 +1,297 @@
+import { cleanEmail, cleanPhone, parseAmount, parseBool, parseTime, stripHtml, textOrNull } from '../clean.ts';
+import type {
+  CompanyData,
+  ContactData,
+  CrmRecord,
+  DealData,
+  EngagementData,
+  FeedbackData,
+  ObjectType,
+  RecordData,
+  TicketData,
+} from '../types.ts';
+
+/**
+ * What Rapport reads from HubSpot, as data (ARCHITECTURE §3: provider differences live in the
+ * connector as data). Property names are HubSpot's real internal names (hubspot.md §1.9).
+ */
+
+/** Contacts filter on `lastmodifieddate`; everything else on `hs_lastmodifieddate` (hubspot.md §1.6, §6.2). */
+export const modifiedProperty = (type: ObjectType): string => (type === 'contacts' ? 'lastmodifieddate' : 'hs_lastmodifieddate');
+
+const CREATED: Record<ObjectType, string> = {
+  contacts: 'createdate',
+  companies: 'createdate',
+  deals: 'createdate',
+  tickets: 'createdate',
+  calls: 'hs_createdate',
+  emails: 'hs_createdate',
+  meetings: 'hs_createdate',
+  notes: 'hs_createdate',
+  tasks: 'hs_createdate',
+  feedback_submissions: 'hs_createdate',
+};
+
+const OWN: Record<ObjectType, readonly string[]> = {
+  contacts: ['email', 'phone', 'mobilephone', 'firstname', 'lastname', 'lifecyclestage'],
+  companies: ['name', 'domain', 'industry', 'numberofemployees', 'annualrevenue'],
+  deals: ['amount', 'dealstage', 'pipeline', 'closedate', 'hs_is_closed', 'hs_is_closed_won'],
+  tickets: [
+    'subject',
+    'content',
+    'hs_pipeline',
+    'hs_pipeline_stage',
+    'hs_ticket_priority',
+    'closed_date',
+    'time_to_close',
+    'reopen_count',
+    'source_type',
+  ],
+  calls: ['hs_timestamp', 'hs_call_direction', 'hs_call_duration', 'hs_call_status', 'hs_call_disposition', 'hs_call_title', 'hs_call_body'],
+  emails: ['hs_timestamp', 'hs_email_direction', 'hs_email_status', 'hs_email_subject', 'hs_email_text'],
+  meetings: ['hs_timestamp', 'hs_meeting_outcome', 'hs_meeting_title', 'hs_meeting_body', 'hs_meeting_start_time', 'hs_meeting_end_time'],
+  notes: ['hs_timestamp', 'hs_note_body'],
+  tasks: ['hs_timestamp', 'hs_task_status', 'hs_task_priority', 'hs_task_subject', 'hs_task_body', 'hs_task_type'],
+  feedback_submissions: ['hs_survey_type', 'hs_value', 'hs_content', 'hs_submission_timestamp', 'hs_survey_channel'],
+};
+
+/** Properties requested on list and search calls for a type. */
+export const propertiesFor = (type: ObjectType): string[] => [...new Set([...OWN[type], CREATED[type], modifiedProperty(type), 'hs_object_id'])];
+
+/**
+ * Which associations each type needs: contactIds (who it belongs to) and companyId (owning
+ * company of contacts, deals, tickets). Companies need none: contacts point at them.
+ */
+export const ASSOCIATIONS: Record<ObjectType, readonly ('contacts' | 'companies')[]> = {
+  contacts: ['companies'],
+  companies: [],
+  deals: ['contacts', 'companies'],
+  tickets: ['contacts', 'companies'],
+  calls: ['contacts'],
+  emails: ['contacts'],
+  meetings: ['contacts'],
+  notes: ['contacts'],
+  tasks: ['contacts'],
+  feedback_submissions: ['contacts'],
+};
+
+export type HsProps = Record<string, string | null | undefined>;
+export type Associated = { contacts?: string[]; companies?: { id: string; primary: boolean }[] };
+
+type Mapped = { data: RecordData; issues: string[] };
+
+/**
+ * One HubSpot object → normalized CrmRecord. `updatedAt` prefers the type's modified property,
+ * the same value the incremental search filters on, so cursors and the cache agree.
+ */
+export function toRecord(
+  portal: string,
+  type: ObjectType,
+  obj: { id: string; properties: HsProps; updatedAt: string; archived?: boolean | undefined; archivedAt?: string | undefined },
+  assoc: Associated,
+  now: number,
+): CrmRecord {
+  const p = obj.properties;
+  const deleted = obj.archived === true;
+  const modified = parseTime(p[modifiedProperty(type)] ?? null) ?? parseTime(obj.updatedAt) ?? 0;
+  // A tombstone must sort after the last live version the cache holds.
+  const updatedAt = deleted ? Math.max(modified, parseTime(obj.archivedAt ?? null) ?? 0) : modified;
+  const { data, issues } = mapData(type, p, now);
+  const companies = assoc.companies ?? [];
+  const companyId = ASSOCIATIONS[type].includes('companies')
+    ? (companies.find((c) => c.primary) ?? companies[0])?.id ?? null
+    : null;
+  const record: CrmRecord = {
+    portal,
+    type,
+    id: obj.id,
+    contactIds: ASSOCIATIONS[type].includes('contacts') ? [...new Set(assoc.contacts ?? [])].sort() : undefined,
+    companyId,
+    updatedAt,
+    deleted,
+    data,
+  };
+  if (issues.length > 0) record.issues = issues;
+  return record;
+}
+
+function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
+  const issues: string[] = [];
+  const time = (name: string): number | null => {
+    const raw = p[name];
+    const t = parseTime(raw);
+    if (raw !== null && raw !== undefined && raw.trim() !== '' && t === null) issues.push(`unparsable_date:${name}`);
+    // a week of slack for time zones and scheduled items before calling a date "future"
+    if (t !== null && t > now + 7 * 86_400_000 && name !== 'hs_timestamp' && name !== 'closedate') issues.push(`future_date:${name}`);
+    return t;
+  };
+  const num = (name: string): number | null => {
+    const raw = p[name];
+    const n = parseAmount(raw);
+    if (raw !== null && raw !== undefined && raw.trim() !== '' && n === null) issues.push(`not_a_number:${name}`);
+    return n;
+  };
+  const text = (name: string): string | null => textOrNull(p[name]);
+  const createdAt = time(CREATED[type]);
+
+  switch (type) {
+    case 'contacts': {
+      const emailRaw = p.email ?? null;
+      const email = cleanEmail(emailRaw);
+      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push('invalid_email');
+      const phoneRaw = textOrNull(p.phone) ?? textOrNull(p.mobilephone);
+      const phone = cleanPhone(phoneRaw);
+      if (phoneRaw !== null && phone === null) issues.push('invalid_phone');
+      const data: ContactData = {
+        email,
+        emailRaw,
+        phone,
+        phoneRaw,
+        firstName: text('firstname'),
+        lastName: text('lastname'),
+        createdAt,
+        lifecycleStage: text('lifecyclestage'),
+      };
+      return { data, issues };
+    }
+    case 'companies': {
+      const data: CompanyData = {
+        name: text('name'),
+        domain: text('domain')?.toLowerCase() ?? null,
+        industry: text('industry'),
+        employees: num('numberofemployees'),
+        annualRevenue: num('annualrevenue'),
+        createdAt,
+      };
+      return { data, issues };
+    }
+    case 'deals': {
+      const stage = text('dealstage');
+      const won = parseBool(p.hs_is_closed_won) || stage === 'closedwon';
+      const amount = num('amount');
+      if (amount !== null && amount < 0) issues.push('negative_amount');
+      const data: DealData = {
+        amount,
+        amountRaw: p.amount ?? null,
+        stage,
+        isClosed: parseBool(p.hs_is_closed) || won || stage === 'closedlost',
+        isClosedWon: won,
+        closedAt: time('closedate'),
+        createdAt,
+      };
+      return { data, issues };
+    }
+    case 'tickets': {
+      const closedAt = time('closed_date');
+      const ttc = num('time_to_close');
+      const priority = text('hs_ticket_priority')?.toUpperCase() ?? null;
+      const data: TicketData = {
+        priority: priority === 'LOW' || priority === 'MEDIUM' || priority === 'HIGH' || priority === 'URGENT' ? priority : null,
+        stage: text('hs_pipeline_stage'),
+        // default pipeline's closed stage is "4" (hubspot.md §1.9); closed_date is set on close
+        isClosed: closedAt !== null || text('hs_pipeline_stage') === '4',
+        createdAt,
+        closedAt,
+        timeToCloseMs: ttc ?? (closedAt !== null && createdAt !== null ? closedAt - createdAt : null),
+        reopenedCount: Math.max(0, Math.round(num('reopen_count') ?? 0)),
+        source: text('source_type'),
+        subject: text('subject'),
+        content: text('content'),
+      };
+      return { data, issues };
+    }
+    case 'feedback_submissions': {
+      const st = text('hs_survey_type')?.toUpperCase() ?? null;
+      const data: FeedbackData = {
+        surveyType: st === 'NPS' || st === 'CSAT' || st === 'CES' ? st : null,
+        value: num('hs_value'),
+        valueRaw: p.hs_value ?? null,
+        comment: text('hs_content'),
+        at: time('hs_submission_timestamp') ?? createdAt,
+        channel: text('hs_survey_channel'),
+      };
+      return { data, issues };
+    }
+    default:
+      return { data: engagement(type, p, time, num), issues };
+  }
+}
+
+function engagement(
+  type: ObjectType,
+  p: HsProps,
+  time: (n: string) => number | null,
+  num: (n: string) => number | null,
+): EngagementData {
+  const t = (n: string) => textOrNull(p[n]);
+  const join = (...parts: (string | null)[]) => {
+    const s = parts.filter((x): x is string => x !== null).join('\n');
+    return s === '' ? null : s;
+  };
+  const at = time('hs_timestamp');
+  switch (type) {
+    case 'calls': {
+      const d = t('hs_call_direction');
+      return {
+        at,
+        direction: d === 'INBOUND' ? 'inbound' : d === 'OUTBOUND' ? 'outbound' : null,
+        durationMs: num('hs_call_duration'),
+        outcome: t('hs_call_status') ?? t('hs_call_disposition'),
+        text: join(t('hs_call_title'), stripHtml(p.hs_call_body)),
+        priority: null,
+      };
+    }
+    case 'emails': {
+      const d = t('hs_email_direction');
+      return {
+        at,
+        direction: d === 'INCOMING_EMAIL' ? 'inbound' : d === 'EMAIL' || d === 'FORWARDED_EMAIL' ? 'outbound' : null,
+        durationMs: null,
+        outcome: t('hs_email_status'),
+        text: join(t('hs_email_subject'), stripHtml(p.hs_email_text)),
+        priority: null,
+      };
+    }
+    case 'meetings': {
+      const start = time('hs_meeting_start_time');
+      const end = time('hs_meeting_end_time');
+      return {
+        at: at ?? start,
+        direction: null,
+        durationMs: start !== null && end !== null && end >= start ? end - start : null,
+        outcome: t('hs_meeting_outcome'),
+        text: join(t('hs_meeting_title'), stripHtml(p.hs_meeting_body)),
+        priority: null,
+      };
+    }
+    case 'tasks':
+      return {
+        at,
+        direction: null,
+        durationMs: null,
+        outcome: t('hs_task_status'),
+        text: join(t('hs_task_subject'), stripHtml(p.hs_task_body)),
+        priority: t('hs_task_priority'),
+      };
+    default:
+      // notes
+      return { at, direction: null, durationMs: null, outcome: null, text: stripHtml(p.hs_note_body), priority: null };
+  }
+}
+
+/**
+ * Flags contacts whose normalized email another contact already has (issue 3: flagged, never
+ * dropped). Remembers what this connector instance has seen; the cache-wide check across runs
+ * belongs to whoever owns the whole table (the store), this catches duplicates within a sync.
+ */
+export function createDuplicateEmailFlagger() {
+  const owner = new Map<string, string>();
+  return (r: CrmRecord): void => {
+    if (r.type !== 'contacts' || r.deleted) return;
+    const email = (r.data as ContactData).email;
+    if (email === null) return;
+    const first = owner.get(email);
+    if (first === undefined) owner.set(email, r.id);
+    else if (first !== r.id) r.issues = [...(r.issues ?? []), 'duplicate_email'];
+  };
+}

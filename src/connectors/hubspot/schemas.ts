@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/**
+ * Wire shapes we rely on (hubspot.md §1.3–1.8). Only the fields we read are required; the rest
+ * pass through, so a HubSpot addition never breaks us but a missing `id` or `results` does.
+ */
+
+const Props = z.record(z.string(), z.string().nullable());
+
+const AssociatedId = z.object({ id: z.union([z.string(), z.number()]).transform(String), type: z.string().optional() });
+const AssocCollection = z.object({
+  results: z.array(AssociatedId),
+  paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+});
+
+export const HsObject = z.object({
+  id: z.string().min(1),
+  properties: Props,
+  createdAt: z.string().optional(),
+  updatedAt: z.string(),
+  archived: z.boolean().optional(),
+  archivedAt: z.string().optional(),
+  associations: z.record(z.string(), AssocCollection).optional(),
+});
+export type HsObject = z.infer<typeof HsObject>;
+
+const NextPage = z.object({ next: z.object({ after: z.string().min(1) }).optional() }).optional();
+
+export const ListPage = z.object({ results: z.array(HsObject), paging: NextPage });
+export const SearchPage = z.object({ total: z.number().optional(), results: z.array(HsObject), paging: NextPage });
+
+export const AssocBatchRead = z.object({
+  results: z.array(
+    z.object({
+      from: z.object({ id: z.union([z.string(), z.number()]).transform(String) }),
+      to: z.array(
+        z.object({
+          toObjectId: z.union([z.string(), z.number()]).transform(String),
+          associationTypes: z.array(z.object({ typeId: z.number().optional(), label: z.string().nullable().optional() })).optional(),
+        }),
+      ),
+      paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
+    }),
+  ),
+  errors: z.array(z.unknown()).optional(),
+});
+
+export const StandardError = z.object({
+  status: z.string().optional(),
+  category: z.string().optional(),
+  message: z.string().optional(),
+  context: z.record(z.string(), z.array(z.string())).optional(),
+});
+
+export const BatchUpdate = z.object({
+  status: z.string().optional(),
+  results: z.array(z.object({ id: z.string() })),
+  numErrors: z.number().optional(),
+  errors: z.array(StandardError).optional(),
+});
+
+export const Property = z.object({ name: z.string(), type: z.string(), fieldType: z.string().optional(), groupName: z.string().optional() });
+export const PropertyList = z.object({ results: z.array(Property) });
+export const Group = z.object({ name: z.string() });
+export const GroupList = z.object({ results: z.array(Group) });
+
+export const TokenInfo = z.object({ hub_id: z.number(), scopes: z.array(z.string()).optional() });
+export const AccountInfo = z.object({ portalId: z.number() });
+
+export const Empty = z.unknown();
+
+/** Error replies: every field optional (hubspot.md §2.4 "all fields optional in practice"). */
+export const ErrorBody = z.object({
+  message: z.string().optional(),
+  category: z.string().optional(),
+  errorType: z.string().optional(),
+  policyName: z.string().optional(),
+  errors: z
+    .array(z.object({ message: z.string().optional(), context: z.record(z.string(), z.array(z.string())).optional() }))
+    .optional(),
+});
+export type ErrorBody = {
+  message?: string | undefined;
+  category?: string | undefined;
+  errorType?: string | undefined;
+  policyName?: string | undefined;
+  errors?: { message?: string | undefined; context?: Record<string, string[]> | undefined }[] | undefined;
+};

@@ -1,0 +1,149 @@
+import PQueue from 'p-queue';
+import { CrmError } from '../errors.ts';
+
+/**
+ * The ONE place that decides when a request is sent and when it is retried (ARCHITECTURE §4).
+ *
+ * Lanes are p-queue instances in strict sliding-window mode: no more than `limit` requests start
+ * in ANY `intervalMs` period. HubSpot's ten-secondly limit is a rolling window (hubspot.md §2.1,
+ * policy TEN_SECONDLY_ROLLING), so fixed windows would burst 2× at a boundary and earn 429s.
+ * `marginMs` widens the window a little because the server counts arrivals, we count departures.
+ */
+export type LaneSpec = { limit: number; intervalMs: number; concurrency?: number; marginMs?: number };
+export type LaneName = 'default' | 'search';
+export type LimiterLanes = { default: LaneSpec; search?: LaneSpec };
+
+export type LimiterStats = {
+  /** requests started, per lane */
+  started: Record<LaneName, number>;
+  /** requests waiting for a slot right now */
+  queued: number;
+  /** times a lane was held back after the server said 429 */
+  pushbacks: number;
+};
+
+export type Limiter = {
+  run<T>(lane: LaneName, fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
+  /** The server pushed back (429): start nothing more on this lane for `ms`. */
+  holdOff(lane: LaneName, ms: number): void;
+  stats(): LimiterStats;
+};
+
+const DEFAULT_MARGIN_MS = 100;
+
+export function createLimiter(lanes: LimiterLanes): Limiter {
+  const defaultQueue = makeQueue(lanes.default);
+  // no search lane configured: search shares the default budget
+  const queues: Record<LaneName, PQueue> = {
+    default: defaultQueue,
+    search: lanes.search === undefined ? defaultQueue : makeQueue(lanes.search),
+  };
+  const started: Record<LaneName, number> = { default: 0, search: 0 };
+  const resumeAt: Record<LaneName, number> = { default: 0, search: 0 };
+  let pushbacks = 0;
+
+  return {
+    async run<T>(lane: LaneName, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+      signal.throwIfAborted();
+      const queue = queues[lane];
+      return queue.add(
+        async () => {
+          started[lane]++;
+          return fn();
+        },
+        { signal },
+      );
+    },
+    holdOff(lane, ms) {
+      if (ms <= 0) return;
+      pushbacks++;
+      const queue = queues[lane];
+      const until = Date.now() + ms;
+      if (until <= resumeAt[lane]) return;
+      resumeAt[lane] = until;
+      queue.pause();
+      setTimeout(() => {
+        if (Date.now() >= resumeAt[lane] - 1) queue.start();
+      }, ms).unref();
+    },
+    stats() {
+      const queued = queues.default.size + (queues.search === queues.default ? 0 : queues.search.size);
+      return { started: { ...started }, queued, pushbacks };
+    },
+  };
+}
+
+function makeQueue(spec: LaneSpec): PQueue {
+  if (!(spec.limit >= 1) || !(spec.intervalMs > 0)) {
+    throw new RangeError(`a limiter lane needs limit ≥ 1 and intervalMs > 0, got ${spec.limit}/${spec.intervalMs}`);
+  }
+  return new PQueue({
+    concurrency: spec.concurrency ?? 4,
+    intervalCap: spec.limit,
+    interval: spec.intervalMs + (spec.marginMs ?? DEFAULT_MARGIN_MS),
+    strict: true,
+  });
+}
+
+export type RetryOptions = {
+  /** extra attempts after the first (so `retries: 3` means up to 4 calls) */
+  retries?: number;
+  /** first backoff for 5xx / timeouts; doubles each attempt */
+  baseMs?: number;
+  /** cap on any single wait, including rate-limit waits */
+  maxMs?: number;
+  signal: AbortSignal;
+  onRetry?: (info: { attempt: number; waitMs: number; error: CrmError }) => void;
+  /** injectable randomness for jitter (tests) */
+  random?: () => number;
+};
+
+/**
+ * Retries `fn` only for retryable CrmErrors: `rate_limited` waits what the error says
+ * (Retry-After / policy window, set by the connector's error mapper), `unavailable` (5xx,
+ * timeouts, resets) waits an exponential backoff with full jitter. Anything else — auth,
+ * forbidden, invalid_request, bad_response — is thrown at once: retrying a 4xx never helps.
+ * When retries run out the last CrmError is thrown unchanged, so a 429 surfaces as `rate_limited`.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+  const retries = opts.retries ?? 5;
+  const baseMs = opts.baseMs ?? 500;
+  const maxMs = opts.maxMs ?? 30_000;
+  const random = opts.random ?? Math.random;
+  for (let attempt = 0; ; attempt++) {
+    opts.signal.throwIfAborted();
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      if (!(e instanceof CrmError)) throw e;
+      if (opts.signal.aborted) throw opts.signal.reason;
+      const retryable = e.kind === 'rate_limited' ? e.details.policy !== 'DAILY' : e.kind === 'unavailable';
+      if (!retryable || attempt >= retries) throw e;
+      const waitMs =
+        e.kind === 'rate_limited'
+          ? Math.min(maxMs, e.details.retryAfterMs ?? baseMs * 2 ** attempt)
+          : Math.min(maxMs, Math.max(1, Math.round(random() * baseMs * 2 ** attempt)));
+      opts.onRetry?.({ attempt: attempt + 1, waitMs, error: e });
+      await sleep(waitMs, opts.signal);
+    }
+  }
+}
+
+/** An abortable sleep: rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
