@@ -29,6 +29,8 @@ export type PortalStatusReport = {
     records: number;
     lastError: string | null;
   }[];
+  /** CRM API calls in the last 10 minutes against the configured limit */
+  apiUsage: { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number };
   scored: number;
   dirty: number;
   outbox: { pending: number; parked: number };
@@ -36,7 +38,7 @@ export type PortalStatusReport = {
   models: Record<string, { version: string; trainedAt: string; metrics: unknown } | null>;
 };
 
-export function collectStatus(store: ReturnType<typeof createStore>, only?: string): PortalStatusReport[] {
+export function collectStatus(store: ReturnType<typeof createStore>, only?: string, limitPer10s = 110): PortalStatusReport[] {
   const now = store.now();
   return store.portals
     .list()
@@ -68,6 +70,17 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
         statusReason: p.statusReason,
         records: store.records.counts(p.portal),
         streams,
+        apiUsage: (() => {
+          const u = store.apiUsage.since(p.portal, 10 * 60_000);
+          return {
+            calls10m: u.calls,
+            rateLimited10m: u.rateLimited,
+            peakPerMinute: u.peakPerMinute,
+            limitPer10s,
+            // the busiest minute as a share of what the limit allows in a minute (6 windows)
+            peakShareOfLimit: Number((u.peakPerMinute / (limitPer10s * 6)).toFixed(3)),
+          };
+        })(),
         scored: store.scores.count(p.portal),
         dirty: store.dirty.count(p.portal),
         outbox: store.outbox.stats(p.portal),
@@ -83,6 +96,10 @@ function renderHuman(reports: PortalStatusReport[]): string {
   for (const r of reports) {
     out.push(`${r.portal}  ${r.status.toUpperCase()}${r.statusReason ? ` (${r.statusReason})` : ''}`);
     out.push(`  scored contacts: ${r.scored}   waiting to be scored: ${r.dirty}   outbox: ${r.outbox.pending} pending, ${r.outbox.parked} parked`);
+    const u = r.apiUsage;
+    out.push(
+      `  API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429; busiest minute ${u.peakPerMinute} calls = ${(u.peakShareOfLimit * 100).toFixed(0)}% of the ${u.limitPer10s}/10 s limit`,
+    );
     out.push('  stream                 records   last run                  status   lag      last error');
     for (const s of r.streams) {
       const live = r.records[s.stream]?.live ?? 0;
@@ -119,7 +136,7 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {
-      const reports = collectStatus(store, values.portal);
+      const reports = collectStatus(store, values.portal, config.hubspot.rateLimitPer10s);
       io.stdout(values.json === true ? JSON.stringify(reports, null, 2) + '\n' : renderHuman(reports));
       return EXIT.ok;
     } finally {

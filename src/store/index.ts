@@ -1,3 +1,4 @@
+import { createApiUsageRepo } from './api-usage.ts';
 import { createCursorsRepo } from './cursors.ts';
 import { openDatabase, type Db } from './db.ts';
 import { createDirtyRepo, createModelsRepo, createWebhookEventsRepo } from './misc.ts';
@@ -34,6 +35,7 @@ export function createStoreOn(db: Db, opts: Omit<StoreOptions, 'path'> = {}) {
     webhookEvents: createWebhookEventsRepo(db, now),
     syncRuns: createSyncRunsRepo(db, now),
     models: createModelsRepo(db),
+    apiUsage: createApiUsageRepo(db, now),
     /** Runs `fn` in one SQLite transaction; `fn` must be synchronous (no await inside). */
     transaction<T>(fn: () => T): T {
       return db.transaction(fn)();

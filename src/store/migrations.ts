@@ -151,6 +151,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (portal, kind, version)
   ) STRICT;
   `,
+  // 2: CRM API usage per portal and minute, for `rapport status` (usage against the limit).
+  `
+  CREATE TABLE api_usage (
+    portal TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    calls INTEGER NOT NULL DEFAULT 0,
+    rate_limited INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (portal, minute)
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

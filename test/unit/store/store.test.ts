@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmRecord } from '../../../src/connectors/types.ts';
 import { DatabaseFromFutureError } from '../../../src/errors.ts';
 import { migrate, openDatabase, SCHEMA_VERSION } from '../../../src/store/db.ts';
+import { MIGRATIONS } from '../../../src/store/migrations.ts';
 import { createStore } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -34,7 +35,7 @@ describe('store', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'").all() as { name: string; sql: string }[];
     expect(tables.map((t) => t.name).sort()).toEqual(
-      ['associations', 'cursors', 'dirty_contacts', 'models', 'outbox', 'portals', 'records', 'score_history', 'scores', 'sync_runs', 'tokens', 'webhook_events', 'written'].sort(),
+      ['api_usage', 'associations', 'cursors', 'dirty_contacts', 'models', 'outbox', 'portals', 'records', 'score_history', 'scores', 'sync_runs', 'tokens', 'webhook_events', 'written'].sort(),
     );
     for (const t of tables) {
       expect(t.sql, t.name).toMatch(/STRICT/);
@@ -51,6 +52,22 @@ describe('store', () => {
     expect(migrate(db, ':memory:', steps)).toBe(2);
     expect(migrate(db, ':memory:', steps)).toBe(2);
     expect(db.prepare('SELECT x, y FROM a').all()).toEqual([{ x: 1, y: null }]);
+  });
+
+  it('upgrades a version-1 database in place, keeping its rows', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'old.db');
+    const old = new Database(path);
+    migrate(old, path, MIGRATIONS.slice(0, 1));
+    old.prepare("INSERT INTO cursors (portal, stream, cursor, updated_at) VALUES ('hubspot:1', 'contacts', 'c1', 5)").run();
+    old.close();
+    const store = createStore({ path, now: () => 120_000 });
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(store.cursors.get('hubspot:1', 'contacts')).toBe('c1');
+    store.apiUsage.record('hubspot:1', 7, 1);
+    store.apiUsage.record('hubspot:1', 3, 0);
+    expect(store.apiUsage.since('hubspot:1', 600_000)).toEqual({ calls: 10, rateLimited: 1, peakPerMinute: 10 });
+    store.close();
   });
 
   it('a failing migration leaves the previous version intact', () => {
