@@ -1,0 +1,249 @@
+import { serve } from '@hono/node-server';
+import { Hono, type Context, type Next } from 'hono';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../log.ts';
+import { silentLogger } from '../../log.ts';
+import { createApiRoutes, type ApiEnv } from './api.ts';
+import { createClock, type SandboxClock } from './clock.ts';
+import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
+import { createFaultInjector } from './faults.ts';
+import { createRateLimiter, DEFAULT_LIMITS, type Lane } from './limits.ts';
+import { createAdminRoutes } from './admin.ts';
+import { createOAuthRoutes } from './oauth.ts';
+import { randomBytes } from 'node:crypto';
+import { createSandboxPortals, type SandboxPortalsImpl } from './portals.ts';
+import { createPropertyRegistry } from './properties.ts';
+import { createRandom } from './random.ts';
+import { CORRELATION_HEADER, JSON_CONTENT_TYPE, newCorrelationId } from './responses.ts';
+import { createSandboxStorage } from './storage.ts';
+import type { FaultRates, SandboxData, SandboxLimits, SandboxStats } from './types.ts';
+import { createSandboxWebhooks, type SandboxWebhooksImpl, type WebhookOptions } from './webhooks.ts';
+
+export type { FaultRates, SandboxChange, SandboxData, SandboxLimits, SandboxPortals, SandboxStats, SandboxWebhooks } from './types.ts';
+export type { SandboxClock } from './clock.ts';
+
+/**
+ * A local HubSpot (ARCHITECTURE.md §7, contracts.md "Sandbox"): the CRM API subset Rapport uses,
+ * strictly — anything else gets 501 naming the request — with HubSpot's limits, 429 bodies,
+ * paging, the search cap, fault injection and a controllable clock. It keeps its records in its
+ * OWN SQLite file (default in memory), never in Rapport's database.
+ */
+export type HubspotSandboxOptions = {
+  dbPath?: string;
+  clock?: SandboxClock;
+  limits?: SandboxLimits | false;
+  faults?: FaultRates;
+  seed?: number;
+  oauth?: { clientId: string; clientSecret: string; appId: number };
+  logger?: Logger;
+  /** how long a `timeout` fault hangs when the client does not give up first (default 30 s) */
+  hangMs?: number;
+  /** A2: token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
+  adminToken?: string;
+  /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
+  webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
+};
+
+export type HubspotSandbox = {
+  app: Hono;
+  clock: SandboxClock;
+  data: SandboxData;
+  portals: SandboxPortalsImpl;
+  webhooks: SandboxWebhooksImpl;
+  /** A2: the `/_sandbox/*` admin token */
+  adminToken: string;
+  setFaults(f: FaultRates): void;
+  setLimits(l: SandboxLimits | false): void;
+  stats(hubId?: number): SandboxStats;
+  close(): Promise<void>;
+};
+
+type Counters = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number> };
+const emptyCounters = (): Counters => ({ requests: 0, rateLimited: 0, faults: 0, byRoute: {} });
+
+/** `/crm/v3/objects/contacts/123` → `/crm/v3/objects/contacts/{id}`: stats group by route, not record. */
+const routeKey = (method: string, path: string) => `${method} ${path.replace(/\/\d+(?=\/|$)/g, '/{id}')}`;
+
+export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotSandbox {
+  const logger = opts.logger ?? silentLogger;
+  const clock = opts.clock ?? createClock();
+  const storage = createSandboxStorage({ ...(opts.dbPath === undefined ? {} : { dbPath: opts.dbPath }), clock });
+  const properties = createPropertyRegistry(storage);
+  const random = createRandom(opts.seed ?? 1);
+  const faults = createFaultInjector(random, opts.faults ?? {});
+  const limiter = createRateLimiter(clock, opts.limits ?? DEFAULT_LIMITS);
+  const portals = createSandboxPortals({ clock, apps: opts.oauth === undefined ? [] : [opts.oauth] });
+  const webhooks = createSandboxWebhooks({ ...opts.webhookDelivery, data: storage, clock, isActive: (hubId) => !portals.isRevoked(hubId), logger, ...(opts.seed === undefined ? {} : { seed: opts.seed }) });
+  const adminToken = opts.adminToken ?? `sbx-admin-${randomBytes(18).toString('base64url')}`;
+  const hangMs = opts.hangMs ?? 30_000;
+  const closing = new AbortController();
+
+  const total = emptyCounters();
+  const perHub = new Map<number, Counters>();
+  const count = (hubId: number | undefined, f: (c: Counters) => void) => {
+    f(total);
+    if (hubId === undefined) return;
+    let c = perHub.get(hubId);
+    if (c === undefined) perHub.set(hubId, (c = emptyCounters()));
+    f(c);
+  };
+
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    logger.error({ err: err.message, method: c.req.method, path: c.req.path }, 'sandbox handler failed');
+    return hubspotError(500, { message: 'internal error', category: 'INTERNAL_ERROR' });
+  });
+  app.notFound((c) => notImplemented(c.req.method, c.req.path));
+
+  app.route('/', createOAuthRoutes({ portals }));
+  app.route(
+    '/',
+    createAdminRoutes({
+      adminToken, portals, data: storage, clock, webhooks,
+      setFaults: (f) => faults.set(f), setLimits: (l) => limiter.set(l), stats: (hubId) => sandboxStats(hubId),
+    }),
+  );
+
+  /** Authentication, rate limits and faults, in that order, for every CRM call. */
+  const guard = async (c: Context<ApiEnv>, next: Next) => {
+    const header = c.req.header('authorization') ?? '';
+    const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const auth = bearer === undefined ? ({ error: 'invalid' } as const) : portals.authenticate(bearer);
+    const key = routeKey(c.req.method, c.req.path);
+    if ('error' in auth) {
+      count(undefined, (s) => {
+        s.requests++;
+        s.byRoute[key] = (s.byRoute[key] ?? 0) + 1;
+      });
+      if (auth.error === 'expired') {
+        const now = clock.now();
+        const expiredAt = auth.expiredAt ?? now;
+        return expiredAuthentication(Math.max(0, now - expiredAt), expiredAt);
+      }
+      return invalidAuthentication();
+    }
+    const hubId = auth.hubId;
+    count(hubId, (s) => {
+      s.requests++;
+      s.byRoute[key] = (s.byRoute[key] ?? 0) + 1;
+    });
+
+    // Search has its own per-second lane and no ten-secondly headers; the v4 association batch
+    // endpoints are exempt from the ten-secondly limit (hubspot.md §2.1, §2.2, §1.7).
+    const isSearch = c.req.method === 'POST' && c.req.path.endsWith('/search');
+    const exempt = c.req.path.startsWith('/crm/v4/associations/');
+    const lane: Lane = isSearch ? 'search' : 'default';
+    const decision = exempt ? undefined : limiter.check(hubId, lane);
+    const grant = auth as { kind?: string };
+    // groupName format observed for API keys (hubspot.md §2.3); the private-app / OAuth wording is UNCONFIRMED
+    const groupName = `publicapi:${grant.kind === 'oauth' ? 'oauth' : 'private-app'}-api-calls-ten-secondly:${hubId}`;
+    if (decision !== undefined && !decision.ok) {
+      count(hubId, (s) => s.rateLimited++);
+      const headers: Record<string, string> =
+        lane === 'default' ? { 'X-HubSpot-RateLimit-Interval-Milliseconds': String(decision.intervalMs), 'X-HubSpot-RateLimit-Max': String(decision.max), 'X-HubSpot-RateLimit-Remaining': '0' } : {};
+      return rateLimited(decision.policy, groupName, headers);
+    }
+
+    const fault = faults.draw();
+    if (fault !== undefined) {
+      count(hubId, (s) => s.faults++);
+      switch (fault) {
+        case '429':
+          return rateLimited(isSearch ? 'SECONDLY' : 'TEN_SECONDLY_ROLLING', groupName);
+        case '500':
+          return hubspotError(500, { message: 'internal error', category: 'INTERNAL_ERROR' });
+        case 'malformed': {
+          const correlationId = newCorrelationId();
+          // a 2xx whose body is cut short: clients must treat it as a bad response, not data
+          return new Response('{"results":[{"id":"1","properties":{"email":', {
+            status: 200,
+            headers: { 'Content-Type': JSON_CONTENT_TYPE, [CORRELATION_HEADER]: correlationId },
+          });
+        }
+        case 'timeout':
+          await hang(c.req.raw.signal);
+          return hubspotError(504, { message: 'The request timed out.', category: 'GATEWAY_TIMEOUT' });
+      }
+    }
+
+    c.set('hubId', hubId);
+    c.set('scopes', auth.scopes);
+    await next();
+    if (decision !== undefined && decision.ok && lane === 'default') {
+      c.res.headers.set('X-HubSpot-RateLimit-Interval-Milliseconds', String(decision.intervalMs));
+      c.res.headers.set('X-HubSpot-RateLimit-Max', String(decision.max));
+      c.res.headers.set('X-HubSpot-RateLimit-Remaining', String(decision.remaining));
+    }
+  };
+
+  /** Hangs until the client gives up, the sandbox closes, or `hangMs` passes. */
+  const hang = (signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        closing.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, hangMs);
+      signal.addEventListener('abort', done);
+      closing.signal.addEventListener('abort', done);
+    });
+
+  function sandboxStats(hubId?: number): SandboxStats {
+    const c = hubId === undefined ? total : (perHub.get(hubId) ?? emptyCounters());
+    return { requests: c.requests, rateLimited: c.rateLimited, faults: c.faults, byRoute: { ...c.byRoute } };
+  }
+
+  const crm = new Hono<ApiEnv>();
+  crm.use('/crm/*', guard);
+  crm.route('/', createApiRoutes({ storage, properties, clock }));
+  crm.notFound((c) => notImplemented(c.req.method, c.req.path));
+  app.route('/', crm as unknown as Hono);
+
+  return {
+    app,
+    clock,
+    data: storage,
+    portals,
+    webhooks,
+    adminToken,
+    setFaults: (f) => faults.set(f),
+    setLimits: (l) => limiter.set(l),
+    stats: (hubId) => sandboxStats(hubId),
+    async close() {
+      closing.abort();
+      await webhooks.close();
+      storage.close();
+    },
+  };
+}
+
+/** Serves a sandbox on 127.0.0.1 (port 0 = any free port) with @hono/node-server. */
+export async function startHubspotSandbox(
+  opts: HubspotSandboxOptions & { port?: number; host?: string } = {},
+): Promise<{ sandbox: HubspotSandbox; baseUrl: string; close(): Promise<void> }> {
+  const sandbox = createHubspotSandbox(opts);
+  const host = opts.host ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: sandbox.app.fetch, hostname: host, port: opts.port ?? 0 }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let closed = false;
+  return {
+    sandbox,
+    baseUrl,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      // keep-alive connections (the client's fetch pool) would hold close() open
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await sandbox.close();
+      await stopped;
+    },
+  };
+}

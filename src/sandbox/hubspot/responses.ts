@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto';
+
+/** HubSpot answers `application/json;charset=utf-8` (hubspot.md §2.2); the client needs a JSON type on errors (§0.3). */
+export const JSON_CONTENT_TYPE = 'application/json;charset=utf-8';
+
+export const CORRELATION_HEADER = 'X-HubSpot-Correlation-Id';
+
+export const newCorrelationId = (): string => randomUUID();
+
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': JSON_CONTENT_TYPE, ...headers },
+  });
+}
+
+/** 204 replies carry no body and no content type (hubspot.md §7). */
+export const noContent = (): Response => new Response(null, { status: 204 });
+
+/** Epoch ms → the ISO form HubSpot uses on the wire (`2019-12-07T16:50:06.678Z`). */
+export const isoTime = (ms: number): string => new Date(ms).toISOString();

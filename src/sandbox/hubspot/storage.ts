@@ -1,0 +1,405 @@
+import Database from 'better-sqlite3';
+import type { GeneratedBatch, HubspotObjectType, SandboxObject } from '../model.ts';
+import { associationTypeInfo, defaultAssociationTypeId } from './association-types.ts';
+import type { Clock } from './clock.ts';
+import { createdProperty, modifiedProperty } from './object-types.ts';
+import type { PropertyDefinition, PropertyGroup } from './property-definitions.ts';
+import type { AssociationInput, SandboxChange, SandboxData } from './types.ts';
+
+/**
+ * The sandbox's own SQLite storage (never Rapport's database). Objects keep their properties as
+ * JSON next to indexed id / created / modified / archived columns, so a 1,000,000-contact portal
+ * is paged by SQL and never held in memory. Associations are stored in both directions.
+ */
+
+/** Properties HubSpot maintains from the record itself; served from the columns, never stored. */
+const SYSTEM_PROPERTIES = new Set(['hs_object_id', 'createdate', 'hs_createdate', 'lastmodifieddate', 'hs_lastmodifieddate']);
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS objects (
+  hub_id INTEGER NOT NULL, type TEXT NOT NULL, id INTEGER NOT NULL,
+  properties TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  archived INTEGER NOT NULL DEFAULT 0, archived_at INTEGER,
+  PRIMARY KEY (hub_id, type, id)
+) WITHOUT ROWID, STRICT;
+CREATE INDEX IF NOT EXISTS objects_by_modified ON objects (hub_id, type, archived, updated_at, id);
+CREATE INDEX IF NOT EXISTS objects_by_created ON objects (hub_id, type, archived, created_at, id);
+CREATE TABLE IF NOT EXISTS associations (
+  hub_id INTEGER NOT NULL, from_type TEXT NOT NULL, from_id INTEGER NOT NULL,
+  to_type TEXT NOT NULL, to_id INTEGER NOT NULL, type_id INTEGER NOT NULL,
+  PRIMARY KEY (hub_id, from_type, from_id, to_type, to_id, type_id)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS property_definitions (
+  hub_id INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
+  PRIMARY KEY (hub_id, type, name)
+) STRICT;
+CREATE TABLE IF NOT EXISTS property_groups (
+  hub_id INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, grp TEXT NOT NULL,
+  PRIMARY KEY (hub_id, type, name)
+) STRICT;
+`;
+
+export type ObjectRow = {
+  id: number;
+  properties: string;
+  created_at: number;
+  updated_at: number;
+  archived: number;
+  archived_at: number | null;
+};
+
+/** A column the SQL layer can filter and order on. */
+export type IndexedColumn = 'id' | 'created_at' | 'updated_at';
+export type ColumnCondition = { column: IndexedColumn; op: '=' | '<>' | '>' | '>=' | '<' | '<='; value: number };
+
+export type StoredObject = SandboxObject & { archivedAt: number | null };
+
+export type SandboxStorage = SandboxData & {
+  readonly db: Database.Database;
+  /** one page of a list call: ids strictly above `afterId`, ascending */
+  listPage(hubId: number, type: HubspotObjectType, opts: { archived: boolean; afterId: number; limit: number }): StoredObject[];
+  getStored(hubId: number, type: HubspotObjectType, id: string, archived?: boolean): StoredObject | undefined;
+  /** streams matching objects in (column, id) order, in keyset chunks (no open cursor between chunks) */
+  scan(hubId: number, type: HubspotObjectType, opts: { orderBy: IndexedColumn; descending: boolean; conditions: readonly ColumnCondition[] }): Iterable<StoredObject>;
+  countWhere(hubId: number, type: HubspotObjectType, conditions: readonly ColumnCondition[]): number;
+  pageWhere(hubId: number, type: HubspotObjectType, opts: { orderBy: IndexedColumn; descending: boolean; conditions: readonly ColumnCondition[]; offset: number; limit: number }): StoredObject[];
+  /** validated property writes from the API (batch update), all in one transaction */
+  applyUpdates(hubId: number, type: HubspotObjectType, updates: ReadonlyArray<{ id: string; properties: Record<string, string | null> }>, source: 'api' | 'admin'): StoredObject[];
+  /** association rows (both labels) from one object to a type, ordered by to_id, after `afterToId` */
+  associationRows(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, afterToId: number, limit: number): Array<{ toId: number; typeIds: number[] }>;
+  customDefinitions(hubId: number, type: HubspotObjectType): PropertyDefinition[];
+  saveDefinition(hubId: number, type: HubspotObjectType, def: PropertyDefinition): void;
+  customGroups(hubId: number, type: HubspotObjectType): PropertyGroup[];
+  saveGroup(hubId: number, type: HubspotObjectType, group: PropertyGroup): void;
+  close(): void;
+};
+
+function toNumericId(id: string): number | undefined {
+  if (!/^\d{1,15}$/.test(id)) return undefined;
+  return Number(id);
+}
+
+function requireNumericId(id: string, what: string): number {
+  const n = toNumericId(id);
+  if (n === undefined) throw new RangeError(`${what}: HubSpot record ids are numeric strings, got ${JSON.stringify(id)}`);
+  return n;
+}
+
+function stripSystem(properties: Record<string, string | null | undefined>): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(properties)) {
+    if (SYSTEM_PROPERTIES.has(k) || v === undefined) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Stored properties plus the ones HubSpot derives from the record (id, created, modified). */
+export function withSystemProperties(type: HubspotObjectType, row: { id: number; created_at: number; updated_at: number }, stored: Record<string, string | null>): Record<string, string | null> {
+  const props: Record<string, string | null> = { ...stored };
+  props.hs_object_id = String(row.id);
+  props[createdProperty(type)] = new Date(row.created_at).toISOString();
+  props[modifiedProperty(type)] = new Date(row.updated_at).toISOString();
+  // contacts carry both modified properties (hubspot.md §1.9)
+  if (type === 'contacts') props.hs_lastmodifieddate = props.lastmodifieddate ?? null;
+  return props;
+}
+
+function rowToObject(type: HubspotObjectType, row: ObjectRow): StoredObject {
+  const stored = JSON.parse(row.properties) as Record<string, string | null>;
+  return {
+    type,
+    id: String(row.id),
+    properties: withSystemProperties(type, row, stored),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    archived: row.archived === 1,
+    archivedAt: row.archived_at,
+  };
+}
+
+const CHUNK = 500;
+
+export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): SandboxStorage {
+  const db = new Database(opts.dbPath ?? ':memory:');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  db.exec(SCHEMA);
+  const clock = opts.clock;
+  const listeners = new Set<(e: SandboxChange) => void>();
+
+  const st = {
+    get: db.prepare<[number, string, number], ObjectRow>(
+      'SELECT id, properties, created_at, updated_at, archived, archived_at FROM objects WHERE hub_id = ? AND type = ? AND id = ?',
+    ),
+    list: db.prepare<[number, string, number, number, number], ObjectRow>(
+      'SELECT id, properties, created_at, updated_at, archived, archived_at FROM objects WHERE hub_id = ? AND type = ? AND archived = ? AND id > ? ORDER BY id LIMIT ?',
+    ),
+    insert: db.prepare<[number, string, number, string, number, number, number, number | null]>(
+      'INSERT OR REPLACE INTO objects (hub_id, type, id, properties, created_at, updated_at, archived, archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    updateProps: db.prepare<[string, number, number, string, number]>(
+      'UPDATE objects SET properties = ?, updated_at = ? WHERE hub_id = ? AND type = ? AND id = ?',
+    ),
+    archive: db.prepare<[number, number, number, string, number]>(
+      'UPDATE objects SET archived = 1, archived_at = ?, updated_at = ? WHERE hub_id = ? AND type = ? AND id = ?',
+    ),
+    maxId: db.prepare<[number, string], { m: number | null }>('SELECT MAX(id) AS m FROM objects WHERE hub_id = ? AND type = ?'),
+    count: db.prepare<[number, string, number], { n: number }>('SELECT COUNT(*) AS n FROM objects WHERE hub_id = ? AND type = ? AND archived = ?'),
+    assocInsert: db.prepare<[number, string, number, string, number, number]>(
+      'INSERT OR IGNORE INTO associations (hub_id, from_type, from_id, to_type, to_id, type_id) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    assocDelete: db.prepare<[number, string, number, string, number]>(
+      'DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?',
+    ),
+    assocIds: db.prepare<[number, string, number, string], { to_id: number }>(
+      'SELECT DISTINCT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? ORDER BY to_id',
+    ),
+    assocRows: db.prepare<[number, string, number, string, number, number], { to_id: number; type_ids: string }>(
+      `SELECT to_id, group_concat(type_id) AS type_ids FROM associations
+       WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id > ?
+       GROUP BY to_id ORDER BY to_id LIMIT ?`,
+    ),
+    defs: db.prepare<[number, string], { definition: string }>('SELECT definition FROM property_definitions WHERE hub_id = ? AND type = ? ORDER BY name'),
+    saveDef: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_definitions (hub_id, type, name, definition) VALUES (?, ?, ?, ?)'),
+    groups: db.prepare<[number, string], { grp: string }>('SELECT grp FROM property_groups WHERE hub_id = ? AND type = ? ORDER BY name'),
+    saveGroup: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_groups (hub_id, type, name, grp) VALUES (?, ?, ?, ?)'),
+  };
+
+  const emit = (events: readonly SandboxChange[]) => {
+    for (const e of events) for (const l of listeners) l(e);
+  };
+
+  const nextId = (hubId: number, type: HubspotObjectType): number => {
+    const m = st.maxId.get(hubId, type)?.m ?? null;
+    // HubSpot ids are large opaque numbers; start well above small hand-written test ids.
+    return Math.max(m ?? 0, 1_000_000) + 1;
+  };
+
+  const getRow = (hubId: number, type: HubspotObjectType, id: string): ObjectRow | undefined => {
+    const n = toNumericId(id);
+    return n === undefined ? undefined : st.get.get(hubId, type, n);
+  };
+
+  const storeAssociation = (hubId: number, fromType: HubspotObjectType, fromId: number, toType: HubspotObjectType, toId: number, typeId?: number) => {
+    const forward = typeId ?? defaultAssociationTypeId(fromType, toType);
+    if (forward === undefined) throw new RangeError(`no HubSpot-defined association from ${fromType} to ${toType}`);
+    const info = associationTypeInfo(fromType, toType, forward);
+    if (info === undefined) throw new RangeError(`association type ${forward} is not defined from ${fromType} to ${toType}`);
+    st.assocInsert.run(hubId, fromType, fromId, toType, toId, forward);
+    st.assocInsert.run(hubId, toType, toId, fromType, fromId, info.reverseTypeId);
+    // a primary association implies the unlabeled one too (hubspot.md §1.7 example lists both)
+    if (info.primary) {
+      st.assocInsert.run(hubId, fromType, fromId, toType, toId, info.unlabeledTypeId);
+      const reverseUnlabeled = defaultAssociationTypeId(toType, fromType);
+      if (reverseUnlabeled !== undefined) st.assocInsert.run(hubId, toType, toId, fromType, fromId, reverseUnlabeled);
+    }
+  };
+
+  const requireRow = (hubId: number, type: HubspotObjectType, id: string): ObjectRow => {
+    const row = getRow(hubId, type, id);
+    if (row === undefined) throw new RangeError(`no ${type} with id ${id} in portal ${hubId}`);
+    return row;
+  };
+
+  const applyChanges = (
+    hubId: number,
+    type: HubspotObjectType,
+    id: string,
+    properties: Record<string, string | null>,
+    source: 'api' | 'admin',
+    events: SandboxChange[],
+  ): void => {
+    const row = requireRow(hubId, type, id);
+    if (row.archived === 1) throw new RangeError(`${type} ${id} is archived`);
+    const stored = JSON.parse(row.properties) as Record<string, string | null>;
+    const at = clock.now();
+    let changed = false;
+    for (const [name, value] of Object.entries(stripSystem(properties))) {
+      const next = value === '' ? null : value;
+      if ((stored[name] ?? null) === next) continue;
+      if (next === null) delete stored[name];
+      else stored[name] = next;
+      changed = true;
+      events.push({ hubId, kind: 'propertyChange', type, id, propertyName: name, propertyValue: next, at, source });
+    }
+    if (changed) st.updateProps.run(JSON.stringify(stored), Math.max(at, row.updated_at), hubId, type, row.id);
+  };
+
+  const rowsToObjects = (type: HubspotObjectType, rows: ObjectRow[]) => rows.map((r) => rowToObject(type, r));
+
+  const where = (conditions: readonly ColumnCondition[]) => {
+    const parts = conditions.map((c) => `${c.column} ${c.op} ?`);
+    return { sql: parts.length === 0 ? '' : ` AND ${parts.join(' AND ')}`, params: conditions.map((c) => c.value) };
+  };
+
+  const storage: SandboxStorage = {
+    db,
+    create(hubId, type, properties, associations = []) {
+      const at = clock.now();
+      const events: SandboxChange[] = [];
+      const id = db.transaction(() => {
+        const newId = nextId(hubId, type);
+        st.insert.run(hubId, type, newId, JSON.stringify(stripSystem(properties)), at, at, 0, null);
+        for (const a of associations) {
+          const toId = requireNumericId(a.id, 'association target');
+          requireRow(hubId, a.type, a.id);
+          storeAssociation(hubId, type, newId, a.type, toId);
+          events.push({ hubId, kind: 'associationChange', type, id: String(newId), toType: a.type, toId: a.id, associationAdded: true, at, source: 'admin' });
+        }
+        return newId;
+      })();
+      events.unshift({ hubId, kind: 'creation', type, id: String(id), at, source: 'admin' });
+      emit(events);
+      return rowToObject(type, st.get.get(hubId, type, id) as ObjectRow);
+    },
+    update(hubId, type, id, properties) {
+      const events: SandboxChange[] = [];
+      db.transaction(() => applyChanges(hubId, type, id, properties, 'admin', events))();
+      emit(events);
+      return rowToObject(type, requireRow(hubId, type, id));
+    },
+    applyUpdates(hubId, type, updates, source) {
+      const events: SandboxChange[] = [];
+      db.transaction(() => {
+        for (const u of updates) applyChanges(hubId, type, u.id, u.properties, source, events);
+      })();
+      emit(events);
+      return updates.map((u) => rowToObject(type, requireRow(hubId, type, u.id)));
+    },
+    archive(hubId, type, id) {
+      const row = requireRow(hubId, type, id);
+      if (row.archived === 1) return;
+      const at = clock.now();
+      st.archive.run(at, Math.max(at, row.updated_at), hubId, type, row.id);
+      emit([{ hubId, kind: 'deletion', type, id, at, source: 'admin' }]);
+    },
+    associate(hubId, fromType, fromId, toType, toId) {
+      requireRow(hubId, fromType, fromId);
+      requireRow(hubId, toType, toId);
+      // Real HubSpot does not bump lastmodifieddate on association changes (hubspot.md §6.3).
+      db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId)))();
+      emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: true, at: clock.now(), source: 'admin' }]);
+    },
+    dissociate(hubId, fromType, fromId, toType, toId) {
+      const from = requireNumericId(fromId, 'dissociate');
+      const to = requireNumericId(toId, 'dissociate');
+      db.transaction(() => {
+        st.assocDelete.run(hubId, fromType, from, toType, to);
+        st.assocDelete.run(hubId, toType, to, fromType, from);
+      })();
+      emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: false, at: clock.now(), source: 'admin' }]);
+    },
+    load(hubId, batch: GeneratedBatch) {
+      db.transaction(() => {
+        for (const o of batch.objects) {
+          const id = requireNumericId(o.id, `load ${o.type}`);
+          st.insert.run(hubId, o.type, id, JSON.stringify(stripSystem(o.properties)), o.createdAt, o.updatedAt, o.archived ? 1 : 0, o.archived ? o.updatedAt : null);
+        }
+        for (const a of batch.associations) {
+          storeAssociation(hubId, a.fromType, requireNumericId(a.fromId, 'load association'), a.toType, requireNumericId(a.toId, 'load association'), a.typeId);
+        }
+      })();
+    },
+    get(hubId, type, id) {
+      const row = getRow(hubId, type, id);
+      if (row === undefined) return undefined;
+      const { archivedAt: _archivedAt, ...obj } = rowToObject(type, row);
+      return obj;
+    },
+    getStored(hubId, type, id, archived) {
+      const row = getRow(hubId, type, id);
+      if (row === undefined) return undefined;
+      if (archived !== undefined && (row.archived === 1) !== archived) return undefined;
+      return rowToObject(type, row);
+    },
+    listPage(hubId, type, { archived, afterId, limit }) {
+      return rowsToObjects(type, st.list.all(hubId, type, archived ? 1 : 0, afterId, limit));
+    },
+    *iterate(hubId, type, opts = {}) {
+      let after = -1;
+      for (;;) {
+        const rows = st.list.all(hubId, type, opts.archived === true ? 1 : 0, after, CHUNK);
+        for (const r of rows) {
+          const { archivedAt: _a, ...obj } = rowToObject(type, r);
+          yield obj;
+        }
+        const last = rows.at(-1);
+        if (last === undefined || rows.length < CHUNK) return;
+        after = last.id;
+      }
+    },
+    *scan(hubId, type, { orderBy, descending, conditions }) {
+      const w = where(conditions);
+      const dir = descending ? 'DESC' : 'ASC';
+      const cmp = descending ? '<' : '>';
+      const keyset = orderBy === 'id' ? `id ${cmp} ?` : `(${orderBy} ${cmp} ? OR (${orderBy} = ? AND id ${cmp} ?))`;
+      const base = `SELECT id, properties, created_at, updated_at, archived, archived_at FROM objects WHERE hub_id = ? AND type = ? AND archived = 0${w.sql}`;
+      const order = orderBy === 'id' ? ` ORDER BY id ${dir}` : ` ORDER BY ${orderBy} ${dir}, id ${dir}`;
+      const first = db.prepare<unknown[], ObjectRow>(`${base}${order} LIMIT ${CHUNK}`);
+      const next = db.prepare<unknown[], ObjectRow>(`${base} AND ${keyset}${order} LIMIT ${CHUNK}`);
+      let rows = first.all(hubId, type, ...w.params);
+      for (;;) {
+        for (const r of rows) yield rowToObject(type, r);
+        const last = rows.at(-1);
+        if (last === undefined || rows.length < CHUNK) return;
+        const key = orderBy === 'id' ? [last.id] : [last[orderBy], last[orderBy], last.id];
+        rows = next.all(hubId, type, ...w.params, ...key);
+      }
+    },
+    countWhere(hubId, type, conditions) {
+      const w = where(conditions);
+      const row = db.prepare<unknown[], { n: number }>(`SELECT COUNT(*) AS n FROM objects WHERE hub_id = ? AND type = ? AND archived = 0${w.sql}`).get(hubId, type, ...w.params);
+      return row?.n ?? 0;
+    },
+    pageWhere(hubId, type, { orderBy, descending, conditions, offset, limit }) {
+      const w = where(conditions);
+      const dir = descending ? 'DESC' : 'ASC';
+      const order = orderBy === 'id' ? `id ${dir}` : `${orderBy} ${dir}, id ${dir}`;
+      const rows = db
+        .prepare<unknown[], ObjectRow>(
+          `SELECT id, properties, created_at, updated_at, archived, archived_at FROM objects WHERE hub_id = ? AND type = ? AND archived = 0${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`,
+        )
+        .all(hubId, type, ...w.params, limit, offset);
+      return rowsToObjects(type, rows);
+    },
+    associationsOf(hubId, type, id, toType) {
+      const n = toNumericId(id);
+      if (n === undefined) return [];
+      return st.assocIds.all(hubId, type, n, toType).map((r) => String(r.to_id));
+    },
+    associationRows(hubId, fromType, fromId, toType, afterToId, limit) {
+      const n = toNumericId(fromId);
+      if (n === undefined) return [];
+      return st.assocRows.all(hubId, fromType, n, toType, afterToId, limit).map((r) => ({
+        toId: r.to_id,
+        typeIds: r.type_ids.split(',').map(Number).sort((a, b) => a - b),
+      }));
+    },
+    count(hubId, type, opts = {}) {
+      return st.count.get(hubId, type, opts.archived === true ? 1 : 0)?.n ?? 0;
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    customDefinitions(hubId, type) {
+      return st.defs.all(hubId, type).map((r) => JSON.parse(r.definition) as PropertyDefinition);
+    },
+    saveDefinition(hubId, type, def) {
+      st.saveDef.run(hubId, type, def.name, JSON.stringify(def));
+    },
+    customGroups(hubId, type) {
+      return st.groups.all(hubId, type).map((r) => JSON.parse(r.grp) as PropertyGroup);
+    },
+    saveGroup(hubId, type, group) {
+      st.saveGroup.run(hubId, type, group.name, JSON.stringify(group));
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+  return storage;
+}
+
+export type { AssociationInput };
