@@ -51,7 +51,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     signal.throwIfAborted();
     if (state.phase === 'list') {
       const { objects, after } = await listPage(ctx, type, state.after, false, signal);
-      const records = await toRecords(ctx, portal, type, objects, signal);
+      const records = await toRecords(ctx, portal, type, objects, true, signal);
       const next: HubspotCursorState =
         after !== null
           ? { ...state, after }
@@ -79,7 +79,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     }
     // search
     const page = await searchPage(ctx, type, state.since, state.afterId, signal);
-    const records = await toRecords(ctx, portal, type, page.objects, signal);
+    const records = await toRecords(ctx, portal, type, page.objects, false, signal);
     const full = page.objects.length >= ctx.searchPageSize;
     let next: HubspotCursorState;
     if (state.afterId !== null) {
@@ -168,16 +168,26 @@ async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, 
   return { objects: res.body.results, total: res.body.total };
 }
 
-/** Objects → records, fetching associations search could not inline (v4 batch read, ≤1,000 ids a call). */
-async function toRecords(ctx: ChangesContext, portal: string, type: ObjectType, objects: HsObject[], signal: AbortSignal): Promise<CrmRecord[]> {
+/**
+ * Objects → records, fetching associations the call could not inline (v4 batch read, ≤1,000 ids a
+ * call): all of them after a search, only capped inline lists after a list. A list result with no
+ * `associations` key for a type simply has none (HubSpot leaves empty types out, hubspot.md §1.3).
+ */
+async function toRecords(
+  ctx: ChangesContext,
+  portal: string,
+  type: ObjectType,
+  objects: HsObject[],
+  inlined: boolean,
+  signal: AbortSignal,
+): Promise<CrmRecord[]> {
   const now = ctx.now();
   const assoc: AssocMap = new Map();
   for (const toType of ASSOCIATIONS[type]) {
     const missing: string[] = [];
     for (const o of objects) {
-      const inline = o.associations === undefined ? undefined : fromInline(o.associations, toType);
-      if (inline === undefined || needsMore(o.associations, toType)) missing.push(o.id);
-      else mergeInto(assoc, o.id, toType, inline);
+      if (!inlined || needsMore(o.associations, toType)) missing.push(o.id);
+      else mergeInto(assoc, o.id, toType, fromInline(o.associations ?? {}, toType));
     }
     if (missing.length > 0) {
       const fetched = await fetchAssociations(ctx.http, type, toType, missing, signal);

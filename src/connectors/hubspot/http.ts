@@ -105,7 +105,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
         if (e instanceof CrmError && e.kind === 'rate_limited') {
           counters.rateLimited++;
           // hold the whole lane, not just this request: the window is shared
-          opts.limiter.holdOff(lane, e.details.retryAfterMs ?? 1_000);
+          opts.limiter.holdOff(lane, Math.min(opts.retry.maxMs, e.details.retryAfterMs ?? 1_000));
         }
         throw e;
       }

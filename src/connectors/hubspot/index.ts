@@ -6,7 +6,7 @@ import { hubspotChanges } from './changes.ts';
 import { createHubspotHttp } from './http.ts';
 import { createDuplicateEmailFlagger } from './mapping.ts';
 import { provisionHubspot } from './provision.ts';
-import { AccountInfo, TokenInfo } from './schemas.ts';
+import { AccountInfo, ListPage, TokenInfo } from './schemas.ts';
 import { writeScoresHubspot } from './write-scores.ts';
 
 export type HubspotConnectorOptions = {
@@ -70,10 +70,21 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
       const { body } = await http.request({ method: 'GET', path: `/oauth/v1/access-tokens/${encodeURIComponent(token)}`, schema: TokenInfo, signal });
       portal = `hubspot:${body.hub_id}`;
     } catch (e) {
-      // private-app tokens are not OAuth tokens: ask the account-info API instead
+      // Not an OAuth token we can introspect (private-app token, or expired): ask the account-info
+      // API, which authenticates like any CRM call (so an expired token gives a clear 401 → auth).
       if (!(e instanceof CrmError) || e.kind !== 'invalid_request') throw e;
-      const { body } = await http.request({ method: 'GET', path: '/account-info/v3/details', schema: AccountInfo, signal });
-      portal = `hubspot:${body.portalId}`;
+      try {
+        const { body } = await http.request({ method: 'GET', path: '/account-info/v3/details', schema: AccountInfo, signal });
+        portal = `hubspot:${body.portalId}`;
+      } catch (e2) {
+        if (!(e2 instanceof CrmError) || e2.kind !== 'invalid_request') throw e2;
+        // no account-info either (e.g. an emulator without it): a cheap CRM call tells a dead token from a missing endpoint
+        await http.request({ method: 'GET', path: '/crm/v3/objects/contacts', query: [['limit', '1'], ['properties', 'hs_object_id']], schema: ListPage, signal });
+        throw new CrmError('invalid_request', `HubSpot accepted the token but told us neither its token metadata nor its account (${e2.message})`, {
+          crm: 'hubspot',
+          code: 'PORTAL_UNKNOWN',
+        });
+      }
     }
     return { portal };
   }
