@@ -1,0 +1,130 @@
+/**
+ * The card preview in a real Chromium (Debian's, driven by playwright-core; toolchain.md §4):
+ * the page runs the card's own component tree; what a rep sees must equal what the store holds.
+ * A missing browser FAILS this test (in CI always; locally unless RAPPORT_SKIP_BROWSER=1 says so).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.ts';
+import { createPreviewRoutes } from '../../src/server/preview.ts';
+import type { Store } from '../../src/store/index.ts';
+import { SCORE_KEYS, type ContactScores } from '../../src/store/scores.ts';
+import { NOW, PORTAL_A, scores, seedStore } from '../unit/cards/fixtures.ts';
+
+const CHROMIUM = process.env['RAPPORT_CHROMIUM'] ?? '/usr/bin/chromium';
+const skip = process.env['CI'] === undefined && process.env['RAPPORT_SKIP_BROWSER'] === '1';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+
+const LABELS = { satisfaction: 'Satisfaction', loyalty: 'Loyalty', churnRisk: 'Churn risk', serviceNeed: 'Service need' } as const;
+const BANDS = { green: 'Healthy', yellow: 'Needs attention', red: 'At risk' } as const;
+const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+let store: Store;
+let server: ServerType;
+let base: string;
+let browser: Browser;
+let clock = NOW;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (skip) return;
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set RAPPORT_CHROMIUM. The browser test is never skipped silently.`);
+  }
+  store = seedStore();
+  const app = new Hono();
+  app.route(
+    '/preview',
+    createPreviewRoutes({
+      store,
+      now: () => clock,
+      logger: silentLogger,
+      // the daemon's rescore, reduced to its effect: new scores saved at the current time
+      rescore: async (portal, contactId) => {
+        clock += 60 * 60 * 1000;
+        store.scores.save(portal, scores(contactId, clock, { sat: 77, churn: 30, health: 'green' }));
+      },
+    }),
+  );
+  await new Promise<void>((resolve) => {
+    server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve());
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (server !== undefined) await new Promise((r) => server.close(r));
+  store?.close();
+});
+
+async function open(path: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${base}${path}`);
+  return page;
+}
+
+const text = async (page: Page, testId: string) => (await page.getByTestId(testId).innerText()).trim();
+
+/** What the card must show for stored scores: the strongest reasons across the four scores. */
+function expectedReasons(s: ContactScores): string[] {
+  return SCORE_KEYS.flatMap((k) => s[k].reasons.map((r) => ({ k, ...r })))
+    .sort((a, b) => Math.abs(b.impact) - Math.abs(a.impact))
+    .slice(0, 5)
+    .map((r) => `${LABELS[r.k]}: ${r.text} (${r.impact >= 0 ? '+' : '−'}${Math.abs(r.impact)})`);
+}
+
+describe.skipIf(skip)('card preview in Chromium', () => {
+  it('shows the stored scores, band and reasons; "Rescore now" shows the refreshed time', async () => {
+    const stored = store.scores.get(PORTAL_A, '101');
+    if (stored === undefined) throw new Error('fixture missing');
+    const page = await open(`/preview/contacts/101?portal=${PORTAL_A}`);
+    await page.getByTestId('scores').waitFor();
+
+    for (const k of SCORE_KEYS) {
+      const item = page.getByTestId(`score-${k}`);
+      expect((await item.locator('[data-role=number]').innerText()).trim()).toBe(String(Math.round(stored[k].value)));
+      expect((await item.locator('[data-role=label]').textContent())?.trim()).toBe(LABELS[k]);
+    }
+    expect(await text(page, 'band')).toBe(BANDS[stored.health]);
+    const reasons = await page.getByTestId('reasons').locator('li').allInnerTexts();
+    expect(reasons.map((r) => r.trim())).toEqual(expectedReasons(stored));
+    expect(await text(page, 'scored-at')).toBe(utc(stored.scoredAt));
+    expect(await text(page, 'model-version')).toBe(stored.modelVersion);
+    expect(await text(page, 'trend-satisfaction')).toContain('+12 in 30 days');
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL('card-preview.png', ARTIFACTS).pathname, fullPage: true });
+
+    await page.getByTestId('rescore').click();
+    const refreshed = utc(NOW + 60 * 60 * 1000);
+    await page.getByTestId('scored-at').filter({ hasText: refreshed }).waitFor();
+    const after = store.scores.get(PORTAL_A, '101');
+    expect(after?.scoredAt).toBe(NOW + 60 * 60 * 1000);
+    expect(await text(page, 'band')).toBe(BANDS.green);
+    expect((await page.getByTestId('score-churnRisk').locator('[data-role=number]').innerText()).trim()).toBe('30');
+    await page.screenshot({ path: new URL('card-preview-rescored.png', ARTIFACTS).pathname, fullPage: true });
+    expect(existsSync(new URL('card-preview.png', ARTIFACTS))).toBe(true);
+    await page.close();
+  });
+
+  it('not-scored, unknown and other-portal contacts show their states, never another portal\'s data', async () => {
+    const page = await open(`/preview/contacts/102?portal=${PORTAL_A}`);
+    await page.getByTestId('not-scored').waitFor();
+    expect(await page.getByTestId('rescore').innerText()).toContain('Rescore now');
+    await page.goto(`${base}/preview/contacts/201?portal=${PORTAL_A}`);
+    await page.getByTestId('not-synced').waitFor();
+    expect(await page.locator('body').innerText()).not.toContain('Satisfaction');
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+});
