@@ -6,6 +6,18 @@ import type { CliIo, Command } from './commands/command.ts';
  * asked for, so `rapport --help` stays instant.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: {
+    summary: 'Run the whole product on the embedded sandbox (what `npm start` does)',
+    load: async () => (await import('./commands/demo.ts')).command,
+  },
+  serve: {
+    summary: 'Run the HTTP server (OAuth, webhooks, card API) and the sync daemon',
+    load: async () => (await import('./commands/serve.ts')).command,
+  },
+  sync: {
+    summary: 'Pull the CRM into the local cache (backfill, then incremental)',
+    load: async () => (await import('./commands/sync.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,

@@ -1,0 +1,314 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
+import { EXIT } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { createRapport } from '../main.ts';
+import { generateAccount, createLiveActivity } from '../sandbox/generator/index.ts';
+import { installThroughBrowser } from '../sandbox/hubspot/browser-install.ts';
+import { startHubspotSandbox } from '../sandbox/hubspot/index.ts';
+import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from '../sandbox/model.ts';
+import type { CliIo, Command } from './command.ts';
+import { createProgressBars } from './progress.ts';
+
+const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE] [--port N] [--real-limits]
+
+Runs the whole product on the embedded HubSpot sandbox, with no CRM account:
+  1. starts the sandbox with a synthetic account (N contacts, deterministic for the seed),
+  2. installs Rapport through the sandbox's OAuth flow and provisions the rapport_* properties,
+  3. backfills the account into the local cache (progress bars),
+  4. trains the churn and service-need models, scores every contact and writes the scores back,
+  5. serves the card preview, then keeps the account alive: new calls, emails, tickets and
+     survey answers arrive every few seconds, webhooks fire, and a live table shows which
+     contacts were rescored and how their scores moved. Ctrl-C stops it cleanly.
+
+Options:
+  --once          one full cycle (including one live webhook round trip), then print a JSON
+                  summary and exit 0
+  --contacts N    synthetic contacts (default 5000)
+  --seed S        generator seed (default 42)
+  --every S       seconds between live events (default 3)
+  --db FILE       Rapport's database for the demo (default ./data/demo.db; recreated each run)
+  --port N        Rapport's HTTP port (default: a free port)
+  --real-limits   HubSpot's real rate limits (110 requests / 10 s); by default the sandbox allows
+                  10× that so the demo finishes in about a minute
+  --crm NAME      hubspot (default); salesforce is not available yet
+  -h, --help      this help
+`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+const percentile = (xs: number[], p: number): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? null;
+};
+
+type LiveEvent = { contactId: string; label: string; at: number; before: Record<string, number> | undefined; done: boolean };
+
+export const command: Command = {
+  name: 'demo',
+  summary: 'Run the whole product on the embedded sandbox (npm start)',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          once: { type: 'boolean', default: false },
+          contacts: { type: 'string', default: '5000' },
+          seed: { type: 'string', default: '42' },
+          every: { type: 'string', default: '3' },
+          db: { type: 'string', default: './data/demo.db' },
+          port: { type: 'string' },
+          'real-limits': { type: 'boolean', default: false },
+          crm: { type: 'string', default: 'hubspot' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        strict: true,
+      }));
+    } catch (e) {
+      io.stderr(`rapport demo: ${(e as Error).message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (values.help) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
+    if (values.crm !== 'hubspot') {
+      io.stderr(`rapport demo: --crm ${values.crm} is not available: only the HubSpot sandbox exists so far\n`);
+      return EXIT.usage;
+    }
+    const contacts = Number(values.contacts);
+    const seed = Number(values.seed);
+    const everyMs = Number(values.every) * 1000;
+    const bad = [
+      Number.isInteger(contacts) && contacts > 0 ? null : '--contacts must be a positive whole number',
+      Number.isInteger(seed) ? null : '--seed must be a whole number',
+      everyMs > 0 ? null : '--every must be a positive number of seconds',
+    ].filter((x) => x !== null);
+    if (bad.length > 0) {
+      io.stderr(`rapport demo: ${bad.join('; ')}\n`);
+      return EXIT.usage;
+    }
+
+    const t0 = performance.now();
+    const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
+    // Human narration goes to stderr with --once so stdout carries only the JSON summary.
+    const say = (text: string) => (values.once ? io.stderr : io.stdout)(`${text}\n`);
+    const step = async <T>(label: string, fn: () => Promise<T> | T): Promise<T> => {
+      const s = performance.now();
+      (values.once ? io.stderr : io.stdout)(`▸ ${label}… `);
+      const r = await fn();
+      (values.once ? io.stderr : io.stdout)(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
+      return r;
+    };
+
+    // The demo's own OAuth app, registered with the sandbox.
+    const app = { clientId: 'rapport-demo', clientSecret: randomBytes(16).toString('hex'), appId: 424242 };
+    const perSecond = values['real-limits'] ? 110 : 1100;
+    const { sandbox, baseUrl, close: closeSandbox } = await step(
+      `Starting the HubSpot sandbox (${perSecond} requests / 10 s)`,
+      () => startHubspotSandbox({ seed, oauth: app, limits: { per10s: perSecond, searchPerSecond: values['real-limits'] ? 5 : 50 } }),
+    );
+    const { hubId } = sandbox.portals.create();
+    const now0 = sandbox.clock.now();
+    await step(`Generating a synthetic account of ${contacts.toLocaleString('en')} contacts (seed ${seed})`, () => {
+      for (const batch of generateAccount({ seed, contacts, now: now0 })) sandbox.data.load(hubId, batch);
+    });
+
+    rmSync(values.db, { force: true });
+    rmSync(`${values.db}-wal`, { force: true });
+    rmSync(`${values.db}-shm`, { force: true });
+    const port = values.port === undefined ? await freePort() : Number(values.port);
+    const publicUrl = `http://127.0.0.1:${port}`;
+    const config = loadConfig({
+      RAPPORT_DB: values.db,
+      RAPPORT_PORT: String(port),
+      RAPPORT_PUBLIC_URL: publicUrl,
+      // Ephemeral: the demo database is recreated on every run.
+      RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
+      RAPPORT_SYNC_INTERVAL_MS: '15000',
+      HUBSPOT_BASE_URL: baseUrl,
+      HUBSPOT_CLIENT_ID: app.clientId,
+      HUBSPOT_CLIENT_SECRET: app.clientSecret,
+      HUBSPOT_APP_ID: String(app.appId),
+      HUBSPOT_RATE_LIMIT: String(perSecond),
+    }, '/nonexistent/rapport.config.json');
+    const logger = createLogger({ level: config.logLevel });
+    const bars = createProgressBars(io.stderr, io.isTTY && !values.once);
+    let backfill: Promise<void> | undefined;
+    const rapport = createRapport({
+      config,
+      logger,
+      now: () => sandbox.clock.now(),
+      onProgress: (p) => bars.update(p),
+      onPortalReady: (_portal, done) => {
+        backfill = done;
+      },
+    });
+    let exitCode: number = EXIT.ok;
+    try {
+      const { url } = await rapport.listen(port);
+      sandbox.webhooks.subscribe({ targetUrl: `${url}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
+
+      const portal = `hubspot:${hubId}`;
+      await step('Installing Rapport through the sandbox OAuth flow', async () => {
+        await installThroughBrowser(`${url}/oauth/hubspot/install`);
+        for (let i = 0; i < 100 && backfill === undefined; i++) await sleep(50, io.signal);
+        if (backfill === undefined) throw new Error('the install did not register the portal');
+      });
+      say(`  portal ${portal} installed; tokens stored encrypted in ${values.db}`);
+
+      await step('Provisioning rapport_* properties, backfilling, training, scoring and writing back', async () => {
+        await backfill;
+        bars.finish();
+      });
+      const counts = rapport.store.records.counts(portal);
+      say(
+        '  cache: ' +
+          Object.entries(counts)
+            .map(([t, c]) => `${c.live} ${t}`)
+            .join(', '),
+      );
+
+      // The first pass trained the portal's models (time split on its own history), scored every
+      // contact and wrote the scores back.
+      const churn = rapport.store.models.latest(portal, 'churn');
+      const service = rapport.store.models.latest(portal, 'service_need');
+      const fmt = (m: typeof churn) =>
+        m === undefined
+          ? 'not trained'
+          : `${m.version} (${Object.entries((m.metrics ?? {}) as Record<string, unknown>)
+              .filter(([, v]) => typeof v === 'number')
+              .map(([k, v]) => `${k} ${(v as number).toFixed(3)}`)
+              .join(', ')})`;
+      say(`  churn model ${fmt(churn)}`);
+      say(`  service-need model ${fmt(service)}`);
+      const written = rapport.store.outbox.writtenCount(portal);
+      say(`  ${rapport.store.scores.count(portal)} contacts scored, ${written} written back to the sandbox`);
+      say(`  card preview: ${url}/preview/contacts/<id>?portal=${portal}   metrics: ${url}/metrics`);
+      const liveAt = (performance.now() - t0) / 1000;
+      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; webhooks → sync → rescore → write-back${values.once ? '' : '. Ctrl-C to stop.'}`);
+
+      // ---- live phase
+      const live = createLiveActivity({ seed: seed + 1, now: sandbox.clock.now() });
+      const contactIds = [...rapport.store.records.iterateIds(portal, 'contacts')];
+      const events: LiveEvent[] = [];
+      const latencies: number[] = [];
+      let rescored = 0;
+      const scoreOf = (id: string) => {
+        const s = rapport.store.scores.get(portal, id);
+        return s === undefined
+          ? undefined
+          : { satisfaction: s.satisfaction.value, loyalty: s.loyalty.value, churnRisk: s.churnRisk.value, serviceNeed: s.serviceNeed.value, scoredAt: s.scoredAt };
+      };
+      say('  time      contact        event                     satisfaction  loyalty  churn  service  health   latency');
+      const check = () => {
+        for (const e of events) {
+          if (e.done) continue;
+          const s = rapport.store.scores.get(portal, e.contactId);
+          if (s === undefined || s.scoredAt < e.at) continue;
+          const remote = sandbox.data.get(hubId, 'contacts', e.contactId)?.properties['rapport_scored_at'];
+          const pending = rapport.store.outbox.due(portal, 1_000_000).some((i) => i.contactId === e.contactId);
+          if (pending) continue;
+          e.done = true;
+          rescored++;
+          const ms = Date.now() - e.at;
+          if (remote !== undefined && remote !== null) latencies.push(ms);
+          const d = (k: 'satisfaction' | 'loyalty' | 'churnRisk' | 'serviceNeed') => {
+            const b = e.before?.[k];
+            const a = s[k].value;
+            return b === undefined || Math.round(b) === Math.round(a) ? `${Math.round(a)}` : `${Math.round(b)}→${Math.round(a)}`;
+          };
+          say(
+            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(13)}  ${e.label.padEnd(24)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
+          );
+        }
+      };
+      const rounds = values.once ? 1 : Infinity;
+      for (let round = 0; round < rounds && !io.signal.aborted; round++) {
+        const batch = live.next(contactIds, sandbox.clock.now());
+        const at = Date.now();
+        for (const obj of batch.objects) {
+          const assoc = batch.associations
+            .filter((a) => a.fromType === obj.type && a.fromId === obj.id)
+            .map((a) => ({ type: a.toType, id: a.toId }));
+          const created = sandbox.data.create(hubId, obj.type, obj.properties, assoc);
+          const contact = assoc.find((a) => a.type === 'contacts');
+          if (contact !== undefined) {
+            events.push({ contactId: contact.id, label: `${HUBSPOT_OBJECT_TYPES[obj.type as HubspotObjectType].singular} ${created.id}`, at, before: scoreOf(contact.id), done: false });
+          }
+        }
+        if (values.once) {
+          // Wait for the round trip: delivery → nudge → sync → rescore → write-back.
+          for (let i = 0; i < 300 && events.some((e) => !e.done) && !io.signal.aborted; i++) {
+            await sandbox.webhooks.flush();
+            await sleep(100, io.signal);
+            check();
+          }
+        } else {
+          for (let waited = 0; waited < everyMs && !io.signal.aborted; waited += 200) {
+            await sleep(200, io.signal);
+            check();
+          }
+        }
+      }
+
+      if (values.once) {
+        const sandboxContacts = sandbox.data.count(hubId, 'contacts');
+        let writtenInSandbox = 0;
+        for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] != null) writtenInSandbox++;
+        const summary = {
+          portal,
+          seed,
+          contacts: {
+            inSandbox: sandboxContacts,
+            synced: rapport.store.records.counts(portal)['contacts']?.live ?? 0,
+            scored: rapport.store.scores.count(portal),
+            writtenBack: writtenInSandbox,
+          },
+          records: rapport.store.records.counts(portal),
+          webhook: {
+            events: events.length,
+            rescored,
+            writeBackLatencyMs: { p50: percentile(latencies, 50), max: percentile(latencies, 100) },
+          },
+          models: { churn: churn ?? null, serviceNeed: service ?? null },
+          secondsToLive: Number(liveAt.toFixed(1)),
+          secondsTotal: Number(secs()),
+          sandbox: sandbox.stats(hubId),
+        };
+        io.stdout(JSON.stringify(summary, null, 2) + '\n');
+        if (rescored === 0 || writtenInSandbox < sandboxContacts) exitCode = EXIT.failure;
+      }
+    } catch (e) {
+      io.stderr(`\nrapport demo: ${(e as Error).message}\n`);
+      exitCode = EXIT.failure;
+    } finally {
+      await rapport.close();
+      await closeSandbox();
+    }
+    return exitCode;
+  },
+};

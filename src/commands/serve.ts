@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
+import { CrmError, EXIT } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { createRapport } from '../main.ts';
+import type { CliIo, Command } from './command.ts';
+import { exitCodeFor, explainCrmError } from './sync.ts';
+
+const USAGE = `Usage: rapport serve [--port N] [--host H]
+
+Runs Rapport: the HTTP server (OAuth install, HubSpot webhooks, card API, preview, /healthz,
+/metrics) and the sync daemon, which keeps every connected portal synced, scored and written
+back. Stops cleanly on SIGINT/SIGTERM (the current page is committed first).
+
+Options:
+  --port N     listen port (default RAPPORT_PORT, 3000)
+  --host H     listen address (default 127.0.0.1; use 0.0.0.0 behind a proxy)
+  -h, --help   this help
+`;
+
+export const command: Command = {
+  name: 'serve',
+  summary: 'Run the HTTP server and the sync daemon',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, help: { type: 'boolean', short: 'h', default: false } },
+        strict: true,
+      }));
+    } catch (e) {
+      io.stderr(`rapport serve: ${(e as Error).message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (values.help) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+      io.stderr(`rapport serve: --port must be an integer between 0 and 65535, got "${values.port}"\n`);
+      return EXIT.usage;
+    }
+    const config = loadConfig(io.env);
+    const logger = createLogger({ level: config.logLevel });
+    const rapport = createRapport({ config, logger });
+    try {
+      let portals: string[];
+      try {
+        portals = await rapport.connectPortals();
+      } catch (e) {
+        if (e instanceof CrmError) {
+          io.stderr(`rapport serve: ${explainCrmError(e)}\n`);
+          return exitCodeFor(e);
+        }
+        throw e;
+      }
+      const { url } = await rapport.listen(port ?? config.port, values.host);
+      io.stderr(
+        `rapport serve: listening on ${url} (public URL ${config.publicUrl}); ` +
+          (portals.length === 0 ? `no portal yet: install at ${config.publicUrl}/oauth/hubspot/install\n` : `portals: ${portals.join(', ')}\n`),
+      );
+      rapport.daemon.start();
+      await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return EXIT.ok;
+    } finally {
+      await rapport.close();
+    }
+  },
+};

@@ -1,0 +1,195 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
+import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/types.ts';
+import { CrmError, EXIT } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { createRapport } from '../main.ts';
+import type { CycleSummary } from '../sync/daemon.ts';
+import type { CliIo, Command } from './command.ts';
+import { createProgressBars } from './progress.ts';
+
+const USAGE = `Usage: rapport sync [--once] [--json] [--streams a,b] [--portal PORTAL]
+
+Pulls the configured CRM account(s) into the local cache: a backfill the first time, then
+incremental catch-up from the saved cursors. Resumable: an interrupted sync continues from the
+last committed page.
+
+Options:
+  --once           one pass over every stream, then exit 0 (default: keep syncing every
+                   RAPPORT_SYNC_INTERVAL_MS until SIGINT/SIGTERM)
+  --json           print a machine-readable summary (no progress bars)
+  --streams LIST   only these streams (${OBJECT_TYPES.join(', ')})
+  --portal PORTAL  only this portal (e.g. hubspot:12345678)
+  -h, --help       this help
+
+Exit codes: 0 ok, 1 a stream failed, 3 configuration, 4 token rejected, 5 CRM unreachable,
+6 missing scopes.
+`;
+
+/** Exit code for a CRM error kind, so scripts can tell a bad token from a network problem. */
+export function exitCodeFor(e: CrmError): number {
+  switch (e.kind) {
+    case 'auth':
+      return EXIT.auth;
+    case 'forbidden':
+      return EXIT.forbidden;
+    case 'unavailable':
+    case 'rate_limited':
+      return EXIT.unreachable;
+    default:
+      return EXIT.failure;
+  }
+}
+
+/** What went wrong, in words an admin can act on. */
+export function explainCrmError(e: CrmError): string {
+  switch (e.kind) {
+    case 'auth':
+      return `the CRM rejected the access token (${e.message}). Check HUBSPOT_ACCESS_TOKEN or reinstall the app.`;
+    case 'forbidden':
+      return `the token lacks a required scope (${e.message}). Add the scopes listed in docs/install-hubspot.md.`;
+    case 'unavailable':
+      return `the CRM could not be reached (${e.message}). Check HUBSPOT_BASE_URL and the network.`;
+    case 'rate_limited':
+      return `the CRM kept answering 429 (${e.message}); try again later or lower HUBSPOT_RATE_LIMIT.`;
+    default:
+      return `${e.kind}: ${e.message}`;
+  }
+}
+
+/** Reads (and discards) the first page of each stream; returns the first access problem. */
+async function preflight(connector: CrmConnector, types: readonly ObjectType[], signal: AbortSignal): Promise<CrmError | undefined> {
+  for (const type of types) {
+    const pages = connector.changes(type, null, signal)[Symbol.asyncIterator]();
+    try {
+      await pages.next();
+    } catch (e) {
+      if (e instanceof CrmError) return e;
+      throw e;
+    } finally {
+      await pages.return?.();
+    }
+  }
+  return undefined;
+}
+
+export function summarize(cycles: CycleSummary[]) {
+  return cycles.map((c) => ({
+    portal: c.portal,
+    seconds: (c.finishedAt - c.startedAt) / 1000,
+    streams: Object.fromEntries(
+      c.streams.map((s) => [s.type, { status: s.status, pages: s.pages, records: s.records, changed: s.changed, error: s.error?.message ?? null }]),
+    ),
+    error: c.error === undefined ? null : { kind: c.error.kind, message: c.error.message },
+  }));
+}
+
+export const command: Command = {
+  name: 'sync',
+  summary: 'Pull the CRM into the local cache (backfill, then incremental)',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: {
+          once: { type: 'boolean', default: false },
+          json: { type: 'boolean', default: false },
+          streams: { type: 'string' },
+          portal: { type: 'string' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+        strict: true,
+      }));
+    } catch (e) {
+      io.stderr(`rapport sync: ${(e as Error).message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (values.help) {
+      io.stdout(USAGE);
+      return EXIT.ok;
+    }
+    let types: ObjectType[] = [...OBJECT_TYPES];
+    if (values.streams !== undefined) {
+      const asked = values.streams.split(',').map((s) => s.trim());
+      const unknown = asked.filter((s) => !(OBJECT_TYPES as readonly string[]).includes(s));
+      if (unknown.length > 0) {
+        io.stderr(`rapport sync: unknown stream(s) ${unknown.join(', ')}; known: ${OBJECT_TYPES.join(', ')}\n`);
+        return EXIT.usage;
+      }
+      types = asked as ObjectType[];
+    }
+
+    const config = loadConfig(io.env);
+    const logger = createLogger({ level: config.logLevel });
+    const bars = createProgressBars(io.stderr, io.isTTY && !values.json);
+    const rapport = createRapport({ config, logger, onProgress: (p) => bars.update(p) });
+    try {
+      let portals: string[];
+      try {
+        portals = await rapport.connectPortals();
+      } catch (e) {
+        if (e instanceof CrmError) {
+          io.stderr(`rapport sync: ${explainCrmError(e)}\n`);
+          return exitCodeFor(e);
+        }
+        throw e;
+      }
+      if (values.portal !== undefined) portals = portals.filter((p) => p === values.portal);
+      if (portals.length === 0) {
+        io.stderr(
+          values.portal !== undefined
+            ? `rapport sync: portal ${values.portal} is not connected (see \`rapport status\`)\n`
+            : 'rapport sync: no CRM account configured. Set HUBSPOT_ACCESS_TOKEN (private app) or install the app through `rapport serve` (/oauth/hubspot/install).\n',
+        );
+        return EXIT.config;
+      }
+
+      if (!values.once) {
+        for (const p of portals) void rapport.daemon.nudge(p, types);
+        io.stderr(`rapport sync: syncing ${portals.join(', ')} every ${config.syncIntervalMs / 1000}s; Ctrl-C to stop\n`);
+        rapport.daemon.start();
+        await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+        await rapport.daemon.stop();
+        return EXIT.ok;
+      }
+
+      // First sync of a stream: read one page of each before writing anything, so a token that
+      // lacks a scope fails with nothing half-synced.
+      for (const p of portals) {
+        const connector = rapport.connector(p);
+        const fresh = types.filter((t) => rapport.store.cursors.get(p, t) === null);
+        const problem = connector === undefined ? undefined : await preflight(connector, fresh, io.signal);
+        if (problem !== undefined) {
+          io.stderr(`rapport sync: ${p}: ${explainCrmError(problem)}\n`);
+          return exitCodeFor(problem);
+        }
+      }
+
+      const cycles: CycleSummary[] = [];
+      const stop = () => void rapport.daemon.stop();
+      io.signal.addEventListener('abort', stop, { once: true });
+      for (const p of portals) {
+        cycles.push(await rapport.daemon.runOnce(p, { types, score: false, writeBack: false }));
+      }
+      io.signal.removeEventListener('abort', stop);
+      bars.finish();
+      const failed = cycles.flatMap((c) => c.streams.filter((s) => s.status === 'failed'));
+      if (values.json) io.stdout(JSON.stringify({ portals: summarize(cycles) }, null, 2) + '\n');
+      else {
+        for (const c of cycles) {
+          const records = c.streams.reduce((n, s) => n + s.records, 0);
+          const changed = c.streams.reduce((n, s) => n + s.changed, 0);
+          io.stdout(`${c.portal}: ${records} records read, ${changed} changed, in ${((c.finishedAt - c.startedAt) / 1000).toFixed(1)}s\n`);
+        }
+        for (const s of failed) io.stderr(`rapport sync: ${s.portal} ${s.type}: ${s.error === undefined ? 'failed' : explainCrmError(s.error)}\n`);
+      }
+      if (io.signal.aborted) return EXIT.ok;
+      const first = failed[0]?.error;
+      return first === undefined ? EXIT.ok : exitCodeFor(first);
+    } finally {
+      await rapport.close();
+    }
+  },
+};

@@ -1,0 +1,222 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { Config } from './config.ts';
+import { createHubspotConnector } from './connectors/hubspot/index.ts';
+import type { CrmConnector, ObjectType } from './connectors/types.ts';
+import { CrmError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { scoreContacts } from './scoring/score-portal.ts';
+import { trainPortal } from './scoring/train.ts';
+import { createApp } from './server/app.ts';
+import { createTokenManager } from './server/tokens.ts';
+import { createStore, type Store } from './store/index.ts';
+import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
+import type { StreamProgress } from './sync/sync-stream.ts';
+
+/**
+ * The composition root: config → store → connectors → daemon → HTTP server. Everything else
+ * receives its dependencies from here; nothing below reads the environment.
+ */
+export type Rapport = {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  daemon: Daemon;
+  /** connects the private-app portal (if configured) and every installed OAuth portal; returns their ids */
+  connectPortals(): Promise<string[]>;
+  /** the connector of a connected portal */
+  connector(portal: string): CrmConnector | undefined;
+  /** starts the HTTP server (webhooks, OAuth, card API, preview, metrics) */
+  listen(port?: number, host?: string): Promise<{ url: string }>;
+  close(): Promise<void>;
+};
+
+export type RapportOptions = {
+  config: Config;
+  logger: Logger;
+  now?: () => number;
+  /** called for every page committed (progress bars) */
+  onProgress?: (p: StreamProgress) => void;
+  onCycle?: (s: CycleSummary) => void;
+  /** an OAuth install registered a portal; `backfill` settles when its provisioning and first sync pass are done */
+  onPortalReady?: (portal: string, backfill: Promise<void>) => void;
+  /** page size for list calls (tests) */
+  pageSize?: number;
+};
+
+/** Models are retrained weekly: churn drifts slowly, and training reads the whole history. */
+const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
+
+export function createRapport(opts: RapportOptions): Rapport {
+  const { config, logger } = opts;
+  const now = opts.now ?? Date.now;
+  const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, now });
+  const tokens = createTokenManager({ store, config, now, logger });
+  const connectors = new Map<string, CrmConnector & { stats?: () => { calls: number; rateLimited: number; retries: number } }>();
+  const scoringLatency = { count: 0, totalMs: 0 };
+
+  const daemon = createDaemon({
+    store,
+    logger,
+    now,
+    intervalMs: config.syncIntervalMs,
+    score: async (portal) => {
+      const t0 = performance.now();
+      // First pass over a portal (or a stale model): train on its own history before scoring,
+      // so the first scores written back already come from the portal's calibrated models.
+      const model = store.models.latest(portal, 'churn');
+      if (model === undefined || now() - model.trainedAt > RETRAIN_AFTER_MS) {
+        try {
+          trainPortal(store, portal, { now: now(), logger });
+        } catch (e) {
+          logger.warn({ portal, err: (e as Error).message }, 'training failed; scoring with the cold-start models');
+        }
+      }
+      const r = scoreContacts(store, portal, { contactIds: 'dirty', now: now(), logger });
+      scoringLatency.count++;
+      scoringLatency.totalMs += performance.now() - t0;
+      return r;
+    },
+    ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
+    onCycle: (summary) => {
+      recordUsage(summary.portal);
+      opts.onCycle?.(summary);
+    },
+  });
+
+  // API usage per portal, persisted by minute for `rapport status` (usage against the limit).
+  const reported = new Map<string, { calls: number; rateLimited: number }>();
+  function recordUsage(portal: string): void {
+    const s = connectors.get(portal)?.stats?.();
+    if (s === undefined) return;
+    const before = reported.get(portal) ?? { calls: 0, rateLimited: 0 };
+    store.apiUsage.record(portal, s.calls - before.calls, s.rateLimited - before.rateLimited);
+    reported.set(portal, { calls: s.calls, rateLimited: s.rateLimited });
+  }
+
+  const limits = { per10s: config.hubspot.rateLimitPer10s, searchPerSecond: 5 };
+  const common = { basePath: config.hubspot.baseUrl, limits, logger, timeoutMs: config.httpTimeoutMs, ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }) };
+
+  function register(portal: string, connector: CrmConnector): void {
+    connectors.set(portal, connector);
+    daemon.addPortal({ portal, connector });
+  }
+
+  /** An OAuth-installed portal: tokens from the encrypted store, refreshed by the token manager. */
+  function addOAuthPortal(portal: string): void {
+    const connector = createHubspotConnector({
+      ...common,
+      portal,
+      accessToken: () => tokens.accessToken(portal),
+      onUnauthorized: () => tokens.onUnauthorized(portal),
+    });
+    register(portal, connector);
+  }
+
+  async function connectPortals(): Promise<string[]> {
+    const ids: string[] = [];
+    const token = config.hubspot.accessToken;
+    if (token !== undefined) {
+      const connector = createHubspotConnector({ ...common, accessToken: async () => token });
+      const { portal } = await connector.whoAmI();
+      store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: config.hubspot.baseUrl, scopes: [] });
+      store.portals.markConnected(portal);
+      register(portal, connector);
+      ids.push(portal);
+    }
+    for (const p of store.portals.list()) {
+      if (p.crm !== 'hubspot' || p.status !== 'connected' || connectors.has(p.portal) || store.portals.tokens(p.portal) === undefined) continue;
+      addOAuthPortal(p.portal);
+      ids.push(p.portal);
+    }
+    return ids;
+  }
+
+  let server: ServerType | undefined;
+
+  function metrics(): string {
+    const lines: string[] = [
+      '# HELP rapport_api_calls_total CRM API calls made, per portal',
+      '# TYPE rapport_api_calls_total counter',
+    ];
+    for (const [portal, c] of connectors) {
+      const s = c.stats?.();
+      if (s !== undefined) lines.push(`rapport_api_calls_total{portal="${portal}"} ${s.calls}`);
+    }
+    lines.push('# HELP rapport_api_429_total 429 answers received, per portal', '# TYPE rapport_api_429_total counter');
+    for (const [portal, c] of connectors) {
+      const s = c.stats?.();
+      if (s !== undefined) lines.push(`rapport_api_429_total{portal="${portal}"} ${s.rateLimited}`);
+    }
+    lines.push('# HELP rapport_sync_lag_seconds Seconds since each stream last committed a page', '# TYPE rapport_sync_lag_seconds gauge');
+    for (const portal of connectors.keys()) {
+      for (const c of store.cursors.list(portal)) {
+        lines.push(`rapport_sync_lag_seconds{portal="${portal}",stream="${c.stream}"} ${((now() - c.updatedAt) / 1000).toFixed(1)}`);
+      }
+    }
+    lines.push('# HELP rapport_outbox_backlog Score updates waiting to be written', '# TYPE rapport_outbox_backlog gauge');
+    for (const portal of connectors.keys()) {
+      const s = store.outbox.stats(portal);
+      lines.push(`rapport_outbox_backlog{portal="${portal}",status="pending"} ${s.pending}`);
+      lines.push(`rapport_outbox_backlog{portal="${portal}",status="parked"} ${s.parked}`);
+    }
+    lines.push(
+      '# HELP rapport_scoring_seconds Time spent scoring dirty contacts',
+      '# TYPE rapport_scoring_seconds summary',
+      `rapport_scoring_seconds_sum ${(scoringLatency.totalMs / 1000).toFixed(3)}`,
+      `rapport_scoring_seconds_count ${scoringLatency.count}`,
+    );
+    return lines.join('\n') + '\n';
+  }
+
+  return {
+    config,
+    store,
+    logger,
+    daemon,
+    connectPortals,
+    connector: (portal) => connectors.get(portal),
+    async listen(port = config.port, host = '127.0.0.1') {
+      const app = createApp({
+        store,
+        config,
+        logger,
+        now,
+        nudge: (portal: string, types: ObjectType[]) => void daemon.nudge(portal, types),
+        onInstalled: (portal: string) => {
+          if (connectors.has(portal)) {
+            // Reinstalled (new tokens): the token manager reads them from the store; just catch up.
+            void daemon.nudge(portal);
+            return;
+          }
+          addOAuthPortal(portal);
+          const connector = connectors.get(portal);
+          const backfill = (async () => {
+            try {
+              await connector?.provision(daemon.signal);
+            } catch (e) {
+              logger.error({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'provisioning failed');
+            }
+            await daemon.nudge(portal);
+          })();
+          opts.onPortalReady?.(portal, backfill);
+        },
+        rescore: async (portal: string, contactId: string) => {
+          scoreContacts(store, portal, { contactIds: [contactId], now: now(), logger });
+          const c = connectors.get(portal);
+          if (c !== undefined) await daemon.nudge(portal, []);
+        },
+        metrics,
+      });
+      return new Promise((resolve) => {
+        server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
+          resolve({ url: `http://${host}:${info.port}` });
+        });
+      });
+    },
+    async close() {
+      await daemon.stop();
+      if (server !== undefined) await new Promise<void>((r) => server?.close(() => r()));
+      store.close();
+    },
+  };
+}

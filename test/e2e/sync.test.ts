@@ -1,0 +1,172 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateAccount } from '../../src/sandbox/generator/index.ts';
+import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { diffCacheWithSandbox } from '../support/cache-vs-sandbox.ts';
+import { rapportChild, rapportInProcess } from '../support/cli.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+/**
+ * `rapport sync` against the sandbox over real HTTP with the real @hubspot/api-client: the cache
+ * must equal the sandbox exactly, survive SIGKILL anywhere, converge under injected faults, and
+ * follow creates / updates / deletes made between runs.
+ */
+let sandbox: HubspotSandbox;
+let baseUrl: string;
+let closeSandbox: () => Promise<void>;
+let hubId: number;
+let token: string;
+const dir = tempDir();
+
+beforeAll(async () => {
+  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({ limits: false, seed: 7 }));
+  ({ hubId, token } = sandbox.portals.create({ privateAppToken: 'pat-e2e-sync' }));
+  for (const batch of generateAccount({ seed: 11, contacts: 150, now: sandbox.clock.now() })) sandbox.data.load(hubId, batch);
+});
+afterAll(async () => {
+  await closeSandbox();
+  dir.cleanup();
+});
+
+const envFor = (db: string, extra: Record<string, string> = {}) => ({
+  RAPPORT_DB: db,
+  HUBSPOT_BASE_URL: baseUrl,
+  HUBSPOT_ACCESS_TOKEN: token,
+  ...extra,
+});
+
+const rowCount = (db: string): number => {
+  if (!existsSync(db)) return 0;
+  const d = new Database(db, { readonly: true });
+  try {
+    return (d.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    d.close();
+  }
+};
+
+describe('rapport sync --once', () => {
+  it('makes the cache equal the sandbox, then follows creates, updates and deletes incrementally', async () => {
+    const db = join(dir.path, 'full.db');
+    const initial = await rapportInProcess(['sync', '--once', '--json'], envFor(db));
+    expect(initial.stderr).toBe('');
+    expect(initial.code).toBe(0);
+    const summary = JSON.parse(initial.stdout) as { portals: { portal: string; streams: Record<string, { status: string }> }[] };
+    expect(summary.portals[0]?.portal).toBe(`hubspot:${hubId}`);
+    expect(Object.values(summary.portals[0]?.streams ?? {}).every((s) => s.status === 'ok')).toBe(true);
+    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+
+    // Changes after the backfill: a new contact with a call, an updated deal, an archived ticket,
+    // and an association change (which does not bump lastmodifieddate on HubSpot).
+    sandbox.clock.advance(60_000);
+    const c = sandbox.data.create(hubId, 'contacts', { email: 'New.Person@Example.com ', firstname: 'New' });
+    sandbox.data.create(hubId, 'calls', { hs_timestamp: new Date(sandbox.clock.now()).toISOString(), hs_call_direction: 'INBOUND' }, [
+      { type: 'contacts', id: c.id },
+    ]);
+    const first = <T>(xs: Iterable<T>): T | undefined => {
+      for (const x of xs) return x;
+      return undefined;
+    };
+    const deal = first(sandbox.data.iterate(hubId, 'deals'));
+    const ticket = first(sandbox.data.iterate(hubId, 'tickets'));
+    if (deal === undefined || ticket === undefined) throw new Error('generator made no deals or tickets');
+    sandbox.data.update(hubId, 'deals', deal.id, { amount: '1234.50' });
+    sandbox.data.archive(hubId, 'tickets', ticket.id);
+
+    const second = await rapportInProcess(['sync', '--once', '--json'], envFor(db));
+    expect(second.code).toBe(0);
+    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+    const d = new Database(db, { readonly: true });
+    const row = d.prepare("SELECT data FROM records WHERE type = 'contacts' AND id = ?").get(c.id) as { data: string };
+    d.close();
+    // cleaned on ingest: trimmed and lower-cased, raw kept
+    expect(JSON.parse(row.data).d).toMatchObject({ email: 'new.person@example.com', emailRaw: 'New.Person@Example.com ' });
+  });
+
+  it('survives SIGKILL at five points of a backfill: every rerun resumes, the end result equals the sandbox', async () => {
+    const db = join(dir.path, 'crash.db');
+    const total = [...['companies', 'contacts', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions']].reduce(
+      (n, t) => n + sandbox.data.count(hubId, t as 'contacts'),
+      0,
+    );
+    const kills: number[] = [];
+    for (const fraction of [0.1, 0.25, 0.45, 0.65, 0.85]) {
+      const { child, done } = rapportChild(['sync', '--once'], envFor(db));
+      // Kill once the cache has crossed this fraction of the account (read concurrently: WAL).
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 15));
+        if (child.exitCode !== null) break;
+        if (rowCount(db) >= fraction * total) {
+          child.kill('SIGKILL');
+          break;
+        }
+      }
+      const r = await done;
+      kills.push(rowCount(db));
+      if (r.signal !== 'SIGKILL') expect(r.code, r.stderr).toBe(0);
+    }
+    expect(new Set(kills).size).toBeGreaterThanOrEqual(5);
+    const last = await rapportInProcess(['sync', '--once'], envFor(db));
+    expect(last.code, last.stderr).toBe(0);
+    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+    // no duplicates: the primary key would refuse them, and the row count matches the sandbox
+    expect(rowCount(db)).toBe(total);
+  }, 120_000);
+
+  it('converges to the clean result under 429s, 500s, timeouts and malformed bodies', async () => {
+    const db = join(dir.path, 'faults.db');
+    sandbox.setFaults({ '429': 0.1, '500': 0.05, timeout: 0.01, malformed: 0.01 });
+    try {
+      // Malformed bodies are not retried (bad_response): a run may end with a failed stream,
+      // and the next run resumes from its last committed page.
+      for (let i = 0; i < 10; i++) {
+        const r = await rapportInProcess(['sync', '--once'], envFor(db, { RAPPORT_HTTP_TIMEOUT_MS: '2000' }));
+        if (r.code === 0) break;
+      }
+    } finally {
+      sandbox.setFaults({});
+    }
+    const clean = await rapportInProcess(['sync', '--once'], envFor(db));
+    expect(clean.code).toBe(0);
+    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+    expect(sandbox.stats(hubId).faults).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('rapport sync: bad input is refused with a clear message, a distinct exit code and nothing written', () => {
+  it('rejected token → 4', async () => {
+    const db = join(dir.path, 'badtoken.db');
+    const r = await rapportInProcess(['sync', '--once'], envFor(db, { HUBSPOT_ACCESS_TOKEN: 'pat-wrong' }));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/rejected the access token/);
+    expect(r.stderr).not.toContain('pat-wrong');
+    expect(rowCount(db)).toBe(0);
+  });
+
+  it('unreachable base URL → 5', async () => {
+    const db = join(dir.path, 'unreachable.db');
+    const r = await rapportInProcess(['sync', '--once'], envFor(db, { HUBSPOT_BASE_URL: 'http://127.0.0.1:9' }));
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/could not be reached/);
+    expect(rowCount(db)).toBe(0);
+  });
+
+  it('missing scopes → 6', async () => {
+    const db = join(dir.path, 'scopes.db');
+    const limited = sandbox.portals.create({ privateAppToken: 'pat-no-tickets', scopes: ['crm.objects.contacts.read', 'crm.objects.companies.read'] });
+    const r = await rapportInProcess(['sync', '--once'], envFor(db, { HUBSPOT_ACCESS_TOKEN: limited.token }));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/lacks a required scope/);
+    expect(rowCount(db)).toBe(0);
+  });
+
+  it('an unknown stream or flag → 2 with usage', async () => {
+    const r = await rapportInProcess(['sync', '--streams', 'widgets'], envFor(join(dir.path, 'x.db')));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown stream/);
+  });
+});

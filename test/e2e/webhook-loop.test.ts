@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/commands/demo.ts';
+import { loadConfig } from '../../src/config.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createRapport, type Rapport } from '../../src/main.ts';
+import { generateAccount } from '../../src/sandbox/generator/index.ts';
+import { installThroughBrowser } from '../../src/sandbox/hubspot/browser-install.ts';
+import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+/**
+ * The whole loop over real HTTP: a call logged on a sandbox contact → the sandbox delivers a
+ * signed webhook → Rapport syncs, rescores and writes back → the sandbox contact shows new
+ * rapport_* values; then our own write's propertyChange events come back and cause nothing.
+ */
+const dir = tempDir();
+const app = { clientId: 'rapport-e2e', clientSecret: randomBytes(16).toString('hex'), appId: 777 };
+let sandbox: HubspotSandbox;
+let closeSandbox: () => Promise<void>;
+let rapport: Rapport;
+let hubId: number;
+let portal: string;
+
+const waitFor = async (what: string, ok: () => boolean, ms = 15_000) => {
+  const until = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sandbox.webhooks.flush();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+const writes = () => sandbox.stats(hubId).byRoute['POST /crm/v3/objects/contacts/batch/update'] ?? 0;
+
+beforeAll(async () => {
+  let baseUrl: string;
+  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({
+    limits: false,
+    oauth: app,
+    webhookDelivery: { batchWindowMs: 20 },
+  }));
+  ({ hubId } = sandbox.portals.create());
+  portal = `hubspot:${hubId}`;
+  for (const b of generateAccount({ seed: 5, contacts: 80, now: sandbox.clock.now() })) sandbox.data.load(hubId, b);
+  const port = await freePort();
+  const config = loadConfig(
+    {
+      RAPPORT_DB: join(dir.path, 'r.db'),
+      RAPPORT_PORT: String(port),
+      RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      HUBSPOT_BASE_URL: baseUrl,
+      HUBSPOT_CLIENT_ID: app.clientId,
+      HUBSPOT_CLIENT_SECRET: app.clientSecret,
+      HUBSPOT_APP_ID: String(app.appId),
+    },
+    '/nonexistent.json',
+  );
+  let backfill: Promise<void> | undefined;
+  rapport = createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), onPortalReady: (_p, done) => (backfill = done) });
+  const { url } = await rapport.listen(port);
+  sandbox.webhooks.subscribe({ targetUrl: `${url}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
+  await installThroughBrowser(`${url}/oauth/hubspot/install`);
+  await waitFor('the install', () => backfill !== undefined);
+  await backfill;
+  await rapport.daemon.idle();
+}, 60_000);
+
+afterAll(async () => {
+  await rapport.close();
+  await closeSandbox();
+  dir.cleanup();
+});
+
+describe('webhook → sync → rescore → write-back', () => {
+  it('after install every contact carries rapport_* values in the sandbox', () => {
+    let missing = 0;
+    for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] == null) missing++;
+    expect(sandbox.data.count(hubId, 'contacts')).toBeGreaterThan(0);
+    expect(missing).toBe(0);
+  });
+
+  it('a new inbound call and ticket rescore its contact and writes the new values back, with no loop', async () => {
+    const target = [...sandbox.data.iterate(hubId, 'contacts')][0];
+    if (target === undefined) throw new Error('no contacts');
+    const before = { ...sandbox.data.get(hubId, 'contacts', target.id)?.properties };
+    const scoredBefore = rapport.store.scores.get(portal, target.id);
+    const writesBefore = writes();
+
+    sandbox.clock.advance(1000);
+    sandbox.data.create(
+      hubId,
+      'calls',
+      {
+        hs_timestamp: new Date(sandbox.clock.now()).toISOString(),
+        hs_call_direction: 'INBOUND',
+        hs_call_duration: '600000',
+        hs_call_body: 'Customer is furious: the product keeps failing, considering cancelling the contract.',
+        hs_call_status: 'COMPLETED',
+      },
+      [{ type: 'contacts', id: target.id }],
+    );
+    // and an urgent ticket, so the service-need score surely moves
+    sandbox.data.create(
+      hubId,
+      'tickets',
+      { subject: 'Outage', hs_ticket_priority: 'URGENT', hs_pipeline: '0', hs_pipeline_stage: '1', createdate: new Date(sandbox.clock.now()).toISOString() },
+      [{ type: 'contacts', id: target.id }],
+    );
+    await waitFor('the rescore to be written back', () => {
+      const now = sandbox.data.get(hubId, 'contacts', target.id)?.properties;
+      return now?.['rapport_scored_at'] !== before['rapport_scored_at'];
+    });
+    const after = sandbox.data.get(hubId, 'contacts', target.id)?.properties ?? {};
+    const scoredAfter = rapport.store.scores.get(portal, target.id);
+    expect(scoredAfter?.scoredAt).toBeGreaterThan(scoredBefore?.scoredAt ?? 0);
+    // what the sandbox shows is exactly what Rapport stored
+    expect(after['rapport_health']).toBe(scoredAfter?.health);
+    expect(Number(after['rapport_service_need'])).toBe(Math.round(scoredAfter?.serviceNeed.value ?? NaN));
+    expect(writes()).toBeGreaterThan(writesBefore);
+
+    // Our own write produced propertyChange webhooks on rapport_* properties: they must not
+    // cause another sync → rescore → write.
+    const settled = writes();
+    for (let i = 0; i < 10; i++) {
+      await sandbox.webhooks.flush();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await rapport.daemon.idle();
+    expect(sandbox.webhooks.stats().delivered).toBeGreaterThan(0);
+    expect(writes()).toBe(settled);
+  });
+});
