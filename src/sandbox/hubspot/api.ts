@@ -111,8 +111,6 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     return type;
   };
 
-  const known = (hubId: number, type: HubspotObjectType) => (name: string) => properties.definition(hubId, type, name) !== undefined;
-
   const embedAssociations = (hubId: number, obj: StoredObject, wanted: readonly string[]): Record<string, unknown> | Response => {
     const out: Record<string, unknown> = {};
     for (const name of wanted) {
@@ -160,10 +158,9 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const wanted = queryList(c, 'associations');
     const rows = storage.listPage(hubId, type, { archived, afterId, limit: limit + 1 });
     const page = rows.slice(0, limit);
-    const isKnown = known(hubId, type);
     const results: unknown[] = [];
     for (const obj of page) {
-      const wire = withAssociations(hubId, obj, selectProperties(type, obj.properties, requested, isKnown), wanted);
+      const wire = withAssociations(hubId, obj, selectProperties(type, obj.properties, requested), wanted);
       if (wire instanceof Response) return wire;
       results.push(wire);
     }
@@ -187,7 +184,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const idProperty = c.req.query('idProperty');
     const obj = idProperty === undefined || idProperty === 'hs_object_id' ? storage.getStored(hubId, type, id, archived) : findByProperty(hubId, type, idProperty, id, archived);
     if (obj === undefined) return objectNotFound(id);
-    const wire = withAssociations(hubId, obj, selectProperties(type, obj.properties, queryList(c, 'properties'), known(hubId, type)), queryList(c, 'associations'));
+    const wire = withAssociations(hubId, obj, selectProperties(type, obj.properties, queryList(c, 'properties')), queryList(c, 'associations'));
     return wire instanceof Response ? wire : jsonResponse(200, wire);
   });
 
@@ -214,7 +211,6 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const archived = queryBoolean(c, 'archived');
     if (archived instanceof Response) return archived;
     const hubId = c.get('hubId');
-    const isKnown = known(hubId, type);
     const results: unknown[] = [];
     const missing: string[] = [];
     const seen = new Set<string>();
@@ -224,7 +220,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       const obj =
         body.idProperty === undefined || body.idProperty === 'hs_object_id' ? storage.getStored(hubId, type, id, archived) : findByProperty(hubId, type, body.idProperty, id, archived);
       if (obj === undefined) missing.push(id);
-      else results.push(simplePublicObject(obj, selectProperties(type, obj.properties, body.properties, isKnown)));
+      else results.push(simplePublicObject(obj, selectProperties(type, obj.properties, body.properties)));
     }
     if (missing.length === 0) return jsonResponse(200, { status: 'COMPLETE', results, ...batchTimes(startedAt) });
     // hubspot.md §1.5: missing ids → 207 with an OBJECT_NOT_FOUND error listing them (text UNCONFIRMED)
@@ -234,6 +230,8 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
         category: 'OBJECT_NOT_FOUND',
         message: `Could not get some ${HUBSPOT_OBJECT_TYPES[type].singular.toUpperCase()} objects, they may be deleted or not exist. Check that ids are valid.`,
         context: { ids: missing },
+        errors: [],
+        links: {},
       },
     ];
     return jsonResponse(207, { status: 'COMPLETE', results, numErrors: errors.length, errors, ...batchTimes(startedAt) });
@@ -282,15 +280,17 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const untraced = invalid.filter((i) => i.traceId === undefined);
     if (untraced.length > 0) return propertyValuesInvalid(untraced.flatMap((i) => i.problems), String(hubId));
     const updated = valid.length === 0 ? [] : storage.applyUpdates(hubId, type, valid, 'api');
-    const results = updated.map((obj) => simplePublicObject(obj, selectProperties(type, obj.properties, Object.keys(valid.find((v) => v.id === obj.id)?.properties ?? {}), () => true)));
+    const results = updated.map((obj) => simplePublicObject(obj, selectProperties(type, obj.properties, Object.keys(valid.find((v) => v.id === obj.id)?.properties ?? {}))));
     const errors: unknown[] = invalid.map((i) => ({
       status: 'error',
       category: 'VALIDATION_ERROR',
       message: `Property values were not valid: ${JSON.stringify(i.problems.map((p) => ({ isValid: false, message: p.message, error: p.error, name: p.name })))}`,
       context: { objectWriteTraceId: [i.traceId ?? ''] },
+      errors: [],
+      links: {},
     }));
     if (missing.length > 0) {
-      errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: `Could not find ${HUBSPOT_OBJECT_TYPES[type].singular} objects with these ids.`, context: { ids: missing } });
+      errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: `Could not find ${HUBSPOT_OBJECT_TYPES[type].singular} objects with these ids.`, context: { ids: missing }, errors: [], links: {} });
     }
     if (errors.length === 0) return jsonResponse(200, { status: 'COMPLETE', results, ...batchTimes(startedAt) });
     return jsonResponse(207, { status: 'COMPLETE', results, numErrors: errors.length, errors, ...batchTimes(startedAt) });
@@ -304,10 +304,9 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const hubId = c.get('hubId');
     const outcome = runSearch({ storage, hubId, type, definition: (name) => properties.definition(hubId, type, name) }, body);
     if (outcome instanceof Response) return outcome;
-    const isKnown = known(hubId, type);
     const out: Record<string, unknown> = {
       total: outcome.total,
-      results: outcome.results.map((o) => simplePublicObject(o, selectProperties(type, o.properties, body.properties, isKnown))),
+      results: outcome.results.map((o) => simplePublicObject(o, selectProperties(type, o.properties, body.properties))),
     };
     if (outcome.nextAfter !== undefined) out.paging = { next: { after: outcome.nextAfter } };
     return jsonResponse(200, out);
@@ -352,12 +351,14 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       const rows = storage.associationRows(hubId, fromType, input.id, toType, afterId, ASSOCIATION_PAGE_SIZE + 1);
       if (rows.length === 0 && input.after === undefined) {
         // UNCONFIRMED text: ids without associations are reported as errors, not empty results.
+        // (StandardError types subCategory as an object in the spec, so none is sent.)
         errors.push({
           status: 'error',
           category: 'OBJECT_NOT_FOUND',
-          subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
           message: `No ${toType} is associated with ${HUBSPOT_OBJECT_TYPES[fromType].singular} ${input.id}.`,
           context: { fromObjectId: [input.id] },
+          errors: [],
+          links: {},
         });
         continue;
       }

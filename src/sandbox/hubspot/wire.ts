@@ -45,21 +45,21 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
 
 /**
  * Which properties a response carries: the object's defaults when none were asked for, else the
- * requested ones plus id / created / modified. A requested property without a value comes back
- * as null (the client model allows it; hubspot.md §1.3 UNCONFIRMED); names that are not
- * properties of the object are dropped silently, as HubSpot does.
+ * requested ones plus id / created / modified. A requested property without a value is left out:
+ * the docs say such properties "will not appear in the response" and the spec types property
+ * values as plain strings (hubspot.md §1.3; the null variant some clients see is UNCONFIRMED).
+ * Names that are not properties of the object are dropped silently, as HubSpot does.
  */
 export function selectProperties(
   type: HubspotObjectType,
   all: Record<string, string | null>,
   requested: readonly string[] | undefined,
-  isKnown: (name: string) => boolean,
 ): Record<string, string | null> {
   const names = requested === undefined || requested.length === 0 ? DEFAULT_PROPERTIES[type] : requested;
   const out: Record<string, string | null> = {};
   for (const name of names) {
-    if (name in all) out[name] = all[name] ?? null;
-    else if (isKnown(name)) out[name] = null;
+    const v = all[name];
+    if (v !== undefined && v !== null) out[name] = v;
   }
   for (const name of alwaysReturnedProperties(type)) {
     if (name in all) out[name] = all[name] ?? null;
