@@ -1,0 +1,48 @@
+/**
+ * Reasons: the top signed contributions behind a score, in plain words
+ * ("3 open high-priority tickets", "no purchase in 140 days"). Each scorer turns its inputs into
+ * `Reason`s with an impact in score points; this module ranks, merges and formats them.
+ */
+import type { Reason } from '../store/scores.ts';
+
+/** The `top` reasons by absolute impact (ties keep the given order), impacts rounded to 0.1 point. */
+export function topReasons(reasons: readonly Reason[], top = 4, minImpact = 0.5): Reason[] {
+  return reasons
+    .filter((r) => Number.isFinite(r.impact) && Math.abs(r.impact) >= minImpact)
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => Math.abs(b.r.impact) - Math.abs(a.r.impact) || a.i - b.i)
+    .slice(0, top)
+    .map(({ r }) => ({ text: r.text, impact: Math.round(r.impact * 10) / 10 }));
+}
+
+/** Data-quality reason: always shown when the contact's records have problems (never hidden by ranking). */
+export function dataQualityReason(issues: readonly string[], confidenceLost: number): Reason | null {
+  if (issues.length === 0) return null;
+  const shown = issues.slice(0, 3).join(', ');
+  const more = issues.length > 3 ? ` and ${issues.length - 3} more` : '';
+  return { text: `data problems lower confidence: ${shown}${more}`, impact: -Math.round(confidenceLost * 100) };
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+export function daysText(d: number): string {
+  return plural(Math.round(d), 'day');
+}
+
+/**
+ * The one-line summary written to the CRM's `reasons` property: the strongest reasons across
+ * the scores, signed, capped at `maxLength` characters (HubSpot text properties hold 65,536;
+ * the card shows the full list).
+ */
+export function reasonsLine(reasons: readonly Reason[], maxLength = 480): string {
+  const parts = topReasons(reasons, 5, 0).map((r) => `${r.impact >= 0 ? '+' : '−'} ${r.text}`);
+  let out = '';
+  for (const p of parts) {
+    const next = out === '' ? p : `${out}; ${p}`;
+    if (next.length > maxLength) break;
+    out = next;
+  }
+  return out;
+}

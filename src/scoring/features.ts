@@ -1,0 +1,553 @@
+/**
+ * Cache → one feature vector per contact, AS OF a given time (ARCHITECTURE §5, scoring.md §4.8).
+ *
+ * `computeFeatures` is pure over rows: only events at or before `asOf` count, and state that
+ * changes after the fact (deal stage, ticket status) is reconstructed from dates: a deal closed
+ * after `asOf` was open at `asOf`; a ticket closed after `asOf` was open. Rapport's own written
+ * properties (rapport_*) never reach the normalized data, so they cannot be inputs.
+ *
+ * Reading is one ordered pass: contacts by id, and their linked records through the
+ * associations index (portal, to_type, to_id), in bounded chunks (`readContactChunks`), so a
+ * million contacts never sit in memory and no per-contact query is issued.
+ */
+import type {
+  CompanyData,
+  ContactData,
+  DealData,
+  EngagementData,
+  FeedbackData,
+  ObjectType,
+  RecordData,
+  TicketData,
+} from '../connectors/types.ts';
+import type { Store } from '../store/index.ts';
+import { sentimentOf } from './sentiment.ts';
+
+export const DAY_MS = 86_400_000;
+/** "never" is capped here, so recency features stay finite. */
+export const NEVER_DAYS = 730;
+
+export type LinkedRow = { type: ObjectType; id: string; data: RecordData; issues: readonly string[] };
+export type ContactInput = {
+  id: string;
+  companyId: string | null;
+  data: ContactData;
+  issues: readonly string[];
+  linked: LinkedRow[];
+};
+export type CompanyContext = { employees: number | null; annualRevenue: number | null };
+
+export const CHANNELS = ['emails', 'calls', 'meetings', 'tickets'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** One contact's features as of `asOf`. Days are whole-ish numbers; "never" is NEVER_DAYS. */
+export type ContactFeatures = {
+  contactId: string;
+  asOf: number;
+  /** false when the contact was created after asOf (not yet a contact then) */
+  exists: boolean;
+  /** days since the contact was created (or since its first recorded event when the create date is missing) */
+  tenureDays: number;
+  /** closed-won deals closed at or before asOf */
+  purchases: number;
+  /** days since the first purchase (0 when none) */
+  daysSinceFirstPurchase: number;
+  /** days since the last purchase (NEVER_DAYS when none; not capped otherwise, BG/NBD needs the exact value) */
+  recencyDays: number;
+  /** sum of closed-won amounts (valid amounts only) */
+  monetaryTotal: number;
+  /** mean closed-won amount over purchases with a valid amount (0 when none) */
+  monetaryMean: number;
+  /** purchases with a valid amount (Gamma-Gamma needs the count behind the mean) */
+  amountCount: number;
+  /** purchases in the last 90 days */
+  purchases90d: number;
+  /** deals created at or before asOf and not closed by asOf */
+  openDeals: number;
+  /** deals closed lost at or before asOf */
+  lostDeals: number;
+  /** inbound calls/emails/meetings in the last 30 days */
+  inbound30d: number;
+  /** inbound calls/emails/meetings in the last 90 days */
+  inbound90d: number;
+  /** inbound calls/emails/meetings 91–180 days ago (for the trend) */
+  inboundPrev90d: number;
+  /** rep-initiated calls/emails/meetings in the last 90 days */
+  outbound90d: number;
+  /** notes and tasks logged in the last 90 days */
+  notes90d: number;
+  /** all engagements at or before asOf */
+  engagementsTotal: number;
+  /** days since the last inbound engagement, ticket or survey answer (NEVER_DAYS when none) */
+  daysSinceInbound: number;
+  /** days since any touch, either direction (NEVER_DAYS when none) */
+  daysSinceTouch: number;
+  /** inbound contacts per channel, all time (for the likely channel) */
+  channelCounts: Record<Channel, number>;
+  /** tickets created at or before asOf */
+  tickets: number;
+  /** tickets created in the last 30 days */
+  tickets30d: number;
+  /** tickets created in the last 90 days */
+  tickets90d: number;
+  /** tickets open at asOf */
+  openTickets: number;
+  /** HIGH/URGENT tickets open at asOf */
+  openHighPriority: number;
+  /** mean days to close over tickets closed by asOf (null when none) */
+  meanCloseDays: number | null;
+  /** tickets closed by asOf */
+  closedTickets: number;
+  /** tickets (closed by asOf) that were reopened at least once */
+  reopenedTickets: number;
+  /** days since the last ticket was created (NEVER_DAYS when none) */
+  daysSinceTicket: number;
+  /** ticket-experience score in [0, 1] averaged over closed tickets (null when none) */
+  ticketExperience: number | null;
+  /** valid survey answers at or before asOf */
+  surveys: number;
+  /** the brief's CS: mean of (x − min)/(max − min) over answers, on each survey's SCALE bounds (null when none) */
+  surveyScore: number | null;
+  /** the latest NPS answer 0–10 (null when none) */
+  npsLast: number | null;
+  /** mean CSAT 1–5 (null when none) */
+  csatMean: number | null;
+  /** days since the last survey answer (NEVER_DAYS when none) */
+  daysSinceSurvey: number;
+  /** mean sentiment in (−1, 1) of inbound texts, ticket texts and survey comments with lexicon words (null when none) */
+  sentiment: number | null;
+  /** texts that carried sentiment */
+  sentimentTexts: number;
+  /** texts with clearly negative sentiment (< −0.3) */
+  negativeTexts: number;
+  /** the contact's company size (null when unknown) */
+  companyEmployees: number | null;
+  /** distinct data problems found in this contact's records, in plain words */
+  dataIssues: string[];
+  /** 1 = clean; each distinct problem lowers it (never below 0.4) */
+  dataQuality: number;
+};
+
+/** Survey scales (scoring.md §4.1–4.3): CES is CES 2.0, 1–7 agreement, higher is better. */
+const SCALES = { NPS: [0, 10], CSAT: [1, 5], CES: [1, 7] } as const;
+
+function days(ms: number): number {
+  return ms / DAY_MS;
+}
+
+function validTime(t: unknown): t is number {
+  return typeof t === 'number' && Number.isFinite(t);
+}
+
+/**
+ * Features of one contact as of `asOf`. `now` is the real present: events dated after `now`
+ * are bad data (future dates) and are named as such; events after `asOf` but not after `now`
+ * are simply not visible yet (training cut-offs).
+ */
+export function computeFeatures(
+  input: ContactInput,
+  asOf: number,
+  company: CompanyContext | undefined = undefined,
+  now: number = asOf,
+): ContactFeatures {
+  const problems = new Set<string>();
+  for (const i of input.issues) problems.add(i);
+  const c = input.data;
+  let created = validTime(c.createdAt) ? c.createdAt : null;
+  if (created === null) problems.add('missing create date');
+  else if (created > now) {
+    problems.add('create date in the future');
+    created = null;
+  }
+  const exists = created === null || created <= asOf;
+
+  let firstEvent = Infinity;
+  let purchases = 0;
+  let firstPurchase = Infinity;
+  let lastPurchase = -Infinity;
+  let monetaryTotal = 0;
+  let amountCount = 0;
+  let purchases90d = 0;
+  let openDeals = 0;
+  let lostDeals = 0;
+  let inbound30d = 0;
+  let inbound90d = 0;
+  let inboundPrev90d = 0;
+  let outbound90d = 0;
+  let notes90d = 0;
+  let engagementsTotal = 0;
+  let lastInbound = -Infinity;
+  let lastTouch = -Infinity;
+  const channelCounts: Record<Channel, number> = { emails: 0, calls: 0, meetings: 0, tickets: 0 };
+  let tickets = 0;
+  let tickets30d = 0;
+  let tickets90d = 0;
+  let openTickets = 0;
+  let openHighPriority = 0;
+  let closeDaysSum = 0;
+  let closedTickets = 0;
+  let reopenedTickets = 0;
+  let lastTicket = -Infinity;
+  let experienceSum = 0;
+  let surveys = 0;
+  let surveySum = 0;
+  let npsLast: number | null = null;
+  let npsLastAt = -Infinity;
+  let csatSum = 0;
+  let csatN = 0;
+  let lastSurvey = -Infinity;
+  let sentimentSum = 0;
+  let sentimentTexts = 0;
+  let negativeTexts = 0;
+
+  const addText = (text: string | null) => {
+    const s = sentimentOf(text);
+    if (s.hits === 0) return;
+    sentimentSum += s.score;
+    sentimentTexts++;
+    if (s.score < -0.3) negativeTexts++;
+  };
+  const d90 = asOf - 90 * DAY_MS;
+  const d30 = asOf - 30 * DAY_MS;
+  const d180 = asOf - 180 * DAY_MS;
+
+  for (const row of input.linked) {
+    for (const i of row.issues) problems.add(i);
+    switch (row.type) {
+      case 'deals': {
+        const d = row.data as DealData;
+        const createdAt = validTime(d.createdAt) ? d.createdAt : null;
+        const closedAt = validTime(d.closedAt) ? d.closedAt : null;
+        if ((createdAt !== null && createdAt > now) || (d.isClosed && closedAt !== null && closedAt > now)) {
+          problems.add('deal dated in the future');
+          break;
+        }
+        if (createdAt !== null && createdAt > asOf) break;
+        if (d.isClosed && closedAt === null) {
+          problems.add('closed deal without a close date');
+          break;
+        }
+        if (!(d.isClosed && closedAt !== null && closedAt <= asOf)) {
+          openDeals++;
+          break;
+        }
+        const at = closedAt as number;
+        if (at < firstEvent) firstEvent = at;
+        if (d.isClosedWon) {
+          purchases++;
+          if (at < firstPurchase) firstPurchase = at;
+          if (at > lastPurchase) lastPurchase = at;
+          if (at > d90) purchases90d++;
+          if (typeof d.amount === 'number' && Number.isFinite(d.amount) && d.amount >= 0) {
+            monetaryTotal += d.amount;
+            amountCount++;
+          } else problems.add(d.amountRaw !== null && d.amountRaw !== '' ? 'non-numeric deal amount' : 'missing deal amount');
+        } else lostDeals++;
+        break;
+      }
+      case 'tickets': {
+        const t = row.data as TicketData;
+        const createdAt = validTime(t.createdAt) ? t.createdAt : null;
+        if (createdAt === null) {
+          problems.add('ticket without a create date');
+          break;
+        }
+        if (createdAt > now) {
+          problems.add('ticket dated in the future');
+          break;
+        }
+        if (createdAt > asOf) break;
+        if (createdAt < firstEvent) firstEvent = createdAt;
+        tickets++;
+        channelCounts.tickets++;
+        if (createdAt > d30) tickets30d++;
+        if (createdAt > d90) tickets90d++;
+        if (createdAt > lastTicket) lastTicket = createdAt;
+        if (createdAt > lastInbound) lastInbound = createdAt;
+        if (createdAt > lastTouch) lastTouch = createdAt;
+        const closedAt = validTime(t.closedAt) ? t.closedAt : t.isClosed && validTime(t.timeToCloseMs) ? createdAt + t.timeToCloseMs : null;
+        const closed = closedAt !== null && closedAt <= asOf;
+        addText([t.subject, t.content].filter((x) => typeof x === 'string').join(' '));
+        if (!closed) {
+          openTickets++;
+          if (t.priority === 'HIGH' || t.priority === 'URGENT') openHighPriority++;
+          break;
+        }
+        const closeDays = Math.max(0, days(closedAt - createdAt));
+        closeDaysSum += closeDays;
+        closedTickets++;
+        // The reopen count is the ticket's current value, so only tickets already closed by
+        // asOf use it (a reopen after asOf would otherwise leak in; it is rare after closing).
+        const reopened = Number.isFinite(t.reopenedCount) && t.reopenedCount > 0;
+        if (reopened) reopenedTickets++;
+        // Ticket experience in [0, 1]: fast closes are good (half-life 3 days), reopening and
+        // high priority (an outage-grade problem) take points off.
+        const speed = Math.pow(0.5, closeDays / 3);
+        const pr = t.priority === 'HIGH' || t.priority === 'URGENT' ? 0.15 : 0;
+        experienceSum += Math.max(0, Math.min(1, 0.35 + 0.65 * speed - (reopened ? 0.35 : 0) - pr));
+        break;
+      }
+      case 'feedback_submissions': {
+        const f = row.data as FeedbackData;
+        if (!validTime(f.at)) {
+          problems.add('survey answer without a date');
+          break;
+        }
+        if (f.at > now) {
+          problems.add('survey answer dated in the future');
+          break;
+        }
+        if (f.at > asOf) break;
+        if (f.at > lastInbound) lastInbound = f.at;
+        addText(f.comment);
+        const scale = f.surveyType === null ? undefined : SCALES[f.surveyType];
+        if (scale === undefined) {
+          problems.add('survey answer of unknown type');
+          break;
+        }
+        if (typeof f.value !== 'number' || !Number.isFinite(f.value)) {
+          problems.add('non-numeric survey answer');
+          break;
+        }
+        if (f.value < scale[0] || f.value > scale[1]) {
+          problems.add(`${f.surveyType} answer outside ${scale[0]}–${scale[1]}`);
+          break;
+        }
+        surveys++;
+        surveySum += (f.value - scale[0]) / (scale[1] - scale[0]);
+        if (f.at > lastSurvey) lastSurvey = f.at;
+        if (f.surveyType === 'NPS' && f.at >= npsLastAt) {
+          npsLast = f.value;
+          npsLastAt = f.at;
+        }
+        if (f.surveyType === 'CSAT') {
+          csatSum += f.value;
+          csatN++;
+        }
+        break;
+      }
+      case 'calls':
+      case 'emails':
+      case 'meetings':
+      case 'notes':
+      case 'tasks': {
+        const e = row.data as EngagementData;
+        if (!validTime(e.at)) {
+          problems.add('activity without a date');
+          break;
+        }
+        if (e.at > now) {
+          problems.add('activity dated in the future');
+          break;
+        }
+        if (e.at > asOf) break;
+        engagementsTotal++;
+        if (e.at < firstEvent) firstEvent = e.at;
+        if (row.type === 'notes' || row.type === 'tasks') {
+          if (e.at > d90) notes90d++;
+          if (row.type === 'notes') addText(e.text);
+          break;
+        }
+        if (e.at > lastTouch) lastTouch = e.at;
+        if (e.direction === 'inbound') {
+          channelCounts[row.type]++;
+          if (e.at > lastInbound) lastInbound = e.at;
+          if (e.at > d30) inbound30d++;
+          if (e.at > d90) inbound90d++;
+          else if (e.at > d180) inboundPrev90d++;
+          addText(e.text);
+        } else if (e.at > d90) outbound90d++;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  const start = created ?? (Number.isFinite(firstEvent) ? firstEvent : asOf);
+  const since = (t: number) => (Number.isFinite(t) ? Math.min(NEVER_DAYS, Math.max(0, days(asOf - t))) : NEVER_DAYS);
+  const dataIssues = [...problems].sort();
+  return {
+    contactId: input.id,
+    asOf,
+    exists,
+    tenureDays: Math.max(0, days(asOf - start)),
+    purchases,
+    daysSinceFirstPurchase: purchases > 0 ? Math.max(0, days(asOf - firstPurchase)) : 0,
+    recencyDays: purchases > 0 ? Math.max(0, days(asOf - lastPurchase)) : NEVER_DAYS,
+    monetaryTotal,
+    monetaryMean: amountCount > 0 ? monetaryTotal / amountCount : 0,
+    amountCount,
+    purchases90d,
+    openDeals,
+    lostDeals,
+    inbound30d,
+    inbound90d,
+    inboundPrev90d,
+    outbound90d,
+    notes90d,
+    engagementsTotal,
+    daysSinceInbound: since(lastInbound),
+    daysSinceTouch: since(Math.max(lastTouch, lastInbound, lastPurchase)),
+    channelCounts,
+    tickets,
+    tickets30d,
+    tickets90d,
+    openTickets,
+    openHighPriority,
+    meanCloseDays: closedTickets > 0 ? closeDaysSum / closedTickets : null,
+    closedTickets,
+    reopenedTickets,
+    daysSinceTicket: since(lastTicket),
+    ticketExperience: closedTickets > 0 ? experienceSum / closedTickets : null,
+    surveys,
+    surveyScore: surveys > 0 ? surveySum / surveys : null,
+    npsLast,
+    csatMean: csatN > 0 ? csatSum / csatN : null,
+    daysSinceSurvey: since(lastSurvey),
+    sentiment: sentimentTexts > 0 ? sentimentSum / sentimentTexts : null,
+    sentimentTexts,
+    negativeTexts,
+    companyEmployees: company?.employees ?? null,
+    dataIssues,
+    dataQuality: Math.max(0.4, 1 - 0.15 * dataIssues.length),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the cache
+
+type ContactRow = { id: string; company_id: string | null; data: string };
+type LinkRow = { cid: string; type: string; id: string; data: string };
+
+function parsePayload(s: string): { d: RecordData; i?: string[] } {
+  try {
+    return JSON.parse(s) as { d: RecordData; i?: string[] };
+  } catch {
+    return { d: {} as RecordData, i: ['unreadable cached record'] };
+  }
+}
+
+const NO_ISSUES: readonly string[] = [];
+
+/** Companies of a portal (id → size), loaded once per pass: far fewer than contacts. */
+export function loadCompanies(store: Store, portal: string): Map<string, CompanyContext> {
+  const out = new Map<string, CompanyContext>();
+  const stmt = store.db.prepare<[string], { id: string; data: string }>(
+    `SELECT id, data FROM records WHERE portal = ? AND type = 'companies' AND deleted = 0`,
+  );
+  for (const row of stmt.iterate(portal)) {
+    const d = parsePayload(row.data).d as CompanyData;
+    out.set(row.id, {
+      employees: typeof d.employees === 'number' && Number.isFinite(d.employees) ? d.employees : null,
+      annualRevenue: typeof d.annualRevenue === 'number' && Number.isFinite(d.annualRevenue) ? d.annualRevenue : null,
+    });
+  }
+  return out;
+}
+
+function toInput(row: ContactRow): ContactInput {
+  const p = parsePayload(row.data);
+  return { id: row.id, companyId: row.company_id, data: p.d as ContactData, issues: p.i ?? NO_ISSUES, linked: [] };
+}
+
+function toLinked(row: LinkRow): LinkedRow {
+  const p = parsePayload(row.data);
+  return { type: row.type as ObjectType, id: row.id, data: p.d, issues: p.i ?? NO_ISSUES };
+}
+
+/**
+ * Every live contact of a portal with its linked live records, in contact-id order, yielded in
+ * chunks of `chunkSize` contacts. Two keyset-paged queries per chunk (contacts by primary key,
+ * links by the associations_to index): memory stays bounded and the caller may write to the
+ * database between chunks (better-sqlite3 forbids writes while a statement is iterating).
+ */
+export function* readContactChunks(store: Store, portal: string, chunkSize = 2000): Generator<ContactInput[]> {
+  const contacts = store.db.prepare<[string, string, number], ContactRow>(
+    `SELECT id, company_id, data FROM records
+     WHERE portal = ? AND type = 'contacts' AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+  );
+  const links = store.db.prepare<[string, string, string], LinkRow>(
+    `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
+     FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+     WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id >= ? AND a.to_id <= ? AND r.deleted = 0`,
+  );
+  let after = '';
+  for (;;) {
+    const rows = contacts.all(portal, after, chunkSize);
+    if (rows.length === 0) return;
+    const first = (rows[0] as ContactRow).id;
+    const last = (rows[rows.length - 1] as ContactRow).id;
+    const chunk = rows.map(toInput);
+    const byId = new Map<string, ContactInput>();
+    for (const c of chunk) byId.set(c.id, c);
+    for (const l of links.all(portal, first, last)) byId.get(l.cid)?.linked.push(toLinked(l));
+    yield chunk;
+    if (rows.length < chunkSize) return;
+    after = last;
+  }
+}
+
+/** The given contacts (live ones only; unknown ids are skipped) with their linked records. */
+export function readContacts(store: Store, portal: string, ids: readonly string[]): ContactInput[] {
+  const contact = store.db.prepare<[string, string], ContactRow>(
+    `SELECT id, company_id, data FROM records WHERE portal = ? AND type = 'contacts' AND id = ? AND deleted = 0`,
+  );
+  const links = store.db.prepare<[string, string], LinkRow>(
+    `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
+     FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+     WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id = ? AND r.deleted = 0`,
+  );
+  const out: ContactInput[] = [];
+  for (const id of new Set(ids)) {
+    const row = contact.get(portal, id);
+    if (row === undefined) continue;
+    const input = toInput(row);
+    for (const l of links.all(portal, id)) input.linked.push(toLinked(l));
+    out.push(input);
+  }
+  return out;
+}
+
+/** Outcome windows for training labels: what happened in (from, to]. */
+export type Outcomes = {
+  purchased: boolean;
+  /** inbound engagement, ticket or survey answer */
+  inboundActivity: boolean;
+  newTicket: boolean;
+};
+
+export function outcomesBetween(input: ContactInput, from: number, to: number): Outcomes {
+  let purchased = false;
+  let inboundActivity = false;
+  let newTicket = false;
+  const within = (t: unknown) => validTime(t) && t > from && t <= to;
+  for (const row of input.linked) {
+    switch (row.type) {
+      case 'deals': {
+        const d = row.data as DealData;
+        if (d.isClosedWon && within(d.closedAt)) purchased = true;
+        break;
+      }
+      case 'tickets':
+        if (within((row.data as TicketData).createdAt)) {
+          newTicket = true;
+          inboundActivity = true;
+        }
+        break;
+      case 'feedback_submissions':
+        if (within((row.data as FeedbackData).at)) inboundActivity = true;
+        break;
+      case 'calls':
+      case 'emails':
+      case 'meetings': {
+        const e = row.data as EngagementData;
+        if (e.direction === 'inbound' && within(e.at)) inboundActivity = true;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { purchased, inboundActivity, newTicket };
+}

@@ -1,0 +1,107 @@
+/**
+ * Loyalty 0–100 from purchase history (closed-won deals): BG/NBD P(alive) and expected
+ * purchases, Gamma-Gamma expected spend → CLV, and RFM quintiles (ARCHITECTURE §5,
+ * scoring.md §1.1, §1.4, §4.4). Time unit: weeks.
+ *
+ *   loyalty = 100 · (½ · P(alive) + ½ · E/(E + E_ref))
+ *
+ * with E = E[Y(52 weeks) | x, tₓ, T] and E_ref the portal's median among buyers: a customer who is
+ * surely active and expected to buy as often as the median buyer scores 75. Non-buyers score 0
+ * (loyalty is about purchases; their engagement shows in the other scores).
+ */
+import {
+  bgNbdConditionalExpected,
+  bgNbdPAlive,
+  type BgNbdParams,
+  type RfmSummary,
+} from './models/bg-nbd.ts';
+import { conditionalExpectedSpend, type GammaGammaParams } from './models/gamma-gamma.ts';
+import type { Reason, ScoreValue } from '../store/scores.ts';
+import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
+import { daysText, dataQualityReason, plural, topReasons } from './explain.ts';
+import type { ContactFeatures } from './features.ts';
+import type { LoyaltyInputs } from './vector.ts';
+import { clamp, round3 } from './satisfaction.ts';
+
+export type LoyaltyParams = {
+  bgNbd: BgNbdParams;
+  gammaGamma: GammaGammaParams;
+  /** median E[Y(52w)] among buyers */
+  expectedRef: number;
+  /** RFM quintile edges (4 each), from buyers: recency in days, frequency in purchases, monetary mean */
+  rfmEdges: { recency: number[]; frequency: number[]; monetary: number[] };
+};
+
+/**
+ * Cold start: CDNOW's published BG/NBD parameters (Fader, Hardie & Lee 2005; scoring.md §1.1)
+ * and a Gamma-Gamma with CDNOW's shape (p 6.25, q 3.74) and a scale γ that puts the population
+ * mean spend at 1,000; replaced by the portal's own fit once `rapport train` has run.
+ */
+export const DEFAULT_LOYALTY: LoyaltyParams = {
+  bgNbd: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
+  gammaGamma: { p: 6.25, q: 3.74, gamma: (1000 * (3.74 - 1)) / 6.25 },
+  expectedRef: 0.5,
+  rfmEdges: { recency: [30, 90, 180, 365], frequency: [1, 2, 3, 5], monetary: [250, 500, 1000, 2500] },
+};
+
+const WEEK_DAYS = 7;
+
+/** BG/NBD summary of a contact: x repeat purchases, tₓ and T in weeks from the first purchase. */
+export function rfmSummary(f: ContactFeatures): RfmSummary | null {
+  if (f.purchases === 0) return null;
+  const T = f.daysSinceFirstPurchase / WEEK_DAYS;
+  const tx = Math.max(0, Math.min(T, (f.daysSinceFirstPurchase - f.recencyDays) / WEEK_DAYS));
+  return { x: f.purchases - 1, tx, T };
+}
+
+export function loyaltyInputs(f: ContactFeatures, params: LoyaltyParams): LoyaltyInputs {
+  const s = rfmSummary(f);
+  if (s === null) return { pAlive: 0, expected90d: 0 };
+  return { pAlive: bgNbdPAlive(params.bgNbd, s), expected90d: bgNbdConditionalExpected(params.bgNbd, 90 / WEEK_DAYS, s) };
+}
+
+/** RFM cell "545": R reversed (recent = 5), each 1–5 by the stored quintile edges. */
+export function rfmCell(f: ContactFeatures, edges: LoyaltyParams['rfmEdges']): string {
+  const q = (v: number, e: readonly number[]) => 1 + e.filter((x) => v > x).length;
+  return `${6 - q(f.recencyDays, edges.recency)}${q(f.purchases, edges.frequency)}${q(f.monetaryMean, edges.monetary)}`;
+}
+
+export type LoyaltyResult = { score: ScoreValue; extra: { clv: number; pAlive: number; expectedPurchases52w: number; rfm: string | null } };
+
+export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: BandThresholds['loyalty']): LoyaltyResult {
+  const s = rfmSummary(f);
+  if (s === null) {
+    const reasons: Reason[] = [{ text: 'no purchases yet', impact: 0 }];
+    const dq = dataQualityReason(f.dataIssues, 1 - f.dataQuality);
+    if (dq !== null) reasons.push(dq);
+    return {
+      score: { value: 0, band: bandHigherIsBetter(0, bands), confidence: round3(0.5 * f.dataQuality), reasons },
+      extra: { clv: 0, pAlive: 0, expectedPurchases52w: 0, rfm: null },
+    };
+  }
+  const pAlive = bgNbdPAlive(params.bgNbd, s);
+  const e52 = bgNbdConditionalExpected(params.bgNbd, 52, s);
+  const eShare = e52 / (e52 + params.expectedRef);
+  const value = 100 * (0.5 * pAlive + 0.5 * eShare);
+  // CLV over the next year, undiscounted: E[M]·E[Y(52)] (customerLifetimeValue with d = 0
+  // telescopes to this; one series evaluation instead of twelve keeps scoring fast).
+  const spend = f.amountCount > 0 ? conditionalExpectedSpend(params.gammaGamma, { x: f.amountCount, zbar: f.monetaryMean }) : conditionalExpectedSpend(params.gammaGamma, { x: 0, zbar: 0 });
+  const clv = spend * e52;
+  const reasons: Reason[] = [
+    {
+      text: f.recencyDays >= 60 ? `no purchase in ${daysText(f.recencyDays)}` : `bought ${daysText(f.recencyDays)} ago`,
+      impact: 50 * (pAlive - 0.5),
+    },
+    { text: `${plural(f.purchases, 'purchase')} in ${daysText(f.daysSinceFirstPurchase)}`, impact: 50 * (eShare - 0.5) },
+  ];
+  if (f.amountCount > 0) reasons.push({ text: `expected value next year ${Math.round(clv).toLocaleString('en-US')}`, impact: 0.5 });
+  const shown = topReasons(reasons, 3);
+  // Evidence grows with repeat purchases: one purchase says little about a rate.
+  const evidence = 1 - Math.exp(-(s.x + 1) / 2);
+  const dq = dataQualityReason(f.dataIssues, evidence * (1 - f.dataQuality));
+  if (dq !== null) shown.push(dq);
+  return {
+    score: { value: clamp(value), band: bandHigherIsBetter(value, bands), confidence: round3(evidence * f.dataQuality), reasons: shown },
+    extra: { clv: Math.round(clv * 100) / 100, pAlive: round3(pAlive), expectedPurchases52w: round3(e52), rfm: rfmCell(f, params.rfmEdges) },
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * Scores contacts of one portal as of `now`: features → the four scores → store.scores (with
+ * history) → dirty marks cleared → changed values enqueued for write-back (contracts.md,
+ * "Scoring"). Each chunk of contacts is saved in one transaction.
+ *
+ * Write-back only carries news: the neutral-key properties are compared with what was last
+ * written, and nothing is enqueued unless a value other than `scored_at` changed (a fresh
+ * timestamp alone is not worth an API call).
+ */
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import type { ContactScores, Reason } from '../store/scores.ts';
+import { DEFAULT_BANDS, healthBand, type BandThresholds } from './bands.ts';
+import { scoreChurn } from './churn.ts';
+import { computeFeatures, loadCompanies, readContactChunks, readContacts, type CompanyContext, type ContactInput } from './features.ts';
+import { loyaltyInputs, scoreLoyalty } from './loyalty.ts';
+import { loadPortalModels, type PortalModels } from './portal-models.ts';
+import { round3, scoreSatisfaction } from './satisfaction.ts';
+import { scoreServiceNeed } from './service-need.ts';
+import { COLUMNS, modelRow } from './vector.ts';
+
+export type ScoreOptions = {
+  contactIds: readonly string[] | 'all' | 'dirty';
+  now: number;
+  logger?: Logger;
+  bands?: BandThresholds;
+  /** contacts per transaction (default 2,000) */
+  chunkSize?: number;
+};
+
+/** Everything scoring one contact produces, before it is saved. */
+export function scoreOne(
+  input: ContactInput,
+  company: CompanyContext | undefined,
+  models: PortalModels,
+  now: number,
+  bands: BandThresholds = DEFAULT_BANDS,
+  row: number[] = new Array<number>(COLUMNS.length),
+): ContactScores {
+  const f = computeFeatures(input, now, company, now);
+  const l = loyaltyInputs(f, models.loyalty);
+  modelRow(f, l, row);
+  const satisfaction = scoreSatisfaction(f, models.satisfaction, bands.satisfaction);
+  const loyalty = scoreLoyalty(f, models.loyalty, bands.loyalty);
+  const churnRisk = scoreChurn(f, l, row, models.churn, bands.churnRisk);
+  const service = scoreServiceNeed(f, l, row, models.service, models.channelMix, bands.serviceNeed);
+  return {
+    contactId: input.id,
+    satisfaction,
+    loyalty: loyalty.score,
+    churnRisk,
+    serviceNeed: service.score,
+    health: healthBand({ satisfaction: satisfaction.band, loyalty: loyalty.score.band, churnRisk: churnRisk.band }),
+    confidence: round3((satisfaction.confidence + loyalty.score.confidence + churnRisk.confidence + service.score.confidence) / 4),
+    modelVersion: models.version,
+    scoredAt: now,
+    extra: {
+      ...loyalty.extra,
+      likelyChannel: service.channel,
+      channelProbability: service.channelProbability,
+      dataQuality: f.dataQuality,
+      dataIssues: f.dataIssues,
+    },
+  };
+}
+
+/** The plain-words summary written to the CRM: the strongest reasons of the scores that matter most. */
+export function reasonsSummary(s: ContactScores, maxLength = 480): string {
+  const part = (label: string, reasons: readonly Reason[], n: number) => {
+    const texts = reasons.filter((r) => r.impact !== 0).slice(0, n).map((r) => r.text);
+    return texts.length === 0 ? null : `${label}: ${texts.join('; ')}`;
+  };
+  const parts = [
+    part(`Churn risk ${Math.round(s.churnRisk.value)}`, s.churnRisk.reasons, 3),
+    part(`Satisfaction ${Math.round(s.satisfaction.value)}`, s.satisfaction.reasons, 2),
+    part(`Loyalty ${Math.round(s.loyalty.value)}`, s.loyalty.reasons, 1),
+    part(`Service need ${Math.round(s.serviceNeed.value)}`, s.serviceNeed.reasons, 1),
+  ].filter((p): p is string => p !== null);
+  let out = '';
+  for (const p of parts) {
+    const next = out === '' ? p : `${out}. ${p}`;
+    if (next.length > maxLength) break;
+    out = next;
+  }
+  return out;
+}
+
+/** Neutral-key write-back values (contracts.md): integers as text, the band, reasons, ISO time. */
+export function writeBackProperties(s: ContactScores): Record<string, string> {
+  return {
+    satisfaction: String(Math.round(s.satisfaction.value)),
+    loyalty: String(Math.round(s.loyalty.value)),
+    churn_risk: String(Math.round(s.churnRisk.value)),
+    service_need: String(Math.round(s.serviceNeed.value)),
+    health: s.health,
+    reasons: reasonsSummary(s),
+    model_version: s.modelVersion,
+    scored_at: new Date(s.scoredAt).toISOString(),
+  };
+}
+
+export function scoreContacts(store: Store, portal: string, opts: ScoreOptions): { scored: number; enqueued: number } {
+  const models = loadPortalModels(store, portal);
+  const companies = loadCompanies(store, portal);
+  const bands = opts.bands ?? DEFAULT_BANDS;
+  const row = new Array<number>(COLUMNS.length);
+  let scored = 0;
+  let enqueued = 0;
+
+  const saveChunk = (inputs: readonly ContactInput[], clearIds: readonly string[], readAt: number) => {
+    store.transaction(() => {
+      for (const input of inputs) {
+        const company = input.companyId === null ? undefined : companies.get(input.companyId);
+        const s = scoreOne(input, company, models, opts.now, bands, row);
+        store.scores.save(portal, s);
+        scored++;
+        const props = writeBackProperties(s);
+        const written = store.outbox.lastWritten(portal, s.contactId);
+        const changed = Object.keys(props).some((k) => k !== 'scored_at' && written[k] !== props[k]);
+        if (changed) {
+          store.outbox.enqueue(portal, s.contactId, props);
+          enqueued++;
+        } else {
+          // Nothing new: drop any stale pending values that went back to what the CRM has.
+          const { scored_at: _ignored, ...rest } = props;
+          store.outbox.enqueue(portal, s.contactId, written.scored_at === undefined ? rest : { ...rest, scored_at: written.scored_at });
+        }
+      }
+      for (const id of clearIds) store.dirty.clear(portal, id, readAt);
+    });
+  };
+
+  if (opts.contactIds === 'all') {
+    const readAt = store.now();
+    for (const chunk of readContactChunks(store, portal, opts.chunkSize ?? 2000)) {
+      saveChunk(chunk, chunk.map((c) => c.id), readAt);
+    }
+  } else if (opts.contactIds === 'dirty') {
+    const seen = new Set<string>();
+    for (;;) {
+      const ids = store.dirty.peek(portal, opts.chunkSize ?? 2000).filter((id) => !seen.has(id));
+      if (ids.length === 0) break;
+      for (const id of ids) seen.add(id);
+      const readAt = store.now();
+      // Unknown or deleted contacts are cleared too: there is nothing to score.
+      saveChunk(readContacts(store, portal, ids), ids, readAt);
+    }
+  } else {
+    const ids = opts.contactIds;
+    const size = opts.chunkSize ?? 2000;
+    for (let i = 0; i < ids.length; i += size) {
+      const part = ids.slice(i, i + size);
+      const readAt = store.now();
+      saveChunk(readContacts(store, portal, part), part, readAt);
+    }
+  }
+  opts.logger?.info({ portal, scored, enqueued, modelVersion: models.version }, 'contacts scored');
+  return { scored, enqueued };
+}

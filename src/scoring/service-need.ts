@@ -1,0 +1,70 @@
+/**
+ * Service need 0–100 = 100 · P(at least one new ticket in the next 30 days), a logistic model on
+ * ticket history, engagement mix and deal events (train.ts), plus the most likely channel the
+ * customer will use: the channel counts of their own inbound contacts, smoothed towards the
+ * portal's channel mix (2 pseudo-contacts), so a contact with no history gets the portal's
+ * favourite channel.
+ */
+import type { ScoreValue } from '../store/scores.ts';
+import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
+import { predictProbability, namedModel, type ProbabilityModel } from './churn.ts';
+import { dataQualityReason, topReasons } from './explain.ts';
+import { CHANNELS, type Channel, type ContactFeatures } from './features.ts';
+import { clamp, round3 } from './satisfaction.ts';
+import { logisticReasons, type LoyaltyInputs } from './vector.ts';
+
+export const SERVICE_HORIZON_DAYS = 30;
+
+/**
+ * Cold-start service model: a typical contact files a ticket in a month with ~10 % probability
+ * (logit −2.2); recent tickets (each e-fold of 30-day tickets +0.9), open tickets (+0.5) and
+ * recent inbound contact (+0.4 per e-fold) raise it. Not fitted; replaced by `rapport train`.
+ */
+export const PRIOR_SERVICE: ProbabilityModel = namedModel(-2.2, {
+  'tickets 30d': [0.9, 0],
+  'tickets 90d': [0.6, 0],
+  'open tickets': [0.5, 0],
+  'inbound 30d': [0.4, 0],
+});
+
+const CHANNEL_WORDS: Record<Channel, string> = { emails: 'email', calls: 'phone', meetings: 'meetings', tickets: 'support tickets' };
+
+export function likelyChannel(f: ContactFeatures, mix: Record<Channel, number>): { channel: Channel; probability: number } {
+  let total = 0;
+  for (const c of CHANNELS) total += f.channelCounts[c] + 2 * (mix[c] ?? 0);
+  let best: Channel = 'emails';
+  let bestP = -1;
+  for (const c of CHANNELS) {
+    const p = total > 0 ? (f.channelCounts[c] + 2 * (mix[c] ?? 0)) / total : 0.25;
+    if (p > bestP) {
+      best = c;
+      bestP = p;
+    }
+  }
+  return { channel: best, probability: bestP };
+}
+
+export const DEFAULT_CHANNEL_MIX: Record<Channel, number> = { emails: 0.4, calls: 0.25, tickets: 0.22, meetings: 0.13 };
+
+export function scoreServiceNeed(
+  f: ContactFeatures,
+  l: LoyaltyInputs,
+  row: readonly number[],
+  model: ProbabilityModel,
+  mix: Record<Channel, number>,
+  bands: BandThresholds['serviceNeed'],
+): { score: ScoreValue; channel: Channel; channelProbability: number } {
+  const p = predictProbability(model, row);
+  const value = 100 * p;
+  const reasons = topReasons(logisticReasons(model, row, p, f, l), 3);
+  const ch = likelyChannel(f, mix);
+  reasons.push({ text: `most likely to reach out by ${CHANNEL_WORDS[ch.channel]} (${Math.round(ch.probability * 100)} %)`, impact: 0 });
+  const base = model.source === 'trained' ? 0.9 : 0.5;
+  const dq = dataQualityReason(f.dataIssues, base * (1 - f.dataQuality));
+  if (dq !== null) reasons.push(dq);
+  return {
+    score: { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons },
+    channel: ch.channel,
+    channelProbability: round3(ch.probability),
+  };
+}

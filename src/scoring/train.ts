@@ -1,0 +1,318 @@
+/**
+ * Time-split training on the portal's own cache (ARCHITECTURE §5, scoring.md §4.8).
+ *
+ * Churn (horizon H, default 90 days): features as of t₀ − 2H with labels from (t₀ − 2H, t₀ − H]
+ * train a model that is tested on features as of t₀ − H with labels from (t₀ − H, t₀] — the test
+ * data strictly follow the training data. Those held-out figures are stored as the metrics;
+ * the model actually used is then refitted on both windows (more, and more recent, data).
+ * Service need (H = 30 days) does the same with t₀ − 60 d / t₀ − 30 d. Loyalty (BG/NBD,
+ * Gamma-Gamma, RFM edges) and the satisfaction prior are fitted as of t₀. BG/NBD P(alive), a
+ * model input, is always taken from a fit made with data up to the cut-off in use (no leakage).
+ *
+ * Memory is bounded: one pass over the cache, keeping features only for a deterministic hash
+ * sample of at most `sampleSize` contacts (models of ~27 coefficients need far fewer rows).
+ */
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from './models/bg-nbd.ts';
+import { fitGammaGamma } from './models/gamma-gamma.ts';
+import { fitLogistic } from './models/logistic.ts';
+import {
+  averagePrecision,
+  brierScore,
+  expectedCalibrationError,
+  liftAtTop,
+  rocAuc,
+} from './models/metrics.ts';
+import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
+import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures, type ContactInput } from './features.ts';
+import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, type LoyaltyParams } from './loyalty.ts';
+import { DEFAULT_SATISFACTION } from './satisfaction.ts';
+import { DEFAULT_CHANNEL_MIX, PRIOR_SERVICE, SERVICE_HORIZON_DAYS } from './service-need.ts';
+import { COLUMN_NAMES, modelRow } from './vector.ts';
+
+export type TrainOptions = {
+  now: number;
+  logger?: Logger;
+  churnDefinition?: ChurnDefinition;
+  /** contacts kept for fitting (default 50,000) */
+  sampleSize?: number;
+  /** L2 penalty on standardised coefficients (default 1) */
+  l2?: number;
+};
+
+export type TrainResult = { version: string; metrics: Record<string, number> };
+
+/** Below this many positives or negatives a model is not trained: the cold-start prior stays. */
+export const MIN_CLASS = 30;
+const MIN_BUYERS = 50;
+
+/** FNV-1a of the id → [0, 1): a stable sample that does not depend on read order. */
+export function hashUnit(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) / 4294967296;
+}
+
+export function trainPortal(store: Store, portal: string, opts: TrainOptions): TrainResult {
+  const now = opts.now;
+  const def = opts.churnDefinition ?? DEFAULT_CHURN_DEFINITION;
+  const H = def.horizonDays * DAY_MS;
+  const S = SERVICE_HORIZON_DAYS * DAY_MS;
+  const l2 = opts.l2 ?? 1;
+  const sampleSize = opts.sampleSize ?? 50_000;
+  const total =
+    store.db
+      .prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM records WHERE portal = ? AND type = 'contacts' AND deleted = 0`)
+      .get(portal)?.n ?? 0;
+  const rate = total === 0 ? 1 : Math.min(1, sampleSize / total);
+  const companies = loadCompanies(store, portal);
+
+  // Cut-offs: churn train/test, service train/test, and now.
+  const cuts = { churnTrain: now - 2 * H, churnTest: now - H, serviceTrain: now - 2 * S, serviceTest: now - S, now };
+  type Kept = Record<keyof typeof cuts, ContactFeatures> & { churnTrainY: number; churnTestY: number; serviceTrainY: number; serviceTestY: number };
+  const kept: Kept[] = [];
+  const churned = (input: ContactInput, from: number) => {
+    const o = outcomesBetween(input, from, from + H);
+    return o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity) ? 0 : 1;
+  };
+  for (const chunk of readContactChunks(store, portal)) {
+    for (const input of chunk) {
+      if (rate < 1 && hashUnit(input.id) >= rate) continue;
+      const company = input.companyId === null ? undefined : companies.get(input.companyId);
+      const f = (t: number) => computeFeatures(input, t, company, now);
+      kept.push({
+        churnTrain: f(cuts.churnTrain),
+        churnTest: f(cuts.churnTest),
+        serviceTrain: f(cuts.serviceTrain),
+        serviceTest: f(cuts.serviceTest),
+        now: f(now),
+        churnTrainY: churned(input, cuts.churnTrain),
+        churnTestY: churned(input, cuts.churnTest),
+        serviceTrainY: outcomesBetween(input, cuts.serviceTrain, cuts.serviceTrain + S).newTicket ? 1 : 0,
+        serviceTestY: outcomesBetween(input, cuts.serviceTest, cuts.serviceTest + S).newTicket ? 1 : 0,
+      });
+    }
+  }
+
+  const metrics: Record<string, number> = { contacts: total, sampled: kept.length };
+
+  // BG/NBD as of each cut-off that feeds a model input.
+  const bgAt = (key: 'churnTrain' | 'churnTest' | 'now'): BgNbdParams => fitBuyers(kept.map((k) => k[key]));
+  const bgChurnTrain = bgAt('churnTrain');
+  const bgChurnTest = bgAt('churnTest');
+  const bgNow = bgAt('now');
+
+  // Loyalty as of now.
+  const loyalty = fitLoyalty(kept.map((k) => k.now), bgNow);
+  metrics['loyalty_buyers'] = kept.filter((k) => k.now.purchases > 0).length;
+
+  // Satisfaction prior: the mean survey component, shrunk to the default with 20 pseudo-answers.
+  let surveySum = 0;
+  let surveyN = 0;
+  for (const k of kept) {
+    if (k.now.surveyScore !== null) {
+      surveySum += k.now.surveyScore;
+      surveyN++;
+    }
+  }
+  const satisfactionPrior = (surveySum + 20 * DEFAULT_SATISFACTION.prior) / (surveyN + 20);
+  metrics['satisfaction_prior'] = round(satisfactionPrior);
+
+  // Churn.
+  const rowsAt = (fs: ContactFeatures[], bg: BgNbdParams) => fs.map((f) => modelRow(f, loyaltyInputs(f, { ...loyalty, bgNbd: bg })));
+  const churnTrain = kept.filter((k) => k.churnTrain.exists);
+  const churnTest = kept.filter((k) => k.churnTest.exists);
+  const churnResult = fitWithTimeSplit(
+    rowsAt(churnTrain.map((k) => k.churnTrain), bgChurnTrain),
+    churnTrain.map((k) => k.churnTrainY),
+    rowsAt(churnTest.map((k) => k.churnTest), bgChurnTest),
+    churnTest.map((k) => k.churnTestY),
+    l2,
+    PRIOR_CHURN,
+  );
+  for (const [k, v] of Object.entries(churnResult.metrics)) metrics[`churn_${k}`] = v;
+
+  // Service need: P(alive) from the fit as of the churn test cut-off (older than both service cut-offs).
+  const svcTrain = kept.filter((k) => k.serviceTrain.exists);
+  const svcTest = kept.filter((k) => k.serviceTest.exists);
+  const serviceResult = fitWithTimeSplit(
+    rowsAt(svcTrain.map((k) => k.serviceTrain), bgChurnTest),
+    svcTrain.map((k) => k.serviceTrainY),
+    rowsAt(svcTest.map((k) => k.serviceTest), bgChurnTest),
+    svcTest.map((k) => k.serviceTestY),
+    l2,
+    PRIOR_SERVICE,
+  );
+  for (const [k, v] of Object.entries(serviceResult.metrics)) metrics[`service_${k}`] = v;
+
+  const channelTotals: Record<Channel, number> = { emails: 1, calls: 1, meetings: 1, tickets: 1 };
+  for (const k of kept) for (const c of CHANNELS) channelTotals[c] += k.now.channelCounts[c];
+  const channelSum = CHANNELS.reduce((s, c) => s + channelTotals[c], 0);
+  const channelMix =
+    channelSum > 40
+      ? (Object.fromEntries(CHANNELS.map((c) => [c, round(channelTotals[c] / channelSum)])) as Record<Channel, number>)
+      : DEFAULT_CHANNEL_MIX;
+
+  const version = versionFor(now);
+  const trainedAt = now;
+  store.transaction(() => {
+    store.models.save(portal, {
+      kind: 'churn',
+      version,
+      trainedAt,
+      params: { model: churnResult.model, definition: def },
+      metrics: pick(metrics, 'churn_'),
+    });
+    store.models.save(portal, {
+      kind: 'service_need',
+      version,
+      trainedAt,
+      params: { model: serviceResult.model, channelMix },
+      metrics: pick(metrics, 'service_'),
+    });
+    store.models.save(portal, { kind: 'loyalty', version, trainedAt, params: loyalty, metrics: { buyers: metrics['loyalty_buyers'] ?? 0 } });
+    store.models.save(portal, {
+      kind: 'satisfaction',
+      version,
+      trainedAt,
+      params: { prior: satisfactionPrior },
+      metrics: { surveyed: surveyN, prior: metrics['satisfaction_prior'] ?? 0 },
+    });
+  });
+  opts.logger?.info({ portal, version, contacts: total, sampled: kept.length }, 'models trained');
+  return { version, metrics };
+}
+
+function versionFor(now: number): string {
+  // e.g. "m20261123T0930": the training time; sortable, readable on the card.
+  return 'm' + new Date(now).toISOString().slice(0, 16).replace(/[-:]/g, '');
+}
+
+function pick(m: Record<string, number>, prefix: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+/** BG/NBD on the buyers among these features (weeks); the CDNOW prior when there are too few. */
+function fitBuyers(fs: readonly ContactFeatures[]): BgNbdParams {
+  const data: RfmSummary[] = [];
+  for (const f of fs) {
+    const s = f.exists ? rfmSummary(f) : null;
+    if (s !== null && s.T > 0) data.push(s);
+  }
+  if (data.length < MIN_BUYERS) return DEFAULT_LOYALTY.bgNbd;
+  const fit = fitBgNbd(data.length > 20_000 ? data.filter((_, i) => i % Math.ceil(data.length / 20_000) === 0) : data);
+  const ok = [fit.r, fit.alpha, fit.a, fit.b].every((v) => Number.isFinite(v) && v > 0);
+  return ok ? { r: fit.r, alpha: fit.alpha, a: fit.a, b: fit.b } : DEFAULT_LOYALTY.bgNbd;
+}
+
+function quantiles(sorted: readonly number[], ps: readonly number[]): number[] {
+  return ps.map((p) => {
+    const h = (sorted.length - 1) * p;
+    const lo = Math.floor(h);
+    const a = sorted[lo] as number;
+    const b = sorted[Math.min(sorted.length - 1, lo + 1)] as number;
+    return a + (h - lo) * (b - a);
+  });
+}
+
+function fitLoyalty(fs: readonly ContactFeatures[], bgNbd: BgNbdParams): LoyaltyParams {
+  const buyers = fs.filter((f) => f.exists && f.purchases > 0);
+  if (buyers.length < MIN_BUYERS) return { ...DEFAULT_LOYALTY, bgNbd };
+  const spend = buyers.filter((f) => f.amountCount > 0 && f.monetaryMean > 0).map((f) => ({ x: f.amountCount, zbar: f.monetaryMean }));
+  let gammaGamma = DEFAULT_LOYALTY.gammaGamma;
+  if (spend.length >= MIN_BUYERS) {
+    const meanSpend = spend.reduce((s, c) => s + c.zbar, 0) / spend.length;
+    // Gamma-Gamma is fitted on customers with more than one transaction (scoring.md §1.4).
+    const repeat = spend.filter((c) => c.x > 1);
+    const fit = repeat.length >= MIN_BUYERS ? fitGammaGamma(repeat.slice(0, 20_000)) : null;
+    gammaGamma =
+      fit !== null && fit.q > 1 && [fit.p, fit.q, fit.gamma].every(Number.isFinite)
+        ? { p: fit.p, q: fit.q, gamma: fit.gamma }
+        : { p: DEFAULT_LOYALTY.gammaGamma.p, q: DEFAULT_LOYALTY.gammaGamma.q, gamma: (meanSpend * (DEFAULT_LOYALTY.gammaGamma.q - 1)) / DEFAULT_LOYALTY.gammaGamma.p };
+  }
+  const e52 = buyers
+    .map((f) => {
+      const s = rfmSummary(f);
+      return s === null ? 0 : bgNbdConditionalExpected(bgNbd, 52, s);
+    })
+    .sort((a, b) => a - b);
+  const ps = [0.2, 0.4, 0.6, 0.8];
+  const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
+  return {
+    bgNbd,
+    gammaGamma,
+    expectedRef: Math.max(0.05, quantiles(e52, [0.5])[0] ?? 0.5),
+    rfmEdges: {
+      recency: quantiles(sorted(buyers.map((f) => f.recencyDays)), ps),
+      frequency: quantiles(sorted(buyers.map((f) => f.purchases)), ps),
+      monetary: quantiles(sorted(buyers.map((f) => f.monetaryMean)), ps),
+    },
+  };
+}
+
+function columnMeans(rows: readonly (readonly number[])[]): number[] {
+  const m = new Array<number>(COLUMN_NAMES.length).fill(0);
+  for (const r of rows) for (let j = 0; j < m.length; j++) m[j] = (m[j] as number) + (r[j] ?? 0);
+  return m.map((v) => (rows.length > 0 ? v / rows.length : 0));
+}
+
+function evaluate(y: readonly number[], p: readonly number[]): Record<string, number> {
+  const positives = y.reduce((s, v) => s + v, 0);
+  const base = positives / y.length;
+  return {
+    test_n: y.length,
+    test_positives: positives,
+    auc: round(rocAuc(y, p)),
+    pr_auc: round(averagePrecision(y, p)),
+    brier: round(brierScore(y, p)),
+    brier_skill: round(1 - brierScore(y, p) / Math.max(1e-12, base * (1 - base))),
+    ece: round(expectedCalibrationError(y, p)),
+    lift_top10: round(liftAtTop(y, p, 0.1).lift),
+  };
+}
+
+function hasBothClasses(y: readonly number[]): boolean {
+  const pos = y.reduce((s, v) => s + v, 0);
+  return pos >= MIN_CLASS && y.length - pos >= MIN_CLASS;
+}
+
+/**
+ * Fit on the earlier window, evaluate on the later one, refit on both. When the earlier window
+ * alone is too small, the metrics are those of the prior on the later window; when both
+ * together are too small, the prior stays.
+ */
+function fitWithTimeSplit(
+  trainX: number[][],
+  trainY: number[],
+  testX: number[][],
+  testY: number[],
+  l2: number,
+  prior: ProbabilityModel,
+): { model: ProbabilityModel; metrics: Record<string, number> } {
+  const fit = (X: number[][], y: number[]): ProbabilityModel => {
+    const m = fitLogistic(X, y, { l2, standardize: true });
+    return { source: 'trained', columns: COLUMN_NAMES, intercept: m.intercept, coefficients: m.coefficients, means: columnMeans(X) };
+  };
+  const metrics: Record<string, number> = { train_n: trainY.length, train_positives: trainY.reduce((s, v) => s + v, 0) };
+  const testable = testY.length > 0 && testY.some((v) => v === 1) && testY.some((v) => v === 0);
+  if (hasBothClasses(trainY)) {
+    const m = fit(trainX, trainY);
+    if (testable) Object.assign(metrics, evaluate(testY, testX.map((r) => predictProbability(m, r))));
+  } else if (testable) {
+    Object.assign(metrics, evaluate(testY, testX.map((r) => predictProbability(prior, r))));
+    metrics['prior_only'] = 1;
+  }
+  const allY = [...trainY, ...testY];
+  if (!hasBothClasses(allY)) return { model: prior, metrics: { ...metrics, trained: 0 } };
+  return { model: fit([...trainX, ...testX], allY), metrics: { ...metrics, trained: 1 } };
+}

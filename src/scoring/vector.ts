@@ -1,0 +1,146 @@
+/**
+ * Features → the numeric row the logistic models (churn, service need) see, plus the plain-word
+ * description of each column for reasons. Counts and durations are log1p-transformed (they are
+ * heavy-tailed; scoring.md §5.5); missing values are imputed to a neutral constant with an
+ * indicator column, so "no survey" and "a middling survey" are different things.
+ */
+import { DAY_MS, NEVER_DAYS, type ContactFeatures } from './features.ts';
+import { daysText, plural } from './explain.ts';
+
+/** Per-contact values from the loyalty model that the other models also use. */
+export type LoyaltyInputs = { pAlive: number; expected90d: number };
+
+type Column = {
+  name: string;
+  get(f: ContactFeatures, l: LoyaltyInputs): number;
+  /** words for a contribution of this column; `up` = it raises the modelled probability */
+  words(f: ContactFeatures, l: LoyaltyInputs, up: boolean): string | null;
+};
+
+const log1p = Math.log1p;
+const never = (d: number) => d >= NEVER_DAYS;
+
+export const COLUMNS: readonly Column[] = [
+  {
+    name: 'purchases',
+    get: (f) => log1p(f.purchases),
+    words: (f) => (f.purchases === 0 ? 'no purchases yet' : plural(f.purchases, 'purchase')),
+  },
+  {
+    name: 'recency',
+    get: (f) => log1p(f.recencyDays),
+    words: (f) => (never(f.recencyDays) ? null : f.recencyDays >= 60 ? `no purchase in ${daysText(f.recencyDays)}` : `bought ${daysText(f.recencyDays)} ago`),
+  },
+  { name: 'tenure', get: (f) => log1p(f.tenureDays), words: (f) => `customer for ${daysText(f.tenureDays)}` },
+  {
+    name: 'average order',
+    get: (f) => log1p(f.monetaryMean),
+    words: (f) => (f.amountCount > 0 ? `average order ${Math.round(f.monetaryMean).toLocaleString('en-US')}` : null),
+  },
+  { name: 'purchases 90d', get: (f) => log1p(f.purchases90d), words: (f) => `${plural(f.purchases90d, 'purchase')} in the last 90 days` },
+  { name: 'open deals', get: (f) => log1p(f.openDeals), words: (f) => plural(f.openDeals, 'open deal') },
+  { name: 'lost deals', get: (f) => log1p(f.lostDeals), words: (f) => plural(f.lostDeals, 'lost deal') },
+  { name: 'inbound 30d', get: (f) => log1p(f.inbound30d), words: (f) => `${plural(f.inbound30d, 'inbound message')} in 30 days` },
+  { name: 'inbound 90d', get: (f) => log1p(f.inbound90d), words: (f) => `${plural(f.inbound90d, 'inbound message')} in 90 days` },
+  {
+    name: 'inbound trend',
+    get: (f) => log1p(f.inbound90d) - log1p(f.inboundPrev90d),
+    words: (f) =>
+      f.inbound90d === f.inboundPrev90d ? null : `inbound contact ${f.inbound90d > f.inboundPrev90d ? 'up' : 'down'} (${f.inboundPrev90d} → ${f.inbound90d} per 90 days)`,
+  },
+  { name: 'outbound 90d', get: (f) => log1p(f.outbound90d), words: (f) => `${plural(f.outbound90d, 'rep touch', 'rep touches')} in 90 days` },
+  {
+    name: 'days since inbound',
+    get: (f) => log1p(f.daysSinceInbound),
+    words: (f) => (never(f.daysSinceInbound) ? 'never contacted us' : `last heard from ${daysText(f.daysSinceInbound)} ago`),
+  },
+  {
+    name: 'days since touch',
+    get: (f) => log1p(f.daysSinceTouch),
+    words: (f) => (never(f.daysSinceTouch) ? 'no activity on record' : `no activity in ${daysText(f.daysSinceTouch)}`),
+  },
+  { name: 'tickets 30d', get: (f) => log1p(f.tickets30d), words: (f) => `${plural(f.tickets30d, 'ticket')} in 30 days` },
+  { name: 'tickets 90d', get: (f) => log1p(f.tickets90d), words: (f) => `${plural(f.tickets90d, 'ticket')} in 90 days` },
+  { name: 'tickets', get: (f) => log1p(f.tickets), words: (f) => `${plural(f.tickets, 'ticket')} in total` },
+  { name: 'open tickets', get: (f) => log1p(f.openTickets), words: (f) => plural(f.openTickets, 'open ticket') },
+  { name: 'open high-priority', get: (f) => log1p(f.openHighPriority), words: (f) => plural(f.openHighPriority, 'open high-priority ticket') },
+  { name: 'reopened', get: (f) => log1p(f.reopenedTickets), words: (f) => plural(f.reopenedTickets, 'reopened ticket') },
+  {
+    name: 'time to close',
+    get: (f) => log1p(f.meanCloseDays ?? 0),
+    words: (f) => (f.meanCloseDays === null ? null : `tickets take ${f.meanCloseDays.toFixed(1)} days to close`),
+  },
+  {
+    name: 'survey score',
+    get: (f) => f.surveyScore ?? 0.7,
+    words: (f) => (f.surveyScore === null ? null : `survey answers average ${Math.round(f.surveyScore * 100)}/100`),
+  },
+  { name: 'has survey', get: (f) => (f.surveys > 0 ? 1 : 0), words: (f) => (f.surveys > 0 ? plural(f.surveys, 'survey answer') : 'no survey answers') },
+  {
+    name: 'sentiment',
+    get: (f) => f.sentiment ?? 0,
+    words: (f) => (f.sentiment === null ? null : `message tone ${f.sentiment >= 0.15 ? 'positive' : f.sentiment <= -0.15 ? 'negative' : 'neutral'}`),
+  },
+  { name: 'negative messages', get: (f) => log1p(f.negativeTexts), words: (f) => plural(f.negativeTexts, 'negative message') },
+  {
+    name: 'company size',
+    get: (f) => log1p(f.companyEmployees ?? 0),
+    words: (f) => (f.companyEmployees === null ? null : `company of ${f.companyEmployees.toLocaleString('en-US')} people`),
+  },
+  {
+    name: 'P(alive)',
+    get: (_f, l) => l.pAlive,
+    words: (_f, l) => `purchase pattern says ${Math.round(l.pAlive * 100)} % likely still active`,
+  },
+  {
+    name: 'expected purchases 90d',
+    get: (_f, l) => log1p(l.expected90d),
+    words: (_f, l) => `${l.expected90d.toFixed(1)} purchases expected in 90 days`,
+  },
+];
+
+export const COLUMN_NAMES: readonly string[] = COLUMNS.map((c) => c.name);
+
+export function modelRow(f: ContactFeatures, l: LoyaltyInputs, out: number[] = new Array<number>(COLUMNS.length)): number[] {
+  for (let j = 0; j < COLUMNS.length; j++) {
+    const v = (COLUMNS[j] as Column).get(f, l);
+    out[j] = Number.isFinite(v) ? v : 0;
+  }
+  return out;
+}
+
+/** A stored logistic model over `COLUMNS`, with the training means used for contributions. */
+export type LinearModel = {
+  columns: readonly string[];
+  intercept: number;
+  coefficients: readonly number[];
+  /** mean of each column over the training rows: contributions are measured from the average contact */
+  means: readonly number[];
+};
+
+/**
+ * Signed reasons for a logistic probability: column j contributes βⱼ(xⱼ − x̄ⱼ) on the logit
+ * scale, converted to score points with the slope of the sigmoid at p (×100·p(1−p)), so the
+ * impacts are on the same 0–100 scale as the score.
+ */
+export function logisticReasons(
+  model: LinearModel,
+  row: readonly number[],
+  p: number,
+  f: ContactFeatures,
+  l: LoyaltyInputs,
+): { text: string; impact: number }[] {
+  const slope = 100 * p * (1 - p);
+  const out: { text: string; impact: number }[] = [];
+  for (let j = 0; j < COLUMNS.length; j++) {
+    const beta = model.coefficients[j] ?? 0;
+    const contribution = beta * ((row[j] ?? 0) - (model.means[j] ?? 0));
+    if (contribution === 0) continue;
+    const text = (COLUMNS[j] as Column).words(f, l, contribution > 0);
+    if (text === null) continue;
+    out.push({ text, impact: contribution * slope });
+  }
+  return out;
+}
+
+export { DAY_MS };
