@@ -7,7 +7,7 @@ import type { ContractHarness } from './connector-contract.ts';
 const APP = { clientId: 'contract-client', clientSecret: 'contract-secret', appId: 4242 };
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
-export type HubspotHarness = ContractHarness & { sandbox: HubspotSandbox; hubId: number; baseUrl: string };
+export type HubspotHarness = ContractHarness & { sandbox: HubspotSandbox; hubId: number; baseUrl: string; token: string };
 
 /**
  * The real HubSpot connector against the real sandbox over HTTP (127.0.0.1, port 0), installed
@@ -25,11 +25,24 @@ export async function hubspotHarness(
   const code = sandbox.portals.issueCode({ clientId: APP.clientId, redirectUri: 'http://localhost/cb', hubId, scopes: [...DEFAULT_PRIVATE_APP_SCOPES, 'oauth'] });
   const issued = sandbox.portals.redeemCode({ code, clientId: APP.clientId, redirectUri: 'http://localhost/cb' });
   if ('error' in issued) throw new Error(`sandbox install failed: ${issued.error}`);
-  const token = issued.accessToken;
+  // a minimal token manager: refresh shortly before expiry, like the server's (tests move the clock by hours)
+  let token = issued.accessToken;
+  let refreshToken = issued.refreshToken;
+  let refreshing = true;
+  const accessToken = async () => {
+    const info = sandbox.portals.accessTokenInfo(token);
+    if (refreshing && (info === undefined || info.expiresIn < 60)) {
+      const next = sandbox.portals.refresh({ refreshToken, clientId: APP.clientId });
+      if ('error' in next) throw new Error(`sandbox refresh failed: ${next.error}`);
+      token = next.accessToken;
+      refreshToken = next.refreshToken;
+    }
+    return token;
+  };
   const pageSize = over.pageSize ?? 10;
   const connector = createHubspotConnector({
     basePath: baseUrl,
-    accessToken: async () => token,
+    accessToken,
     limits: false,
     pageSize,
     retry: { retries: 2, baseMs: 1, maxMs: 5 },
@@ -42,6 +55,9 @@ export async function hubspotHarness(
     sandbox,
     hubId,
     baseUrl,
+    get token() {
+      return token;
+    },
     connector,
     portal: `hubspot:${hubId}`,
     pageSize,
@@ -73,7 +89,11 @@ export async function hubspotHarness(
     async inject(fault) {
       if (fault === 'rate_limited') sandbox.setFaults({ '429': 1 });
       else if (fault === 'bad_response') sandbox.setFaults({ malformed: 1 });
-      else sandbox.portals.expireAccessTokens(hubId);
+      else {
+        // the token expires and nobody refreshes it
+        refreshing = false;
+        sandbox.portals.expireAccessTokens(hubId);
+      }
     },
     async clearFaults() {
       sandbox.setFaults({});

@@ -35,15 +35,11 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
   const log = ctx.logger.child({ stream: type });
   let state = initialState(ctx, cursor, log);
   const portal = await ctx.portal();
-  // A search cursor that is "caught up" starts a new pass: maybe a sweep, then the lookback.
-  if (state.phase === 'search' && state.afterId === null) {
-    const now = ctx.now();
-    if (now - state.sweptAt >= ctx.sweepEveryMs) {
-      log.info({ lastSweep: new Date(state.sweptAt).toISOString() }, 'association sweep: re-listing');
-      state = { phase: 'list', after: null, startedAt: now };
-    } else {
-      state = { ...state, since: Math.max(0, state.since - ctx.lookbackMs) };
-    }
+  const passNow = ctx.now();
+  // A search cursor that is "caught up" starts a new pass, or a sweep when one is due.
+  if (state.phase === 'search' && state.afterId === null && passNow - state.sweptAt >= ctx.sweepEveryMs) {
+    log.info({ lastSweep: new Date(state.sweptAt).toISOString() }, 'association sweep: re-listing');
+    state = { phase: 'list', after: null, startedAt: passNow };
   }
   const passStart = state.phase === 'search' ? state.since : 0;
 
@@ -99,6 +95,10 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     }
     const more = full || next.afterId !== null;
     if (!more) {
+      // End of the pass. Search indexing lags (hubspot.md §1.6), so the bookmark never passes
+      // "now − lookback": the next pass re-reads only what changed in that recent window
+      // (bookmark = min(max modified seen, pass start − lag), as tap-hubspot does, products.md C-1).
+      next = { ...next, since: Math.max(passStart, Math.min(next.since, passNow - ctx.lookbackMs)) };
       const now = ctx.now();
       if (now - state.deletionsAt >= ctx.deletionsEveryMs) {
         // The pass is done; list what was archived since the pass began (search never returns archived records, hubspot.md §6.7).

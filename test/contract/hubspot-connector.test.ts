@@ -1,0 +1,210 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHubspotConnector } from '../../src/connectors/hubspot/index.ts';
+import type { ContactData, CrmRecord, Cursor, DealData, ObjectType } from '../../src/connectors/types.ts';
+import { CrmError } from '../../src/errors.ts';
+import type { SandboxObject } from '../../src/sandbox/model.ts';
+import { hubspotHarness, T0, type HubspotHarness } from './hubspot-harness.ts';
+
+/** HubSpot-specific behaviour beyond the shared contract, against the sandbox over real HTTP. */
+
+let h: HubspotHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function drain(c: HubspotHarness['connector'], type: ObjectType, cursor: Cursor | null) {
+  const records: CrmRecord[] = [];
+  let last = cursor;
+  let pages = 0;
+  for await (const p of c.changes(type, cursor, new AbortController().signal)) {
+    records.push(...p.records);
+    last = p.next;
+    if (++pages > 1000) throw new Error('runaway paging');
+  }
+  return { records, cursor: last, pages };
+}
+
+describe('hubspot connector on the sandbox', () => {
+  it('an incremental window with more than 10,000 changes sharing one timestamp completes', async () => {
+    h = await hubspotHarness({ pageSize: 100 });
+    const { sandbox, hubId, connector } = h;
+    const first = await drain(connector, 'contacts', null); // empty portal: straight to search
+    const bulkAt = T0 + 3_600_000;
+    const objects: SandboxObject[] = [];
+    for (let i = 0; i < 10_050; i++) {
+      const id = String(1_000_000 + i);
+      objects.push({
+        type: 'contacts',
+        id,
+        properties: { email: `bulk${i}@example.com`, lastmodifieddate: new Date(bulkAt).toISOString(), createdate: new Date(T0).toISOString() },
+        createdAt: T0,
+        updatedAt: bulkAt,
+        archived: false,
+      });
+    }
+    sandbox.data.load(hubId, { objects, associations: [], truth: [] });
+    await h.advance(2 * 3_600_000);
+    const inc = await drain(connector, 'contacts', first.cursor);
+    const ids = new Set(inc.records.map((r) => r.id));
+    expect(ids.size).toBe(10_050);
+    // a plain offset search would have stopped at 10,000 (hubspot.md §1.6); we paged the timestamp by id
+    expect(inc.records.every((r) => r.updatedAt === bulkAt)).toBe(true);
+    // the next pass starts after the bulk timestamp's run, not from the beginning again
+    const again = await drain(connector, 'contacts', inc.cursor);
+    expect(again.records.length).toBeLessThan(300);
+  }, 120_000);
+
+  it('association changes (which do not bump last-modified) arrive with the periodic sweep', async () => {
+    h = await hubspotHarness({ sweepEveryMs: 3_600_000 });
+    const { sandbox, hubId, connector } = h;
+    const a = await h.createContact({ email: 'a@example.com' });
+    const b = await h.createContact({ email: 'b@example.com' });
+    const note = await h.createNote([a], 'hello');
+    const backfill = await drain(connector, 'notes', null);
+    expect(backfill.records.find((r) => r.id === note)?.contactIds).toEqual([a]);
+    await h.advance(60_000);
+    // a later note moves the incremental boundary past the first one
+    await h.createNote([b], 'later');
+    await h.advance(60_000);
+    const caughtUp = await drain(connector, 'notes', backfill.cursor);
+    await h.advance(60_000);
+    sandbox.data.associate(hubId, 'notes', note, 'contacts', b);
+    const inc = await drain(connector, 'notes', caughtUp.cursor);
+    // HubSpot's search does not see it: the modified date did not change
+    expect(inc.records.find((r) => r.id === note)).toBeUndefined();
+    await h.advance(3_600_000);
+    const swept = await drain(connector, 'notes', inc.cursor);
+    expect(swept.records.find((r) => r.id === note)?.contactIds).toEqual([a, b].sort());
+  });
+
+  it('incremental records fetch their associations (search cannot inline them) and keep the primary company', async () => {
+    h = await hubspotHarness();
+    const { sandbox, hubId, connector } = h;
+    const first = await drain(connector, 'deals', null);
+    await h.advance(1_000);
+    const c = await h.createContact({ email: 'buyer@example.com' });
+    const co = sandbox.data.create(hubId, 'companies', { name: 'Acme' }).id;
+    const deal = sandbox.data.create(
+      hubId,
+      'deals',
+      { dealname: 'Renewal', amount: '1,500.50', dealstage: 'closedwon', hs_is_closed_won: 'true', closedate: new Date(T0).toISOString() },
+      [
+        { type: 'contacts', id: c },
+        { type: 'companies', id: co },
+      ],
+    ).id;
+    const inc = await drain(connector, 'deals', first.cursor);
+    const r = inc.records.find((x) => x.id === deal)!;
+    expect(r.contactIds).toEqual([c]);
+    expect(r.companyId).toBe(co);
+    const d = r.data as DealData;
+    expect(d).toMatchObject({ amount: 1500.5, amountRaw: '1,500.50', isClosedWon: true, isClosed: true, closedAt: T0 });
+  });
+
+  it('cleans contacts on ingest: email, phone, duplicates flagged but kept', async () => {
+    h = await hubspotHarness();
+    const { sandbox, hubId, connector } = h;
+    sandbox.data.create(hubId, 'contacts', { email: ' Dup@Example.com', phone: '+1 (555) 010-2345 ext. 7' });
+    sandbox.data.create(hubId, 'contacts', { email: 'dup@example.COM ', phone: '12' });
+    sandbox.data.create(hubId, 'contacts', { email: 'not-an-email', phone: '00 44 20 7946 0958' });
+    const run = await drain(connector, 'contacts', null);
+    expect(run.records).toHaveLength(3);
+    const [one, two, three] = [...run.records].sort((x, y) => Number(x.id) - Number(y.id)) as [CrmRecord, CrmRecord, CrmRecord];
+    expect(one.data as ContactData).toMatchObject({ email: 'dup@example.com', phone: '+15550102345', phoneRaw: '+1 (555) 010-2345 ext. 7' });
+    expect(one.issues ?? []).not.toContain('duplicate_email');
+    expect(two.issues).toEqual(expect.arrayContaining(['duplicate_email', 'invalid_phone']));
+    expect(three.data as ContactData).toMatchObject({ email: null, emailRaw: 'not-an-email', phone: '+442079460958' });
+    expect(three.issues).toContain('invalid_email');
+  });
+
+  it('writes scores as rapport_* properties after provisioning; unknown contacts fail alone', async () => {
+    h = await hubspotHarness();
+    const { sandbox, hubId, connector } = h;
+    const signal = new AbortController().signal;
+    await connector.provision(signal);
+    const ids = [];
+    for (let i = 0; i < 105; i++) ids.push(await h.createContact({ email: `w${i}@example.com` }));
+    const res = await connector.writeScores(
+      [
+        ...ids.map((id, i) => ({ contactId: id, properties: { satisfaction: String(i % 100), health: 'yellow', reasons: '+ fast ticket closes' } })),
+        { contactId: '77777777', properties: { satisfaction: '1' } },
+        { contactId: ids[0]!, properties: { bogus: '1' } },
+      ],
+      signal,
+    );
+    expect(res.filter((r) => r.ok)).toHaveLength(105);
+    const failed = res.filter((r) => !r.ok);
+    expect(failed.map((r) => r.contactId).sort()).toEqual([ids[0], '77777777'].sort());
+    expect(sandbox.data.get(hubId, 'contacts', ids[104]!)?.properties).toMatchObject({ rapport_satisfaction: '4', rapport_health: 'yellow' });
+  });
+
+  it('provision refuses a rapport_* property of the wrong type, naming it', async () => {
+    h = await hubspotHarness();
+    const signal = new AbortController().signal;
+    // someone created rapport_health as free text before us
+    const res = await fetch(`${h.baseUrl}/crm/v3/properties/contacts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.token}` },
+      body: JSON.stringify({ name: 'rapport_health', label: 'Health', type: 'string', fieldType: 'text', groupName: 'contactinformation' }),
+    });
+    expect(res.status).toBe(201);
+    const e = await h.connector.provision(signal).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CrmError);
+    expect((e as CrmError).kind).toBe('invalid_request');
+    expect((e as CrmError).message).toContain('rapport_health is string, expected enumeration');
+  });
+
+  it('retries 5xx with backoff and succeeds; counts the retries', async () => {
+    h = await hubspotHarness({ retry: { retries: 30, baseMs: 1, maxMs: 2 } });
+    for (let i = 0; i < 25; i++) await h.createContact({ email: `r${i}@example.com` });
+    h.sandbox.setFaults({ '500': 0.4 });
+    const run = await drain(h.connector, 'contacts', null);
+    expect(new Set(run.records.map((r) => r.id)).size).toBe(25);
+    expect(h.connector.stats().retries).toBeGreaterThan(0);
+  });
+
+  it('a hung request times out as unavailable', async () => {
+    h = await hubspotHarness({ timeoutMs: 150, retry: { retries: 0 } });
+    await h.createContact({ email: 't@example.com' });
+    h.sandbox.setFaults({ timeout: 1 });
+    const e = await drain(h.connector, 'contacts', null).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CrmError);
+    expect((e as CrmError).kind).toBe('unavailable');
+    expect((e as CrmError).details.code).toBe('timeout');
+  });
+
+  it('on a 401 asks for a fresh token once and carries on with it', async () => {
+    h = await hubspotHarness();
+    const { sandbox } = h;
+    const fresh = sandbox.portals.create({ privateAppToken: 'pat-fresh', hubId: h.hubId + 1 });
+    let asked = 0;
+    const c = createHubspotConnector({
+      basePath: h.baseUrl,
+      portal: `hubspot:${fresh.hubId}`,
+      accessToken: async () => 'pat-stale',
+      onUnauthorized: async () => {
+        asked++;
+        return fresh.token;
+      },
+      limits: false,
+      retry: { retries: 0 },
+    });
+    sandbox.data.create(fresh.hubId, 'contacts', { email: 'x@example.com' });
+    const run = await drain(c as HubspotHarness['connector'], 'contacts', null);
+    expect(run.records).toHaveLength(1);
+    expect(asked).toBeGreaterThanOrEqual(1);
+  });
+
+  it('missing scopes are forbidden (naming the scope); an unreachable base URL is unavailable', async () => {
+    h = await hubspotHarness();
+    const narrow = h.sandbox.portals.create({ privateAppToken: 'pat-narrow', scopes: ['crm.objects.companies.read'] });
+    const c = createHubspotConnector({ basePath: h.baseUrl, portal: `hubspot:${narrow.hubId}`, accessToken: async () => narrow.token, limits: false, retry: { retries: 0 } });
+    const e = await drain(c as HubspotHarness['connector'], 'contacts', null).catch((x: unknown) => x);
+    expect((e as CrmError).kind).toBe('forbidden');
+    expect((e as CrmError).message).toMatch(/scope/i);
+    const dead = createHubspotConnector({ basePath: 'http://127.0.0.1:9', portal: 'hubspot:1', accessToken: async () => 't', limits: false, retry: { retries: 1, baseMs: 1, maxMs: 2 } });
+    const e2 = await drain(dead as HubspotHarness['connector'], 'contacts', null).catch((x: unknown) => x);
+    expect((e2 as CrmError).kind).toBe('unavailable');
+  });
+});
