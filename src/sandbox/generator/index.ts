@@ -7,7 +7,7 @@
  * batches. Batches hold whole companies of ~`batchSize` contacts, and every association in a batch
  * points at objects of the same batch, so a 1,000,000-contact account streams in bounded memory.
  * Nothing after `now` is in the data (the truth describes that future), except an open deal's
- * expected `closedate` and the deliberate garbage future `createdate` on a few contacts.
+ * expected `closedate` and the deliberate garbage: a few closed-won deals with a typo'd future `closedate`.
  */
 import type { GeneratedBatch } from '../model.ts';
 import { drawCustomer } from './customer.ts';

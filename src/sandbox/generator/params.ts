@@ -83,8 +83,12 @@ export const MESSINESS = {
   missingOptional: 0.07,
   /** share of closed-won deals whose amount is "TBD" (typed into a number field by an import) */
   amountNotANumber: 0.003,
-  /** share of contacts whose createdate property is in the future (a bad import; the record's createdAt stays real) */
-  futureCreatedate: 0.002,
+  /**
+   * share of closed-won deals whose closedate was typed 20 years off ("2045-…" for "2025-…"): the
+   * purchase happened, its recorded date is garbage in the future. (Not contacts' createdate: the
+   * sandbox serves that from the record's creation time, as HubSpot does.)
+   */
+  futureClosedate: 0.002,
   /** share of NPS answers recorded as text like "10/10" (a broken form mapping) */
   npsOutOfRange: 0.005,
   /** share of phone numbers in an odd format ("(555) 010-2345", "+1 555.010.2345", "n/a", …) instead of E.164 */
@@ -101,7 +105,7 @@ export function scaleMessiness(factor: number): Messiness {
     duplicateContacts: MESSINESS.duplicateContacts * f,
     missingOptional: MESSINESS.missingOptional * f,
     amountNotANumber: MESSINESS.amountNotANumber * f,
-    futureCreatedate: MESSINESS.futureCreatedate * f,
+    futureClosedate: MESSINESS.futureClosedate * f,
     npsOutOfRange: MESSINESS.npsOutOfRange * f,
     oddNameCase: MESSINESS.oddNameCase * f,
     oddPhoneFormat: MESSINESS.oddPhoneFormat * f,

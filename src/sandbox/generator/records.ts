@@ -146,7 +146,7 @@ export function emitCustomer(sink: Sink, customer: Customer, company: CompanyRef
       dealstage: 'closedwon',
       pipeline: 'default',
       dealtype: i === 0 ? 'newbusiness' : 'existingbusiness',
-      closedate: iso(closedAt),
+      closedate: chance(rng, mess.futureClosedate) ? iso(closedAt).replace(/^\d{4}/, (y) => String(Number(y) + 20)) : iso(closedAt),
       hs_is_closed: 'true',
       hs_is_closed_won: 'true',
     }, createdAt, touchedAfter(sink, closedAt));
@@ -238,9 +238,7 @@ export function emitCustomer(sink: Sink, customer: Customer, company: CompanyRef
   company.locals.add(local);
   const email = `${local}@${company.domain}`;
   const digits = phoneDigits(rng);
-  const createdate = chance(rng, mess.futureCreatedate)
-    ? iso(now + Math.round(uniform(rng, 30, 1_000) * DAY_MS)) // bad import: a createdate in the future
-    : iso(contactCreatedAt);
+  const createdate = iso(contactCreatedAt);
   const props = contactProps(sink, first, last, email, digits, company, customer.satisfaction, createdate);
   pushObject(sink, 'contacts', contactId, props, contactCreatedAt, touchedAfter(sink, lastTouch, HOUR_MS));
   associate(sink, 'contacts', contactId, 'companies', company.id, PRIMARY.contactCompany);

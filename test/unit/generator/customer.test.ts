@@ -27,7 +27,7 @@ describe('customers', () => {
     let outboundAfterDeath = 0;
     for (let i = 0; i < 400; i++) {
       const customer = drawCustomer(rng, NOW);
-      const sink: Sink = { rng, now: NOW, mess: scaleMessiness(1), ids: initialIds(), batch: { objects: [], associations: [], truth: [] } };
+      const sink: Sink = { rng, now: NOW, mess: scaleMessiness(0), ids: initialIds(), batch: { objects: [], associations: [], truth: [] } };
       const company = emitCompany(sink, i, customer.createdAt, customer.createdAt);
       emitCustomer(sink, customer, company);
       const last = Math.max(...inboundTimes(sink));
