@@ -18,6 +18,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Pull the CRM into the local cache (backfill, then incremental)',
     load: async () => (await import('./commands/sync.ts')).command,
   },
+  sandbox: {
+    summary: 'Run a local HubSpot with a synthetic account (no CRM account needed)',
+    load: async () => (await import('./commands/sandbox.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,
