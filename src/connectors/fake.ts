@@ -93,8 +93,7 @@ export function createFakeConnector(opts: {
   const clone = (r: CrmRecord): CrmRecord => structuredClone(r);
 
   async function* changes(type: ObjectType, cursor: Cursor | null, signal: AbortSignal): AsyncGenerator<Page> {
-    let state: CursorState | null = cursor === null ? null : decode(cursor);
-    if (state === null) state = { phase: 'list', afterId: null, startedAt: now() };
+    let state: CursorState = (cursor === null ? null : decode(cursor)) ?? { phase: 'list', afterId: null, startedAt: now() };
     if (state.phase === 'changes' && state.afterId === null && now() - state.sweptAt >= sweepEveryMs) {
       state = { phase: 'list', afterId: null, startedAt: now() };
     }
@@ -104,28 +103,30 @@ export function createFakeConnector(opts: {
       call(`changes ${type}`);
       const rows = [...table(type).values()];
       if (state.phase === 'list') {
-        const after = state.afterId;
-        const page = rows
+        const after: string | null = state.afterId;
+        const page: CrmRecord[] = rows
           .filter((r) => after === null || compareIds(r.id, after) > 0)
           .sort((a, b) => compareIds(a.id, b.id))
           .slice(0, pageSize);
         const last = page.at(-1);
         const done = page.length < pageSize || last === undefined;
-        const next: CursorState = done
-          ? { phase: 'changes', since: state.startedAt, afterId: null, sweptAt: state.startedAt }
-          : { ...state, afterId: last.id };
+        const next: CursorState =
+          done || last === undefined
+            ? { phase: 'changes', since: state.startedAt, afterId: null, sweptAt: state.startedAt }
+            : { ...state, afterId: last.id };
         yield { records: page.map(clone), next: encode(next) };
         state = next;
         if (done) return;
         continue;
       }
-      const { since, afterId } = state;
-      const page = rows
+      const since: number = state.since;
+      const afterId: string | null = state.afterId;
+      const page: CrmRecord[] = rows
         .filter((r) => (afterId === null ? r.updatedAt >= since : r.updatedAt === since && compareIds(r.id, afterId) > 0))
         .sort((a, b) => a.updatedAt - b.updatedAt || compareIds(a.id, b.id))
         .slice(0, pageSize);
-      const full = page.length >= pageSize;
-      const maxT = Math.max(since, ...page.map((r) => r.updatedAt));
+      const full: boolean = page.length >= pageSize;
+      const maxT: number = Math.max(since, ...page.map((r: CrmRecord) => r.updatedAt));
       let next: CursorState;
       if (afterId !== null) next = full ? { ...state, afterId: page.at(-1)!.id } : { ...state, since: since + 1, afterId: null };
       else if (full && maxT === since) next = { ...state, afterId: '' };

@@ -1,4 +1,4 @@
-import { createHubspotConnector, type HubspotConnectorOptions } from '../../src/connectors/hubspot/index.ts';
+import { createHubspotConnector, type HubspotConnector, type HubspotConnectorOptions } from '../../src/connectors/hubspot/index.ts';
 import { createClock } from '../../src/sandbox/hubspot/clock.ts';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { DEFAULT_PRIVATE_APP_SCOPES } from '../../src/sandbox/hubspot/portals.ts';
@@ -7,7 +7,8 @@ import type { ContractHarness } from './connector-contract.ts';
 const APP = { clientId: 'contract-client', clientSecret: 'contract-secret', appId: 4242 };
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
-export type HubspotHarness = ContractHarness & { sandbox: HubspotSandbox; hubId: number; baseUrl: string; token: string };
+export type HubspotHarness = ContractHarness & {
+  connector: HubspotConnector; sandbox: HubspotSandbox; hubId: number; baseUrl: string; token: string };
 
 /**
  * The real HubSpot connector against the real sandbox over HTTP (127.0.0.1, port 0), installed
