@@ -21,8 +21,8 @@ import {
 
 export type CardRoutesDeps = {
   store: Store;
-  /** the HubSpot app's client secret: the key of the v3 signature */
-  clientSecret: string;
+  /** the HubSpot app's client secret: the key of the v3 signature; unset → every request is refused (503) */
+  clientSecret: string | undefined;
   now: () => number;
   /** recompute one contact's scores now (the daemon's); resolves when they are saved */
   rescore: (portal: string, contactId: string) => Promise<void>;
@@ -167,6 +167,9 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono {
    * calling portal does not own: the body never says which records exist elsewhere.
    */
   async function authorize(c: Context): Promise<Response | { portal: string; contactId: string }> {
+    if (deps.clientSecret === undefined || deps.clientSecret === '') {
+      return c.json(errorBody('internal', 'The card API needs HUBSPOT_CLIENT_SECRET to verify HubSpot signatures.'), 503);
+    }
     const body = await c.req.text();
     const check = verifyV3({
       clientSecret: deps.clientSecret,

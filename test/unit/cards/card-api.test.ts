@@ -154,6 +154,13 @@ describe('GET /api/cards/contacts/:id', () => {
   });
 });
 
+it('without a client secret configured, every request is refused (503), nothing served unsigned', async () => {
+  const app = createCardRoutes({ store, clientSecret: undefined, now: () => clock, logger: silentLogger, rescore: async () => {} });
+  const r = await app.request('/contacts/101?portalId=62515');
+  expect(r.status).toBe(503);
+  expect(cardErrorSchema.parse(await r.json()).error.code).toBe('internal');
+});
+
 describe('POST /api/cards/contacts/:id/rescore', () => {
   it('signed over the raw body: rescoring runs and the reply carries the fresh scores', async () => {
     clock = NOW + 60_000;
