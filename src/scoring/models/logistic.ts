@@ -42,13 +42,16 @@ export type LogisticModel = {
   iterations: number;
   converged: boolean;
   /**
-   * some fitted probabilities are numerically 0 or 1 (glm's warning): the data are (quasi-)
-   * separated and, without an L2 penalty, the coefficients are not finite estimates
+   * some fitted probabilities are within 1e-10 of 0 or 1 (glm's "fitted probabilities numerically
+   * 0 or 1" warning), or the labels hold one class only: the data are (quasi-)separated and the
+   * coefficients are not finite estimates; add an L2 penalty (one class: nothing to fit)
    */
   separation: boolean;
   l2: number;
   predictProba(rows: readonly (readonly number[])[]): number[];
 };
+
+const SEPARATION_LOGIT = 23;
 
 /**
  * Fits P(y = 1 | x) = σ(β₀ + xᵀβ) by Newton/IRLS with step halving, as R's glm(family = binomial)
@@ -192,13 +195,14 @@ export function fitLogistic(
   // eta now holds the linear predictor at `beta`.
 
   let logLikelihood = 0;
-  let separation = false;
+  // One class only: the (unpenalised) intercept has no finite MLE, whatever the penalty.
+  let separation = ySum === 0 || ySum === n;
   for (let i = 0; i < n; i++) {
     const e = eta[i] as number;
     const label = y[i] as number;
     logLikelihood -= label * softplus(-e) + (1 - label) * softplus(e);
-    const prob = sigmoid(e);
-    if (prob < 10 * Number.EPSILON || prob > 1 - 10 * Number.EPSILON) separation = true;
+    // |η| > 23 ⇔ p within 1e-10 of 0 or 1: Newton only gets there when the MLE runs off to infinity.
+    if (Math.abs(e) > SEPARATION_LOGIT) separation = true;
   }
 
   // Back to the original scale: β_orig = M · β_std, Cov_orig = M · Cov · Mᵀ.
