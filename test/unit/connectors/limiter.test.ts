@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { createLimiter, sleep, withRetry } from '../../../src/connectors/limiter.ts';
+import { CrmError, type CrmErrorKind } from '../../../src/errors.ts';
+
+const err = (kind: CrmErrorKind, extra: Partial<CrmError['details']> = {}) => new CrmError(kind, kind, { crm: 'hubspot', ...extra });
+const signal = () => new AbortController().signal;
+
+describe('createLimiter', () => {
+  it('never starts more than `limit` requests in any window (strict sliding window)', async () => {
+    const limiter = createLimiter({ default: { limit: 3, intervalMs: 120, marginMs: 0, concurrency: 10 } });
+    const starts: number[] = [];
+    await Promise.all(Array.from({ length: 9 }, () => limiter.run('default', async () => void starts.push(performance.now()), signal())));
+    starts.sort((a, b) => a - b);
+    // the 4th request may start only once the 1st left the window, etc. (a lower bound, not a speed claim)
+    for (let i = 3; i < starts.length; i++) expect(starts[i]! - starts[i - 3]!).toBeGreaterThanOrEqual(115);
+    expect(limiter.stats().started.default).toBe(9);
+  });
+
+  it('keeps search on its own lane', async () => {
+    const limiter = createLimiter({ default: { limit: 100, intervalMs: 1000 }, search: { limit: 1, intervalMs: 60_000 } });
+    await limiter.run('search', async () => 1, signal());
+    // the search lane is now full for a minute; the default lane is not affected
+    await expect(limiter.run('default', async () => 'ok', signal())).resolves.toBe('ok');
+    const ac = new AbortController();
+    const waiting = limiter.run('search', async () => 'never', ac.signal);
+    ac.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+  });
+
+  it('holdOff pauses a lane after a 429', async () => {
+    const limiter = createLimiter({ default: { limit: 100, intervalMs: 1000 } });
+    limiter.holdOff('default', 80);
+    const t = performance.now();
+    await limiter.run('default', async () => undefined, signal());
+    expect(performance.now() - t).toBeGreaterThanOrEqual(70);
+    expect(limiter.stats().pushbacks).toBe(1);
+  });
+});
+
+describe('withRetry', () => {
+  it('retries unavailable with backoff, then succeeds', async () => {
+    let calls = 0;
+    const waits: number[] = [];
+    const out = await withRetry(
+      async () => {
+        if (++calls < 3) throw err('unavailable', { status: 503 });
+        return 'done';
+      },
+      { retries: 5, baseMs: 4, signal: signal(), onRetry: (i) => waits.push(i.waitMs), random: () => 1 },
+    );
+    expect(out).toBe('done');
+    expect(calls).toBe(3);
+    expect(waits).toEqual([4, 8]); // exponential (jitter pinned to its maximum)
+  });
+
+  it('never retries 4xx-class errors', async () => {
+    for (const kind of ['invalid_request', 'auth', 'forbidden', 'bad_response'] as const) {
+      let calls = 0;
+      await expect(
+        withRetry(
+          async () => {
+            calls++;
+            throw err(kind);
+          },
+          { retries: 5, baseMs: 1, signal: signal() },
+        ),
+      ).rejects.toMatchObject({ kind });
+      expect(calls).toBe(1);
+    }
+  });
+
+  it('waits what a 429 says, and surfaces rate_limited when retries run out', async () => {
+    let calls = 0;
+    const waits: number[] = [];
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw err('rate_limited', { status: 429, retryAfterMs: 7, policy: 'SECONDLY' });
+        },
+        { retries: 2, baseMs: 1, signal: signal(), onRetry: (i) => waits.push(i.waitMs) },
+      ),
+    ).rejects.toMatchObject({ kind: 'rate_limited' });
+    expect(calls).toBe(3);
+    expect(waits).toEqual([7, 7]);
+  });
+
+  it('does not retry a DAILY limit (it will not clear for hours)', async () => {
+    let calls = 0;
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw err('rate_limited', { policy: 'DAILY' });
+        },
+        { retries: 5, baseMs: 1, signal: signal() },
+      ),
+    ).rejects.toMatchObject({ kind: 'rate_limited' });
+    expect(calls).toBe(1);
+  });
+
+  it('caps waits at maxMs and stops at once when aborted', async () => {
+    const ac = new AbortController();
+    const p = withRetry(
+      async () => {
+        throw err('rate_limited', { retryAfterMs: 60_000 });
+      },
+      { retries: 5, maxMs: 50_000, signal: ac.signal },
+    );
+    setTimeout(() => ac.abort(new Error('shutdown')), 10);
+    await expect(p).rejects.toThrow('shutdown');
+  });
+
+  it('passes non-CrmErrors straight through', async () => {
+    await expect(withRetry(async () => Promise.reject(new TypeError('bug')), { signal: signal() })).rejects.toThrow(TypeError);
+  });
+
+  it('sleep is abortable', async () => {
+    const ac = new AbortController();
+    const p = sleep(10_000, ac.signal);
+    ac.abort(new Error('bye'));
+    await expect(p).rejects.toThrow('bye');
+  });
+});
