@@ -5,8 +5,10 @@ import type { ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { createHubspotWebhookHandler } from '../webhooks/hubspot.ts';
+import { createCardRoutes } from './cards.ts';
 import { createInstallRoutes } from './install.ts';
 import { serverMetrics } from './metrics.ts';
+import { createPreviewRoutes } from './preview.ts';
 import { assertTokensReadable } from './tokens.ts';
 
 export type AppDeps = {
@@ -45,6 +47,19 @@ export function createApp(deps: AppDeps): Hono {
   // every method reaches the handler, which answers 405 itself (a 404 would be misleading)
   app.all('/webhooks/hubspot', (c) => webhooks.handle(c));
   app.route('/oauth/hubspot', install.app);
+  // the CRM card's API (signed by HubSpot) and the local preview page (loopback only)
+  app.route(
+    '/api/cards',
+    createCardRoutes({
+      store: deps.store,
+      clientSecret: deps.config.hubspot.clientSecret,
+      now: deps.now,
+      rescore: deps.rescore,
+      logger: deps.logger,
+      publicUrl: deps.config.publicUrl,
+    }),
+  );
+  app.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, logger: deps.logger }));
 
   app.get('/healthz', (c) => {
     try {

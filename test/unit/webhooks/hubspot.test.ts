@@ -128,7 +128,7 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     ]);
     const res = await post(signed(body));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ received: 5, nudged: 5, ignored: 0 });
+    expect(await res.json()).toEqual({ received: 5 });
     await settle();
     expect(h.nudges).toHaveLength(2);
     const byPortal = Object.fromEntries(h.nudges.map((n) => [n.portal, [...n.types].sort()]));
@@ -155,7 +155,6 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     ]);
     const res = await post(signed(body));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ received: 5, nudged: 0, ignored: 5 });
     await settle();
     expect(h.nudges).toEqual([]);
     expect(rows()).toBe(before);
@@ -199,7 +198,6 @@ describe('POST /webhooks/hubspot over HTTP', () => {
       h.nudges.length = 0;
       const before = rows();
       const again = await post(signed(body));
-      expect(await again.json()).toEqual({ received: 1, nudged: 0, ignored: 1 });
       await expectNothing(again, 200, before);
       const sameHeaders = signed(body, { ts: Date.now() - 5 * 60_000 - 1000 });
       await expectNothing(await post(sameHeaders), 401, before);

@@ -1,0 +1,224 @@
+/**
+ * `npm run bench:webhooks`: acknowledgement latency and throughput of POST /webhooks/hubspot for
+ * deliveries of 100 events, side by side with a bare hono endpoint that only reads the body, on
+ * the same machine. Each server runs in its own child process so the load generator does not
+ * share its event loop. Goal (issue 5): p99 ≤ 20 ms at 500 deliveries/s.
+ *
+ * Options (env): BENCH_RATE (deliveries/s, default 500), BENCH_SECONDS (default 4),
+ * BENCH_CONCURRENCY (closed-loop throughput phase, default 10 = HubSpot's default per account).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { loadConfig } from '../src/config.ts';
+import { silentLogger } from '../src/log.ts';
+import { createApp } from '../src/server/app.ts';
+import { createStore } from '../src/store/index.ts';
+import { signV1, signV3 } from '../src/webhooks/hubspot.ts';
+
+const SECRET = 'bench-client-secret';
+const PUBLIC_URL = 'https://rapport.bench.test';
+const PATH = '/webhooks/hubspot';
+const PORTAL_ID = 4242;
+const EVENTS_PER_DELIVERY = 100;
+
+// ------------------------------------------------------------------ child: a server
+
+async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
+  let fetchHandler: (req: Request) => Response | Promise<Response>;
+  let cleanup = () => {};
+  if (kind === 'bare') {
+    const app = new Hono();
+    app.post(PATH, async (c) => {
+      await c.req.text();
+      return c.json({ ok: true });
+    });
+    fetchHandler = app.fetch;
+  } else {
+    const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-'));
+    const config = loadConfig(
+      {
+        RAPPORT_DB: join(dir, 'rapport.db'),
+        RAPPORT_PUBLIC_URL: PUBLIC_URL,
+        RAPPORT_ENCRYPTION_KEY: 'b2'.repeat(32),
+        HUBSPOT_CLIENT_ID: 'bench',
+        HUBSPOT_CLIENT_SECRET: SECRET,
+      },
+      join(dir, 'none.json'),
+    );
+    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    store.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://unused', scopes: [] });
+    let nudges = 0;
+    const app = createApp({
+      store,
+      config,
+      logger: silentLogger,
+      now: Date.now,
+      nudge: () => void nudges++,
+      onInstalled: () => {},
+      rescore: async () => {},
+      metrics: () => '',
+    });
+    fetchHandler = app.fetch;
+    cleanup = () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  }
+  const server = serve({ fetch: fetchHandler, port: 0, hostname: '127.0.0.1' }, (info) => process.send?.({ port: info.port }));
+  process.on('message', (m) => {
+    if (m === 'stop') {
+      server.close();
+      cleanup();
+      process.exit(0);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ parent: the load generator
+
+/** node:http with a keep-alive agent: light on the client side, and no dependency beyond Node. */
+function post(url: string, agent: Agent, d: { body: string; headers: Record<string, string> }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + PATH, { method: 'POST', agent, headers: { ...d.headers, 'content-length': String(Buffer.byteLength(d.body)) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(d.body);
+  });
+}
+
+let nextEventId = 1;
+function delivery(): { body: string; headers: Record<string, string> } {
+  const now = Date.now();
+  const events = Array.from({ length: EVENTS_PER_DELIVERY }, (_, i) => ({
+    eventId: nextEventId++,
+    subscriptionId: 1000 + (i % 7),
+    portalId: PORTAL_ID,
+    appId: 1,
+    occurredAt: now,
+    subscriptionType: i % 3 === 0 ? 'object.creation' : 'contact.propertyChange',
+    attemptNumber: 0,
+    objectId: 100000 + i,
+    ...(i % 3 === 0 ? { objectTypeId: '0-48', changeFlag: 'CREATED' } : { propertyName: i % 5 === 0 ? 'rapport_health' : 'firstname', propertyValue: 'v' }),
+    changeSource: 'CRM_UI',
+  }));
+  const body = JSON.stringify(events);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-request-timestamp': String(now),
+      'x-hubspot-signature-v3': signV3({ clientSecret: SECRET, method: 'POST', uri: PUBLIC_URL + PATH, body, timestamp: now }),
+      'x-hubspot-signature-version': 'v1',
+      'x-hubspot-signature': signV1({ clientSecret: SECRET, body }),
+    },
+  };
+}
+
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+type Result = { p50: number; p99: number; max: number; errors: number; sent: number; achievedRate: number };
+
+async function paced(url: string, agent: Agent, rate: number, seconds: number): Promise<Result> {
+  const total = Math.round(rate * seconds);
+  // sign ahead (the client's cost is not the server's); timestamps stay well inside the 5-minute window
+  const prepared = Array.from({ length: total }, delivery);
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const d = prepared[i];
+    if (d === undefined) continue;
+    const t0 = performance.now();
+    inflight.push(
+      post(url, agent, d)
+        .then((status) => {
+          if (status !== 200) errors++;
+          latencies.push(performance.now() - t0);
+        })
+        .catch(() => void errors++),
+    );
+  }
+  await Promise.all(inflight);
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN, errors, sent: total, achievedRate: total / elapsed };
+}
+
+async function closedLoop(url: string, agent: Agent, concurrency: number, count: number): Promise<{ perSecond: number; errors: number }> {
+  const prepared = Array.from({ length: count }, delivery);
+  let next = 0;
+  let errors = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (;;) {
+        const d = prepared[next++];
+        if (d === undefined) return;
+        if ((await post(url, agent, d)) !== 200) errors++;
+      }
+    }),
+  );
+  return { perSecond: count / ((performance.now() - start) / 1000), errors };
+}
+
+async function startChild(kind: 'rapport' | 'bare'): Promise<{ url: string; child: ChildProcess }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind], { execArgv: ['--import', 'tsx', ...(process.env['BENCH_CPU_PROF'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF']}`])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+async function main(): Promise<void> {
+  const rate = Number(process.env['BENCH_RATE'] ?? 500);
+  const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
+  const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 10);
+  const results: Record<string, { paced: Result; loop: { perSecond: number; errors: number } }> = {};
+  for (const kind of ['bare', 'rapport'] as const) {
+    const { url, child } = await startChild(kind);
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    await closedLoop(url, agent, concurrency, 300); // warm-up (JIT, SQLite pages, connections)
+    const p = await paced(url, agent, rate, seconds);
+    const loop = await closedLoop(url, agent, concurrency, Math.max(500, rate * 2));
+    results[kind] = { paced: p, loop };
+    agent.destroy();
+    child.send('stop');
+    await new Promise((r) => child.once('exit', r));
+  }
+  const bare = results['bare'];
+  const rapport = results['rapport'];
+  if (bare === undefined || rapport === undefined) throw new Error('missing results');
+  const f = (n: number) => n.toFixed(2).padStart(8);
+  const lines = [
+    `webhooks bench: deliveries of ${EVENTS_PER_DELIVERY} events, v3+v1 signed; open loop at ${rate}/s for ${seconds} s, then closed loop with ${concurrency} in flight`,
+    '',
+    '                     p50 ms   p99 ms   max ms   rate/s  errors | closed-loop deliveries/s',
+    `bare hono          ${f(bare.paced.p50)} ${f(bare.paced.p99)} ${f(bare.paced.max)} ${f(bare.paced.achievedRate)} ${String(bare.paced.errors).padStart(7)} | ${f(bare.loop.perSecond)}`,
+    `rapport receiver   ${f(rapport.paced.p50)} ${f(rapport.paced.p99)} ${f(rapport.paced.max)} ${f(rapport.paced.achievedRate)} ${String(rapport.paced.errors).padStart(7)} | ${f(rapport.loop.perSecond)}`,
+    `ratio rapport/bare ${f(rapport.paced.p50 / bare.paced.p50)} ${f(rapport.paced.p99 / bare.paced.p99)}                            | ${f(rapport.loop.perSecond / bare.loop.perSecond)}`,
+    '',
+    `goal: p99 ≤ 20 ms at ${rate} deliveries/s → ${rapport.paced.p99 <= 20 && rapport.paced.errors === 0 ? 'MET' : 'NOT MET'} (p99 ${rapport.paced.p99.toFixed(2)} ms, ${rapport.paced.errors} errors)`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const serveIdx = process.argv.indexOf('--serve');
+if (serveIdx >= 0) {
+  void runServer(process.argv[serveIdx + 1] === 'bare' ? 'bare' : 'rapport');
+} else {
+  await main();
+}

@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cursor } from '../../../src/connectors/types.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { ConfigError, CrmError } from '../../../src/errors.ts';
+import { silentLogger } from '../../../src/log.ts';
+import { createApp } from '../../../src/server/app.ts';
+import { createTokenManager } from '../../../src/server/tokens.ts';
+import { createStore } from '../../../src/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+import { ENCRYPTION_KEY_HEX, startRapport, type Harness } from './harness.ts';
+
+describe('healthz, metrics and mounted routes', () => {
+  let h: Harness;
+  let t = 1_800_000_000_000;
+  beforeAll(async () => {
+    h = await startRapport({ now: () => t });
+    h.store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+    h.store.cursors.set('hubspot:1', 'contacts', 'c1' as Cursor);
+    h.store.outbox.enqueue('hubspot:1', '101', { health: 'red' });
+    h.store.outbox.enqueue('hubspot:1', '102', { health: 'green' });
+    h.store.dirty.mark('hubspot:1', '103', t);
+    t += 90_000;
+  });
+  afterAll(async () => h.close());
+
+  it('healthz reports the database and portals', async () => {
+    const res = await fetch(`${h.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, db: 'ok', portals: { connected: 1, disconnected: 0 } });
+  });
+
+  it('metrics is Prometheus text with lag, backlog, dirty contacts and the daemon lines', async () => {
+    const res = await fetch(`${h.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    expect(text).toContain('# TYPE rapport_sync_lag_seconds gauge');
+    expect(text).toContain('rapport_sync_lag_seconds{portal="hubspot:1",stream="contacts"} 90');
+    expect(text).toContain('rapport_outbox_pending{portal="hubspot:1"} 2');
+    expect(text).toContain('rapport_dirty_contacts{portal="hubspot:1"} 1');
+    expect(text).toContain('rapport_daemon_up 1');
+    // every sample line is "name{labels} number"
+    for (const line of text.split('\n').filter((l) => l !== '' && !l.startsWith('#'))) {
+      expect(line).toMatch(/^[a-z_]+(\{[^}]*\})? -?[\d.e+-]+$/);
+    }
+  });
+
+  it('mounts the card API and the preview, and answers unknown paths with a JSON 404', async () => {
+    const card = await fetch(`${h.url}/api/cards/contacts/101`);
+    expect(card.status).toBe(401); // unsigned: refused by the card routes, not a 404
+    const preview = await fetch(`${h.url}/preview/api/cards/contacts/101?portal=hubspot:1`);
+    expect(preview.status).not.toBe(404);
+    const missing = await fetch(`${h.url}/nope`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'not_found' });
+  });
+});
+
+describe('install needs configuration', () => {
+  it('answers 503 naming what is missing when the OAuth app is not configured', async () => {
+    const h = await startRapport({ env: { HUBSPOT_CLIENT_ID: '', HUBSPOT_CLIENT_SECRET: '' } });
+    try {
+      const res = await fetch(`${h.url}/oauth/hubspot/install`, { redirect: 'manual' });
+      expect(res.status).toBe(503);
+      expect(await res.text()).toContain('HUBSPOT_CLIENT_ID');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('encryption key', () => {
+  it('refuses to start without the key when the database holds tokens', () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      const keyed = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex') });
+      keyed.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+      keyed.portals.saveTokens('hubspot:1', { accessToken: 'a-token', refreshToken: 'r-token', expiresAt: 1 });
+      keyed.close();
+      const store = createStore({ path });
+      const config = loadConfig({ RAPPORT_DB: path }, join(dir.path, 'none.json'));
+      const deps = { store, config, logger: silentLogger, now: Date.now, nudge: () => {}, onInstalled: () => {}, rescore: async () => {}, metrics: () => '' };
+      expect(() => createApp(deps)).toThrow(ConfigError);
+      expect(() => createTokenManager({ store, config, now: Date.now })).toThrow(/RAPPORT_ENCRYPTION_KEY/);
+      store.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
+
+describe('token manager without HubSpot at hand', () => {
+  it('keeps using a still-valid token when a refresh fails transiently, without disconnecting', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      let now = 1_000_000;
+      const store = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex'), now: () => now });
+      const config = loadConfig(
+        { RAPPORT_DB: path, RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, HUBSPOT_CLIENT_ID: 'c', HUBSPOT_CLIENT_SECRET: 's' },
+        join(dir.path, 'none.json'),
+      );
+      store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
+      store.portals.saveTokens('hubspot:1', { accessToken: 'old-token', refreshToken: 'r', expiresAt: now + 60_000 });
+      let calls = 0;
+      const down = async () => {
+        calls++;
+        return new Response('{"status":"error","message":"down"}', { status: 503 });
+      };
+      const tm = createTokenManager({ store, config, now: () => now, fetch: down });
+      expect(await tm.accessToken('hubspot:1')).toBe('old-token');
+      expect(calls).toBe(1);
+      expect(store.portals.get('hubspot:1')?.status).toBe('connected');
+      now += 120_000; // now really expired: the failure surfaces, retryable
+      const err = await tm.accessToken('hubspot:1').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CrmError);
+      expect((err as CrmError).kind).toBe('unavailable');
+      expect(store.portals.get('hubspot:1')?.status).toBe('connected');
+      // a private-app deployment: no stored tokens, the configured token
+      const priv = createTokenManager({ store, config: { ...config, hubspot: { ...config.hubspot, accessToken: 'pat-x' } }, now: () => now });
+      expect(await priv.accessToken('hubspot:2')).toBe('pat-x');
+      expect(await priv.onUnauthorized('hubspot:2')).toBeNull();
+      store.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
