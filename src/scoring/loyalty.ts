@@ -46,6 +46,28 @@ export const DEFAULT_LOYALTY: LoyaltyParams = {
 
 const WEEK_DAYS = 7;
 
+/**
+ * BG/NBD values that never throw: the ₂F₁ series refuses some (parameter, horizon) corners
+ * with a RangeError, and a scorer must never crash on one contact; 0 is the safe reading.
+ */
+export function safePAlive(params: BgNbdParams, s: RfmSummary): number {
+  try {
+    const v = bgNbdPAlive(params, s);
+    return Number.isFinite(v) ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function safeExpected(params: BgNbdParams, weeks: number, s: RfmSummary): number {
+  try {
+    const v = bgNbdConditionalExpected(params, weeks, s);
+    return Number.isFinite(v) ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** BG/NBD summary of a contact: x repeat purchases, tₓ and T in weeks from the first purchase. */
 export function rfmSummary(f: ContactFeatures): RfmSummary | null {
   if (f.purchases === 0) return null;
@@ -57,7 +79,7 @@ export function rfmSummary(f: ContactFeatures): RfmSummary | null {
 export function loyaltyInputs(f: ContactFeatures, params: LoyaltyParams): LoyaltyInputs {
   const s = rfmSummary(f);
   if (s === null) return { pAlive: 0, expected90d: 0 };
-  return { pAlive: bgNbdPAlive(params.bgNbd, s), expected90d: bgNbdConditionalExpected(params.bgNbd, 90 / WEEK_DAYS, s) };
+  return { pAlive: safePAlive(params.bgNbd, s), expected90d: safeExpected(params.bgNbd, 90 / WEEK_DAYS, s) };
 }
 
 /** RFM cell "545": R reversed (recent = 5), each 1–5 by the stored quintile edges. */
@@ -79,8 +101,8 @@ export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: B
       extra: { clv: 0, pAlive: 0, expectedPurchases52w: 0, rfm: null },
     };
   }
-  const pAlive = bgNbdPAlive(params.bgNbd, s);
-  const e52 = bgNbdConditionalExpected(params.bgNbd, 52, s);
+  const pAlive = safePAlive(params.bgNbd, s);
+  const e52 = safeExpected(params.bgNbd, 52, s);
   const eShare = e52 / (e52 + params.expectedRef);
   const value = 100 * (0.5 * pAlive + 0.5 * eShare);
   // CLV over the next year, undiscounted: E[M]·E[Y(52)] (customerLifetimeValue with d = 0

@@ -26,7 +26,7 @@ import {
 } from './models/metrics.ts';
 import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
 import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures, type ContactInput } from './features.ts';
-import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, type LoyaltyParams } from './loyalty.ts';
+import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, type LoyaltyParams } from './loyalty.ts';
 import { DEFAULT_SATISFACTION } from './satisfaction.ts';
 import { DEFAULT_CHANNEL_MIX, PRIOR_SERVICE, SERVICE_HORIZON_DAYS } from './service-need.ts';
 import { COLUMN_NAMES, modelRow } from './vector.ts';
@@ -46,6 +46,19 @@ export type TrainResult = { version: string; metrics: Record<string, number> };
 /** Below this many positives or negatives a model is not trained: the cold-start prior stays. */
 export const MIN_CLASS = 30;
 const MIN_BUYERS = 50;
+/**
+ * BG/NBD and Gamma-Gamma fits use at most this many customers and Nelder–Mead iterations: the
+ * parameters are population-level (four and three numbers), and when the optimum lies on the
+ * boundary (e.g. no dropout: a, b → ∞) the optimiser would otherwise spend its whole budget.
+ */
+const FIT_ROWS = 4000;
+const FIT_ITERATIONS = 2500;
+
+function thin<T>(xs: readonly T[], max: number): T[] {
+  if (xs.length <= max) return [...xs];
+  const step = xs.length / max;
+  return Array.from({ length: max }, (_, i) => xs[Math.floor(i * step)] as T);
+}
 
 /** FNV-1a of the id → [0, 1): a stable sample that does not depend on read order. */
 export function hashUnit(id: string): number {
@@ -101,10 +114,11 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   const metrics: Record<string, number> = { contacts: total, sampled: kept.length };
 
   // BG/NBD as of each cut-off that feeds a model input.
-  const bgAt = (key: 'churnTrain' | 'churnTest' | 'now'): BgNbdParams => fitBuyers(kept.map((k) => k[key]));
-  const bgChurnTrain = bgAt('churnTrain');
-  const bgChurnTest = bgAt('churnTest');
-  const bgNow = bgAt('now');
+  // Two fits (each costs a Nelder–Mead run): as of the earliest cut-off, used for every
+  // historical window (never newer than the features it feeds), and as of now, for scoring.
+  const bgChurnTrain = fitBuyers(kept.map((k) => k.churnTrain));
+  const bgChurnTest = bgChurnTrain;
+  const bgNow = fitBuyers(kept.map((k) => k.now));
 
   // Loyalty as of now.
   const loyalty = fitLoyalty(kept.map((k) => k.now), bgNow);
@@ -210,9 +224,22 @@ function fitBuyers(fs: readonly ContactFeatures[]): BgNbdParams {
     if (s !== null && s.T > 0) data.push(s);
   }
   if (data.length < MIN_BUYERS) return DEFAULT_LOYALTY.bgNbd;
-  const fit = fitBgNbd(data.length > 20_000 ? data.filter((_, i) => i % Math.ceil(data.length / 20_000) === 0) : data);
-  const ok = [fit.r, fit.alpha, fit.a, fit.b].every((v) => Number.isFinite(v) && v > 0);
-  return ok ? { r: fit.r, alpha: fit.alpha, a: fit.a, b: fit.b } : DEFAULT_LOYALTY.bgNbd;
+  const fit = fitBgNbd(thin(data, FIT_ROWS), { maxIterations: FIT_ITERATIONS });
+  const params = { r: fit.r, alpha: fit.alpha, a: fit.a, b: fit.b };
+  // A fit on the boundary (no dropout: a, b → ∞) can leave the ₂F₁ series unusable: probe it.
+  const ok =
+    [fit.r, fit.alpha, fit.a, fit.b].every((v) => Number.isFinite(v) && v > 0) &&
+    probe(() => bgNbdConditionalExpected(params, 52, { x: 3, tx: 20, T: 40 })) &&
+    probe(() => bgNbdConditionalExpected(params, 52, { x: 0, tx: 0, T: 100 }));
+  return ok ? params : DEFAULT_LOYALTY.bgNbd;
+}
+
+function probe(f: () => number): boolean {
+  try {
+    return Number.isFinite(f());
+  } catch {
+    return false;
+  }
 }
 
 function quantiles(sorted: readonly number[], ps: readonly number[]): number[] {
@@ -234,7 +261,7 @@ function fitLoyalty(fs: readonly ContactFeatures[], bgNbd: BgNbdParams): Loyalty
     const meanSpend = spend.reduce((s, c) => s + c.zbar, 0) / spend.length;
     // Gamma-Gamma is fitted on customers with more than one transaction (scoring.md §1.4).
     const repeat = spend.filter((c) => c.x > 1);
-    const fit = repeat.length >= MIN_BUYERS ? fitGammaGamma(repeat.slice(0, 20_000)) : null;
+    const fit = repeat.length >= MIN_BUYERS ? fitGammaGamma(thin(repeat, FIT_ROWS), { maxIterations: FIT_ITERATIONS }) : null;
     gammaGamma =
       fit !== null && fit.q > 1 && [fit.p, fit.q, fit.gamma].every(Number.isFinite)
         ? { p: fit.p, q: fit.q, gamma: fit.gamma }
@@ -243,15 +270,16 @@ function fitLoyalty(fs: readonly ContactFeatures[], bgNbd: BgNbdParams): Loyalty
   const e52 = buyers
     .map((f) => {
       const s = rfmSummary(f);
-      return s === null ? 0 : bgNbdConditionalExpected(bgNbd, 52, s);
+      return s === null ? 0 : safeExpected(bgNbd, 52, s);
     })
+    .filter(Number.isFinite)
     .sort((a, b) => a - b);
   const ps = [0.2, 0.4, 0.6, 0.8];
   const sorted = (xs: number[]) => xs.sort((a, b) => a - b);
   return {
     bgNbd,
     gammaGamma,
-    expectedRef: Math.max(0.05, quantiles(e52, [0.5])[0] ?? 0.5),
+    expectedRef: e52.length > 0 ? Math.max(0.05, quantiles(e52, [0.5])[0] ?? 0.5) : DEFAULT_LOYALTY.expectedRef,
     rfmEdges: {
       recency: quantiles(sorted(buyers.map((f) => f.recencyDays)), ps),
       frequency: quantiles(sorted(buyers.map((f) => f.purchases)), ps),

@@ -16,7 +16,7 @@ export const PORTAL = 'hubspot:42';
 export const DAY = 86_400_000;
 /** "now" for every test: 2026-06-01T00:00:00Z */
 export const NOW = Date.UTC(2026, 5, 1);
-export const daysAgo = (d: number) => NOW - d * DAY;
+export const daysAgo = (d: number) => Math.round(NOW - d * DAY);
 
 let seq = 0;
 const nextId = (p: string) => `${p}${++seq}`;

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmRecord } from '../../../src/connectors/types.ts';
+import { createRandom } from '../../../src/scoring/models/random.ts';
+import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
+import { scoreContacts } from '../../../src/scoring/score-portal.ts';
+import { trainPortal } from '../../../src/scoring/train.ts';
+import type { Store } from '../../../src/store/index.ts';
+import { contact, engagement, load, NOW, openStore, PORTAL, purchase, ticket } from './fixtures.ts';
+
+let env: { store: Store; cleanup: () => void } | undefined;
+afterEach(() => env?.cleanup());
+
+/**
+ * A small synthetic portal: every customer buys about monthly and writes in about every three
+ * weeks while alive; 45 % stop at a random day in the last 400 days. Churn is then visible in
+ * the data, so a time-split model must find it.
+ */
+function simulate(n: number, seed: number): CrmRecord[] {
+  const rnd = createRandom(seed);
+  const exp = (mean: number) => -Math.log(1 - rnd()) * mean;
+  const recs: CrmRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `s${String(i).padStart(4, '0')}`;
+    const start = 200 + Math.floor(rnd() * 500); // days ago
+    const stop = rnd() < 0.45 ? Math.floor(rnd() * 400) : -1; // days ago it went quiet (−1: never)
+    recs.push(contact(id, { createdAt: NOW - start * 86_400_000 }));
+    const buyEvery = 20 + rnd() * 40;
+    for (let d = start - exp(buyEvery); d > stop && d > 0; d -= exp(buyEvery)) recs.push(purchase(id, d, 200 + Math.round(rnd() * 2000)));
+    for (let d = start - exp(21); d > stop && d > 0; d -= exp(21)) recs.push(engagement('emails', id, d, 'inbound', rnd() < 0.2 ? 'thanks, great' : null));
+    const ticketEvery = rnd() < 0.3 ? 25 : 150;
+    for (let d = start - exp(ticketEvery); d > stop && d > 0; d -= exp(ticketEvery)) recs.push(ticket(id, d));
+    recs.push(engagement('calls', id, Math.floor(rnd() * 300), 'outbound'));
+  }
+  return recs;
+}
+
+describe('trainPortal', () => {
+  it('trains churn and service-need models on a time split, stores versioned models with metrics', () => {
+    env = openStore();
+    const { store } = env;
+    load(store, simulate(400, 7));
+    const res = trainPortal(store, PORTAL, { now: NOW });
+    expect(res.version).toBe('m20260601T0000');
+    expect(res.metrics['churn_trained']).toBe(1);
+    expect(res.metrics['churn_test_n']).toBeGreaterThan(300);
+    expect(res.metrics['churn_test_positives']).toBeGreaterThan(30);
+    expect(res.metrics['churn_auc']).toBeGreaterThan(0.8);
+    expect(res.metrics['churn_ece']).toBeLessThan(0.12);
+    expect(res.metrics['churn_lift_top10']).toBeGreaterThan(1.3);
+    for (const k of ['churn_pr_auc', 'churn_brier', 'service_auc', 'service_brier', 'service_ece']) expect(Number.isFinite(res.metrics[k])).toBe(true);
+    expect(res.metrics['service_auc']).toBeGreaterThan(0.6);
+
+    const stored = store.models.latest(PORTAL, 'churn');
+    expect(stored?.version).toBe(res.version);
+    expect((stored?.metrics as Record<string, number>)['auc']).toBe(res.metrics['churn_auc']);
+    const models = loadPortalModels(store, PORTAL);
+    expect(models.version).toBe(res.version);
+    expect(models.churn.source).toBe('trained');
+    expect(models.loyalty.expectedRef).toBeGreaterThan(0);
+
+    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    const s = store.scores.get(PORTAL, 's0000');
+    expect(s?.modelVersion).toBe(res.version);
+    expect(s?.churnRisk.reasons.some((r) => r.text.includes('default model'))).toBe(false);
+  });
+
+  it('keeps the documented cold-start prior when there is too little labelled history', () => {
+    env = openStore();
+    const { store } = env;
+    load(store, simulate(12, 3));
+    const res = trainPortal(store, PORTAL, { now: NOW });
+    expect(res.metrics['churn_trained']).toBe(0);
+    expect(res.metrics['service_trained']).toBe(0);
+    const models = loadPortalModels(store, PORTAL);
+    expect(models.churn.source).toBe('prior');
+    expect(models.loyalty.bgNbd).toEqual({ r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 });
+  });
+
+  it('an empty portal trains nothing and does not throw', () => {
+    env = openStore();
+    const res = trainPortal(env.store, PORTAL, { now: NOW });
+    expect(res.metrics['contacts']).toBe(0);
+    expect(loadPortalModels(env.store, PORTAL).churn.source).toBe('prior');
+  });
+});
