@@ -15,15 +15,21 @@ export const LIVE_ID_BASE = 900_000_001;
 
 const TONES: readonly Tone[] = ['positive', 'neutral', 'negative'];
 
-export function createLiveActivity(options: { seed: number; now: number }): {
+export function createLiveActivity(options: {
+  seed: number;
+  now: number;
+  /** first id to hand out (default LIVE_ID_BASE); ids count up by one across all types */
+  firstId?: number;
+}): {
   next(existingContactIds: readonly string[], at: number): GeneratedBatch;
 } {
   const rng = createRng(deriveSeed(options.seed, 0x11ce));
-  let nextId = LIVE_ID_BASE;
+  let nextId = options.firstId ?? LIVE_ID_BASE;
   const id = () => String(nextId++);
   return {
     next(existingContactIds, at) {
       if (existingContactIds.length === 0) throw new RangeError('createLiveActivity.next needs at least one existing contact id');
+      // Never before the account's `now`: the live phase continues the generated history.
       const when = Math.round(Math.max(at, options.now));
       const sink: Sink = {
         rng,

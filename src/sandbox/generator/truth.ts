@@ -41,8 +41,9 @@ export function writeTruth(file: string, truths: Iterable<ContactTruth>): number
   const writer = createTruthWriter(file);
   try {
     writer.write(truths);
-  } finally {
+  } catch (error) {
     writer.close();
+    throw error;
   }
   return writer.close();
 }

@@ -174,6 +174,17 @@ describe('generateAccount: shape and integrity', () => {
     // Sums of independent Bernoulli draws: within ~4 standard deviations of their expectation.
     expect(Math.abs(churned - churnP)).toBeLessThan(4 * Math.sqrt(churnP));
     expect(Math.abs(tickets - ticketP)).toBeLessThan(4 * Math.sqrt(ticketP));
+    // … and per band: the probability ranks customers, it is not just right on average.
+    const band = (lo: number, hi: number) => {
+      const rows = truth.filter((t) => t.churnProbability90d >= lo && t.churnProbability90d < hi);
+      return { n: rows.length, rate: rows.filter((t) => t.churnedNext90d).length / rows.length };
+    };
+    const low = band(0, 0.2);
+    const high = band(0.8, 1.01);
+    expect(low.n).toBeGreaterThan(100);
+    expect(high.n).toBeGreaterThan(100);
+    expect(low.rate).toBeLessThan(0.25);
+    expect(high.rate).toBeGreaterThan(0.75);
     expect(churned / truth.length).toBeGreaterThan(0.1); // there is churn to predict …
     expect(churned / truth.length).toBeLessThan(0.9); // … and customers who stay
     expect(new Set(truth.map((t) => t.preferredChannel)).size).toBe(4);
