@@ -52,7 +52,8 @@ export type ObjectRow = {
 export type IndexedColumn = 'id' | 'created_at' | 'updated_at';
 export type ColumnCondition = { column: IndexedColumn; op: '=' | '<>' | '>' | '>=' | '<' | '<='; value: number };
 
-export type StoredObject = SandboxObject & { archivedAt: number | null };
+/** A served object; the ISO times are computed once per row (they appear twice on the wire). */
+export type StoredObject = SandboxObject & { archivedAt: number | null; createdIso: string; updatedIso: string };
 
 export type SandboxStorage = SandboxData & {
   readonly db: Database.Database;
@@ -94,27 +95,36 @@ function stripSystem(properties: Record<string, string | null | undefined>): Rec
   return out;
 }
 
-/** Stored properties plus the ones HubSpot derives from the record (id, created, modified). */
-export function withSystemProperties(type: HubspotObjectType, row: { id: number; created_at: number; updated_at: number }, stored: Record<string, string | null>): Record<string, string | null> {
-  const props: Record<string, string | null> = { ...stored };
-  props.hs_object_id = String(row.id);
-  props[createdProperty(type)] = new Date(row.created_at).toISOString();
-  props[modifiedProperty(type)] = new Date(row.updated_at).toISOString();
+/**
+ * Stored properties plus the ones HubSpot derives from the record (id, created, modified).
+ * Mutates and returns `stored` (a freshly parsed object): this runs for every row served.
+ */
+export function withSystemProperties(
+  type: HubspotObjectType,
+  row: { id: number; created_at: number; updated_at: number },
+  stored: Record<string, string | null>,
+  iso: { created: string; updated: string } = { created: new Date(row.created_at).toISOString(), updated: new Date(row.updated_at).toISOString() },
+): Record<string, string | null> {
+  stored.hs_object_id = String(row.id);
+  stored[createdProperty(type)] = iso.created;
+  stored[modifiedProperty(type)] = iso.updated;
   // contacts carry both modified properties (hubspot.md §1.9)
-  if (type === 'contacts') props.hs_lastmodifieddate = props.lastmodifieddate ?? null;
-  return props;
+  if (type === 'contacts') stored.hs_lastmodifieddate = iso.updated;
+  return stored;
 }
 
 function rowToObject(type: HubspotObjectType, row: ObjectRow): StoredObject {
-  const stored = JSON.parse(row.properties) as Record<string, string | null>;
+  const iso = { created: new Date(row.created_at).toISOString(), updated: new Date(row.updated_at).toISOString() };
   return {
     type,
     id: String(row.id),
-    properties: withSystemProperties(type, row, stored),
+    properties: withSystemProperties(type, row, JSON.parse(row.properties) as Record<string, string | null>, iso),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     archived: row.archived === 1,
     archivedAt: row.archived_at,
+    createdIso: iso.created,
+    updatedIso: iso.updated,
   };
 }
 
@@ -304,7 +314,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     get(hubId, type, id) {
       const row = getRow(hubId, type, id);
       if (row === undefined) return undefined;
-      const { archivedAt: _archivedAt, ...obj } = rowToObject(type, row);
+      const { archivedAt: _archivedAt, createdIso: _c, updatedIso: _u, ...obj } = rowToObject(type, row);
       return obj;
     },
     getStored(hubId, type, id, archived) {
@@ -321,7 +331,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       for (;;) {
         const rows = st.list.all(hubId, type, opts.archived === true ? 1 : 0, after, CHUNK);
         for (const r of rows) {
-          const { archivedAt: _a, ...obj } = rowToObject(type, r);
+          const { archivedAt: _a, createdIso: _c, updatedIso: _u, ...obj } = rowToObject(type, r);
           yield obj;
         }
         const last = rows.at(-1);

@@ -71,8 +71,8 @@ export function simplePublicObject(obj: StoredObject, properties: Record<string,
   const out: Record<string, unknown> = {
     id: obj.id,
     properties,
-    createdAt: isoTime(obj.createdAt),
-    updatedAt: isoTime(obj.updatedAt),
+    createdAt: obj.createdIso,
+    updatedAt: obj.updatedIso,
     archived: obj.archived,
   };
   if (obj.archived && obj.archivedAt !== null) out.archivedAt = isoTime(obj.archivedAt);
