@@ -7,6 +7,17 @@
  * purchase they drop out with probability p ~ Beta(a, b). p is tied to the latent drivers by a
  * Gaussian copula (params.ts), so its marginal stays exactly Beta(a, b) and a BG/NBD fit on the
  * generated deals must recover (r, α, a, b).
+ *
+ * What the truth means (ContactTruth in model.ts):
+ * - pAlive: P(alive at now | the customer's own λ, p and purchase history) — the oracle posterior,
+ *   1 for a customer with no repeat purchase (BG/NBD cannot drop out before one).
+ * - churnProbability90d = 1 − pAlive·e^{−λ·p·90d}: P(not alive at now + 90 days). It counts
+ *   customers who already dropped out silently before now: the CRM cannot see a dropout, so from
+ *   its side they are lost within the horizon. churnedNext90d is the realised draw (dead now, or
+ *   dropping out in the simulated next 90 days).
+ * - ticketRate: new tickets per 30 alive days (issues + questions sent through the ticket
+ *   channel); ticketProbability30d: P(≥ 1 new ticket in the next 30 days, before any dropout);
+ *   ticketNext30d: the realised draw.
  */
 import type { ContactTruth } from '../model.ts';
 import {
