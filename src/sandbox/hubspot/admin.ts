@@ -34,6 +34,7 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *   GET    /_sandbox/stats[?hubId=]              → {…sandbox stats, webhooks}
  *   POST   /_sandbox/webhooks                    {targetUrl, clientSecret, appId, portals?, properties?} → 201 {subscriptionId}
  *   POST   /_sandbox/webhooks/flush              deliver everything pending now → {webhooks stats}
+ *   POST   /_sandbox/webhooks/modes              {duplicateRate?, shuffle?} duplicate / out-of-order delivery
  *
  * Objects come back as HubSpot's SimplePublicObject (string property values, ISO times).
  */
@@ -229,6 +230,13 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     return jsonResponse(200, deps.webhooks.stats());
   });
 
+  app.post('/_sandbox/webhooks/modes', async (c) => {
+    if (deps.webhooks === undefined) return adminError(501, 'This sandbox has no webhook delivery.');
+    const body = await readJson(c, modesBody);
+    if (body instanceof Response) return body;
+    return jsonResponse(200, deps.webhooks.setModes({ ...(body.duplicateRate === undefined ? {} : { duplicateRate: body.duplicateRate }), ...(body.shuffle === undefined ? {} : { shuffle: body.shuffle }) }));
+  });
+
   app.all('/_sandbox/*', (c) => adminError(404, `No sandbox admin route ${c.req.method} ${c.req.path}`));
   return app;
 }
@@ -257,6 +265,8 @@ const subscribeBody = z
     properties: z.array(z.string()).optional(),
   })
   .strict();
+
+const modesBody = z.object({ duplicateRate: z.number().min(0).max(1).optional(), shuffle: z.boolean().optional() }).strict();
 
 async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T> | Response> {
   let raw: unknown;

@@ -77,7 +77,16 @@ export type WebhookStats = {
   requests: number;
   /** of which retries */
   retries: number;
+  /** batches delivered a second time on purpose (`duplicateRate`) */
+  duplicates: number;
 };
+
+/**
+ * HubSpot promises neither order nor uniqueness (hubspot.md §3.2): receivers must cope with both.
+ * `duplicateRate` re-sends that share of successfully delivered batches (same eventIds, same
+ * attemptNumber); `shuffle` sends each batch's events in random order.
+ */
+export type DeliveryModes = { duplicateRate: number; shuffle: boolean };
 
 export type SandboxWebhooksImpl = Omit<SandboxWebhooks, 'subscribe' | 'stats'> & {
   /** Returns the subscription id; subscribing the same (targetUrl, appId) again replaces it. */
@@ -85,6 +94,7 @@ export type SandboxWebhooksImpl = Omit<SandboxWebhooks, 'subscribe' | 'stats'> &
   unsubscribe(id: number): void;
   subscriptions(): Array<{ id: number; targetUrl: string; appId: number; portals?: number[] }>;
   stats(): WebhookStats;
+  setModes(modes: Partial<DeliveryModes>): DeliveryModes;
   /** stop listening, cancel timers and in-flight requests; pending events are dropped */
   close(): Promise<void>;
 };
@@ -106,7 +116,7 @@ export type WebhookOptions = {
   timeoutMs?: number;
   retry?: { maxRetries?: number; baseMs?: number; maxMs?: number };
   seed?: number;
-};
+} & Partial<DeliveryModes>;
 
 const LEGACY_NAMES: Partial<Record<HubspotObjectType, string>> = { contacts: 'contact', companies: 'company', deals: 'deal' };
 const NOT_SUBSCRIBABLE = new Set(['lastmodifieddate', 'hs_lastmodifieddate']);
@@ -127,7 +137,7 @@ export const signV3 = (clientSecret: string, method: string, uri: string, body: 
 export const signV1 = (clientSecret: string, body: string): string => createHash('sha256').update(clientSecret + body, 'utf8').digest('hex');
 
 type Subscription = WebhookSubscription & { id: number; typeIds: Map<string, number> };
-type Batch = { sub: Subscription; hubId: number; events: HubspotWebhookEvent[]; attempt: number };
+type Batch = { sub: Subscription; hubId: number; events: HubspotWebhookEvent[]; attempt: number; duplicate?: boolean };
 type Queue = { sub: Subscription; hubId: number; events: HubspotWebhookEvent[]; ready: Batch[]; inflight: number; timer?: NodeJS.Timeout | undefined };
 
 export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl {
@@ -148,7 +158,8 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
   const inflight = new Set<Promise<void>>();
   const inflightBatches = new Set<Batch>();
   const closing = new AbortController();
-  const counters = { delivered: 0, failed: 0, requests: 0, retries: 0 };
+  const counters = { delivered: 0, failed: 0, requests: 0, retries: 0, duplicates: 0 };
+  const modes: DeliveryModes = checkModes({ duplicateRate: opts.duplicateRate ?? 0, shuffle: opts.shuffle ?? false });
   let nextSubscriptionId = 100_000 + Math.floor(random() * 900_000);
   let nextEventId = 1_000_000_000 + Math.floor(random() * 1_000_000_000);
   let nextSubId = 1;
@@ -249,6 +260,7 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
       if (batch === undefined) {
         if (q.events.length === 0) break;
         batch = { sub: q.sub, hubId: q.hubId, events: q.events.splice(0, perRequest), attempt: 0 };
+        if (modes.shuffle) shuffleInPlace(batch.events, random);
       }
       start(q, batch);
     }
@@ -301,9 +313,15 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
 
   function finish(q: Queue, batch: Batch, ok: boolean): void {
     if (ok) {
+      if (batch.duplicate === true) return;
       counters.delivered += batch.events.length;
+      if (!closed && modes.duplicateRate > 0 && random() < modes.duplicateRate) {
+        counters.duplicates++;
+        q.ready.push({ ...batch, duplicate: true });
+      }
       return;
     }
+    if (batch.duplicate === true) return;
     if (closed) return;
     if (batch.attempt >= maxRetries) {
       counters.failed += batch.events.length;
@@ -348,6 +366,11 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
     subscriptions: () =>
       [...subs.values()].map((s) => ({ id: s.id, targetUrl: s.targetUrl, appId: s.appId, ...(s.portals === undefined ? {} : { portals: [...s.portals] }) })),
 
+    setModes(m) {
+      Object.assign(modes, checkModes({ ...modes, ...m }));
+      return { ...modes };
+    },
+
     async flush() {
       for (;;) {
         for (const [batch, timer] of waitingRetries) {
@@ -381,4 +404,16 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
       await Promise.allSettled([...inflight]);
     },
   };
+}
+
+function checkModes(m: DeliveryModes): DeliveryModes {
+  if (!(m.duplicateRate >= 0 && m.duplicateRate <= 1)) throw new RangeError(`duplicateRate is a probability between 0 and 1, got ${m.duplicateRate}`);
+  return m;
+}
+
+function shuffleInPlace<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
 }

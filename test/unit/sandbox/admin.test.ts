@@ -151,6 +151,8 @@ describe('sandbox admin API', () => {
       const sub = await admin('POST', '/_sandbox/webhooks', { targetUrl, clientSecret: 'sec-admin', appId: 777, portals: [hubId] });
       expect(sub.status).toBe(201);
       const created = await admin('POST', `/_sandbox/${hubId}/objects/notes`, { properties: { hs_note_body: 'n' } });
+      expect((await admin('POST', '/_sandbox/webhooks/modes', { shuffle: true })).json).toEqual({ duplicateRate: 0, shuffle: true });
+      expect((await admin('POST', '/_sandbox/webhooks/modes', { duplicateRate: -1 })).status).toBe(400);
       const flushed = await admin('POST', '/_sandbox/webhooks/flush');
       expect(flushed.json).toMatchObject({ pending: 0 });
       const events = got.flat();

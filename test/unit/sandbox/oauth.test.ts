@@ -125,6 +125,16 @@ describe('sandbox OAuth', () => {
     const expiredCode = await apiError(client.oauth.tokensApi.create('authorization_code', late, REDIRECT, APP.clientId, APP.clientSecret));
     expect(expiredCode.body.status).toBe('EXPIRED_AUTH_CODE');
 
+    // the v3 token endpoint takes the same form and answers the same body
+    const { code: v3code } = await codeFrom();
+    const v3 = await fetch(`${baseUrl}/oauth/v3/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: v3code, redirect_uri: REDIRECT, client_id: APP.clientId, client_secret: APP.clientSecret }).toString(),
+    });
+    expect(v3.status).toBe(200);
+    expect(await v3.json()).toMatchObject({ token_type: 'bearer', expires_in: 1800, access_token: expect.any(String), refresh_token: expect.any(String) });
+
     // metadata of an unknown token is a JSON 404
     expect((await apiError(client.oauth.accessTokensApi.get('C-unknown'))).code).toBe(404);
   });

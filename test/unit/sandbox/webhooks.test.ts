@@ -24,12 +24,12 @@ const independentV1 = (secret: string, body: string): string => createHash('sha2
 
 type Received = { url: string; headers: Record<string, string>; body: string; events: Array<Record<string, unknown>> };
 
-let target: { url: string; received: Received[]; respond: (n: number) => number | 'hang'; waitFor(n: number): Promise<void>; close(): Promise<void> };
+let target: { url: string; received: Received[]; respond: (n: number) => number | 'hang' | 'slow'; maxActive: number; waitFor(n: number): Promise<void>; close(): Promise<void> };
 
 beforeAll(async () => {
   const received: Received[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const state = { respond: (_n: number): number | 'hang' => 204 };
+  const state = { respond: (_n: number): number | 'hang' | 'slow' => 204, active: 0, maxActive: 0 };
   const app = new Hono();
   app.post('/hooks/hubspot', async (c) => {
     const body = await c.req.text();
@@ -37,7 +37,14 @@ beforeAll(async () => {
     for (const w of [...waiters]) if (received.length >= w.n) w.resolve();
     const answer = state.respond(received.length);
     if (answer === 'hang') await new Promise((r) => setTimeout(r, 1_000));
-    return c.body(null, answer === 'hang' ? 204 : (answer as 200));
+    if (answer === 'slow') {
+      // concurrency is measured over the slow requests only (a hung one from an earlier test may linger)
+      state.active++;
+      state.maxActive = Math.max(state.maxActive, state.active);
+      await new Promise((r) => setTimeout(r, 50));
+      state.active--;
+    }
+    return c.body(null, typeof answer === 'number' ? (answer as 200) : 204);
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
@@ -51,6 +58,12 @@ beforeAll(async () => {
     },
     set respond(f) {
       state.respond = f;
+    },
+    get maxActive() {
+      return state.maxActive;
+    },
+    set maxActive(n) {
+      state.maxActive = n;
     },
     waitFor: (n) =>
       new Promise<void>((resolve) => {
@@ -191,6 +204,30 @@ describe('sandbox webhook delivery', () => {
     expect(sandbox.webhooks.stats()).toMatchObject({ delivered: 1, failed: 1, pending: 0 });
   });
 
+  it('keeps at most maxConcurrentPerPortal requests in flight per portal', async () => {
+    const serial = createHubspotSandbox({ limits: false, webhookDelivery: { batchWindowMs: 5, maxConcurrentPerPortal: 1, maxEventsPerRequest: 10 } });
+    try {
+      const hub = serial.portals.create().hubId;
+      serial.webhooks.subscribe({ targetUrl: target.url, clientSecret: SECRET, appId: APP_ID });
+      target.respond = () => 'slow';
+      target.maxActive = 0;
+      for (let i = 0; i < 30; i++) serial.data.create(hub, 'contacts', { email: `s${i}@example.com` });
+      await serial.webhooks.flush();
+      expect(target.received.map((r) => r.events.length)).toEqual([10, 10, 10]);
+      expect(target.maxActive).toBe(1);
+
+      // the default allows parallel requests: the same burst overlaps
+      target.received.length = 0;
+      target.maxActive = 0;
+      for (let i = 0; i < 300; i++) sandbox.data.create(hubId, 'contacts', { email: `p${i}@example.com` });
+      await sandbox.webhooks.flush();
+      expect(target.received).toHaveLength(3);
+      expect(target.maxActive).toBeGreaterThan(1);
+    } finally {
+      await serial.close();
+    }
+  });
+
   it('sends nothing for a revoked portal or a portal outside the subscription', async () => {
     const other = sandbox.portals.create().hubId;
     sandbox.webhooks.subscribe({ targetUrl: target.url, clientSecret: SECRET, appId: APP_ID, portals: [hubId] });
@@ -199,6 +236,20 @@ describe('sandbox webhook delivery', () => {
     sandbox.data.create(hubId, 'contacts', { email: 'y@example.com' });
     await sandbox.webhooks.flush();
     expect(target.received).toHaveLength(0);
+  });
+
+  it('can deliver duplicates and out-of-order batches, as HubSpot may', async () => {
+    sandbox.webhooks.setModes({ duplicateRate: 1, shuffle: true });
+    const ids = [];
+    for (let i = 0; i < 40; i++) ids.push(Number(sandbox.data.create(hubId, 'contacts', { email: `o${i}@example.com` }).id));
+    await sandbox.webhooks.flush();
+    expect(target.received).toHaveLength(2);
+    const [a, b] = target.received.map((r) => r.events.map((e) => e.eventId));
+    expect(b).toEqual(a);
+    expect(target.received[0]!.events.map((e) => e.objectId)).not.toEqual(ids);
+    expect([...target.received[0]!.events.map((e) => e.objectId as number)].sort((x, y) => x - y)).toEqual(ids);
+    expect(sandbox.webhooks.stats()).toMatchObject({ delivered: 40, duplicates: 1, pending: 0 });
+    expect(() => sandbox.webhooks.setModes({ duplicateRate: 2 })).toThrow(RangeError);
   });
 
   it('refuses a subscription without a secret or with a non-http target', () => {
