@@ -22,6 +22,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run a local HubSpot with a synthetic account (no CRM account needed)',
     load: async () => (await import('./commands/sandbox.ts')).command,
   },
+  train: {
+    summary: 'Train the churn and service-need models on the cached history',
+    load: async () => (await import('./commands/train.ts')).command,
+  },
+  score: {
+    summary: 'Score changed (or --all) contacts and queue changed values for write-back',
+    load: async () => (await import('./commands/score.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,
