@@ -13,6 +13,8 @@ import { fitGammaGamma, type SpendSummary } from '../../../src/scoring/models/ga
  * 11 % for a and 13 % for b (a and b are weakly identified: only repeat buyers inform them). We
  * allow ~3 sd: r ±15 %, α ±20 %, a ±35 %, b ±40 %. And the truth must be a plausible fit: the
  * fitted log-likelihood beats the true parameters' by less than χ²₄(99.9 %)/2 = 9.2 (seen: 0.6–3.3).
+ * Gamma-Gamma over seeds 1–6 (~2,500 repeat buyers each): p 5.3–7.6 (sd ≈ 13 %; p and γ trade
+ * off), q 3.9–4.2 (sd ≈ 3 %), mean deal 1,955–2,014 (sd ≈ 1 %): p ±35 %, q ±15 %, mean ±5 %.
  */
 const NOW = Date.UTC(2026, 0, 15);
 
@@ -70,8 +72,8 @@ describe('generated purchases follow BG/NBD and Gamma-Gamma', () => {
     const fit = fitGammaGamma(data);
     const meanTrue = (GAMMA_GAMMA.p * GAMMA_GAMMA.gamma) / (GAMMA_GAMMA.q - 1);
     const meanFit = (fit.p * fit.gamma) / (fit.q - 1);
-    expect(Math.abs(meanFit / meanTrue - 1)).toBeLessThan(0.1);
+    expect(Math.abs(meanFit / meanTrue - 1)).toBeLessThan(0.05);
     expect(Math.abs(fit.p / GAMMA_GAMMA.p - 1)).toBeLessThan(0.35);
-    expect(Math.abs(fit.q / GAMMA_GAMMA.q - 1)).toBeLessThan(0.35);
+    expect(Math.abs(fit.q / GAMMA_GAMMA.q - 1)).toBeLessThan(0.15);
   });
 });
