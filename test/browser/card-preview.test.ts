@@ -21,7 +21,7 @@ const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
 const LABELS = { satisfaction: 'Satisfaction', loyalty: 'Loyalty', churnRisk: 'Churn risk', serviceNeed: 'Service need' } as const;
 const BANDS = { green: 'Healthy', yellow: 'Needs attention', red: 'At risk' } as const;
-const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
 let store: Store;
 let server: ServerType;
@@ -69,6 +69,10 @@ afterAll(async () => {
 async function open(path: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    // the API's 404 for an unknown contact is expected (Chromium logs every failed fetch)
+    if (m.type() === 'error' && !m.location().url.includes('/api/cards/')) pageErrors.push(`${m.text()} ${m.location().url}`);
+  });
   await page.goto(`${base}${path}`);
   return page;
 }

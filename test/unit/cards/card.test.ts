@@ -93,7 +93,7 @@ describe('ScoreCard', () => {
     expect(r.find(Tag).props.variant).toBe('warning');
     expect(r.find(Tag).text).toBe('Needs attention');
     expect(r.findByTestId(Text, 'confidence').text).toBe('66%');
-    expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15 UTC');
+    expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15:00 UTC');
     expect(r.findByTestId(Text, 'model-version').text).toBe('hubspot:1-2026-11-01');
     expect(r.findByTestId(Text, 'reason-0').text).toBe('Churn risk: No purchase in 200 days (+14)');
     expect(r.findByTestId(Text, 'reason-1').text).toBe('Satisfaction: Two promoter NPS answers (+9.5)');
@@ -105,9 +105,9 @@ describe('ScoreCard', () => {
     const after = scored({ scoredAt: '2026-11-23T10:00:00.000Z', band: 'red' });
     const { fetch, calls } = fakeFetch({ status: 200, body: scored() }, { status: 200, body: after });
     const r = renderCard(fetch);
-    await r.waitFor(() => expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15 UTC'));
+    await r.waitFor(() => expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15:00 UTC'));
     r.findByTestId(LoadingButton, 'rescore').trigger('onClick');
-    await r.waitFor(() => expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-23 10:00 UTC'));
+    await r.waitFor(() => expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-23 10:00:00 UTC'));
     expect(calls[1]).toEqual({ url: `${BACKEND}/api/cards/contacts/123/rescore?portalId=62515`, method: 'POST', body: {} });
     expect(r.find(Tag).text).toBe('At risk');
     expect(r.findByTestId(LoadingButton, 'rescore').props.loading).toBe(false);
@@ -116,11 +116,11 @@ describe('ScoreCard', () => {
   it('a failed rescore keeps the last scores and says why', async () => {
     const { fetch } = fakeFetch({ status: 200, body: scored() }, { status: 503, body: { error: { code: 'rescore_failed', message: 'x' } } });
     const r = renderCard(fetch);
-    await r.waitFor(() => expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15 UTC'));
+    await r.waitFor(() => expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15:00 UTC'));
     r.findByTestId(LoadingButton, 'rescore').trigger('onClick');
     await r.waitFor(() => expect(r.find(Alert).props.title).toBe('Rescore failed'));
     expect(r.find(Alert).text).toBe('Rapport answered with HTTP 503.');
-    expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15 UTC');
+    expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15:00 UTC');
   });
 
   it('not-yet-scored contact: empty state with a rescore action', async () => {

@@ -72,11 +72,14 @@ const HIGHER_IS_WORSE: Record<CardScoreKey, boolean> = { satisfaction: false, lo
 const READ_TIMEOUT_MS = 10_000;
 const RESCORE_TIMEOUT_MS = 14_000;
 
-/** "2026-11-23 09:30 UTC": one unambiguous format for every rep, whatever their locale. */
+/**
+ * "2026-11-23 09:30:05 UTC": one unambiguous format for every rep, whatever their locale; with
+ * seconds, so that "Rescore now" visibly refreshes it.
+ */
 export function formatScoredAt(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
 export const formatScore = (value: number): string => String(Math.round(value));
