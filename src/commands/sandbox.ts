@@ -32,6 +32,11 @@ Options:
   --json                 print the startup details as one JSON line
   -h, --help             this help
 
+OAuth (with --client-id/--client-secret): GET /oauth/authorize approves at once, as a logged-in
+admin would, and redirects with a code. It installs into the account named by the sandbox-only
+hub_id parameter (or /oauth/{hubId}/authorize), else the first account the app is not installed
+in, else a new account. Tokens: POST /oauth/v1/token; access tokens last 1800 s of sandbox time.
+
 Admin API (for scripts and the demo; header "Authorization: Bearer <admin token>"):
   POST /_sandbox/{hubId}/objects/{type}, PATCH|DELETE …/{id}, POST /_sandbox/portals,
   POST /_sandbox/clock {advanceMs}, POST /_sandbox/faults, GET /_sandbox/stats — see

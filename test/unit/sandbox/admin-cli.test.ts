@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { Client } from '@hubspot/api-client';
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli.ts';
 import type { CliIo } from '../../../src/commands/command.ts';
@@ -77,6 +80,45 @@ describe('rapport sandbox', () => {
       await expect(fetch(`${info.baseUrl}/crm/v3/objects/contacts`)).rejects.toThrow();
     } finally {
       dir.cleanup();
+    }
+  });
+
+  it('registers the OAuth app and delivers signed webhooks to --webhook-url', async () => {
+    const got: unknown[] = [];
+    const hook = new Hono().post('/hook', async (c) => {
+      got.push({ sig: c.req.header('x-hubspot-signature-v3'), events: await c.req.json() });
+      return c.body(null, 204);
+    });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve({ fetch: hook.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+    });
+    const c = captureIo();
+    try {
+      const webhookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const running = runCli(
+        ['sandbox', '--contacts', '0', '--client-id', 'cid-cli', '--client-secret', 'sec-cli', '--app-id', '99', '--webhook-url', webhookUrl, '--admin-token', 'admin-cli-token', '--json'],
+        c.io,
+      );
+      const info = JSON.parse(await Promise.race([c.printed, running.then((code) => `exit ${code}: ${c.err()}`)])) as { baseUrl: string; hubId: number; contacts: number };
+      expect(info.contacts).toBe(0);
+      const q = new URLSearchParams({ client_id: 'cid-cli', redirect_uri: 'http://localhost/cb', scope: 'crm.objects.contacts.read', hub_id: String(info.hubId) });
+      const authorized = await fetch(`${info.baseUrl}/oauth/authorize?${q.toString()}`, { redirect: 'manual' });
+      expect(authorized.status).toBe(302);
+      expect(authorized.headers.get('location')).toContain('code=');
+
+      const headers = { Authorization: 'Bearer admin-cli-token', 'Content-Type': 'application/json' };
+      const created = await fetch(`${info.baseUrl}/_sandbox/${info.hubId}/objects/contacts`, { method: 'POST', headers, body: JSON.stringify({ properties: { email: 'w@example.com' } }) });
+      expect(created.status).toBe(201);
+      await fetch(`${info.baseUrl}/_sandbox/webhooks/flush`, { method: 'POST', headers });
+      expect(got).toEqual([{ sig: expect.any(String), events: [expect.objectContaining({ subscriptionType: 'contact.creation', portalId: info.hubId, appId: 99 })] }]);
+      c.stop();
+      expect(await running).toBe(EXIT.ok);
+    } finally {
+      c.stop();
+      await new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      });
     }
   });
 
