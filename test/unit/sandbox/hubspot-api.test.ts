@@ -363,4 +363,29 @@ describe('HubSpot sandbox: rate limits and faults', () => {
     expect(s.sandbox.stats(s.hubId).faults).toBeGreaterThanOrEqual(3);
     expect(() => s.sandbox.setFaults({ '500': 2 })).toThrow(/probability/);
   });
+
+  it('replays the same fault sequence for the same seed', async () => {
+    const statuses = async (seed: number) => {
+      const s = await servedSandbox({ seed, faults: { '500': 0.3, '429': 0.2 } });
+      const out: number[] = [];
+      for (let i = 0; i < 20; i++) out.push((await s.call('GET', '/crm/v3/objects/contacts')).status);
+      await s.close();
+      return out;
+    };
+    const a = await statuses(7);
+    expect(await statuses(7)).toEqual(a);
+    expect(new Set(a)).toEqual(new Set([200, 429, 500]));
+    expect(await statuses(8)).not.toEqual(a);
+  });
+
+  it('a hung (timeout) request does not keep close() waiting', async () => {
+    const s = await servedSandbox({ faults: { timeout: 1 } });
+    const hung = s.call('GET', '/crm/v3/objects/contacts').then(
+      (r) => r.status,
+      () => 'connection closed',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await s.close();
+    expect(await hung).toBeDefined();
+  });
 });
