@@ -251,9 +251,14 @@ export const command: Command = {
         const batch = live.next(contactIds, sandbox.clock.now());
         const at = Date.now();
         for (const obj of batch.objects) {
-          const assoc = batch.associations
-            .filter((a) => a.fromType === obj.type && a.fromId === obj.id)
-            .map((a) => ({ type: a.toType, id: a.toId }));
+          // the generator may record a link in either direction
+          const assoc = batch.associations.flatMap((a) =>
+            a.fromType === obj.type && a.fromId === obj.id
+              ? [{ type: a.toType, id: a.toId }]
+              : a.toType === obj.type && a.toId === obj.id
+                ? [{ type: a.fromType, id: a.fromId }]
+                : [],
+          );
           const created = sandbox.data.create(hubId, obj.type, obj.properties, assoc);
           const contact = assoc.find((a) => a.type === 'contacts');
           if (contact !== undefined) {
@@ -294,7 +299,10 @@ export const command: Command = {
             rescored,
             writeBackLatencyMs: { p50: percentile(latencies, 50), max: percentile(latencies, 100) },
           },
-          models: { churn: churn ?? null, serviceNeed: service ?? null },
+          models: {
+            churn: churn === undefined ? null : { version: churn.version, metrics: churn.metrics },
+            serviceNeed: service === undefined ? null : { version: service.version, metrics: service.metrics },
+          },
           secondsToLive: Number(liveAt.toFixed(1)),
           secondsTotal: Number(secs()),
           sandbox: sandbox.stats(hubId),

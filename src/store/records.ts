@@ -56,6 +56,9 @@ export function createRecordsRepo(db: Db, now: () => number) {
     `INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?)
      ON CONFLICT (portal, contact_id) DO NOTHING`,
   );
+  const content = db.prepare<[string, string, string], { data: string; deleted: number; company_id: string | null }>(
+    'SELECT data, deleted, company_id FROM records WHERE portal = ? AND type = ? AND id = ?',
+  );
   const getOne = db.prepare<[string, string, string], Row>(
     `SELECT type, id, company_id, updated_at, deleted, data FROM records WHERE portal = ? AND type = ? AND id = ?`,
   );
@@ -81,9 +84,15 @@ export function createRecordsRepo(db: Db, now: () => number) {
       const t = now();
       for (const r of records) {
         const payload = JSON.stringify(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data });
+        const prior = content.get(r.portal, r.type, r.id);
         const res = upsert.run(r.portal, r.type, r.id, r.companyId, r.updatedAt, r.deleted ? 1 : 0, payload, t);
+        // Only a change of content makes contacts dirty. A newer updatedAt with the same data is
+        // typically our own write-back (it bumps lastmodifieddate): rescoring on it would loop.
+        const contentChanged =
+          res.changes > 0 &&
+          (prior === undefined || prior.data !== payload || prior.deleted !== (r.deleted ? 1 : 0) || prior.company_id !== r.companyId);
         const affected = new Set<string>();
-        if (r.type === 'contacts') affected.add(r.id);
+        if (r.type === 'contacts' && contentChanged) affected.add(r.id);
         if (res.changes > 0) changed++;
         if (r.contactIds !== undefined && r.type !== 'contacts') {
           const before = linkedContacts.all(r.portal, r.type, r.id).map((x) => x.to_id);
@@ -94,11 +103,10 @@ export function createRecordsRepo(db: Db, now: () => number) {
             for (const c of after) link.run(r.portal, r.type, r.id, 'contacts', c);
             changed += res.changes > 0 ? 0 : 1;
           }
-          if (!same || res.changes > 0) for (const c of [...before, ...after]) affected.add(c);
-        } else if (res.changes > 0 && r.type !== 'contacts') {
+          if (!same || contentChanged) for (const c of [...before, ...after]) affected.add(c);
+        } else if (contentChanged && r.type !== 'contacts') {
           for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
         }
-        if (r.type === 'contacts' && res.changes === 0) affected.delete(r.id);
         for (const c of affected) markDirty.run(r.portal, c, t);
       }
       return changed;

@@ -146,6 +146,20 @@ describe('store', () => {
     store.close();
   });
 
+  it('a newer modification time with the same content (our own write-back) does not make a contact dirty', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    store.records.upsertPage([contact('1', 100)]);
+    store.dirty.clear('hubspot:1', '1', Date.now());
+    expect(store.records.upsertPage([contact('1', 200)])).toBe(1);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.updatedAt).toBe(200);
+    expect(store.dirty.count('hubspot:1')).toBe(0);
+    // a real change does
+    store.records.upsertPage([contact('1', 300, { data: { ...contact('1', 0).data, firstName: 'Changed' } })]);
+    expect(store.dirty.peek('hubspot:1', 10)).toEqual(['1']);
+    store.close();
+  });
+
   it('outbox keeps only values that differ from what was last written', () => {
     dir = tempDir();
     let t = 1000;
