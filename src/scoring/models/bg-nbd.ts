@@ -257,12 +257,17 @@ function seriesDidNotConverge(t: number, alphaPlusT: number): never {
  * (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; z)], z = t/(α+T+t),
  * i.e. the paper's conditional expectation without the P(alive) factor.
  *
- * Euler's transformation ₂F₁(A,B;C;z) = (1−z)^(C−A−B) ₂F₁(C−A, C−B; C; z) turns the bracket's
- * product into (1−z)^ε · ₂F₁(a+b−1−r, ε; a+b+x−1; z) with ε = a−1. Its upper parameters no
- * longer grow with x, so nothing overflows for large x. Writing ₂F₁(A, ε; C; z) = 1 + ε·S also
- * removes the 1/(a−1) singularity:
- *   [1 − (1−z)^ε (1 + εS)] / ε = −expm1(ε·log(1−z))/ε − (1−z)^ε · S,
- * which is finite and continuous through a = 1.
+ * Two equivalent forms, chosen for numerical behaviour:
+ * - a ≤ 2: Euler's transformation ₂F₁(A,B;C;z) = (1−z)^(C−A−B) ₂F₁(C−A, C−B; C; z) turns the
+ *   bracket's product into (1−z)^ε · ₂F₁(a+b−1−r, ε; a+b+x−1; z) with ε = a−1. Its upper
+ *   parameters no longer grow with x, so nothing overflows for large x, and writing
+ *   ₂F₁(A, ε; C; z) = 1 + ε·S removes the 1/(a−1) singularity:
+ *     [1 − (1−z)^ε (1 + εS)] / ε = −expm1(ε·log(1−z))/ε − (1−z)^ε · S,
+ *   which is finite and continuous through a = 1. Here the terms of S shrink geometrically.
+ * - a > 2: no singularity; the product (1−z)^k · ₂F₁ lies in [0, 1] but its factors can
+ *   under/overflow (large a in the Euler form, large x in the direct one), so it is summed with
+ *   the prefactor folded in and rescaled as it goes (`scaledHyp2f1`), using whichever form has
+ *   the smaller upper parameters and so needs fewer terms.
  */
 function expectedWhileAlive(params: BgNbdParams, t: number, x: number, alphaPlusT: number): number {
   if (!(t > 0)) return 0;
@@ -272,6 +277,13 @@ function expectedWhileAlive(params: BgNbdParams, t: number, x: number, alphaPlus
   const eps = a - 1;
   const A = a + b - 1 - r;
   const C = a + b + x - 1;
+  if (eps > 1) {
+    const direct = (r + x) * (b + x) <= Math.abs(A) * eps;
+    const product = direct
+      ? scaledHyp2f1(r + x, b + x, C, z, (r + x) * logOneMinusZ, t, alphaPlusT)
+      : scaledHyp2f1(A, eps, C, z, eps * logOneMinusZ, t, alphaPlusT);
+    return (C / eps) * (1 - product);
+  }
   // S = Σ_{n≥1} (A)_n (1+ε)_{n−1} / ((C)_n n!) · zⁿ
   let term = (A / C) * z;
   let sum = term;
@@ -288,6 +300,38 @@ function expectedWhileAlive(params: BgNbdParams, t: number, x: number, alphaPlus
   if (!done) seriesDidNotConverge(t, alphaPlusT);
   const head = eps === 0 ? -logOneMinusZ : -Math.expm1(eps * logOneMinusZ) / eps;
   return C * (head - Math.exp(eps * logOneMinusZ) * sum);
+}
+
+const RESCALE = 1e250;
+const LOG_RESCALE = Math.log(RESCALE);
+
+/**
+ * exp(logScale) · ₂F₁(A, B; C; z) for 0 ≤ z < 1 by the power series, keeping the running sum
+ * below 1e250 by moving powers into the log scale, so a huge series times a tiny prefactor
+ * (both beyond double range) still gives their moderate product.
+ */
+function scaledHyp2f1(A: number, B: number, C: number, z: number, logScale: number, t: number, alphaPlusT: number): number {
+  let shift = logScale;
+  let term = 1;
+  let sum = 1;
+  let done = false;
+  for (let n = 0; n < MAX_SERIES_TERMS; n++) {
+    const ratio = (((A + n) * (B + n)) / ((C + n) * (n + 1))) * z;
+    term *= ratio;
+    sum += term;
+    if (Math.abs(sum) > RESCALE) {
+      sum /= RESCALE;
+      term /= RESCALE;
+      shift += LOG_RESCALE;
+    }
+    if (!(Math.abs(term) > 1e-17 * Math.abs(sum)) && Math.abs(ratio) < 1) {
+      done = true;
+      break;
+    }
+  }
+  if (!done) seriesDidNotConverge(t, alphaPlusT);
+  if (sum === 0) return 0;
+  return Math.sign(sum) * Math.exp(shift + Math.log(Math.abs(sum)));
 }
 
 /**

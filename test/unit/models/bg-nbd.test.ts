@@ -192,6 +192,34 @@ describe('BG/NBD quantities at fixed parameters', () => {
     }
   });
 
+  it('stays finite and exact for extreme a and b (a fit running off to "no dropout") and for large x', () => {
+    for (const [a, b] of [
+      [10_000, 100_000],
+      [100_000, 2],
+      [3, 1_000_000],
+      [1e7, 1e8],
+    ] as const) {
+      const params = { r: 0.5, alpha: 5, a, b };
+      for (const [t, x, tx, T] of [
+        [52, 3, 20, 40],
+        [52, 0, 0, 100],
+        [4, 40, 30, 31],
+      ] as const) {
+        const z = t / (5 + T + t);
+        const direct =
+          ((a + b + x - 1) / (a - 1)) *
+          (1 - ((5 + T) / (5 + T + t)) ** (0.5 + x) * naiveHyp2f1(0.5 + x, b + x, a + b + x - 1, z)) *
+          pAlive(params, x, tx, T);
+        expect(relative(expectedPurchases(params, t, x, tx, T), direct)).toBeLessThan(1e-8);
+      }
+    }
+    // Large x with a > 2 and a < 1: both forms must stay finite (the direct series would overflow).
+    for (const a of [0.5, 1, 3, 50]) {
+      const value = expectedPurchases({ r: 0.5, alpha: 5, a, b: 2 }, 52, 3000, 99, 100);
+      expect(Number.isFinite(value) && value > 0).toBe(true);
+    }
+  });
+
   it('is continuous through the a = 1 singularity of the direct formula', () => {
     const at = (a: number): number => expectedPurchases({ ...PUBLISHED, a }, 39, 2, 30.43, 38.86);
     const exact = at(1);
