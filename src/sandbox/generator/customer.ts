@@ -98,7 +98,7 @@ export function drawCustomer(rng: Rng, now: number): Customer {
   const engagement = rng.normal();
   const noise = rng.normal();
   const satisfaction = sigmoid(SATISFACTION_LINK.center + SATISFACTION_LINK.scale * s);
-  const z = CHURN_WEIGHTS.satisfaction * s + CHURN_WEIGHTS.pain * pain + CHURN_WEIGHTS.engagement * engagement + 0.63 * noise;
+  const z = CHURN_WEIGHTS.satisfaction * s + CHURN_WEIGHTS.pain * pain + CHURN_WEIGHTS.engagement * engagement + CHURN_WEIGHTS.noise * noise;
   const p = dropoutFromZ(z);
   const lambda = gamma(rng, BG_NBD.r, BG_NBD.alpha);
   const nu = gamma(rng, GAMMA_GAMMA.q, GAMMA_GAMMA.gamma);

@@ -35,7 +35,7 @@ export const TICKET_HORIZON_MS = 30 * DAY_MS;
  * Unhappy, pained, disengaged customers therefore drop out sooner, and the noise ε keeps ~40 %
  * of the dropout variance unexplained by anything observable.
  */
-export const CHURN_WEIGHTS = { satisfaction: -0.6, pain: 0.35, engagement: -0.35 } as const;
+export const CHURN_WEIGHTS = { satisfaction: -0.6, pain: 0.35, engagement: -0.35, noise: 0.63 } as const;
 
 /** latent satisfaction in [0, 1] = sigmoid(center + scale·s) */
 export const SATISFACTION_LINK = { center: 0.8, scale: 1.25 } as const;
