@@ -10,7 +10,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
@@ -72,6 +72,10 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
   }
   const server = serve({ fetch: fetchHandler, port: 0, hostname: '127.0.0.1' }, (info) => process.send?.({ port: info.port }));
   process.on('message', (m) => {
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send?.({ cpuMs: (u.user + u.system) / 1000 });
+    }
     if (m === 'stop') {
       server.close();
       cleanup();
@@ -183,18 +187,35 @@ async function startChild(kind: 'rapport' | 'bare'): Promise<{ url: string; chil
   return { url: `http://127.0.0.1:${port}`, child };
 }
 
+/** The server process's CPU time so far (ms): per-delivery CPU is what contention on a busy machine does not inflate much. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'cpuMs' in m) {
+        child.off('message', on);
+        resolve((m as { cpuMs: number }).cpuMs);
+      }
+    };
+    child.on('message', on);
+    child.send('cpu');
+  });
+}
+
 async function main(): Promise<void> {
   const rate = Number(process.env['BENCH_RATE'] ?? 500);
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
   const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 10);
-  const results: Record<string, { paced: Result; loop: { perSecond: number; errors: number } }> = {};
+  const results: Record<string, { paced: Result; loop: { perSecond: number; errors: number }; cpuMsPerDelivery: number }> = {};
   for (const kind of ['bare', 'rapport'] as const) {
     const { url, child } = await startChild(kind);
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
     await closedLoop(url, agent, concurrency, 300); // warm-up (JIT, SQLite pages, connections)
     const p = await paced(url, agent, rate, seconds);
-    const loop = await closedLoop(url, agent, concurrency, Math.max(500, rate * 2));
-    results[kind] = { paced: p, loop };
+    const loopCount = Math.max(500, rate * 2);
+    const cpu0 = await cpuOf(child);
+    const loop = await closedLoop(url, agent, concurrency, loopCount);
+    const cpuMsPerDelivery = ((await cpuOf(child)) - cpu0) / loopCount;
+    results[kind] = { paced: p, loop, cpuMsPerDelivery };
     agent.destroy();
     child.send('stop');
     await new Promise((r) => child.once('exit', r));
@@ -206,11 +227,13 @@ async function main(): Promise<void> {
   const lines = [
     `webhooks bench: deliveries of ${EVENTS_PER_DELIVERY} events, v3+v1 signed; open loop at ${rate}/s for ${seconds} s, then closed loop with ${concurrency} in flight`,
     '',
-    '                     p50 ms   p99 ms   max ms   rate/s  errors | closed-loop deliveries/s',
-    `bare hono          ${f(bare.paced.p50)} ${f(bare.paced.p99)} ${f(bare.paced.max)} ${f(bare.paced.achievedRate)} ${String(bare.paced.errors).padStart(7)} | ${f(bare.loop.perSecond)}`,
-    `rapport receiver   ${f(rapport.paced.p50)} ${f(rapport.paced.p99)} ${f(rapport.paced.max)} ${f(rapport.paced.achievedRate)} ${String(rapport.paced.errors).padStart(7)} | ${f(rapport.loop.perSecond)}`,
-    `ratio rapport/bare ${f(rapport.paced.p50 / bare.paced.p50)} ${f(rapport.paced.p99 / bare.paced.p99)}                            | ${f(rapport.loop.perSecond / bare.loop.perSecond)}`,
+    '                     p50 ms   p99 ms   max ms   rate/s  errors | closed loop: deliveries/s  server CPU ms/delivery',
+    `bare hono          ${f(bare.paced.p50)} ${f(bare.paced.p99)} ${f(bare.paced.max)} ${f(bare.paced.achievedRate)} ${String(bare.paced.errors).padStart(7)} | ${f(bare.loop.perSecond)}  ${f(bare.cpuMsPerDelivery)}`,
+    `rapport receiver   ${f(rapport.paced.p50)} ${f(rapport.paced.p99)} ${f(rapport.paced.max)} ${f(rapport.paced.achievedRate)} ${String(rapport.paced.errors).padStart(7)} | ${f(rapport.loop.perSecond)}  ${f(rapport.cpuMsPerDelivery)}`,
+    `ratio rapport/bare ${f(rapport.paced.p50 / bare.paced.p50)} ${f(rapport.paced.p99 / bare.paced.p99)}                            | ${f(rapport.loop.perSecond / bare.loop.perSecond)}  ${f(rapport.cpuMsPerDelivery / bare.cpuMsPerDelivery)}`,
     '',
+    `capacity of one core at the measured CPU cost: ~${Math.round(1000 / rapport.cpuMsPerDelivery)} deliveries/s (${(rate * rapport.cpuMsPerDelivery / 10).toFixed(0)} % of a core at ${rate}/s)`,
+    `machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (latencies are wall-clock and suffer from other load)`,
     `goal: p99 ≤ 20 ms at ${rate} deliveries/s → ${rapport.paced.p99 <= 20 && rapport.paced.errors === 0 ? 'MET' : 'NOT MET'} (p99 ${rapport.paced.p99.toFixed(2)} ms, ${rapport.paced.errors} errors)`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

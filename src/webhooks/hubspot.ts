@@ -6,10 +6,11 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 
 /**
- * HubSpot webhook receiver (hubspot.md §3). A delivery is verified over the RAW body, parsed,
- * filtered, deduplicated by event id, acknowledged, and only then turned into nudges: the
- * webhook never carries data into the cache (ARCHITECTURE §1), the incremental sync fetches
- * the truth. Every rejection is a 4xx and writes nothing.
+ * HubSpot webhook receiver (hubspot.md §3). A delivery is verified over the RAW body, parsed and
+ * filtered, then acknowledged; right after the response, its events are deduplicated by event id
+ * (persisted) and turned into nudges: the webhook never carries data into the cache
+ * (ARCHITECTURE §1), the incremental sync fetches the truth. Every rejection is a 4xx and writes
+ * nothing.
  */
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
@@ -133,17 +134,17 @@ export type HubspotEvent = z.infer<typeof hubspotEventSchema>;
 export const hubspotDeliverySchema = z.array(hubspotEventSchema).min(1).max(1000);
 
 /** hubspot.md §1.1: objectTypeId of generic (`object.*`) events → our stream. */
-const BY_TYPE_ID: Record<string, ObjectType> = {
+const BY_TYPE_ID = new Map<string, ObjectType>(Object.entries({
   '0-1': 'contacts', '0-2': 'companies', '0-3': 'deals', '0-5': 'tickets',
   '0-48': 'calls', '0-49': 'emails', '0-47': 'meetings', '0-46': 'notes', '0-27': 'tasks',
   '0-19': 'feedback_submissions',
-};
-/** Legacy `<object>.<event>` prefixes and association-type words → our stream. */
-const BY_NAME: Record<string, ObjectType> = {
+}) as [string, ObjectType][]);
+/** Legacy `<object>.<event>` prefixes and association-type words → our stream (Maps: no prototype keys). */
+const BY_NAME = new Map<string, ObjectType>(Object.entries({
   contact: 'contacts', company: 'companies', deal: 'deals', ticket: 'tickets',
   call: 'calls', email: 'emails', meeting: 'meetings', meeting_event: 'meetings', note: 'notes', task: 'tasks',
   feedback_submission: 'feedback_submissions',
-};
+}) as [string, ObjectType][]);
 
 /**
  * Streams an event concerns; [] when it is none of ours (products, conversations, custom
@@ -155,20 +156,20 @@ export function streamsForEvent(e: HubspotEvent): ObjectType[] {
   if (prefix === undefined || action === undefined) return [];
   const out = new Set<ObjectType>();
   if (prefix === 'object') {
-    const t = e.objectTypeId === undefined ? undefined : BY_TYPE_ID[e.objectTypeId];
+    const t = e.objectTypeId === undefined ? undefined : BY_TYPE_ID.get(e.objectTypeId);
     if (t !== undefined) out.add(t);
   } else {
-    const t = BY_NAME[prefix];
+    const t = BY_NAME.get(prefix);
     if (t !== undefined) out.add(t);
   }
   if (action === 'associationChange') {
     // e.g. CONTACT_TO_COMPANY, CALL_TO_CONTACT; generic events also name both type ids
     for (const side of (e.associationType ?? '').toLowerCase().split('_to_')) {
-      const t = BY_NAME[side];
+      const t = BY_NAME.get(side);
       if (t !== undefined) out.add(t);
     }
     for (const typeId of [e.fromObjectTypeId, e.toObjectTypeId]) {
-      const t = typeId === undefined ? undefined : BY_TYPE_ID[typeId];
+      const t = typeId === undefined ? undefined : BY_TYPE_ID.get(typeId);
       if (t !== undefined) out.add(t);
     }
   }
@@ -209,7 +210,7 @@ export async function readBodyLimited(req: Request, limit: number): Promise<{ ok
 
 // ---------------------------------------------------------------- handler
 
-export type RejectReason = SignatureVerdict extends infer V ? (V extends { ok: false; reason: infer R } ? R : never) : never;
+export type RejectReason = Extract<SignatureVerdict, { ok: false }>['reason'];
 export type WebhookRejection = RejectReason | 'method' | 'too_large' | 'malformed_json' | 'invalid_events';
 export type EventOutcome = 'nudged' | 'duplicate' | 'own_property' | 'unknown_portal' | 'disconnected_portal' | 'wrong_app' | 'unsupported_type';
 

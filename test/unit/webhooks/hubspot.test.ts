@@ -83,6 +83,8 @@ describe('which streams an event concerns', () => {
     ]);
     expect(streams({ subscriptionType: 'object.creation', objectTypeId: '2-143967026' })).toEqual([]);
     expect(streams({ subscriptionType: 'product.creation' })).toEqual([]);
+    expect(streams({ subscriptionType: 'constructor.associationChange', associationType: '__proto___TO_toString', objectTypeId: 'constructor' })).toEqual([]);
+    expect(streams({ subscriptionType: 'object.creation', objectTypeId: 'hasOwnProperty' })).toEqual([]);
   });
 });
 
