@@ -191,6 +191,41 @@ describe('generateAccount: shape and integrity', () => {
   });
 });
 
+describe('generateAccount: observables follow the latent truth', () => {
+  const batches = all(13, 3_000, 0);
+  const satisfaction = new Map(batches.flatMap((b) => b.truth.map((t) => [t.contactId, t.satisfaction] as const)));
+  const surveys = batches.flatMap((b) => {
+    const contactOf = new Map(b.associations.filter((a) => a.fromType === 'feedback_submissions' && a.toType === 'contacts').map((a) => [a.fromId, a.toId]));
+    return b.objects
+      .filter((o) => o.type === 'feedback_submissions')
+      .map((o) => ({ props: o.properties, sat: satisfaction.get(contactOf.get(o.id) ?? '') ?? Number.NaN }));
+  });
+
+  it('NPS answers rise with latent satisfaction', () => {
+    const pairs = surveys.filter((s) => s.props['hs_survey_type'] === 'NPS').map((s) => [s.sat, Number(s.props['hs_value'])] as const);
+    expect(pairs.length).toBeGreaterThan(1_000);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const mx = mean(pairs.map((p) => p[0]));
+    const my = mean(pairs.map((p) => p[1]));
+    const cov = mean(pairs.map(([x, y]) => (x - mx) * (y - my)));
+    const sd = (xs: number[], m: number) => Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+    expect(cov / (sd(pairs.map((p) => p[0]), mx) * sd(pairs.map((p) => p[1]), my))).toBeGreaterThan(0.6);
+  });
+
+  it('comment tone follows latent satisfaction', () => {
+    const positive = /great|love|easy/i;
+    const negative = /disappointed|terrible|bugs/i;
+    const share = (rows: typeof surveys, re: RegExp) => rows.filter((r) => re.test(r.props['hs_content'] ?? '')).length / rows.length;
+    const commented = surveys.filter((s) => s.props['hs_content']);
+    const happy = commented.filter((s) => s.sat > 0.8);
+    const unhappy = commented.filter((s) => s.sat < 0.45);
+    expect(happy.length).toBeGreaterThan(100);
+    expect(unhappy.length).toBeGreaterThan(50);
+    expect(share(happy, positive)).toBeGreaterThan(2 * share(unhappy, positive));
+    expect(share(unhappy, negative)).toBeGreaterThan(2 * share(happy, negative));
+  });
+});
+
 describe('generateAccount: messiness', () => {
   const messy = all(9, 3_000).flatMap((b) => b.objects);
   const clean = all(9, 3_000, 0).flatMap((b) => b.objects);
