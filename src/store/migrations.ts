@@ -161,6 +161,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (portal, minute)
   ) STRICT;
   `,
+  // 3: a covering index for "records linked to this contact". Without from_id in it, SQLite
+  // preferred scanning the primary key by portal alone (every association of the portal per
+  // contact: 45 s instead of 0.5 s to rescore 5,000 contacts).
+  `
+  DROP INDEX associations_to;
+  CREATE INDEX associations_to ON associations (portal, to_type, to_id, from_type, from_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
