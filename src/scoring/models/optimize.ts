@@ -26,7 +26,7 @@ export type MinimizeResult = {
   converged: boolean;
 };
 
-/** Minimises `f` from `x0` with restarted Nelder–Mead; non-finite values count as +Infinity. */
+/** Minimises `f` from `x0` with restarted Nelder–Mead (Nelder & Mead 1965, standard coefficients 1, 2, ½, ½); non-finite values count as +Infinity. */
 export function nelderMead(
   f: (x: readonly number[]) => number,
   x0: readonly number[],

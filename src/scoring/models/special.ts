@@ -14,7 +14,7 @@ const LANCZOS = [
 ] as const;
 const HALF_LOG_TWO_PI = 0.9189385332046728;
 
-/** log Γ(x) for x > 0 (reflection handles 0 < x < 0.5); +Infinity at x ≤ 0 integers. */
+/** log Γ(x) by the Lanczos (1964) approximation, for x > 0 (reflection handles 0 < x < 0.5); +Infinity at x ≤ 0 integers. */
 export function logGamma(x: number): number {
   if (x < 0.5) {
     // Reflection: Γ(x)Γ(1−x) = π / sin(πx); only the magnitude is returned.
@@ -29,7 +29,7 @@ export function logGamma(x: number): number {
   return HALF_LOG_TWO_PI + (z + 0.5) * Math.log(t) - t + Math.log(sum);
 }
 
-/** log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a+b). */
+/** log B(a, b) = log Γ(a) + log Γ(b) − log Γ(a+b) (the Beta function's definition). */
 export function logBeta(a: number, b: number): number {
   return logGamma(a) + logGamma(b) - logGamma(a + b);
 }

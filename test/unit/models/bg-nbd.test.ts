@@ -12,6 +12,7 @@ import {
   probNoPurchases,
   type BgNbdParams,
 } from '../../../src/scoring/models/bg-nbd.ts';
+import { createRandom } from '../../../src/scoring/models/random.ts';
 import { logBeta, logGamma } from '../../../src/scoring/models/special.ts';
 import { loadCdnowSummary, loadCdnowTransactions } from '../../support/reference-data.ts';
 
@@ -243,6 +244,20 @@ describe('BG/NBD quantities at fixed parameters', () => {
   });
 });
 
+describe('fitBgNbd on data simulated from the model (away from the CDNOW optimum)', () => {
+  it('recovers the generating process: r and α within 10 %, E[X(26)] within 5 %, LL at least the truth\'s', () => {
+    const truth = { r: 2, alpha: 30, a: 1.5, b: 8 };
+    const data = simulateBgNbd(1, 3000, truth);
+    const fit = fitBgNbd(data);
+    expect(fit.converged).toBe(true);
+    expect(relative(fit.r, truth.r)).toBeLessThan(0.1);
+    expect(relative(fit.alpha, truth.alpha)).toBeLessThan(0.1);
+    // a and b are weakly identified on their own; the quantities the scores use are not.
+    expect(relative(bgNbdExpectedPurchases(fit, 26), bgNbdExpectedPurchases(truth, 26))).toBeLessThan(0.05);
+    expect(fit.logLikelihood).toBeGreaterThanOrEqual(bgNbdTotalLogLikelihood(truth, data));
+  });
+});
+
 describe('BG/NBD failure paths: clear errors, never NaN', () => {
   it('rejects bad data and bad parameters', () => {
     expect(() => fitBgNbd([])).toThrow(/at least one customer/);
@@ -268,6 +283,41 @@ describe('BG/NBD failure paths: clear errors, never NaN', () => {
     expect(fit.logLikelihood).toBeLessThanOrEqual(plain.logLikelihood + 1e-6);
   });
 });
+
+// The BG/NBD story (FHL 2005 §2): λ ~ Gamma(r, α), p ~ Beta(a, b); Poisson purchases while
+// alive, dropout with probability p after each repeat purchase; ages T uniform in [20, 50).
+function simulateBgNbd(seed: number, n: number, params: BgNbdParams): { x: number; tx: number; T: number }[] {
+  const random = createRandom(seed);
+  const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const gamma = (shape: number): number => {
+    // Marsaglia & Tsang (2000), with the shape < 1 boost.
+    if (shape < 1) return gamma(shape + 1) * (1 - random()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const g = normal();
+      const v = (1 + c * g) ** 3;
+      if (v > 0 && Math.log(1 - random()) < 0.5 * g * g + d - d * v + d * Math.log(v)) return d * v;
+    }
+  };
+  return Array.from({ length: n }, () => {
+    const lambda = gamma(params.r) / params.alpha;
+    const ga = gamma(params.a);
+    const dropout = ga / (ga + gamma(params.b));
+    const T = 20 + 30 * random();
+    let t = 0;
+    let x = 0;
+    let tx = 0;
+    for (;;) {
+      t += -Math.log(1 - random()) / lambda;
+      if (t > T) break;
+      x++;
+      tx = t;
+      if (random() < dropout) break;
+    }
+    return { x, tx, T };
+  });
+}
 
 function naiveHyp2f1(a: number, b: number, c: number, z: number): number {
   let term = 1;
