@@ -52,7 +52,7 @@ export function createLiveActivity(options: {
           hs_call_status: 'COMPLETED',
           hs_call_duration: String(Math.round(logNormal(rng, 240, 0.7) * 1000)),
         }, when, when);
-        associate(sink, 'contacts', contactId, 'calls', callId);
+        associate(sink, 'calls', callId, 'contacts', contactId);
       } else if (kind === 1) {
         const emailId = id();
         const text = inboundEmailText(rng, tone);
@@ -63,7 +63,7 @@ export function createLiveActivity(options: {
           hs_email_subject: 'Re: Checking in',
           hs_email_text: text,
         }, when, when);
-        associate(sink, 'contacts', contactId, 'emails', emailId);
+        associate(sink, 'emails', emailId, 'contacts', contactId);
       } else if (kind === 2) {
         const ticketId = id();
         const category = pick(rng, ['PRODUCT_ISSUE', 'BILLING_ISSUE', 'GENERAL_INQUIRY'] as const);
@@ -77,7 +77,7 @@ export function createLiveActivity(options: {
           source_type: 'EMAIL',
           reopen_count: '0',
         }, when, when);
-        associate(sink, 'contacts', contactId, 'tickets', ticketId);
+        associate(sink, 'tickets', ticketId, 'contacts', contactId);
       } else {
         const feedbackId = id();
         const score = tone === 'positive' ? 9 + intBelow(rng, 2) : tone === 'neutral' ? 7 + intBelow(rng, 2) : intBelow(rng, 7);

@@ -331,7 +331,7 @@ function emitTicket(
     updatedAt = Math.min(now, Math.round(at + uniform(rng, 0, now - at)));
   }
   pushObject(sink, 'tickets', id, props, at, updatedAt);
-  associate(sink, 'contacts', person.contactId, 'tickets', id);
+  associate(sink, 'tickets', id, 'contacts', person.contactId);
   associate(sink, 'tickets', id, 'companies', person.company.id, PRIMARY.ticketCompany);
 
   // Post-ticket surveys (CSAT, sometimes CES) when the customer is still around to answer.
@@ -387,7 +387,7 @@ export function emitEmail(sink: Sink, person: Person, at: number, direction: 'EM
     hs_email_text: direction === 'EMAIL' ? `Hi ${person.first},\n\n${text}\n\nBest regards` : text,
   };
   pushObject(sink, 'emails', id, props, t, touchedAfter(sink, t, HOUR_MS));
-  associate(sink, 'contacts', person.contactId, 'emails', id);
+  associate(sink, 'emails', id, 'contacts', person.contactId);
   return t;
 }
 
@@ -409,7 +409,7 @@ export function emitCall(
   };
   if (body !== '') props['hs_call_body'] = body;
   pushObject(sink, 'calls', id, props, t, touchedAfter(sink, t, HOUR_MS));
-  associate(sink, 'contacts', person.contactId, 'calls', id);
+  associate(sink, 'calls', id, 'contacts', person.contactId);
   return t;
 }
 
@@ -428,7 +428,7 @@ export function emitMeeting(sink: Sink, person: Person, at: number, outcome: str
     hs_meeting_outcome: outcome,
   };
   pushObject(sink, 'meetings', id, props, start, touchedAfter(sink, start + duration, HOUR_MS));
-  associate(sink, 'contacts', person.contactId, 'meetings', id);
+  associate(sink, 'meetings', id, 'contacts', person.contactId);
   return start + duration;
 }
 
@@ -436,7 +436,7 @@ export function emitNote(sink: Sink, person: Person, at: number, body: string): 
   const id = nextId(sink, 'notes');
   const t = Math.min(sink.now, Math.round(at));
   pushObject(sink, 'notes', id, { hs_timestamp: iso(t), hs_note_body: body }, t, touchedAfter(sink, t, HOUR_MS));
-  associate(sink, 'contacts', person.contactId, 'notes', id);
+  associate(sink, 'notes', id, 'contacts', person.contactId);
   return t;
 }
 
@@ -456,7 +456,7 @@ function emitTask(sink: Sink, person: Person, at: number): number {
     hs_task_type: pick(rng, ['EMAIL', 'CALL', 'TODO'] as const),
   };
   pushObject(sink, 'tasks', id, props, created, done ? due : touchedAfter(sink, created, HOUR_MS));
-  associate(sink, 'contacts', person.contactId, 'tasks', id);
+  associate(sink, 'tasks', id, 'contacts', person.contactId);
   return created;
 }
 
