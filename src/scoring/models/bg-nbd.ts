@@ -6,8 +6,10 @@
  * purchase: x = repeat purchases, tx = time of the last one, T = age. Time unit is the caller's
  * (CDNOW uses weeks); α carries it, r, a, b are unit-free.
  *
- * The scoring functions (`bgNbdPAlive`, `bgNbdConditionalExpected`, `bgNbdExpectedPurchases`)
- * are allocation-free scalar code: the daemon calls them once per contact.
+ * The scoring functions (`pAlive`, `expectedPurchases`, `probNoPurchases`, positional; and the
+ * same as `bgNbdPAlive`, `bgNbdConditionalExpected`, `bgNbdExpectedPurchases` taking a summary
+ * object) are allocation-free scalar code: the daemon calls them once per contact. Invalid
+ * parameters or customer data throw a RangeError; no function returns NaN.
  */
 import { logAddExp, logBeta, logGamma } from './special.ts';
 import { nelderMead } from './optimize.ts';
