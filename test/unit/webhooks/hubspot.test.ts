@@ -1,5 +1,8 @@
+import { Hono } from 'hono';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/log.ts';
 import {
+  createHubspotWebhookHandler,
   decodeSignedUri,
   hubspotEventSchema,
   signV1,
@@ -136,6 +139,25 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     const byPortal = Object.fromEntries(h.nudges.map((n) => [n.portal, [...n.types].sort()]));
     expect(byPortal).toEqual({ [`hubspot:${PORTAL_ID}`]: ['calls', 'contacts', 'deals'], [`hubspot:${OTHER_PORTAL_ID}`]: ['feedback_submissions'] });
     expect(rows()).toBe(5);
+  });
+
+  it('answers before it nudges (the nudge runs after the response is produced)', async () => {
+    const calls: string[] = [];
+    const handler = createHubspotWebhookHandler({
+      store: h.store,
+      clientSecret: CLIENT_SECRET,
+      publicUrl: h.config.publicUrl,
+      now: Date.now,
+      nudge: (portal) => void calls.push(portal),
+      logger: silentLogger,
+    });
+    const app = new Hono().post(PATH, (c) => handler.handle(c));
+    const body = JSON.stringify([event({ subscriptionType: 'contact.creation' })]);
+    const res = await app.request(h.config.publicUrl + PATH, signed(body));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([]);
+    await settle();
+    expect(calls).toEqual([`hubspot:${PORTAL_ID}`]);
   });
 
   it('accepts a delivery signed with v1 only', async () => {
