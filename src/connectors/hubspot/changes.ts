@@ -39,7 +39,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
   // A search cursor that is "caught up" starts a new pass, or a sweep when one is due.
   if (state.phase === 'search' && state.afterId === null && passNow - state.sweptAt >= ctx.sweepEveryMs) {
     log.info({ lastSweep: new Date(state.sweptAt).toISOString() }, 'association sweep: re-listing');
-    state = { phase: 'list', after: null, startedAt: passNow };
+    state = { phase: 'list', after: null, startedAt: passNow, deletedSince: Math.max(0, state.deletionsAt - ctx.lookbackMs) };
   }
   const passStart = state.phase === 'search' ? state.since : 0;
 
@@ -54,7 +54,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
           : {
               phase: 'archived',
               after: null,
-              deletedSince: null,
+              deletedSince: state.deletedSince,
               then: { since: Math.max(0, state.startedAt - ctx.lookbackMs), sweptAt: state.startedAt, deletionsAt: state.startedAt },
             };
       yield { records, next: encodeCursor(next) };
@@ -120,12 +120,15 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
 }
 
 function initialState(ctx: ChangesContext, cursor: Cursor | null, log: Logger): HubspotCursorState {
-  const fresh: HubspotCursorState = { phase: 'list', after: null, startedAt: ctx.now() };
-  if (cursor === null) return fresh;
+  const now = ctx.now();
+  // A first backfill only needs tombstones for what is archived while it runs: records archived
+  // before we ever saw them have nothing to delete in the cache.
+  if (cursor === null) return { phase: 'list', after: null, startedAt: now, deletedSince: Math.max(0, now - ctx.lookbackMs) };
   const d = decodeCursor(cursor);
   if (d.ok) return d.state;
+  // We do not know what the cache saw: re-list everything, and every archived record as a tombstone.
   log.warn({ phase: d.phase, reason: d.reason }, 'undecodable cursor: restarting from a full list (idempotent, nothing skipped)');
-  return fresh;
+  return { phase: 'list', after: null, startedAt: now, deletedSince: null };
 }
 
 function modifiedOf(type: ObjectType, o: HsObject): number {

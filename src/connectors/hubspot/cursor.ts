@@ -21,6 +21,8 @@ const ListState = z.object({
   after: z.string().nullable(),
   /** when this list started: the search resumes from here (minus the lookback) */
   startedAt: z.number(),
+  /** the archived listing that follows emits records archived since then; null = all of them */
+  deletedSince: z.number().nullable(),
 });
 const ArchivedState = z.object({
   phase: z.literal('archived'),

@@ -63,7 +63,8 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
   let portal = opts.portal;
 
   async function whoAmI(): Promise<{ portal: string }> {
-    const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
+    // each request has its own timeout (http.ts); retries of a 429 or 5xx may take longer than one
+    const signal = new AbortController().signal;
     const token = await opts.accessToken();
     try {
       // OAuth tokens: token metadata carries hub_id (hubspot.md §4)

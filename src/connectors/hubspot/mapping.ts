@@ -59,12 +59,12 @@ const OWN: Record<ObjectType, readonly string[]> = {
 export const propertiesFor = (type: ObjectType): string[] => [...new Set([...OWN[type], CREATED[type], modifiedProperty(type), 'hs_object_id'])];
 
 /**
- * Which associations each type needs: contactIds (who it belongs to) and companyId (owning
- * company of contacts, deals, tickets). Companies need none: contacts point at them.
+ * Which associations each type needs: contactIds (who it belongs to, or for a company who works
+ * there) and companyId (owning company of contacts, deals, tickets).
  */
 export const ASSOCIATIONS: Record<ObjectType, readonly ('contacts' | 'companies')[]> = {
   contacts: ['companies'],
-  companies: [],
+  companies: ['contacts'],
   deals: ['contacts', 'companies'],
   tickets: ['contacts', 'companies'],
   calls: ['contacts'],
