@@ -17,7 +17,9 @@ const KNOWN = new Set<string>(SCORE_KEYS);
  */
 export async function writeScoresHubspot(http: HubspotHttp, updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
   const out: WriteResult[] = [];
-  const valid: { id: string; properties: Record<string, string> }[] = [];
+  // `objectWriteTraceId` makes HubSpot report a bad value per input in a 207 instead of failing
+  // the whole batch with 400 (hubspot.md §1.5 example); we trace by contact id.
+  const byId = new Map<string, { id: string; objectWriteTraceId: string; properties: Record<string, string> }>();
   for (const u of updates) {
     const unknown = Object.keys(u.properties).filter((k) => !KNOWN.has(k));
     if (unknown.length > 0) {
@@ -28,8 +30,12 @@ export async function writeScoresHubspot(http: HubspotHttp, updates: readonly Sc
       });
       continue;
     }
-    valid.push({ id: u.contactId, properties: Object.fromEntries(Object.entries(u.properties).map(([k, v]) => [`rapport_${k}`, v])) });
+    const properties = Object.fromEntries(Object.entries(u.properties).map(([k, v]) => [`rapport_${k}`, v]));
+    // duplicate ids in one batch are a 400 for all of it: merge, later values win
+    const prev = byId.get(u.contactId);
+    byId.set(u.contactId, { id: u.contactId, objectWriteTraceId: u.contactId, properties: { ...prev?.properties, ...properties } });
   }
+  const valid = [...byId.values()];
   for (let i = 0; i < valid.length; i += BATCH) {
     const inputs = valid.slice(i, i + BATCH);
     try {
