@@ -10,7 +10,7 @@ export type Figure = {
   met: boolean | null;
 };
 
-const fmt = (v: number | string) => (typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3)) : v);
+const fmt = (v: number | string) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3)) : v);
 
 /** Renders figures as an aligned table. */
 export function table(rows: readonly (Figure & { bench?: string })[]): string {

@@ -13,57 +13,38 @@
  *    `getAll`, its built-in retry (`numberOfApiCallRetries: 6`) and one association call per
  *    contact. Printed: our wall time ÷ theirs.
  *
- * Peak RSS over a 200,000-contact backfill is measured by the sync engine's bench (it needs the
- * store and the sandbox in separate processes); BENCH_SYNC_RSS=1 runs a connector-only version here.
+ * 4. Peak RSS of the syncing process while backfilling 200,000 contacts into the SQLite store
+ *    (sandbox in a child process, limits off: this figure is about memory, not speed).
  *
- * Options: BENCH_SYNC_CONTACTS (default 25000), BENCH_SYNC_NAIVE_CONTACTS (default 300).
+ * Options: BENCH_SYNC_CONTACTS (default 25000), BENCH_SYNC_NAIVE_CONTACTS (default 300),
+ * BENCH_SYNC_RSS_CONTACTS (default 200000; 0 skips).
  * Order matters: the client's decorators are a process-wide singleton (hubspot.md §2.5), so the
  * naive client (with retries) is created only after our runs are over.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@hubspot/api-client';
 import { createHubspotConnector } from '../src/connectors/hubspot/index.ts';
 import type { ObjectType } from '../src/connectors/types.ts';
 import { CrmError } from '../src/errors.ts';
-import { startHubspotSandbox, type HubspotSandbox } from '../src/sandbox/hubspot/index.ts';
-import type { SandboxAssociation, SandboxObject } from '../src/sandbox/model.ts';
+import { silentLogger } from '../src/log.ts';
+import { createStore } from '../src/store/index.ts';
+import { syncStream } from '../src/sync/sync-stream.ts';
+import { startHubspotSandbox } from '../src/sandbox/hubspot/index.ts';
+import { seedContacts } from './sync-seed.ts';
 
 const CONTACTS = Number(process.env.BENCH_SYNC_CONTACTS ?? 25_000);
 const NAIVE_CONTACTS = Number(process.env.BENCH_SYNC_NAIVE_CONTACTS ?? 300);
+const RSS_CONTACTS = Number(process.env.BENCH_SYNC_RSS_CONTACTS ?? 200_000);
 const LIMITS = { per10s: 110, searchPerSecond: 5 };
 const PAGE = 100;
 const CEILING = (LIMITS.per10s / 10) * PAGE; // records/s
 
 const served = await startHubspotSandbox({ limits: LIMITS });
 const { sandbox, baseUrl } = served;
-
-/** Contacts with one primary company each (10 contacts per company), loaded without events. */
-function seed(sb: HubspotSandbox, hubId: number, contacts: number): void {
-  const t0 = Date.UTC(2025, 0, 1);
-  const companies = Math.ceil(contacts / 10);
-  const companyIds = (i: number) => String(10_000_000 + i);
-  const objects: SandboxObject[] = [];
-  for (let i = 0; i < companies; i++) {
-    objects.push({ type: 'companies', id: companyIds(i), properties: { name: `Company ${i}`, domain: `c${i}.example.com` }, createdAt: t0, updatedAt: t0, archived: false });
-  }
-  sb.data.load(hubId, { objects, associations: [], truth: [] });
-  for (let first = 0; first < contacts; first += 5_000) {
-    const batch: SandboxObject[] = [];
-    const assoc: SandboxAssociation[] = [];
-    for (let i = first; i < Math.min(first + 5_000, contacts); i++) {
-      const id = String(i + 1);
-      batch.push({
-        type: 'contacts',
-        id,
-        properties: { email: `Person${i}@Example.com `, firstname: `First${i}`, lastname: `Last${i}`, phone: '+1 (555) 010-0000', lifecyclestage: 'customer' },
-        createdAt: t0 + i,
-        updatedAt: t0 + 2 * i,
-        archived: false,
-      });
-      assoc.push({ fromType: 'contacts', fromId: id, toType: 'companies', toId: companyIds(Math.floor(i / 10)), typeId: 1 });
-    }
-    sb.data.load(hubId, { objects: batch, associations: assoc, truth: [] });
-  }
-}
 
 async function ourBackfill(token: string, hubId: number, type: ObjectType) {
   const connector = createHubspotConnector({ basePath: baseUrl, accessToken: async () => token, portal: `hubspot:${hubId}`, limits: LIMITS });
@@ -87,9 +68,49 @@ const fmt = (n: number, d = 2) => n.toFixed(d);
 const line = (label: string, value: string, goal: string, ok: boolean | null) =>
   console.log(`${label.padEnd(58)} ${value.padStart(12)}   goal ${goal.padEnd(8)} ${ok === null ? '' : ok ? 'OK' : 'MISSED'}`);
 
+let rssReport: (() => void) | undefined;
+// ---- 4 (run first, while this process is fresh): peak RSS of a 200k-contact backfill ---------
+// The sandbox runs in a child process, so this is the sync's memory alone: connector → syncStream
+// → SQLite store (each page and its cursor in one transaction), limits off (memory, not speed).
+if (RSS_CONTACTS > 0) {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./sync-sandbox-child.ts', import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  child.stdin.write('');
+  const ready = await new Promise<{ baseUrl: string; token: string; hubId: number }>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as { baseUrl: string; token: string; hubId: number });
+    });
+    child.once('exit', (code) => reject(new Error(`sandbox child exited with ${code}`)));
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-sync-'));
+  const store = createStore({ path: join(dir, 'bench.db') });
+  const portal = `hubspot:${ready.hubId}`;
+  const connector = createHubspotConnector({ basePath: ready.baseUrl, accessToken: async () => ready.token, portal, limits: false });
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
+  const started = performance.now();
+  const result = await syncStream({ store, connector, portal, logger: silentLogger }, 'contacts', {
+    signal: new AbortController().signal,
+    onProgress: () => (peak = Math.max(peak, process.memoryUsage().rss)),
+  });
+  clearInterval(sampler);
+  const seconds = (performance.now() - started) / 1000;
+  store.db.close();
+  rmSync(dir, { recursive: true, force: true });
+  child.stdin.end();
+  rssReport = () => {
+    console.log(`\nbackfill of ${RSS_CONTACTS.toLocaleString('en')} contacts into SQLite, limits off: ${result.status}, ${result.records} records, ${fmt(seconds, 1)} s`);
+    line('peak RSS of the syncing process (MB)', fmt(peak / 2 ** 20, 0), '≤ 300', peak / 2 ** 20 <= 300);
+  };
+}
+
 // ---- 1 + 2: our backfill with real limits --------------------------------------------------
 const main = sandbox.portals.create({ privateAppToken: 'pat-bench-main' });
-seed(sandbox, main.hubId, CONTACTS);
+seedContacts(sandbox, main.hubId, CONTACTS);
 console.log(`bench:sync — ${CONTACTS.toLocaleString('en')} contacts (+ company associations), limits ${LIMITS.per10s}/10 s, search ${LIMITS.searchPerSecond}/s\n`);
 const ours = await ourBackfill(main.token, main.hubId, 'contacts');
 const sbStats = sandbox.stats(main.hubId);
@@ -118,8 +139,8 @@ line('429s received and retried by our client', String(ours.rateLimited), '', nu
 // ---- 3: naive vs ours on a small account ---------------------------------------------------
 const a = sandbox.portals.create({ privateAppToken: 'pat-bench-ours' });
 const b = sandbox.portals.create({ privateAppToken: 'pat-bench-naive' });
-seed(sandbox, a.hubId, NAIVE_CONTACTS);
-seed(sandbox, b.hubId, NAIVE_CONTACTS);
+seedContacts(sandbox, a.hubId, NAIVE_CONTACTS);
+seedContacts(sandbox, b.hubId, NAIVE_CONTACTS);
 const small = await ourBackfill(a.token, a.hubId, 'contacts');
 
 const naiveStart = performance.now();
@@ -138,18 +159,5 @@ console.log(
 console.log(`ours on the same account: ${fmt(small.seconds, 3)} s, ${small.calls} calls, ${small.withCompany} links`);
 line('our wall time ÷ naive wall time', fmt(small.seconds / naiveSeconds, 4), '< 1', small.seconds / naiveSeconds < 1);
 
-if (process.env.BENCH_SYNC_RSS === '1') {
-  const rssContacts = 200_000;
-  const c = sandbox.portals.create({ privateAppToken: 'pat-bench-rss' });
-  seed(sandbox, c.hubId, rssContacts);
-  sandbox.setLimits(false);
-  let peak = process.memoryUsage().rss;
-  const connector = createHubspotConnector({ basePath: baseUrl, accessToken: async () => c.token, portal: `hubspot:${c.hubId}`, limits: false });
-  for await (const page of connector.changes('contacts', null, new AbortController().signal)) {
-    void page;
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }
-  line('peak RSS, sandbox + connector in ONE process, 200k contacts (MB)', fmt(peak / 2 ** 20, 0), '≤ 300', null);
-}
-
 await served.close();
+rssReport?.();
