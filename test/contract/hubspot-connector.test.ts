@@ -198,6 +198,24 @@ describe('hubspot connector on the sandbox', () => {
     expect(asked).toBeGreaterThanOrEqual(1);
   });
 
+  it('whoAmI: a rejected token is auth, and neither the error nor the logs contain it', async () => {
+    h = await hubspotHarness();
+    const lines: string[] = [];
+    const capture = {
+      debug: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
+      info: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
+      warn: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
+      error: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
+      child: () => capture,
+    };
+    const secret = 'pat-very-secret-value';
+    const c = createHubspotConnector({ basePath: h.baseUrl, accessToken: async () => secret, limits: false, logger: capture, retry: { retries: 1, baseMs: 1, maxMs: 2 } });
+    const e = await c.whoAmI().catch((x: unknown) => x);
+    expect((e as CrmError).kind).toBe('auth');
+    expect((e as CrmError).message).not.toContain(secret);
+    expect(lines.join('\n')).not.toContain(secret);
+  });
+
   it('missing scopes are forbidden (naming the scope); an unreachable base URL is unavailable', async () => {
     h = await hubspotHarness();
     const narrow = h.sandbox.portals.create({ privateAppToken: 'pat-narrow', scopes: ['crm.objects.companies.read'] });

@@ -33,6 +33,8 @@ export type HubspotRequest<T> = {
   lane?: LaneName;
   schema: z.ZodType<T>;
   signal: AbortSignal;
+  /** how the request is named in errors and logs when the path holds a secret (token metadata) */
+  label?: string;
 };
 
 export type HubspotHttp = {
@@ -58,14 +60,15 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   async function once<T>(req: HubspotRequest<T>, token: string): Promise<{ status: number; body: T }> {
     const path = req.query !== undefined && req.query.length > 0 ? `${req.path}?${new URLSearchParams(req.query).toString()}` : req.path;
     const c = clientFor(token);
+    const what = req.label ?? `${req.method} ${req.path}`;
     counters.calls++;
     const res = await deadline(
       c.apiRequest({ method: req.method, path, ...(req.body === undefined ? {} : { body: req.body }) }),
       opts.timeoutMs,
       req.signal,
-      `${req.method} ${req.path}`,
+      what,
     );
-    const text = await deadline(res.text(), opts.timeoutMs, req.signal, `${req.method} ${req.path} (body)`);
+    const text = await deadline(res.text(), opts.timeoutMs, req.signal, `${what} (body)`);
     if (res.status >= 200 && res.status < 300) {
       if (res.status === 204 || text === '') {
         const parsed = req.schema.safeParse(undefined);
@@ -75,7 +78,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
       try {
         json = JSON.parse(text);
       } catch {
-        throw new CrmError('bad_response', `HubSpot answered ${req.method} ${req.path} with ${res.status} but a body that is not JSON`, {
+        throw new CrmError('bad_response', `HubSpot answered ${what} with ${res.status} but a body that is not JSON`, {
           crm: CRM,
           status: res.status,
         });
@@ -86,14 +89,14 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
           .slice(0, 3)
           .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
           .join('; ');
-        throw new CrmError('bad_response', `HubSpot's reply to ${req.method} ${req.path} does not match the expected shape (${where})`, {
+        throw new CrmError('bad_response', `HubSpot's reply to ${what} does not match the expected shape (${where})`, {
           crm: CRM,
           status: res.status,
         });
       }
       return { status: res.status, body: parsed.data };
     }
-    throw errorFromResponse(res.status, text, res.headers, `${req.method} ${req.path}`);
+    throw errorFromResponse(res.status, text, res.headers, what);
   }
 
   async function withAuth<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }> {
@@ -130,7 +133,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
         signal: req.signal,
         onRetry: ({ attempt, waitMs, error }) => {
           counters.retries++;
-          opts.logger.debug({ path: req.path, attempt, waitMs, kind: error.kind, status: error.details.status }, 'hubspot retry');
+          opts.logger.debug({ request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status }, 'hubspot retry');
         },
       });
     },

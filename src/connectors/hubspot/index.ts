@@ -68,7 +68,13 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     const token = await opts.accessToken();
     try {
       // OAuth tokens: token metadata carries hub_id (hubspot.md §4)
-      const { body } = await http.request({ method: 'GET', path: `/oauth/v1/access-tokens/${encodeURIComponent(token)}`, schema: TokenInfo, signal });
+      const { body } = await http.request({
+        method: 'GET',
+        path: `/oauth/v1/access-tokens/${encodeURIComponent(token)}`,
+        label: 'GET /oauth/v1/access-tokens/{token}',
+        schema: TokenInfo,
+        signal,
+      });
       portal = `hubspot:${body.hub_id}`;
     } catch (e) {
       // Not an OAuth token we can introspect (private-app token, or expired): ask the account-info
