@@ -20,7 +20,7 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *   GET    /_sandbox/portals                     → {portals: [{hubId, revoked}]}
  *   POST   /_sandbox/portals/{hubId}/revoke      uninstall: every token of the portal → 401
  *   POST   /_sandbox/portals/{hubId}/expire-tokens   OAuth access tokens expire now
- *   POST   /_sandbox/apps                        {clientId, clientSecret, appId, requiredScopes?} register an OAuth app
+ *   POST   /_sandbox/apps                        {clientId, clientSecret, appId, requiredScopes?, redirectUris?} register an OAuth app
  *   POST   /_sandbox/{hubId}/objects/{type}      {properties, associations?: [{type, id}]} → 201 object (emits creation)
  *   GET    /_sandbox/{hubId}/objects/{type}/{id} → object, archived ones too
  *   PATCH  /_sandbox/{hubId}/objects/{type}/{id} {properties} → object (emits propertyChange)
@@ -102,6 +102,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       clientSecret: body.clientSecret,
       appId: body.appId,
       ...(body.requiredScopes === undefined ? {} : { requiredScopes: body.requiredScopes }),
+      ...(body.redirectUris === undefined ? {} : { redirectUris: body.redirectUris }),
     });
     return jsonResponse(201, { clientId: body.clientId, appId: body.appId });
   });
@@ -245,7 +246,13 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
 const propertyValues = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]).transform((v) => (v === null ? null : String(v))));
 const portalBody = z.object({ hubId: z.number().int().positive().optional(), privateAppToken: z.string().min(1).optional(), scopes: z.array(z.string()).optional() }).strict();
 const appBody = z
-  .object({ clientId: z.string().min(1), clientSecret: z.string().min(1), appId: z.number().int().positive(), requiredScopes: z.array(z.string()).optional() })
+  .object({
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+    appId: z.number().int().positive(),
+    requiredScopes: z.array(z.string()).optional(),
+    redirectUris: z.array(z.url()).optional(),
+  })
   .strict();
 const createBody = z.object({ properties: propertyValues, associations: z.array(z.object({ type: z.string(), id: z.string().regex(/^\d+$/) })).optional() }).strict();
 const updateBody = z.object({ properties: propertyValues }).strict();

@@ -37,6 +37,9 @@ export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
     if (oauthApp === undefined) return validationError(`Unknown client_id "${client_id}": no app with this client id is registered with the sandbox.`);
     const redirect = checkRedirectUri(redirect_uri);
     if (typeof redirect === 'string') return validationError(redirect);
+    if (oauthApp.redirectUris !== undefined && !oauthApp.redirectUris.includes(redirect_uri)) {
+      return validationError(`redirect_uri "${redirect_uri}" is not one of the app's redirect URLs.`);
+    }
 
     const requested = splitScopes(scope);
     const optional = splitScopes(optional_scope ?? '');

@@ -20,6 +20,8 @@ export type OAuthApp = {
   appId: number;
   /** scopes the app's settings mark required: the authorize URL's `scope` must include them all (hubspot.md §4) */
   requiredScopes?: readonly string[];
+  /** the app's configured redirect URLs: when given, `redirect_uri` must be one of them exactly */
+  redirectUris?: readonly string[];
 };
 
 /** What a valid bearer token grants. */

@@ -170,6 +170,14 @@ describe('sandbox OAuth', () => {
     const q = new URLSearchParams({ client_id: APP.clientId, redirect_uri: REDIRECT, scope: 'tickets' });
     expect(await hubOf({}, `${baseUrl}/oauth/${b}/authorize?${q.toString()}`)).toBe(b);
     expect((await authorize({ hub_id: '99999999' })).status).toBe(400);
+
+    // an app with configured redirect URLs and required scopes accepts only those
+    sandbox.portals.registerApp({ clientId: 'strict-app', clientSecret: 's3cret', appId: 5, redirectUris: [REDIRECT], requiredScopes: ['tickets'] });
+    expect((await authorize({ client_id: 'strict-app', redirect_uri: 'http://localhost:3000/other' })).status).toBe(400);
+    const tooFew = await authorize({ client_id: 'strict-app', scope: 'crm.objects.contacts.read' });
+    expect(tooFew.status).toBe(400);
+    expect(((await tooFew.json()) as { message: string }).message).toContain('Insufficient scopes');
+    expect((await authorize({ client_id: 'strict-app' })).status).toBe(302);
   });
 
   it('revoked portal → 401 for every token, refresh refused; other portals go on', async () => {
