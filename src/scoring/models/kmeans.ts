@@ -165,3 +165,69 @@ function squaredDistance(a: readonly number[], b: readonly number[]): number {
   }
   return s;
 }
+
+/**
+ * Adjusted Rand index of two labelings (Hubert & Arabie 1985; as sklearn adjusted_rand_score):
+ * 1 for identical partitions up to renaming, ~0 for chance agreement. Use it to check that
+ * segments are stable across seeds and bootstrap samples (scoring.md §5.5).
+ */
+export function adjustedRandIndex(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new RangeError(`length mismatch: ${a.length} vs ${b.length}`);
+  const n = a.length;
+  if (n === 0) throw new RangeError('adjustedRandIndex needs at least one point');
+  const pairs = (m: number): number => (m * (m - 1)) / 2;
+  const cells = new Map<string, number>();
+  const rows = new Map<number, number>();
+  const cols = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    cells.set(`${x}|${y}`, (cells.get(`${x}|${y}`) ?? 0) + 1);
+    rows.set(x, (rows.get(x) ?? 0) + 1);
+    cols.set(y, (cols.get(y) ?? 0) + 1);
+  }
+  let index = 0;
+  for (const c of cells.values()) index += pairs(c);
+  let sumRows = 0;
+  for (const c of rows.values()) sumRows += pairs(c);
+  let sumCols = 0;
+  for (const c of cols.values()) sumCols += pairs(c);
+  const expected = (sumRows * sumCols) / pairs(n || 1);
+  const max = (sumRows + sumCols) / 2;
+  // Both partitions trivial (one cluster each, or all singletons): sklearn defines the score as 1.
+  if (max === expected) return 1;
+  return (index - expected) / (max - expected);
+}
+
+/**
+ * Mean silhouette coefficient (Rousseeuw 1987; as sklearn silhouette_score, Euclidean): per point
+ * (b − a) / max(a, b) with a the mean distance to its own cluster and b to the nearest other
+ * cluster; points alone in their cluster score 0. O(n²): use a sample for large n.
+ */
+export function silhouetteScore(points: readonly (readonly number[])[], assignments: readonly number[]): number {
+  const n = points.length;
+  if (assignments.length !== n) throw new RangeError(`length mismatch: ${n} points vs ${assignments.length} labels`);
+  const labels = [...new Set(assignments)];
+  if (labels.length < 2 || labels.length > n - 1) {
+    throw new RangeError(`silhouette needs 2 ≤ clusters ≤ n − 1, got ${labels.length} clusters for ${n} points`);
+  }
+  const size = new Map<number, number>();
+  for (const c of assignments) size.set(c, (size.get(c) ?? 0) + 1);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const own = assignments[i] as number;
+    if ((size.get(own) as number) === 1) continue;
+    const sums = new Map<number, number>();
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const c = assignments[j] as number;
+      sums.set(c, (sums.get(c) ?? 0) + Math.sqrt(squaredDistance(points[i] as readonly number[], points[j] as readonly number[])));
+    }
+    const a = (sums.get(own) ?? 0) / ((size.get(own) as number) - 1);
+    let b = Number.POSITIVE_INFINITY;
+    for (const [c, s] of sums) if (c !== own) b = Math.min(b, s / (size.get(c) as number));
+    const m = Math.max(a, b);
+    total += m > 0 ? (b - a) / m : 0;
+  }
+  return total / n;
+}

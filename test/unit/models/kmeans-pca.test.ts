@@ -1,6 +1,6 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { kmeans, nearestCentroid } from '../../../src/scoring/models/kmeans.ts';
+import { adjustedRandIndex, kmeans, nearestCentroid, silhouetteScore } from '../../../src/scoring/models/kmeans.ts';
 import { fitPca2d, projectPca } from '../../../src/scoring/models/pca.ts';
 import { createRandom } from '../../../src/scoring/models/random.ts';
 
@@ -69,6 +69,34 @@ describe('seeded k-means (k-means++)', () => {
     expect(() => kmeans([[1]], 0)).toThrow(/positive integer/);
     expect(() => kmeans([[1], [2, 3]], 1)).toThrow(/point 1 has 2 coordinates/);
     expect(() => kmeans([[1], [Number.NaN]], 1)).toThrow(/non-finite/);
+  });
+});
+
+describe('cluster quality: adjusted Rand index and silhouette', () => {
+  it('ARI matches sklearn\'s documented examples', () => {
+    expect(adjustedRandIndex([0, 0, 1, 1], [0, 0, 1, 1])).toBe(1);
+    expect(adjustedRandIndex([0, 0, 1, 1], [1, 1, 0, 0])).toBe(1);
+    expect(adjustedRandIndex([0, 0, 1, 2], [0, 0, 1, 1])).toBeCloseTo(0.5714285714285715, 12);
+    expect(adjustedRandIndex([0, 0, 1, 1], [0, 0, 1, 2])).toBeCloseTo(0.5714285714285715, 12);
+    expect(adjustedRandIndex([0, 0, 0, 0], [0, 1, 2, 3])).toBe(0);
+    expect(adjustedRandIndex([0, 0, 1, 1], [0, 1, 0, 1])).toBeCloseTo(-0.5, 12);
+    expect(() => adjustedRandIndex([0], [0, 1])).toThrow(/length mismatch/);
+  });
+
+  it('silhouette on [0], [1], [10], [11]: mean of (10.5 − 1)/10.5 and (9.5 − 1)/9.5', () => {
+    const s = silhouetteScore([[0], [1], [10], [11]], [0, 0, 1, 1]);
+    expect(s).toBeCloseTo((9.5 / 10.5 + 8.5 / 9.5) / 2, 12);
+    expect(silhouetteScore([[0], [1], [10]], [0, 0, 1])).toBeCloseTo((9 / 10 + 8 / 9) / 3, 12); // singleton scores 0
+    expect(() => silhouetteScore([[0], [1]], [0, 0])).toThrow(/2 ≤ clusters/);
+  });
+
+  it('k-means on well-separated blobs is stable across seeds (ARI 1) with a high silhouette', () => {
+    const { points, truth } = blobs(6);
+    const a = kmeans(points, 3, { seed: 1 });
+    const b = kmeans(points, 3, { seed: 99 });
+    expect(adjustedRandIndex(a.assignments, b.assignments)).toBe(1);
+    expect(adjustedRandIndex(a.assignments, truth)).toBe(1);
+    expect(silhouetteScore(points, a.assignments)).toBeGreaterThan(0.8);
   });
 });
 
