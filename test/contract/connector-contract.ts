@@ -99,6 +99,26 @@ export function connectorContract(name: string, makeHarness: () => Promise<Contr
       }
     });
 
+    it('resuming from any page cursor of an INCREMENTAL run never skips a record', async () => {
+      await seedContacts(2);
+      const base = await drain(h.connector, 'contacts', null);
+      await h.advance(120_000);
+      // more changes than one incremental page, a few sharing a timestamp
+      const changed: string[] = [];
+      for (let i = 0; i < h.pageSize * 2 + 5; i++) {
+        changed.push(await h.createContact({ email: `inc${i}@example.com` }));
+        if (i % 3 === 0) await h.advance(1_000);
+      }
+      const inc = await drain(h.connector, 'contacts', base.cursor);
+      expect(ids(inc)).toEqual(expect.arrayContaining(changed));
+      for (let k = 0; k < inc.pages.length; k++) {
+        const before = inc.pages.slice(0, k + 1).flatMap((p) => p.records.map((r) => r.id));
+        const rest = await drain(h.connector, 'contacts', inc.pages[k]!.next);
+        const seen = new Set([...before, ...ids(rest)]);
+        for (const id of changed) expect(seen.has(id), `resume after incremental page ${k + 1} skipped ${id}`).toBe(true);
+      }
+    });
+
     it('an unreadable cursor restarts instead of crashing, and still delivers everything', async () => {
       const created = await seedContacts(3);
       const run = await drain(h.connector, 'contacts', 'definitely-not-a-cursor' as Cursor);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHubspotConnector } from '../../src/connectors/hubspot/index.ts';
 import type { ContactData, CrmRecord, Cursor, DealData, ObjectType } from '../../src/connectors/types.ts';
 import { CrmError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
 import type { SandboxObject } from '../../src/sandbox/model.ts';
 import { hubspotHarness, T0, type HubspotHarness } from './hubspot-harness.ts';
 
@@ -198,16 +199,19 @@ describe('hubspot connector on the sandbox', () => {
     expect(asked).toBeGreaterThanOrEqual(1);
   });
 
+  it('an undecodable cursor restarts the stream with a warning, delivering everything', async () => {
+    const { logger, lines } = captureLogger();
+    h = await hubspotHarness({ logger });
+    const a = await h.createContact({ email: 'a@example.com' });
+    const forged = Buffer.from(JSON.stringify({ v: 1, phase: 'search', since: 'yesterday' })).toString('base64url') as Cursor;
+    const run = await drain(h.connector, 'contacts', forged);
+    expect(run.records.map((r) => r.id)).toContain(a);
+    expect(lines.some((l) => l.startsWith('warn undecodable cursor') && l.includes('"phase":"search"'))).toBe(true);
+  });
+
   it('whoAmI: a rejected token is auth, and neither the error nor the logs contain it', async () => {
     h = await hubspotHarness();
-    const lines: string[] = [];
-    const capture = {
-      debug: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
-      info: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
-      warn: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
-      error: (f: Record<string, unknown>, m: string) => void lines.push(JSON.stringify(f) + m),
-      child: () => capture,
-    };
+    const { logger: capture, lines } = captureLogger();
     const secret = 'pat-very-secret-value';
     const c = createHubspotConnector({ basePath: h.baseUrl, accessToken: async () => secret, limits: false, logger: capture, retry: { retries: 1, baseMs: 1, maxMs: 2 } });
     const e = await c.whoAmI().catch((x: unknown) => x);
@@ -228,3 +232,10 @@ describe('hubspot connector on the sandbox', () => {
     expect((e2 as CrmError).kind).toBe('unavailable');
   });
 });
+
+function captureLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (f: Record<string, unknown>, m: string) => void lines.push(`${level} ${m} ${JSON.stringify(f)}`);
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return { logger, lines };
+}
