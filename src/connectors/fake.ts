@@ -133,7 +133,7 @@ export function createFakeConnector(opts: {
       else next = { ...state, since: maxT };
       yield { records: page.map(clone), next: encode(next) };
       state = next;
-      if (!full && next.afterId === null) return;
+      if (!full && next.afterId === null && afterId === null) return;
     }
   }
 

@@ -119,6 +119,19 @@ export function connectorContract(name: string, makeHarness: () => Promise<Contr
       }
     });
 
+    it('a run of changes sharing one timestamp, longer than a page, is followed by the later changes in the SAME run', async () => {
+      await seedContacts(1);
+      const base = await drain(h.connector, 'contacts', null);
+      await h.advance(120_000);
+      const burst: string[] = [];
+      // a bulk edit: more records than any page (list or search) with one timestamp
+      for (let i = 0; i < Math.max(h.pageSize * 2, 10) + 5; i++) burst.push(await h.createContact({ email: `bulk${i}@example.com` }));
+      await h.advance(1_000);
+      const after = [await h.createContact({ email: 'after1@example.com' }), await h.createContact({ email: 'after2@example.com' })];
+      const inc = await drain(h.connector, 'contacts', base.cursor);
+      expect(ids(inc)).toEqual(expect.arrayContaining([...burst, ...after]));
+    });
+
     it('an unreadable cursor restarts instead of crashing, and still delivers everything', async () => {
       const created = await seedContacts(3);
       const run = await drain(h.connector, 'contacts', 'definitely-not-a-cursor' as Cursor);

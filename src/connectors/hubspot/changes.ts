@@ -93,7 +93,8 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
       }
       next = { ...state, since: maxT };
     }
-    const more = full || next.afterId !== null;
+    // a finished same-timestamp run is not the end: records modified after it come next
+    const more = full || next.afterId !== null || state.afterId !== null;
     if (!more) {
       // End of the pass. Search indexing lags (hubspot.md §1.6), so the bookmark never passes
       // "now − lookback": the next pass re-reads only what changed in that recent window
