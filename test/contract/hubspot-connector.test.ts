@@ -103,6 +103,16 @@ describe('hubspot connector on the sandbox', () => {
     expect(d).toMatchObject({ amount: 1500.5, amountRaw: '1,500.50', isClosedWon: true, isClosed: true, closedAt: T0 });
   });
 
+  it('a backfill reports the total for progress bars (one search call, not the ten-secondly budget)', async () => {
+    h = await hubspotHarness();
+    for (let i = 0; i < 23; i++) await h.createContact({ email: `p${i}@example.com` });
+    const totals: (number | undefined)[] = [];
+    for await (const p of h.connector.changes('contacts', null, new AbortController().signal)) totals.push(p.total);
+    // 3 list pages of 10 (the last one also ends the list) and the archived listing
+    expect(totals.slice(0, 3)).toEqual([23, 23, 23]);
+    expect(h.sandbox.stats(h.hubId).byRoute['POST /crm/v3/objects/contacts/search']).toBe(1);
+  });
+
   it('cleans contacts on ingest: email, phone, duplicates flagged but kept', async () => {
     h = await hubspotHarness();
     const { sandbox, hubId, connector } = h;

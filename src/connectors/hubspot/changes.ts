@@ -1,3 +1,4 @@
+import { CrmError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { parseTime } from '../clean.ts';
 import type { CrmRecord, Cursor, ObjectType, Page } from '../types.ts';
@@ -46,8 +47,13 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
   while (true) {
     signal.throwIfAborted();
     if (state.phase === 'list') {
+      if (state.total === undefined) {
+        const total = await countLive(ctx, type, signal);
+        if (total !== undefined) state = { ...state, total };
+      }
       const { objects, after } = await listPage(ctx, type, state.after, false, signal);
       const records = await toRecords(ctx, portal, type, objects, true, signal);
+      const total = state.total;
       const next: HubspotCursorState =
         after !== null
           ? { ...state, after }
@@ -57,7 +63,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
               deletedSince: state.deletedSince,
               then: { since: Math.max(0, state.startedAt - ctx.lookbackMs), sweptAt: state.startedAt, deletionsAt: state.startedAt },
             };
-      yield { records, next: encodeCursor(next) };
+      yield { records, next: encodeCursor(next), ...(total === undefined ? {} : { total }) };
       state = next;
       continue;
     }
@@ -134,6 +140,24 @@ function initialState(ctx: ChangesContext, cursor: Cursor | null, log: Logger): 
 
 function modifiedOf(type: ObjectType, o: HsObject): number {
   return parseTime(o.properties[modifiedProperty(type)] ?? null) ?? parseTime(o.updatedAt) ?? 0;
+}
+
+/**
+ * The list API does not say how many records there are; one search with `limit: 1` does
+ * (`total`), on the search lane so it costs the ten-secondly budget nothing (hubspot.md §2.1).
+ * Best effort: a count that fails leaves the progress bar without a total, never fails the sync.
+ */
+async function countLive(ctx: ChangesContext, type: ObjectType, signal: AbortSignal): Promise<number | undefined> {
+  try {
+    const body = { filterGroups: [], properties: ['hs_object_id'], limit: 1, after: '0' };
+    const res = await ctx.http.request({ method: 'POST', path: `/crm/v3/objects/${type}/search`, body, lane: 'search', schema: SearchPage, signal });
+    return res.body.total;
+  } catch (e) {
+    if (e instanceof CrmError && (e.kind === 'auth' || e.kind === 'forbidden')) throw e;
+    if (!(e instanceof CrmError)) throw e;
+    ctx.logger.debug({ stream: type, kind: e.kind }, 'could not count records for progress');
+    return undefined;
+  }
 }
 
 async function listPage(ctx: ChangesContext, type: ObjectType, after: string | null, archived: boolean, signal: AbortSignal) {

@@ -23,6 +23,8 @@ const ListState = z.object({
   startedAt: z.number(),
   /** the archived listing that follows emits records archived since then; null = all of them */
   deletedSince: z.number().nullable(),
+  /** how many live records the list will page through (for progress bars), counted once */
+  total: z.number().optional(),
 });
 const ArchivedState = z.object({
   phase: z.literal('archived'),
