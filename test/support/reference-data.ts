@@ -1,7 +1,7 @@
 /**
  * Loaders for the published reference data sets the model tests check against
- * (../shared/data/cdnow and ../shared/data/ucla_admissions; provenance in their READMEs).
- * The files live outside the repository; RAPPORT_REFERENCE_DATA overrides the folder.
+ * (copied from the shared data sets into test/fixtures/reference; provenance in their READMEs),
+ * so a clean clone tests on its own; RAPPORT_REFERENCE_DATA overrides the folder.
  * A missing file is a loud error, never a skipped test.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The folder holding `cdnow/` and `ucla_admissions/`. */
-export const referenceDataDir: string = process.env['RAPPORT_REFERENCE_DATA'] ?? resolve(repoRoot, '..', 'shared', 'data');
+export const referenceDataDir: string = process.env['RAPPORT_REFERENCE_DATA'] ?? resolve(repoRoot, 'test', 'fixtures', 'reference');
 
 function readReference(relative: string): string {
   const path = join(referenceDataDir, relative);

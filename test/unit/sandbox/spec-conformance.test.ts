@@ -9,7 +9,7 @@ import { servedSandbox } from './hubspot-fixtures.ts';
  * The request bodies are validated against the spec's request schemas too, so a drift on either
  * side shows up here. Success replies are checked strictly (no keys the spec does not declare).
  */
-const SPECS = join(import.meta.dirname, '../../../../shared/specs/hubspot');
+const SPECS = join(import.meta.dirname, '../../fixtures/hubspot-specs');
 const spec = (name: string): OpenApiSpec => loadSpec(join(SPECS, name));
 
 type Case = {
