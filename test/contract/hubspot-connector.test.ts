@@ -177,6 +177,21 @@ describe('hubspot connector on the sandbox', () => {
     expect(h.connector.stats().retries).toBeGreaterThan(0);
   });
 
+  it('under random 429s and 500s a backfill and an incremental run deliver exactly the clean result', async () => {
+    h = await hubspotHarness({ retry: { retries: 20, baseMs: 1, maxMs: 2 } });
+    for (let i = 0; i < 35; i++) await h.createContact({ email: `f${i}@example.com` });
+    const clean = await drain(h.connector, 'contacts', null);
+    h.sandbox.setFaults({ '429': 0.2, '500': 0.1 });
+    const faulty = await drain(h.connector, 'contacts', null);
+    expect(faulty.records.map((r) => [r.id, r.updatedAt])).toEqual(clean.records.map((r) => [r.id, r.updatedAt]));
+    await h.advance(60_000);
+    const late = await h.createContact({ email: 'late@example.com' });
+    const inc = await drain(h.connector, 'contacts', faulty.cursor);
+    expect(inc.records.map((r) => r.id)).toContain(late);
+    expect(h.connector.stats().rateLimited).toBeGreaterThan(0);
+    expect(h.sandbox.stats(h.hubId).faults).toBeGreaterThan(0);
+  });
+
   it('a hung request times out as unavailable', async () => {
     h = await hubspotHarness({ timeoutMs: 150, retry: { retries: 0 } });
     await h.createContact({ email: 't@example.com' });
