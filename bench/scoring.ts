@@ -83,7 +83,7 @@ function bareScan(store: ReturnType<typeof createStore>): number {
   );
   const links = store.db.prepare<[string, string, string], { cid: string; type: string; id: string; data: string }>(
     `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
-     FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+     FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
      WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id >= ? AND a.to_id <= ? AND r.deleted = 0`,
   );
   let after = '';
@@ -116,6 +116,12 @@ function main(): void {
     const scanS = (performance.now() - t) / 1000;
     sampleRss();
 
+    // Reading + JSON parsing alone (what the scoring pass costs before any feature is computed).
+    t = performance.now();
+    let read = 0;
+    for (const chunk of readContactChunks(store, PORTAL)) read += chunk.length;
+    const readS = (performance.now() - t) / 1000;
+
     const models = loadPortalModels(store, PORTAL);
     const companies = loadCompanies(store, PORTAL);
     t = performance.now();
@@ -146,6 +152,7 @@ function main(): void {
     console.log(
       `  features + 4 scores: ${rate.toFixed(0)} contacts/s (${scoreS.toFixed(2)} s)  goal ≥ ${goal.toLocaleString('en-US')}/s: ${rate >= goal ? 'MET' : 'NOT MET'}`,
     );
+    console.log(`  read + parse only: ${(read / readS).toFixed(0)} contacts/s (${readS.toFixed(2)} s)`);
     console.log(`  ratio to the bare scan: ${(scoreS / scanS).toFixed(2)}× the scan time`);
     console.log(
       `  scoreContacts with saves + history + outbox: ${(saved.scored / saveS).toFixed(0)} contacts/s over ${saved.scored.toLocaleString('en-US')} contacts (${saved.enqueued.toLocaleString('en-US')} enqueued)`,

@@ -46,3 +46,16 @@ export function reasonsLine(reasons: readonly Reason[], maxLength = 480): string
   }
   return out;
 }
+
+/** 12345.6 → "12,346" (Number#toLocaleString goes through Intl: ~100× slower per call). */
+export function grouped(n: number): string {
+  const v = Math.round(n);
+  const sign = v < 0 ? '-' : '';
+  const digits = String(Math.abs(v));
+  let out = '';
+  for (let i = 0; i < digits.length; i++) {
+    if (i > 0 && (digits.length - i) % 3 === 0) out += ',';
+    out += digits[i];
+  }
+  return sign + out;
+}

@@ -462,6 +462,9 @@ function toLinked(row: LinkRow): LinkedRow {
  * links by the associations_to index): memory stays bounded and the caller may write to the
  * database between chunks (better-sqlite3 forbids writes while a statement is iterating).
  */
+// CROSS JOIN fixes the join order (SQLite never reorders it): walk the associations_to index for
+// the contact(s), then look records up by primary key. Left to itself, the planner may scan
+// every record of the portal for a single contact (measured: 24 ms per contact at 240k records).
 export function* readContactChunks(store: Store, portal: string, chunkSize = 2000): Generator<ContactInput[]> {
   const contacts = store.db.prepare<[string, string, number], ContactRow>(
     `SELECT id, company_id, data FROM records
@@ -469,7 +472,7 @@ export function* readContactChunks(store: Store, portal: string, chunkSize = 200
   );
   const links = store.db.prepare<[string, string, string], LinkRow>(
     `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
-     FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+     FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
      WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id >= ? AND a.to_id <= ? AND r.deleted = 0`,
   );
   let after = '';
@@ -495,7 +498,7 @@ export function readContacts(store: Store, portal: string, ids: readonly string[
   );
   const links = store.db.prepare<[string, string], LinkRow>(
     `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
-     FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+     FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
      WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id = ? AND r.deleted = 0`,
   );
   const out: ContactInput[] = [];

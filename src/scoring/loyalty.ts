@@ -18,7 +18,7 @@ import {
 import { conditionalExpectedSpend, type GammaGammaParams } from './models/gamma-gamma.ts';
 import type { Reason, ScoreValue } from '../store/scores.ts';
 import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
-import { daysText, dataQualityReason, plural, topReasons } from './explain.ts';
+import { daysText, dataQualityReason, grouped, plural, topReasons } from './explain.ts';
 import type { ContactFeatures } from './features.ts';
 import type { LoyaltyInputs } from './vector.ts';
 import { clamp, round3 } from './satisfaction.ts';
@@ -78,8 +78,24 @@ export function rfmSummary(f: ContactFeatures): RfmSummary | null {
 
 export function loyaltyInputs(f: ContactFeatures, params: LoyaltyParams): LoyaltyInputs {
   const s = rfmSummary(f);
-  if (s === null) return { pAlive: 0, expected90d: 0 };
-  return { pAlive: safePAlive(params.bgNbd, s), expected90d: safeExpected(params.bgNbd, 90 / WEEK_DAYS, s) };
+  if (s === null) return { pAlive: 0, expected90d: 0, pChurn90d: 0.5 };
+  const pAlive = safePAlive(params.bgNbd, s);
+  return { pAlive, expected90d: safeExpected(params.bgNbd, 90 / WEEK_DAYS, s), pChurn90d: bgNbdChurn(params.bgNbd, s, pAlive, 90 / WEEK_DAYS) };
+}
+
+/**
+ * P(not alive in t weeks | x, tₓ, T) under BG/NBD: 1 − P(alive)·E[e^{−λpt}]. Alive, the
+ * customer drops out at rate λp (a purchase at rate λ, dropout with probability p after it);
+ * the posterior λ is Gamma(r+x, α+T), so E[e^{−λpt}] = (1 + p·t/(α+T))^{−(r+x)}, taken at the
+ * posterior mean p̄ = a/(a+b+x). The churn model uses it as an input (it knows the purchase
+ * rhythm; the logistic model adds tickets, tone and engagement).
+ */
+export function bgNbdChurn(params: BgNbdParams, s: RfmSummary, pAlive: number, weeks: number): number {
+  const { r, alpha, a, b } = params;
+  const pBar = a / (a + b + s.x);
+  const survive = Math.pow(1 + (pBar * weeks) / (alpha + s.T), -(r + s.x));
+  const v = 1 - pAlive * survive;
+  return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0.5;
 }
 
 /** RFM cell "545": R reversed (recent = 5), each 1–5 by the stored quintile edges. */
@@ -116,7 +132,7 @@ export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: B
     },
     { text: `${plural(f.purchases, 'purchase')} in ${daysText(f.daysSinceFirstPurchase)}`, impact: 50 * (eShare - 0.5) },
   ];
-  if (f.amountCount > 0) reasons.push({ text: `expected value next year ${Math.round(clv).toLocaleString('en-US')}`, impact: 0.5 });
+  if (f.amountCount > 0) reasons.push({ text: `expected value next year ${grouped(clv)}`, impact: 0.5 });
   const shown = topReasons(reasons, 3);
   // Evidence grows with repeat purchases: one purchase says little about a rate.
   const evidence = 1 - Math.exp(-(s.x + 1) / 2);

@@ -34,7 +34,11 @@ const linearSchema = z.object({
 });
 export const churnParamsSchema = z.object({
   model: linearSchema,
-  definition: z.object({ horizonDays: z.number().positive(), activity: z.enum(['purchase', 'purchase_or_inbound']) }),
+  definition: z.object({
+    horizonDays: z.number().positive(),
+    activity: z.enum(['purchase', 'purchase_or_inbound']),
+    confirmDays: z.number().min(0).default(0),
+  }),
 });
 export const serviceParamsSchema = z.object({
   model: linearSchema,

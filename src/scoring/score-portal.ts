@@ -56,6 +56,7 @@ export function scoreOne(
     scoredAt: now,
     extra: {
       ...loyalty.extra,
+      pChurn90dPurchasePattern: round3(l.pChurn90d),
       likelyChannel: service.channel,
       channelProbability: service.channelProbability,
       dataQuality: f.dataQuality,

@@ -1,9 +1,10 @@
 /**
  * Time-split training on the portal's own cache (ARCHITECTURE §5, scoring.md §4.8).
  *
- * Churn (horizon H, default 90 days): features as of t₀ − 2H with labels from (t₀ − 2H, t₀ − H]
- * train a model that is tested on features as of t₀ − H with labels from (t₀ − H, t₀] — the test
- * data strictly follow the training data. Those held-out figures are stored as the metrics;
+ * Churn (horizon H, default 90 days, confirmation window Q, default 180 days; churn.ts): features
+ * as of c₁ = t₀ − 2H − Q with labels from what happened after c₁ train a model that is tested on
+ * features as of c₂ = t₀ − H − Q with labels from after c₂ — the test cut-off strictly follows
+ * the training one, and every label window ends by t₀. Those held-out figures are stored as the metrics;
  * the model actually used is then refitted on both windows (more, and more recent, data).
  * Service need (H = 30 days) does the same with t₀ − 60 d / t₀ − 30 d. Loyalty (BG/NBD,
  * Gamma-Gamma, RFM edges) and the satisfaction prior are fitted as of t₀. BG/NBD P(alive), a
@@ -25,8 +26,8 @@ import {
   rocAuc,
 } from './models/metrics.ts';
 import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
-import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures, type ContactInput } from './features.ts';
-import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, type LoyaltyParams } from './loyalty.ts';
+import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type CompanyContext, type ContactFeatures, type ContactInput } from './features.ts';
+import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, safePAlive, type LoyaltyParams } from './loyalty.ts';
 import { DEFAULT_SATISFACTION } from './satisfaction.ts';
 import { DEFAULT_CHANNEL_MIX, PRIOR_SERVICE, SERVICE_HORIZON_DAYS } from './service-need.ts';
 import { COLUMN_NAMES, modelRow } from './vector.ts';
@@ -85,12 +86,20 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   const companies = loadCompanies(store, portal);
 
   // Cut-offs: churn train/test, service train/test, and now.
-  const cuts = { churnTrain: now - 2 * H, churnTest: now - H, serviceTrain: now - 2 * S, serviceTest: now - S, now };
-  type Kept = Record<keyof typeof cuts, ContactFeatures> & { churnTrainY: number; churnTestY: number; serviceTrainY: number; serviceTestY: number };
+  const Q = def.confirmDays * DAY_MS;
+  const cuts = { churnTrain: now - 2 * H - Q, churnTest: now - H - Q, serviceTrain: now - 2 * S, serviceTest: now - S, now };
+  type Kept = Record<keyof typeof cuts, ContactFeatures> & {
+    churnTrainY: ChurnEvidence;
+    churnTestY: ChurnEvidence;
+    serviceTrainY: number;
+    serviceTestY: number;
+  };
   const kept: Kept[] = [];
-  const churned = (input: ContactInput, from: number) => {
-    const o = outcomesBetween(input, from, from + H);
-    return o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity) ? 0 : 1;
+  const churned = (input: ContactInput, cut: number, company: CompanyContext | undefined): ChurnEvidence => {
+    const o = Q > 0 ? outcomesBetween(input, cut + H, cut + H + Q) : outcomesBetween(input, cut, cut + H);
+    const active = o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity);
+    if (active || Q === 0) return { quiet: !active, atHorizon: null };
+    return { quiet: true, atHorizon: rfmSummary(computeFeatures(input, cut + H, company, now)) };
   };
   for (const chunk of readContactChunks(store, portal)) {
     for (const input of chunk) {
@@ -103,8 +112,8 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
         serviceTrain: f(cuts.serviceTrain),
         serviceTest: f(cuts.serviceTest),
         now: f(now),
-        churnTrainY: churned(input, cuts.churnTrain),
-        churnTestY: churned(input, cuts.churnTest),
+        churnTrainY: churned(input, cuts.churnTrain, company),
+        churnTestY: churned(input, cuts.churnTest, company),
         serviceTrainY: outcomesBetween(input, cuts.serviceTrain, cuts.serviceTrain + S).newTicket ? 1 : 0,
         serviceTestY: outcomesBetween(input, cuts.serviceTest, cuts.serviceTest + S).newTicket ? 1 : 0,
       });
@@ -136,15 +145,16 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   const satisfactionPrior = (surveySum + 20 * DEFAULT_SATISFACTION.prior) / (surveyN + 20);
   metrics['satisfaction_prior'] = round(satisfactionPrior);
 
-  // Churn.
+  // Churn. Labels: P(gone by the horizon | everything seen up to now), see churnLabel.
+  const label = (e: ChurnEvidence) => churnLabel(e, bgNow, def.confirmDays / 7);
   const rowsAt = (fs: ContactFeatures[], bg: BgNbdParams) => fs.map((f) => modelRow(f, loyaltyInputs(f, { ...loyalty, bgNbd: bg })));
   const churnTrain = kept.filter((k) => k.churnTrain.exists);
   const churnTest = kept.filter((k) => k.churnTest.exists);
   const churnResult = fitWithTimeSplit(
     rowsAt(churnTrain.map((k) => k.churnTrain), bgChurnTrain),
-    churnTrain.map((k) => k.churnTrainY),
+    churnTrain.map((k) => label(k.churnTrainY)),
     rowsAt(churnTest.map((k) => k.churnTest), bgChurnTest),
-    churnTest.map((k) => k.churnTestY),
+    churnTest.map((k) => label(k.churnTestY)),
     l2,
     PRIOR_CHURN,
   );
@@ -199,6 +209,30 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   });
   opts.logger?.info({ portal, version, contacts: total, sampled: kept.length }, 'models trained');
   return { version, metrics };
+}
+
+/** What the data say after a churn cut-off: quiet through the confirmation window, and the purchase summary at the horizon. */
+type ChurnEvidence = { quiet: boolean; atHorizon: RfmSummary | null };
+
+/**
+ * The churn label as a probability (IRLS accepts fractional labels). Active after the horizon:
+ * 0 (still a customer). Quiet through the confirmation window of τ weeks: not proof of loss,
+ * since slow buyers are quiet too, so BG/NBD says how likely the quiet customer is gone:
+ * with A = P(alive at the horizon | history) and P₀ = ((α+T)/(α+T+τ))^(r+x) the chance an
+ * alive customer makes no purchase in τ weeks, P(gone | quiet) = (1 − A) / (1 − A + A·P₀).
+ * A customer with no repeat purchase cannot have dropped out under BG/NBD (A = 1), which is
+ * the model's definition of churn, so their label stays low. Without a confirmation window
+ * (confirmDays 0) or a purchase history the label is the plain quiet/active indicator.
+ */
+export function churnLabel(e: ChurnEvidence, bg: BgNbdParams, tauWeeks: number): number {
+  if (!e.quiet) return 0;
+  const s = e.atHorizon;
+  if (s === null) return 1;
+  const A = safePAlive(bg, s);
+  const p0 = Math.pow((bg.alpha + s.T) / (bg.alpha + s.T + tauWeeks), bg.r + s.x);
+  const gone = 1 - A;
+  const y = gone / (gone + A * p0);
+  return Number.isFinite(y) ? y : 1;
 }
 
 function versionFor(now: number): string {
@@ -294,8 +328,10 @@ function columnMeans(rows: readonly (readonly number[])[]): number[] {
   return m.map((v) => (rows.length > 0 ? v / rows.length : 0));
 }
 
-function evaluate(y: readonly number[], p: readonly number[]): Record<string, number> {
-  const positives = y.reduce((s, v) => s + v, 0);
+function evaluate(soft: readonly number[], p: readonly number[]): Record<string, number> {
+  // Soft (probabilistic) labels are scored against their rounding: the metrics need 0/1 events.
+  const y: number[] = soft.map((v) => (v >= 0.5 ? 1 : 0));
+  const positives = y.reduce((s: number, v: number) => s + v, 0);
   const base = positives / y.length;
   return {
     test_n: y.length,
@@ -310,7 +346,7 @@ function evaluate(y: readonly number[], p: readonly number[]): Record<string, nu
 }
 
 function hasBothClasses(y: readonly number[]): boolean {
-  const pos = y.reduce((s, v) => s + v, 0);
+  const pos = y.reduce((s, v) => s + (v >= 0.5 ? 1 : 0), 0);
   return pos >= MIN_CLASS && y.length - pos >= MIN_CLASS;
 }
 
@@ -331,8 +367,8 @@ function fitWithTimeSplit(
     const m = fitLogistic(X, y, { l2, standardize: true });
     return { source: 'trained', columns: COLUMN_NAMES, intercept: m.intercept, coefficients: m.coefficients, means: columnMeans(X) };
   };
-  const metrics: Record<string, number> = { train_n: trainY.length, train_positives: trainY.reduce((s, v) => s + v, 0) };
-  const testable = testY.length > 0 && testY.some((v) => v === 1) && testY.some((v) => v === 0);
+  const metrics: Record<string, number> = { train_n: trainY.length, train_positives: Math.round(trainY.reduce((s, v) => s + v, 0)) };
+  const testable = testY.some((v) => v >= 0.5) && testY.some((v) => v < 0.5);
   if (hasBothClasses(trainY)) {
     const m = fit(trainX, trainY);
     if (testable) Object.assign(metrics, evaluate(testY, testX.map((r) => predictProbability(m, r))));

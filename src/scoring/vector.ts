@@ -5,10 +5,10 @@
  * indicator column, so "no survey" and "a middling survey" are different things.
  */
 import { DAY_MS, NEVER_DAYS, type ContactFeatures } from './features.ts';
-import { daysText, plural } from './explain.ts';
+import { daysText, grouped, plural } from './explain.ts';
 
 /** Per-contact values from the loyalty model that the other models also use. */
-export type LoyaltyInputs = { pAlive: number; expected90d: number };
+export type LoyaltyInputs = { pAlive: number; expected90d: number; pChurn90d: number };
 
 type Column = {
   name: string;
@@ -35,7 +35,7 @@ export const COLUMNS: readonly Column[] = [
   {
     name: 'average order',
     get: (f) => log1p(f.monetaryMean),
-    words: (f) => (f.amountCount > 0 ? `average order ${Math.round(f.monetaryMean).toLocaleString('en-US')}` : null),
+    words: (f) => (f.amountCount > 0 ? `average order ${grouped(f.monetaryMean)}` : null),
   },
   { name: 'purchases 90d', get: (f) => log1p(f.purchases90d), words: (f) => `${plural(f.purchases90d, 'purchase')} in the last 90 days` },
   { name: 'open deals', get: (f) => log1p(f.openDeals), words: (f) => plural(f.openDeals, 'open deal') },
@@ -85,12 +85,20 @@ export const COLUMNS: readonly Column[] = [
   {
     name: 'company size',
     get: (f) => log1p(f.companyEmployees ?? 0),
-    words: (f) => (f.companyEmployees === null ? null : `company of ${f.companyEmployees.toLocaleString('en-US')} people`),
+    words: (f) => (f.companyEmployees === null ? null : `company of ${grouped(f.companyEmployees)} people`),
   },
   {
     name: 'P(alive)',
     get: (_f, l) => l.pAlive,
     words: (_f, l) => `purchase pattern says ${Math.round(l.pAlive * 100)} % likely still active`,
+  },
+  {
+    name: 'purchase-pattern churn',
+    get: (_f, l) => {
+      const p = Math.min(1 - 1e-4, Math.max(1e-4, l.pChurn90d));
+      return Math.log(p / (1 - p));
+    },
+    words: (f, l) => (f.purchases === 0 ? null : `purchase pattern: ${Math.round(l.pChurn90d * 100)} % chance of having stopped within 90 days`),
   },
   {
     name: 'expected purchases 90d',
@@ -129,16 +137,25 @@ export function logisticReasons(
   p: number,
   f: ContactFeatures,
   l: LoyaltyInputs,
+  top = 6,
 ): { text: string; impact: number }[] {
   const slope = 100 * p * (1 - p);
-  const out: { text: string; impact: number }[] = [];
+  // Rank first, then write words only for the strongest few: text is the costly part per contact.
+  const idx: number[] = [];
+  const contrib: number[] = new Array<number>(COLUMNS.length);
   for (let j = 0; j < COLUMNS.length; j++) {
-    const beta = model.coefficients[j] ?? 0;
-    const contribution = beta * ((row[j] ?? 0) - (model.means[j] ?? 0));
-    if (contribution === 0) continue;
-    const text = (COLUMNS[j] as Column).words(f, l, contribution > 0);
+    const c = (model.coefficients[j] ?? 0) * ((row[j] ?? 0) - (model.means[j] ?? 0));
+    contrib[j] = c;
+    if (c !== 0) idx.push(j);
+  }
+  idx.sort((a, b) => Math.abs(contrib[b] as number) - Math.abs(contrib[a] as number) || a - b);
+  const out: { text: string; impact: number }[] = [];
+  for (const j of idx) {
+    if (out.length >= top) break;
+    const c = contrib[j] as number;
+    const text = (COLUMNS[j] as Column).words(f, l, c > 0);
     if (text === null) continue;
-    out.push({ text, impact: contribution * slope });
+    out.push({ text, impact: c * slope });
   }
   return out;
 }
