@@ -129,7 +129,7 @@ function main(): void {
     let checksum = 0;
     for (const chunk of readContactChunks(store, PORTAL)) {
       for (const c of chunk) {
-        const s = scoreOne(c, undefined, models, NOW);
+        const s = scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, NOW);
         checksum += s.churnRisk.value + s.satisfaction.value + s.loyalty.value + s.serviceNeed.value;
         scored++;
       }
