@@ -18,6 +18,7 @@ import type { Store } from '../store/index.ts';
 import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from './models/bg-nbd.ts';
 import { fitGammaGamma } from './models/gamma-gamma.ts';
 import { fitLogistic } from './models/logistic.ts';
+import { sigmoid } from './models/special.ts';
 import {
   averagePrecision,
   brierScore,
@@ -95,6 +96,10 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
     serviceTestY: number;
   };
   const kept: Kept[] = [];
+  // How often a customer known to be alive is silent (no inbound contact) for a whole
+  // confirmation window: those who bought in (t₀ − H, t₀] were alive during (t₀ − H − Q, t₀ − H].
+  let aliveKnown = 0;
+  let aliveSilent = 0;
   const churned = (input: ContactInput, cut: number, company: CompanyContext | undefined): ChurnEvidence => {
     const o = Q > 0 ? outcomesBetween(input, cut + H, cut + H + Q) : outcomesBetween(input, cut, cut + H);
     const active = o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity);
@@ -106,6 +111,10 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
       if (rate < 1 && hashUnit(input.id) >= rate) continue;
       const company = input.companyId === null ? undefined : companies.get(input.companyId);
       const f = (t: number) => computeFeatures(input, t, company, now);
+      if (Q > 0 && outcomesBetween(input, now - H, now).purchased) {
+        aliveKnown++;
+        if (!outcomesBetween(input, now - H - Q, now - H).inboundActivity) aliveSilent++;
+      }
       kept.push({
         churnTrain: f(cuts.churnTrain),
         churnTest: f(cuts.churnTest),
@@ -146,7 +155,9 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   metrics['satisfaction_prior'] = round(satisfactionPrior);
 
   // Churn. Labels: P(gone by the horizon | everything seen up to now), see churnLabel.
-  const label = (e: ChurnEvidence) => churnLabel(e, bgNow, def.confirmDays / 7);
+  const silentWhileAlive = def.activity === 'purchase_or_inbound' && aliveKnown >= MIN_CLASS ? (aliveSilent + 1) / (aliveKnown + 2) : 1;
+  metrics['churn_silent_while_alive'] = round(silentWhileAlive);
+  const label = (e: ChurnEvidence) => churnLabel(e, bgNow, def.confirmDays / 7, silentWhileAlive);
   const rowsAt = (fs: ContactFeatures[], bg: BgNbdParams) => fs.map((f) => modelRow(f, loyaltyInputs(f, { ...loyalty, bgNbd: bg })));
   const churnTrain = kept.filter((k) => k.churnTrain.exists);
   const churnTest = kept.filter((k) => k.churnTest.exists);
@@ -219,17 +230,19 @@ type ChurnEvidence = { quiet: boolean; atHorizon: RfmSummary | null };
  * 0 (still a customer). Quiet through the confirmation window of τ weeks: not proof of loss,
  * since slow buyers are quiet too, so BG/NBD says how likely the quiet customer is gone:
  * with A = P(alive at the horizon | history) and P₀ = ((α+T)/(α+T+τ))^(r+x) the chance an
- * alive customer makes no purchase in τ weeks, P(gone | quiet) = (1 − A) / (1 − A + A·P₀).
+ * alive customer makes no purchase in τ weeks — times S, the share of customers known to be
+ * alive who also sent nothing inbound over such a window (measured on the portal; 1 when the
+ * definition counts purchases only) — P(gone | quiet) = (1 − A) / (1 − A + A·P₀·S).
  * A customer with no repeat purchase cannot have dropped out under BG/NBD (A = 1), which is
  * the model's definition of churn, so their label stays low. Without a confirmation window
  * (confirmDays 0) or a purchase history the label is the plain quiet/active indicator.
  */
-export function churnLabel(e: ChurnEvidence, bg: BgNbdParams, tauWeeks: number): number {
+export function churnLabel(e: ChurnEvidence, bg: BgNbdParams, tauWeeks: number, silentWhileAlive = 1): number {
   if (!e.quiet) return 0;
   const s = e.atHorizon;
   if (s === null) return 1;
   const A = safePAlive(bg, s);
-  const p0 = Math.pow((bg.alpha + s.T) / (bg.alpha + s.T + tauWeeks), bg.r + s.x);
+  const p0 = Math.pow((bg.alpha + s.T) / (bg.alpha + s.T + tauWeeks), bg.r + s.x) * silentWhileAlive;
   const gone = 1 - A;
   const y = gone / (gone + A * p0);
   return Number.isFinite(y) ? y : 1;
@@ -369,14 +382,38 @@ function fitWithTimeSplit(
   };
   const metrics: Record<string, number> = { train_n: trainY.length, train_positives: Math.round(trainY.reduce((s, v) => s + v, 0)) };
   const testable = testY.some((v) => v >= 0.5) && testY.some((v) => v < 0.5);
+  // Platt scaling σ(a·logit p + b), fitted on the later window's predictions of the model trained
+  // on the earlier one (held out, as calibration must be; calibration.ts). The model is linear in
+  // the logit, so the scaling folds into its coefficients: the stored model stays one logistic.
+  let platt: { a: number; b: number } | null = null;
   if (hasBothClasses(trainY)) {
     const m = fit(trainX, trainY);
-    if (testable) Object.assign(metrics, evaluate(testY, testX.map((r) => predictProbability(m, r))));
+    if (testable) {
+      const logits = testX.map((r) => logitOf(predictProbability(m, r)));
+      Object.assign(metrics, evaluate(testY, logits.map(sigmoid)));
+      const cal = fitLogistic(logits.map((z) => [z]), testY, { standardize: false });
+      if (Number.isFinite(cal.coefficients[0]) && (cal.coefficients[0] as number) > 0 && Number.isFinite(cal.intercept)) {
+        platt = { a: cal.coefficients[0] as number, b: cal.intercept };
+        metrics['platt_a'] = round(platt.a);
+        metrics['platt_b'] = round(platt.b);
+      }
+    }
   } else if (testable) {
     Object.assign(metrics, evaluate(testY, testX.map((r) => predictProbability(prior, r))));
     metrics['prior_only'] = 1;
   }
   const allY = [...trainY, ...testY];
   if (!hasBothClasses(allY)) return { model: prior, metrics: { ...metrics, trained: 0 } };
-  return { model: fit([...trainX, ...testX], allY), metrics: { ...metrics, trained: 1 } };
+  const final = fit([...trainX, ...testX], allY);
+  if (platt === null) return { model: final, metrics: { ...metrics, trained: 1 } };
+  const { a, b } = platt;
+  return {
+    model: { ...final, intercept: a * final.intercept + b, coefficients: final.coefficients.map((c) => a * c) },
+    metrics: { ...metrics, trained: 1 },
+  };
+}
+
+function logitOf(p: number): number {
+  const q = Math.min(1 - 1e-9, Math.max(1e-9, p));
+  return Math.log(q / (1 - q));
 }
