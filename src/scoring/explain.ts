@@ -31,22 +31,6 @@ export function daysText(d: number): string {
   return plural(Math.round(d), 'day');
 }
 
-/**
- * The one-line summary written to the CRM's `reasons` property: the strongest reasons across
- * the scores, signed, capped at `maxLength` characters (HubSpot text properties hold 65,536;
- * the card shows the full list).
- */
-export function reasonsLine(reasons: readonly Reason[], maxLength = 480): string {
-  const parts = topReasons(reasons, 5, 0).map((r) => `${r.impact >= 0 ? '+' : '−'} ${r.text}`);
-  let out = '';
-  for (const p of parts) {
-    const next = out === '' ? p : `${out}; ${p}`;
-    if (next.length > maxLength) break;
-    out = next;
-  }
-  return out;
-}
-
 /** 12345.6 → "12,346" (Number#toLocaleString goes through Intl: ~100× slower per call). */
 export function grouped(n: number): string {
   const v = Math.round(n);
@@ -58,4 +42,28 @@ export function grouped(n: number): string {
     out += digits[i];
   }
   return sign + out;
+}
+
+const ISSUE_WORDS: Record<string, string> = {
+  duplicate_email: 'possible duplicate contact (same email)',
+  invalid_email: 'invalid email address',
+  invalid_phone: 'invalid phone number',
+  negative_amount: 'negative deal amount',
+};
+const ISSUE_PREFIX: Record<string, string> = {
+  future_date: 'date in the future',
+  unparsable_date: 'unreadable date',
+  not_a_number: 'non-numeric value',
+};
+
+/** Connector issue codes (connectors/hubspot/mapping.ts: "future_date:closedate", …) in plain words. */
+export function describeIssue(code: string): string {
+  const whole = ISSUE_WORDS[code];
+  if (whole !== undefined) return whole;
+  const colon = code.indexOf(':');
+  if (colon > 0) {
+    const prefix = ISSUE_PREFIX[code.slice(0, colon)];
+    if (prefix !== undefined) return `${prefix} (${code.slice(colon + 1)})`;
+  }
+  return code;
 }

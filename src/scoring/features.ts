@@ -21,6 +21,7 @@ import type {
   TicketData,
 } from '../connectors/types.ts';
 import type { Store } from '../store/index.ts';
+import { describeIssue } from './explain.ts';
 import { sentimentOf } from './sentiment.ts';
 
 export const DAY_MS = 86_400_000;
@@ -151,7 +152,7 @@ export function computeFeatures(
   now: number = asOf,
 ): ContactFeatures {
   const problems = new Set<string>();
-  for (const i of input.issues) problems.add(i);
+  for (const i of input.issues) problems.add(describeIssue(i));
   const c = input.data;
   let created = validTime(c.createdAt) ? c.createdAt : null;
   if (created === null) problems.add('missing create date');
@@ -212,7 +213,7 @@ export function computeFeatures(
   const d180 = asOf - 180 * DAY_MS;
 
   for (const row of input.linked) {
-    for (const i of row.issues) problems.add(i);
+    for (const i of row.issues) problems.add(describeIssue(i));
     switch (row.type) {
       case 'deals': {
         const d = row.data as DealData;

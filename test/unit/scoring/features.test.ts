@@ -79,7 +79,8 @@ describe('features as of a date', () => {
     env = openStore();
     load(env.store, [
       { ...contact('bad', { createdAt: NOW + 30 * DAY }), issues: ['possible duplicate of contact 7'] },
-      purchase('bad', 40, null, 'N/A'),
+      { ...purchase('bad', 40, null, 'N/A'), issues: ['not_a_number:amount'] },
+      { ...purchase('bad', 30, 100), issues: ['future_date:createdate', 'duplicate_email'] },
       survey('bad', 'NPS', 11, 20),
       survey('bad', 'CSAT', null, 25, null, 'five'),
       engagement('emails', 'bad', -5, 'inbound'), // dated in the future
@@ -95,12 +96,15 @@ describe('features as of a date', () => {
         'non-numeric survey answer',
         'activity dated in the future',
         'ticket without a create date',
+        'non-numeric value (amount)',
+        'date in the future (createdate)',
+        'possible duplicate contact (same email)',
       ]),
     );
     expect(f.dataQuality).toBeLessThan(0.6);
     expect(f.dataQuality).toBeGreaterThanOrEqual(0.4);
-    expect(f.purchases).toBe(1); // the purchase still counts, its amount does not
-    expect(f.amountCount).toBe(0);
+    expect(f.purchases).toBe(2); // the purchase still counts, its amount does not
+    expect(f.amountCount).toBe(1);
     expect(f.surveys).toBe(0);
     expect(f.exists).toBe(true); // an impossible create date is ignored, not trusted
   });
