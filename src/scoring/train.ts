@@ -1,7 +1,7 @@
 /**
  * Time-split training on the portal's own cache (ARCHITECTURE §5, scoring.md §4.8).
  *
- * Churn (horizon H, default 90 days, confirmation window Q, default 180 days; churn.ts): features
+ * Churn (horizon H, default 90 days, confirmation window Q, default 270 days; churn.ts): features
  * as of c₁ = t₀ − 2H − Q with labels from what happened after c₁ train a model that is tested on
  * features as of c₂ = t₀ − H − Q with labels from after c₂ — the test cut-off strictly follows
  * the training one, and every label window ends by t₀. Those held-out figures are stored as the metrics;

@@ -65,7 +65,7 @@ describe('trainPortal', () => {
     expect(s?.churnRisk.reasons.some((r) => r.text.includes('default model'))).toBe(false);
   });
 
-  it('the default label confirms a loss over 180 days and weighs quiet slow buyers by BG/NBD', () => {
+  it('the default label confirms a loss over 270 days and weighs quiet slow buyers by BG/NBD', () => {
     const bg = { r: 0.35, alpha: 6, a: 0.8, b: 2.5 };
     expect(churnLabel({ quiet: false, atHorizon: { x: 5, tx: 30, T: 40 } }, bg, 26)).toBe(0);
     // never repeated: under BG/NBD they cannot have dropped out, so quiet means slow, not gone
@@ -83,7 +83,7 @@ describe('trainPortal', () => {
     const res = trainPortal(env.store, PORTAL, { now: NOW });
     expect(res.metrics['churn_trained']).toBe(0);
     const stored = env.store.models.latest(PORTAL, 'churn')?.params as { definition: unknown };
-    expect(stored.definition).toEqual({ horizonDays: 90, activity: 'purchase_or_inbound', confirmDays: 180 });
+    expect(stored.definition).toEqual({ horizonDays: 90, activity: 'purchase_or_inbound', confirmDays: 270 });
   });
 
   it('keeps the documented cold-start prior when there is too little labelled history', () => {
