@@ -53,8 +53,8 @@ const MIN_BUYERS = 50;
  * parameters are population-level (four and three numbers), and when the optimum lies on the
  * boundary (e.g. no dropout: a, b → ∞) the optimiser would otherwise spend its whole budget.
  */
-const FIT_ROWS = 4000;
-const FIT_ITERATIONS = 2500;
+const FIT_ROWS = 8000;
+const FIT_ITERATIONS = 6000;
 
 function thin<T>(xs: readonly T[], max: number): T[] {
   if (xs.length <= max) return [...xs];
