@@ -68,9 +68,11 @@ export function createRecordsRepo(db: Db, now: () => number) {
   const countByType = db.prepare<[string], { type: string; live: number; deleted: number }>(
     `SELECT type, SUM(deleted = 0) AS live, SUM(deleted = 1) AS deleted FROM records WHERE portal = ? GROUP BY type`,
   );
+  // CROSS JOIN pins the join order (associations_to index first, then records by key): left to
+  // itself SQLite may scan every record of the portal for one contact.
   const contactHistory = db.prepare<[string, string], Row>(`
     SELECT r.type, r.id, r.company_id, r.updated_at, r.deleted, r.data
-    FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+    FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
     WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id = ? AND r.deleted = 0`);
 
   return {
