@@ -198,6 +198,22 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
 
   const crm = new Hono<ApiEnv>();
   crm.use('/crm/*', guard);
+  // (D1) Which portal a token belongs to, for private-app tokens that the OAuth token-metadata
+  // endpoint does not know: real HubSpot's account-info API (field names from its v3 spec).
+  crm.use('/account-info/*', guard);
+  crm.get('/account-info/v3/details', (c) =>
+    c.json({
+      portalId: c.get('hubId'),
+      accountType: 'STANDARD',
+      timeZone: 'US/Eastern',
+      companyCurrency: 'USD',
+      additionalCurrencies: [],
+      utcOffset: '-05:00',
+      utcOffsetMilliseconds: -18_000_000,
+      uiDomain: 'app.hubspot.com',
+      dataHostingLocation: 'na1',
+    }),
+  );
   crm.route('/', createApiRoutes({ storage, properties, clock }));
   crm.notFound((c) => notImplemented(c.req.method, c.req.path));
   app.route('/', crm as unknown as Hono);

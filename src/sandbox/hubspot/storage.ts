@@ -64,6 +64,15 @@ export type SandboxStorage = SandboxData & {
   scan(hubId: number, type: HubspotObjectType, opts: { orderBy: IndexedColumn; descending: boolean; conditions: readonly ColumnCondition[] }): Iterable<StoredObject>;
   countWhere(hubId: number, type: HubspotObjectType, conditions: readonly ColumnCondition[]): number;
   pageWhere(hubId: number, type: HubspotObjectType, opts: { orderBy: IndexedColumn; descending: boolean; conditions: readonly ColumnCondition[]; offset: number; limit: number }): StoredObject[];
+  /** `create` with the change source and explicit association type ids (the API's inline associations) */
+  createFrom(
+    hubId: number,
+    type: HubspotObjectType,
+    properties: Record<string, string | null>,
+    associations: ReadonlyArray<AssociationInput & { typeId?: number }>,
+    source: 'api' | 'admin',
+  ): StoredObject;
+  archiveFrom(hubId: number, type: HubspotObjectType, id: string, source: 'api' | 'admin'): void;
   /** validated property writes from the API (batch update), all in one transaction */
   applyUpdates(hubId: number, type: HubspotObjectType, updates: ReadonlyArray<{ id: string; properties: Record<string, string | null> }>, source: 'api' | 'admin'): StoredObject[];
   /** association rows (both labels) from one object to a type, ordered by to_id, after `afterToId` */
@@ -246,6 +255,9 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
   const storage: SandboxStorage = {
     db,
     create(hubId, type, properties, associations = []) {
+      return storage.createFrom(hubId, type, properties, associations, 'admin');
+    },
+    createFrom(hubId, type, properties, associations, source) {
       const at = clock.now();
       const events: SandboxChange[] = [];
       const id = db.transaction(() => {
@@ -254,12 +266,12 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
         for (const a of associations) {
           const toId = requireNumericId(a.id, 'association target');
           requireRow(hubId, a.type, a.id);
-          storeAssociation(hubId, type, newId, a.type, toId);
-          events.push({ hubId, kind: 'associationChange', type, id: String(newId), toType: a.type, toId: a.id, associationAdded: true, at, source: 'admin' });
+          storeAssociation(hubId, type, newId, a.type, toId, a.typeId);
+          events.push({ hubId, kind: 'associationChange', type, id: String(newId), toType: a.type, toId: a.id, associationAdded: true, at, source });
         }
         return newId;
       })();
-      events.unshift({ hubId, kind: 'creation', type, id: String(id), at, source: 'admin' });
+      events.unshift({ hubId, kind: 'creation', type, id: String(id), at, source });
       emit(events);
       return rowToObject(type, st.get.get(hubId, type, id) as ObjectRow);
     },
@@ -278,11 +290,14 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       return updates.map((u) => rowToObject(type, requireRow(hubId, type, u.id)));
     },
     archive(hubId, type, id) {
+      storage.archiveFrom(hubId, type, id, 'admin');
+    },
+    archiveFrom(hubId, type, id, source) {
       const row = requireRow(hubId, type, id);
       if (row.archived === 1) return;
       const at = clock.now();
       st.archive.run(at, Math.max(at, row.updated_at), hubId, type, row.id);
-      emit([{ hubId, kind: 'deletion', type, id, at, source: 'admin' }]);
+      emit([{ hubId, kind: 'deletion', type, id, at, source }]);
     },
     associate(hubId, fromType, fromId, toType, toId) {
       requireRow(hubId, fromType, fromId);
