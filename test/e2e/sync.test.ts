@@ -118,6 +118,30 @@ describe('rapport sync --once', () => {
     expect(rowCount(db)).toBe(total);
   }, 120_000);
 
+  it('stops cleanly on SIGTERM mid-backfill: exit 0, the page in hand committed, the next run completes', async () => {
+    const db = join(dir.path, 'sigterm.db');
+    // Slow the account down (20 requests / 10 s) so the backfill is surely in progress.
+    sandbox.setLimits({ per10s: 20, searchPerSecond: 5 });
+    try {
+      const { child, done } = rapportChild(['sync'], envFor(db, { HUBSPOT_RATE_LIMIT: '20' }));
+      while (rowCount(db) < 300 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      const r = await done;
+      expect(r.signal).toBeNull();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/SIGTERM received/);
+    } finally {
+      sandbox.setLimits(false);
+    }
+    const cursors = new Database(db, { readonly: true });
+    const saved = (cursors.prepare('SELECT COUNT(*) AS n FROM cursors').get() as { n: number }).n;
+    cursors.close();
+    expect(saved).toBeGreaterThan(0);
+    const rest = await rapportInProcess(['sync', '--once'], envFor(db));
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+  }, 60_000);
+
   it('converges to the clean result under 429s, 500s, timeouts and malformed bodies', async () => {
     const db = join(dir.path, 'faults.db');
     sandbox.setFaults({ '429': 0.1, '500': 0.05, timeout: 0.01, malformed: 0.01 });
