@@ -266,7 +266,7 @@ export const command: Command = {
           const created = sandbox.data.create(hubId, obj.type, obj.properties, assoc);
           const contact = assoc.find((a) => a.type === 'contacts');
           if (contact !== undefined) {
-            events.push({ contactId: contact.id, label: `${HUBSPOT_OBJECT_TYPES[obj.type as HubspotObjectType].singular} ${created.id}`, at, before: scoreOf(contact.id), done: false });
+            events.push({ contactId: contact.id, label: `${obj.type === 'feedback_submissions' ? 'survey answer' : HUBSPOT_OBJECT_TYPES[obj.type as HubspotObjectType].singular} ${created.id}`, at, before: scoreOf(contact.id), done: false });
           }
         }
         if (values.once) {
