@@ -1,3 +1,5 @@
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+
 /** One CLI command. `run` returns the process exit code (see EXIT in errors.ts). */
 export type Command = {
   /** e.g. 'sandbox' or 'model eval' */
@@ -19,3 +21,27 @@ export type CliIo = {
   /** aborted on SIGINT/SIGTERM: finish the current unit of work, commit, return */
   signal: AbortSignal;
 };
+
+type FlagValues<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>['values'];
+
+/**
+ * Parses a command's flags (strict: unknown flags are errors). `--help`/`-h` prints the usage.
+ * Returns the values, or the exit code to return at once (0 after --help, 2 after a bad flag).
+ */
+export function parseFlags<const O extends ParseArgsOptionsConfig>(
+  command: Pick<Command, 'name' | 'usage'>,
+  args: string[],
+  options: O,
+  io: CliIo,
+): FlagValues<O> | number {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(command.usage);
+    return 0;
+  }
+  try {
+    return parseArgs({ args, options, strict: true }).values;
+  } catch (e) {
+    io.stderr(`rapport ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
+    return 2;
+  }
+}

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
@@ -10,7 +9,7 @@ import { generateAccount, createLiveActivity } from '../sandbox/generator/index.
 import { installThroughBrowser } from '../sandbox/hubspot/browser-install.ts';
 import { startHubspotSandbox } from '../sandbox/hubspot/index.ts';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from '../sandbox/model.ts';
-import type { CliIo, Command } from './command.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
 import { createProgressBars } from './progress.ts';
 
 const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE] [--port N] [--real-limits]
@@ -69,31 +68,18 @@ export const command: Command = {
   summary: 'Run the whole product on the embedded sandbox (npm start)',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          once: { type: 'boolean', default: false },
-          contacts: { type: 'string', default: '5000' },
-          seed: { type: 'string', default: '42' },
-          every: { type: 'string', default: '3' },
-          db: { type: 'string', default: './data/demo.db' },
-          port: { type: 'string' },
-          'real-limits': { type: 'boolean', default: false },
-          crm: { type: 'string', default: 'hubspot' },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-        strict: true,
-      }));
-    } catch (e) {
-      io.stderr(`rapport demo: ${(e as Error).message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+    const values = parseFlags(command, args, {
+      once: { type: 'boolean', default: false },
+      contacts: { type: 'string', default: '5000' },
+      seed: { type: 'string', default: '42' },
+      every: { type: 'string', default: '3' },
+      db: { type: 'string', default: './data/demo.db' },
+      port: { type: 'string' },
+      'real-limits': { type: 'boolean', default: false },
+      crm: { type: 'string', default: 'hubspot' },
+      help: { type: 'boolean', short: 'h', default: false },
+    }, io);
+    if (typeof values === 'number') return values;
     if (values.crm !== 'hubspot') {
       io.stderr(`rapport demo: --crm ${values.crm} is not available: only the HubSpot sandbox exists so far\n`);
       return EXIT.usage;

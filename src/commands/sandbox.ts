@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
 import { EXIT } from '../errors.ts';
 import { createTruthWriter, generateAccount } from '../sandbox/generator/index.ts';
 import { createClock } from '../sandbox/hubspot/clock.ts';
 import { startHubspotSandbox, type HubspotSandboxOptions } from '../sandbox/hubspot/index.ts';
 import type { FaultRates, SandboxLimits } from '../sandbox/hubspot/types.ts';
-import type { CliIo, Command } from './command.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
 
 const USAGE = `Usage: rapport sandbox [options]
 
@@ -80,40 +79,27 @@ export const command: Command = {
   summary: 'Run a local HubSpot with a synthetic account (no CRM account needed)',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        strict: true,
-        allowPositionals: false,
-        options: {
-          port: { type: 'string' },
-          host: { type: 'string' },
-          contacts: { type: 'string' },
-          seed: { type: 'string' },
-          token: { type: 'string' },
-          'hub-id': { type: 'string' },
-          faults: { type: 'string' },
-          limits: { type: 'string' },
-          truth: { type: 'string' },
-          now: { type: 'string' },
-          db: { type: 'string' },
-          'admin-token': { type: 'string' },
-          'client-id': { type: 'string' },
-          'client-secret': { type: 'string' },
-          'app-id': { type: 'string' },
-          'webhook-url': { type: 'string' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      }));
-    } catch (e) {
-      return usageError(io, (e as Error).message);
-    }
-    if (values.help === true) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+    const values = parseFlags(command, args, {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      contacts: { type: 'string' },
+      seed: { type: 'string' },
+      token: { type: 'string' },
+      'hub-id': { type: 'string' },
+      faults: { type: 'string' },
+      limits: { type: 'string' },
+      truth: { type: 'string' },
+      now: { type: 'string' },
+      db: { type: 'string' },
+      'admin-token': { type: 'string' },
+      'client-id': { type: 'string' },
+      'client-secret': { type: 'string' },
+      'app-id': { type: 'string' },
+      'webhook-url': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    }, io);
+    if (typeof values === 'number') return values;
 
     const problems: string[] = [];
     const take = <T>(v: T | string): T | undefined => {

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
 import { scoreContacts } from '../scoring/score-portal.ts';
-import type { CliIo, Command } from './command.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
 import { selectPortals } from './portal-arg.ts';
 
 const USAGE = `Usage: rapport score [--all] [--portal PORTAL] [--json]
@@ -25,20 +24,8 @@ export const command: Command = {
   summary: 'Score changed (or --all) contacts and queue changed values for write-back',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { all: { type: 'boolean' }, json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      }));
-    } catch (e) {
-      io.stderr(`rapport score: ${(e as Error).message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    if (values.help === true) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+    const values = parseFlags(command, args, { all: { type: 'boolean' }, json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, io);
+    if (typeof values === 'number') return values;
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {

@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { CrmError, EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
-import type { CliIo, Command } from './command.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
 import { exitCodeFor, explainCrmError } from './sync.ts';
 
 const USAGE = `Usage: rapport serve [--port N] [--host H]
@@ -23,21 +22,8 @@ export const command: Command = {
   summary: 'Run the HTTP server and the sync daemon',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, help: { type: 'boolean', short: 'h', default: false } },
-        strict: true,
-      }));
-    } catch (e) {
-      io.stderr(`rapport serve: ${(e as Error).message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+    const values = parseFlags(command, args, { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, help: { type: 'boolean', short: 'h', default: false } }, io);
+    if (typeof values === 'number') return values;
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
       io.stderr(`rapport serve: --port must be an integer between 0 and 65535, got "${values.port}"\n`);

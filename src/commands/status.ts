@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
-import type { CliIo, Command } from './command.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
 
 const USAGE = `Usage: rapport status [--json] [--portal PORTAL]
 
@@ -122,17 +121,8 @@ export const command: Command = {
   summary: 'Show portals, streams, lag, outbox and models',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({ args, options: { json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
-    } catch (e) {
-      io.stderr(`rapport status: ${(e as Error).message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    if (values.help === true) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+    const values = parseFlags(command, args, { json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, io);
+    if (typeof values === 'number') return values;
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {

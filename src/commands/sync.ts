@@ -1,11 +1,10 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/types.ts';
 import { CrmError, EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
 import type { CycleSummary } from '../sync/daemon.ts';
-import type { CliIo, Command } from './command.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
 import { createProgressBars } from './progress.ts';
 
 const USAGE = `Usage: rapport sync [--once] [--json] [--streams a,b] [--portal PORTAL]
@@ -89,27 +88,14 @@ export const command: Command = {
   summary: 'Pull the CRM into the local cache (backfill, then incremental)',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          once: { type: 'boolean', default: false },
-          json: { type: 'boolean', default: false },
-          streams: { type: 'string' },
-          portal: { type: 'string' },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-        strict: true,
-      }));
-    } catch (e) {
-      io.stderr(`rapport sync: ${(e as Error).message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT.ok;
-    }
+    const values = parseFlags(command, args, {
+      once: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      streams: { type: 'string' },
+      portal: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    }, io);
+    if (typeof values === 'number') return values;
     let types: ObjectType[] = [...OBJECT_TYPES];
     if (values.streams !== undefined) {
       const asked = values.streams.split(',').map((s) => s.trim());
