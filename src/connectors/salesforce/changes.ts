@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { CrmError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Cursor, ObjectType, Page } from '../types.ts';
+import type { SalesforceHttp } from './http.ts';
+import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
+
+/**
+ * Incremental sync for one type (ARCHITECTURE §3): `queryAll` (so IsDeleted rows arrive as
+ * tombstones) ordered by SystemModstamp, Id.
+ *
+ * - A run starts at `SystemModstamp >= since`, INCLUSIVE: Salesforce stamps have whole-second
+ *   precision, so a record changed in the same second as the cursor's last record, after we read
+ *   it, has the same stamp and a possibly smaller Id; a strict (stamp, Id) keyset would skip it.
+ *   The boundary second is therefore re-read each run (the port allows repeats).
+ * - Within a run, one query pages through `nextRecordsUrl` (never persisted: locators expire);
+ *   each batch is a Page. A query is capped by `LIMIT queryLimit`; when the cap is hit the next
+ *   query continues strictly after the last (stamp, Id), so a same-second run of any length is
+ *   followed by the later changes in the SAME run.
+ * - The cursor `{since, lastId}` is the last record delivered; `lastId` only says where the run
+ *   was, a resumed run starts inclusively at `since` again.
+ */
+const CursorSchema = z.object({ v: z.literal(1), since: z.number().int().nonnegative(), lastId: z.string() });
+type SfCursor = z.infer<typeof CursorSchema>;
+
+export const encodeCursor = (c: SfCursor): Cursor => JSON.stringify(c) as Cursor;
+export function decodeCursor(raw: Cursor | null): SfCursor | null | 'invalid' {
+  if (raw === null) return null;
+  try {
+    const parsed = CursorSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+
+const QueryPage = z.object({
+  totalSize: z.number(),
+  done: z.boolean(),
+  nextRecordsUrl: z.string().optional(),
+  records: z.array(z.looseObject({ Id: z.string(), SystemModstamp: z.string(), IsDeleted: z.boolean().optional() })),
+});
+
+/** SOQL datetime literal, whole seconds (salesforce.md §1.3). */
+const soqlTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const soqlString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export type ChangesDeps = { http: SalesforceHttp; portal: () => Promise<string>; now: () => number; logger: Logger; pageSize: number; queryLimit: number };
+
+export function buildSoql(type: ObjectType, where: string | null, limit: number): string {
+  const spec = SPECS[type];
+  const select = [...spec.fields];
+  if (spec.contacts !== undefined) select.push(`(SELECT ${spec.contacts.field} FROM ${spec.contacts.relationship})`);
+  const conds = [spec.filter, where].filter((x): x is string => x !== undefined && x !== null).map((c) => `(${c})`);
+  return `SELECT ${select.join(', ')} FROM ${spec.sobject}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY SystemModstamp, Id LIMIT ${limit}`;
+}
+
+export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cursor: Cursor | null, signal: AbortSignal): AsyncGenerator<Page> {
+  let start = decodeCursor(cursor);
+  if (start === 'invalid') {
+    deps.logger.warn({ type }, 'unreadable Salesforce cursor: restarting this stream from a full sync');
+    start = null;
+  }
+  const portal = await deps.portal();
+  const label = `queryAll ${SPECS[type].sobject}`;
+  let where: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(start.since)}`;
+  let firstQuery = true;
+  for (;;) {
+    let url: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit))}`;
+    let inQuery = 0;
+    let last: SfRecord | undefined;
+    while (url !== undefined) {
+      const page: z.infer<typeof QueryPage> = await deps.http.request({
+        method: 'GET',
+        path: url,
+        headers: { 'Sforce-Query-Options': `batchSize=${deps.pageSize}` },
+        schema: QueryPage,
+        signal,
+        label,
+      });
+      const now = deps.now();
+      const records = page.records.map((r) => toRecord(portal, type, r as SfRecord, now));
+      inQuery += records.length;
+      const tail = page.records.at(-1) as SfRecord | undefined;
+      if (tail !== undefined) last = tail;
+      // jsforce keeps only the locator of nextRecordsUrl (salesforce.md §1.3); so do we
+      url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+      if (!page.done && url === undefined) {
+        throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
+      }
+      if (records.length === 0) continue;
+      const next = encodeCursor({ v: 1, since: parseSfTime(tail!.SystemModstamp) ?? 0, lastId: tail!.Id });
+      // the first query's totalSize is the whole run's size unless it hit the LIMIT
+      yield firstQuery && page.totalSize < deps.queryLimit ? { records, next, total: page.totalSize } : { records, next };
+    }
+    if (inQuery < deps.queryLimit || last === undefined) return;
+    firstQuery = false;
+    const ts = soqlTime(parseSfTime(last.SystemModstamp) ?? 0);
+    where = `SystemModstamp > ${ts} OR (SystemModstamp = ${ts} AND Id > ${soqlString(last.Id)})`;
+  }
+}

@@ -1,0 +1,189 @@
+import { Connection } from 'jsforce';
+import type { z } from 'zod';
+import { CrmError, type CrmErrorKind } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { withRetry, type Limiter } from '../limiter.ts';
+
+/**
+ * Every Salesforce call goes through here: token → limiter → jsforce `conn.request` → zod.
+ *
+ * jsforce gives us the REST plumbing (instance URL + version, Bearer header, JSON parsing,
+ * Salesforce error arrays → `HttpApiError{errorCode}`, `Sforce-Limit-Info` → `conn.limitInfo`).
+ * Its own behaviours that would fight our limiter are switched off: no refresh delegate (it
+ * retries a 401 forever when the new token is rejected too, salesforce.md §0.4) — we call
+ * `onUnauthorized` once instead; and its 5-fold exponential retry of GETs (salesforce.md §0.5) is
+ * disabled per call with `retry: {maxRetries: 0}`, so `withRetry` alone decides.
+ */
+export type SalesforceHttpOptions = {
+  instanceUrl: string;
+  apiVersion: string;
+  accessToken: () => Promise<string>;
+  onUnauthorized?: () => Promise<string | null>;
+  limiter: Limiter;
+  logger: Logger;
+  retry: { retries: number; baseMs: number; maxMs: number };
+  timeoutMs: number;
+  /** stop sending (rate_limited, policy DAILY) once this share of the daily API budget is used */
+  budgetFraction: number;
+};
+
+export type SalesforceRequest<T> = {
+  method: 'GET' | 'PATCH' | 'POST';
+  /** relative to the version root (`/query?q=…`), or absolute from the host (`/services/…`) */
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  schema: z.ZodType<T>;
+  signal: AbortSignal;
+  /** how the request is named in errors and logs (never the SOQL or record data) */
+  label: string;
+};
+
+export type SalesforceHttp = {
+  request<T>(req: SalesforceRequest<T>): Promise<T>;
+  stats(): { calls: number; rateLimited: number; retries: number; apiUsage: { used: number; limit: number } | null };
+};
+
+const CRM = 'salesforce' as const;
+
+/** errorCode → kind (salesforce.md §1.3, §3). Unknown 4xx codes are invalid_request. */
+const KINDS: Record<string, CrmErrorKind> = {
+  INVALID_SESSION_ID: 'auth',
+  INVALID_AUTH_HEADER: 'auth',
+  REQUEST_LIMIT_EXCEEDED: 'rate_limited',
+  SERVER_UNAVAILABLE: 'unavailable',
+  UNKNOWN_EXCEPTION: 'unavailable',
+  INSUFFICIENT_ACCESS: 'forbidden',
+  INSUFFICIENT_ACCESS_OR_READONLY: 'forbidden',
+  API_DISABLED_FOR_ORG: 'forbidden',
+  API_CURRENTLY_DISABLED: 'forbidden',
+  FUNCTIONALITY_NOT_ENABLED: 'forbidden',
+};
+
+export function toCrmError(e: unknown, what: string): CrmError {
+  if (e instanceof CrmError) return e;
+  const err = e as { errorCode?: unknown; message?: unknown; name?: unknown; cause?: unknown };
+  const code = typeof err.errorCode === 'string' ? err.errorCode : undefined;
+  const message = typeof err.message === 'string' ? err.message : String(e);
+  if (code !== undefined) {
+    const status = /^ERROR_HTTP_(\d{3})$/.exec(code)?.[1];
+    if (status !== undefined) {
+      const n = Number(status);
+      const kind: CrmErrorKind = n === 401 ? 'auth' : n === 403 ? 'forbidden' : n === 429 ? 'rate_limited' : n >= 500 ? 'unavailable' : 'invalid_request';
+      return new CrmError(kind, `Salesforce ${what}: HTTP ${n}`, { crm: CRM, status: n, code }, { cause: e });
+    }
+    const kind = KINDS[code] ?? 'invalid_request';
+    const details: { crm: 'salesforce'; code: string; retryAfterMs?: number; policy?: string } = { crm: CRM, code };
+    if (kind === 'rate_limited') {
+      // "TotalRequests Limit exceeded" is the rolling 24 h budget: waiting seconds does not help.
+      // Concurrent-request limits ("ConcurrentPerOrgLongTxn …") clear within seconds.
+      if (/TotalRequests/i.test(message)) details.policy = 'DAILY';
+      else details.retryAfterMs = 5_000;
+    }
+    return new CrmError(kind, `Salesforce ${what}: ${code}: ${message}`, details, { cause: e });
+  }
+  // fetch failures, resets, our own timeout
+  return new CrmError('unavailable', `Salesforce ${what}: ${message}`, { crm: CRM }, { cause: e });
+}
+
+export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHttp {
+  const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '' });
+  const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  let override: string | undefined;
+
+  const budgetCheck = (what: string) => {
+    const info = conn.limitInfo?.apiUsage;
+    if (info !== undefined && info.limit > 0 && info.used / info.limit >= opts.budgetFraction) {
+      throw new CrmError('rate_limited', `Salesforce ${what}: ${info.used} of ${info.limit} daily API requests used; paused at ${Math.round(opts.budgetFraction * 100)}%`, {
+        crm: CRM,
+        code: 'DAILY_BUDGET',
+        policy: 'DAILY',
+      });
+    }
+  };
+
+  async function once<T>(req: SalesforceRequest<T>, token: string): Promise<T> {
+    budgetCheck(req.label);
+    conn.accessToken = token;
+    counters.calls++;
+    let body: unknown;
+    try {
+      const pending = conn.request(
+        {
+          method: req.method,
+          url: req.path,
+          headers: { ...(req.body === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers },
+          ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
+        },
+        { retry: { maxRetries: 0 } } as never,
+      );
+      body = await deadline(Promise.resolve(pending), opts.timeoutMs, req.signal, req.label);
+    } catch (e) {
+      const ce = toCrmError(e, req.label);
+      if (ce.kind === 'rate_limited') counters.rateLimited++;
+      throw ce;
+    }
+    const parsed = req.schema.safeParse(body);
+    if (!parsed.success) {
+      throw new CrmError('bad_response', `Salesforce ${req.label}: unexpected response body (${parsed.error.issues[0]?.message ?? 'schema mismatch'})`, { crm: CRM, code: 'SCHEMA' });
+    }
+    return parsed.data;
+  }
+
+  return {
+    async request<T>(req: SalesforceRequest<T>): Promise<T> {
+      return withRetry(
+        async () => {
+          const token = override ?? (await opts.accessToken());
+          try {
+            return await opts.limiter.run('default', () => once(req, token), req.signal);
+          } catch (e) {
+            if (!(e instanceof CrmError) || e.kind !== 'auth' || opts.onUnauthorized === undefined) throw e;
+            // one refresh, one retry: never jsforce's unbounded refresh loop
+            const fresh = await opts.onUnauthorized();
+            if (fresh === null) throw e;
+            override = fresh;
+            try {
+              return await opts.limiter.run('default', () => once(req, fresh), req.signal);
+            } finally {
+              override = undefined;
+            }
+          }
+        },
+        {
+          ...opts.retry,
+          signal: req.signal,
+          onRetry: ({ attempt, waitMs, error }) => {
+            counters.retries++;
+            opts.logger.debug({ attempt, waitMs, kind: error.kind, code: error.details.code, what: req.label }, 'retrying Salesforce call');
+          },
+        },
+      );
+    },
+    stats: () => ({ ...counters, apiUsage: conn.limitInfo?.apiUsage ?? null }),
+  };
+}
+
+function deadline<T>(p: Promise<T>, ms: number, signal: AbortSignal, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CrmError('unavailable', `Salesforce ${what}: no answer within ${ms} ms`, { crm: CRM, code: 'TIMEOUT' })), ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { CrmError } from '../../errors.ts';
+import { silentLogger, type Logger } from '../../log.ts';
+import { createLimiter, type Limiter } from '../limiter.ts';
+import type { CrmConnector } from '../types.ts';
+import { salesforceChanges } from './changes.ts';
+import { createSalesforceHttp } from './http.ts';
+import { SCORE_FIELDS, writeScoresSalesforce } from './write-scores.ts';
+
+export type SalesforceConnectorOptions = {
+  /** the org's instance URL (token response `instance_url`), or the emulator's baseUrl */
+  instanceUrl: string;
+  /** token provider (the token manager; tests: a constant) */
+  accessToken: () => Promise<string>;
+  /** called once on INVALID_SESSION_ID: a fresh token to retry with, or null */
+  onUnauthorized?: () => Promise<string | null>;
+  /** pinned REST version, e.g. config SALESFORCE_API_VERSION '62.0' (jsforce's default 50.0 is never used) */
+  apiVersion: string;
+  /** 'salesforce:<orgId>'; else learned by whoAmI() */
+  portal?: string;
+  /** share one limiter between connectors of the same org */
+  limiter?: Limiter;
+  logger?: Logger;
+  /** records per query batch: Sforce-Query-Options batchSize, 200…2000 (default 2000) */
+  pageSize?: number;
+  /** rows per SOQL query before continuing with a new keyset query (default 50,000) */
+  queryLimit?: number;
+  /** concurrent requests per org (default 4) */
+  concurrency?: number;
+  /** pause (rate_limited, policy DAILY) once this share of the daily API budget is used (default 0.8) */
+  budgetFraction?: number;
+  retry?: { retries?: number; baseMs?: number; maxMs?: number };
+  timeoutMs?: number;
+  now?: () => number;
+};
+
+export type SalesforceConnector = CrmConnector & {
+  stats(): { calls: number; rateLimited: number; retries: number; apiUsage: { used: number; limit: number } | null };
+};
+
+const Describe = z.object({ name: z.string(), fields: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
+const OrgQuery = z.object({ records: z.array(z.looseObject({ Id: z.string() })).min(1) });
+
+export function createSalesforceConnector(opts: SalesforceConnectorOptions): SalesforceConnector {
+  const logger = (opts.logger ?? silentLogger).child({ crm: 'salesforce' });
+  // Salesforce has no per-second quota for REST calls, only a concurrency limit on long requests
+  // and the rolling 24 h budget (salesforce.md §3): a concurrency cap plus the budget guard in http.ts.
+  const limiter = opts.limiter ?? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, marginMs: 0, concurrency: opts.concurrency ?? 4 } });
+  const http = createSalesforceHttp({
+    instanceUrl: opts.instanceUrl,
+    apiVersion: opts.apiVersion,
+    accessToken: opts.accessToken,
+    ...(opts.onUnauthorized === undefined ? {} : { onUnauthorized: opts.onUnauthorized }),
+    limiter,
+    logger,
+    retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
+    timeoutMs: opts.timeoutMs ?? 120_000,
+    budgetFraction: opts.budgetFraction ?? 0.8,
+  });
+  const pageSize = Math.min(2000, Math.max(200, opts.pageSize ?? 2000));
+  const queryLimit = Math.max(pageSize, opts.queryLimit ?? 50_000);
+  const now = opts.now ?? Date.now;
+  let portal = opts.portal;
+
+  async function whoAmI(): Promise<{ portal: string }> {
+    // a one-row SOQL query authenticates like every sync call (401 → auth) and names the org
+    const res = await http.request({
+      method: 'GET',
+      path: `/query?q=${encodeURIComponent('SELECT Id FROM Organization LIMIT 1')}`,
+      schema: OrgQuery,
+      signal: new AbortController().signal,
+      label: 'query Organization',
+    });
+    portal = `salesforce:${res.records[0]!.Id}`;
+    return { portal };
+  }
+
+  return {
+    crm: 'salesforce',
+    changes(type, cursor, signal) {
+      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit }, type, cursor, signal);
+    },
+    /**
+     * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):
+     * creating fields needs the Metadata API and an admin, so provisioning only VERIFIES them
+     * (describe Contact) and says which are missing. Idempotent by construction.
+     */
+    async provision(signal) {
+      const d = await http.request({ method: 'GET', path: '/sobjects/Contact/describe', schema: Describe, signal, label: 'describe Contact' });
+      const have = new Set(d.fields.map((f) => f.name));
+      const missing = Object.values(SCORE_FIELDS).map((s) => s.field).filter((f) => !have.has(f));
+      if (missing.length > 0) {
+        throw new CrmError(
+          'invalid_request',
+          `The Salesforce org lacks the Rapport fields ${missing.join(', ')} on Contact: deploy ui-extension/salesforce (see docs/install-salesforce.md) and grant field access to the integration user`,
+          { crm: 'salesforce', code: 'FIELDS_MISSING' },
+        );
+      }
+    },
+    writeScores: (updates, signal) => writeScoresSalesforce(http, updates, signal),
+    whoAmI,
+    stats: () => http.stats(),
+  };
+}

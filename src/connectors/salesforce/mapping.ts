@@ -1,0 +1,235 @@
+import { cleanEmail, cleanPhone, parseAmount, parseTime, stripHtml, textOrNull } from '../clean.ts';
+import type { CompanyData, ContactData, CrmRecord, DealData, EngagementData, FeedbackData, ObjectType, RecordData, TicketData } from '../types.ts';
+
+/**
+ * What Rapport reads from Salesforce, as data (ARCHITECTURE §3). Each normalized type is one
+ * sObject, optionally narrowed by a fixed filter, plus the child relationship that lists its
+ * contacts. The object/field choice is documented in docs/install-salesforce.md.
+ */
+export type SfSpec = {
+  sobject: string;
+  fields: readonly string[];
+  /** a fixed SOQL condition (e.g. which Task subtype), ANDed with the cursor condition */
+  filter?: string;
+  /** `(SELECT <field> FROM <relationship>)`: the contacts of the record */
+  contacts?: { relationship: string; field: string };
+  /** a lookup field holding the (primary) contact */
+  contactField?: string;
+  companyField?: string;
+};
+
+const SYSTEM = ['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'];
+const TASK = ['Subject', 'Description', 'Status', 'Priority', 'Type', 'TaskSubtype', 'ActivityDate', 'CompletedDateTime', 'WhoId'];
+const TASK_WHO = { relationship: 'TaskWhoRelations', field: 'RelationId' };
+
+export const SPECS: Record<ObjectType, SfSpec> = {
+  contacts: { sobject: 'Contact', fields: [...SYSTEM, 'AccountId', 'FirstName', 'LastName', 'Email', 'Phone', 'MobilePhone', 'LeadSource'], companyField: 'AccountId' },
+  companies: { sobject: 'Account', fields: [...SYSTEM, 'Name', 'Website', 'Industry', 'NumberOfEmployees', 'AnnualRevenue'], contacts: { relationship: 'Contacts', field: 'Id' } },
+  deals: {
+    sobject: 'Opportunity',
+    fields: [...SYSTEM, 'AccountId', 'Amount', 'StageName', 'IsClosed', 'IsWon', 'CloseDate'],
+    contacts: { relationship: 'OpportunityContactRoles', field: 'ContactId' },
+    companyField: 'AccountId',
+  },
+  tickets: {
+    sobject: 'Case',
+    fields: [...SYSTEM, 'ContactId', 'AccountId', 'Subject', 'Description', 'Status', 'Priority', 'Origin', 'IsClosed', 'ClosedDate', 'Reopen_Count__c'],
+    contactField: 'ContactId',
+    companyField: 'AccountId',
+  },
+  calls: { sobject: 'Task', fields: [...SYSTEM, ...TASK, 'CallType', 'CallDurationInSeconds', 'CallDisposition'], filter: "TaskSubtype = 'Call'", contacts: TASK_WHO, contactField: 'WhoId' },
+  emails: {
+    sobject: 'EmailMessage',
+    fields: [...SYSTEM, 'Subject', 'TextBody', 'HtmlBody', 'Incoming', 'MessageDate', 'Status'],
+    contacts: { relationship: 'EmailMessageRelations', field: 'RelationId' },
+  },
+  meetings: {
+    sobject: 'Event',
+    fields: [...SYSTEM, 'Subject', 'Description', 'ActivityDateTime', 'StartDateTime', 'EndDateTime', 'DurationInMinutes', 'WhoId'],
+    contacts: { relationship: 'EventWhoRelations', field: 'RelationId' },
+    contactField: 'WhoId',
+  },
+  // Notes logged as Tasks of Type 'Note' (a common org convention; ContentNote is not read)
+  notes: { sobject: 'Task', fields: [...SYSTEM, ...TASK], filter: "TaskSubtype = 'Task' AND Type = 'Note'", contacts: TASK_WHO, contactField: 'WhoId' },
+  // SOQL `!=` keeps rows whose Type is null
+  tasks: { sobject: 'Task', fields: [...SYSTEM, ...TASK], filter: "TaskSubtype = 'Task' AND Type != 'Note'", contacts: TASK_WHO, contactField: 'WhoId' },
+  feedback_submissions: {
+    sobject: 'Survey_Response__c',
+    fields: [...SYSTEM, 'Contact__c', 'Type__c', 'Score__c', 'Comment__c', 'Submitted_At__c', 'Channel__c'],
+    contactField: 'Contact__c',
+  },
+};
+
+export type SfRecord = Record<string, unknown> & { Id: string; SystemModstamp: string };
+
+/** `2013-05-20T20:49:32.000+0000` (no colon in the offset) and plain dates → epoch ms. */
+export function parseSfTime(raw: unknown): number | null {
+  if (typeof raw !== 'string') return null;
+  return parseTime(raw.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null);
+const isContactId = (id: unknown): id is string => typeof id === 'string' && id.startsWith('003');
+
+export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: number): CrmRecord {
+  const spec = SPECS[type];
+  const issues: string[] = [];
+  let contactIds: string[] | undefined;
+  if (spec.contacts !== undefined || spec.contactField !== undefined) {
+    const ids: unknown[] = [];
+    if (spec.contactField !== undefined) ids.push(r[spec.contactField]);
+    if (spec.contacts !== undefined) {
+      const sub = r[spec.contacts.relationship] as { records?: Record<string, unknown>[] } | null | undefined;
+      for (const child of sub?.records ?? []) ids.push(child[spec.contacts.field]);
+    }
+    contactIds = [...new Set(ids.filter(isContactId))].sort();
+  }
+  const companyId = spec.companyField === undefined ? null : (str(r[spec.companyField]) ?? null);
+  const record: CrmRecord = {
+    portal,
+    type,
+    id: r.Id,
+    contactIds,
+    companyId,
+    updatedAt: parseSfTime(r.SystemModstamp) ?? 0,
+    deleted: r.IsDeleted === true,
+    data: mapData(type, r, now, issues),
+  };
+  if (issues.length > 0) record.issues = issues;
+  return record;
+}
+
+function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issues: string[]): RecordData {
+  const text = (name: string): string | null => textOrNull(str(r[name]));
+  const time = (name: string): number | null => {
+    const t = parseSfTime(r[name]);
+    if (t !== null && t > now + 7 * 86_400_000 && name !== 'ActivityDate' && name !== 'CloseDate' && name !== 'StartDateTime') issues.push(`future_date:${name}`);
+    return t;
+  };
+  const num = (name: string): number | null => {
+    const raw = str(r[name]);
+    const n = parseAmount(raw);
+    if (raw !== null && raw.trim() !== '' && n === null) issues.push(`not_a_number:${name}`);
+    return n;
+  };
+  const join = (...parts: (string | null)[]): string | null => textOrNull(parts.filter((p) => p !== null).join('\n'));
+  const createdAt = time('CreatedDate');
+
+  switch (type) {
+    case 'contacts': {
+      const emailRaw = str(r.Email);
+      const email = cleanEmail(emailRaw);
+      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push('invalid_email');
+      const phoneRaw = text('Phone') ?? text('MobilePhone');
+      const phone = cleanPhone(phoneRaw);
+      if (phoneRaw !== null && phone === null) issues.push('invalid_phone');
+      const data: ContactData = { email, emailRaw, phone, phoneRaw, firstName: text('FirstName'), lastName: text('LastName'), createdAt, lifecycleStage: null };
+      return data;
+    }
+    case 'companies': {
+      const website = text('Website');
+      const data: CompanyData = {
+        name: text('Name'),
+        domain: website === null ? null : website.replace(/^https?:\/\//i, '').replace(/^www\./i, '').replace(/\/.*$/, '').toLowerCase(),
+        industry: text('Industry'),
+        employees: num('NumberOfEmployees'),
+        annualRevenue: num('AnnualRevenue'),
+        createdAt,
+      };
+      return data;
+    }
+    case 'deals': {
+      const isClosed = r.IsClosed === true;
+      const data: DealData = {
+        amount: num('Amount'),
+        amountRaw: str(r.Amount),
+        stage: text('StageName'),
+        isClosed,
+        isClosedWon: r.IsWon === true,
+        closedAt: isClosed ? time('CloseDate') : null,
+        createdAt,
+      };
+      return data;
+    }
+    case 'tickets': {
+      const closedAt = time('ClosedDate');
+      const p = text('Priority')?.toUpperCase() ?? null;
+      const priority = p === 'LOW' || p === 'MEDIUM' || p === 'HIGH' ? p : p === 'CRITICAL' || p === 'URGENT' ? 'URGENT' : null;
+      const isClosed = r.IsClosed === true;
+      const data: TicketData = {
+        priority,
+        stage: text('Status'),
+        isClosed,
+        createdAt,
+        closedAt,
+        timeToCloseMs: isClosed && closedAt !== null && createdAt !== null ? Math.max(0, closedAt - createdAt) : null,
+        reopenedCount: Math.max(0, Math.round(num('Reopen_Count__c') ?? 0)),
+        source: text('Origin'),
+        subject: text('Subject'),
+        content: stripHtml(str(r.Description)),
+      };
+      return data;
+    }
+    case 'calls': {
+      const ct = text('CallType')?.toLowerCase();
+      const secs = num('CallDurationInSeconds');
+      const data: EngagementData = {
+        at: time('CompletedDateTime') ?? time('ActivityDate') ?? createdAt,
+        direction: ct === 'inbound' ? 'inbound' : ct === 'outbound' ? 'outbound' : null,
+        durationMs: secs === null ? null : secs * 1000,
+        outcome: text('CallDisposition') ?? text('Status'),
+        text: join(text('Subject'), stripHtml(str(r.Description))),
+        priority: text('Priority'),
+      };
+      return data;
+    }
+    case 'emails': {
+      const data: EngagementData = {
+        at: time('MessageDate') ?? createdAt,
+        direction: r.Incoming === true ? 'inbound' : r.Incoming === false ? 'outbound' : null,
+        durationMs: null,
+        outcome: text('Status'),
+        text: join(text('Subject'), text('TextBody') ?? stripHtml(str(r.HtmlBody))),
+        priority: null,
+      };
+      return data;
+    }
+    case 'meetings': {
+      const minutes = num('DurationInMinutes');
+      const data: EngagementData = {
+        at: time('StartDateTime') ?? time('ActivityDateTime') ?? createdAt,
+        direction: null,
+        durationMs: minutes === null ? null : minutes * 60_000,
+        outcome: null,
+        text: join(text('Subject'), stripHtml(str(r.Description))),
+        priority: null,
+      };
+      return data;
+    }
+    case 'notes':
+    case 'tasks': {
+      const data: EngagementData = {
+        at: time('CompletedDateTime') ?? time('ActivityDate') ?? createdAt,
+        direction: null,
+        durationMs: null,
+        outcome: type === 'tasks' ? text('Status') : null,
+        text: type === 'notes' ? stripHtml(str(r.Description)) : join(text('Subject'), stripHtml(str(r.Description))),
+        priority: text('Priority'),
+      };
+      return data;
+    }
+    case 'feedback_submissions': {
+      const t = text('Type__c')?.toUpperCase() ?? null;
+      const valueRaw = str(r.Score__c);
+      const data: FeedbackData = {
+        surveyType: t === 'NPS' || t === 'CSAT' || t === 'CES' ? t : null,
+        value: num('Score__c'),
+        valueRaw,
+        comment: text('Comment__c'),
+        at: time('Submitted_At__c') ?? createdAt,
+        channel: text('Channel__c'),
+      };
+      return data;
+    }
+  }
+}

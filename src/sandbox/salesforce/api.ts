@@ -1,0 +1,350 @@
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { SandboxClock } from '../hubspot/clock.ts';
+import { fieldOf, isWellFormedId, RAPPORT_CONTACT_FIELDS, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
+import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
+import { matches, parseSoql, sortRows, SoqlError, type Soql } from './soql.ts';
+import type { FieldValue, Row, SalesforceData } from './storage.ts';
+import { json, sfDateTime, sfError, wireRecord } from './wire.ts';
+
+/**
+ * The Salesforce REST subset Rapport's connector uses (salesforce.md §9), strictly:
+ *
+ *   POST /services/oauth2/token        authorization_code | refresh_token   (form body)
+ *   GET  /services/oauth2/authorize    auto-approves: 302 to redirect_uri?code=…&state=…
+ *   POST /services/oauth2/revoke       token=…
+ *   GET  /services/oauth2/userinfo     GET /id/{orgId}/{userId}          (identity)
+ *   GET  /services/data/vNN.N/query?q=   /queryAll?q=   /query/{locator}
+ *   GET  /services/data/vNN.N/sobjects/{Obj}/describe
+ *   GET  /services/data/vNN.N/limits
+ *   PATCH /services/data/vNN.N/composite/sobjects   (update ≤ 200 records, per-record results)
+ *
+ * Anything else is 501 naming the request. Every data response carries
+ * `Sforce-Limit-Info: api-usage=n/m`; past the daily limit the answer is 403 REQUEST_LIMIT_EXCEEDED.
+ */
+export type ApiDeps = {
+  clock: SandboxClock;
+  data: SalesforceData;
+  sessions: SalesforceSessions;
+  oauth: SalesforceOAuthApp | undefined;
+  /** which custom fields the org has: the Rapport score fields are present once the SFDX project is deployed */
+  hasRapportFields: () => boolean;
+  usage: { count(): { used: number; limit: number }; current(): { used: number; limit: number } };
+  fault(): 'requestLimit' | 'serverError' | 'malformed' | null;
+  stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number };
+};
+
+const BATCH_DEFAULT = 2000;
+const LOCATOR_TTL_MS = 15 * 60_000;
+const MAX_COLLECTION = 200;
+
+type Cursor = { records: Record<string, unknown>[]; batch: number; expiresAt: number };
+
+export function createSalesforceApi(deps: ApiDeps): Hono {
+  const app = new Hono();
+  const locators = new Map<string, Cursor>();
+  let locatorSeq = 0;
+  const { data, sessions, clock } = deps;
+  const base = (c: Context) => new URL(c.req.url).origin;
+  const identityUrl = (c: Context) => `${base(c)}/id/${sessions.orgId}/${sessions.userId}`;
+  const oauthError = (c: Context, status: number, error: string, description: string) => json(c, status, { error, error_description: description });
+
+  // --- OAuth (salesforce.md §4) ---
+  app.post('/services/oauth2/token', async (c) => {
+    const form = await c.req.parseBody();
+    const s = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : undefined);
+    if (deps.oauth !== undefined && (s('client_id') !== deps.oauth.clientId || (s('client_secret') !== undefined && s('client_secret') !== deps.oauth.clientSecret))) {
+      return oauthError(c, 400, 'invalid_client_id', 'client identifier invalid');
+    }
+    const tokenBody = (accessToken: string, refreshToken?: string) => ({
+      access_token: accessToken,
+      ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+      signature: 'emulated',
+      scope: 'api refresh_token',
+      instance_url: base(c),
+      // jsforce parses the org and user from `id`: a token response without it breaks the client (salesforce.md §1.2)
+      id: identityUrl(c),
+      token_type: 'Bearer',
+      issued_at: String(clock.now()),
+    });
+    switch (s('grant_type')) {
+      case 'authorization_code': {
+        const issued = sessions.redeemCode(s('code') ?? '', s('redirect_uri') ?? '');
+        if (issued === undefined) return oauthError(c, 400, 'invalid_grant', 'invalid authorization code');
+        return json(c, 200, tokenBody(issued.accessToken, issued.refreshToken));
+      }
+      case 'refresh_token': {
+        const issued = sessions.refresh(s('refresh_token') ?? '');
+        if (issued === undefined) return oauthError(c, 400, 'invalid_grant', 'expired access/refresh token');
+        return json(c, 200, tokenBody(issued.accessToken));
+      }
+      default:
+        return oauthError(c, 400, 'unsupported_grant_type', 'grant type not supported');
+    }
+  });
+  app.get('/services/oauth2/authorize', (c) => {
+    const q = c.req.query();
+    if (q.response_type !== 'code' || q.redirect_uri === undefined) return oauthError(c, 400, 'invalid_request', 'response_type=code and redirect_uri are required');
+    if (deps.oauth !== undefined && q.client_id !== deps.oauth.clientId) return oauthError(c, 400, 'invalid_client_id', 'client identifier invalid');
+    const target = new URL(q.redirect_uri);
+    target.searchParams.set('code', sessions.issueCode(q.redirect_uri));
+    if (q.state !== undefined) target.searchParams.set('state', q.state);
+    return c.redirect(target.toString(), 302);
+  });
+  app.post('/services/oauth2/revoke', async (c) => {
+    const form = await c.req.parseBody();
+    if (typeof form.token === 'string') sessions.revoke(form.token);
+    return c.body(null, 200);
+  });
+  const identity = (c: Context) => ({
+    id: identityUrl(c),
+    user_id: sessions.userId,
+    organization_id: sessions.orgId,
+    username: 'admin@rapport-emulated.example',
+    display_name: 'Emulated Admin',
+    urls: { rest: `${base(c)}/services/data/v{version}/`, query: `${base(c)}/services/data/v{version}/query/` },
+  });
+  const bearer = (c: Context) => /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1];
+  app.get('/services/oauth2/userinfo', (c) => {
+    if (sessions.authenticate(bearer(c)) !== 'ok') return c.text('Bad_OAuth_Token', 403);
+    return json(c, 200, { sub: identityUrl(c), ...identity(c) });
+  });
+  app.get('/id/:org/:user', (c) => {
+    if (sessions.authenticate(bearer(c)) !== 'ok') return c.text('Bad_OAuth_Token', 403);
+    if (c.req.param('org') !== sessions.orgId || c.req.param('user') !== sessions.userId) return sfError(c, 404, 'NOT_FOUND', 'The requested resource does not exist');
+    return json(c, 200, identity(c));
+  });
+
+  // --- REST data API ---
+  const data$ = new Hono();
+  data$.use('*', async (c, next) => {
+    const usage = deps.usage.count();
+    const limitHeader = { 'Sforce-Limit-Info': `api-usage=${usage.used}/${usage.limit}` };
+    if (sessions.authenticate(bearer(c)) !== 'ok') {
+      c.res = sfError(c, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+      return;
+    }
+    const fault = deps.fault();
+    if (usage.used > usage.limit || fault === 'requestLimit') {
+      deps.stats.rateLimited++;
+      if (fault !== null) deps.stats.faults++;
+      c.res = sfError(c, 403, 'REQUEST_LIMIT_EXCEEDED', `TotalRequests Limit exceeded.`, limitHeader);
+      return;
+    }
+    if (fault === 'serverError') {
+      deps.stats.faults++;
+      c.res = sfError(c, 500, 'UNKNOWN_EXCEPTION', 'An unexpected error occurred. Please include this ErrorId if you contact support: 1234567-89 (-1)', limitHeader);
+      return;
+    }
+    await next();
+    if (fault === 'malformed' && c.res.status === 200) {
+      deps.stats.faults++;
+      // a truncated body with the right content type: what a proxy cutting the connection short leaves
+      const text = await c.res.text();
+      c.res = new Response(text.slice(0, Math.max(1, Math.floor(text.length / 2))), { status: 200, headers: { 'content-type': 'application/json;charset=UTF-8', ...limitHeader } });
+      return;
+    }
+    c.res.headers.set('Sforce-Limit-Info', limitHeader['Sforce-Limit-Info']);
+  });
+
+  const runQuery = (c: Context, all: boolean) => {
+    const q = c.req.query('q');
+    if (q === undefined || q.trim() === '') return sfError(c, 400, 'MALFORMED_QUERY', 'A query string has to be specified');
+    let soql: Soql;
+    try {
+      soql = parseSoql(q);
+    } catch (e) {
+      if (e instanceof SoqlError) return sfError(c, 400, e.errorCode, e.message);
+      throw e;
+    }
+    if (soql.fields.some((f) => f.name.startsWith('Rapport_')) && !deps.hasRapportFields()) {
+      return sfError(c, 400, 'INVALID_FIELD', `No such column '${soql.fields.find((f) => f.name.startsWith('Rapport_'))!.name}' on entity 'Contact'.`);
+    }
+    const rows = sortRows(
+      data.rows(soql.sobject.name).filter((r) => (all || r.IsDeleted !== true) && matches(soql.where, r)),
+      soql.orderBy,
+    );
+    const limited = soql.limit === null ? rows : rows.slice(0, soql.limit);
+    const version = c.req.param('version') ?? '62.0';
+    const records = limited.map((r) => project(soql, r, version, all));
+    const batch = batchSize(c.req.header('sforce-query-options'));
+    return answer(c, version, records, batch, 0);
+  };
+
+  const project = (soql: Soql, row: Row, version: string, all: boolean): Record<string, unknown> => {
+    const out = wireRecord(soql.sobject, row, version, soql.fields.map((f) => f.name));
+    for (const sub of soql.subqueries) {
+      const children = data
+        .rows(sub.child.name)
+        .filter((r) => r[sub.parentField] === row.Id && (all || r.IsDeleted !== true) && r.IsDeleted !== true && matches(sub.where, r));
+      // an empty child relationship is null on the wire, not an empty list
+      out[sub.relationship] =
+        children.length === 0
+          ? null
+          : { totalSize: children.length, done: true, records: children.map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name))) };
+    }
+    return out;
+  };
+
+  const answer = (c: Context, version: string, records: Record<string, unknown>[], batch: number, offset: number) => {
+    const page = records.slice(offset, offset + batch);
+    const done = offset + batch >= records.length;
+    const body: Record<string, unknown> = { totalSize: records.length, done, records: page };
+    if (!done) {
+      let key = locators.size > 0 ? [...locators.entries()].find(([, v]) => v.records === records)?.[0] : undefined;
+      if (key === undefined) {
+        key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
+        locators.set(key, { records, batch, expiresAt: clock.now() + LOCATOR_TTL_MS });
+      }
+      body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${offset + batch}`;
+    }
+    return json(c, 200, body);
+  };
+
+  data$.get('/:version{v\\d+\\.\\d}/query', (c) => runQuery(c, false));
+  data$.get('/:version{v\\d+\\.\\d}/queryAll', (c) => runQuery(c, true));
+  data$.get('/:version{v\\d+\\.\\d}/query/:locator', (c) => {
+    const m = /^(.+)-(\d+)$/.exec(c.req.param('locator'));
+    const cur = m === null ? undefined : locators.get(m[1]!);
+    if (m === null || cur === undefined || cur.expiresAt <= clock.now()) {
+      return sfError(c, 400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
+    }
+    const offset = Number(m[2]);
+    if (offset + cur.batch >= cur.records.length) locators.delete(m[1]!);
+    return answer(c, c.req.param('version').slice(1), cur.records, cur.batch, offset);
+  });
+
+  data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/describe', (c) => {
+    const def = sobjectOf(c.req.param('sobject'));
+    if (def === undefined) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
+    return json(c, 200, describe(def, deps.hasRapportFields()));
+  });
+
+  data$.get('/:version{v\\d+\\.\\d}/limits', (c) => {
+    const u = deps.usage.current();
+    return json(c, 200, { DailyApiRequests: { Max: u.limit, Remaining: Math.max(0, u.limit - u.used) } });
+  });
+
+  const CollectionBody = z.object({
+    allOrNone: z.boolean().optional(),
+    records: z.array(z.record(z.string(), z.unknown())),
+  });
+  data$.patch('/:version{v\\d+\\.\\d}/composite/sobjects', async (c) => {
+    let body: z.infer<typeof CollectionBody>;
+    try {
+      body = CollectionBody.parse(await c.req.json());
+    } catch {
+      return sfError(c, 400, 'JSON_PARSER_ERROR', 'The request body is not a valid sObject collection: {allOrNone?, records: [...]}');
+    }
+    if (body.records.length > MAX_COLLECTION) {
+      return sfError(c, 400, 'EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
+    }
+    const planned = body.records.map((r) => planUpdate(r));
+    if (body.allOrNone === true && planned.some((p) => 'error' in p)) {
+      return json(
+        c,
+        200,
+        planned.map((p) =>
+          'error' in p
+            ? { id: p.id, success: false, errors: [p.error] }
+            : { id: p.id, success: false, errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK', message: 'Record rolled back because not all records were valid and the request was using AllOrNone header', fields: [] }] },
+        ),
+      );
+    }
+    return json(
+      c,
+      200,
+      planned.map((p) => {
+        if ('error' in p) return { ...(p.id === undefined ? {} : { id: p.id }), success: false, errors: [p.error] };
+        data.update(p.def.name, p.id, p.fields);
+        return { id: p.id, success: true, errors: [] };
+      }),
+    );
+  });
+
+  type Planned = { id: string; def: SObjectDef; fields: Row } | { id: string | undefined; error: { statusCode: string; message: string; fields: string[] } };
+  const planUpdate = (r: Record<string, unknown>): Planned => {
+    const id = typeof r.id === 'string' ? r.id : typeof r.Id === 'string' ? r.Id : undefined;
+    const err = (statusCode: string, message: string, fields: string[] = []): Planned => ({ id, error: { statusCode, message, fields } });
+    const attrs = r.attributes as { type?: unknown } | undefined;
+    const def = typeof attrs?.type === 'string' ? sobjectOf(attrs.type) : undefined;
+    if (def === undefined) return err('INVALID_TYPE', 'Must send a concrete entity type.');
+    if (id === undefined) return err('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
+    if (!isWellFormedId(id) || id.slice(0, 3) !== def.keyPrefix) return err('MALFORMED_ID', `${def.name} ID: id value of incorrect type: ${id}`, ['Id']);
+    const row = data.rows(def.name).find((x) => x.Id === id || (x.Id as string).slice(0, 15) === id.slice(0, 15));
+    if (row === undefined) return err('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id');
+    if (row.IsDeleted === true) return err('ENTITY_IS_DELETED', 'entity is deleted');
+    const fields: Row = {};
+    for (const [k, v] of Object.entries(r)) {
+      if (k === 'attributes' || k === 'id' || k === 'Id') continue;
+      const field = fieldOf(def, k);
+      if (field === undefined || (field.name.startsWith('Rapport_') && !deps.hasRapportFields())) {
+        return err('INVALID_FIELD', `No such column '${k}' on sobject of type ${def.name}`, [k]);
+      }
+      if (field.updateable !== true) return err('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${field.name}.`, [field.name]);
+      const coerced = coerce(field, v);
+      if (coerced === undefined) return err('INVALID_TYPE_ON_FIELD_IN_RECORD', `${field.name}: value not of required type: ${String(v)}`, [field.name]);
+      if (field.name === 'Rapport_Health__c' && coerced !== null && !['green', 'yellow', 'red'].includes(String(coerced))) {
+        return err('INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', `Rapport Health: bad value for restricted picklist field: ${String(coerced)}`, [field.name]);
+      }
+      fields[field.name] = coerced;
+    }
+    return { id: row.Id as string, def, fields };
+  };
+
+  app.route('/services/data', data$);
+  app.all('*', (c) => sfError(c, 501, 'NOT_IMPLEMENTED', `The Rapport Salesforce emulator does not implement ${c.req.method} ${new URL(c.req.url).pathname}`));
+  return app;
+}
+
+/** `Sforce-Query-Options: batchSize=N`: 200…2000, default 2000 (salesforce.md §1.3). */
+function batchSize(header: string | undefined): number {
+  const m = /batchSize\s*=\s*(\d+)/i.exec(header ?? '');
+  if (m === null) return BATCH_DEFAULT;
+  return Math.min(2000, Math.max(200, Number(m[1])));
+}
+
+function coerce(field: FieldDef, v: unknown): FieldValue | undefined {
+  if (v === null) return null;
+  switch (field.type) {
+    case 'double':
+    case 'int':
+    case 'currency': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+      return Number.isFinite(n) ? n : undefined;
+    }
+    case 'boolean':
+      return typeof v === 'boolean' ? v : undefined;
+    case 'datetime': {
+      const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+      return Number.isFinite(t) ? Math.floor(t / 1000) * 1000 : undefined;
+    }
+    default:
+      return typeof v === 'string' ? v : undefined;
+  }
+}
+
+function describe(def: SObjectDef, withRapport: boolean): Record<string, unknown> {
+  const fields = withRapport ? def.fields : def.fields.filter((f) => !RAPPORT_CONTACT_FIELDS.includes(f));
+  return {
+    name: def.name,
+    label: def.name.replace(/__c$/, '').replace(/_/g, ' '),
+    keyPrefix: def.keyPrefix,
+    custom: def.custom,
+    queryable: true,
+    updateable: true,
+    fields: fields.map((f) => ({
+      name: f.name,
+      label: f.name.replace(/__c$/, '').replace(/_/g, ' '),
+      type: f.type,
+      custom: f.custom === true,
+      updateable: f.updateable === true,
+      nillable: f.name !== 'Id',
+      referenceTo: f.referenceTo === undefined ? [] : [f.referenceTo],
+      ...(f.name === 'Rapport_Health__c' ? { picklistValues: ['green', 'yellow', 'red'].map((v) => ({ value: v, label: v, active: true })), restrictedPicklist: true } : {}),
+    })),
+    childRelationships: def.childRelationships.map((r) => ({ relationshipName: r.relationshipName, childSObject: r.childSObject, field: r.field })),
+  };
+}
+
+export { sfDateTime };

@@ -1,0 +1,159 @@
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { AddressInfo } from 'node:net';
+import { createClock, type SandboxClock } from '../hubspot/clock.ts';
+import { createRandom } from '../hubspot/random.ts';
+import { createSalesforceApi } from './api.ts';
+import { createSalesforceLoader, type SalesforceLoader } from './load.ts';
+import { salesforceId } from './objects.ts';
+import { createSalesforceSessions, type SalesforceOAuthApp, type SalesforceSessions } from './sessions.ts';
+import { createSalesforceStorage, type SalesforceData } from './storage.ts';
+
+export type { SalesforceData, SalesforceChange, Row, FieldValue } from './storage.ts';
+export type { SalesforceSessions, SalesforceOAuthApp } from './sessions.ts';
+export type { SalesforceLoader } from './load.ts';
+export { RAPPORT_CONTACT_FIELDS, SOBJECTS } from './objects.ts';
+
+/**
+ * A local Salesforce org (ARCHITECTURE §7): the REST subset Rapport's connector uses through
+ * jsforce, strictly (api.ts lists it; anything else is 501 naming the request), with
+ * Salesforce-shaped errors, query locators, the daily API budget in `Sforce-Limit-Info`, OAuth
+ * token endpoints, fault injection and a controllable clock. One emulator = one org; records live
+ * in memory.
+ */
+export type SalesforceFaults = {
+  /** probability of 403 REQUEST_LIMIT_EXCEEDED (Salesforce's rate-limit answer; jsforce does not retry it) */
+  requestLimit?: number;
+  /** probability of 500 UNKNOWN_EXCEPTION */
+  serverError?: number;
+  /** probability of a truncated 200 body */
+  malformed?: number;
+};
+
+export type SalesforceSandboxOptions = {
+  clock?: SandboxClock;
+  /** 18-character org id; default a fixed emulated one */
+  orgId?: string;
+  /** the connected app; without it any client id is accepted */
+  oauth?: SalesforceOAuthApp;
+  /** daily API request allowance (Enterprise Edition starts at 100,000) */
+  dailyLimit?: number;
+  /** whether the Rapport_*__c Contact fields are deployed (default true) */
+  rapportFields?: boolean;
+  faults?: SalesforceFaults;
+  seed?: number;
+  sessionTimeoutMs?: number;
+};
+
+export type SalesforceStats = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number>; apiUsage: { used: number; limit: number } };
+
+export type SalesforceSandbox = {
+  app: Hono;
+  clock: SandboxClock;
+  orgId: string;
+  data: SalesforceData;
+  sessions: SalesforceSessions;
+  /** maps generator batches onto the org (load.ts) */
+  loader: SalesforceLoader;
+  setFaults(f: SalesforceFaults): void;
+  setRapportFields(deployed: boolean): void;
+  stats(): SalesforceStats;
+  close(): Promise<void>;
+};
+
+export const DEFAULT_ORG_ID = salesforceId('00D', 1);
+
+export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): SalesforceSandbox {
+  const clock = opts.clock ?? createClock();
+  const orgId = opts.orgId ?? DEFAULT_ORG_ID;
+  const data = createSalesforceStorage(clock);
+  data.create('Organization', { Id: orgId, Name: 'Rapport Emulated Org', OrganizationType: 'Enterprise Edition' }, { at: clock.now() });
+  const sessions = createSalesforceSessions({ clock, orgId, userId: salesforceId('005', 1), ...(opts.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeoutMs }) });
+  const random = createRandom(opts.seed ?? 1);
+  let faults: SalesforceFaults = opts.faults ?? {};
+  let rapportFields = opts.rapportFields ?? true;
+  const limit = opts.dailyLimit ?? 100_000;
+  // the budget is a rolling 24 h in Salesforce; a calendar day (UTC, of the emulator's clock) is close enough here
+  let usage = { day: '', used: 0 };
+  const today = () => new Date(clock.now()).toISOString().slice(0, 10);
+  const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0 };
+
+  const api = createSalesforceApi({
+    clock,
+    data,
+    sessions,
+    oauth: opts.oauth,
+    hasRapportFields: () => rapportFields,
+    usage: {
+      count() {
+        if (usage.day !== today()) usage = { day: today(), used: 0 };
+        usage.used++;
+        return { used: usage.used, limit };
+      },
+      current: () => ({ used: usage.day === today() ? usage.used : 0, limit }),
+    },
+    fault() {
+      const r = random();
+      let acc = 0;
+      for (const k of ['requestLimit', 'serverError', 'malformed'] as const) {
+        acc += faults[k] ?? 0;
+        if (r < acc) return k;
+      }
+      return null;
+    },
+    stats,
+  });
+  // count every request by route shape (ids and locators folded) before the API sees it
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    stats.requests++;
+    const route = `${c.req.method} ${new URL(c.req.url).pathname.replace(/\/v\d+\.\d/, '/vXX.X').replace(/\/query\/[^/]+$/, '/query/{locator}')}`;
+    stats.byRoute[route] = (stats.byRoute[route] ?? 0) + 1;
+    await next();
+  });
+  app.route('/', api);
+
+  return {
+    app,
+    clock,
+    orgId,
+    data,
+    sessions,
+    loader: createSalesforceLoader(data),
+    setFaults(f) {
+      faults = { ...f };
+    },
+    setRapportFields(deployed) {
+      rapportFields = deployed;
+    },
+    stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
+    async close() {},
+  };
+}
+
+/** Serves an emulator on 127.0.0.1 (port 0 = any free port). `baseUrl` is both login URL and instance URL. */
+export async function startSalesforceSandbox(
+  opts: SalesforceSandboxOptions & { port?: number; host?: string } = {},
+): Promise<{ sandbox: SalesforceSandbox; baseUrl: string; close(): Promise<void> }> {
+  const sandbox = createSalesforceSandbox(opts);
+  const host = opts.host ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: sandbox.app.fetch, hostname: host, port: opts.port ?? 0 }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let closed = false;
+  return {
+    sandbox,
+    baseUrl,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      await sandbox.close();
+      await stopped;
+    },
+  };
+}

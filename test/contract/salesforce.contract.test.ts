@@ -1,0 +1,4 @@
+import { connectorContract } from './connector-contract.ts';
+import { salesforceHarness } from './salesforce-harness.ts';
+
+connectorContract('salesforce (jsforce against the emulator over HTTP)', () => salesforceHarness());
