@@ -30,6 +30,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Score changed (or --all) contacts and queue changed values for write-back',
     load: async () => (await import('./commands/score.ts')).command,
   },
+  model: {
+    summary: 'Evaluate the churn model on a CSV export; fit BG/NBD or Gamma-Gamma',
+    load: async () => (await import('./commands/model.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,
