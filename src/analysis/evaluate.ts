@@ -170,3 +170,24 @@ export function strongestSignals(
     .sort((a, b) => Math.abs(b.standardized) - Math.abs(a.standardized))
     .slice(0, opts.top ?? 8);
 }
+
+/**
+ * Features that on their own rank the label almost perfectly (single-feature ROC AUC, either
+ * direction, ≥ `threshold`): in a churn export that is nearly always a leak — a field filled in
+ * after the outcome (cancellation date, "churn reason", final invoice) — not a discovery.
+ */
+export function leakSuspects(
+  X: readonly (readonly number[])[],
+  y: readonly number[],
+  features: readonly string[],
+  threshold = 0.98,
+): { feature: string; auc: number }[] {
+  const suspects: { feature: string; auc: number }[] = [];
+  features.forEach((feature, j) => {
+    const column = X.map((row) => row[j] as number);
+    const auc = rocAuc(y, column);
+    const strength = Math.max(auc, 1 - auc);
+    if (strength >= threshold) suspects.push({ feature, auc: strength });
+  });
+  return suspects.sort((a, b) => b.auc - a.auc);
+}

@@ -151,16 +151,32 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     }
     const numbers = present.map(parseNumber);
     if (numbers.every((v) => v !== null)) {
-      encodeNumeric(name, cells, numbers as number[], missing);
+      encodeNumeric(name, cells.map((v) => (isMissing(v) ? null : parseNumber(v))), numbers as number[], missing);
+      return;
+    }
+    const dates = present.map(parseIsoDate);
+    if (dates.every((v) => v !== null)) {
+      // Dates become a number the model can use: days since the earliest one in the column.
+      const origin = Math.min(...(dates as number[]));
+      const days = (t: number) => (t - origin) / DAY_MS;
+      notices.push(`"${name}": dates, used as days since ${new Date(origin).toISOString().slice(0, 10)}`);
+      encodeNumeric(
+        name,
+        cells.map((v) => (isMissing(v) ? null : days(parseIsoDate(v) as number))),
+        (dates as number[]).map(days),
+        missing,
+        false,
+      );
       return;
     }
     encodeCategorical(name, cells, present);
   });
 
-  function encodeNumeric(name: string, cells: string[], numbers: number[], missing: number): void {
+  /** `parsed` holds each row's number (null when blank); `numbers` the non-blank ones. */
+  function encodeNumeric(name: string, parsed: (number | null)[], numbers: number[], missing: number, countable = true): void {
     const distinct = new Map<number, number>();
     for (const v of numbers) distinct.set(v, (distinct.get(v) ?? 0) + 1);
-    const integer = numbers.every((v) => Number.isInteger(v));
+    const integer = countable && numbers.every((v) => Number.isInteger(v));
     if (distinct.size === 1 && missing === 0) {
       notices.push(`dropped "${name}": constant (every row is ${numbers[0]})`);
       return;
@@ -176,10 +192,9 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
       return;
     }
     const mean = numbers.reduce((s, v) => s + v, 0) / numbers.length;
-    const values = cells.map((v) => (isMissing(v) ? mean : (parseNumber(v) as number)));
-    if (distinct.size > 1) add(name, name, values);
+    if (distinct.size > 1) add(name, name, parsed.map((v) => v ?? mean));
     if (missing > 0) {
-      add(`${name}_missing`, name, cells.map((v) => (isMissing(v) ? 1 : 0)));
+      add(`${name}_missing`, name, parsed.map((v) => (v === null ? 1 : 0)));
       notices.push(
         distinct.size > 1
           ? `"${name}": ${missing} blank value${missing === 1 ? '' : 's'} filled with the mean (${round(mean)}), plus a "${name}_missing" indicator`
@@ -191,7 +206,7 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
       const reference = (levels[0] as [number, number])[0];
       const dummies = levels.filter(([v, count]) => v !== reference && count >= minLevel).map(([v]) => v).sort((a, b) => a - b);
       for (const level of dummies) {
-        add(`${name}=${level}`, name, cells.map((v) => (isMissing(v) ? 0 : parseNumber(v) === level ? 1 : 0)));
+        add(`${name}=${level}`, name, parsed.map((v) => (v === level ? 1 : 0)));
       }
       if (dummies.length > 0) {
         notices.push(
@@ -284,6 +299,18 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     labelValues: { positive: [...positive.keys()], negative: [...negative.keys()] },
     notices,
   };
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+const DAY_MS = 86_400_000;
+
+/** Epoch ms of an ISO 8601 date or date-time (UTC when no zone is given), or null. */
+export function parseIsoDate(value: string): number | null {
+  const v = value.trim();
+  if (!ISO_DATE.test(v)) return null;
+  const withZone = v.length === 10 || /(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.replace(' ', 'T')}Z`;
+  const t = Date.parse(withZone.length === 10 ? `${withZone}T00:00:00Z` : withZone.replace(' ', 'T'));
+  return Number.isFinite(t) ? t : null;
 }
 
 /** Distinct integers that fill most of their range (1001, 1002, …): a row counter, not a measurement. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EXIT } from '../errors.ts';
 import { DataError, readCsvFile } from '../analysis/csv.ts';
-import { evaluateChurnModel, strongestSignals } from '../analysis/evaluate.ts';
+import { evaluateChurnModel, leakSuspects, strongestSignals } from '../analysis/evaluate.ts';
 import { DEFAULT_COLUMNS, pickColumn, readRfm, readSpend } from '../analysis/summaries.ts';
 import { buildDesign } from '../analysis/tabular.ts';
 import { fitBgNbd } from '../scoring/models/bg-nbd.ts';
@@ -109,6 +109,11 @@ const SUBCOMMANDS: Record<string, Sub> = {
     const evaluation = evaluateChurnModel(design.X, design.y, { folds, seed, l2 });
     const signals = strongestSignals(design.X, design.y, design.features, { l2 });
     const columnsUsed = new Set(design.sources).size;
+    const leaks = leakSuspects(design.X, design.y, design.features).map(
+      (l) =>
+        `"${l.feature}" alone predicts the label almost perfectly (AUC ${l.auc.toFixed(3)}): if it is recorded after the outcome ` +
+        '(a cancellation date, a churn reason), it leaks the answer; remove the column and run again',
+    );
 
     if (values.json === true) {
       const { probabilities: _p, ...metrics } = evaluation;
@@ -123,6 +128,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
             notices,
             ...metrics,
             signals,
+            leakWarnings: leaks,
           },
           null,
           2,
@@ -151,6 +157,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
       `  ECE        ${f3(e.ece)}   (${spread('ece')}; 10 equal-width bins)`,
       `  lift@10%   ${e.liftTop10.toFixed(2)}`,
       ...e.warnings.map((w) => `  warning: ${w}`),
+      ...leaks.map((w) => `  warning: ${w}`),
       '',
       'Strongest signals (fit on all rows; log-odds per standard deviation, + makes a positive label more likely):',
       ...signals.map((s) => `  ${s.standardized >= 0 ? '+' : '−'}${Math.abs(s.standardized).toFixed(2)}  ${s.feature}`),

@@ -101,6 +101,19 @@ describe('rapport model eval', () => {
     }
   });
 
+  it('warns about a column that leaks the outcome', async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => {
+      const churn = i % 3 === 0;
+      return `${(i * 37) % 11},${churn ? `2024-0${1 + (i % 9)}-15` : ''},${churn ? 'yes' : 'no'}`;
+    });
+    const r = await rapport('model', 'eval', '--data', file('leak.csv', ['seats,cancel_date,churn', ...rows].join('\n')), '--label', 'churn');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain(
+      'warning: "cancel_date_missing" alone predicts the label almost perfectly (AUC 1.000): if it is recorded after the outcome',
+    );
+    expect(r.out).not.toMatch(/warning: "seats/);
+  });
+
   it('is deterministic for a seed', async () => {
     const { text } = messyChurnCsv({ seed: 5, rows: 300 });
     const path = file('det.csv', text);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DataError, parseCsv } from '../../../src/analysis/csv.ts';
-import { buildDesign, parseNumber } from '../../../src/analysis/tabular.ts';
+import { buildDesign, parseIsoDate, parseNumber } from '../../../src/analysis/tabular.ts';
 import { messyChurnCsv } from './messy-export.ts';
 
 function errorOf(fn: () => unknown): DataError {
@@ -108,6 +108,16 @@ describe('buildDesign: rules in isolation', () => {
       'dropped "row": looks like an identifier (60 distinct integers in 60 rows)',
       'dropped "CustomerID": looks like an identifier (60 distinct integers in 60 rows)',
     ]);
+  });
+
+  it('reads ISO dates as days since the earliest, with blanks imputed like numbers', () => {
+    const rows = ['2024-01-01', '2024-01-11', '', '2024-03-01T12:00:00Z', '2024-01-06 00:00', '2024-01-02'].map((d, i) => `${d},${i % 2}`);
+    const d = design(['signup,churn', ...rows].join('\n'));
+    expect(d.features).toEqual(['signup', 'signup_missing']);
+    expect(d.X.map((r) => r[0])).toEqual([0, 10, 15.3, 60.5, 5, 1]);
+    expect(d.notices[0]).toBe('"signup": dates, used as days since 2024-01-01');
+    expect(parseIsoDate('2024-13-01')).toBeNull();
+    expect(parseIsoDate('01/02/2024')).toBeNull();
   });
 
   it('reads numbers with thousands separators, not other text', () => {
