@@ -16,7 +16,7 @@ import { isKnownButUnemulated, isReadOnlyType, propertyReadScopeOptions, propert
 import type { PropertyRegistry } from './properties.ts';
 import { defaultGroupName, definitionFrom, FIELD_TYPES_BY_TYPE, PROPERTY_TYPES, type PropertyDefinition } from './property-definitions.ts';
 import { normalizePropertyValue } from './property-values.ts';
-import { isoTime, jsonResponse } from './responses.ts';
+import { isoTime, jsonResponse, noContent } from './responses.ts';
 import { runSearch, SearchRequestSchema } from './search.ts';
 import type { SandboxStorage, StoredObject } from './storage.ts';
 import { queryBoolean, queryList, readBody, selectProperties, simplePublicObject, wireGroup, wireProperty } from './wire.ts';
@@ -67,6 +67,13 @@ const BatchUpdateSchema = z.object({
     }),
   ),
 });
+const CreateSchema = z.object({
+  properties: z.record(z.string(), propertyValue),
+  associations: z
+    .array(z.object({ to: z.object({ id: z.string().min(1) }), types: z.array(z.object({ associationCategory: z.string(), associationTypeId: z.number().int() })) }))
+    .optional(),
+});
+const PatchSchema = z.object({ properties: z.record(z.string(), propertyValue) });
 const AssociationBatchSchema = z.object({ inputs: z.array(z.object({ id: z.string().min(1), after: z.string().optional() })) });
 const PropertyCreateSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'name must start with a letter and use lower-case letters, digits and underscores'),
@@ -259,18 +266,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
         input.idProperty === undefined || input.idProperty === 'hs_object_id'
           ? storage.getStored(hubId, type, input.id, false)
           : findByProperty(hubId, type, input.idProperty, input.id, false);
-      const problems: PropertyProblem[] = [];
-      const props: Record<string, string | null> = {};
-      for (const [name, raw] of Object.entries(input.properties)) {
-        const def = properties.definition(hubId, type, name);
-        if (def === undefined) {
-          problems.push({ name, error: 'PROPERTY_DOESNT_EXIST', message: `Property "${name}" does not exist`, ...(typeof raw === 'string' ? { value: raw } : {}) });
-          continue;
-        }
-        const v = normalizePropertyValue(def, raw);
-        if (v.ok) props[name] = v.value;
-        else problems.push(v.problem);
-      }
+      const { props, problems } = checkProperties(hubId, type, input.properties);
       if (problems.length > 0) invalid.push({ traceId: input.objectWriteTraceId, id: input.id, problems });
       else if (obj === undefined) missing.push(input.id);
       else valid.push({ id: obj.id, properties: props });
@@ -294,6 +290,73 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     }
     if (errors.length === 0) return jsonResponse(200, { status: 'COMPLETE', results, ...batchTimes(startedAt) });
     return jsonResponse(207, { status: 'COMPLETE', results, numErrors: errors.length, errors, ...batchTimes(startedAt) });
+  });
+
+  /** Validates written values against the portal's definitions (hubspot.md §2.4). */
+  const checkProperties = (hubId: number, type: HubspotObjectType, input: Record<string, string | number | boolean | null>) => {
+    const problems: PropertyProblem[] = [];
+    const props: Record<string, string | null> = {};
+    for (const [name, raw] of Object.entries(input)) {
+      const def = properties.definition(hubId, type, name);
+      if (def === undefined) {
+        problems.push({ name, error: 'PROPERTY_DOESNT_EXIST', message: `Property "${name}" does not exist`, ...(typeof raw === 'string' ? { value: raw } : {}) });
+        continue;
+      }
+      const v = normalizePropertyValue(def, raw);
+      if (v.ok) props[name] = v.value;
+      else problems.push(v.problem);
+    }
+    return { props, problems };
+  };
+
+  // Single-record writes (hubspot.md §1.2): create 201, update 200, archive 204.
+  api.post('/crm/v3/objects/:type', async (c) => {
+    const type = objectType(c, 'write');
+    if (type instanceof Response) return type;
+    const body = await readBody(c, CreateSchema);
+    if (body instanceof Response) return body;
+    const hubId = c.get('hubId');
+    const { props, problems } = checkProperties(hubId, type, body.properties);
+    if (problems.length > 0) return propertyValuesInvalid(problems, String(hubId));
+    const associations: Array<{ type: HubspotObjectType; id: string; typeId: number }> = [];
+    for (const a of body.associations ?? []) {
+      for (const t of a.types) {
+        const toType = (['contacts', 'companies', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions'] as const).find(
+          (candidate) => associationTypeInfo(type, candidate, t.associationTypeId) !== undefined && storage.getStored(hubId, candidate, a.to.id, false) !== undefined,
+        );
+        if (toType === undefined) return validationError(`Association type ${t.associationTypeId} to ${a.to.id} is not valid from ${type}.`);
+        associations.push({ type: toType, id: a.to.id, typeId: t.associationTypeId });
+      }
+    }
+    const created = storage.createFrom(hubId, type, props, associations, 'api');
+    return jsonResponse(201, simplePublicObject(created, selectProperties(type, created.properties, Object.keys(props))));
+  });
+
+  api.patch('/crm/v3/objects/:type/:id', async (c) => {
+    const type = objectType(c, 'write');
+    if (type instanceof Response) return type;
+    const body = await readBody(c, PatchSchema);
+    if (body instanceof Response) return body;
+    const hubId = c.get('hubId');
+    const id = c.req.param('id');
+    const idProperty = c.req.query('idProperty');
+    const obj = idProperty === undefined || idProperty === 'hs_object_id' ? storage.getStored(hubId, type, id, false) : findByProperty(hubId, type, idProperty, id, false);
+    if (obj === undefined) return objectNotFound(id);
+    const { props, problems } = checkProperties(hubId, type, body.properties);
+    if (problems.length > 0) return propertyValuesInvalid(problems, String(hubId));
+    const [updated] = storage.applyUpdates(hubId, type, [{ id: obj.id, properties: props }], 'api');
+    if (updated === undefined) return objectNotFound(id);
+    return jsonResponse(200, simplePublicObject(updated, selectProperties(type, updated.properties, Object.keys(props))));
+  });
+
+  api.delete('/crm/v3/objects/:type/:id', (c) => {
+    const type = objectType(c, 'write');
+    if (type instanceof Response) return type;
+    const hubId = c.get('hubId');
+    const id = c.req.param('id');
+    // archiving a missing or already archived record answers 204 as well (idempotent delete)
+    if (storage.getStored(hubId, type, id, false) !== undefined) storage.archiveFrom(hubId, type, id, 'api');
+    return noContent();
   });
 
   api.post('/crm/v3/objects/:type/search', async (c) => {

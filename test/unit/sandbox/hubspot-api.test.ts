@@ -189,6 +189,37 @@ describe('HubSpot sandbox: objects v3 through the real @hubspot/api-client', () 
   });
 });
 
+describe('HubSpot sandbox: single-record writes', () => {
+  it('creates with inline associations (201), updates (200) and archives (204), emitting api events', async () => {
+    const s = await setup();
+    const hs = s.client();
+    const company = s.sandbox.data.create(s.hubId, 'companies', { name: 'Acme' });
+    const events: SandboxChange[] = [];
+    s.sandbox.data.onChange((e) => events.push(e));
+    const created = await hs.crm.contacts.basicApi.create({
+      properties: { email: 'new@acme.io', lifecyclestage: 'lead' },
+      associations: [{ to: { id: company.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: 279 }] }],
+    });
+    expect(created.properties).toMatchObject({ email: 'new@acme.io', lifecyclestage: 'lead', hs_object_id: created.id });
+    expect(s.sandbox.data.associationsOf(s.hubId, 'companies', company.id, 'contacts')).toEqual([created.id]);
+    const updated = await hs.crm.contacts.basicApi.update(created.id, { properties: { lifecyclestage: 'customer' } });
+    expect(updated.properties.lifecyclestage).toBe('customer');
+    const bad = await rejection(hs.crm.contacts.basicApi.update(created.id, { properties: { lifecyclestage: 'royalty' } }));
+    expect(bad.code).toBe(400);
+    expect(String(bad.body.message)).toContain('INVALID_OPTION');
+    await hs.crm.contacts.basicApi.archive(created.id);
+    expect(s.sandbox.data.get(s.hubId, 'contacts', created.id)?.archived).toBe(true);
+    expect(events.map((e) => [e.kind, e.source])).toEqual([
+      ['creation', 'api'],
+      ['associationChange', 'api'],
+      ['propertyChange', 'api'],
+      ['deletion', 'api'],
+    ]);
+    const missing = await rejection(hs.crm.contacts.basicApi.update('424242', { properties: { firstname: 'x' } }));
+    expect(missing.code).toBe(404);
+  });
+});
+
 describe('HubSpot sandbox: search', () => {
   const people = (i: number): Record<string, string | null> => ({
     email: `p${i}@Example.com`,
@@ -233,6 +264,19 @@ describe('HubSpot sandbox: search', () => {
     expect(await ids([f('lifecyclestage', 'EQ', { value: 'customer' })], [{ propertyName: 'lastmodifieddate', direction: 'DESCENDING' }])).toEqual([5, 4, 3, 2, 1]);
     expect(await ids([f('lifecyclestage', 'EQ', { value: 'customer' })], ['-email'])).toEqual([5, 4, 3, 2, 1]);
     expect(await ids([], ['num_associated_deals'])).toEqual([4, 8, 12, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+  });
+
+  it('matches free-text query and the associations.<type> pseudo-property', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const co = data.create(s.hubId, 'companies', { name: 'Acme' });
+    const a = data.create(s.hubId, 'contacts', { firstname: 'Grace', email: 'grace@navy.mil' }, [{ type: 'companies', id: co.id }]);
+    data.create(s.hubId, 'contacts', { firstname: 'Alan', email: 'alan@bletchley.uk' });
+    const search = s.client().crm.contacts.searchApi;
+    const byQuery = await search.doSearch({ query: 'navy', filterGroups: [], sorts: [], properties: [], limit: 10 } as never);
+    expect(byQuery.results.map((r) => r.id)).toEqual([a.id]);
+    const byCompany = await search.doSearch({ filterGroups: [{ filters: [{ propertyName: 'associations.company', operator: 'EQ', value: co.id }] }], sorts: [], properties: [], limit: 10 } as never);
+    expect(byCompany.results.map((r) => r.id)).toEqual([a.id]);
   });
 
   it('pages with a numeric after and total, and rejects limit > 200', async () => {

@@ -15,7 +15,7 @@ const spec = (name: string): OpenApiSpec => loadSpec(join(SPECS, name));
 type Case = {
   name: string;
   spec: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH';
   template: string;
   path: string;
   body?: unknown;
@@ -68,6 +68,8 @@ const cases = (): Case[] => [
   { name: 'batch update', spec: 'contacts-v3.json', method: 'POST', template: '/crm/v3/objects/contacts/batch/update', path: '/crm/v3/objects/contacts/batch/update', body: { inputs: [{ id: '{contact}', properties: { firstname: 'Ada L.' } }] }, status: 200 },
   { name: 'batch update with a missing id (207)', spec: 'contacts-v3.json', method: 'POST', template: '/crm/v3/objects/contacts/batch/update', path: '/crm/v3/objects/contacts/batch/update', body: { inputs: [{ id: '{contact}', properties: { firstname: 'Ada' } }, { id: '424242', properties: { firstname: 'X' } }] }, status: 207 },
   { name: 'batch update with a bad value → Error', spec: 'contacts-v3.json', method: 'POST', template: '/crm/v3/objects/contacts/batch/update', path: '/crm/v3/objects/contacts/batch/update', body: { inputs: [{ id: '{contact}', properties: { lifecyclestage: 'nope' } }] }, status: 400 },
+  { name: 'create a contact with an inline association', spec: 'contacts-v3.json', method: 'POST', template: '/crm/v3/objects/contacts', path: '/crm/v3/objects/contacts', body: { properties: { email: 'c@acme.io' }, associations: [{ to: { id: '{company}' }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 279 }] }] }, status: 201 },
+  { name: 'update one contact', spec: 'contacts-v3.json', method: 'PATCH', template: '/crm/v3/objects/contacts/{contactId}', path: '/crm/v3/objects/contacts/{contact}', body: { properties: { lifecyclestage: 'evangelist' } }, status: 200 },
   { name: 'search contacts by lastmodifieddate window', spec: 'contacts-v3.json', method: 'POST', template: '/crm/v3/objects/contacts/search', path: '/crm/v3/objects/contacts/search', body: search([{ propertyName: 'lastmodifieddate', operator: 'BETWEEN', value: '0', highValue: String(Date.UTC(2100, 0, 1)) }]), status: 200 },
   { name: 'search tickets by hs_lastmodifieddate + id keyset', spec: 'objects-v3.json', method: 'POST', template: '/crm/v3/objects/{objectType}/search', path: '/crm/v3/objects/tickets/search', body: search([{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: '0' }, { propertyName: 'hs_object_id', operator: 'GT', value: '0' }], { properties: ['subject'] }), status: 200 },
   { name: 'search feedback submissions', spec: 'feedback-submissions-v3.json', method: 'POST', template: '/crm/v3/objects/feedback_submissions/search', path: '/crm/v3/objects/feedback_submissions/search', body: search([{ propertyName: 'hs_survey_type', operator: 'IN', values: ['NPS', 'CSAT'] }], { properties: ['hs_value'] }), status: 200 },
