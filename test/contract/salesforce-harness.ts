@@ -63,7 +63,7 @@ export async function salesforceHarness(over: Partial<SalesforceConnectorOptions
     },
     async createNote(contactIds, body) {
       const task = data.create('Task', { TaskSubtype: 'Task', Type: 'Note', Subject: 'Note', Description: body, Status: 'Completed', WhoId: contactIds[0] ?? null, CompletedDateTime: clock.now() });
-      for (const c of contactIds) data.create('TaskWhoRelation', { TaskId: task.Id, RelationId: c, Type: 'Contact' });
+      for (const c of contactIds) data.create('TaskWhoRelation', { TaskId: task.Id as string, RelationId: c, Type: 'Contact' });
       return task.Id as string;
     },
     async advance(ms) {

@@ -165,7 +165,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       soql.orderBy,
     );
     const limited = soql.limit === null ? rows : rows.slice(0, soql.limit);
-    const version = c.req.param('version') ?? '62.0';
+    const version = (c.req.param('version') ?? 'v62.0').slice(1);
     const records = limited.map((r) => project(soql, r, version, all));
     const batch = batchSize(c.req.header('sforce-query-options'));
     return answer(c, version, records, batch, 0);
