@@ -46,6 +46,7 @@ const FREE_TEXT_MEAN_LENGTH = 40;
 const NEARLY_UNIQUE = 0.9;
 const MIN_ROWS_FOR_UNIQUENESS = 10;
 const MIN_ROWS_FOR_SEQUENCE = 50;
+const STRAY_TEXT_SHARE = 0.02;
 
 export function isMissing(value: string): boolean {
   return MISSING.has(value.trim().toLowerCase());
@@ -53,7 +54,8 @@ export function isMissing(value: string): boolean {
 
 /** The number in a cell (plain or with thousands separators), or null when it is not one. */
 export function parseNumber(value: string): number | null {
-  const v = value.trim();
+  // Spreadsheet formatting is not data: "$1,234.50" is 1234.5 and "12%" is 12 (as displayed).
+  const v = value.trim().replace(/^([-+]?)[$€£]\s?/, '$1').replace(/\s?%$/, '');
   if (NUMBER.test(v)) return Number(v);
   if (THOUSANDS.test(v)) return Number(v.replaceAll(',', ''));
   return null;
@@ -150,8 +152,21 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
       return;
     }
     const numbers = present.map(parseNumber);
-    if (numbers.every((v) => v !== null)) {
-      encodeNumeric(name, cells.map((v) => (isMissing(v) ? null : parseNumber(v))), numbers as number[], missing);
+    const stray = numbers.filter((v) => v === null).length;
+    // A number column with a few typed-in words ("TBD", "unknown") is still a number column:
+    // those cells count as blank, and the notice shows what they were.
+    if (stray <= STRAY_TEXT_SHARE * present.length && present.length - stray >= 2) {
+      if (stray > 0) {
+        const examples = [...new Set(present.filter((_, i) => numbers[i] === null).map((v) => v.trim()))];
+        notices.push(
+          `"${name}": ${stray} value${stray === 1 ? ' is' : 's are'} not a number (${examples
+            .slice(0, 3)
+            .map((v) => `"${v}"`)
+            .join(', ')}${examples.length > 3 ? ', …' : ''}); treated as blank`,
+        );
+      }
+      const parsed = cells.map((v) => (isMissing(v) ? null : parseNumber(v)));
+      encodeNumeric(name, parsed, parsed.filter((v) => v !== null), n - (present.length - stray));
       return;
     }
     const dates = present.map(parseIsoDate);

@@ -125,7 +125,22 @@ describe('buildDesign: rules in isolation', () => {
     expect(parseNumber('-3e2')).toBe(-300);
     expect(parseNumber('.5')).toBe(0.5);
     expect(parseNumber('12,34')).toBeNull();
-    expect(parseNumber('$5')).toBeNull();
+    expect(parseNumber('$1,234.50')).toBe(1234.5);
+    expect(parseNumber('-€5')).toBe(-5);
+    expect(parseNumber('12.5 %')).toBe(12.5);
+    expect(parseNumber('5 apples')).toBeNull();
+    expect(parseNumber('1.2.3')).toBeNull();
+  });
+
+  it('treats a few words in a number column (≤ 2 %) as blanks, naming them', () => {
+    const rows = Array.from({ length: 100 }, (_, i) => `${i === 3 ? 'TBD' : i === 50 ? ' unknown ' : `$${(i * 13) % 97}.50`},${i % 2}`);
+    const d = design(['amount,churn', ...rows].join('\n'));
+    expect(d.features).toEqual(['amount', 'amount_missing']);
+    expect(d.notices[0]).toBe('"amount": 2 values are not a number ("TBD", "unknown"); treated as blank');
+    expect(d.notices[1]).toMatch(/^"amount": 2 blank values filled with the mean/);
+    // 3 % words: a text column after all (here nearly unique, so dropped)
+    const wordy = Array.from({ length: 100 }, (_, i) => `${i % 33 === 0 ? 'TBD' : String(i * 1.5)},${i % 5},${i % 2}`);
+    expect(design(['amount,x,churn', ...wordy].join('\n')).notices[0]).toMatch(/^dropped "amount": looks like an identifier or free text/);
   });
 
   it('accepts true/false, 1/0 and churned/active labels and leaves blank labels out with a notice', () => {
