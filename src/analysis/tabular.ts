@@ -16,6 +16,8 @@
 import { DataError, requireColumn, type CsvTable } from './csv.ts';
 
 export type Design = {
+  /** the label column's name as the header writes it */
+  label: string;
   /** one row per kept data row, one value per feature */
   X: number[][];
   /** 0/1 labels, 1 = positive (churned) */
@@ -306,6 +308,7 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
   if (features.length === 0) throw new DataError('no usable feature columns remain after cleaning (see the notices)');
   const X = keep.map((_, i) => columns.map((col) => col[i] as number));
   return {
+    label: labelName,
     X,
     y,
     features,

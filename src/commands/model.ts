@@ -121,7 +121,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
         JSON.stringify(
           {
             file: values.data,
-            label: { column: values.label, positive: design.labelValues.positive, negative: design.labelValues.negative },
+            label: { column: design.label, positive: design.labelValues.positive, negative: design.labelValues.negative },
             rows: table.rows.length,
             features: design.features,
             columnsUsed,
@@ -141,7 +141,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
     const spread = (k: 'rocAuc' | 'prAuc' | 'brier' | 'ece') =>
       `folds ${f3(e.spread[k].min)}–${f3(e.spread[k].max)}, sd ${f3(e.spread[k].sd)}`;
     const lines = [
-      `${values.data}: ${e.n} rows used of ${table.rows.length}; label "${values.label}": ${e.positives} positive (${design.labelValues.positive.join('/')}), ${e.n - e.positives} negative (${design.labelValues.negative.join('/')}), base rate ${f3(e.baseRate)}`,
+      `${values.data}: ${e.n} rows used of ${table.rows.length}; label "${design.label}": ${e.positives} positive (${design.labelValues.positive.join('/')}), ${e.n - e.positives} negative (${design.labelValues.negative.join('/')}), base rate ${f3(e.baseRate)}`,
       `${design.features.length} features from ${columnsUsed} column${columnsUsed === 1 ? '' : 's'}`,
       '',
       'Cleaning:',

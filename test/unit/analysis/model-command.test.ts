@@ -88,6 +88,7 @@ describe('rapport model eval', () => {
     expect(r.code).toBe(EXIT.ok);
     for (const want of [
       /Cleaning:\n {2}- /,
+      /label "Churned": \d+ positive/,
       /Stratified 3-fold cross-validation \(seed 1\)/,
       /^ {2}n {10}300$/m,
       /^ {2}positives {2}\d+$/m,
