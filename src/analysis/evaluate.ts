@@ -65,7 +65,8 @@ export function evaluateChurnModel(
   const folds = stratifiedKFold(y, k, seed);
   const probabilities = new Array<number>(n).fill(0);
   const perFold: FoldMetrics[] = [];
-  const warnings: string[] = [];
+  const capped: number[] = [];
+  const separated: number[] = [];
   for (let f = 0; f < k; f++) {
     const train: number[] = [];
     const test: number[] = [];
@@ -74,7 +75,8 @@ export function evaluateChurnModel(
     const trainY = train.map((i) => y[i] as number);
     const platt = innerPlatt(trainX, trainY, l2, seed + 1 + f);
     const model = fitLogistic(trainX, trainY, { l2 });
-    if (!model.converged) warnings.push(`fold ${f + 1}: the fit stopped at its iteration cap`);
+    if (!model.converged) capped.push(f + 1);
+    if (model.separation) separated.push(f + 1);
     const testY = test.map((i) => y[i] as number);
     const testP = test.map((i) => applyPlatt(platt, logit(model, X[i] as readonly number[])));
     test.forEach((i, t) => (probabilities[i] = testP[t] as number));
@@ -86,6 +88,12 @@ export function evaluateChurnModel(
       brier: brierScore(testY, testP),
       ece: expectedCalibrationError(testY, testP),
     });
+  }
+  const warnings: string[] = [];
+  const inFolds = (folds: number[]) => (folds.length === k ? `in all ${k} folds` : `in fold${folds.length === 1 ? '' : 's'} ${folds.join(', ')}`);
+  if (capped.length > 0) warnings.push(`${inFolds(capped)} the fit stopped at its iteration cap`);
+  if (separated.length > 0) {
+    warnings.push(`${inFolds(separated)} the classes are (nearly) separable, so coefficients run off to infinity; use --l2 > 0`);
   }
   const ys = [...y];
   const baseRate = positives / n;

@@ -61,6 +61,12 @@ export const command: Command = {
         io.stderr(`rapport model ${sub}: ${e.message}\n`);
         return EXIT.failure;
       }
+      // The models validate their input with RangeErrors and report hopeless likelihoods as
+      // Errors: both are about the data, so they get the data exit code, not a stack trace.
+      if (e instanceof RangeError || (e instanceof Error && e.constructor === Error)) {
+        io.stderr(`rapport model ${sub}: the model could not be fitted to these data: ${e.message}\n`);
+        return EXIT.failure;
+      }
       throw e;
     }
   },

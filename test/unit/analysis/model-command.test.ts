@@ -115,6 +115,16 @@ describe('rapport model eval', () => {
     expect(r.out).not.toMatch(/warning: "seats/);
   });
 
+  it('warns when the classes are separable and no penalty keeps the fit finite', async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => `${(i % 2) * 10 + ((i * 7) % 10) / 10},${(i * 13) % 7},${i % 2 ? 'yes' : 'no'}`);
+    const path = file('separable.csv', ['x,z,churn', ...rows].join('\n'));
+    const r = await rapport('model', 'eval', '--data', path, '--label', 'churn', '--l2', '0');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('warning: in all 5 folds the classes are (nearly) separable, so coefficients run off to infinity; use --l2 > 0');
+    const penalised = await rapport('model', 'eval', '--data', path, '--label', 'churn');
+    expect(penalised.out).not.toContain('(nearly) separable');
+  });
+
   it('is deterministic for a seed', async () => {
     const { text } = messyChurnCsv({ seed: 5, rows: 300 });
     const path = file('det.csv', text);
