@@ -22,7 +22,8 @@ export function messyChurnCsv(opts: MessyOptions): { text: string; churned: numb
   const labels: boolean[] = [];
   const rows: string[][] = [];
   for (let i = 0; i < opts.rows; i++) {
-    const plan = i % 131 === 5 ? 'Legacy' : (PLANS[Math.floor(random() * PLANS.length)] as string);
+    // two rare plans: each too rare for a dummy of its own, together enough for "(other)"
+    const plan = i % 131 === 5 ? 'Legacy' : i % 200 === 9 ? 'Starter' : (PLANS[Math.floor(random() * PLANS.length)] as string);
     const planKey = plan.trim().toLowerCase();
     const tenure = Math.floor(random() * 60) + 1;
     const tickets = Math.min(5, Math.floor(-Math.log(Math.max(1e-12, random())) * 1.5));

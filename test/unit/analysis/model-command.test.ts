@@ -62,7 +62,7 @@ describe('rapport model eval', () => {
         'dropped "account_number": looks like an identifier (800 distinct integers in 800 rows)',
         'dropped "region": constant (every row is "EU")',
         expect.stringMatching(/^dropped "notes": free text/),
-        expect.stringMatching(/^"plan": text, one-hot with reference/),
+        '"plan": text, one-hot with reference "Basic" (3 dummies); 2 rare values (11 rows) pooled into "(other)"',
         expect.stringMatching(/^"monthly_spend": 73 blank values filled with the mean \([\d.]+\), plus a "monthly_spend_missing" indicator$/),
         expect.stringMatching(/^"support_tickets": 6 integer values, so also one-hot/),
       ]),

@@ -38,12 +38,12 @@ describe('buildDesign: the cleaning rules on a messy export', () => {
   it('one-hot encodes text against the most frequent level, merging spellings and pooling rare levels', () => {
     const plan = d.features.filter((f) => f.startsWith('plan='));
     // basic/Basic/BASIC/"basic " are one level (the reference, being the most frequent), pro/Pro
-    // another; Legacy has 4 rows < max(5, 1 % of 400), too few for a dummy even pooled.
-    expect(plan.sort()).toEqual(['plan=Enterprise', 'plan=Pro']);
+    // another; Legacy (4 rows) and Starter (2) are each under max(5, 1 % of 400) = 5: pooled.
+    expect(plan.sort()).toEqual(['plan=(other)', 'plan=Enterprise', 'plan=Pro']);
     const notice = d.notices.find((n) => n.startsWith('"plan"'));
-    expect(notice).toMatch(
-      /^"plan": text, one-hot with reference "(Basic|basic|BASIC)" \(2 dummies\); 1 rare value \(4 rows\) counted with the reference \(fewer than 5 rows even pooled\)$/,
-    );
+    expect(notice).toMatch(/^"plan": text, one-hot with reference "(Basic|basic|BASIC)" \(3 dummies\); 2 rare values \(6 rows\) pooled into "\(other\)"$/);
+    const other = d.features.indexOf('plan=(other)');
+    expect(d.X.filter((r) => r[other] === 1).length).toBe(6);
     // every row has at most one plan dummy set
     const cols = plan.map((f) => d.features.indexOf(f));
     for (const row of d.X) expect(cols.reduce((s, c) => s + (row[c] as number), 0)).toBeLessThanOrEqual(1);
@@ -73,6 +73,17 @@ describe('buildDesign: the cleaning rules on a messy export', () => {
 });
 
 describe('buildDesign: rules in isolation', () => {
+  it('counts a pooled group that is still rare with the reference', () => {
+    const rows = [
+      ...Array.from({ length: 30 }, (_, i) => `red,${i % 2}`),
+      ...Array.from({ length: 20 }, (_, i) => `blue,${i % 2}`),
+      ...Array.from({ length: 3 }, (_, i) => `green,${i % 2}`),
+    ];
+    const d = design(['colour,churn', ...rows].join('\n'));
+    expect(d.features).toEqual(['colour=blue']);
+    expect(d.notices).toEqual(['"colour": text, one-hot with reference "red" (1 dummy); 1 rare value (3 rows) counted with the reference (fewer than 5 rows even pooled)']);
+  });
+
   it('pools levels rarer than max(5, 1 % of rows) into "(other)"', () => {
     const rows = [
       ...Array.from({ length: 30 }, (_, i) => `a${i},red,${i % 2}`),
