@@ -155,3 +155,29 @@ describe('salesforce connector on the emulator', () => {
     expect((e as CrmError).details).toMatchObject({ code: 'DAILY_BUDGET', policy: 'DAILY' });
   });
 });
+
+describe('salesforce OAuth helpers against the emulator', () => {
+  it('authorize → code → tokens name the org; refresh gives a working token; revoke ends the grant', async () => {
+    const { authorizeUrl, exchangeCode, refreshAccessToken, revokeToken } = await import('../../src/connectors/salesforce/oauth.ts');
+    h = await salesforceHarness();
+    const client = { loginUrl: h.baseUrl, clientId: APP.clientId, clientSecret: APP.clientSecret };
+    const redirectUri = 'http://localhost/oauth/salesforce/callback';
+    const url = authorizeUrl({ loginUrl: h.baseUrl, clientId: APP.clientId, redirectUri, state: 'xyz' });
+    expect(new URL(url).searchParams.get('scope')).toBe('api refresh_token');
+    const back = new URL((await fetch(url, { redirect: 'manual' })).headers.get('location')!);
+    expect(back.searchParams.get('state')).toBe('xyz');
+    const tokens = await exchangeCode(client, { code: back.searchParams.get('code')!, redirectUri });
+    expect(tokens).toMatchObject({ portal: h.portal, instanceUrl: h.baseUrl, orgId: h.sandbox.orgId });
+    expect(tokens.refreshToken).toBeDefined();
+    // a code works once
+    await expect(exchangeCode(client, { code: back.searchParams.get('code')!, redirectUri })).rejects.toMatchObject({ kind: 'auth', details: { code: 'invalid_grant' } });
+    const refreshed = await refreshAccessToken(client, tokens.refreshToken!);
+    expect(refreshed.refreshToken).toBeUndefined();
+    const { createSalesforceConnector } = await import('../../src/connectors/salesforce/index.ts');
+    const c = createSalesforceConnector({ instanceUrl: refreshed.instanceUrl, accessToken: async () => refreshed.accessToken, apiVersion: '62.0', retry: { retries: 0 } });
+    expect(await c.whoAmI()).toEqual({ portal: h.portal });
+    await revokeToken(client, tokens.refreshToken!);
+    await expect(c.whoAmI()).rejects.toMatchObject({ kind: 'auth' });
+    await expect(refreshAccessToken(client, tokens.refreshToken!)).rejects.toMatchObject({ kind: 'auth' });
+  });
+});

@@ -102,3 +102,5 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     stats: () => http.stats(),
   };
 }
+
+export { authorizeUrl, exchangeCode, refreshAccessToken, revokeToken, SALESFORCE_SCOPES, type SalesforceOAuthClient, type SalesforceTokens } from './oauth.ts';

@@ -168,7 +168,15 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const version = (c.req.param('version') ?? 'v62.0').slice(1);
     const records = limited.map((r) => project(soql, r, version, all));
     const batch = batchSize(c.req.header('sforce-query-options'));
-    return answer(c, version, records, batch, 0);
+    let key: string | undefined;
+    // abandoned cursors (a client that stopped paging) go when they expire
+    for (const [k, v] of locators) if (v.expiresAt <= clock.now()) locators.delete(k);
+    if (records.length > batch) {
+      // a query cursor: the result is fixed when the query runs, pages are read from it (locators expire after 15 min)
+      key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
+      locators.set(key, { records, batch, expiresAt: clock.now() + LOCATOR_TTL_MS });
+    }
+    return answer(c, version, key, records, batch, 0);
   };
 
   const project = (soql: Soql, row: Row, version: string, all: boolean): Record<string, unknown> => {
@@ -186,18 +194,11 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     return out;
   };
 
-  const answer = (c: Context, version: string, records: Record<string, unknown>[], batch: number, offset: number) => {
+  const answer = (c: Context, version: string, key: string | undefined, records: Record<string, unknown>[], batch: number, offset: number) => {
     const page = records.slice(offset, offset + batch);
     const done = offset + batch >= records.length;
     const body: Record<string, unknown> = { totalSize: records.length, done, records: page };
-    if (!done) {
-      let key = locators.size > 0 ? [...locators.entries()].find(([, v]) => v.records === records)?.[0] : undefined;
-      if (key === undefined) {
-        key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
-        locators.set(key, { records, batch, expiresAt: clock.now() + LOCATOR_TTL_MS });
-      }
-      body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${offset + batch}`;
-    }
+    if (!done && key !== undefined) body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${offset + batch}`;
     return json(c, 200, body);
   };
 
@@ -211,7 +212,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     }
     const offset = Number(m[2]);
     if (offset + cur.batch >= cur.records.length) locators.delete(m[1]!);
-    return answer(c, c.req.param('version').slice(1), cur.records, cur.batch, offset);
+    return answer(c, c.req.param('version').slice(1), m[1]!, cur.records, cur.batch, offset);
   });
 
   data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/describe', (c) => {
@@ -271,7 +272,8 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (def === undefined) return err('INVALID_TYPE', 'Must send a concrete entity type.');
     if (id === undefined) return err('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
     if (!isWellFormedId(id) || id.slice(0, 3) !== def.keyPrefix) return err('MALFORMED_ID', `${def.name} ID: id value of incorrect type: ${id}`, ['Id']);
-    const row = data.rows(def.name).find((x) => x.Id === id || (x.Id as string).slice(0, 15) === id.slice(0, 15));
+    // 15-character ids name the same record as their 18-character form
+    const row = data.get(def.name, id) ?? (id.length === 15 ? data.rows(def.name).find((x) => (x.Id as string).slice(0, 15) === id) : undefined);
     if (row === undefined) return err('INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id');
     if (row.IsDeleted === true) return err('ENTITY_IS_DELETED', 'entity is deleted');
     const fields: Row = {};

@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { createClock, type SandboxClock } from '../hubspot/clock.ts';
 import { createRandom } from '../hubspot/random.ts';
+import { randomBytes } from 'node:crypto';
+import { createAdminRoutes } from './admin.ts';
 import { createSalesforceApi } from './api.ts';
 import { createSalesforceLoader, type SalesforceLoader } from './load.ts';
 import { salesforceId } from './objects.ts';
@@ -23,11 +25,11 @@ export { RAPPORT_CONTACT_FIELDS, SOBJECTS } from './objects.ts';
  */
 export type SalesforceFaults = {
   /** probability of 403 REQUEST_LIMIT_EXCEEDED (Salesforce's rate-limit answer; jsforce does not retry it) */
-  requestLimit?: number;
+  requestLimit?: number | undefined;
   /** probability of 500 UNKNOWN_EXCEPTION */
-  serverError?: number;
+  serverError?: number | undefined;
   /** probability of a truncated 200 body */
-  malformed?: number;
+  malformed?: number | undefined;
 };
 
 export type SalesforceSandboxOptions = {
@@ -43,6 +45,8 @@ export type SalesforceSandboxOptions = {
   faults?: SalesforceFaults;
   seed?: number;
   sessionTimeoutMs?: number;
+  /** token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
+  adminToken?: string;
 };
 
 export type SalesforceStats = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number>; apiUsage: { used: number; limit: number } };
@@ -55,6 +59,8 @@ export type SalesforceSandbox = {
   sessions: SalesforceSessions;
   /** maps generator batches onto the org (load.ts) */
   loader: SalesforceLoader;
+  /** the `/_sandbox/*` admin token */
+  adminToken: string;
   setFaults(f: SalesforceFaults): void;
   setRapportFields(deployed: boolean): void;
   stats(): SalesforceStats;
@@ -111,15 +117,16 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     stats.byRoute[route] = (stats.byRoute[route] ?? 0) + 1;
     await next();
   });
-  app.route('/', api);
-
-  return {
+  const loader = createSalesforceLoader(data);
+  const adminToken = opts.adminToken ?? randomBytes(18).toString('base64url');
+  const sandbox: SalesforceSandbox = {
     app,
     clock,
     orgId,
     data,
     sessions,
-    loader: createSalesforceLoader(data),
+    loader,
+    adminToken,
     setFaults(f) {
       faults = { ...f };
     },
@@ -129,6 +136,10 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
     async close() {},
   };
+  // the admin API is mounted before the Salesforce routes, whose catch-all answers 501
+  app.route('/_sandbox', createAdminRoutes({ adminToken, clock, data, sessions, loader, setFaults: sandbox.setFaults, setRapportFields: sandbox.setRapportFields, stats: sandbox.stats }));
+  app.route('/', api);
+  return sandbox;
 }
 
 /** Serves an emulator on 127.0.0.1 (port 0 = any free port). `baseUrl` is both login URL and instance URL. */

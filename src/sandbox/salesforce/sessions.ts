@@ -26,19 +26,20 @@ export type SalesforceSessions = {
 
 export function createSalesforceSessions(opts: { clock: SandboxClock; orgId: string; userId: string; sessionTimeoutMs?: number }): SalesforceSessions {
   const ttl = opts.sessionTimeoutMs ?? 2 * 3_600_000;
-  const access = new Map<string, { expiresAt: number }>();
+  // each access token belongs to a grant (its refresh token): revoking the grant ends its sessions
+  const access = new Map<string, { expiresAt: number; grant: string | undefined }>();
   const refreshTokens = new Set<string>();
   const codes = new Map<string, { redirectUri: string; expiresAt: number }>();
   const token = (bytes: number) => randomBytes(bytes).toString('base64url');
-  const newAccess = () => {
+  const newAccess = (grant: string | undefined) => {
     const t = `${opts.orgId.slice(0, 15)}!${token(30)}`;
-    access.set(t, { expiresAt: opts.clock.now() + ttl });
+    access.set(t, { expiresAt: opts.clock.now() + ttl, grant });
     return t;
   };
   const pair = () => {
     const refreshToken = `5Aep861${token(40)}`;
     refreshTokens.add(refreshToken);
-    return { accessToken: newAccess(), refreshToken };
+    return { accessToken: newAccess(refreshToken), refreshToken };
   };
   return {
     orgId: opts.orgId,
@@ -57,11 +58,11 @@ export function createSalesforceSessions(opts: { clock: SandboxClock; orgId: str
     },
     revoke(t) {
       access.delete(t);
-      refreshTokens.delete(t);
+      if (refreshTokens.delete(t)) for (const [k, s] of access) if (s.grant === t) access.delete(k);
     },
     refresh(rt) {
       // Salesforce does not rotate refresh tokens by default: only a new access token comes back
-      return refreshTokens.has(rt) ? { accessToken: newAccess() } : undefined;
+      return refreshTokens.has(rt) ? { accessToken: newAccess(rt) } : undefined;
     },
     issueCode(redirectUri) {
       const code = `aPrx${token(24)}`;
