@@ -20,7 +20,7 @@ const SYSTEM: FieldDef[] = [
   { name: 'SystemModstamp', type: 'datetime' },
 ];
 const f = (name: string, type: FieldType, extra: Partial<FieldDef> = {}): FieldDef => ({ name, type, updateable: true, ...extra });
-const ref = (name: string, to: string): FieldDef => f(name, 'reference', { referenceTo: to });
+const ref = (name: string, to: string): FieldDef => f(name, 'reference', { referenceTo: to, ...(name.endsWith('__c') ? { custom: true } : {}) });
 
 /** The Rapport score fields on Contact (ARCHITECTURE §6), deployed with the SFDX project. */
 export const RAPPORT_CONTACT_FIELDS: FieldDef[] = [
