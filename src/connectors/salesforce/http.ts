@@ -87,7 +87,9 @@ export function toCrmError(e: unknown, what: string): CrmError {
 }
 
 export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHttp {
-  const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '' });
+  // `Sforce-Call-Options: client=rapport` marks our writes: Change Data Capture events carry it in
+  // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (salesforce.md §6)
+  const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '', callOptions: { client: 'rapport' } });
   const counters = { calls: 0, rateLimited: 0, retries: 0 };
   let override: string | undefined;
 
