@@ -19,6 +19,11 @@ import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
  *   followed by the later changes in the SAME run.
  * - The cursor `{since, lastId}` is the last record delivered; `lastId` only says where the run
  *   was, a resumed run starts inclusively at `since` again.
+ * - A run starts `lookbackMs` before `since`: a record's SystemModstamp is taken when its
+ *   transaction writes it, not when it commits, so a long transaction (a bulk load, a flow) can
+ *   make rows visible after we read past their stamp. This is why Salesforce's getUpdated answers
+ *   with a `latestDateCovered` behind "now" (salesforce.md §1.5). How far back is enough is
+ *   UNCONFIRMED; the default (60 s) costs a few repeated rows per pass, which the store ignores.
  */
 const CursorSchema = z.object({ v: z.literal(1), since: z.number().int().nonnegative(), lastId: z.string() });
 type SfCursor = z.infer<typeof CursorSchema>;
@@ -45,7 +50,16 @@ const QueryPage = z.object({
 const soqlTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const soqlString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
-export type ChangesDeps = { http: SalesforceHttp; portal: () => Promise<string>; now: () => number; logger: Logger; pageSize: number; queryLimit: number };
+export type ChangesDeps = {
+  http: SalesforceHttp;
+  portal: () => Promise<string>;
+  now: () => number;
+  logger: Logger;
+  pageSize: number;
+  queryLimit: number;
+  /** re-read this much before the cursor (see below) */
+  lookbackMs: number;
+};
 
 export function buildSoql(type: ObjectType, where: string | null, limit: number): string {
   const spec = SPECS[type];
@@ -63,7 +77,7 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
   }
   const portal = await deps.portal();
   const label = `queryAll ${SPECS[type].sobject}`;
-  let where: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(start.since)}`;
+  let where: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(Math.max(0, start.since - deps.lookbackMs))}`;
   let firstQuery = true;
   for (;;) {
     let url: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit))}`;

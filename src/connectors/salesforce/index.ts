@@ -25,6 +25,8 @@ export type SalesforceConnectorOptions = {
   pageSize?: number;
   /** rows per SOQL query before continuing with a new keyset query (default 50,000) */
   queryLimit?: number;
+  /** each incremental pass re-reads this far before the cursor, for late-committing transactions (default 60 s; changes.ts) */
+  lookbackMs?: number;
   /** concurrent requests per org (default 4) */
   concurrency?: number;
   /** pause (rate_limited, policy DAILY) once this share of the daily API budget is used (default 0.8) */
@@ -78,7 +80,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
   return {
     crm: 'salesforce',
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit }, type, cursor, signal);
+      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000 }, type, cursor, signal);
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):

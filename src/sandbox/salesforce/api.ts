@@ -166,7 +166,20 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     );
     const limited = soql.limit === null ? rows : rows.slice(0, soql.limit);
     const version = (c.req.param('version') ?? 'v62.0').slice(1);
-    const records = limited.map((r) => project(soql, r, version, all));
+    // children grouped by parent once per query, not scanned once per parent row
+    const children = soql.subqueries.map((sub) => {
+      const byParent = new Map<FieldValue, Row[]>();
+      for (const r of data.rows(sub.child.name)) {
+        // a deleted child is gone from its parent's relationship (Salesforce cascades the delete)
+        if (r.IsDeleted === true || !matches(sub.where, r)) continue;
+        const k = r[sub.parentField] ?? null;
+        const list = byParent.get(k);
+        if (list === undefined) byParent.set(k, [r]);
+        else list.push(r);
+      }
+      return byParent;
+    });
+    const records = limited.map((r) => project(soql, r, version, children));
     const batch = batchSize(c.req.header('sforce-query-options'));
     let key: string | undefined;
     // abandoned cursors (a client that stopped paging) go when they expire
@@ -179,18 +192,14 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     return answer(c, version, key, records, batch, 0);
   };
 
-  const project = (soql: Soql, row: Row, version: string, all: boolean): Record<string, unknown> => {
+  const project = (soql: Soql, row: Row, version: string, children: Map<FieldValue, Row[]>[]): Record<string, unknown> => {
     const out = wireRecord(soql.sobject, row, version, soql.fields.map((f) => f.name));
-    for (const sub of soql.subqueries) {
-      const children = data
-        .rows(sub.child.name)
-        .filter((r) => r[sub.parentField] === row.Id && (all || r.IsDeleted !== true) && r.IsDeleted !== true && matches(sub.where, r));
+    soql.subqueries.forEach((sub, i) => {
+      const kids = children[i]!.get(row.Id ?? null) ?? [];
       // an empty child relationship is null on the wire, not an empty list
       out[sub.relationship] =
-        children.length === 0
-          ? null
-          : { totalSize: children.length, done: true, records: children.map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name))) };
-    }
+        kids.length === 0 ? null : { totalSize: kids.length, done: true, records: kids.map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name))) };
+    });
     return out;
   };
 
