@@ -34,6 +34,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Evaluate the churn model on a CSV export; fit BG/NBD or Gamma-Gamma',
     load: async () => (await import('./commands/model.ts')).command,
   },
+  report: {
+    summary: 'Write a self-contained HTML report (KPIs, score distributions, model curves, segments)',
+    load: async () => (await import('./commands/report.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,
