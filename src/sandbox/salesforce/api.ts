@@ -5,7 +5,7 @@ import { fieldOf, isWellFormedId, RAPPORT_CONTACT_FIELDS, sobjectOf, type FieldD
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
-import { json, sfDateTime, sfError, wireRecord } from './wire.ts';
+import { json, sfError, wireRecord } from './wire.ts';
 
 /**
  * The Salesforce REST subset Rapport's connector uses (salesforce.md §9), strictly:
@@ -358,4 +358,3 @@ function describe(def: SObjectDef, withRapport: boolean): Record<string, unknown
   };
 }
 
-export { sfDateTime };

@@ -24,8 +24,6 @@ export type SalesforceData = {
   /** all rows of an sObject, deleted ones included, in id order */
   rows(sobject: string): Row[];
   count(sobject: string, opts?: { deleted?: boolean }): number;
-  /** which sObject an id belongs to (by key prefix) */
-  sobjectForId(id: string): SObjectDef | undefined;
   onChange(listener: (c: SalesforceChange) => void): () => void;
 };
 
@@ -103,14 +101,6 @@ export function createSalesforceStorage(clock: SandboxClock): SalesforceData {
       let n = 0;
       for (const r of table(def(sobject)).values()) if (opts.deleted === true || r.IsDeleted !== true) n++;
       return n;
-    },
-    sobjectForId(id) {
-      const prefix = id.slice(0, 3);
-      for (const name of tables.keys()) {
-        const d = def(name);
-        if (d.keyPrefix === prefix) return d;
-      }
-      return undefined;
     },
     onChange(listener) {
       listeners.add(listener);
