@@ -198,6 +198,7 @@ export const command: Command = {
       const written = rapport.store.outbox.writtenCount(portal);
       say(`  ${rapport.store.scores.count(portal)} contacts scored, ${written} written back to the sandbox`);
       say(`  card preview: ${url}/preview/contacts/<id>?portal=${portal}   metrics: ${url}/metrics`);
+      say(`  report: ${url}/report?portal=${portal}`);
       const liveAt = (performance.now() - t0) / 1000;
       say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; webhooks → sync → rescore → write-back${values.once ? '' : '. Ctrl-C to stop.'}`);
 

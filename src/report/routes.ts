@@ -40,8 +40,8 @@ export function createReportRoutes(deps: ReportRouteDeps): Hono {
   const app = new Hono();
   const log = deps.logger.child({ component: 'report' });
   const cache = new Map<string, { key: string; html: string }>();
-  const stateOf = deps.store.db.prepare<[string, string], { n: number; t: number | null; m: number | null }>(
-    'SELECT (SELECT COUNT(*) FROM scores WHERE portal = ?1) AS n, (SELECT MAX(scored_at) FROM scores WHERE portal = ?1) AS t, (SELECT MAX(trained_at) FROM models WHERE portal = ?2) AS m',
+  const stateOf = deps.store.db.prepare<[string, string, string], { n: number; t: number | null; m: number | null }>(
+    'SELECT (SELECT COUNT(*) FROM scores WHERE portal = ?) AS n, (SELECT MAX(scored_at) FROM scores WHERE portal = ?) AS t, (SELECT MAX(trained_at) FROM models WHERE portal = ?) AS m',
   );
 
   app.get('/', async (c) => {
@@ -49,7 +49,7 @@ export function createReportRoutes(deps: ReportRouteDeps): Hono {
     const q = querySchema.safeParse({ portal: c.req.query('portal') ?? '' });
     if (!q.success) return c.html(page('Bad request', q.error.issues[0]?.message ?? 'invalid ?portal='), 400);
     const portal = q.data.portal;
-    const s = stateOf.get(portal, portal);
+    const s = stateOf.get(portal, portal, portal);
     const key = `${s?.n ?? 0}|${s?.t ?? ''}|${s?.m ?? ''}`;
     const hit = cache.get(portal);
     if (hit !== undefined && hit.key === key) return c.html(hit.html, 200, { 'Cache-Control': 'no-store' });

@@ -10,6 +10,7 @@ import { createInstallRoutes } from './install.ts';
 import { serverMetrics } from './metrics.ts';
 import { createPreviewRoutes } from './preview.ts';
 import { assertTokensReadable } from './tokens.ts';
+import { createReportRoutes } from '../report/routes.ts';
 
 export type AppDeps = {
   store: Store;
@@ -60,6 +61,8 @@ export function createApp(deps: AppDeps): Hono {
     }),
   );
   app.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, logger: deps.logger }));
+  // the portal report (src/report): loopback clients only, like the preview
+  app.route('/report', createReportRoutes({ store: deps.store, logger: deps.logger }));
 
   app.get('/healthz', (c) => {
     try {
