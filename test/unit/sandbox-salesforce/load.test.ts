@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createClock } from '../../../src/sandbox/hubspot/clock.ts';
 import { createLiveActivity, generateAccount } from '../../../src/sandbox/generator/index.ts';
+import type { SandboxObject } from '../../../src/sandbox/model.ts';
 import { createSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 
 const NOW = Date.UTC(2026, 0, 5, 9);
@@ -8,7 +9,7 @@ const NOW = Date.UTC(2026, 0, 5, 9);
 describe('generator → Salesforce org', () => {
   it('maps every generated object, keeps its timestamps, and links records by Salesforce id', () => {
     const sandbox = createSalesforceSandbox({ clock: createClock({ frozenAt: NOW }) });
-    const objects = [];
+    const objects: SandboxObject[] = [];
     for (const batch of generateAccount({ seed: 4, contacts: 25, now: NOW })) {
       sandbox.loader.load(batch);
       objects.push(...batch.objects);
