@@ -89,7 +89,11 @@ export function reliabilitySpec(title: string, bins: readonly ReliabilityBin[], 
       },
       {
         data: { values: bins.map((b) => ({ p: b.meanPredicted, o: b.observedRate, n: b.count })) },
-        mark: { type: 'line', color: COLORS[1], point: { filled: true, color: COLORS[1] } },
+        layer: [
+          { mark: { type: 'line', color: COLORS[1] } },
+          // point area ∝ contacts in the bin: a sparse bin's wild rate is visibly a small one
+          { mark: { type: 'circle', color: COLORS[1], opacity: 0.85 }, encoding: { size: { field: 'n', type: 'quantitative', title: 'contacts in bin', scale: { range: [12, 260] } } } },
+        ],
         encoding: {
           x: { field: 'p', type: 'quantitative', title: 'mean predicted probability', scale: { domain: [0, 1] } },
           y: { field: 'o', type: 'quantitative', title: 'observed rate', scale: { domain: [0, 1] } },

@@ -73,7 +73,7 @@ function storedTable(label: string, s: StoredMetrics, sampleFigures: Record<stri
     })
     .join('');
   const trained = s === null ? 'no trained model stored (cold-start prior)' : `model ${escapeHtml(s.version)}, trained ${iso(s.trainedAt)}`;
-  return `<table><thead><tr><th>${escapeHtml(label)}</th><th>stored at training (full sample)</th><th>recomputed on this report’s sample</th></tr></thead><tbody>${rows}</tbody></table>
+  return `<table><thead><tr><th>${escapeHtml(label)}</th><th>stored at training</th><th>recomputed on this report’s sample</th></tr></thead><tbody>${rows}</tbody></table>
 <p class="note">${trained}.</p>`;
 }
 

@@ -44,6 +44,25 @@ const CONVERSATIONS = new Set(['calls', 'emails', 'meetings']);
 
 const valid = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t);
 
+/** Wilson score interval (95 %) of a proportion k/n, in percent (scoring.md §5.3: report n and an interval). */
+export function wilson(k: number, n: number, z = 1.959964): [number, number] | null {
+  if (n === 0) return null;
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / d;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [100 * Math.max(0, centre - half), 100 * Math.min(1, centre + half)];
+}
+
+/** Below this many observations a rate is shown as indicative only. */
+export const MIN_N = 30;
+
+function interval(k: number, n: number): string | undefined {
+  const w = wilson(k, n);
+  if (w === null) return undefined;
+  return `95 % interval ${w[0].toFixed(1)}–${w[1].toFixed(1)} % (Wilson)${n < MIN_N ? `; n < ${MIN_N}: indicative only` : ''}`;
+}
+
 export function median(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -237,6 +256,7 @@ export function createKpiAccumulator(opts: KpiOptions) {
           label: 'CSAT',
           value: csatValue,
           display: pct(csatValue),
+          secondary: interval(top2, csatN),
           n: csatN,
           nLabel: 'CSAT answers',
           definition: `Share of CSAT answers (1–5 scale) that are 4 or 5 ("top-2-box"), × 100, over the answers submitted in the last ${days} days. Answers outside 1–5 or non-numeric are excluded.`,
@@ -258,7 +278,8 @@ export function createKpiAccumulator(opts: KpiOptions) {
           label: `Churn rate (${def.horizonDays} days)`,
           value: churnValue,
           display: pct(churnValue),
-          secondary: annual === null ? undefined : `≈ ${annual.toFixed(1)} % a year (1 − (1 − r)^(365/${def.horizonDays}))`,
+          secondary:
+            annual === null ? undefined : `≈ ${annual.toFixed(1)} % a year (1 − (1 − r)^(365/${def.horizonDays})); ${interval(churned, churnBase) ?? ''}`,
           n: churnBase,
           nLabel: 'contacts active at t₀',
           definition: churnDef,
@@ -312,6 +333,7 @@ export function createKpiAccumulator(opts: KpiOptions) {
           label: 'Feedback rate',
           value: feedbackValue,
           display: pct(feedbackValue),
+          secondary: interval(respondents, active),
           n: active,
           nLabel: 'active contacts',
           definition: `Share of active contacts who answered at least one survey (NPS, CSAT or CES, valid value) in the last ${days} days; active = any purchase, ticket, survey answer, or call/email/meeting in either direction in those days.`,

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmRecord } from '../../../src/connectors/types.ts';
 import { buildReport, collectReport, type ReportData } from '../../../src/report/index.ts';
+import { median, wilson } from '../../../src/report/kpis.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { contact, DAY, daysAgo, engagement, load, NOW, openStore, PORTAL, purchase, survey, ticket } from '../scoring/fixtures.ts';
@@ -75,6 +76,8 @@ describe('report KPIs on a hand-made store', () => {
     // CSAT: answers 5, 4, 2, 1 in the window (6 invalid, 3 too old) → 2 of 4 top-2-box.
     expect(k['csat']?.value).toBe(50);
     expect(k['csat']?.n).toBe(4);
+    // with its 95 % Wilson interval for 2 of 4 (0.150–0.850), flagged as indicative below 30 answers
+    expect(k['csat']?.secondary).toBe('95 % interval 15.0–85.0 % (Wilson); n < 30: indicative only');
     // NPS: 10, 9 promoters; 7 passive; 3, 6, 0 detractors → (2 − 3) / 6.
     expect(k['nps']?.value).toBeCloseTo((100 * (2 - 3)) / 6, 10);
     expect(k['nps']?.n).toBe(6);
@@ -123,6 +126,19 @@ describe('report KPIs on a hand-made store', () => {
     expect(r.html.includes('too few for segments')).toBe(true);
     expect(r.html.match(/not enough labelled history/g)?.length).toBe(2); // churn and service need
     assertSelfContained(r.html);
+  });
+
+  it('Wilson intervals and medians match published values', () => {
+    // Wilson 95 %: 0/10 → [0, 0.2775]; 2/4 → [0.150, 0.850]; 81/263 → [0.2553, 0.3662] (Newcombe 1998, table I, p = 0.3080)
+    expect(wilson(0, 10)?.[1]).toBeCloseTo(27.75, 2);
+    expect(wilson(2, 4)?.map((x) => Math.round(x * 10) / 10)).toEqual([15, 85]);
+    const w = wilson(81, 263) as [number, number];
+    expect(w[0]).toBeCloseTo(25.53, 1);
+    expect(w[1]).toBeCloseTo(36.62, 1);
+    expect(wilson(0, 0)).toBeNull();
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNull();
   });
 
   it('says to score first when nothing is scored, and names an empty cache', () => {
