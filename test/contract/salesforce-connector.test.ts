@@ -92,6 +92,20 @@ describe('salesforce connector on the emulator', () => {
     expect(inc2.records.map((r) => r.id)).not.toContain(tooLate);
   });
 
+  it('the cursor never moves back, even when the newest row it pointed at was hard-deleted', async () => {
+    h = await salesforceHarness({ lookbackMs: 60_000 });
+    await h.createContact({ email: 'a@example.com' });
+    await h.advance(30_000);
+    const b = await h.createContact({ email: 'b@example.com' });
+    const first = await drain(h.connector, 'contacts', null);
+    const since = (c: Cursor | null) => (JSON.parse(c ?? '{}') as { since: number }).since;
+    expect(since(first.cursor)).toBe(T0 + 30_000);
+    h.sandbox.data.purge('Contact', b);
+    const again = await drain(h.connector, 'contacts', first.cursor);
+    expect(again.records.length).toBe(1); // a, re-read inside the lookback
+    expect(since(again.cursor)).toBe(T0 + 30_000);
+  });
+
   it('writeScores sends collections of at most 200 and the values land on the contacts', async () => {
     h = await salesforceHarness();
     const ids: string[] = [];

@@ -103,7 +103,9 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
         throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
       }
       if (records.length === 0) continue;
-      const next = encodeCursor({ v: 1, since: parseSfTime(tail!.SystemModstamp) ?? 0, lastId: tail!.Id });
+      // never behind the cursor we started from: a pass that only re-read the lookback window (its
+      // newest row hard-deleted since) must not move the next pass further back each time
+      const next = encodeCursor({ v: 1, since: Math.max(start?.since ?? 0, parseSfTime(tail!.SystemModstamp) ?? 0), lastId: tail!.Id });
       // the first query's totalSize is the whole run's size unless it hit the LIMIT
       yield firstQuery && page.totalSize < deps.queryLimit ? { records, next, total: page.totalSize } : { records, next };
     }

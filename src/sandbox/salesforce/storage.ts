@@ -20,6 +20,8 @@ export type SalesforceData = {
   update(sobject: string, id: string, fields: Row): Row;
   /** moves the record to the recycle bin: IsDeleted = true, SystemModstamp bumped; queryAll still sees it */
   remove(sobject: string, id: string): void;
+  /** hard delete (the recycle bin emptied): the record is gone, queryAll included */
+  purge(sobject: string, id: string): void;
   get(sobject: string, id: string): Row | undefined;
   /** all rows of an sObject, deleted ones included, in id order */
   rows(sobject: string): Row[];
@@ -94,6 +96,9 @@ export function createSalesforceStorage(clock: SandboxClock): SalesforceData {
       // a delete bumps SystemModstamp (not LastModifiedDate): queryAll ordered by it sees the tombstone
       Object.assign(row, { IsDeleted: true, SystemModstamp: now });
       emit({ kind: 'delete', sobject: d.name, id, at: now });
+    },
+    purge(sobject, id) {
+      table(def(sobject)).delete(id);
     },
     get: (sobject, id) => table(def(sobject)).get(id),
     rows: (sobject) => [...table(def(sobject)).values()],
