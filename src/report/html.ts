@@ -132,7 +132,7 @@ export async function renderHtml(d: ReportData): Promise<string> {
       .join('');
     segments = `${chart(map, 'segment-map')}
 <table><thead><tr><th>segment</th><th>contacts</th><th>share</th><th>mean purchases</th><th>mean total spend</th><th>median days since touch</th><th>mean tickets (90 d)</th><th>mean survey score (0–100)</th><th>mean satisfaction</th><th>mean churn risk</th></tr></thead><tbody>${rows}</tbody></table>
-<p class="note">k-means (k = ${s.k}, k-means++ with 5 restarts, seed fixed) on ${s.n.toLocaleString('en-US')} sampled contacts’ standardised features (log1p of purchases, spend, days since touch, tenure, inbound and tickets in 90 days; open tickets; survey score and sentiment, missing values imputed with the mean); mean silhouette ${fmt(s.silhouette, 3)}. The map is the first two principal components of the same standardised data (${(100 * (s.explainedVarianceRatio[0] + s.explainedVarianceRatio[1])).toFixed(1)} % of the variance); the components are a view, not scores.</p>`;
+<p class="note">k-means (k = ${s.k}, k-means++ with 5 restarts, seed fixed) on ${s.n.toLocaleString('en-US')} sampled contacts’ standardised features (log1p of purchases, spend, days since touch, tenure, inbound and tickets in 90 days; open tickets; survey score and sentiment, missing values imputed with the mean); mean silhouette ${fmt(s.silhouette, 3)}. The map (${s.points.length.toLocaleString('en-US')} of them drawn) is the first two principal components of the same standardised data (${(100 * (s.explainedVarianceRatio[0] + s.explainedVarianceRatio[1])).toFixed(1)} % of the variance); the components are a view, not scores.</p>`;
   }
 
   const rp = d.repeatPurchases;

@@ -21,6 +21,9 @@ export const SEGMENT_FEATURES: readonly { name: string; value: (f: ContactFeatur
   { name: 'sentiment', value: (f) => f.sentiment ?? Number.NaN },
 ];
 
+/** Points drawn on the segment map (each is ~350 bytes of SVG). */
+export const MAP_POINTS = 1500;
+
 export type SegmentPoint = { x: number; y: number; segment: number };
 export type SegmentSummary = {
   segment: number;
@@ -115,7 +118,10 @@ export function segmentContacts(
     });
   }
   return {
-    points: pca.projections.map(([x, y], i) => ({ x, y, segment: seg[i] as number })),
+    // The map draws at most MAP_POINTS of them (every k-th): enough to see the shapes, and the page stays small.
+    points: pca.projections
+      .map(([x, y], i) => ({ x, y, segment: seg[i] as number }))
+      .filter((_, i) => i % Math.max(1, Math.ceil(fs.length / MAP_POINTS)) === 0),
     summaries,
     k,
     silhouette,

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, collectReport, type ReportData } from '../../../src/report/index.ts';
 import { xmlProblem, assertSelfContained, svgBlocks } from './html-checks.ts';
+import { MAP_POINTS } from '../../../src/report/segments.ts';
 import { rocAuc, expectedCalibrationError } from '../../../src/scoring/models/metrics.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
 import { trainPortal } from '../../../src/scoring/train.ts';
@@ -90,6 +91,10 @@ describe('rapport report on a synthetic portal', () => {
     expect(small.sampled).toBeLessThanOrEqual(200);
     expect(small.sampled).toBeGreaterThan(100);
     if ('points' in small.segments) expect(small.segments.points.length).toBeLessThanOrEqual(200);
+    if ('points' in full.segments) {
+      expect(full.segments.n).toBe(N);
+      expect(full.segments.points.length).toBeLessThanOrEqual(MAP_POINTS);
+    }
     expect(small.repeatPurchases.customers).toBeLessThanOrEqual(200);
     expect(small.kpis).toEqual(full.kpis);
     // BG/NBD: actual and expected customers add up to the same total
