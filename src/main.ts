@@ -23,6 +23,10 @@ export type Rapport = {
   daemon: Daemon;
   /** connects the private-app portal (if configured) and every installed OAuth portal; returns their ids */
   connectPortals(): Promise<string[]>;
+  /** registers a portal whose connector was built elsewhere (e.g. the Salesforce demo) */
+  addPortal(p: { portal: string; crm: 'hubspot' | 'salesforce'; externalId: string; baseUrl: string }, connector: CrmConnector): void;
+  /** called when an OAuth install registers a portal, with its first pass (provision + backfill) */
+  onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
   connector(portal: string): CrmConnector | undefined;
   /** starts the HTTP server (webhooks, OAuth, card API, preview, metrics) */
@@ -132,6 +136,8 @@ export function createRapport(opts: RapportOptions): Rapport {
   }
 
   let server: ServerType | undefined;
+  const readyListeners: ((portal: string, backfill: Promise<void>) => void)[] = [];
+  if (opts.onPortalReady !== undefined) readyListeners.push(opts.onPortalReady);
 
   function metrics(): string {
     const lines: string[] = [
@@ -175,6 +181,14 @@ export function createRapport(opts: RapportOptions): Rapport {
     daemon,
     connectPortals,
     connector: (portal) => connectors.get(portal),
+    addPortal(p, connector) {
+      store.portals.upsert({ ...p, scopes: [] });
+      store.portals.markConnected(p.portal);
+      register(p.portal, connector);
+    },
+    onPortalReady(listener) {
+      readyListeners.push(listener);
+    },
     async listen(port = config.port, host = '127.0.0.1') {
       const app = createApp({
         store,
@@ -198,7 +212,7 @@ export function createRapport(opts: RapportOptions): Rapport {
             }
             await daemon.nudge(portal);
           })();
-          opts.onPortalReady?.(portal, backfill);
+          for (const l of readyListeners) l(portal, backfill);
         },
         rescore: async (portal: string, contactId: string) => {
           scoreContacts(store, portal, { contactIds: [contactId], now: now(), logger });

@@ -5,11 +5,8 @@ import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
-import { generateAccount, createLiveActivity } from '../sandbox/generator/index.ts';
-import { installThroughBrowser } from '../sandbox/hubspot/browser-install.ts';
-import { startHubspotSandbox } from '../sandbox/hubspot/index.ts';
-import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from '../sandbox/model.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
+import { hubspotDemo, salesforceDemo } from './demo-crms.ts';
 import { createProgressBars } from './progress.ts';
 
 const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE] [--port N] [--real-limits]
@@ -33,7 +30,8 @@ Options:
   --port N        Rapport's HTTP port (default: a free port)
   --real-limits   HubSpot's real rate limits (110 requests / 10 s); by default the sandbox allows
                   10× that so the demo finishes in about a minute
-  --crm NAME      hubspot (default); salesforce is not available yet
+  --crm NAME      hubspot (default) or salesforce (an emulated org; Rapport has no Salesforce
+                  change notifications yet, so its live phase polls instead of webhooks)
   -h, --help      this help
 `;
 
@@ -61,7 +59,17 @@ const percentile = (xs: number[], p: number): number | null => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? null;
 };
 
-type LiveEvent = { contactId: string; label: string; at: number; before: Record<string, number> | undefined; done: boolean };
+type LiveEvent = {
+  contactId: string;
+  label: string;
+  /** wall clock of the event, for latency */
+  at: number;
+  /** CRM clock: a score at or after this includes the event */
+  scoredAfter: number;
+  before: Record<string, number> | undefined;
+  remoteBefore: string | undefined;
+  done: boolean;
+};
 
 export const command: Command = {
   name: 'demo',
@@ -80,8 +88,8 @@ export const command: Command = {
       help: { type: 'boolean', short: 'h', default: false },
     }, io);
     if (typeof values === 'number') return values;
-    if (values.crm !== 'hubspot') {
-      io.stderr(`rapport demo: --crm ${values.crm} is not available: only the HubSpot sandbox exists so far\n`);
+    if (values.crm !== 'hubspot' && values.crm !== 'salesforce') {
+      io.stderr(`rapport demo: --crm must be hubspot or salesforce, got "${values.crm}"\n`);
       return EXIT.usage;
     }
     const contacts = Number(values.contacts);
@@ -100,87 +108,59 @@ export const command: Command = {
     const t0 = performance.now();
     const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
     // Human narration goes to stderr with --once so stdout carries only the JSON summary.
-    const say = (text: string) => (values.once ? io.stderr : io.stdout)(`${text}\n`);
+    const out = values.once ? io.stderr : io.stdout;
+    const say = (text: string) => out(`${text}\n`);
     const step = async <T>(label: string, fn: () => Promise<T> | T): Promise<T> => {
       const s = performance.now();
-      (values.once ? io.stderr : io.stdout)(`▸ ${label}… `);
+      out(`▸ ${label}… `);
       const r = await fn();
-      (values.once ? io.stderr : io.stdout)(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
+      out(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
       return r;
     };
 
-    // The demo's own OAuth app, registered with the sandbox.
-    const app = { clientId: 'rapport-demo', clientSecret: randomBytes(16).toString('hex'), appId: 424242 };
-    const perSecond = values['real-limits'] ? 110 : 1100;
-    const { sandbox, baseUrl, close: closeSandbox } = await step(
-      `Starting the HubSpot sandbox (${perSecond} requests / 10 s)`,
-      () => startHubspotSandbox({ seed, oauth: app, limits: { per10s: perSecond, searchPerSecond: values['real-limits'] ? 5 : 50 } }),
+    const crmOptions = { seed, contacts, realLimits: values['real-limits'] };
+    const crm = await step(
+      `Starting the ${values.crm === 'salesforce' ? 'Salesforce' : 'HubSpot'} sandbox with a synthetic account of ${contacts.toLocaleString('en')} contacts (seed ${seed})`,
+      () => (values.crm === 'salesforce' ? salesforceDemo(crmOptions) : hubspotDemo(crmOptions)),
     );
-    const { hubId } = sandbox.portals.create();
-    const now0 = sandbox.clock.now();
-    await step(`Generating a synthetic account of ${contacts.toLocaleString('en')} contacts (seed ${seed})`, () => {
-      for (const batch of generateAccount({ seed, contacts, now: now0 })) sandbox.data.load(hubId, batch);
-    });
+    say(`  ${crm.label}`);
 
     rmSync(values.db, { force: true });
     rmSync(`${values.db}-wal`, { force: true });
     rmSync(`${values.db}-shm`, { force: true });
     const port = values.port === undefined ? await freePort() : Number(values.port);
-    const publicUrl = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      RAPPORT_DB: values.db,
-      RAPPORT_PORT: String(port),
-      RAPPORT_PUBLIC_URL: publicUrl,
-      // Ephemeral: the demo database is recreated on every run.
-      RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
-      RAPPORT_SYNC_INTERVAL_MS: '15000',
-      HUBSPOT_BASE_URL: baseUrl,
-      HUBSPOT_CLIENT_ID: app.clientId,
-      HUBSPOT_CLIENT_SECRET: app.clientSecret,
-      HUBSPOT_APP_ID: String(app.appId),
-      HUBSPOT_RATE_LIMIT: String(perSecond),
-    }, '/nonexistent/rapport.config.json');
+    const config = loadConfig(
+      {
+        RAPPORT_DB: values.db,
+        RAPPORT_PORT: String(port),
+        RAPPORT_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        // Ephemeral: the demo database is recreated on every run.
+        RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+        RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
+        RAPPORT_SYNC_INTERVAL_MS: '15000',
+        ...crm.env,
+      },
+      '/nonexistent/rapport.config.json',
+    );
     const logger = createLogger({ level: config.logLevel });
     const bars = createProgressBars(io.stderr, io.isTTY && !values.once);
-    let backfill: Promise<void> | undefined;
-    const rapport = createRapport({
-      config,
-      logger,
-      now: () => sandbox.clock.now(),
-      onProgress: (p) => bars.update(p),
-      onPortalReady: (_portal, done) => {
-        backfill = done;
-      },
-    });
+    const rapport = createRapport({ config, logger, now: () => crm.now(), onProgress: (p) => bars.update(p) });
     let exitCode: number = EXIT.ok;
     try {
       const { url } = await rapport.listen(port);
-      sandbox.webhooks.subscribe({ targetUrl: `${url}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
-
-      const portal = `hubspot:${hubId}`;
-      await step('Installing Rapport through the sandbox OAuth flow', async () => {
-        await installThroughBrowser(`${url}/oauth/hubspot/install`);
-        for (let i = 0; i < 100 && backfill === undefined; i++) await sleep(50, io.signal);
-        if (backfill === undefined) throw new Error('the install did not register the portal');
-      });
-      say(`  portal ${portal} installed; tokens stored encrypted in ${values.db}`);
-
-      await step('Provisioning rapport_* properties, backfilling, training, scoring and writing back', async () => {
-        await backfill;
-        bars.finish();
-      });
-      // Writing 5,000 scores bumped every contact's lastmodifieddate: one incremental pass reads
-      // those back (content unchanged, so nothing is rescored) before the live phase, as the
-      // daemon would in steady state.
-      await step('Catching up with the write-back', () => rapport.daemon.nudge(portal));
-      const counts = rapport.store.records.counts(portal);
-      say(
-        '  cache: ' +
-          Object.entries(counts)
-            .map(([t, c]) => `${c.live} ${t}`)
-            .join(', '),
+      const portal = await step(
+        values.crm === 'salesforce'
+          ? 'Connecting to the org, backfilling, training, scoring and writing back'
+          : 'Installing Rapport through the sandbox OAuth flow, provisioning, backfilling, training, scoring and writing back',
+        async () => {
+          const p = await crm.install(rapport, url, io.signal);
+          bars.finish();
+          return p;
+        },
       );
+      say(`  portal ${portal} connected${values.crm === 'hubspot' ? `; OAuth tokens stored encrypted in ${values.db}` : ''}`);
+      const counts = rapport.store.records.counts(portal);
+      say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${t}`).join(', ')}`);
 
       // The first pass trained the portal's models (time split on its own history), scored every
       // contact and wrote the scores back.
@@ -195,16 +175,13 @@ export const command: Command = {
               .join(', ')})`;
       say(`  churn model ${fmt(churn)}`);
       say(`  service-need model ${fmt(service)}`);
-      const written = rapport.store.outbox.writtenCount(portal);
-      say(`  ${rapport.store.scores.count(portal)} contacts scored, ${written} written back to the sandbox`);
+      say(`  ${rapport.store.scores.count(portal)} contacts scored, ${rapport.store.outbox.writtenCount(portal)} written back to the sandbox`);
       say(`  card preview: ${url}/preview/contacts/<id>?portal=${portal}   metrics: ${url}/metrics`);
       say(`  report: ${url}/report?portal=${portal}`);
       const liveAt = (performance.now() - t0) / 1000;
-      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; webhooks → sync → rescore → write-back${values.once ? '' : '. Ctrl-C to stop.'}`);
+      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${crm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);
 
       // ---- live phase
-      const live = createLiveActivity({ seed: seed + 1, now: sandbox.clock.now() });
-      const contactIds = [...rapport.store.records.iterateIds(portal, 'contacts')];
       const events: LiveEvent[] = [];
       const latencies: number[] = [];
       let rescored = 0;
@@ -212,80 +189,60 @@ export const command: Command = {
         const s = rapport.store.scores.get(portal, id);
         return s === undefined
           ? undefined
-          : { satisfaction: s.satisfaction.value, loyalty: s.loyalty.value, churnRisk: s.churnRisk.value, serviceNeed: s.serviceNeed.value, scoredAt: s.scoredAt };
+          : { satisfaction: s.satisfaction.value, loyalty: s.loyalty.value, churnRisk: s.churnRisk.value, serviceNeed: s.serviceNeed.value };
       };
-      say('  time      contact        event                     satisfaction  loyalty  churn  service  health   latency');
+      say('  time      contact              event                     satisfaction  loyalty  churn  service  health   latency');
       const check = () => {
         for (const e of events) {
           if (e.done) continue;
           const s = rapport.store.scores.get(portal, e.contactId);
-          if (s === undefined || s.scoredAt < e.at) continue;
-          const remote = sandbox.data.get(hubId, 'contacts', e.contactId)?.properties['rapport_scored_at'];
-          const pending = rapport.store.outbox.due(portal, 1_000_000).some((i) => i.contactId === e.contactId);
-          if (pending) continue;
+          if (s === undefined || s.scoredAt < e.scoredAfter) continue;
+          if (rapport.store.outbox.due(portal, 1_000_000).some((i) => i.contactId === e.contactId)) continue;
           e.done = true;
           rescored++;
           const ms = Date.now() - e.at;
-          if (remote !== undefined && remote !== null) latencies.push(ms);
+          // latency counts only when the new values reached the CRM
+          if (crm.scoredAtOf(e.contactId) !== e.remoteBefore) latencies.push(ms);
           const d = (k: 'satisfaction' | 'loyalty' | 'churnRisk' | 'serviceNeed') => {
             const b = e.before?.[k];
             const a = s[k].value;
             return b === undefined || Math.round(b) === Math.round(a) ? `${Math.round(a)}` : `${Math.round(b)}→${Math.round(a)}`;
           };
           say(
-            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(13)}  ${e.label.padEnd(24)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
+            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(19)}  ${e.label.padEnd(24)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
           );
         }
       };
       const rounds = values.once ? 1 : Infinity;
       for (let round = 0; round < rounds && !io.signal.aborted; round++) {
-        const batch = live.next(contactIds, sandbox.clock.now());
         const at = Date.now();
-        for (const obj of batch.objects) {
-          // the generator may record a link in either direction
-          const assoc = batch.associations.flatMap((a) =>
-            a.fromType === obj.type && a.fromId === obj.id
-              ? [{ type: a.toType, id: a.toId }]
-              : a.toType === obj.type && a.toId === obj.id
-                ? [{ type: a.fromType, id: a.fromId }]
-                : [],
-          );
-          const created = sandbox.data.create(hubId, obj.type, obj.properties, assoc);
-          const contact = assoc.find((a) => a.type === 'contacts');
-          if (contact !== undefined) {
-            events.push({ contactId: contact.id, label: `${obj.type === 'feedback_submissions' ? 'survey answer' : HUBSPOT_OBJECT_TYPES[obj.type as HubspotObjectType].singular} ${created.id}`, at, before: scoreOf(contact.id), done: false });
-          }
+        const scoredAfter = crm.now();
+        for (const a of crm.addActivity(crm.now())) {
+          events.push({ ...a, at, scoredAfter, before: scoreOf(a.contactId), remoteBefore: crm.scoredAtOf(a.contactId), done: false });
         }
-        if (values.once) {
-          // Wait for the round trip: delivery → nudge → sync → rescore → write-back.
-          for (let i = 0; i < 300 && events.some((e) => !e.done) && !io.signal.aborted; i++) {
-            await sandbox.webhooks.flush();
-            await sleep(100, io.signal);
-            check();
-          }
-        } else {
-          for (let waited = 0; waited < everyMs && !io.signal.aborted; waited += 200) {
-            await sleep(200, io.signal);
-            check();
-          }
+        for (let waited = 0; !io.signal.aborted; waited += 100) {
+          if (values.once ? events.every((e) => e.done) || waited > 30_000 : waited >= everyMs) break;
+          await crm.pump(rapport, portal);
+          await sleep(100, io.signal);
+          check();
         }
       }
 
       if (values.once) {
-        const sandboxContacts = sandbox.data.count(hubId, 'contacts');
-        let writtenInSandbox = 0;
-        for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] != null) writtenInSandbox++;
+        const inSandbox = crm.contactCount();
+        const writtenBack = crm.writtenBackCount();
         const summary = {
+          crm: values.crm,
           portal,
           seed,
           contacts: {
-            inSandbox: sandboxContacts,
+            inSandbox,
             synced: rapport.store.records.counts(portal)['contacts']?.live ?? 0,
             scored: rapport.store.scores.count(portal),
-            writtenBack: writtenInSandbox,
+            writtenBack,
           },
           records: rapport.store.records.counts(portal),
-          webhook: {
+          live: {
             events: events.length,
             rescored,
             writeBackLatencyMs: { p50: percentile(latencies, 50), max: percentile(latencies, 100) },
@@ -296,17 +253,17 @@ export const command: Command = {
           },
           secondsToLive: Number(liveAt.toFixed(1)),
           secondsTotal: Number(secs()),
-          sandbox: sandbox.stats(hubId),
+          sandbox: crm.stats(),
         };
         io.stdout(JSON.stringify(summary, null, 2) + '\n');
-        if (rescored === 0 || writtenInSandbox < sandboxContacts) exitCode = EXIT.failure;
+        if (rescored === 0 || writtenBack < inSandbox) exitCode = EXIT.failure;
       }
     } catch (e) {
       io.stderr(`\nrapport demo: ${(e as Error).message}\n`);
       exitCode = EXIT.failure;
     } finally {
       await rapport.close();
-      await closeSandbox();
+      await crm.close();
     }
     return exitCode;
   },

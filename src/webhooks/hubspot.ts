@@ -164,14 +164,20 @@ export function streamsForEvent(e: HubspotEvent): ObjectType[] {
   }
   if (action === 'associationChange') {
     // e.g. CONTACT_TO_COMPANY, CALL_TO_CONTACT; generic events also name both type ids
+    const sides = new Set<ObjectType>();
     for (const side of (e.associationType ?? '').toLowerCase().split('_to_')) {
       const t = BY_NAME.get(side);
-      if (t !== undefined) out.add(t);
+      if (t !== undefined) sides.add(t);
     }
     for (const typeId of [e.fromObjectTypeId, e.toObjectTypeId]) {
       const t = typeId === undefined ? undefined : BY_TYPE_ID.get(typeId);
-      if (t !== undefined) out.add(t);
+      if (t !== undefined) sides.add(t);
     }
+    // The cache keeps a record's link to its contacts on the record (deal, ticket, engagement,
+    // survey), and a contact's own link only to its company: re-reading contacts helps only for
+    // contact↔company changes, and is a full lookback pass after a bulk write otherwise.
+    for (const t of sides) out.add(t);
+    if (!sides.has('companies') && [...sides].some((t) => t !== 'contacts')) out.delete('contacts');
   }
   return [...out];
 }

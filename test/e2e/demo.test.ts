@@ -20,7 +20,7 @@ describe('rapport demo --once', () => {
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout) as {
       contacts: { inSandbox: number; synced: number; scored: number; writtenBack: number };
-      webhook: { events: number; rescored: number; writeBackLatencyMs: { p50: number | null; max: number | null } };
+      live: { events: number; rescored: number; writeBackLatencyMs: { p50: number | null; max: number | null } };
       secondsToLive: number;
       models: { churn: { version: string } | null };
     };
@@ -28,13 +28,34 @@ describe('rapport demo --once', () => {
     expect(s.contacts.synced).toBe(s.contacts.inSandbox);
     expect(s.contacts.scored).toBe(s.contacts.inSandbox);
     expect(s.contacts.writtenBack).toBe(s.contacts.inSandbox);
-    expect(s.webhook.events).toBeGreaterThanOrEqual(1);
-    expect(s.webhook.rescored).toBeGreaterThanOrEqual(1);
+    expect(s.live.events).toBeGreaterThanOrEqual(1);
+    expect(s.live.rescored).toBeGreaterThanOrEqual(1);
     expect(s.models.churn?.version).toMatch(/\S/);
     // Reported, not asserted: timing is a benchmark figure (goal: live phase within 60 s on 2 cores).
     console.log(
       `demo --once: live phase reached after ${s.secondsToLive}s (goal < 60 s), whole run ${wall.toFixed(1)}s, ` +
-        `webhook → write-back p50 ${s.webhook.writeBackLatencyMs.p50} ms`,
+        `webhook → write-back p50 ${s.live.writeBackLatencyMs.p50} ms`,
     );
   }, 240_000);
+
+  it('--crm salesforce runs the same cycle on the emulated org (polling instead of webhooks)', async () => {
+    const { done } = rapportChild(['demo', '--once', '--crm', 'salesforce', '--contacts', '500', '--db', join(dir.path, 'sf.db')], {});
+    const r = await done;
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as { crm: string; portal: string; contacts: { inSandbox: number; synced: number; scored: number; writtenBack: number }; live: { rescored: number } };
+    expect(s.crm).toBe('salesforce');
+    expect(s.portal).toMatch(/^salesforce:00D/);
+    expect(s.contacts.inSandbox).toBeGreaterThanOrEqual(500);
+    expect(s.contacts.synced).toBe(s.contacts.inSandbox);
+    expect(s.contacts.scored).toBe(s.contacts.inSandbox);
+    expect(s.contacts.writtenBack).toBe(s.contacts.inSandbox);
+    expect(s.live.rescored).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+
+  it('refuses an unknown --crm with usage exit 2', async () => {
+    const { done } = rapportChild(['demo', '--crm', 'pipedrive'], {});
+    const r = await done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--crm must be hubspot or salesforce/);
+  });
 });

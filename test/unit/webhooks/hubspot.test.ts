@@ -79,11 +79,10 @@ describe('which streams an event concerns', () => {
     expect(streams({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_COMPANY' })).toEqual(['contacts', 'companies']);
     expect(
       streams({ subscriptionType: 'object.associationChange', objectTypeId: '0-48', associationType: 'CALL_TO_CONTACT', fromObjectTypeId: '0-48', toObjectTypeId: '0-1' }),
-    ).toEqual(['calls', 'contacts']);
-    expect(streams({ subscriptionType: 'object.associationChange', objectTypeId: '0-19', associationType: 'FEEDBACK_SUBMISSION_TO_CONTACT' })).toEqual([
-      'feedback_submissions',
-      'contacts',
-    ]);
+    ).toEqual(['calls']);
+    // links to contacts live on the other record: a contact pass would only re-read its lookback
+    expect(streams({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_DEAL' })).toEqual(['deals']);
+    expect(streams({ subscriptionType: 'object.associationChange', objectTypeId: '0-19', associationType: 'FEEDBACK_SUBMISSION_TO_CONTACT' })).toEqual(['feedback_submissions']);
     expect(streams({ subscriptionType: 'object.creation', objectTypeId: '2-143967026' })).toEqual([]);
     expect(streams({ subscriptionType: 'product.creation' })).toEqual([]);
     expect(streams({ subscriptionType: 'constructor.associationChange', associationType: '__proto___TO_toString', objectTypeId: 'constructor' })).toEqual([]);
