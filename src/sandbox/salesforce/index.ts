@@ -2,7 +2,7 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
 import { createClock, type SandboxClock } from '../hubspot/clock.ts';
-import { createRandom } from '../hubspot/random.ts';
+import { createRandom } from '../../scoring/models/random.ts';
 import { randomBytes } from 'node:crypto';
 import { createAdminRoutes } from './admin.ts';
 import { createSalesforceApi } from './api.ts';
