@@ -13,48 +13,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CrmRecord, ObjectType } from '../src/connectors/types.ts';
-import { createDuplicateEmailFlagger, toRecord } from '../src/connectors/hubspot/mapping.ts';
-import type { ContactTruth, GeneratedBatch } from '../src/sandbox/model.ts';
+import { createDuplicateEmailFlagger } from '../src/connectors/hubspot/mapping.ts';
+import type { ContactTruth } from '../src/sandbox/model.ts';
 import { generateAccount } from '../src/sandbox/generator/index.ts';
 import { expectedCalibrationError, reliabilityCurve, rocAuc, spearman } from '../src/scoring/models/metrics.ts';
 import { scoreContacts } from '../src/scoring/score-portal.ts';
 import { trainPortal } from '../src/scoring/train.ts';
 import { createStore } from '../src/store/index.ts';
+import { generatedRecords } from '../test/support/generated-records.ts';
 
 const N = Number(process.env['BENCH_CONTACTS'] ?? 20_000);
 const SEED = Number(process.env['BENCH_SEED'] ?? 7);
 const NOW = Date.UTC(2026, 5, 1);
 const PORTAL = 'hubspot:1';
 
-function toRecords(batch: GeneratedBatch, flag: (r: CrmRecord) => void): CrmRecord[] {
-  const contactsOf = new Map<string, string[]>();
-  const companiesOf = new Map<string, { id: string; primary: boolean }[]>();
-  const push = <T>(m: Map<string, T[]>, k: string, v: T) => {
-    const list = m.get(k);
-    if (list === undefined) m.set(k, [v]);
-    else list.push(v);
-  };
-  for (const a of batch.associations) {
-    // The sandbox serves both directions; the batch may list either one.
-    if (a.toType === 'contacts' && a.fromType !== 'contacts') push(contactsOf, `${a.fromType}/${a.fromId}`, a.toId);
-    if (a.fromType === 'contacts' && a.toType !== 'contacts') push(contactsOf, `${a.toType}/${a.toId}`, a.fromId);
-    if (a.toType === 'companies' && a.fromType !== 'companies') push(companiesOf, `${a.fromType}/${a.fromId}`, { id: a.toId, primary: a.typeId === 1 || a.typeId === 279 });
-    if (a.fromType === 'companies' && a.toType === 'contacts') push(companiesOf, `contacts/${a.toId}`, { id: a.fromId, primary: true });
-  }
-  return batch.objects.map((o) => {
-    const key = `${o.type}/${o.id}`;
-    const r = toRecord(
-      PORTAL,
-      o.type as ObjectType,
-      { id: o.id, properties: o.properties, updatedAt: new Date(o.updatedAt).toISOString(), archived: o.archived },
-      { contacts: contactsOf.get(key) ?? [], companies: companiesOf.get(key) ?? [] },
-      NOW,
-    );
-    flag(r);
-    return r;
-  });
-}
 
 function verdict(ok: boolean): string {
   return ok ? 'MET' : 'NOT MET';
@@ -70,7 +42,7 @@ function main(): void {
     const flag = createDuplicateEmailFlagger();
     let records = 0;
     for (const batch of generateAccount({ seed: SEED, contacts: N, now: NOW })) {
-      const recs = toRecords(batch, flag);
+      const recs = generatedRecords(PORTAL, batch, NOW, flag);
       records += recs.length;
       store.transaction(() => store.records.upsertPage(recs));
       for (const tr of batch.truth) truth.set(tr.contactId, tr);
