@@ -1,9 +1,9 @@
 import { loadConfig } from '../config.ts';
-import { CrmError, EXIT } from '../errors.ts';
+import { EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
-import { exitCodeFor, explainCrmError } from './sync.ts';
+import { connectOrExplain } from './sync.ts';
 
 const USAGE = `Usage: rapport serve [--port N] [--host H]
 
@@ -33,16 +33,8 @@ export const command: Command = {
     const logger = createLogger({ level: config.logLevel });
     const rapport = createRapport({ config, logger });
     try {
-      let portals: string[];
-      try {
-        portals = await rapport.connectPortals();
-      } catch (e) {
-        if (e instanceof CrmError) {
-          io.stderr(`rapport serve: ${explainCrmError(e)}\n`);
-          return exitCodeFor(e);
-        }
-        throw e;
-      }
+      const portals = await connectOrExplain(rapport, 'serve', io);
+      if (typeof portals === 'number') return portals;
       const { url } = await rapport.listen(port ?? config.port, values.host);
       io.stderr(
         `rapport serve: listening on ${url} (public URL ${config.publicUrl}); ` +

@@ -2,7 +2,7 @@ import { loadConfig } from '../config.ts';
 import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/types.ts';
 import { CrmError, EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { createRapport } from '../main.ts';
+import { createRapport, type Rapport } from '../main.ts';
 import type { CycleSummary } from '../sync/daemon.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { createProgressBars } from './progress.ts';
@@ -72,6 +72,17 @@ async function preflight(connector: CrmConnector, types: readonly ObjectType[], 
   return undefined;
 }
 
+/** Connects every configured portal; a CRM error becomes a message an admin can act on and its exit code. */
+export async function connectOrExplain(rapport: Rapport, name: string, io: CliIo): Promise<string[] | number> {
+  try {
+    return await rapport.connectPortals();
+  } catch (e) {
+    if (!(e instanceof CrmError)) throw e;
+    io.stderr(`rapport ${name}: ${explainCrmError(e)}\n`);
+    return exitCodeFor(e);
+  }
+}
+
 export function summarize(cycles: CycleSummary[]) {
   return cycles.map((c) => ({
     portal: c.portal,
@@ -112,16 +123,9 @@ export const command: Command = {
     const bars = createProgressBars(io.stderr, io.isTTY && !values.json);
     const rapport = createRapport({ config, logger, onProgress: (p) => bars.update(p) });
     try {
-      let portals: string[];
-      try {
-        portals = await rapport.connectPortals();
-      } catch (e) {
-        if (e instanceof CrmError) {
-          io.stderr(`rapport sync: ${explainCrmError(e)}\n`);
-          return exitCodeFor(e);
-        }
-        throw e;
-      }
+      const connected = await connectOrExplain(rapport, 'sync', io);
+      if (typeof connected === 'number') return connected;
+      let portals = connected;
       if (values.portal !== undefined) portals = portals.filter((p) => p === values.portal);
       if (portals.length === 0) {
         io.stderr(
