@@ -1,6 +1,4 @@
-import { serve } from '@hono/node-server';
 import { Hono, type Context, type Next } from 'hono';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../log.ts';
 import { silentLogger } from '../../log.ts';
 import { createApiRoutes, type ApiEnv } from './api.ts';
@@ -18,6 +16,7 @@ import { CORRELATION_HEADER, JSON_CONTENT_TYPE, newCorrelationId } from './respo
 import { createSandboxStorage } from './storage.ts';
 import type { FaultRates, SandboxData, SandboxLimits, SandboxStats } from './types.ts';
 import { createSandboxWebhooks, type SandboxWebhooksImpl, type WebhookOptions } from './webhooks.ts';
+import { serveEmulator } from '../serve.ts';
 
 export type { FaultRates, SandboxChange, SandboxData, SandboxLimits, SandboxPortals, SandboxStats, SandboxWebhooks } from './types.ts';
 export type { SandboxClock } from './clock.ts';
@@ -241,25 +240,6 @@ export async function startHubspotSandbox(
   opts: HubspotSandboxOptions & { port?: number; host?: string } = {},
 ): Promise<{ sandbox: HubspotSandbox; baseUrl: string; close(): Promise<void> }> {
   const sandbox = createHubspotSandbox(opts);
-  const host = opts.host ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: sandbox.app.fetch, hostname: host, port: opts.port ?? 0 }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let closed = false;
-  return {
-    sandbox,
-    baseUrl,
-    async close() {
-      if (closed) return;
-      closed = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      // keep-alive connections (the client's fetch pool) would hold close() open
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      await sandbox.close();
-      await stopped;
-    },
-  };
+  const served = await serveEmulator(sandbox.app.fetch, opts, () => sandbox.close());
+  return { sandbox, ...served };
 }

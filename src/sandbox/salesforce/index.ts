@@ -1,6 +1,4 @@
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import type { AddressInfo } from 'node:net';
 import { createClock, type SandboxClock } from '../hubspot/clock.ts';
 import { createRandom } from '../../scoring/models/random.ts';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +8,7 @@ import { createSalesforceLoader, type SalesforceLoader } from './load.ts';
 import { salesforceId } from './objects.ts';
 import { createSalesforceSessions, type SalesforceOAuthApp, type SalesforceSessions } from './sessions.ts';
 import { createSalesforceStorage, type SalesforceData } from './storage.ts';
+import { serveEmulator } from '../serve.ts';
 
 export type { SalesforceData, SalesforceChange, Row, FieldValue } from './storage.ts';
 export type { SalesforceSessions, SalesforceOAuthApp } from './sessions.ts';
@@ -147,24 +146,6 @@ export async function startSalesforceSandbox(
   opts: SalesforceSandboxOptions & { port?: number; host?: string } = {},
 ): Promise<{ sandbox: SalesforceSandbox; baseUrl: string; close(): Promise<void> }> {
   const sandbox = createSalesforceSandbox(opts);
-  const host = opts.host ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: sandbox.app.fetch, hostname: host, port: opts.port ?? 0 }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let closed = false;
-  return {
-    sandbox,
-    baseUrl,
-    async close() {
-      if (closed) return;
-      closed = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      await sandbox.close();
-      await stopped;
-    },
-  };
+  const served = await serveEmulator(sandbox.app.fetch, opts, () => sandbox.close());
+  return { sandbox, ...served };
 }
