@@ -1,6 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
+import { rescoreAllInParallel } from '../scoring/parallel.ts';
 import { scoreContacts } from '../scoring/score-portal.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { selectPortals } from './portal-arg.ts';
@@ -38,7 +39,11 @@ export const command: Command = {
       for (const portal of selected.portals) {
         if (io.signal.aborted) break;
         const started = performance.now();
-        const r = scoreContacts(store, portal, { contactIds: values.all === true ? 'all' : 'dirty', now: Date.now() });
+        // --all uses every core (worker threads read, this thread saves); changed contacts are few.
+        const r =
+          values.all === true
+            ? await rescoreAllInParallel(store, portal, { now: Date.now() })
+            : scoreContacts(store, portal, { contactIds: 'dirty', now: Date.now() });
         const seconds = (performance.now() - started) / 1000;
         results.push({ portal, ...r, seconds: Math.round(seconds * 1000) / 1000 });
         if (values.json !== true) {

@@ -466,19 +466,27 @@ function toLinked(row: LinkRow): LinkedRow {
 // CROSS JOIN fixes the join order (SQLite never reorders it): walk the associations_to index for
 // the contact(s), then look records up by primary key. Left to itself, the planner may scan
 // every record of the portal for a single contact (measured: 24 ms per contact at 240k records).
-export function* readContactChunks(store: Store, portal: string, chunkSize = 2000): Generator<ContactInput[]> {
-  const contacts = store.db.prepare<[string, string, number], ContactRow>(
+export function* readContactChunks(
+  store: Store,
+  portal: string,
+  chunkSize = 2000,
+  /** only contacts with after < id <= through (a parallel worker's share) */
+  range: { after?: string; through?: string } = {},
+): Generator<ContactInput[]> {
+  const contacts = store.db.prepare<[string, string, string, number], ContactRow>(
     `SELECT id, company_id, data FROM records
-     WHERE portal = ? AND type = 'contacts' AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+     WHERE portal = ? AND type = 'contacts' AND id > ? AND id <= ? AND deleted = 0 ORDER BY id LIMIT ?`,
   );
   const links = store.db.prepare<[string, string, string], LinkRow>(
     `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
      FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
      WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id >= ? AND a.to_id <= ? AND r.deleted = 0`,
   );
-  let after = '';
+  let after = range.after ?? '';
+  // U+FFFF sorts after every id (SQLite compares TEXT bytewise)
+  const through = range.through ?? '\uffff';
   for (;;) {
-    const rows = contacts.all(portal, after, chunkSize);
+    const rows = contacts.all(portal, after, through, chunkSize);
     if (rows.length === 0) return;
     const first = (rows[0] as ContactRow).id;
     const last = (rows[rows.length - 1] as ContactRow).id;

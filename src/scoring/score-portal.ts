@@ -100,6 +100,33 @@ export function writeBackProperties(s: ContactScores): Record<string, string> {
   };
 }
 
+/**
+ * Saves one batch of scores in one transaction: scores + history, the dirty marks of
+ * `clearIds` (unless set again after `readAt`), and the changed values for write-back.
+ * Returns how many contacts had values enqueued.
+ */
+export function saveScores(store: Store, portal: string, scores: readonly ContactScores[], clearIds: readonly string[], readAt: number): number {
+  let enqueued = 0;
+  store.transaction(() => {
+    for (const s of scores) {
+      store.scores.save(portal, s);
+      const props = writeBackProperties(s);
+      const written = store.outbox.lastWritten(portal, s.contactId);
+      const changed = Object.keys(props).some((k) => k !== 'scored_at' && written[k] !== props[k]);
+      if (changed) {
+        store.outbox.enqueue(portal, s.contactId, props);
+        enqueued++;
+      } else {
+        // Nothing new: drop any stale pending values that went back to what the CRM has.
+        const { scored_at: _ignored, ...rest } = props;
+        store.outbox.enqueue(portal, s.contactId, written.scored_at === undefined ? rest : { ...rest, scored_at: written.scored_at });
+      }
+    }
+    for (const id of clearIds) store.dirty.clear(portal, id, readAt);
+  });
+  return enqueued;
+}
+
 export function scoreContacts(store: Store, portal: string, opts: ScoreOptions): { scored: number; enqueued: number } {
   const models = loadPortalModels(store, portal);
   const companies = loadCompanies(store, portal);
@@ -109,26 +136,11 @@ export function scoreContacts(store: Store, portal: string, opts: ScoreOptions):
   let enqueued = 0;
 
   const saveChunk = (inputs: readonly ContactInput[], clearIds: readonly string[], readAt: number) => {
-    store.transaction(() => {
-      for (const input of inputs) {
-        const company = input.companyId === null ? undefined : companies.get(input.companyId);
-        const s = scoreOne(input, company, models, opts.now, bands, row);
-        store.scores.save(portal, s);
-        scored++;
-        const props = writeBackProperties(s);
-        const written = store.outbox.lastWritten(portal, s.contactId);
-        const changed = Object.keys(props).some((k) => k !== 'scored_at' && written[k] !== props[k]);
-        if (changed) {
-          store.outbox.enqueue(portal, s.contactId, props);
-          enqueued++;
-        } else {
-          // Nothing new: drop any stale pending values that went back to what the CRM has.
-          const { scored_at: _ignored, ...rest } = props;
-          store.outbox.enqueue(portal, s.contactId, written.scored_at === undefined ? rest : { ...rest, scored_at: written.scored_at });
-        }
-      }
-      for (const id of clearIds) store.dirty.clear(portal, id, readAt);
-    });
+    const scores = inputs.map((input) =>
+      scoreOne(input, input.companyId === null ? undefined : companies.get(input.companyId), models, opts.now, bands, row),
+    );
+    scored += scores.length;
+    enqueued += saveScores(store, portal, scores, clearIds, readAt);
   };
 
   if (opts.contactIds === 'all') {

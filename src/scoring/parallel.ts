@@ -1,0 +1,88 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Store } from '../store/index.ts';
+import type { ContactScores } from '../store/scores.ts';
+import type { BandThresholds } from './bands.ts';
+import { saveScores } from './score-portal.ts';
+import type { WorkerJob, WorkerMessage } from './score-worker.ts';
+
+const TSX_LOADER = import.meta.resolve('tsx/esm');
+
+/**
+ * Features + the four scores for every live contact of a portal, computed by `workers` threads
+ * over equal id ranges (each with its own read-only SQLite connection), so a full rescoring uses
+ * every core. Results arrive through `onBatch` on the calling thread, which alone writes.
+ * Without `onBatch` the workers only count (the compute alone, for benchmarks).
+ */
+export async function scoreAllInParallel(
+  store: Store,
+  portal: string,
+  opts: { now: number; workers?: number; bands?: BandThresholds; chunkSize?: number; onBatch?: (scores: ContactScores[]) => void },
+): Promise<{ scored: number; workers: number }> {
+  const n =
+    store.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM records WHERE portal = ? AND type = 'contacts' AND deleted = 0").get(portal)?.n ?? 0;
+  // By default one worker per core, but not for tiny portals (a worker costs ~0.3 s to start).
+  const workers = Math.max(1, Math.min(opts.workers ?? Math.min(availableParallelism(), Math.ceil(n / 20_000)), Math.max(1, n)));
+  // The last id of each share: worker i scores (ends[i-1], ends[i]].
+  const endAt = store.db.prepare<[string, number], { id: string }>(
+    "SELECT id FROM records WHERE portal = ? AND type = 'contacts' AND deleted = 0 ORDER BY id LIMIT 1 OFFSET ?",
+  );
+  const ends: (string | undefined)[] = [];
+  for (let i = 1; i < workers; i++) ends.push(endAt.get(portal, Math.floor((n * i) / workers) - 1)?.id);
+  ends.push(undefined);
+
+  const runs = ends.map(
+    (through, i) =>
+      new Promise<number>((resolve, reject) => {
+        const after = i === 0 ? undefined : ends[i - 1];
+        const job: WorkerJob = {
+          dbPath: store.db.name,
+          portal,
+          now: opts.now,
+          ...(after === undefined ? {} : { after }),
+          ...(through === undefined ? {} : { through }),
+          ...(opts.bands === undefined ? {} : { bands: opts.bands }),
+          chunkSize: opts.chunkSize ?? 2000,
+          returnScores: opts.onBatch !== undefined,
+          maxInFlight: 4,
+        };
+        // Rapport runs its TypeScript through tsx (no build step): the worker needs the same loader,
+        // whoever started this process (bin/rapport, npm scripts, vitest).
+        const w = new Worker(new URL('./score-worker.ts', import.meta.url), { workerData: job, execArgv: ['--import', TSX_LOADER] });
+        let scored = 0;
+        w.on('message', (m: WorkerMessage) => {
+          if (m.kind === 'batch') {
+            try {
+              opts.onBatch?.(m.scores);
+            } catch (e) {
+              void w.terminate();
+              reject(e);
+              return;
+            }
+            w.postMessage('ack');
+          } else scored = m.scored;
+        });
+        w.on('error', reject);
+        w.on('exit', (code) => (code === 0 ? resolve(scored) : reject(new Error(`scoring worker exited with code ${code}`))));
+      }),
+  );
+  const counts = await Promise.all(runs);
+  return { scored: counts.reduce((a, b) => a + b, 0), workers };
+}
+
+/** `rapport score --all`: every contact scored on all cores, saved (and enqueued) by this thread. */
+export async function rescoreAllInParallel(
+  store: Store,
+  portal: string,
+  opts: { now: number; workers?: number; bands?: BandThresholds },
+): Promise<{ scored: number; enqueued: number }> {
+  const readAt = store.now();
+  let enqueued = 0;
+  const r = await scoreAllInParallel(store, portal, {
+    ...opts,
+    onBatch: (scores) => {
+      enqueued += saveScores(store, portal, scores, scores.map((s) => s.contactId), readAt);
+    },
+  });
+  return { scored: r.scored, enqueued };
+}

@@ -1,0 +1,64 @@
+/**
+ * Worker thread of `scoreAllInParallel`: scores one id range of a portal's contacts from its
+ * own read-only connection (WAL lets readers run side by side) and posts the results back in
+ * batches; only the main thread writes. At most `maxInFlight` batches wait unacknowledged, so a
+ * slow writer bounds the memory the worker can fill.
+ */
+import Database from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createStoreOn } from '../store/index.ts';
+import type { ContactScores } from '../store/scores.ts';
+import type { BandThresholds } from './bands.ts';
+import { loadCompanies, readContactChunks } from './features.ts';
+import { loadPortalModels } from './portal-models.ts';
+import { scoreOne } from './score-portal.ts';
+
+export type WorkerJob = {
+  dbPath: string;
+  portal: string;
+  now: number;
+  /** exclusive lower and inclusive upper contact id of this worker's share */
+  after?: string;
+  through?: string;
+  bands?: BandThresholds;
+  chunkSize: number;
+  /** false: only count (benchmarks of the compute alone) */
+  returnScores: boolean;
+  maxInFlight: number;
+};
+export type WorkerMessage = { kind: 'batch'; scores: ContactScores[] } | { kind: 'done'; scored: number };
+
+const job = workerData as WorkerJob;
+const port = parentPort;
+if (port === null) throw new Error('score-worker must run as a worker thread');
+
+let inFlight = 0;
+let wake: (() => void) | undefined;
+port.on('message', () => {
+  inFlight--;
+  wake?.();
+});
+
+const db = new Database(job.dbPath, { readonly: true, fileMustExist: true });
+const store = createStoreOn(db);
+const models = loadPortalModels(store, job.portal);
+const companies = loadCompanies(store, job.portal);
+const range = { ...(job.after === undefined ? {} : { after: job.after }), ...(job.through === undefined ? {} : { through: job.through }) };
+let scored = 0;
+// readContactChunks pages by keyset: no statement stays open across the awaits below.
+for (const chunk of readContactChunks(store, job.portal, job.chunkSize, range)) {
+  const out: ContactScores[] = [];
+  for (const c of chunk) {
+    const s = scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, job.now, job.bands);
+    if (job.returnScores) out.push(s);
+  }
+  scored += chunk.length;
+  if (job.returnScores) {
+    port.postMessage({ kind: 'batch', scores: out } satisfies WorkerMessage);
+    inFlight++;
+    while (inFlight >= job.maxInFlight) await new Promise<void>((r) => (wake = r));
+  }
+}
+db.close();
+port.postMessage({ kind: 'done', scored } satisfies WorkerMessage);
+port.close();

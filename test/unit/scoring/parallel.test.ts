@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadCompanies, readContactChunks } from '../../../src/scoring/features.ts';
+import { rescoreAllInParallel, scoreAllInParallel } from '../../../src/scoring/parallel.ts';
+import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
+import { scoreOne } from '../../../src/scoring/score-portal.ts';
+import type { ContactScores } from '../../../src/store/scores.ts';
+import { GEN_NOW, generatedStore } from '../report/generated-store.ts';
+
+const PORTAL = 'hubspot:7';
+let cleanup: (() => void) | undefined;
+afterEach(() => cleanup?.());
+
+describe('scoring on all cores', () => {
+  it('worker threads score every contact exactly once, with the same results as one thread', async () => {
+    const g = generatedStore(PORTAL, 400, 3);
+    cleanup = g.cleanup;
+    const models = loadPortalModels(g.store, PORTAL);
+    const companies = loadCompanies(g.store, PORTAL);
+    const serial = new Map<string, ContactScores>();
+    for (const chunk of readContactChunks(g.store, PORTAL)) {
+      for (const c of chunk) serial.set(c.id, scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, GEN_NOW));
+    }
+    const parallel: ContactScores[] = [];
+    const r = await scoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 3, chunkSize: 50, onBatch: (b) => parallel.push(...b) });
+    expect(r.workers).toBeGreaterThan(1);
+    expect(r.scored).toBe(serial.size);
+    expect(new Set(parallel.map((s) => s.contactId)).size).toBe(parallel.length);
+    expect(parallel.length).toBe(serial.size);
+    for (const s of parallel) expect(s).toEqual(serial.get(s.contactId));
+  });
+
+  it('rescoreAllInParallel saves every score and enqueues the changed values; a second run enqueues nothing', async () => {
+    const g = generatedStore(PORTAL, 200, 4);
+    cleanup = g.cleanup;
+    const first = await rescoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 2 });
+    const contacts = g.store.records.counts(PORTAL)['contacts']?.live ?? 0;
+    expect(first.scored).toBe(contacts);
+    expect(g.store.scores.count(PORTAL)).toBe(contacts);
+    expect(first.enqueued).toBe(contacts);
+    for (const item of g.store.outbox.due(PORTAL, 10_000)) g.store.outbox.markWritten(PORTAL, item);
+    const second = await rescoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 2 });
+    expect(second).toEqual({ scored: contacts, enqueued: 0 });
+  });
+});
