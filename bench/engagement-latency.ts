@@ -84,7 +84,7 @@ rmSync(dir, { recursive: true, force: true });
 
 const sorted = [...latencies].sort((a, b) => a - b);
 const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN;
-reportFigures('engagement → written-back score (through the sandbox, real limits)', [
+reportFigures('latency (engagement → written-back score)', [
   { figure: `events (${CONTACTS} contacts)`, value: EVENTS, goal: '', met: null },
   { figure: 'p50 latency (ms)', value: q(0.5), goal: '', met: null },
   { figure: 'p95 latency (ms)', value: q(0.95), goal: '≤ 3000', met: q(0.95) <= 3000 },

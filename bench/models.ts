@@ -21,6 +21,7 @@ import { scoreContacts } from '../src/scoring/score-portal.ts';
 import { trainPortal } from '../src/scoring/train.ts';
 import { createStore } from '../src/store/index.ts';
 import { generatedRecords } from '../test/support/generated-records.ts';
+import { reportFigures } from './figures.ts';
 
 const N = Number(process.env['BENCH_CONTACTS'] ?? 20_000);
 const SEED = Number(process.env['BENCH_SEED'] ?? 7);
@@ -100,6 +101,12 @@ function main(): void {
       `    service-need ROC AUC ${svcAuc.toFixed(4)} vs oracle ${svcOracleAuc.toFixed(4)} = ${(svcAuc / svcOracleAuc).toFixed(3)}×  goal ≥ 0.90×: ${verdict(svcAuc >= 0.9 * svcOracleAuc)}`,
     );
     console.log(`    Spearman(satisfaction, latent satisfaction) ${rho.toFixed(4)}  goal ≥ 0.7: ${verdict(rho >= 0.7)}`);
+    reportFigures('models', [
+      { figure: 'churn ROC AUC ÷ AUC of the true probabilities', value: churnAuc / churnOracleAuc, goal: '≥ 0.95', met: churnAuc >= 0.95 * churnOracleAuc },
+      { figure: 'churn expected calibration error', value: ece, goal: '≤ 0.03', met: ece <= 0.03 },
+      { figure: 'service-need ROC AUC ÷ oracle AUC', value: svcAuc / svcOracleAuc, goal: '≥ 0.90', met: svcAuc >= 0.9 * svcOracleAuc },
+      { figure: 'Spearman(satisfaction, latent satisfaction)', value: rho, goal: '≥ 0.7', met: rho >= 0.7 },
+    ]);
     if (process.env['BENCH_DEBUG'] === '1') {
       const bg = [...truth.keys()].map((id) => Number(store.scores.get(PORTAL, id)?.extra['pChurn90dPurchasePattern'] ?? NaN));
       const ok = bg.every(Number.isFinite);

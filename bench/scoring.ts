@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     const rate = scored / scoreS;
     const goal = 100_000;
     const parRate = par.scored / parS;
-    reportFigures(`bench:scoring — ${N.toLocaleString('en-US')} contacts (${rows.toLocaleString('en-US')} records)`, [
+    reportFigures(`scoring (${N.toLocaleString('en-US')} contacts)`, [
       { figure: `features + 4 scores, ${par.workers} worker threads (contacts/s)`, value: parRate, goal: `≥ ${goal}`, met: parRate >= goal },
       { figure: 'features + 4 scores, one thread (contacts/s)', value: rate, goal: '', met: null },
       { figure: 'bare SQLite scan of the same rows (contacts/s)', value: scanned / scanS, goal: '', met: null },

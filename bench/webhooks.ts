@@ -20,6 +20,7 @@ import { silentLogger } from '../src/log.ts';
 import { createApp } from '../src/server/app.ts';
 import { createStore } from '../src/store/index.ts';
 import { signV1, signV3 } from '../src/webhooks/hubspot.ts';
+import { reportFigures } from './figures.ts';
 
 const SECRET = 'bench-client-secret';
 const PUBLIC_URL = 'https://rapport.bench.test';
@@ -237,6 +238,13 @@ async function main(): Promise<void> {
     `goal: p99 ≤ 20 ms at ${rate} deliveries/s → ${rapport.paced.p99 <= 20 && rapport.paced.errors === 0 ? 'MET' : 'NOT MET'} (p99 ${rapport.paced.p99.toFixed(2)} ms, ${rapport.paced.errors} errors)`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
+  reportFigures('webhooks', [
+    { figure: `ack p50 at ${rate} deliveries/s of ${EVENTS_PER_DELIVERY} events (ms)`, value: rapport.paced.p50, goal: '', met: null },
+    { figure: `ack p99 at ${rate} deliveries/s (ms)`, value: rapport.paced.p99, goal: '≤ 20', met: rapport.paced.p99 <= 20 && rapport.paced.errors === 0 },
+    { figure: 'p99 ÷ bare hono p99', value: rapport.paced.p99 / bare.paced.p99, goal: '', met: null },
+    { figure: 'closed-loop throughput (deliveries/s)', value: rapport.loop.perSecond, goal: '', met: null },
+    { figure: 'throughput ÷ bare hono', value: rapport.loop.perSecond / bare.loop.perSecond, goal: '', met: null },
+  ]);
 }
 
 const serveIdx = process.argv.indexOf('--serve');
