@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Config } from './config.ts';
 import { createHubspotConnector } from './connectors/hubspot/index.ts';
+import { createSalesforceConnector } from './connectors/salesforce/index.ts';
 import type { CrmConnector, ObjectType } from './connectors/types.ts';
 import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -107,6 +108,23 @@ export function createRapport(opts: RapportOptions): Rapport {
 
   /** An OAuth-installed portal: tokens from the encrypted store, refreshed by the token manager. */
   function addOAuthPortal(portal: string): void {
+    const row = store.portals.get(portal);
+    if (row?.crm === 'salesforce') {
+      // the row's baseUrl is the org's instance_url from the token answer (install-salesforce.ts)
+      const connector = createSalesforceConnector({
+        instanceUrl: row.baseUrl,
+        portal,
+        accessToken: () => tokens.accessToken(portal),
+        onUnauthorized: () => tokens.onUnauthorized(portal),
+        apiVersion: config.salesforce.apiVersion,
+        logger,
+        timeoutMs: config.httpTimeoutMs,
+        now,
+        ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
+      });
+      register(portal, connector);
+      return;
+    }
     const connector = createHubspotConnector({
       ...common,
       portal,
@@ -128,7 +146,7 @@ export function createRapport(opts: RapportOptions): Rapport {
       ids.push(portal);
     }
     for (const p of store.portals.list()) {
-      if (p.crm !== 'hubspot' || p.status !== 'connected' || connectors.has(p.portal) || store.portals.tokens(p.portal) === undefined) continue;
+      if (p.status !== 'connected' || connectors.has(p.portal) || store.portals.tokens(p.portal) === undefined) continue;
       addOAuthPortal(p.portal);
       ids.push(p.portal);
     }

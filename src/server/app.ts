@@ -7,6 +7,7 @@ import type { Store } from '../store/index.ts';
 import { createHubspotWebhookHandler } from '../webhooks/hubspot.ts';
 import { createCardRoutes } from './cards.ts';
 import { createInstallRoutes } from './install.ts';
+import { createSalesforceInstallRoutes } from './install-salesforce.ts';
 import { serverMetrics } from './metrics.ts';
 import { createPreviewRoutes } from './preview.ts';
 import { assertTokensReadable } from './tokens.ts';
@@ -29,6 +30,8 @@ export type AppDeps = {
   fetch?: FetchFn;
 };
 
+const sumInstalls = (a: { ok: number; failed: number }, b: { ok: number; failed: number }) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed });
+
 /** The HTTP surface (ARCHITECTURE §2 server/): webhooks, OAuth install, health and metrics. */
 export function createApp(deps: AppDeps): Hono {
   assertTokensReadable(deps.store, deps.config);
@@ -44,10 +47,12 @@ export function createApp(deps: AppDeps): Hono {
     logger: deps.logger,
   });
   const install = createInstallRoutes(deps);
+  const salesforceInstall = createSalesforceInstallRoutes(deps);
 
   // every method reaches the handler, which answers 405 itself (a 404 would be misleading)
   app.all('/webhooks/hubspot', (c) => webhooks.handle(c));
   app.route('/oauth/hubspot', install.app);
+  app.route('/oauth/salesforce', salesforceInstall.app);
   // the CRM card's API (signed by HubSpot) and the local preview page (loopback only)
   app.route(
     '/api/cards',
@@ -85,7 +90,7 @@ export function createApp(deps: AppDeps): Hono {
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'daemon metrics failed');
     }
-    const body = serverMetrics({ store: deps.store, now: deps.now(), webhooks: webhooks.stats(), installs: install.installs() }) + extra;
+    const body = serverMetrics({ store: deps.store, now: deps.now(), webhooks: webhooks.stats(), installs: sumInstalls(install.installs(), salesforceInstall.installs()) }) + extra;
     return c.body(body.endsWith('\n') ? body : body + '\n', 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
   });
 

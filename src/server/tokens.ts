@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import { refreshTokens, type FetchFn } from '../connectors/hubspot/oauth.ts';
+import { refreshAccessToken } from '../connectors/salesforce/oauth.ts';
 import { ConfigError, CrmError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
@@ -9,6 +10,11 @@ import type { Store } from '../store/index.ts';
  * `expires_in`, not on 401 — hubspot.md §4) and once more when a call still gets a 401. A grant
  * HubSpot refuses to refresh (uninstall, revoke) marks only that portal disconnected. A
  * private-app portal (HUBSPOT_ACCESS_TOKEN) has no stored tokens and gets the constant token.
+ *
+ * Salesforce portals (crm 'salesforce'): token answers carry no `expires_in` (the session timeout
+ * is an org setting, salesforce.md §4), so the stored token has no expiry and is refreshed only
+ * when a call answers 401 INVALID_SESSION_ID (once, via onUnauthorized). Salesforce does not
+ * rotate refresh tokens by default: a refresh keeps the stored one unless a new one comes back.
  */
 
 export type TokenManager = {
@@ -46,11 +52,51 @@ export function createTokenManager(deps: {
   const lastRefresh = new Map<string, number>();
   const counters = { refreshes: 0, refreshFailures: 0, disconnects: 0 };
   const reinstall = `reinstall the app via ${config.publicUrl.replace(/\/+$/, '')}/oauth/hubspot/install`;
+  const reinstallSalesforce = `reinstall via ${config.publicUrl.replace(/\/+$/, '')}/oauth/salesforce/install`;
 
   const disconnectedError = (portal: string, reason: string | null) =>
-    new CrmError('auth', `Portal ${portal} is disconnected: ${reason ?? 'no reason recorded'}`, { crm: 'hubspot', code: 'DISCONNECTED' });
+    new CrmError('auth', `Portal ${portal} is disconnected: ${reason ?? 'no reason recorded'}`, {
+      crm: portal.startsWith('salesforce:') ? 'salesforce' : 'hubspot',
+      code: 'DISCONNECTED',
+    });
+
+  async function doRefreshSalesforce(portal: string): Promise<string> {
+    const stored = store.portals.tokens(portal);
+    if (stored === undefined || stored.refreshToken === null) {
+      throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstallSalesforce}`, { crm: 'salesforce' });
+    }
+    const { clientId, clientSecret, loginUrl } = config.salesforce;
+    if (clientId === undefined || clientSecret === undefined) {
+      throw new CrmError('auth', `Cannot refresh tokens of ${portal}: SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET are not set`, { crm: 'salesforce' });
+    }
+    try {
+      const fresh = await refreshAccessToken({ loginUrl, clientId, clientSecret, ...(deps.fetch ? { fetch: deps.fetch } : {}) }, stored.refreshToken);
+      if (fresh.portal !== portal) {
+        // the refresh token answered for another org: never store its session under this portal
+        throw new CrmError('bad_response', `Salesforce refreshed ${portal} with a token of ${fresh.portal}`, { crm: 'salesforce' });
+      }
+      store.portals.saveTokens(portal, { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? stored.refreshToken, expiresAt: null });
+      lastRefresh.set(portal, now());
+      counters.refreshes += 1;
+      log.info({ portal }, 'access token refreshed');
+      return fresh.accessToken;
+    } catch (e) {
+      counters.refreshFailures += 1;
+      if (e instanceof CrmError && e.kind === 'auth') {
+        const code = e.details.code ?? `HTTP ${e.details.status ?? '?'}`;
+        const reason = `Salesforce refused to refresh the access token (${code}): the connected app's access was revoked or the refresh token expired; ${reinstallSalesforce}`;
+        store.portals.markDisconnected(portal, reason);
+        counters.disconnects += 1;
+        log.warn({ portal, code }, 'portal disconnected');
+        throw new CrmError('auth', reason, { crm: 'salesforce', ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
+      }
+      log.warn({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'token refresh failed');
+      throw e;
+    }
+  }
 
   async function doRefresh(portal: string): Promise<string> {
+    if (store.portals.get(portal)?.crm === 'salesforce') return doRefreshSalesforce(portal);
     const stored = store.portals.tokens(portal);
     if (stored === undefined || stored.refreshToken === null) {
       throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstall}`, { crm: 'hubspot' });
@@ -103,6 +149,7 @@ export function createTokenManager(deps: {
       if (row?.status === 'disconnected') throw disconnectedError(portal, row.statusReason);
       const stored = store.portals.tokens(portal);
       if (stored === undefined) {
+        if (row?.crm === 'salesforce') throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstallSalesforce}`, { crm: 'salesforce' });
         if (config.hubspot.accessToken !== undefined) return config.hubspot.accessToken;
         throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstall}`, { crm: 'hubspot' });
       }
