@@ -38,7 +38,7 @@ export const command: Command = {
       const { url } = await rapport.listen(port ?? config.port, values.host);
       io.stderr(
         `rapport serve: listening on ${url} (public URL ${config.publicUrl}); ` +
-          (portals.length === 0 ? `no portal yet: install at ${config.publicUrl}/oauth/hubspot/install\n` : `portals: ${portals.join(', ')}\n`),
+          (portals.length === 0 ? `no portal yet: install at ${config.publicUrl}/oauth/hubspot/install (HubSpot) or ${config.publicUrl}/oauth/salesforce/install (Salesforce)\n` : `portals: ${portals.join(', ')}\n`),
       );
       rapport.daemon.start();
       await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));

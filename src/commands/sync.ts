@@ -131,7 +131,7 @@ export const command: Command = {
         io.stderr(
           values.portal !== undefined
             ? `rapport sync: portal ${values.portal} is not connected (see \`rapport status\`)\n`
-            : 'rapport sync: no CRM account configured. Set HUBSPOT_ACCESS_TOKEN (private app) or install the app through `rapport serve` (/oauth/hubspot/install).\n',
+            : 'rapport sync: no CRM account configured. Set HUBSPOT_ACCESS_TOKEN (private app), or install through `rapport serve` (/oauth/hubspot/install or /oauth/salesforce/install).\n',
         );
         return EXIT.config;
       }
