@@ -89,6 +89,13 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
     });
 }
 
+/** The held-out metrics an operator reads first, in words; everything else is in --json. */
+function metricsLine(metrics: unknown): string {
+  const m = (metrics ?? {}) as Record<string, unknown>;
+  const num = (k: string, digits = 3) => (typeof m[k] === 'number' ? (m[k] as number).toFixed(digits) : '-');
+  return `ROC AUC ${num('auc')}, PR AUC ${num('pr_auc')}, Brier ${num('brier')}, ECE ${num('ece')}, lift@10% ${num('lift_top10', 2)} (test n ${num('test_n', 0)}, positives ${num('test_positives', 0)})`;
+}
+
 function renderHuman(reports: PortalStatusReport[]): string {
   if (reports.length === 0) return 'No portal installed yet. Run `rapport sync --once` with HUBSPOT_ACCESS_TOKEN, or install the app (see README).\n';
   const out: string[] = [];
@@ -109,7 +116,7 @@ function renderHuman(reports: PortalStatusReport[]): string {
     }
     for (const p of r.parked) out.push(`  parked write: contact ${p.contactId} after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'}`);
     for (const [kind, m] of Object.entries(r.models)) {
-      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt} ${JSON.stringify(m.metrics)}`}`);
+      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt}: ${metricsLine(m.metrics)}`}`);
     }
     out.push('');
   }

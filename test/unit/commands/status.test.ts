@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmRecord } from '../../../src/connectors/types.ts';
+import { createStore } from '../../../src/store/index.ts';
+import { rapportInProcess } from '../../support/cli.ts';
+import { tempDir } from '../../support/temp-dir.ts';
+
+let dir: ReturnType<typeof tempDir>;
+afterEach(() => dir.cleanup());
+
+const contact = (id: string): CrmRecord => ({
+  portal: 'hubspot:1',
+  type: 'contacts',
+  id,
+  contactIds: undefined,
+  companyId: null,
+  updatedAt: 1,
+  deleted: false,
+  data: { email: null, emailRaw: null, phone: null, phoneRaw: null, firstName: id, lastName: null, createdAt: null, lifecycleStage: null },
+});
+
+/** A store as a running daemon leaves it: one portal, streams run, a parked write, API usage, a model. */
+function seeded(): string {
+  dir = tempDir();
+  const path = join(dir.path, 'r.db');
+  let now = Date.now() - 120_000;
+  const store = createStore({ path, now: () => now });
+  store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'https://api.hubapi.com', scopes: [] });
+  store.records.upsertPage([contact('10'), contact('11')]);
+  const ok = store.syncRuns.start('hubspot:1', 'contacts');
+  store.syncRuns.progress(ok, 1, 2);
+  store.syncRuns.finish(ok, 'ok');
+  const failed = store.syncRuns.start('hubspot:1', 'tickets');
+  store.syncRuns.finish(failed, 'failed', { kind: 'forbidden', message: 'missing scope tickets' });
+  store.outbox.enqueue('hubspot:1', '11', { health: 'red' });
+  store.outbox.markFailed('hubspot:1', { contactId: '11', properties: { health: 'red' }, attempts: 0 }, 'invalid_request: Object not found', {
+    retryable: false,
+    maxAttempts: 5,
+  });
+  store.apiUsage.record('hubspot:1', 330, 2);
+  store.models.save('hubspot:1', { kind: 'churn', version: 'm1', trainedAt: now, params: {}, metrics: { auc: 0.91, ece: 0.02, test_n: 500 } });
+  now += 120_000;
+  store.close();
+  return path;
+}
+
+describe('rapport status', () => {
+  it('--json reports per portal: streams with lag and last error, API usage against the limit, outbox and parked writes, models', async () => {
+    const db = seeded();
+    const r = await rapportInProcess(['status', '--json'], { RAPPORT_DB: db, HUBSPOT_RATE_LIMIT: '110' });
+    expect(r.code).toBe(0);
+    const [p] = JSON.parse(r.stdout) as [Record<string, unknown> & { streams: Record<string, unknown>[] }];
+    expect(p).toMatchObject({
+      portal: 'hubspot:1',
+      status: 'connected',
+      records: { contacts: { live: 2, deleted: 0 } },
+      outbox: { pending: 0, parked: 1 },
+      parked: [{ contactId: '11', lastError: 'invalid_request: Object not found' }],
+      apiUsage: { calls10m: 330, rateLimited10m: 2, peakPerMinute: 330, limitPer10s: 110, peakShareOfLimit: 0.5 },
+      models: { churn: { version: 'm1', metrics: { auc: 0.91 } }, service_need: null },
+    });
+    const byStream = Object.fromEntries(p.streams.map((s) => [s['stream'], s]));
+    expect(byStream['contacts']).toMatchObject({ lastRunStatus: 'ok', records: 2, lastError: null });
+    expect(byStream['tickets']).toMatchObject({ lastRunStatus: 'failed', lastError: 'forbidden: missing scope tickets' });
+  });
+
+  it('prints a table a human can read, and says when nothing is installed', async () => {
+    const db = seeded();
+    const r = await rapportInProcess(['status'], { RAPPORT_DB: db });
+    expect(r.stdout).toMatch(/hubspot:1 {2}CONNECTED/);
+    expect(r.stdout).toMatch(/330 calls, 2 answered 429; busiest minute 330 calls = 50% of the 110\/10 s limit/);
+    expect(r.stdout).toMatch(/tickets .* failed .* forbidden: missing scope tickets/);
+    expect(r.stdout).toMatch(/parked write: contact 11 after 1 attempts: invalid_request: Object not found/);
+    expect(r.stdout).toMatch(/model churn: m1 .*ROC AUC 0\.910, .*ECE 0\.020/);
+    expect(r.stdout).toMatch(/model service_need: not trained \(cold-start model in use\)/);
+
+    const empty = await rapportInProcess(['status'], { RAPPORT_DB: join(dir.path, 'empty.db') });
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toMatch(/No portal installed yet/);
+    const bad = await rapportInProcess(['status', '--bogus'], { RAPPORT_DB: db });
+    expect(bad.code).toBe(2);
+  });
+});
