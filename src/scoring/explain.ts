@@ -7,12 +7,26 @@ import type { Reason } from '../store/scores.ts';
 
 /** The `top` reasons by absolute impact (ties keep the given order), impacts rounded to 0.1 point. */
 export function topReasons(reasons: readonly Reason[], top = 4, minImpact = 0.5): Reason[] {
-  return reasons
-    .filter((r) => Number.isFinite(r.impact) && Math.abs(r.impact) >= minImpact)
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => Math.abs(b.r.impact) - Math.abs(a.r.impact) || a.i - b.i)
-    .slice(0, top)
-    .map(({ r }) => ({ text: r.text, impact: Math.round(r.impact * 10) / 10 }));
+  // Runs several times per contact: a stable insertion into a short list instead of
+  // filter/map/sort/slice/map (five arrays and a closure per call; same order and values).
+  const kept: Reason[] = [];
+  for (let i = 0; i < reasons.length; i++) {
+    const r = reasons[i] as Reason;
+    const a = Math.abs(r.impact);
+    if (!Number.isFinite(r.impact) || !(a >= minImpact)) continue;
+    // after every kept reason of greater or equal strength (ties keep the given order)
+    let at = kept.length;
+    while (at > 0 && Math.abs((kept[at - 1] as Reason).impact) < a) at--;
+    if (at >= top) continue;
+    kept.splice(at, 0, r);
+    if (kept.length > top) kept.length = top;
+  }
+  const out: Reason[] = new Array<Reason>(kept.length);
+  for (let i = 0; i < kept.length; i++) {
+    const r = kept[i] as Reason;
+    out[i] = { text: r.text, impact: Math.round(r.impact * 10) / 10 };
+  }
+  return out;
 }
 
 /** Data-quality reason: always shown when the contact's records have problems (never hidden by ranking). */

@@ -100,13 +100,20 @@ export function bgNbdChurn(params: BgNbdParams, s: RfmSummary, pAlive: number, w
 
 /** RFM cell "545": R reversed (recent = 5), each 1–5 by the stored quintile edges. */
 export function rfmCell(f: ContactFeatures, edges: LoyaltyParams['rfmEdges']): string {
-  const q = (v: number, e: readonly number[]) => 1 + e.filter((x) => v > x).length;
-  return `${6 - q(f.recencyDays, edges.recency)}${q(f.purchases, edges.frequency)}${q(f.monetaryMean, edges.monetary)}`;
+  return `${6 - quintile(f.recencyDays, edges.recency)}${quintile(f.purchases, edges.frequency)}${quintile(f.monetaryMean, edges.monetary)}`;
+}
+
+/** 1 + the number of edges below v (a module function, not a closure: it runs per contact). */
+function quintile(v: number, edges: readonly number[]): number {
+  let q = 1;
+  for (const x of edges) if (v > x) q++;
+  return q;
 }
 
 export type LoyaltyResult = { score: ScoreValue; extra: { clv: number; pAlive: number; expectedPurchases52w: number; rfm: string | null } };
 
-export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: BandThresholds['loyalty']): LoyaltyResult {
+/** `inputs`: this contact's `loyaltyInputs(f, params)` when already computed (saves evaluating P(alive) twice). */
+export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: BandThresholds['loyalty'], inputs?: LoyaltyInputs): LoyaltyResult {
   const s = rfmSummary(f);
   if (s === null) {
     const reasons: Reason[] = [{ text: 'no purchases yet', impact: 0 }];
@@ -117,7 +124,7 @@ export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: B
       extra: { clv: 0, pAlive: 0, expectedPurchases52w: 0, rfm: null },
     };
   }
-  const pAlive = safePAlive(params.bgNbd, s);
+  const pAlive = inputs === undefined ? safePAlive(params.bgNbd, s) : inputs.pAlive;
   const e52 = safeExpected(params.bgNbd, 52, s);
   const eShare = e52 / (e52 + params.expectedRef);
   const value = 100 * (0.5 * pAlive + 0.5 * eShare);

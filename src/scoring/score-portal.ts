@@ -41,7 +41,7 @@ export function scoreOne(
   const l = loyaltyInputs(f, models.loyalty);
   modelRow(f, l, row);
   const satisfaction = scoreSatisfaction(f, models.satisfaction, bands.satisfaction);
-  const loyalty = scoreLoyalty(f, models.loyalty, bands.loyalty);
+  const loyalty = scoreLoyalty(f, models.loyalty, bands.loyalty, l);
   const churnRisk = scoreChurn(f, l, row, models.churn, bands.churnRisk);
   const service = scoreServiceNeed(f, l, row, models.service, models.channelMix, bands.serviceNeed);
   return {

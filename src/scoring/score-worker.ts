@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createStoreOn } from '../store/index.ts';
 import type { ContactScores } from '../store/scores.ts';
 import type { BandThresholds } from './bands.ts';
-import { loadCompanies, readContactChunks } from './features.ts';
+import { loadCompanies, READ_CHUNK, readContactChunks } from './features.ts';
 import { loadPortalModels } from './portal-models.ts';
 import { scoreOne } from './score-portal.ts';
 
@@ -21,6 +21,7 @@ export type WorkerJob = {
   after?: string;
   through?: string;
   bands?: BandThresholds;
+  /** scores per posted batch (the main thread saves each in one transaction) */
   chunkSize: number;
   /** false: only count (benchmarks of the compute alone) */
   returnScores: boolean;
@@ -45,20 +46,25 @@ const models = loadPortalModels(store, job.portal);
 const companies = loadCompanies(store, job.portal);
 const range = { ...(job.after === undefined ? {} : { after: job.after }), ...(job.through === undefined ? {} : { through: job.through }) };
 let scored = 0;
+// Reads go in small chunks (READ_CHUNK: parsed records die young), results in batches of
+// `chunkSize` (one write transaction each on the main thread).
+let out: ContactScores[] = [];
+const post = async () => {
+  port.postMessage({ kind: 'batch', scores: out } satisfies WorkerMessage);
+  out = [];
+  inFlight++;
+  while (inFlight >= job.maxInFlight) await new Promise<void>((r) => (wake = r));
+};
 // readContactChunks pages by keyset: no statement stays open across the awaits below.
-for (const chunk of readContactChunks(store, job.portal, job.chunkSize, range)) {
-  const out: ContactScores[] = [];
+for (const chunk of readContactChunks(store, job.portal, Math.min(READ_CHUNK, job.chunkSize), range)) {
   for (const c of chunk) {
     const s = scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, job.now, job.bands);
     if (job.returnScores) out.push(s);
   }
   scored += chunk.length;
-  if (job.returnScores) {
-    port.postMessage({ kind: 'batch', scores: out } satisfies WorkerMessage);
-    inFlight++;
-    while (inFlight >= job.maxInFlight) await new Promise<void>((r) => (wake = r));
-  }
+  if (job.returnScores && out.length >= job.chunkSize) await post();
 }
+if (job.returnScores && out.length > 0) await post();
 db.close();
 port.postMessage({ kind: 'done', scored } satisfies WorkerMessage);
 port.close();

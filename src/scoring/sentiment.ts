@@ -39,12 +39,15 @@ export type Sentiment = {
 /** Sentiment of one text. Never throws; empty or non-text input gives { score: 0, hits: 0 }. */
 export function sentimentOf(text: string | null | undefined): Sentiment {
   if (typeof text !== 'string' || text.length === 0) return { score: 0, hits: 0 };
-  const tokens = text.toLowerCase().replace(/n't\b/g, ' not').match(TOKEN);
+  const lower = text.toLowerCase();
+  // The replace and the apostrophe strip below only when there is something to change (most texts).
+  const tokens = (lower.includes("n't") ? lower.replace(/n't\b/g, ' not') : lower).match(TOKEN);
   if (tokens === null) return { score: 0, hits: 0 };
   let sum = 0;
   let hits = 0;
   for (let i = 0; i < tokens.length; i++) {
-    const t = (tokens[i] as string).replace(/'/g, '');
+    const raw = tokens[i] as string;
+    const t = raw.includes("'") ? raw.replace(/'/g, '') : raw;
     const w = POSITIVE[t] ?? NEGATIVE[t];
     if (w === undefined) continue;
     hits++;

@@ -126,6 +126,9 @@ export type LinearModel = {
   means: readonly number[];
 };
 
+const CONTRIB = new Float64Array(COLUMNS.length);
+const ORDER = new Int32Array(COLUMNS.length);
+
 /**
  * Signed reasons for a logistic probability: column j contributes βⱼ(xⱼ − x̄ⱼ) on the logit
  * scale, converted to score points with the slope of the sigmoid at p (×100·p(1−p)), so the
@@ -141,17 +144,28 @@ export function logisticReasons(
 ): { text: string; impact: number }[] {
   const slope = 100 * p * (1 - p);
   // Rank first, then write words only for the strongest few: text is the costly part per contact.
-  const idx: number[] = [];
-  const contrib: number[] = new Array<number>(COLUMNS.length);
+  // Ranked by |contribution|, ties by column order, with an insertion sort into scratch arrays
+  // (at most COLUMNS.length entries; this runs twice per contact and never re-enters).
+  const contrib = CONTRIB;
+  const idx = ORDER;
+  let n = 0;
   for (let j = 0; j < COLUMNS.length; j++) {
     const c = (model.coefficients[j] ?? 0) * ((row[j] ?? 0) - (model.means[j] ?? 0));
     contrib[j] = c;
-    if (c !== 0) idx.push(j);
+    if (c === 0) continue;
+    const a = Math.abs(c);
+    let at = n;
+    while (at > 0 && Math.abs(contrib[idx[at - 1] as number] as number) < a) {
+      idx[at] = idx[at - 1] as number;
+      at--;
+    }
+    idx[at] = j;
+    n++;
   }
-  idx.sort((a, b) => Math.abs(contrib[b] as number) - Math.abs(contrib[a] as number) || a - b);
   const out: { text: string; impact: number }[] = [];
-  for (const j of idx) {
+  for (let k = 0; k < n; k++) {
     if (out.length >= top) break;
+    const j = idx[k] as number;
     const c = contrib[j] as number;
     const text = (COLUMNS[j] as Column).words(f, l, c > 0);
     if (text === null) continue;
