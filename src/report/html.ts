@@ -6,6 +6,7 @@ import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, reli
 import type { HeldOut } from './evaluation.ts';
 import type { ReportData, StoredMetrics } from './index.ts';
 import { isoDay, type Kpi } from './kpis.ts';
+import { escapeHtml } from '../html.ts';
 import {
   COLORS,
   histogramSpec,
@@ -18,8 +19,6 @@ import {
   segmentMapSpec,
 } from './charts.ts';
 
-export const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch);
 
 const CSS = `
 *{box-sizing:border-box}body{margin:0;background:#f5f8fa;color:#33475b;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { buildReport } from './index.ts';
-import { escapeHtml } from './html.ts';
+import { escapeHtml } from '../html.ts';
 
 export type ReportRouteDeps = {
   store: Store;

@@ -5,6 +5,7 @@ import { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { checkState, createState, deriveStateKey } from './oauth-state.ts';
+import { messagePage } from '../html.ts';
 
 /**
  * The Salesforce OAuth install (web-server flow, salesforce.md §4): /install redirects to
@@ -17,12 +18,6 @@ import { checkState, createState, deriveStateKey } from './oauth-state.ts';
 
 export const SALESFORCE_CALLBACK_PATH = '/oauth/salesforce/callback';
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch);
-
-const page = (title: string, body: string): string =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-  `<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(body)}</p></body></html>`;
 
 export function createSalesforceInstallRoutes(deps: {
   store: Store;
@@ -52,7 +47,7 @@ export function createSalesforceInstallRoutes(deps: {
   app.get('/install', (c) => {
     const why = missing();
     if (why !== undefined || stateKey === undefined || config.salesforce.clientId === undefined) {
-      return c.html(page('Rapport is not set up for Salesforce installs', why ?? ''), 503);
+      return c.html(messagePage('Rapport is not set up for Salesforce installs', why ?? ''), 503);
     }
     const url = authorizeUrl({
       loginUrl: config.salesforce.loginUrl,
@@ -67,7 +62,7 @@ export function createSalesforceInstallRoutes(deps: {
   app.get('/callback', async (c) => {
     const fail = (status: 400 | 502 | 503, title: string, body: string) => {
       installs.failed += 1;
-      return c.html(page(title, body), status);
+      return c.html(messagePage(title, body), status);
     };
     const why = missing();
     const { clientId, clientSecret, loginUrl } = config.salesforce;
@@ -112,7 +107,7 @@ export function createSalesforceInstallRoutes(deps: {
     } catch (e) {
       log.error({ portal, err: (e as Error).message }, 'onInstalled failed');
     }
-    return c.html(page('Rapport is installed', `Salesforce org ${portal.slice('salesforce:'.length)} is connected. Scores appear on contacts once the first sync and scoring finish.`), 200);
+    return c.html(messagePage('Rapport is installed', `Salesforce org ${portal.slice('salesforce:'.length)} is connected. Scores appear on contacts once the first sync and scoring finish.`), 200);
   });
 
   return { app, installs: () => ({ ...installs }) };

@@ -5,6 +5,7 @@ import { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { checkState, createState, deriveStateKey } from './oauth-state.ts';
+import { messagePage } from '../html.ts';
 
 /**
  * The HubSpot OAuth install (hubspot.md §4): /install redirects to the authorize page with our
@@ -29,12 +30,6 @@ export const HUBSPOT_OPTIONAL_SCOPES = ['sales-email-read', 'crm.objects.feedbac
 
 export const CALLBACK_PATH = '/oauth/hubspot/callback';
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch);
-
-const page = (title: string, body: string): string =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-  `<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(body)}</p></body></html>`;
 
 export function createInstallRoutes(deps: {
   store: Store;
@@ -62,7 +57,7 @@ export function createInstallRoutes(deps: {
   app.get('/install', (c) => {
     const why = missing();
     if (why !== undefined || stateKey === undefined || config.hubspot.clientId === undefined) {
-      return c.html(page('Rapport is not set up for installs', why ?? ''), 503);
+      return c.html(messagePage('Rapport is not set up for installs', why ?? ''), 503);
     }
     const url = authorizeUrl({
       apiBaseUrl: config.hubspot.baseUrl,
@@ -78,7 +73,7 @@ export function createInstallRoutes(deps: {
   app.get('/callback', async (c) => {
     const fail = (status: 400 | 502 | 503, title: string, body: string) => {
       installs.failed += 1;
-      return c.html(page(title, body), status);
+      return c.html(messagePage(title, body), status);
     };
     const why = missing();
     const { clientId, clientSecret } = config.hubspot;
@@ -123,7 +118,7 @@ export function createInstallRoutes(deps: {
     } catch (e) {
       log.error({ portal, err: (e as Error).message }, 'onInstalled failed');
     }
-    return c.html(page('Rapport is installed', `Portal ${portal.slice('hubspot:'.length)} is connected. Scores appear on contacts once the first sync and scoring finish.`), 200);
+    return c.html(messagePage('Rapport is installed', `Portal ${portal.slice('hubspot:'.length)} is connected. Scores appear on contacts once the first sync and scoring finish.`), 200);
   });
 
   return { app, installs: () => ({ ...installs }) };

@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { contactIdSchema, type CardError } from './card-contract.ts';
 import { buildCardResponse } from './cards.ts';
+import { escapeHtml } from '../html.ts';
 
 export type PreviewDeps = {
   store: Store;
@@ -70,8 +71,6 @@ export async function bundlePreview(projectDir: string = DEFAULT_PROJECT_DIR): P
   return file.text;
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] ?? ch);
 
 /** Looks of HubSpot's record-tab card, roughly: enough for a demo and a screenshot. */
 const CSS = `
