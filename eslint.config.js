@@ -15,7 +15,7 @@ const forbid = (...groups) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'ui-extension/**/node_modules/**', 'data/**', 'test-artifacts/**', 'ui-extension/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'ui-extension/**/node_modules/**', 'data/**', 'test-artifacts/**', 'ui-extension/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

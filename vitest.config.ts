@@ -1,10 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
+// Three projects so the fast part runs alone (`npm run test:unit`); `npm test` runs all of them.
+// `unit` is every test directory except the slow, process- and browser-driving ones.
+const SLOW = ['test/e2e/**', 'test/browser/**'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['**/node_modules/**', ...SLOW] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'] } },
+    ],
   },
 });

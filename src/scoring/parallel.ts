@@ -6,7 +6,17 @@ import type { BandThresholds } from './bands.ts';
 import { saveScores } from './score-portal.ts';
 import type { WorkerJob, WorkerMessage } from './score-worker.ts';
 
-const TSX_LOADER = import.meta.resolve('tsx/esm');
+/**
+ * The worker's module: from source (npm start, tests, benchmarks run TypeScript through tsx) it is
+ * score-worker.ts and needs tsx's loader, whoever started this process; the build (dist/, what
+ * production runs, without tsx installed) has plain score-worker.js beside this file.
+ */
+function workerModule(): { url: URL; options: { execArgv?: string[] } } {
+  if (import.meta.url.endsWith('.ts')) {
+    return { url: new URL('./score-worker.ts', import.meta.url), options: { execArgv: ['--import', import.meta.resolve('tsx/esm')] } };
+  }
+  return { url: new URL('./score-worker.js', import.meta.url), options: {} };
+}
 
 /**
  * Features + the four scores for every live contact of a portal, computed by `workers` threads
@@ -34,6 +44,7 @@ export async function scoreAllInParallel(
   for (let i = 1; i < workers; i++) ends.push(endAt.get(portal, Math.floor((n * i) / workers) - 1)?.id);
   ends.push(undefined);
 
+  const worker = workerModule();
   const runs = ends.map(
     (through, i) =>
       new Promise<number>((resolve, reject) => {
@@ -49,9 +60,7 @@ export async function scoreAllInParallel(
           returnScores: opts.onBatch !== undefined,
           maxInFlight: 4,
         };
-        // Rapport runs its TypeScript through tsx (no build step): the worker needs the same loader,
-        // whoever started this process (bin/rapport, npm scripts, vitest).
-        const w = new Worker(new URL('./score-worker.ts', import.meta.url), { workerData: job, execArgv: ['--import', TSX_LOADER] });
+        const w = new Worker(worker.url, { workerData: job, ...worker.options });
         let scored = 0;
         w.on('message', (m: WorkerMessage) => {
           if (m.kind === 'batch') {

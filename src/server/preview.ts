@@ -3,12 +3,15 @@
  * `GET /contacts/:id?portal=hubspot:123` serves a real HTML page that runs THE SAME card component
  * (ui-extension/hubspot/src/app/cards/ScoreCard.tsx) with react-dom. The card's
  * `@hubspot/ui-extensions` import is aliased to a small DOM implementation
- * (ui-extension/hubspot/preview/ui-extensions-dom.tsx) and bundled with esbuild on first use.
+ * (ui-extension/hubspot/preview/ui-extensions-dom.tsx) and bundled with esbuild: ahead of time by
+ * `npm run build` (dist/preview/card.js, what production serves: it has no esbuild), on first use
+ * when running from source.
  *
  * No HubSpot signature here, so it only answers loopback clients unless `allowRemote` is set,
  * and it only reads the store; "Rescore now" goes through the daemon's `rescore`, as in HubSpot.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
@@ -30,6 +33,10 @@ export type PreviewDeps = {
 };
 
 const DEFAULT_PROJECT_DIR = fileURLToPath(new URL('../../ui-extension/hubspot/', import.meta.url));
+/** Where `npm run build` writes the bundle: dist/preview/card.js, beside dist/server/ (this file's dir). */
+export const PREBUILT_BUNDLE = fileURLToPath(new URL('../preview/card.js', import.meta.url));
+/** Running the build (dist/*.js), not the TypeScript source through tsx. */
+const RUNNING_BUILD = !import.meta.url.endsWith('.ts');
 const PORTAL_RE = /^(hubspot|salesforce):[A-Za-z0-9]{1,40}$/;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -71,6 +78,24 @@ export async function bundlePreview(projectDir: string = DEFAULT_PROJECT_DIR): P
   return file.text;
 }
 
+/**
+ * The bundle the preview serves: the build's file when running the build (esbuild is a
+ * devDependency, absent in production), else bundled now from the card's source (so edits show).
+ */
+export async function loadPreviewBundle(
+  opts: { projectDir?: string; runningBuild?: boolean; prebuilt?: string } = {},
+): Promise<string> {
+  const prebuilt = opts.prebuilt ?? PREBUILT_BUNDLE;
+  if ((opts.runningBuild ?? RUNNING_BUILD) && opts.projectDir === undefined) {
+    try {
+      return await readFile(prebuilt, 'utf8');
+    } catch (e) {
+      const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
+      throw new Error(`the card preview bundle ${prebuilt} is missing (${reason}): run "npm run build"`, { cause: e });
+    }
+  }
+  return bundlePreview(opts.projectDir);
+}
 
 /** Looks of HubSpot's record-tab card, roughly: enough for a demo and a screenshot. */
 const CSS = `
@@ -139,7 +164,7 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
   });
 
   app.get('/assets/card.js', async (c) => {
-    bundle ??= bundlePreview(deps.projectDir);
+    bundle ??= loadPreviewBundle(deps.projectDir === undefined ? {} : { projectDir: deps.projectDir });
     try {
       return c.body(await bundle, 200, { 'content-type': 'text/javascript; charset=utf-8' });
     } catch (e) {

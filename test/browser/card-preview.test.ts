@@ -1,22 +1,22 @@
 /**
- * The card preview in a real Chromium (Debian's, driven by playwright-core; toolchain.md §4):
+ * The card preview in a real Chromium (driven by playwright-core; which Chromium: ./chromium.ts —
+ * RAPPORT_CHROMIUM, a system one on PATH, else the one the @sparticuz/chromium devDependency ships):
  * the page runs the card's own component tree; what a rep sees must equal what the store holds.
- * A missing browser FAILS this test (in CI always; locally unless RAPPORT_SKIP_BROWSER=1 says so).
+ * A missing or broken browser FAILS this test, everywhere; it is never skipped.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import { createPreviewRoutes } from '../../src/server/preview.ts';
 import type { Store } from '../../src/store/index.ts';
 import { SCORE_KEYS, type ContactScores } from '../../src/store/scores.ts';
 import { NOW, PORTAL_A, scores, seedStore } from '../unit/cards/fixtures.ts';
+import { findChromium, launchChromium } from './chromium.ts';
 
-const CHROMIUM = process.env['RAPPORT_CHROMIUM'] ?? '/usr/bin/chromium';
-const skip = process.env['CI'] === undefined && process.env['RAPPORT_SKIP_BROWSER'] === '1';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 
 const LABELS = { satisfaction: 'Satisfaction', loyalty: 'Loyalty', churnRisk: 'Churn risk', serviceNeed: 'Service need' } as const;
@@ -31,10 +31,8 @@ let clock = NOW;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (skip) return;
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set RAPPORT_CHROMIUM. The browser test is never skipped silently.`);
-  }
+  // first, so that a missing browser fails before anything else is set up
+  browser = await launchChromium(await findChromium());
   store = seedStore();
   const app = new Hono();
   app.route(
@@ -54,10 +52,6 @@ beforeAll(async () => {
     server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve());
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 });
 
 afterAll(async () => {
@@ -87,7 +81,7 @@ function expectedReasons(s: ContactScores): string[] {
     .map((r) => `${LABELS[r.k]}: ${r.text} (${r.impact >= 0 ? '+' : '−'}${Math.abs(r.impact)})`);
 }
 
-describe.skipIf(skip)('card preview in Chromium', () => {
+describe('card preview in Chromium', () => {
   it('shows the stored scores, band and reasons; "Rescore now" shows the refreshed time', async () => {
     const stored = store.scores.get(PORTAL_A, '101');
     if (stored === undefined) throw new Error('fixture missing');

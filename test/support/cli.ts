@@ -18,11 +18,15 @@ export async function rapportInProcess(args: string[], env: Record<string, strin
   return { code, stdout, stderr };
 }
 
-/** Starts `bin/rapport …` as a child process (what an operator runs), for kill/exit-code tests. */
+/**
+ * Starts `bin/rapport …` as a child process (what an operator runs), for kill/exit-code tests.
+ * From source, like every other test, even where `npm run build` left a dist/ (which may be older
+ * than the source; scripts/production-check.sh tests the build).
+ */
 export function rapportChild(args: string[], env: Record<string, string>) {
   const child = spawn(join(ROOT, 'bin', 'rapport'), args, {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', RAPPORT_CONFIG: '/nonexistent/rapport.config.json', RAPPORT_LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', RAPPORT_CONFIG: '/nonexistent/rapport.config.json', RAPPORT_LOG_LEVEL: 'warn', RAPPORT_FROM_SOURCE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

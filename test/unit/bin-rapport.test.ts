@@ -1,0 +1,89 @@
+/**
+ * bin/rapport, the operator's entry point: the pinned Node 22 (the `node` dependency) whatever
+ * node is on PATH; the build (dist/cli.js) when there is one; clear errors when it cannot run.
+ * Each case is a copy of the script in a temporary tree laid out like an install.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../support/cli.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+const dirs: { cleanup: () => void }[] = [];
+afterAll(() => dirs.forEach((d) => d.cleanup()));
+
+/** A tree with bin/rapport, optionally the pinned node, a dist/cli.js and tsx. */
+function tree(opts: { node?: boolean; dist?: boolean; tsx?: boolean }): string {
+  const d = tempDir('rapport-bin-');
+  dirs.push(d);
+  mkdirSync(join(d.path, 'bin'));
+  copyFileSync(join(ROOT, 'bin', 'rapport'), join(d.path, 'bin', 'rapport'));
+  if (opts.node === true) {
+    mkdirSync(join(d.path, 'node_modules', 'node', 'bin'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'), join(d.path, 'node_modules', 'node', 'bin', 'node'));
+  }
+  if (opts.dist === true) {
+    mkdirSync(join(d.path, 'dist'));
+    writeFileSync(join(d.path, 'dist', 'cli.js'), 'console.log(`dist ${process.version} ${process.argv.slice(2).join(" ")}`);\n');
+  }
+  if (opts.tsx === true) {
+    mkdirSync(join(d.path, 'node_modules', 'tsx', 'dist', 'esm'), { recursive: true });
+    writeFileSync(join(d.path, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs'), '');
+    mkdirSync(join(d.path, 'src'));
+    writeFileSync(join(d.path, 'src', 'cli.ts'), 'console.log(`source ${process.version}`);\n');
+  }
+  return d.path;
+}
+
+// /usr/bin first: the system node there (if any) is not the one that must run
+const run = (root: string, env: Record<string, string> = {}) =>
+  spawnSync(join(root, 'bin', 'rapport'), ['demo', '--once'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...env }, encoding: 'utf8' });
+
+describe('bin/rapport', () => {
+  it('runs dist/cli.js on the pinned Node 22 when there is a build, passing the arguments', () => {
+    const r = run(tree({ node: true, dist: true }));
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^dist v22\.\d+\.\d+ demo --once\n$/);
+    expect(r.status).toBe(0);
+  });
+
+  it('runs the source through tsx without a build, or with RAPPORT_FROM_SOURCE=1', () => {
+    expect(run(tree({ node: true, tsx: true })).stdout).toMatch(/^source v22\./);
+    const both = tree({ node: true, dist: true, tsx: true });
+    expect(run(both, { RAPPORT_FROM_SOURCE: '1' }).stdout).toMatch(/^source v22\./);
+  });
+
+  it('in a development tree whose source changed since the build, runs the build but says so', () => {
+    const root = tree({ node: true, dist: true, tsx: true });
+    utimesSync(join(root, 'dist', 'cli.js'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const r = run(root);
+    expect(r.stdout).toMatch(/^dist v22\./);
+    expect(r.stderr).toContain('src/ changed since dist/ was built');
+    utimesSync(join(root, 'dist', 'cli.js'), new Date(), new Date(Date.now() + 60_000));
+    expect(run(root).stderr).toBe('');
+  });
+
+  it('without a build or tsx (a pruned tree that was never built) exits 3 saying to build', () => {
+    const r = run(tree({ node: true }));
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain("run 'npm run build' (before 'npm prune --omit=dev')");
+    expect(r.stdout).toBe('');
+  });
+
+  it('without the pinned Node exits 3 saying to run npm ci', () => {
+    const r = run(tree({ dist: true }));
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain("Node 22 not found");
+    expect(r.stderr).toContain("run 'npm ci'");
+  });
+
+  it('through a symlink (node_modules/.bin/rapport) finds its own tree', () => {
+    const root = tree({ node: true, dist: true });
+    const link = tempDir('rapport-link-');
+    dirs.push(link);
+    symlinkSync(join(root, 'bin', 'rapport'), join(link.path, 'rapport'));
+    const r = spawnSync(join(link.path, 'rapport'), ['status'], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^dist v22\.\d+\.\d+ status\n$/);
+  });
+});
