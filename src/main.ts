@@ -9,6 +9,7 @@ import { scoreContacts } from './scoring/score-portal.ts';
 import { trainPortal } from './scoring/train.ts';
 import { createApp } from './server/app.ts';
 import { createTokenManager } from './server/tokens.ts';
+import { REQUEST_BUSY_TIMEOUT_MS, setBusyTimeout } from './store/db.ts';
 import { createStore, type Store } from './store/index.ts';
 import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
 import type { StreamProgress } from './sync/sync-stream.ts';
@@ -208,6 +209,10 @@ export function createRapport(opts: RapportOptions): Rapport {
       readyListeners.push(listener);
     },
     async listen(port = config.port, host = '127.0.0.1') {
+      // better-sqlite3 waits for a lock synchronously: once this process answers HTTP (webhooks
+      // have a 5 s deadline), a lock held by `rapport sync/score/train` may stall it only briefly;
+      // the statement fails with SQLITE_BUSY instead and the daemon retries on its next pass.
+      setBusyTimeout(store.db, REQUEST_BUSY_TIMEOUT_MS);
       const app = createApp({
         store,
         config,
