@@ -11,7 +11,9 @@ import {
 import { toRecord as hubspotRecord } from '../../src/connectors/hubspot/mapping.ts';
 import { toRecord as salesforceRecord } from '../../src/connectors/salesforce/mapping.ts';
 import type { ContactData, EngagementData } from '../../src/connectors/types.ts';
+import { computeFeatures, readContacts } from '../../src/scoring/features.ts';
 import { sentimentOf } from '../../src/scoring/sentiment.ts';
+import { contact, engagement, load, NOW, openStore, PORTAL, survey, ticket } from '../unit/scoring/fixtures.ts';
 
 /**
  * Issue 15 item 3: CRM text is attacker-controlled (web forms set phones, inbound e-mail sets
@@ -88,6 +90,26 @@ describe('cleaning functions on hostile 100k-character input', () => {
 
   it('sentiment, the scorer text path: linear on hostile text', () => {
     for (const s of [...ATTACKS.text!, ...ATTACKS.html!]) expectFast('sentimentOf', s, sentimentOf);
+  });
+
+  it('features over hostile texts already in the cache (tickets, survey comments, messages) stay fast', () => {
+    const env = openStore();
+    try {
+      const texts = [...ATTACKS.text!, ...ATTACKS.html!];
+      load(env.store, [
+        contact('c1'),
+        ...texts.map((t, i) => ticket('c1', 10 + i, { subject: t, content: t })),
+        ...texts.map((t, i) => survey('c1', 'CSAT', 3, 5 + i, t)),
+        ...texts.map((t, i) => engagement('emails', 'c1', 20 + i, 'inbound', t)),
+      ]);
+      const [input] = readContacts(env.store, PORTAL, ['c1']);
+      const { ms, value } = timed(() => computeFeatures(input!, NOW, undefined, NOW));
+      // ~45 texts of 100k characters: a few ms each when linear
+      expect(ms).toBeLessThan(BUDGET_MS * 8);
+      expect(value.tickets).toBe(texts.length);
+    } finally {
+      env.cleanup();
+    }
   });
 });
 
