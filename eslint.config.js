@@ -1,6 +1,7 @@
 // Lint rules, including the import direction of ARCHITECTURE.md §2.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import regexp from 'eslint-plugin-regexp';
 
 const forbid = (...groups) => ({
   'no-restricted-imports': [
@@ -30,6 +31,19 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // ReDoS (issue 15 item 3): no pattern in src may backtrack super-linearly on any input
+    files: ['src/**/*.ts'],
+    plugins: { regexp },
+    rules: { 'regexp/no-super-linear-backtracking': 'error' },
+  },
+  {
+    // where patterns run over CRM text or user files, an unanchored pattern must not be quadratic
+    // either (it is retried from every position); elsewhere they only see our own config values
+    files: ['src/connectors/clean.ts', 'src/connectors/*/mapping.ts', 'src/scoring/**', 'src/analysis/**'],
+    plugins: { regexp },
+    rules: { 'regexp/no-super-linear-move': 'error' },
   },
   { files: ['src/scoring/**'], rules: forbid('connectors/hubspot', 'connectors/salesforce', 'sync', 'webhooks', 'server', 'sandbox') },
   { files: ['src/connectors/**'], rules: forbid('sync', 'scoring', 'webhooks', 'server', 'sandbox') },

@@ -10,6 +10,7 @@ import { ConfigError } from './errors.ts';
 
 const SECRET_KEYS = new Set([
   'RAPPORT_ENCRYPTION_KEY',
+  'RAPPORT_ENCRYPTION_KEY_PREVIOUS',
   'HUBSPOT_ACCESS_TOKEN',
   'HUBSPOT_CLIENT_SECRET',
   'SALESFORCE_CLIENT_SECRET',
@@ -36,6 +37,8 @@ const envSchema = z
     RAPPORT_PUBLIC_URL: url('RAPPORT_PUBLIC_URL').optional(),
     /** 32 bytes, as 64 hex characters or base64 */
     RAPPORT_ENCRYPTION_KEY: optionalText,
+    /** the key being rotated away from: still accepted for reading until `rapport keys rotate` ran */
+    RAPPORT_ENCRYPTION_KEY_PREVIOUS: optionalText,
     RAPPORT_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
     RAPPORT_SYNC_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
     /** per-request timeout for CRM calls; a hung request counts as a retryable failure */
@@ -64,6 +67,8 @@ export type Config = {
   port: number;
   publicUrl: string;
   encryptionKey: Buffer | undefined;
+  /** RAPPORT_ENCRYPTION_KEY_PREVIOUS: read-only fallback while rotating keys */
+  previousEncryptionKey: Buffer | undefined;
   logLevel: Env['RAPPORT_LOG_LEVEL'];
   syncIntervalMs: number;
   httpTimeoutMs: number;
@@ -149,12 +154,22 @@ export function loadConfig(
       issues.push('RAPPORT_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (try: openssl rand -hex 32)');
     }
   }
+  let previousEncryptionKey: Buffer | undefined;
+  if (v.RAPPORT_ENCRYPTION_KEY_PREVIOUS !== undefined) {
+    previousEncryptionKey = parseKey(v.RAPPORT_ENCRYPTION_KEY_PREVIOUS);
+    if (previousEncryptionKey === undefined) {
+      issues.push('RAPPORT_ENCRYPTION_KEY_PREVIOUS must be 32 bytes, as 64 hex characters or base64');
+    } else if (v.RAPPORT_ENCRYPTION_KEY === undefined) {
+      issues.push('RAPPORT_ENCRYPTION_KEY_PREVIOUS is set without RAPPORT_ENCRYPTION_KEY: set the new key too (see docs/operations.md, "Keys and files")');
+    }
+  }
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     dbPath: v.RAPPORT_DB,
     port: v.RAPPORT_PORT,
     publicUrl: v.RAPPORT_PUBLIC_URL ?? `http://127.0.0.1:${v.RAPPORT_PORT}`,
     encryptionKey,
+    previousEncryptionKey,
     logLevel: v.RAPPORT_LOG_LEVEL,
     syncIntervalMs: v.RAPPORT_SYNC_INTERVAL_MS,
     httpTimeoutMs: v.RAPPORT_HTTP_TIMEOUT_MS,

@@ -11,7 +11,12 @@ export type Logger = {
 
 export type LogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 
-/** Keys whose values are never written, wherever they appear (two levels deep). */
+/**
+ * Keys whose values are never written, wherever they appear (two levels deep). `code` is not
+ * one of them: CRM error codes (`RATE_LIMIT`, `INVALID_SESSION_ID`) are what an operator needs
+ * in a log. The one secret named `code`, an OAuth authorization code, is redacted by its path
+ * (SECRET_PATHS) instead.
+ */
 const SECRET_FIELDS = [
   'token',
   'accessToken',
@@ -23,12 +28,16 @@ const SECRET_FIELDS = [
   'secret',
   'authorization',
   'password',
-  'code',
   'encryptionKey',
+  'authorizationCode',
+  'authorization_code',
 ];
 
+/** Secrets that share a name with harmless fields: redacted where they live, not by name. */
+const SECRET_PATHS = ['query.code', '*.query.code', 'params.code', '*.params.code', 'oauth.code', '*.oauth.code'];
+
 export function createLogger(opts: { level: LogLevel; destination?: DestinationStream }): Logger {
-  const paths = SECRET_FIELDS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+  const paths = [...SECRET_FIELDS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), ...SECRET_PATHS];
   const base = pino(
     { level: opts.level, redact: { paths, censor: '[redacted]' }, base: null },
     opts.destination ?? pino.destination({ dest: 2, sync: true }),

@@ -8,8 +8,10 @@ import type { Logger } from './log.ts';
 import { scoreContacts } from './scoring/score-portal.ts';
 import { trainPortal } from './scoring/train.ts';
 import { createApp } from './server/app.ts';
-import { createTokenManager } from './server/tokens.ts';
+import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
+import { REQUEST_BUSY_TIMEOUT_MS, setBusyTimeout } from './store/db.ts';
 import { createStore, type Store } from './store/index.ts';
+import { TokenUnreadableError } from './store/portals.ts';
 import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
 import type { StreamProgress } from './sync/sync-stream.ts';
 
@@ -54,7 +56,7 @@ const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
 export function createRapport(opts: RapportOptions): Rapport {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
-  const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, now });
+  const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
   const tokens = createTokenManager({ store, config, now, logger });
   const connectors = new Map<string, CrmConnector & { stats?: () => { calls: number; rateLimited: number; retries: number } }>();
   const scoringLatency = { count: 0, totalMs: 0 };
@@ -134,6 +136,21 @@ export function createRapport(opts: RapportOptions): Rapport {
     register(portal, connector);
   }
 
+  /**
+   * Whether the portal has tokens this process can decrypt. One that no key reads is marked
+   * disconnected ("token unreadable") and skipped; the other portals start as usual.
+   */
+  function hasReadableTokens(portal: string, crm: 'hubspot' | 'salesforce'): boolean {
+    try {
+      return store.portals.tokens(portal) !== undefined;
+    } catch (e) {
+      if (!(e instanceof TokenUnreadableError)) throw e;
+      store.portals.markDisconnected(portal, tokenUnreadableReason(config.publicUrl, crm));
+      logger.error({ portal, code: e.code }, 'portal disconnected: stored token unreadable; the other portals run');
+      return false;
+    }
+  }
+
   async function connectPortals(): Promise<string[]> {
     const ids: string[] = [];
     const token = config.hubspot.accessToken;
@@ -146,7 +163,7 @@ export function createRapport(opts: RapportOptions): Rapport {
       ids.push(portal);
     }
     for (const p of store.portals.list()) {
-      if (p.status !== 'connected' || connectors.has(p.portal) || store.portals.tokens(p.portal) === undefined) continue;
+      if (p.status !== 'connected' || connectors.has(p.portal) || !hasReadableTokens(p.portal, p.crm)) continue;
       addOAuthPortal(p.portal);
       ids.push(p.portal);
     }
@@ -208,6 +225,10 @@ export function createRapport(opts: RapportOptions): Rapport {
       readyListeners.push(listener);
     },
     async listen(port = config.port, host = '127.0.0.1') {
+      // better-sqlite3 waits for a lock synchronously: once this process answers HTTP (webhooks
+      // have a 5 s deadline), a lock held by `rapport sync/score/train` may stall it only briefly;
+      // the statement fails with SQLITE_BUSY instead and the daemon retries on its next pass.
+      setBusyTimeout(store.db, REQUEST_BUSY_TIMEOUT_MS);
       const app = createApp({
         store,
         config,

@@ -37,7 +37,8 @@ export type Design = {
 const POSITIVE = new Set(['yes', 'y', 'true', 't', '1', '1.0', 'churned', 'churn', 'lost', 'inactive', 'cancelled', 'canceled']);
 const NEGATIVE = new Set(['no', 'n', 'false', 'f', '0', '0.0', 'active', 'retained', 'stayed', 'current']);
 const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', '?', '#n/a']);
-const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+// `\d+(\.\d*)?`, not `\d+\.?\d*`: the digits before and after an optional dot could trade places (ReDoS lint)
+const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 const THOUSANDS = /^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$/;
 /** names that say "identifier": customer_id, CustomerID, account no, uuid, … */
 const ID_NAME = /(^|[\s_.\-#])(id|key|uuid|guid|no|num|number|code)$|[a-z](ID|Id)$/i;

@@ -3,6 +3,7 @@ import { EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
+import { installProcessGuards } from './process-guards.ts';
 import { connectOrExplain } from './sync.ts';
 
 const USAGE = `Usage: rapport serve [--port N] [--host H]
@@ -32,6 +33,14 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const logger = createLogger({ level: config.logLevel });
     const rapport = createRapport({ config, logger });
+    // an error escaping background work either leaves the server serving or stops it cleanly,
+    // with the reason, instead of exiting with a raw stack
+    const fatal = new AbortController();
+    let fatalReason: string | undefined;
+    const removeGuards = installProcessGuards(logger, (reason) => {
+      fatalReason ??= reason;
+      fatal.abort();
+    });
     try {
       const portals = await connectOrExplain(rapport, 'serve', io);
       if (typeof portals === 'number') return portals;
@@ -41,10 +50,19 @@ export const command: Command = {
           (portals.length === 0 ? `no portal yet: install at ${config.publicUrl}/oauth/hubspot/install (HubSpot) or ${config.publicUrl}/oauth/salesforce/install (Salesforce)\n` : `portals: ${portals.join(', ')}\n`),
       );
       rapport.daemon.start();
-      await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+      const stop = AbortSignal.any([io.signal, fatal.signal]);
+      if (!stop.aborted) await new Promise<void>((resolve) => stop.addEventListener('abort', () => resolve(), { once: true }));
+      if (fatalReason !== undefined) {
+        io.stderr(`rapport serve: stopped after an unexpected error: ${fatalReason}\n`);
+        return EXIT.failure;
+      }
       return EXIT.ok;
     } finally {
-      await rapport.close();
+      try {
+        await rapport.close();
+      } finally {
+        removeGuards();
+      }
     }
   },
 };

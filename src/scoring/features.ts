@@ -20,6 +20,7 @@ import type {
   RecordData,
   TicketData,
 } from '../connectors/types.ts';
+import { describeCleaningIssue, isPlausibleAmount, isPlausibleTime } from '../connectors/clean.ts';
 import type { Store } from '../store/index.ts';
 import { describeIssue } from './explain.ts';
 import { sentimentOf } from './sentiment.ts';
@@ -152,9 +153,23 @@ function addTone(tone: Tone, text: string | null): void {
   if (s.score < -0.3) tone.negative++;
 }
 
+/**
+ * A usable date: finite and within the plausible range (connectors/clean.ts). Rows cached before
+ * the connectors bounded dates can still hold e.g. −8.64e15; `implausibleDates` names them.
+ */
 function validTime(t: unknown): t is number {
-  return typeof t === 'number' && Number.isFinite(t);
+  return typeof t === 'number' && isPlausibleTime(t);
 }
+
+/** Whether a row holds a finite date outside the plausible range (treated as missing, and an issue). */
+function hasImplausibleDate(data: object): boolean {
+  // the date fields of RecordData, checked by name: no per-row allocation on the scoring hot path
+  const d = data as { createdAt?: unknown; closedAt?: unknown; at?: unknown };
+  return implausible(d.createdAt) || implausible(d.closedAt) || implausible(d.at);
+}
+const implausible = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && !isPlausibleTime(v);
+
+const issueWords = (code: string): string => describeCleaningIssue(code) ?? describeIssue(code);
 
 /**
  * Features of one contact as of `asOf`. `now` is the real present: events dated after `now`
@@ -168,10 +183,11 @@ export function computeFeatures(
   now: number = asOf,
 ): ContactFeatures {
   const problems = new Set<string>();
-  for (const i of input.issues) problems.add(describeIssue(i));
+  for (const i of input.issues) problems.add(issueWords(i));
   const c = input.data;
   let created = validTime(c.createdAt) ? c.createdAt : null;
-  if (created === null) problems.add('missing create date');
+  if (hasImplausibleDate(c)) problems.add('implausible date');
+  else if (created === null) problems.add('missing create date');
   else if (created > now) {
     problems.add('create date in the future');
     created = null;
@@ -220,7 +236,8 @@ export function computeFeatures(
   const d180 = asOf - 180 * DAY_MS;
 
   for (const row of input.linked) {
-    for (const i of row.issues) problems.add(describeIssue(i));
+    for (const i of row.issues) problems.add(issueWords(i));
+    if (hasImplausibleDate(row.data)) problems.add('implausible date');
     switch (row.type) {
       case 'deals': {
         const d = row.data as DealData;
@@ -246,10 +263,11 @@ export function computeFeatures(
           if (at < firstPurchase) firstPurchase = at;
           if (at > lastPurchase) lastPurchase = at;
           if (at > d90) purchases90d++;
-          if (typeof d.amount === 'number' && Number.isFinite(d.amount) && d.amount >= 0) {
+          if (typeof d.amount === 'number' && isPlausibleAmount(d.amount) && d.amount >= 0) {
             monetaryTotal += d.amount;
             amountCount++;
-          } else problems.add(d.amountRaw !== null && d.amountRaw !== '' ? 'non-numeric deal amount' : 'missing deal amount');
+          } else if (typeof d.amount === 'number' && Number.isFinite(d.amount) && d.amount > 0) problems.add('implausible deal amount');
+          else problems.add(d.amountRaw !== null && d.amountRaw !== '' ? 'non-numeric deal amount' : 'missing deal amount');
         } else lostDeals++;
         break;
       }

@@ -4,6 +4,7 @@ import { refreshAccessToken } from '../connectors/salesforce/oauth.ts';
 import { ConfigError, CrmError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import { TokenUnreadableError, type Tokens } from '../store/portals.ts';
 
 /**
  * Access tokens per portal. OAuth tokens are refreshed ahead of expiry (HubSpot: refresh by
@@ -29,14 +30,32 @@ export const REFRESH_AHEAD_MS = 5 * 60_000;
 /** A 401 right after a refresh means the new token is refused too: don't refresh in a loop. */
 const RECENT_REFRESH_MS = 5_000;
 
-/** Stored tokens can't be read without the key: refuse to start rather than fail on every call. */
-export function assertTokensReadable(store: Store, config: Config): void {
+/**
+ * Stored tokens can't be read without the key: refuse to start rather than fail on every call.
+ * A key that does not match the stored key-check value is a configuration error too (exit 3),
+ * not one "unable to authenticate data" per portal. Returns which key matched.
+ */
+export function assertTokensReadable(store: Store, config: Config): 'current' | 'previous' | 'no_key' {
   if (config.encryptionKey === undefined && store.portals.hasTokens()) {
     throw new ConfigError([
       'RAPPORT_ENCRYPTION_KEY is not set, but the database holds encrypted CRM tokens: set the key they were stored with',
     ]);
   }
+  const check = store.portals.keyCheck();
+  if (check === 'mismatch') {
+    throw new ConfigError([
+      (config.previousEncryptionKey === undefined ? 'RAPPORT_ENCRYPTION_KEY does not' : 'Neither RAPPORT_ENCRYPTION_KEY nor RAPPORT_ENCRYPTION_KEY_PREVIOUS does') +
+        ' match the key the stored CRM tokens were encrypted with: set the key they were stored with. To change keys, set the old one as ' +
+        'RAPPORT_ENCRYPTION_KEY_PREVIOUS and the new one as RAPPORT_ENCRYPTION_KEY, then run `rapport keys rotate` (docs/operations.md, "Keys and files")',
+    ]);
+  }
+  return check;
 }
+
+/** What a portal whose stored token no key decrypts shows in `rapport status`. */
+export const tokenUnreadableReason = (publicUrl: string, crm: 'hubspot' | 'salesforce') =>
+  `token unreadable: the stored token cannot be decrypted with the configured key (a damaged row, or a key changed without \`rapport keys rotate\`); ` +
+  `reinstall via ${publicUrl.replace(/\/+$/, '')}/oauth/${crm}/install`;
 
 export function createTokenManager(deps: {
   store: Store;
@@ -45,14 +64,33 @@ export function createTokenManager(deps: {
   fetch?: FetchFn;
   logger?: Logger;
 }): TokenManager {
-  assertTokensReadable(deps.store, deps.config);
+  const keyUsed = assertTokensReadable(deps.store, deps.config);
   const { store, config, now } = deps;
   const log = (deps.logger ?? silentLogger).child({ component: 'tokens' });
+  if (keyUsed === 'previous') log.warn({}, 'stored tokens are sealed with RAPPORT_ENCRYPTION_KEY_PREVIOUS: run `rapport keys rotate`');
   const inFlight = new Map<string, Promise<string>>();
   const lastRefresh = new Map<string, number>();
   const counters = { refreshes: 0, refreshFailures: 0, disconnects: 0 };
   const reinstall = `reinstall the app via ${config.publicUrl.replace(/\/+$/, '')}/oauth/hubspot/install`;
   const reinstallSalesforce = `reinstall via ${config.publicUrl.replace(/\/+$/, '')}/oauth/salesforce/install`;
+
+  /**
+   * The stored tokens; one that no key decrypts disconnects only its portal (issue 15 item 6:
+   * it used to take every tenant down) and fails the call as an auth error.
+   */
+  function storedTokens(portal: string): Tokens | undefined {
+    try {
+      return store.portals.tokens(portal);
+    } catch (e) {
+      if (!(e instanceof TokenUnreadableError)) throw e;
+      const crm = store.portals.get(portal)?.crm ?? 'hubspot';
+      const reason = tokenUnreadableReason(config.publicUrl, crm);
+      store.portals.markDisconnected(portal, reason);
+      counters.disconnects += 1;
+      log.error({ portal, code: e.code }, 'portal disconnected: stored token unreadable');
+      throw new CrmError('auth', `Portal ${portal}: ${reason}`, { crm, code: 'TOKEN_UNREADABLE' });
+    }
+  }
 
   const disconnectedError = (portal: string, reason: string | null) =>
     new CrmError('auth', `Portal ${portal} is disconnected: ${reason ?? 'no reason recorded'}`, {
@@ -61,7 +99,7 @@ export function createTokenManager(deps: {
     });
 
   async function doRefreshSalesforce(portal: string): Promise<string> {
-    const stored = store.portals.tokens(portal);
+    const stored = storedTokens(portal);
     if (stored === undefined || stored.refreshToken === null) {
       throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstallSalesforce}`, { crm: 'salesforce' });
     }
@@ -97,7 +135,7 @@ export function createTokenManager(deps: {
 
   async function doRefresh(portal: string): Promise<string> {
     if (store.portals.get(portal)?.crm === 'salesforce') return doRefreshSalesforce(portal);
-    const stored = store.portals.tokens(portal);
+    const stored = storedTokens(portal);
     if (stored === undefined || stored.refreshToken === null) {
       throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstall}`, { crm: 'hubspot' });
     }
@@ -147,7 +185,7 @@ export function createTokenManager(deps: {
     async accessToken(portal) {
       const row = store.portals.get(portal);
       if (row?.status === 'disconnected') throw disconnectedError(portal, row.statusReason);
-      const stored = store.portals.tokens(portal);
+      const stored = storedTokens(portal);
       if (stored === undefined) {
         if (row?.crm === 'salesforce') throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstallSalesforce}`, { crm: 'salesforce' });
         if (config.hubspot.accessToken !== undefined) return config.hubspot.accessToken;
@@ -163,7 +201,13 @@ export function createTokenManager(deps: {
       }
     },
     async onUnauthorized(portal) {
-      const stored = store.portals.tokens(portal);
+      let stored: Tokens | undefined;
+      try {
+        stored = storedTokens(portal);
+      } catch (e) {
+        if (e instanceof CrmError && e.kind === 'auth') return null; // unreadable: portal disconnected
+        throw e;
+      }
       if (stored === undefined) return null; // private-app token: nothing to refresh
       if (store.portals.get(portal)?.status === 'disconnected') return null;
       const pending = inFlight.get(portal);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DatabaseFromFutureError } from '../errors.ts';
@@ -6,14 +6,40 @@ import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
 export type Db = Database.Database;
 
+/**
+ * How long a statement waits for another connection's write lock. One-shot commands (sync, score,
+ * train) can wait; a process serving HTTP lowers it (REQUEST_BUSY_TIMEOUT_MS) because
+ * better-sqlite3 waits synchronously, on the event loop every request shares.
+ */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+export const REQUEST_BUSY_TIMEOUT_MS = 250;
+
+/** The file holds contacts' personal data and encrypted tokens: owner-only. */
+export const DB_FILE_MODE = 0o600;
+export const DB_DIR_MODE = 0o700;
+
+/**
+ * Creates the directory (0700) and the file (0600) before SQLite does, so they never exist with
+ * the umask's 0755/0644. SQLite creates `-wal` and `-shm` with the database file's permissions
+ * (`robust_open` / `findCreateFileMode` in https://sqlite.org/src/file/src/os_unix.c), and an
+ * existing file (and its `-wal`/`-shm`) written by an older Rapport is tightened here.
+ */
+function prepareFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: DB_DIR_MODE });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', DB_FILE_MODE));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, DB_FILE_MODE);
+  }
+}
+
 /** Opens (creating if needed) the SQLite file in WAL mode and brings its schema up to date. */
-export function openDatabase(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+export function openDatabase(path: string, opts: { busyTimeoutMs?: number } = {}): Db {
+  if (path !== ':memory:' && path !== '') prepareFile(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  setBusyTimeout(db, opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
   try {
     migrate(db, path);
   } catch (e) {
@@ -21,6 +47,10 @@ export function openDatabase(path: string): Db {
     throw e;
   }
   return db;
+}
+
+export function setBusyTimeout(db: Db, ms: number): void {
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(ms))}`);
 }
 
 /** Applies pending migrations, each in its own transaction; refuses a newer database. */

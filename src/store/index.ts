@@ -11,13 +11,17 @@ import { createSyncRunsRepo } from './sync-runs.ts';
 export type StoreOptions = {
   path: string;
   encryptionKey?: Buffer | undefined;
+  /** accepted for reading tokens while rotating keys (RAPPORT_ENCRYPTION_KEY_PREVIOUS) */
+  previousEncryptionKey?: Buffer | undefined;
+  /** how long a statement waits for another connection's write lock (default 5 s) */
+  busyTimeoutMs?: number;
   /** injectable clock (epoch ms) */
   now?: () => number;
 };
 
 /** The store: plain repositories over prepared statements, plus a synchronous transaction. */
 export function createStore(opts: StoreOptions) {
-  const db = openDatabase(opts.path);
+  const db = openDatabase(opts.path, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
   return createStoreOn(db, opts);
 }
 
@@ -26,7 +30,7 @@ export function createStoreOn(db: Db, opts: Omit<StoreOptions, 'path'> = {}) {
   return {
     db,
     now,
-    portals: createPortalsRepo(db, now, opts.encryptionKey),
+    portals: createPortalsRepo(db, now, { current: opts.encryptionKey, previous: opts.previousEncryptionKey }),
     records: createRecordsRepo(db, now),
     cursors: createCursorsRepo(db, now),
     dirty: createDirtyRepo(db),

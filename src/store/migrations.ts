@@ -168,6 +168,15 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX associations_to;
   CREATE INDEX associations_to ON associations (portal, to_type, to_id, from_type, from_id);
   `,
+  // 4: settings of the installation. `key_check` holds a known text sealed with
+  // RAPPORT_ENCRYPTION_KEY, so a wrong key is a clear configuration error at start instead of
+  // every token failing to decrypt (issue 15 item 6).
+  `
+  CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

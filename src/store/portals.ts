@@ -17,6 +17,35 @@ export type Portal = {
 
 export type Tokens = { accessToken: string; refreshToken: string | null; expiresAt: number | null };
 
+/** The AES keys: `current` seals and reads; `previous` (while rotating) only reads. */
+export type TokenKeys = { current: Buffer | undefined; previous?: Buffer | undefined };
+
+/**
+ * A stored token that no key decrypts (a corrupted row, or a key that changed without
+ * rotation). Data with a `code`, so callers disconnect that one portal and keep the others.
+ */
+export class TokenUnreadableError extends Error {
+  override readonly name = 'TokenUnreadableError';
+  readonly code = 'token_unreadable';
+  constructor(readonly portal: string) {
+    super(`the stored token of ${portal} cannot be decrypted with RAPPORT_ENCRYPTION_KEY (or RAPPORT_ENCRYPTION_KEY_PREVIOUS)`);
+  }
+}
+
+/** What the key-check value says about the configured keys. */
+export type KeyCheck =
+  /** the current key sealed the check value (or nothing is stored yet) */
+  | 'current'
+  /** the previous key did: run `rapport keys rotate` */
+  | 'previous'
+  /** neither key reads what is stored: a configuration error */
+  | 'mismatch'
+  /** no key configured */
+  | 'no_key';
+
+const KEY_CHECK_TEXT = 'rapport key check v1';
+const KEY_CHECK_AAD = 'settings:key_check';
+
 type PortalRow = {
   portal: string;
   crm: string;
@@ -43,7 +72,8 @@ const toPortal = (r: PortalRow): Portal => ({
  * Installed portals and their tokens. Tokens are sealed with AES-256-GCM (the portal id is the
  * AAD, so a token row copied onto another portal does not decrypt).
  */
-export function createPortalsRepo(db: Db, now: () => number, key: Buffer | undefined) {
+export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
+  const key = keys.current;
   const upsert = db.prepare<[string, string, string, string, string, number, number]>(`
     INSERT INTO portals (portal, crm, external_id, base_url, status, status_reason, scopes, installed_at, updated_at)
     VALUES (?, ?, ?, ?, 'connected', NULL, ?, ?, ?)
@@ -62,6 +92,29 @@ export function createPortalsRepo(db: Db, now: () => number, key: Buffer | undef
     'SELECT access_token, refresh_token, expires_at FROM tokens WHERE portal = ?',
   );
   const tokenCount = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tokens');
+  const allTokens = db.prepare<[], { portal: string; access_token: Buffer; refresh_token: Buffer | null }>(
+    'SELECT portal, access_token, refresh_token FROM tokens ORDER BY portal',
+  );
+  const reseal = db.prepare<[Buffer, Buffer | null, number, string]>(
+    'UPDATE tokens SET access_token = ?, refresh_token = ?, updated_at = ? WHERE portal = ?',
+  );
+  const getSetting = db.prepare<[string], { value: Buffer }>('SELECT value FROM settings WHERE name = ?');
+  const putSetting = db.prepare<[string, Buffer]>(
+    'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+  );
+
+  /** Decrypts with the current key, then the previous one; undefined when neither works. */
+  const open = (sealed: Buffer, aad: string): { text: string; with: 'current' | 'previous' } | undefined => {
+    for (const [which, k] of [['current', keys.current], ['previous', keys.previous]] as const) {
+      if (k === undefined) continue;
+      try {
+        return { text: decrypt(k, sealed, aad), with: which };
+      } catch {
+        // wrong key or damaged row: try the next key
+      }
+    }
+    return undefined;
+  };
 
   const requireKey = (): Buffer => {
     if (key === undefined) {
@@ -98,15 +151,55 @@ export function createPortalsRepo(db: Db, now: () => number, key: Buffer | undef
         now(),
       );
     },
+    /** The portal's tokens; throws TokenUnreadableError when no configured key decrypts them. */
     tokens(portal: string): Tokens | undefined {
       const row = getTokens.get(portal);
       if (row === undefined) return undefined;
+      requireKey();
+      const access = open(row.access_token, portal);
+      const refresh = row.refresh_token === null ? null : open(row.refresh_token, portal);
+      if (access === undefined || refresh === undefined) throw new TokenUnreadableError(portal);
+      return { accessToken: access.text, refreshToken: refresh === null ? null : refresh.text, expiresAt: row.expires_at };
+    },
+    /**
+     * Which configured key matches the stored key-check value. A database without one (written
+     * before it existed, or no token saved yet) is judged by its tokens: if there are some and
+     * not one decrypts, the key is wrong; otherwise the check value is written now.
+     */
+    keyCheck(): KeyCheck {
+      if (key === undefined) return 'no_key';
+      const stored = getSetting.get('key_check');
+      if (stored !== undefined) {
+        const r = open(stored.value, KEY_CHECK_AAD);
+        return r === undefined || r.text !== KEY_CHECK_TEXT ? 'mismatch' : r.with;
+      }
+      const rows = allTokens.all();
+      const readable = rows.map((t) => open(t.access_token, t.portal)).filter((r) => r !== undefined);
+      if (rows.length > 0 && readable.length === 0) return 'mismatch';
+      const which = readable.some((r) => r.with === 'current') || readable.length === 0 ? 'current' : 'previous';
+      putSetting.run('key_check', encrypt(which === 'current' ? key : (keys.previous as Buffer), KEY_CHECK_TEXT, KEY_CHECK_AAD));
+      return which;
+    },
+    /**
+     * Re-seals every token and the key-check value with the current key (one transaction, by
+     * the caller). Tokens no key reads are left as they are and listed.
+     */
+    resealAll(): { resealed: string[]; unreadable: string[] } {
       const k = requireKey();
-      return {
-        accessToken: decrypt(k, row.access_token, portal),
-        refreshToken: row.refresh_token === null ? null : decrypt(k, row.refresh_token, portal),
-        expiresAt: row.expires_at,
-      };
+      const resealed: string[] = [];
+      const unreadable: string[] = [];
+      for (const row of allTokens.all()) {
+        const access = open(row.access_token, row.portal);
+        const refresh = row.refresh_token === null ? null : open(row.refresh_token, row.portal);
+        if (access === undefined || refresh === undefined) {
+          unreadable.push(row.portal);
+          continue;
+        }
+        reseal.run(encrypt(k, access.text, row.portal), refresh === null ? null : encrypt(k, refresh.text, row.portal), now(), row.portal);
+        resealed.push(row.portal);
+      }
+      putSetting.run('key_check', encrypt(k, KEY_CHECK_TEXT, KEY_CHECK_AAD));
+      return { resealed, unreadable };
     },
     /** Whether any token is stored (the server refuses to start without a key then). */
     hasTokens(): boolean {

@@ -359,7 +359,13 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
     const now = deps.now();
     if (now - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = now;
-      deps.store.webhookEvents.prune();
+      // runs after the response, outside any request's try: a locked database (another
+      // process's write) must cost one late prune, not the process (issue 15 item 4)
+      try {
+        deps.store.webhookEvents.prune();
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'pruning webhook ids failed; retrying in an hour');
+      }
     }
   }
 

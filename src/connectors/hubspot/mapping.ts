@@ -1,4 +1,19 @@
-import { cleanEmail, cleanPhone, parseAmount, parseBool, parseTime, stripHtml, textOrNull } from '../clean.ts';
+import {
+  cleanEmail,
+  cleanPhone,
+  isPlausibleAmount,
+  isPlausibleNumber,
+  isPlausibleTime,
+  lengthIssue,
+  MAX_EMAIL_CHARS,
+  MAX_PHONE_CHARS,
+  MAX_TEXT_CHARS,
+  parseAmount,
+  parseBool,
+  parseTime,
+  stripHtml,
+  textOrNull,
+} from '../clean.ts';
 import type {
   CompanyData,
   ContactData,
@@ -115,12 +130,19 @@ export function toRecord(
   return record;
 }
 
+/** Money fields, bounded as amounts; other numbers get the wider numeric bound. */
+const MONEY = new Set(['amount', 'annualrevenue']);
+
 function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
   const issues: string[] = [];
   const time = (name: string): number | null => {
     const raw = p[name];
     const t = parseTime(raw);
     if (raw !== null && raw !== undefined && raw.trim() !== '' && t === null) issues.push(`unparsable_date:${name}`);
+    if (t !== null && !isPlausibleTime(t)) {
+      issues.push(`implausible_date:${name}`);
+      return null;
+    }
     // a week of slack for time zones and scheduled items before calling a date "future"
     if (t !== null && t > now + 7 * 86_400_000 && name !== 'hs_timestamp' && name !== 'closedate') issues.push(`future_date:${name}`);
     return t;
@@ -129,19 +151,32 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
     const raw = p[name];
     const n = parseAmount(raw);
     if (raw !== null && raw !== undefined && raw.trim() !== '' && n === null) issues.push(`not_a_number:${name}`);
+    if (n !== null && !(MONEY.has(name) ? isPlausibleAmount(n) : isPlausibleNumber(n))) {
+      issues.push(`${MONEY.has(name) ? 'implausible_amount' : 'implausible_number'}:${name}`);
+      return null;
+    }
     return n;
   };
-  const text = (name: string): string | null => textOrNull(p[name]);
+  const text = (name: string): string | null => {
+    const tooLong = lengthIssue(name, p[name], MAX_TEXT_CHARS);
+    if (tooLong !== null) issues.push(tooLong);
+    return textOrNull(p[name]);
+  };
+  const html = (name: string): string | null => {
+    const tooLong = lengthIssue(name, p[name], MAX_TEXT_CHARS);
+    if (tooLong !== null) issues.push(tooLong);
+    return stripHtml(p[name]);
+  };
   const createdAt = time(CREATED[type]);
 
   switch (type) {
     case 'contacts': {
       const emailRaw = p.email ?? null;
       const email = cleanEmail(emailRaw);
-      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push('invalid_email');
+      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push(lengthIssue('email', emailRaw, MAX_EMAIL_CHARS) ?? 'invalid_email');
       const phoneRaw = textOrNull(p.phone) ?? textOrNull(p.mobilephone);
       const phone = cleanPhone(phoneRaw);
-      if (phoneRaw !== null && phone === null) issues.push('invalid_phone');
+      if (phoneRaw !== null && phone === null) issues.push(lengthIssue('phone', phoneRaw, MAX_PHONE_CHARS) ?? 'invalid_phone');
       const data: ContactData = {
         email,
         emailRaw,
@@ -213,17 +248,17 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
       return { data, issues };
     }
     default:
-      return { data: engagement(type, p, time, num), issues };
+      return { data: engagement(type, time, num, text, html), issues };
   }
 }
 
 function engagement(
   type: ObjectType,
-  p: HsProps,
   time: (n: string) => number | null,
   num: (n: string) => number | null,
+  t: (n: string) => string | null,
+  html: (n: string) => string | null,
 ): EngagementData {
-  const t = (n: string) => textOrNull(p[n]);
   const join = (...parts: (string | null)[]) => {
     const s = parts.filter((x): x is string => x !== null).join('\n');
     return s === '' ? null : s;
@@ -237,7 +272,7 @@ function engagement(
         direction: d === 'INBOUND' ? 'inbound' : d === 'OUTBOUND' ? 'outbound' : null,
         durationMs: num('hs_call_duration'),
         outcome: t('hs_call_status') ?? t('hs_call_disposition'),
-        text: join(t('hs_call_title'), stripHtml(p.hs_call_body)),
+        text: join(t('hs_call_title'), html('hs_call_body')),
         priority: null,
       };
     }
@@ -248,7 +283,7 @@ function engagement(
         direction: d === 'INCOMING_EMAIL' ? 'inbound' : d === 'EMAIL' || d === 'FORWARDED_EMAIL' ? 'outbound' : null,
         durationMs: null,
         outcome: t('hs_email_status'),
-        text: join(t('hs_email_subject'), stripHtml(p.hs_email_text)),
+        text: join(t('hs_email_subject'), html('hs_email_text')),
         priority: null,
       };
     }
@@ -260,7 +295,7 @@ function engagement(
         direction: null,
         durationMs: start !== null && end !== null && end >= start ? end - start : null,
         outcome: t('hs_meeting_outcome'),
-        text: join(t('hs_meeting_title'), stripHtml(p.hs_meeting_body)),
+        text: join(t('hs_meeting_title'), html('hs_meeting_body')),
         priority: null,
       };
     }
@@ -270,12 +305,12 @@ function engagement(
         direction: null,
         durationMs: null,
         outcome: t('hs_task_status'),
-        text: join(t('hs_task_subject'), stripHtml(p.hs_task_body)),
+        text: join(t('hs_task_subject'), html('hs_task_body')),
         priority: t('hs_task_priority'),
       };
     default:
       // notes
-      return { at, direction: null, durationMs: null, outcome: null, text: stripHtml(p.hs_note_body), priority: null };
+      return { at, direction: null, durationMs: null, outcome: null, text: html('hs_note_body'), priority: null };
   }
 }
 

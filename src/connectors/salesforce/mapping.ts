@@ -1,4 +1,19 @@
-import { cleanEmail, cleanPhone, parseAmount, parseTime, stripHtml, textOrNull } from '../clean.ts';
+import {
+  cleanEmail,
+  cleanPhone,
+  isPlausibleAmount,
+  isPlausibleNumber,
+  isPlausibleTime,
+  lengthIssue,
+  MAX_EMAIL_CHARS,
+  MAX_PHONE_CHARS,
+  MAX_SCALAR_CHARS,
+  MAX_TEXT_CHARS,
+  parseAmount,
+  parseTime,
+  stripHtml,
+  textOrNull,
+} from '../clean.ts';
 import type { CompanyData, ContactData, CrmRecord, DealData, EngagementData, FeedbackData, ObjectType, RecordData, TicketData } from '../types.ts';
 
 /**
@@ -64,7 +79,7 @@ export type SfRecord = Record<string, unknown> & { Id: string; SystemModstamp: s
 
 /** `2013-05-20T20:49:32.000+0000` (no colon in the offset) and plain dates → epoch ms. */
 export function parseSfTime(raw: unknown): number | null {
-  if (typeof raw !== 'string') return null;
+  if (typeof raw !== 'string' || raw.length > MAX_SCALAR_CHARS) return null;
   return parseTime(raw.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
 }
 
@@ -99,10 +114,26 @@ export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: num
   return record;
 }
 
+/** Money fields, bounded as amounts; other numbers get the wider numeric bound. */
+const MONEY = new Set(['Amount', 'AnnualRevenue']);
+
 function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issues: string[]): RecordData {
-  const text = (name: string): string | null => textOrNull(str(r[name]));
+  const text = (name: string): string | null => {
+    const tooLong = lengthIssue(name, str(r[name]), MAX_TEXT_CHARS);
+    if (tooLong !== null) issues.push(tooLong);
+    return textOrNull(str(r[name]));
+  };
+  const html = (name: string): string | null => {
+    const tooLong = lengthIssue(name, str(r[name]), MAX_TEXT_CHARS);
+    if (tooLong !== null) issues.push(tooLong);
+    return stripHtml(str(r[name]));
+  };
   const time = (name: string): number | null => {
     const t = parseSfTime(r[name]);
+    if (t !== null && !isPlausibleTime(t)) {
+      issues.push(`implausible_date:${name}`);
+      return null;
+    }
     if (t !== null && t > now + 7 * 86_400_000 && name !== 'ActivityDate' && name !== 'CloseDate' && name !== 'StartDateTime') issues.push(`future_date:${name}`);
     return t;
   };
@@ -110,6 +141,10 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
     const raw = str(r[name]);
     const n = parseAmount(raw);
     if (raw !== null && raw.trim() !== '' && n === null) issues.push(`not_a_number:${name}`);
+    if (n !== null && !(MONEY.has(name) ? isPlausibleAmount(n) : isPlausibleNumber(n))) {
+      issues.push(`${MONEY.has(name) ? 'implausible_amount' : 'implausible_number'}:${name}`);
+      return null;
+    }
     return n;
   };
   const join = (...parts: (string | null)[]): string | null => textOrNull(parts.filter((p) => p !== null).join('\n'));
@@ -119,10 +154,10 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
     case 'contacts': {
       const emailRaw = str(r.Email);
       const email = cleanEmail(emailRaw);
-      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push('invalid_email');
+      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push(lengthIssue('Email', emailRaw, MAX_EMAIL_CHARS) ?? 'invalid_email');
       const phoneRaw = text('Phone') ?? text('MobilePhone');
       const phone = cleanPhone(phoneRaw);
-      if (phoneRaw !== null && phone === null) issues.push('invalid_phone');
+      if (phoneRaw !== null && phone === null) issues.push(lengthIssue('Phone', phoneRaw, MAX_PHONE_CHARS) ?? 'invalid_phone');
       const data: ContactData = { email, emailRaw, phone, phoneRaw, firstName: text('FirstName'), lastName: text('LastName'), createdAt, lifecycleStage: null };
       return data;
     }
@@ -130,7 +165,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
       const website = text('Website');
       const data: CompanyData = {
         name: text('Name'),
-        domain: website === null ? null : website.replace(/^https?:\/\//i, '').replace(/^www\./i, '').replace(/\/.*$/, '').toLowerCase(),
+        domain: website === null ? null : website.replace(/^https?:\/\//i, '').replace(/^www\./i, '').split('/', 1)[0]?.toLowerCase() ?? null,
         industry: text('Industry'),
         employees: num('NumberOfEmployees'),
         annualRevenue: num('AnnualRevenue'),
@@ -166,7 +201,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
         reopenedCount: Math.max(0, Math.round(num('Reopen_Count__c') ?? 0)),
         source: text('Origin'),
         subject: text('Subject'),
-        content: stripHtml(str(r.Description)),
+        content: html('Description'),
       };
       return data;
     }
@@ -178,7 +213,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
         direction: ct === 'inbound' ? 'inbound' : ct === 'outbound' ? 'outbound' : null,
         durationMs: secs === null ? null : secs * 1000,
         outcome: text('CallDisposition') ?? text('Status'),
-        text: join(text('Subject'), stripHtml(str(r.Description))),
+        text: join(text('Subject'), html('Description')),
         priority: text('Priority'),
       };
       return data;
@@ -189,7 +224,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
         direction: r.Incoming === true ? 'inbound' : r.Incoming === false ? 'outbound' : null,
         durationMs: null,
         outcome: text('Status'),
-        text: join(text('Subject'), text('TextBody') ?? stripHtml(str(r.HtmlBody))),
+        text: join(text('Subject'), text('TextBody') ?? html('HtmlBody')),
         priority: null,
       };
       return data;
@@ -201,7 +236,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
         direction: null,
         durationMs: minutes === null ? null : minutes * 60_000,
         outcome: null,
-        text: join(text('Subject'), stripHtml(str(r.Description))),
+        text: join(text('Subject'), html('Description')),
         priority: null,
       };
       return data;
@@ -213,7 +248,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
         direction: null,
         durationMs: null,
         outcome: type === 'tasks' ? text('Status') : null,
-        text: type === 'notes' ? stripHtml(str(r.Description)) : join(text('Subject'), stripHtml(str(r.Description))),
+        text: type === 'notes' ? html('Description') : join(text('Subject'), html('Description')),
         priority: text('Priority'),
       };
       return data;
