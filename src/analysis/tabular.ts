@@ -49,6 +49,8 @@ const NEARLY_UNIQUE = 0.9;
 const MIN_ROWS_FOR_UNIQUENESS = 10;
 const MIN_ROWS_FOR_SEQUENCE = 50;
 const STRAY_TEXT_SHARE = 0.02;
+/** Words tolerated in a number or date column: 2 % of its values, and always one ("unknown"). */
+const strayAllowed = (present: number) => Math.max(1, Math.floor(STRAY_TEXT_SHARE * present));
 
 export function isMissing(value: string): boolean {
   return MISSING.has(value.trim().toLowerCase());
@@ -148,7 +150,6 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     if (c === labelIndex || c === idIndex) return;
     const cells = keep.map((r) => (table.rows[r] as string[])[c] as string);
     const present = cells.filter((v) => !isMissing(v));
-    const missing = n - present.length;
     if (present.length === 0) {
       notices.push(`dropped "${name}": empty in every row`);
       return;
@@ -157,7 +158,7 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     const stray = numbers.filter((v) => v === null).length;
     // A number column with a few typed-in words ("TBD", "unknown") is still a number column:
     // those cells count as blank, and the notice shows what they were.
-    if (stray <= STRAY_TEXT_SHARE * present.length && present.length - stray >= 2) {
+    if (stray <= strayAllowed(present.length) && present.length - stray >= 2) {
       if (stray > 0) {
         const examples = [...new Set(present.filter((_, i) => numbers[i] === null).map((v) => v.trim()))];
         notices.push(
@@ -369,11 +370,11 @@ type DateColumn =
  * Whether a column's values are dates: all ISO 8601, or all day/month/year in one order. The order
  * of a non-ISO column is read from the column as a whole: a first part above 12 says day first
  * (DD-MM-YYYY), a second part above 12 says month first (MM/DD/YYYY); when every part is 12 or
- * less the column is ambiguous and its dates are not guessed. As with numbers, up to 2 % stray
- * words ("unknown") are tolerated and count as blank.
+ * less the column is ambiguous and its dates are not guessed. As with numbers, a few stray words
+ * ("unknown": 2 %, at least one, never half) are tolerated and count as blank.
  */
 function readDates(present: string[]): DateColumn {
-  const allowed = Math.floor(STRAY_TEXT_SHARE * present.length);
+  const allowed = strayAllowed(present.length);
   let iso = 0;
   let dmy = 0;
   let firstOver12 = false;
@@ -394,10 +395,10 @@ function readDates(present: string[]): DateColumn {
     if (Number(m[1]) > 12) firstOver12 = true;
     if (Number(m[3]) > 12) secondOver12 = true;
   }
-  if (iso > 0 && dmy === 0 && present.length - iso <= allowed) {
+  if (iso > 0 && dmy === 0 && present.length - iso <= allowed && iso >= present.length - iso) {
     return { kind: 'dates', format: 'ISO', parse: parseIsoDate };
   }
-  if (dmy === 0 || iso > 0 || present.length - dmy > allowed) return { kind: 'none' };
+  if (dmy === 0 || iso > 0 || present.length - dmy > allowed || dmy < present.length - dmy) return { kind: 'none' };
   // Both orders seen (13-01 and 01-13): these are not dates of one format.
   if (firstOver12 && secondOver12) return { kind: 'none' };
   if (!firstOver12 && !secondOver12) return { kind: 'ambiguous', example };
