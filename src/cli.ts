@@ -38,6 +38,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Write a self-contained HTML report (KPIs, score distributions, model curves, segments)',
     load: async () => (await import('./commands/report.ts')).command,
   },
+  outbox: {
+    summary: 'Re-queue parked score writes (`outbox retry`)',
+    load: async () => (await import('./commands/outbox.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,

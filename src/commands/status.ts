@@ -34,6 +34,8 @@ export type PortalStatusReport = {
   dirty: number;
   outbox: { pending: number; parked: number };
   parked: { contactId: string; attempts: number; lastError: string | null }[];
+  /** every parked write grouped by reason (error kind and CRM code) */
+  parkedReasons: { reason: string; count: number }[];
   models: Record<string, { version: string; trainedAt: string; metrics: unknown } | null>;
 };
 
@@ -84,6 +86,7 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
         dirty: store.dirty.count(p.portal),
         outbox: store.outbox.stats(p.portal),
         parked: store.outbox.parked(p.portal, 5).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
+        parkedReasons: store.outbox.parkedReasons(p.portal),
         models,
       };
     });
@@ -113,6 +116,10 @@ function renderHuman(reports: PortalStatusReport[]): string {
       out.push(
         `  ${s.stream.padEnd(22)} ${String(live).padStart(7)}   ${(s.lastRun ?? '-').padEnd(24)}  ${(s.lastRunStatus ?? '-').padEnd(7)}  ${lag.padEnd(7)}  ${s.lastError ?? ''}`,
       );
+    }
+    if (r.outbox.parked > 0) {
+      const reasons = r.parkedReasons.map((p) => `${p.count} × ${p.reason}`).join(', ');
+      out.push(`  parked writes: ${reasons}; once the cause is fixed, re-queue them with \`rapport outbox retry --portal ${r.portal}\``);
     }
     for (const p of r.parked) out.push(`  parked write: contact ${p.contactId} after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'}`);
     for (const [kind, m] of Object.entries(r.models)) {
