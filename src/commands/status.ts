@@ -36,7 +36,8 @@ export type PortalStatusReport = {
   parked: { contactId: string; attempts: number; lastError: string | null }[];
   /** every parked write grouped by reason (error kind and CRM code) */
   parkedReasons: { reason: string; count: number }[];
-  models: Record<string, { version: string; trainedAt: string; metrics: unknown } | null>;
+  /** the current version of each model; `earlierVersions` are kept with their metrics (store.models.versions) */
+  models: Record<string, { version: string; trainedAt: string; metrics: unknown; earlierVersions: number } | null>;
 };
 
 export function collectStatus(store: ReturnType<typeof createStore>, only?: string, limitPer10s = 110): PortalStatusReport[] {
@@ -62,7 +63,8 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
       const models: PortalStatusReport['models'] = {};
       for (const kind of ['churn', 'service_need']) {
         const m = store.models.latest(p.portal, kind);
-        models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics };
+        const earlierVersions = store.models.versions(p.portal, kind).length - 1;
+        models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics, earlierVersions };
       }
       return {
         portal: p.portal,
@@ -123,7 +125,8 @@ function renderHuman(reports: PortalStatusReport[]): string {
     }
     for (const p of r.parked) out.push(`  parked write: contact ${p.contactId} after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'}`);
     for (const [kind, m] of Object.entries(r.models)) {
-      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt}: ${metricsLine(m.metrics)}`}`);
+      const kept = m === null || m.earlierVersions === 0 ? '' : `; ${m.earlierVersions} earlier version${m.earlierVersions === 1 ? '' : 's'} kept`;
+      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt}: ${metricsLine(m.metrics)}${kept}`}`);
     }
     out.push('');
   }
