@@ -48,6 +48,9 @@ describe('private-app install, README by-hand flow', () => {
     expect(sync.code).toBe(0);
     expect(sync.stdout).toMatch(new RegExp(`^hubspot:${hubId}: 300 contacts scored; 300 written back to the CRM$`, 'm'));
 
+    // provisioned on connect, before the first write: 3 batches of 100, none refused and resent
+    expect(sandbox.stats(hubId).byRoute['POST /crm/v3/objects/contacts/batch/update']).toBe(3);
+
     const status = await rapportInProcess(['status', '--json'], env);
     const [report] = JSON.parse(status.stdout) as Status;
     expect(report).toMatchObject({ portal: `hubspot:${hubId}`, scored: 300, outbox: { pending: 0, parked: 0 }, parkedReasons: [] });
@@ -76,6 +79,31 @@ describe('private-app install, README by-hand flow', () => {
     }
     const after = JSON.parse((await rapportInProcess(['status', '--json'], env)).stdout) as Status;
     expect(after[0]?.outbox).toEqual({ pending: 0, parked: 0 });
+  }, 120_000);
+
+  it('rapport serve on a fresh database provisions on connect and its daemon writes every score back', async () => {
+    const { hubId, token } = portalWith(120, { token: 'pat-e2e-serve' });
+    const db = join(dir.path, 'serve.db');
+    const env = { RAPPORT_DB: db, HUBSPOT_BASE_URL: baseUrl, HUBSPOT_ACCESS_TOKEN: token, RAPPORT_PORT: '0' };
+    const stop = new AbortController();
+    const serving = rapportInProcess(['serve'], env, stop.signal);
+    const portal = `hubspot:${hubId}`;
+    let written = 0;
+    const deadline = Date.now() + 90_000;
+    try {
+      while (written < 120 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        written = [...sandbox.data.iterate(hubId, 'contacts')].filter((c) => c.properties['rapport_health'] !== undefined).length;
+      }
+    } finally {
+      stop.abort();
+    }
+    const served = await serving;
+    expect(served.code, served.stderr).toBe(0);
+    expect(written).toBe(120);
+    expect(sandbox.stats(hubId).byRoute['POST /crm/v3/objects/contacts/batch/update']).toBe(2);
+    const [report] = JSON.parse((await rapportInProcess(['status', '--json'], env)).stdout) as Status;
+    expect(report).toMatchObject({ portal, scored: 120, outbox: { pending: 0, parked: 0 } });
   }, 120_000);
 
   it('without the schema scope: writes are parked with the reason, status says how to re-queue, `outbox retry` re-queues them', async () => {
