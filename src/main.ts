@@ -149,6 +149,7 @@ export function createRapport(opts: RapportOptions): Rapport {
     try {
       await connector.provision(daemon.signal);
     } catch (e) {
+      if (daemon.signal.aborted) return; // shutting down: not a provisioning problem
       logger.error(
         { portal, kind: e instanceof CrmError ? e.kind : 'error', code: e instanceof CrmError ? e.details.code : undefined },
         'provisioning the rapport_* properties failed; score writes will be parked until it succeeds',

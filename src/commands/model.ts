@@ -16,8 +16,10 @@ Analyst tools that run the scoring models on a CSV file (no CRM or database need
       Evaluates the churn model (logistic regression, IRLS + L2 on standardized columns,
       Platt-calibrated inside each training fold) on any customer export by stratified k-fold
       cross-validation: n, positives, ROC AUC, PR AUC, Brier, ECE (10 bins), lift in the top
-      decile, and their spread over the folds. The label may be yes/no, y/n, true/false, 1/0 or
-      churned/active. Columns are cleaned and encoded automatically; every step is reported.
+      decile, and their spread over the folds; when the AUC's 95 % interval reaches 0.5 it says
+      the model does no better than chance instead of listing signals. The label may be yes/no,
+      y/n, true/false, 1/0 or churned/active. Columns are cleaned and encoded automatically
+      (dates in ISO, DD-MM-YYYY or MM/DD/YYYY are read as dates); every step is reported.
 
   rapport model fit-bgnbd --data FILE.csv [--frequency C] [--recency C] [--T C] [--json]
       Fits the BG/NBD purchase model (r, alpha, a, b, log-likelihood) to one row per customer:
