@@ -42,6 +42,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Rotate the key that encrypts stored CRM tokens (keys rotate)',
     load: async () => (await import('./commands/keys.ts')).command,
   },
+  outbox: {
+    summary: 'Re-queue parked score writes (`outbox retry`)',
+    load: async () => (await import('./commands/outbox.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,

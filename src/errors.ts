@@ -37,6 +37,12 @@ export class CrmError extends Error {
   }
 }
 
+/**
+ * `details.code` of a write the CRM refused because one of our properties does not exist there
+ * (HubSpot's own code, https://developers.hubspot.com/docs/api/error-handling): provisioning fixes it.
+ */
+export const MISSING_PROPERTY = 'PROPERTY_DOESNT_EXIST';
+
 export const isRetryable = (e: unknown): e is CrmError =>
   e instanceof CrmError && (e.kind === 'rate_limited' || e.kind === 'unavailable');
 

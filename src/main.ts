@@ -151,6 +151,29 @@ export function createRapport(opts: RapportOptions): Rapport {
     }
   }
 
+  /**
+   * Creates the rapport_* properties on a HubSpot portal's first connect in this process, whatever
+   * the auth: an OAuth install provisions in onInstalled, but a private-app token
+   * (HUBSPOT_ACCESS_TOKEN) never passes there, and without the properties every write is refused
+   * (PROPERTY_DOESNT_EXIST). Idempotent (2 reads when already there). A failure (e.g. a token without
+   * crm.schemas.contacts.write) is logged, not fatal: syncing still works, and write-back provisions
+   * again when a write is refused for a missing property (sync/write-back.ts). Salesforce fields are
+   * created by the admin; its provision() only verifies them, at install.
+   */
+  async function provisionOnConnect(portal: string): Promise<void> {
+    const connector = connectors.get(portal);
+    if (connector === undefined || connector.crm !== 'hubspot') return;
+    try {
+      await connector.provision(daemon.signal);
+    } catch (e) {
+      if (daemon.signal.aborted) return; // shutting down: not a provisioning problem
+      logger.error(
+        { portal, kind: e instanceof CrmError ? e.kind : 'error', code: e instanceof CrmError ? e.details.code : undefined },
+        'provisioning the rapport_* properties failed; score writes will be parked until it succeeds',
+      );
+    }
+  }
+
   async function connectPortals(): Promise<string[]> {
     const ids: string[] = [];
     const token = config.hubspot.accessToken;
@@ -167,6 +190,7 @@ export function createRapport(opts: RapportOptions): Rapport {
       addOAuthPortal(p.portal);
       ids.push(p.portal);
     }
+    for (const portal of ids) await provisionOnConnect(portal);
     return ids;
   }
 

@@ -39,6 +39,9 @@ export type Evaluation = {
   warnings: string[];
   /** out-of-fold calibrated probability per row */
   probabilities: number[];
+  /** 95 % interval of the pooled ROC AUC (Hanley & McNeil 1982) and whether it clears 0.5 */
+  rocAucInterval: { low: number; high: number };
+  betterThanChance: boolean;
 };
 
 const INNER_FOLDS = 3;
@@ -98,6 +101,8 @@ export function evaluateChurnModel(
   const ys = [...y];
   const baseRate = positives / n;
   const brier = brierScore(ys, probabilities);
+  const pooledAuc = rocAuc(ys, probabilities);
+  const interval = aucInterval(pooledAuc, positives, negatives);
   const summary = (key: 'rocAuc' | 'prAuc' | 'brier' | 'ece') => {
     const v = perFold.map((m) => m[key]);
     const mean = v.reduce((s, x) => s + x, 0) / v.length;
@@ -110,7 +115,7 @@ export function evaluateChurnModel(
     folds: k,
     seed,
     l2,
-    rocAuc: rocAuc(ys, probabilities),
+    rocAuc: pooledAuc,
     prAuc: averagePrecision(ys, probabilities),
     brier,
     brierSkill: 1 - brier / (baseRate * (1 - baseRate)),
@@ -121,7 +126,23 @@ export function evaluateChurnModel(
     spread: { rocAuc: summary('rocAuc'), prAuc: summary('prAuc'), brier: summary('brier'), ece: summary('ece') },
     warnings,
     probabilities,
+    rocAucInterval: interval,
+    betterThanChance: interval.low > 0.5,
   };
+}
+
+/**
+ * The 95 % interval of a ROC AUC from its standard error (Hanley & McNeil 1982, "The meaning and
+ * use of the area under a ROC curve", Radiology 143:29–36, eq. 2). When it reaches down to 0.5
+ * the model ranks churners no better than a coin would, and its coefficients describe noise.
+ */
+export function aucInterval(auc: number, positives: number, negatives: number): { low: number; high: number } {
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const variance =
+    (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives);
+  const se = Math.sqrt(Math.max(0, variance));
+  return { low: Math.max(0, auc - 1.96 * se), high: Math.min(1, auc + 1.96 * se) };
 }
 
 /** Platt's sigmoid fitted on out-of-fold logits of the training rows (never on in-sample ones). */

@@ -50,6 +50,8 @@ const NEARLY_UNIQUE = 0.9;
 const MIN_ROWS_FOR_UNIQUENESS = 10;
 const MIN_ROWS_FOR_SEQUENCE = 50;
 const STRAY_TEXT_SHARE = 0.02;
+/** Words tolerated in a number or date column: 2 % of its values, and always one ("unknown"). */
+const strayAllowed = (present: number) => Math.max(1, Math.floor(STRAY_TEXT_SHARE * present));
 
 export function isMissing(value: string): boolean {
   return MISSING.has(value.trim().toLowerCase());
@@ -59,9 +61,9 @@ export function isMissing(value: string): boolean {
 export function parseNumber(value: string): number | null {
   // Spreadsheet formatting is not data: "$1,234.50" is 1234.5 and "12%" is 12 (as displayed).
   const v = value.trim().replace(/^([-+]?)[$€£]\s?/, '$1').replace(/\s?%$/, '');
-  if (NUMBER.test(v)) return Number(v);
-  if (THOUSANDS.test(v)) return Number(v.replaceAll(',', ''));
-  return null;
+  // "1e999" reads as Infinity, which no model can use: not a number.
+  const n = NUMBER.test(v) ? Number(v) : THOUSANDS.test(v) ? Number(v.replaceAll(',', '')) : NaN;
+  return Number.isFinite(n) ? n : null;
 }
 
 /** Builds the churn design from a table. `label` (and `id`) name columns; errors are DataErrors. */
@@ -149,7 +151,6 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     if (c === labelIndex || c === idIndex) return;
     const cells = keep.map((r) => (table.rows[r] as string[])[c] as string);
     const present = cells.filter((v) => !isMissing(v));
-    const missing = n - present.length;
     if (present.length === 0) {
       notices.push(`dropped "${name}": empty in every row`);
       return;
@@ -158,7 +159,7 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     const stray = numbers.filter((v) => v === null).length;
     // A number column with a few typed-in words ("TBD", "unknown") is still a number column:
     // those cells count as blank, and the notice shows what they were.
-    if (stray <= STRAY_TEXT_SHARE * present.length && present.length - stray >= 2) {
+    if (stray <= strayAllowed(present.length) && present.length - stray >= 2) {
       if (stray > 0) {
         const examples = [...new Set(present.filter((_, i) => numbers[i] === null).map((v) => v.trim()))];
         notices.push(
@@ -172,17 +173,31 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
       encodeNumeric(name, parsed, parsed.filter((v) => v !== null), n - (present.length - stray));
       return;
     }
-    const dates = present.map(parseIsoDate);
-    if (dates.every((v) => v !== null)) {
+    const dates = readDates(present);
+    if (dates.kind === 'ambiguous') {
+      notices.push(
+        `dropped "${name}": dates whose day and month cannot be told apart (${dates.example}: every part is 12 or less); ` +
+          'export them as YYYY-MM-DD to use them',
+      );
+      return;
+    }
+    if (dates.kind === 'dates') {
       // Dates become a number the model can use: days since the earliest one in the column.
-      const origin = Math.min(...(dates as number[]));
+      const parsed = cells.map((v) => (isMissing(v) ? null : dates.parse(v)));
+      const values = parsed.filter((v) => v !== null);
+      let origin = Infinity;
+      for (const t of values) if (t < origin) origin = t;
       const days = (t: number) => (t - origin) / DAY_MS;
-      notices.push(`"${name}": dates, used as days since ${new Date(origin).toISOString().slice(0, 10)}`);
+      const stray = present.length - values.length;
+      notices.push(
+        `"${name}": dates${dates.format === 'ISO' ? '' : ` written ${dates.format}`}, used as days since ${new Date(origin).toISOString().slice(0, 10)}` +
+          (stray > 0 ? `; ${stray} value${stray === 1 ? ' is' : 's are'} not a date (${quoteSome(present.filter((v) => dates.parse(v) === null))}), treated as blank` : ''),
+      );
       encodeNumeric(
         name,
-        cells.map((v) => (isMissing(v) ? null : days(parseIsoDate(v) as number))),
-        (dates as number[]).map(days),
-        missing,
+        parsed.map((t) => (t === null ? null : days(t))),
+        values.map(days),
+        n - values.length,
         false,
       );
       return;
@@ -278,6 +293,14 @@ export function buildDesign(table: CsvTable, opts: { label: string; id?: string 
     // A pooled group that is itself rare gets no dummy either: its rows count as the reference.
     const otherHasDummy = pooledRows >= minLevel;
     if (otherHasDummy) groups.set(OTHER, pooledRows);
+    if (kept.length === 0) {
+      // Names, surnames, e-mail addresses: many values, none frequent enough to say anything.
+      notices.push(
+        `dropped "${name}": looks like an identifier or free text (${distinctPresent} distinct values in ${present.length} rows, ` +
+          `none in ${minLevel} or more)`,
+      );
+      return;
+    }
     if (groups.size <= 1) {
       notices.push(
         groups.size === 0
@@ -329,7 +352,78 @@ export function parseIsoDate(value: string): number | null {
   if (!ISO_DATE.test(v)) return null;
   const withZone = v.length === 10 || /(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v.replace(' ', 'T')}Z`;
   const t = Date.parse(withZone.length === 10 ? `${withZone}T00:00:00Z` : withZone.replace(' ', 'T'));
+  // V8 reads 2024-02-31 as 2 March: a day the month does not have is not a date.
+  const [year, month, day] = v.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const d = new Date(Date.UTC(year, month - 1, day));
+  if (d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return null;
   return Number.isFinite(t) ? t : null;
+}
+
+/** Day-month-year dates with `-`, `/` or `.` between the parts (31-12-2024, 12/31/2024, 31.12.2024). */
+const DMY = /^(\d{1,2})([-/.])(\d{1,2})\2(\d{4})$/;
+
+type DateColumn =
+  | { kind: 'dates'; format: string; parse: (value: string) => number | null }
+  | { kind: 'ambiguous'; example: string }
+  | { kind: 'none' };
+
+/**
+ * Whether a column's values are dates: all ISO 8601, or all day/month/year in one order. The order
+ * of a non-ISO column is read from the column as a whole: a first part above 12 says day first
+ * (DD-MM-YYYY), a second part above 12 says month first (MM/DD/YYYY); when every part is 12 or
+ * less the column is ambiguous and its dates are not guessed. As with numbers, a few stray words
+ * ("unknown": 2 %, at least one, never half) are tolerated and count as blank.
+ */
+function readDates(present: string[]): DateColumn {
+  const allowed = strayAllowed(present.length);
+  let iso = 0;
+  let dmy = 0;
+  let firstOver12 = false;
+  let secondOver12 = false;
+  let example = '';
+  const separators = new Set<string>();
+  for (const raw of present) {
+    const v = raw.trim();
+    if (parseIsoDate(v) !== null) {
+      iso++;
+      continue;
+    }
+    const m = DMY.exec(v);
+    if (m === null) continue;
+    dmy++;
+    if (example === '') example = v;
+    separators.add(m[2] as string);
+    if (Number(m[1]) > 12) firstOver12 = true;
+    if (Number(m[3]) > 12) secondOver12 = true;
+  }
+  if (iso > 0 && dmy === 0 && present.length - iso <= allowed && iso >= present.length - iso) {
+    return { kind: 'dates', format: 'ISO', parse: parseIsoDate };
+  }
+  if (dmy === 0 || iso > 0 || present.length - dmy > allowed || dmy < present.length - dmy) return { kind: 'none' };
+  // Both orders seen (13-01 and 01-13): these are not dates of one format.
+  if (firstOver12 && secondOver12) return { kind: 'none' };
+  if (!firstOver12 && !secondOver12) return { kind: 'ambiguous', example };
+  const dayFirst = firstOver12;
+  const sep = separators.size === 1 ? [...separators][0] : '-';
+  const format = dayFirst ? `DD${sep}MM${sep}YYYY` : `MM${sep}DD${sep}YYYY`;
+  return {
+    kind: 'dates',
+    format,
+    parse: (value: string) => {
+      const m = DMY.exec(value.trim());
+      if (m === null) return null;
+      const [day, month] = dayFirst ? [Number(m[1]), Number(m[3])] : [Number(m[3]), Number(m[1])];
+      const t = Date.UTC(Number(m[4]), month - 1, day);
+      // Date.UTC rolls 31-02 over into March: a day the month does not have is not a date.
+      const d = new Date(t);
+      return d.getUTCMonth() === month - 1 && d.getUTCDate() === day ? t : null;
+    },
+  };
+}
+
+function quoteSome(values: string[]): string {
+  const distinct = [...new Set(values.map((v) => v.trim()))];
+  return `${distinct.slice(0, 3).map((v) => `"${v}"`).join(', ')}${distinct.length > 3 ? ', …' : ''}`;
 }
 
 /** Distinct integers that fill most of their range (1001, 1002, …): a row counter, not a measurement. */

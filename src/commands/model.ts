@@ -16,8 +16,10 @@ Analyst tools that run the scoring models on a CSV file (no CRM or database need
       Evaluates the churn model (logistic regression, IRLS + L2 on standardized columns,
       Platt-calibrated inside each training fold) on any customer export by stratified k-fold
       cross-validation: n, positives, ROC AUC, PR AUC, Brier, ECE (10 bins), lift in the top
-      decile, and their spread over the folds. The label may be yes/no, y/n, true/false, 1/0 or
-      churned/active. Columns are cleaned and encoded automatically; every step is reported.
+      decile, and their spread over the folds; when the AUC's 95 % interval reaches 0.5 it says
+      the model does no better than chance instead of listing signals. The label may be yes/no,
+      y/n, true/false, 1/0 or churned/active. Columns are cleaned and encoded automatically
+      (dates in ISO, DD-MM-YYYY or MM/DD/YYYY are read as dates); every step is reported.
 
   rapport model fit-bgnbd --data FILE.csv [--frequency C] [--recency C] [--T C] [--json]
       Fits the BG/NBD purchase model (r, alpha, a, b, log-likelihood) to one row per customer:
@@ -113,7 +115,8 @@ const SUBCOMMANDS: Record<string, Sub> = {
     const design = buildDesign(table, values.id === undefined ? { label: values.label } : { label: values.label, id: values.id });
     const notices = [...table.notices, ...design.notices];
     const evaluation = evaluateChurnModel(design.X, design.y, { folds, seed, l2 });
-    const signals = strongestSignals(design.X, design.y, design.features, { l2 });
+    // A model no better than chance has no signals worth naming: its largest coefficients are noise.
+    const signals = evaluation.betterThanChance ? strongestSignals(design.X, design.y, design.features, { l2 }) : [];
     const columnsUsed = new Set(design.sources).size;
     const leaks = leakSuspects(design.X, design.y, design.features).map(
       (l) =>
@@ -157,7 +160,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
       `Stratified ${e.folds}-fold cross-validation (seed ${e.seed}), pooled out-of-fold predictions:`,
       `  n          ${e.n}`,
       `  positives  ${e.positives}`,
-      `  ROC AUC    ${f3(e.rocAuc)}   (${spread('rocAuc')})`,
+      `  ROC AUC    ${f3(e.rocAuc)}   (${spread('rocAuc')}; 95 % interval ${f3(e.rocAucInterval.low)}–${f3(e.rocAucInterval.high)})`,
       `  PR AUC     ${f3(e.prAuc)}   (${spread('prAuc')}; a random score gets ${f3(e.baseRate)})`,
       `  Brier      ${f3(e.brier)}   (${spread('brier')}; skill over the base rate ${f3(e.brierSkill)})`,
       `  ECE        ${f3(e.ece)}   (${spread('ece')}; 10 equal-width bins)`,
@@ -165,8 +168,15 @@ const SUBCOMMANDS: Record<string, Sub> = {
       ...e.warnings.map((w) => `  warning: ${w}`),
       ...leaks.map((w) => `  warning: ${w}`),
       '',
-      'Strongest signals (fit on all rows; log-odds per standard deviation, + makes a positive label more likely):',
-      ...signals.map((s) => `  ${s.standardized >= 0 ? '+' : '−'}${Math.abs(s.standardized).toFixed(2)}  ${s.feature}`),
+      ...(e.betterThanChance
+        ? [
+            'Strongest signals (fit on all rows; log-odds per standard deviation, + makes a positive label more likely):',
+            ...signals.map((s) => `  ${s.standardized >= 0 ? '+' : '−'}${Math.abs(s.standardized).toFixed(2)}  ${s.feature}`),
+          ]
+        : [
+            `The model does no better than chance on rows it did not see (ROC AUC ${f3(e.rocAuc)}, 95 % interval down to ${f3(e.rocAucInterval.low)}):`,
+            '  these columns carry no usable signal about the label, so no signals are listed.',
+          ]),
     ];
     io.stdout(lines.join('\n') + '\n');
     return EXIT.ok;

@@ -10,7 +10,8 @@ const USAGE = `Usage: rapport score [--all] [--portal PORTAL] [--json]
 
 Scores contacts from the local cache: satisfaction, loyalty, churn risk and service need
 (0–100, band, confidence, reasons), keeps the score history, and queues the values that changed
-for write-back to the CRM (the daemon sends them). By default only contacts whose data changed
+for write-back to the CRM (the next \`rapport sync --once\` or the running \`rapport serve\` sends
+them). By default only contacts whose data changed
 since they were last scored; --all rescores everyone (e.g. after \`rapport train\`).
 
 Options:

@@ -34,7 +34,10 @@ export type PortalStatusReport = {
   dirty: number;
   outbox: { pending: number; parked: number };
   parked: { contactId: string; attempts: number; lastError: string | null }[];
-  models: Record<string, { version: string; trainedAt: string; metrics: unknown } | null>;
+  /** every parked write grouped by reason (error kind and CRM code) */
+  parkedReasons: { reason: string; count: number }[];
+  /** the current version of each model; `earlierVersions` are kept with their metrics (store.models.versions) */
+  models: Record<string, { version: string; trainedAt: string; metrics: unknown; earlierVersions: number } | null>;
 };
 
 export function collectStatus(store: ReturnType<typeof createStore>, only?: string, limitPer10s = 110): PortalStatusReport[] {
@@ -60,7 +63,8 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
       const models: PortalStatusReport['models'] = {};
       for (const kind of ['churn', 'service_need']) {
         const m = store.models.latest(p.portal, kind);
-        models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics };
+        const earlierVersions = store.models.versions(p.portal, kind).length - 1;
+        models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics, earlierVersions };
       }
       return {
         portal: p.portal,
@@ -84,6 +88,7 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
         dirty: store.dirty.count(p.portal),
         outbox: store.outbox.stats(p.portal),
         parked: store.outbox.parked(p.portal, 5).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
+        parkedReasons: store.outbox.parkedReasons(p.portal),
         models,
       };
     });
@@ -114,9 +119,14 @@ function renderHuman(reports: PortalStatusReport[]): string {
         `  ${s.stream.padEnd(22)} ${String(live).padStart(7)}   ${(s.lastRun ?? '-').padEnd(24)}  ${(s.lastRunStatus ?? '-').padEnd(7)}  ${lag.padEnd(7)}  ${s.lastError ?? ''}`,
       );
     }
+    if (r.outbox.parked > 0) {
+      const reasons = r.parkedReasons.map((p) => `${p.count} × ${p.reason}`).join(', ');
+      out.push(`  parked writes: ${reasons}; once the cause is fixed, re-queue them with \`rapport outbox retry --portal ${r.portal}\``);
+    }
     for (const p of r.parked) out.push(`  parked write: contact ${p.contactId} after ${p.attempts} attempts: ${p.lastError ?? 'unknown error'}`);
     for (const [kind, m] of Object.entries(r.models)) {
-      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt}: ${metricsLine(m.metrics)}`}`);
+      const kept = m === null || m.earlierVersions === 0 ? '' : `; ${m.earlierVersions} earlier version${m.earlierVersions === 1 ? '' : 's'} kept`;
+      out.push(`  model ${kind}: ${m === null ? 'not trained (cold-start model in use)' : `${m.version} trained ${m.trainedAt}: ${metricsLine(m.metrics)}${kept}`}`);
     }
     out.push('');
   }

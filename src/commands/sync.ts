@@ -7,15 +7,18 @@ import type { CycleSummary } from '../sync/daemon.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { createProgressBars } from './progress.ts';
 
-const USAGE = `Usage: rapport sync [--once] [--json] [--streams a,b] [--portal PORTAL]
+const USAGE = `Usage: rapport sync [--once] [--read-only] [--json] [--streams a,b] [--portal PORTAL]
 
 Pulls the configured CRM account(s) into the local cache: a backfill the first time, then
 incremental catch-up from the saved cursors. Resumable: an interrupted sync continues from the
 last committed page.
 
 Options:
-  --once           one pass over every stream, then exit 0 (default: keep syncing every
-                   RAPPORT_SYNC_INTERVAL_MS until SIGINT/SIGTERM)
+  --once           one pass over every stream, score what changed, write the scores back,
+                   then exit 0 (default: keep syncing every RAPPORT_SYNC_INTERVAL_MS until
+                   SIGINT/SIGTERM)
+  --read-only      with --once: only pull into the cache; no scoring, no scores written to
+                   the CRM
   --json           print a machine-readable summary (no progress bars)
   --streams LIST   only these streams (${OBJECT_TYPES.join(', ')})
   --portal PORTAL  only this portal (e.g. hubspot:12345678)
@@ -91,6 +94,8 @@ export function summarize(cycles: CycleSummary[]) {
       c.streams.map((s) => [s.type, { status: s.status, pages: s.pages, records: s.records, changed: s.changed, error: s.error?.message ?? null }]),
     ),
     error: c.error === undefined ? null : { kind: c.error.kind, message: c.error.message },
+    scored: c.scored,
+    writeBack: c.writeBack === undefined ? null : { written: c.writeBack.written, retrying: c.writeBack.retrying, parked: c.writeBack.parked },
   }));
 }
 
@@ -101,6 +106,7 @@ export const command: Command = {
   async run(args: string[], io: CliIo): Promise<number> {
     const values = parseFlags(command, args, {
       once: { type: 'boolean', default: false },
+      'read-only': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       streams: { type: 'string' },
       portal: { type: 'string' },
@@ -161,7 +167,10 @@ export const command: Command = {
       const stop = () => void rapport.daemon.stop();
       io.signal.addEventListener('abort', stop, { once: true });
       for (const p of portals) {
-        cycles.push(await rapport.daemon.runOnce(p, { types, score: false, writeBack: false }));
+        // A full pass, like the daemon's: sync, score what changed (training first if the portal
+        // has no model yet), then write the queued scores back, so the by-hand flow ends written back.
+        const full = !values['read-only'];
+        cycles.push(await rapport.daemon.runOnce(p, { types, score: full, writeBack: full }));
       }
       io.signal.removeEventListener('abort', stop);
       bars.finish();
@@ -172,6 +181,13 @@ export const command: Command = {
           const records = c.streams.reduce((n, s) => n + s.records, 0);
           const changed = c.streams.reduce((n, s) => n + s.changed, 0);
           io.stdout(`${c.portal}: ${records} records read, ${changed} changed, in ${((c.finishedAt - c.startedAt) / 1000).toFixed(1)}s\n`);
+          const w = c.writeBack;
+          if (values['read-only']) continue;
+          io.stdout(
+            `${c.portal}: ${c.scored} contacts scored; ${w?.written ?? 0} written back to the CRM` +
+              (w === undefined || w.retrying + w.parked === 0 ? '' : `, ${w.retrying} to retry, ${w.parked} parked (see \`rapport status\`)`) +
+              '\n',
+          );
         }
         for (const s of failed) io.stderr(`rapport sync: ${s.portal} ${s.type}: ${s.error === undefined ? 'failed' : explainCrmError(s.error)}\n`);
       }

@@ -192,7 +192,7 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
       ? (Object.fromEntries(CHANNELS.map((c) => [c, round(channelTotals[c] / channelSum)])) as Record<Channel, number>)
       : DEFAULT_CHANNEL_MIX;
 
-  const version = versionFor(now);
+  const version = store.models.unusedVersion(portal, versionFor(now));
   const trainedAt = now;
   store.transaction(() => {
     store.models.save(portal, {
@@ -249,8 +249,9 @@ export function churnLabel(e: ChurnEvidence, bg: BgNbdParams, tauWeeks: number, 
 }
 
 function versionFor(now: number): string {
-  // e.g. "m20261123T0930": the training time; sortable, readable on the card.
-  return 'm' + new Date(now).toISOString().slice(0, 16).replace(/[-:]/g, '');
+  // e.g. "m20261123T093012345": the training time to the millisecond; sortable, readable on the
+  // card. Two trainings in the same millisecond get "-2", "-3" (store.models.unusedVersion).
+  return 'm' + new Date(now).toISOString().slice(0, 23).replace(/[-:.]/g, '');
 }
 
 function pick(m: Record<string, number>, prefix: string): Record<string, number> {

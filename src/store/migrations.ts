@@ -177,6 +177,13 @@ export const MIGRATIONS: readonly string[] = [
     value BLOB NOT NULL
   ) STRICT;
   `,
+  // 5: every trained model version is kept (models are inserted, never replaced), and each score
+  // change records the model version that produced it, so "was this churn score right?" can be
+  // asked of the model behind it. Rows from before keep a NULL version (not recorded then).
+  `
+  ALTER TABLE score_history ADD COLUMN model_version TEXT;
+  CREATE INDEX models_by_time ON models (portal, kind, trained_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

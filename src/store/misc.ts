@@ -50,21 +50,42 @@ export function createWebhookEventsRepo(db: Db, now: () => number) {
 export type StoredModel = { kind: string; version: string; trainedAt: number; params: unknown; metrics: unknown };
 
 export function createModelsRepo(db: Db) {
+  // Insert, never replace: a retrain is a new version, and the old ones stay with their metrics.
   const save = db.prepare<[string, string, string, number, string, string]>(
-    'INSERT OR REPLACE INTO models (portal, kind, version, trained_at, params, metrics) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT INTO models (portal, kind, version, trained_at, params, metrics) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const latest = db.prepare<[string, string], { kind: string; version: string; trained_at: number; params: string; metrics: string }>(
-    'SELECT * FROM models WHERE portal = ? AND kind = ? ORDER BY trained_at DESC, version DESC LIMIT 1',
+  type Row = { kind: string; version: string; trained_at: number; params: string; metrics: string };
+  // rowid breaks ties between versions trained in the same millisecond: the later insert wins
+  const latest = db.prepare<[string, string], Row>(
+    'SELECT * FROM models WHERE portal = ? AND kind = ? ORDER BY trained_at DESC, rowid DESC LIMIT 1',
   );
+  const one = db.prepare<[string, string, string], Row>('SELECT * FROM models WHERE portal = ? AND kind = ? AND version = ?');
+  const history = db.prepare<[string, string], Row>('SELECT * FROM models WHERE portal = ? AND kind = ? ORDER BY trained_at DESC, rowid DESC');
+  const taken = db.prepare<[string, string], { n: number }>('SELECT COUNT(*) AS n FROM models WHERE portal = ? AND version = ?');
+  const parse = (r: Row): StoredModel => ({ kind: r.kind, version: r.version, trainedAt: r.trained_at, params: JSON.parse(r.params), metrics: JSON.parse(r.metrics) });
   return {
     save(portal: string, m: StoredModel): void {
       save.run(portal, m.kind, m.version, m.trainedAt, JSON.stringify(m.params), JSON.stringify(m.metrics));
     },
     latest(portal: string, kind: string): StoredModel | undefined {
       const r = latest.get(portal, kind);
-      return r === undefined
-        ? undefined
-        : { kind: r.kind, version: r.version, trainedAt: r.trained_at, params: JSON.parse(r.params), metrics: JSON.parse(r.metrics) };
+      return r === undefined ? undefined : parse(r);
+    },
+    /** One version of a model (the one a score names in its model version), or undefined. */
+    get(portal: string, kind: string, version: string): StoredModel | undefined {
+      const r = one.get(portal, kind, version);
+      return r === undefined ? undefined : parse(r);
+    },
+    /** Every version of a model kind, newest first. */
+    versions(portal: string, kind: string): StoredModel[] {
+      return history.all(portal, kind).map(parse);
+    },
+    /** `base`, or `base-2`, `base-3`, … : the first id no model of the portal has yet. */
+    unusedVersion(portal: string, base: string): string {
+      for (let i = 1; ; i++) {
+        const v = i === 1 ? base : `${base}-${i}`;
+        if ((taken.get(portal, v)?.n ?? 0) === 0) return v;
+      }
     },
   };
 }

@@ -41,6 +41,15 @@ export function createOutboxRepo(db: Db, now: () => number) {
     "SELECT contact_id, properties, attempts, last_error FROM outbox WHERE portal = ? AND status = 'parked' ORDER BY contact_id LIMIT ?",
   );
 
+  const requeue = db.prepare<[number, string]>(
+    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL WHERE portal = ? AND status = 'parked'",
+  );
+  // The reason is what precedes ": " in last_error (kind and CRM code, see sync/write-back.ts).
+  const reasons = db.prepare<[string], { reason: string; n: number }>(`
+    SELECT CASE WHEN instr(COALESCE(last_error, ''), ': ') > 0 THEN substr(last_error, 1, instr(last_error, ': ') - 1)
+                ELSE COALESCE(last_error, 'unknown') END AS reason, COUNT(*) AS n
+    FROM outbox WHERE portal = ? AND status = 'parked' GROUP BY reason ORDER BY n DESC, reason`);
+
   const writtenCount = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM written WHERE portal = ?');
 
   const parse = (s: string | undefined): Record<string, string> => (s === undefined ? {} : (JSON.parse(s) as Record<string, string>));
@@ -94,6 +103,14 @@ export function createOutboxRepo(db: Db, now: () => number) {
         attempts: r.attempts,
         lastError: r.last_error,
       }));
+    },
+    /** Puts every parked item back in the queue, due now with a fresh attempt count; returns how many. */
+    requeueParked(portal: string): number {
+      return requeue.run(now(), portal).changes;
+    },
+    /** Parked items grouped by reason (e.g. "invalid_request PROPERTY_DOESNT_EXIST"), most frequent first. */
+    parkedReasons(portal: string): { reason: string; count: number }[] {
+      return reasons.all(portal).map((r) => ({ reason: r.reason, count: r.n }));
     },
     /** Contacts that have had at least one value written. */
     writtenCount(portal: string): number {

@@ -29,6 +29,8 @@ export type HistoryPoint = {
   churnRisk: number;
   serviceNeed: number;
   health: Band;
+  /** the model version that produced this change (null for rows older than schema 4) */
+  modelVersion: string | null;
 };
 
 type ScoreRow = {
@@ -51,10 +53,10 @@ export function createScoresRepo(db: Db) {
       churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
       confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
       scored_at = excluded.scored_at`);
-  const addHistory = db.prepare<[string, string, number, number, number, number, number, string]>(`
-    INSERT OR REPLACE INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-  const history = db.prepare<[string, string, number], { scored_at: number; satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string }>(
+  const addHistory = db.prepare<[string, string, number, number, number, number, number, string, string]>(`
+    INSERT OR REPLACE INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const history = db.prepare<[string, string, number], { scored_at: number; satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string; model_version: string | null }>(
     'SELECT * FROM score_history WHERE portal = ? AND contact_id = ? AND scored_at >= ? ORDER BY scored_at',
   );
   const count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM scores WHERE portal = ?');
@@ -80,7 +82,7 @@ export function createScoresRepo(db: Db) {
       });
       upsert.run(portal, s.contactId, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health, s.confidence, detail, s.modelVersion, s.scoredAt);
       if (changed) {
-        addHistory.run(portal, s.contactId, s.scoredAt, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health);
+        addHistory.run(portal, s.contactId, s.scoredAt, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health, s.modelVersion);
       }
       return { changed };
     },
@@ -109,6 +111,7 @@ export function createScoresRepo(db: Db) {
         churnRisk: h.churn_risk,
         serviceNeed: h.service_need,
         health: h.health as Band,
+        modelVersion: h.model_version,
       }));
     },
     count(portal: string): number {

@@ -1,4 +1,4 @@
-import { CrmError, isRetryable } from '../errors.ts';
+import { CrmError, isRetryable, MISSING_PROPERTY } from '../errors.ts';
 import type { CrmConnector } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
@@ -11,6 +11,8 @@ export type WriteBackResult = {
   parked: number;
   /** the whole batch could not be sent (auth, rate limit exhausted, CRM down); draining stopped */
   error?: CrmError;
+  /** writes were refused for a missing property, so the properties were provisioned again */
+  reprovisioned?: boolean;
 };
 
 export type WriteBackOptions = {
@@ -27,6 +29,11 @@ export type WriteBackOptions = {
  * differ from what was last written, so this never re-sends an unchanged score. Per-record
  * failures are retried with backoff and parked after `maxAttempts`; a batch that fails as a whole
  * leaves every item in place (nothing is lost across restarts: the outbox is in SQLite).
+ *
+ * A write refused because the CRM lacks one of our properties (deleted by an admin, or never
+ * provisioned) is not the record's fault: the first such refusal in a drain provisions the
+ * properties again and retries those records without counting an attempt. Parking is logged at
+ * warn with its reason (error codes only, never the values).
  */
 export async function drainOutbox(
   deps: { store: Store; connector: CrmConnector; portal: string; logger: Logger },
@@ -36,6 +43,9 @@ export async function drainOutbox(
   const batchSize = opts.batchSize ?? 100;
   const maxAttempts = opts.maxAttempts ?? 5;
   const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
+  const parkedReasons = new Map<string, number>();
+  let provisionTried = false;
+  let provisionError: string | undefined;
   for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
     if (opts.signal.aborted) break;
     const items = store.outbox.due(portal, batchSize);
@@ -64,6 +74,22 @@ export async function drainOutbox(
       break;
     }
     const byId = new Map(results.map((r) => [r.contactId, r]));
+    const missingProperty = results.some((r) => !r.ok && r.error.details.code === MISSING_PROPERTY);
+    let retryMissing = false;
+    if (missingProperty && !provisionTried) {
+      provisionTried = true;
+      logger.warn({ portal, code: MISSING_PROPERTY }, 'write-back refused: the CRM lacks a Rapport property; provisioning the properties and retrying');
+      try {
+        await connector.provision(opts.signal);
+        out.reprovisioned = true;
+        retryMissing = true;
+      } catch (e) {
+        if (opts.signal.aborted) break;
+        const error = e instanceof CrmError ? e : undefined;
+        provisionError = `provisioning failed (${error === undefined ? 'error' : reasonOf(error)})`;
+        logger.error({ portal, kind: error?.kind ?? 'error', code: error?.details.code }, 'provisioning the Rapport properties failed');
+      }
+    }
     store.transaction(() => {
       for (const item of items) {
         const r = byId.get(item.contactId);
@@ -73,16 +99,29 @@ export async function drainOutbox(
           continue;
         }
         const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
+        // The properties exist now: the item stays pending and due, and goes out in the next batch.
+        if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
         const retryable = r === undefined || isRetryable(error);
         const willPark = !retryable || item.attempts + 1 >= maxAttempts;
-        store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable, maxAttempts });
-        if (willPark) out.parked++;
-        else out.retrying++;
+        const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
+        store.outbox.markFailed(portal, item, `${reason}: ${error.message}`, { retryable, maxAttempts });
+        if (willPark) {
+          out.parked++;
+          parkedReasons.set(reason, (parkedReasons.get(reason) ?? 0) + 1);
+        } else out.retrying++;
       }
     });
   }
   if (out.written + out.parked + out.retrying > 0) {
     logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked }, 'write-back');
   }
+  for (const [reason, count] of parkedReasons) {
+    logger.warn({ portal, parked: count, reason }, 'write-back parked writes (see `rapport status`; re-queue with `rapport outbox retry`)');
+  }
   return out;
+}
+
+/** A failure's reason in a few words: its kind and the CRM's error code, never the values. */
+function reasonOf(error: CrmError): string {
+  return error.details.code === undefined ? error.kind : `${error.kind} ${error.details.code}`;
 }

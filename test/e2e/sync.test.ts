@@ -9,7 +9,8 @@ import { rapportChild, rapportInProcess } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * `rapport sync` against the sandbox over real HTTP with the real @hubspot/api-client: the cache
+ * `rapport sync` against the sandbox over real HTTP with the real @hubspot/api-client (`--read-only`:
+ * the pull alone, since writing scores back changes the contacts' lastmodifieddate): the cache
  * must equal the sandbox exactly, survive SIGKILL anywhere, converge under injected faults, and
  * follow creates / updates / deletes made between runs.
  */
@@ -52,7 +53,7 @@ const rowCount = (db: string): number => {
 describe('rapport sync --once', () => {
   it('makes the cache equal the sandbox, then follows creates, updates and deletes incrementally', async () => {
     const db = join(dir.path, 'full.db');
-    const initial = await rapportInProcess(['sync', '--once', '--json'], envFor(db));
+    const initial = await rapportInProcess(['sync', '--once', '--read-only', '--json'], envFor(db));
     expect(initial.stderr).toBe('');
     expect(initial.code).toBe(0);
     const summary = JSON.parse(initial.stdout) as { portals: { portal: string; streams: Record<string, { status: string }> }[] };
@@ -77,7 +78,7 @@ describe('rapport sync --once', () => {
     sandbox.data.update(hubId, 'deals', deal.id, { amount: '1234.50' });
     sandbox.data.archive(hubId, 'tickets', ticket.id);
 
-    const second = await rapportInProcess(['sync', '--once', '--json'], envFor(db));
+    const second = await rapportInProcess(['sync', '--once', '--read-only', '--json'], envFor(db));
     expect(second.code).toBe(0);
     expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
     const d = new Database(db, { readonly: true });
@@ -96,7 +97,7 @@ describe('rapport sync --once', () => {
     );
     const kills: number[] = [];
     for (const fraction of [0.1, 0.25, 0.45, 0.65, 0.85]) {
-      const { child, done } = rapportChild(['sync', '--once'], envFor(db));
+      const { child, done } = rapportChild(['sync', '--once', '--read-only'], envFor(db));
       // Kill once the cache has crossed this fraction of the account (read concurrently: WAL).
       for (;;) {
         await new Promise((r) => setTimeout(r, 15));
@@ -111,7 +112,7 @@ describe('rapport sync --once', () => {
       if (r.signal !== 'SIGKILL') expect(r.code, r.stderr).toBe(0);
     }
     expect(new Set(kills).size).toBeGreaterThanOrEqual(5);
-    const last = await rapportInProcess(['sync', '--once'], envFor(db));
+    const last = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db));
     expect(last.code, last.stderr).toBe(0);
     expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
     // no duplicates: the primary key would refuse them, and the row count matches the sandbox
@@ -137,7 +138,7 @@ describe('rapport sync --once', () => {
     const saved = (cursors.prepare('SELECT COUNT(*) AS n FROM cursors').get() as { n: number }).n;
     cursors.close();
     expect(saved).toBeGreaterThan(0);
-    const rest = await rapportInProcess(['sync', '--once'], envFor(db));
+    const rest = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db));
     expect(rest.code, rest.stderr).toBe(0);
     expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
   }, 60_000);
@@ -149,13 +150,13 @@ describe('rapport sync --once', () => {
       // Malformed bodies are not retried (bad_response): a run may end with a failed stream,
       // and the next run resumes from its last committed page.
       for (let i = 0; i < 10; i++) {
-        const r = await rapportInProcess(['sync', '--once'], envFor(db, { RAPPORT_HTTP_TIMEOUT_MS: '2000' }));
+        const r = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db, { RAPPORT_HTTP_TIMEOUT_MS: '2000' }));
         if (r.code === 0) break;
       }
     } finally {
       sandbox.setFaults({});
     }
-    const clean = await rapportInProcess(['sync', '--once'], envFor(db));
+    const clean = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db));
     expect(clean.code).toBe(0);
     expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
     expect(sandbox.stats(hubId).faults).toBeGreaterThan(0);

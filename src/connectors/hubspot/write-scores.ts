@@ -1,4 +1,4 @@
-import { CrmError } from '../../errors.ts';
+import { CrmError, MISSING_PROPERTY } from '../../errors.ts';
 import type { ScoreUpdate, WriteResult } from '../types.ts';
 import type { HubspotHttp } from './http.ts';
 import { BatchUpdate } from './schemas.ts';
@@ -49,13 +49,18 @@ export async function writeScoresHubspot(http: HubspotHttp, updates: readonly Sc
         }
         const err = errors.find((e) => Object.values(e.context ?? {}).some((ids) => ids.includes(input.id))) ?? errors[0];
         const notFound = err?.category === 'OBJECT_NOT_FOUND';
+        // A property we write that the portal lacks comes back as a VALIDATION_ERROR whose message
+        // embeds `"error":"PROPERTY_DOESNT_EXIST"` per property
+        // (https://developers.hubspot.com/docs/api/error-handling, 207 multi-status example): give
+        // it its own code, so write-back can provision the properties and retry.
+        const missingProperty = err?.category === 'VALIDATION_ERROR' && (err.message ?? '').includes('PROPERTY_DOESNT_EXIST');
         out.push({
           contactId: input.id,
           ok: false,
           error: new CrmError('invalid_request', err?.message ?? 'HubSpot did not update this contact', {
             crm: 'hubspot',
             status: 207,
-            code: err?.category ?? (notFound ? 'OBJECT_NOT_FOUND' : 'NOT_UPDATED'),
+            code: missingProperty ? MISSING_PROPERTY : (err?.category ?? (notFound ? 'OBJECT_NOT_FOUND' : 'NOT_UPDATED')),
           }),
         });
       }

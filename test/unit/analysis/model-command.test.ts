@@ -5,6 +5,7 @@ import { runCli } from '../../../src/cli.ts';
 import { EXIT } from '../../../src/errors.ts';
 import { referenceDataDir } from '../../support/reference-data.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { createRandom } from '../../../src/scoring/models/random.ts';
 import { messyChurnCsv } from './messy-export.ts';
 
 async function rapport(...args: string[]) {
@@ -82,6 +83,41 @@ describe('rapport model eval', () => {
     expect(auc).toBeLessThan(0.6);
   });
 
+  it('says a data set with no signal at all does no better than chance, and lists no signals', async () => {
+    // 1,000 customers, six columns of pure noise (numbers, a category, a date), a label drawn independently
+    const random = createRandom(42);
+    const rows = Array.from({ length: 1000 }, (_, i) =>
+      [
+        `C-${i}`,
+        (random() * 100).toFixed(2),
+        String(Math.floor(random() * 8)),
+        ['Basic', 'Pro', 'Enterprise'][Math.floor(random() * 3)],
+        `${String(1 + Math.floor(random() * 28)).padStart(2, '0')}-${String(1 + Math.floor(random() * 12)).padStart(2, '0')}-2024`,
+        (random() * 5000).toFixed(0),
+        (random() * 2 - 1).toFixed(3),
+        random() < 0.3 ? 'yes' : 'no',
+      ].join(','),
+    );
+    const path = file('noise.csv', ['id,spend,seats,plan,signup,visits,nps_delta,churn', ...rows].join('\n'));
+    const json = await rapport('model', 'eval', '--data', path, '--label', 'churn', '--id', 'id', '--json');
+    expect(json.code).toBe(EXIT.ok);
+    const out = JSON.parse(json.out) as { rocAuc: number; rocAucInterval: { low: number; high: number }; betterThanChance: boolean; signals: unknown[]; leakWarnings: string[] };
+    expect(Math.abs(out.rocAuc - 0.5)).toBeLessThan(0.06);
+    expect(out.rocAucInterval.low).toBeLessThan(0.5);
+    expect(out.betterThanChance).toBe(false);
+    expect(out.signals).toEqual([]);
+    expect(out.leakWarnings).toEqual([]);
+    const text = await rapport('model', 'eval', '--data', path, '--label', 'churn', '--id', 'id');
+    expect(text.out).toContain('The model does no better than chance on rows it did not see');
+    expect(text.out).not.toContain('Strongest signals');
+    expect(text.out).toContain('"signup": dates written DD-MM-YYYY');
+    // the same columns with a real signal in them are better than chance and list their signals
+    const signal = await rapport('model', 'eval', '--data', file('signal.csv', messyChurnCsv({ seed: 5, rows: 300 }).text), '--label', 'Churned', '--json');
+    const s = JSON.parse(signal.out) as { betterThanChance: boolean; signals: unknown[] };
+    expect(s.betterThanChance).toBe(true);
+    expect(s.signals.length).toBeGreaterThan(0);
+  });
+
   it('prints a readable report with n, positives, the four metrics and the fold spread', async () => {
     const { text } = messyChurnCsv({ seed: 5, rows: 300 });
     const r = await rapport('model', 'eval', '--data', file('report.csv', text), '--label', 'churned', '--folds', '3');
@@ -92,7 +128,7 @@ describe('rapport model eval', () => {
       /Stratified 3-fold cross-validation \(seed 1\)/,
       /^ {2}n {10}300$/m,
       /^ {2}positives {2}\d+$/m,
-      /^ {2}ROC AUC {4}0\.\d{3} {3}\(folds 0\.\d{3}–0\.\d{3}, sd 0\.\d{3}\)$/m,
+      /^ {2}ROC AUC {4}0\.\d{3} {3}\(folds 0\.\d{3}–0\.\d{3}, sd 0\.\d{3}; 95 % interval 0\.\d{3}–0\.\d{3}\)$/m,
       /^ {2}PR AUC {5}0\.\d{3}/m,
       /^ {2}Brier {6}0\.\d{3}/m,
       /^ {2}ECE {8}0\.\d{3}/m,

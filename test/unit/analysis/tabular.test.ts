@@ -131,6 +131,53 @@ describe('buildDesign: rules in isolation', () => {
     expect(parseIsoDate('01/02/2024')).toBeNull();
   });
 
+  it('drops a names / surnames / e-mail column (many values, none frequent) like an identifier (regression: TypeError on kept[0])', () => {
+    // 600 rows, 200 surnames each 3 times: not nearly unique (so not the id rule), yet no level
+    // reaches max(5, 1 % of rows) = 6 rows, so every level pooled into "(other)".
+    const rows = Array.from({ length: 600 }, (_, i) => {
+      const k = i % 200;
+      return `Surname${k},first${k}.last${k}@example.com,${(i * 7) % 13},${i % 2}`;
+    });
+    const d = design(['Last Name,Email,seats,churn', ...rows].join('\n'));
+    expect(d.features).toEqual(['seats']);
+    expect(d.notices).toEqual([
+      'dropped "Last Name": looks like an identifier or free text (200 distinct values in 600 rows, none in 6 or more)',
+      'dropped "Email": looks like an identifier or free text (200 distinct values in 600 rows, none in 6 or more)',
+    ]);
+  });
+
+  it('reads DD-MM-YYYY and MM/DD/YYYY dates when the column says which order it is, naming the format', () => {
+    const dmy = ['01-02-2024', '13-02-2024', '', '28-02-2024', '31.12.2023'.replaceAll('.', '-'), '02-01-2024'];
+    const mdy = ['02/01/2024', '02/13/2024', '02/28/2024', '', '12/31/2023', '01/02/2024'];
+    const rows = dmy.map((v, i) => `${v},${mdy[i]},${i % 2}`);
+    const d = design(['renewal,signup,churn', ...rows].join('\n'));
+    expect(d.features).toEqual(['renewal', 'renewal_missing', 'signup', 'signup_missing']);
+    // both columns hold the same days, so the same numbers: days since 2023-12-31
+    const col = (f: string) => d.X.map((r) => r[d.features.indexOf(f)]);
+    expect(col('renewal').filter((_, i) => i !== 2)).toEqual([32, 44, 59, 0, 2]);
+    expect(col('signup').filter((_, i) => i !== 3)).toEqual([32, 44, 59, 0, 2]);
+    expect(d.notices).toContain('"renewal": dates written DD-MM-YYYY, used as days since 2023-12-31');
+    expect(d.notices).toContain('"signup": dates written MM/DD/YYYY, used as days since 2023-12-31');
+  });
+
+  it('does not guess the order of dates that could be either, nor one-hot encode them', () => {
+    const rows = ['01/02/2024', '03/04/2024', '05/06/2024', '02/01/2024', '12/11/2024', '07/08/2024'].map((v, i) => `${v},${i},${i % 2}`);
+    const d = design(['last_order,x,churn', ...rows].join('\n'));
+    expect(d.features).toEqual(['x']);
+    expect(d.notices).toEqual([
+      'dropped "last_order": dates whose day and month cannot be told apart (01/02/2024: every part is 12 or less); export them as YYYY-MM-DD to use them',
+    ]);
+  });
+
+  it('tolerates a few words in a date column and rejects days a month does not have', () => {
+    const rows = Array.from({ length: 100 }, (_, i) => `${i === 10 ? 'unknown' : `${String(1 + (i % 28)).padStart(2, '0')}-0${1 + (i % 9)}-2024`},${i % 2}`);
+    const d = design(['joined,churn', ...rows].join('\n'));
+    expect(d.notices[0]).toBe('"joined": dates written DD-MM-YYYY, used as days since 2024-01-01; 1 value is not a date ("unknown"), treated as blank');
+    expect(d.features).toEqual(['joined', 'joined_missing']);
+    expect(parseIsoDate('2024-02-31')).toBeNull();
+    expect(parseIsoDate('2024-02-29')).toBe(Date.UTC(2024, 1, 29));
+  });
+
   it('reads numbers with thousands separators, not other text', () => {
     expect(parseNumber(' 1,234.5 ')).toBe(1234.5);
     expect(parseNumber('-3e2')).toBe(-300);
@@ -141,6 +188,7 @@ describe('buildDesign: rules in isolation', () => {
     expect(parseNumber('12.5 %')).toBe(12.5);
     expect(parseNumber('5 apples')).toBeNull();
     expect(parseNumber('1.2.3')).toBeNull();
+    expect(parseNumber('1e999')).toBeNull();
   });
 
   it('treats a few words in a number column (≤ 2 %) as blanks, naming them', () => {

@@ -38,6 +38,7 @@ function seeded(): string {
     maxAttempts: 5,
   });
   store.apiUsage.record('hubspot:1', 330, 2);
+  store.models.save('hubspot:1', { kind: 'churn', version: 'm0', trainedAt: now - 1000, params: {}, metrics: { auc: 0.5 } });
   store.models.save('hubspot:1', { kind: 'churn', version: 'm1', trainedAt: now, params: {}, metrics: { auc: 0.91, ece: 0.02, test_n: 500 } });
   now += 120_000;
   store.close();
@@ -57,7 +58,8 @@ describe('rapport status', () => {
       outbox: { pending: 0, parked: 1 },
       parked: [{ contactId: '11', lastError: 'invalid_request: Object not found' }],
       apiUsage: { calls10m: 330, rateLimited10m: 2, peakPerMinute: 330, limitPer10s: 110, peakShareOfLimit: 0.5 },
-      models: { churn: { version: 'm1', metrics: { auc: 0.91 } }, service_need: null },
+      parkedReasons: [{ reason: 'invalid_request', count: 1 }],
+      models: { churn: { version: 'm1', metrics: { auc: 0.91 }, earlierVersions: 1 }, service_need: null },
     });
     const byStream = Object.fromEntries(p.streams.map((s) => [s['stream'], s]));
     expect(byStream['contacts']).toMatchObject({ lastRunStatus: 'ok', records: 2, lastError: null });
@@ -71,7 +73,8 @@ describe('rapport status', () => {
     expect(r.stdout).toMatch(/330 calls, 2 answered 429; busiest minute 330 calls = 50% of the 110\/10 s limit/);
     expect(r.stdout).toMatch(/tickets .* failed .* forbidden: missing scope tickets/);
     expect(r.stdout).toMatch(/parked write: contact 11 after 1 attempts: invalid_request: Object not found/);
-    expect(r.stdout).toMatch(/model churn: m1 .*ROC AUC 0\.910, .*ECE 0\.020/);
+    expect(r.stdout).toMatch(/model churn: m1 .*ROC AUC 0\.910, .*ECE 0\.020.*; 1 earlier version kept$/m);
+    expect(r.stdout).toContain('parked writes: 1 × invalid_request; once the cause is fixed, re-queue them with `rapport outbox retry --portal hubspot:1`');
     expect(r.stdout).toMatch(/model service_need: not trained \(cold-start model in use\)/);
 
     const empty = await rapportInProcess(['status'], { RAPPORT_DB: join(dir.path, 'empty.db') });

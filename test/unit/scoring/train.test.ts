@@ -41,7 +41,7 @@ describe('trainPortal', () => {
     load(store, simulate(400, 7));
     // plain 90-day inactivity label (no confirmation window): the simulation's quiet customers are gone
     const res = trainPortal(store, PORTAL, { now: NOW, churnDefinition: { horizonDays: 90, activity: 'purchase_or_inbound', confirmDays: 0 } });
-    expect(res.version).toBe('m20260601T0000');
+    expect(res.version).toBe('m20260601T000000000');
     expect(res.metrics['churn_trained']).toBe(1);
     expect(res.metrics['churn_test_n']).toBeGreaterThan(300);
     expect(res.metrics['churn_test_positives']).toBeGreaterThan(30);
@@ -63,6 +63,34 @@ describe('trainPortal', () => {
     const s = store.scores.get(PORTAL, 's0000');
     expect(s?.modelVersion).toBe(res.version);
     expect(s?.churnRisk.reasons.some((r) => r.text.includes('default model'))).toBe(false);
+  });
+
+  it('a retrain keeps the earlier versions with their metrics, even within the same second; each score names the model that made it', () => {
+    env = openStore();
+    const { store } = env;
+    load(store, simulate(200, 3));
+    const first = trainPortal(store, PORTAL, { now: NOW });
+    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    const before = store.scores.history(PORTAL, 's0000', 0);
+    // two more trainings in the same second, one of them in the same millisecond
+    load(store, simulate(260, 4));
+    const second = trainPortal(store, PORTAL, { now: NOW + 400 });
+    const third = trainPortal(store, PORTAL, { now: NOW + 400 });
+    expect([first.version, second.version, third.version]).toEqual(['m20260601T000000000', 'm20260601T000000400', 'm20260601T000000400-2']);
+    for (const kind of ['churn', 'service_need', 'loyalty', 'satisfaction']) {
+      expect(store.models.versions(PORTAL, kind).map((m) => m.version)).toEqual([third.version, second.version, first.version]);
+    }
+    // the first model is still there with its own metrics, not the retrain's
+    const churn1 = store.models.get(PORTAL, 'churn', first.version);
+    expect((churn1?.metrics as Record<string, number>)['test_n']).toBe(first.metrics['churn_test_n']);
+    expect((store.models.get(PORTAL, 'churn', second.version)?.metrics as Record<string, number>)['test_n']).toBe(second.metrics['churn_test_n']);
+    expect(first.metrics['churn_test_n']).not.toBe(second.metrics['churn_test_n']);
+    // the current model is the newest; the score made before the retrain traces to the first
+    expect(store.models.latest(PORTAL, 'churn')?.version).toBe(third.version);
+    expect(before.at(-1)?.modelVersion).toBe(first.version);
+    expect(store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(first.version);
+    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW + 1000 });
+    expect(store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(third.version);
   });
 
   it('the default label confirms a loss over 270 days and weighs quiet slow buyers by BG/NBD', () => {

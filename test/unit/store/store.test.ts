@@ -71,6 +71,47 @@ describe('store', () => {
     store.close();
   });
 
+  it('upgrades a version-3 database: models already stored are kept, history rows get a NULL model version', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'v3.db');
+    const old = new Database(path);
+    migrate(old, path, MIGRATIONS.slice(0, 3));
+    old.prepare("INSERT INTO models (portal, kind, version, trained_at, params, metrics) VALUES ('hubspot:1', 'churn', 'm20260101T0000', 5, '{}', '{\"auc\":0.8}')").run();
+    old.prepare("INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health) VALUES ('hubspot:1', 'c1', 5, 1, 2, 3, 4, 'red')").run();
+    old.close();
+    const store = createStore({ path });
+    expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(store.models.latest('hubspot:1', 'churn')).toMatchObject({ version: 'm20260101T0000', metrics: { auc: 0.8 } });
+    expect(store.scores.history('hubspot:1', 'c1', 0)).toEqual([
+      { scoredAt: 5, satisfaction: 1, loyalty: 2, churnRisk: 3, serviceNeed: 4, health: 'red', modelVersion: null },
+    ]);
+    store.close();
+  });
+
+  it('keeps every model version with its metrics; latest is the newest, ties broken by insertion', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'models.db') });
+    const model = (version: string, trainedAt: number, auc: number) => ({ kind: 'churn', version, trainedAt, params: { v: version }, metrics: { auc } });
+    store.models.save('hubspot:1', model('m1', 1000, 0.7));
+    expect(store.models.unusedVersion('hubspot:1', 'm1')).toBe('m1-2');
+    store.models.save('hubspot:1', model('m1-2', 1000, 0.75)); // same millisecond
+    expect(store.models.unusedVersion('hubspot:1', 'm1')).toBe('m1-3');
+    store.models.save('hubspot:1', model('m2', 2000, 0.8));
+    expect(store.models.unusedVersion('hubspot:1', 'm3')).toBe('m3');
+    expect(store.models.latest('hubspot:1', 'churn')?.version).toBe('m2');
+    expect(store.models.versions('hubspot:1', 'churn').map((m) => [m.version, (m.metrics as { auc: number }).auc])).toEqual([
+      ['m2', 0.8],
+      ['m1-2', 0.75],
+      ['m1', 0.7],
+    ]);
+    expect(store.models.get('hubspot:1', 'churn', 'm1')?.params).toEqual({ v: 'm1' });
+    expect(store.models.get('hubspot:1', 'churn', 'nope')).toBeUndefined();
+    // a version is never silently overwritten
+    expect(() => store.models.save('hubspot:1', model('m1', 3000, 0.1))).toThrow(/UNIQUE/);
+    expect(store.models.get('hubspot:1', 'churn', 'm1')?.metrics).toEqual({ auc: 0.7 });
+    store.close();
+  });
+
   it('a failing migration leaves the previous version intact', () => {
     const db = new Database(':memory:');
     expect(() => migrate(db, ':memory:', ['CREATE TABLE a (x INTEGER) STRICT', 'CREATE TABLE broken ('])).toThrow();

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmConnector, ScoreUpdate, WriteResult } from '../../../src/connectors/types.ts';
-import { CrmError } from '../../../src/errors.ts';
-import { silentLogger } from '../../../src/log.ts';
+import { CrmError, MISSING_PROPERTY } from '../../../src/errors.ts';
+import { silentLogger, type Logger } from '../../../src/log.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { drainOutbox } from '../../../src/sync/write-back.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -124,5 +124,101 @@ describe('drainOutbox', () => {
     expect(r.error?.kind).toBe('unavailable');
     expect(store.outbox.stats(portal)).toEqual({ pending: 1, parked: 0 });
     expect(store.outbox.due(portal, 10)).toEqual([]);
+  });
+
+  describe('a write refused for a missing property', () => {
+    /** A portal whose rapport_* properties exist only once provision() succeeded (HubSpot 207 VALIDATION_ERROR). */
+    function portalWithoutProperties(provision: () => void) {
+      let provisioned = false;
+      const batches: ScoreUpdate[][] = [];
+      const connector: CrmConnector = {
+        crm: 'hubspot',
+        // eslint-disable-next-line require-yield
+        async *changes() {
+          throw new Error('not used');
+        },
+        async provision() {
+          provision();
+          provisioned = true;
+        },
+        async whoAmI() {
+          return { portal };
+        },
+        async writeScores(updates) {
+          batches.push([...updates]);
+          return updates.map((u) =>
+            provisioned
+              ? { contactId: u.contactId, ok: true as const }
+              : {
+                  contactId: u.contactId,
+                  ok: false as const,
+                  error: new CrmError('invalid_request', 'Property values were not valid: [{"error":"PROPERTY_DOESNT_EXIST","name":"rapport_loyalty"}]', {
+                    crm: 'hubspot',
+                    status: 207,
+                    code: MISSING_PROPERTY,
+                  }),
+                },
+          );
+        },
+      };
+      return { connector, batches };
+    }
+    function recordingLogger() {
+      const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
+      const logger: Logger = {
+        debug: (fields, msg) => void lines.push({ level: 'debug', fields, msg }),
+        info: (fields, msg) => void lines.push({ level: 'info', fields, msg }),
+        warn: (fields, msg) => void lines.push({ level: 'warn', fields, msg }),
+        error: (fields, msg) => void lines.push({ level: 'error', fields, msg }),
+        child: () => logger,
+      };
+      return { logger, lines };
+    }
+
+    it('provisions the properties and retries the batch: everything written, nothing parked, no attempt spent', async () => {
+      open();
+      for (let i = 0; i < 150; i++) store.outbox.enqueue(portal, `c${i}`, { loyalty: String(i) });
+      let provisions = 0;
+      const { connector, batches } = portalWithoutProperties(() => void provisions++);
+      const { logger, lines } = recordingLogger();
+      const r = await drainOutbox({ store, connector, portal, logger }, { signal });
+      expect(r).toMatchObject({ written: 150, retrying: 0, parked: 0, reprovisioned: true });
+      expect(provisions).toBe(1);
+      // the refused batch of 100 went out again after provisioning, then the last 50
+      expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
+      expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+      expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/lacks a Rapport property; provisioning the properties and retrying/);
+    });
+
+    it('parks the writes with the reason when provisioning fails, logs the parking at warn, and `requeueParked` brings them back', async () => {
+      open();
+      store.outbox.enqueue(portal, 'a', { loyalty: '10' });
+      store.outbox.enqueue(portal, 'b', { loyalty: '20' });
+      let allowed = false;
+      const { connector } = portalWithoutProperties(() => {
+        if (!allowed) throw new CrmError('forbidden', 'missing scope crm.schemas.contacts.write', { crm: 'hubspot', status: 403, code: 'MISSING_SCOPES' });
+      });
+      const { logger, lines } = recordingLogger();
+      const r = await drainOutbox({ store, connector, portal, logger }, { signal });
+      expect(r).toMatchObject({ written: 0, parked: 2 });
+      expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 2 });
+      const reason = 'invalid_request PROPERTY_DOESNT_EXIST; provisioning failed (forbidden MISSING_SCOPES)';
+      expect(store.outbox.parkedReasons(portal)).toEqual([{ reason, count: 2 }]);
+      expect(store.outbox.parked(portal)[0]?.lastError).toMatch(/^invalid_request PROPERTY_DOESNT_EXIST; provisioning failed \(forbidden MISSING_SCOPES\): Property values were not valid/);
+      const warn = lines.filter((l) => l.level === 'warn' && /parked/.test(l.msg));
+      expect(warn).toEqual([expect.objectContaining({ fields: { portal, parked: 2, reason } })]);
+      // never the values: no log line carries the properties
+      expect(JSON.stringify(lines)).not.toContain('"loyalty"');
+
+      // The admin grants the scope; `rapport outbox retry` re-queues, the next drain provisions and writes.
+      allowed = true;
+      expect(store.outbox.requeueParked(portal)).toBe(2);
+      expect(store.outbox.stats(portal)).toEqual({ pending: 2, parked: 0 });
+      expect(store.outbox.due(portal, 10).map((i) => i.attempts)).toEqual([0, 0]);
+      const again = await drainOutbox({ store, connector, portal, logger }, { signal });
+      expect(again).toMatchObject({ written: 2, parked: 0, reprovisioned: true });
+      expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+      expect(store.outbox.requeueParked(portal)).toBe(0);
+    });
   });
 });
