@@ -45,3 +45,23 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(
     return 2;
   }
 }
+
+/**
+ * Resolves when `signal` aborts. Holds a referenced timer meanwhile: a command that waits only on
+ * unref'd timers (the sync daemon's interval) would otherwise let Node exit as soon as its
+ * sockets go idle, with exit 0, long before any signal.
+ */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const keepAlive = setInterval(() => {}, 60_000);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(keepAlive);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

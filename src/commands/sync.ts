@@ -4,7 +4,7 @@ import { CrmError, EXIT } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { createRapport, type Rapport } from '../main.ts';
 import type { CycleSummary } from '../sync/daemon.ts';
-import { parseFlags, type CliIo, type Command } from './command.ts';
+import { parseFlags, untilAborted, type CliIo, type Command } from './command.ts';
 import { createProgressBars } from './progress.ts';
 
 const USAGE = `Usage: rapport sync [--once] [--json] [--streams a,b] [--portal PORTAL]
@@ -140,7 +140,7 @@ export const command: Command = {
         for (const p of portals) void rapport.daemon.nudge(p, types);
         io.stderr(`rapport sync: syncing ${portals.join(', ')} every ${config.syncIntervalMs / 1000}s; Ctrl-C to stop\n`);
         rapport.daemon.start();
-        await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+        await untilAborted(io.signal);
         await rapport.daemon.stop();
         return EXIT.ok;
       }
