@@ -16,6 +16,8 @@ export type CliIo = {
   stderr: (text: string) => void;
   /** whether stdout is a terminal (progress bars, colours) */
   isTTY: boolean;
+  /** the terminal's width when it is one (progress bars are cut to it) */
+  columns?: number;
   /** the environment, handed to loadConfig; commands never read process.env themselves */
   env: Readonly<Record<string, string | undefined>>;
   /** aborted on SIGINT/SIGTERM: finish the current unit of work, commit, return */

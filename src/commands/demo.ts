@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadConfig } from '../config.ts';
+import type { ObjectType } from '../connectors/types.ts';
 import { EXIT } from '../errors.ts';
-import { createLogger } from '../log.ts';
-import { createRapport } from '../main.ts';
+import { createLogger, logFileDestination, logFileFor } from '../log.ts';
+import { createRapport, type Rapport } from '../main.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
-import { hubspotDemo, salesforceDemo } from './demo-crms.ts';
+import { hubspotDemo, salesforceDemo, type DemoCrm } from './demo-crms.ts';
 import { createProgressBars } from './progress.ts';
+import { metricsLine } from './status.ts';
 
 const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE] [--port N] [--real-limits]
 
@@ -59,6 +61,16 @@ const percentile = (xs: number[], p: number): number | null => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? null;
 };
 
+/** A contact to open in the card preview: the first one with scores (the URL needs a real id). */
+function sampleContact(rapport: Rapport, portal: string): string {
+  let first: string | undefined;
+  for (const id of rapport.store.records.iterateIds(portal, 'contacts')) {
+    first ??= id;
+    if (rapport.store.scores.get(portal, id) !== undefined) return id;
+  }
+  return first ?? '1';
+}
+
 type LiveEvent = {
   contactId: string;
   label: string;
@@ -107,23 +119,31 @@ export const command: Command = {
 
     const t0 = performance.now();
     const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
-    // Human narration goes to stderr with --once so stdout carries only the JSON summary.
+    // Human narration goes to stderr with --once so stdout carries only the JSON summary. On a
+    // terminal it goes through the progress bars, which keep their block below it.
     const out = values.once ? io.stderr : io.stdout;
-    const say = (text: string) => out(`${text}\n`);
+    const live = io.isTTY && !values.once;
+    let crm: DemoCrm | undefined = undefined; // set once the sandbox is up; the bars ask it for names
+    const term = createProgressBars(out, live, () => crm?.now() ?? Date.now(), {
+      ...(io.columns === undefined ? {} : { columns: io.columns }),
+      label: (type) => crm?.objectName(type) ?? type,
+    });
+    const say = (text: string) => term.print(`${text}\n`);
     const step = async <T>(label: string, fn: () => Promise<T> | T): Promise<T> => {
       const s = performance.now();
-      out(`▸ ${label}… `);
+      term.print(`▸ ${label}… `);
       const r = await fn();
-      out(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
+      term.print(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
       return r;
     };
 
     const crmOptions = { seed, contacts, realLimits: values['real-limits'] };
-    const crm = await step(
+    crm = await step(
       `Starting the ${values.crm === 'salesforce' ? 'Salesforce' : 'HubSpot'} sandbox with a synthetic account of ${contacts.toLocaleString('en')} contacts (seed ${seed})`,
       () => (values.crm === 'salesforce' ? salesforceDemo(crmOptions) : hubspotDemo(crmOptions)),
     );
     say(`  ${crm.label}`);
+    const demoCrm = crm;
 
     rmSync(values.db, { force: true });
     rmSync(`${values.db}-wal`, { force: true });
@@ -138,13 +158,29 @@ export const command: Command = {
         RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
         RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
         RAPPORT_SYNC_INTERVAL_MS: '15000',
-        ...crm.env,
+        ...demoCrm.env,
       },
       '/nonexistent/rapport.config.json',
     );
-    const logger = createLogger({ level: config.logLevel });
-    const bars = createProgressBars(io.stderr, io.isTTY && !values.once);
-    const rapport = createRapport({ config, logger, now: () => crm.now(), onProgress: (p) => bars.update(p) });
+    // On a terminal, JSON log lines would tear through the progress bars and the live table:
+    // they go to a file next to the demo database, and the narration says where.
+    const logFile = logFileFor(values.db);
+    const logger = createLogger({ level: config.logLevel, ...(live ? { destination: logFileDestination(logFile, { append: false }) } : {}) });
+    if (live) say(`  logs (level ${config.logLevel}): ${logFile}`);
+    // The bars show the install's backfill (a stream's later passes would overwrite its line
+    // with the small read-back of our own writes); in the live phase the table reports each rescore.
+    let backfilling = true;
+    const backfilled = new Set<string>();
+    const rapport = createRapport({
+      config,
+      logger,
+      now: () => demoCrm.now(),
+      onProgress: (p) => {
+        if (!backfilling || backfilled.has(p.type)) return;
+        if (p.finishedAt !== undefined) backfilled.add(p.type);
+        term.update(p);
+      },
+    });
     let exitCode: number = EXIT.ok;
     try {
       const { url } = await rapport.listen(port);
@@ -153,33 +189,33 @@ export const command: Command = {
           ? 'Connecting to the org, backfilling, training, scoring and writing back'
           : 'Installing Rapport through the sandbox OAuth flow, provisioning, backfilling, training, scoring and writing back',
         async () => {
-          const p = await crm.install(rapport, url, io.signal);
-          bars.finish();
+          const p = await demoCrm.install(rapport, url, io.signal);
+          term.finish();
+          backfilling = false;
           return p;
         },
       );
       say(`  portal ${portal} connected${values.crm === 'hubspot' ? `; OAuth tokens stored encrypted in ${values.db}` : ''}`);
       const counts = rapport.store.records.counts(portal);
-      say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${t}`).join(', ')}`);
+      say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${demoCrm.objectName(t as ObjectType)}`).join(', ')}`);
 
       // The first pass trained the portal's models (time split on its own history), scored every
       // contact and wrote the scores back.
       const churn = rapport.store.models.latest(portal, 'churn');
       const service = rapport.store.models.latest(portal, 'service_need');
-      const fmt = (m: typeof churn) =>
-        m === undefined
-          ? 'not trained'
-          : `${m.version} (${Object.entries((m.metrics ?? {}) as Record<string, unknown>)
-              .filter(([, v]) => typeof v === 'number')
-              .map(([k, v]) => `${k} ${(v as number).toFixed(3)}`)
-              .join(', ')})`;
+      const fmt = (m: typeof churn) => (m === undefined ? 'not trained (cold-start model in use)' : `${m.version}: ${metricsLine(m.metrics)}`);
       say(`  churn model ${fmt(churn)}`);
       say(`  service-need model ${fmt(service)}`);
       say(`  ${rapport.store.scores.count(portal)} contacts scored, ${rapport.store.outbox.writtenCount(portal)} written back to the sandbox`);
-      say(`  card preview: ${url}/preview/contacts/<id>?portal=${portal}   metrics: ${url}/metrics`);
-      say(`  report: ${url}/report?portal=${portal}`);
+      if (values.once) {
+        // the server stops when --once ends: its URLs would lead nowhere
+        say('  (--once: the server stops at the end; run without --once to open the card preview and the report)');
+      } else {
+        say(`  card preview: ${url}/preview/contacts/${encodeURIComponent(sampleContact(rapport, portal))}?portal=${portal}`);
+        say(`  report: ${url}/report?portal=${portal}   metrics: ${url}/metrics`);
+      }
       const liveAt = (performance.now() - t0) / 1000;
-      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${crm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);
+      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${demoCrm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);
 
       // ---- live phase
       const events: LiveEvent[] = [];
@@ -202,7 +238,7 @@ export const command: Command = {
           rescored++;
           const ms = Date.now() - e.at;
           // latency counts only when the new values reached the CRM
-          if (crm.scoredAtOf(e.contactId) !== e.remoteBefore) latencies.push(ms);
+          if (demoCrm.scoredAtOf(e.contactId) !== e.remoteBefore) latencies.push(ms);
           const d = (k: 'satisfaction' | 'loyalty' | 'churnRisk' | 'serviceNeed') => {
             const b = e.before?.[k];
             const a = s[k].value;
@@ -216,21 +252,21 @@ export const command: Command = {
       const rounds = values.once ? 1 : Infinity;
       for (let round = 0; round < rounds && !io.signal.aborted; round++) {
         const at = Date.now();
-        const scoredAfter = crm.now();
-        for (const a of crm.addActivity(crm.now())) {
-          events.push({ ...a, at, scoredAfter, before: scoreOf(a.contactId), remoteBefore: crm.scoredAtOf(a.contactId), done: false });
+        const scoredAfter = demoCrm.now();
+        for (const a of demoCrm.addActivity(demoCrm.now())) {
+          events.push({ ...a, at, scoredAfter, before: scoreOf(a.contactId), remoteBefore: demoCrm.scoredAtOf(a.contactId), done: false });
         }
         for (let waited = 0; !io.signal.aborted; waited += 100) {
           if (values.once ? events.every((e) => e.done) || waited > 30_000 : waited >= everyMs) break;
-          await crm.pump(rapport, portal);
+          await demoCrm.pump(rapport, portal);
           await sleep(100, io.signal);
           check();
         }
       }
 
       if (values.once) {
-        const inSandbox = crm.contactCount();
-        const writtenBack = crm.writtenBackCount();
+        const inSandbox = demoCrm.contactCount();
+        const writtenBack = demoCrm.writtenBackCount();
         const summary = {
           crm: values.crm,
           portal,
@@ -253,17 +289,18 @@ export const command: Command = {
           },
           secondsToLive: Number(liveAt.toFixed(1)),
           secondsTotal: Number(secs()),
-          sandbox: crm.stats(),
+          sandbox: demoCrm.stats(),
         };
         io.stdout(JSON.stringify(summary, null, 2) + '\n');
         if (rescored === 0 || writtenBack < inSandbox) exitCode = EXIT.failure;
       }
     } catch (e) {
+      term.finish();
       io.stderr(`\nrapport demo: ${(e as Error).message}\n`);
       exitCode = EXIT.failure;
     } finally {
       await rapport.close();
-      await crm.close();
+      await demoCrm.close();
     }
     return exitCode;
   },
