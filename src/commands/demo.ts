@@ -176,11 +176,13 @@ export const command: Command = {
       logger,
       now: () => demoCrm.now(),
       onProgress: (p) => {
-        if (!backfilling || backfilled.has(p.type)) return;
+        if (!backfilling || backfilled.has(p.type) || io.signal.aborted) return;
         if (p.finishedAt !== undefined) backfilled.add(p.type);
         term.update(p);
       },
     });
+    // Ctrl-C: the CLI has just written its notice below the bars; leave them as they are.
+    io.signal.addEventListener('abort', () => term.finish({ redraw: false }), { once: true });
     let exitCode: number = EXIT.ok;
     try {
       const { url } = await rapport.listen(port);

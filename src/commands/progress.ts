@@ -6,8 +6,12 @@ export type ProgressBars = {
   update(p: StreamProgress): void;
   /** ordinary output: on a TTY it goes above the live bars, never under them */
   print(text: string): void;
-  /** the bars become ordinary output, frozen as they are; later output goes below them */
-  finish(): void;
+  /**
+   * The bars become ordinary output, frozen as they are; later output goes below them.
+   * `redraw: false` leaves the screen as it is: for when something else has written below the
+   * block meanwhile (the CLI's "SIGINT received" line), which a redraw would move up over.
+   */
+  finish(opts?: { redraw?: boolean }): void;
 };
 
 export type ProgressOptions = {
@@ -109,11 +113,11 @@ export function createProgressBars(
       partial = nl === -1 ? partial + text : text.slice(nl + 1);
       write(before + text + (drawn > 0 || lines.size > 0 ? block() : ''));
     },
-    finish(): void {
+    finish(o: { redraw?: boolean } = {}): void {
       if (!isTTY || lines.size === 0) return;
       const t = now();
       for (const [k, p] of lines) if (p.finishedAt === undefined) lines.set(k, { ...p, finishedAt: t });
-      draw();
+      if (o.redraw !== false) draw();
       // the block stays on screen as ordinary output; the cursor is on a fresh line below it
       lines.clear();
       drawn = 0;

@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { rapportChild } from '../support/cli.ts';
+import { rapportInTerminal } from '../support/pty.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
@@ -39,7 +40,7 @@ const hasContactEmail = (db: string, email: string): boolean => {
   }
 };
 
-describe('rapport sync (daemon)', () => {
+describe('rapport sync as an operator runs it', () => {
   it('keeps syncing until a signal: still running after 90 s, picks up a change made meanwhile, exits 0 on SIGTERM', async () => {
     const db = join(dir.path, 'daemon.db');
     const { child, done } = rapportChild(['sync'], {
@@ -67,4 +68,25 @@ describe('rapport sync (daemon)', () => {
     expect(r.stderr).toMatch(/syncing hubspot:\d+ every 15s/);
     expect(r.stderr).toMatch(/SIGTERM received/);
   }, 150_000);
+
+  it('on a terminal: one frozen bar per stream, the summary below them, JSON logs in a file instead of on screen', async () => {
+    const db = join(dir.path, 'tty.db');
+    const t = rapportInTerminal(['sync', '--once'], {
+      cols: 100,
+      env: { RAPPORT_DB: db, HUBSPOT_BASE_URL: baseUrl, HUBSPOT_ACCESS_TOKEN: token, RAPPORT_LOG_LEVEL: 'info' },
+    });
+    try {
+      const exit = await t.exited;
+      const lines = await t.lines();
+      expect(exit.exitCode, lines.join('\n')).toBe(0);
+      expect(lines[0]).toBe(`rapport sync: logs (level info) go to ${join(dir.path, 'tty.log')}`);
+      const bars = lines.filter((l) => /^\S+ +█{24} +\d+ +\d+\/s done in [\d.]+s$/.test(l));
+      expect(bars.map((l) => l.split(' ')[0])).toEqual(['companies', 'contacts', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions']);
+      expect(lines.at(-1)).toMatch(/^hubspot:\d+: \d+ records read, \d+ changed, in [\d.]+s$/);
+      expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
+      expect(readFileSync(join(dir.path, 'tty.log'), 'utf8')).toMatch(/"msg":"stream done"/);
+    } finally {
+      t.dispose();
+    }
+  }, 60_000);
 });
