@@ -33,7 +33,9 @@ describe('rapport demo in a terminal', () => {
       const exit = await t.exited;
       const lines = await t.lines();
       const screen = lines.join('\n');
+      // npm itself ends normally with 0: killed by the signal, the user's shell would see 130
       expect(exit.exitCode, screen).toBe(0);
+      expect(exit.signal ?? 0, screen).toBe(0);
 
       const one = (re: RegExp) => expect(lines.filter((l) => re.test(l)), `${re} in\n${screen}`).toHaveLength(1);
       one(/^▸ Starting the HubSpot sandbox with a synthetic account of 300 contacts \(seed 42\)… done in /);
