@@ -229,7 +229,9 @@ export const command: Command = {
           ? undefined
           : { satisfaction: s.satisfaction.value, loyalty: s.loyalty.value, churnRisk: s.churnRisk.value, serviceNeed: s.serviceNeed.value };
       };
-      say('  time      contact              event                     satisfaction  loyalty  churn  service  health   latency');
+      // Salesforce record ids are 18 characters and its object names longer: a wider event column
+      const eventWidth = values.crm === 'salesforce' ? 37 : 24;
+      say(`  time      contact              ${'event'.padEnd(eventWidth)}  satisfaction  loyalty  churn  service  health   latency`);
       const check = () => {
         for (const e of events) {
           if (e.done) continue;
@@ -247,7 +249,7 @@ export const command: Command = {
             return b === undefined || Math.round(b) === Math.round(a) ? `${Math.round(a)}` : `${Math.round(b)}→${Math.round(a)}`;
           };
           say(
-            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(19)}  ${e.label.padEnd(24)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
+            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(19)}  ${e.label.padEnd(eventWidth)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
           );
         }
       };
