@@ -20,7 +20,7 @@ Runs the whole product on the embedded HubSpot sandbox, with no CRM account:
   4. trains the churn and service-need models, scores every contact and writes the scores back,
   5. serves the card preview, then keeps the account alive: new calls, emails, tickets and
      survey answers arrive every few seconds, webhooks fire, and a live table shows which
-     contacts were rescored and how their scores moved. Ctrl-C stops it cleanly.
+     contacts were rescored and how their scores moved. Ctrl-C stops it cleanly (exit 0).
 
 Options:
   --once          one full cycle (including one live webhook round trip), then print a JSON
@@ -28,7 +28,8 @@ Options:
   --contacts N    synthetic contacts (default 5000)
   --seed S        generator seed (default 42)
   --every S       seconds between live events (default 3)
-  --db FILE       Rapport's database for the demo (default ./data/demo.db; recreated each run)
+  --db FILE       Rapport's database for the demo (default ./data/demo.db; recreated each run).
+                  On a terminal the logs go next to it (./data/demo.log), not between the bars
   --port N        Rapport's HTTP port (default: a free port)
   --real-limits   HubSpot's real rate limits (110 requests / 10 s); by default the sandbox allows
                   10× that so the demo finishes in about a minute

@@ -21,6 +21,9 @@ Options:
   --portal PORTAL  only this portal (e.g. hubspot:12345678)
   -h, --help       this help
 
+On a terminal (without --json) progress bars are drawn and the logs go to a file next to the
+database (RAPPORT_DB with .log), named on the first line.
+
 Exit codes: 0 ok, 1 a stream failed, 3 configuration, 4 token rejected, 5 CRM unreachable,
 6 missing scopes.
 `;
