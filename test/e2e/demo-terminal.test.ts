@@ -45,6 +45,11 @@ describe('rapport demo in a terminal', () => {
       one(/^▸ Live \(reached in [\d.]+s\): new activity every 1s/);
       one(/^ {2}time {6}contact {14}event {21}satisfaction {2}loyalty {2}churn {2}service {2}health {3}latency$/);
       one(/^ {2}churn model \S+: ROC AUC [\d.]+, .*\(test n \d+, positives \d+\)$/);
+      // and they are on the final screen, not only in the scrollback
+      const visible = await t.viewport();
+      for (const re of [/^ {2}card preview: http/, /^ {2}report: http/, /^▸ Live /, /^ {2}time {6}contact/]) {
+        expect(visible.some((l) => re.test(l)), `${re} on the final screen:\n${visible.join('\n')}`).toBe(true);
+      }
       const header = lines.findIndex((l) => l.startsWith('  time      contact'));
       expect(lines.slice(header + 1).some((l) => row.test(l))).toBe(true);
       // the backfill bars stayed as a record, with counters that add up and frozen rates

@@ -51,6 +51,15 @@ export function rapportInTerminal(
     return out;
   }
 
+  /** The rows visible in the terminal window at the end (what the user is looking at). */
+  async function viewport(): Promise<string[]> {
+    await pending;
+    const buf = term.buffer.active;
+    const out: string[] = [];
+    for (let i = buf.baseY; i < buf.baseY + rows; i++) out.push(buf.getLine(i)?.translateToString(true) ?? '');
+    return out;
+  }
+
   /** Waits until some line matches (or the process exits, or `ms` pass). */
   async function waitFor(re: RegExp, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
@@ -67,6 +76,7 @@ export function rapportInTerminal(
     child,
     exited,
     lines,
+    viewport,
     waitFor,
     raw: () => raw,
     /** what Ctrl-C sends: the terminal delivers SIGINT to the foreground process group */
