@@ -100,12 +100,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/** Signals this close to the first one are the same Ctrl-C delivered twice (see onSignal). */
+const DUPLICATE_SIGNAL_MS = 500;
+
 async function main(): Promise<void> {
   const controller = new AbortController();
-  let signals = 0;
+  let firstSignalAt: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) process.exit(130);
+    const now = Date.now();
+    if (firstSignalAt !== undefined) {
+      // One Ctrl-C can arrive twice: the terminal signals the whole foreground process group,
+      // and `npm start` forwards the same SIGINT to us. Only a second press forces the exit.
+      if (now - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+      process.exit(130);
+    }
+    firstSignalAt = now;
     process.stderr.write(`\nrapport: ${sig} received, finishing the current step (again to force)\n`);
     controller.abort();
   };
@@ -115,6 +124,7 @@ async function main(): Promise<void> {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     isTTY: process.stdout.isTTY === true,
+    ...(process.stdout.columns === undefined ? {} : { columns: process.stdout.columns }),
     env: process.env,
     signal: controller.signal,
   });

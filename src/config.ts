@@ -25,6 +25,14 @@ const optionalText = z
 const url = (what: string) =>
   z.url({ protocol: /^https?$/, message: `${what} must be an absolute http:// or https:// URL` });
 
+const KEY_MESSAGE = 'RAPPORT_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (try: openssl rand -hex 32)';
+
+function parseKey(raw: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
+  const b = Buffer.from(raw, 'base64');
+  return b.length === 32 ? b : undefined;
+}
+
 const envSchema = z
   .object({
     RAPPORT_DB: z.string().trim().min(1).default('./data/rapport.db'),
@@ -35,10 +43,20 @@ const envSchema = z
       .max(65535, 'RAPPORT_PORT must be between 0 and 65535')
       .default(3000),
     RAPPORT_PUBLIC_URL: url('RAPPORT_PUBLIC_URL').optional(),
-    /** 32 bytes, as 64 hex characters or base64 */
-    RAPPORT_ENCRYPTION_KEY: optionalText,
+    /** 32 bytes, as 64 hex characters or base64; checked inside the schema so a bad key is reported with every other problem */
+    RAPPORT_ENCRYPTION_KEY: optionalText.transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const key = parseKey(raw);
+      if (key === undefined) ctx.addIssue({ code: 'custom', message: KEY_MESSAGE });
+      return key;
+    }),
     /** the key being rotated away from: still accepted for reading until `rapport keys rotate` ran */
-    RAPPORT_ENCRYPTION_KEY_PREVIOUS: optionalText,
+    RAPPORT_ENCRYPTION_KEY_PREVIOUS: optionalText.transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const key = parseKey(raw);
+      if (key === undefined) ctx.addIssue({ code: 'custom', message: 'RAPPORT_ENCRYPTION_KEY_PREVIOUS must be 32 bytes, as 64 hex characters or base64' });
+      return key;
+    }),
     RAPPORT_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
     RAPPORT_SYNC_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
     /** per-request timeout for CRM calls; a hung request counts as a retryable failure */
@@ -89,12 +107,6 @@ export type Config = {
   };
 };
 
-function parseKey(raw: string): Buffer | undefined {
-  if (/^[0-9a-fA-F]{64}$/.test(raw)) return Buffer.from(raw, 'hex');
-  const b = Buffer.from(raw, 'base64');
-  return b.length === 32 ? b : undefined;
-}
-
 function readConfigFile(path: string, issues: string[]): Record<string, unknown> {
   if (!existsSync(path)) return {};
   try {
@@ -111,13 +123,24 @@ function readConfigFile(path: string, issues: string[]): Record<string, unknown>
 }
 
 /**
+ * The public URL when RAPPORT_PUBLIC_URL is not set: the address `rapport serve` listens on. A
+ * wildcard listen address (0.0.0.0, ::) names no reachable host, so loopback stands in for it.
+ */
+export function defaultPublicUrl(port: number, host = '127.0.0.1'): string {
+  const h = host === '' || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/**
  * Reads and validates the configuration.
  * @param env usually `process.env`
  * @param configFile path of the optional JSON file (default `./rapport.config.json`)
+ * @param listen the host `serve` listens on (`--host`), for the default public URL
  */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   configFile = env['RAPPORT_CONFIG'] ?? './rapport.config.json',
+  listen: { host?: string } = {},
 ): Config {
   const issues: string[] = [];
   const fromFile = readConfigFile(configFile, issues);
@@ -141,35 +164,23 @@ export function loadConfig(
   if (!result.success) {
     for (const issue of result.error.issues) {
       const key = String(issue.path[0] ?? '');
-      // zod messages for secrets may include the received value: replace with a neutral one
-      issues.push(SECRET_KEYS.has(key) ? `${key} is invalid` : issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`);
+      // zod's own messages for secrets may include the received value: replace with a neutral
+      // one (our custom messages never contain it)
+      issues.push(SECRET_KEYS.has(key) && issue.code !== 'custom' ? `${key} is invalid` : issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`);
     }
     throw new ConfigError(issues);
   }
   const v = result.data;
-  let encryptionKey: Buffer | undefined;
-  if (v.RAPPORT_ENCRYPTION_KEY !== undefined) {
-    encryptionKey = parseKey(v.RAPPORT_ENCRYPTION_KEY);
-    if (encryptionKey === undefined) {
-      issues.push('RAPPORT_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (try: openssl rand -hex 32)');
-    }
-  }
-  let previousEncryptionKey: Buffer | undefined;
-  if (v.RAPPORT_ENCRYPTION_KEY_PREVIOUS !== undefined) {
-    previousEncryptionKey = parseKey(v.RAPPORT_ENCRYPTION_KEY_PREVIOUS);
-    if (previousEncryptionKey === undefined) {
-      issues.push('RAPPORT_ENCRYPTION_KEY_PREVIOUS must be 32 bytes, as 64 hex characters or base64');
-    } else if (v.RAPPORT_ENCRYPTION_KEY === undefined) {
-      issues.push('RAPPORT_ENCRYPTION_KEY_PREVIOUS is set without RAPPORT_ENCRYPTION_KEY: set the new key too (see docs/operations.md, "Keys and files")');
-    }
+  if (v.RAPPORT_ENCRYPTION_KEY_PREVIOUS !== undefined && v.RAPPORT_ENCRYPTION_KEY === undefined) {
+    issues.push('RAPPORT_ENCRYPTION_KEY_PREVIOUS is set without RAPPORT_ENCRYPTION_KEY: set the new key too (see docs/operations.md, "Keys and files")');
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     dbPath: v.RAPPORT_DB,
     port: v.RAPPORT_PORT,
-    publicUrl: v.RAPPORT_PUBLIC_URL ?? `http://127.0.0.1:${v.RAPPORT_PORT}`,
-    encryptionKey,
-    previousEncryptionKey,
+    publicUrl: v.RAPPORT_PUBLIC_URL ?? defaultPublicUrl(v.RAPPORT_PORT, listen.host),
+    encryptionKey: v.RAPPORT_ENCRYPTION_KEY,
+    previousEncryptionKey: v.RAPPORT_ENCRYPTION_KEY_PREVIOUS,
     logLevel: v.RAPPORT_LOG_LEVEL,
     syncIntervalMs: v.RAPPORT_SYNC_INTERVAL_MS,
     httpTimeoutMs: v.RAPPORT_HTTP_TIMEOUT_MS,

@@ -36,6 +36,19 @@ const SECRET_FIELDS = [
 /** Secrets that share a name with harmless fields: redacted where they live, not by name. */
 const SECRET_PATHS = ['query.code', '*.query.code', 'params.code', '*.params.code', 'oauth.code', '*.oauth.code'];
 
+/**
+ * Where a command logs when it draws on a terminal: a file next to its database
+ * (`./data/demo.db` → `./data/demo.log`), so JSON lines never tear through progress bars.
+ */
+export function logFileFor(dbPath: string): string {
+  return `${dbPath.replace(/\.(db|sqlite3?)$/, '')}.log`;
+}
+
+/** A synchronous pino destination appending to (or replacing) `path`; its folder is created. */
+export function logFileDestination(path: string, opts: { append: boolean }): DestinationStream {
+  return pino.destination({ dest: path, sync: true, mkdir: true, append: opts.append });
+}
+
 export function createLogger(opts: { level: LogLevel; destination?: DestinationStream }): Logger {
   const paths = [...SECRET_FIELDS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]), ...SECRET_PATHS];
   const base = pino(

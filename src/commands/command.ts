@@ -16,6 +16,8 @@ export type CliIo = {
   stderr: (text: string) => void;
   /** whether stdout is a terminal (progress bars, colours) */
   isTTY: boolean;
+  /** the terminal's width when it is one (progress bars are cut to it) */
+  columns?: number;
   /** the environment, handed to loadConfig; commands never read process.env themselves */
   env: Readonly<Record<string, string | undefined>>;
   /** aborted on SIGINT/SIGTERM: finish the current unit of work, commit, return */
@@ -44,4 +46,24 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(
     io.stderr(`rapport ${command.name}: ${(e as Error).message}\n\n${command.usage}`);
     return 2;
   }
+}
+
+/**
+ * Resolves when `signal` aborts. Holds a referenced timer meanwhile: a command that waits only on
+ * unref'd timers (the sync daemon's interval) would otherwise let Node exit as soon as its
+ * sockets go idle, with exit 0, long before any signal.
+ */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const keepAlive = setInterval(() => {}, 60_000);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(keepAlive);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { createSalesforceConnector } from '../connectors/salesforce/index.ts';
+import { SPECS } from '../connectors/salesforce/mapping.ts';
+import type { ObjectType } from '../connectors/types.ts';
 import type { Rapport } from '../main.ts';
 import { createLiveActivity, generateAccount } from '../sandbox/generator/index.ts';
 import { installThroughBrowser } from '../sandbox/hubspot/browser-install.ts';
@@ -18,6 +20,8 @@ import { startSalesforceSandbox } from '../sandbox/salesforce/index.ts';
 export type DemoCrm = {
   /** for the narration */
   label: string;
+  /** the CRM's own name for a kind of record (progress bars, cache counts, the live table) */
+  objectName(type: ObjectType): string;
   /** what triggers a rescore in the live phase */
   liveMechanism: string;
   /** Rapport's config for this CRM (base URLs, OAuth app) */
@@ -42,6 +46,16 @@ type Options = { seed: number; contacts: number; realLimits: boolean };
 
 const label = (type: string, id: string) =>
   `${type === 'feedback_submissions' ? 'survey answer' : (HUBSPOT_OBJECT_TYPES[type as HubspotObjectType]?.singular ?? type)} ${id}`;
+
+/**
+ * Salesforce names for Rapport's record kinds: the sObject each is read from (mapping.ts, documented
+ * in docs/install-salesforce.md); calls and notes are Tasks told apart by subtype / type, as there.
+ */
+export function salesforceObjectName(type: ObjectType): string {
+  if (type === 'calls') return 'Task (Call)';
+  if (type === 'notes') return 'Task (Note)';
+  return SPECS[type].sobject;
+}
 
 const webhookConfig = z.object({
   config: z.object({ subscriptions: z.record(z.string(), z.array(z.object({ propertyName: z.string().optional() }))) }),
@@ -73,6 +87,8 @@ export async function hubspotDemo(opts: Options): Promise<DemoCrm> {
   let contactIds: string[] = [];
   return {
     label: `HubSpot sandbox (${per10s} requests / 10 s)`,
+    // HubSpot's own object type names (crm/v3/objects/{type})
+    objectName: (type) => type,
     liveMechanism: 'webhooks → sync → rescore → write-back',
     env: {
       HUBSPOT_BASE_URL: baseUrl,
@@ -152,6 +168,7 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
   };
   return {
     label: 'Salesforce sandbox (emulated org)',
+    objectName: salesforceObjectName,
     liveMechanism: 'poll (no Salesforce change notifications yet) → sync → rescore → write-back',
     env: { SALESFORCE_LOGIN_URL: baseUrl, SALESFORCE_INSTANCE_URL: baseUrl },
     async install(rapport) {
@@ -175,7 +192,7 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
       for (const obj of batch.objects) {
         const genContact = contactOf(batch, obj.type, obj.id);
         const contactId = genContact === undefined ? undefined : loader.idOf('contacts', genContact);
-        if (contactId !== undefined) out.push({ contactId, label: label(obj.type, loader.idOf(obj.type, obj.id) ?? obj.id) });
+        if (contactId !== undefined) out.push({ contactId, label: `${salesforceObjectName(obj.type)} ${loader.idOf(obj.type, obj.id) ?? obj.id}` });
       }
       return out;
     },

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadConfig } from '../config.ts';
+import type { ObjectType } from '../connectors/types.ts';
 import { EXIT } from '../errors.ts';
-import { createLogger } from '../log.ts';
-import { createRapport } from '../main.ts';
+import { createLogger, logFileDestination, logFileFor } from '../log.ts';
+import { createRapport, type Rapport } from '../main.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
-import { hubspotDemo, salesforceDemo } from './demo-crms.ts';
+import { hubspotDemo, salesforceDemo, type DemoCrm } from './demo-crms.ts';
 import { createProgressBars } from './progress.ts';
+import { metricsLine } from './status.ts';
 
 const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE] [--port N] [--real-limits]
 
@@ -18,7 +20,7 @@ Runs the whole product on the embedded HubSpot sandbox, with no CRM account:
   4. trains the churn and service-need models, scores every contact and writes the scores back,
   5. serves the card preview, then keeps the account alive: new calls, emails, tickets and
      survey answers arrive every few seconds, webhooks fire, and a live table shows which
-     contacts were rescored and how their scores moved. Ctrl-C stops it cleanly.
+     contacts were rescored and how their scores moved. Ctrl-C stops it cleanly (exit 0).
 
 Options:
   --once          one full cycle (including one live webhook round trip), then print a JSON
@@ -26,7 +28,8 @@ Options:
   --contacts N    synthetic contacts (default 5000)
   --seed S        generator seed (default 42)
   --every S       seconds between live events (default 3)
-  --db FILE       Rapport's database for the demo (default ./data/demo.db; recreated each run)
+  --db FILE       Rapport's database for the demo (default ./data/demo.db; recreated each run).
+                  On a terminal the logs go next to it (./data/demo.log), not between the bars
   --port N        Rapport's HTTP port (default: a free port)
   --real-limits   HubSpot's real rate limits (110 requests / 10 s); by default the sandbox allows
                   10× that so the demo finishes in about a minute
@@ -58,6 +61,16 @@ const percentile = (xs: number[], p: number): number | null => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? null;
 };
+
+/** A contact to open in the card preview: the first one with scores (the URL needs a real id). */
+function sampleContact(rapport: Rapport, portal: string): string {
+  let first: string | undefined;
+  for (const id of rapport.store.records.iterateIds(portal, 'contacts')) {
+    first ??= id;
+    if (rapport.store.scores.get(portal, id) !== undefined) return id;
+  }
+  return first ?? '1';
+}
 
 type LiveEvent = {
   contactId: string;
@@ -107,23 +120,31 @@ export const command: Command = {
 
     const t0 = performance.now();
     const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
-    // Human narration goes to stderr with --once so stdout carries only the JSON summary.
+    // Human narration goes to stderr with --once so stdout carries only the JSON summary. On a
+    // terminal it goes through the progress bars, which keep their block below it.
     const out = values.once ? io.stderr : io.stdout;
-    const say = (text: string) => out(`${text}\n`);
+    const live = io.isTTY && !values.once;
+    let crm: DemoCrm | undefined = undefined; // set once the sandbox is up; the bars ask it for names
+    const term = createProgressBars(out, live, () => crm?.now() ?? Date.now(), {
+      ...(io.columns === undefined ? {} : { columns: io.columns }),
+      label: (type) => crm?.objectName(type) ?? type,
+    });
+    const say = (text: string) => term.print(`${text}\n`);
     const step = async <T>(label: string, fn: () => Promise<T> | T): Promise<T> => {
       const s = performance.now();
-      out(`▸ ${label}… `);
+      term.print(`▸ ${label}… `);
       const r = await fn();
-      out(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
+      term.print(`done in ${((performance.now() - s) / 1000).toFixed(1)}s\n`);
       return r;
     };
 
     const crmOptions = { seed, contacts, realLimits: values['real-limits'] };
-    const crm = await step(
+    crm = await step(
       `Starting the ${values.crm === 'salesforce' ? 'Salesforce' : 'HubSpot'} sandbox with a synthetic account of ${contacts.toLocaleString('en')} contacts (seed ${seed})`,
       () => (values.crm === 'salesforce' ? salesforceDemo(crmOptions) : hubspotDemo(crmOptions)),
     );
     say(`  ${crm.label}`);
+    const demoCrm = crm;
 
     rmSync(values.db, { force: true });
     rmSync(`${values.db}-wal`, { force: true });
@@ -138,13 +159,31 @@ export const command: Command = {
         RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
         RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
         RAPPORT_SYNC_INTERVAL_MS: '15000',
-        ...crm.env,
+        ...demoCrm.env,
       },
       '/nonexistent/rapport.config.json',
     );
-    const logger = createLogger({ level: config.logLevel });
-    const bars = createProgressBars(io.stderr, io.isTTY && !values.once);
-    const rapport = createRapport({ config, logger, now: () => crm.now(), onProgress: (p) => bars.update(p) });
+    // On a terminal, JSON log lines would tear through the progress bars and the live table:
+    // they go to a file next to the demo database, and the narration says where.
+    const logFile = logFileFor(values.db);
+    const logger = createLogger({ level: config.logLevel, ...(live ? { destination: logFileDestination(logFile, { append: false }) } : {}) });
+    if (live) say(`  logs (level ${config.logLevel}): ${logFile}`);
+    // The bars show the install's backfill (a stream's later passes would overwrite its line
+    // with the small read-back of our own writes); in the live phase the table reports each rescore.
+    let backfilling = true;
+    const backfilled = new Set<string>();
+    const rapport = createRapport({
+      config,
+      logger,
+      now: () => demoCrm.now(),
+      onProgress: (p) => {
+        if (!backfilling || backfilled.has(p.type) || io.signal.aborted) return;
+        if (p.finishedAt !== undefined) backfilled.add(p.type);
+        term.update(p);
+      },
+    });
+    // Ctrl-C: the CLI has just written its notice below the bars; leave them as they are.
+    io.signal.addEventListener('abort', () => term.finish({ redraw: false }), { once: true });
     let exitCode: number = EXIT.ok;
     try {
       const { url } = await rapport.listen(port);
@@ -153,33 +192,33 @@ export const command: Command = {
           ? 'Connecting to the org, backfilling, training, scoring and writing back'
           : 'Installing Rapport through the sandbox OAuth flow, provisioning, backfilling, training, scoring and writing back',
         async () => {
-          const p = await crm.install(rapport, url, io.signal);
-          bars.finish();
+          const p = await demoCrm.install(rapport, url, io.signal);
+          term.finish();
+          backfilling = false;
           return p;
         },
       );
       say(`  portal ${portal} connected${values.crm === 'hubspot' ? `; OAuth tokens stored encrypted in ${values.db}` : ''}`);
       const counts = rapport.store.records.counts(portal);
-      say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${t}`).join(', ')}`);
+      say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${demoCrm.objectName(t as ObjectType)}`).join(', ')}`);
 
       // The first pass trained the portal's models (time split on its own history), scored every
       // contact and wrote the scores back.
       const churn = rapport.store.models.latest(portal, 'churn');
       const service = rapport.store.models.latest(portal, 'service_need');
-      const fmt = (m: typeof churn) =>
-        m === undefined
-          ? 'not trained'
-          : `${m.version} (${Object.entries((m.metrics ?? {}) as Record<string, unknown>)
-              .filter(([, v]) => typeof v === 'number')
-              .map(([k, v]) => `${k} ${(v as number).toFixed(3)}`)
-              .join(', ')})`;
+      const fmt = (m: typeof churn) => (m === undefined ? 'not trained (cold-start model in use)' : `${m.version}: ${metricsLine(m.metrics)}`);
       say(`  churn model ${fmt(churn)}`);
       say(`  service-need model ${fmt(service)}`);
       say(`  ${rapport.store.scores.count(portal)} contacts scored, ${rapport.store.outbox.writtenCount(portal)} written back to the sandbox`);
-      say(`  card preview: ${url}/preview/contacts/<id>?portal=${portal}   metrics: ${url}/metrics`);
-      say(`  report: ${url}/report?portal=${portal}`);
+      if (values.once) {
+        // the server stops when --once ends: its URLs would lead nowhere
+        say('  (--once: the server stops at the end; run without --once to open the card preview and the report)');
+      } else {
+        say(`  card preview: ${url}/preview/contacts/${encodeURIComponent(sampleContact(rapport, portal))}?portal=${portal}`);
+        say(`  report: ${url}/report?portal=${portal}   metrics: ${url}/metrics`);
+      }
       const liveAt = (performance.now() - t0) / 1000;
-      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${crm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);
+      say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${demoCrm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);
 
       // ---- live phase
       const events: LiveEvent[] = [];
@@ -191,7 +230,9 @@ export const command: Command = {
           ? undefined
           : { satisfaction: s.satisfaction.value, loyalty: s.loyalty.value, churnRisk: s.churnRisk.value, serviceNeed: s.serviceNeed.value };
       };
-      say('  time      contact              event                     satisfaction  loyalty  churn  service  health   latency');
+      // Salesforce record ids are 18 characters and its object names longer: a wider event column
+      const eventWidth = values.crm === 'salesforce' ? 37 : 24;
+      say(`  time      contact              ${'event'.padEnd(eventWidth)}  satisfaction  loyalty  churn  service  health   latency`);
       const check = () => {
         for (const e of events) {
           if (e.done) continue;
@@ -202,35 +243,35 @@ export const command: Command = {
           rescored++;
           const ms = Date.now() - e.at;
           // latency counts only when the new values reached the CRM
-          if (crm.scoredAtOf(e.contactId) !== e.remoteBefore) latencies.push(ms);
+          if (demoCrm.scoredAtOf(e.contactId) !== e.remoteBefore) latencies.push(ms);
           const d = (k: 'satisfaction' | 'loyalty' | 'churnRisk' | 'serviceNeed') => {
             const b = e.before?.[k];
             const a = s[k].value;
             return b === undefined || Math.round(b) === Math.round(a) ? `${Math.round(a)}` : `${Math.round(b)}→${Math.round(a)}`;
           };
           say(
-            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(19)}  ${e.label.padEnd(24)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
+            `  ${new Date().toISOString().slice(11, 19)}  ${e.contactId.padEnd(19)}  ${e.label.padEnd(eventWidth)}  ${d('satisfaction').padStart(12)}  ${d('loyalty').padStart(7)}  ${d('churnRisk').padStart(5)}  ${d('serviceNeed').padStart(7)}  ${s.health.padEnd(7)}  ${(ms / 1000).toFixed(2)}s`,
           );
         }
       };
       const rounds = values.once ? 1 : Infinity;
       for (let round = 0; round < rounds && !io.signal.aborted; round++) {
         const at = Date.now();
-        const scoredAfter = crm.now();
-        for (const a of crm.addActivity(crm.now())) {
-          events.push({ ...a, at, scoredAfter, before: scoreOf(a.contactId), remoteBefore: crm.scoredAtOf(a.contactId), done: false });
+        const scoredAfter = demoCrm.now();
+        for (const a of demoCrm.addActivity(demoCrm.now())) {
+          events.push({ ...a, at, scoredAfter, before: scoreOf(a.contactId), remoteBefore: demoCrm.scoredAtOf(a.contactId), done: false });
         }
         for (let waited = 0; !io.signal.aborted; waited += 100) {
           if (values.once ? events.every((e) => e.done) || waited > 30_000 : waited >= everyMs) break;
-          await crm.pump(rapport, portal);
+          await demoCrm.pump(rapport, portal);
           await sleep(100, io.signal);
           check();
         }
       }
 
       if (values.once) {
-        const inSandbox = crm.contactCount();
-        const writtenBack = crm.writtenBackCount();
+        const inSandbox = demoCrm.contactCount();
+        const writtenBack = demoCrm.writtenBackCount();
         const summary = {
           crm: values.crm,
           portal,
@@ -253,17 +294,18 @@ export const command: Command = {
           },
           secondsToLive: Number(liveAt.toFixed(1)),
           secondsTotal: Number(secs()),
-          sandbox: crm.stats(),
+          sandbox: demoCrm.stats(),
         };
         io.stdout(JSON.stringify(summary, null, 2) + '\n');
         if (rescored === 0 || writtenBack < inSandbox) exitCode = EXIT.failure;
       }
     } catch (e) {
+      term.finish();
       io.stderr(`\nrapport demo: ${(e as Error).message}\n`);
       exitCode = EXIT.failure;
     } finally {
       await rapport.close();
-      await crm.close();
+      await demoCrm.close();
     }
     return exitCode;
   },

@@ -37,9 +37,12 @@ hub_id parameter (or /oauth/{hubId}/authorize), else the first account the app i
 in, else a new account. Tokens: POST /oauth/v1/token; access tokens last 1800 s of sandbox time.
 
 Admin API (for scripts and the demo; header "Authorization: Bearer <admin token>"):
-  POST /_sandbox/{hubId}/objects/{type}, PATCH|DELETE …/{id}, POST /_sandbox/portals,
-  POST /_sandbox/clock {advanceMs}, POST /_sandbox/faults, GET /_sandbox/stats — see
-  src/sandbox/hubspot/admin.ts for the full list.
+  GET|POST /_sandbox/portals, POST /_sandbox/portals/{hubId}/revoke|expire-tokens,
+  POST /_sandbox/apps, POST /_sandbox/{hubId}/objects/{type}, GET|PATCH|DELETE …/{id},
+  PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId},
+  GET /_sandbox/{hubId}/counts, GET|POST /_sandbox/clock {advanceMs}, POST /_sandbox/faults,
+  POST /_sandbox/limits, GET /_sandbox/stats, POST /_sandbox/webhooks, POST /_sandbox/webhooks/flush,
+  POST /_sandbox/webhooks/modes
 `;
 
 const FAULT_KINDS = ['429', '500', 'timeout', 'malformed'] as const;

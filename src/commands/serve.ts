@@ -16,6 +16,9 @@ Options:
   --port N     listen port (default RAPPORT_PORT, 3000)
   --host H     listen address (default 127.0.0.1; use 0.0.0.0 behind a proxy)
   -h, --help   this help
+
+Unless RAPPORT_PUBLIC_URL is set, the public URL is http://<host>:<port> of these options
+(http://127.0.0.1:<port> for 0.0.0.0 or ::; set RAPPORT_PUBLIC_URL to what HubSpot calls).
 `;
 
 export const command: Command = {
@@ -30,7 +33,10 @@ export const command: Command = {
       io.stderr(`rapport serve: --port must be an integer between 0 and 65535, got "${values.port}"\n`);
       return EXIT.usage;
     }
-    const config = loadConfig(io.env);
+    // --port wins over RAPPORT_PORT, and the default public URL follows the port and host we
+    // listen on (webhook and card signatures are computed over it).
+    const env = port === undefined ? io.env : { ...io.env, RAPPORT_PORT: String(port) };
+    const config = loadConfig(env, env['RAPPORT_CONFIG'], { host: values.host });
     const logger = createLogger({ level: config.logLevel });
     const rapport = createRapport({ config, logger });
     // an error escaping background work either leaves the server serving or stops it cleanly,
@@ -44,7 +50,7 @@ export const command: Command = {
     try {
       const portals = await connectOrExplain(rapport, 'serve', io);
       if (typeof portals === 'number') return portals;
-      const { url } = await rapport.listen(port ?? config.port, values.host);
+      const { url } = await rapport.listen(config.port, values.host);
       io.stderr(
         `rapport serve: listening on ${url} (public URL ${config.publicUrl}); ` +
           (portals.length === 0 ? `no portal yet: install at ${config.publicUrl}/oauth/hubspot/install (HubSpot) or ${config.publicUrl}/oauth/salesforce/install (Salesforce)\n` : `portals: ${portals.join(', ')}\n`),

@@ -95,7 +95,7 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
 }
 
 /** The held-out metrics an operator reads first, in words; everything else is in --json. */
-function metricsLine(metrics: unknown): string {
+export function metricsLine(metrics: unknown): string {
   const m = (metrics ?? {}) as Record<string, unknown>;
   const num = (k: string, digits = 3) => (typeof m[k] === 'number' ? (m[k] as number).toFixed(digits) : '-');
   return `ROC AUC ${num('auc')}, PR AUC ${num('pr_auc')}, Brier ${num('brier')}, ECE ${num('ece')}, lift@10% ${num('lift_top10', 2)} (test n ${num('test_n', 0)}, positives ${num('test_positives', 0)})`;

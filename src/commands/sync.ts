@@ -1,10 +1,10 @@
 import { loadConfig } from '../config.ts';
 import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/types.ts';
 import { CrmError, EXIT } from '../errors.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, logFileDestination, logFileFor } from '../log.ts';
 import { createRapport, type Rapport } from '../main.ts';
 import type { CycleSummary } from '../sync/daemon.ts';
-import { parseFlags, type CliIo, type Command } from './command.ts';
+import { parseFlags, untilAborted, type CliIo, type Command } from './command.ts';
 import { createProgressBars } from './progress.ts';
 
 const USAGE = `Usage: rapport sync [--once] [--read-only] [--json] [--streams a,b] [--portal PORTAL]
@@ -23,6 +23,9 @@ Options:
   --streams LIST   only these streams (${OBJECT_TYPES.join(', ')})
   --portal PORTAL  only this portal (e.g. hubspot:12345678)
   -h, --help       this help
+
+On a terminal (without --json) progress bars are drawn and the logs go to a file next to the
+database (RAPPORT_DB with .log), named on the first line.
 
 Exit codes: 0 ok, 1 a stream failed, 3 configuration, 4 token rejected, 5 CRM unreachable,
 6 missing scopes.
@@ -125,9 +128,22 @@ export const command: Command = {
     }
 
     const config = loadConfig(io.env);
-    const logger = createLogger({ level: config.logLevel });
-    const bars = createProgressBars(io.stderr, io.isTTY && !values.json);
-    const rapport = createRapport({ config, logger, onProgress: (p) => bars.update(p) });
+    // On a terminal with progress bars, JSON log lines would tear through them: they go to a
+    // file next to the database, and the first line says where.
+    const drawing = io.isTTY && !values.json;
+    const logFile = logFileFor(config.dbPath);
+    const logger = createLogger({ level: config.logLevel, ...(drawing ? { destination: logFileDestination(logFile, { append: true }) } : {}) });
+    const bars = createProgressBars(io.stderr, drawing, Date.now, io.columns === undefined ? {} : { columns: io.columns });
+    if (drawing) bars.print(`rapport sync: logs (level ${config.logLevel}) go to ${logFile}\n`);
+    // after a signal the CLI's notice sits below the bars: leave them as they are
+    io.signal.addEventListener('abort', () => bars.finish({ redraw: false }), { once: true });
+    const rapport = createRapport({
+      config,
+      logger,
+      onProgress: (p) => {
+        if (!io.signal.aborted) bars.update(p);
+      },
+    });
     try {
       const connected = await connectOrExplain(rapport, 'sync', io);
       if (typeof connected === 'number') return connected;
@@ -144,9 +160,9 @@ export const command: Command = {
 
       if (!values.once) {
         for (const p of portals) void rapport.daemon.nudge(p, types);
-        io.stderr(`rapport sync: syncing ${portals.join(', ')} every ${config.syncIntervalMs / 1000}s; Ctrl-C to stop\n`);
+        bars.print(`rapport sync: syncing ${portals.join(', ')} every ${config.syncIntervalMs / 1000}s; Ctrl-C to stop\n`);
         rapport.daemon.start();
-        await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+        await untilAborted(io.signal);
         await rapport.daemon.stop();
         return EXIT.ok;
       }

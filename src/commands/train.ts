@@ -41,12 +41,16 @@ export const command: Command = {
         results.push({ portal, ...r });
         if (values.json !== true) {
           const m = r.metrics;
-          const fmt = (k: string) => (m[k] === undefined ? '-' : String(m[k]));
+          // counts as integers, rates and scores to 3 decimals, lift to 2 (stored values vary in precision)
+          const fmt = (k: string, digits = 3) => {
+            const v = m[k];
+            return typeof v !== 'number' ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits);
+          };
           io.stdout(
             `${portal}: model ${r.version} (${fmt('contacts')} contacts, ${fmt('sampled')} used)\n` +
-              `  churn:        ${m['churn_trained'] === 1 ? 'trained' : 'cold-start prior'}; held-out AUC ${fmt('churn_auc')}, PR AUC ${fmt('churn_pr_auc')}, Brier ${fmt('churn_brier')}, ECE ${fmt('churn_ece')}, lift@10% ${fmt('churn_lift_top10')} (n=${fmt('churn_test_n')})\n` +
+              `  churn:        ${m['churn_trained'] === 1 ? 'trained' : 'cold-start prior'}; held-out AUC ${fmt('churn_auc')}, PR AUC ${fmt('churn_pr_auc')}, Brier ${fmt('churn_brier')}, ECE ${fmt('churn_ece')}, lift@10% ${fmt('churn_lift_top10', 2)} (n=${fmt('churn_test_n')})\n` +
               `  service need: ${m['service_trained'] === 1 ? 'trained' : 'cold-start prior'}; held-out AUC ${fmt('service_auc')}, PR AUC ${fmt('service_pr_auc')}, Brier ${fmt('service_brier')}, ECE ${fmt('service_ece')} (n=${fmt('service_test_n')})\n` +
-              `  loyalty: ${fmt('loyalty_buyers')} buyers; satisfaction prior ${fmt('satisfaction_prior')}\n`,
+              `  loyalty: ${fmt('loyalty_buyers')} buyers; satisfaction prior ${fmt('satisfaction_prior', 2)}\n`,
           );
         }
       }

@@ -160,7 +160,7 @@ export async function renderHtml(d: ReportData): Promise<string> {
 <div class="charts">${histograms}</div></section>
 
 <section id="models"><h2>Model quality: ROC, calibration and lift</h2>
-<p class="note">Recomputed for this report on a sample of ${d.sampled.toLocaleString('en-US')} contacts with the same time split as training (src/scoring/train.ts), so that the curves are out-of-time; the stored figures of the last training run are shown next to them.</p>
+<p class="note">Recomputed for this report on a sample of ${d.sampled.toLocaleString('en-US')} contacts with the same time split as training (models learn from an earlier period and are judged on a later one), so that the curves are out-of-time; the stored figures of the last training run are shown next to them.</p>
 ${churn}
 ${service}</section>
 

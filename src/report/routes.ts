@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { buildReport } from './index.ts';
-import { escapeHtml } from '../html.ts';
+import { messagePage, portalHint } from '../html.ts';
 
 export type ReportRouteDeps = {
   store: Store;
@@ -35,9 +35,6 @@ function isLoopback(c: Context): boolean {
   }
 }
 
-const page = (title: string, message: string) =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="font:14px system-ui,sans-serif;margin:40px;color:#33475b"><h1 style="font-size:18px">${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>`;
-
 export function createReportRoutes(deps: ReportRouteDeps): Hono {
   const app = new Hono();
   const log = deps.logger.child({ component: 'report' });
@@ -47,9 +44,9 @@ export function createReportRoutes(deps: ReportRouteDeps): Hono {
   );
 
   app.get('/', async (c) => {
-    if (deps.allowRemote !== true && !isLoopback(c)) return c.html(page('Forbidden', 'The report only answers local clients.'), 403);
+    if (deps.allowRemote !== true && !isLoopback(c)) return c.html(messagePage('Forbidden', 'The report only answers local clients.'), 403);
     const q = querySchema.safeParse({ portal: c.req.query('portal') ?? '' });
-    if (!q.success) return c.html(page('Bad request', q.error.issues[0]?.message ?? 'invalid ?portal='), 400);
+    if (!q.success) return c.html(messagePage('Which portal?', portalHint(deps.store.portals.list().map((p) => p.portal))), 400);
     const portal = q.data.portal;
     const s = stateOf.get(portal, portal, portal);
     const key = `${s?.n ?? 0}|${s?.t ?? ''}|${s?.m ?? ''}`;
@@ -57,7 +54,7 @@ export function createReportRoutes(deps: ReportRouteDeps): Hono {
     if (hit !== undefined && hit.key === key) return c.html(hit.html, 200, { 'Cache-Control': 'no-store' });
     const started = performance.now();
     const r = await buildReport(deps.store, portal, deps.sampleSize === undefined ? {} : { sampleSize: deps.sampleSize });
-    if ('error' in r) return c.html(page('No report yet', r.message), 404);
+    if ('error' in r) return c.html(messagePage('No report yet', r.message), 404);
     cache.set(portal, { key, html: r.html });
     log.info({ portal, ms: Math.round(performance.now() - started), contacts: r.data.contacts }, 'report built');
     return c.html(r.html, 200, { 'Cache-Control': 'no-store' });

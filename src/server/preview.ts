@@ -19,7 +19,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { contactIdSchema, type CardError } from './card-contract.ts';
 import { buildCardResponse } from './cards.ts';
-import { escapeHtml } from '../html.ts';
+import { escapeHtml, messagePage, portalHint } from '../html.ts';
 
 export type PreviewDeps = {
   store: Store;
@@ -159,7 +159,13 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
 
   app.get('/contacts/:id', (c) => {
     const t = target(c);
-    if (t instanceof Response) return t;
+    // A page opened in a browser: its errors are pages too, worded like the report's (the API
+    // routes below keep answering in the card contract's JSON).
+    if (t instanceof Response) {
+      return t.status === 400
+        ? c.html(messagePage('Which portal?', portalHint(store.portals.list().map((p) => p.portal))), 400)
+        : c.html(messagePage('Not found', 'The address names no contact: use /preview/contacts/<contact id>?portal=….'), 404);
+    }
     return c.html(page(t.contactId, t.portal));
   });
 

@@ -14,6 +14,9 @@ export type StreamProgress = {
   /** the CRM's own total for this pass, when it says */
   total: number | undefined;
   startedAt: number;
+  /** set on the last report of a pass, so a progress bar can freeze its rate */
+  finishedAt?: number;
+  status?: 'ok' | 'failed' | 'aborted';
 };
 
 export type StreamResult = StreamProgress & {
@@ -81,17 +84,20 @@ export async function syncStream(
     }
     const status = opts.signal.aborted ? 'aborted' : 'ok';
     store.syncRuns.finish(runId, status);
+    opts.onProgress?.({ ...progress, finishedAt: now(), status });
     log.info({ pages: progress.pages, records: progress.records, changed: progress.changed, status }, 'stream done');
     return { ...progress, status };
   } catch (e) {
     if (inner.signal.aborted) {
       // Stopped mid-request: nothing half-written, the last committed cursor stands.
       store.syncRuns.finish(runId, 'aborted');
+      opts.onProgress?.({ ...progress, finishedAt: now(), status: 'aborted' });
       return { ...progress, status: 'aborted' };
     }
     const error = e instanceof CrmError ? e : new CrmError('unavailable', (e as Error).message ?? String(e), { crm: connector.crm });
     store.syncRuns.finish(runId, 'failed', { kind: error.kind, message: error.message });
     log.warn({ kind: error.kind, err: error.message }, 'stream failed');
+    opts.onProgress?.({ ...progress, finishedAt: now(), status: 'failed' });
     return { ...progress, status: 'failed', error };
   } finally {
     clearTimeout(grace);

@@ -31,6 +31,12 @@ describe('rapport demo --once', () => {
     expect(s.live.events).toBeGreaterThanOrEqual(1);
     expect(s.live.rescored).toBeGreaterThanOrEqual(1);
     expect(s.models.churn?.version).toMatch(/\S/);
+    // the narration (stderr with --once): counts read as counts, and no URL of the server that
+    // has stopped by the time the reader sees it
+    expect(r.stderr).toMatch(/churn model \S+: ROC AUC [\d.]+, .*\(test n \d+, positives \d+\)/);
+    expect(r.stderr).not.toMatch(/\b\d+\.000\b/);
+    expect(r.stderr).not.toMatch(/card preview: http|report: http|<id>/);
+    expect(r.stderr).toMatch(/--once: the server stops at the end/);
     // Reported, not asserted: timing is a benchmark figure (goal: live phase within 60 s on 2 cores).
     console.log(
       `demo --once: live phase reached after ${s.secondsToLive}s (goal < 60 s), whole run ${wall.toFixed(1)}s, ` +
@@ -50,6 +56,9 @@ describe('rapport demo --once', () => {
     expect(s.contacts.scored).toBe(s.contacts.inSandbox);
     expect(s.contacts.writtenBack).toBe(s.contacts.inSandbox);
     expect(s.live.rescored).toBeGreaterThanOrEqual(1);
+    // the org's own object names, not HubSpot's
+    expect(r.stderr).toMatch(/cache: .*\d+ Account, .*\d+ Contact, .*\d+ Opportunity, .*\d+ Survey_Response__c, .*\d+ Case/);
+    expect(r.stderr).not.toMatch(/\d+ (companies|deals|tickets|feedback_submissions)\b/);
   }, 120_000);
 
   it('refuses an unknown --crm with usage exit 2', async () => {

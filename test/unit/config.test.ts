@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { rapportInProcess } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const NO_FILE = '/nonexistent/rapport.config.json';
@@ -73,5 +74,32 @@ describe('loadConfig', () => {
     expect(errorOf(() => loadConfig({}, file)).message).toMatch(/unknown setting "RAPORT_PORT"/);
     writeFileSync(file, '{ nope');
     expect(errorOf(() => loadConfig({}, file)).message).toMatch(/is not valid JSON/);
+  });
+});
+
+describe('loadConfig: all problems at once', () => {
+  it('RAPPORT_PORT=abc with a short RAPPORT_ENCRYPTION_KEY names both (the key used to be checked only after the rest passed)', () => {
+    const e = errorOf(() => loadConfig({ RAPPORT_PORT: 'abc', RAPPORT_ENCRYPTION_KEY: 'short' }, NO_FILE));
+    expect(e.issues).toHaveLength(2);
+    expect(e.message).toMatch(/RAPPORT_PORT must be a number/);
+    expect(e.message).toMatch(/RAPPORT_ENCRYPTION_KEY must be 32 bytes/);
+    expect(e.message).not.toContain('short');
+  });
+
+  it('the CLI exits 3 (configuration) and prints both', async () => {
+    const r = await rapportInProcess(['status'], { RAPPORT_PORT: 'abc', RAPPORT_ENCRYPTION_KEY: 'short' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/RAPPORT_PORT must be a number/);
+    expect(r.stderr).toMatch(/RAPPORT_ENCRYPTION_KEY must be 32 bytes/);
+  });
+});
+
+describe('default public URL', () => {
+  it('follows the port and the listen host; wildcard hosts fall back to loopback', () => {
+    expect(loadConfig({ RAPPORT_PORT: '4100' }, NO_FILE).publicUrl).toBe('http://127.0.0.1:4100');
+    expect(loadConfig({ RAPPORT_PORT: '4100' }, NO_FILE, { host: '10.0.0.5' }).publicUrl).toBe('http://10.0.0.5:4100');
+    expect(loadConfig({ RAPPORT_PORT: '4100' }, NO_FILE, { host: '0.0.0.0' }).publicUrl).toBe('http://127.0.0.1:4100');
+    expect(loadConfig({ RAPPORT_PORT: '4100' }, NO_FILE, { host: '::1' }).publicUrl).toBe('http://[::1]:4100');
+    expect(loadConfig({ RAPPORT_PORT: '4100', RAPPORT_PUBLIC_URL: 'https://x.example' }, NO_FILE, { host: '10.0.0.5' }).publicUrl).toBe('https://x.example');
   });
 });

@@ -43,6 +43,11 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     state = { phase: 'list', after: null, startedAt: passNow, deletedSince: Math.max(0, state.deletionsAt - ctx.lookbackMs) };
   }
   const passStart = state.phase === 'search' ? state.since : 0;
+  // Page totals are for the whole call (progress bars show records read / total): a search's
+  // `total` counts only what still matches from the current bookmark, so the records already
+  // read in this call are added to it.
+  let read = 0;
+  const passTotal = (remaining: number | undefined) => (remaining === undefined ? {} : { total: read + remaining });
 
   while (true) {
     signal.throwIfAborted();
@@ -64,6 +69,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
               then: { since: Math.max(0, state.startedAt - ctx.lookbackMs), sweptAt: state.startedAt, deletionsAt: state.startedAt },
             };
       yield { records, next: encodeCursor(next), ...(total === undefined ? {} : { total }) };
+      read += records.length;
       state = next;
       continue;
     }
@@ -75,6 +81,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
       const next: HubspotCursorState =
         after !== null ? { ...state, after } : { phase: 'search', since: state.then.since, afterId: null, sweptAt: state.then.sweptAt, deletionsAt: state.then.deletionsAt };
       yield { records, next: encodeCursor(next) };
+      read += records.length;
       state = next;
       if (after === null) return;
       continue;
@@ -93,7 +100,8 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
       if (full && maxT === state.since) {
         // a whole page shares one timestamp (bulk edit): page that timestamp by id, so >10,000 of them complete (hubspot.md §6.1)
         next = { ...state, afterId: '0' };
-        yield { records, next: encodeCursor(next), ...(page.total === undefined ? {} : { total: page.total }) };
+        yield { records, next: encodeCursor(next), ...passTotal(page.total) };
+        read += records.length;
         state = next;
         continue;
       }
@@ -115,12 +123,14 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
           deletedSince: Math.max(0, Math.min(passStart, state.deletionsAt) - ctx.lookbackMs),
           then: { since: next.since, sweptAt: next.sweptAt, deletionsAt: now },
         };
-        yield { records, next: encodeCursor(archived), ...(page.total === undefined ? {} : { total: page.total }) };
+        yield { records, next: encodeCursor(archived), ...passTotal(page.total) };
+        read += records.length;
         state = archived;
         continue;
       }
     }
-    yield { records, next: encodeCursor(next), ...(page.total === undefined ? {} : { total: page.total }) };
+    yield { records, next: encodeCursor(next), ...passTotal(page.total) };
+    read += records.length;
     state = next;
     if (!more) return;
   }
