@@ -129,11 +129,14 @@ export const command: Command = {
     rmSync(`${values.db}-wal`, { force: true });
     rmSync(`${values.db}-shm`, { force: true });
     const port = values.port === undefined ? await freePort() : Number(values.port);
+    // the preview, report and metrics live on their own loopback listener (docs/operations.md "Security")
+    const operatorPort = await freePort();
     const config = loadConfig(
       {
         RAPPORT_DB: values.db,
         RAPPORT_PORT: String(port),
         RAPPORT_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        RAPPORT_OPERATOR_PORT: String(operatorPort),
         // Ephemeral: the demo database is recreated on every run.
         RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
         RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
@@ -147,7 +150,7 @@ export const command: Command = {
     const rapport = createRapport({ config, logger, now: () => crm.now(), onProgress: (p) => bars.update(p) });
     let exitCode: number = EXIT.ok;
     try {
-      const { url } = await rapport.listen(port);
+      const { url, operatorUrl = url } = await rapport.listen(port);
       const portal = await step(
         values.crm === 'salesforce'
           ? 'Connecting to the org, backfilling, training, scoring and writing back'
@@ -176,8 +179,14 @@ export const command: Command = {
       say(`  churn model ${fmt(churn)}`);
       say(`  service-need model ${fmt(service)}`);
       say(`  ${rapport.store.scores.count(portal)} contacts scored, ${rapport.store.outbox.writtenCount(portal)} written back to the sandbox`);
-      say(`  card preview: ${url}/preview/contacts/<id>?portal=${portal}   metrics: ${url}/metrics`);
-      say(`  report: ${url}/report?portal=${portal}`);
+      let sampleContact = '<id>';
+      // break ends the generator, which releases its SQLite statement
+      for (const id of rapport.store.records.iterateIds(portal, 'contacts')) {
+        sampleContact = id;
+        break;
+      }
+      say(`  card preview: ${operatorUrl}/preview/contacts/${sampleContact}?portal=${portal}   metrics: ${operatorUrl}/metrics`);
+      say(`  report: ${operatorUrl}/report?portal=${portal}`);
       const liveAt = (performance.now() - t0) / 1000;
       say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${crm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);
 
