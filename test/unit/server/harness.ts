@@ -5,7 +5,7 @@ import type { Config } from '../../../src/config.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { ObjectType } from '../../../src/connectors/types.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
-import { createApp } from '../../../src/server/app.ts';
+import { createApps } from '../../../src/server/app.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -16,6 +16,8 @@ export const ENCRYPTION_KEY_HEX = 'a1'.repeat(32);
 
 export type Harness = {
   url: string;
+  /** the operator listener (preview, report, metrics), also on 127.0.0.1 */
+  operatorUrl: string;
   store: Store;
   config: Config;
   dbPath: string;
@@ -48,8 +50,9 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   const logLines: string[] = [];
   const logger: Logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
   // the public URL is what HubSpot signs; if not given, it is the socket's own URL (learned after listen)
-  const holder: { app?: ReturnType<typeof createApp> } = {};
-  const server = await listen((req) => (holder.app === undefined ? new Response('starting', { status: 503 }) : holder.app.fetch(req)));
+  const holder: { apps?: ReturnType<typeof createApps> } = {};
+  const server = await listen((req) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.app.fetch(req)));
+  const operator = await listen((req) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.operator.fetch(req)));
   const config = loadConfig(
     {
       RAPPORT_DB: dbPath,
@@ -65,7 +68,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   const store = createStore({ path: dbPath, encryptionKey: config.encryptionKey, now });
   const nudges: Harness['nudges'] = [];
   const installed: string[] = [];
-  holder.app = createApp({
+  holder.apps = createApps({
     store,
     config,
     logger,
@@ -77,6 +80,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   });
   return {
     url: server.url,
+    operatorUrl: operator.url,
     store,
     config,
     dbPath,
@@ -86,6 +90,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
     logger,
     async close() {
       await server.close();
+      await operator.close();
       store.close();
       dir.cleanup();
     },
