@@ -30,7 +30,9 @@ const forbidden = (reason: string) => Response.json({ error: { code: 'forbidden'
 
 export function operatorGuard(): MiddlewareHandler {
   return async (c, next) => {
-    const host = c.req.header('host');
+    // @hono/node-server builds the URL from the Host header (and refuses malformed ones); the
+    // Request's own headers do not carry Host
+    const host = new URL(c.req.url).host;
     const name = hostnameOf(host);
     if (name === undefined || !LOOPBACK_NAMES.has(name)) return forbidden('This listener answers only requests addressed to 127.0.0.1, localhost or [::1].');
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {

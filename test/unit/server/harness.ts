@@ -28,7 +28,7 @@ export type Harness = {
   close(): Promise<void>;
 };
 
-export async function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
+export async function listen(fetch: (req: Request, env?: unknown) => Response | Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
   let server: ReturnType<typeof serve> | undefined;
   const info = await new Promise<AddressInfo>((resolve) => {
     server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, resolve);
@@ -52,7 +52,8 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   // the public URL is what HubSpot signs; if not given, it is the socket's own URL (learned after listen)
   const holder: { apps?: ReturnType<typeof createApps> } = {};
   const server = await listen((req) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.app.fetch(req)));
-  const operator = await listen((req) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.operator.fetch(req)));
+  // the env carries the socket: the preview and report check the peer address
+  const operator = await listen((req, env) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.operator.fetch(req, env)));
   const config = loadConfig(
     {
       RAPPORT_DB: dbPath,
