@@ -44,7 +44,9 @@ export async function listen(fetch: (req: Request, env?: unknown) => Response | 
   };
 }
 
-export async function startRapport(opts: { env?: Record<string, string>; now?: () => number; publicUrl?: string } = {}): Promise<Harness> {
+export async function startRapport(
+  opts: { env?: Record<string, string>; now?: () => number; publicUrl?: string; fetch?: (url: string, init?: RequestInit) => Promise<Response> } = {},
+): Promise<Harness> {
   const dir = tempDir('rapport-server-');
   const dbPath = join(dir.path, 'rapport.db');
   const logLines: string[] = [];
@@ -78,6 +80,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
     onInstalled: (portal) => void installed.push(portal),
     rescore: async () => {},
     metrics: () => '# daemon\nrapport_daemon_up 1\n',
+    ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
   });
   return {
     url: server.url,
