@@ -45,7 +45,14 @@ export async function listen(fetch: (req: Request, env?: unknown) => Response | 
 }
 
 export async function startRapport(
-  opts: { env?: Record<string, string>; now?: () => number; publicUrl?: string; fetch?: (url: string, init?: RequestInit) => Promise<Response> } = {},
+  opts: {
+    env?: Record<string, string>;
+    now?: () => number;
+    publicUrl?: string;
+    fetch?: (url: string, init?: RequestInit) => Promise<Response>;
+    /** the daemon's rescore (default: does nothing) */
+    rescore?: (portal: string, contactId: string) => Promise<void>;
+  } = {},
 ): Promise<Harness> {
   const dir = tempDir('rapport-server-');
   const dbPath = join(dir.path, 'rapport.db');
@@ -78,7 +85,7 @@ export async function startRapport(
     now,
     nudge: (portal, types) => void nudges.push({ portal, types }),
     onInstalled: (portal) => void installed.push(portal),
-    rescore: async () => {},
+    rescore: opts.rescore ?? (async () => {}),
     metrics: () => '# daemon\nrapport_daemon_up 1\n',
     ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
   });
