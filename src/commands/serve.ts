@@ -15,7 +15,8 @@ page is committed first).
 
 Options:
   --port N     listen port (default RAPPORT_PORT, 3000)
-  --host H     listen address (default 127.0.0.1; use 0.0.0.0 behind a proxy)
+  --host H     listen address (default 127.0.0.1, for a proxy on this host; 0.0.0.0 only for a
+               proxy on another host)
   -h, --help   this help
 `;
 
