@@ -27,7 +27,7 @@ function hostileRecords(): CrmRecord[] {
       contact(id, { email: x(n), emailRaw: x(n + 1), phone: x(n + 2), phoneRaw: x(n + 3), firstName: x(n), lastName: x(n + 1), lifecycleStage: x(n + 2) }, { companyId: `co${n}` }),
       { portal: PORTAL, type: 'companies', id: `co${n}`, contactIds: undefined, companyId: null, updatedAt: NOW, deleted: false, data: { name: x(n), domain: x(n + 1), industry: x(n + 2), createdAt: NOW - 1e10 } as never },
       { ...purchase(id, 30 + n, 500), data: { ...(purchase(id, 30 + n, 500).data as object), amountRaw: x(n), stage: x(n + 1) } as never },
-      ticket(id, 10 + n, { subject: x(n), content: x(n + 1), source: x(n + 2), priority: x(n + 3), stage: x(n) }),
+      ticket(id, 10 + n, { subject: x(n), content: x(n + 1), source: x(n + 2), stage: x(n) }),
       engagement('calls', id, 5 + n, 'inbound', x(n)),
       engagement('emails', id, 3 + n, 'inbound', `${x(n + 1)} angry, cancel, terrible`),
       engagement('notes', id, 2 + n, 'outbound', x(n + 2)),
