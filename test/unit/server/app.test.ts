@@ -48,9 +48,10 @@ describe('healthz, metrics and mounted routes', () => {
   it('mounts the card API publicly and the preview on the operator listener, and answers unknown paths with a JSON 404', async () => {
     const card = await fetch(`${h.url}/api/cards/contacts/101`);
     expect(card.status).toBe(401); // unsigned: refused by the card routes, not a 404
-    const preview = await fetch(`${h.operatorUrl}/preview/api/cards/contacts/101?portal=hubspot:1`);
-    expect(preview.status).not.toBe(404);
-    expect((await fetch(`${h.url}/preview/api/cards/contacts/101?portal=hubspot:1`)).status).toBe(404);
+    const preview = await fetch(`${h.operatorUrl}/preview/contacts/101?portal=hubspot:1`);
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${h.url}/preview/contacts/101?portal=hubspot:1`)).status).toBe(404);
     const missing = await fetch(`${h.url}/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: 'not_found' });
