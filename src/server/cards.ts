@@ -178,7 +178,7 @@ export function withRescoreMark(payload: CardResponse | undefined, mark: 'runnin
 const errorBody = (code: CardError['error']['code'], message: string): CardError => ({ error: { code, message } });
 
 /** The URL HubSpot signed (see CardRoutesDeps.publicUrl). */
-export function signedUri(c: Context, publicUrl: string | undefined): string {
+function signedUri(c: Context, publicUrl: string | undefined): string {
   const seen = new URL(c.req.url);
   if (publicUrl !== undefined) {
     const base = new URL(publicUrl);
