@@ -14,7 +14,14 @@ const SECRET_KEYS = new Set([
   'HUBSPOT_ACCESS_TOKEN',
   'HUBSPOT_CLIENT_SECRET',
   'SALESFORCE_CLIENT_SECRET',
+  'RAPPORT_METRICS_TOKEN',
 ]);
+
+const flag = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: `${name} must be true or false` })
+    .default('false')
+    .transform((s) => s === 'true' || s === '1');
 
 const optionalText = z
   .string()
@@ -61,6 +68,24 @@ const envSchema = z
     RAPPORT_SYNC_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
     /** per-request timeout for CRM calls; a hung request counts as a retryable failure */
     RAPPORT_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+    /**
+     * Loopback port of the operator listener (card preview, report, /metrics); unset = those
+     * routes are off. Never exposed through the public listener (docs/operations.md "Security").
+     */
+    RAPPORT_OPERATOR_PORT: z.coerce
+      .number({ message: 'RAPPORT_OPERATOR_PORT must be a number' })
+      .int('RAPPORT_OPERATOR_PORT must be a whole number')
+      .min(0, 'RAPPORT_OPERATOR_PORT must be between 0 and 65535')
+      .max(65535, 'RAPPORT_OPERATOR_PORT must be between 0 and 65535')
+      .optional(),
+    /** bearer token that opens GET /metrics on the public listener too (remote Prometheus) */
+    RAPPORT_METRICS_TOKEN: z.string().trim().min(24, 'RAPPORT_METRICS_TOKEN must be at least 24 characters (try: openssl rand -hex 24)').optional(),
+    /** whole-request deadline on the HTTP server (slow uploads are cut off); headers get min(10 s, this) */
+    RAPPORT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** open connections the HTTP server accepts at once; more are closed on accept */
+    RAPPORT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(512),
+    /** accept HubSpot's v1/v2 webhook signatures (no timestamp) when a delivery has no v3 one */
+    HUBSPOT_LEGACY_SIGNATURES: flag('HUBSPOT_LEGACY_SIGNATURES'),
     HUBSPOT_BASE_URL: url('HUBSPOT_BASE_URL').default('https://api.hubapi.com'),
     HUBSPOT_ACCESS_TOKEN: optionalText,
     HUBSPOT_CLIENT_ID: optionalText,
@@ -90,6 +115,11 @@ export type Config = {
   logLevel: Env['RAPPORT_LOG_LEVEL'];
   syncIntervalMs: number;
   httpTimeoutMs: number;
+  /** loopback port of the operator listener (preview, report, metrics); undefined = off */
+  operatorPort: number | undefined;
+  /** opens /metrics on the public listener with `Authorization: Bearer <token>` */
+  metricsToken: string | undefined;
+  server: { requestTimeoutMs: number; maxConnections: number };
   hubspot: {
     baseUrl: string;
     accessToken: string | undefined;
@@ -97,6 +127,8 @@ export type Config = {
     clientSecret: string | undefined;
     appId: string | undefined;
     rateLimitPer10s: number;
+    /** accept v1/v2 webhook signatures without a v3 one (off: HubSpot signs app requests with v3) */
+    legacySignatures: boolean;
   };
   salesforce: {
     loginUrl: string;
@@ -147,7 +179,7 @@ export function loadConfig(
   const merged: Record<string, unknown> = {};
   for (const key of Object.keys(envSchema.shape)) {
     const value = env[key] ?? fromFile[key];
-    if (value !== undefined) merged[key] = typeof value === 'number' ? String(value) : value;
+    if (value !== undefined) merged[key] = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
   }
   for (const key of Object.keys(fromFile)) {
     if (!(key in envSchema.shape)) issues.push(`${configFile}: unknown setting "${key}"`);
@@ -184,6 +216,9 @@ export function loadConfig(
     logLevel: v.RAPPORT_LOG_LEVEL,
     syncIntervalMs: v.RAPPORT_SYNC_INTERVAL_MS,
     httpTimeoutMs: v.RAPPORT_HTTP_TIMEOUT_MS,
+    operatorPort: v.RAPPORT_OPERATOR_PORT,
+    metricsToken: v.RAPPORT_METRICS_TOKEN,
+    server: { requestTimeoutMs: v.RAPPORT_REQUEST_TIMEOUT_MS, maxConnections: v.RAPPORT_MAX_CONNECTIONS },
     hubspot: {
       baseUrl: v.HUBSPOT_BASE_URL.replace(/\/+$/, ''),
       accessToken: v.HUBSPOT_ACCESS_TOKEN,
@@ -191,6 +226,7 @@ export function loadConfig(
       clientSecret: v.HUBSPOT_CLIENT_SECRET,
       appId: v.HUBSPOT_APP_ID,
       rateLimitPer10s: v.HUBSPOT_RATE_LIMIT,
+      legacySignatures: v.HUBSPOT_LEGACY_SIGNATURES,
     },
     salesforce: {
       loginUrl: v.SALESFORCE_LOGIN_URL.replace(/\/+$/, ''),

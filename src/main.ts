@@ -1,4 +1,3 @@
-import { serve, type ServerType } from '@hono/node-server';
 import type { Config } from './config.ts';
 import { createHubspotConnector } from './connectors/hubspot/index.ts';
 import { createSalesforceConnector } from './connectors/salesforce/index.ts';
@@ -7,7 +6,8 @@ import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { scoreContacts } from './scoring/score-portal.ts';
 import { trainPortal } from './scoring/train.ts';
-import { createApp } from './server/app.ts';
+import { createApps } from './server/app.ts';
+import { listenHttp, type Listener } from './server/listen.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
 import { REQUEST_BUSY_TIMEOUT_MS, setBusyTimeout } from './store/db.ts';
 import { createStore, type Store } from './store/index.ts';
@@ -32,8 +32,11 @@ export type Rapport = {
   onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
   connector(portal: string): CrmConnector | undefined;
-  /** starts the HTTP server (webhooks, OAuth, card API, preview, metrics) */
-  listen(port?: number, host?: string): Promise<{ url: string }>;
+  /**
+   * starts the HTTP server (webhooks, OAuth, card API) and, when RAPPORT_OPERATOR_PORT is set,
+   * the loopback operator listener (preview, report, metrics) at `operatorUrl`
+   */
+  listen(port?: number, host?: string): Promise<{ url: string; operatorUrl?: string }>;
   close(): Promise<void>;
 };
 
@@ -194,7 +197,7 @@ export function createRapport(opts: RapportOptions): Rapport {
     return ids;
   }
 
-  let server: ServerType | undefined;
+  const listeners: Listener[] = [];
   const readyListeners: ((portal: string, backfill: Promise<void>) => void)[] = [];
   if (opts.onPortalReady !== undefined) readyListeners.push(opts.onPortalReady);
 
@@ -253,7 +256,7 @@ export function createRapport(opts: RapportOptions): Rapport {
       // have a 5 s deadline), a lock held by `rapport sync/score/train` may stall it only briefly;
       // the statement fails with SQLITE_BUSY instead and the daemon retries on its next pass.
       setBusyTimeout(store.db, REQUEST_BUSY_TIMEOUT_MS);
-      const app = createApp({
+      const { app, operator } = createApps({
         store,
         config,
         logger,
@@ -284,15 +287,18 @@ export function createRapport(opts: RapportOptions): Rapport {
         },
         metrics,
       });
-      return new Promise((resolve) => {
-        server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
-          resolve({ url: `http://${host}:${info.port}` });
-        });
-      });
+      const limits = { requestTimeoutMs: config.server.requestTimeoutMs, maxConnections: config.server.maxConnections };
+      const main = await listenHttp(app.fetch, { port, host, ...limits });
+      listeners.push(main);
+      if (config.operatorPort === undefined) return { url: main.url };
+      // loopback only, whatever --host says: these routes have no authentication of their own
+      const op = await listenHttp(operator.fetch, { port: config.operatorPort, host: '127.0.0.1', ...limits });
+      listeners.push(op);
+      return { url: main.url, operatorUrl: op.url };
     },
     async close() {
       await daemon.stop();
-      if (server !== undefined) await new Promise<void>((r) => server?.close(() => r()));
+      await Promise.all(listeners.splice(0).map((l) => l.close()));
       store.close();
     },
   };

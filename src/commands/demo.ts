@@ -150,11 +150,14 @@ export const command: Command = {
     rmSync(`${values.db}-wal`, { force: true });
     rmSync(`${values.db}-shm`, { force: true });
     const port = values.port === undefined ? await freePort() : Number(values.port);
+    // the preview, report and metrics live on their own loopback listener (docs/operations.md "Security")
+    const operatorPort = await freePort();
     const config = loadConfig(
       {
         RAPPORT_DB: values.db,
         RAPPORT_PORT: String(port),
         RAPPORT_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        RAPPORT_OPERATOR_PORT: String(operatorPort),
         // Ephemeral: the demo database is recreated on every run.
         RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
         RAPPORT_LOG_LEVEL: io.env['RAPPORT_LOG_LEVEL'] ?? 'warn',
@@ -186,7 +189,7 @@ export const command: Command = {
     io.signal.addEventListener('abort', () => term.finish({ redraw: false }), { once: true });
     let exitCode: number = EXIT.ok;
     try {
-      const { url } = await rapport.listen(port);
+      const { url, operatorUrl = url } = await rapport.listen(port);
       const portal = await step(
         values.crm === 'salesforce'
           ? 'Connecting to the org, backfilling, training, scoring and writing back'
@@ -214,8 +217,8 @@ export const command: Command = {
         // the server stops when --once ends: its URLs would lead nowhere
         say('  (--once: the server stops at the end; run without --once to open the card preview and the report)');
       } else {
-        say(`  card preview: ${url}/preview/contacts/${encodeURIComponent(sampleContact(rapport, portal))}?portal=${portal}`);
-        say(`  report: ${url}/report?portal=${portal}   metrics: ${url}/metrics`);
+        say(`  card preview: ${operatorUrl}/preview/contacts/${encodeURIComponent(sampleContact(rapport, portal))}?portal=${portal}`);
+        say(`  report: ${operatorUrl}/report?portal=${portal}   metrics: ${operatorUrl}/metrics`);
       }
       const liveAt = (performance.now() - t0) / 1000;
       say(`▸ Live (reached in ${secs()}s): new activity every ${values.every}s; ${demoCrm.liveMechanism}${values.once ? '' : '. Ctrl-C to stop.'}`);

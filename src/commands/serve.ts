@@ -8,13 +8,16 @@ import { connectOrExplain } from './sync.ts';
 
 const USAGE = `Usage: rapport serve [--port N] [--host H]
 
-Runs Rapport: the HTTP server (OAuth install, HubSpot webhooks, card API, preview, /healthz,
-/metrics) and the sync daemon, which keeps every connected portal synced, scored and written
-back. Stops cleanly on SIGINT/SIGTERM (the current page is committed first).
+Runs Rapport: the HTTP server (OAuth install, HubSpot webhooks, card API, /healthz) and the sync
+daemon, which keeps every connected portal synced, scored and written back. With
+RAPPORT_OPERATOR_PORT set, a second listener on 127.0.0.1 serves the card preview, the report
+and /metrics (see docs/operations.md "Security"). Stops cleanly on SIGINT/SIGTERM (the current
+page is committed first).
 
 Options:
   --port N     listen port (default RAPPORT_PORT, 3000)
-  --host H     listen address (default 127.0.0.1; use 0.0.0.0 behind a proxy)
+  --host H     listen address (default 127.0.0.1, for a proxy on this host; 0.0.0.0 only for a
+               proxy on another host)
   -h, --help   this help
 
 Unless RAPPORT_PUBLIC_URL is set, the public URL is http://<host>:<port> of these options
@@ -50,9 +53,10 @@ export const command: Command = {
     try {
       const portals = await connectOrExplain(rapport, 'serve', io);
       if (typeof portals === 'number') return portals;
-      const { url } = await rapport.listen(config.port, values.host);
+      const { url, operatorUrl } = await rapport.listen(config.port, values.host);
       io.stderr(
         `rapport serve: listening on ${url} (public URL ${config.publicUrl}); ` +
+          (operatorUrl === undefined ? '' : `operator routes (preview, report, metrics) on ${operatorUrl}; `) +
           (portals.length === 0 ? `no portal yet: install at ${config.publicUrl}/oauth/hubspot/install (HubSpot) or ${config.publicUrl}/oauth/salesforce/install (Salesforce)\n` : `portals: ${portals.join(', ')}\n`),
       );
       rapport.daemon.start();

@@ -1,4 +1,6 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
 import type { Config } from '../config.ts';
 import type { FetchFn } from '../connectors/hubspot/oauth.ts';
 import type { ObjectType } from '../connectors/types.ts';
@@ -9,7 +11,9 @@ import { createCardRoutes } from './cards.ts';
 import { createInstallRoutes } from './install.ts';
 import { createSalesforceInstallRoutes } from './install-salesforce.ts';
 import { serverMetrics } from './metrics.ts';
+import { operatorGuard } from './operator.ts';
 import { createPreviewRoutes } from './preview.ts';
+import { createRescores } from './rescores.ts';
 import { assertTokensReadable } from './tokens.ts';
 import { createReportRoutes } from '../report/routes.ts';
 
@@ -32,8 +36,21 @@ export type AppDeps = {
 
 const sumInstalls = (a: { ok: number; failed: number }, b: { ok: number; failed: number }) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed });
 
-/** The HTTP surface (ARCHITECTURE §2 server/): webhooks, OAuth install, health and metrics. */
+/** The public listener's app (what HubSpot and browsers on the internet reach); see createApps. */
 export function createApp(deps: AppDeps): Hono {
+  return createApps(deps).app;
+}
+
+/**
+ * The HTTP surface (ARCHITECTURE §2 server/), as two apps for two listeners:
+ * - `app`, public (usually behind a TLS proxy): webhooks, OAuth install, the signed card API,
+ *   `/healthz`, and `/metrics` only with RAPPORT_METRICS_TOKEN as a bearer token;
+ * - `operator`, for a loopback-only listener (RAPPORT_OPERATOR_PORT): the unauthenticated card
+ *   preview and report, and `/metrics`, behind a Host allowlist and a same-origin check on POSTs.
+ * Nothing unauthenticated is on the public one: a same-host proxy connects from 127.0.0.1, so
+ * "loopback peer" says nothing about who is behind it (docs/operations.md "Security").
+ */
+export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
   assertTokensReadable(deps.store, deps.config);
   const log = deps.logger.child({ component: 'http' });
   const app = new Hono();
@@ -42,12 +59,15 @@ export function createApp(deps: AppDeps): Hono {
     clientSecret: deps.config.hubspot.clientSecret,
     appId: deps.config.hubspot.appId,
     publicUrl: deps.config.publicUrl,
+    legacySignatures: deps.config.hubspot.legacySignatures,
     now: deps.now,
     nudge: deps.nudge,
     logger: deps.logger,
   });
   const install = createInstallRoutes(deps);
   const salesforceInstall = createSalesforceInstallRoutes(deps);
+  // one limit for the card's and the preview's "Rescore now"
+  const rescores = createRescores({ rescore: deps.rescore, now: deps.now, logger: deps.logger });
 
   // every method reaches the handler, which answers 405 itself (a 404 would be misleading)
   app.all('/webhooks/hubspot', (c) => webhooks.handle(c));
@@ -61,15 +81,13 @@ export function createApp(deps: AppDeps): Hono {
       clientSecret: deps.config.hubspot.clientSecret,
       now: deps.now,
       rescore: deps.rescore,
+      rescores,
       logger: deps.logger,
       publicUrl: deps.config.publicUrl,
     }),
   );
-  app.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, logger: deps.logger }));
-  // the portal report (src/report): loopback clients only, like the preview
-  app.route('/report', createReportRoutes({ store: deps.store, logger: deps.logger }));
 
-  app.get('/healthz', (c) => {
+  const healthz = (c: Context) => {
     try {
       deps.store.db.prepare('SELECT 1').get();
     } catch {
@@ -81,9 +99,10 @@ export function createApp(deps: AppDeps): Hono {
       db: 'ok',
       portals: { connected: portals.filter((p) => p.status === 'connected').length, disconnected: portals.filter((p) => p.status !== 'connected').length },
     });
-  });
+  };
+  app.get('/healthz', healthz);
 
-  app.get('/metrics', (c) => {
+  const metrics = (c: Context) => {
     let extra = '';
     try {
       extra = deps.metrics();
@@ -91,13 +110,25 @@ export function createApp(deps: AppDeps): Hono {
       log.warn({ err: (e as Error).message }, 'daemon metrics failed');
     }
     const body = serverMetrics({ store: deps.store, now: deps.now(), webhooks: webhooks.stats(), installs: sumInstalls(install.installs(), salesforceInstall.installs()) }) + extra;
-    return c.body(body.endsWith('\n') ? body : body + '\n', 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-  });
+    return c.body(body.endsWith('\n') ? body : body + '\n', 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+  };
+  // portal ids and traffic figures: public only to a Prometheus holding the token
+  if (deps.config.metricsToken !== undefined) app.get('/metrics', bearerAuth({ token: deps.config.metricsToken }), metrics);
 
-  app.notFound((c) => c.json({ error: 'not_found' }, 404));
-  app.onError((err, c) => {
-    log.error({ err: err.message, path: c.req.path }, 'request failed');
-    return c.json({ error: 'internal' }, 500);
-  });
-  return app;
+  const operator = new Hono();
+  operator.use('*', operatorGuard());
+  operator.get('/healthz', healthz);
+  operator.get('/metrics', metrics);
+  operator.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, rescores, logger: deps.logger }));
+  operator.route('/report', createReportRoutes({ store: deps.store, logger: deps.logger }));
+
+  for (const a of [app, operator]) {
+    a.notFound((c) => c.json({ error: 'not_found' }, 404));
+    a.onError((err, c) => {
+      if (err instanceof HTTPException) return err.getResponse();
+      log.error({ err: err.message, path: c.req.path }, 'request failed');
+      return c.json({ error: 'internal' }, 500);
+    });
+  }
+  return { app, operator };
 }

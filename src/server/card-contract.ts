@@ -39,6 +39,12 @@ export type CardReason = z.infer<typeof cardReasonSchema>;
 
 export const MAX_CARD_REASONS = 5;
 
+/**
+ * A "Rescore now" still running (the card shows the cached scores and polls) or one that failed
+ * after the answer was sent. Absent when no rescore is pending.
+ */
+export const rescoreMarkSchema = z.enum(['running', 'failed']).optional();
+
 export const scoredCardSchema = z.object({
   state: z.literal('scored'),
   contactId: contactIdSchema,
@@ -56,12 +62,14 @@ export const scoredCardSchema = z.object({
   reasons: z.array(cardReasonSchema).max(MAX_CARD_REASONS),
   scoredAt: z.iso.datetime({ offset: true }),
   modelVersion: z.string().min(1).max(100),
+  rescore: rescoreMarkSchema,
 });
 
 /** The contact is in Rapport's cache but has not been scored yet. */
 export const notScoredCardSchema = z.object({
   state: z.literal('not_scored'),
   contactId: contactIdSchema,
+  rescore: rescoreMarkSchema,
 });
 
 /** Rapport lost access to the account (uninstalled or revoked): an admin must reconnect. */

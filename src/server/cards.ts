@@ -9,6 +9,9 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { ContactScores, Reason, ScoreKey } from '../store/scores.ts';
+import { readBodyLimited, WEBHOOK_BODY_LIMIT } from '../webhooks/hubspot.ts';
+import { createReplayGuard, type ReplayGuard } from './replay-guard.ts';
+import { createRescores, type Rescores } from './rescores.ts';
 import {
   CARD_SCORE_KEYS,
   cardResponseSchema,
@@ -28,12 +31,23 @@ export type CardRoutesDeps = {
   rescore: (portal: string, contactId: string) => Promise<void>;
   logger: Logger;
   /**
-   * The public origin HubSpot calls (RAPPORT_PUBLIC_URL). The signature covers the URL as HubSpot
-   * saw it, which a TLS-terminating proxy changes (hubspot.md §6.12). Without it, the request URL
-   * is used, with the scheme from X-Forwarded-Proto when present.
+   * The public URL HubSpot calls (RAPPORT_PUBLIC_URL), with its path prefix if any: the signature
+   * covers the URL as HubSpot saw it, which a TLS-terminating proxy changes (hubspot.md §6.12),
+   * and a proxy serving Rapport under /rapport strips the prefix, as for webhooks. Without it,
+   * the request URL is used, with the scheme from X-Forwarded-Proto when present.
    */
   publicUrl?: string | undefined;
+  /** "Rescore now" with its per-contact limit, shared with the preview (default: one of its own over `rescore`) */
+  rescores?: Rescores;
+  /** signatures already used for a POST (default: one of its own) */
+  replay?: ReplayGuard;
 };
+
+/**
+ * The largest body read, as for webhooks (HubSpot's proxied fetch sends at most 1 MB:
+ * https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/fetching-data).
+ */
+export const CARD_BODY_LIMIT = WEBHOOK_BODY_LIMIT;
 
 /** hubspot.md §3.1: reject signatures older than 5 minutes. */
 export const SIGNATURE_MAX_AGE_MS = 5 * 60 * 1000;
@@ -61,29 +75,38 @@ export function normalizeSignedUri(uri: string): string {
 }
 
 /** base64(HMAC-SHA256(clientSecret, method + uri + body + timestamp)) — hubspot.md §3.1 step 3-4. */
-export function signV3(clientSecret: string, method: string, uri: string, body: string, timestamp: string): string {
+export function signV3(clientSecret: string, method: string, uri: string, body: string | Buffer, timestamp: string): string {
   return createHmac('sha256', clientSecret)
-    .update(`${method}${normalizeSignedUri(uri)}${body}${timestamp}`, 'utf8')
+    .update(`${method}${normalizeSignedUri(uri)}`, 'utf8')
+    .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
+    .update(timestamp, 'utf8')
     .digest('base64');
 }
 
 export type SignatureCheck = { ok: true } | { ok: false; reason: 'missing' | 'stale' | 'mismatch' };
+
+/** The checks that need no body: both headers present, the timestamp well-formed and fresh. */
+export function checkSignatureHeaders(signature: string | undefined, timestamp: string | undefined, now: number): SignatureCheck {
+  if (signature === undefined || timestamp === undefined || signature === '' || signature.length > 200 || !/^\d{1,16}$/.test(timestamp)) {
+    return { ok: false, reason: 'missing' };
+  }
+  if (Math.abs(now - Number(timestamp)) > SIGNATURE_MAX_AGE_MS) return { ok: false, reason: 'stale' };
+  return { ok: true };
+}
 
 /** Verifies a v3 signature in constant time; the timestamp must be within 5 minutes of `now`. */
 export function verifyV3(input: {
   clientSecret: string;
   method: string;
   uri: string;
-  body: string;
+  body: string | Buffer;
   signature: string | undefined;
   timestamp: string | undefined;
   now: number;
 }): SignatureCheck {
   const { signature, timestamp } = input;
-  if (signature === undefined || timestamp === undefined || signature === '' || !/^\d{1,16}$/.test(timestamp)) {
-    return { ok: false, reason: 'missing' };
-  }
-  if (Math.abs(input.now - Number(timestamp)) > SIGNATURE_MAX_AGE_MS) return { ok: false, reason: 'stale' };
+  const headers = checkSignatureHeaders(signature, timestamp, input.now);
+  if (!headers.ok || signature === undefined || timestamp === undefined) return headers;
   const expected = Buffer.from(signV3(input.clientSecret, input.method, input.uri, input.body, timestamp), 'utf8');
   const given = Buffer.from(signature, 'utf8');
   // timingSafeEqual needs equal lengths; comparing the expected value with itself keeps the timing flat
@@ -146,12 +169,21 @@ export function buildCardResponse(store: Store, portal: string, contactId: strin
   });
 }
 
+/** Adds a pending rescore's mark to a cache payload (never to a disconnected one). */
+export function withRescoreMark(payload: CardResponse | undefined, mark: 'running' | 'failed' | undefined): CardResponse | undefined {
+  if (payload === undefined || mark === undefined || payload.state === 'disconnected') return payload;
+  return { ...payload, rescore: mark };
+}
+
 const errorBody = (code: CardError['error']['code'], message: string): CardError => ({ error: { code, message } });
 
 /** The URL HubSpot signed (see CardRoutesDeps.publicUrl). */
 function signedUri(c: Context, publicUrl: string | undefined): string {
   const seen = new URL(c.req.url);
-  if (publicUrl !== undefined) return `${new URL(publicUrl).origin}${seen.pathname}${seen.search}`;
+  if (publicUrl !== undefined) {
+    const base = new URL(publicUrl);
+    return `${base.origin}${base.pathname.replace(/\/+$/, '')}${seen.pathname}${seen.search}`;
+  }
   const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim();
   if (proto === 'https' || proto === 'http') seen.protocol = `${proto}:`;
   return seen.toString();
@@ -160,6 +192,10 @@ function signedUri(c: Context, publicUrl: string | undefined): string {
 export function createCardRoutes(deps: CardRoutesDeps): Hono {
   const { store, logger } = deps;
   const app = new Hono();
+  const rescores = deps.rescores ?? createRescores({ rescore: deps.rescore, now: deps.now, logger });
+  const replay = deps.replay ?? createReplayGuard({ windowMs: SIGNATURE_MAX_AGE_MS, now: deps.now });
+  // Refusals sent before the body is read close the connection: nobody waits for the rest of an upload.
+  const refuse = (c: Context, status: 401 | 413, body: CardError) => c.json(body, status, { connection: 'close' });
 
   /**
    * Verifies the signature and resolves the portal and contact. Returns a Response to send when
@@ -170,20 +206,32 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono {
     if (deps.clientSecret === undefined || deps.clientSecret === '') {
       return c.json(errorBody('internal', 'The card API needs HUBSPOT_CLIENT_SECRET to verify HubSpot signatures.'), 503);
     }
-    const body = await c.req.text();
+    const signature = c.req.header('x-hubspot-signature-v3');
+    const timestamp = c.req.header('x-hubspot-request-timestamp');
+    const unauthorized = (reason: string) => {
+      logger.warn({ reason, method: c.req.method }, 'card request refused: bad signature');
+      return refuse(c, 401, errorBody('unauthorized', 'Invalid or expired HubSpot signature.'));
+    };
+    // headers before the body: an unsigned or stale request never gets its upload read
+    const headers = checkSignatureHeaders(signature, timestamp, deps.now());
+    if (!headers.ok) return unauthorized(headers.reason);
+    const read = await readBodyLimited(c.req.raw, CARD_BODY_LIMIT);
+    if (!read.ok) {
+      logger.warn({ method: c.req.method }, 'card request refused: body over 1 MB');
+      return refuse(c, 413, errorBody('bad_request', 'Request body too large.'));
+    }
     const check = verifyV3({
       clientSecret: deps.clientSecret,
       method: c.req.method,
       uri: signedUri(c, deps.publicUrl),
-      body,
-      signature: c.req.header('x-hubspot-signature-v3'),
-      timestamp: c.req.header('x-hubspot-request-timestamp'),
+      body: read.body,
+      signature,
+      timestamp,
       now: deps.now(),
     });
-    if (!check.ok) {
-      logger.warn({ reason: check.reason, method: c.req.method }, 'card request refused: bad signature');
-      return c.json(errorBody('unauthorized', 'Invalid or expired HubSpot signature.'), 401);
-    }
+    if (!check.ok) return unauthorized(check.reason);
+    // a signed POST acts once: the same signature again within its window is a replay
+    if (c.req.method === 'POST' && signature !== undefined && !replay.firstSeen(signature)) return unauthorized('replayed');
     // The card sends portalId itself and HubSpot may append it too (hubspot.md §5.3): all must agree.
     const portalIds = c.req.queries('portalId') ?? [];
     const portalId = portalIds[0];
@@ -196,7 +244,7 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono {
   }
 
   function reply(c: Context, portal: string, contactId: string): Response {
-    const payload = buildCardResponse(store, portal, contactId, deps.now());
+    const payload = withRescoreMark(buildCardResponse(store, portal, contactId, deps.now()), rescores.mark(portal, contactId));
     if (payload === undefined) return c.json(errorBody('not_found', 'Not found.'), 404);
     return c.json(payload, 200);
   }
@@ -220,13 +268,12 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono {
     const before = buildCardResponse(store, portal, contactId, deps.now());
     if (before === undefined) return c.json(errorBody('not_found', 'Not found.'), 404);
     if (before.state === 'disconnected') return c.json(before, 200);
-    try {
-      await deps.rescore(portal, contactId);
-    } catch (e) {
-      logger.error({ portal, contactId, err: e instanceof Error ? e.message : String(e) }, 'card rescore failed');
+    // never waits for a whole sync pass: a slow rescore answers "running" and the card polls
+    const outcome = await rescores.request(portal, contactId);
+    if (outcome.started && outcome.state === 'failed') {
       return c.json(errorBody('rescore_failed', 'Rescoring failed; the last scores are still valid.'), 503);
     }
-    logger.info({ portal, contactId }, 'card rescore done');
+    logger.info({ portal, contactId, started: outcome.started, state: outcome.state }, 'card rescore');
     return reply(c, portal, contactId);
   });
 

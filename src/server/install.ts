@@ -4,7 +4,8 @@ import { accessTokenInfo, authorizeUrl, exchangeCode, type FetchFn } from '../co
 import { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
-import { checkState, createState, deriveStateKey } from './oauth-state.ts';
+import { createInstallGuard, DECLINED_MESSAGE } from './install-guard.ts';
+import { deriveStateKey } from './oauth-state.ts';
 import { messagePage } from '../html.ts';
 
 /**
@@ -44,6 +45,7 @@ export function createInstallRoutes(deps: {
   const stateKey = config.encryptionKey === undefined ? undefined : deriveStateKey(config.encryptionKey);
   const redirectUri = `${config.publicUrl.replace(/\/+$/, '')}${CALLBACK_PATH}`;
   const installs = { ok: 0, failed: 0 };
+  const guard = stateKey === undefined ? undefined : createInstallGuard({ stateKey, now: deps.now, crm: 'hubspot', publicUrl: config.publicUrl });
   const app = new Hono();
 
   const missing = (): string | undefined => {
@@ -56,7 +58,7 @@ export function createInstallRoutes(deps: {
 
   app.get('/install', (c) => {
     const why = missing();
-    if (why !== undefined || stateKey === undefined || config.hubspot.clientId === undefined) {
+    if (why !== undefined || guard === undefined || config.hubspot.clientId === undefined) {
       return c.html(messagePage('Rapport is not set up for installs', why ?? ''), 503);
     }
     const url = authorizeUrl({
@@ -65,30 +67,32 @@ export function createInstallRoutes(deps: {
       redirectUri,
       scopes: HUBSPOT_SCOPES,
       optionalScopes: HUBSPOT_OPTIONAL_SCOPES,
-      state: createState(stateKey, deps.now()),
+      state: guard.begin(c),
     });
     return c.redirect(url, 302);
   });
 
   app.get('/callback', async (c) => {
-    const fail = (status: 400 | 502 | 503, title: string, body: string) => {
+    const fail = (status: 400 | 429 | 502 | 503, title: string, body: string) => {
       installs.failed += 1;
       return c.html(messagePage(title, body), status);
     };
     const why = missing();
     const { clientId, clientSecret } = config.hubspot;
-    if (why !== undefined || stateKey === undefined || clientId === undefined || clientSecret === undefined) {
+    if (why !== undefined || guard === undefined || clientId === undefined || clientSecret === undefined) {
       return fail(503, 'Rapport is not set up for installs', why ?? '');
     }
     const q = c.req.query();
-    const state = checkState(stateKey, q['state'], deps.now());
+    const state = guard.finish(c, q['state']);
     if (!state.ok) {
       log.warn({ reason: state.reason }, 'install refused: bad state');
-      return fail(400, 'Install link expired or invalid', 'Please start the install again from the Rapport install link.');
+      if (state.reason === 'rate_limited') return fail(429, 'Too many install attempts', 'Please wait a minute and start the install again.');
+      return fail(400, 'Install link expired or invalid', 'Please start the install again from the Rapport install link, in the same browser.');
     }
     if (q['error'] !== undefined) {
-      log.warn({ error: q['error'].slice(0, 100) }, 'install declined');
-      return fail(400, 'HubSpot did not grant access', q['error_description'] ?? q['error']);
+      // the query is anyone's text: a fixed page, the detail (capped) only in the log
+      log.warn({ error: q['error'].slice(0, 100), description: q['error_description']?.slice(0, 300) }, 'install declined');
+      return fail(400, 'HubSpot did not grant access', DECLINED_MESSAGE);
     }
     const code = q['code'];
     if (code === undefined || code === '' || code.length > 2048) return fail(400, 'Install failed', 'The callback carries no authorization code.');

@@ -4,7 +4,8 @@ import { z } from 'zod';
 /**
  * The OAuth `state` parameter: `<payload>.<mac>`, both base64url. The payload carries a nonce
  * and an expiry; the MAC is HMAC-SHA256 under a key derived (HKDF) from the encryption key, so
- * the server needs no session storage and a forged or stale state is refused.
+ * a forged or stale state is refused. The nonce is also set in a cookie of the browser that
+ * started the install, and used once (install-guard.ts).
  */
 
 export const STATE_TTL_MS = 10 * 60_000;
@@ -15,12 +16,14 @@ export function deriveStateKey(encryptionKey: Buffer): Buffer {
   return Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'rapport/oauth-state/v1', 32));
 }
 
-export function createState(key: Buffer, now: number, ttlMs = STATE_TTL_MS): string {
-  const payload = Buffer.from(JSON.stringify({ n: randomBytes(16).toString('base64url'), e: now + ttlMs })).toString('base64url');
+export const newNonce = (): string => randomBytes(16).toString('base64url');
+
+export function createState(key: Buffer, now: number, ttlMs = STATE_TTL_MS, nonce = newNonce()): string {
+  const payload = Buffer.from(JSON.stringify({ n: nonce, e: now + ttlMs })).toString('base64url');
   return `${payload}.${createHmac('sha256', key).update(payload).digest('base64url')}`;
 }
 
-export type StateCheck = { ok: true } | { ok: false; reason: 'missing' | 'forged' | 'expired' };
+export type StateCheck = { ok: true; nonce: string; expiresAt: number } | { ok: false; reason: 'missing' | 'forged' | 'expired' };
 
 export function checkState(key: Buffer, state: string | undefined, now: number): StateCheck {
   if (state === undefined || state === '') return { ok: false, reason: 'missing' };
@@ -38,5 +41,5 @@ export function checkState(key: Buffer, state: string | undefined, now: number):
   }
   const p = payloadSchema.safeParse(decoded);
   if (!p.success) return { ok: false, reason: 'forged' };
-  return p.data.e < now ? { ok: false, reason: 'expired' } : { ok: true };
+  return p.data.e < now ? { ok: false, reason: 'expired' } : { ok: true, nonce: p.data.n, expiresAt: p.data.e };
 }

@@ -7,8 +7,9 @@
  * `npm run build` (dist/preview/card.js, what production serves: it has no esbuild), on first use
  * when running from source.
  *
- * No HubSpot signature here, so it only answers loopback clients unless `allowRemote` is set,
- * and it only reads the store; "Rescore now" goes through the daemon's `rescore`, as in HubSpot.
+ * No HubSpot signature here, so it is mounted only on the operator listener (operator.ts: loopback,
+ * Host allowlist, same-origin POSTs), answers loopback peers only unless `allowRemote` is set, and
+ * only reads the store; "Rescore now" goes through the same per-contact limit as the card's.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -18,13 +19,16 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { contactIdSchema, type CardError } from './card-contract.ts';
-import { buildCardResponse } from './cards.ts';
+import { buildCardResponse, withRescoreMark } from './cards.ts';
 import { escapeHtml, messagePage, portalHint } from '../html.ts';
+import { createRescores, type Rescores } from './rescores.ts';
 
 export type PreviewDeps = {
   store: Store;
   now: () => number;
   rescore: (portal: string, contactId: string) => Promise<void>;
+  /** the rescore limit shared with the card API (default: one of its own over `rescore`) */
+  rescores?: Rescores;
   logger: Logger;
   /** answer non-loopback clients too (default false: the preview has no authentication) */
   allowRemote?: boolean;
@@ -136,6 +140,7 @@ function page(contactId: string, portal: string): string {
 export function createPreviewRoutes(deps: PreviewDeps): Hono {
   const { store, logger } = deps;
   const app = new Hono();
+  const rescores = deps.rescores ?? createRescores({ rescore: deps.rescore, now: deps.now, logger });
   let bundle: Promise<string> | undefined;
 
   app.use('*', async (c, next) => {
@@ -184,7 +189,7 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
   app.get('/api/cards/contacts/:id', (c) => {
     const t = target(c);
     if (t instanceof Response) return t;
-    const payload = buildCardResponse(store, t.portal, t.contactId, deps.now());
+    const payload = withRescoreMark(buildCardResponse(store, t.portal, t.contactId, deps.now()), rescores.mark(t.portal, t.contactId));
     return payload === undefined ? c.json(errorBody('not_found', 'Not found.'), 404) : c.json(payload, 200);
   });
 
@@ -194,13 +199,11 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
     const before = buildCardResponse(store, t.portal, t.contactId, deps.now());
     if (before === undefined) return c.json(errorBody('not_found', 'Not found.'), 404);
     if (before.state === 'disconnected') return c.json(before, 200);
-    try {
-      await deps.rescore(t.portal, t.contactId);
-    } catch (e) {
-      logger.error({ portal: t.portal, contactId: t.contactId, err: e instanceof Error ? e.message : String(e) }, 'preview rescore failed');
+    const outcome = await rescores.request(t.portal, t.contactId);
+    if (outcome.started && outcome.state === 'failed') {
       return c.json(errorBody('rescore_failed', 'Rescoring failed; the last scores are still valid.'), 503);
     }
-    const after = buildCardResponse(store, t.portal, t.contactId, deps.now());
+    const after = withRescoreMark(buildCardResponse(store, t.portal, t.contactId, deps.now()), rescores.mark(t.portal, t.contactId));
     return after === undefined ? c.json(errorBody('not_found', 'Not found.'), 404) : c.json(after, 200);
   });
 

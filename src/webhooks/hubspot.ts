@@ -61,11 +61,13 @@ function sameBytes(expected: Buffer, given: Buffer): boolean {
 
 export type SignatureVerdict =
   | { ok: true; version: 'v1' | 'v2' | 'v3' }
-  | { ok: false; reason: 'no_secret' | 'missing_signature' | 'bad_signature' | 'bad_timestamp' | 'stale_timestamp' };
+  | { ok: false; reason: 'no_secret' | 'missing_signature' | 'legacy_signature' | 'bad_signature' | 'bad_timestamp' | 'stale_timestamp' };
 
 /**
- * Checks a request's signature. v3 wins when present (it is the only one with a timestamp);
- * otherwise v1/v2 per `X-HubSpot-Signature-Version`.
+ * Checks a request's signature. v3 wins when present (it is the only one with a timestamp and
+ * the URL); v1/v2 (per `X-HubSpot-Signature-Version`) only with `allowLegacy`: they can be
+ * replayed for as long as dedupe forgets, and HubSpot sends v3 with every app webhook
+ * (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation).
  */
 export function verifyHubspotSignature(o: {
   header: (name: string) => string | undefined;
@@ -75,6 +77,8 @@ export function verifyHubspotSignature(o: {
   body: Uint8Array;
   clientSecret: string | undefined;
   now: number;
+  /** accept v1/v2 signatures when there is no v3 one (HUBSPOT_LEGACY_SIGNATURES) */
+  allowLegacy?: boolean;
 }): SignatureVerdict {
   if (o.clientSecret === undefined || o.clientSecret === '') return { ok: false, reason: 'no_secret' };
   const v3 = o.header('x-hubspot-signature-v3');
@@ -89,6 +93,7 @@ export function verifyHubspotSignature(o: {
   }
   const sig = o.header('x-hubspot-signature');
   if (sig === undefined) return { ok: false, reason: 'missing_signature' };
+  if (o.allowLegacy !== true) return { ok: false, reason: 'legacy_signature' };
   const version = (o.header('x-hubspot-signature-version') ?? 'v1').toLowerCase();
   if (!/^[0-9a-fA-F]{64}$/.test(sig)) return { ok: false, reason: 'bad_signature' };
   const given = Buffer.from(sig.toLowerCase());
@@ -234,6 +239,8 @@ export type HubspotWebhookDeps = {
   appId?: string | undefined;
   /** the public base URL HubSpot calls (signatures cover the full URL) */
   publicUrl: string;
+  /** accept v1/v2 signatures without v3 (HUBSPOT_LEGACY_SIGNATURES; default off) */
+  legacySignatures?: boolean;
   now(): number;
   nudge(portal: string, types: ObjectType[]): void;
   logger: Logger;
@@ -273,6 +280,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       body: read.body,
       clientSecret: deps.clientSecret,
       now: deps.now(),
+      allowLegacy: deps.legacySignatures === true,
     });
     if (!verdict.ok) return reject(c, 401, verdict.reason);
     let json: unknown;

@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createRapport, type Rapport } from '../../src/main.ts';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { createBrowser } from '../support/browser.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
@@ -65,9 +66,10 @@ describe('Salesforce through rapport serve', () => {
     rapport.onPortalReady((_p, done) => (backfill = done));
     const { url } = await rapport.listen(config.port);
 
-    const go = await fetch(`${url}/oauth/salesforce/install`, { redirect: 'manual' });
-    const approved = await fetch(go.headers.get('location') ?? '', { redirect: 'manual' });
-    const done = await fetch(approved.headers.get('location') ?? '', { redirect: 'manual' });
+    const browser = createBrowser(); // keeps the install's state cookie, as the admin's browser does
+    const go = await browser.get(`${url}/oauth/salesforce/install`);
+    const approved = await browser.get(go.headers.get('location') ?? '');
+    const done = await browser.get(approved.headers.get('location') ?? '');
     expect(done.status).toBe(200);
     portal = `salesforce:${sandbox.orgId}`;
     expect(rapport.store.portals.get(portal)).toMatchObject({ crm: 'salesforce', status: 'connected', baseUrl: config.salesforce.loginUrl });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
 import { cardErrorSchema, cardResponseSchema, scoredCardSchema } from '../../../src/server/card-contract.ts';
 import { createCardRoutes, signV3, verifyV3 } from '../../../src/server/cards.ts';
+import { createRescores } from '../../../src/server/rescores.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { Hono } from 'hono';
 import { DAY, NOW, PORTAL_A, scores, seedStore } from './fixtures.ts';
@@ -25,6 +26,11 @@ let rescoreFails = false;
 beforeAll(async () => {
   store = seedStore();
   const app = new Hono();
+  const rescore = async (portal: string, contactId: string) => {
+    if (rescoreFails) throw new Error('model missing');
+    rescored.push(`${portal}/${contactId}`);
+    store.scores.save(portal, scores(contactId, clock, { sat: 80 }));
+  };
   app.route(
     '/api/cards',
     createCardRoutes({
@@ -33,11 +39,9 @@ beforeAll(async () => {
       now: () => clock,
       logger: silentLogger,
       publicUrl: PUBLIC,
-      rescore: async (portal, contactId) => {
-        if (rescoreFails) throw new Error('model missing');
-        rescored.push(`${portal}/${contactId}`);
-        store.scores.save(portal, scores(contactId, clock, { sat: 80 }));
-      },
+      rescore,
+      // without the 30 s per-contact limit here (test/security/rescore-limits.test.ts covers it)
+      rescores: createRescores({ rescore, now: () => clock, logger: silentLogger, minIntervalMs: 0 }),
     }),
   );
   await new Promise<void>((resolve) => {
@@ -190,6 +194,7 @@ describe('POST /api/cards/contacts/:id/rescore', () => {
     expect((await call('POST', '/api/cards/contacts/201/rescore?portalId=62515', { body: '{}' })).status).toBe(404);
     expect(rescored.length).toBe(before);
     rescoreFails = true;
+    clock += 1000; // a new signature: the same one again would be a replay
     try {
       const r = await call('POST', '/api/cards/contacts/101/rescore?portalId=62515', { body: '{}' });
       expect(r.status).toBe(503);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
 import { cardErrorSchema, scoredCardSchema } from '../../../src/server/card-contract.ts';
 import { createPreviewRoutes } from '../../../src/server/preview.ts';
+import { createRescores } from '../../../src/server/rescores.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { NOW, PORTAL_A, scores, seedStore } from './fixtures.ts';
@@ -18,15 +19,18 @@ let base: string;
 const rescored: string[] = [];
 let failRescore = false;
 
+const rescore = async (portal: string, id: string) => {
+  if (failRescore) throw new Error('no model');
+  rescored.push(`${portal}/${id}`);
+  store.scores.save(portal, scores(id, NOW + 1000, { sat: 90 }));
+};
 const deps = () => ({
   store,
   now: () => NOW,
   logger: silentLogger,
-  rescore: async (portal: string, id: string) => {
-    if (failRescore) throw new Error('no model');
-    rescored.push(`${portal}/${id}`);
-    store.scores.save(portal, scores(id, NOW + 1000, { sat: 90 }));
-  },
+  rescore,
+  // without the 30 s per-contact limit here (test/security/rescore-limits.test.ts covers it)
+  rescores: createRescores({ rescore, now: () => NOW, logger: silentLogger, minIntervalMs: 0 }),
 });
 
 beforeAll(async () => {

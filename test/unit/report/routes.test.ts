@@ -7,7 +7,7 @@ import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/log.ts';
 import { createReportRoutes } from '../../../src/report/routes.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
-import { createApp } from '../../../src/server/app.ts';
+import { createApps } from '../../../src/server/app.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { contact, DAY, NOW, PORTAL, purchase, survey } from '../scoring/fixtures.ts';
@@ -48,7 +48,7 @@ async function listen(fetch: (req: Request, env: unknown) => Response | Promise<
 }
 
 describe('GET /report', () => {
-  it('is mounted by createApp and serves the page to a loopback client', async () => {
+  it('is mounted on the operator listener (not the public one) and serves the page to a loopback client', async () => {
     const { store, dbPath } = seededStore();
     const config = loadConfig(
       {
@@ -60,7 +60,7 @@ describe('GET /report', () => {
       },
       join(dbPath, '..', 'none.json'),
     );
-    const app = createApp({
+    const { app, operator } = createApps({
       store,
       config,
       logger: createLogger({ level: 'silent' }),
@@ -70,7 +70,9 @@ describe('GET /report', () => {
       rescore: async () => {},
       metrics: () => '',
     });
-    const url = await listen(app.fetch);
+    const publicUrl = await listen(app.fetch);
+    expect((await fetch(`${publicUrl}/report?portal=${PORTAL}`)).status).toBe(404);
+    const url = await listen(operator.fetch);
     const res = await fetch(`${url}/report?portal=${PORTAL}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/html');

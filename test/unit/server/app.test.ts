@@ -31,7 +31,7 @@ describe('healthz, metrics and mounted routes', () => {
   });
 
   it('metrics is Prometheus text with lag, backlog, dirty contacts and the daemon lines', async () => {
-    const res = await fetch(`${h.url}/metrics`);
+    const res = await fetch(`${h.operatorUrl}/metrics`);
     expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
     const text = await res.text();
     expect(text).toContain('# TYPE rapport_sync_lag_seconds gauge');
@@ -45,11 +45,13 @@ describe('healthz, metrics and mounted routes', () => {
     }
   });
 
-  it('mounts the card API and the preview, and answers unknown paths with a JSON 404', async () => {
+  it('mounts the card API publicly and the preview on the operator listener, and answers unknown paths with a JSON 404', async () => {
     const card = await fetch(`${h.url}/api/cards/contacts/101`);
     expect(card.status).toBe(401); // unsigned: refused by the card routes, not a 404
-    const preview = await fetch(`${h.url}/preview/api/cards/contacts/101?portal=hubspot:1`);
-    expect(preview.status).not.toBe(404);
+    const preview = await fetch(`${h.operatorUrl}/preview/contacts/101?portal=hubspot:1`);
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${h.url}/preview/contacts/101?portal=hubspot:1`)).status).toBe(404);
     const missing = await fetch(`${h.url}/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: 'not_found' });

@@ -5,7 +5,7 @@ import type { Config } from '../../../src/config.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { ObjectType } from '../../../src/connectors/types.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
-import { createApp } from '../../../src/server/app.ts';
+import { createApps } from '../../../src/server/app.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -16,6 +16,8 @@ export const ENCRYPTION_KEY_HEX = 'a1'.repeat(32);
 
 export type Harness = {
   url: string;
+  /** the operator listener (preview, report, metrics), also on 127.0.0.1 */
+  operatorUrl: string;
   store: Store;
   config: Config;
   dbPath: string;
@@ -26,7 +28,7 @@ export type Harness = {
   close(): Promise<void>;
 };
 
-export async function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
+export async function listen(fetch: (req: Request, env?: unknown) => Response | Promise<Response>): Promise<{ url: string; close(): Promise<void> }> {
   let server: ReturnType<typeof serve> | undefined;
   const info = await new Promise<AddressInfo>((resolve) => {
     server = serve({ fetch, port: 0, hostname: '127.0.0.1' }, resolve);
@@ -42,14 +44,25 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
   };
 }
 
-export async function startRapport(opts: { env?: Record<string, string>; now?: () => number; publicUrl?: string } = {}): Promise<Harness> {
+export async function startRapport(
+  opts: {
+    env?: Record<string, string>;
+    now?: () => number;
+    publicUrl?: string;
+    fetch?: (url: string, init?: RequestInit) => Promise<Response>;
+    /** the daemon's rescore (default: does nothing) */
+    rescore?: (portal: string, contactId: string) => Promise<void>;
+  } = {},
+): Promise<Harness> {
   const dir = tempDir('rapport-server-');
   const dbPath = join(dir.path, 'rapport.db');
   const logLines: string[] = [];
   const logger: Logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
   // the public URL is what HubSpot signs; if not given, it is the socket's own URL (learned after listen)
-  const holder: { app?: ReturnType<typeof createApp> } = {};
-  const server = await listen((req) => (holder.app === undefined ? new Response('starting', { status: 503 }) : holder.app.fetch(req)));
+  const holder: { apps?: ReturnType<typeof createApps> } = {};
+  const server = await listen((req) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.app.fetch(req)));
+  // the env carries the socket: the preview and report check the peer address
+  const operator = await listen((req, env) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.operator.fetch(req, env)));
   const config = loadConfig(
     {
       RAPPORT_DB: dbPath,
@@ -65,18 +78,20 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   const store = createStore({ path: dbPath, encryptionKey: config.encryptionKey, now });
   const nudges: Harness['nudges'] = [];
   const installed: string[] = [];
-  holder.app = createApp({
+  holder.apps = createApps({
     store,
     config,
     logger,
     now,
     nudge: (portal, types) => void nudges.push({ portal, types }),
     onInstalled: (portal) => void installed.push(portal),
-    rescore: async () => {},
+    rescore: opts.rescore ?? (async () => {}),
     metrics: () => '# daemon\nrapport_daemon_up 1\n',
+    ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
   });
   return {
     url: server.url,
+    operatorUrl: operator.url,
     store,
     config,
     dbPath,
@@ -86,6 +101,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
     logger,
     async close() {
       await server.close();
+      await operator.close();
       store.close();
       dir.cleanup();
     },

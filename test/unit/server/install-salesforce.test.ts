@@ -4,6 +4,7 @@ import { CrmError } from '../../../src/errors.ts';
 import { createTokenManager } from '../../../src/server/tokens.ts';
 import { startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { startRapport, type Harness } from './harness.ts';
+import { createBrowser } from '../../support/browser.ts';
 
 /**
  * The Salesforce OAuth install (web-server flow) against the emulator's OAuth endpoints over real
@@ -22,7 +23,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
   const seenSecrets: string[] = [APP.clientSecret];
   let portal = '';
 
-  const get = (url: string) => fetch(url, { redirect: 'manual' });
+  const get = createBrowser().get;
 
   /** Rapport /install → emulator authorize (auto-approves) → Rapport /callback, redirects followed by hand. */
   async function consent(): Promise<string> {
@@ -107,16 +108,20 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     const fresh = new URL(await consent());
     const denied = await get(`${h.url}/oauth/salesforce/callback?error=access_denied&error_description=end-user+denied+authorization&state=${encodeURIComponent(fresh.searchParams.get('state') ?? '')}`);
     expect(denied.status).toBe(400);
-    expect(await denied.text()).toContain('end-user denied authorization');
+    const deniedPage = await denied.text();
+    expect(deniedPage).toContain('Salesforce did not grant access');
+    // the query's own text is not reflected (issue 15 item 10)
+    expect(deniedPage).not.toContain('end-user denied');
 
-    // the code of the forged/late attempts was never redeemed; redeeming it now works once, a reuse is refused
+    // the code of the forged/late attempts was never redeemed; redeeming it now works once; a
+    // replayed callback is refused before any code exchange (its state is used up)
     const once = await get(await consent());
     expect(once.status).toBe(200);
     const reuse = new URL(await consent());
     expect((await get(reuse.toString())).status).toBe(200);
     const again = await get(reuse.toString());
-    expect(again.status).toBe(502);
-    expect(await again.text()).toContain('invalid_grant');
+    expect(again.status).toBe(400);
+    expect(await again.text()).toContain('expired or invalid');
 
     // only the same org was (re)installed: no new portal row; the bad attempts installed nothing
     expect(h.store.portals.list().length).toBe(portalsBefore);

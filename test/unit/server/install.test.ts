@@ -5,6 +5,7 @@ import { CrmError } from '../../../src/errors.ts';
 import { createTokenManager, REFRESH_AHEAD_MS } from '../../../src/server/tokens.ts';
 import { startHubspotSandbox } from '../../../src/sandbox/hubspot/index.ts';
 import { CLIENT_SECRET, startRapport, type Harness } from './harness.ts';
+import { createBrowser } from '../../support/browser.ts';
 
 /**
  * The OAuth install against the sandbox's OAuth server (real HTTP both ways), then the token
@@ -22,7 +23,7 @@ describe('OAuth install and tokens against the sandbox', () => {
   const seenSecrets: string[] = [CLIENT_SECRET];
   const installedPortals: string[] = [];
 
-  const get = (url: string) => fetch(url, { redirect: 'manual' });
+  const get = createBrowser().get;
 
   /** Rapport /install → sandbox authorize → Rapport /callback, following redirects by hand. */
   async function install(extra = ''): Promise<Response> {
@@ -100,7 +101,7 @@ describe('OAuth install and tokens against the sandbox', () => {
 
     const declined = await install('&deny=1');
     expect(declined.status).toBe(400);
-    expect(await declined.text()).toContain('declined');
+    expect(await declined.text()).toContain('HubSpot did not grant access');
 
     // a code can be redeemed once
     const s2 = await get(`${h.url}/oauth/hubspot/install`);
@@ -108,9 +109,10 @@ describe('OAuth install and tokens against the sandbox', () => {
     const cb = c2.headers.get('location') ?? '';
     seenSecrets.push(new URL(cb).searchParams.get('code') ?? '');
     expect((await get(cb)).status).toBe(200);
+    // a replayed callback is refused before any code exchange: its state is used up
     const again = await get(cb);
-    expect(again.status).toBe(502);
-    expect(await again.text()).toContain('BAD_AUTH_CODE');
+    expect(again.status).toBe(400);
+    expect(await again.text()).toContain('expired or invalid');
     expect(h.store.portals.list().length).toBe(portalsBefore + 1);
     installedPortals.push(h.installed.at(-1) ?? '');
     seenSecrets.push(h.store.portals.tokens(installedPortals.at(-1) ?? '')?.accessToken ?? '');
@@ -169,7 +171,7 @@ describe('OAuth install and tokens against the sandbox', () => {
     expect(h.store.portals.get(other)?.status).toBe('connected');
     expect((await accessTokenInfo({ baseUrl: hs.baseUrl }, ok)).hubId).toBe(Number(other.slice('hubspot:'.length)));
 
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    const metrics = await (await fetch(`${h.operatorUrl}/metrics`)).text();
     expect(metrics).toContain(`rapport_portal_connected{portal="${revoked}"} 0`);
     expect(metrics).toContain(`rapport_portal_connected{portal="${other}"} 1`);
     const health = (await (await fetch(`${h.url}/healthz`)).json()) as { ok: boolean; portals: { disconnected: number } };

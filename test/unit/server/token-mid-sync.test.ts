@@ -3,6 +3,7 @@ import { createHubspotConnector } from '../../../src/connectors/hubspot/index.ts
 import { startHubspotSandbox } from '../../../src/sandbox/hubspot/index.ts';
 import { createTokenManager } from '../../../src/server/tokens.ts';
 import { CLIENT_SECRET, startRapport, type Harness } from './harness.ts';
+import { createBrowser } from '../../support/browser.ts';
 
 /**
  * Two OAuth-installed portals synced through the real HubSpot connector with the token manager as
@@ -18,9 +19,10 @@ describe('tokens during a sync', () => {
     hs = await startHubspotSandbox({ oauth: { clientId: 'client-id-test', clientSecret: CLIENT_SECRET, appId: 54321 }, limits: false });
     h = await startRapport({ env: { HUBSPOT_BASE_URL: hs.baseUrl } });
     for (let i = 0; i < 2; i++) {
-      const start = await fetch(`${h.url}/oauth/hubspot/install`, { redirect: 'manual' });
-      const consent = await fetch(start.headers.get('location') ?? '', { redirect: 'manual' });
-      const done = await fetch(consent.headers.get('location') ?? '', { redirect: 'manual' });
+      const browser = createBrowser();
+      const start = await browser.get(`${h.url}/oauth/hubspot/install`);
+      const consent = await browser.get(start.headers.get('location') ?? '');
+      const done = await browser.get(consent.headers.get('location') ?? '');
       expect(done.status).toBe(200);
     }
     portals.push(...h.installed);

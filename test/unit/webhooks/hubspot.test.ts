@@ -159,12 +159,13 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     expect(calls).toEqual([`hubspot:${PORTAL_ID}`]);
   });
 
-  it('accepts a delivery signed with v1 only', async () => {
+  it('refuses a delivery signed with v1 only: v3 is required unless HUBSPOT_LEGACY_SIGNATURES is set (test/security)', async () => {
     const body = JSON.stringify([event({ subscriptionType: 'ticket.creation' })]);
     const res = await post({ method: 'POST', headers: { 'x-hubspot-signature-version': 'v1', 'x-hubspot-signature': signV1({ clientSecret: CLIENT_SECRET, body }) }, body });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: 'legacy_signature' });
     await settle();
-    expect(h.nudges).toEqual([{ portal: `hubspot:${PORTAL_ID}`, types: ['tickets'] }]);
+    expect(h.nudges).toEqual([]);
   });
 
   it('drops changes to our own rapport_* properties, unknown portals and other apps, and counts them', async () => {
@@ -181,7 +182,7 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     await settle();
     expect(h.nudges).toEqual([]);
     expect(rows()).toBe(before);
-    const metrics = await (await fetch(h.url + '/metrics')).text();
+    const metrics = await (await fetch(h.operatorUrl + '/metrics')).text();
     expect(metrics).toContain('rapport_webhook_events_total{crm="hubspot",outcome="own_property"} 2');
     expect(metrics).toContain('rapport_webhook_events_total{crm="hubspot",outcome="unknown_portal"} 1');
     expect(metrics).toContain('rapport_webhook_events_total{crm="hubspot",outcome="wrong_app"} 1');

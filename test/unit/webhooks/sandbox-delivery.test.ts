@@ -44,7 +44,7 @@ describe('webhooks delivered by the HubSpot sandbox', () => {
     expect(h.nudges).toEqual([]);
     expect(hs.sandbox.webhooks.stats().failed).toBe(0);
     expect(hs.sandbox.webhooks.stats().delivered).toBeGreaterThanOrEqual(4);
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    const metrics = await (await fetch(`${h.operatorUrl}/metrics`)).text();
     expect(metrics).toMatch(/outcome="own_property"} [1-9]/);
     expect(metrics).toMatch(/outcome="unknown_portal"} [1-9]/);
     expect(metrics).not.toContain('rapport_webhook_rejections_total{');

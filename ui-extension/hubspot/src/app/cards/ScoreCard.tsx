@@ -53,6 +53,8 @@ export type ScoreCardProps = {
   /** the Rapport backend origin, listed in app-hsmeta.json permittedUrls.fetch */
   backendUrl: string;
   fetch: CardFetch;
+  /** how often to re-read while a rescore is still running (default 2 s; tests pass less) */
+  pollMs?: number;
 };
 
 export const SCORE_LABELS: Record<CardScoreKey, string> = {
@@ -71,6 +73,11 @@ const HIGHER_IS_WORSE: Record<CardScoreKey, boolean> = { satisfaction: false, lo
 /** HubSpot gives a proxied fetch 15 s (hubspot.md §5.3); a rescore may take a few seconds. */
 const READ_TIMEOUT_MS = 10_000;
 const RESCORE_TIMEOUT_MS = 14_000;
+/** The backend answers a slow rescore at once with `rescore: "running"`; the card re-reads until it is done. */
+const POLL_MS = 2_000;
+const MAX_POLLS = 30;
+const pendingRescore = (v: View): 'running' | 'failed' | undefined =>
+  v.kind === 'ready' && v.data.state !== 'disconnected' ? v.data.rescore : undefined;
 
 /**
  * "2026-11-23 09:30:05 UTC": one unambiguous format for every rep, whatever their locale; with
@@ -110,7 +117,7 @@ async function toView(res: Awaited<ReturnType<CardFetch>>): Promise<View> {
 
 const errorText = (e: unknown): string => `Could not reach Rapport (${e instanceof Error ? e.message : String(e)}).`;
 
-export function ScoreCard({ contactId, portalId, backendUrl, fetch }: ScoreCardProps) {
+export function ScoreCard({ contactId, portalId, backendUrl, fetch, pollMs = POLL_MS }: ScoreCardProps) {
   const [view, setView] = useState<View>({ kind: 'loading' });
   const [rescoring, setRescoring] = useState(false);
   const [rescoreError, setRescoreError] = useState<string | null>(null);
@@ -137,15 +144,22 @@ export function ScoreCard({ contactId, portalId, backendUrl, fetch }: ScoreCardP
     setRescoreError(null);
     try {
       const res = await fetch(`${base}${cardRescorePath(contactId)}${query}`, { method: 'POST', body: {}, timeout: RESCORE_TIMEOUT_MS });
-      const next = await toView(res);
+      let next = await toView(res);
+      for (let i = 0; i < MAX_POLLS && pendingRescore(next) === 'running'; i++) {
+        setView(next);
+        await new Promise((r) => setTimeout(r, pollMs));
+        next = await toView(await fetch(`${base}${cardApiPath(contactId)}${query}`, { method: 'GET', timeout: READ_TIMEOUT_MS }));
+      }
       if (next.kind === 'ready') setView(next);
       else setRescoreError(next.kind === 'error' ? next.message : 'Rapport no longer knows this contact.');
+      if (pendingRescore(next) === 'failed') setRescoreError('Rescoring failed; the last scores are still valid.');
+      else if (pendingRescore(next) === 'running') setRescoreError('Rescoring is taking longer than usual; these are the last scores.');
     } catch (e) {
       setRescoreError(errorText(e));
     } finally {
       setRescoring(false);
     }
-  }, [fetch, base, contactId, query]);
+  }, [fetch, base, contactId, query, pollMs]);
 
   switch (view.kind) {
     case 'loading':
