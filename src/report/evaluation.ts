@@ -13,7 +13,8 @@ import { predictProbability, type ChurnDefinition, type ProbabilityModel } from 
 import { computeFeatures, outcomesBetween, DAY_MS, type CompanyContext, type ContactFeatures, type ContactInput } from '../scoring/features.ts';
 import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, type LoyaltyParams } from '../scoring/loyalty.ts';
 import { SERVICE_HORIZON_DAYS } from '../scoring/service-need.ts';
-import { churnLabel, MIN_CLASS } from '../scoring/train.ts';
+import { MIN_CLASS } from '../scoring/train.ts';
+import { churnEvidence, churnLabel } from '../scoring/churn-label.ts';
 import { COLUMN_NAMES, modelRow } from '../scoring/vector.ts';
 
 export type HeldOut = {
@@ -39,8 +40,6 @@ export type EvaluationInputs = {
   definition: ChurnDefinition;
   /** the portal's stored loyalty params (BG/NBD as of the training time labels the churn evidence) */
   loyalty: LoyaltyParams;
-  /** stored churn metric `silent_while_alive` (1 when absent) */
-  silentWhileAlive: number;
   priorChurn: ProbabilityModel;
   priorService: ProbabilityModel;
 };
@@ -112,20 +111,14 @@ export function evaluateSample(inp: EvaluationInputs): Evaluation {
   const cuts = { churnTrain: now - 2 * H - Q, churnTest: now - H - Q, serviceTrain: now - 2 * S, serviceTest: now - S };
   const bgNow = inp.loyalty.bgNbd;
 
-  // The churn evidence after a cut-off, exactly as train.ts labels it.
-  const evidence = (input: ContactInput, cut: number, company: CompanyContext | undefined) => {
-    const o = Q > 0 ? outcomesBetween(input, cut + H, cut + H + Q) : outcomesBetween(input, cut, cut + H);
-    const active = o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity);
-    if (active || Q === 0) return { quiet: !active, atHorizon: null };
-    return { quiet: true, atHorizon: rfmSummary(computeFeatures(input, cut + H, company, now)) };
-  };
 
   type Row = { f: Record<keyof typeof cuts, ContactFeatures>; churnTrainY: number; churnTestY: number; svcTrainY: number; svcTestY: number };
   const rows: Row[] = [];
   for (const input of inp.sample) {
     const company = input.companyId === null ? undefined : inp.companies.get(input.companyId);
     const f = (t: number) => computeFeatures(input, t, company, now);
-    const label = (cut: number) => churnLabel(evidence(input, cut, company), bgNow, def.confirmDays / 7, inp.silentWhileAlive);
+    // The churn evidence after a cut-off, exactly as train.ts labels it.
+    const label = (cut: number) => churnLabel(churnEvidence(input, cut, def, company, now), bgNow, def.confirmDays / 7);
     rows.push({
       f: { churnTrain: f(cuts.churnTrain), churnTest: f(cuts.churnTest), serviceTrain: f(cuts.serviceTrain), serviceTest: f(cuts.serviceTest) },
       churnTrainY: label(cuts.churnTrain),

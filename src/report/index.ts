@@ -146,7 +146,6 @@ export function collectReport(store: Store, portal: string, opts: ReportOptions 
     asOf,
     definition: models.churnDefinition,
     loyalty: models.loyalty,
-    silentWhileAlive: churnStored?.metrics['silent_while_alive'] ?? 1,
     priorChurn: PRIOR_CHURN,
     priorService: PRIOR_SERVICE,
   });

@@ -82,6 +82,8 @@ export const COLUMNS: readonly Column[] = [
     words: (f) => (f.sentiment === null ? null : `message tone ${f.sentiment >= 0.15 ? 'positive' : f.sentiment <= -0.15 ? 'negative' : 'neutral'}`),
   },
   { name: 'negative messages', get: (f) => log1p(f.negativeTexts), words: (f) => plural(f.negativeTexts, 'negative message') },
+  { name: 'detractor answers', get: (f) => log1p(f.detractorAnswers), words: (f) => `${plural(f.detractorAnswers, 'detractor survey answer')} (NPS 0–6, CSAT 1–2, CES 1–3)` },
+  { name: 'promoter answers', get: (f) => log1p(f.promoterAnswers), words: (f) => `${plural(f.promoterAnswers, 'promoter survey answer')} (NPS 9–10, CSAT 5, CES 6–7)` },
   {
     name: 'company size',
     get: (f) => log1p(f.companyEmployees ?? 0),
@@ -108,6 +110,48 @@ export const COLUMNS: readonly Column[] = [
 ];
 
 export const COLUMN_NAMES: readonly string[] = COLUMNS.map((c) => c.name);
+
+/**
+ * Known directions of churn risk (issue 17, "sanity the model cannot break"), enforced in
+ * training (train.ts → fitLogistic's `signs`): +1 = the coefficient may only raise churn risk
+ * (≥ 0), −1 = only lower it (≤ 0), 0 = not used by the churn model at all; columns not listed are
+ * free. Complaints (tickets, negative messages, detractor answers) only ever add risk; purchases,
+ * a friendly inbound contact and promoter answers only ever remove it. Mean-type columns (survey
+ * average, message tone, "has survey") are left out: a detractor answer can raise an average
+ * that was worse still, which would lower churn risk (the counts carry the same signal with a
+ * fixed direction). Retention literature agrees on every listed sign (docs/scores.md).
+ */
+export const CHURN_SIGNS: Readonly<Record<string, 1 | -1 | 0>> = {
+  'purchases': -1,
+  'recency': 1,
+  'purchases 90d': -1,
+  'inbound 30d': -1,
+  'inbound 90d': -1,
+  'inbound trend': -1,
+  'days since inbound': 1,
+  'days since touch': 1,
+  'tickets 30d': 1,
+  'tickets 90d': 1,
+  'tickets': 1,
+  'open tickets': 1,
+  'open high-priority': 1,
+  'reopened': 1,
+  'time to close': 1,
+  'survey score': 0,
+  'has survey': 0,
+  'sentiment': 0,
+  'negative messages': 1,
+  'detractor answers': 1,
+  'promoter answers': -1,
+  'P(alive)': -1,
+  'purchase-pattern churn': 1,
+  'expected purchases 90d': -1,
+};
+
+/** CHURN_SIGNS as one entry per column (null = free), in COLUMNS order. */
+export function churnSignVector(): (1 | -1 | 0 | null)[] {
+  return COLUMN_NAMES.map((c) => CHURN_SIGNS[c] ?? null);
+}
 
 export function modelRow(f: ContactFeatures, l: LoyaltyInputs, out: number[] = new Array<number>(COLUMNS.length)): number[] {
   for (let j = 0; j < COLUMNS.length; j++) {
