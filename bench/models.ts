@@ -177,6 +177,7 @@ function runSeed(SEED: number): SeedResult {
     let contradicting = 0;
     let directed = 0;
     const worstCases: string[] = [];
+    const byKind = new Map<string, number[]>();
     for (let i = 0; i < EVENTS; i++) {
       const at = NOW + Math.round(((i + 1) * 30 * 86_400_000) / EVENTS);
       const batch = live.next(ids, at);
@@ -191,6 +192,8 @@ function runSeed(SEED: number): SeedResult {
       if (before === undefined || after === undefined) continue;
       const delta = after - before;
       swings.push(Math.abs(delta));
+      const k = `${event.kind} ${event.kind === 'survey' ? (event.score !== null && event.score <= 6 ? 'detractor' : event.score !== null && event.score >= 9 ? 'promoter' : 'passive') : event.tone}`;
+      byKind.set(k, [...(byKind.get(k) ?? []), delta]);
       const dirn = expectedDirection(event);
       if (dirn !== 0) {
         directed++;
@@ -206,6 +209,9 @@ function runSeed(SEED: number): SeedResult {
       `  ${swings.length} live events over 30 days in ${((performance.now() - t) / 1000).toFixed(1)} s: churn-risk change p50 ${quantile(swings, 0.5).toFixed(1)}, p95 ${swingP95.toFixed(1)}, max ${quantile(swings, 1).toFixed(1)} points; against the event's direction ${contradicting} of ${directed}`,
     );
     for (const w of worstCases) console.log(`    against: ${w}`);
+    for (const [k, ds] of [...byKind].sort()) {
+      console.log(`    ${k.padEnd(18)} n ${String(ds.length).padStart(3)}  mean ${(ds.reduce((a, b) => a + b, 0) / ds.length).toFixed(1).padStart(6)}  |Δ| p95 ${quantile(ds.map(Math.abs), 0.95).toFixed(1)}`);
+    }
     return { seed: SEED, aucRatio: churnAuc / churnOracleAuc, ece, svcRatio: svcAuc / svcOracleAuc, rho, swingP95, contradicting, directed, events: swings.length };
   } finally {
     store.close();

@@ -8,7 +8,7 @@
 import type { ScoreValue } from '../store/scores.ts';
 import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
 import { predictProbability, namedModel, type ProbabilityModel } from './churn.ts';
-import { dataQualityReason, topReasons } from './explain.ts';
+import { topReasons } from './explain.ts';
 import { CHANNELS, type Channel, type ContactFeatures } from './features.ts';
 import { clamp, round3 } from './satisfaction.ts';
 import { logisticReasons, type LoyaltyInputs } from './vector.ts';
@@ -60,8 +60,6 @@ export function scoreServiceNeed(
   const ch = likelyChannel(f, mix);
   reasons.push({ text: `most likely to reach out by ${CHANNEL_WORDS[ch.channel]} (${Math.round(ch.probability * 100)} %)`, impact: 0 });
   const base = model.source === 'trained' ? 0.9 : 0.5;
-  const dq = dataQualityReason(f.dataIssues, base * (1 - f.dataQuality));
-  if (dq !== null) reasons.push(dq);
   return {
     score: { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons },
     channel: ch.channel,
