@@ -8,7 +8,13 @@ import { DAY_MS, NEVER_DAYS, type ContactFeatures } from './features.ts';
 import { agoText, daysText, grouped, plural } from './explain.ts';
 
 /** Per-contact values from the loyalty model that the other models also use. */
-export type LoyaltyInputs = { pAlive: number; expected90d: number; pChurn90d: number };
+export type LoyaltyInputs = {
+  pAlive: number;
+  /** P(alive), reading a one-time buyer as able to have stopped after the first purchase (loyalty.ts) */
+  pStillBuying: number;
+  expected90d: number;
+  pChurn90d: number;
+};
 
 type Column = {
   name: string;
@@ -114,7 +120,7 @@ export const COLUMNS: readonly Column[] = [
   // card is the score itself, never a second percentage beside it (issue 17).
   {
     name: 'P(alive)',
-    get: (_f, l) => l.pAlive,
+    get: (_f, l) => l.pStillBuying,
     words: (f, _l, up) => (f.purchases === 0 ? null : up ? 'buying pattern suggests they may have stopped buying' : 'buying pattern suggests they are still buying'),
   },
   {
@@ -147,11 +153,16 @@ export const COLUMN_NAMES: readonly string[] = COLUMNS.map((c) => c.name);
  *   email after a quiet spell moved churn risk by up to 40 points (bench:models single-event
  *   swing p95 34 with them, 7.5 without, churn AUC ÷ oracle 0.978 → 0.971 on 8,000 contacts,
  *   seed 7). Churn means no longer buying; a friendly message is weak evidence about that and is
- *   left to satisfaction and service need.
+ *   left to satisfaction and service need;
+ * - average order (a small new purchase lowers it) and BG/NBD's 90-day churn probability, which
+ *   RISES with a new purchase for a customer already surely alive (more purchases, more chances
+ *   to drop out): "a new purchase lowers churn risk" must hold (test/unit/scoring/churn-signs.test.ts);
+ *   P(alive) and the expected purchases carry the purchase rhythm with a fixed direction.
  */
 export const CHURN_SIGNS: Readonly<Record<string, 1 | -1 | 0>> = {
   'purchases': -1,
   'recency': 1,
+  'average order': 0,
   'purchases 90d': -1,
   'inbound 30d': 0,
   'inbound 90d': 0,
@@ -172,7 +183,7 @@ export const CHURN_SIGNS: Readonly<Record<string, 1 | -1 | 0>> = {
   'detractor answers': 1,
   'promoter answers': -1,
   'P(alive)': -1,
-  'purchase-pattern churn': 1,
+  'purchase-pattern churn': 0,
   'expected purchases 90d': -1,
 };
 
