@@ -78,14 +78,9 @@ export function rfmSummary(f: ContactFeatures): RfmSummary | null {
 
 export function loyaltyInputs(f: ContactFeatures, params: LoyaltyParams): LoyaltyInputs {
   const s = rfmSummary(f);
-  if (s === null) return { pAlive: 0, pStillBuying: 0, expected90d: 0, pChurn90d: 0.5 };
+  if (s === null) return { pAlive: 0, expected90d: 0, pChurn90d: 0.5 };
   const pAlive = safePAlive(params.bgNbd, s);
-  // BG/NBD cannot lose a one-time buyer (no dropout before a repeat purchase: P(alive) = 1), so
-  // their first repeat purchase LOWERED P(alive) (1 → ~0.76) and with it churn risk went up.
-  // The churn model reads a one-time buyer as if the first purchase could have been the last
-  // (x = 1, tₓ = 0): conservative, and monotone: every new purchase raises it.
-  const pStillBuying = s.x > 0 ? pAlive : safePAlive(params.bgNbd, { x: 1, tx: 0, T: s.T });
-  return { pAlive, pStillBuying, expected90d: safeExpected(params.bgNbd, 90 / WEEK_DAYS, s), pChurn90d: bgNbdChurn(params.bgNbd, s, pAlive, 90 / WEEK_DAYS) };
+  return { pAlive, expected90d: safeExpected(params.bgNbd, 90 / WEEK_DAYS, s), pChurn90d: bgNbdChurn(params.bgNbd, s, pAlive, 90 / WEEK_DAYS) };
 }
 
 /**

@@ -10,8 +10,6 @@ import { agoText, daysText, grouped, plural } from './explain.ts';
 /** Per-contact values from the loyalty model that the other models also use. */
 export type LoyaltyInputs = {
   pAlive: number;
-  /** P(alive), reading a one-time buyer as able to have stopped after the first purchase (loyalty.ts) */
-  pStillBuying: number;
   expected90d: number;
   pChurn90d: number;
 };
@@ -120,7 +118,7 @@ export const COLUMNS: readonly Column[] = [
   // card is the score itself, never a second percentage beside it (issue 17).
   {
     name: 'P(alive)',
-    get: (_f, l) => l.pStillBuying,
+    get: (_f, l) => l.pAlive,
     words: (f, _l, up) => (f.purchases === 0 ? null : up ? 'buying pattern suggests they may have stopped buying' : 'buying pattern suggests they are still buying'),
   },
   {
@@ -158,6 +156,10 @@ export const COLUMN_NAMES: readonly string[] = COLUMNS.map((c) => c.name);
  *   RISES with a new purchase for a customer already surely alive (more purchases, more chances
  *   to drop out): "a new purchase lowers churn risk" must hold (test/unit/scoring/churn-signs.test.ts);
  *   P(alive) and the expected purchases carry the purchase rhythm with a fixed direction.
+ * One exception is BG/NBD's own: a one-time buyer cannot have dropped out (P(alive) = 1), so their
+ * FIRST repeat purchase lowers P(alive) to about 0.76 and can raise churn risk a little. Reading
+ * one-time buyers as possibly gone instead cost churn AUC ÷ oracle 0.971 → 0.779 on the synthetic
+ * account, whose truth is BG/NBD (docs/scores.md, "Sanity the model cannot break").
  */
 export const CHURN_SIGNS: Readonly<Record<string, 1 | -1 | 0>> = {
   'purchases': -1,
@@ -183,7 +185,7 @@ export const CHURN_SIGNS: Readonly<Record<string, 1 | -1 | 0>> = {
   'detractor answers': 1,
   'promoter answers': -1,
   'P(alive)': -1,
-  'purchase-pattern churn': 0,
+  'purchase-pattern churn': 1,
   'expected purchases 90d': -1,
 };
 
