@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { ContactScores, Reason, ScoreKey } from '../store/scores.ts';
+import { DEFAULT_BANDS } from '../scoring/bands.ts';
 import {
   CARD_SCORE_KEYS,
   cardResponseSchema,
@@ -130,9 +131,19 @@ export function buildCardResponse(store: Store, portal: string, contactId: strin
   const scores = Object.fromEntries(
     CARD_SCORE_KEYS.map((key) => [
       key,
-      { value: clamp(s[key].value, 0, 100), band: s[key].band, confidence: clamp(s[key].confidence, 0, 1), change30d: change(key) },
+      {
+        value: clamp(s[key].value, 0, 100),
+        band: s[key].band,
+        confidence: clamp(s[key].confidence, 0, 1),
+        change30d: change(key),
+        cutoffs: DEFAULT_BANDS[key],
+      },
     ]),
   );
+  // Data problems lower confidence and are said once, on the confidence line (issue 17).
+  const issues = s.extra['dataIssues'];
+  const dataIssues = Array.isArray(issues) ? issues.filter((x): x is string => typeof x === 'string' && x !== '').slice(0, 10).map((x) => x.slice(0, 200)) : [];
+  const channel = s.extra['likelyChannel'];
   // Parse our own output: a broken store row becomes a logged 500, never an unchecked payload.
   return cardResponseSchema.parse({
     state: 'scored',
@@ -143,6 +154,8 @@ export function buildCardResponse(store: Store, portal: string, contactId: strin
     reasons: topReasons(s),
     scoredAt: new Date(s.scoredAt).toISOString(),
     modelVersion: s.modelVersion,
+    dataIssues,
+    likelyChannel: channel === 'emails' || channel === 'calls' || channel === 'meetings' || channel === 'tickets' ? channel : null,
   });
 }
 
