@@ -1,3 +1,4 @@
+import { parseChurnSettings, type ChurnSettings } from './scoring/churn-definition.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
@@ -51,6 +52,8 @@ const envSchema = z
     SALESFORCE_INSTANCE_URL: url('SALESFORCE_INSTANCE_URL').optional(),
     SALESFORCE_CLIENT_ID: optionalText,
     SALESFORCE_CLIENT_SECRET: optionalText,
+    /** the churn definition per portal (src/scoring/churn-definition.ts): JSON text, or an object in the config file */
+    RAPPORT_CHURN: z.unknown().optional(),
     SALESFORCE_API_VERSION: z
       .string()
       .regex(/^\d{2,3}\.0$/, 'SALESFORCE_API_VERSION must look like "62.0"')
@@ -82,6 +85,8 @@ export type Config = {
     clientSecret: string | undefined;
     apiVersion: string;
   };
+  /** per-portal churn definitions (undefined: the documented default for every portal) */
+  churn: ChurnSettings | undefined;
 };
 
 function parseKey(raw: string): Buffer | undefined {
@@ -142,6 +147,12 @@ export function loadConfig(
     throw new ConfigError(issues);
   }
   const v = result.data;
+  let churn: ChurnSettings | undefined;
+  if (v.RAPPORT_CHURN !== undefined) {
+    const parsed = parseChurnSettings(v.RAPPORT_CHURN);
+    if (parsed.ok) churn = parsed.value;
+    else issues.push(...parsed.errors);
+  }
   let encryptionKey: Buffer | undefined;
   if (v.RAPPORT_ENCRYPTION_KEY !== undefined) {
     encryptionKey = parseKey(v.RAPPORT_ENCRYPTION_KEY);
@@ -173,6 +184,7 @@ export function loadConfig(
       clientSecret: v.SALESFORCE_CLIENT_SECRET,
       apiVersion: v.SALESFORCE_API_VERSION,
     },
+    churn,
   };
 }
 

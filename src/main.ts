@@ -7,6 +7,7 @@ import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { scoreContacts } from './scoring/score-portal.ts';
 import { trainPortal } from './scoring/train.ts';
+import { churnDefinitionFor } from './scoring/churn-definition.ts';
 import { createApp } from './server/app.ts';
 import { createTokenManager } from './server/tokens.ts';
 import { createStore, type Store } from './store/index.ts';
@@ -71,7 +72,7 @@ export function createRapport(opts: RapportOptions): Rapport {
       const model = store.models.latest(portal, 'churn');
       if (model === undefined || now() - model.trainedAt > RETRAIN_AFTER_MS) {
         try {
-          trainPortal(store, portal, { now: now(), logger });
+          trainPortal(store, portal, { now: now(), logger, churnDefinition: churnDefinitionFor(config.churn, portal) });
         } catch (e) {
           logger.warn({ portal, err: (e as Error).message }, 'training failed; scoring with the cold-start models');
         }
