@@ -137,6 +137,13 @@ export function loadConfig(
   if (has('SALESFORCE_CLIENT_ID') && !has('SALESFORCE_CLIENT_SECRET')) {
     issues.push('SALESFORCE_CLIENT_SECRET is required when SALESFORCE_CLIENT_ID is set (connected app)');
   }
+  // checked before the schema's verdict so its problems are reported with every other one
+  let churn: ChurnSettings | undefined;
+  if (merged['RAPPORT_CHURN'] !== undefined) {
+    const parsed = parseChurnSettings(merged['RAPPORT_CHURN']);
+    if (parsed.ok) churn = parsed.value;
+    else issues.push(...parsed.errors);
+  }
   const result = envSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -147,12 +154,6 @@ export function loadConfig(
     throw new ConfigError(issues);
   }
   const v = result.data;
-  let churn: ChurnSettings | undefined;
-  if (v.RAPPORT_CHURN !== undefined) {
-    const parsed = parseChurnSettings(v.RAPPORT_CHURN);
-    if (parsed.ok) churn = parsed.value;
-    else issues.push(...parsed.errors);
-  }
   let encryptionKey: Buffer | undefined;
   if (v.RAPPORT_ENCRYPTION_KEY !== undefined) {
     encryptionKey = parseKey(v.RAPPORT_ENCRYPTION_KEY);
