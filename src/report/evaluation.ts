@@ -15,7 +15,7 @@ import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, type LoyaltyParams } from '
 import { SERVICE_HORIZON_DAYS } from '../scoring/service-need.ts';
 import { MIN_CLASS } from '../scoring/train.ts';
 import { churnEvidence, churnLabel } from '../scoring/churn-label.ts';
-import { COLUMN_NAMES, modelRow } from '../scoring/vector.ts';
+import { churnSignVector, COLUMN_NAMES, modelRow } from '../scoring/vector.ts';
 
 export type HeldOut = {
   /** 0/1 outcomes of the later window (soft churn labels rounded at ½, as train.ts evaluates) */
@@ -82,6 +82,7 @@ function heldOut(
   testY: number[],
   prior: ProbabilityModel,
   meta: Omit<HeldOut, 'y' | 'p' | 'source' | 'trainN'>,
+  signs?: readonly (1 | -1 | 0 | null)[],
 ): HeldOut | { unavailable: string } {
   const y = testY.map((v) => (v >= 0.5 ? 1 : 0));
   const pos = y.reduce((s: number, v) => s + v, 0);
@@ -94,7 +95,7 @@ function heldOut(
   let model = prior;
   let source: HeldOut['source'] = 'prior';
   if (trainPos >= MIN_CLASS && trainY.length - trainPos >= MIN_CLASS) {
-    const m = fitLogistic(trainX, trainY, { l2: 1, standardize: true });
+    const m = fitLogistic(trainX, trainY, signs === undefined ? { l2: 1, standardize: true } : { l2: 1, standardize: true, signs });
     model = { source: 'trained', columns: COLUMN_NAMES, intercept: m.intercept, coefficients: m.coefficients, means: columnMeans(trainX) };
     source = 'trained';
   }
@@ -139,7 +140,8 @@ export function evaluateSample(inp: EvaluationInputs): Evaluation {
   const st = split('serviceTrain', (r) => r.svcTrainY);
   const sv = split('serviceTest', (r) => r.svcTestY);
   return {
-    churn: heldOut(ct.X, ct.y, cv.X, cv.y, inp.priorChurn, { trainCut: cuts.churnTrain, testCut: cuts.churnTest, horizonDays: def.horizonDays }),
+    // the churn model is trained with its sign constraints (vector.ts CHURN_SIGNS), as train.ts does
+    churn: heldOut(ct.X, ct.y, cv.X, cv.y, inp.priorChurn, { trainCut: cuts.churnTrain, testCut: cuts.churnTest, horizonDays: def.horizonDays }, churnSignVector()),
     service: heldOut(st.X, st.y, sv.X, sv.y, inp.priorService, { trainCut: cuts.serviceTrain, testCut: cuts.serviceTest, horizonDays: SERVICE_HORIZON_DAYS }),
   };
 }
