@@ -30,7 +30,7 @@ import {
 import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
 import { churnEvidence, churnLabel, type ChurnEvidence } from './churn-label.ts';
 import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures } from './features.ts';
-import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, safePAlive, type LoyaltyParams } from './loyalty.ts';
+import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, type LoyaltyParams } from './loyalty.ts';
 import { DEFAULT_SATISFACTION } from './satisfaction.ts';
 import { DEFAULT_CHANNEL_MIX, PRIOR_SERVICE, SERVICE_HORIZON_DAYS } from './service-need.ts';
 import { COLUMN_NAMES, churnSignVector, modelRow } from './vector.ts';
