@@ -71,14 +71,18 @@ export function namedModel(intercept: number, named: Record<string, [beta: numbe
 /**
  * Cold-start churn model, used until the portal has enough labelled history (train.ts:
  * MIN_CLASS). Centred on a typical customer (logit −1.4 ≈ 20 % 90-day churn), then: each
- * e-fold of days without any touch adds 0.9 to the logit; BG/NBD P(alive) (the purchase
- * pattern) subtracts 2.5 per unit; negative messages and open high-priority tickets add risk.
+ * e-fold of days without a purchase adds 0.9 to the logit; BG/NBD P(alive) (the purchase
+ * pattern) subtracts 2.5 per unit; negative messages, unhappy survey answers and open
+ * high-priority tickets add risk, very happy answers remove some. Uses only columns the trained
+ * model may use, with the same signs (vector.ts CHURN_SIGNS): a friendly email does not swing it.
  * Chosen to agree in sign with every published churn driver in scoring.md §4.5; not fitted.
  */
 export const PRIOR_CHURN: ProbabilityModel = namedModel(-1.4, {
-  'days since touch': [0.9, Math.log1p(45)],
+  'recency': [0.9, Math.log1p(45)],
   'P(alive)': [-2.5, 0.7],
   'negative messages': [0.5, 0],
+  'detractor answers': [0.5, 0],
+  'promoter answers': [-0.3, 0],
   'open high-priority': [0.4, 0],
   'purchases': [-0.3, Math.log1p(2)],
 });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DealData, EngagementData, FeedbackData, TicketData } from '../../../src/connectors/types.ts';
 import { fitLogistic } from '../../../src/scoring/models/logistic.ts';
+import { PRIOR_CHURN } from '../../../src/scoring/churn.ts';
 import { createRandom } from '../../../src/scoring/models/random.ts';
 import { loadCompanies, readContactChunks, type ContactInput, type LinkedRow } from '../../../src/scoring/features.ts';
 import { loadPortalModels, type PortalModels } from '../../../src/scoring/portal-models.ts';
@@ -47,6 +48,17 @@ describe('fitLogistic with sign constraints', () => {
     // a 0 sign drops a column
     expect(fitLogistic(X, y, { l2: 1, signs: [0, null, null] }).coefficients[0]).toBe(0);
     expect(() => fitLogistic(X, y, { signs: [1] })).toThrow(/signs for 3 columns/);
+  });
+});
+
+describe('the cold-start churn prior', () => {
+  it('uses only columns the trained model may use, with the same signs', () => {
+    PRIOR_CHURN.coefficients.forEach((c, j) => {
+      const sign = CHURN_SIGNS[COLUMN_NAMES[j] as string];
+      if (c === 0 || sign === undefined) return;
+      expect(sign, COLUMN_NAMES[j]).not.toBe(0);
+      expect(sign * c, COLUMN_NAMES[j]).toBeGreaterThan(0);
+    });
   });
 });
 

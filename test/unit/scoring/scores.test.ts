@@ -109,8 +109,8 @@ describe('churn risk and service need (cold-start models)', () => {
     expect(quiet.value).toBeGreaterThan(active.value + 20);
     expect(quiet.band).toBe('red');
     expect(active.band).toBe('green');
-    expect(texts(quiet)).toContain('no activity in 240 days');
-    expect(quiet.reasons.find((r) => r.text === 'no activity in 240 days')?.impact).toBeGreaterThan(0);
+    expect(texts(quiet)).toContain('no purchase in 250 days');
+    expect(quiet.reasons.find((r) => r.text === 'no purchase in 250 days')?.impact).toBeGreaterThan(0);
     expect(texts(quiet)).toContain('not enough history to train on: using the default model');
     expect(get(m, 'quiet').health).toBe('red');
   });
