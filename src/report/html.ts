@@ -5,7 +5,7 @@
 import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, reliabilityCurve, rocAuc, rocCurve } from '../scoring/models/metrics.ts';
 import type { HeldOut } from './evaluation.ts';
 import type { ReportData, StoredMetrics } from './index.ts';
-import { isoDay, type Kpi } from './kpis.ts';
+import { formatMoney, isoDay, type Kpi } from './kpis.ts';
 import { escapeHtml } from '../html.ts';
 import { DEFAULT_BANDS } from '../scoring/bands.ts';
 import {
@@ -164,7 +164,7 @@ export async function renderHtml(d: ReportData): Promise<string> {
     const rows = s.summaries
       .map(
         (x) =>
-          `<tr><td><span class="swatch" style="background:${COLORS[(x.segment - 1) % COLORS.length]}"></span>${escapeHtml(x.name)}</td><td>${x.size}</td><td>${(100 * x.share).toFixed(1)} %</td><td>${fmt(x.meanPurchases, 2)}</td><td>${Math.round(x.meanSpend).toLocaleString('en-US')}</td><td>${fmt(x.medianDaysSinceTouch, 0)}</td><td>${fmt(x.meanTickets90d, 2)}</td><td>${x.meanSurveyScore === null ? '–' : fmt(100 * x.meanSurveyScore, 0)}</td><td>${fmt(x.meanSatisfaction, 0)}</td><td>${fmt(x.meanChurnRisk, 0)}</td></tr>`,
+          `<tr><td><span class="swatch" style="background:${COLORS[(x.segment - 1) % COLORS.length]}"></span>${escapeHtml(x.name)}</td><td>${x.size}</td><td>${(100 * x.share).toFixed(1)} %</td><td>${fmt(x.meanPurchases, 2)}</td><td>${escapeHtml(formatMoney(x.meanSpend, d.currency))}</td><td>${fmt(x.medianDaysSinceTouch, 0)}</td><td>${fmt(x.meanTickets90d, 2)}</td><td>${x.meanSurveyScore === null ? '–' : fmt(100 * x.meanSurveyScore, 0)}</td><td>${fmt(x.meanSatisfaction, 0)}</td><td>${fmt(x.meanChurnRisk, 0)}</td></tr>`,
       )
       .join('');
     segments = `${chart(map, 'segment-map')}

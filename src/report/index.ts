@@ -36,6 +36,8 @@ export type ReportOptions = {
   logger?: Logger;
   /** when the report was generated (shown in the footer; default Date.now()) */
   generatedAt?: number;
+  /** ISO 4217 code of the deals' currency, shown on money values (default: "deal currency") */
+  currency?: string;
 };
 
 export const SCORE_COLUMNS = [
@@ -68,6 +70,8 @@ export type ReportData = {
   atRisk: AtRiskContact[];
   /** where a contact with no feedback at all lands on satisfaction (the account's prior, 0–100) */
   satisfactionPrior: number;
+  /** ISO 4217 code of the deals' currency, or null when not given */
+  currency: string | null;
   repeatPurchases: { buckets: RepeatBucket[]; customers: number; params: { r: number; alpha: number; a: number; b: number }; source: 'trained' | 'default' };
 };
 
@@ -188,7 +192,7 @@ export function collectReport(store: Store, portal: string, opts: ReportOptions 
     .get(portal);
 
   // One pass: every contact feeds the KPIs; a stable hash sample is kept for the heavy charts.
-  const kpi = createKpiAccumulator({ asOf, windowDays, churnDefinition: models.churnDefinition });
+  const kpi = createKpiAccumulator({ asOf, windowDays, churnDefinition: models.churnDefinition, currency: opts.currency });
   const rate = Math.min(1, sampleSize / contacts);
   const sample: ContactInput[] = [];
   for (const chunk of readContactChunks(store, portal)) {
@@ -240,6 +244,7 @@ export function collectReport(store: Store, portal: string, opts: ReportOptions 
     bands: bandBreakdown(store, portal, asOf),
     atRisk: atRiskContacts(store, portal),
     satisfactionPrior: 100 * models.satisfaction.prior,
+    currency: opts.currency ?? null,
     repeatPurchases: { ...repeat, params: models.loyalty.bgNbd, source: loyaltyTrained ? 'trained' : 'default' },
   };
 }

@@ -35,7 +35,23 @@ export type KpiOptions = {
   /** W, default 90 days */
   windowDays?: number;
   churnDefinition: ChurnDefinition;
+  /** ISO 4217 code of the deals' currency for money values (undefined: "deal currency") */
+  currency?: string | undefined;
 };
+
+/**
+ * Money as an analyst reads it: "€12,345" with the currency given, else "12,345 (deal currency)".
+ * An unknown code falls back to the code as a prefix ("XYZ 12,345").
+ */
+export function formatMoney(x: number, currency: string | null | undefined): string {
+  const digits = Math.round(x).toLocaleString('en-US');
+  if (currency === null || currency === undefined) return `${digits} (deal currency)`;
+  try {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: 0 }).format(Math.round(x));
+  } catch {
+    return `${currency} ${digits}`;
+  }
+}
 
 /** A rep's email counts as answered when the contact writes or calls within this. */
 const REPLY_MS = 7 * DAY_MS;
@@ -291,7 +307,7 @@ export function createKpiAccumulator(opts: KpiOptions) {
           key: 'avg_clv',
           label: 'Average CLV (next 12 months)',
           value: clv.mean,
-          display: clv.mean === null ? 'no data' : Math.round(clv.mean).toLocaleString('en-US'),
+          display: clv.mean === null ? 'no data' : formatMoney(clv.mean, opts.currency),
           n: clv.n,
           nLabel: 'scored customers',
           definition:
