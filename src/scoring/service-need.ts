@@ -27,8 +27,6 @@ export const PRIOR_SERVICE: ProbabilityModel = namedModel(-2.2, {
   'inbound 30d': [0.4, 0],
 });
 
-const CHANNEL_WORDS: Record<Channel, string> = { emails: 'email', calls: 'phone', meetings: 'meetings', tickets: 'support tickets' };
-
 export function likelyChannel(f: ContactFeatures, mix: Record<Channel, number>): { channel: Channel; probability: number } {
   let total = 0;
   for (const c of CHANNELS) total += f.channelCounts[c] + 2 * (mix[c] ?? 0);
@@ -58,7 +56,8 @@ export function scoreServiceNeed(
   const value = 100 * p;
   const reasons = topReasons(logisticReasons(model, row, p, f, l), 3);
   const ch = likelyChannel(f, mix);
-  reasons.push({ text: `most likely to reach out by ${CHANNEL_WORDS[ch.channel]} (${Math.round(ch.probability * 100)} %)`, impact: 0 });
+  // The likely channel is shown on the service-need tile (extra.likelyChannel), not as a reason:
+  // reasons are score points only (issue 17).
   const base = model.source === 'trained' ? 0.9 : 0.5;
   return {
     score: { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons },

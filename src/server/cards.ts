@@ -98,7 +98,8 @@ function topReasons(s: ContactScores): CardReason[] {
   for (const key of CARD_SCORE_KEYS) {
     for (const r of s[key].reasons as readonly Reason[]) {
       const text = r.text.trim().slice(0, 300);
-      if (text !== '' && Number.isFinite(r.impact)) all.push({ score: key, text, impact: r.impact });
+      // notes without points ("no feedback yet: account average") are not reasons on the card
+      if (text !== '' && Number.isFinite(r.impact) && r.impact !== 0) all.push({ score: key, text, impact: r.impact });
     }
   }
   return all.sort((a, b) => Math.abs(b.impact) - Math.abs(a.impact)).slice(0, MAX_CARD_REASONS);
