@@ -1,3 +1,4 @@
+import { parseChurnSettings, type ChurnSettings } from './scoring/churn-definition.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
@@ -97,6 +98,8 @@ const envSchema = z
     SALESFORCE_INSTANCE_URL: url('SALESFORCE_INSTANCE_URL').optional(),
     SALESFORCE_CLIENT_ID: optionalText,
     SALESFORCE_CLIENT_SECRET: optionalText,
+    /** the churn definition per portal (src/scoring/churn-definition.ts): JSON text, or an object in the config file */
+    RAPPORT_CHURN: z.unknown().optional(),
     SALESFORCE_API_VERSION: z
       .string()
       .regex(/^\d{2,3}\.0$/, 'SALESFORCE_API_VERSION must look like "62.0"')
@@ -137,6 +140,8 @@ export type Config = {
     clientSecret: string | undefined;
     apiVersion: string;
   };
+  /** per-portal churn definitions (undefined: the documented default for every portal) */
+  churn: ChurnSettings | undefined;
 };
 
 function readConfigFile(path: string, issues: string[]): Record<string, unknown> {
@@ -192,6 +197,13 @@ export function loadConfig(
   if (has('SALESFORCE_CLIENT_ID') && !has('SALESFORCE_CLIENT_SECRET')) {
     issues.push('SALESFORCE_CLIENT_SECRET is required when SALESFORCE_CLIENT_ID is set (connected app)');
   }
+  // checked before the schema's verdict so its problems are reported with every other one
+  let churn: ChurnSettings | undefined;
+  if (merged['RAPPORT_CHURN'] !== undefined) {
+    const parsed = parseChurnSettings(merged['RAPPORT_CHURN']);
+    if (parsed.ok) churn = parsed.value;
+    else issues.push(...parsed.errors);
+  }
   const result = envSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {
@@ -235,6 +247,7 @@ export function loadConfig(
       clientSecret: v.SALESFORCE_CLIENT_SECRET,
       apiVersion: v.SALESFORCE_API_VERSION,
     },
+    churn,
   };
 }
 

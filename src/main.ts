@@ -6,6 +6,7 @@ import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { scoreContacts } from './scoring/score-portal.ts';
 import { trainPortal } from './scoring/train.ts';
+import { churnDefinitionFor } from './scoring/churn-definition.ts';
 import { createApps } from './server/app.ts';
 import { listenHttp, type Listener } from './server/listen.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
@@ -76,7 +77,7 @@ export function createRapport(opts: RapportOptions): Rapport {
       const model = store.models.latest(portal, 'churn');
       if (model === undefined || now() - model.trainedAt > RETRAIN_AFTER_MS) {
         try {
-          trainPortal(store, portal, { now: now(), logger });
+          trainPortal(store, portal, { now: now(), logger, churnDefinition: churnDefinitionFor(config.churn, portal) });
         } catch (e) {
           logger.warn({ portal, err: (e as Error).message }, 'training failed; scoring with the cold-start models');
         }

@@ -22,6 +22,8 @@ Options:
   --portal PORTAL  e.g. hubspot:12345678; default: the only portal there is
   --window DAYS    KPI window in days (default 90)
   --sample N       contacts sampled for the heavy charts (default 3000; KPIs always use all)
+  --currency CODE  the deals' currency as an ISO 4217 code (e.g. EUR), shown on money values;
+                   without it they read "… (deal currency)"
   --json           print a machine-readable summary instead of a sentence
   -h, --help       this help
 `;
@@ -30,6 +32,11 @@ const flagsSchema = z.object({
   out: z.string().min(1, '--out FILE is required'),
   window: z.coerce.number().int().min(1).max(3650).default(90),
   sample: z.coerce.number().int().min(100).max(200_000).default(3000),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'must be a three-letter ISO 4217 code such as EUR or USD')
+    .transform((c) => c.toUpperCase())
+    .optional(),
 });
 
 /** The portal to report on: the requested one, else the only installed (or scored) one. */
@@ -60,13 +67,14 @@ export const command: Command = {
         portal: { type: 'string' },
         window: { type: 'string' },
         sample: { type: 'string' },
+        currency: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       io,
     );
     if (typeof values === 'number') return values;
-    const flags = flagsSchema.safeParse({ out: values.out ?? '', window: values.window, sample: values.sample });
+    const flags = flagsSchema.safeParse({ out: values.out ?? '', window: values.window, sample: values.sample, currency: values.currency });
     if (!flags.success) {
       const issue = flags.error.issues[0];
       const where = issue?.path[0] === 'out' ? '' : `--${String(issue?.path[0] ?? '')}: `;
@@ -82,7 +90,11 @@ export const command: Command = {
         return EXIT.failure;
       }
       const started = performance.now();
-      const result = await buildReport(store, chosen.portal, { windowDays: flags.data.window, sampleSize: flags.data.sample });
+      const result = await buildReport(store, chosen.portal, {
+        windowDays: flags.data.window,
+        sampleSize: flags.data.sample,
+        ...(flags.data.currency === undefined ? {} : { currency: flags.data.currency }),
+      });
       if ('error' in result) {
         io.stderr(`rapport report: ${result.message}\n`);
         return EXIT.failure;

@@ -2,6 +2,7 @@ import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
 import { trainPortal } from '../scoring/train.ts';
+import { churnDefinitionFor } from '../scoring/churn-definition.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { selectPortals } from './portal-arg.ts';
 
@@ -37,7 +38,7 @@ export const command: Command = {
       const results = [];
       for (const portal of selected.portals) {
         if (io.signal.aborted) break;
-        const r = trainPortal(store, portal, { now: Date.now() });
+        const r = trainPortal(store, portal, { now: Date.now(), churnDefinition: churnDefinitionFor(config.churn, portal) });
         results.push({ portal, ...r });
         if (values.json !== true) {
           const m = r.metrics;

@@ -35,19 +35,29 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 export type HistogramBin = { from: number; to: number; count: number };
 
-export function histogramSpec(title: string, bins: readonly HistogramBin[], color: string): TopLevelSpec {
-  return {
-    title,
-    width: 200,
-    height: 130,
+export const BAND_COLORS = { green: '#00a4bd', yellow: '#f5c26b', red: '#f2545b' } as const;
+
+/**
+ * A score histogram with its band cut-offs drawn as rules: where green starts and where red
+ * starts (for churn risk and service need red is at the top, for the others at the bottom).
+ */
+export function histogramSpec(title: string, bins: readonly HistogramBin[], color: string, cutoffs?: { green: number; red: number }): TopLevelSpec {
+  const x = { field: 'from', type: 'quantitative', bin: { binned: true, step: 5 }, scale: { domain: [0, 100] }, title: 'score (0–100)' };
+  const bars = {
     data: { values: bins.map((b) => ({ ...b })) },
     mark: { type: 'bar', color, binSpacing: 1 },
+    encoding: { x, x2: { field: 'to' }, y: { field: 'count', type: 'quantitative', title: 'contacts' } },
+  };
+  if (cutoffs === undefined) return { title, width: 200, height: 130, ...bars } as TopLevelSpec;
+  const rules = {
+    data: { values: [{ at: cutoffs.green, band: 'green' }, { at: cutoffs.red, band: 'red' }] },
+    mark: { type: 'rule', strokeDash: [4, 3], strokeWidth: 1.5 },
     encoding: {
-      x: { field: 'from', type: 'quantitative', bin: { binned: true, step: 5 }, scale: { domain: [0, 100] }, title: 'score (0–100)' },
-      x2: { field: 'to' },
-      y: { field: 'count', type: 'quantitative', title: 'contacts' },
+      x: { field: 'at', type: 'quantitative' },
+      color: { field: 'band', type: 'nominal', scale: { domain: ['green', 'red'], range: [BAND_COLORS.green, BAND_COLORS.red] }, legend: null },
     },
-  } as TopLevelSpec;
+  };
+  return { title, width: 200, height: 130, layer: [bars, rules] } as TopLevelSpec;
 }
 
 export function rocSpec(title: string, points: readonly RocPoint[], auc: number): TopLevelSpec {
@@ -124,17 +134,21 @@ export function liftSpec(title: string, bars: readonly LiftBar[]): TopLevelSpec 
   } as TopLevelSpec;
 }
 
-export function segmentMapSpec(points: readonly SegmentPoint[], evr: [number, number]): TopLevelSpec {
+/** `names[i]` is segment i + 1's name; colours follow segment numbers (the table's swatches use the same). */
+export function segmentMapSpec(points: readonly SegmentPoint[], evr: [number, number], names: readonly string[] = []): TopLevelSpec {
+  const nameOf = (s: number) => names[s - 1] ?? `Segment ${s}`;
+  const k = Math.max(names.length, ...points.map((p) => p.segment));
+  const domain = Array.from({ length: k }, (_, i) => nameOf(i + 1));
   return {
     title: 'Segments on the first two principal components',
     width: 520,
     height: 340,
-    data: { values: points.map((p) => ({ x: p.x, y: p.y, segment: `Segment ${p.segment}` })) },
+    data: { values: points.map((p) => ({ x: p.x, y: p.y, segment: nameOf(p.segment) })) },
     mark: { type: 'circle', size: 14, opacity: 0.6 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: `PC1 (${(100 * evr[0]).toFixed(1)} % of variance)` },
       y: { field: 'y', type: 'quantitative', title: `PC2 (${(100 * evr[1]).toFixed(1)} % of variance)` },
-      color: { field: 'segment', type: 'nominal', title: null, scale: { range: COLORS } },
+      color: { field: 'segment', type: 'nominal', title: null, scale: { domain, range: COLORS.slice(0, Math.max(1, domain.length)) } },
     },
   } as TopLevelSpec;
 }

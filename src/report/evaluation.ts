@@ -13,8 +13,9 @@ import { predictProbability, type ChurnDefinition, type ProbabilityModel } from 
 import { computeFeatures, outcomesBetween, DAY_MS, type CompanyContext, type ContactFeatures, type ContactInput } from '../scoring/features.ts';
 import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, type LoyaltyParams } from '../scoring/loyalty.ts';
 import { SERVICE_HORIZON_DAYS } from '../scoring/service-need.ts';
-import { churnLabel, MIN_CLASS } from '../scoring/train.ts';
-import { COLUMN_NAMES, modelRow } from '../scoring/vector.ts';
+import { MIN_CLASS } from '../scoring/train.ts';
+import { churnEvidence, churnLabel } from '../scoring/churn-label.ts';
+import { churnSignVector, COLUMN_NAMES, modelRow } from '../scoring/vector.ts';
 
 export type HeldOut = {
   /** 0/1 outcomes of the later window (soft churn labels rounded at ½, as train.ts evaluates) */
@@ -39,8 +40,6 @@ export type EvaluationInputs = {
   definition: ChurnDefinition;
   /** the portal's stored loyalty params (BG/NBD as of the training time labels the churn evidence) */
   loyalty: LoyaltyParams;
-  /** stored churn metric `silent_while_alive` (1 when absent) */
-  silentWhileAlive: number;
   priorChurn: ProbabilityModel;
   priorService: ProbabilityModel;
 };
@@ -83,6 +82,7 @@ function heldOut(
   testY: number[],
   prior: ProbabilityModel,
   meta: Omit<HeldOut, 'y' | 'p' | 'source' | 'trainN'>,
+  signs?: readonly (1 | -1 | 0 | null)[],
 ): HeldOut | { unavailable: string } {
   const y = testY.map((v) => (v >= 0.5 ? 1 : 0));
   const pos = y.reduce((s: number, v) => s + v, 0);
@@ -95,7 +95,7 @@ function heldOut(
   let model = prior;
   let source: HeldOut['source'] = 'prior';
   if (trainPos >= MIN_CLASS && trainY.length - trainPos >= MIN_CLASS) {
-    const m = fitLogistic(trainX, trainY, { l2: 1, standardize: true });
+    const m = fitLogistic(trainX, trainY, signs === undefined ? { l2: 1, standardize: true } : { l2: 1, standardize: true, signs });
     model = { source: 'trained', columns: COLUMN_NAMES, intercept: m.intercept, coefficients: m.coefficients, means: columnMeans(trainX) };
     source = 'trained';
   }
@@ -112,20 +112,14 @@ export function evaluateSample(inp: EvaluationInputs): Evaluation {
   const cuts = { churnTrain: now - 2 * H - Q, churnTest: now - H - Q, serviceTrain: now - 2 * S, serviceTest: now - S };
   const bgNow = inp.loyalty.bgNbd;
 
-  // The churn evidence after a cut-off, exactly as train.ts labels it.
-  const evidence = (input: ContactInput, cut: number, company: CompanyContext | undefined) => {
-    const o = Q > 0 ? outcomesBetween(input, cut + H, cut + H + Q) : outcomesBetween(input, cut, cut + H);
-    const active = o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity);
-    if (active || Q === 0) return { quiet: !active, atHorizon: null };
-    return { quiet: true, atHorizon: rfmSummary(computeFeatures(input, cut + H, company, now)) };
-  };
 
   type Row = { f: Record<keyof typeof cuts, ContactFeatures>; churnTrainY: number; churnTestY: number; svcTrainY: number; svcTestY: number };
   const rows: Row[] = [];
   for (const input of inp.sample) {
     const company = input.companyId === null ? undefined : inp.companies.get(input.companyId);
     const f = (t: number) => computeFeatures(input, t, company, now);
-    const label = (cut: number) => churnLabel(evidence(input, cut, company), bgNow, def.confirmDays / 7, inp.silentWhileAlive);
+    // The churn evidence after a cut-off, exactly as train.ts labels it.
+    const label = (cut: number) => churnLabel(churnEvidence(input, cut, def, company, now), bgNow, def.confirmDays / 7);
     rows.push({
       f: { churnTrain: f(cuts.churnTrain), churnTest: f(cuts.churnTest), serviceTrain: f(cuts.serviceTrain), serviceTest: f(cuts.serviceTest) },
       churnTrainY: label(cuts.churnTrain),
@@ -146,7 +140,8 @@ export function evaluateSample(inp: EvaluationInputs): Evaluation {
   const st = split('serviceTrain', (r) => r.svcTrainY);
   const sv = split('serviceTest', (r) => r.svcTestY);
   return {
-    churn: heldOut(ct.X, ct.y, cv.X, cv.y, inp.priorChurn, { trainCut: cuts.churnTrain, testCut: cuts.churnTest, horizonDays: def.horizonDays }),
+    // the churn model is trained with its sign constraints (vector.ts CHURN_SIGNS), as train.ts does
+    churn: heldOut(ct.X, ct.y, cv.X, cv.y, inp.priorChurn, { trainCut: cuts.churnTrain, testCut: cuts.churnTest, horizonDays: def.horizonDays }, churnSignVector()),
     service: heldOut(st.X, st.y, sv.X, sv.y, inp.priorService, { trainCut: cuts.serviceTrain, testCut: cuts.serviceTest, horizonDays: SERVICE_HORIZON_DAYS }),
   };
 }

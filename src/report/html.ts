@@ -5,9 +5,11 @@
 import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, reliabilityCurve, rocAuc, rocCurve } from '../scoring/models/metrics.ts';
 import type { HeldOut } from './evaluation.ts';
 import type { ReportData, StoredMetrics } from './index.ts';
-import { isoDay, type Kpi } from './kpis.ts';
+import { formatMoney, isoDay, type Kpi } from './kpis.ts';
 import { escapeHtml } from '../html.ts';
+import { DEFAULT_BANDS } from '../scoring/bands.ts';
 import {
+  BAND_COLORS,
   COLORS,
   histogramSpec,
   liftByDecile,
@@ -107,9 +109,45 @@ async function modelSection(id: string, title: string, eventWords: string, r: He
 ${storedTable(title, stored, figures)}</section>`;
 }
 
+const BAND_WORDS = { red: 'red (at risk)', yellow: 'yellow (needs attention)', green: 'green (healthy)' } as const;
+
+function bandsSection(d: ReportData): string {
+  const b = d.bands;
+  const cell = (n: number, total: number) => `${n.toLocaleString('en-US')} <span class="meta">(${total === 0 ? '–' : ((100 * n) / total).toFixed(1)} %)</span>`;
+  const row = (label: string, c: { green: number; yellow: number; red: number }, extra = '') => {
+    const total = c.green + c.yellow + c.red;
+    return `<tr><td>${escapeHtml(label)}</td><td>${cell(c.red, total)}</td><td>${cell(c.yellow, total)}</td><td>${cell(c.green, total)}</td>${extra}</tr>`;
+  };
+  const trend = (band: 'red' | 'yellow' | 'green') => {
+    if (b.healthBefore === null) return '–';
+    const delta = b.health[band] - b.healthBefore[band];
+    return `${delta > 0 ? '+' : delta < 0 ? '−' : '±'}${Math.abs(delta).toLocaleString('en-US')}`;
+  };
+  const swatch = (band: keyof typeof BAND_COLORS) => `<span class="swatch" style="background:${BAND_COLORS[band]}"></span>`;
+  return `<table id="band-breakdown"><thead><tr><th>score</th><th>${swatch('red')}${BAND_WORDS.red}</th><th>${swatch('yellow')}${BAND_WORDS.yellow}</th><th>${swatch('green')}${BAND_WORDS.green}</th></tr></thead><tbody>
+${row('Health (overall)', b.health)}
+${b.scores.map((s) => row(s.label, s.counts)).join('')}
+<tr><td>Health change since ${isoDay(b.beforeAt)}</td><td>${trend('red')}</td><td>${trend('yellow')}</td><td>${trend('green')}</td></tr>
+</tbody></table>
+<p class="note">Counts of scored contacts per band (bands are decided on the rounded score a rep sees). The last row compares health with each contact’s last recorded health 30 days before the as-of date${b.healthBefore === null ? ' (no score history that old yet)' : ''}.</p>`;
+}
+
+function atRiskSection(d: ReportData): string {
+  if (d.atRisk.length === 0) return `<div class="unavailable">No scored contacts.</div>`;
+  const rows = d.atRisk
+    .map((c) => {
+      const reasons = c.reasons.map((r) => `${escapeHtml(r.text)} (${r.impact >= 0 ? '+' : '−'}${Math.abs(Math.round(r.impact * 10) / 10)} points)`).join('; ');
+      const band = c.band === 'red' || c.band === 'yellow' || c.band === 'green' ? `<span class="swatch" style="background:${BAND_COLORS[c.band]}"></span>` : '';
+      return `<tr><td>${escapeHtml(c.name ?? '(no name)')} <span class="meta">#${escapeHtml(c.contactId)}</span></td><td>${band}${Math.round(c.churnRisk)} %</td><td style="text-align:left">${reasons === '' ? '–' : reasons}</td></tr>`;
+    })
+    .join('');
+  return `<table id="at-risk"><thead><tr><th>contact</th><th>churn risk</th><th>why (points each reason adds to or takes from churn risk)</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export async function renderHtml(d: ReportData): Promise<string> {
   const histColors = [COLORS[0], COLORS[2], COLORS[1], COLORS[3]] as string[];
-  const histSvgs = await Promise.all(d.histograms.map((h, i) => renderSvg(histogramSpec(h.label, h.bins, histColors[i] ?? '#0091ae'))));
+  const cutoffsOf = (key: string) => (key === 'satisfaction' || key === 'loyalty' || key === 'churnRisk' || key === 'serviceNeed' ? DEFAULT_BANDS[key] : undefined);
+  const histSvgs = await Promise.all(d.histograms.map((h, i) => renderSvg(histogramSpec(h.label, h.bins, histColors[i] ?? '#0091ae', cutoffsOf(h.key)))));
   const churnWords =
     d.evaluation.churn && 'horizonDays' in d.evaluation.churn
       ? `churned within ${d.evaluation.churn.horizonDays} days per the portal’s churn definition (soft label ≥ ½)`
@@ -122,11 +160,11 @@ export async function renderHtml(d: ReportData): Promise<string> {
     segments = `<div class="unavailable">${escapeHtml(d.segments.unavailable)}</div>`;
   } else {
     const s = d.segments;
-    const map = await renderSvg(segmentMapSpec(s.points, s.explainedVarianceRatio));
+    const map = await renderSvg(segmentMapSpec(s.points, s.explainedVarianceRatio, [...s.summaries].sort((a, b) => a.segment - b.segment).map((x) => x.name)));
     const rows = s.summaries
       .map(
         (x) =>
-          `<tr><td><span class="swatch" style="background:${COLORS[(x.segment - 1) % COLORS.length]}"></span>Segment ${x.segment}</td><td>${x.size}</td><td>${(100 * x.share).toFixed(1)} %</td><td>${fmt(x.meanPurchases, 2)}</td><td>${Math.round(x.meanSpend).toLocaleString('en-US')}</td><td>${fmt(x.medianDaysSinceTouch, 0)}</td><td>${fmt(x.meanTickets90d, 2)}</td><td>${x.meanSurveyScore === null ? '–' : fmt(100 * x.meanSurveyScore, 0)}</td><td>${fmt(x.meanSatisfaction, 0)}</td><td>${fmt(x.meanChurnRisk, 0)}</td></tr>`,
+          `<tr><td><span class="swatch" style="background:${COLORS[(x.segment - 1) % COLORS.length]}"></span>${escapeHtml(x.name)}</td><td>${x.size}</td><td>${(100 * x.share).toFixed(1)} %</td><td>${fmt(x.meanPurchases, 2)}</td><td>${escapeHtml(formatMoney(x.meanSpend, d.currency))}</td><td>${fmt(x.medianDaysSinceTouch, 0)}</td><td>${fmt(x.meanTickets90d, 2)}</td><td>${x.meanSurveyScore === null ? '–' : fmt(100 * x.meanSurveyScore, 0)}</td><td>${fmt(x.meanSatisfaction, 0)}</td><td>${fmt(x.meanChurnRisk, 0)}</td></tr>`,
       )
       .join('');
     segments = `${chart(map, 'segment-map')}
@@ -155,8 +193,13 @@ export async function renderHtml(d: ReportData): Promise<string> {
 <p class="note">Computed from the local cache over every contact (no sampling). KPI window: the ${d.windowDays} days up to the as-of date unless a tile says otherwise.</p>
 <div class="tiles">${d.kpis.map(tile).join('\n')}</div></section>
 
+<section id="bands"><h2>Bands</h2>
+${bandsSection(d)}</section>
+<section id="at-risk-contacts"><h2>The ${d.atRisk.length} contacts most at risk</h2>
+${atRiskSection(d)}</section>
 <section id="distributions"><h2>Score distributions</h2>
-<p class="note">All ${d.scored.toLocaleString('en-US')} scored contacts, bins of 5 points (exact counts from the scores table).</p>
+<p class="note">All ${d.scored.toLocaleString('en-US')} scored contacts, bins of 5 points (exact counts from the scores table). Dashed lines: where the green band starts (teal) and where red starts (red); satisfaction and loyalty are red below their red line, churn risk and service need at or above it.</p>
+<p class="note" id="satisfaction-prior">Satisfaction of a contact with no feedback at all (no survey answer, ticket or message with a tone) is the account’s prior, ${Math.round(d.satisfactionPrior)}: the bar around ${Math.round(d.satisfactionPrior)} is mostly “no evidence yet”, not measured satisfaction. Each answer or ticket then moves it part of the way.</p>
 <div class="charts">${histograms}</div></section>
 
 <section id="models"><h2>Model quality: ROC, calibration and lift</h2>

@@ -36,6 +36,8 @@ export type ReportOptions = {
   logger?: Logger;
   /** when the report was generated (shown in the footer; default Date.now()) */
   generatedAt?: number;
+  /** ISO 4217 code of the deals' currency, shown on money values (default: "deal currency") */
+  currency?: string;
 };
 
 export const SCORE_COLUMNS = [
@@ -62,10 +64,83 @@ export type ReportData = {
   evaluation: Evaluation;
   stored: { churn: StoredMetrics; service: StoredMetrics };
   segments: Segments | { unavailable: string };
+  /** red / yellow / green counts per score and for health, now and 30 days before the as-of date (health, from the score history) */
+  bands: BandBreakdown;
+  /** the contacts most at risk of churning, highest first, with the churn score's reasons */
+  atRisk: AtRiskContact[];
+  /** where a contact with no feedback at all lands on satisfaction (the account's prior, 0–100) */
+  satisfactionPrior: number;
+  /** ISO 4217 code of the deals' currency, or null when not given */
+  currency: string | null;
   repeatPurchases: { buckets: RepeatBucket[]; customers: number; params: { r: number; alpha: number; a: number; b: number }; source: 'trained' | 'default' };
 };
 
 export type ReportError = { error: 'not_scored' | 'no_contacts'; message: string };
+
+export type BandCounts = { green: number; yellow: number; red: number };
+export type BandBreakdown = { scores: { key: string; label: string; counts: BandCounts }[]; health: BandCounts; healthBefore: BandCounts | null; beforeAt: number };
+export type AtRiskContact = { contactId: string; name: string | null; churnRisk: number; band: string; reasons: { text: string; impact: number }[] };
+
+const AT_RISK = 20;
+
+function countBands(rows: readonly { band: string | null; n: number }[]): BandCounts {
+  const out: BandCounts = { green: 0, yellow: 0, red: 0 };
+  for (const r of rows) if (r.band === 'green' || r.band === 'yellow' || r.band === 'red') out[r.band] += r.n;
+  return out;
+}
+
+/** Band counts per score and for health; health 30 days earlier from each contact's last history row by then. */
+function bandBreakdown(store: Store, portal: string, asOf: number): BandBreakdown {
+  const scores = SCORE_COLUMNS.map((c) => ({
+    key: c.key,
+    label: c.label,
+    counts: countBands(
+      store.db
+        .prepare<[string], { band: string | null; n: number }>(`SELECT json_extract(detail, '$.${c.key}.band') AS band, COUNT(*) AS n FROM scores WHERE portal = ? GROUP BY band`)
+        .all(portal),
+    ),
+  }));
+  const health = countBands(store.db.prepare<[string], { band: string; n: number }>('SELECT health AS band, COUNT(*) AS n FROM scores WHERE portal = ? GROUP BY health').all(portal));
+  const beforeAt = asOf - 30 * 86_400_000;
+  const before = countBands(
+    store.db
+      .prepare<[string, number, string], { band: string; n: number }>(
+        `SELECT h.health AS band, COUNT(*) AS n FROM score_history h
+         JOIN (SELECT contact_id, MAX(scored_at) AS t FROM score_history WHERE portal = ? AND scored_at <= ? GROUP BY contact_id) m
+           ON h.contact_id = m.contact_id AND h.scored_at = m.t
+         WHERE h.portal = ? GROUP BY h.health`,
+      )
+      .all(portal, beforeAt, portal),
+  );
+  const any = before.green + before.yellow + before.red > 0;
+  return { scores, health, healthBefore: any ? before : null, beforeAt };
+}
+
+/** The AT_RISK contacts with the highest churn risk, their names from the cache and their churn reasons. */
+function atRiskContacts(store: Store, portal: string): AtRiskContact[] {
+  const rows = store.db
+    .prepare<[string, number], { contact_id: string; churn_risk: number; detail: string; first: unknown; last: unknown }>(
+      `SELECT s.contact_id, s.churn_risk, s.detail, json_extract(r.data, '$.d.firstName') AS first, json_extract(r.data, '$.d.lastName') AS last
+       FROM scores s LEFT JOIN records r ON r.portal = s.portal AND r.type = 'contacts' AND r.id = s.contact_id
+       WHERE s.portal = ? ORDER BY s.churn_risk DESC, s.contact_id LIMIT ?`,
+    )
+    .all(portal, AT_RISK);
+  return rows.map((r) => {
+    let band = '';
+    let reasons: { text: string; impact: number }[] = [];
+    try {
+      const d = JSON.parse(r.detail) as { churnRisk?: { band?: unknown; reasons?: { text?: unknown; impact?: unknown }[] } };
+      band = typeof d.churnRisk?.band === 'string' ? d.churnRisk.band : '';
+      reasons = (d.churnRisk?.reasons ?? [])
+        .filter((x): x is { text: string; impact: number } => typeof x.text === 'string' && typeof x.impact === 'number' && x.impact !== 0)
+        .slice(0, 3);
+    } catch {
+      // an unreadable stored row shows without reasons
+    }
+    const name = [r.first, r.last].filter((x): x is string => typeof x === 'string' && x.trim() !== '').join(' ');
+    return { contactId: r.contact_id, name: name === '' ? null : name, churnRisk: r.churn_risk, band, reasons };
+  });
+}
 
 function storedMetrics(store: Store, portal: string, kind: string): StoredMetrics {
   const m = store.models.latest(portal, kind);
@@ -117,7 +192,7 @@ export function collectReport(store: Store, portal: string, opts: ReportOptions 
     .get(portal);
 
   // One pass: every contact feeds the KPIs; a stable hash sample is kept for the heavy charts.
-  const kpi = createKpiAccumulator({ asOf, windowDays, churnDefinition: models.churnDefinition });
+  const kpi = createKpiAccumulator({ asOf, windowDays, churnDefinition: models.churnDefinition, currency: opts.currency });
   const rate = Math.min(1, sampleSize / contacts);
   const sample: ContactInput[] = [];
   for (const chunk of readContactChunks(store, portal)) {
@@ -146,7 +221,6 @@ export function collectReport(store: Store, portal: string, opts: ReportOptions 
     asOf,
     definition: models.churnDefinition,
     loyalty: models.loyalty,
-    silentWhileAlive: churnStored?.metrics['silent_while_alive'] ?? 1,
     priorChurn: PRIOR_CHURN,
     priorService: PRIOR_SERVICE,
   });
@@ -167,6 +241,10 @@ export function collectReport(store: Store, portal: string, opts: ReportOptions 
     evaluation,
     stored: { churn: churnStored, service: storedMetrics(store, portal, 'service_need') },
     segments,
+    bands: bandBreakdown(store, portal, asOf),
+    atRisk: atRiskContacts(store, portal),
+    satisfactionPrior: 100 * models.satisfaction.prior,
+    currency: opts.currency ?? null,
     repeatPurchases: { ...repeat, params: models.loyalty.bgNbd, source: loyaltyTrained ? 'trained' : 'default' },
   };
 }

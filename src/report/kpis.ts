@@ -11,6 +11,7 @@
 import type { DealData, EngagementData, FeedbackData, TicketData } from '../connectors/types.ts';
 import type { ChurnDefinition } from '../scoring/churn.ts';
 import { DAY_MS, outcomesBetween, type ContactInput } from '../scoring/features.ts';
+import { churnEvidence } from '../scoring/churn-label.ts';
 
 export type Kpi = {
   key: 'csat' | 'nps' | 'churn_rate' | 'avg_clv' | 'contact_rate' | 'communication_efficiency' | 'service_efficiency' | 'feedback_rate';
@@ -34,7 +35,23 @@ export type KpiOptions = {
   /** W, default 90 days */
   windowDays?: number;
   churnDefinition: ChurnDefinition;
+  /** ISO 4217 code of the deals' currency for money values (undefined: "deal currency") */
+  currency?: string | undefined;
 };
+
+/**
+ * Money as an analyst reads it: "€12,345" with the currency given, else "12,345 (deal currency)".
+ * An unknown code falls back to the code as a prefix ("XYZ 12,345").
+ */
+export function formatMoney(x: number, currency: string | null | undefined): string {
+  const digits = Math.round(x).toLocaleString('en-US');
+  if (currency === null || currency === undefined) return `${digits} (deal currency)`;
+  try {
+    return new Intl.NumberFormat('en-US', { style: 'currency', currency, maximumFractionDigits: 0 }).format(Math.round(x));
+  } catch {
+    return `${currency} ${digits}`;
+  }
+}
 
 /** A rep's email counts as answered when the contact writes or calls within this. */
 const REPLY_MS = 7 * DAY_MS;
@@ -195,13 +212,9 @@ export function createKpiAccumulator(opts: KpiOptions) {
       // Churn per the portal's definition (churn.ts): in the base when it existed at t₀ and was
       // active in the (H + Q) days up to t₀ (else it had already gone quiet for a whole churn span).
       if (created !== null && created <= churnT0) {
-        const before = outcomesBetween(input, churnT0 - H - Q, churnT0);
-        const wasActive = before.purchased || (def.activity === 'purchase_or_inbound' && before.inboundActivity);
-        if (wasActive) {
+        if (outcomesBetween(input, churnT0 - H - Q, churnT0).purchased) {
           churnBase++;
-          const after = Q > 0 ? outcomesBetween(input, churnT0 + H, churnT0 + H + Q) : outcomesBetween(input, churnT0, churnT0 + H);
-          const stillThere = after.purchased || (def.activity === 'purchase_or_inbound' && after.inboundActivity);
-          if (!stillThere) churned++;
+          if (churnEvidence(input, churnT0, def, undefined, asOf).quiet) churned++;
         }
       }
     },
@@ -228,12 +241,17 @@ export function createKpiAccumulator(opts: KpiOptions) {
 
       const churnValue = churnBase === 0 ? null : (100 * churned) / churnBase;
       const annual = churnValue === null ? null : 100 * (1 - Math.pow(1 - churnValue / 100, 365 / def.horizonDays));
-      const activityWords = def.activity === 'purchase_or_inbound' ? 'a purchase or an inbound contact (message, call, meeting, ticket, survey answer)' : 'a purchase';
+      const signals = [
+        def.signals.lostDealStages.length > 0 ? `a deal closed in a lost-renewal stage (${def.signals.lostDealStages.join(', ')})` : null,
+        def.signals.lostLifecycleStages.length > 0 ? `a lifecycle stage meaning former customer (${def.signals.lostLifecycleStages.join(', ')})` : null,
+      ].filter((x) => x !== null);
       const churnDef =
-        `Of the contacts that existed on ${isoDay(churnT0)} (t₀) and showed ${activityWords} in the ${def.horizonDays + def.confirmDays} days up to t₀, ` +
+        `Of the contacts that existed on ${isoDay(churnT0)} (t₀) and bought in the ${def.horizonDays + def.confirmDays} days up to t₀, ` +
         (Q > 0
-          ? `the share with no such activity from t₀ + ${def.horizonDays} d to t₀ + ${def.horizonDays + def.confirmDays} d: gone within ${def.horizonDays} days and not back for ${def.confirmDays} more (the churn model's label, churn.ts). `
-          : `the share with no such activity in the ${def.horizonDays} days after t₀ (the churn model's label, churn.ts). `) +
+          ? `the share with no purchase from t₀ + ${def.horizonDays} d to t₀ + ${def.horizonDays + def.confirmDays} d: gone within ${def.horizonDays} days and not back for ${def.confirmDays} more`
+          : `the share with no purchase in the ${def.horizonDays} days after t₀`) +
+        (signals.length > 0 ? `, or marked as lost by ${signals.join(' or ')}` : '') +
+        `. Messages, tickets and survey answers never count as staying or leaving (the churn model's own definition). ` +
         `t₀ is as-of − ${def.horizonDays + def.confirmDays} d, the latest start whose outcome is already known.`;
 
       const inboundN = inbound.size;
@@ -289,7 +307,7 @@ export function createKpiAccumulator(opts: KpiOptions) {
           key: 'avg_clv',
           label: 'Average CLV (next 12 months)',
           value: clv.mean,
-          display: clv.mean === null ? 'no data' : Math.round(clv.mean).toLocaleString('en-US'),
+          display: clv.mean === null ? 'no data' : formatMoney(clv.mean, opts.currency),
           n: clv.n,
           nLabel: 'scored customers',
           definition:

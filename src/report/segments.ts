@@ -27,6 +27,8 @@ export const MAP_POINTS = 1500;
 export type SegmentPoint = { x: number; y: number; segment: number };
 export type SegmentSummary = {
   segment: number;
+  /** from its defining traits, e.g. "frequent buyers, ticket-heavy" (unique within the report) */
+  name: string;
   size: number;
   share: number;
   meanPurchases: number;
@@ -106,6 +108,7 @@ export function segmentContacts(
     const sc = members.map((f) => scores.get(f.contactId)).filter((x): x is { churnRisk: number; satisfaction: number } => x !== undefined);
     summaries.push({
       segment: s,
+      name: '',
       size: members.length,
       share: members.length / fs.length,
       meanPurchases: mean(members.map((f) => f.purchases)) ?? 0,
@@ -117,6 +120,7 @@ export function segmentContacts(
       meanSatisfaction: mean(sc.map((x) => x.satisfaction)),
     });
   }
+  nameSegments(summaries);
   return {
     // The map draws at most MAP_POINTS of them (every k-th): enough to see the shapes, and the page stays small.
     points: pca.projections
@@ -128,4 +132,52 @@ export function segmentContacts(
     explainedVarianceRatio: pca.explainedVarianceRatio,
     n: fs.length,
   };
+}
+
+type Trait = { value: (x: SegmentSummary) => number | null; high: string; low: string };
+/** What can define a segment, in words an analyst uses; each compared with the sample's mean. */
+const TRAITS: readonly Trait[] = [
+  { value: (x) => x.meanChurnRisk, high: 'at risk', low: 'safe' },
+  { value: (x) => x.meanPurchases, high: 'frequent buyers', low: 'rare buyers' },
+  { value: (x) => x.meanSpend, high: 'big spenders', low: 'small spenders' },
+  { value: (x) => x.medianDaysSinceTouch, high: 'quiet', low: 'recently active' },
+  { value: (x) => x.meanTickets90d, high: 'ticket-heavy', low: 'few tickets' },
+  { value: (x) => x.meanSatisfaction, high: 'happy', low: 'unhappy' },
+];
+
+/**
+ * Names each segment by its two most distinctive traits: the relative gap between its mean and
+ * the size-weighted mean of all segments ("Segment 1–4" told an analyst nothing; issue 11).
+ * A name that would repeat gets the segment number.
+ */
+export function nameSegments(summaries: SegmentSummary[]): void {
+  const total = summaries.reduce((s, x) => s + x.size, 0);
+  const overall = TRAITS.map((t) => {
+    let sum = 0;
+    let n = 0;
+    for (const x of summaries) {
+      const v = t.value(x);
+      if (v !== null && Number.isFinite(v)) {
+        sum += v * x.size;
+        n += x.size;
+      }
+    }
+    return n > 0 && total > 0 ? sum / n : null;
+  });
+  const used = new Set<string>();
+  for (const x of summaries) {
+    const gaps = TRAITS.map((t, i) => {
+      const v = t.value(x);
+      const m = overall[i];
+      if (v === null || m === null || m === undefined || !Number.isFinite(v)) return { word: '', gap: 0 };
+      const gap = (v - m) / (Math.abs(m) + 1e-9);
+      return { word: gap >= 0 ? t.high : t.low, gap: Math.abs(gap) };
+    })
+      .filter((g) => g.word !== '' && g.gap > 0.15)
+      .sort((a, b) => b.gap - a.gap);
+    let name = gaps.length === 0 ? 'typical' : gaps.slice(0, 2).map((g) => g.word).join(', ');
+    if (used.has(name)) name = `${name} (${x.segment})`;
+    used.add(name);
+    x.name = name;
+  }
 }

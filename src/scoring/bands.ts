@@ -25,12 +25,20 @@ export const DEFAULT_BANDS: BandThresholds = {
   serviceNeed: { green: 30, red: 60 },
 };
 
+/**
+ * Bands are decided on the value a rep sees: the whole number the card, the CRM property and the
+ * report show (issue 17: satisfaction 69.94 showed as 70 with a yellow "Needs attention" badge).
+ */
+export const shownValue = (value: number): number => Math.round(value);
+
 export function bandHigherIsBetter(value: number, t: { green: number; red: number }): Band {
-  return value >= t.green ? 'green' : value < t.red ? 'red' : 'yellow';
+  const v = shownValue(value);
+  return v >= t.green ? 'green' : v < t.red ? 'red' : 'yellow';
 }
 
 export function bandHigherIsWorse(value: number, t: { green: number; red: number }): Band {
-  return value >= t.red ? 'red' : value < t.green ? 'green' : 'yellow';
+  const v = shownValue(value);
+  return v >= t.red ? 'red' : v < t.green ? 'green' : 'yellow';
 }
 
 const RANK: Record<Band, number> = { green: 0, yellow: 1, red: 2 };

@@ -2,34 +2,54 @@
  * Churn risk 0–100 = 100 · P(churn in the next `horizonDays`), from a logistic model trained on
  * the portal's own history with a time split (train.ts), over the columns of vector.ts.
  *
- * The churn label is configurable (scoring.md §5.4: in non-contractual CRM data churn is
- * latent and must be defined operationally): by default a customer has churned by t₀ + 90 d
- * when they neither bought nor reached out (inbound message, ticket, survey answer) at any time
- * in the 270 days after t₀ + 90 d (see `confirmDays`).
+ * The churn label is configurable per portal (churn-definition.ts; scoring.md §5.4: in
+ * non-contractual CRM data churn is latent and must be defined operationally). Churn means the
+ * customer LEFT: an explicit signal where the CRM has one (a closed deal in a stage the admin
+ * names as a lost renewal, a lifecycle stage meaning "former customer"), otherwise the purchase
+ * process stopped (no closed-won deal). Inbound messages, tickets and survey answers are
+ * features, never the label: counting them as "stayed" taught the model that any complaint
+ * means safety (issue 17).
  */
 import type { ScoreValue } from '../store/scores.ts';
 import { sigmoid } from './models/special.ts';
 import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
-import { dataQualityReason, topReasons } from './explain.ts';
+import { topReasons } from './explain.ts';
 import type { ContactFeatures } from './features.ts';
 import { clamp, round3 } from './satisfaction.ts';
 import { COLUMN_NAMES, logisticReasons, type LinearModel, type LoyaltyInputs } from './vector.ts';
 
+export type ChurnSignals = {
+  /**
+   * deal stages (stage ids, as the CRM stores them) that mean "renewal lost": a deal closed in
+   * one of them marks the customer as churned at its close date unless they buy again after it
+   */
+  lostDealStages: string[];
+  /**
+   * contact lifecycle stages that mean "no longer a customer" (HubSpot's built-in `other`, or a
+   * custom "former customer" stage; https://knowledge.hubspot.com/records/use-lifecycle-stages):
+   * a past buyer in one of them counts as churned after their last purchase
+   */
+  lostLifecycleStages: string[];
+};
+
 export type ChurnDefinition = {
   horizonDays: number;
-  /** what counts as still being a customer */
-  activity: 'purchase' | 'purchase_or_inbound';
   /**
-   * 0: churned at t₀ + H = quiet throughout (t₀, t₀ + H] (a plain inactivity window).
-   * > 0: churned at t₀ + H = quiet throughout (t₀ + H, t₀ + H + confirmDays], i.e. gone BY the end
-   * of the horizon and not back since. This is the "not alive at t₀ + H" event of BG/NBD; a
-   * plain window also labels slow-but-loyal customers who simply had nothing to buy that
-   * quarter, and over-predicts (measured on the synthetic account: ECE 0.12 against the
-   * truth, against 0.029 with a 270-day confirmation and BG/NBD-weighted soft labels; bench/models.ts).
+   * 0: churned at t₀ + H = no purchase throughout (t₀, t₀ + H] (a plain window).
+   * > 0: churned at t₀ + H = no purchase throughout (t₀ + H, t₀ + H + confirmDays], i.e. gone BY
+   * the end of the horizon and not back since. This is the "not alive at t₀ + H" event of BG/NBD;
+   * a plain window also labels slow-but-loyal customers who simply had nothing to buy that
+   * quarter, and over-predicts. Quiet customers get BG/NBD-weighted soft labels (churn-label.ts).
    */
   confirmDays: number;
+  signals: ChurnSignals;
 };
-export const DEFAULT_CHURN_DEFINITION: ChurnDefinition = { horizonDays: 90, activity: 'purchase_or_inbound', confirmDays: 270 };
+/** The documented default (docs/scores.md "The churn definition"): purchase-based, no explicit signals mapped. */
+export const DEFAULT_CHURN_DEFINITION: ChurnDefinition = {
+  horizonDays: 90,
+  confirmDays: 270,
+  signals: { lostDealStages: [], lostLifecycleStages: [] },
+};
 
 export type ProbabilityModel = LinearModel & {
   /** 'trained' from the portal's history, or the documented 'prior' (cold start) */
@@ -51,14 +71,18 @@ export function namedModel(intercept: number, named: Record<string, [beta: numbe
 /**
  * Cold-start churn model, used until the portal has enough labelled history (train.ts:
  * MIN_CLASS). Centred on a typical customer (logit −1.4 ≈ 20 % 90-day churn), then: each
- * e-fold of days without any touch adds 0.9 to the logit; BG/NBD P(alive) (the purchase
- * pattern) subtracts 2.5 per unit; negative messages and open high-priority tickets add risk.
+ * e-fold of days without a purchase adds 0.9 to the logit; BG/NBD P(alive) (the purchase
+ * pattern) subtracts 2.5 per unit; negative messages, unhappy survey answers and open
+ * high-priority tickets add risk, very happy answers remove some. Uses only columns the trained
+ * model may use, with the same signs (vector.ts CHURN_SIGNS): a friendly email does not swing it.
  * Chosen to agree in sign with every published churn driver in scoring.md §4.5; not fitted.
  */
 export const PRIOR_CHURN: ProbabilityModel = namedModel(-1.4, {
-  'days since touch': [0.9, Math.log1p(45)],
+  'recency': [0.9, Math.log1p(45)],
   'P(alive)': [-2.5, 0.7],
   'negative messages': [0.5, 0],
+  'detractor answers': [0.5, 0],
+  'promoter answers': [-0.3, 0],
   'open high-priority': [0.4, 0],
   'purchases': [-0.3, Math.log1p(2)],
 });
@@ -81,8 +105,6 @@ export function scoreChurn(
   const value = 100 * p;
   const reasons = topReasons(logisticReasons(model, row, p, f, l), 4);
   const base = model.source === 'trained' ? 0.9 : 0.5;
-  const dq = dataQualityReason(f.dataIssues, base * (1 - f.dataQuality));
   if (model.source === 'prior') reasons.push({ text: 'not enough history to train on: using the default model', impact: 0 });
-  if (dq !== null) reasons.push(dq);
   return { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons };
 }

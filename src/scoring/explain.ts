@@ -29,12 +29,16 @@ export function topReasons(reasons: readonly Reason[], top = 4, minImpact = 0.5)
   return out;
 }
 
-/** Data-quality reason: always shown when the contact's records have problems (never hidden by ranking). */
-export function dataQualityReason(issues: readonly string[], confidenceLost: number): Reason | null {
-  if (issues.length === 0) return null;
-  const shown = issues.slice(0, 3).join(', ');
-  const more = issues.length > 3 ? ` and ${issues.length - 3} more` : '';
-  return { text: `data problems lower confidence: ${shown}${more}`, impact: -Math.round(confidenceLost * 100) };
+/**
+ * The confidence line: "confidence 62 % — invalid phone number, deal dated in the future". Data
+ * problems lower confidence, not the score, so they are said once here and never as a reason
+ * (issue 17: shown as reasons, the confidence lost read as score points).
+ */
+export function confidenceLine(confidence: number, issues: readonly string[]): string {
+  const pct = `confidence ${Math.round(Math.max(0, Math.min(1, confidence)) * 100)} %`;
+  if (issues.length === 0) return pct;
+  const more = issues.length > 3 ? ` and ${plural(issues.length - 3, 'more data problem')}` : '';
+  return `${pct} — ${issues.slice(0, 3).join(', ')}${more}`;
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {
@@ -45,11 +49,22 @@ export function daysText(d: number): string {
   return plural(Math.round(d), 'day');
 }
 
-/** 12345.6 → "12,346" (Number#toLocaleString goes through Intl: ~100× slower per call). */
+/** "today", "yesterday", "12 days ago" (never "0 days ago"). */
+export function agoText(d: number): string {
+  const n = Math.round(d);
+  return n <= 0 ? 'today' : n === 1 ? 'yesterday' : `${n} days ago`;
+}
+
+/**
+ * 12345.6 → "12,346" (Number#toLocaleString goes through Intl: ~100× slower per call). Numbers of
+ * 10²¹ and more, which String() writes as "1e+21", are grouped from their BigInt digits; a
+ * non-finite value reads "unknown" (issue 15 item 11: "average order 1e,+21").
+ */
 export function grouped(n: number): string {
+  if (!Number.isFinite(n)) return 'unknown';
   const v = Math.round(n);
   const sign = v < 0 ? '-' : '';
-  const digits = String(Math.abs(v));
+  const digits = Math.abs(v) >= 1e21 ? BigInt(Math.abs(v)).toString() : String(Math.abs(v));
   let out = '';
   for (let i = 0; i < digits.length; i++) {
     if (i > 0 && (digits.length - i) % 3 === 0) out += ',';
@@ -70,14 +85,34 @@ const ISSUE_PREFIX: Record<string, string> = {
   not_a_number: 'non-numeric value',
 };
 
-/** Connector issue codes (connectors/hubspot/mapping.ts: "future_date:closedate", …) in plain words. */
+/** CRM property names in issue codes, as a rep knows the fields (no internal keys on the card). */
+const FIELD_WORDS: Record<string, string> = {
+  closedate: 'deal close date',
+  createdate: 'create date',
+  hs_createdate: 'create date',
+  hs_timestamp: 'activity date',
+  hs_submission_timestamp: 'survey answer date',
+  amount: 'deal amount',
+  hs_value: 'survey answer',
+  numberofemployees: 'company size',
+  annualrevenue: 'annual revenue',
+  time_to_close: 'ticket time to close',
+  closed_date: 'ticket close date',
+};
+
+/** "hs_lastmodifieddate" → "last modified date" for a field with no entry above. */
+function fieldWords(name: string): string {
+  return FIELD_WORDS[name] ?? name.replace(/^hs_/, '').replace(/_/g, ' ');
+}
+
+/** Connector issue codes (the CRM mappings' "future_date:closedate", …) in plain words. */
 export function describeIssue(code: string): string {
   const whole = ISSUE_WORDS[code];
   if (whole !== undefined) return whole;
   const colon = code.indexOf(':');
   if (colon > 0) {
     const prefix = ISSUE_PREFIX[code.slice(0, colon)];
-    if (prefix !== undefined) return `${prefix} (${code.slice(colon + 1)})`;
+    if (prefix !== undefined) return `${prefix} (${fieldWords(code.slice(colon + 1))})`;
   }
-  return code;
+  return code.replace(/_/g, ' ');
 }

@@ -68,11 +68,15 @@ export type ContactFeatures = {
   openDeals: number;
   /** deals closed lost at or before asOf */
   lostDeals: number;
-  /** inbound calls/emails/meetings in the last 30 days */
+  /**
+   * inbound calls/emails/meetings in the last 30 days, complaints left out (a message whose
+   * sentiment is negative): a complaint is not evidence of a healthy relationship, and counting it
+   * here let one angry email lower churn risk (issue 17). Complaints count in `negativeTexts`.
+   */
   inbound30d: number;
-  /** inbound calls/emails/meetings in the last 90 days */
+  /** inbound calls/emails/meetings in the last 90 days, complaints left out */
   inbound90d: number;
-  /** inbound calls/emails/meetings 91–180 days ago (for the trend) */
+  /** inbound calls/emails/meetings 91–180 days ago, complaints left out (for the trend) */
   inboundPrev90d: number;
   /** rep-initiated calls/emails/meetings in the last 90 days */
   outbound90d: number;
@@ -80,9 +84,13 @@ export type ContactFeatures = {
   notes90d: number;
   /** all engagements at or before asOf */
   engagementsTotal: number;
-  /** days since the last inbound engagement, ticket or survey answer (NEVER_DAYS when none) */
+  /**
+   * days since the last inbound engagement that is not a complaint: a call/email/meeting without
+   * negative sentiment or a survey answer that is not a detractor's (NEVER_DAYS when none).
+   * Tickets, complaints and detractor answers are risk evidence, never "still here" evidence.
+   */
   daysSinceInbound: number;
-  /** days since any touch, either direction (NEVER_DAYS when none) */
+  /** days since any touch (a purchase, a rep touch, or an inbound contact as above; NEVER_DAYS when none) */
   daysSinceTouch: number;
   /** inbound contacts per channel, all time (for the likely channel) */
   channelCounts: Record<Channel, number>;
@@ -116,6 +124,10 @@ export type ContactFeatures = {
   csatMean: number | null;
   /** days since the last survey answer (NEVER_DAYS when none) */
   daysSinceSurvey: number;
+  /** valid survey answers from a detractor: NPS 0–6, CSAT 1–2, CES 1–3 */
+  detractorAnswers: number;
+  /** valid survey answers from a promoter: NPS 9–10, CSAT 5, CES 6–7 */
+  promoterAnswers: number;
   /** mean sentiment in (−1, 1) of inbound texts, ticket texts and survey comments with lexicon words (null when none) */
   sentiment: number | null;
   /** texts that carried sentiment */
@@ -145,13 +157,22 @@ function sinceDays(asOf: number, t: number): number {
 /** Running sentiment of a contact's texts (module-level helpers, not closures: computeFeatures runs per contact). */
 type Tone = { sum: number; texts: number; negative: number };
 
-function addTone(tone: Tone, text: string | null): void {
+/** Adds a text's sentiment; true when the text is a complaint (its sentiment is negative). */
+function addTone(tone: Tone, text: string | null): boolean {
   const s = sentimentOf(text);
-  if (s.hits === 0) return;
+  if (s.hits === 0) return false;
   tone.sum += s.score;
   tone.texts++;
   if (s.score < -0.3) tone.negative++;
+  return s.score < 0;
 }
+
+/**
+ * Detractor / promoter cut-offs per survey: NPS's own (0–6 / 9–10, https://www.netpromoter.com/know/);
+ * CSAT 1–2 / 5 and CES 1–3 / 6–7 on their 1–5 and 1–7 scales (the bottom and top of each scale).
+ */
+const DETRACTOR_MAX = { NPS: 6, CSAT: 2, CES: 3 } as const;
+const PROMOTER_MIN = { NPS: 9, CSAT: 5, CES: 6 } as const;
 
 /**
  * A usable date: finite and within the plausible range (connectors/clean.ts). Rows cached before
@@ -229,6 +250,8 @@ export function computeFeatures(
   let csatSum = 0;
   let csatN = 0;
   let lastSurvey = -Infinity;
+  let detractorAnswers = 0;
+  let promoterAnswers = 0;
 
   const tone: Tone = { sum: 0, texts: 0, negative: 0 };
   const d90 = asOf - 90 * DAY_MS;
@@ -289,8 +312,6 @@ export function computeFeatures(
         if (createdAt > d30) tickets30d++;
         if (createdAt > d90) tickets90d++;
         if (createdAt > lastTicket) lastTicket = createdAt;
-        if (createdAt > lastInbound) lastInbound = createdAt;
-        if (createdAt > lastTouch) lastTouch = createdAt;
         const closedAt = validTime(t.closedAt) ? t.closedAt : t.isClosed && validTime(t.timeToCloseMs) ? createdAt + t.timeToCloseMs : null;
         const closed = closedAt !== null && closedAt <= asOf;
         // subject and content joined by a space (either may be missing)
@@ -327,7 +348,6 @@ export function computeFeatures(
           break;
         }
         if (f.at > asOf) break;
-        if (f.at > lastInbound) lastInbound = f.at;
         addTone(tone, f.comment);
         const scale = f.surveyType === null ? undefined : SCALES[f.surveyType];
         if (scale === undefined) {
@@ -344,6 +364,10 @@ export function computeFeatures(
         }
         surveys++;
         surveySum += (f.value - scale[0]) / (scale[1] - scale[0]);
+        const type = f.surveyType as keyof typeof DETRACTOR_MAX;
+        if (f.value <= DETRACTOR_MAX[type]) detractorAnswers++;
+        else if (f.at > lastInbound) lastInbound = f.at;
+        if (f.value >= PROMOTER_MIN[type]) promoterAnswers++;
         if (f.at > lastSurvey) lastSurvey = f.at;
         if (f.surveyType === 'NPS' && f.at >= npsLastAt) {
           npsLast = f.value;
@@ -377,15 +401,18 @@ export function computeFeatures(
           if (row.type === 'notes') addTone(tone, e.text);
           break;
         }
-        if (e.at > lastTouch) lastTouch = e.at;
         if (e.direction === 'inbound') {
           channelCounts[row.type]++;
+          if (addTone(tone, e.text)) break; // a complaint: risk evidence only (see inbound30d)
+          if (e.at > lastTouch) lastTouch = e.at;
           if (e.at > lastInbound) lastInbound = e.at;
           if (e.at > d30) inbound30d++;
           if (e.at > d90) inbound90d++;
           else if (e.at > d180) inboundPrev90d++;
-          addTone(tone, e.text);
-        } else if (e.at > d90) outbound90d++;
+        } else {
+          if (e.at > lastTouch) lastTouch = e.at;
+          if (e.at > d90) outbound90d++;
+        }
         break;
       }
       default:
@@ -433,6 +460,8 @@ export function computeFeatures(
     npsLast,
     csatMean: csatN > 0 ? csatSum / csatN : null,
     daysSinceSurvey: sinceDays(asOf, lastSurvey),
+    detractorAnswers,
+    promoterAnswers,
     sentiment: tone.texts > 0 ? tone.sum / tone.texts : null,
     sentimentTexts: tone.texts,
     negativeTexts: tone.negative,

@@ -18,7 +18,7 @@ import {
 import { conditionalExpectedSpend, type GammaGammaParams } from './models/gamma-gamma.ts';
 import type { Reason, ScoreValue } from '../store/scores.ts';
 import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
-import { daysText, dataQualityReason, grouped, plural, topReasons } from './explain.ts';
+import { agoText, daysText, plural, topReasons } from './explain.ts';
 import type { ContactFeatures } from './features.ts';
 import type { LoyaltyInputs } from './vector.ts';
 import { clamp, round3 } from './satisfaction.ts';
@@ -117,8 +117,6 @@ export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: B
   const s = rfmSummary(f);
   if (s === null) {
     const reasons: Reason[] = [{ text: 'no purchases yet', impact: 0 }];
-    const dq = dataQualityReason(f.dataIssues, 1 - f.dataQuality);
-    if (dq !== null) reasons.push(dq);
     return {
       score: { value: 0, band: bandHigherIsBetter(0, bands), confidence: round3(0.5 * f.dataQuality), reasons },
       extra: { clv: 0, pAlive: 0, expectedPurchases52w: 0, rfm: null },
@@ -132,19 +130,19 @@ export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: B
   // telescopes to this; one series evaluation instead of twelve keeps scoring fast).
   const spend = f.amountCount > 0 ? conditionalExpectedSpend(params.gammaGamma, { x: f.amountCount, zbar: f.monetaryMean }) : conditionalExpectedSpend(params.gammaGamma, { x: 0, zbar: 0 });
   const clv = spend * e52;
+  // Each reason reads in the direction it pushes (issue 11: "9 purchases in 714 days (−20.7)" read
+  // as praise while it lowered the score). The expected value next year is an extra, not score points.
+  const recencyImpact = 50 * (pAlive - 0.5);
+  const bought = f.recencyDays >= 60 ? `no purchase in ${daysText(f.recencyDays)}` : `bought ${agoText(f.recencyDays)}`;
+  const paceImpact = 50 * (eShare - 0.5);
+  const pace = `${plural(f.purchases, 'purchase')} in ${daysText(f.daysSinceFirstPurchase)}`;
   const reasons: Reason[] = [
-    {
-      text: f.recencyDays >= 60 ? `no purchase in ${daysText(f.recencyDays)}` : `bought ${daysText(f.recencyDays)} ago`,
-      impact: 50 * (pAlive - 0.5),
-    },
-    { text: `${plural(f.purchases, 'purchase')} in ${daysText(f.daysSinceFirstPurchase)}`, impact: 50 * (eShare - 0.5) },
+    { text: recencyImpact < 0 ? `${bought}: may have stopped buying` : `${bought}: still buying`, impact: recencyImpact },
+    { text: `${pace}: ${paceImpact < 0 ? 'below' : 'above'} this account's usual pace`, impact: paceImpact },
   ];
-  if (f.amountCount > 0) reasons.push({ text: `expected value next year ${grouped(clv)}`, impact: 0.5 });
   const shown = topReasons(reasons, 3);
   // Evidence grows with repeat purchases: one purchase says little about a rate.
   const evidence = 1 - Math.exp(-(s.x + 1) / 2);
-  const dq = dataQualityReason(f.dataIssues, evidence * (1 - f.dataQuality));
-  if (dq !== null) shown.push(dq);
   return {
     score: { value: clamp(value), band: bandHigherIsBetter(value, bands), confidence: round3(evidence * f.dataQuality), reasons: shown },
     extra: { clv: Math.round(clv * 100) / 100, pAlive: round3(pAlive), expectedPurchases52w: round3(e52), rfm: rfmCell(f, params.rfmEdges) },

@@ -34,10 +34,14 @@ const linearSchema = z.object({
 });
 export const churnParamsSchema = z.object({
   model: linearSchema,
+  // Models stored before issue 17 carry `activity` (inbound counted as staying) and no signals:
+  // they parse (the extra key is dropped) and keep scoring until the next training run.
   definition: z.object({
     horizonDays: z.number().positive(),
-    activity: z.enum(['purchase', 'purchase_or_inbound']),
     confirmDays: z.number().min(0).default(0),
+    signals: z
+      .object({ lostDealStages: z.array(z.string()), lostLifecycleStages: z.array(z.string()) })
+      .default({ lostDealStages: [], lostLifecycleStages: [] }),
   }),
 });
 export const serviceParamsSchema = z.object({

@@ -10,7 +10,7 @@
  */
 import type { Reason, ScoreValue } from '../store/scores.ts';
 import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
-import { dataQualityReason, plural, topReasons } from './explain.ts';
+import { plural, topReasons } from './explain.ts';
 import type { ContactFeatures } from './features.ts';
 
 export type SatisfactionParams = {
@@ -66,8 +66,6 @@ export function scoreSatisfaction(
   const reasons: Reason[] = parts.map((p) => ({ text: p.text, impact: (100 * p.w * (p.m - m0)) / (n + K) }));
   const shown = topReasons(reasons, 4);
   if (n < 1) shown.push({ text: n === 0 ? 'no feedback yet: account average' : 'little feedback yet: close to the account average', impact: 0 });
-  const dq = dataQualityReason(f.dataIssues, evidence * (1 - f.dataQuality));
-  if (dq !== null) shown.push(dq);
   return {
     value: clamp(value),
     band: bandHigherIsBetter(value, bands),

@@ -21,7 +21,7 @@ const NEGATIVE: Record<string, number> = {
   fail: -2, failed: -2, failing: -2, failure: -2, slow: -1, angry: -2, frustrated: -2, frustrating: -2,
   disappointed: -2, disappointing: -2, unhappy: -2, cancel: -2, cancellation: -2, refund: -2,
   complaint: -2, complain: -2, worst: -2, useless: -2, problem: -1, problems: -1, issue: -1, issues: -1,
-  unacceptable: -2, poor: -2, crash: -2, crashes: -2, down: -1, outage: -2, waiting: -1, still: -1,
+  unacceptable: -2, upset: -2, outages: -2, blocking: -2, losing: -2, poor: -2, crash: -2, crashes: -2, down: -1, outage: -2, waiting: -1, still: -1,
   confusing: -1, difficult: -1, hard: -1, expensive: -1, escalate: -2, lawyer: -2, leave: -1, switch: -1,
 };
 

@@ -8,7 +8,7 @@
 import type { ScoreValue } from '../store/scores.ts';
 import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
 import { predictProbability, namedModel, type ProbabilityModel } from './churn.ts';
-import { dataQualityReason, topReasons } from './explain.ts';
+import { topReasons } from './explain.ts';
 import { CHANNELS, type Channel, type ContactFeatures } from './features.ts';
 import { clamp, round3 } from './satisfaction.ts';
 import { logisticReasons, type LoyaltyInputs } from './vector.ts';
@@ -26,8 +26,6 @@ export const PRIOR_SERVICE: ProbabilityModel = namedModel(-2.2, {
   'open tickets': [0.5, 0],
   'inbound 30d': [0.4, 0],
 });
-
-const CHANNEL_WORDS: Record<Channel, string> = { emails: 'email', calls: 'phone', meetings: 'meetings', tickets: 'support tickets' };
 
 export function likelyChannel(f: ContactFeatures, mix: Record<Channel, number>): { channel: Channel; probability: number } {
   let total = 0;
@@ -58,10 +56,9 @@ export function scoreServiceNeed(
   const value = 100 * p;
   const reasons = topReasons(logisticReasons(model, row, p, f, l), 3);
   const ch = likelyChannel(f, mix);
-  reasons.push({ text: `most likely to reach out by ${CHANNEL_WORDS[ch.channel]} (${Math.round(ch.probability * 100)} %)`, impact: 0 });
+  // The likely channel is shown on the service-need tile (extra.likelyChannel), not as a reason:
+  // reasons are score points only (issue 17).
   const base = model.source === 'trained' ? 0.9 : 0.5;
-  const dq = dataQualityReason(f.dataIssues, base * (1 - f.dataQuality));
-  if (dq !== null) reasons.push(dq);
   return {
     score: { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons },
     channel: ch.channel,

@@ -1,7 +1,8 @@
 /**
  * Time-split training on the portal's own cache (ARCHITECTURE §5, scoring.md §4.8).
  *
- * Churn (horizon H, default 90 days, confirmation window Q, default 270 days; churn.ts): features
+ * Churn (horizon H, default 90 days, confirmation window Q, default 270 days; churn.ts, the label
+ * in churn-label.ts; the model's coefficients are sign-constrained, vector.ts CHURN_SIGNS): features
  * as of c₁ = t₀ − 2H − Q with labels from what happened after c₁ train a model that is tested on
  * features as of c₂ = t₀ − H − Q with labels from after c₂ — the test cut-off strictly follows
  * the training one, and every label window ends by t₀. Those held-out figures are stored as the metrics;
@@ -27,11 +28,14 @@ import {
   rocAuc,
 } from './models/metrics.ts';
 import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
-import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type CompanyContext, type ContactFeatures, type ContactInput } from './features.ts';
-import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, safePAlive, type LoyaltyParams } from './loyalty.ts';
+import { churnEvidence, churnLabel, type ChurnEvidence } from './churn-label.ts';
+import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures } from './features.ts';
+import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, type LoyaltyParams } from './loyalty.ts';
 import { DEFAULT_SATISFACTION } from './satisfaction.ts';
 import { DEFAULT_CHANNEL_MIX, PRIOR_SERVICE, SERVICE_HORIZON_DAYS } from './service-need.ts';
-import { COLUMN_NAMES, modelRow } from './vector.ts';
+import { COLUMN_NAMES, churnSignVector, modelRow } from './vector.ts';
+
+export { churnLabel } from './churn-label.ts';
 
 export type TrainOptions = {
   now: number;
@@ -96,33 +100,19 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
     serviceTestY: number;
   };
   const kept: Kept[] = [];
-  // How often a customer known to be alive is silent (no inbound contact) for a whole
-  // confirmation window: those who bought in (t₀ − H, t₀] were alive during (t₀ − H − Q, t₀ − H].
-  let aliveKnown = 0;
-  let aliveSilent = 0;
-  const churned = (input: ContactInput, cut: number, company: CompanyContext | undefined): ChurnEvidence => {
-    const o = Q > 0 ? outcomesBetween(input, cut + H, cut + H + Q) : outcomesBetween(input, cut, cut + H);
-    const active = o.purchased || (def.activity === 'purchase_or_inbound' && o.inboundActivity);
-    if (active || Q === 0) return { quiet: !active, atHorizon: null };
-    return { quiet: true, atHorizon: rfmSummary(computeFeatures(input, cut + H, company, now)) };
-  };
   for (const chunk of readContactChunks(store, portal)) {
     for (const input of chunk) {
       if (rate < 1 && hashUnit(input.id) >= rate) continue;
       const company = input.companyId === null ? undefined : companies.get(input.companyId);
       const f = (t: number) => computeFeatures(input, t, company, now);
-      if (Q > 0 && outcomesBetween(input, now - H, now).purchased) {
-        aliveKnown++;
-        if (!outcomesBetween(input, now - H - Q, now - H).inboundActivity) aliveSilent++;
-      }
       kept.push({
         churnTrain: f(cuts.churnTrain),
         churnTest: f(cuts.churnTest),
         serviceTrain: f(cuts.serviceTrain),
         serviceTest: f(cuts.serviceTest),
         now: f(now),
-        churnTrainY: churned(input, cuts.churnTrain, company),
-        churnTestY: churned(input, cuts.churnTest, company),
+        churnTrainY: churnEvidence(input, cuts.churnTrain, def, company, now),
+        churnTestY: churnEvidence(input, cuts.churnTest, def, company, now),
         serviceTrainY: outcomesBetween(input, cuts.serviceTrain, cuts.serviceTrain + S).newTicket ? 1 : 0,
         serviceTestY: outcomesBetween(input, cuts.serviceTest, cuts.serviceTest + S).newTicket ? 1 : 0,
       });
@@ -155,9 +145,7 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   metrics['satisfaction_prior'] = round(satisfactionPrior);
 
   // Churn. Labels: P(gone by the horizon | everything seen up to now), see churnLabel.
-  const silentWhileAlive = def.activity === 'purchase_or_inbound' && aliveKnown >= MIN_CLASS ? (aliveSilent + 1) / (aliveKnown + 2) : 1;
-  metrics['churn_silent_while_alive'] = round(silentWhileAlive);
-  const label = (e: ChurnEvidence) => churnLabel(e, bgNow, def.confirmDays / 7, silentWhileAlive);
+  const label = (e: ChurnEvidence) => churnLabel(e, bgNow, def.confirmDays / 7);
   const rowsAt = (fs: ContactFeatures[], bg: BgNbdParams) => fs.map((f) => modelRow(f, loyaltyInputs(f, { ...loyalty, bgNbd: bg })));
   const churnTrain = kept.filter((k) => k.churnTrain.exists);
   const churnTest = kept.filter((k) => k.churnTest.exists);
@@ -168,6 +156,7 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
     churnTest.map((k) => label(k.churnTestY)),
     l2,
     PRIOR_CHURN,
+    churnSignVector(),
   );
   for (const [k, v] of Object.entries(churnResult.metrics)) metrics[`churn_${k}`] = v;
 
@@ -222,31 +211,6 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
   return { version, metrics };
 }
 
-/** What the data say after a churn cut-off: quiet through the confirmation window, and the purchase summary at the horizon. */
-type ChurnEvidence = { quiet: boolean; atHorizon: RfmSummary | null };
-
-/**
- * The churn label as a probability (IRLS accepts fractional labels). Active after the horizon:
- * 0 (still a customer). Quiet through the confirmation window of τ weeks: not proof of loss,
- * since slow buyers are quiet too, so BG/NBD says how likely the quiet customer is gone:
- * with A = P(alive at the horizon | history) and P₀ = ((α+T)/(α+T+τ))^(r+x) the chance an
- * alive customer makes no purchase in τ weeks — times S, the share of customers known to be
- * alive who also sent nothing inbound over such a window (measured on the portal; 1 when the
- * definition counts purchases only) — P(gone | quiet) = (1 − A) / (1 − A + A·P₀·S).
- * A customer with no repeat purchase cannot have dropped out under BG/NBD (A = 1), which is
- * the model's definition of churn, so their label stays low. Without a confirmation window
- * (confirmDays 0) or a purchase history the label is the plain quiet/active indicator.
- */
-export function churnLabel(e: ChurnEvidence, bg: BgNbdParams, tauWeeks: number, silentWhileAlive = 1): number {
-  if (!e.quiet) return 0;
-  const s = e.atHorizon;
-  if (s === null) return 1;
-  const A = safePAlive(bg, s);
-  const p0 = Math.pow((bg.alpha + s.T) / (bg.alpha + s.T + tauWeeks), bg.r + s.x) * silentWhileAlive;
-  const gone = 1 - A;
-  const y = gone / (gone + A * p0);
-  return Number.isFinite(y) ? y : 1;
-}
 
 function versionFor(now: number): string {
   // e.g. "m20261123T093012345": the training time to the millisecond; sortable, readable on the
@@ -376,9 +340,10 @@ function fitWithTimeSplit(
   testY: number[],
   l2: number,
   prior: ProbabilityModel,
+  signs?: readonly (1 | -1 | 0 | null)[],
 ): { model: ProbabilityModel; metrics: Record<string, number> } {
   const fit = (X: number[][], y: number[]): ProbabilityModel => {
-    const m = fitLogistic(X, y, { l2, standardize: true });
+    const m = fitLogistic(X, y, signs === undefined ? { l2, standardize: true } : { l2, standardize: true, signs });
     return { source: 'trained', columns: COLUMN_NAMES, intercept: m.intercept, coefficients: m.coefficients, means: columnMeans(X) };
   };
   const metrics: Record<string, number> = { train_n: trainY.length, train_positives: Math.round(trainY.reduce((s, v) => s + v, 0)) };

@@ -9,6 +9,7 @@ import { Hono, type Context } from 'hono';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { ContactScores, Reason, ScoreKey } from '../store/scores.ts';
+import { DEFAULT_BANDS } from '../scoring/bands.ts';
 import { readBodyLimited, WEBHOOK_BODY_LIMIT } from '../webhooks/hubspot.ts';
 import { createReplayGuard, type ReplayGuard } from './replay-guard.ts';
 import { createRescores, type Rescores } from './rescores.ts';
@@ -120,7 +121,8 @@ function topReasons(s: ContactScores): CardReason[] {
   for (const key of CARD_SCORE_KEYS) {
     for (const r of s[key].reasons as readonly Reason[]) {
       const text = r.text.trim().slice(0, 300);
-      if (text !== '' && Number.isFinite(r.impact)) all.push({ score: key, text, impact: r.impact });
+      // notes without points ("no feedback yet: account average") are not reasons on the card
+      if (text !== '' && Number.isFinite(r.impact) && r.impact !== 0) all.push({ score: key, text, impact: r.impact });
     }
   }
   return all.sort((a, b) => Math.abs(b.impact) - Math.abs(a.impact)).slice(0, MAX_CARD_REASONS);
@@ -153,9 +155,19 @@ export function buildCardResponse(store: Store, portal: string, contactId: strin
   const scores = Object.fromEntries(
     CARD_SCORE_KEYS.map((key) => [
       key,
-      { value: clamp(s[key].value, 0, 100), band: s[key].band, confidence: clamp(s[key].confidence, 0, 1), change30d: change(key) },
+      {
+        value: clamp(s[key].value, 0, 100),
+        band: s[key].band,
+        confidence: clamp(s[key].confidence, 0, 1),
+        change30d: change(key),
+        cutoffs: DEFAULT_BANDS[key],
+      },
     ]),
   );
+  // Data problems lower confidence and are said once, on the confidence line (issue 17).
+  const issues = s.extra['dataIssues'];
+  const dataIssues = Array.isArray(issues) ? issues.filter((x): x is string => typeof x === 'string' && x !== '').slice(0, 10).map((x) => x.slice(0, 200)) : [];
+  const channel = s.extra['likelyChannel'];
   // Parse our own output: a broken store row becomes a logged 500, never an unchecked payload.
   return cardResponseSchema.parse({
     state: 'scored',
@@ -166,6 +178,8 @@ export function buildCardResponse(store: Store, portal: string, contactId: strin
     reasons: topReasons(s),
     scoredAt: new Date(s.scoredAt).toISOString(),
     modelVersion: s.modelVersion,
+    dataIssues,
+    likelyChannel: channel === 'emails' || channel === 'calls' || channel === 'meetings' || channel === 'tickets' ? channel : null,
   });
 }
 

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/log.ts';
 import { createPreviewRoutes } from '../../src/server/preview.ts';
 import type { Store } from '../../src/store/index.ts';
 import { SCORE_KEYS, type ContactScores } from '../../src/store/scores.ts';
-import { NOW, PORTAL_A, scores, seedStore } from '../unit/cards/fixtures.ts';
+import { contact, NOW, PORTAL_A, scores, seedStore } from '../unit/cards/fixtures.ts';
 import { findChromium, launchChromium } from './chromium.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -78,7 +78,7 @@ function expectedReasons(s: ContactScores): string[] {
   return SCORE_KEYS.flatMap((k) => s[k].reasons.map((r) => ({ k, ...r })))
     .sort((a, b) => Math.abs(b.impact) - Math.abs(a.impact))
     .slice(0, 5)
-    .map((r) => `${LABELS[r.k]}: ${r.text} (${r.impact >= 0 ? '+' : '−'}${Math.abs(r.impact)})`);
+    .map((r) => `${LABELS[r.k]}: ${r.text} (${r.impact >= 0 ? '+' : '−'}${Math.abs(r.impact)} points)`);
 }
 
 describe('card preview in Chromium', () => {
@@ -90,7 +90,8 @@ describe('card preview in Chromium', () => {
 
     for (const k of SCORE_KEYS) {
       const item = page.getByTestId(`score-${k}`);
-      expect((await item.locator('[data-role=number]').innerText()).trim()).toBe(String(Math.round(stored[k].value)));
+      const unit = k === 'churnRisk' || k === 'serviceNeed' ? '%' : '';
+      expect((await item.locator('[data-role=number]').innerText()).trim()).toBe(`${Math.round(stored[k].value)}${unit}`);
       expect((await item.locator('[data-role=label]').textContent())?.trim()).toBe(LABELS[k]);
     }
     expect(await text(page, 'band')).toBe(BANDS[stored.health]);
@@ -109,10 +110,31 @@ describe('card preview in Chromium', () => {
     const after = store.scores.get(PORTAL_A, '101');
     expect(after?.scoredAt).toBe(NOW + 60 * 60 * 1000);
     expect(await text(page, 'band')).toBe(BANDS.green);
-    expect((await page.getByTestId('score-churnRisk').locator('[data-role=number]').innerText()).trim()).toBe('30');
+    expect((await page.getByTestId('score-churnRisk').locator('[data-role=number]').innerText()).trim()).toBe('30%');
     await page.screenshot({ path: new URL('card-preview-rescored.png', ARTIFACTS).pathname, fullPage: true });
     expect(existsSync(new URL('card-preview.png', ARTIFACTS))).toBe(true);
     await page.close();
+  });
+
+  // Issue 17 "Must show": a red, a yellow and a green card, kept as test artifacts.
+  it('screenshots of a red, a yellow and a green card', async () => {
+    const cards = [
+      { id: '301', band: 'red', over: { sat: 31, churn: 64, health: 'red' } },
+      { id: '302', band: 'yellow', over: { sat: 55, churn: 35, health: 'yellow' } },
+      { id: '303', band: 'green', over: { sat: 82, churn: 9, health: 'green' } },
+    ] as const;
+    store.transaction(() => store.records.upsertPage(cards.map((c) => contact(PORTAL_A, c.id))));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    for (const c of cards) {
+      store.scores.save(PORTAL_A, scores(c.id, NOW, c.over));
+      const page = await open(`/preview/contacts/${c.id}?portal=${PORTAL_A}`);
+      await page.getByTestId('scores').waitFor();
+      expect(await text(page, 'band')).toBe(BANDS[c.band]);
+      const file = new URL(`card-${c.band}.png`, ARTIFACTS);
+      await page.screenshot({ path: file.pathname, fullPage: true });
+      expect(existsSync(file)).toBe(true);
+      await page.close();
+    }
   });
 
   it('not-scored, unknown and other-portal contacts show their states, never another portal\'s data', async () => {

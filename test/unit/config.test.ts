@@ -75,6 +75,18 @@ describe('loadConfig', () => {
     writeFileSync(file, '{ nope');
     expect(errorOf(() => loadConfig({}, file)).message).toMatch(/is not valid JSON/);
   });
+
+  it('reads the churn definition per portal from the config file or RAPPORT_CHURN, and reports bad ones with the rest', () => {
+    expect(loadConfig({}, NO_FILE).churn).toBeUndefined();
+    dir = tempDir('rapport-config-');
+    const file = join(dir.path, 'rapport.config.json');
+    writeFileSync(file, JSON.stringify({ RAPPORT_CHURN: { confirmDays: 180, portals: { 'hubspot:1': { signals: { lostDealStages: ['renewal_lost'] } } } } }));
+    expect(loadConfig({}, file).churn).toEqual({ confirmDays: 180, portals: { 'hubspot:1': { signals: { lostDealStages: ['renewal_lost'] } } } });
+    expect(loadConfig({ RAPPORT_CHURN: '{"horizonDays": 60}' }, NO_FILE).churn).toEqual({ horizonDays: 60 });
+    const e = errorOf(() => loadConfig({ RAPPORT_CHURN: '{"horizonDays": -5}', RAPPORT_PORT: 'x' }, NO_FILE));
+    expect(e.message).toMatch(/RAPPORT_CHURN\.horizonDays/);
+    expect(e.message).toMatch(/RAPPORT_PORT/);
+  });
 });
 
 describe('loadConfig: all problems at once', () => {

@@ -27,6 +27,7 @@ import {
   CHURN_WEIGHTS,
   DAY_MS,
   GAMMA_GAMMA,
+  PRE_CHURN,
   RATES,
   SATISFACTION_LINK,
   TENURE_WEEKS,
@@ -58,6 +59,8 @@ export type Customer = {
   diedAt: number | null;
   /** end of the active span: diedAt, else now */
   activeUntil: number;
+  /** when the customer leaves: diedAt, or a dropout within the truth's horizon after now; null when staying */
+  leavesAt: number | null;
   preferredChannel: Channel;
   /** new tickets per 30 active days (issues + questions sent through the ticket channel) */
   issueRatePer30d: number;
@@ -90,6 +93,16 @@ function eventBeforeDeath(mu: number, kappa: number, horizon: number): number {
   if (!(total > 0)) return 0;
   const none = Math.exp(-total * horizon) + (kappa / total) * (1 - Math.exp(-total * horizon));
   return 1 - none;
+}
+
+/** true in the PRE_CHURN window before the customer leaves (params.ts) */
+export function leaving(customer: Pick<Customer, 'leavesAt'>, at: number): boolean {
+  return customer.leavesAt !== null && at <= customer.leavesAt && at > customer.leavesAt - PRE_CHURN.windowDays * DAY_MS;
+}
+
+/** The customer's mood at `at`: latent satisfaction, lowered in the months before they leave. */
+export function moodAt(customer: Pick<Customer, 'leavesAt' | 'satisfaction'>, at: number): number {
+  return leaving(customer, at) ? customer.satisfaction - PRE_CHURN.moodDrop : customer.satisfaction;
 }
 
 export function drawCustomer(rng: Rng, now: number): Customer {
@@ -175,6 +188,7 @@ export function drawCustomer(rng: Rng, now: number): Customer {
     purchases,
     diedAt,
     activeUntil: diedAt ?? now,
+    leavesAt: diedAt ?? (Number.isFinite(diesAfterNowAt) ? Math.round(diesAfterNowAt) : null),
     preferredChannel,
     issueRatePer30d,
     inboundPerWeek,

@@ -15,6 +15,9 @@ export const LIVE_ID_BASE = 900_000_001;
 
 const TONES: readonly Tone[] = ['positive', 'neutral', 'negative'];
 
+/** What the last `next()` made: its kind, the tone of its text and, for a survey answer, the NPS value. */
+export type LiveEvent = { contactId: string; kind: 'call' | 'email' | 'ticket' | 'survey'; tone: Tone; score: number | null };
+
 export function createLiveActivity(options: {
   seed: number;
   now: number;
@@ -22,11 +25,15 @@ export function createLiveActivity(options: {
   firstId?: number;
 }): {
   next(existingContactIds: readonly string[], at: number): GeneratedBatch;
+  /** the event the last `next()` generated (bench/models.ts measures each one's effect on churn risk) */
+  last(): LiveEvent | null;
 } {
+  let last: LiveEvent | null = null;
   const rng = createRng(deriveSeed(options.seed, 0x11ce));
   let nextId = options.firstId ?? LIVE_ID_BASE;
   const id = () => String(nextId++);
   return {
+    last: () => last,
     next(existingContactIds, at) {
       if (existingContactIds.length === 0) throw new RangeError('createLiveActivity.next needs at least one existing contact id');
       // Never before the account's `now`: the live phase continues the generated history.
@@ -41,6 +48,7 @@ export function createLiveActivity(options: {
       const contactId = pick(rng, existingContactIds);
       const tone = pick(rng, TONES);
       const kind = intBelow(rng, 4);
+      last = { contactId, kind: (['call', 'email', 'ticket', 'survey'] as const)[kind] ?? 'survey', tone, score: null };
       if (kind === 0) {
         const callId = id();
         pushObject(sink, 'calls', callId, {
@@ -81,6 +89,7 @@ export function createLiveActivity(options: {
       } else {
         const feedbackId = id();
         const score = tone === 'positive' ? 9 + intBelow(rng, 2) : tone === 'neutral' ? 7 + intBelow(rng, 2) : intBelow(rng, 7);
+        last.score = score;
         const props: Record<string, string> = {
           hs_survey_id: '1',
           hs_survey_name: 'Quarterly NPS',

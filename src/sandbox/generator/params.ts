@@ -37,6 +37,19 @@ export const TICKET_HORIZON_MS = 30 * DAY_MS;
  */
 export const CHURN_WEIGHTS = { satisfaction: -0.6, pain: 0.35, engagement: -0.35, noise: 0.63 } as const;
 
+/**
+ * Leavers behave as real ones do before they go (issue 17): in the `windowDays` before a
+ * customer's dropout (in the past, or within the truth's 90-day horizon) they open extra problem
+ * tickets (`ticketsPer30d`, on top of their usual rate), and their mood, which sets the tone of
+ * messages and survey answers, falls by `moodDrop` (so negative messages and detractor answers
+ * rise). Service failures and complaints preceding defection are a standard finding of the
+ * retention literature (Keaveney 1995, "Customer Switching Behavior in Service Industries",
+ * Journal of Marketing 59(2), https://doi.org/10.1177/002224299505900206; Ascarza et al. 2018,
+ * "In Pursuit of Enhanced Customer Retention Management", https://doi.org/10.1007/s40547-017-0080-0).
+ * The dropout itself stays the BG/NBD draw, so truth and label keep one definition.
+ */
+export const PRE_CHURN = { windowDays: 90, ticketsPer30d: 0.5, moodDrop: 0.3 } as const;
+
 /** latent satisfaction in [0, 1] = sigmoid(center + scale·s) */
 export const SATISFACTION_LINK = { center: 0.8, scale: 1.25 } as const;
 

@@ -6,9 +6,9 @@
  */
 import { HUBSPOT_OBJECT_TYPES, type GeneratedBatch, type HubspotObjectType, type SandboxObject } from '../model.ts';
 import { defaultAssociationTypeId } from '../hubspot/association-types.ts';
-import type { Customer } from './customer.ts';
+import { leaving, moodAt, type Customer } from './customer.ts';
 import { clamp, iso, money, setOptional, type Props } from './format.ts';
-import { DAY_MS, GAMMA_GAMMA, ID_BASES, RATES, WEEK_MS, type Messiness } from './params.ts';
+import { DAY_MS, GAMMA_GAMMA, ID_BASES, PRE_CHURN, RATES, WEEK_MS, type Messiness } from './params.ts';
 import { chance, gamma, intBelow, logNormal, pick, poisson, poissonTimes, uniform, type Rng } from './random.ts';
 import { sigmoid } from './stats.ts';
 import {
@@ -182,13 +182,22 @@ export function emitCustomer(sink: Sink, customer: Customer, company: CompanyRef
     touch(emitTicket(sink, person, customer, at, category, pick(rng, ['emails', 'calls', 'tickets', 'meetings'] as const)));
   }
 
+  // Leavers complain before they go (params.ts PRE_CHURN): extra problem tickets in the window.
+  if (customer.leavesAt !== null) {
+    const from = Math.max(customer.createdAt, customer.leavesAt - PRE_CHURN.windowDays * DAY_MS);
+    for (const at of poissonTimes(rng, PRE_CHURN.ticketsPer30d / (30 * DAY_MS), from, Math.min(customer.leavesAt, now))) {
+      const category = chance(rng, 0.7) ? 'PRODUCT_ISSUE' : 'BILLING_ISSUE';
+      touch(emitTicket(sink, person, customer, at, category, pick(rng, ['emails', 'calls', 'tickets', 'meetings'] as const)));
+    }
+  }
+
   // Inbound contacts while alive: most through the preferred channel.
   const channels = ['calls', 'emails', 'meetings', 'tickets'] as const;
   for (const at of poissonTimes(rng, customer.inboundPerWeek / WEEK_MS, customer.createdAt, customer.activeUntil)) {
     const channel = chance(rng, RATES.preferredShare)
       ? customer.preferredChannel
       : pick(rng, channels.filter((c) => c !== customer.preferredChannel));
-    const tone = toneOf(rng, customer.satisfaction);
+    const tone = toneOf(rng, moodAt(customer, at));
     if (channel === 'tickets') touch(emitTicket(sink, person, customer, at, 'GENERAL_INQUIRY', 'tickets'));
     else if (channel === 'emails') touch(emitEmail(sink, person, at, 'INCOMING_EMAIL', inboundEmailText(rng, tone)));
     else if (channel === 'calls') touch(emitCall(sink, person, at, 'INBOUND', 'connected', callBody(rng, tone)));
@@ -207,11 +216,11 @@ export function emitCustomer(sink: Sink, customer: Customer, company: CompanyRef
       touch(emitEmail(sink, person, at, 'EMAIL', outboundEmailText(rng)));
       const replyAt = Math.round(at + uniform(rng, 1, 72) * HOUR_MS);
       if (answers && replyAt <= customer.activeUntil) {
-        touch(emitEmail(sink, person, replyAt, 'INCOMING_EMAIL', inboundEmailText(rng, toneOf(rng, customer.satisfaction))));
+        touch(emitEmail(sink, person, replyAt, 'INCOMING_EMAIL', inboundEmailText(rng, toneOf(rng, moodAt(customer, replyAt)))));
       }
     } else if (kind === 1) {
       const outcome = answers ? 'connected' : pick(rng, ['noAnswer', 'busy', 'voicemail'] as const);
-      touch(emitCall(sink, person, at, 'OUTBOUND', outcome, answers ? callBody(rng, toneOf(rng, customer.satisfaction)) : ''));
+      touch(emitCall(sink, person, at, 'OUTBOUND', outcome, answers ? callBody(rng, toneOf(rng, moodAt(customer, at))) : ''));
       if (answers && chance(rng, 0.4)) touch(emitNote(sink, person, at + 10 * MINUTE_MS, noteBody(rng, toneOf(rng, customer.satisfaction))));
     } else {
       const outcome = answers ? (chance(rng, 0.9) ? 'COMPLETED' : 'RESCHEDULED') : pick(rng, ['NO_SHOW', 'CANCELED'] as const);
@@ -226,7 +235,7 @@ export function emitCustomer(sink: Sink, customer: Customer, company: CompanyRef
   for (let sent = firstPurchase + 2 * WEEK_MS; sent <= now; sent += RATES.npsEveryWeeks * WEEK_MS) {
     const answeredAt = Math.round(sent + uniform(rng, 0, 5) * DAY_MS);
     if (!chance(rng, respond) || answeredAt > customer.activeUntil) continue;
-    const score = Math.round(clamp(1.5 + 9 * customer.satisfaction + 1.2 * rng.normal(), 0, 10));
+    const score = Math.round(clamp(1.5 + 9 * moodAt(customer, answeredAt) + 1.2 * rng.normal(), 0, 10));
     touch(emitFeedback(sink, person, customer, answeredAt, 'NPS', score, null));
   }
 
@@ -297,11 +306,13 @@ function emitTicket(
 ): number {
   const { rng, now } = sink;
   const id = nextId(sink, 'tickets');
-  const severity = customer.pain + 0.8 * rng.normal();
+  // Problems get worse before a customer leaves (params.ts PRE_CHURN): more HIGH/URGENT tickets.
+  const severity = customer.pain + (leaving(customer, at) ? 0.8 : 0) + 0.8 * rng.normal();
   const priority = category === 'GENERAL_INQUIRY'
     ? (severity > 1 ? 'MEDIUM' : 'LOW')
     : severity > 1.6 ? 'URGENT' : severity > 0.7 ? 'HIGH' : severity > -0.5 ? 'MEDIUM' : 'LOW';
-  const tone = toneOf(rng, customer.satisfaction - 0.1 * Math.max(0, customer.pain));
+  const mood = moodAt(customer, at);
+  const tone = toneOf(rng, mood - 0.1 * Math.max(0, customer.pain));
   const reopens = category === 'GENERAL_INQUIRY' ? 0 : poisson(rng, 0.1 * Math.exp(0.7 * customer.pain));
   // Time to close: by priority, longer for pained customers and for every reopen.
   const ttc = Math.max(
@@ -336,7 +347,7 @@ function emitTicket(
 
   // Post-ticket surveys (CSAT, sometimes CES) when the customer is still around to answer.
   if (closed) {
-    const experience = customer.satisfaction - 0.08 * reopens - (ttc > 3 * DAY_MS ? 0.1 : 0) + 0.1 * rng.normal();
+    const experience = mood - 0.08 * reopens - (ttc > 3 * DAY_MS ? 0.1 : 0) + 0.1 * rng.normal();
     const answerAt = Math.round(closedAt + uniform(rng, 0.1, 3) * DAY_MS);
     if (answerAt <= customer.activeUntil && chance(rng, RATES.csatResponse)) {
       const csat = Math.round(clamp(1 + 4 * experience + 0.6 * rng.normal(), 1, 5));
@@ -369,7 +380,7 @@ function emitFeedback(sink: Sink, person: Person, customer: Customer, at: number
   };
   if (type === 'NPS') props['hs_response_group'] = value >= 9 ? 'PROMOTER' : value >= 7 ? 'PASSIVE' : 'DETRACTOR';
   if (ticketId !== null) props['hs_ticket_id'] = ticketId;
-  if (chance(rng, 0.45)) props['hs_content'] = feedbackComment(rng, toneOf(rng, customer.satisfaction));
+  if (chance(rng, 0.45)) props['hs_content'] = feedbackComment(rng, toneOf(rng, moodAt(customer, at)));
   pushObject(sink, 'feedback_submissions', id, props, at, touchedAfter(sink, at, HOUR_MS));
   associate(sink, 'feedback_submissions', id, 'contacts', person.contactId);
   if (ticketId !== null) associate(sink, 'feedback_submissions', id, 'tickets', ticketId);

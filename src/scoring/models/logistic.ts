@@ -22,6 +22,13 @@ export type LogisticOptions = {
   maxIterations?: number;
   /** stop when |D − D_prev| / (|D| + 0.1) falls below this, D the penalised deviance (R's glm rule; default 1e-10) */
   tolerance?: number;
+  /**
+   * Sign constraints, one per column: +1 = coefficient ≥ 0, −1 = ≤ 0, 0 = fixed at 0, null = free.
+   * Fitted by an active set (Lawson & Hanson's NNLS strategy applied to the penalised likelihood):
+   * the worst violator is pinned at 0 and the rest refitted, then a pinned column whose gradient
+   * points into its allowed side is released, until neither happens (the KKT conditions hold).
+   */
+  signs?: readonly (1 | -1 | 0 | null)[];
 };
 
 export type LogisticModel = {
@@ -62,6 +69,78 @@ export function fitLogistic(
   X: readonly (readonly number[])[],
   y: readonly number[],
   options: LogisticOptions = {},
+): LogisticModel {
+  return options.signs === undefined ? fitFree(X, y, options) : fitSigned(X, y, options, options.signs);
+}
+
+function fitSigned(
+  X: readonly (readonly number[])[],
+  y: readonly number[],
+  options: LogisticOptions,
+  signs: readonly (1 | -1 | 0 | null)[],
+): LogisticModel {
+  const k = X.length > 0 ? (X[0] as readonly number[]).length : 0;
+  if (signs.length !== k) throw new RangeError(`fitLogistic: ${signs.length} signs for ${k} columns`);
+  const pinned = new Set<number>();
+  signs.forEach((s, j) => {
+    if (s === 0) pinned.add(j);
+  });
+  // A pinned column is fed as zeros: constant columns are left out of the fit, so its coefficient is exactly 0.
+  const masked = () => (pinned.size === 0 ? X : X.map((row) => row.map((v, j) => (pinned.has(j) ? 0 : v))));
+  const sd = new Float64Array(k);
+  for (let j = 0; j < k; j++) {
+    let m = 0;
+    for (const row of X) m += row[j] as number;
+    m /= Math.max(1, X.length);
+    let v = 0;
+    for (const row of X) v += ((row[j] as number) - m) ** 2;
+    sd[j] = Math.sqrt(v / Math.max(1, X.length));
+  }
+  let model = fitFree(masked(), y, options);
+  for (let round = 0; round < 4 * k + 4; round++) {
+    // the worst violation on the standardised scale (coefficient × sd)
+    let worst = -1;
+    let worstBy = 1e-9;
+    model.coefficients.forEach((c, j) => {
+      const s = signs[j];
+      if (s === null || s === 0 || s === undefined || pinned.has(j)) return;
+      const by = -s * c * (sd[j] as number);
+      if (by > worstBy) {
+        worst = j;
+        worstBy = by;
+      }
+    });
+    if (worst >= 0) {
+      pinned.add(worst);
+      model = fitFree(masked(), y, options);
+      continue;
+    }
+    // KKT for pinned columns: release the one whose likelihood gradient points most into its allowed side.
+    const p = model.predictProba(X);
+    let release = -1;
+    let releaseBy = 1e-6 * X.length;
+    for (const j of pinned) {
+      const s = signs[j];
+      if (s === 0 || s === null || s === undefined || !((sd[j] as number) > 0)) continue;
+      let g = 0;
+      for (let i = 0; i < X.length; i++) g += ((y[i] as number) - (p[i] as number)) * ((X[i] as readonly number[])[j] as number);
+      const by = (s * g) / (sd[j] as number);
+      if (by > releaseBy) {
+        release = j;
+        releaseBy = by;
+      }
+    }
+    if (release < 0) break;
+    pinned.delete(release);
+    model = fitFree(masked(), y, options);
+  }
+  return model;
+}
+
+function fitFree(
+  X: readonly (readonly number[])[],
+  y: readonly number[],
+  options: LogisticOptions,
 ): LogisticModel {
   const l2 = options.l2 ?? 0;
   const standardize = options.standardize ?? true;

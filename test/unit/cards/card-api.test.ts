@@ -101,7 +101,9 @@ describe('GET /api/cards/contacts/:id', () => {
     expect(card.scoredAt).toBe(new Date(NOW - 2 * DAY).toISOString());
     expect(card.band).toBe('yellow');
     expect(card.modelVersion).toBe('hubspot-62515-v3');
-    expect(card.scores.satisfaction).toEqual({ value: 72.4, band: 'green', confidence: 0.7, change30d: 72.4 - 60 });
+    expect(card.scores.satisfaction).toEqual({ value: 72.4, band: 'green', confidence: 0.7, change30d: 72.4 - 60, cutoffs: { green: 70, red: 40 } });
+    expect(card.dataIssues).toEqual([]);
+    expect(card.likelyChannel).toBeNull();
     expect(card.scores.churnRisk.change30d).toBe(13);
     // strongest first, across scores, max 5
     expect(card.reasons.map((x) => `${x.score}:${x.impact}`)).toEqual(['churnRisk:14', 'satisfaction:9.5', 'loyalty:-4', 'satisfaction:3', 'churnRisk:2']);

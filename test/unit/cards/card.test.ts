@@ -80,8 +80,8 @@ describe('ScoreCard', () => {
     expect(items.map((i) => [i.props.label, i.props.number])).toEqual([
       ['Satisfaction', '72'],
       ['Loyalty', '41'],
-      ['Churn risk', '63'],
-      ['Service need', '20'],
+      ['Churn risk', '63%'],
+      ['Service need', '20%'],
     ]);
     // 30-day change: a rise in satisfaction is good (green), a rise in churn risk bad (red)
     const sat = r.findByTestId(StatisticsTrend, 'trend-satisfaction').props;
@@ -90,14 +90,19 @@ describe('ScoreCard', () => {
     expect(r.findByTestId(StatisticsTrend, 'trend-churnRisk').props).toMatchObject({ direction: 'increase', color: 'red' });
     expect(r.findByTestId(Text, 'trend-serviceNeed').text).toBe('new');
 
-    expect(r.find(Tag).props.variant).toBe('warning');
-    expect(r.find(Tag).text).toBe('Needs attention');
+    expect(r.findByTestId(Tag, 'band').props.variant).toBe('warning');
+    expect(r.findByTestId(Tag, 'band').text).toBe('Needs attention');
     expect(r.findByTestId(Text, 'confidence').text).toBe('66%');
     expect(r.findByTestId(Text, 'scored-at').text).toBe('2026-11-20 08:15:00 UTC');
     expect(r.findByTestId(Text, 'model-version').text).toBe('hubspot:1-2026-11-01');
-    expect(r.findByTestId(Text, 'reason-0').text).toBe('Churn risk: No purchase in 200 days (+14)');
-    expect(r.findByTestId(Text, 'reason-1').text).toBe('Satisfaction: Two promoter NPS answers (+9.5)');
-    expect(r.findByTestId(Text, 'reason-2').text).toBe('Loyalty: Spend below portal median (−4)');
+    expect(r.findByTestId(Text, 'reason-0').text).toBe('Churn risk: No purchase in 200 days (+14 points)');
+    expect(r.findByTestId(Text, 'reason-1').text).toBe('Satisfaction: Two promoter NPS answers (+9.5 points)');
+    expect(r.findByTestId(Text, 'reason-2').text).toBe('Loyalty: Spend below portal median (−4 points)');
+    expect(r.findByTestId(Text, 'reasons-legend').text).toMatch(/how many points it moves that score/);
+    // each tile: its own band colour and its scale
+    expect(r.findByTestId(Tag, 'band-churnRisk').props.variant).toBe('error');
+    expect(r.findByTestId(Tag, 'band-satisfaction').text).toBe('Healthy');
+    expect(r.findByTestId(Text, 'hint-churnRisk').text).toBe('chance of leaving in 90 days');
     expect(r.maybeFind(Alert)).toBeNull();
   });
 

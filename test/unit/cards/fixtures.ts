@@ -2,6 +2,7 @@
 import type { CrmRecord } from '../../../src/connectors/types.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import type { Band, ContactScores } from '../../../src/store/scores.ts';
+import { bandHigherIsBetter, bandHigherIsWorse, DEFAULT_BANDS } from '../../../src/scoring/bands.ts';
 
 export const PORTAL_A = 'hubspot:62515';
 export const PORTAL_B = 'hubspot:99999';
@@ -22,19 +23,22 @@ export function contact(portal: string, id: string, deleted = false): CrmRecord 
 }
 
 export function scores(contactId: string, at: number, over: { sat?: number; loy?: number; churn?: number; need?: number; health?: Band } = {}): ContactScores {
-  const v = (value: number, band: Band, reasons: { text: string; impact: number }[]) => ({ value, band, confidence: 0.7, reasons });
+  // each tile's band follows its value, as the scorers decide it (bands.ts)
+  const v = (value: number, band: (x: number) => Band, reasons: { text: string; impact: number }[]) => ({ value, band: band(value), confidence: 0.7, reasons });
+  const better = (t: { green: number; red: number }) => (x: number) => bandHigherIsBetter(x, t);
+  const worse = (t: { green: number; red: number }) => (x: number) => bandHigherIsWorse(x, t);
   return {
     contactId,
-    satisfaction: v(over.sat ?? 72.4, 'green', [
+    satisfaction: v(over.sat ?? 72.4, better(DEFAULT_BANDS.satisfaction), [
       { text: 'Two promoter NPS answers', impact: 9.5 },
       { text: 'Tickets closed within a day', impact: 3 },
     ]),
-    loyalty: v(over.loy ?? 41, 'yellow', [{ text: 'Spend below portal median', impact: -4 }]),
-    churnRisk: v(over.churn ?? 63, 'red', [
+    loyalty: v(over.loy ?? 41, better(DEFAULT_BANDS.loyalty), [{ text: 'Spend below portal median', impact: -4 }]),
+    churnRisk: v(over.churn ?? 63, worse(DEFAULT_BANDS.churnRisk), [
       { text: 'No purchase in 200 days', impact: 14 },
       { text: 'Fewer meetings than last quarter', impact: 2 },
     ]),
-    serviceNeed: v(over.need ?? 20, 'green', [{ text: 'One open ticket', impact: 1.5 }]),
+    serviceNeed: v(over.need ?? 20, worse(DEFAULT_BANDS.serviceNeed), [{ text: 'One open ticket', impact: 1.5 }]),
     health: over.health ?? 'yellow',
     confidence: 0.66,
     modelVersion: 'hubspot-62515-v3',

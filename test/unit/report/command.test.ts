@@ -53,6 +53,11 @@ describe('rapport report', () => {
     const html = readFileSync(out, 'utf8');
     expect(html.includes(`Rapport report — ${PORTAL}`)).toBe(true);
     assertSelfContained(html);
+    // money says its currency: the one given, else that it is the deals' own
+    expect(html).toMatch(/id="kpi-avg_clv"[\s\S]*?class="value">[\d,]+ \(deal currency\)</);
+    const eur = join(d, 'eur.html');
+    expect((await cli(['--out', eur, '--currency', 'eur'], env)).code).toBe(EXIT.ok);
+    expect(readFileSync(eur, 'utf8')).toMatch(/id="kpi-avg_clv"[\s\S]*?class="value">€[\d,]+</);
   });
 
   it('--json summarises with the KPI values; --portal picks one of several portals', async () => {
@@ -91,6 +96,9 @@ describe('rapport report', () => {
     const badWindow = await cli(['--out', join(d, 'a.html'), '--window', 'soon'], env);
     expect(badWindow.code).toBe(EXIT.usage);
     expect(badWindow.err).toContain('--window');
+    const badCurrency = await cli(['--out', join(d, 'a.html'), '--currency', 'euros'], env);
+    expect(badCurrency.code).toBe(EXIT.usage);
+    expect(badCurrency.err).toContain('--currency: must be a three-letter ISO 4217 code');
     const unknownFlag = await cli(['--out', join(d, 'a.html'), '--colour'], env);
     expect(unknownFlag.code).toBe(EXIT.usage);
     const unknown = await cli(['--out', join(d, 'a.html'), '--portal', 'hubspot:5'], env);

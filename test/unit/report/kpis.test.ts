@@ -82,9 +82,12 @@ describe('report KPIs on a hand-made store', () => {
     expect(k['nps']?.value).toBeCloseTo((100 * (2 - 3)) / 6, 10);
     expect(k['nps']?.n).toBe(6);
     expect(k['nps']?.display).toBe('-17');
-    // Churn (90 d, confirmed over 270 d; t₀ = now − 360 d): base a, b, c, e, f (g silent, d too new); e and f gone.
-    expect(k['churn_rate']?.n).toBe(5);
-    expect(k['churn_rate']?.value).toBe(40);
+    // Churn (90 d, confirmed over 270 d; t₀ = now − 360 d): the base is the buyers of the 360 days up
+    // to t₀: a, b, c, e (f only wrote: messages are never the label; g silent, d too new). None of
+    // them bought again from t₀ + 90 d on: all four churned, however much a, b and c wrote, answered
+    // surveys or opened tickets since (the old label counted those as staying: 2 of 5).
+    expect(k['churn_rate']?.n).toBe(4);
+    expect(k['churn_rate']?.value).toBe(100);
     expect(k['churn_rate']?.window.from).toBe(NOW - 360 * DAY);
     // Contact rate: inbound emails of a (12 d, shared with c, once; 27 d) + tickets of b, c, c, g = 6 over 7 contacts.
     expect(k['contact_rate']?.value).toBeCloseTo(6 / 7, 12);

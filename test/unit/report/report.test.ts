@@ -26,6 +26,39 @@ beforeAll(() => {
 afterAll(() => env.cleanup());
 
 describe('rapport report on a synthetic portal', () => {
+  it('adds the band breakdown, the 20 contacts most at risk, band cut-offs, the prior note and named segments', async () => {
+    const r = await buildReport(env.store, PORTAL, { generatedAt: GEN_NOW });
+    if ('error' in r) throw new Error(r.message);
+    const { html, data } = r;
+    // band counts add up to the scored contacts, for health and for every score
+    const sum = (c: { green: number; yellow: number; red: number }) => c.green + c.yellow + c.red;
+    expect(sum(data.bands.health)).toBe(data.scored);
+    for (const s of data.bands.scores) expect(sum(s.counts), s.key).toBe(data.scored);
+    expect(html).toContain('id="band-breakdown"');
+    // the 20 highest churn risks, highest first, each with reasons in score points
+    expect(data.atRisk).toHaveLength(20);
+    const risks = data.atRisk.map((c) => c.churnRisk);
+    expect([...risks].sort((a, b) => b - a)).toEqual(risks);
+    const max = env.store.db.prepare<[string], { m: number }>('SELECT MAX(churn_risk) AS m FROM scores WHERE portal = ?').get(PORTAL)?.m;
+    expect(risks[0]).toBe(max);
+    expect(data.atRisk.filter((c) => c.reasons.length > 0).length).toBeGreaterThan(15);
+    expect(html.match(/<tr><td>[^<]*<span class="meta">#/g)?.length).toBe(20);
+    expect(html).toMatch(/\(\+[\d.]+ points\)/);
+    // band cut-offs drawn on each histogram (dashed rules)
+    for (const key of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed']) {
+      const block = html.slice(html.indexOf(`id="hist-${key}"`), html.indexOf('</svg>', html.indexOf(`id="hist-${key}"`)));
+      expect(block, key).toContain('stroke-dasharray');
+    }
+    expect(html).toContain('id="satisfaction-prior"');
+    expect(html).toContain(`is the account’s prior, ${Math.round(data.satisfactionPrior)}`);
+    // segments named from their traits, each name distinct; no source paths for an analyst to trip on
+    if ('unavailable' in data.segments) throw new Error(data.segments.unavailable);
+    const names = data.segments.summaries.map((x) => x.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n).not.toMatch(/^Segment \d/);
+    expect(html).not.toMatch(/src\/[a-z/-]+\.ts|\w+\.ts\b/);
+  });
+
   it('has every section, 12 well-formed SVG charts, and loads nothing from anywhere', async () => {
     const r = await buildReport(env.store, PORTAL, { generatedAt: GEN_NOW });
     if ('error' in r) throw new Error(r.message);

@@ -96,8 +96,8 @@ describe('features as of a date', () => {
         'non-numeric survey answer',
         'activity dated in the future',
         'ticket without a create date',
-        'non-numeric value (amount)',
-        'date in the future (createdate)',
+        'non-numeric value (deal amount)',
+        'date in the future (create date)',
         'possible duplicate contact (same email)',
       ]),
     );

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { agoText, confidenceLine, describeIssue, grouped } from '../../../src/scoring/explain.ts';
 import { readContacts } from '../../../src/scoring/features.ts';
 import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
 import { scoreOne } from '../../../src/scoring/score-portal.ts';
@@ -79,7 +80,14 @@ describe('loyalty', () => {
     const lapsed = get(m, 'lapsed');
     expect(loyal.loyalty.value).toBeGreaterThan(lapsed.loyalty.value + 20);
     expect(loyal.loyalty.band).toBe('green');
-    expect(texts(lapsed.loyalty)).toContain('no purchase in 140 days');
+    // the reason reads in the direction it pushes (issue 11)
+    expect(texts(lapsed.loyalty).some((t) => t.startsWith('no purchase in 140 days: '))).toBe(true);
+    for (const s of [loyal, lapsed]) {
+      for (const r of s.loyalty.reasons) {
+        if (r.text.includes('pace')) expect(r.text.endsWith(r.impact < 0 ? "below this account's usual pace" : "above this account's usual pace")).toBe(true);
+        if (/purchase in|bought/.test(r.text) && !r.text.includes('pace')) expect(r.text.endsWith(r.impact < 0 ? 'may have stopped buying' : 'still buying')).toBe(true);
+      }
+    }
     const recencyImpact = (s: ContactScores) => s.loyalty.reasons.find((r) => /purchase in|bought/.test(r.text))?.impact ?? NaN;
     expect(recencyImpact(lapsed)).toBeLessThan(recencyImpact(loyal));
     expect(lapsed.extra['pAlive']).toBeLessThan(loyal.extra['pAlive'] as number);
@@ -101,8 +109,8 @@ describe('churn risk and service need (cold-start models)', () => {
     expect(quiet.value).toBeGreaterThan(active.value + 20);
     expect(quiet.band).toBe('red');
     expect(active.band).toBe('green');
-    expect(texts(quiet)).toContain('no activity in 240 days');
-    expect(quiet.reasons.find((r) => r.text === 'no activity in 240 days')?.impact).toBeGreaterThan(0);
+    expect(texts(quiet)).toContain('no purchase in 250 days');
+    expect(quiet.reasons.find((r) => r.text === 'no purchase in 250 days')?.impact).toBeGreaterThan(0);
     expect(texts(quiet)).toContain('not enough history to train on: using the default model');
     expect(get(m, 'quiet').health).toBe('red');
   });
@@ -116,12 +124,14 @@ describe('churn risk and service need (cold-start models)', () => {
     expect(get(m, 'needy').extra['likelyChannel']).toBe('tickets');
     expect(get(m, 'calm').extra['likelyChannel']).toBe('calls');
     // 5 calls + 2 pseudo-contacts spread by the portal mix: (5 + 2·0.25) / 7 = 79 %
-    expect(texts(get(m, 'calm').serviceNeed)).toContain('most likely to reach out by phone (79 %)');
+    expect(get(m, 'calm').extra['channelProbability']).toBeCloseTo(0.79, 2);
+    // reasons are score points only: the channel is on the tile, not a reason
+    expect(texts(get(m, 'calm').serviceNeed).some((t) => t.includes('reach out'))).toBe(false);
   });
 });
 
 describe('bad data', () => {
-  it('lowers every confidence and is named in the reasons', () => {
+  it('lowers every confidence and is named once, in the confidence line, never as a reason', () => {
     const clean = [contact('clean'), purchase('clean', 30, 900), survey('clean', 'CSAT', 4, 20)];
     const dirty = [
       { ...contact('dirty'), issues: ['possible duplicate of contact 9'] },
@@ -134,15 +144,56 @@ describe('bad data', () => {
     const d = get(m, 'dirty');
     for (const k of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'] as const) {
       expect(d[k].confidence).toBeLessThan(c[k].confidence);
-      const dq = d[k].reasons.find((r) => r.text.startsWith('data problems lower confidence'));
-      expect(dq?.text).toContain('non-numeric deal amount');
+      // data problems lower confidence, not the score: never a reason (issue 17)
+      expect(d[k].reasons.map((r) => r.text).join(' | ')).not.toMatch(/data problem|non-numeric|duplicate|NPS answer outside/);
     }
+    expect(confidenceLine(d.confidence, d.extra['dataIssues'] as string[])).toBe(
+      `confidence ${Math.round(d.confidence * 100)} % — NPS answer outside 0–10, non-numeric deal amount, possible duplicate of contact 9`,
+    );
+    expect(confidenceLine(c.confidence, [])).toBe(`confidence ${Math.round(c.confidence * 100)} %`);
     expect(d.confidence).toBeLessThan(c.confidence);
     expect(d.extra['dataIssues']).toEqual(['NPS answer outside 0–10', 'non-numeric deal amount', 'possible duplicate of contact 9']);
     for (const s of [c, d]) for (const k of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'] as const) {
       expect(Number.isFinite(s[k].value)).toBe(true);
       expect(s[k].value).toBeGreaterThanOrEqual(0);
       expect(s[k].value).toBeLessThanOrEqual(100);
+    }
+  });
+});
+
+describe('wording a rep reads', () => {
+  it('"today" and "yesterday", never "0 days ago"', () => {
+    expect(agoText(0.2)).toBe('today');
+    expect(agoText(1)).toBe('yesterday');
+    expect(agoText(12.4)).toBe('12 days ago');
+  });
+
+  it('large numbers are grouped digits, never "1e,+21" (issue 15 item 11)', () => {
+    expect(grouped(12345.6)).toBe('12,346');
+    expect(grouped(1e21)).toBe('1,000,000,000,000,000,000,000');
+    expect(grouped(-794466592522648)).toBe('-794,466,592,522,648');
+    expect(grouped(Number.POSITIVE_INFINITY)).toBe('unknown');
+  });
+
+  it('issue codes name fields as a rep knows them, not internal keys', () => {
+    expect(describeIssue('future_date:closedate')).toBe('date in the future (deal close date)');
+    expect(describeIssue('unparsable_date:hs_lastmodifieddate')).toBe('unreadable date (lastmodifieddate)');
+    expect(describeIssue('some_new_code')).toBe('some new code');
+  });
+
+  it('a loyalty minus reads as one ("below this account\'s usual pace"), a recent purchase as "today"', () => {
+    env = openStore();
+    const history = [contact('slow', { createdAt: daysAgo(720) }), purchase('slow', 710), purchase('slow', 30)];
+    const recent = [contact('fresh'), purchase('fresh', 300), purchase('fresh', 100), purchase('fresh', 0)];
+    load(env.store, [...history, ...recent]);
+    const models = loadPortalModels(env.store, PORTAL);
+    const [slow, fresh] = readContacts(env.store, PORTAL, ['slow', 'fresh']).map((i) => scoreOne(i, undefined, models, NOW));
+    const slowPace = slow?.loyalty.reasons.find((r) => r.text.includes('pace'));
+    expect(slowPace?.impact).toBeLessThan(0);
+    expect(slowPace?.text).toMatch(/below this account's usual pace$/);
+    expect(fresh?.loyalty.reasons.map((r) => r.text)).toContain('bought today: still buying');
+    for (const s of [slow, fresh]) for (const k of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'] as const) {
+      for (const r of s?.[k].reasons ?? []) expect(r.text).not.toMatch(/\b0 days ago|\.ts\b|_/);
     }
   });
 });

@@ -4,6 +4,7 @@ import { createRandom } from '../../../src/scoring/models/random.ts';
 import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
 import { churnLabel, trainPortal } from '../../../src/scoring/train.ts';
+import { DEFAULT_CHURN_DEFINITION } from '../../../src/scoring/churn.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { contact, engagement, load, NOW, openStore, PORTAL, purchase, ticket } from './fixtures.ts';
 
@@ -39,8 +40,8 @@ describe('trainPortal', () => {
     env = openStore();
     const { store } = env;
     load(store, simulate(400, 7));
-    // plain 90-day inactivity label (no confirmation window): the simulation's quiet customers are gone
-    const res = trainPortal(store, PORTAL, { now: NOW, churnDefinition: { horizonDays: 90, activity: 'purchase_or_inbound', confirmDays: 0 } });
+    // plain 90-day no-purchase label (no confirmation window): the simulation's quiet customers are gone
+    const res = trainPortal(store, PORTAL, { now: NOW, churnDefinition: { ...DEFAULT_CHURN_DEFINITION, confirmDays: 0 } });
     expect(res.version).toBe('m20260601T000000000');
     expect(res.metrics['churn_trained']).toBe(1);
     expect(res.metrics['churn_test_n']).toBeGreaterThan(300);
@@ -95,23 +96,23 @@ describe('trainPortal', () => {
 
   it('the default label confirms a loss over 270 days and weighs quiet slow buyers by BG/NBD', () => {
     const bg = { r: 0.35, alpha: 6, a: 0.8, b: 2.5 };
-    expect(churnLabel({ quiet: false, atHorizon: { x: 5, tx: 30, T: 40 } }, bg, 26)).toBe(0);
+    expect(churnLabel({ quiet: false, explicit: false, atHorizon: { x: 5, tx: 30, T: 40 } }, bg, 26)).toBe(0);
     // never repeated: under BG/NBD they cannot have dropped out, so quiet means slow, not gone
-    expect(churnLabel({ quiet: true, atHorizon: { x: 0, tx: 0, T: 40 } }, bg, 26)).toBe(0);
+    expect(churnLabel({ quiet: true, explicit: false, atHorizon: { x: 0, tx: 0, T: 40 } }, bg, 26)).toBe(0);
     // a frequent buyer silent since week 10 of 60, and for 26 more weeks: almost surely gone
-    const gone = churnLabel({ quiet: true, atHorizon: { x: 12, tx: 10, T: 60 } }, bg, 26);
+    const gone = churnLabel({ quiet: true, explicit: false, atHorizon: { x: 12, tx: 10, T: 60 } }, bg, 26);
     expect(gone).toBeGreaterThan(0.95);
     // a frequent buyer who bought last week and then went quiet: less sure
-    const recent = churnLabel({ quiet: true, atHorizon: { x: 12, tx: 59, T: 60 } }, bg, 26);
+    const recent = churnLabel({ quiet: true, explicit: false, atHorizon: { x: 12, tx: 59, T: 60 } }, bg, 26);
     expect(recent).toBeLessThan(gone);
     expect(recent).toBeGreaterThan(0);
-    expect(churnLabel({ quiet: true, atHorizon: null }, bg, 26)).toBe(1);
+    expect(churnLabel({ quiet: true, explicit: false, atHorizon: null }, bg, 26)).toBe(1);
 
     env = openStore();
     const res = trainPortal(env.store, PORTAL, { now: NOW });
     expect(res.metrics['churn_trained']).toBe(0);
     const stored = env.store.models.latest(PORTAL, 'churn')?.params as { definition: unknown };
-    expect(stored.definition).toEqual({ horizonDays: 90, activity: 'purchase_or_inbound', confirmDays: 270 });
+    expect(stored.definition).toEqual({ horizonDays: 90, confirmDays: 270, signals: { lostDealStages: [], lostLifecycleStages: [] } });
   });
 
   it('keeps the documented cold-start prior when there is too little labelled history', () => {

@@ -92,6 +92,29 @@ export function formatScoredAt(iso: string): string {
 export const formatScore = (value: number): string => String(Math.round(value));
 export const formatPercent = (x: number): string => `${Math.round(x * 100)}%`;
 export const formatImpact = (impact: number): string => `${impact >= 0 ? '+' : '−'}${Math.abs(Math.round(impact * 10) / 10)}`;
+
+/** Churn risk and service need are probabilities: shown with their unit. The band is the server's, decided on this same rounded value. */
+export const formatScoreValue = (key: CardScoreKey, value: number): string => (HIGHER_IS_WORSE[key] ? `${formatScore(value)}%` : formatScore(value));
+
+/** What the number means and where its bands start: "out of 100 · green ≥ 70, red < 40". */
+export function scaleHint(key: CardScoreKey, cutoffs: { green: number; red: number } | undefined): string {
+  const what = key === 'churnRisk' ? 'chance of leaving in 90 days' : key === 'serviceNeed' ? 'chance of a new ticket in 30 days' : 'out of 100';
+  if (cutoffs === undefined) return what;
+  const u = HIGHER_IS_WORSE[key] ? '%' : '';
+  return HIGHER_IS_WORSE[key]
+    ? `${what} · green < ${cutoffs.green}${u}, red ≥ ${cutoffs.red}${u}`
+    : `${what} · green ≥ ${cutoffs.green}, red < ${cutoffs.red}`;
+}
+
+const CHANNEL_WORDS = { emails: 'email', calls: 'phone', meetings: 'meetings', tickets: 'support tickets' } as const;
+
+/** "66%" or "66% — invalid phone number, deal dated in the future": data problems lower confidence, never a score. */
+export function confidenceText(confidence: number, issues: readonly string[] | undefined): string {
+  const list = issues ?? [];
+  if (list.length === 0) return formatPercent(confidence);
+  const more = list.length > 3 ? ` and ${list.length - 3} more` : '';
+  return `${formatPercent(confidence)} — ${list.slice(0, 3).join(', ')}${more}`;
+}
 export const formatChange = (change: number): string => `${change >= 0 ? '+' : '−'}${Math.abs(Math.round(change))} in 30 days`;
 
 type View =
@@ -229,11 +252,14 @@ function Scored({ data, rescoreButton, rescoreAlert }: { data: ScoredCard; resco
       </Flex>
       <Statistics testId="scores">
         {CARD_SCORE_KEYS.map((key) => (
-          <ScoreItem key={key} scoreKey={key} score={data.scores[key]} />
+          <ScoreItem key={key} scoreKey={key} score={data.scores[key]} channel={key === 'serviceNeed' ? (data.likelyChannel ?? null) : null} />
         ))}
       </Statistics>
       <Divider />
       <Heading>Top reasons</Heading>
+      <Text variant="microcopy" testId="reasons-legend">
+        The number after each reason is how many points it moves that score (for churn risk and service need, + is bad news).
+      </Text>
       {data.reasons.length === 0 ? (
         <Text testId="no-reasons">No single factor stands out.</Text>
       ) : (
@@ -245,7 +271,7 @@ function Scored({ data, rescoreButton, rescoreAlert }: { data: ScoredCard; resco
       )}
       <DescriptionList direction="row">
         <DescriptionListItem label="Confidence">
-          <Text testId="confidence">{formatPercent(data.confidence)}</Text>
+          <Text testId="confidence">{confidenceText(data.confidence, data.dataIssues)}</Text>
         </DescriptionListItem>
         <DescriptionListItem label="Scored at">
           <Text testId="scored-at">{formatScoredAt(data.scoredAt)}</Text>
@@ -259,11 +285,22 @@ function Scored({ data, rescoreButton, rescoreAlert }: { data: ScoredCard; resco
   );
 }
 
-function ScoreItem({ scoreKey, score }: { scoreKey: CardScoreKey; score: CardScore }) {
+function ScoreItem({ scoreKey, score, channel }: { scoreKey: CardScoreKey; score: CardScore; channel: keyof typeof CHANNEL_WORDS | null }) {
   const change = score.change30d;
   const worse = HIGHER_IS_WORSE[scoreKey];
   return (
-    <StatisticsItem testId={`score-${scoreKey}`} id={scoreKey} label={SCORE_LABELS[scoreKey]} number={formatScore(score.value)}>
+    <StatisticsItem testId={`score-${scoreKey}`} id={scoreKey} label={SCORE_LABELS[scoreKey]} number={formatScoreValue(scoreKey, score.value)}>
+      <Tag testId={`band-${scoreKey}`} variant={BAND_VARIANTS[score.band]}>
+        {BAND_LABELS[score.band]}
+      </Tag>
+      <Text variant="microcopy" testId={`hint-${scoreKey}`}>
+        {scaleHint(scoreKey, score.cutoffs)}
+      </Text>
+      {channel === null ? null : (
+        <Text variant="microcopy" testId="likely-channel">
+          {`likely to reach out by ${CHANNEL_WORDS[channel]}`}
+        </Text>
+      )}
       {change === null || Math.round(change) === 0 ? (
         <Text variant="microcopy" testId={`trend-${scoreKey}`}>
           {change === null ? 'new' : 'no change in 30 days'}
@@ -281,5 +318,5 @@ function ScoreItem({ scoreKey, score }: { scoreKey: CardScoreKey; score: CardSco
 }
 
 function ReasonText({ reason, index }: { reason: CardReason; index: number }) {
-  return <Text testId={`reason-${index}`}>{`${SCORE_LABELS[reason.score]}: ${reason.text} (${formatImpact(reason.impact)})`}</Text>;
+  return <Text testId={`reason-${index}`}>{`${SCORE_LABELS[reason.score]}: ${reason.text} (${formatImpact(reason.impact)} points)`}</Text>;
 }

@@ -28,6 +28,11 @@ export const cardScoreSchema = z.object({
   confidence: z.number().min(0).max(1),
   /** value now minus the value 30 days ago (or when first scored, if later), in score points; null without history */
   change30d: z.number().nullable(),
+  /**
+   * the band cut-offs the band was computed with (the card's scale hint): higher-is-better scores
+   * are green at or above `green` and red below `red`; churn risk and service need the other way
+   */
+  cutoffs: z.object({ green: z.number().min(0).max(100), red: z.number().min(0).max(100) }).optional(),
 });
 export type CardScore = z.infer<typeof cardScoreSchema>;
 
@@ -65,6 +70,10 @@ export const scoredCardSchema = z.object({
   scoredAt: z.iso.datetime({ offset: true }),
   modelVersion: z.string().min(1).max(100),
   rescore: rescoreMarkSchema,
+  /** data problems found in the contact's records, in plain words: they lower confidence, never a score */
+  dataIssues: z.array(z.string().min(1).max(200)).max(10).optional(),
+  /** how the contact most likely reaches out (service need) */
+  likelyChannel: z.enum(['emails', 'calls', 'meetings', 'tickets']).nullable().optional(),
 });
 
 /** The contact is in Rapport's cache but has not been scored yet. */
