@@ -33,7 +33,13 @@ function toStored(row: Row): StoredRecord {
   };
 }
 
-/** Records and their contact links. Upserts are idempotent: a record not newer than the cached one is ignored. */
+/**
+ * Records and their contact links. Upserts are idempotent: a record older than the cached one,
+ * or as old with the same content, is ignored. "Content" includes the primary company: HubSpot
+ * does not bump hs_lastmodifieddate when only an association changes
+ * (https://developers.hubspot.com/docs/api/crm/associations), so a re-listed record with the
+ * same updatedAt and a new company must still land.
+ */
 export function createRecordsRepo(db: Db, now: () => number) {
   const upsert = db.prepare<[string, string, string, string | null, number, number, string, number]>(`
     INSERT INTO records (portal, type, id, company_id, updated_at, deleted, data, synced_at)
@@ -42,7 +48,8 @@ export function createRecordsRepo(db: Db, now: () => number) {
       company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
       data = excluded.data, synced_at = excluded.synced_at
     WHERE excluded.updated_at > records.updated_at
-       OR (excluded.updated_at = records.updated_at AND (excluded.deleted != records.deleted OR excluded.data != records.data))`);
+       OR (excluded.updated_at = records.updated_at AND (excluded.deleted != records.deleted OR excluded.data != records.data
+           OR excluded.company_id IS NOT records.company_id))`);
   const linkedContacts = db.prepare<[string, string, string], { to_id: string }>(
     `SELECT to_id FROM associations WHERE portal = ? AND from_type = ? AND from_id = ? AND to_type = 'contacts'`,
   );

@@ -127,6 +127,21 @@ describe('store', () => {
     store.close();
   });
 
+  it('a re-listed record with the same modification time and a new primary company takes the new company', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    store.records.upsertPage([contact('1', 100, { companyId: 'co-1' })]);
+    store.dirty.clear('hubspot:1', '1', Date.now());
+    // HubSpot does not bump the modification time on an association change
+    expect(store.records.upsertPage([contact('1', 100, { companyId: 'co-2' })])).toBe(1);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.companyId).toBe('co-2');
+    expect(store.dirty.peek('hubspot:1', 10)).toEqual(['1']);
+    expect(store.records.upsertPage([contact('1', 100, { companyId: null })])).toBe(1);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.companyId).toBeNull();
+    expect(store.records.upsertPage([contact('1', 100, { companyId: null })])).toBe(0);
+    store.close();
+  });
+
   it('links records to contacts and marks every affected contact dirty', () => {
     dir = tempDir();
     const store = createStore({ path: join(dir.path, 'r.db') });
