@@ -103,6 +103,85 @@ describe('hubspot connector on the sandbox', () => {
     expect(d).toMatchObject({ amount: 1500.5, amountRaw: '1,500.50', isClosedWon: true, isClosed: true, closedAt: T0 });
   });
 
+  describe('associations as HubSpot models them (issue 13)', () => {
+    /** a contact whose primary company is `primary`, also linked to `labelled` through a user label whose typeId is another pair's primary id */
+    function labelledContact(hh: HubspotHarness) {
+      const { sandbox, hubId } = hh;
+      const labelled = sandbox.data.create(hubId, 'companies', { name: 'Billing Co' }).id; // lower id: listed first
+      const primary = sandbox.data.create(hubId, 'companies', { name: 'Employer' }).id;
+      const contact = sandbox.data.create(hubId, 'contacts', { email: 'label@example.com' }).id;
+      sandbox.data.associate(hubId, 'contacts', contact, 'companies', labelled, 5); // USER_DEFINED "Billing contact", typeId 5 (= deal→company primary)
+      sandbox.data.associate(hubId, 'contacts', contact, 'companies', primary, 1);
+      sandbox.data.associate(hubId, 'contacts', contact, 'companies', labelled, 26); // USER_DEFINED "Former employer", typeId 26 (= ticket→company primary)
+      return { contact, primary, labelled };
+    }
+
+    it('primary company by HUBSPOT_DEFINED + the pair’s primary typeId, never by a user label, on list (v3 inline) and search (v4)', async () => {
+      h = await hubspotHarness();
+      const { contact, primary } = labelledContact(h);
+      const backfill = await drain(h.connector, 'contacts', null);
+      expect(backfill.records.find((r) => r.id === contact)?.companyId).toBe(primary);
+      await h.advance(60_000);
+      h.sandbox.data.update(h.hubId, 'contacts', contact, { firstname: 'Changed' });
+      const inc = await drain(h.connector, 'contacts', backfill.cursor);
+      expect(inc.records.find((r) => r.id === contact)?.companyId).toBe(primary);
+    });
+
+    it('an association to an archived company is gone: the contact’s company is cleared on the next sweep', async () => {
+      h = await hubspotHarness({ sweepEveryMs: 3_600_000 });
+      const co = h.sandbox.data.create(h.hubId, 'companies', { name: 'Doomed' }).id;
+      const contact = h.sandbox.data.create(h.hubId, 'contacts', { email: 'x@example.com' }, [{ type: 'companies', id: co }]).id;
+      const backfill = await drain(h.connector, 'contacts', null);
+      expect(backfill.records.find((r) => r.id === contact)?.companyId).toBe(co);
+      h.sandbox.data.archive(h.hubId, 'companies', co);
+      await h.advance(2 * 3_600_000);
+      const swept = await drain(h.connector, 'contacts', backfill.cursor);
+      expect(swept.records.find((r) => r.id === contact)?.companyId).toBeNull();
+    });
+
+    it('v4: NO_ASSOCIATIONS_FOUND means none; any other per-input error fails the page instead of wiping links', async () => {
+      h = await hubspotHarness();
+      const first = await drain(h.connector, 'notes', null);
+      await h.advance(1_000);
+      const a = await h.createContact({ email: 'a@example.com' });
+      const linked = await h.createNote([a], 'linked');
+      const lonely = await h.createNote([], 'no contact');
+      await h.advance(1_000);
+      const inc = await drain(h.connector, 'notes', first.cursor);
+      expect(inc.records.find((r) => r.id === lonely)?.contactIds).toEqual([]);
+      expect(inc.records.find((r) => r.id === linked)?.contactIds).toEqual([a]);
+      h.sandbox.setAssociationReadFailures([linked]);
+      const failing = drain(h.connector, 'notes', first.cursor);
+      await expect(failing).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'INTERNAL_ERROR' } });
+      await expect(failing).rejects.toThrow(new RegExp(`notes ${linked}`));
+    });
+
+    it('a company with 1,000 contacts: inline lists stop at 100 and the v4 fallback fetches all of them', async () => {
+      h = await hubspotHarness({ pageSize: 100 });
+      const { sandbox, hubId } = h;
+      const co = sandbox.data.create(hubId, 'companies', { name: 'Big' }).id;
+      const contacts: SandboxObject[] = Array.from({ length: 1000 }, (_, i) => ({
+        type: 'contacts', id: String(3_000_000 + i), properties: { email: `p${i}@big.io` }, createdAt: T0, updatedAt: T0, archived: false,
+      }));
+      const calls: SandboxObject[] = Array.from({ length: 1000 }, (_, i) => ({
+        type: 'calls', id: String(4_000_000 + i), properties: { hs_timestamp: new Date(T0).toISOString() }, createdAt: T0, updatedAt: T0, archived: false,
+      }));
+      sandbox.data.load(hubId, {
+        objects: [...contacts, ...calls],
+        associations: [
+          ...contacts.map((c) => ({ fromType: 'contacts' as const, fromId: c.id, toType: 'companies' as const, toId: co, typeId: 279 })),
+          // one contact with 1,000 calls
+          ...calls.map((c) => ({ fromType: 'calls' as const, fromId: c.id, toType: 'contacts' as const, toId: '3000000', typeId: 194 })),
+        ],
+        truth: [],
+      });
+      const companies = await drain(h.connector, 'companies', null);
+      expect(companies.records.find((r) => r.id === co)?.contactIds).toHaveLength(1000);
+      const callRecords = await drain(h.connector, 'calls', null);
+      expect(callRecords.records.filter((r) => r.contactIds?.includes('3000000'))).toHaveLength(1000);
+    }, 60_000);
+  });
+
   it('a backfill reports the total for progress bars (one search call, not the ten-secondly budget)', async () => {
     h = await hubspotHarness();
     for (let i = 0; i < 23; i++) await h.createContact({ email: `p${i}@example.com` });

@@ -215,7 +215,7 @@ async function toRecords(
     const missing: string[] = [];
     for (const o of objects) {
       if (!inlined || needsMore(o.associations, toType)) missing.push(o.id);
-      else mergeInto(assoc, o.id, toType, fromInline(o.associations ?? {}, toType));
+      else mergeInto(assoc, o.id, toType, fromInline(type, o.associations ?? {}, toType));
     }
     if (missing.length > 0) {
       const fetched = await fetchAssociations(ctx.http, type, toType, missing, signal);

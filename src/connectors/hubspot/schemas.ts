@@ -36,13 +36,24 @@ export const AssocBatchRead = z.object({
       to: z.array(
         z.object({
           toObjectId: z.union([z.string(), z.number()]).transform(String),
-          associationTypes: z.array(z.object({ typeId: z.number().optional(), label: z.string().nullable().optional() })).optional(),
+          associationTypes: z
+            .array(z.object({ category: z.string().optional(), typeId: z.number().optional(), label: z.string().nullable().optional() }))
+            .optional(),
         }),
       ),
       paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
     }),
   ),
-  errors: z.array(z.unknown()).optional(),
+  errors: z
+    .array(
+      z.looseObject({
+        category: z.string().optional(),
+        subCategory: z.unknown().optional(),
+        message: z.string().optional(),
+        context: z.record(z.string(), z.array(z.string())).optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const StandardError = z.object({

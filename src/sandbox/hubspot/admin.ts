@@ -25,7 +25,7 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *   GET    /_sandbox/{hubId}/objects/{type}/{id} → object, archived ones too
  *   PATCH  /_sandbox/{hubId}/objects/{type}/{id} {properties} → object (emits propertyChange)
  *   DELETE /_sandbox/{hubId}/objects/{type}/{id} → 204 (emits deletion)
- *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId} → 204
+ *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId}[?typeId=N] → 204 (PUT: a primary or user label by typeId)
  *   GET    /_sandbox/{hubId}/counts              → {contacts: n, …}
  *   POST   /_sandbox/clock                       {advanceMs} | {set} → {now}
  *   GET    /_sandbox/clock                       → {now}
@@ -159,8 +159,11 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     if (deps.data.get(hubId, fromType, fromId) === undefined) return notFound(fromType, fromId);
     if (deps.data.get(hubId, toType, toId) === undefined) return notFound(toType, toId);
     return attempt(() => {
+      const typeIdText = c.req.query('typeId');
       if (remove) deps.data.dissociate(hubId, fromType, fromId, toType, toId);
-      else deps.data.associate(hubId, fromType, fromId, toType, toId);
+      else if (typeIdText === undefined) deps.data.associate(hubId, fromType, fromId, toType, toId);
+      else if (!/^\d+$/.test(typeIdText)) return adminError(400, `typeId must be a number, got ${JSON.stringify(typeIdText)}.`);
+      else deps.data.associate(hubId, fromType, fromId, toType, toId, Number(typeIdText));
       return noContent();
     });
   };

@@ -1,7 +1,7 @@
 import { Hono, type Context, type Next } from 'hono';
 import type { Logger } from '../../log.ts';
 import { silentLogger } from '../../log.ts';
-import { createApiRoutes, type ApiEnv } from './api.ts';
+import { createApiRoutes, type ApiBehaviour, type ApiEnv } from './api.ts';
 import { createClock, type SandboxClock } from './clock.ts';
 import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
 import { createFaultInjector } from './faults.ts';
@@ -53,6 +53,8 @@ export type HubspotSandbox = {
   adminToken: string;
   setFaults(f: FaultRates): void;
   setLimits(l: SandboxLimits | false): void;
+  /** v4 association batch reads of these from-ids fail per input with a real error (not NO_ASSOCIATIONS_FOUND) */
+  setAssociationReadFailures(ids: readonly string[]): void;
   stats(hubId?: number): SandboxStats;
   close(): Promise<void>;
 };
@@ -213,7 +215,8 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       dataHostingLocation: 'na1',
     }),
   );
-  crm.route('/', createApiRoutes({ storage, properties, clock }));
+  const behaviour: ApiBehaviour = { associationReadFailures: new Set() };
+  crm.route('/', createApiRoutes({ storage, properties, clock, behaviour }));
   crm.notFound((c) => notImplemented(c.req.method, c.req.path));
   app.route('/', crm as unknown as Hono);
 
@@ -226,6 +229,9 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     adminToken,
     setFaults: (f) => faults.set(f),
     setLimits: (l) => limiter.set(l),
+    setAssociationReadFailures: (ids) => {
+      behaviour.associationReadFailures = new Set(ids);
+    },
     stats: (hubId) => sandboxStats(hubId),
     async close() {
       closing.abort();

@@ -171,13 +171,24 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     assocDelete: db.prepare<[number, string, number, string, number]>(
       'DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?',
     ),
+    // Associations to archived records are not returned by HubSpot ("when a record is deleted,
+    // its associations are removed", https://knowledge.hubspot.com/records/restore-deleted-records
+    // restores them with the record): rows are kept, so a restore could bring them back, but never served.
     assocIds: db.prepare<[number, string, number, string], { to_id: number }>(
-      'SELECT DISTINCT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? ORDER BY to_id',
+      `SELECT DISTINCT a.to_id FROM associations a JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
+       WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id = ? AND a.to_type = ? AND o.archived = 0 ORDER BY a.to_id`,
     ),
     assocRows: db.prepare<[number, string, number, string, number, number], { to_id: number; type_ids: string }>(
-      `SELECT to_id, group_concat(type_id) AS type_ids FROM associations
-       WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id > ?
-       GROUP BY to_id ORDER BY to_id LIMIT ?`,
+      `SELECT a.to_id, group_concat(a.type_id) AS type_ids FROM associations a
+       JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
+       WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id = ? AND a.to_type = ? AND a.to_id > ? AND o.archived = 0
+       GROUP BY a.to_id ORDER BY a.to_id LIMIT ?`,
+    ),
+    assocOfType: db.prepare<[number, string, number, string, number], { to_id: number }>(
+      'SELECT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND type_id = ?',
+    ),
+    assocDeleteOne: db.prepare<[number, string, number, string, number, number]>(
+      'DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type_id = ?',
     ),
     defs: db.prepare<[number, string], { definition: string }>('SELECT definition FROM property_definitions WHERE hub_id = ? AND type = ? ORDER BY name'),
     saveDef: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_definitions (hub_id, type, name, definition) VALUES (?, ?, ?, ?)'),
@@ -205,10 +216,19 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     if (forward === undefined) throw new RangeError(`no HubSpot-defined association from ${fromType} to ${toType}`);
     const info = associationTypeInfo(fromType, toType, forward);
     if (info === undefined) throw new RangeError(`association type ${forward} is not defined from ${fromType} to ${toType}`);
+    if (info.primary) {
+      // One primary company per record: setting a new one replaces the old
+      // (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide, "Primary" association).
+      for (const old of st.assocOfType.all(hubId, fromType, fromId, toType, forward)) {
+        if (old.to_id === toId) continue;
+        st.assocDeleteOne.run(hubId, fromType, fromId, toType, old.to_id, forward);
+        st.assocDeleteOne.run(hubId, toType, old.to_id, fromType, fromId, info.reverseTypeId);
+      }
+    }
     st.assocInsert.run(hubId, fromType, fromId, toType, toId, forward);
     st.assocInsert.run(hubId, toType, toId, fromType, fromId, info.reverseTypeId);
-    // a primary association implies the unlabeled one too (hubspot.md §1.7 example lists both)
-    if (info.primary) {
+    // a primary or user-labelled association implies the unlabeled one too (hubspot.md §1.7 example lists all three)
+    if (info.primary || info.category === 'USER_DEFINED') {
       st.assocInsert.run(hubId, fromType, fromId, toType, toId, info.unlabeledTypeId);
       const reverseUnlabeled = defaultAssociationTypeId(toType, fromType);
       if (reverseUnlabeled !== undefined) st.assocInsert.run(hubId, toType, toId, fromType, fromId, reverseUnlabeled);
@@ -299,11 +319,11 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       st.archive.run(at, Math.max(at, row.updated_at), hubId, type, row.id);
       emit([{ hubId, kind: 'deletion', type, id, at, source }]);
     },
-    associate(hubId, fromType, fromId, toType, toId) {
+    associate(hubId, fromType, fromId, toType, toId, typeId) {
       requireRow(hubId, fromType, fromId);
       requireRow(hubId, toType, toId);
       // Real HubSpot does not bump lastmodifieddate on association changes (hubspot.md §6.3).
-      db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId)))();
+      db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId), typeId))();
       emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: true, at: clock.now(), source: 'admin' }]);
     },
     dissociate(hubId, fromType, fromId, toType, toId) {

@@ -34,7 +34,8 @@ export type SandboxData = {
   create(hubId: number, type: HubspotObjectType, properties: Record<string, string | null>, associations?: readonly AssociationInput[]): SandboxObject;
   update(hubId: number, type: HubspotObjectType, id: string, properties: Record<string, string | null>): SandboxObject;
   archive(hubId: number, type: HubspotObjectType, id: string): void;
-  associate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string): void;
+  /** `typeId`: a HubSpot-defined or user-defined type of the pair (default: the unlabeled one); a primary replaces the old primary */
+  associate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string, typeId?: number): void;
   dissociate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string): void;
   load(hubId: number, batch: GeneratedBatch): void;
   get(hubId: number, type: HubspotObjectType, id: string): SandboxObject | undefined;
