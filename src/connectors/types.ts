@@ -132,4 +132,10 @@ export interface CrmConnector {
   writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]>;
   /** Cheap authenticated call: which portal/org is this. */
   whoAmI(): Promise<{ portal: string }>;
+  /**
+   * Re-read these records now, with their associations (optional). For changes the incremental
+   * feed cannot see, e.g. HubSpot association changes, which do not bump last-modified. Ids the
+   * CRM no longer has are left out (the feed's deletions handle them).
+   */
+  records?(type: ObjectType, ids: readonly string[], signal: AbortSignal): Promise<CrmRecord[]>;
 }

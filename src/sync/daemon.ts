@@ -40,6 +40,8 @@ export type DaemonDeps = {
 type PortalState = {
   rt: PortalRuntime;
   pending: Set<ObjectType>;
+  /** records to re-read directly (connector.records), e.g. after an association-change webhook */
+  refresh: Map<ObjectType, Set<string>>;
   /** score + write back even if no stream is pending (a rescore request) */
   flush: boolean;
   running: Promise<void> | undefined;
@@ -74,6 +76,7 @@ export function createDaemon(deps: DaemonDeps) {
       finishedAt: startedAt,
     };
     const signal = controller.signal;
+    await refreshRecords(state, signal);
     for (const type of STREAM_ORDER) {
       if (!types.includes(type) || signal.aborted) continue;
       const opts = deps.onProgress === undefined ? { signal } : { signal, onProgress: deps.onProgress };
@@ -112,11 +115,37 @@ export function createDaemon(deps: DaemonDeps) {
     return summary;
   }
 
+  /**
+   * Re-reads the records queued by `refresh` and upserts them (one transaction per type). A
+   * failure puts the ids back for the next pass and is logged; the periodic sweep is the backstop.
+   */
+  async function refreshRecords(state: PortalState, signal: AbortSignal): Promise<void> {
+    const { portal, connector } = state.rt;
+    if (state.refresh.size === 0 || connector.records === undefined) return;
+    const queued = [...state.refresh];
+    state.refresh.clear();
+    for (const [type, idSet] of queued) {
+      if (signal.aborted) return;
+      const ids = [...idSet];
+      try {
+        const records = await connector.records(type, ids, signal);
+        const changed = store.transaction(() => store.records.upsertPage(records));
+        logger.debug({ portal, stream: type, asked: ids.length, changed }, 'records re-read after a webhook');
+      } catch (e) {
+        const again = state.refresh.get(type) ?? new Set<string>();
+        for (const id of ids) again.add(id);
+        state.refresh.set(type, again);
+        logger.warn({ portal, stream: type, ids: ids.length, err: (e as Error).message }, 'could not re-read records; retrying next pass');
+        return;
+      }
+    }
+  }
+
   function kick(state: PortalState): Promise<void> {
     if (state.running !== undefined) return state.running;
     state.running = (async () => {
       try {
-        while ((state.pending.size > 0 || state.flush) && !controller.signal.aborted && !state.stopped) {
+        while ((state.pending.size > 0 || state.flush || state.refresh.size > 0) && !controller.signal.aborted && !state.stopped) {
           const types = [...state.pending];
           state.pending.clear();
           state.flush = false;
@@ -142,10 +171,26 @@ export function createDaemon(deps: DaemonDeps) {
     return current === undefined ? kick(s) : current.then(() => (s.pending.size > 0 || s.flush ? kick(s) : undefined));
   }
 
+  /**
+   * Re-read these records directly (their associations included), then score and write back.
+   * For what the incremental feed cannot see; without `connector.records` it nudges the stream.
+   */
+  function refresh(portal: string, type: ObjectType, ids: readonly string[]): Promise<void> {
+    const s = portals.get(portal);
+    if (s === undefined || s.stopped) return Promise.resolve();
+    if (s.rt.connector.records === undefined) return nudge(portal, [type]);
+    const set = s.refresh.get(type) ?? new Set<string>();
+    for (const id of ids) set.add(id);
+    s.refresh.set(type, set);
+    const current = s.running;
+    return current === undefined ? kick(s) : current.then(() => (s.refresh.size > 0 ? kick(s) : undefined));
+  }
+
   return {
     nudge,
+    refresh,
     addPortal(rt: PortalRuntime): void {
-      portals.set(rt.portal, { rt, pending: new Set(), flush: false, running: undefined, stopped: false });
+      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, running: undefined, stopped: false });
     },
     removePortal(portal: string): void {
       const s = portals.get(portal);

@@ -4,7 +4,12 @@ import type { ContactData, CrmRecord, Cursor, DealData, ObjectType } from '../..
 import { CrmError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { SandboxObject } from '../../src/sandbox/model.ts';
+import { createStore } from '../../src/store/index.ts';
+import { createDaemon } from '../../src/sync/daemon.ts';
+import { silentLogger } from '../../src/log.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { hubspotHarness, T0, type HubspotHarness } from './hubspot-harness.ts';
+import { join } from 'node:path';
 
 /** HubSpot-specific behaviour beyond the shared contract, against the sandbox over real HTTP. */
 
@@ -154,6 +159,38 @@ describe('hubspot connector on the sandbox', () => {
       const failing = drain(h.connector, 'notes', first.cursor);
       await expect(failing).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'INTERNAL_ERROR' } });
       await expect(failing).rejects.toThrow(new RegExp(`notes ${linked}`));
+    });
+
+    it('an association change (no last-modified bump) lands by re-reading the record, without waiting for the sweep', async () => {
+      h = await hubspotHarness({ sweepEveryMs: 24 * 3_600_000 });
+      const dir = tempDir();
+      const store = createStore({ path: join(dir.path, 'r.db') });
+      try {
+        const a = await h.createContact({ email: 'a@example.com' });
+        const b = await h.createContact({ email: 'b@example.com' });
+        const note = await h.createNote([a], 'hello');
+        const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 3_600_000, now: () => h!.sandbox.clock.now(), score: async () => ({ scored: 0, enqueued: 0 }) });
+        daemon.addPortal({ portal: h.portal, connector: h.connector });
+        await daemon.runOnce(h.portal, { writeBack: false });
+        expect(store.records.linkedToContact(h.portal, b)).toEqual([]);
+        // a later note moves the incremental boundary past the first one
+        await h.advance(60_000);
+        await h.createNote([a], 'later');
+        await h.advance(60_000);
+        await daemon.runOnce(h.portal, { types: ['notes'], writeBack: false });
+        h.sandbox.data.associate(h.hubId, 'notes', note, 'contacts', b);
+        // a stream pass cannot see it: the search finds nothing modified
+        await daemon.runOnce(h.portal, { types: ['notes'], writeBack: false });
+        expect(store.records.linkedToContact(h.portal, b)).toEqual([]);
+        // what the association-change webhook triggers
+        await daemon.refresh(h.portal, 'notes', [note]);
+        expect(store.records.linkedToContact(h.portal, b).map((r) => r.id)).toEqual([note]);
+        expect(store.dirty.peek(h.portal, 10)).toContain(b);
+        await daemon.stop();
+      } finally {
+        store.close();
+        dir.cleanup();
+      }
     });
 
     it('a company with 1,000 contacts: inline lists stop at 100 and the v4 fallback fetches all of them', async () => {

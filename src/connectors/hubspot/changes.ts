@@ -6,7 +6,7 @@ import { fetchAssociations, fromInline, needsMore, type AssocMap } from './assoc
 import { decodeCursor, encodeCursor, type HubspotCursorState } from './cursor.ts';
 import type { HubspotHttp } from './http.ts';
 import { ASSOCIATIONS, modifiedProperty, propertiesFor, toRecord } from './mapping.ts';
-import { ListPage, SearchPage, type HsObject } from './schemas.ts';
+import { BatchRead, ListPage, SearchPage, type HsObject } from './schemas.ts';
 
 export type ChangesContext = {
   http: HubspotHttp;
@@ -194,6 +194,29 @@ async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, 
   };
   const res = await ctx.http.request({ method: 'POST', path: `/crm/v3/objects/${type}/search`, body, lane: 'search', schema: SearchPage, signal });
   return { objects: res.body.results, total: res.body.total };
+}
+
+/**
+ * These records as they are now, with their associations (v3 batch read ≤ 100 ids a call, then
+ * v4 associations). Ids HubSpot reports missing (207 OBJECT_NOT_FOUND) are left out.
+ */
+export async function readRecords(ctx: ChangesContext, type: ObjectType, ids: readonly string[], signal: AbortSignal): Promise<CrmRecord[]> {
+  const portal = await ctx.portal();
+  const out: CrmRecord[] = [];
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 100) {
+    const inputs = unique.slice(i, i + 100).map((id) => ({ id }));
+    const { body } = await ctx.http.request({
+      method: 'POST',
+      path: `/crm/v3/objects/${type}/batch/read`,
+      query: [['archived', 'false']],
+      body: { inputs, properties: propertiesFor(type), propertiesWithHistory: [] },
+      schema: BatchRead,
+      signal,
+    });
+    out.push(...(await toRecords(ctx, portal, type, body.results, false, signal)));
+  }
+  return out;
 }
 
 /**

@@ -28,6 +28,8 @@ const NextPage = z.object({ next: z.object({ after: z.string().min(1) }).optiona
 
 export const ListPage = z.object({ results: z.array(HsObject), paging: NextPage });
 export const SearchPage = z.object({ total: z.number().optional(), results: z.array(HsObject), paging: NextPage });
+/** v3 batch read: 200, or 207 with the missing ids in `errors` (hubspot.md §1.5). */
+export const BatchRead = z.object({ results: z.array(HsObject) });
 
 export const AssocBatchRead = z.object({
   results: z.array(

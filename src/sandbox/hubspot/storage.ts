@@ -196,6 +196,19 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     saveGroup: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_groups (hub_id, type, name, grp) VALUES (?, ?, ?, ?)'),
   };
 
+  /**
+   * One association change as HubSpot reports it: an event per direction (the
+   * `*.associationChange` subscription "fires once for each direction", hubspot.md §3.2,
+   * https://developers.hubspot.com/docs/api/webhooks#association-change-events).
+   */
+  const associationEvents = (
+    hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string,
+    added: boolean, at: number, source: 'api' | 'admin', primary: boolean,
+  ): SandboxChange[] => [
+    { hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: added, primary, at, source },
+    { hubId, kind: 'associationChange', type: toType, id: toId, toType: fromType, toId: fromId, associationAdded: added, primary, at, source },
+  ];
+
   const emit = (events: readonly SandboxChange[]) => {
     for (const e of events) for (const l of listeners) l(e);
   };
@@ -287,7 +300,8 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
           const toId = requireNumericId(a.id, 'association target');
           requireRow(hubId, a.type, a.id);
           storeAssociation(hubId, type, newId, a.type, toId, a.typeId);
-          events.push({ hubId, kind: 'associationChange', type, id: String(newId), toType: a.type, toId: a.id, associationAdded: true, at, source });
+          const primary = a.typeId !== undefined && associationTypeInfo(type, a.type, a.typeId)?.primary === true;
+          events.push(...associationEvents(hubId, type, String(newId), a.type, a.id, true, at, source, primary));
         }
         return newId;
       })();
@@ -324,7 +338,8 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       requireRow(hubId, toType, toId);
       // Real HubSpot does not bump lastmodifieddate on association changes (hubspot.md §6.3).
       db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId), typeId))();
-      emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: true, at: clock.now(), source: 'admin' }]);
+      const primary = typeId !== undefined && associationTypeInfo(fromType, toType, typeId)?.primary === true;
+      emit(associationEvents(hubId, fromType, fromId, toType, toId, true, clock.now(), 'admin', primary));
     },
     dissociate(hubId, fromType, fromId, toType, toId) {
       const from = requireNumericId(fromId, 'dissociate');
@@ -333,7 +348,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
         st.assocDelete.run(hubId, fromType, from, toType, to);
         st.assocDelete.run(hubId, toType, to, fromType, from);
       })();
-      emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: false, at: clock.now(), source: 'admin' }]);
+      emit(associationEvents(hubId, fromType, fromId, toType, toId, false, clock.now(), 'admin', false));
     },
     load(hubId, batch: GeneratedBatch) {
       db.transaction(() => {

@@ -22,6 +22,8 @@ export type SandboxChange = {
   toId?: string;
   /** association changes: false when the association was removed */
   associationAdded?: boolean;
+  /** association changes: the change set or removed a primary association */
+  primary?: boolean;
   /** epoch ms (sandbox clock) */
   at: number;
   source: 'api' | 'admin';

@@ -224,7 +224,7 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
         e.toObjectTypeId = HUBSPOT_OBJECT_TYPES[ch.toType].typeId;
       }
       e.associationRemoved = ch.associationAdded === false;
-      e.isPrimaryAssociation = false;
+      e.isPrimaryAssociation = ch.primary === true;
     }
     return e;
   }

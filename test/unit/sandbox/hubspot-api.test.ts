@@ -211,6 +211,8 @@ describe('HubSpot sandbox: single-record writes', () => {
     expect(s.sandbox.data.get(s.hubId, 'contacts', created.id)?.archived).toBe(true);
     expect(events.map((e) => [e.kind, e.source])).toEqual([
       ['creation', 'api'],
+      // one per direction, as HubSpot sends them
+      ['associationChange', 'api'],
       ['associationChange', 'api'],
       ['propertyChange', 'api'],
       ['deletion', 'api'],

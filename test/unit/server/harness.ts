@@ -20,6 +20,8 @@ export type Harness = {
   config: Config;
   dbPath: string;
   nudges: { portal: string; types: ObjectType[] }[];
+  /** records the webhook handler asked to re-read (association changes) */
+  refreshes: { portal: string; type: ObjectType; ids: string[] }[];
   installed: string[];
   logLines: string[];
   logger: Logger;
@@ -64,6 +66,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
   const now = opts.now ?? Date.now;
   const store = createStore({ path: dbPath, encryptionKey: config.encryptionKey, now });
   const nudges: Harness['nudges'] = [];
+  const refreshes: Harness['refreshes'] = [];
   const installed: string[] = [];
   holder.app = createApp({
     store,
@@ -71,6 +74,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
     logger,
     now,
     nudge: (portal, types) => void nudges.push({ portal, types }),
+    refresh: (portal, type, ids) => void refreshes.push({ portal, type, ids }),
     onInstalled: (portal) => void installed.push(portal),
     rescore: async () => {},
     metrics: () => '# daemon\nrapport_daemon_up 1\n',
@@ -81,6 +85,7 @@ export async function startRapport(opts: { env?: Record<string, string>; now?: (
     config,
     dbPath,
     nudges,
+    refreshes,
     installed,
     logLines,
     logger,
