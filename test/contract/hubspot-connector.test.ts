@@ -268,6 +268,41 @@ describe('hubspot connector on the sandbox', () => {
     expect(sandbox.data.get(hubId, 'contacts', ids[104]!)?.properties).toMatchObject({ rapport_satisfaction: '4', rapport_health: 'yellow' });
   });
 
+  describe('partial write failures (issue 13)', () => {
+    it.each(['multi-status', 'reject-naming', 'reject-silent'] as const)(
+      'batch update answering missing ids with %s: the bad inputs are isolated and the rest written in the same call',
+      async (mode) => {
+        h = await hubspotHarness();
+        const { sandbox, hubId, connector } = h;
+        const signal = new AbortController().signal;
+        await connector.provision(signal);
+        sandbox.setBatchUpdateMissing(mode);
+        const ids: string[] = [];
+        for (let i = 0; i < 97; i++) ids.push(await h.createContact({ email: `p${i}@example.com` }));
+        const gone = ids.splice(10, 1)[0]!;
+        sandbox.data.archive(hubId, 'contacts', gone);
+        const bad = [gone, '88888881', '88888882'];
+        const updates = [...ids.slice(0, 40), ...bad, ...ids.slice(40)].map((id) => ({ contactId: id, properties: { satisfaction: '42' } }));
+        expect(updates).toHaveLength(99);
+        const before = connector.stats().calls;
+        const res = await connector.writeScores(updates, signal);
+        const calls = connector.stats().calls - before;
+        expect(res.filter((r) => !r.ok).map((r) => r.contactId).sort()).toEqual([...bad].sort());
+        expect(res.filter((r) => r.ok)).toHaveLength(96);
+        for (const id of ids) expect(sandbox.data.get(hubId, 'contacts', id)?.properties.rapport_satisfaction, id).toBe('42');
+        // bounded cost: one call when HubSpot names the ids, a few halvings when it does not
+        if (mode === 'multi-status') expect(calls).toBe(1);
+        if (mode === 'reject-naming') expect(calls).toBe(2);
+        if (mode === 'reject-silent') expect(calls).toBeLessThanOrEqual(1 + 2 * 3 * 7);
+        if (mode !== 'multi-status') {
+          // a refused batch carries HubSpot's correlation id, for support
+          const f = res.find((r) => !r.ok && r.contactId === gone);
+          expect(f !== undefined && !f.ok ? f.error.details.correlationId : undefined).toMatch(/^[0-9a-f-]{36}$/);
+        }
+      },
+    );
+  });
+
   it('provision refuses a rapport_* property of the wrong type, naming it', async () => {
     h = await hubspotHarness();
     const signal = new AbortController().signal;

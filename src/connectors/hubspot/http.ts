@@ -127,15 +127,29 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   }
 
   return {
-    request<T>(req: HubspotRequest<T>) {
-      return withRetry(() => withAuth(req), {
-        ...opts.retry,
-        signal: req.signal,
-        onRetry: ({ attempt, waitMs, error }) => {
-          counters.retries++;
-          opts.logger.debug({ request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status }, 'hubspot retry');
-        },
-      });
+    async request<T>(req: HubspotRequest<T>) {
+      try {
+        return await withRetry(() => withAuth(req), {
+          ...opts.retry,
+          signal: req.signal,
+          onRetry: ({ attempt, waitMs, error }) => {
+            counters.retries++;
+            opts.logger.debug(
+              { request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status, correlationId: error.details.correlationId },
+              'hubspot retry',
+            );
+          },
+        });
+      } catch (e) {
+        // HubSpot support asks for the correlation id of a failed call (hubspot.md §2.2): log it with every failure
+        if (e instanceof CrmError) {
+          opts.logger.warn(
+            { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
+            'hubspot request failed',
+          );
+        }
+        throw e;
+      }
     },
     stats: () => ({ ...counters }),
   };
@@ -151,8 +165,16 @@ export function errorFromResponse(status: number, text: string, headers: Headers
     // a non-JSON error body still has a status to go by
   }
   const code = body.category ?? body.errorType ?? undefined;
-  const message = `HubSpot ${what} → ${status}${code === undefined ? '' : ` ${code}`}: ${body.message ?? text.slice(0, 200)}`;
-  const details = { crm: CRM, status, ...(code === undefined ? {} : { code }) };
+  const correlationId = headers.get('x-hubspot-correlation-id') ?? body.correlationId ?? undefined;
+  const message = `HubSpot ${what} → ${status}${code === undefined ? '' : ` ${code}`}: ${body.message ?? text.slice(0, 200)}${correlationId === undefined ? '' : ` (correlation id ${correlationId})`}`;
+  const ids = body.context?.ids;
+  const details = {
+    crm: CRM,
+    status,
+    ...(code === undefined ? {} : { code }),
+    ...(correlationId === undefined ? {} : { correlationId }),
+    ...(ids === undefined ? {} : { ids }),
+  };
   if (status === 401) return new CrmError('auth', message, details);
   if (status === 403) {
     const scopes = body.errors?.flatMap((e) => e.context?.requiredScopes ?? e.context?.requiredGranularScopes ?? []) ?? [];

@@ -85,6 +85,8 @@ export const Empty = z.unknown();
 /** Error replies: every field optional (hubspot.md §2.4 "all fields optional in practice"). */
 export const ErrorBody = z.object({
   message: z.string().optional(),
+  correlationId: z.string().optional(),
+  context: z.record(z.string(), z.array(z.string())).optional(),
   category: z.string().optional(),
   errorType: z.string().optional(),
   policyName: z.string().optional(),
@@ -94,6 +96,8 @@ export const ErrorBody = z.object({
 });
 export type ErrorBody = {
   message?: string | undefined;
+  correlationId?: string | undefined;
+  context?: Record<string, string[]> | undefined;
   category?: string | undefined;
   errorType?: string | undefined;
   policyName?: string | undefined;

@@ -47,7 +47,17 @@ export const INLINE_ASSOCIATION_PAGE_SIZE = 100;
 export type ApiBehaviour = {
   /** from-ids whose v4 association batch read fails per input with a real (not "no associations") error */
   associationReadFailures: Set<string>;
+  /**
+   * How batch update answers ids it cannot update (missing, archived or merged away). HubSpot's
+   * behaviour is not documented and reports differ, so the sandbox can do each:
+   * `multi-status` 207 with per-input errors (the spec's BatchResponse…WithErrors, hubspot.md §1.5);
+   * `reject-naming` the whole batch fails 400 naming the ids in `context.ids`, nothing written;
+   * `reject-silent` the whole batch fails 404 without naming them, nothing written.
+   */
+  batchUpdateMissing: BatchUpdateMissingMode;
 };
+
+export type BatchUpdateMissingMode = 'multi-status' | 'reject-naming' | 'reject-silent';
 
 const encodeAfter = (id: number) => Buffer.from(String(id)).toString('base64url');
 
@@ -115,7 +125,7 @@ const GroupCreateSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/)
 
 export function createApiRoutes(deps: { storage: SandboxStorage; properties: PropertyRegistry; clock: Clock; behaviour?: ApiBehaviour }): Hono<ApiEnv> {
   const { storage, properties, clock } = deps;
-  const behaviour = deps.behaviour ?? { associationReadFailures: new Set<string>() };
+  const behaviour: ApiBehaviour = deps.behaviour ?? { associationReadFailures: new Set<string>(), batchUpdateMissing: 'multi-status' };
   const api = new Hono<ApiEnv>();
 
   /** Resolves `:type` and checks scopes; a Response is the error to send. */
@@ -300,6 +310,16 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     // with objectWriteTraceId HubSpot reports it per input in a 207 instead (§1.5 example).
     const untraced = invalid.filter((i) => i.traceId === undefined);
     if (untraced.length > 0) return propertyValuesInvalid(untraced.flatMap((i) => i.problems), String(hubId));
+    if (missing.length > 0 && behaviour.batchUpdateMissing === 'reject-naming') {
+      return hubspotError(400, {
+        message: `Could not update some ${HUBSPOT_OBJECT_TYPES[type].singular} objects, they may be deleted or merged: ${missing.join(', ')}`,
+        category: 'VALIDATION_ERROR',
+        context: { ids: missing },
+      });
+    }
+    if (missing.length > 0 && behaviour.batchUpdateMissing === 'reject-silent') {
+      return hubspotError(404, { message: 'One or more objects could not be found.', category: 'OBJECT_NOT_FOUND' });
+    }
     const updated = valid.length === 0 ? [] : storage.applyUpdates(hubId, type, valid, 'api');
     const results = updated.map((obj) => simplePublicObject(obj, selectProperties(type, obj.properties, Object.keys(valid.find((v) => v.id === obj.id)?.properties ?? {}))));
     const errors: unknown[] = invalid.map((i) => ({

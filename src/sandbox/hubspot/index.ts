@@ -1,7 +1,7 @@
 import { Hono, type Context, type Next } from 'hono';
 import type { Logger } from '../../log.ts';
 import { silentLogger } from '../../log.ts';
-import { createApiRoutes, type ApiBehaviour, type ApiEnv } from './api.ts';
+import { createApiRoutes, type ApiBehaviour, type ApiEnv, type BatchUpdateMissingMode } from './api.ts';
 import { createClock, type SandboxClock } from './clock.ts';
 import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
 import { createFaultInjector } from './faults.ts';
@@ -39,6 +39,8 @@ export type HubspotSandboxOptions = {
   hangMs?: number;
   /** A2: token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
   adminToken?: string;
+  /** how batch update answers ids it cannot update (default multi-status, see api.ts) */
+  batchUpdateMissing?: BatchUpdateMissingMode;
   /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
   webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
 };
@@ -55,6 +57,8 @@ export type HubspotSandbox = {
   setLimits(l: SandboxLimits | false): void;
   /** v4 association batch reads of these from-ids fail per input with a real error (not NO_ASSOCIATIONS_FOUND) */
   setAssociationReadFailures(ids: readonly string[]): void;
+  /** how batch update answers ids it cannot update (api.ts BatchUpdateMissingMode); default multi-status */
+  setBatchUpdateMissing(mode: BatchUpdateMissingMode): void;
   stats(hubId?: number): SandboxStats;
   close(): Promise<void>;
 };
@@ -171,6 +175,8 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     c.set('hubId', hubId);
     c.set('scopes', auth.scopes);
     await next();
+    // every HubSpot response carries one (hubspot.md §2.2 header sample); errors set it with their body's correlationId
+    if (!c.res.headers.has(CORRELATION_HEADER)) c.res.headers.set(CORRELATION_HEADER, newCorrelationId());
     if (decision !== undefined && decision.ok && lane === 'default') {
       c.res.headers.set('X-HubSpot-RateLimit-Interval-Milliseconds', String(decision.intervalMs));
       c.res.headers.set('X-HubSpot-RateLimit-Max', String(decision.max));
@@ -215,7 +221,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       dataHostingLocation: 'na1',
     }),
   );
-  const behaviour: ApiBehaviour = { associationReadFailures: new Set() };
+  const behaviour: ApiBehaviour = { associationReadFailures: new Set(), batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status' };
   crm.route('/', createApiRoutes({ storage, properties, clock, behaviour }));
   crm.notFound((c) => notImplemented(c.req.method, c.req.path));
   app.route('/', crm as unknown as Hono);
@@ -231,6 +237,9 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     setLimits: (l) => limiter.set(l),
     setAssociationReadFailures: (ids) => {
       behaviour.associationReadFailures = new Set(ids);
+    },
+    setBatchUpdateMissing: (mode) => {
+      behaviour.batchUpdateMissing = mode;
     },
     stats: (hubId) => sandboxStats(hubId),
     async close() {
