@@ -98,6 +98,11 @@ export type CrmRecord = {
   data: RecordData;
   /** problems found while cleaning (future date, non-numeric amount, …), kept for confidence */
   issues?: string[];
+  /**
+   * Records merged into this one (HubSpot `hs_merged_object_ids`): they left the CRM without an
+   * archived entry, so the store turns them into tombstones pointing here.
+   */
+  mergedIds?: string[];
 };
 
 /** Opaque to everything but the connector that produced it. */

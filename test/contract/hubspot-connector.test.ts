@@ -268,6 +268,48 @@ describe('hubspot connector on the sandbox', () => {
     expect(sandbox.data.get(hubId, 'contacts', ids[104]!)?.properties).toMatchObject({ rapport_satisfaction: '4', rapport_health: 'yellow' });
   });
 
+  it('a merge reaches the cache: the loser becomes a tombstone pointing at the survivor, its calls move, and no score is written to it (issue 13)', async () => {
+    h = await hubspotHarness();
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    try {
+      const signal = new AbortController().signal;
+      await h.connector.provision(signal);
+      const survivor = await h.createContact({ email: 'keep@example.com' });
+      const loser = await h.createContact({ email: 'dupe@example.com' });
+      const call = h.sandbox.data.create(h.hubId, 'calls', { hs_timestamp: new Date(T0).toISOString() }, [{ type: 'contacts', id: loser }]).id;
+      let written: string[] = [];
+      const daemon = createDaemon({
+        store, logger: silentLogger, intervalMs: 3_600_000, now: () => h!.sandbox.clock.now(),
+        score: async (portal) => {
+          // a stand-in scorer: every dirty live contact gets a score queued
+          const dirty = store.dirty.peek(portal, 100);
+          for (const id of dirty) if (store.records.get(portal, 'contacts', id)?.deleted === false) store.outbox.enqueue(portal, id, { health: 'green' });
+          written = dirty;
+          return { scored: dirty.length, enqueued: dirty.length };
+        },
+      });
+      daemon.addPortal({ portal: h.portal, connector: h.connector });
+      await daemon.runOnce(h.portal);
+      expect(store.records.linkedToContact(h.portal, loser).map((r) => r.id)).toEqual([call]);
+      await h.advance(60_000);
+      h.sandbox.data.merge(h.hubId, 'contacts', survivor, loser);
+      store.outbox.enqueue(h.portal, loser, { health: 'red' }); // a write that was pending when the merge happened
+      await h.advance(60_000);
+      await daemon.runOnce(h.portal);
+      expect(store.records.get(h.portal, 'contacts', loser)).toMatchObject({ deleted: true, mergedInto: survivor });
+      expect(store.records.linkedToContact(h.portal, survivor).map((r) => r.id)).toEqual([call]);
+      expect(written).toContain(survivor);
+      // the survivor got its score; the merged id none (HubSpot would have put it on the survivor)
+      expect(h.sandbox.data.get(h.hubId, 'contacts', survivor)?.properties.rapport_health).toBe('green');
+      expect(store.outbox.due(h.portal, 100)).toEqual([]);
+      await daemon.stop();
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+
   describe('partial write failures (issue 13)', () => {
     it.each(['multi-status', 'reject-naming', 'reject-silent'] as const)(
       'batch update answering missing ids with %s: the bad inputs are isolated and the rest written in the same call',

@@ -69,10 +69,22 @@ async function writeBatch(http: HubspotHttp, inputs: readonly Input[], out: Writ
     return;
   }
   const ok = new Set(body.results.map((r) => r.id));
+  const asked = new Set(inputs.map((i) => i.id));
+  // HubSpot answers a merged-away id with its survivor (issue 13): the write landed on another
+  // contact. Say so, and never retry it: the merge reaches the cache with the next sync.
+  const redirected = body.results.some((r) => !asked.has(r.id));
   const errors = body.errors ?? [];
   for (const input of inputs) {
     if (ok.has(input.id)) {
       out.push({ contactId: input.id, ok: true });
+      continue;
+    }
+    if (redirected && errors.length === 0) {
+      out.push({
+        contactId: input.id,
+        ok: false,
+        error: new CrmError('invalid_request', `HubSpot applied the update of contact ${input.id} to another record: it was merged`, { crm: 'hubspot', status: 200, code: 'MERGED' }),
+      });
       continue;
     }
     const err = errors.find((x) => Object.values(x.context ?? {}).some((ids) => ids.includes(input.id))) ?? errors[0];

@@ -29,6 +29,11 @@ CREATE TABLE IF NOT EXISTS associations (
   to_type TEXT NOT NULL, to_id INTEGER NOT NULL, type_id INTEGER NOT NULL,
   PRIMARY KEY (hub_id, from_type, from_id, to_type, to_id, type_id)
 ) WITHOUT ROWID, STRICT;
+-- merged-away records (objects.archived = 2): which record they live on in
+CREATE TABLE IF NOT EXISTS merges (
+  hub_id INTEGER NOT NULL, type TEXT NOT NULL, loser_id INTEGER NOT NULL, survivor_id INTEGER NOT NULL,
+  PRIMARY KEY (hub_id, type, loser_id)
+) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS property_definitions (
   hub_id INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
   PRIMARY KEY (hub_id, type, name)
@@ -194,6 +199,17 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     saveDef: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_definitions (hub_id, type, name, definition) VALUES (?, ?, ?, ?)'),
     groups: db.prepare<[number, string], { grp: string }>('SELECT grp FROM property_groups WHERE hub_id = ? AND type = ? ORDER BY name'),
     saveGroup: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_groups (hub_id, type, name, grp) VALUES (?, ?, ?, ?)'),
+    survivorOf: db.prepare<[number, string, number], { survivor_id: number }>('SELECT survivor_id FROM merges WHERE hub_id = ? AND type = ? AND loser_id = ?'),
+    addMerge: db.prepare<[number, string, number, number]>('INSERT OR REPLACE INTO merges (hub_id, type, loser_id, survivor_id) VALUES (?, ?, ?, ?)'),
+    // earlier losers of the loser now live on the survivor too
+    repointMerges: db.prepare<[number, number, string, number]>('UPDATE merges SET survivor_id = ? WHERE hub_id = ? AND type = ? AND survivor_id = ?'),
+    markMerged: db.prepare<[number, number, string, number]>('UPDATE objects SET archived = 2, updated_at = ? WHERE hub_id = ? AND type = ? AND id = ?'),
+    assocFrom: db.prepare<[number, string, number], { to_type: string; to_id: number; type_id: number }>(
+      'SELECT to_type, to_id, type_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ?',
+    ),
+    assocDeleteFrom: db.prepare<[number, string, number]>('DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ?'),
+    assocDeleteTo: db.prepare<[number, string, number]>('DELETE FROM associations WHERE hub_id = ? AND to_type = ? AND to_id = ?'),
+    deleteObject: db.prepare<[number, string, number]>('DELETE FROM objects WHERE hub_id = ? AND type = ? AND id = ?'),
   };
 
   /**
@@ -350,6 +366,53 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       })();
       emit(associationEvents(hubId, fromType, fromId, toType, toId, false, clock.now(), 'admin', false));
     },
+    merge(hubId, type, survivorId, loserId) {
+      if (survivorId === loserId) throw new RangeError(`cannot merge ${type} ${loserId} into itself`);
+      const survivor = requireRow(hubId, type, survivorId);
+      const loser = requireRow(hubId, type, loserId);
+      if (survivor.archived !== 0 || loser.archived !== 0) throw new RangeError(`only live ${type} can be merged (${survivorId}, ${loserId})`);
+      const at = clock.now();
+      let moved = 0;
+      db.transaction(() => {
+        // The survivor keeps its own values and takes the loser's where it has none; it lists the
+        // merged ids in hs_merged_object_ids (;-separated, https://knowledge.hubspot.com/records/merge-records).
+        const props = JSON.parse(survivor.properties) as Record<string, string | null>;
+        const loserProps = JSON.parse(loser.properties) as Record<string, string | null>;
+        for (const [k, v] of Object.entries(loserProps)) {
+          if (k === 'hs_merged_object_ids' || v === null || (props[k] ?? null) !== null) continue;
+          props[k] = v;
+          moved++;
+        }
+        const merged = new Set([...(props.hs_merged_object_ids ?? '').split(';'), ...(loserProps.hs_merged_object_ids ?? '').split(';'), loserId].filter((x) => x !== ''));
+        props.hs_merged_object_ids = [...merged].join(';');
+        st.updateProps.run(JSON.stringify(props), Math.max(at, survivor.updated_at), hubId, type, survivor.id);
+        // associations move to the survivor; its own primary company stays the primary
+        for (const a of st.assocFrom.all(hubId, type, loser.id)) {
+          const toType = a.to_type as HubspotObjectType;
+          const info = associationTypeInfo(type, toType, a.type_id);
+          if (info === undefined || (toType === type && a.to_id === survivor.id)) continue;
+          const typeId = info.primary && st.assocOfType.all(hubId, type, survivor.id, toType, a.type_id).length > 0 ? info.unlabeledTypeId : a.type_id;
+          storeAssociation(hubId, type, survivor.id, toType, a.to_id, typeId);
+        }
+        st.assocDeleteFrom.run(hubId, type, loser.id);
+        st.assocDeleteTo.run(hubId, type, loser.id);
+        st.markMerged.run(at, hubId, type, loser.id);
+        st.repointMerges.run(survivor.id, hubId, type, loser.id);
+        st.addMerge.run(hubId, type, loser.id, survivor.id);
+      })();
+      emit([{ hubId, kind: 'merge', type, id: survivorId, mergedIds: [loserId], propertiesMoved: moved, at, source: 'admin' }]);
+    },
+    purge(hubId, type, id) {
+      const row = requireRow(hubId, type, id);
+      db.transaction(() => {
+        st.assocDeleteFrom.run(hubId, type, row.id);
+        st.assocDeleteTo.run(hubId, type, row.id);
+        st.deleteObject.run(hubId, type, row.id);
+      })();
+      // GDPR deletion: the record is gone for good, and HubSpot tells apps by contact.privacyDeletion
+      // (https://developers.hubspot.com/docs/api/webhooks, subscription types)
+      emit([{ hubId, kind: type === 'contacts' ? 'privacyDeletion' : 'deletion', type, id, at: clock.now(), source: 'admin' }]);
+    },
     load(hubId, batch: GeneratedBatch) {
       db.transaction(() => {
         for (const o of batch.objects) {
@@ -370,6 +433,11 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     getStored(hubId, type, id, archived) {
       const row = getRow(hubId, type, id);
       if (row === undefined) return undefined;
+      if (row.archived === 2) {
+        // a merged-away id answers with the record it was merged into (hubspot.md §6; issue 13)
+        const survivor = st.survivorOf.get(hubId, type, row.id);
+        return survivor === undefined || archived === true ? undefined : storage.getStored(hubId, type, String(survivor.survivor_id), archived);
+      }
       if (archived !== undefined && (row.archived === 1) !== archived) return undefined;
       return rowToObject(type, row);
     },

@@ -435,6 +435,48 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
   });
 });
 
+describe('HubSpot sandbox: merges and GDPR deletes (issue 13)', () => {
+  it('a merged contact leaves the list without an archived entry; the survivor lists it; reads of its id answer with the survivor', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const events: SandboxChange[] = [];
+    const survivor = data.create(s.hubId, 'contacts', { email: 'keep@x.io' });
+    const loser = data.create(s.hubId, 'contacts', { email: 'dupe@x.io', firstname: 'Lo' });
+    const call = data.create(s.hubId, 'calls', { hs_timestamp: '2026-01-01T00:00:00.000Z' }, [{ type: 'contacts', id: loser.id }]);
+    data.onChange((e) => events.push(e));
+    data.merge(s.hubId, 'contacts', survivor.id, loser.id);
+    const hs = s.client();
+    const live = await hs.crm.contacts.basicApi.getPage(10, undefined, ['email', 'hs_merged_object_ids']);
+    expect(live.results.map((r) => r.id)).toEqual([survivor.id]);
+    expect(live.results[0]?.properties.hs_merged_object_ids).toBe(loser.id);
+    // the survivor kept its email and took the loser's first name
+    expect(live.results[0]?.properties).toMatchObject({ email: 'keep@x.io' });
+    const archived = await hs.crm.contacts.basicApi.getPage(10, undefined, ['email'], undefined, undefined, true);
+    expect(archived.results).toEqual([]);
+    const read = await hs.crm.contacts.basicApi.getById(loser.id, ['email']);
+    expect(read.id).toBe(survivor.id);
+    const batch = await hs.crm.contacts.batchApi.read({ inputs: [{ id: loser.id }], properties: ['email'], propertiesWithHistory: [] });
+    expect(batch.results.map((r) => r.id)).toEqual([survivor.id]);
+    // its associations moved to the survivor
+    expect(data.associationsOf(s.hubId, 'calls', call.id, 'contacts')).toEqual([survivor.id]);
+    expect(events).toEqual([expect.objectContaining({ kind: 'merge', type: 'contacts', id: survivor.id, mergedIds: [loser.id] })]);
+  });
+
+  it('a GDPR-deleted contact is gone from both lists and every read', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const gone = data.create(s.hubId, 'contacts', { email: 'gdpr@x.io' });
+    const events: SandboxChange[] = [];
+    data.onChange((e) => events.push(e));
+    data.purge(s.hubId, 'contacts', gone.id);
+    const hs = s.client();
+    expect((await hs.crm.contacts.basicApi.getPage(10)).results).toEqual([]);
+    expect((await hs.crm.contacts.basicApi.getPage(10, undefined, undefined, undefined, undefined, true)).results).toEqual([]);
+    expect((await rejection(hs.crm.contacts.basicApi.getById(gone.id))).code).toBe(404);
+    expect(events.map((e) => e.kind)).toEqual(['privacyDeletion']);
+  });
+});
+
 describe('HubSpot sandbox: rate limits and faults', () => {
   it('429s past the ten-secondly window with HubSpot’s body and headers, which the client’s retry logic acts on', async () => {
     const clock = createClock({ frozenAt: T0 });
