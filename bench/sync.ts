@@ -139,6 +139,15 @@ if (ours.failed !== null) console.log(`!! backfill failed: ${ours.failed}`);
 line('429s left unhandled (backfill failed with rate_limited)', unhandled, '0', unhandled === 0);
 line('429s received and retried by our client', ours.rateLimited, '', null);
 
+// ---- 2b: the ids-only reconciliation (GDPR deletes and purges leave no archived entry, issue 13)
+{
+  const connector = createHubspotConnector({ basePath: baseUrl, accessToken: async () => main.token, portal: `hubspot:${main.hubId}`, limits: LIMITS });
+  let ids = 0;
+  for await (const page of connector.liveIds?.('contacts', new AbortController().signal) ?? []) ids += page.length;
+  const calls = connector.stats().calls;
+  line(`reconciliation API calls per contact (${calls} for ${ids.toLocaleString('en')} ids)`, calls / Math.max(1, ids), '≤ 0.011', calls / Math.max(1, ids) <= 0.011);
+}
+
 // ---- 3: naive vs ours on a small account ---------------------------------------------------
 const a = sandbox.portals.create({ privateAppToken: 'pat-bench-ours' });
 const b = sandbox.portals.create({ privateAppToken: 'pat-bench-naive' });

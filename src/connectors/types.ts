@@ -143,4 +143,9 @@ export interface CrmConnector {
    * CRM no longer has are left out (the feed's deletions handle them).
    */
   records?(type: ObjectType, ids: readonly string[], signal: AbortSignal): Promise<CrmRecord[]>;
+  /**
+   * Every live id of a type, pages of ids only (optional): for the reconciliation that finds
+   * records the CRM dropped without telling (GDPR deletes, purges).
+   */
+  liveIds?(type: ObjectType, signal: AbortSignal): AsyncIterable<string[]>;
 }

@@ -2,6 +2,7 @@ import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/
 import type { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import { reconcileIds, type ReconcileResult } from './reconcile.ts';
 import { syncStream, type StreamProgress, type StreamResult } from './sync-stream.ts';
 import { drainOutbox, type WriteBackResult } from './write-back.ts';
 
@@ -33,6 +34,8 @@ export type DaemonDeps = {
   score: (portal: string, signal: AbortSignal) => Promise<{ scored: number; enqueued: number }>;
   /** full pass over every stream this often; nudges run sooner */
   intervalMs: number;
+  /** ids-only reconciliation (GDPR deletes, purges) this often per portal; default 24 h, 0 = never */
+  reconcileEveryMs?: number;
   onProgress?: (p: StreamProgress) => void;
   onCycle?: (s: CycleSummary) => void;
 };
@@ -44,6 +47,8 @@ type PortalState = {
   refresh: Map<ObjectType, Set<string>>;
   /** score + write back even if no stream is pending (a rescore request) */
   flush: boolean;
+  /** when the last ids-only reconciliation ran (daemon start counts as one) */
+  reconciledAt: number;
   running: Promise<void> | undefined;
   stopped: boolean;
 };
@@ -95,6 +100,8 @@ export function createDaemon(deps: DaemonDeps) {
         }
       }
     }
+    const every = deps.reconcileEveryMs ?? 24 * 3_600_000;
+    if (!signal.aborted && !state.stopped && every > 0 && now() - state.reconciledAt >= every) await reconcile(state, signal);
     if (!signal.aborted && !state.stopped && after.score) {
       const s = await deps.score(portal, signal);
       summary.scored = s.scored;
@@ -139,6 +146,24 @@ export function createDaemon(deps: DaemonDeps) {
         return;
       }
     }
+  }
+
+  /** Types reconciled by id: GDPR deletes hit contacts; purged companies would keep stale links. */
+  const RECONCILED: readonly ObjectType[] = ['contacts', 'companies'];
+
+  async function reconcile(state: PortalState, signal: AbortSignal): Promise<ReconcileResult[]> {
+    const { portal, connector } = state.rt;
+    state.reconciledAt = now();
+    const out: ReconcileResult[] = [];
+    for (const type of RECONCILED) {
+      try {
+        const r = await reconcileIds({ store, connector, portal, logger, now }, type, signal);
+        if (r !== undefined) out.push(r);
+      } catch (e) {
+        logger.warn({ portal, stream: type, err: (e as Error).message }, 'reconciliation failed; next time');
+      }
+    }
+    return out;
   }
 
   function kick(state: PortalState): Promise<void> {
@@ -190,7 +215,7 @@ export function createDaemon(deps: DaemonDeps) {
     nudge,
     refresh,
     addPortal(rt: PortalRuntime): void {
-      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, running: undefined, stopped: false });
+      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, reconciledAt: now(), running: undefined, stopped: false });
     },
     removePortal(portal: string): void {
       const s = portals.get(portal);
@@ -199,6 +224,13 @@ export function createDaemon(deps: DaemonDeps) {
     },
     portals(): string[] {
       return [...portals.keys()];
+    },
+    /** The ids-only reconciliation for a portal now (tests, bench); the daemon runs it every `reconcileEveryMs`. */
+    async reconcile(portal: string): Promise<ReconcileResult[]> {
+      const s = portals.get(portal);
+      if (s === undefined) throw new Error(`unknown portal ${portal}`);
+      while (s.running !== undefined) await s.running;
+      return reconcile(s, controller.signal);
     },
     /**
      * One pass for a portal, awaited (`sync --once`, `demo --once`, tests). `score` / `writeBack`

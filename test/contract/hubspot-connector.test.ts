@@ -310,6 +310,38 @@ describe('hubspot connector on the sandbox', () => {
     }
   });
 
+  it('a GDPR-deleted contact, which leaves no archived entry, is tombstoned by the ids-only reconciliation at ~1 call per 100 contacts (issue 13)', async () => {
+    h = await hubspotHarness({ pageSize: 100 });
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 250; i++) ids.push(await h.createContact({ email: `g${i}@example.com` }));
+      const note = await h.createNote([ids[7]!], 'about to vanish');
+      const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 3_600_000, reconcileEveryMs: 0, now: () => h!.sandbox.clock.now(), score: async () => ({ scored: 0, enqueued: 0 }) });
+      daemon.addPortal({ portal: h.portal, connector: h.connector });
+      await daemon.runOnce(h.portal, { writeBack: false });
+      await h.advance(60_000);
+      h.sandbox.data.purge(h.hubId, 'contacts', ids[7]!);
+      await daemon.runOnce(h.portal, { writeBack: false });
+      // the incremental feed cannot see a purge
+      expect(store.records.get(h.portal, 'contacts', ids[7]!)?.deleted).toBe(false);
+      const before = h.connector.stats().calls;
+      const [contacts] = await daemon.reconcile(h.portal);
+      const calls = h.connector.stats().calls - before;
+      expect(contacts).toMatchObject({ type: 'contacts', live: 249, cached: 250, tombstoned: 1, pages: 3 });
+      expect(store.records.get(h.portal, 'contacts', ids[7]!)?.deleted).toBe(true);
+      expect(store.records.get(h.portal, 'notes', note)?.deleted).toBe(false);
+      // contacts (3 pages) + companies (1 empty page)
+      expect(calls).toBe(4);
+      expect(calls / 250).toBeLessThan(0.02);
+      await daemon.stop();
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+
   describe('partial write failures (issue 13)', () => {
     it.each(['multi-status', 'reject-naming', 'reject-silent'] as const)(
       'batch update answering missing ids with %s: the bad inputs are isolated and the rest written in the same call',

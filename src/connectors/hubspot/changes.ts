@@ -197,6 +197,23 @@ async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, 
 }
 
 /**
+ * Every live id of a type: the list API with only `hs_object_id`, 100 a page, no associations
+ * (1 call per 100 records). GDPR deletes and purges leave no archived entry (hubspot.md §6.7;
+ * https://knowledge.hubspot.com/privacy-and-consent/how-do-i-perform-a-gdpr-delete-in-hubspot),
+ * so only a listing of what exists shows they are gone.
+ */
+export async function* liveIds(ctx: ChangesContext, type: ObjectType, signal: AbortSignal): AsyncGenerator<string[]> {
+  let after: string | null = null;
+  do {
+    const query: [string, string][] = [['limit', '100'], ['properties', 'hs_object_id'], ['archived', 'false']];
+    if (after !== null) query.push(['after', after]);
+    const { body } = await ctx.http.request({ method: 'GET', path: `/crm/v3/objects/${type}`, query, schema: ListPage, signal });
+    yield body.results.map((o) => o.id);
+    after = body.paging?.next?.after ?? null;
+  } while (after !== null);
+}
+
+/**
  * These records as they are now, with their associations (v3 batch read ≤ 100 ids a call, then
  * v4 associations). Ids HubSpot reports missing (207 OBJECT_NOT_FOUND) are left out.
  */

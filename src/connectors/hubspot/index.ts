@@ -2,7 +2,7 @@ import { CrmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
-import { hubspotChanges, readRecords, type ChangesContext } from './changes.ts';
+import { hubspotChanges, liveIds, readRecords, type ChangesContext } from './changes.ts';
 import { createHubspotHttp } from './http.ts';
 import { createDuplicateEmailFlagger } from './mapping.ts';
 import { provisionHubspot } from './provision.ts';
@@ -115,6 +115,7 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
       return hubspotChanges(ctx, type, cursor, signal);
     },
     records: (type, ids, signal) => readRecords(ctx, type, ids, signal),
+    liveIds: (type, signal) => liveIds(ctx, type, signal),
     async provision(signal) {
       const { created } = await provisionHubspot(http, signal);
       if (created.length > 0) logger.info({ created }, 'provisioned HubSpot properties');
