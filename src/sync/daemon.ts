@@ -215,7 +215,8 @@ export function createDaemon(deps: DaemonDeps) {
     nudge,
     refresh,
     addPortal(rt: PortalRuntime): void {
-      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, reconciledAt: now(), running: undefined, stopped: false });
+      // reconciledAt 0: the first cycle of a process reconciles (a `sync --once` too), then every reconcileEveryMs
+      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, reconciledAt: 0, running: undefined, stopped: false });
     },
     removePortal(portal: string): void {
       const s = portals.get(portal);

@@ -342,6 +342,51 @@ describe('hubspot connector on the sandbox', () => {
     }
   });
 
+  describe('search index lag (issue 13)', () => {
+    /** changes a contact every `stepMs` while incremental passes run every `passMs`; returns what the passes delivered */
+    async function follow(lagMs: number, opts: { sweepEveryMs?: number } = {}) {
+      h = await hubspotHarness({ lookbackMs: 30_000, ...(opts.sweepEveryMs === undefined ? {} : { sweepEveryMs: opts.sweepEveryMs }) }, { searchLagMs: lagMs });
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push(await h.createContact({ email: `lag${i}@example.com` }));
+      await h.advance(lagMs + 1_000);
+      let { cursor } = await drain(h.connector, 'contacts', null);
+      const seen = new Map<string, string | null>();
+      // each contact changes once, 5 s apart; a pass runs between changes
+      for (let round = 0; round < ids.length; round++) {
+        await h.advance(5_000);
+        await h.updateContact(ids[round]!, { firstname: `v${round}` });
+        await h.advance(5_000);
+        const inc = await drain(h.connector, 'contacts', cursor);
+        cursor = inc.cursor;
+        for (const r of inc.records) seen.set(r.id, (r.data as ContactData).firstName);
+      }
+      // quiet period: passes keep running, nothing changes
+      for (let i = 0; i < 8; i++) {
+        await h.advance(10_000);
+        const inc = await drain(h.connector, 'contacts', cursor);
+        cursor = inc.cursor;
+        for (const r of inc.records) seen.set(r.id, (r.data as ContactData).firstName);
+      }
+      return { ids, seen, cursor };
+    }
+
+    it('with a lag up to the 30 s lookback no change is missed by the incremental search', async () => {
+      const { ids, seen } = await follow(25_000);
+      expect(ids.map((id) => seen.get(id))).toEqual(ids.map((_, i) => `v${i}`));
+    }, 30_000);
+
+    it('with a lag past the lookback the incremental search misses changes; the sweep catches them', async () => {
+      const { ids, seen, cursor } = await follow(45_000, { sweepEveryMs: 3_600_000 });
+      // shown to happen: at least one final value never arrived through search
+      const missed = ids.filter((id, i) => seen.get(id) !== `v${i}`);
+      expect(missed.length).toBeGreaterThan(0);
+      await h!.advance(3_600_000);
+      const swept = await drain(h!.connector, 'contacts', cursor);
+      const last = new Map(swept.records.map((r) => [r.id, (r.data as ContactData).firstName]));
+      for (const id of missed) expect(last.get(id)).toBe(`v${ids.indexOf(id)}`);
+    }, 30_000);
+  });
+
   describe('partial write failures (issue 13)', () => {
     it.each(['multi-status', 'reject-naming', 'reject-silent'] as const)(
       'batch update answering missing ids with %s: the bad inputs are isolated and the rest written in the same call',

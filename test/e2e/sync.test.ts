@@ -21,7 +21,8 @@ let token: string;
 const dir = tempDir();
 
 beforeAll(async () => {
-  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({ limits: false, seed: 7 }));
+  // index lag off for the runs that check the cache right after a change; the issue-13 run turns it on
+  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({ limits: false, seed: 7, searchLagMs: 0 }));
   ({ hubId, token } = sandbox.portals.create({ privateAppToken: 'pat-e2e-sync' }));
   for (const batch of generateAccount({ seed: 11, contacts: 150, now: sandbox.clock.now() })) sandbox.data.load(hubId, batch);
 });

@@ -55,6 +55,8 @@ export type ApiBehaviour = {
    * `reject-silent` the whole batch fails 404 without naming them, nothing written.
    */
   batchUpdateMissing: BatchUpdateMissingMode;
+  /** how far the search index trails writes (ms); 0 = searchable at once */
+  searchLagMs: number;
 };
 
 export type BatchUpdateMissingMode = 'multi-status' | 'reject-naming' | 'reject-silent';
@@ -125,7 +127,7 @@ const GroupCreateSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/)
 
 export function createApiRoutes(deps: { storage: SandboxStorage; properties: PropertyRegistry; clock: Clock; behaviour?: ApiBehaviour }): Hono<ApiEnv> {
   const { storage, properties, clock } = deps;
-  const behaviour: ApiBehaviour = deps.behaviour ?? { associationReadFailures: new Set<string>(), batchUpdateMissing: 'multi-status' };
+  const behaviour: ApiBehaviour = deps.behaviour ?? { associationReadFailures: new Set<string>(), batchUpdateMissing: 'multi-status', searchLagMs: 0 };
   const api = new Hono<ApiEnv>();
 
   /** Resolves `:type` and checks scopes; a Response is the error to send. */
@@ -410,7 +412,11 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const body = await readBody(c, SearchRequestSchema);
     if (body instanceof Response) return body;
     const hubId = c.get('hubId');
-    const outcome = runSearch({ storage, hubId, type, definition: (name) => properties.definition(hubId, type, name) }, body);
+    const lag = behaviour.searchLagMs;
+    const outcome = runSearch(
+      { storage, hubId, type, definition: (name) => properties.definition(hubId, type, name), ...(lag > 0 ? { indexLag: { now: clock.now(), lagMs: lag } } : {}) },
+      body,
+    );
     if (outcome instanceof Response) return outcome;
     const out: Record<string, unknown> = {
       total: outcome.total,

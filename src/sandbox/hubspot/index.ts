@@ -41,6 +41,11 @@ export type HubspotSandboxOptions = {
   adminToken?: string;
   /** how batch update answers ids it cannot update (default multi-status, see api.ts) */
   batchUpdateMissing?: BatchUpdateMissingMode;
+  /**
+   * How far the search index trails writes, ms (default 3,000: HubSpot's "a few moments",
+   * hubspot.md §1.6). A record modified within this window is not found by search yet.
+   */
+  searchLagMs?: number;
   /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
   webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
 };
@@ -59,9 +64,14 @@ export type HubspotSandbox = {
   setAssociationReadFailures(ids: readonly string[]): void;
   /** how batch update answers ids it cannot update (api.ts BatchUpdateMissingMode); default multi-status */
   setBatchUpdateMissing(mode: BatchUpdateMissingMode): void;
+  /** how far the search index trails writes (ms) */
+  setSearchLag(ms: number): void;
   stats(hubId?: number): SandboxStats;
   close(): Promise<void>;
 };
+
+/** HubSpot's search index trails writes by "a few moments" (hubspot.md §1.6). */
+export const DEFAULT_SEARCH_LAG_MS = 3_000;
 
 type Counters = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number> };
 const emptyCounters = (): Counters => ({ requests: 0, rateLimited: 0, faults: 0, byRoute: {} });
@@ -221,7 +231,11 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       dataHostingLocation: 'na1',
     }),
   );
-  const behaviour: ApiBehaviour = { associationReadFailures: new Set(), batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status' };
+  const behaviour: ApiBehaviour = {
+    associationReadFailures: new Set(),
+    batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status',
+    searchLagMs: opts.searchLagMs ?? DEFAULT_SEARCH_LAG_MS,
+  };
   crm.route('/', createApiRoutes({ storage, properties, clock, behaviour }));
   crm.notFound((c) => notImplemented(c.req.method, c.req.path));
   app.route('/', crm as unknown as Hono);
@@ -240,6 +254,10 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     },
     setBatchUpdateMissing: (mode) => {
       behaviour.batchUpdateMissing = mode;
+    },
+    setSearchLag: (ms) => {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`search lag must be ≥ 0 ms, got ${ms}`);
+      behaviour.searchLagMs = ms;
     },
     stats: (hubId) => sandboxStats(hubId),
     async close() {

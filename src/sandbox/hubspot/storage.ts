@@ -55,7 +55,15 @@ export type ObjectRow = {
 
 /** A column the SQL layer can filter and order on. */
 export type IndexedColumn = 'id' | 'created_at' | 'updated_at';
-export type ColumnCondition = { column: IndexedColumn; op: '=' | '<>' | '>' | '>=' | '<' | '<='; value: number };
+export type ColumnCondition =
+  | { column: IndexedColumn; op: '=' | '<>' | '>' | '>=' | '<' | '<='; value: number }
+  /**
+   * Indexed by `value` (now) under a search lag of up to `lagMs`: each record trails by its own
+   * share of the lag (fixed per id, 0…lagMs, scattered by a quadratic hash so neighbouring ids
+   * differ), so a record changed earlier can become searchable after one changed later, as with
+   * HubSpot's asynchronous index.
+   */
+  | { column: 'indexed_by'; lagMs: number; value: number };
 
 /** A served object; the ISO times are computed once per row (they appear twice on the wire). */
 export type StoredObject = SandboxObject & { archivedAt: number | null; createdIso: string; updatedIso: string };
@@ -297,8 +305,9 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
   const rowsToObjects = (type: HubspotObjectType, rows: ObjectRow[]) => rows.map((r) => rowToObject(type, r));
 
   const where = (conditions: readonly ColumnCondition[]) => {
-    const parts = conditions.map((c) => `${c.column} ${c.op} ?`);
-    return { sql: parts.length === 0 ? '' : ` AND ${parts.join(' AND ')}`, params: conditions.map((c) => c.value) };
+    const parts = conditions.map((c) => (c.column === 'indexed_by' ? 'updated_at + (((id % 997) * (id % 997) + 31 * (id % 997)) % 997) * ? / 996 <= ?' : `${c.column} ${c.op} ?`));
+    const params = conditions.flatMap((c) => (c.column === 'indexed_by' ? [c.lagMs, c.value] : [c.value]));
+    return { sql: parts.length === 0 ? '' : ` AND ${parts.join(' AND ')}`, params };
   };
 
   const storage: SandboxStorage = {
