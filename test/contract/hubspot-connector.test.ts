@@ -5,6 +5,8 @@ import { CrmError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { SandboxObject } from '../../src/sandbox/model.ts';
 import { createStore } from '../../src/store/index.ts';
+import { createLimiter } from '../../src/connectors/limiter.ts';
+import { startHubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { createDaemon } from '../../src/sync/daemon.ts';
 import { silentLogger } from '../../src/log.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -385,6 +387,47 @@ describe('hubspot connector on the sandbox', () => {
       const last = new Map(swept.records.map((r) => [r.id, (r.data as ContactData).firstName]));
       for (const id of missed) expect(last.get(id)).toBe(`v${ids.indexOf(id)}`);
     }, 30_000);
+  });
+
+  describe('limits as each account has them (issue 13)', () => {
+    it.each([
+      ['starter', 100, '250000'],
+      ['pro', 190, '625000'],
+      ['enterprise', 190, '1000000'],
+    ] as const)('%s private app: the connector learns %i / 10 s from the headers instead of assuming 110; daily headers are sent', async (tier, max, daily) => {
+      const token = 'pat-tier-test';
+      const started = await startHubspotSandbox({ tier, limits: { per10s: 110, searchPerSecond: 5 }, searchLagMs: 0 });
+      try {
+        const { hubId } = started.sandbox.portals.create({ privateAppToken: token });
+        const limiter = createLimiter({ default: { limit: 110, intervalMs: 10_000 }, search: { limit: 5, intervalMs: 1_000 } });
+        const connector = createHubspotConnector({ basePath: started.baseUrl, accessToken: async () => token, portal: `hubspot:${hubId}`, limiter });
+        const res = await fetch(`${started.baseUrl}/crm/v3/objects/contacts?limit=1`, { headers: { authorization: `Bearer ${token}` } });
+        expect(res.headers.get('x-hubspot-ratelimit-max')).toBe(String(max));
+        expect(res.headers.get('x-hubspot-ratelimit-daily')).toBe(daily);
+        expect(Number(res.headers.get('x-hubspot-ratelimit-daily-remaining'))).toBe(Number(daily) - 1);
+        expect(res.headers.get('x-hubspot-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+        for await (const _page of connector.changes('companies', null, new AbortController().signal)) void _page;
+        expect(limiter.lane('default')).toMatchObject({ limit: max, intervalMs: 10_000 });
+      } finally {
+        await started.close();
+      }
+    });
+
+    it('OAuth tokens get 110 / 10 s and no daily headers, whatever the tier', async () => {
+      const started = await startHubspotSandbox({ tier: 'starter', limits: { per10s: 110, searchPerSecond: 5 }, searchLagMs: 0, oauth: { clientId: 'c', clientSecret: 's', appId: 1 } });
+      try {
+        const { hubId } = started.sandbox.portals.create();
+        const code = started.sandbox.portals.issueCode({ clientId: 'c', redirectUri: 'http://localhost/cb', hubId, scopes: ['crm.objects.contacts.read', 'oauth'] });
+        const issued = started.sandbox.portals.redeemCode({ code, clientId: 'c', redirectUri: 'http://localhost/cb' });
+        if ('error' in issued) throw new Error(issued.error);
+        const res = await fetch(`${started.baseUrl}/crm/v3/objects/contacts?limit=1`, { headers: { authorization: `Bearer ${issued.accessToken}` } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-hubspot-ratelimit-max')).toBe('110');
+        expect(res.headers.get('x-hubspot-ratelimit-daily')).toBeNull();
+      } finally {
+        await started.close();
+      }
+    });
   });
 
   describe('partial write failures (issue 13)', () => {

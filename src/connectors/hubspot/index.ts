@@ -57,6 +57,8 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     logger,
     retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
     timeoutMs: opts.timeoutMs ?? 30_000,
+    // with limits off (tests) there is nothing to learn; otherwise the headers are the truth
+    learnLimits: limits !== false,
   });
   const pageSize = Math.min(100, Math.max(1, opts.pageSize ?? 100));
   const now = opts.now ?? Date.now;

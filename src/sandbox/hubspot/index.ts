@@ -5,7 +5,7 @@ import { createApiRoutes, type ApiBehaviour, type ApiEnv, type BatchUpdateMissin
 import { createClock, type SandboxClock } from './clock.ts';
 import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
 import { createFaultInjector } from './faults.ts';
-import { createRateLimiter, DEFAULT_LIMITS, type Lane } from './limits.ts';
+import { createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
 import { createAdminRoutes } from './admin.ts';
 import { createOAuthRoutes } from './oauth.ts';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +46,12 @@ export type HubspotSandboxOptions = {
    * hubspot.md §1.6). A record modified within this window is not found by search yet.
    */
   searchLagMs?: number;
+  /**
+   * The account's tier (limits.ts TIERS): private-app tokens get its ten-secondly and daily
+   * limits (with X-HubSpot-RateLimit-Daily headers), OAuth tokens 110 / 10 s and no daily limit.
+   * Unset: every token gets `limits.per10s`, no daily limit.
+   */
+  tier?: Tier;
   /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
   webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
 };
@@ -87,6 +93,8 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
   const random = createRandom(opts.seed ?? 1);
   const faults = createFaultInjector(random, opts.faults ?? {});
   const limiter = createRateLimiter(clock, opts.limits ?? DEFAULT_LIMITS);
+  const daily = createDailyCounter(clock);
+  const tier = opts.tier;
   const portals = createSandboxPortals({ clock, apps: opts.oauth === undefined ? [] : [opts.oauth] });
   const webhooks = createSandboxWebhooks({ ...opts.webhookDelivery, data: storage, clock, isActive: (hubId) => !portals.isRevoked(hubId), logger, ...(opts.seed === undefined ? {} : { seed: opts.seed }) });
   const adminToken = opts.adminToken ?? `sbx-admin-${randomBytes(18).toString('base64url')}`;
@@ -149,10 +157,22 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     const isSearch = c.req.method === 'POST' && c.req.path.endsWith('/search');
     const exempt = c.req.path.startsWith('/crm/v4/associations/');
     const lane: Lane = isSearch ? 'search' : 'default';
-    const decision = exempt ? undefined : limiter.check(hubId, lane);
     const grant = auth as { kind?: string };
+    const privateApp = grant.kind !== 'oauth' && tier !== undefined && tier !== 'oauth';
+    const per10s = tier === undefined ? undefined : privateApp ? TIERS[tier].privatePer10s : OAUTH_PER_10S;
+    const dailyLimit = privateApp && tier !== undefined ? TIERS[tier].daily : undefined;
+    const decision = exempt ? undefined : limiter.check(hubId, lane, per10s);
     // groupName format observed for API keys (hubspot.md §2.3); the private-app / OAuth wording is UNCONFIRMED
     const groupName = `publicapi:${grant.kind === 'oauth' ? 'oauth' : 'private-app'}-api-calls-ten-secondly:${hubId}`;
+    // the daily limit counts private-app requests (not search, hubspot.md §2.2); OAuth has none
+    let dailyRemaining: number | undefined;
+    if (dailyLimit !== undefined && lane === 'default' && limiter.current() !== false) {
+      dailyRemaining = daily.take(hubId, dailyLimit);
+      if (dailyRemaining < 0) {
+        count(hubId, (s) => s.rateLimited++);
+        return rateLimited('DAILY', groupName, { 'X-HubSpot-RateLimit-Daily': String(dailyLimit), 'X-HubSpot-RateLimit-Daily-Remaining': '0' });
+      }
+    }
     if (decision !== undefined && !decision.ok) {
       count(hubId, (s) => s.rateLimited++);
       const headers: Record<string, string> =
@@ -191,6 +211,10 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       c.res.headers.set('X-HubSpot-RateLimit-Interval-Milliseconds', String(decision.intervalMs));
       c.res.headers.set('X-HubSpot-RateLimit-Max', String(decision.max));
       c.res.headers.set('X-HubSpot-RateLimit-Remaining', String(decision.remaining));
+    }
+    if (dailyLimit !== undefined && dailyRemaining !== undefined) {
+      c.res.headers.set('X-HubSpot-RateLimit-Daily', String(dailyLimit));
+      c.res.headers.set('X-HubSpot-RateLimit-Daily-Remaining', String(dailyRemaining));
     }
   };
 
