@@ -161,6 +161,11 @@ export function createRecordsRepo(db: Db, now: () => number) {
         } else if (contentChanged && r.type !== 'contacts') {
           for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
         }
+        if (r.type === 'contacts' && r.deleted && res.changes > 0) {
+          // HubSpot drops the associations of a deleted record (the sandbox returns none to
+          // archived records): records that pointed at this contact no longer do
+          dropLinksTo.run(r.portal, 'contacts', r.id);
+        }
         for (const loser of r.deleted ? [] : (r.mergedIds ?? [])) {
           if (!mergeInto(r.portal, r.type, loser, r.id, r.updatedAt, t)) continue;
           changed++;
