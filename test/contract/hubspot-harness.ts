@@ -43,7 +43,7 @@ export async function hubspotHarness(
     return token;
   };
   const pageSize = over.pageSize ?? 10;
-  const connector = createHubspotConnector({
+  const inner = createHubspotConnector({
     basePath: baseUrl,
     accessToken,
     limits: false,
@@ -53,6 +53,19 @@ export async function hubspotHarness(
     now: () => clock.now(),
     ...over,
   });
+  // With a search lag on, each sync starts `lag` after the writes before it, as a periodic sync
+  // does (the frozen clock would otherwise keep every fresh write unsearchable forever).
+  const lag = sandboxOpts.searchLagMs ?? 0;
+  const connector: HubspotConnector =
+    lag === 0
+      ? inner
+      : {
+          ...inner,
+          changes(type, cursor, signal) {
+            clock.advance(lag);
+            return inner.changes(type, cursor, signal);
+          },
+        };
   const data = sandbox.data;
   return {
     sandbox,
