@@ -28,8 +28,8 @@ export type Limiter = {
   holdOff(lane: LaneName, ms: number): void;
   /**
    * The server told its real window (e.g. HubSpot's X-HubSpot-RateLimit-Max): requests from now
-   * on go through a lane of this size. A smaller lane starts after one window, so what the old
-   * lane sent has left the server's window first.
+   * on go through a lane of this size, which starts after one window, so what the old lane sent
+   * has left the server's window first. Configure the right limit to avoid the pause.
    */
   setLane(lane: LaneName, spec: LaneSpec): void;
   lane(lane: LaneName): LaneSpec;
@@ -78,10 +78,10 @@ export function createLimiter(lanes: LimiterLanes): Limiter {
       const old = specs[lane];
       if (old.limit === spec.limit && old.intervalMs === spec.intervalMs) return;
       const next = makeQueue({ ...old, ...spec });
-      if (spec.limit < old.limit) {
-        next.pause();
-        setTimeout(() => next.start(), spec.intervalMs).unref();
-      }
+      // What the old lane started is still in the server's window, and a fresh lane would add a
+      // full window on top: the new lane starts after one window (a one-off pause, not a 429).
+      next.pause();
+      setTimeout(() => next.start(), spec.intervalMs).unref();
       const shared = queues.search === queues.default;
       queues[lane] = next;
       specs[lane] = { ...old, ...spec };
