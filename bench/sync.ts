@@ -44,7 +44,7 @@ const LIMITS = { per10s: 110, searchPerSecond: 5 };
 const PAGE = 100;
 const CEILING = (LIMITS.per10s / 10) * PAGE; // records/s
 
-const served = await startHubspotSandbox({ limits: LIMITS });
+const served = await startHubspotSandbox({ limits: LIMITS, searchLagMs: 3_000 });
 const { sandbox, baseUrl } = served;
 
 async function ourBackfill(token: string, hubId: number, type: ObjectType) {
@@ -138,6 +138,39 @@ const unhandled = ours.failed === 'rate_limited' ? 1 : 0;
 if (ours.failed !== null) console.log(`!! backfill failed: ${ours.failed}`);
 line('429s left unhandled (backfill failed with rate_limited)', unhandled, '0', unhandled === 0);
 line('429s received and retried by our client', ours.rateLimited, '', null);
+
+// ---- 2b: the ids-only reconciliation (GDPR deletes and purges leave no archived entry, issue 13)
+{
+  const connector = createHubspotConnector({ basePath: baseUrl, accessToken: async () => main.token, portal: `hubspot:${main.hubId}`, limits: LIMITS });
+  let ids = 0;
+  for await (const page of connector.liveIds?.('contacts', new AbortController().signal) ?? []) ids += page.length;
+  const calls = connector.stats().calls;
+  line(`reconciliation API calls per contact (${calls} for ${ids.toLocaleString('en')} ids)`, calls / Math.max(1, ids), '≤ 0.011', calls / Math.max(1, ids) <= 0.011);
+}
+
+// ---- 2c: private apps by tier (issue 13): the sandbox enforces the tier's window and daily limit,
+// the connector is configured for the tier (HUBSPOT_RATE_LIMIT) and checks it against the headers
+for (const [tier, per10s] of [['starter', 100], ['pro', 190]] as const) {
+  const tiered = await startHubspotSandbox({ limits: LIMITS, tier, searchLagMs: 3_000 });
+  try {
+    const acct = tiered.sandbox.portals.create({ privateAppToken: `pat-bench-${tier}` });
+    seedContacts(tiered.sandbox, acct.hubId, CONTACTS);
+    const connector = createHubspotConnector({ basePath: tiered.baseUrl, accessToken: async () => `pat-bench-${tier}`, portal: `hubspot:${acct.hubId}`, limits: { per10s, searchPerSecond: 5 } });
+    const started = performance.now();
+    let records = 0;
+    for await (const page of connector.changes('contacts', null, new AbortController().signal)) records += page.records.length;
+    const seconds = (performance.now() - started) / 1000;
+    const calls = connector.stats().calls;
+    const best = Math.max(0.001, Math.floor((calls - 1) / per10s) * 10);
+    const limited = tiered.sandbox.stats(acct.hubId).rateLimited;
+    if (records !== CONTACTS) console.log(`!! ${tier}: incomplete backfill, ${records} of ${CONTACTS}`);
+    if (calls > per10s) line(`${tier} private app (${per10s}/10 s): burst-aware efficiency`, best / seconds, '≥ 0.90', best / seconds >= 0.9);
+    else line(`${tier} private app (${per10s}/10 s): burst-aware efficiency`, 'n/a', '≥ 0.90', null);
+    line(`${tier} private app: 429s answered by HubSpot`, limited, '0', limited === 0);
+  } finally {
+    await tiered.close();
+  }
+}
 
 // ---- 3: naive vs ours on a small account ---------------------------------------------------
 const a = sandbox.portals.create({ privateAppToken: 'pat-bench-ours' });

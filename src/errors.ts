@@ -23,6 +23,10 @@ export type CrmErrorDetails = {
   retryAfterMs?: number;
   /** Which rate-limit policy was hit (HubSpot `policyName`). */
   policy?: string;
+  /** The CRM's id for the failed request (HubSpot `X-HubSpot-Correlation-Id`): support asks for it. */
+  correlationId?: string;
+  /** Ids the CRM named in the error (e.g. HubSpot `context.ids` of a refused batch). */
+  ids?: string[];
 };
 
 export class CrmError extends Error {

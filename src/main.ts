@@ -263,6 +263,7 @@ export function createRapport(opts: RapportOptions): Rapport {
         logger,
         now,
         nudge: (portal: string, types: ObjectType[]) => void daemon.nudge(portal, types),
+        refresh: (portal: string, type: ObjectType, ids: string[]) => void daemon.refresh(portal, type, ids),
         onInstalled: (portal: string) => {
           if (connectors.has(portal)) {
             // Reinstalled (new tokens): the token manager reads them from the store; just catch up.

@@ -1,9 +1,12 @@
 import { EXIT } from '../errors.ts';
 import { createTruthWriter, generateAccount } from '../sandbox/generator/index.ts';
 import { createClock } from '../sandbox/hubspot/clock.ts';
-import { startHubspotSandbox, type HubspotSandboxOptions } from '../sandbox/hubspot/index.ts';
+import { DEFAULT_SEARCH_LAG_MS, startHubspotSandbox, type HubspotSandboxOptions } from '../sandbox/hubspot/index.ts';
+import { TIERS, type Tier } from '../sandbox/hubspot/limits.ts';
 import type { FaultRates, SandboxLimits } from '../sandbox/hubspot/types.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
+
+const TIER_NAMES = Object.keys(TIERS) as Tier[];
 
 const USAGE = `Usage: rapport sandbox [options]
 
@@ -20,6 +23,10 @@ Options:
   --hub-id ID            the account's hub id (default 12345678)
   --faults SPEC          injected faults per request, e.g. 429=0.1,500=0.05,timeout=0.01,malformed=0.01
   --limits L             rate limits: "off", or PER10S,SEARCHPERSECOND (default 110,5)
+  --tier T               the account's tier: starter|pro|enterprise|oauth (private-app tokens get
+                         100 or 190 / 10 s and a daily limit with X-HubSpot-RateLimit-Daily headers;
+                         OAuth tokens 110 / 10 s; default: --limits for every token, no daily limit)
+  --search-lag MS        how far the search index trails writes, up to MS per record (default 3000)
   --truth FILE           write each customer's latent truth to FILE (JSON lines; never served)
   --now ISO              the account's present (default: the current time)
   --db FILE              the sandbox's own SQLite file (default: in memory)
@@ -91,6 +98,8 @@ export const command: Command = {
       'hub-id': { type: 'string' },
       faults: { type: 'string' },
       limits: { type: 'string' },
+      tier: { type: 'string' },
+      'search-lag': { type: 'string' },
       truth: { type: 'string' },
       now: { type: 'string' },
       db: { type: 'string' },
@@ -119,6 +128,9 @@ export const command: Command = {
     const appId = take(parseWhole('app-id', values['app-id'], 1, 1, Number.MAX_SAFE_INTEGER));
     const faults = values.faults === undefined ? {} : take(parseFaults(values.faults));
     const limits = values.limits === undefined ? undefined : take(parseLimits(values.limits));
+    const searchLagMs = take(parseWhole('search-lag', values['search-lag'], DEFAULT_SEARCH_LAG_MS, 0, 3_600_000));
+    const tier = values.tier;
+    if (tier !== undefined && !TIER_NAMES.includes(tier as Tier)) problems.push(`--tier: one of ${TIER_NAMES.join(', ')}, got "${tier}"`);
     let now = Date.now();
     if (values.now !== undefined) {
       now = Date.parse(values.now);
@@ -133,7 +145,7 @@ export const command: Command = {
       if (values['client-secret'] === undefined) problems.push('--webhook-url needs --client-secret (it signs the deliveries)');
       if (!/^https?:\/\/\S+$/.test(values['webhook-url'])) problems.push(`--webhook-url: not an http(s) URL: "${values['webhook-url']}"`);
     }
-    if (problems.length > 0 || port === undefined || contacts === undefined || seed === undefined || hubId === undefined || appId === undefined || faults === undefined) {
+    if (problems.length > 0 || searchLagMs === undefined || port === undefined || contacts === undefined || seed === undefined || hubId === undefined || appId === undefined || faults === undefined) {
       return usageError(io, problems.join('\n  '));
     }
 
@@ -146,6 +158,8 @@ export const command: Command = {
       seed,
       faults,
       ...(limits === undefined ? {} : { limits }),
+      searchLagMs,
+      ...(tier === undefined ? {} : { tier: tier as Tier }),
       ...(values.db === undefined ? {} : { dbPath: values.db }),
       ...(values['admin-token'] === undefined ? {} : { adminToken: values['admin-token'] }),
       ...(values['client-id'] !== undefined && values['client-secret'] !== undefined

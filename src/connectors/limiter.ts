@@ -26,6 +26,13 @@ export type Limiter = {
   run<T>(lane: LaneName, fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
   /** The server pushed back (429): start nothing more on this lane for `ms`. */
   holdOff(lane: LaneName, ms: number): void;
+  /**
+   * The server told its real window (e.g. HubSpot's X-HubSpot-RateLimit-Max): requests from now
+   * on go through a lane of this size, which starts after one window, so what the old lane sent
+   * has left the server's window first. Configure the right limit to avoid the pause.
+   */
+  setLane(lane: LaneName, spec: LaneSpec): void;
+  lane(lane: LaneName): LaneSpec;
   stats(): LimiterStats;
 };
 
@@ -39,6 +46,7 @@ export function createLimiter(lanes: LimiterLanes): Limiter {
     search: lanes.search === undefined ? defaultQueue : makeQueue(lanes.search),
   };
   const started: Record<LaneName, number> = { default: 0, search: 0 };
+  const specs: Record<LaneName, LaneSpec> = { default: lanes.default, search: lanes.search ?? lanes.default };
   const resumeAt: Record<LaneName, number> = { default: 0, search: 0 };
   let pushbacks = 0;
 
@@ -66,6 +74,23 @@ export function createLimiter(lanes: LimiterLanes): Limiter {
         if (Date.now() >= resumeAt[lane] - 1) queue.start();
       }, ms).unref();
     },
+    setLane(lane, spec) {
+      const old = specs[lane];
+      if (old.limit === spec.limit && old.intervalMs === spec.intervalMs) return;
+      const next = makeQueue({ ...old, ...spec });
+      // What the old lane started is still in the server's window, and a fresh lane would add a
+      // full window on top: the new lane starts after one window (a one-off pause, not a 429).
+      next.pause();
+      setTimeout(() => next.start(), spec.intervalMs).unref();
+      const shared = queues.search === queues.default;
+      queues[lane] = next;
+      specs[lane] = { ...old, ...spec };
+      if (shared && lane === 'default') {
+        queues.search = next;
+        specs.search = specs.default;
+      }
+    },
+    lane: (lane) => ({ ...specs[lane] }),
     stats() {
       const queued = queues.default.size + (queues.search === queues.default ? 0 : queues.search.size);
       return { started: { ...started }, queued, pushbacks };

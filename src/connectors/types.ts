@@ -98,6 +98,11 @@ export type CrmRecord = {
   data: RecordData;
   /** problems found while cleaning (future date, non-numeric amount, …), kept for confidence */
   issues?: string[];
+  /**
+   * Records merged into this one (HubSpot `hs_merged_object_ids`): they left the CRM without an
+   * archived entry, so the store turns them into tombstones pointing here.
+   */
+  mergedIds?: string[];
 };
 
 /** Opaque to everything but the connector that produced it. */
@@ -132,4 +137,15 @@ export interface CrmConnector {
   writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]>;
   /** Cheap authenticated call: which portal/org is this. */
   whoAmI(): Promise<{ portal: string }>;
+  /**
+   * Re-read these records now, with their associations (optional). For changes the incremental
+   * feed cannot see, e.g. HubSpot association changes, which do not bump last-modified. Ids the
+   * CRM no longer has are left out (the feed's deletions handle them).
+   */
+  records?(type: ObjectType, ids: readonly string[], signal: AbortSignal): Promise<CrmRecord[]>;
+  /**
+   * Every live id of a type, pages of ids only (optional): for the reconciliation that finds
+   * records the CRM dropped without telling (GDPR deletes, purges).
+   */
+  liveIds?(type: ObjectType, signal: AbortSignal): AsyncIterable<string[]>;
 }

@@ -24,6 +24,8 @@ export type AppDeps = {
   now(): number;
   /** the daemon's nudge: sync these streams of this portal soon */
   nudge(portal: string, types: ObjectType[]): void;
+  /** the daemon's refresh: re-read these records directly (association-change webhooks) */
+  refresh?(portal: string, type: ObjectType, ids: string[]): void;
   /** a portal was just installed: provision and start its backfill */
   onInstalled(portal: string): void;
   /** for the card's "Rescore now" */
@@ -62,6 +64,7 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
     legacySignatures: deps.config.hubspot.legacySignatures,
     now: deps.now,
     nudge: deps.nudge,
+    ...(deps.refresh === undefined ? {} : { refresh: deps.refresh }),
     logger: deps.logger,
   });
   const install = createInstallRoutes(deps);

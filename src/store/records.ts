@@ -9,6 +9,8 @@ export type StoredRecord = {
   deleted: boolean;
   data: RecordData;
   issues: string[];
+  /** a tombstone of a record merged into another one: the survivor's id */
+  mergedInto: string | null;
 };
 
 type Row = {
@@ -21,7 +23,7 @@ type Row = {
 };
 
 function toStored(row: Row): StoredRecord {
-  const parsed = JSON.parse(row.data) as { d: RecordData; i?: string[] };
+  const parsed = JSON.parse(row.data) as { d: RecordData; i?: string[]; m?: string };
   return {
     type: row.type as ObjectType,
     id: row.id,
@@ -30,10 +32,17 @@ function toStored(row: Row): StoredRecord {
     deleted: row.deleted === 1,
     data: parsed.d,
     issues: parsed.i ?? [],
+    mergedInto: parsed.m ?? null,
   };
 }
 
-/** Records and their contact links. Upserts are idempotent: a record not newer than the cached one is ignored. */
+/**
+ * Records and their contact links. Upserts are idempotent: a record older than the cached one,
+ * or as old with the same content, is ignored. "Content" includes the primary company: HubSpot
+ * does not bump hs_lastmodifieddate when only an association changes
+ * (https://developers.hubspot.com/docs/api/crm/associations), so a re-listed record with the
+ * same updatedAt and a new company must still land.
+ */
 export function createRecordsRepo(db: Db, now: () => number) {
   const upsert = db.prepare<[string, string, string, string | null, number, number, string, number]>(`
     INSERT INTO records (portal, type, id, company_id, updated_at, deleted, data, synced_at)
@@ -42,7 +51,8 @@ export function createRecordsRepo(db: Db, now: () => number) {
       company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
       data = excluded.data, synced_at = excluded.synced_at
     WHERE excluded.updated_at > records.updated_at
-       OR (excluded.updated_at = records.updated_at AND (excluded.deleted != records.deleted OR excluded.data != records.data))`);
+       OR (excluded.updated_at = records.updated_at AND (excluded.deleted != records.deleted OR excluded.data != records.data
+           OR excluded.company_id IS NOT records.company_id))`);
   const linkedContacts = db.prepare<[string, string, string], { to_id: string }>(
     `SELECT to_id FROM associations WHERE portal = ? AND from_type = ? AND from_id = ? AND to_type = 'contacts'`,
   );
@@ -74,6 +84,48 @@ export function createRecordsRepo(db: Db, now: () => number) {
     SELECT r.type, r.id, r.company_id, r.updated_at, r.deleted, r.data
     FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
     WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id = ? AND r.deleted = 0`);
+
+  // Merges (HubSpot hs_merged_object_ids): the loser's row becomes a tombstone whose JSON names
+  // the survivor (no schema change), and everything that pointed at the loser moves over.
+  const tombstone = db.prepare<[string, number, number, string, string, string]>(
+    'UPDATE records SET deleted = 1, data = ?, updated_at = MAX(updated_at, ?), synced_at = ? WHERE portal = ? AND type = ? AND id = ?',
+  );
+  const moveLinksTo = db.prepare<[string, string, string, string]>(
+    'UPDATE OR IGNORE associations SET to_id = ? WHERE portal = ? AND to_type = ? AND to_id = ?',
+  );
+  const dropLinksTo = db.prepare<[string, string, string]>('DELETE FROM associations WHERE portal = ? AND to_type = ? AND to_id = ?');
+  const dropLinksFrom = db.prepare<[string, string, string]>('DELETE FROM associations WHERE portal = ? AND from_type = ? AND from_id = ?');
+  const moveCompany = db.prepare<[string, string, string]>('UPDATE records SET company_id = ? WHERE portal = ? AND company_id = ?');
+  const moveHistory = db.prepare<[string, string, string]>(
+    `INSERT OR IGNORE INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health)
+     SELECT portal, ?, scored_at, satisfaction, loyalty, churn_risk, service_need, health FROM score_history WHERE portal = ? AND contact_id = ?`,
+  );
+  const forgetContact = [
+    'DELETE FROM score_history WHERE portal = ? AND contact_id = ?',
+    'DELETE FROM scores WHERE portal = ? AND contact_id = ?',
+    // never write back to a merged id: HubSpot would apply it to the survivor (issue 13)
+    'DELETE FROM outbox WHERE portal = ? AND contact_id = ?',
+    'DELETE FROM written WHERE portal = ? AND contact_id = ?',
+    'DELETE FROM dirty_contacts WHERE portal = ? AND contact_id = ?',
+  ].map((sql) => db.prepare<[string, string]>(sql));
+
+  /** `loser` was merged into `survivor`; returns whether anything changed. */
+  function mergeInto(portal: string, type: ObjectType, loser: string, survivor: string, updatedAt: number, t: number): boolean {
+    const prior = getOne.get(portal, type, loser);
+    if (prior === undefined) return false; // never cached: nothing points at it
+    const parsed = JSON.parse(prior.data) as { d: RecordData; i?: string[]; m?: string };
+    if (prior.deleted === 1 && parsed.m === survivor) return false;
+    tombstone.run(JSON.stringify({ ...parsed, m: survivor }), updatedAt, t, portal, type, loser);
+    moveLinksTo.run(survivor, portal, type, loser);
+    dropLinksTo.run(portal, type, loser);
+    dropLinksFrom.run(portal, type, loser);
+    if (type === 'companies') moveCompany.run(survivor, portal, loser);
+    if (type === 'contacts') {
+      moveHistory.run(survivor, portal, loser);
+      for (const stmt of forgetContact) stmt.run(portal, loser);
+    }
+    return true;
+  }
 
   return {
     /**
@@ -108,6 +160,18 @@ export function createRecordsRepo(db: Db, now: () => number) {
           if (!same || contentChanged) for (const c of [...before, ...after]) affected.add(c);
         } else if (contentChanged && r.type !== 'contacts') {
           for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
+        }
+        if (r.type === 'contacts' && r.deleted && res.changes > 0) {
+          // HubSpot drops the associations of a deleted record (the sandbox returns none to
+          // archived records): records that pointed at this contact no longer do
+          dropLinksTo.run(r.portal, 'contacts', r.id);
+        }
+        for (const loser of r.deleted ? [] : (r.mergedIds ?? [])) {
+          if (!mergeInto(r.portal, r.type, loser, r.id, r.updatedAt, t)) continue;
+          changed++;
+          // the survivor now owns the loser's engagements, tickets and history: rescore it there
+          if (r.type === 'contacts') affected.add(r.id);
+          else for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
         }
         for (const c of affected) markDirty.run(r.portal, c, t);
       }

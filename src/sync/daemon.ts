@@ -2,6 +2,7 @@ import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/
 import type { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import { reconcileIds, type ReconcileResult } from './reconcile.ts';
 import { syncStream, type StreamProgress, type StreamResult } from './sync-stream.ts';
 import { drainOutbox, type WriteBackResult } from './write-back.ts';
 
@@ -33,6 +34,8 @@ export type DaemonDeps = {
   score: (portal: string, signal: AbortSignal) => Promise<{ scored: number; enqueued: number }>;
   /** full pass over every stream this often; nudges run sooner */
   intervalMs: number;
+  /** ids-only reconciliation (GDPR deletes, purges) this often per portal; default 24 h, 0 = never */
+  reconcileEveryMs?: number;
   onProgress?: (p: StreamProgress) => void;
   onCycle?: (s: CycleSummary) => void;
 };
@@ -40,8 +43,12 @@ export type DaemonDeps = {
 type PortalState = {
   rt: PortalRuntime;
   pending: Set<ObjectType>;
+  /** records to re-read directly (connector.records), e.g. after an association-change webhook */
+  refresh: Map<ObjectType, Set<string>>;
   /** score + write back even if no stream is pending (a rescore request) */
   flush: boolean;
+  /** when the last ids-only reconciliation ran (daemon start counts as one) */
+  reconciledAt: number;
   running: Promise<void> | undefined;
   stopped: boolean;
 };
@@ -74,6 +81,7 @@ export function createDaemon(deps: DaemonDeps) {
       finishedAt: startedAt,
     };
     const signal = controller.signal;
+    await refreshRecords(state, signal);
     for (const type of STREAM_ORDER) {
       if (!types.includes(type) || signal.aborted) continue;
       const opts = deps.onProgress === undefined ? { signal } : { signal, onProgress: deps.onProgress };
@@ -92,6 +100,8 @@ export function createDaemon(deps: DaemonDeps) {
         }
       }
     }
+    const every = deps.reconcileEveryMs ?? 24 * 3_600_000;
+    if (!signal.aborted && !state.stopped && every > 0 && now() - state.reconciledAt >= every) await reconcile(state, signal);
     if (!signal.aborted && !state.stopped && after.score) {
       const s = await deps.score(portal, signal);
       summary.scored = s.scored;
@@ -112,11 +122,55 @@ export function createDaemon(deps: DaemonDeps) {
     return summary;
   }
 
+  /**
+   * Re-reads the records queued by `refresh` and upserts them (one transaction per type). A
+   * failure puts the ids back for the next pass and is logged; the periodic sweep is the backstop.
+   */
+  async function refreshRecords(state: PortalState, signal: AbortSignal): Promise<void> {
+    const { portal, connector } = state.rt;
+    if (state.refresh.size === 0 || connector.records === undefined) return;
+    const queued = [...state.refresh];
+    state.refresh.clear();
+    for (const [type, idSet] of queued) {
+      if (signal.aborted) return;
+      const ids = [...idSet];
+      try {
+        const records = await connector.records(type, ids, signal);
+        const changed = store.transaction(() => store.records.upsertPage(records));
+        logger.debug({ portal, stream: type, asked: ids.length, changed }, 'records re-read after a webhook');
+      } catch (e) {
+        const again = state.refresh.get(type) ?? new Set<string>();
+        for (const id of ids) again.add(id);
+        state.refresh.set(type, again);
+        logger.warn({ portal, stream: type, ids: ids.length, err: (e as Error).message }, 'could not re-read records; retrying next pass');
+        return;
+      }
+    }
+  }
+
+  /** Types reconciled by id: GDPR deletes hit contacts; purged companies would keep stale links. */
+  const RECONCILED: readonly ObjectType[] = ['contacts', 'companies'];
+
+  async function reconcile(state: PortalState, signal: AbortSignal): Promise<ReconcileResult[]> {
+    const { portal, connector } = state.rt;
+    state.reconciledAt = now();
+    const out: ReconcileResult[] = [];
+    for (const type of RECONCILED) {
+      try {
+        const r = await reconcileIds({ store, connector, portal, logger, now }, type, signal);
+        if (r !== undefined) out.push(r);
+      } catch (e) {
+        logger.warn({ portal, stream: type, err: (e as Error).message }, 'reconciliation failed; next time');
+      }
+    }
+    return out;
+  }
+
   function kick(state: PortalState): Promise<void> {
     if (state.running !== undefined) return state.running;
     state.running = (async () => {
       try {
-        while ((state.pending.size > 0 || state.flush) && !controller.signal.aborted && !state.stopped) {
+        while ((state.pending.size > 0 || state.flush || state.refresh.size > 0) && !controller.signal.aborted && !state.stopped) {
           const types = [...state.pending];
           state.pending.clear();
           state.flush = false;
@@ -142,10 +196,27 @@ export function createDaemon(deps: DaemonDeps) {
     return current === undefined ? kick(s) : current.then(() => (s.pending.size > 0 || s.flush ? kick(s) : undefined));
   }
 
+  /**
+   * Re-read these records directly (their associations included), then score and write back.
+   * For what the incremental feed cannot see; without `connector.records` it nudges the stream.
+   */
+  function refresh(portal: string, type: ObjectType, ids: readonly string[]): Promise<void> {
+    const s = portals.get(portal);
+    if (s === undefined || s.stopped) return Promise.resolve();
+    if (s.rt.connector.records === undefined) return nudge(portal, [type]);
+    const set = s.refresh.get(type) ?? new Set<string>();
+    for (const id of ids) set.add(id);
+    s.refresh.set(type, set);
+    const current = s.running;
+    return current === undefined ? kick(s) : current.then(() => (s.refresh.size > 0 ? kick(s) : undefined));
+  }
+
   return {
     nudge,
+    refresh,
     addPortal(rt: PortalRuntime): void {
-      portals.set(rt.portal, { rt, pending: new Set(), flush: false, running: undefined, stopped: false });
+      // reconciledAt 0: the first cycle of a process reconciles (a `sync --once` too), then every reconcileEveryMs
+      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, reconciledAt: 0, running: undefined, stopped: false });
     },
     removePortal(portal: string): void {
       const s = portals.get(portal);
@@ -154,6 +225,13 @@ export function createDaemon(deps: DaemonDeps) {
     },
     portals(): string[] {
       return [...portals.keys()];
+    },
+    /** The ids-only reconciliation for a portal now (tests, bench); the daemon runs it every `reconcileEveryMs`. */
+    async reconcile(portal: string): Promise<ReconcileResult[]> {
+      const s = portals.get(portal);
+      if (s === undefined) throw new Error(`unknown portal ${portal}`);
+      while (s.running !== undefined) await s.running;
+      return reconcile(s, controller.signal);
     },
     /**
      * One pass for a portal, awaited (`sync --once`, `demo --once`, tests). `score` / `writeBack`

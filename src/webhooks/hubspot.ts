@@ -132,6 +132,8 @@ export const hubspotEventSchema = z.looseObject({
   propertyValue: z.unknown().optional(),
   changeSource: z.string().optional(),
   associationType: z.string().max(200).optional(),
+  fromObjectId: id.optional(),
+  toObjectId: id.optional(),
   fromObjectTypeId: z.string().max(50).optional(),
   toObjectTypeId: z.string().max(50).optional(),
 });
@@ -186,6 +188,41 @@ export function streamsForEvent(e: HubspotEvent): ObjectType[] {
   }
   return [...out];
 }
+
+/**
+ * Which records to re-read for an association change: association changes do not bump
+ * last-modified, so no search finds them (hubspot.md §6.3); the record that holds the link in
+ * our cache (an engagement, deal, ticket or survey → its contacts; a contact, deal or ticket →
+ * its primary company; a company → its contacts) is read again directly. HubSpot sends one event
+ * per direction (hubspot.md §3.2), so each event names both ids; [] when it is not an association change.
+ */
+export function recordsForAssociationChange(e: HubspotEvent): Array<{ type: ObjectType; id: string }> {
+  if (!e.subscriptionType.endsWith('.associationChange')) return [];
+  const [fromWord, toWord] = (e.associationType ?? '').toLowerCase().split('_to_', 2);
+  const fromType = (e.fromObjectTypeId === undefined ? undefined : BY_TYPE_ID.get(e.fromObjectTypeId)) ?? (fromWord === undefined ? undefined : BY_NAME.get(fromWord));
+  const toType = (e.toObjectTypeId === undefined ? undefined : BY_TYPE_ID.get(e.toObjectTypeId)) ?? (toWord === undefined ? undefined : BY_NAME.get(toWord));
+  const fromId = e.fromObjectId ?? e.objectId;
+  const toId = e.toObjectId;
+  if (fromType === undefined || toType === undefined || fromId === undefined) return [];
+  const out: Array<{ type: ObjectType; id: string }> = [];
+  if (HOLDS_LINK[fromType].includes(toType)) out.push({ type: fromType, id: String(fromId) });
+  if (toId !== undefined && HOLDS_LINK[toType].includes(fromType)) out.push({ type: toType, id: String(toId) });
+  return out;
+}
+
+/** Which links each record type keeps in the cache (src/connectors/hubspot/mapping.ts ASSOCIATIONS). */
+const HOLDS_LINK: Record<ObjectType, readonly ObjectType[]> = {
+  contacts: ['companies'],
+  companies: ['contacts'],
+  deals: ['contacts', 'companies'],
+  tickets: ['contacts', 'companies'],
+  calls: ['contacts'],
+  emails: ['contacts'],
+  meetings: ['contacts'],
+  notes: ['contacts'],
+  tasks: ['contacts'],
+  feedback_submissions: ['contacts'],
+};
 
 export const isOwnPropertyChange = (e: HubspotEvent): boolean =>
   e.subscriptionType.endsWith('.propertyChange') && e.propertyName !== undefined && e.propertyName.startsWith(OWN_PROPERTY_PREFIX);
@@ -243,12 +280,14 @@ export type HubspotWebhookDeps = {
   legacySignatures?: boolean;
   now(): number;
   nudge(portal: string, types: ObjectType[]): void;
+  /** re-read these records directly (association changes); without it their streams are nudged */
+  refresh?(portal: string, type: ObjectType, ids: string[]): void;
   logger: Logger;
 };
 
 const PRUNE_EVERY_MS = 3600_000;
 
-type Fresh = { portal: string; key: string; types: ObjectType[] };
+type Fresh = { portal: string; key: string; types: ObjectType[]; records: Array<{ type: ObjectType; id: string }> };
 
 export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   const stats: WebhookStats = { deliveries: 0, events: 0, rejected: {}, outcomes: {} };
@@ -308,9 +347,11 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       else if (isOwnPropertyChange(e)) count('own_property');
       else {
         const types = streamsForEvent(e);
+        const records = deps.refresh === undefined ? [] : recordsForAssociationChange(e);
         if (types.length === 0) count('unsupported_type');
-        // HubSpot says eventId is "not guaranteed to be unique" (§3.2): scope it by subscription
-        else fresh.push({ portal, key: `${e.subscriptionId}:${e.eventId}`, types });
+        // HubSpot says eventId is "not guaranteed to be unique" (§3.2): scope it by subscription.
+        // An association change the cache can take by re-reading the records needs no stream pass.
+        else fresh.push({ portal, key: `${e.subscriptionId}:${e.eventId}`, types: records.length > 0 ? [] : types, records });
       }
     }
     stats.deliveries += 1;
@@ -334,10 +375,22 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
     scheduled = false;
     const batch = queue.splice(0, queue.length);
     const nudges = new Map<string, Set<ObjectType>>();
+    const refreshes = new Map<string, Map<ObjectType, Set<string>>>();
     const add = (f: Fresh) => {
-      let set = nudges.get(f.portal);
-      if (set === undefined) nudges.set(f.portal, (set = new Set()));
-      for (const t of f.types) set.add(t);
+      if (f.types.length > 0) {
+        let set = nudges.get(f.portal);
+        if (set === undefined) nudges.set(f.portal, (set = new Set()));
+        for (const t of f.types) set.add(t);
+      }
+      if (f.records.length > 0) {
+        let byType = refreshes.get(f.portal);
+        if (byType === undefined) refreshes.set(f.portal, (byType = new Map()));
+        for (const r of f.records) {
+          let ids = byType.get(r.type);
+          if (ids === undefined) byType.set(r.type, (ids = new Set()));
+          ids.add(r.id);
+        }
+      }
     };
     let nudged = 0;
     try {
@@ -352,6 +405,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       // the dedupe table is an optimisation: a nudge too many is harmless, a lost one is not
       log.error({ err: (e as Error).message, events: batch.length }, 'webhook dedupe failed; nudging without it');
       nudges.clear();
+      refreshes.clear();
       nudged = batch.length;
       for (const f of batch) add(f);
     }
@@ -362,6 +416,15 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
         deps.nudge(portal, [...types]);
       } catch (e) {
         log.error({ portal, err: (e as Error).message }, 'nudge failed');
+      }
+    }
+    for (const [portal, byType] of refreshes) {
+      for (const [type, ids] of byType) {
+        try {
+          deps.refresh?.(portal, type, [...ids]);
+        } catch (e) {
+          log.error({ portal, err: (e as Error).message }, 'refresh failed');
+        }
       }
     }
     const now = deps.now();

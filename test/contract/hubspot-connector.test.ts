@@ -4,7 +4,14 @@ import type { ContactData, CrmRecord, Cursor, DealData, ObjectType } from '../..
 import { CrmError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import type { SandboxObject } from '../../src/sandbox/model.ts';
+import { createStore } from '../../src/store/index.ts';
+import { createLimiter } from '../../src/connectors/limiter.ts';
+import { startHubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { createDaemon } from '../../src/sync/daemon.ts';
+import { silentLogger } from '../../src/log.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { hubspotHarness, T0, type HubspotHarness } from './hubspot-harness.ts';
+import { join } from 'node:path';
 
 /** HubSpot-specific behaviour beyond the shared contract, against the sandbox over real HTTP. */
 
@@ -103,6 +110,117 @@ describe('hubspot connector on the sandbox', () => {
     expect(d).toMatchObject({ amount: 1500.5, amountRaw: '1,500.50', isClosedWon: true, isClosed: true, closedAt: T0 });
   });
 
+  describe('associations as HubSpot models them (issue 13)', () => {
+    /** a contact whose primary company is `primary`, also linked to `labelled` through a user label whose typeId is another pair's primary id */
+    function labelledContact(hh: HubspotHarness) {
+      const { sandbox, hubId } = hh;
+      const labelled = sandbox.data.create(hubId, 'companies', { name: 'Billing Co' }).id; // lower id: listed first
+      const primary = sandbox.data.create(hubId, 'companies', { name: 'Employer' }).id;
+      const contact = sandbox.data.create(hubId, 'contacts', { email: 'label@example.com' }).id;
+      sandbox.data.associate(hubId, 'contacts', contact, 'companies', labelled, 5); // USER_DEFINED "Billing contact", typeId 5 (= deal→company primary)
+      sandbox.data.associate(hubId, 'contacts', contact, 'companies', primary, 1);
+      sandbox.data.associate(hubId, 'contacts', contact, 'companies', labelled, 26); // USER_DEFINED "Former employer", typeId 26 (= ticket→company primary)
+      return { contact, primary, labelled };
+    }
+
+    it('primary company by HUBSPOT_DEFINED + the pair’s primary typeId, never by a user label, on list (v3 inline) and search (v4)', async () => {
+      h = await hubspotHarness();
+      const { contact, primary } = labelledContact(h);
+      const backfill = await drain(h.connector, 'contacts', null);
+      expect(backfill.records.find((r) => r.id === contact)?.companyId).toBe(primary);
+      await h.advance(60_000);
+      h.sandbox.data.update(h.hubId, 'contacts', contact, { firstname: 'Changed' });
+      const inc = await drain(h.connector, 'contacts', backfill.cursor);
+      expect(inc.records.find((r) => r.id === contact)?.companyId).toBe(primary);
+    });
+
+    it('an association to an archived company is gone: the contact’s company is cleared on the next sweep', async () => {
+      h = await hubspotHarness({ sweepEveryMs: 3_600_000 });
+      const co = h.sandbox.data.create(h.hubId, 'companies', { name: 'Doomed' }).id;
+      const contact = h.sandbox.data.create(h.hubId, 'contacts', { email: 'x@example.com' }, [{ type: 'companies', id: co }]).id;
+      const backfill = await drain(h.connector, 'contacts', null);
+      expect(backfill.records.find((r) => r.id === contact)?.companyId).toBe(co);
+      h.sandbox.data.archive(h.hubId, 'companies', co);
+      await h.advance(2 * 3_600_000);
+      const swept = await drain(h.connector, 'contacts', backfill.cursor);
+      expect(swept.records.find((r) => r.id === contact)?.companyId).toBeNull();
+    });
+
+    it('v4: NO_ASSOCIATIONS_FOUND means none; any other per-input error fails the page instead of wiping links', async () => {
+      h = await hubspotHarness();
+      const first = await drain(h.connector, 'notes', null);
+      await h.advance(1_000);
+      const a = await h.createContact({ email: 'a@example.com' });
+      const linked = await h.createNote([a], 'linked');
+      const lonely = await h.createNote([], 'no contact');
+      await h.advance(1_000);
+      const inc = await drain(h.connector, 'notes', first.cursor);
+      expect(inc.records.find((r) => r.id === lonely)?.contactIds).toEqual([]);
+      expect(inc.records.find((r) => r.id === linked)?.contactIds).toEqual([a]);
+      h.sandbox.setAssociationReadFailures([linked]);
+      const failing = drain(h.connector, 'notes', first.cursor);
+      await expect(failing).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'INTERNAL_ERROR' } });
+      await expect(failing).rejects.toThrow(new RegExp(`notes ${linked}`));
+    });
+
+    it('an association change (no last-modified bump) lands by re-reading the record, without waiting for the sweep', async () => {
+      h = await hubspotHarness({ sweepEveryMs: 24 * 3_600_000 });
+      const dir = tempDir();
+      const store = createStore({ path: join(dir.path, 'r.db') });
+      try {
+        const a = await h.createContact({ email: 'a@example.com' });
+        const b = await h.createContact({ email: 'b@example.com' });
+        const note = await h.createNote([a], 'hello');
+        const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 3_600_000, now: () => h!.sandbox.clock.now(), score: async () => ({ scored: 0, enqueued: 0 }) });
+        daemon.addPortal({ portal: h.portal, connector: h.connector });
+        await daemon.runOnce(h.portal, { writeBack: false });
+        expect(store.records.linkedToContact(h.portal, b)).toEqual([]);
+        // a later note moves the incremental boundary past the first one
+        await h.advance(60_000);
+        await h.createNote([a], 'later');
+        await h.advance(60_000);
+        await daemon.runOnce(h.portal, { types: ['notes'], writeBack: false });
+        h.sandbox.data.associate(h.hubId, 'notes', note, 'contacts', b);
+        // a stream pass cannot see it: the search finds nothing modified
+        await daemon.runOnce(h.portal, { types: ['notes'], writeBack: false });
+        expect(store.records.linkedToContact(h.portal, b)).toEqual([]);
+        // what the association-change webhook triggers
+        await daemon.refresh(h.portal, 'notes', [note]);
+        expect(store.records.linkedToContact(h.portal, b).map((r) => r.id)).toEqual([note]);
+        expect(store.dirty.peek(h.portal, 10)).toContain(b);
+        await daemon.stop();
+      } finally {
+        store.close();
+        dir.cleanup();
+      }
+    });
+
+    it('a company with 1,000 contacts: inline lists stop at 100 and the v4 fallback fetches all of them', async () => {
+      h = await hubspotHarness({ pageSize: 100 });
+      const { sandbox, hubId } = h;
+      const co = sandbox.data.create(hubId, 'companies', { name: 'Big' }).id;
+      const contacts: SandboxObject[] = Array.from({ length: 1000 }, (_, i) => ({
+        type: 'contacts', id: String(3_000_000 + i), properties: { email: `p${i}@big.io` }, createdAt: T0, updatedAt: T0, archived: false,
+      }));
+      const calls: SandboxObject[] = Array.from({ length: 1000 }, (_, i) => ({
+        type: 'calls', id: String(4_000_000 + i), properties: { hs_timestamp: new Date(T0).toISOString() }, createdAt: T0, updatedAt: T0, archived: false,
+      }));
+      sandbox.data.load(hubId, {
+        objects: [...contacts, ...calls],
+        associations: [
+          ...contacts.map((c) => ({ fromType: 'contacts' as const, fromId: c.id, toType: 'companies' as const, toId: co, typeId: 279 })),
+          // one contact with 1,000 calls
+          ...calls.map((c) => ({ fromType: 'calls' as const, fromId: c.id, toType: 'contacts' as const, toId: '3000000', typeId: 194 })),
+        ],
+        truth: [],
+      });
+      const companies = await drain(h.connector, 'companies', null);
+      expect(companies.records.find((r) => r.id === co)?.contactIds).toHaveLength(1000);
+      const callRecords = await drain(h.connector, 'calls', null);
+      expect(callRecords.records.filter((r) => r.contactIds?.includes('3000000'))).toHaveLength(1000);
+    }, 60_000);
+  });
+
   it('a backfill reports the total for progress bars (one search call, not the ten-secondly budget)', async () => {
     h = await hubspotHarness();
     for (let i = 0; i < 23; i++) await h.createContact({ email: `p${i}@example.com` });
@@ -150,6 +268,201 @@ describe('hubspot connector on the sandbox', () => {
     expect(failed.map((r) => r.contactId).sort()).toEqual([ids[0], ids[50], '77777777'].sort());
     expect(res.filter((r) => r.ok)).toHaveLength(104);
     expect(sandbox.data.get(hubId, 'contacts', ids[104]!)?.properties).toMatchObject({ rapport_satisfaction: '4', rapport_health: 'yellow' });
+  });
+
+  it('a merge reaches the cache: the loser becomes a tombstone pointing at the survivor, its calls move, and no score is written to it (issue 13)', async () => {
+    h = await hubspotHarness();
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    try {
+      const signal = new AbortController().signal;
+      await h.connector.provision(signal);
+      const survivor = await h.createContact({ email: 'keep@example.com' });
+      const loser = await h.createContact({ email: 'dupe@example.com' });
+      const call = h.sandbox.data.create(h.hubId, 'calls', { hs_timestamp: new Date(T0).toISOString() }, [{ type: 'contacts', id: loser }]).id;
+      let written: string[] = [];
+      const daemon = createDaemon({
+        store, logger: silentLogger, intervalMs: 3_600_000, now: () => h!.sandbox.clock.now(),
+        score: async (portal) => {
+          // a stand-in scorer: every dirty live contact gets a score queued
+          const dirty = store.dirty.peek(portal, 100);
+          for (const id of dirty) if (store.records.get(portal, 'contacts', id)?.deleted === false) store.outbox.enqueue(portal, id, { health: 'green' });
+          written = dirty;
+          return { scored: dirty.length, enqueued: dirty.length };
+        },
+      });
+      daemon.addPortal({ portal: h.portal, connector: h.connector });
+      await daemon.runOnce(h.portal);
+      expect(store.records.linkedToContact(h.portal, loser).map((r) => r.id)).toEqual([call]);
+      await h.advance(60_000);
+      h.sandbox.data.merge(h.hubId, 'contacts', survivor, loser);
+      store.outbox.enqueue(h.portal, loser, { health: 'red' }); // a write that was pending when the merge happened
+      await h.advance(60_000);
+      await daemon.runOnce(h.portal);
+      expect(store.records.get(h.portal, 'contacts', loser)).toMatchObject({ deleted: true, mergedInto: survivor });
+      expect(store.records.linkedToContact(h.portal, survivor).map((r) => r.id)).toEqual([call]);
+      expect(written).toContain(survivor);
+      // the survivor got its score; the merged id none (HubSpot would have put it on the survivor)
+      expect(h.sandbox.data.get(h.hubId, 'contacts', survivor)?.properties.rapport_health).toBe('green');
+      expect(store.outbox.due(h.portal, 100)).toEqual([]);
+      await daemon.stop();
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+
+  it('a GDPR-deleted contact, which leaves no archived entry, is tombstoned by the ids-only reconciliation at ~1 call per 100 contacts (issue 13)', async () => {
+    h = await hubspotHarness({ pageSize: 100 });
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 250; i++) ids.push(await h.createContact({ email: `g${i}@example.com` }));
+      const note = await h.createNote([ids[7]!], 'about to vanish');
+      const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 3_600_000, reconcileEveryMs: 0, now: () => h!.sandbox.clock.now(), score: async () => ({ scored: 0, enqueued: 0 }) });
+      daemon.addPortal({ portal: h.portal, connector: h.connector });
+      await daemon.runOnce(h.portal, { writeBack: false });
+      await h.advance(60_000);
+      h.sandbox.data.purge(h.hubId, 'contacts', ids[7]!);
+      await daemon.runOnce(h.portal, { writeBack: false });
+      // the incremental feed cannot see a purge
+      expect(store.records.get(h.portal, 'contacts', ids[7]!)?.deleted).toBe(false);
+      const before = h.connector.stats().calls;
+      const [contacts] = await daemon.reconcile(h.portal);
+      const calls = h.connector.stats().calls - before;
+      expect(contacts).toMatchObject({ type: 'contacts', live: 249, cached: 250, tombstoned: 1, pages: 3 });
+      expect(store.records.get(h.portal, 'contacts', ids[7]!)?.deleted).toBe(true);
+      expect(store.records.get(h.portal, 'notes', note)?.deleted).toBe(false);
+      // contacts (3 pages) + companies (1 empty page)
+      expect(calls).toBe(4);
+      expect(calls / 250).toBeLessThan(0.02);
+      await daemon.stop();
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+
+  describe('search index lag (issue 13)', () => {
+    /** changes a contact every `stepMs` while incremental passes run every `passMs`; returns what the passes delivered */
+    async function follow(lagMs: number, opts: { sweepEveryMs?: number } = {}) {
+      h = await hubspotHarness({ lookbackMs: 30_000, ...(opts.sweepEveryMs === undefined ? {} : { sweepEveryMs: opts.sweepEveryMs }) }, { searchLagMs: lagMs });
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push(await h.createContact({ email: `lag${i}@example.com` }));
+      await h.advance(lagMs + 1_000);
+      let { cursor } = await drain(h.connector, 'contacts', null);
+      const seen = new Map<string, string | null>();
+      // each contact changes once, 5 s apart; a pass runs between changes
+      for (let round = 0; round < ids.length; round++) {
+        await h.advance(5_000);
+        await h.updateContact(ids[round]!, { firstname: `v${round}` });
+        await h.advance(5_000);
+        const inc = await drain(h.connector, 'contacts', cursor);
+        cursor = inc.cursor;
+        for (const r of inc.records) seen.set(r.id, (r.data as ContactData).firstName);
+      }
+      // quiet period: passes keep running, nothing changes
+      for (let i = 0; i < 8; i++) {
+        await h.advance(10_000);
+        const inc = await drain(h.connector, 'contacts', cursor);
+        cursor = inc.cursor;
+        for (const r of inc.records) seen.set(r.id, (r.data as ContactData).firstName);
+      }
+      return { ids, seen, cursor };
+    }
+
+    it('with a lag up to the 30 s lookback no change is missed by the incremental search', async () => {
+      const { ids, seen } = await follow(25_000);
+      expect(ids.map((id) => seen.get(id))).toEqual(ids.map((_, i) => `v${i}`));
+    }, 30_000);
+
+    it('with a lag past the lookback the incremental search misses changes; the sweep catches them', async () => {
+      const { ids, seen, cursor } = await follow(45_000, { sweepEveryMs: 3_600_000 });
+      // shown to happen: at least one final value never arrived through search
+      const missed = ids.filter((id, i) => seen.get(id) !== `v${i}`);
+      expect(missed.length).toBeGreaterThan(0);
+      await h!.advance(3_600_000);
+      const swept = await drain(h!.connector, 'contacts', cursor);
+      const last = new Map(swept.records.map((r) => [r.id, (r.data as ContactData).firstName]));
+      for (const id of missed) expect(last.get(id)).toBe(`v${ids.indexOf(id)}`);
+    }, 30_000);
+  });
+
+  describe('limits as each account has them (issue 13)', () => {
+    it.each([
+      ['starter', 100, '250000'],
+      ['pro', 190, '625000'],
+      ['enterprise', 190, '1000000'],
+    ] as const)('%s private app: the connector learns %i / 10 s from the headers instead of assuming 110; daily headers are sent', async (tier, max, daily) => {
+      const token = 'pat-tier-test';
+      const started = await startHubspotSandbox({ tier, limits: { per10s: 110, searchPerSecond: 5 }, searchLagMs: 0 });
+      try {
+        const { hubId } = started.sandbox.portals.create({ privateAppToken: token });
+        const limiter = createLimiter({ default: { limit: 110, intervalMs: 10_000 }, search: { limit: 5, intervalMs: 1_000 } });
+        const connector = createHubspotConnector({ basePath: started.baseUrl, accessToken: async () => token, portal: `hubspot:${hubId}`, limiter });
+        const res = await fetch(`${started.baseUrl}/crm/v3/objects/contacts?limit=1`, { headers: { authorization: `Bearer ${token}` } });
+        expect(res.headers.get('x-hubspot-ratelimit-max')).toBe(String(max));
+        expect(res.headers.get('x-hubspot-ratelimit-daily')).toBe(daily);
+        expect(Number(res.headers.get('x-hubspot-ratelimit-daily-remaining'))).toBe(Number(daily) - 1);
+        expect(res.headers.get('x-hubspot-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+        for await (const _page of connector.changes('companies', null, new AbortController().signal)) void _page;
+        expect(limiter.lane('default')).toMatchObject({ limit: max, intervalMs: 10_000 });
+      } finally {
+        await started.close();
+      }
+    });
+
+    it('OAuth tokens get 110 / 10 s and no daily headers, whatever the tier', async () => {
+      const started = await startHubspotSandbox({ tier: 'starter', limits: { per10s: 110, searchPerSecond: 5 }, searchLagMs: 0, oauth: { clientId: 'c', clientSecret: 's', appId: 1 } });
+      try {
+        const { hubId } = started.sandbox.portals.create();
+        const code = started.sandbox.portals.issueCode({ clientId: 'c', redirectUri: 'http://localhost/cb', hubId, scopes: ['crm.objects.contacts.read', 'oauth'] });
+        const issued = started.sandbox.portals.redeemCode({ code, clientId: 'c', redirectUri: 'http://localhost/cb' });
+        if ('error' in issued) throw new Error(issued.error);
+        const res = await fetch(`${started.baseUrl}/crm/v3/objects/contacts?limit=1`, { headers: { authorization: `Bearer ${issued.accessToken}` } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-hubspot-ratelimit-max')).toBe('110');
+        expect(res.headers.get('x-hubspot-ratelimit-daily')).toBeNull();
+      } finally {
+        await started.close();
+      }
+    });
+  });
+
+  describe('partial write failures (issue 13)', () => {
+    it.each(['multi-status', 'reject-naming', 'reject-silent'] as const)(
+      'batch update answering missing ids with %s: the bad inputs are isolated and the rest written in the same call',
+      async (mode) => {
+        h = await hubspotHarness();
+        const { sandbox, hubId, connector } = h;
+        const signal = new AbortController().signal;
+        await connector.provision(signal);
+        sandbox.setBatchUpdateMissing(mode);
+        const ids: string[] = [];
+        for (let i = 0; i < 97; i++) ids.push(await h.createContact({ email: `p${i}@example.com` }));
+        const gone = ids.splice(10, 1)[0]!;
+        sandbox.data.archive(hubId, 'contacts', gone);
+        const bad = [gone, '88888881', '88888882'];
+        const updates = [...ids.slice(0, 40), ...bad, ...ids.slice(40)].map((id) => ({ contactId: id, properties: { satisfaction: '42' } }));
+        expect(updates).toHaveLength(99);
+        const before = connector.stats().calls;
+        const res = await connector.writeScores(updates, signal);
+        const calls = connector.stats().calls - before;
+        expect(res.filter((r) => !r.ok).map((r) => r.contactId).sort()).toEqual([...bad].sort());
+        expect(res.filter((r) => r.ok)).toHaveLength(96);
+        for (const id of ids) expect(sandbox.data.get(hubId, 'contacts', id)?.properties.rapport_satisfaction, id).toBe('42');
+        // bounded cost: one call when HubSpot names the ids, a few halvings when it does not
+        if (mode === 'multi-status') expect(calls).toBe(1);
+        if (mode === 'reject-naming') expect(calls).toBe(2);
+        if (mode === 'reject-silent') expect(calls).toBeLessThanOrEqual(1 + 2 * 3 * 7);
+        if (mode !== 'multi-status') {
+          // a refused batch carries HubSpot's correlation id, for support
+          const f = res.find((r) => !r.ok && r.contactId === gone);
+          expect(f !== undefined && !f.ok ? f.error.details.correlationId : undefined).toMatch(/^[0-9a-f-]{36}$/);
+        }
+      },
+    );
   });
 
   it('provision refuses a rapport_* property of the wrong type, naming it', async () => {

@@ -17,10 +17,12 @@ export type HubspotHarness = ContractHarness & {
  */
 export async function hubspotHarness(
   over: Partial<HubspotConnectorOptions> = {},
-  sandboxOpts: { limits?: { per10s: number; searchPerSecond: number } | false } = {},
+  sandboxOpts: { limits?: { per10s: number; searchPerSecond: number } | false; searchLagMs?: number } = {},
 ): Promise<HubspotHarness> {
   const clock = createClock({ frozenAt: T0 });
-  const started = await startHubspotSandbox({ clock, limits: sandboxOpts.limits ?? false, oauth: APP, seed: 7 });
+  // The clock is frozen, so a search index lag would hide every record written "now" until a test
+  // advances time: lag is off unless a test turns it on (the lag tests do, with 25 s and 45 s).
+  const started = await startHubspotSandbox({ clock, limits: sandboxOpts.limits ?? false, oauth: APP, seed: 7, searchLagMs: sandboxOpts.searchLagMs ?? 0 });
   const { sandbox, baseUrl } = started;
   const { hubId } = sandbox.portals.create();
   const code = sandbox.portals.issueCode({ clientId: APP.clientId, redirectUri: 'http://localhost/cb', hubId, scopes: [...DEFAULT_PRIVATE_APP_SCOPES, 'oauth'] });
@@ -41,7 +43,7 @@ export async function hubspotHarness(
     return token;
   };
   const pageSize = over.pageSize ?? 10;
-  const connector = createHubspotConnector({
+  const inner = createHubspotConnector({
     basePath: baseUrl,
     accessToken,
     limits: false,
@@ -51,6 +53,19 @@ export async function hubspotHarness(
     now: () => clock.now(),
     ...over,
   });
+  // With a search lag on, each sync starts `lag` after the writes before it, as a periodic sync
+  // does (the frozen clock would otherwise keep every fresh write unsearchable forever).
+  const lag = sandboxOpts.searchLagMs ?? 0;
+  const connector: HubspotConnector =
+    lag === 0
+      ? inner
+      : {
+          ...inner,
+          changes(type, cursor, signal) {
+            clock.advance(lag);
+            return inner.changes(type, cursor, signal);
+          },
+        };
   const data = sandbox.data;
   return {
     sandbox,

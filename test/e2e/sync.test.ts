@@ -22,7 +22,8 @@ let token: string;
 const dir = tempDir();
 
 beforeAll(async () => {
-  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({ limits: false, seed: 7 }));
+  // index lag off for the runs that check the cache right after a change; the issue-13 run turns it on
+  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({ limits: false, seed: 7, searchLagMs: 0 }));
   ({ hubId, token } = sandbox.portals.create({ privateAppToken: 'pat-e2e-sync' }));
   for (const batch of generateAccount({ seed: 11, contacts: 150, now: sandbox.clock.now() })) sandbox.data.load(hubId, batch);
 });
@@ -87,6 +88,45 @@ describe('rapport sync --once', () => {
     // cleaned on ingest: trimmed and lower-cased, raw kept
     expect(JSON.parse(row.data).d).toMatchObject({ email: 'new.person@example.com', emailRaw: 'New.Person@Example.com ' });
   });
+
+  it('after merges, a GDPR delete, user-defined labels and a 20 s search lag, one more sync makes the cache equal the sandbox again (issue 13)', async () => {
+    const db = join(dir.path, 'hubspot-habits.db');
+    const initial = await rapportInProcess(['sync', '--once'], envFor(db));
+    expect(initial.code, initial.stderr).toBe(0);
+    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+    sandbox.setSearchLag(20_000);
+    try {
+      const contacts = [...sandbox.data.iterate(hubId, 'contacts')].slice(0, 6);
+      const [survivor, loser, gdpr, labelled, other] = contacts;
+      if (survivor === undefined || loser === undefined || gdpr === undefined || labelled === undefined || other === undefined) throw new Error('too few contacts');
+      sandbox.clock.advance(60_000);
+      sandbox.data.merge(hubId, 'contacts', survivor.id, loser.id);
+      sandbox.data.purge(hubId, 'contacts', gdpr.id);
+      // a user-defined label (typeId 5, "Billing contact") to another company must not become the primary
+      const company = [...sandbox.data.iterate(hubId, 'companies')].at(-1);
+      if (company === undefined) throw new Error('no company');
+      sandbox.data.associate(hubId, 'contacts', labelled.id, 'companies', company.id, 5);
+      // (an association change alone bumps no modification time: webhooks or the 6-hourly sweep
+      // bring it; here both records are also edited, so the incremental search finds them)
+      sandbox.data.update(hubId, 'contacts', labelled.id, { firstname: 'Labelled' });
+      sandbox.data.update(hubId, 'companies', company.id, { name: 'Billing Co' });
+      sandbox.data.update(hubId, 'contacts', other.id, { firstname: 'Lagged' });
+      // past the lag, within the 30 s lookback
+      sandbox.clock.advance(25_000);
+      const second = await rapportInProcess(['sync', '--once'], envFor(db));
+      expect(second.code, second.stderr).toBe(0);
+      expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+      const d = new Database(db, { readonly: true });
+      const loserRow = d.prepare("SELECT deleted, data FROM records WHERE type = 'contacts' AND id = ?").get(loser.id) as { deleted: number; data: string };
+      const gdprRow = d.prepare("SELECT deleted FROM records WHERE type = 'contacts' AND id = ?").get(gdpr.id) as { deleted: number };
+      d.close();
+      expect(loserRow.deleted).toBe(1);
+      expect((JSON.parse(loserRow.data) as { m?: string }).m).toBe(survivor.id);
+      expect(gdprRow.deleted).toBe(1);
+    } finally {
+      sandbox.setSearchLag(0);
+    }
+  }, 60_000);
 
   it('survives SIGKILL at five points of a backfill: every rerun resumes, the end result equals the sandbox', async () => {
     const db = join(dir.path, 'crash.db');

@@ -1,11 +1,14 @@
 import Database from 'better-sqlite3';
 import { OBJECT_TYPES, type ObjectType } from '../../src/connectors/types.ts';
 import type { HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import type { SandboxStorage } from '../../src/sandbox/hubspot/storage.ts';
 
 /**
  * Compares Rapport's cache (read straight from the SQLite file, as an auditor would) with the
  * sandbox's own storage: same ids per type, same updatedAt, same deletions, same links to
- * contacts. Returns a list of differences (empty = equal), capped so a failure stays readable.
+ * contacts, same primary company; records merged away are tombstones naming their survivor,
+ * records purged (GDPR) are tombstones. Returns a list of differences (empty = equal), capped
+ * so a failure stays readable.
  */
 export function diffCacheWithSandbox(dbPath: string, sandbox: HubspotSandbox, hubId: number, types: readonly ObjectType[] = OBJECT_TYPES): string[] {
   const portal = `hubspot:${hubId}`;
@@ -15,9 +18,16 @@ export function diffCacheWithSandbox(dbPath: string, sandbox: HubspotSandbox, hu
     if (diffs.length < 30) diffs.push(d);
   };
   try {
-    const rows = db.prepare<[string, string], { id: string; updated_at: number; deleted: number }>(
-      'SELECT id, updated_at, deleted FROM records WHERE portal = ? AND type = ?',
+    const rows = db.prepare<[string, string], { id: string; updated_at: number; deleted: number; company_id: string | null; data: string }>(
+      'SELECT id, updated_at, deleted, company_id, data FROM records WHERE portal = ? AND type = ?',
     );
+    // the sandbox's storage (a test reads it directly, as an auditor would)
+    const storage = sandbox.data as unknown as SandboxStorage;
+    const primaryCompany = (contactId: string): string | null => {
+      const rows = storage.associationRows(hubId, 'contacts', contactId, 'companies', -1, 10_000);
+      const primary = rows.find((r) => r.typeIds.includes(1)) ?? rows[0];
+      return primary === undefined ? null : String(primary.toId);
+    };
     const links = db.prepare<[string, string], { from_id: string; to_id: string }>(
       "SELECT from_id, to_id FROM associations WHERE portal = ? AND from_type = ? AND to_type = 'contacts'",
     );
@@ -37,11 +47,29 @@ export function diffCacheWithSandbox(dbPath: string, sandbox: HubspotSandbox, hu
           seen++;
           if (c.deleted !== (archived ? 1 : 0)) add(`${type}/${o.id}: deleted=${c.deleted} but sandbox archived=${archived}`);
           if (!archived && c.updated_at !== o.updatedAt) add(`${type}/${o.id}: updatedAt ${c.updated_at} ≠ sandbox ${o.updatedAt}`);
+          if (!archived && type === 'contacts' && c.company_id !== primaryCompany(o.id)) {
+            add(`${type}/${o.id}: company ${c.company_id} ≠ sandbox primary ${primaryCompany(o.id)}`);
+          }
           if (!archived && type !== 'contacts') {
             const want = sandbox.data.associationsOf(hubId, type, o.id, 'contacts').sort();
             const got = (cachedLinks.get(o.id) ?? []).sort();
             if (want.join(',') !== got.join(',')) add(`${type}/${o.id}: contacts [${got.join(',')}] ≠ sandbox [${want.join(',')}]`);
           }
+        }
+      }
+      // the rest must be tombstones of records the sandbox merged away or purged
+      const listed = new Set<string>();
+      for (const archived of [false, true]) for (const o of sandbox.data.iterate(hubId, type, { archived })) listed.add(o.id);
+      for (const [id, c] of cached) {
+        if (listed.has(id)) continue;
+        const raw = sandbox.data.get(hubId, type, id);
+        const mergedInto = (JSON.parse(c.data) as { m?: string }).m;
+        if (c.deleted !== 1) add(`${type}/${id}: live in the cache, gone from the sandbox`);
+        else if (raw === undefined) seen++; // purged: a tombstone is right
+        else {
+          const survivor = storage.getStored(hubId, type, id, false)?.id;
+          if (survivor !== undefined && survivor !== id && mergedInto === survivor) seen++;
+          else add(`${type}/${id}: tombstone names survivor ${mergedInto ?? 'none'}, sandbox merged it into ${survivor ?? 'nothing'}`);
         }
       }
       if (seen !== cached.size) add(`${type}: cache has ${cached.size} rows, ${cached.size - seen} not in the sandbox`);

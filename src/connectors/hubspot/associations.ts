@@ -1,3 +1,4 @@
+import { CrmError } from '../../errors.ts';
 import type { ObjectType } from '../types.ts';
 import type { HubspotHttp } from './http.ts';
 import type { Associated } from './mapping.ts';
@@ -10,25 +11,38 @@ export type AssocMap = Map<string, Associated>;
 const BATCH = 1_000;
 
 /**
- * HubSpot's "Primary" company association type ids: contact→company 1, deal→company 5,
- * ticket→company 26 (hubspot.md §1.7, the client's AssociationTypes enum).
+ * HubSpot's "Primary" company association type per pair: contact→company 1, deal→company 5,
+ * ticket→company 26 (hubspot.md §1.7, the client's AssociationTypes enum). Only with
+ * `category: "HUBSPOT_DEFINED"`: user-defined labels have small portal-scoped typeIds that are
+ * unique only within a pair, so a label on contact→company can well be typeId 5 or 26
+ * (https://developers.hubspot.com/docs/api-reference/crm-associations-schema-v4/guide).
  */
-const PRIMARY_TYPE_IDS = new Set([1, 5, 26]);
+const PRIMARY_TYPE_ID: Partial<Record<ObjectType, number>> = { contacts: 1, deals: 5, tickets: 26 };
+
+/** v3's name for the primary company association, e.g. `contact_to_company` (hubspot.md §1.3). */
+const PRIMARY_V3_NAME: Partial<Record<ObjectType, string>> = { contacts: 'contact_to_company', deals: 'deal_to_company', tickets: 'ticket_to_company' };
 
 type Inline = NonNullable<HsObject['associations']>;
 
-/** Inline associations of a list result (keys are plural names, hubspot.md §1.3). */
-export function fromInline(associations: Inline, toType: 'contacts' | 'companies'): Link[] {
+/**
+ * Inline associations of a list result (keys are plural names, hubspot.md §1.3). HubSpot lists
+ * one id once per type it has (primary, `…_unlabeled`, user labels); only the exact
+ * HubSpot-defined primary name makes it the primary — never "any label".
+ */
+export function fromInline(fromType: ObjectType, associations: Inline, toType: 'contacts' | 'companies'): Link[] {
   const col = associations[toType];
   if (col === undefined) return [];
+  const primaryName = toType === 'companies' ? PRIMARY_V3_NAME[fromType] : undefined;
   const byId = new Map<string, boolean>();
   for (const r of col.results) {
-    // HubSpot may list one id twice (labelled + `_unlabeled`); the labelled one is the primary
-    const primary = r.type !== undefined && !r.type.endsWith('_unlabeled') && toType === 'companies';
+    const primary = primaryName !== undefined && r.type === primaryName;
     byId.set(r.id, (byId.get(r.id) ?? false) || primary);
   }
   return [...byId].map(([id, primary]) => ({ id, primary }));
 }
+
+/** The subCategory v4 batch read gives an input that simply has no associations. */
+const NO_ASSOCIATIONS = 'crm.associations.NO_ASSOCIATIONS_FOUND';
 
 /** Inline lists are capped: a `paging.next` means the rest must come from the v4 API. */
 export const needsMore = (associations: Inline | undefined, toType: string): boolean =>
@@ -36,7 +50,9 @@ export const needsMore = (associations: Inline | undefined, toType: string): boo
 
 /**
  * All associations of `ids` to `toType`, following per-input paging (hubspot.md §1.7: resend the
- * same id with `after`). Ids without associations may be absent or reported in `errors`; both mean none.
+ * same id with `after`). Ids without associations may be absent, or reported in `errors` with
+ * subCategory NO_ASSOCIATIONS_FOUND: both mean none. Any other error is a failure: reading it as
+ * "none" would wipe the record's links, so the whole call fails (retryable, nothing written).
  */
 export async function fetchAssociations(
   http: HubspotHttp,
@@ -56,12 +72,23 @@ export async function fetchAssociations(
         schema: AssocBatchRead,
         signal,
       });
+      const failed = (body.errors ?? []).filter((e) => e.subCategory !== NO_ASSOCIATIONS);
+      if (failed.length > 0) {
+        const first = failed[0];
+        const ids = failed.flatMap((e) => e.context?.fromObjectId ?? []);
+        throw new CrmError(
+          'unavailable',
+          `HubSpot could not read the ${toType} associations of ${fromType} ${ids.slice(0, 5).join(', ') || '(unnamed)'}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}: ${first?.category ?? 'error'} ${first?.message ?? ''}`.trim(),
+          { crm: 'hubspot', code: first?.category ?? 'ASSOCIATION_READ_FAILED' },
+        );
+      }
+      const primaryTypeId = toType === 'companies' ? PRIMARY_TYPE_ID[fromType] : undefined;
       const again: { id: string; after: string }[] = [];
       for (const r of body.results) {
         const links = out.get(r.from.id) ?? new Map<string, boolean>();
         for (const t of r.to) {
-          const primary = (t.associationTypes ?? []).some((a) => a.label === 'Primary' || (a.typeId !== undefined && PRIMARY_TYPE_IDS.has(a.typeId)));
-          links.set(t.toObjectId, (links.get(t.toObjectId) ?? false) || (primary && toType === 'companies'));
+          const primary = primaryTypeId !== undefined && (t.associationTypes ?? []).some((a) => a.category === 'HUBSPOT_DEFINED' && a.typeId === primaryTypeId);
+          links.set(t.toObjectId, (links.get(t.toObjectId) ?? false) || primary);
         }
         out.set(r.from.id, links);
         const after = r.paging?.next?.after;

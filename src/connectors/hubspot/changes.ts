@@ -6,7 +6,7 @@ import { fetchAssociations, fromInline, needsMore, type AssocMap } from './assoc
 import { decodeCursor, encodeCursor, type HubspotCursorState } from './cursor.ts';
 import type { HubspotHttp } from './http.ts';
 import { ASSOCIATIONS, modifiedProperty, propertiesFor, toRecord } from './mapping.ts';
-import { ListPage, SearchPage, type HsObject } from './schemas.ts';
+import { BatchRead, ListPage, SearchPage, type HsObject } from './schemas.ts';
 
 export type ChangesContext = {
   http: HubspotHttp;
@@ -207,6 +207,46 @@ async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, 
 }
 
 /**
+ * Every live id of a type: the list API with only `hs_object_id`, 100 a page, no associations
+ * (1 call per 100 records). GDPR deletes and purges leave no archived entry (hubspot.md §6.7;
+ * https://knowledge.hubspot.com/privacy-and-consent/how-do-i-perform-a-gdpr-delete-in-hubspot),
+ * so only a listing of what exists shows they are gone.
+ */
+export async function* liveIds(ctx: ChangesContext, type: ObjectType, signal: AbortSignal): AsyncGenerator<string[]> {
+  let after: string | null = null;
+  do {
+    const query: [string, string][] = [['limit', '100'], ['properties', 'hs_object_id'], ['archived', 'false']];
+    if (after !== null) query.push(['after', after]);
+    const { body } = await ctx.http.request({ method: 'GET', path: `/crm/v3/objects/${type}`, query, schema: ListPage, signal });
+    yield body.results.map((o) => o.id);
+    after = body.paging?.next?.after ?? null;
+  } while (after !== null);
+}
+
+/**
+ * These records as they are now, with their associations (v3 batch read ≤ 100 ids a call, then
+ * v4 associations). Ids HubSpot reports missing (207 OBJECT_NOT_FOUND) are left out.
+ */
+export async function readRecords(ctx: ChangesContext, type: ObjectType, ids: readonly string[], signal: AbortSignal): Promise<CrmRecord[]> {
+  const portal = await ctx.portal();
+  const out: CrmRecord[] = [];
+  const unique = [...new Set(ids)];
+  for (let i = 0; i < unique.length; i += 100) {
+    const inputs = unique.slice(i, i + 100).map((id) => ({ id }));
+    const { body } = await ctx.http.request({
+      method: 'POST',
+      path: `/crm/v3/objects/${type}/batch/read`,
+      query: [['archived', 'false']],
+      body: { inputs, properties: propertiesFor(type), propertiesWithHistory: [] },
+      schema: BatchRead,
+      signal,
+    });
+    out.push(...(await toRecords(ctx, portal, type, body.results, false, signal)));
+  }
+  return out;
+}
+
+/**
  * Objects → records, fetching associations the call could not inline (v4 batch read, ≤1,000 ids a
  * call): all of them after a search, only capped inline lists after a list. A list result with no
  * `associations` key for a type simply has none (HubSpot leaves empty types out, hubspot.md §1.3).
@@ -225,7 +265,7 @@ async function toRecords(
     const missing: string[] = [];
     for (const o of objects) {
       if (!inlined || needsMore(o.associations, toType)) missing.push(o.id);
-      else mergeInto(assoc, o.id, toType, fromInline(o.associations ?? {}, toType));
+      else mergeInto(assoc, o.id, toType, fromInline(type, o.associations ?? {}, toType));
     }
     if (missing.length > 0) {
       const fetched = await fetchAssociations(ctx.http, type, toType, missing, signal);

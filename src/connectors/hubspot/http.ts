@@ -23,6 +23,11 @@ export type HubspotHttpOptions = {
   logger: Logger;
   retry: { retries: number; baseMs: number; maxMs: number };
   timeoutMs: number;
+  /**
+   * Learn the account's real limits from the first responses (hubspot.md §2.2): the ten-secondly
+   * window from X-HubSpot-RateLimit-Max / -Interval-Milliseconds. Off when false (tests without limits).
+   */
+  learnLimits?: boolean;
 };
 
 export type HubspotRequest<T> = {
@@ -50,6 +55,26 @@ const POLICY_WAIT_MS: Record<string, number> = { SECONDLY: 1_000 };
 export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   let client: { token: string; client: Client } | undefined;
   const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  /** private-app daily limit (X-HubSpot-RateLimit-Daily-Remaining hit 0): no call before this time */
+  let dailyBlockedUntil = 0;
+  const observe = (headers: Headers) => {
+    const max = Number(headers.get('x-hubspot-ratelimit-max'));
+    const intervalMs = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
+    if (opts.learnLimits !== false && Number.isInteger(max) && max > 0 && Number.isInteger(intervalMs) && intervalMs > 0) {
+      const current = opts.limiter.lane('default');
+      if (current.limit !== max || current.intervalMs !== intervalMs) {
+        opts.logger.info({ from: `${current.limit}/${current.intervalMs} ms`, to: `${max}/${intervalMs} ms` }, 'hubspot: rate window learned from the response headers');
+        opts.limiter.setLane('default', { limit: max, intervalMs });
+      }
+    }
+    const dailyRemaining = headers.get('x-hubspot-ratelimit-daily-remaining');
+    if (dailyRemaining !== null && Number(dailyRemaining) <= 0) {
+      // the daily limit resets at midnight (account time zone, hubspot.md §2.2); UTC midnight is the safe side of most
+      const midnight = Math.ceil((Date.now() + 1) / 86_400_000) * 86_400_000;
+      if (dailyBlockedUntil < midnight) opts.logger.warn({ until: new Date(midnight).toISOString() }, 'hubspot: daily API limit used up; calls wait for the reset');
+      dailyBlockedUntil = midnight;
+    }
+  };
   const clientFor = (token: string): Client => {
     if (client?.token !== token) {
       client = { token, client: new Client({ accessToken: token, basePath: opts.basePath.replace(/\/+$/, ''), numberOfApiCallRetries: 0 }) };
@@ -61,6 +86,13 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     const path = req.query !== undefined && req.query.length > 0 ? `${req.path}?${new URLSearchParams(req.query).toString()}` : req.path;
     const c = clientFor(token);
     const what = req.label ?? `${req.method} ${req.path}`;
+    if (Date.now() < dailyBlockedUntil) {
+      throw new CrmError('rate_limited', `HubSpot's daily API limit is used up until ${new Date(dailyBlockedUntil).toISOString()}; not calling ${what}`, {
+        crm: CRM,
+        code: 'RATE_LIMIT',
+        policy: 'DAILY',
+      });
+    }
     counters.calls++;
     const res = await deadline(
       c.apiRequest({ method: req.method, path, ...(req.body === undefined ? {} : { body: req.body }) }),
@@ -68,6 +100,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
       req.signal,
       what,
     );
+    observe(res.headers);
     const text = await deadline(res.text(), opts.timeoutMs, req.signal, `${what} (body)`);
     if (res.status >= 200 && res.status < 300) {
       if (res.status === 204 || text === '') {
@@ -127,15 +160,29 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   }
 
   return {
-    request<T>(req: HubspotRequest<T>) {
-      return withRetry(() => withAuth(req), {
-        ...opts.retry,
-        signal: req.signal,
-        onRetry: ({ attempt, waitMs, error }) => {
-          counters.retries++;
-          opts.logger.debug({ request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status }, 'hubspot retry');
-        },
-      });
+    async request<T>(req: HubspotRequest<T>) {
+      try {
+        return await withRetry(() => withAuth(req), {
+          ...opts.retry,
+          signal: req.signal,
+          onRetry: ({ attempt, waitMs, error }) => {
+            counters.retries++;
+            opts.logger.debug(
+              { request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status, correlationId: error.details.correlationId },
+              'hubspot retry',
+            );
+          },
+        });
+      } catch (e) {
+        // HubSpot support asks for the correlation id of a failed call (hubspot.md §2.2): log it with every failure
+        if (e instanceof CrmError) {
+          opts.logger.warn(
+            { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
+            'hubspot request failed',
+          );
+        }
+        throw e;
+      }
     },
     stats: () => ({ ...counters }),
   };
@@ -151,8 +198,16 @@ export function errorFromResponse(status: number, text: string, headers: Headers
     // a non-JSON error body still has a status to go by
   }
   const code = body.category ?? body.errorType ?? undefined;
-  const message = `HubSpot ${what} → ${status}${code === undefined ? '' : ` ${code}`}: ${body.message ?? text.slice(0, 200)}`;
-  const details = { crm: CRM, status, ...(code === undefined ? {} : { code }) };
+  const correlationId = headers.get('x-hubspot-correlation-id') ?? body.correlationId ?? undefined;
+  const message = `HubSpot ${what} → ${status}${code === undefined ? '' : ` ${code}`}: ${body.message ?? text.slice(0, 200)}${correlationId === undefined ? '' : ` (correlation id ${correlationId})`}`;
+  const ids = body.context?.ids;
+  const details = {
+    crm: CRM,
+    status,
+    ...(code === undefined ? {} : { code }),
+    ...(correlationId === undefined ? {} : { correlationId }),
+    ...(ids === undefined ? {} : { ids }),
+  };
   if (status === 401) return new CrmError('auth', message, details);
   if (status === 403) {
     const scopes = body.errors?.flatMap((e) => e.context?.requiredScopes ?? e.context?.requiredGranularScopes ?? []) ?? [];

@@ -2,7 +2,7 @@ import { CrmError } from '../../errors.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
-import { hubspotChanges } from './changes.ts';
+import { hubspotChanges, liveIds, readRecords, type ChangesContext } from './changes.ts';
 import { createHubspotHttp } from './http.ts';
 import { createDuplicateEmailFlagger } from './mapping.ts';
 import { provisionHubspot } from './provision.ts';
@@ -57,6 +57,8 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     logger,
     retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
     timeoutMs: opts.timeoutMs ?? 30_000,
+    // with limits off (tests) there is nothing to learn; otherwise the headers are the truth
+    learnLimits: limits !== false,
   });
   const pageSize = Math.min(100, Math.max(1, opts.pageSize ?? 100));
   const now = opts.now ?? Date.now;
@@ -97,27 +99,25 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
   }
 
   const flag = createDuplicateEmailFlagger();
+  const ctx: ChangesContext = {
+    http,
+    portal: async () => portal ?? (await whoAmI()).portal,
+    now,
+    logger,
+    pageSize,
+    searchPageSize: Math.min(200, pageSize * 2),
+    lookbackMs: opts.lookbackMs ?? 30_000,
+    sweepEveryMs: opts.sweepEveryMs ?? 6 * 3_600_000,
+    deletionsEveryMs: opts.deletionsEveryMs ?? 0,
+    flag,
+  };
   return {
     crm: 'hubspot',
     changes(type, cursor, signal) {
-      return hubspotChanges(
-        {
-          http,
-          portal: async () => portal ?? (await whoAmI()).portal,
-          now,
-          logger,
-          pageSize,
-          searchPageSize: Math.min(200, pageSize * 2),
-          lookbackMs: opts.lookbackMs ?? 30_000,
-          sweepEveryMs: opts.sweepEveryMs ?? 6 * 3_600_000,
-          deletionsEveryMs: opts.deletionsEveryMs ?? 0,
-          flag,
-        },
-        type,
-        cursor,
-        signal,
-      );
+      return hubspotChanges(ctx, type, cursor, signal);
     },
+    records: (type, ids, signal) => readRecords(ctx, type, ids, signal),
+    liveIds: (type, signal) => liveIds(ctx, type, signal),
     async provision(signal) {
       const { created } = await provisionHubspot(http, signal);
       if (created.length > 0) logger.info({ created }, 'provisioned HubSpot properties');

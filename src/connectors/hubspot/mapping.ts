@@ -70,8 +70,13 @@ const OWN: Record<ObjectType, readonly string[]> = {
   feedback_submissions: ['hs_survey_type', 'hs_value', 'hs_content', 'hs_submission_timestamp', 'hs_survey_channel'],
 };
 
+/** Types HubSpot merges (contacts, companies, deals, tickets have merge endpoints, hubspot.md §1.2). */
+const MERGEABLE = new Set<ObjectType>(['contacts', 'companies', 'deals', 'tickets']);
+
 /** Properties requested on list and search calls for a type. */
-export const propertiesFor = (type: ObjectType): string[] => [...new Set([...OWN[type], CREATED[type], modifiedProperty(type), 'hs_object_id'])];
+export const propertiesFor = (type: ObjectType): string[] => [
+  ...new Set([...OWN[type], CREATED[type], modifiedProperty(type), 'hs_object_id', ...(MERGEABLE.has(type) ? ['hs_merged_object_ids'] : [])]),
+];
 
 /**
  * Which associations each type needs: contactIds (who it belongs to, or for a company who works
@@ -127,6 +132,8 @@ export function toRecord(
     data,
   };
   if (issues.length > 0) record.issues = issues;
+  const merged = (p.hs_merged_object_ids ?? '').split(';').map((x) => x.trim()).filter((x) => /^\d+$/.test(x) && x !== obj.id);
+  if (!deleted && merged.length > 0) record.mergedIds = [...new Set(merged)].sort();
   return record;
 }
 

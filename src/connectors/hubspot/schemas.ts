@@ -28,6 +28,8 @@ const NextPage = z.object({ next: z.object({ after: z.string().min(1) }).optiona
 
 export const ListPage = z.object({ results: z.array(HsObject), paging: NextPage });
 export const SearchPage = z.object({ total: z.number().optional(), results: z.array(HsObject), paging: NextPage });
+/** v3 batch read: 200, or 207 with the missing ids in `errors` (hubspot.md §1.5). */
+export const BatchRead = z.object({ results: z.array(HsObject) });
 
 export const AssocBatchRead = z.object({
   results: z.array(
@@ -36,13 +38,24 @@ export const AssocBatchRead = z.object({
       to: z.array(
         z.object({
           toObjectId: z.union([z.string(), z.number()]).transform(String),
-          associationTypes: z.array(z.object({ typeId: z.number().optional(), label: z.string().nullable().optional() })).optional(),
+          associationTypes: z
+            .array(z.object({ category: z.string().optional(), typeId: z.number().optional(), label: z.string().nullable().optional() }))
+            .optional(),
         }),
       ),
       paging: z.object({ next: z.object({ after: z.string() }).optional() }).optional(),
     }),
   ),
-  errors: z.array(z.unknown()).optional(),
+  errors: z
+    .array(
+      z.looseObject({
+        category: z.string().optional(),
+        subCategory: z.unknown().optional(),
+        message: z.string().optional(),
+        context: z.record(z.string(), z.array(z.string())).optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const StandardError = z.object({
@@ -72,6 +85,8 @@ export const Empty = z.unknown();
 /** Error replies: every field optional (hubspot.md §2.4 "all fields optional in practice"). */
 export const ErrorBody = z.object({
   message: z.string().optional(),
+  correlationId: z.string().optional(),
+  context: z.record(z.string(), z.array(z.string())).optional(),
   category: z.string().optional(),
   errorType: z.string().optional(),
   policyName: z.string().optional(),
@@ -81,6 +96,8 @@ export const ErrorBody = z.object({
 });
 export type ErrorBody = {
   message?: string | undefined;
+  correlationId?: string | undefined;
+  context?: Record<string, string[]> | undefined;
   category?: string | undefined;
   errorType?: string | undefined;
   policyName?: string | undefined;

@@ -25,7 +25,9 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *   GET    /_sandbox/{hubId}/objects/{type}/{id} → object, archived ones too
  *   PATCH  /_sandbox/{hubId}/objects/{type}/{id} {properties} → object (emits propertyChange)
  *   DELETE /_sandbox/{hubId}/objects/{type}/{id} → 204 (emits deletion)
- *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId} → 204
+ *   POST   /_sandbox/{hubId}/objects/{type}/{id}/merge  {objectIdToMerge} → 204 merge into {id} (emits merge)
+ *   POST   /_sandbox/{hubId}/objects/{type}/{id}/purge  → 204 GDPR delete: gone, no archived entry (emits privacyDeletion)
+ *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId}[?typeId=N] → 204 (PUT: a primary or user label by typeId)
  *   GET    /_sandbox/{hubId}/counts              → {contacts: n, …}
  *   POST   /_sandbox/clock                       {advanceMs} | {set} → {now}
  *   GET    /_sandbox/clock                       → {now}
@@ -38,6 +40,8 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *
  * Objects come back as HubSpot's SimplePublicObject (string property values, ISO times).
  */
+const MergeSchema = z.object({ objectIdToMerge: z.string().regex(/^\d+$/) });
+
 export type AdminDeps = {
   adminToken: string;
   portals: SandboxPortalsImpl;
@@ -159,11 +163,34 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     if (deps.data.get(hubId, fromType, fromId) === undefined) return notFound(fromType, fromId);
     if (deps.data.get(hubId, toType, toId) === undefined) return notFound(toType, toId);
     return attempt(() => {
+      const typeIdText = c.req.query('typeId');
       if (remove) deps.data.dissociate(hubId, fromType, fromId, toType, toId);
-      else deps.data.associate(hubId, fromType, fromId, toType, toId);
+      else if (typeIdText === undefined) deps.data.associate(hubId, fromType, fromId, toType, toId);
+      else if (!/^\d+$/.test(typeIdText)) return adminError(400, `typeId must be a number, got ${JSON.stringify(typeIdText)}.`);
+      else deps.data.associate(hubId, fromType, fromId, toType, toId, Number(typeIdText));
       return noContent();
     });
   };
+  app.post('/_sandbox/:hubId/objects/:type/:id/merge', async (c) => {
+    const where = objectParams(c, deps.portals);
+    if (where instanceof Response) return where;
+    const body = MergeSchema.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success) return adminError(400, 'Body must be {"objectIdToMerge": "<id>"}.');
+    const survivorId = c.req.param('id');
+    return attempt(() => {
+      deps.data.merge(where.hubId, where.type, survivorId, body.data.objectIdToMerge);
+      return noContent();
+    });
+  });
+  app.post('/_sandbox/:hubId/objects/:type/:id/purge', (c) => {
+    const where = objectParams(c, deps.portals);
+    if (where instanceof Response) return where;
+    const id = c.req.param('id');
+    return attempt(() => {
+      deps.data.purge(where.hubId, where.type, id);
+      return noContent();
+    });
+  });
   app.put('/_sandbox/:hubId/associations/:fromType/:fromId/:toType/:toId', association(false));
   app.delete('/_sandbox/:hubId/associations/:fromType/:fromId/:toType/:toId', association(true));
   app.get('/_sandbox/:hubId/counts', (c) => {

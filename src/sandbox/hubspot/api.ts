@@ -35,6 +35,31 @@ export const BATCH_MAX_INPUTS = 100;
 export const ASSOCIATION_BATCH_MAX_INPUTS = 1_000;
 /** Page size of one from-object's associations in v4 (the single-record GET's documented default, hubspot.md §1.7). */
 export const ASSOCIATION_PAGE_SIZE = 500;
+/**
+ * Associations embedded in a v3 list or read are capped at 100 ids per type and record, with a
+ * `paging.next` for the rest, which only the v4 API can fetch (hubspot.md §6.8: "v3 … capped
+ * (~100)", https://github.com/HubSpot/hubspot-api-python/issues/187; the v3 spec gives
+ * `associations.<type>` a `paging` object, CRM/Objects v3 `CollectionResponseAssociatedId`).
+ */
+export const INLINE_ASSOCIATION_PAGE_SIZE = 100;
+
+/** Knobs tests turn to make HubSpot fail in ways it really can (never on by default). */
+export type ApiBehaviour = {
+  /** from-ids whose v4 association batch read fails per input with a real (not "no associations") error */
+  associationReadFailures: Set<string>;
+  /**
+   * How batch update answers ids it cannot update (missing, archived or merged away). HubSpot's
+   * behaviour is not documented and reports differ, so the sandbox can do each:
+   * `multi-status` 207 with per-input errors (the spec's BatchResponse…WithErrors, hubspot.md §1.5);
+   * `reject-naming` the whole batch fails 400 naming the ids in `context.ids`, nothing written;
+   * `reject-silent` the whole batch fails 404 without naming them, nothing written.
+   */
+  batchUpdateMissing: BatchUpdateMissingMode;
+  /** how far the search index trails writes (ms); 0 = searchable at once */
+  searchLagMs: number;
+};
+
+export type BatchUpdateMissingMode = 'multi-status' | 'reject-naming' | 'reject-silent';
 
 const encodeAfter = (id: number) => Buffer.from(String(id)).toString('base64url');
 
@@ -100,8 +125,9 @@ const PropertyCreateSchema = z.object({
 });
 const GroupCreateSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), label: z.string().min(1), displayOrder: z.number().int().optional() });
 
-export function createApiRoutes(deps: { storage: SandboxStorage; properties: PropertyRegistry; clock: Clock }): Hono<ApiEnv> {
+export function createApiRoutes(deps: { storage: SandboxStorage; properties: PropertyRegistry; clock: Clock; behaviour?: ApiBehaviour }): Hono<ApiEnv> {
   const { storage, properties, clock } = deps;
+  const behaviour: ApiBehaviour = deps.behaviour ?? { associationReadFailures: new Set<string>(), batchUpdateMissing: 'multi-status', searchLagMs: 0 };
   const api = new Hono<ApiEnv>();
 
   /** Resolves `:type` and checks scopes; a Response is the error to send. */
@@ -122,16 +148,27 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const out: Record<string, unknown> = {};
     for (const name of wanted) {
       const toType = resolveObjectType(name);
-      if (toType === undefined) return validationError(`Unable to infer object type from: ${name}`);
-      const rows = storage.associationRows(hubId, obj.type, obj.id, toType, -1, ASSOCIATION_PAGE_SIZE);
-      const results = rows.flatMap((r) =>
+      // "If any of the specified associations do not exist, they will be ignored" (the
+      // `associations` parameter of GET /crm/v3/objects/{objectType}, CRM/Objects v3 spec,
+      // https://developers.hubspot.com/docs/api-reference/crm-objects-v3/basic/get-crm-v3-objects-objectType)
+      if (toType === undefined) continue;
+      const rows = storage.associationRows(hubId, obj.type, obj.id, toType, -1, INLINE_ASSOCIATION_PAGE_SIZE + 1);
+      const page = rows.slice(0, INLINE_ASSOCIATION_PAGE_SIZE);
+      const results = page.flatMap((r) =>
         r.typeIds.flatMap((typeId) => {
           const info = associationTypeInfo(obj.type, toType, typeId);
           return info === undefined ? [] : [{ id: String(r.toId), type: v3AssociationTypeName(info) }];
         }),
       );
       // HubSpot leaves out object types with no associations (hubspot.md §1.3)
-      if (results.length > 0) out[toType] = { results };
+      if (results.length === 0) continue;
+      const collection: Record<string, unknown> = { results };
+      const last = page.at(-1);
+      if (rows.length > INLINE_ASSOCIATION_PAGE_SIZE && last !== undefined) {
+        const after = encodeAfter(last.toId);
+        collection.paging = { next: { after, link: `/crm/v4/objects/${obj.type}/${obj.id}/associations/${toType}?after=${after}` } };
+      }
+      out[toType] = collection;
     }
     return out;
   };
@@ -275,6 +312,16 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     // with objectWriteTraceId HubSpot reports it per input in a 207 instead (§1.5 example).
     const untraced = invalid.filter((i) => i.traceId === undefined);
     if (untraced.length > 0) return propertyValuesInvalid(untraced.flatMap((i) => i.problems), String(hubId));
+    if (missing.length > 0 && behaviour.batchUpdateMissing === 'reject-naming') {
+      return hubspotError(400, {
+        message: `Could not update some ${HUBSPOT_OBJECT_TYPES[type].singular} objects, they may be deleted or merged: ${missing.join(', ')}`,
+        category: 'VALIDATION_ERROR',
+        context: { ids: missing },
+      });
+    }
+    if (missing.length > 0 && behaviour.batchUpdateMissing === 'reject-silent') {
+      return hubspotError(404, { message: 'One or more objects could not be found.', category: 'OBJECT_NOT_FOUND' });
+    }
     const updated = valid.length === 0 ? [] : storage.applyUpdates(hubId, type, valid, 'api');
     const results = updated.map((obj) => simplePublicObject(obj, selectProperties(type, obj.properties, Object.keys(valid.find((v) => v.id === obj.id)?.properties ?? {}))));
     const errors: unknown[] = invalid.map((i) => ({
@@ -365,7 +412,11 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const body = await readBody(c, SearchRequestSchema);
     if (body instanceof Response) return body;
     const hubId = c.get('hubId');
-    const outcome = runSearch({ storage, hubId, type, definition: (name) => properties.definition(hubId, type, name) }, body);
+    const lag = behaviour.searchLagMs;
+    const outcome = runSearch(
+      { storage, hubId, type, definition: (name) => properties.definition(hubId, type, name), ...(lag > 0 ? { indexLag: { now: clock.now(), lagMs: lag } } : {}) },
+      body,
+    );
     if (outcome instanceof Response) return outcome;
     const out: Record<string, unknown> = {
       total: outcome.total,
@@ -380,7 +431,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
   const associationTypes = (fromType: HubspotObjectType, toType: HubspotObjectType, typeIds: readonly number[]) =>
     typeIds.flatMap((typeId) => {
       const info = associationTypeInfo(fromType, toType, typeId);
-      return info === undefined ? [] : [{ category: 'HUBSPOT_DEFINED', typeId, label: associationLabel(info) }];
+      return info === undefined ? [] : [{ category: info.category, typeId, label: associationLabel(info) }];
     });
 
   const associationPair = (c: Context<ApiEnv>, from: string, to: string): [HubspotObjectType, HubspotObjectType] | Response => {
@@ -411,14 +462,29 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     for (const input of body.inputs) {
       const afterId = decodeAfter(input.after);
       if (afterId === undefined) return validationError(`Invalid paging cursor: ${JSON.stringify(input.after)}`);
+      if (behaviour.associationReadFailures.has(input.id)) {
+        // A per-input failure that is not "no associations": the reader must not take it as "none".
+        errors.push({
+          status: 'error',
+          category: 'INTERNAL_ERROR',
+          message: `Could not read the associations of ${HUBSPOT_OBJECT_TYPES[fromType].singular} ${input.id}.`,
+          context: { fromObjectId: [input.id] },
+          errors: [],
+          links: {},
+        });
+        continue;
+      }
       const rows = storage.associationRows(hubId, fromType, input.id, toType, afterId, ASSOCIATION_PAGE_SIZE + 1);
       if (rows.length === 0 && input.after === undefined) {
-        // UNCONFIRMED text: ids without associations are reported as errors, not empty results.
-        // (StandardError types subCategory as an object in the spec, so none is sent.)
+        // Ids without associations come back in `errors` with this subCategory, singular object
+        // names in the message (the shape HubSpot answers; the subCategory is the only
+        // documented way to tell it from a real failure,
+        // https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide; text UNCONFIRMED).
         errors.push({
           status: 'error',
           category: 'OBJECT_NOT_FOUND',
-          message: `No ${toType} is associated with ${HUBSPOT_OBJECT_TYPES[fromType].singular} ${input.id}.`,
+          subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
+          message: `No ${HUBSPOT_OBJECT_TYPES[toType].singular} is associated with ${HUBSPOT_OBJECT_TYPES[fromType].singular} ${input.id}.`,
           context: { fromObjectId: [input.id] },
           errors: [],
           links: {},

@@ -37,6 +37,25 @@ const PAIRS: readonly PairSpec[] = [
   ['tickets', 'feedback_submissions', 99, 100],
 ];
 
+/**
+ * User-defined association labels the sandbox portal has (every portal the same). HubSpot gives
+ * custom labels small portal-scoped typeIds with `category: "USER_DEFINED"`; they are only
+ * unique within one object pair, so they collide with HubSpot-defined ids of other pairs
+ * (https://developers.hubspot.com/docs/api-reference/crm-associations-schema-v4/guide, "Association
+ * definitions (labels)"; the v4 batch-read example lists a USER_DEFINED typeId 28 next to
+ * HUBSPOT_DEFINED 1 and 279). These are chosen to collide with the *primary* ids of other pairs
+ * (1 contact→company, 5 deal→company, 26 ticket→company), so a client deciding "primary" by
+ * typeId alone, or by "has a label", gets it wrong. Each entry: from, to, typeId, reverse typeId, label.
+ */
+const USER_LABELS: readonly (readonly [HubspotObjectType, HubspotObjectType, number, number, string])[] = [
+  ['contacts', 'companies', 5, 6, 'Billing contact'],
+  ['contacts', 'companies', 26, 25, 'Former employer'],
+  ['deals', 'companies', 1, 2, 'Reseller'],
+  ['tickets', 'companies', 5, 7, 'Escalated to'],
+];
+
+export type AssociationCategory = 'HUBSPOT_DEFINED' | 'USER_DEFINED';
+
 export type AssociationTypeInfo = {
   fromType: HubspotObjectType;
   toType: HubspotObjectType;
@@ -47,6 +66,9 @@ export type AssociationTypeInfo = {
   unlabeledTypeId: number;
   /** the pair also has a primary type, so v3 calls the unlabeled one `…_unlabeled` */
   pairHasPrimary: boolean;
+  category: AssociationCategory;
+  /** v4 `label`: "Primary", a user label, or null for the unlabeled type */
+  label: string | null;
 };
 
 const byTypeId = new Map<string, AssociationTypeInfo>();
@@ -60,13 +82,37 @@ function register(info: AssociationTypeInfo) {
 
 for (const [a, b, ab, ba, primary] of PAIRS) {
   const hasPrimary = primary !== undefined;
-  register({ fromType: a, toType: b, typeId: ab, reverseTypeId: ba, primary: false, unlabeledTypeId: ab, pairHasPrimary: hasPrimary });
-  register({ fromType: b, toType: a, typeId: ba, reverseTypeId: ab, primary: false, unlabeledTypeId: ba, pairHasPrimary: hasPrimary });
+  const defined = { category: 'HUBSPOT_DEFINED' as const };
+  register({ fromType: a, toType: b, typeId: ab, reverseTypeId: ba, primary: false, unlabeledTypeId: ab, pairHasPrimary: hasPrimary, ...defined, label: null });
+  register({ fromType: b, toType: a, typeId: ba, reverseTypeId: ab, primary: false, unlabeledTypeId: ba, pairHasPrimary: hasPrimary, ...defined, label: null });
   if (primary) {
     const [pab, pba] = primary;
-    register({ fromType: a, toType: b, typeId: pab, reverseTypeId: pba, primary: true, unlabeledTypeId: ab, pairHasPrimary: true });
-    register({ fromType: b, toType: a, typeId: pba, reverseTypeId: pab, primary: true, unlabeledTypeId: ba, pairHasPrimary: true });
+    register({ fromType: a, toType: b, typeId: pab, reverseTypeId: pba, primary: true, unlabeledTypeId: ab, pairHasPrimary: true, ...defined, label: 'Primary' });
+    register({ fromType: b, toType: a, typeId: pba, reverseTypeId: pab, primary: true, unlabeledTypeId: ba, pairHasPrimary: true, ...defined, label: 'Primary' });
   }
+}
+
+for (const [a, b, ab, ba, label] of USER_LABELS) {
+  const pairHasPrimary = byTypeId.get(`${key(a, b)}#${ab}`)?.pairHasPrimary ?? true;
+  const unlabeledAb = unlabeledByPair.get(key(a, b));
+  const unlabeledBa = unlabeledByPair.get(key(b, a));
+  if (unlabeledAb === undefined || unlabeledBa === undefined) throw new Error(`user label ${label}: no HubSpot-defined pair ${a}/${b}`);
+  const user = { category: 'USER_DEFINED' as const, primary: false, pairHasPrimary, label };
+  byTypeId.set(`${key(a, b)}#${ab}`, { fromType: a, toType: b, typeId: ab, reverseTypeId: ba, unlabeledTypeId: unlabeledAb, ...user });
+  byTypeId.set(`${key(b, a)}#${ba}`, { fromType: b, toType: a, typeId: ba, reverseTypeId: ab, unlabeledTypeId: unlabeledBa, ...user });
+}
+
+/** The user-defined label of a pair by its name (sandbox portals all have the same labels). */
+export function userLabelTypeId(from: HubspotObjectType, to: HubspotObjectType, label: string): number | undefined {
+  const hit = USER_LABELS.find(([a, b, , , l]) => l === label && ((a === from && b === to) || (a === to && b === from)));
+  if (hit === undefined) return undefined;
+  return hit[0] === from ? hit[2] : hit[3];
+}
+
+/** The HubSpot-defined primary typeId of a pair (contact→company 1, deal→company 5, ticket→company 26, …). */
+export function primaryTypeId(from: HubspotObjectType, to: HubspotObjectType): number | undefined {
+  for (const info of byTypeId.values()) if (info.fromType === from && info.toType === to && info.primary) return info.typeId;
+  return undefined;
 }
 
 export const associationTypeInfo = (from: HubspotObjectType, to: HubspotObjectType, typeId: number): AssociationTypeInfo | undefined =>
@@ -75,11 +121,17 @@ export const associationTypeInfo = (from: HubspotObjectType, to: HubspotObjectTy
 export const defaultAssociationTypeId = (from: HubspotObjectType, to: HubspotObjectType): number | undefined =>
   unlabeledByPair.get(key(from, to));
 
-/** v4 label: "Primary" for primary types, null for unlabeled (hubspot.md §1.7 example). */
-export const associationLabel = (info: AssociationTypeInfo): string | null => (info.primary ? 'Primary' : null);
+/** v4 label: "Primary" for primary types, the user's label, null for unlabeled (hubspot.md §1.7 example). */
+export const associationLabel = (info: AssociationTypeInfo): string | null => info.label;
 
-/** v3 embedded `type`, e.g. `contact_to_company` (primary) and `contact_to_company_unlabeled`. */
+/**
+ * v3 embedded `type`, e.g. `contact_to_company` (primary) and `contact_to_company_unlabeled`.
+ * A user-defined label appears under its own name in snake case (e.g. `billing_contact`): how v3
+ * spells labels is not documented (UNCONFIRMED), so the connector must treat only the exact
+ * primary name as primary, and this makes any other reading fail in tests.
+ */
 export function v3AssociationTypeName(info: AssociationTypeInfo): string {
+  if (info.category === 'USER_DEFINED') return (info.label ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '_');
   const base = `${HUBSPOT_OBJECT_TYPES[info.fromType].singular}_to_${HUBSPOT_OBJECT_TYPES[info.toType].singular}`;
   return info.pairHasPrimary && !info.primary ? `${base}_unlabeled` : base;
 }

@@ -1,11 +1,11 @@
 import { Hono, type Context, type Next } from 'hono';
 import type { Logger } from '../../log.ts';
 import { silentLogger } from '../../log.ts';
-import { createApiRoutes, type ApiEnv } from './api.ts';
+import { createApiRoutes, type ApiBehaviour, type ApiEnv, type BatchUpdateMissingMode } from './api.ts';
 import { createClock, type SandboxClock } from './clock.ts';
 import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
 import { createFaultInjector } from './faults.ts';
-import { createRateLimiter, DEFAULT_LIMITS, type Lane } from './limits.ts';
+import { createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
 import { createAdminRoutes } from './admin.ts';
 import { createOAuthRoutes } from './oauth.ts';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +39,19 @@ export type HubspotSandboxOptions = {
   hangMs?: number;
   /** A2: token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
   adminToken?: string;
+  /** how batch update answers ids it cannot update (default multi-status, see api.ts) */
+  batchUpdateMissing?: BatchUpdateMissingMode;
+  /**
+   * How far the search index trails writes, ms (default 3,000: HubSpot's "a few moments",
+   * hubspot.md §1.6). A record modified within this window is not found by search yet.
+   */
+  searchLagMs?: number;
+  /**
+   * The account's tier (limits.ts TIERS): private-app tokens get its ten-secondly and daily
+   * limits (with X-HubSpot-RateLimit-Daily headers), OAuth tokens 110 / 10 s and no daily limit.
+   * Unset: every token gets `limits.per10s`, no daily limit.
+   */
+  tier?: Tier;
   /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
   webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
 };
@@ -53,9 +66,18 @@ export type HubspotSandbox = {
   adminToken: string;
   setFaults(f: FaultRates): void;
   setLimits(l: SandboxLimits | false): void;
+  /** v4 association batch reads of these from-ids fail per input with a real error (not NO_ASSOCIATIONS_FOUND) */
+  setAssociationReadFailures(ids: readonly string[]): void;
+  /** how batch update answers ids it cannot update (api.ts BatchUpdateMissingMode); default multi-status */
+  setBatchUpdateMissing(mode: BatchUpdateMissingMode): void;
+  /** how far the search index trails writes (ms) */
+  setSearchLag(ms: number): void;
   stats(hubId?: number): SandboxStats;
   close(): Promise<void>;
 };
+
+/** HubSpot's search index trails writes by "a few moments" (hubspot.md §1.6). */
+export const DEFAULT_SEARCH_LAG_MS = 3_000;
 
 type Counters = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number> };
 const emptyCounters = (): Counters => ({ requests: 0, rateLimited: 0, faults: 0, byRoute: {} });
@@ -71,6 +93,8 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
   const random = createRandom(opts.seed ?? 1);
   const faults = createFaultInjector(random, opts.faults ?? {});
   const limiter = createRateLimiter(clock, opts.limits ?? DEFAULT_LIMITS);
+  const daily = createDailyCounter(clock);
+  const tier = opts.tier;
   const portals = createSandboxPortals({ clock, apps: opts.oauth === undefined ? [] : [opts.oauth] });
   const webhooks = createSandboxWebhooks({ ...opts.webhookDelivery, data: storage, clock, isActive: (hubId) => !portals.isRevoked(hubId), logger, ...(opts.seed === undefined ? {} : { seed: opts.seed }) });
   const adminToken = opts.adminToken ?? `sbx-admin-${randomBytes(18).toString('base64url')}`;
@@ -133,10 +157,22 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     const isSearch = c.req.method === 'POST' && c.req.path.endsWith('/search');
     const exempt = c.req.path.startsWith('/crm/v4/associations/');
     const lane: Lane = isSearch ? 'search' : 'default';
-    const decision = exempt ? undefined : limiter.check(hubId, lane);
     const grant = auth as { kind?: string };
+    const privateApp = grant.kind !== 'oauth' && tier !== undefined && tier !== 'oauth';
+    const per10s = tier === undefined ? undefined : privateApp ? TIERS[tier].privatePer10s : OAUTH_PER_10S;
+    const dailyLimit = privateApp && tier !== undefined ? TIERS[tier].daily : undefined;
+    const decision = exempt ? undefined : limiter.check(hubId, lane, per10s);
     // groupName format observed for API keys (hubspot.md §2.3); the private-app / OAuth wording is UNCONFIRMED
     const groupName = `publicapi:${grant.kind === 'oauth' ? 'oauth' : 'private-app'}-api-calls-ten-secondly:${hubId}`;
+    // the daily limit counts private-app requests (not search, hubspot.md §2.2); OAuth has none
+    let dailyRemaining: number | undefined;
+    if (dailyLimit !== undefined && lane === 'default' && limiter.current() !== false) {
+      dailyRemaining = daily.take(hubId, dailyLimit);
+      if (dailyRemaining < 0) {
+        count(hubId, (s) => s.rateLimited++);
+        return rateLimited('DAILY', groupName, { 'X-HubSpot-RateLimit-Daily': String(dailyLimit), 'X-HubSpot-RateLimit-Daily-Remaining': '0' });
+      }
+    }
     if (decision !== undefined && !decision.ok) {
       count(hubId, (s) => s.rateLimited++);
       const headers: Record<string, string> =
@@ -169,10 +205,16 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     c.set('hubId', hubId);
     c.set('scopes', auth.scopes);
     await next();
+    // every HubSpot response carries one (hubspot.md §2.2 header sample); errors set it with their body's correlationId
+    if (!c.res.headers.has(CORRELATION_HEADER)) c.res.headers.set(CORRELATION_HEADER, newCorrelationId());
     if (decision !== undefined && decision.ok && lane === 'default') {
       c.res.headers.set('X-HubSpot-RateLimit-Interval-Milliseconds', String(decision.intervalMs));
       c.res.headers.set('X-HubSpot-RateLimit-Max', String(decision.max));
       c.res.headers.set('X-HubSpot-RateLimit-Remaining', String(decision.remaining));
+    }
+    if (dailyLimit !== undefined && dailyRemaining !== undefined) {
+      c.res.headers.set('X-HubSpot-RateLimit-Daily', String(dailyLimit));
+      c.res.headers.set('X-HubSpot-RateLimit-Daily-Remaining', String(dailyRemaining));
     }
   };
 
@@ -213,7 +255,12 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       dataHostingLocation: 'na1',
     }),
   );
-  crm.route('/', createApiRoutes({ storage, properties, clock }));
+  const behaviour: ApiBehaviour = {
+    associationReadFailures: new Set(),
+    batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status',
+    searchLagMs: opts.searchLagMs ?? DEFAULT_SEARCH_LAG_MS,
+  };
+  crm.route('/', createApiRoutes({ storage, properties, clock, behaviour }));
   crm.notFound((c) => notImplemented(c.req.method, c.req.path));
   app.route('/', crm as unknown as Hono);
 
@@ -226,6 +273,16 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     adminToken,
     setFaults: (f) => faults.set(f),
     setLimits: (l) => limiter.set(l),
+    setAssociationReadFailures: (ids) => {
+      behaviour.associationReadFailures = new Set(ids);
+    },
+    setBatchUpdateMissing: (mode) => {
+      behaviour.batchUpdateMissing = mode;
+    },
+    setSearchLag: (ms) => {
+      if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`search lag must be ≥ 0 ms, got ${ms}`);
+      behaviour.searchLagMs = ms;
+    },
     stats: (hubId) => sandboxStats(hubId),
     async close() {
       closing.abort();

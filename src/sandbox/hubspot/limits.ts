@@ -14,7 +14,8 @@ export type LimitDecision =
   | { ok: false; policy: 'TEN_SECONDLY_ROLLING' | 'SECONDLY'; max: number; intervalMs: number };
 
 export type RateLimiter = {
-  check(hubId: number, lane: Lane): LimitDecision | undefined;
+  /** `per10s` overrides the configured ten-secondly limit (an account tier, a private app) */
+  check(hubId: number, lane: Lane, per10s?: number): LimitDecision | undefined;
   set(limits: SandboxLimits | false): void;
   current(): SandboxLimits | false;
 };
@@ -32,10 +33,10 @@ export function createRateLimiter(clock: Clock, initial: SandboxLimits | false):
     },
     current: () => limits,
     /** undefined when limits are off */
-    check(hubId, lane) {
+    check(hubId, lane, per10s) {
       if (limits === false) return undefined;
       const intervalMs = lane === 'search' ? 1_000 : 10_000;
-      const max = lane === 'search' ? limits.searchPerSecond : limits.per10s;
+      const max = lane === 'search' ? limits.searchPerSecond : (per10s ?? limits.per10s);
       const key = `${hubId}:${lane}`;
       let stamps = windows.get(key);
       if (stamps === undefined) windows.set(key, (stamps = []));
@@ -49,6 +50,36 @@ export function createRateLimiter(clock: Clock, initial: SandboxLimits | false):
       }
       stamps.push(now);
       return { ok: true, max, remaining: max - stamps.length, intervalMs };
+    },
+  };
+}
+
+/**
+ * HubSpot's limits by product tier (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details,
+ * hubspot.md §2.1): private apps 100 / 10 s on Free and Starter, 190 on Professional and
+ * Enterprise, with a daily limit per account; OAuth apps 110 / 10 s per account and no daily limit.
+ */
+export type Tier = 'starter' | 'pro' | 'enterprise' | 'oauth';
+export const TIERS: Record<Tier, { privatePer10s: number; daily: number | undefined }> = {
+  starter: { privatePer10s: 100, daily: 250_000 },
+  pro: { privatePer10s: 190, daily: 625_000 },
+  enterprise: { privatePer10s: 190, daily: 1_000_000 },
+  oauth: { privatePer10s: 110, daily: undefined },
+};
+export const OAUTH_PER_10S = 110;
+
+/** Daily request counts per account (UTC days of the sandbox clock; HubSpot resets at the account's midnight). */
+export function createDailyCounter(clock: Clock) {
+  const counts = new Map<number, { day: number; n: number }>();
+  return {
+    /** counts one request; returns how many remain today, or -1 when the limit was already reached */
+    take(hubId: number, daily: number): number {
+      const day = Math.floor(clock.now() / 86_400_000);
+      let c = counts.get(hubId);
+      if (c === undefined || c.day !== day) counts.set(hubId, (c = { day, n: 0 }));
+      if (c.n >= daily) return -1;
+      c.n++;
+      return daily - c.n;
     },
   };
 }

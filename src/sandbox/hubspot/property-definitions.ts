@@ -86,6 +86,8 @@ const objectCore = (created: string, modified: string[]): Spec[] => [
   when(created),
   ...modified.map((m) => system(when(m))),
   system(num('hs_object_id')),
+  // ids merged into this record, ";"-separated (https://knowledge.hubspot.com/records/merge-records)
+  system({ name: 'hs_merged_object_ids', type: 'enumeration', fieldType: 'checkbox', external: true }),
   external('hubspot_owner_id'),
 ];
 

@@ -87,7 +87,18 @@ function tokenMatch(text: string, token: string): boolean {
   return tokens(text).some((t) => pattern.test(t));
 }
 
-type Ctx = { storage: SandboxStorage; hubId: number; type: HubspotObjectType; definition: (name: string) => PropertyDefinition | undefined };
+type Ctx = {
+  storage: SandboxStorage;
+  hubId: number;
+  type: HubspotObjectType;
+  definition: (name: string) => PropertyDefinition | undefined;
+  /**
+   * The search index trails writes by up to `lagMs` (a per-record share of it), as of `now`.
+   * HubSpot: new and updated records "may take a few moments" to appear (hubspot.md §1.6,
+   * https://developers.hubspot.com/docs/api/crm/search "Limitations"), reportedly up to ~30 s.
+   */
+  indexLag?: { now: number; lagMs: number };
+};
 
 function indexedColumn(type: HubspotObjectType, name: string): IndexedColumn | undefined {
   if (name === 'hs_object_id') return 'id';
@@ -103,7 +114,7 @@ function columnValue(column: IndexedColumn, v: string): number | undefined {
 function pushdown(type: HubspotObjectType, f: Filter): ColumnCondition[] | undefined {
   const column = indexedColumn(type, f.propertyName);
   if (column === undefined) return undefined;
-  const ops: Partial<Record<Operator, ColumnCondition['op']>> = { EQ: '=', NEQ: '<>', GT: '>', GTE: '>=', LT: '<', LTE: '<=' };
+  const ops: Partial<Record<Operator, Extract<ColumnCondition, { op: string }>['op']>> = { EQ: '=', NEQ: '<>', GT: '>', GTE: '>=', LT: '<', LTE: '<=' };
   const op = ops[f.operator];
   if (op !== undefined && f.value !== undefined) {
     const value = columnValue(column, f.value);
@@ -248,6 +259,7 @@ export function runSearch(ctx: Ctx, req: SearchRequest): SearchOutcome {
   const singleGroup = groups.length === 1 ? (groups[0]?.filters ?? []) : groups.length === 0 ? [] : undefined;
   const pushed = singleGroup?.map((f) => pushdown(type, f));
   const conditions = (pushed ?? []).flatMap((p) => p ?? []);
+  if (ctx.indexLag !== undefined) conditions.push({ column: 'indexed_by', lagMs: ctx.indexLag.lagMs, value: ctx.indexLag.now });
   const query = req.query?.trim() ?? '';
   const fullyPushed = pushed !== undefined && pushed.every((p) => p !== undefined) && query === '';
 

@@ -29,6 +29,11 @@ CREATE TABLE IF NOT EXISTS associations (
   to_type TEXT NOT NULL, to_id INTEGER NOT NULL, type_id INTEGER NOT NULL,
   PRIMARY KEY (hub_id, from_type, from_id, to_type, to_id, type_id)
 ) WITHOUT ROWID, STRICT;
+-- merged-away records (objects.archived = 2): which record they live on in
+CREATE TABLE IF NOT EXISTS merges (
+  hub_id INTEGER NOT NULL, type TEXT NOT NULL, loser_id INTEGER NOT NULL, survivor_id INTEGER NOT NULL,
+  PRIMARY KEY (hub_id, type, loser_id)
+) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS property_definitions (
   hub_id INTEGER NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
   PRIMARY KEY (hub_id, type, name)
@@ -50,7 +55,15 @@ export type ObjectRow = {
 
 /** A column the SQL layer can filter and order on. */
 export type IndexedColumn = 'id' | 'created_at' | 'updated_at';
-export type ColumnCondition = { column: IndexedColumn; op: '=' | '<>' | '>' | '>=' | '<' | '<='; value: number };
+export type ColumnCondition =
+  | { column: IndexedColumn; op: '=' | '<>' | '>' | '>=' | '<' | '<='; value: number }
+  /**
+   * Indexed by `value` (now) under a search lag of up to `lagMs`: each record trails by its own
+   * share of the lag (fixed per id, 0…lagMs, scattered by a quadratic hash so neighbouring ids
+   * differ), so a record changed earlier can become searchable after one changed later, as with
+   * HubSpot's asynchronous index.
+   */
+  | { column: 'indexed_by'; lagMs: number; value: number };
 
 /** A served object; the ISO times are computed once per row (they appear twice on the wire). */
 export type StoredObject = SandboxObject & { archivedAt: number | null; createdIso: string; updatedIso: string };
@@ -171,19 +184,54 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     assocDelete: db.prepare<[number, string, number, string, number]>(
       'DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?',
     ),
+    // Associations to archived records are not returned by HubSpot ("when a record is deleted,
+    // its associations are removed", https://knowledge.hubspot.com/records/restore-deleted-records
+    // restores them with the record): rows are kept, so a restore could bring them back, but never served.
     assocIds: db.prepare<[number, string, number, string], { to_id: number }>(
-      'SELECT DISTINCT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? ORDER BY to_id',
+      `SELECT DISTINCT a.to_id FROM associations a JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
+       WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id = ? AND a.to_type = ? AND o.archived = 0 ORDER BY a.to_id`,
     ),
     assocRows: db.prepare<[number, string, number, string, number, number], { to_id: number; type_ids: string }>(
-      `SELECT to_id, group_concat(type_id) AS type_ids FROM associations
-       WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id > ?
-       GROUP BY to_id ORDER BY to_id LIMIT ?`,
+      `SELECT a.to_id, group_concat(a.type_id) AS type_ids FROM associations a
+       JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
+       WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id = ? AND a.to_type = ? AND a.to_id > ? AND o.archived = 0
+       GROUP BY a.to_id ORDER BY a.to_id LIMIT ?`,
+    ),
+    assocOfType: db.prepare<[number, string, number, string, number], { to_id: number }>(
+      'SELECT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND type_id = ?',
+    ),
+    assocDeleteOne: db.prepare<[number, string, number, string, number, number]>(
+      'DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND to_id = ? AND type_id = ?',
     ),
     defs: db.prepare<[number, string], { definition: string }>('SELECT definition FROM property_definitions WHERE hub_id = ? AND type = ? ORDER BY name'),
     saveDef: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_definitions (hub_id, type, name, definition) VALUES (?, ?, ?, ?)'),
     groups: db.prepare<[number, string], { grp: string }>('SELECT grp FROM property_groups WHERE hub_id = ? AND type = ? ORDER BY name'),
     saveGroup: db.prepare<[number, string, string, string]>('INSERT OR REPLACE INTO property_groups (hub_id, type, name, grp) VALUES (?, ?, ?, ?)'),
+    survivorOf: db.prepare<[number, string, number], { survivor_id: number }>('SELECT survivor_id FROM merges WHERE hub_id = ? AND type = ? AND loser_id = ?'),
+    addMerge: db.prepare<[number, string, number, number]>('INSERT OR REPLACE INTO merges (hub_id, type, loser_id, survivor_id) VALUES (?, ?, ?, ?)'),
+    // earlier losers of the loser now live on the survivor too
+    repointMerges: db.prepare<[number, number, string, number]>('UPDATE merges SET survivor_id = ? WHERE hub_id = ? AND type = ? AND survivor_id = ?'),
+    markMerged: db.prepare<[number, number, string, number]>('UPDATE objects SET archived = 2, updated_at = ? WHERE hub_id = ? AND type = ? AND id = ?'),
+    assocFrom: db.prepare<[number, string, number], { to_type: string; to_id: number; type_id: number }>(
+      'SELECT to_type, to_id, type_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ?',
+    ),
+    assocDeleteFrom: db.prepare<[number, string, number]>('DELETE FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ?'),
+    assocDeleteTo: db.prepare<[number, string, number]>('DELETE FROM associations WHERE hub_id = ? AND to_type = ? AND to_id = ?'),
+    deleteObject: db.prepare<[number, string, number]>('DELETE FROM objects WHERE hub_id = ? AND type = ? AND id = ?'),
   };
+
+  /**
+   * One association change as HubSpot reports it: an event per direction (the
+   * `*.associationChange` subscription "fires once for each direction", hubspot.md §3.2,
+   * https://developers.hubspot.com/docs/api/webhooks#association-change-events).
+   */
+  const associationEvents = (
+    hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string,
+    added: boolean, at: number, source: 'api' | 'admin', primary: boolean,
+  ): SandboxChange[] => [
+    { hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: added, primary, at, source },
+    { hubId, kind: 'associationChange', type: toType, id: toId, toType: fromType, toId: fromId, associationAdded: added, primary, at, source },
+  ];
 
   const emit = (events: readonly SandboxChange[]) => {
     for (const e of events) for (const l of listeners) l(e);
@@ -205,10 +253,19 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     if (forward === undefined) throw new RangeError(`no HubSpot-defined association from ${fromType} to ${toType}`);
     const info = associationTypeInfo(fromType, toType, forward);
     if (info === undefined) throw new RangeError(`association type ${forward} is not defined from ${fromType} to ${toType}`);
+    if (info.primary) {
+      // One primary company per record: setting a new one replaces the old
+      // (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide, "Primary" association).
+      for (const old of st.assocOfType.all(hubId, fromType, fromId, toType, forward)) {
+        if (old.to_id === toId) continue;
+        st.assocDeleteOne.run(hubId, fromType, fromId, toType, old.to_id, forward);
+        st.assocDeleteOne.run(hubId, toType, old.to_id, fromType, fromId, info.reverseTypeId);
+      }
+    }
     st.assocInsert.run(hubId, fromType, fromId, toType, toId, forward);
     st.assocInsert.run(hubId, toType, toId, fromType, fromId, info.reverseTypeId);
-    // a primary association implies the unlabeled one too (hubspot.md §1.7 example lists both)
-    if (info.primary) {
+    // a primary or user-labelled association implies the unlabeled one too (hubspot.md §1.7 example lists all three)
+    if (info.primary || info.category === 'USER_DEFINED') {
       st.assocInsert.run(hubId, fromType, fromId, toType, toId, info.unlabeledTypeId);
       const reverseUnlabeled = defaultAssociationTypeId(toType, fromType);
       if (reverseUnlabeled !== undefined) st.assocInsert.run(hubId, toType, toId, fromType, fromId, reverseUnlabeled);
@@ -248,8 +305,9 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
   const rowsToObjects = (type: HubspotObjectType, rows: ObjectRow[]) => rows.map((r) => rowToObject(type, r));
 
   const where = (conditions: readonly ColumnCondition[]) => {
-    const parts = conditions.map((c) => `${c.column} ${c.op} ?`);
-    return { sql: parts.length === 0 ? '' : ` AND ${parts.join(' AND ')}`, params: conditions.map((c) => c.value) };
+    const parts = conditions.map((c) => (c.column === 'indexed_by' ? 'updated_at + (((id % 997) * (id % 997) + 31 * (id % 997)) % 997) * ? / 996 <= ?' : `${c.column} ${c.op} ?`));
+    const params = conditions.flatMap((c) => (c.column === 'indexed_by' ? [c.lagMs, c.value] : [c.value]));
+    return { sql: parts.length === 0 ? '' : ` AND ${parts.join(' AND ')}`, params };
   };
 
   const storage: SandboxStorage = {
@@ -267,7 +325,8 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
           const toId = requireNumericId(a.id, 'association target');
           requireRow(hubId, a.type, a.id);
           storeAssociation(hubId, type, newId, a.type, toId, a.typeId);
-          events.push({ hubId, kind: 'associationChange', type, id: String(newId), toType: a.type, toId: a.id, associationAdded: true, at, source });
+          const primary = a.typeId !== undefined && associationTypeInfo(type, a.type, a.typeId)?.primary === true;
+          events.push(...associationEvents(hubId, type, String(newId), a.type, a.id, true, at, source, primary));
         }
         return newId;
       })();
@@ -299,12 +358,13 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       st.archive.run(at, Math.max(at, row.updated_at), hubId, type, row.id);
       emit([{ hubId, kind: 'deletion', type, id, at, source }]);
     },
-    associate(hubId, fromType, fromId, toType, toId) {
+    associate(hubId, fromType, fromId, toType, toId, typeId) {
       requireRow(hubId, fromType, fromId);
       requireRow(hubId, toType, toId);
       // Real HubSpot does not bump lastmodifieddate on association changes (hubspot.md §6.3).
-      db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId)))();
-      emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: true, at: clock.now(), source: 'admin' }]);
+      db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId), typeId))();
+      const primary = typeId !== undefined && associationTypeInfo(fromType, toType, typeId)?.primary === true;
+      emit(associationEvents(hubId, fromType, fromId, toType, toId, true, clock.now(), 'admin', primary));
     },
     dissociate(hubId, fromType, fromId, toType, toId) {
       const from = requireNumericId(fromId, 'dissociate');
@@ -313,7 +373,54 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
         st.assocDelete.run(hubId, fromType, from, toType, to);
         st.assocDelete.run(hubId, toType, to, fromType, from);
       })();
-      emit([{ hubId, kind: 'associationChange', type: fromType, id: fromId, toType, toId, associationAdded: false, at: clock.now(), source: 'admin' }]);
+      emit(associationEvents(hubId, fromType, fromId, toType, toId, false, clock.now(), 'admin', false));
+    },
+    merge(hubId, type, survivorId, loserId) {
+      if (survivorId === loserId) throw new RangeError(`cannot merge ${type} ${loserId} into itself`);
+      const survivor = requireRow(hubId, type, survivorId);
+      const loser = requireRow(hubId, type, loserId);
+      if (survivor.archived !== 0 || loser.archived !== 0) throw new RangeError(`only live ${type} can be merged (${survivorId}, ${loserId})`);
+      const at = clock.now();
+      let moved = 0;
+      db.transaction(() => {
+        // The survivor keeps its own values and takes the loser's where it has none; it lists the
+        // merged ids in hs_merged_object_ids (;-separated, https://knowledge.hubspot.com/records/merge-records).
+        const props = JSON.parse(survivor.properties) as Record<string, string | null>;
+        const loserProps = JSON.parse(loser.properties) as Record<string, string | null>;
+        for (const [k, v] of Object.entries(loserProps)) {
+          if (k === 'hs_merged_object_ids' || v === null || (props[k] ?? null) !== null) continue;
+          props[k] = v;
+          moved++;
+        }
+        const merged = new Set([...(props.hs_merged_object_ids ?? '').split(';'), ...(loserProps.hs_merged_object_ids ?? '').split(';'), loserId].filter((x) => x !== ''));
+        props.hs_merged_object_ids = [...merged].join(';');
+        st.updateProps.run(JSON.stringify(props), Math.max(at, survivor.updated_at), hubId, type, survivor.id);
+        // associations move to the survivor; its own primary company stays the primary
+        for (const a of st.assocFrom.all(hubId, type, loser.id)) {
+          const toType = a.to_type as HubspotObjectType;
+          const info = associationTypeInfo(type, toType, a.type_id);
+          if (info === undefined || (toType === type && a.to_id === survivor.id)) continue;
+          const typeId = info.primary && st.assocOfType.all(hubId, type, survivor.id, toType, a.type_id).length > 0 ? info.unlabeledTypeId : a.type_id;
+          storeAssociation(hubId, type, survivor.id, toType, a.to_id, typeId);
+        }
+        st.assocDeleteFrom.run(hubId, type, loser.id);
+        st.assocDeleteTo.run(hubId, type, loser.id);
+        st.markMerged.run(at, hubId, type, loser.id);
+        st.repointMerges.run(survivor.id, hubId, type, loser.id);
+        st.addMerge.run(hubId, type, loser.id, survivor.id);
+      })();
+      emit([{ hubId, kind: 'merge', type, id: survivorId, mergedIds: [loserId], propertiesMoved: moved, at, source: 'admin' }]);
+    },
+    purge(hubId, type, id) {
+      const row = requireRow(hubId, type, id);
+      db.transaction(() => {
+        st.assocDeleteFrom.run(hubId, type, row.id);
+        st.assocDeleteTo.run(hubId, type, row.id);
+        st.deleteObject.run(hubId, type, row.id);
+      })();
+      // GDPR deletion: the record is gone for good, and HubSpot tells apps by contact.privacyDeletion
+      // (https://developers.hubspot.com/docs/api/webhooks, subscription types)
+      emit([{ hubId, kind: type === 'contacts' ? 'privacyDeletion' : 'deletion', type, id, at: clock.now(), source: 'admin' }]);
     },
     load(hubId, batch: GeneratedBatch) {
       db.transaction(() => {
@@ -335,6 +442,11 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     getStored(hubId, type, id, archived) {
       const row = getRow(hubId, type, id);
       if (row === undefined) return undefined;
+      if (row.archived === 2) {
+        // a merged-away id answers with the record it was merged into (hubspot.md §6; issue 13)
+        const survivor = st.survivorOf.get(hubId, type, row.id);
+        return survivor === undefined || archived === true ? undefined : storage.getStored(hubId, type, String(survivor.survivor_id), archived);
+      }
       if (archived !== undefined && (row.archived === 1) !== archived) return undefined;
       return rowToObject(type, row);
     },

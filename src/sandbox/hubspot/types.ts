@@ -12,7 +12,7 @@ export type SandboxLimits = { per10s: number; searchPerSecond: number };
 
 export type SandboxChange = {
   hubId: number;
-  kind: 'creation' | 'propertyChange' | 'deletion' | 'associationChange';
+  kind: 'creation' | 'propertyChange' | 'deletion' | 'associationChange' | 'merge' | 'privacyDeletion';
   type: HubspotObjectType;
   id: string;
   propertyName?: string;
@@ -22,6 +22,12 @@ export type SandboxChange = {
   toId?: string;
   /** association changes: false when the association was removed */
   associationAdded?: boolean;
+  /** association changes: the change set or removed a primary association */
+  primary?: boolean;
+  /** merges: `id` is the survivor, these the records merged into it */
+  mergedIds?: string[];
+  /** merges: how many property values the survivor took from the merged records */
+  propertiesMoved?: number;
   /** epoch ms (sandbox clock) */
   at: number;
   source: 'api' | 'admin';
@@ -34,8 +40,17 @@ export type SandboxData = {
   create(hubId: number, type: HubspotObjectType, properties: Record<string, string | null>, associations?: readonly AssociationInput[]): SandboxObject;
   update(hubId: number, type: HubspotObjectType, id: string, properties: Record<string, string | null>): SandboxObject;
   archive(hubId: number, type: HubspotObjectType, id: string): void;
-  associate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string): void;
+  /** `typeId`: a HubSpot-defined or user-defined type of the pair (default: the unlabeled one); a primary replaces the old primary */
+  associate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string, typeId?: number): void;
   dissociate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string): void;
+  /**
+   * Merges `loserId` into `survivorId` as HubSpot does: the loser leaves the list without an
+   * archived entry, the survivor lists it in `hs_merged_object_ids` and takes its associations,
+   * and reads of the loser's id answer with the survivor.
+   */
+  merge(hubId: number, type: HubspotObjectType, survivorId: string, loserId: string): void;
+  /** GDPR delete: gone for good, in no list (not even archived) */
+  purge(hubId: number, type: HubspotObjectType, id: string): void;
   load(hubId: number, batch: GeneratedBatch): void;
   get(hubId: number, type: HubspotObjectType, id: string): SandboxObject | undefined;
   iterate(hubId: number, type: HubspotObjectType, opts?: { archived?: boolean }): Iterable<SandboxObject>;

@@ -57,6 +57,10 @@ export type HubspotWebhookEvent = {
   changeSource: string;
   sourceId?: string;
   isSensitive?: boolean;
+  primaryObjectId?: number;
+  mergedObjectIds?: number[];
+  newObjectId?: number;
+  numberOfPropertiesMoved?: number;
   associationType?: string;
   fromObjectId?: number;
   toObjectId?: number;
@@ -213,6 +217,13 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
       e.propertyValue = ch.propertyValue ?? '';
       if (legacy === undefined) e.isSensitive = false;
     }
+    if (ch.kind === 'merge') {
+      // merge events name the winner and the merged ids (hubspot.md §3.2)
+      e.primaryObjectId = Number(ch.id);
+      e.mergedObjectIds = (ch.mergedIds ?? []).map(Number);
+      e.newObjectId = Number(ch.id);
+      e.numberOfPropertiesMoved = ch.propertiesMoved ?? 0;
+    }
     if (ch.kind === 'associationChange' && ch.toType !== undefined && ch.toId !== undefined) {
       const from = HUBSPOT_OBJECT_TYPES[ch.type].singular.toUpperCase();
       const to = HUBSPOT_OBJECT_TYPES[ch.toType].singular.toUpperCase();
@@ -224,7 +235,7 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
         e.toObjectTypeId = HUBSPOT_OBJECT_TYPES[ch.toType].typeId;
       }
       e.associationRemoved = ch.associationAdded === false;
-      e.isPrimaryAssociation = false;
+      e.isPrimaryAssociation = ch.primary === true;
     }
     return e;
   }

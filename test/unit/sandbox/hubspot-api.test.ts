@@ -211,6 +211,8 @@ describe('HubSpot sandbox: single-record writes', () => {
     expect(s.sandbox.data.get(s.hubId, 'contacts', created.id)?.archived).toBe(true);
     expect(events.map((e) => [e.kind, e.source])).toEqual([
       ['creation', 'api'],
+      // one per direction, as HubSpot sends them
+      ['associationChange', 'api'],
       ['associationChange', 'api'],
       ['propertyChange', 'api'],
       ['deletion', 'api'],
@@ -333,6 +335,145 @@ describe('HubSpot sandbox: associations v4', () => {
     expect(data.associationsOf(s.hubId, 'companies', co.id, 'contacts')).toEqual([c1.id]);
     const tooMany = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: Array.from({ length: 1001 }, (_, i) => ({ id: String(i) })) });
     expect(tooMany.status).toBe(400);
+  });
+});
+
+describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () => {
+  it('v4 reports an input without associations with subCategory NO_ASSOCIATIONS_FOUND and singular names', async () => {
+    const s = await setup();
+    const c2 = s.sandbox.data.create(s.hubId, 'contacts', { email: 'b@x.io' });
+    const res = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: c2.id }] });
+    expect(res.status).toBe(207);
+    const body = (await res.json()) as { errors: Array<{ subCategory: string; message: string; context: { fromObjectId: string[] } }> };
+    expect(body.errors[0]?.subCategory).toBe('crm.associations.NO_ASSOCIATIONS_FOUND');
+    expect(body.errors[0]?.message).toBe(`No company is associated with contact ${c2.id}.`);
+    expect(body.errors[0]?.context.fromObjectId).toEqual([c2.id]);
+    // a real per-input failure is told apart by its subCategory (none)
+    s.sandbox.setAssociationReadFailures([c2.id]);
+    const failed = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: c2.id }] });
+    const failedBody = (await failed.json()) as { errors: Array<{ subCategory?: string; category: string }> };
+    expect(failedBody.errors[0]).toMatchObject({ category: 'INTERNAL_ERROR' });
+    expect(failedBody.errors[0]?.subCategory).toBeUndefined();
+  });
+
+  it('user-defined labels come with category USER_DEFINED and typeIds that collide with other pairs’ primary ids', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const billing = data.create(s.hubId, 'companies', { name: 'Billing Co' });
+    const employer = data.create(s.hubId, 'companies', { name: 'Employer' });
+    const contact = data.create(s.hubId, 'contacts', { email: 'a@x.io' });
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', employer.id, 1);
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', billing.id, 5); // "Billing contact"
+    const res = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: contact.id }] });
+    const to = ((await res.json()) as { results: Array<{ to: Array<{ toObjectId: number; associationTypes: unknown[] }> }> }).results[0]?.to ?? [];
+    expect(to.find((t) => t.toObjectId === Number(billing.id))?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 5, label: 'Billing contact' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    expect(to.find((t) => t.toObjectId === Number(employer.id))?.associationTypes).toEqual([
+      { category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    // v3 inline: the label under its own name, the primary under contact_to_company
+    const one = await s.client().crm.contacts.basicApi.getById(contact.id, ['email'], undefined, ['companies']);
+    expect(one.associations?.companies?.results).toEqual([
+      { id: billing.id, type: 'billing_contact' },
+      { id: billing.id, type: 'contact_to_company_unlabeled' },
+      { id: employer.id, type: 'contact_to_company' },
+      { id: employer.id, type: 'contact_to_company_unlabeled' },
+    ]);
+    // a new primary replaces the old one (one primary company per record)
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', billing.id, 1);
+    const again = await s.client().crm.contacts.basicApi.getById(contact.id, ['email'], undefined, ['companies']);
+    expect(again.associations?.companies?.results.filter((r) => r.type === 'contact_to_company').map((r) => r.id)).toEqual([billing.id]);
+  });
+
+  it('associations to archived records are not returned, on v3 inline or v4', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const company = data.create(s.hubId, 'companies', { name: 'Gone' });
+    const contact = data.create(s.hubId, 'contacts', { email: 'a@x.io' }, [{ type: 'companies', id: company.id }]);
+    data.archive(s.hubId, 'companies', company.id);
+    const one = await s.client().crm.contacts.basicApi.getById(contact.id, ['email'], undefined, ['companies']);
+    expect(one.associations).toBeUndefined();
+    const v4 = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: contact.id }] });
+    expect(((await v4.json()) as { results: unknown[] }).results).toEqual([]);
+  });
+
+  it('inline associations page at 100 per record; v4 pages give all 1,000 calls of a contact', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const contact = data.create(s.hubId, 'contacts', { email: 'busy@x.io' });
+    data.load(s.hubId, {
+      objects: objects('calls', 1000, 5_000_000, () => ({ hs_timestamp: '2026-01-01T00:00:00.000Z' })),
+      associations: Array.from({ length: 1000 }, (_, i) => ({ fromType: 'calls' as const, fromId: String(5_000_000 + i), toType: 'contacts' as const, toId: contact.id, typeId: 194 })),
+      truth: [],
+    });
+    const one = await s.client().crm.contacts.basicApi.getById(contact.id, ['email'], undefined, ['calls']);
+    const inline = one.associations?.calls as unknown as { results: unknown[]; paging?: { next?: { after?: string } } };
+    expect(inline.results).toHaveLength(100);
+    expect(inline.paging?.next?.after).toBeTruthy();
+    const seen = new Set<number>();
+    let after: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const res = await s.call('POST', '/crm/v4/associations/contacts/calls/batch/read', { inputs: [{ id: contact.id, ...(after === undefined ? {} : { after }) }] });
+      const r = ((await res.json()) as { results: Array<{ to: Array<{ toObjectId: number }>; paging?: { next: { after: string } } }> }).results[0];
+      for (const t of r?.to ?? []) seen.add(t.toObjectId);
+      after = r?.paging?.next.after;
+      if (after === undefined) break;
+    }
+    expect(seen.size).toBe(1000);
+  });
+
+  it('an unknown object type in ?associations= is ignored, not a 400', async () => {
+    const s = await setup();
+    const contact = s.sandbox.data.create(s.hubId, 'contacts', { email: 'a@x.io' });
+    const res = await s.call('GET', `/crm/v3/objects/contacts/${contact.id}?associations=nonsense,companies`);
+    expect(res.status).toBe(200);
+    const list = await s.call('GET', '/crm/v3/objects/contacts?associations=nonsense');
+    expect(list.status).toBe(200);
+  });
+});
+
+describe('HubSpot sandbox: merges and GDPR deletes (issue 13)', () => {
+  it('a merged contact leaves the list without an archived entry; the survivor lists it; reads of its id answer with the survivor', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const events: SandboxChange[] = [];
+    const survivor = data.create(s.hubId, 'contacts', { email: 'keep@x.io' });
+    const loser = data.create(s.hubId, 'contacts', { email: 'dupe@x.io', firstname: 'Lo' });
+    const call = data.create(s.hubId, 'calls', { hs_timestamp: '2026-01-01T00:00:00.000Z' }, [{ type: 'contacts', id: loser.id }]);
+    data.onChange((e) => events.push(e));
+    data.merge(s.hubId, 'contacts', survivor.id, loser.id);
+    const hs = s.client();
+    const live = await hs.crm.contacts.basicApi.getPage(10, undefined, ['email', 'hs_merged_object_ids']);
+    expect(live.results.map((r) => r.id)).toEqual([survivor.id]);
+    expect(live.results[0]?.properties.hs_merged_object_ids).toBe(loser.id);
+    // the survivor kept its email and took the loser's first name
+    expect(live.results[0]?.properties).toMatchObject({ email: 'keep@x.io' });
+    const archived = await hs.crm.contacts.basicApi.getPage(10, undefined, ['email'], undefined, undefined, true);
+    expect(archived.results).toEqual([]);
+    const read = await hs.crm.contacts.basicApi.getById(loser.id, ['email']);
+    expect(read.id).toBe(survivor.id);
+    const batch = await hs.crm.contacts.batchApi.read({ inputs: [{ id: loser.id }], properties: ['email'], propertiesWithHistory: [] });
+    expect(batch.results.map((r) => r.id)).toEqual([survivor.id]);
+    // its associations moved to the survivor
+    expect(data.associationsOf(s.hubId, 'calls', call.id, 'contacts')).toEqual([survivor.id]);
+    expect(events).toEqual([expect.objectContaining({ kind: 'merge', type: 'contacts', id: survivor.id, mergedIds: [loser.id] })]);
+  });
+
+  it('a GDPR-deleted contact is gone from both lists and every read', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const gone = data.create(s.hubId, 'contacts', { email: 'gdpr@x.io' });
+    const events: SandboxChange[] = [];
+    data.onChange((e) => events.push(e));
+    data.purge(s.hubId, 'contacts', gone.id);
+    const hs = s.client();
+    expect((await hs.crm.contacts.basicApi.getPage(10)).results).toEqual([]);
+    expect((await hs.crm.contacts.basicApi.getPage(10, undefined, undefined, undefined, undefined, true)).results).toEqual([]);
+    expect((await rejection(hs.crm.contacts.basicApi.getById(gone.id))).code).toBe(404);
+    expect(events.map((e) => e.kind)).toEqual(['privacyDeletion']);
   });
 });
 

@@ -4,7 +4,8 @@ import { startHubspotSandbox, type HubspotSandboxOptions } from '../../../src/sa
 
 /** Shared set-up for the sandbox tests: a served sandbox, one portal, and a real client on it. */
 export async function servedSandbox(opts: HubspotSandboxOptions = {}) {
-  const served = await startHubspotSandbox({ limits: false, ...opts });
+  // search index lag off unless a test sets it (the sandbox default is HubSpot's few seconds)
+  const served = await startHubspotSandbox({ limits: false, searchLagMs: 0, ...opts });
   const { hubId, token } = served.sandbox.portals.create({ privateAppToken: 'pat-test' });
   const client = (extra: { numberOfApiCallRetries?: number } = {}) => new Client({ accessToken: token, basePath: served.baseUrl, ...extra });
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>

@@ -155,6 +155,10 @@ describe('sandbox webhook delivery', () => {
       expect.objectContaining({ objectId: Number(ticket.id), objectTypeId: '0-5', changeFlag: 'CREATED' }),
     ]);
     expect(byType('object.associationChange')[0]).toMatchObject({ fromObjectId: Number(call.id), toObjectId: Number(contact.id), associationRemoved: false });
+    // and the other direction, as HubSpot fires it (hubspot.md §3.2)
+    expect(byType('contact.associationChange')).toEqual([
+      expect.objectContaining({ associationType: 'CONTACT_TO_CALL', fromObjectId: Number(contact.id), toObjectId: Number(call.id), associationRemoved: false }),
+    ]);
     expect(byType('contact.deletion')).toEqual([expect.objectContaining({ objectId: Number(contact.id), changeFlag: 'DELETED' })]);
     // last-modified properties are not subscribable (hubspot.md §3.2)
     expect(events.some((e) => e.propertyName === 'lastmodifieddate' || e.propertyName === 'hs_lastmodifieddate')).toBe(false);

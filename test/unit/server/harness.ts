@@ -22,6 +22,8 @@ export type Harness = {
   config: Config;
   dbPath: string;
   nudges: { portal: string; types: ObjectType[] }[];
+  /** records the webhook handler asked to re-read (association changes) */
+  refreshes: { portal: string; type: ObjectType; ids: string[] }[];
   installed: string[];
   logLines: string[];
   logger: Logger;
@@ -77,6 +79,7 @@ export async function startRapport(
   const now = opts.now ?? Date.now;
   const store = createStore({ path: dbPath, encryptionKey: config.encryptionKey, now });
   const nudges: Harness['nudges'] = [];
+  const refreshes: Harness['refreshes'] = [];
   const installed: string[] = [];
   holder.apps = createApps({
     store,
@@ -84,6 +87,7 @@ export async function startRapport(
     logger,
     now,
     nudge: (portal, types) => void nudges.push({ portal, types }),
+    refresh: (portal, type, ids) => void refreshes.push({ portal, type, ids }),
     onInstalled: (portal) => void installed.push(portal),
     rescore: opts.rescore ?? (async () => {}),
     metrics: () => '# daemon\nrapport_daemon_up 1\n',
@@ -96,6 +100,7 @@ export async function startRapport(
     config,
     dbPath,
     nudges,
+    refreshes,
     installed,
     logLines,
     logger,

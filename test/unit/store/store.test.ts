@@ -169,6 +169,21 @@ describe('store', () => {
     store.close();
   });
 
+  it('a re-listed record with the same modification time and a new primary company takes the new company', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    store.records.upsertPage([contact('1', 100, { companyId: 'co-1' })]);
+    store.dirty.clear('hubspot:1', '1', Date.now());
+    // HubSpot does not bump the modification time on an association change
+    expect(store.records.upsertPage([contact('1', 100, { companyId: 'co-2' })])).toBe(1);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.companyId).toBe('co-2');
+    expect(store.dirty.peek('hubspot:1', 10)).toEqual(['1']);
+    expect(store.records.upsertPage([contact('1', 100, { companyId: null })])).toBe(1);
+    expect(store.records.get('hubspot:1', 'contacts', '1')?.companyId).toBeNull();
+    expect(store.records.upsertPage([contact('1', 100, { companyId: null })])).toBe(0);
+    store.close();
+  });
+
   it('links records to contacts and marks every affected contact dirty', () => {
     dir = tempDir();
     const store = createStore({ path: join(dir.path, 'r.db') });
@@ -199,6 +214,37 @@ describe('store', () => {
     // a real change does
     store.records.upsertPage([contact('1', 300, { data: { ...contact('1', 0).data, firstName: 'Changed' } })]);
     expect(store.dirty.peek('hubspot:1', 10)).toEqual(['1']);
+    store.close();
+  });
+
+  it('a merge (survivor listing the loser in mergedIds) tombstones the loser pointing at the survivor and moves its links, history and pending writes', () => {
+    dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db') });
+    const P = 'hubspot:1';
+    const call = (id: string, contactIds: string[]): CrmRecord => ({
+      portal: P, type: 'calls', id, contactIds, companyId: null, updatedAt: 1, deleted: false,
+      data: { at: 1, direction: 'inbound', durationMs: 1000, outcome: null, text: null, priority: null },
+    });
+    store.records.upsertPage([contact('10', 100), contact('20', 100), call('c1', ['20']), call('c2', ['10', '20'])]);
+    store.db.prepare(
+      `INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health) VALUES (?, '20', 50, 1, 2, 3, 4, 'green')`,
+    ).run(P);
+    store.outbox.enqueue(P, '20', { health: 'red' });
+    store.dirty.clear(P, '10', Date.now());
+    store.dirty.clear(P, '20', Date.now());
+    // HubSpot: the survivor is modified and lists the loser in hs_merged_object_ids
+    expect(store.records.upsertPage([contact('10', 200, { mergedIds: ['20'] })])).toBeGreaterThan(0);
+    const loser = store.records.get(P, 'contacts', '20');
+    expect(loser).toMatchObject({ deleted: true, mergedInto: '10' });
+    expect(store.records.linkedToContact(P, '10').map((r) => r.id).sort()).toEqual(['c1', 'c2']);
+    expect(store.records.linkedToContact(P, '20')).toEqual([]);
+    const history = store.db.prepare('SELECT contact_id FROM score_history WHERE portal = ?').all(P) as { contact_id: string }[];
+    expect(history.map((h) => h.contact_id)).toEqual(['10']);
+    // nothing is ever written to the merged id
+    expect(store.outbox.due(P, 10).map((i) => i.contactId)).toEqual([]);
+    expect(store.dirty.peek(P, 10)).toEqual(['10']);
+    // idempotent: the same survivor page again changes nothing
+    expect(store.records.upsertPage([contact('10', 200, { mergedIds: ['20'] })])).toBe(0);
     store.close();
   });
 

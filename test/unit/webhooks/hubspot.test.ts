@@ -5,6 +5,7 @@ import {
   createHubspotWebhookHandler,
   decodeSignedUri,
   hubspotEventSchema,
+  recordsForAssociationChange,
   signV1,
   signV3,
   streamsForEvent,
@@ -90,6 +91,23 @@ describe('which streams an event concerns', () => {
   });
 });
 
+describe('association changes re-read the records that hold the link (issue 13)', () => {
+  const records = (over: Record<string, unknown>) => recordsForAssociationChange(hubspotEventSchema.parse(event(over)));
+  it('names the side(s) whose cached link changed, from either direction’s event', () => {
+    expect(records({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_COMPANY', fromObjectId: 1, toObjectId: 2 })).toEqual([
+      { type: 'contacts', id: '1' },
+      { type: 'companies', id: '2' },
+    ]);
+    expect(records({ subscriptionType: 'object.associationChange', objectTypeId: '0-48', associationType: 'CALL_TO_CONTACT', fromObjectId: 9, toObjectId: 1, fromObjectTypeId: '0-48', toObjectTypeId: '0-1' })).toEqual([
+      { type: 'calls', id: '9' },
+    ]);
+    // the reverse event of the same change names the same record
+    expect(records({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_CALL', fromObjectId: 1, toObjectId: 9 })).toEqual([{ type: 'calls', id: '9' }]);
+    expect(records({ subscriptionType: 'contact.propertyChange' })).toEqual([]);
+    expect(records({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_PRODUCT', fromObjectId: 1, toObjectId: 9 })).toEqual([]);
+  });
+});
+
 describe('POST /webhooks/hubspot over HTTP', () => {
   let h: Harness;
   const rows = () => (h.store.db.prepare('SELECT COUNT(*) AS n FROM webhook_events').get() as { n: number }).n;
@@ -120,6 +138,7 @@ describe('POST /webhooks/hubspot over HTTP', () => {
   afterAll(async () => h.close());
   beforeEach(() => {
     h.nudges.length = 0;
+    h.refreshes.length = 0;
   });
 
   it('acknowledges a signed delivery and then nudges each portal once with the concerned streams', async () => {
@@ -158,6 +177,22 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     await settle();
     expect(calls).toEqual([`hubspot:${PORTAL_ID}`]);
   });
+
+  it('an association change re-reads the records directly instead of nudging a search that cannot see it', async () => {
+    const body = JSON.stringify([
+      event({ subscriptionType: 'contact.associationChange', associationType: 'CONTACT_TO_COMPANY', objectId: 5, fromObjectId: 5, toObjectId: 6 }),
+      event({ subscriptionType: 'company.associationChange', associationType: 'COMPANY_TO_CONTACT', objectId: 6, fromObjectId: 6, toObjectId: 5 }),
+    ]);
+    const res = await post(signed(body));
+    expect(res.status).toBe(200);
+    await settle();
+    expect(h.nudges).toEqual([]);
+    expect(h.refreshes.map((r) => [r.type, r.ids]).sort()).toEqual([
+      ['companies', ['6']],
+      ['contacts', ['5']],
+    ]);
+  });
+
 
   it('refuses a delivery signed with v1 only: v3 is required unless HUBSPOT_LEGACY_SIGNATURES is set (test/security)', async () => {
     const body = JSON.stringify([event({ subscriptionType: 'ticket.creation' })]);
