@@ -33,7 +33,8 @@ export async function drainOutbox(
   opts: WriteBackOptions,
 ): Promise<WriteBackResult> {
   const { store, connector, portal, logger } = deps;
-  const batchSize = opts.batchSize ?? 100;
+  // Salesforce sObject Collections take 200 records per call (docs/install-salesforce.md §4)
+  const batchSize = opts.batchSize ?? (connector.crm === 'salesforce' ? 200 : 100);
   const maxAttempts = opts.maxAttempts ?? 5;
   const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
   for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
@@ -50,7 +51,9 @@ export async function drainOutbox(
       if (opts.signal.aborted) break;
       const error = e instanceof CrmError ? e : new CrmError('unavailable', String((e as Error).message ?? e), { crm: connector.crm });
       // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
-      if (error.kind === 'auth' || error.kind === 'forbidden') {
+      // So is a daily-budget pause (Salesforce): it clears when the CRM's window rolls, and counting
+      // it as an attempt would park every pending write after `maxAttempts` drains.
+      if (error.kind === 'auth' || error.kind === 'forbidden' || isBudgetPause(error)) {
         out.error = error;
         break;
       }
@@ -73,6 +76,8 @@ export async function drainOutbox(
           continue;
         }
         const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
+        // not sent: the connector paused part-way through the batch
+        if (isBudgetPause(error)) continue;
         const retryable = r === undefined || isRetryable(error);
         const willPark = !retryable || item.attempts + 1 >= maxAttempts;
         store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable, maxAttempts });
@@ -86,3 +91,6 @@ export async function drainOutbox(
   }
   return out;
 }
+
+/** A rate limit that waits for the CRM's daily window (policy DAILY), not for this record. */
+const isBudgetPause = (e: CrmError): boolean => e.kind === 'rate_limited' && e.details.policy === 'DAILY';

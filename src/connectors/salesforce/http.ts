@@ -1,5 +1,5 @@
 import { Connection } from 'jsforce';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CrmError, type CrmErrorKind } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { withRetry, type Limiter } from '../limiter.ts';
@@ -25,6 +25,9 @@ export type SalesforceHttpOptions = {
   timeoutMs: number;
   /** stop sending (rate_limited, policy DAILY) once this share of the daily API budget is used */
   budgetFraction: number;
+  /** while paused, re-read `/limits` this often to see whether the rolling 24 h window has freed calls */
+  budgetProbeMs: number;
+  now: () => number;
 };
 
 export type SalesforceRequest<T> = {
@@ -41,8 +44,21 @@ export type SalesforceRequest<T> = {
 
 export type SalesforceHttp = {
   request<T>(req: SalesforceRequest<T>): Promise<T>;
-  stats(): { calls: number; rateLimited: number; retries: number; apiUsage: { used: number; limit: number } | null };
+  stats(): SalesforceHttpStats;
 };
+
+export type SalesforceHttpStats = {
+  calls: number;
+  rateLimited: number;
+  retries: number;
+  /** `/limits` probes sent while paused */
+  probes: number;
+  apiUsage: { used: number; limit: number } | null;
+  /** the daily-budget pause is on */
+  paused: boolean;
+};
+
+const Limits = z.looseObject({ DailyApiRequests: z.looseObject({ Max: z.number(), Remaining: z.number() }) });
 
 const CRM = 'salesforce' as const;
 
@@ -90,23 +106,57 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
   // `Sforce-Call-Options: client=rapport` marks our writes: Change Data Capture events carry it in
   // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (salesforce.md §6)
   const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '', callOptions: { client: 'rapport' } });
-  const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  const counters = { calls: 0, rateLimited: 0, retries: 0, probes: 0 };
   let override: string | undefined;
 
-  const budgetCheck = (what: string) => {
+  // The last known usage. jsforce's `conn.limitInfo` only changes when an answer arrives, so once we
+  // pause nothing would ever update it: while paused we re-probe `GET /limits` (DailyApiRequests
+  // {Max, Remaining}, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm)
+  // every `budgetProbeMs`; the allowance is a rolling 24 h window, so calls free up over time.
+  let usage: { used: number; limit: number } | null = null;
+  let pausedSince: number | null = null;
+  const overBudget = () => usage !== null && usage.limit > 0 && usage.used / usage.limit >= opts.budgetFraction;
+  const paused = (what: string) =>
+    new CrmError('rate_limited', `Salesforce ${what}: ${usage?.used ?? 0} of ${usage?.limit ?? 0} daily API requests used; paused at ${Math.round(opts.budgetFraction * 100)}%`, {
+      crm: CRM,
+      code: 'DAILY_BUDGET',
+      policy: 'DAILY',
+    });
+  const noteUsage = () => {
     const info = conn.limitInfo?.apiUsage;
-    if (info !== undefined && info.limit > 0 && info.used / info.limit >= opts.budgetFraction) {
-      throw new CrmError('rate_limited', `Salesforce ${what}: ${info.used} of ${info.limit} daily API requests used; paused at ${Math.round(opts.budgetFraction * 100)}%`, {
-        crm: CRM,
-        code: 'DAILY_BUDGET',
-        policy: 'DAILY',
-      });
-    }
+    if (info !== undefined) usage = { used: info.used, limit: info.limit };
   };
 
+  async function budgetCheck(what: string, signal: AbortSignal): Promise<void> {
+    if (!overBudget()) {
+      pausedSince = null;
+      return;
+    }
+    const now = opts.now();
+    pausedSince ??= now;
+    if (now - pausedSince < opts.budgetProbeMs) throw paused(what);
+    // the next probe waits a whole window again, whatever this one answers
+    pausedSince = now;
+    counters.calls++;
+    counters.probes++;
+    let body: unknown;
+    try {
+      body = await deadline(Promise.resolve(conn.request({ method: 'GET', url: '/limits' }, { retry: { maxRetries: 0 } } as never)), opts.timeoutMs, signal, 'GET limits');
+    } catch (e) {
+      throw toCrmError(e, 'GET limits');
+    }
+    const limits = Limits.safeParse(body);
+    if (!limits.success) throw new CrmError('bad_response', 'Salesforce GET limits: no DailyApiRequests in the answer', { crm: CRM, code: 'SCHEMA' });
+    const { Max, Remaining } = limits.data.DailyApiRequests;
+    usage = { used: Math.max(0, Max - Remaining), limit: Max };
+    if (overBudget()) throw paused(what);
+    pausedSince = null;
+    opts.logger.info({ used: usage.used, limit: usage.limit }, 'Salesforce daily API budget available again; resuming');
+  }
+
   async function once<T>(req: SalesforceRequest<T>, token: string): Promise<T> {
-    budgetCheck(req.label);
     conn.accessToken = token;
+    await budgetCheck(req.label, req.signal);
     counters.calls++;
     let body: unknown;
     try {
@@ -120,7 +170,9 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
         { retry: { maxRetries: 0 } } as never,
       );
       body = await deadline(Promise.resolve(pending), opts.timeoutMs, req.signal, req.label);
+      noteUsage();
     } catch (e) {
+      noteUsage();
       const ce = toCrmError(e, req.label);
       if (ce.kind === 'rate_limited') counters.rateLimited++;
       throw ce;
@@ -162,7 +214,7 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
         },
       );
     },
-    stats: () => ({ ...counters, apiUsage: conn.limitInfo?.apiUsage ?? null }),
+    stats: () => ({ ...counters, apiUsage: usage, paused: overBudget() }),
   };
 }
 

@@ -4,7 +4,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
 import { salesforceChanges } from './changes.ts';
-import { createSalesforceHttp } from './http.ts';
+import { createSalesforceHttp, type SalesforceHttpStats } from './http.ts';
 import { SCORE_FIELDS, writeScoresSalesforce } from './write-scores.ts';
 
 export type SalesforceConnectorOptions = {
@@ -31,13 +31,15 @@ export type SalesforceConnectorOptions = {
   concurrency?: number;
   /** pause (rate_limited, policy DAILY) once this share of the daily API budget is used (default 0.8) */
   budgetFraction?: number;
+  /** while paused, re-read `/limits` this often (default 15 min) */
+  budgetProbeMs?: number;
   retry?: { retries?: number; baseMs?: number; maxMs?: number };
   timeoutMs?: number;
   now?: () => number;
 };
 
 export type SalesforceConnector = CrmConnector & {
-  stats(): { calls: number; rateLimited: number; retries: number; apiUsage: { used: number; limit: number } | null };
+  stats(): SalesforceHttpStats;
 };
 
 const Describe = z.object({ name: z.string(), fields: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
@@ -58,6 +60,8 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
     timeoutMs: opts.timeoutMs ?? 120_000,
     budgetFraction: opts.budgetFraction ?? 0.8,
+    budgetProbeMs: opts.budgetProbeMs ?? 15 * 60_000,
+    now: opts.now ?? Date.now,
   });
   const pageSize = Math.min(2000, Math.max(200, opts.pageSize ?? 2000));
   const queryLimit = Math.max(pageSize, opts.queryLimit ?? 50_000);

@@ -8,6 +8,27 @@ import type { FieldValue, Row, SalesforceData } from './storage.ts';
 import { json, sfError, wireRecord } from './wire.ts';
 
 /**
+ * Per-org switches: what a real org's customisation and edition change about the API. Each cites
+ * the Salesforce page the behaviour comes from where it is emulated.
+ */
+export type SalesforceOrgSettings = {
+  /** a customer's validation rule on Contact rejecting this share of updates (by record id, deterministic) */
+  validationRule: { share: number; message: string } | null;
+  /** a customer's Contact trigger hits an Apex governor limit when one call updates more records than this */
+  apexRecordLimit: number | null;
+  /** REST API versions the org serves (oldest, newest) */
+  apiVersions: { min: number; max: number };
+};
+
+export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
+  validationRule: null,
+  apexRecordLimit: null,
+  // API versions 21.0–30.0 were retired in Summer '25
+  // (https://help.salesforce.com/s/articleView?id=000389618&type=1); 66.0 is Spring '26
+  apiVersions: { min: 31, max: 66 },
+};
+
+/**
  * The Salesforce REST subset Rapport's connector uses (salesforce.md §9), strictly:
  *
  *   POST /services/oauth2/token        authorization_code | refresh_token   (form body)
@@ -31,6 +52,8 @@ export type ApiDeps = {
   hasRapportFields: () => boolean;
   usage: { count(): { used: number; limit: number }; current(): { used: number; limit: number } };
   fault(): 'requestLimit' | 'serverError' | 'malformed' | null;
+  /** how this org differs from a fresh one (index.ts `SalesforceOrgSettings`) */
+  org(): SalesforceOrgSettings;
   stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number };
 };
 
@@ -122,6 +145,14 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const limitHeader = { 'Sforce-Limit-Info': `api-usage=${usage.used}/${usage.limit}` };
     if (sessions.authenticate(bearer(c)) !== 'ok') {
       c.res = sfError(c, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+      return;
+    }
+    // an API version the org does not serve is a 404 NOT_FOUND, like any unknown resource
+    // (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm)
+    const v = /^\/v(\d+)\.0(?:\/|$)/.exec(new URL(c.req.url).pathname.replace(/^\/services\/data/, ''));
+    const versions = deps.org().apiVersions;
+    if (v === null || Number(v[1]) < versions.min || Number(v[1]) > versions.max) {
+      c.res = sfError(c, 404, 'NOT_FOUND', 'The requested resource does not exist', limitHeader);
       return;
     }
     const fault = deps.fault();
@@ -250,11 +281,49 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       return sfError(c, 400, 'EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
     }
     const planned = body.records.map((r) => planUpdate(r));
-    if (body.allOrNone === true && planned.some((p) => 'error' in p)) {
+    // An id named twice in one call fails every time it appears and is not updated. The exact code
+    // and text are UNCONFIRMED; the SOAP API's DUPLICATE_VALUE is used
+    // (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm#statuscode).
+    const seen = new Map<string, number>();
+    for (const p of planned) if (p.id !== undefined) seen.set(p.id.slice(0, 15), (seen.get(p.id.slice(0, 15)) ?? 0) + 1);
+    const org = deps.org();
+    const planned2: Planned[] = planned.map((p) => {
+      if ('error' in p) return p;
+      if ((seen.get(p.id.slice(0, 15)) ?? 0) > 1) {
+        return { id: p.id, error: { statusCode: 'DUPLICATE_VALUE', message: `Maximum number of duplicate updates in one batch (12 allowed). Attempt to update Id more than once in this Api call: ${p.id}`, fields: [] } };
+      }
+      // A validation rule's error message is the admin's own text, reported per record with
+      // FIELD_CUSTOM_VALIDATION_EXCEPTION (https://help.salesforce.com/s/articleView?id=sf.fields_about_field_validation.htm)
+      if (org.validationRule !== null && p.def.name === 'Contact' && shareOf(p.id) < org.validationRule.share) {
+        return { id: p.id, error: { statusCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: org.validationRule.message, fields: [] } };
+      }
+      return p;
+    });
+    const valid = planned2.filter((p) => !('error' in p)).length;
+    // Triggers run on the records of a save together, and an uncatchable System.LimitException (e.g.
+    // more than 100 SOQL queries in one transaction,
+    // https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_gov_limits.htm) fails
+    // the whole save: every record reports the trigger's exception and nothing is written.
+    if (org.apexRecordLimit !== null && valid > org.apexRecordLimit && planned2.some((p) => !('error' in p) && p.def.name === 'Contact')) {
       return json(
         c,
         200,
-        planned.map((p) =>
+        planned2.map((p) => ({
+          ...(p.id === undefined ? {} : { id: p.id }),
+          success: false,
+          errors: [
+            'error' in p
+              ? p.error
+              : { statusCode: 'CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY', message: 'CustomerContactTrigger: execution of AfterUpdate caused by: System.LimitException: Too many SOQL queries: 101', fields: [] },
+          ],
+        })),
+      );
+    }
+    if (body.allOrNone === true && planned2.some((p) => 'error' in p)) {
+      return json(
+        c,
+        200,
+        planned2.map((p) =>
           'error' in p
             ? { id: p.id, success: false, errors: [p.error] }
             : { id: p.id, success: false, errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK', message: 'Record rolled back because not all records were valid and the request was using AllOrNone header', fields: [] }] },
@@ -264,7 +333,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     return json(
       c,
       200,
-      planned.map((p) => {
+      planned2.map((p) => {
         if ('error' in p) return { ...(p.id === undefined ? {} : { id: p.id }), success: false, errors: [p.error] };
         data.update(p.def.name, p.id, p.fields);
         return { id: p.id, success: true, errors: [] };
@@ -306,6 +375,13 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   app.route('/services/data', data$);
   app.all('*', (c) => sfError(c, 501, 'NOT_IMPLEMENTED', `The Rapport Salesforce emulator does not implement ${c.req.method} ${new URL(c.req.url).pathname}`));
   return app;
+}
+
+/** A stable number in [0, 1) per record id: which records a "share" of a rule hits. */
+function shareOf(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < 15 && i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return (h >>> 0) / 2 ** 32;
 }
 
 /** `Sforce-Query-Options: batchSize=N`: 200…2000, default 2000 (salesforce.md §1.3). */
