@@ -66,7 +66,8 @@ describe('salesforce daily budget pause', () => {
     const ids = contacts(h, 3);
     for (const id of ids) s.outbox.enqueue(h.portal, id, scores(70));
     // use up half the budget
-    while (h.connector.stats().paused !== true) await h.connector.whoAmI().catch(() => undefined);
+    for (let i = 0; i < 30 && h.connector.stats().paused !== true; i++) await h.connector.whoAmI().catch(() => undefined);
+    expect(h.connector.stats().paused).toBe(true);
     for (let i = 0; i < 8; i++) {
       await h.advance(2 * 60_000); // every drain past the probe window: each one probes, none writes
       const r = await drainOutbox({ store: s, connector: h.connector, portal: h.portal, logger: silentLogger }, { signal });
