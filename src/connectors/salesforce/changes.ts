@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CrmError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Cursor, ObjectType, Page } from '../types.ts';
+import { planQuery, type DescribeCache, type QueryPlan } from './describe.ts';
 import type { SalesforceHttp } from './http.ts';
 import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
 
@@ -59,12 +60,15 @@ export type ChangesDeps = {
   queryLimit: number;
   /** re-read this much before the cursor (see below) */
   lookbackMs: number;
+  /** what the integration user can see (describe.ts) */
+  describe: DescribeCache;
 };
 
-export function buildSoql(type: ObjectType, where: string | null, limit: number): string {
-  const spec = SPECS[type];
-  const select = [...spec.fields];
-  if (spec.contacts !== undefined) select.push(`(SELECT ${spec.contacts.field} FROM ${spec.contacts.relationship})`);
+/** The full query of a type; `plan` narrows it to what the org lets the integration user see. */
+export function buildSoql(type: ObjectType, where: string | null, limit: number, plan?: QueryPlan): string {
+  const spec = plan?.spec ?? SPECS[type];
+  const select = [...(plan?.fields ?? spec.fields)];
+  if (spec.contacts !== undefined && (plan?.contacts ?? true)) select.push(`(SELECT ${spec.contacts.field} FROM ${spec.contacts.relationship})`);
   const conds = [spec.filter, where].filter((x): x is string => x !== undefined && x !== null).map((c) => `(${c})`);
   return `SELECT ${select.join(', ')} FROM ${spec.sobject}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY SystemModstamp, Id LIMIT ${limit}`;
 }
@@ -76,24 +80,36 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
     start = null;
   }
   const portal = await deps.portal();
-  const label = `queryAll ${SPECS[type].sobject}`;
+  let plan = await planFor(deps, type, signal);
+  if (plan === null) return;
+  const label = `queryAll ${plan.spec.sobject}`;
   let where: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(Math.max(0, start.since - deps.lookbackMs))}`;
   let firstQuery = true;
   for (;;) {
-    let url: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit))}`;
+    let url: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit, plan))}`;
     let inQuery = 0;
     let last: SfRecord | undefined;
+    let described = false;
     while (url !== undefined) {
-      const page: z.infer<typeof QueryPage> = await deps.http.request({
-        method: 'GET',
-        path: url,
-        headers: { 'Sforce-Query-Options': `batchSize=${deps.pageSize}` },
-        schema: QueryPage,
-        signal,
-        label,
-      });
+      let page: z.infer<typeof QueryPage>;
+      try {
+        page = await deps.http.request({ method: 'GET', path: url, headers: { 'Sforce-Query-Options': `batchSize=${deps.pageSize}` }, schema: QueryPage, signal, label });
+      } catch (e) {
+        // a field or object hidden since we described it (an admin changed permissions): describe
+        // again and rerun this query once, narrowed (nothing of it was delivered yet)
+        const code = e instanceof CrmError ? e.details.code : undefined;
+        if (described || inQuery > 0 || (code !== 'INVALID_FIELD' && code !== 'INVALID_TYPE')) throw e;
+        described = true;
+        deps.describe.forget(plan.spec.sobject);
+        const fresh = await planFor(deps, type, signal);
+        if (fresh === null) return;
+        plan = fresh;
+        url = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit, plan))}`;
+        continue;
+      }
       const now = deps.now();
-      const records = page.records.map((r) => toRecord(portal, type, r as SfRecord, now));
+      const spec = plan.spec;
+      const records = page.records.map((r) => toRecord(portal, type, r as SfRecord, now, spec));
       inQuery += records.length;
       const tail = page.records.at(-1) as SfRecord | undefined;
       if (tail !== undefined) last = tail;
@@ -114,4 +130,15 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
     const ts = soqlTime(parseSfTime(last.SystemModstamp) ?? 0);
     where = `SystemModstamp > ${ts} OR (SystemModstamp = ${ts} AND Id > ${soqlString(last.Id)})`;
   }
+}
+
+async function planFor(deps: ChangesDeps, type: ObjectType, signal: AbortSignal): Promise<QueryPlan | null> {
+  const plan = await planQuery(deps.describe, type, signal);
+  if ('absent' in plan) {
+    // not a failure: this org has no such data for Rapport to read (docs/install-salesforce.md §3)
+    deps.logger.info({ type, reason: plan.absent }, 'Salesforce stream skipped: not in this org or not visible to the integration user');
+    return null;
+  }
+  if (plan.missing.length > 0) deps.logger.debug({ type, fields: plan.missing }, 'Salesforce fields not visible to the integration user: read as empty');
+  return plan;
 }

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
 import { salesforceChanges } from './changes.ts';
+import { createDescribeCache } from './describe.ts';
 import { createSalesforceHttp, type SalesforceHttpStats } from './http.ts';
 import { SCORE_FIELDS, writeScoresSalesforce } from './write-scores.ts';
 
@@ -42,7 +43,6 @@ export type SalesforceConnector = CrmConnector & {
   stats(): SalesforceHttpStats;
 };
 
-const Describe = z.object({ name: z.string(), fields: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
 const OrgQuery = z.object({ records: z.array(z.looseObject({ Id: z.string() })).min(1) });
 
 export function createSalesforceConnector(opts: SalesforceConnectorOptions): SalesforceConnector {
@@ -66,6 +66,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
   const pageSize = Math.min(2000, Math.max(200, opts.pageSize ?? 2000));
   const queryLimit = Math.max(pageSize, opts.queryLimit ?? 50_000);
   const now = opts.now ?? Date.now;
+  const describe = createDescribeCache(http);
   let portal = opts.portal;
 
   async function whoAmI(): Promise<{ portal: string }> {
@@ -84,7 +85,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
   return {
     crm: 'salesforce',
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000 }, type, cursor, signal);
+      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe }, type, cursor, signal);
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):
@@ -92,14 +93,25 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
      * (describe Contact) and says which are missing. Idempotent by construction.
      */
     async provision(signal) {
-      const d = await http.request({ method: 'GET', path: '/sobjects/Contact/describe', schema: Describe, signal, label: 'describe Contact' });
-      const have = new Set(d.fields.map((f) => f.name));
-      const missing = Object.values(SCORE_FIELDS).map((s) => s.field).filter((f) => !have.has(f));
+      // always a fresh describe: provisioning is when an admin has just deployed or granted access
+      describe.forget('Contact');
+      const d = await describe.get('Contact', signal);
+      const fields = Object.values(SCORE_FIELDS).map((s) => s.field);
+      const missing = fields.filter((f) => d?.fields.has(f.toLowerCase()) !== true);
       if (missing.length > 0) {
         throw new CrmError(
           'invalid_request',
           `The Salesforce org lacks the Rapport fields ${missing.join(', ')} on Contact: deploy ui-extension/salesforce (see docs/install-salesforce.md) and grant field access to the integration user`,
           { crm: 'salesforce', code: 'FIELDS_MISSING' },
+        );
+      }
+      // visible but read-only (the permission set gives read, not edit): every write would fail
+      const readOnly = fields.filter((f) => d?.fields.get(f.toLowerCase())?.updateable !== true);
+      if (readOnly.length > 0) {
+        throw new CrmError(
+          'forbidden',
+          `The integration user can read but not edit ${readOnly.join(', ')} on Contact: assign the Rapport_Integration permission set (see docs/install-salesforce.md)`,
+          { crm: 'salesforce', code: 'FIELDS_READ_ONLY' },
         );
       }
     },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SandboxClock } from '../hubspot/clock.ts';
 import { fieldOf, isWellFormedId, RAPPORT_CONTACT_FIELDS, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
-import { matches, parseSoql, sortRows, SoqlError, type Soql } from './soql.ts';
+import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
 import { json, sfError, wireRecord } from './wire.ts';
 
@@ -18,6 +18,14 @@ export type SalesforceOrgSettings = {
   apexRecordLimit: number | null;
   /** REST API versions the org serves (oldest, newest) */
   apiVersions: { min: number; max: number };
+  /** `Object.Field` names the integration user has no field-level security on: absent from describe and SOQL */
+  hiddenFields: string[];
+  /** `Object.Field` names the integration user can read but not edit (describe `updateable: false`) */
+  readOnlyFields: string[];
+  /** Shared Activities on: TaskWhoRelation / EventWhoRelation exist (an activity with several contacts) */
+  sharedActivities: boolean;
+  /** objects this org does not have (EmailMessage without Enhanced Email, Survey_Response__c not deployed…) */
+  missingObjects: string[];
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -26,7 +34,32 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   // API versions 21.0–30.0 were retired in Summer '25
   // (https://help.salesforce.com/s/articleView?id=000389618&type=1); 66.0 is Spring '26
   apiVersions: { min: 31, max: 66 },
+  hiddenFields: [],
+  readOnlyFields: [],
+  sharedActivities: true,
+  missingObjects: [],
 };
+
+/**
+ * The org as the integration user sees it. Field-level security hides a field from describe and
+ * from SOQL, which answers INVALID_FIELD as for a typo
+ * (https://help.salesforce.com/s/articleView?id=sf.admin_fls.htm). TaskWhoRelation and
+ * EventWhoRelation exist only with Shared Activities
+ * (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_taskwhorelation.htm);
+ * an object the org lacks is INVALID_TYPE in SOQL and 404 NOT_FOUND for describe.
+ */
+export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean): SoqlAccess & { updateable(obj: string, field: string): boolean } {
+  const missing = new Set(org.missingObjects.map((o) => o.toLowerCase()));
+  if (!org.sharedActivities) for (const o of ['TaskWhoRelation', 'EventWhoRelation']) missing.add(o.toLowerCase());
+  const hidden = new Set(org.hiddenFields.map((f) => f.toLowerCase()));
+  const readOnly = new Set(org.readOnlyFields.map((f) => f.toLowerCase()));
+  const hasField = (obj: string, field: string) => !hidden.has(`${obj}.${field}`.toLowerCase()) && (hasRapportFields || !field.startsWith('Rapport_'));
+  return {
+    hasObject: (name) => !missing.has(name.toLowerCase()),
+    hasField,
+    updateable: (obj, field) => hasField(obj, field) && !readOnly.has(`${obj}.${field}`.toLowerCase()),
+  };
+}
 
 /**
  * The Salesforce REST subset Rapport's connector uses (salesforce.md §9), strictly:
@@ -183,13 +216,10 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (q === undefined || q.trim() === '') return sfError(c, 400, 'MALFORMED_QUERY', 'A query string has to be specified');
     let soql: Soql;
     try {
-      soql = parseSoql(q);
+      soql = parseSoql(q, accessOf(deps.org(), deps.hasRapportFields()));
     } catch (e) {
       if (e instanceof SoqlError) return sfError(c, 400, e.errorCode, e.message);
       throw e;
-    }
-    if (soql.fields.some((f) => f.name.startsWith('Rapport_')) && !deps.hasRapportFields()) {
-      return sfError(c, 400, 'INVALID_FIELD', `No such column '${soql.fields.find((f) => f.name.startsWith('Rapport_'))!.name}' on entity 'Contact'.`);
     }
     const rows = sortRows(
       data.rows(soql.sobject.name).filter((r) => (all || r.IsDeleted !== true) && matches(soql.where, r)),
@@ -257,8 +287,9 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
 
   data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/describe', (c) => {
     const def = sobjectOf(c.req.param('sobject'));
-    if (def === undefined) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
-    return json(c, 200, describe(def, deps.hasRapportFields()));
+    const access = accessOf(deps.org(), deps.hasRapportFields());
+    if (def === undefined || !access.hasObject(def.name)) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
+    return json(c, 200, describe(def, access));
   });
 
   data$.get('/:version{v\\d+\\.\\d}/limits', (c) => {
@@ -346,7 +377,9 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const id = typeof r.id === 'string' ? r.id : typeof r.Id === 'string' ? r.Id : undefined;
     const err = (statusCode: string, message: string, fields: string[] = []): Planned => ({ id, error: { statusCode, message, fields } });
     const attrs = r.attributes as { type?: unknown } | undefined;
-    const def = typeof attrs?.type === 'string' ? sobjectOf(attrs.type) : undefined;
+    const access = accessOf(deps.org(), deps.hasRapportFields());
+    const found = typeof attrs?.type === 'string' ? sobjectOf(attrs.type) : undefined;
+    const def = found !== undefined && access.hasObject(found.name) ? found : undefined;
     if (def === undefined) return err('INVALID_TYPE', 'Must send a concrete entity type.');
     if (id === undefined) return err('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
     if (!isWellFormedId(id) || id.slice(0, 3) !== def.keyPrefix) return err('MALFORMED_ID', `${def.name} ID: id value of incorrect type: ${id}`, ['Id']);
@@ -358,10 +391,10 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     for (const [k, v] of Object.entries(r)) {
       if (k === 'attributes' || k === 'id' || k === 'Id') continue;
       const field = fieldOf(def, k);
-      if (field === undefined || (field.name.startsWith('Rapport_') && !deps.hasRapportFields())) {
+      if (field === undefined || !access.hasField(def.name, field.name)) {
         return err('INVALID_FIELD', `No such column '${k}' on sobject of type ${def.name}`, [k]);
       }
-      if (field.updateable !== true) return err('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${field.name}.`, [field.name]);
+      if (field.updateable !== true || !access.updateable(def.name, field.name)) return err('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${field.name}.`, [field.name]);
       const coerced = coerce(field, v);
       if (coerced === undefined) return err('INVALID_TYPE_ON_FIELD_IN_RECORD', `${field.name}: value not of required type: ${String(v)}`, [field.name]);
       if (field.name === 'Rapport_Health__c' && coerced !== null && !['green', 'yellow', 'red'].includes(String(coerced))) {
@@ -411,8 +444,8 @@ function coerce(field: FieldDef, v: unknown): FieldValue | undefined {
   }
 }
 
-function describe(def: SObjectDef, withRapport: boolean): Record<string, unknown> {
-  const fields = withRapport ? def.fields : def.fields.filter((f) => !RAPPORT_CONTACT_FIELDS.includes(f));
+function describe(def: SObjectDef, access: ReturnType<typeof accessOf>): Record<string, unknown> {
+  const fields = def.fields.filter((f) => access.hasField(def.name, f.name));
   return {
     name: def.name,
     label: def.name.replace(/__c$/, '').replace(/_/g, ' '),
@@ -425,12 +458,12 @@ function describe(def: SObjectDef, withRapport: boolean): Record<string, unknown
       label: f.name.replace(/__c$/, '').replace(/_/g, ' '),
       type: f.type,
       custom: f.custom === true,
-      updateable: f.updateable === true,
+      updateable: f.updateable === true && access.updateable(def.name, f.name),
       nillable: f.name !== 'Id',
       referenceTo: f.referenceTo === undefined ? [] : [f.referenceTo],
       ...(f.name === 'Rapport_Health__c' ? { picklistValues: ['green', 'yellow', 'red'].map((v) => ({ value: v, label: v, active: true })), restrictedPicklist: true } : {}),
     })),
-    childRelationships: def.childRelationships.map((r) => ({ relationshipName: r.relationshipName, childSObject: r.childSObject, field: r.field })),
+    childRelationships: def.childRelationships.filter((r) => access.hasObject(r.childSObject)).map((r) => ({ relationshipName: r.relationshipName, childSObject: r.childSObject, field: r.field })),
   };
 }
 

@@ -185,6 +185,8 @@ export const SOBJECTS: Record<string, SObjectDef> = {
       f('DurationInMinutes', 'int'),
       f('EventSubtype', 'picklist'),
       f('ShowAs', 'picklist'),
+      // an invitee's copy of a group event (set by Salesforce, not updateable)
+      { name: 'IsChild', type: 'boolean' },
     ],
     childRelationships: [{ relationshipName: 'EventWhoRelations', childSObject: 'EventWhoRelation', field: 'EventId' }],
   },
