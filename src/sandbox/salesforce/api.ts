@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { SandboxClock } from '../hubspot/clock.ts';
-import { fieldOf, isWellFormedId, RAPPORT_CONTACT_FIELDS, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
+import { fieldOf, isWellFormedId, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';

@@ -80,4 +80,30 @@ describe('Salesforce emulator org switches', () => {
     const small = (await (await patch(ids.slice(0, 50).map((id) => score(id)))).json()) as SaveResult[];
     expect(small.every((r) => r.success)).toBe(true);
   });
+
+  it('field-level security hides fields from describe, SOQL and updates; read-only fields are not updateable', async () => {
+    const [a] = contacts(1) as [string];
+    sandbox.configure({ hiddenFields: ['Contact.MobilePhone'], readOnlyFields: ['Contact.Rapport_Health__c'] });
+    const d = (await (await call('/services/data/v62.0/sobjects/Contact/describe')).json()) as { fields: { name: string; updateable: boolean }[] };
+    expect(d.fields.some((f) => f.name === 'MobilePhone')).toBe(false);
+    expect(d.fields.find((f) => f.name === 'Rapport_Health__c')?.updateable).toBe(false);
+    const q = await call(`/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id, MobilePhone FROM Contact')}`);
+    expect(q.status).toBe(400);
+    expect(await q.json()).toEqual([{ errorCode: 'INVALID_FIELD', message: "No such column 'MobilePhone' on entity 'Contact'." }]);
+    const w = (await (await patch([{ attributes: { type: 'Contact' }, id: a, Rapport_Health__c: 'red' }])).json()) as SaveResult[];
+    expect(w[0]!.errors[0]?.statusCode).toBe('INVALID_FIELD_FOR_INSERT_UPDATE');
+  });
+
+  it('without Shared Activities the relation objects and relationships do not exist; a missing object is 404 / INVALID_TYPE', async () => {
+    sandbox.configure({ sharedActivities: false, missingObjects: ['EmailMessage'] });
+    expect((await call('/services/data/v62.0/sobjects/TaskWhoRelation/describe')).status).toBe(404);
+    const task = (await (await call('/services/data/v62.0/sobjects/Task/describe')).json()) as { childRelationships: { relationshipName: string }[] };
+    expect(task.childRelationships.map((r) => r.relationshipName)).not.toContain('TaskWhoRelations');
+    const sub = await call(`/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id, (SELECT RelationId FROM TaskWhoRelations) FROM Task')}`);
+    expect(sub.status).toBe(400);
+    expect(((await sub.json()) as { errorCode: string }[])[0]!.errorCode).toBe('INVALID_TYPE');
+    const email = await call(`/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id FROM EmailMessage')}`);
+    expect(((await email.json()) as { errorCode: string }[])[0]!.errorCode).toBe('INVALID_TYPE');
+    expect((await call('/services/data/v62.0/sobjects/EmailMessage/describe')).status).toBe(404);
+  });
 });

@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmRecord, Cursor, EngagementData, ObjectType } from '../../src/connectors/types.ts';
+import { CrmError } from '../../src/errors.ts';
+import { salesforceHarness, type SalesforceHarness } from './salesforce-harness.ts';
+
+/**
+ * The connector on orgs that differ from a fresh one (issue 14): field-level security, Shared
+ * Activities off, objects the org lacks, and how orgs log calls, group meetings and emails.
+ * jsforce against the emulator over HTTP.
+ */
+let h: SalesforceHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+const signal = new AbortController().signal;
+
+async function drain(type: ObjectType, cursor: Cursor | null = null) {
+  const records: CrmRecord[] = [];
+  for await (const p of h!.connector.changes(type, cursor, signal)) records.push(...p.records);
+  return records;
+}
+const contact = (email: string) => h!.sandbox.data.create('Contact', { LastName: 'x', Email: email, MobilePhone: '+1 415 555 0100', LeadSource: 'Web' }).Id as string;
+const task = (fields: Record<string, string | number | boolean | null>) => h!.sandbox.data.create('Task', { Status: 'Completed', IsClosed: true, ...fields }).Id as string;
+
+describe('salesforce field-level security and optional features', () => {
+  it('fields the integration user cannot see are read as empty, not a failed stream', async () => {
+    h = await salesforceHarness({}, { org: { hiddenFields: ['Contact.MobilePhone', 'Contact.LeadSource', 'Task.CallDisposition'] } });
+    const c = contact('a@example.com');
+    task({ TaskSubtype: 'Call', Type: 'Call', WhoId: c, CallDisposition: 'Left voicemail', CallDurationInSeconds: 60 });
+    const contacts = await drain('contacts');
+    expect(contacts.map((r) => r.id)).toEqual([c]);
+    expect(contacts[0]!.data).toMatchObject({ email: 'a@example.com', phone: null });
+    const calls = await drain('calls');
+    expect(calls).toHaveLength(1);
+    // the disposition is hidden: the call's outcome falls back to its Status
+    expect((calls[0]!.data as EngagementData).outcome).toBe('Completed');
+  });
+
+  it('an object the org lacks is an empty stream; without Shared Activities contacts come from WhoId', async () => {
+    h = await salesforceHarness({}, { org: { missingObjects: ['Survey_Response__c'], sharedActivities: false } });
+    const c = contact('b@example.com');
+    const t = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: c });
+    h.sandbox.data.create('TaskWhoRelation', { TaskId: t, RelationId: c, Type: 'Contact' });
+    const e = h.sandbox.data.create('Event', { Subject: 'QBR', StartDateTime: Date.UTC(2026, 0, 2), DurationInMinutes: 30, WhoId: c, IsChild: false }).Id as string;
+    expect(await drain('feedback_submissions')).toEqual([]);
+    const calls = await drain('calls');
+    expect(calls.map((r) => [r.id, r.contactIds])).toEqual([[t, [c]]]);
+    expect((await drain('meetings')).map((r) => [r.id, r.contactIds])).toEqual([[e, [c]]]);
+  });
+
+  it('a field hidden after it was described: the query answers INVALID_FIELD, the connector describes again and continues', async () => {
+    h = await salesforceHarness();
+    contact('c@example.com');
+    expect((await drain('contacts'))[0]!.data).toMatchObject({ email: 'c@example.com' });
+    h.sandbox.configure({ hiddenFields: ['Contact.Email'] });
+    const again = await drain('contacts');
+    expect(again).toHaveLength(1);
+    expect(again[0]!.data).toMatchObject({ email: null });
+    expect(h.sandbox.stats().byRoute['GET /services/data/vXX.X/sobjects/Contact/describe']).toBe(2);
+  });
+
+  it('provision refuses score fields the integration user can read but not edit', async () => {
+    h = await salesforceHarness({}, { org: { readOnlyFields: ['Contact.Rapport_Health__c'] } });
+    const e = await h.connector.provision(signal).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CrmError);
+    expect(e).toMatchObject({ kind: 'forbidden', details: { code: 'FIELDS_READ_ONLY' } });
+    expect((e as CrmError).message).toContain('Rapport_Health__c');
+    h.sandbox.configure({ readOnlyFields: [] });
+    await expect(h.connector.provision(signal)).resolves.toBeUndefined();
+  });
+});
+
+describe('salesforce activity mapping', () => {
+  it('a dialer call logged as a completed Task of Type Call counts as a call; an open one is a task', async () => {
+    h = await salesforceHarness();
+    const c = contact('d@example.com');
+    const native = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: c, CallDurationInSeconds: 90 });
+    const dialer = task({ TaskSubtype: 'Task', Type: 'Call', WhoId: c, Subject: 'Call logged by dialer' });
+    const todo = task({ TaskSubtype: 'Task', Type: 'Call', WhoId: c, Status: 'Not Started', IsClosed: false });
+    const other = task({ TaskSubtype: 'Task', Type: 'Other', WhoId: c, Status: 'Not Started', IsClosed: false });
+    expect((await drain('calls')).map((r) => r.id).sort()).toEqual([native, dialer].sort());
+    expect((await drain('tasks')).map((r) => r.id).sort()).toEqual([todo, other].sort());
+  });
+
+  it("an invitee's copy of a group event (IsChild) is not counted again", async () => {
+    h = await salesforceHarness();
+    const c = contact('e@example.com');
+    const parent = h.sandbox.data.create('Event', { Subject: 'Kick-off', StartDateTime: Date.UTC(2026, 0, 2), WhoId: c, IsChild: false }).Id as string;
+    h.sandbox.data.create('Event', { Subject: 'Kick-off', StartDateTime: Date.UTC(2026, 0, 2), WhoId: c, IsChild: true });
+    expect((await drain('meetings')).map((r) => r.id)).toEqual([parent]);
+  });
+
+  it('without Enhanced Email (no EmailMessage), emails logged as Tasks count as emails', async () => {
+    h = await salesforceHarness({}, { org: { missingObjects: ['EmailMessage'] } });
+    const c = contact('f@example.com');
+    const mail = task({ TaskSubtype: 'Email', Type: 'Email', WhoId: c, Subject: 'Email: Renewal', Description: 'Hi, about the renewal', CompletedDateTime: Date.UTC(2026, 0, 3) });
+    task({ TaskSubtype: 'Task', Type: 'Other', WhoId: c });
+    const emails = await drain('emails');
+    expect(emails.map((r) => [r.id, r.contactIds])).toEqual([[mail, [c]]]);
+    expect(emails[0]!.data).toMatchObject({ at: Date.UTC(2026, 0, 3), text: 'Email: Renewal\nHi, about the renewal' });
+  });
+});
