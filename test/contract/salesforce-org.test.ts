@@ -101,3 +101,39 @@ describe('salesforce activity mapping', () => {
     expect(emails[0]!.data).toMatchObject({ at: Date.UTC(2026, 0, 3), text: 'Email: Renewal\nHi, about the renewal' });
   });
 });
+
+describe('salesforce child subqueries', () => {
+  it('an Account with 300 contacts keeps all of them: the nested result is paged through its own nextRecordsUrl', async () => {
+    h = await salesforceHarness();
+    const account = h.sandbox.data.create('Account', { Name: 'Big Co' }).Id as string;
+    const small = h.sandbox.data.create('Account', { Name: 'Small Co' }).Id as string;
+    const ids = Array.from({ length: 300 }, (_, i) => h!.sandbox.data.create('Contact', { LastName: `c${i}`, AccountId: account }).Id as string);
+    const one = h.sandbox.data.create('Contact', { LastName: 'solo', AccountId: small }).Id as string;
+    const companies = await drain('companies');
+    expect(companies.find((r) => r.id === account)!.contactIds).toEqual([...ids].sort());
+    expect(companies.find((r) => r.id === small)!.contactIds).toEqual([one]);
+    expect(h.sandbox.stats().byRoute['GET /services/data/vXX.X/query/{locator}']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('child rows count toward the batch: pages hold fewer parents, and every parent arrives whole', async () => {
+    h = await salesforceHarness();
+    const accounts = Array.from({ length: 4 }, (_, i) => h!.sandbox.data.create('Account', { Name: `A${i}` }).Id as string);
+    for (const a of accounts) for (let i = 0; i < 150; i++) h.sandbox.data.create('Contact', { LastName: `c${i}`, AccountId: a });
+    const pages: number[] = [];
+    for await (const p of h.connector.changes('companies', null, signal)) pages.push(p.records.length);
+    expect(pages.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(pages.length).toBeGreaterThan(1);
+    const companies = await drain('companies');
+    expect(companies.map((r) => r.contactIds?.length)).toEqual([150, 150, 150, 150]);
+  });
+
+  it('a deleted contact role that queryAll still lists does not link the contact to the deal', async () => {
+    h = await salesforceHarness();
+    const [a, b] = [contact('g@example.com'), contact('h@example.com')];
+    const opp = h.sandbox.data.create('Opportunity', { Name: 'Renewal', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
+    h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: a, IsPrimary: true });
+    const gone = h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: b, IsPrimary: false }).Id as string;
+    h.sandbox.data.remove('OpportunityContactRole', gone);
+    expect((await drain('deals')).map((r) => [r.id, r.contactIds])).toEqual([[opp, [a]]]);
+  });
+});

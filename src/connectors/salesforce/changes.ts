@@ -68,7 +68,8 @@ export type ChangesDeps = {
 export function buildSoql(type: ObjectType, where: string | null, limit: number, plan?: QueryPlan): string {
   const spec = plan?.spec ?? SPECS[type];
   const select = [...(plan?.fields ?? spec.fields)];
-  if (spec.contacts !== undefined && (plan?.contacts ?? true)) select.push(`(SELECT ${spec.contacts.field} FROM ${spec.contacts.relationship})`);
+  // IsDeleted: queryAll may return deleted children too (a removed contact role), which must not link
+  if (spec.contacts !== undefined && (plan?.contacts ?? true)) select.push(`(SELECT ${spec.contacts.field}, IsDeleted FROM ${spec.contacts.relationship})`);
   const conds = [spec.filter, where].filter((x): x is string => x !== undefined && x !== null).map((c) => `(${c})`);
   return `SELECT ${select.join(', ')} FROM ${spec.sobject}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY SystemModstamp, Id LIMIT ${limit}`;
 }
@@ -107,8 +108,9 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
         url = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit, plan))}`;
         continue;
       }
-      const now = deps.now();
       const spec = plan.spec;
+      if (spec.contacts !== undefined && plan.contacts) await completeChildren(deps, page.records, spec.contacts.relationship, signal, label);
+      const now = deps.now();
       const records = page.records.map((r) => toRecord(portal, type, r as SfRecord, now, spec));
       inQuery += records.length;
       const tail = page.records.at(-1) as SfRecord | undefined;
@@ -129,6 +131,31 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
     firstQuery = false;
     const ts = soqlTime(parseSfTime(last.SystemModstamp) ?? 0);
     where = `SystemModstamp > ${ts} OR (SystemModstamp = ${ts} AND Id > ${soqlString(last.Id)})`;
+  }
+}
+
+const ChildPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({})) });
+
+/**
+ * A parent with many children (an Account with 300 contacts) gets only the first child rows inline;
+ * the nested result has `done: false` and its own `nextRecordsUrl`
+ * (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_limits.htm).
+ * Reading only the inline rows would unlink the rest, so they are fetched before the page is mapped.
+ */
+async function completeChildren(deps: ChangesDeps, parents: Record<string, unknown>[], relationship: string, signal: AbortSignal, label: string): Promise<void> {
+  for (const parent of parents) {
+    const sub = parent[relationship] as { done?: unknown; nextRecordsUrl?: unknown; records?: unknown } | null | undefined;
+    if (sub === null || sub === undefined || sub.done !== false) continue;
+    const rows = Array.isArray(sub.records) ? [...(sub.records as Record<string, unknown>[])] : [];
+    let next = typeof sub.nextRecordsUrl === 'string' ? sub.nextRecordsUrl : undefined;
+    if (next === undefined) throw new CrmError('bad_response', `Salesforce ${label}: a child result is not done but has no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
+    while (next !== undefined) {
+      const more: z.infer<typeof ChildPage> = await deps.http.request({ method: 'GET', path: `/query/${next.split('/').pop() ?? ''}`, schema: ChildPage, signal, label: `${label} ${relationship}` });
+      rows.push(...more.records);
+      next = more.done ? undefined : more.nextRecordsUrl;
+      if (!more.done && next === undefined) throw new CrmError('bad_response', `Salesforce ${label}: a child page is not done but has no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
+    }
+    parent[relationship] = { ...sub, done: true, records: rows };
   }
 }
 

@@ -104,7 +104,8 @@ export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: num
     if (spec.contactField !== undefined) ids.push(r[spec.contactField]);
     if (spec.contacts !== undefined) {
       const sub = r[spec.contacts.relationship] as { records?: Record<string, unknown>[] } | null | undefined;
-      for (const child of sub?.records ?? []) ids.push(child[spec.contacts.field]);
+      // queryAll can list deleted children (a removed contact role): they no longer link
+      for (const child of sub?.records ?? []) if (child.IsDeleted !== true) ids.push(child[spec.contacts.field]);
     }
     contactIds = [...new Set(ids.filter(isContactId))].sort();
   }

@@ -94,7 +94,10 @@ const BATCH_DEFAULT = 2000;
 const LOCATOR_TTL_MS = 15 * 60_000;
 const MAX_COLLECTION = 200;
 
-type Cursor = { records: Record<string, unknown>[]; batch: number; expiresAt: number };
+/** a query cursor: the rows fixed when the query ran, and where each page ends */
+type Cursor = { records: Record<string, unknown>[]; ends: number[]; expiresAt: number };
+/** child rows inline per parent in one answer; the rest page through the child's own nextRecordsUrl */
+const CHILD_BATCH = 200;
 
 export function createSalesforceApi(deps: ApiDeps): Hono {
   const app = new Hono();
@@ -231,8 +234,9 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const children = soql.subqueries.map((sub) => {
       const byParent = new Map<FieldValue, Row[]>();
       for (const r of data.rows(sub.child.name)) {
-        // a deleted child is gone from its parent's relationship (Salesforce cascades the delete)
-        if (r.IsDeleted === true || !matches(sub.where, r)) continue;
+        // query hides deleted children; queryAll is assumed to show them (stricter than documented:
+        // the client must select IsDeleted in the subquery and drop them)
+        if ((!all && r.IsDeleted === true) || !matches(sub.where, r)) continue;
         const k = r[sub.parentField] ?? null;
         const list = byParent.get(k);
         if (list === undefined) byParent.set(k, [r]);
@@ -240,35 +244,62 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       }
       return byParent;
     });
-    const records = limited.map((r) => project(soql, r, version, children));
-    const batch = batchSize(c.req.header('sforce-query-options'));
-    let key: string | undefined;
     // abandoned cursors (a client that stopped paging) go when they expire
     for (const [k, v] of locators) if (v.expiresAt <= clock.now()) locators.delete(k);
-    if (records.length > batch) {
-      // a query cursor: the result is fixed when the query runs, pages are read from it (locators expire after 15 min)
-      key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
-      locators.set(key, { records, batch, expiresAt: clock.now() + LOCATOR_TTL_MS });
-    }
-    return answer(c, version, key, records, batch, 0);
-  };
-
-  const project = (soql: Soql, row: Row, version: string, children: Map<FieldValue, Row[]>[]): Record<string, unknown> => {
-    const out = wireRecord(soql.sobject, row, version, soql.fields.map((f) => f.name));
-    soql.subqueries.forEach((sub, i) => {
-      const kids = children[i]!.get(row.Id ?? null) ?? [];
-      // an empty child relationship is null on the wire, not an empty list
-      out[sub.relationship] =
-        kids.length === 0 ? null : { totalSize: kids.length, done: true, records: kids.map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name))) };
+    const projected = limited.map((r) => project(soql, r, version, children));
+    const records = projected.map((p) => p.record);
+    const batch = batchSize(c.req.header('sforce-query-options'));
+    // Child rows count toward the batch: a page holds fewer parents when they carry children, and
+    // never more than asked (https://developer.salesforce.com/docs/platform/api-rest/guide/headers-queryoptions.html:
+    // the batch size is a maximum, not guaranteed; https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_limits.htm)
+    const ends: number[] = [];
+    let inPage = 0;
+    projected.forEach((p, i) => {
+      if (inPage > 0 && inPage + p.weight > batch) {
+        ends.push(i);
+        inPage = 0;
+      }
+      inPage += p.weight;
     });
-    return out;
+    ends.push(records.length);
+    return answer(c, version, cursorFor(records, ends), records, ends, 0);
   };
 
-  const answer = (c: Context, version: string, key: string | undefined, records: Record<string, unknown>[], batch: number, offset: number) => {
-    const page = records.slice(offset, offset + batch);
-    const done = offset + batch >= records.length;
-    const body: Record<string, unknown> = { totalSize: records.length, done, records: page };
-    if (!done && key !== undefined) body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${offset + batch}`;
+  /** a locator for a result of more than one page; the result is fixed now, pages are read from it (locators expire after 15 min) */
+  const cursorFor = (records: Record<string, unknown>[], ends: number[]): string | undefined => {
+    if (ends.length <= 1) return undefined;
+    const key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
+    locators.set(key, { records, ends, expiresAt: clock.now() + LOCATOR_TTL_MS });
+    return key;
+  };
+
+  const project = (soql: Soql, row: Row, version: string, children: Map<FieldValue, Row[]>[]): { record: Record<string, unknown>; weight: number } => {
+    const out = wireRecord(soql.sobject, row, version, soql.fields.map((f) => f.name));
+    let weight = 1;
+    soql.subqueries.forEach((sub, i) => {
+      const kids = (children[i]!.get(row.Id ?? null) ?? []).map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name)));
+      // an empty child relationship is null on the wire, not an empty list
+      if (kids.length === 0) {
+        out[sub.relationship] = null;
+        return;
+      }
+      // more children than one answer holds: the nested result pages through its own locator
+      const ends: number[] = [];
+      for (let e = CHILD_BATCH; e < kids.length; e += CHILD_BATCH) ends.push(e);
+      ends.push(kids.length);
+      const key = cursorFor(kids, ends);
+      const first = kids.slice(0, ends[0]);
+      weight += first.length;
+      out[sub.relationship] = { totalSize: kids.length, done: key === undefined, ...(key === undefined ? {} : { nextRecordsUrl: `/services/data/v${version}/query/${key}-${ends[0]!}` }), records: first };
+    });
+    return { record: out, weight };
+  };
+
+  const answer = (c: Context, version: string, key: string | undefined, records: Record<string, unknown>[], ends: number[], offset: number) => {
+    const end = ends.find((e) => e > offset) ?? records.length;
+    const done = end >= records.length;
+    const body: Record<string, unknown> = { totalSize: records.length, done, records: records.slice(offset, end) };
+    if (!done && key !== undefined) body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${end}`;
     return json(c, 200, body);
   };
 
@@ -281,8 +312,10 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       return sfError(c, 400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
     }
     const offset = Number(m[2]);
-    if (offset + cur.batch >= cur.records.length) locators.delete(m[1]!);
-    return answer(c, c.req.param('version').slice(1), m[1]!, cur.records, cur.batch, offset);
+    // only the page starts this cursor handed out are locators
+    if (!cur.ends.slice(0, -1).includes(offset)) return sfError(c, 400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
+    if ((cur.ends.find((e) => e > offset) ?? cur.records.length) >= cur.records.length) locators.delete(m[1]!);
+    return answer(c, c.req.param('version').slice(1), m[1]!, cur.records, cur.ends, offset);
   });
 
   data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/describe', (c) => {

@@ -106,4 +106,32 @@ describe('Salesforce emulator org switches', () => {
     expect(((await email.json()) as { errorCode: string }[])[0]!.errorCode).toBe('INVALID_TYPE');
     expect((await call('/services/data/v62.0/sobjects/EmailMessage/describe')).status).toBe(404);
   });
+
+  it('pages children through nested locators, counts child rows toward the batch, and queryAll shows deleted children', async () => {
+    const big = sandbox.data.create('Account', { Name: 'Big' }).Id as string;
+    const other = sandbox.data.create('Account', { Name: 'Other' }).Id as string;
+    for (let i = 0; i < 450; i++) sandbox.data.create('Contact', { LastName: `c${i}`, AccountId: big });
+    const gone = sandbox.data.create('Contact', { LastName: 'gone', AccountId: other }).Id as string;
+    sandbox.data.create('Contact', { LastName: 'kept', AccountId: other });
+    sandbox.data.remove('Contact', gone);
+    const soql = encodeURIComponent('SELECT Id, (SELECT Id, IsDeleted FROM Contacts) FROM Account ORDER BY Id');
+    type Nested = { totalSize: number; done: boolean; nextRecordsUrl?: string; records: { Id: string; IsDeleted: boolean }[] };
+    type Page = { done: boolean; nextRecordsUrl?: string; records: { Id: string; Contacts: Nested | null }[] };
+    const first = (await (await call(`/services/data/v62.0/query?q=${soql}`, { headers: { 'Sforce-Query-Options': 'batchSize=200' } })).json()) as Page;
+    // 1 parent + 200 inline children fill the batch of 200: one parent per page
+    expect(first.records.map((r) => r.Id)).toEqual([big]);
+    const nested = first.records[0]!.Contacts!;
+    expect([nested.totalSize, nested.done, nested.records.length]).toEqual([450, false, 200]);
+    expect(nested.nextRecordsUrl).toMatch(/^\/services\/data\/v62\.0\/query\/01g\w+-200$/);
+    const second = (await (await call(nested.nextRecordsUrl!)).json()) as Nested;
+    expect([second.done, second.records.length]).toEqual([false, 200]);
+    const third = (await (await call(second.nextRecordsUrl!)).json()) as Nested;
+    expect([third.done, third.records.length, third.nextRecordsUrl]).toEqual([true, 50, undefined]);
+    const rest = (await (await call(first.nextRecordsUrl!)).json()) as Page;
+    expect(rest.records.map((r) => [r.Id, r.Contacts?.records.length])).toEqual([[other, 1]]);
+    // a made-up offset is not a locator
+    expect((await call(nested.nextRecordsUrl!.replace(/-200$/, '-7'))).status).toBe(400);
+    const all = (await (await call(`/services/data/v62.0/queryAll?q=${encodeURIComponent(`SELECT Id, (SELECT Id, IsDeleted FROM Contacts) FROM Account WHERE Id = '${other}'`)}`)).json()) as Page;
+    expect(all.records[0]!.Contacts!.records.map((r) => r.IsDeleted).sort()).toEqual([false, true]);
+  });
 });
