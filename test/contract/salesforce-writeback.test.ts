@@ -161,3 +161,28 @@ describe('salesforce write-back against customer automation', () => {
     expect(h.sandbox.data.get('Contact', a)!.Rapport_Satisfaction__c).toBe(30);
   });
 });
+
+describe('salesforce request deadline', () => {
+  it('a call with no answer within the timeout fails as unavailable and its connection is closed', async () => {
+    const { createServer } = await import('node:http');
+    const { createSalesforceConnector } = await import('../../src/connectors/salesforce/index.ts');
+    let closedAt: number | undefined;
+    const server = createServer((req) => {
+      // never answers; notes when the client gives up the request
+      req.socket.on('close', () => (closedAt = Date.now()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const c = createSalesforceConnector({ instanceUrl: `http://127.0.0.1:${port}`, accessToken: async () => 'x', apiVersion: '62.0', timeoutMs: 300, retry: { retries: 0 } });
+      const started = Date.now();
+      await expect(c.whoAmI()).rejects.toMatchObject({ kind: 'unavailable' });
+      for (let i = 0; i < 50 && closedAt === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(closedAt).toBeDefined();
+      expect(closedAt! - started).toBeLessThan(2_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

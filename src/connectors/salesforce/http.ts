@@ -141,7 +141,7 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
     counters.probes++;
     let body: unknown;
     try {
-      body = await deadline(Promise.resolve(conn.request({ method: 'GET', url: '/limits' }, { retry: { maxRetries: 0 } } as never)), opts.timeoutMs, signal, 'GET limits');
+      body = await deadline(Promise.resolve(conn.request({ method: 'GET', url: '/limits' }, { retry: { maxRetries: 0 }, timeout: opts.timeoutMs } as never)), opts.timeoutMs, signal, 'GET limits');
     } catch (e) {
       throw toCrmError(e, 'GET limits');
     }
@@ -167,7 +167,8 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
           headers: { ...(req.body === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers },
           ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         },
-        { retry: { maxRetries: 0 } } as never,
+        // jsforce aborts its fetch after `timeout` ms: the deadline cancels the request itself, not just our wait
+        { retry: { maxRetries: 0 }, timeout: opts.timeoutMs } as never,
       );
       body = await deadline(Promise.resolve(pending), opts.timeoutMs, req.signal, req.label);
       noteUsage();
