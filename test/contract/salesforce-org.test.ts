@@ -137,3 +137,33 @@ describe('salesforce child subqueries', () => {
     expect((await drain('deals')).map((r) => [r.id, r.contactIds])).toEqual([[opp, [a]]]);
   });
 });
+
+describe('salesforce query timeouts', () => {
+  it('QUERY_TIMEOUT narrows the SystemModstamp window instead of failing the run: backfill and incremental read everything', async () => {
+    h = await salesforceHarness({ queryLimit: 2000 }, { org: { queryTimeoutRows: 60 } });
+    const now = h.sandbox.clock.now();
+    const ids = Array.from({ length: 250 }, (_, i) => h!.sandbox.data.create('Contact', { LastName: `c${i}` }, { at: now - (i + 1) * 3_600_000 * 7 }).Id as string);
+    const records: CrmRecord[] = [];
+    let cursor: Cursor | null = null;
+    for await (const p of h.connector.changes('contacts', null, signal)) {
+      records.push(...p.records);
+      cursor = p.next;
+    }
+    expect(new Set(records.map((r) => r.id))).toEqual(new Set(ids));
+    // 100 changes in one minute: the incremental pass (with its lookback) times out as a whole, then reads them in windows
+    await h.advance(3_600_000);
+    const changed = ids.slice(0, 100);
+    for (const [i, id] of changed.entries()) {
+      h.sandbox.data.update('Contact', id, { FirstName: `n${i}` });
+      if (i % 10 === 9) await h.advance(1_000);
+    }
+    const again = await drain('contacts', cursor);
+    expect(new Set(again.map((r) => r.id))).toEqual(new Set(changed));
+  });
+
+  it('a query that times out even for one second of changes fails the stream as unavailable', async () => {
+    h = await salesforceHarness({ queryLimit: 2000 }, { org: { queryTimeoutRows: 5 } });
+    for (let i = 0; i < 10; i++) h.sandbox.data.create('Contact', { LastName: `same-second-${i}` });
+    await expect(drain('contacts')).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'QUERY_TIMEOUT' } });
+  });
+});

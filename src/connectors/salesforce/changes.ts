@@ -84,28 +84,44 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
   let plan = await planFor(deps, type, signal);
   if (plan === null) return;
   const label = `queryAll ${plan.spec.sobject}`;
-  let where: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(Math.max(0, start.since - deps.lookbackMs))}`;
+  // the lower bound as SOQL (lookback start, or the keyset after the last row read) and as time
+  let lower: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(Math.max(0, start.since - deps.lookbackMs))}`;
+  let lowerMs = start === null ? 0 : Math.max(0, start.since - deps.lookbackMs);
+  // QUERY_TIMEOUT: the org gave up on the query (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm).
+  // Retrying it as is fails every cycle; instead the run reads SystemModstamp windows [lowerMs, lowerMs + window),
+  // halving the window on each timeout and doubling it after a window that passed. null = no upper bound.
+  let window: number | null = null;
   let firstQuery = true;
   for (;;) {
-    let url: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit, plan))}`;
+    const upper = window === null ? null : Math.ceil((lowerMs + window) / 1000) * 1000;
+    const where = (): string | null => {
+      const conds = [lower === null ? null : `(${lower})`, upper === null ? null : `SystemModstamp < ${soqlTime(upper)}`].filter((c): c is string => c !== null);
+      return conds.length === 0 ? null : conds.join(' AND ');
+    };
+    let url: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, where(), deps.queryLimit, plan))}`;
     let inQuery = 0;
     let last: SfRecord | undefined;
     let described = false;
+    let timedOut = false;
     while (url !== undefined) {
       let page: z.infer<typeof QueryPage>;
       try {
         page = await deps.http.request({ method: 'GET', path: url, headers: { 'Sforce-Query-Options': `batchSize=${deps.pageSize}` }, schema: QueryPage, signal, label });
       } catch (e) {
+        const code = e instanceof CrmError ? e.details.code : undefined;
+        if (code === 'QUERY_TIMEOUT' && inQuery === 0) {
+          timedOut = true;
+          break;
+        }
         // a field or object hidden since we described it (an admin changed permissions): describe
         // again and rerun this query once, narrowed (nothing of it was delivered yet)
-        const code = e instanceof CrmError ? e.details.code : undefined;
         if (described || inQuery > 0 || (code !== 'INVALID_FIELD' && code !== 'INVALID_TYPE')) throw e;
         described = true;
         deps.describe.forget(plan.spec.sobject);
         const fresh = await planFor(deps, type, signal);
         if (fresh === null) return;
         plan = fresh;
-        url = `/queryAll?q=${encodeURIComponent(buildSoql(type, where, deps.queryLimit, plan))}`;
+        url = `/queryAll?q=${encodeURIComponent(buildSoql(type, where(), deps.queryLimit, plan))}`;
         continue;
       }
       const spec = plan.spec;
@@ -124,13 +140,31 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
       // never behind the cursor we started from: a pass that only re-read the lookback window (its
       // newest row hard-deleted since) must not move the next pass further back each time
       const next = encodeCursor({ v: 1, since: Math.max(start?.since ?? 0, parseSfTime(tail!.SystemModstamp) ?? 0), lastId: tail!.Id });
-      // the first query's totalSize is the whole run's size unless it hit the LIMIT
-      yield firstQuery && page.totalSize < deps.queryLimit ? { records, next, total: page.totalSize } : { records, next };
+      // the first query's totalSize is the whole run's size unless it hit the LIMIT or a window
+      yield firstQuery && upper === null && page.totalSize < deps.queryLimit ? { records, next, total: page.totalSize } : { records, next };
     }
-    if (inQuery < deps.queryLimit || last === undefined) return;
+    if (timedOut) {
+      const span = window ?? Math.max(1000, deps.now() + 1000 - lowerMs);
+      if (span <= 1000) throw new CrmError('unavailable', `Salesforce ${label}: QUERY_TIMEOUT even for one second of changes`, { crm: 'salesforce', code: 'QUERY_TIMEOUT' });
+      window = Math.floor(span / 2);
+      firstQuery = false;
+      deps.logger.info({ type, windowMs: window }, 'Salesforce query timed out: reading a narrower SystemModstamp window');
+      continue;
+    }
     firstQuery = false;
-    const ts = soqlTime(parseSfTime(last.SystemModstamp) ?? 0);
-    where = `SystemModstamp > ${ts} OR (SystemModstamp = ${ts} AND Id > ${soqlString(last.Id)})`;
+    if (inQuery >= deps.queryLimit && last !== undefined) {
+      // the LIMIT was hit: continue strictly after the last (stamp, Id), inside the same window
+      const ts = soqlTime(parseSfTime(last.SystemModstamp) ?? 0);
+      lower = `SystemModstamp > ${ts} OR (SystemModstamp = ${ts} AND Id > ${soqlString(last.Id)})`;
+      lowerMs = parseSfTime(last.SystemModstamp) ?? lowerMs;
+      continue;
+    }
+    if (upper === null) return;
+    // the window is done: the next one starts at its end, twice as wide (open once it reaches now)
+    lower = `SystemModstamp >= ${soqlTime(upper)}`;
+    lowerMs = upper;
+    window = window === null ? null : window * 2;
+    if (lowerMs + (window ?? 0) > deps.now()) window = null;
   }
 }
 

@@ -26,6 +26,8 @@ export type SalesforceOrgSettings = {
   sharedActivities: boolean;
   /** objects this org does not have (EmailMessage without Enhanced Email, Survey_Response__c not deployed…) */
   missingObjects: string[];
+  /** a query whose filter matches more rows than this runs past the org's query timeout */
+  queryTimeoutRows: number | null;
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -38,6 +40,7 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   readOnlyFields: [],
   sharedActivities: true,
   missingObjects: [],
+  queryTimeoutRows: null,
 };
 
 /**
@@ -228,6 +231,11 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       data.rows(soql.sobject.name).filter((r) => (all || r.IsDeleted !== true) && matches(soql.where, r)),
       soql.orderBy,
     );
+    // A query that runs too long is cancelled with QUERY_TIMEOUT (queries time out after 120 s,
+    // https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm);
+    // the emulator's cost model: rows matching the filter, whatever the LIMIT
+    const maxRows = deps.org().queryTimeoutRows;
+    if (maxRows !== null && rows.length > maxRows) return sfError(c, 400, 'QUERY_TIMEOUT', 'Your query request was running for too long.');
     const limited = soql.limit === null ? rows : rows.slice(0, soql.limit);
     const version = (c.req.param('version') ?? 'v62.0').slice(1);
     // children grouped by parent once per query, not scanned once per parent row

@@ -134,4 +134,14 @@ describe('Salesforce emulator org switches', () => {
     const all = (await (await call(`/services/data/v62.0/queryAll?q=${encodeURIComponent(`SELECT Id, (SELECT Id, IsDeleted FROM Contacts) FROM Account WHERE Id = '${other}'`)}`)).json()) as Page;
     expect(all.records[0]!.Contacts!.records.map((r) => r.IsDeleted).sort()).toEqual([false, true]);
   });
+
+  it('a query matching more rows than the org can scan in time answers 400 QUERY_TIMEOUT; a narrower one passes', async () => {
+    contacts(30);
+    sandbox.configure({ queryTimeoutRows: 20 });
+    const wide = await call(`/services/data/v62.0/queryAll?q=${encodeURIComponent('SELECT Id FROM Contact LIMIT 5')}`);
+    expect(wide.status).toBe(400);
+    expect(await wide.json()).toEqual([{ errorCode: 'QUERY_TIMEOUT', message: 'Your query request was running for too long.' }]);
+    const narrow = await call(`/services/data/v62.0/queryAll?q=${encodeURIComponent("SELECT Id FROM Contact WHERE LastName = 'c1'")}`);
+    expect(narrow.status).toBe(200);
+  });
 });
