@@ -167,3 +167,50 @@ describe('salesforce query timeouts', () => {
     await expect(drain('contacts')).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'QUERY_TIMEOUT' } });
   });
 });
+
+describe('salesforce deletes beyond the recycle bin', () => {
+  it('a record purged past the recycle bin is tombstoned by the periodic ids-only sweep; its links go too', async () => {
+    const { join } = await import('node:path');
+    const { createStore } = await import('../../src/store/index.ts');
+    const { syncStream } = await import('../../src/sync/sync-stream.ts');
+    const { silentLogger } = await import('../../src/log.ts');
+    const { tempDir } = await import('../support/temp-dir.ts');
+    h = await salesforceHarness({ sweepEveryMs: 24 * 3_600_000 }, { sessionTimeoutMs: 30 * 86_400_000 });
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db'), now: () => h!.sandbox.clock.now() });
+    try {
+      const [keep, purged] = [contact('keep@example.com'), contact('purged@example.com')];
+      const call = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: purged });
+      const deps = { store, connector: h.connector, portal: h.portal, logger: silentLogger, now: () => h!.sandbox.clock.now() };
+      for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
+      expect(store.records.counts(h.portal).contacts).toEqual({ live: 2, deleted: 0 });
+      // deleted, and the recycle bin emptied (or a hard delete): queryAll never shows it
+      await h.advance(3_600_000);
+      h.sandbox.data.remove('Contact', purged);
+      h.sandbox.data.remove('Task', call);
+      h.sandbox.data.purge('Contact', purged);
+      h.sandbox.data.purge('Task', call);
+      await h.advance(3_600_000);
+      await syncStream(deps, 'contacts', { signal });
+      expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(false); // no sweep yet: not due
+      // `query` (not queryAll) is only used by sweeps here, and once by whoAmI
+      const before = h.sandbox.stats().byRoute['GET /services/data/vXX.X/query'] ?? 0;
+      const idsQueries = () => (h!.sandbox.stats().byRoute['GET /services/data/vXX.X/query'] ?? 0) - before;
+      await h.advance(24 * 3_600_000);
+      for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
+      expect(idsQueries()).toBe(2);
+      expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(true);
+      expect(store.records.get(h.portal, 'contacts', keep)?.deleted).toBe(false);
+      expect(store.records.get(h.portal, 'calls', call)?.deleted).toBe(true);
+      expect(store.records.linkedToContact(h.portal, purged)).toEqual([]);
+      // the cache equals the org
+      expect(store.records.counts(h.portal).contacts).toEqual({ live: h.sandbox.data.count('Contact'), deleted: 1 });
+      // the next run does not sweep again the same day
+      await syncStream(deps, 'contacts', { signal });
+      expect(idsQueries()).toBe(2);
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+});

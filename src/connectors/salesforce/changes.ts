@@ -26,7 +26,13 @@ import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
  *   with a `latestDateCovered` behind "now" (salesforce.md §1.5). How far back is enough is
  *   UNCONFIRMED; the default (60 s) costs a few repeated rows per pass, which the store ignores.
  */
-const CursorSchema = z.object({ v: z.literal(1), since: z.number().int().nonnegative(), lastId: z.string() });
+const CursorSchema = z.object({
+  v: z.literal(1),
+  since: z.number().int().nonnegative(),
+  lastId: z.string(),
+  /** when the last ids-only sweep ran (absent in cursors written before sweeps existed) */
+  sweptAt: z.number().int().nonnegative().optional(),
+});
 type SfCursor = z.infer<typeof CursorSchema>;
 
 export const encodeCursor = (c: SfCursor): Cursor => JSON.stringify(c) as Cursor;
@@ -62,6 +68,8 @@ export type ChangesDeps = {
   lookbackMs: number;
   /** what the integration user can see (describe.ts) */
   describe: DescribeCache;
+  /** how often an incremental run ends with an ids-only sweep for deletes past the recycle bin */
+  sweepEveryMs: number;
 };
 
 /** The full query of a type; `plan` narrows it to what the org lets the integration user see. */
@@ -84,6 +92,9 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
   let plan = await planFor(deps, type, signal);
   if (plan === null) return;
   const label = `queryAll ${plan.spec.sobject}`;
+  // a backfill reads every live row: it counts as a sweep
+  const sweptAt = start?.sweptAt ?? (start === null ? deps.now() : 0);
+  let latest: SfCursor | null = start === null ? null : { ...start, sweptAt };
   // the lower bound as SOQL (lookback start, or the keyset after the last row read) and as time
   let lower: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(Math.max(0, start.since - deps.lookbackMs))}`;
   let lowerMs = start === null ? 0 : Math.max(0, start.since - deps.lookbackMs);
@@ -92,7 +103,7 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
   // halving the window on each timeout and doubling it after a window that passed. null = no upper bound.
   let window: number | null = null;
   let firstQuery = true;
-  for (;;) {
+  run: for (;;) {
     const upper = window === null ? null : Math.ceil((lowerMs + window) / 1000) * 1000;
     const where = (): string | null => {
       const conds = [lower === null ? null : `(${lower})`, upper === null ? null : `SystemModstamp < ${soqlTime(upper)}`].filter((c): c is string => c !== null);
@@ -139,7 +150,8 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
       if (records.length === 0) continue;
       // never behind the cursor we started from: a pass that only re-read the lookback window (its
       // newest row hard-deleted since) must not move the next pass further back each time
-      const next = encodeCursor({ v: 1, since: Math.max(start?.since ?? 0, parseSfTime(tail!.SystemModstamp) ?? 0), lastId: tail!.Id });
+      latest = { v: 1, since: Math.max(start?.since ?? 0, parseSfTime(tail!.SystemModstamp) ?? 0), lastId: tail!.Id, sweptAt };
+      const next = encodeCursor(latest);
       // the first query's totalSize is the whole run's size unless it hit the LIMIT or a window
       yield firstQuery && upper === null && page.totalSize < deps.queryLimit ? { records, next, total: page.totalSize } : { records, next };
     }
@@ -159,14 +171,39 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
       lowerMs = parseSfTime(last.SystemModstamp) ?? lowerMs;
       continue;
     }
-    if (upper === null) return;
+    if (upper === null) break run;
     // the window is done: the next one starts at its end, twice as wide (open once it reaches now)
     lower = `SystemModstamp >= ${soqlTime(upper)}`;
     lowerMs = upper;
     window = window === null ? null : window * 2;
     if (lowerMs + (window ?? 0) > deps.now()) window = null;
   }
+  if (latest !== null && deps.now() - sweptAt >= deps.sweepEveryMs) yield await sweep(deps, plan, latest, signal);
 }
+
+/**
+ * Deletes the change feed cannot show: queryAll lists deleted rows only while they are in the
+ * recycle bin (15 days, or until it is emptied; hard deletes never), and getDeleted has the same
+ * horizon (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
+ * So now and then a run ends by listing every live id (ids only, `query` without deleted rows,
+ * one call per 2,000 ids); the store tombstones cached records missing from it (`Page.liveIds`).
+ */
+async function sweep(deps: ChangesDeps, plan: QueryPlan, latest: SfCursor, signal: AbortSignal): Promise<Page> {
+  const spec = plan.spec;
+  const soql = `SELECT Id FROM ${spec.sobject}${spec.filter === undefined ? '' : ` WHERE ${spec.filter}`} ORDER BY Id`;
+  const label = `sweep ${spec.sobject}`;
+  const ids: string[] = [];
+  let url: string | undefined = `/query?q=${encodeURIComponent(soql)}`;
+  while (url !== undefined) {
+    const page: z.infer<typeof IdsPage> = await deps.http.request({ method: 'GET', path: url, headers: { 'Sforce-Query-Options': 'batchSize=2000' }, schema: IdsPage, signal, label });
+    for (const r of page.records) ids.push(r.Id);
+    url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+    if (!page.done && url === undefined) throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
+  }
+  return { records: [], next: encodeCursor({ ...latest, sweptAt: deps.now() }), liveIds: ids };
+}
+
+const IdsPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({ Id: z.string() })) });
 
 const ChildPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({})) });
 

@@ -28,6 +28,8 @@ export type SalesforceConnectorOptions = {
   queryLimit?: number;
   /** each incremental pass re-reads this far before the cursor, for late-committing transactions (default 60 s; changes.ts) */
   lookbackMs?: number;
+  /** how often a stream's run ends with an ids-only sweep that finds hard-deleted / purged records (default 24 h) */
+  sweepEveryMs?: number;
   /** concurrent requests per org (default 4) */
   concurrency?: number;
   /** pause (rate_limited, policy DAILY) once this share of the daily API budget is used (default 0.8) */
@@ -85,7 +87,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
   return {
     crm: 'salesforce',
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe }, type, cursor, signal);
+      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000 }, type, cursor, signal);
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):
