@@ -193,12 +193,13 @@ describe('salesforce deletes beyond the recycle bin', () => {
       await h.advance(3_600_000);
       await syncStream(deps, 'contacts', { signal });
       expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(false); // no sweep yet: not due
-      // `query` (not queryAll) is only used by sweeps here, and once by whoAmI
-      const before = h.sandbox.stats().byRoute['GET /services/data/vXX.X/query'] ?? 0;
-      const idsQueries = () => (h!.sandbox.stats().byRoute['GET /services/data/vXX.X/query'] ?? 0) - before;
+      const queryAlls = () => h!.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0;
+      let before = queryAlls();
+      // one queryAll per stream run; a sweep adds one more
+      const idsQueries = () => queryAlls() - before;
       await h.advance(24 * 3_600_000);
       for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
-      expect(idsQueries()).toBe(2);
+      expect(idsQueries()).toBe(2 + 2);
       expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(true);
       expect(store.records.get(h.portal, 'contacts', keep)?.deleted).toBe(false);
       expect(store.records.get(h.portal, 'calls', call)?.deleted).toBe(true);
@@ -206,11 +207,33 @@ describe('salesforce deletes beyond the recycle bin', () => {
       // the cache equals the org
       expect(store.records.counts(h.portal).contacts).toEqual({ live: h.sandbox.data.count('Contact'), deleted: 1 });
       // the next run does not sweep again the same day
+      before = queryAlls();
       await syncStream(deps, 'contacts', { signal });
-      expect(idsQueries()).toBe(2);
+      expect(idsQueries()).toBe(1);
     } finally {
       store.close();
       dir.cleanup();
     }
+  });
+});
+
+describe('salesforce delete sweep on a big org', () => {
+  it('a sweep the org times out is skipped for a day, not a failed stream every pass', async () => {
+    h = await salesforceHarness({ sweepEveryMs: 3_600_000, queryLimit: 2000 }, { sessionTimeoutMs: 30 * 86_400_000 });
+    for (let i = 0; i < 30; i++) h.sandbox.data.create('Contact', { LastName: `c${i}` }, { at: h.sandbox.clock.now() - (i + 1) * 86_400_000 });
+    let cursor: Cursor | null = null;
+    for await (const p of h.connector.changes('contacts', null, signal)) cursor = p.next;
+    // incremental passes read few rows; listing every id is too much for this org
+    h.sandbox.configure({ queryTimeoutRows: 10 });
+    await h.advance(2 * 3_600_000);
+    const pages: { liveIds?: readonly string[]; next: Cursor }[] = [];
+    for await (const p of h.connector.changes('contacts', cursor, signal)) pages.push(p);
+    expect(pages.at(-1)?.liveIds).toBeUndefined();
+    // the sweep is not attempted again within the next hour
+    const sweptCursor = pages.at(-1)!.next;
+    const before = h.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0;
+    await h.advance(10 * 60_000);
+    for await (const p of h.connector.changes('contacts', sweptCursor, signal)) void p;
+    expect((h.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0) - before).toBe(1);
   });
 });

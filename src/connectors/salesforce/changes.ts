@@ -178,22 +178,36 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
     window = window === null ? null : window * 2;
     if (lowerMs + (window ?? 0) > deps.now()) window = null;
   }
-  if (latest !== null && deps.now() - sweptAt >= deps.sweepEveryMs) yield await sweep(deps, plan, latest, signal);
+  if (latest !== null && deps.now() - sweptAt >= deps.sweepEveryMs) {
+    let swept: Page;
+    try {
+      swept = await sweep(deps, plan, latest, signal);
+    } catch (e) {
+      // an org too big to list in one query: skip until tomorrow rather than fail every pass
+      if (!(e instanceof CrmError) || e.details.code !== 'QUERY_TIMEOUT') throw e;
+      deps.logger.warn({ type }, 'Salesforce delete sweep timed out; retrying in a day');
+      swept = { records: [], next: encodeCursor({ ...latest, sweptAt: deps.now() }) };
+    }
+    yield swept;
+  }
 }
 
 /**
  * Deletes the change feed cannot show: queryAll lists deleted rows only while they are in the
  * recycle bin (15 days, or until it is emptied; hard deletes never), and getDeleted has the same
  * horizon (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
- * So now and then a run ends by listing every live id (ids only, `query` without deleted rows,
- * one call per 2,000 ids); the store tombstones cached records missing from it (`Page.liveIds`).
+ * So now and then a run ends by listing every live id (ids only, one call per 2,000 ids); the store
+ * tombstones cached records missing from it (`Page.liveIds`).
  */
 async function sweep(deps: ChangesDeps, plan: QueryPlan, latest: SfCursor, signal: AbortSignal): Promise<Page> {
   const spec = plan.spec;
-  const soql = `SELECT Id FROM ${spec.sobject}${spec.filter === undefined ? '' : ` WHERE ${spec.filter}`} ORDER BY Id`;
+  // queryAll with IsDeleted = false, not query: query leaves out archived activities (Tasks and
+  // Events older than a year, https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_guidelines_archive.htm),
+  // which are live records a sweep must not tombstone
+  const soql = `SELECT Id FROM ${spec.sobject} WHERE IsDeleted = false${spec.filter === undefined ? '' : ` AND (${spec.filter})`} ORDER BY Id`;
   const label = `sweep ${spec.sobject}`;
   const ids: string[] = [];
-  let url: string | undefined = `/query?q=${encodeURIComponent(soql)}`;
+  let url: string | undefined = `/queryAll?q=${encodeURIComponent(soql)}`;
   while (url !== undefined) {
     const page: z.infer<typeof IdsPage> = await deps.http.request({ method: 'GET', path: url, headers: { 'Sforce-Query-Options': 'batchSize=2000' }, schema: IdsPage, signal, label });
     for (const r of page.records) ids.push(r.Id);
