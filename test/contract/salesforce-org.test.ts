@@ -199,7 +199,8 @@ describe('salesforce deletes beyond the recycle bin', () => {
       const idsQueries = () => queryAlls() - before;
       await h.advance(24 * 3_600_000);
       for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
-      expect(idsQueries()).toBe(2 + 2);
+      // contacts: the pass and the ids sweep; calls: the pass, the relation-drift read (TaskWhoRelation), the ids sweep
+      expect(idsQueries()).toBe(2 + 3);
       expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(true);
       expect(store.records.get(h.portal, 'contacts', keep)?.deleted).toBe(false);
       expect(store.records.get(h.portal, 'calls', call)?.deleted).toBe(true);
@@ -235,5 +236,45 @@ describe('salesforce delete sweep on a big org', () => {
     await h.advance(10 * 60_000);
     for await (const p of h.connector.changes('contacts', sweptCursor, signal)) void p;
     expect((h.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0) - before).toBe(1);
+  });
+});
+
+describe('salesforce relation drift', () => {
+  it('a contact role added or removed later (the deal itself unchanged) is picked up by the daily sweep', async () => {
+    const { join } = await import('node:path');
+    const { createStore } = await import('../../src/store/index.ts');
+    const { syncStream } = await import('../../src/sync/sync-stream.ts');
+    const { silentLogger } = await import('../../src/log.ts');
+    const { tempDir } = await import('../support/temp-dir.ts');
+    h = await salesforceHarness({}, { sessionTimeoutMs: 30 * 86_400_000 });
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db'), now: () => h!.sandbox.clock.now() });
+    try {
+      const [a, b] = [contact('i@example.com'), contact('j@example.com')];
+      const opp = h.sandbox.data.create('Opportunity', { Name: 'Expansion', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
+      const roleA = h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: a, IsPrimary: true }).Id as string;
+      const deps = { store, connector: h.connector, portal: h.portal, logger: silentLogger, now: () => h!.sandbox.clock.now() };
+      await syncStream(deps, 'deals', { signal });
+      const linked = (c: string) => store.records.linkedToContact(h!.portal, c).some((r) => r.id === opp);
+      expect([linked(a), linked(b)]).toEqual([true, false]);
+      // another deal changes: the cursor moves past this one
+      const other = h.sandbox.data.create('Opportunity', { Name: 'Other', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
+      await h.advance(3_600_000);
+      h.sandbox.data.update('Opportunity', other, { Name: 'Other (renamed)' });
+      await syncStream(deps, 'deals', { signal });
+      await h.advance(3_600_000);
+      const stamp = h.sandbox.data.get('Opportunity', opp)!.SystemModstamp;
+      h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: b, IsPrimary: false });
+      h.sandbox.data.remove('OpportunityContactRole', roleA);
+      expect(h.sandbox.data.get('Opportunity', opp)!.SystemModstamp).toBe(stamp);
+      await syncStream(deps, 'deals', { signal });
+      expect([linked(a), linked(b)]).toEqual([true, false]); // incremental passes cannot see it
+      await h.advance(24 * 3_600_000);
+      expect((await syncStream(deps, 'deals', { signal })).status).toBe('ok');
+      expect([linked(a), linked(b)]).toEqual([false, true]);
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
   });
 });

@@ -179,6 +179,12 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
     if (lowerMs + (window ?? 0) > deps.now()) window = null;
   }
   if (latest !== null && deps.now() - sweptAt >= deps.sweepEveryMs) {
+    try {
+      for await (const p of relinks(deps, type, plan, latest, portal, signal)) yield p;
+    } catch (e) {
+      if (!(e instanceof CrmError) || e.details.code !== 'QUERY_TIMEOUT') throw e;
+      deps.logger.warn({ type }, 'Salesforce relation sweep timed out; retrying in a day');
+    }
     let swept: Page;
     try {
       swept = await sweep(deps, plan, latest, signal);
@@ -215,6 +221,42 @@ async function sweep(deps: ChangesDeps, plan: QueryPlan, latest: SfCursor, signa
     if (!page.done && url === undefined) throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
   }
   return { records: [], next: encodeCursor({ ...latest, sweptAt: deps.now() }), liveIds: ids };
+}
+
+/**
+ * Link drift: a contact role or activity relation added or removed later does not change its
+ * parent's SystemModstamp (docs/install-salesforce.md §3), so the incremental passes do not see it.
+ * The daily sweep reads which parents have relation rows changed since the last sweep (queryAll:
+ * removed rows too) and reads those parents again, with their contacts.
+ */
+async function* relinks(deps: ChangesDeps, type: ObjectType, plan: QueryPlan, latest: SfCursor, portal: string, signal: AbortSignal): AsyncGenerator<Page> {
+  if (plan.child === undefined || plan.spec.contacts === undefined) return;
+  const since = Math.max(0, (latest.sweptAt ?? 0) - deps.lookbackMs);
+  const label = `sweep ${plan.child.sobject}`;
+  const parents = new Set<string>();
+  let url: string | undefined = `/queryAll?q=${encodeURIComponent(`SELECT ${plan.child.field} FROM ${plan.child.sobject} WHERE SystemModstamp >= ${soqlTime(since)}`)}`;
+  while (url !== undefined) {
+    const page: z.infer<typeof ChildPage> = await deps.http.request({ method: 'GET', path: url, headers: { 'Sforce-Query-Options': 'batchSize=2000' }, schema: ChildPage, signal, label });
+    for (const r of page.records) {
+      const id = r[plan.child.field];
+      if (typeof id === 'string') parents.add(id);
+    }
+    url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+  }
+  const ids = [...parents].sort();
+  const next = encodeCursor(latest);
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
+    let q: string | undefined = `/queryAll?q=${encodeURIComponent(buildSoql(type, `Id IN (${chunk.map(soqlString).join(', ')})`, chunk.length, plan))}`;
+    while (q !== undefined) {
+      const page: z.infer<typeof QueryPage> = await deps.http.request({ method: 'GET', path: q, headers: { 'Sforce-Query-Options': `batchSize=${deps.pageSize}` }, schema: QueryPage, signal, label: `sweep ${plan.spec.sobject}` });
+      await completeChildren(deps, page.records, plan.spec.contacts.relationship, signal, label);
+      const now = deps.now();
+      const records = page.records.map((r) => toRecord(portal, type, r as SfRecord, now, plan.spec));
+      if (records.length > 0) yield { records, next };
+      q = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+    }
+  }
 }
 
 const IdsPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({ Id: z.string() })) });

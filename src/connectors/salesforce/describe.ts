@@ -18,9 +18,13 @@ import { SPECS, type SfSpec } from './mapping.ts';
 const Describe = z.object({
   name: z.string(),
   fields: z.array(z.looseObject({ name: z.string(), type: z.string(), updateable: z.boolean().optional() })),
-  childRelationships: z.array(z.looseObject({ relationshipName: z.string().nullable().optional(), childSObject: z.string() })).optional(),
+  childRelationships: z.array(z.looseObject({ relationshipName: z.string().nullable().optional(), childSObject: z.string(), field: z.string() })).optional(),
 });
-export type SObjectSchema = { fields: Map<string, { name: string; updateable: boolean }>; relationships: Set<string> };
+export type SObjectSchema = {
+  fields: Map<string, { name: string; updateable: boolean }>;
+  /** child relationship name (lower case) → the child object and its field pointing at the parent */
+  relationships: Map<string, { childSObject: string; field: string }>;
+};
 
 export type DescribeCache = {
   /** null: the org has no such object (or the user cannot see it) */
@@ -51,7 +55,9 @@ async function load(http: SalesforceHttp, sobject: string, signal: AbortSignal):
     const d = await http.request({ method: 'GET', path: `/sobjects/${sobject}/describe`, schema: Describe, signal, label: `describe ${sobject}` });
     return {
       fields: new Map(d.fields.map((f) => [f.name.toLowerCase(), { name: f.name, updateable: f.updateable === true }])),
-      relationships: new Set((d.childRelationships ?? []).flatMap((r) => (typeof r.relationshipName === 'string' ? [r.relationshipName.toLowerCase()] : []))),
+      relationships: new Map(
+        (d.childRelationships ?? []).flatMap((r) => (typeof r.relationshipName === 'string' ? [[r.relationshipName.toLowerCase(), { childSObject: r.childSObject, field: r.field }] as const] : [])),
+      ),
     };
   } catch (e) {
     // describe of an object the org lacks is 404 NOT_FOUND
@@ -61,7 +67,14 @@ async function load(http: SalesforceHttp, sobject: string, signal: AbortSignal):
 }
 
 /** The query for one type as this org allows it: visible fields, the contacts subquery if it exists. */
-export type QueryPlan = { spec: SfSpec; fields: string[]; contacts: boolean; missing: string[] };
+export type QueryPlan = {
+  spec: SfSpec;
+  fields: string[];
+  /** the contacts subquery is selected; `child` names the relation object behind it */
+  contacts: boolean;
+  child?: { sobject: string; field: string };
+  missing: string[];
+};
 
 const REQUIRED = ['Id', 'SystemModstamp', 'IsDeleted'];
 
@@ -76,8 +89,8 @@ export async function planQuery(cache: DescribeCache, type: ObjectType, signal: 
     if (unusable.length > 0) return { absent: `${spec.sobject} without ${unusable.join(', ')}` };
     const fields = spec.fields.filter(has);
     const missing = spec.fields.filter((f) => !has(f));
-    const contacts = spec.contacts !== undefined && schema.relationships.has(spec.contacts.relationship.toLowerCase());
-    return { spec, fields, contacts, missing };
+    const rel = spec.contacts === undefined ? undefined : schema.relationships.get(spec.contacts.relationship.toLowerCase());
+    return { spec, fields, contacts: rel !== undefined, ...(rel === undefined ? {} : { child: { sobject: rel.childSObject, field: rel.field } }), missing };
   }
   return { absent: `no ${[SPECS[type].sobject, SPECS[type].fallback?.sobject].filter((x) => x !== undefined).join(' or ')} object` };
 }
