@@ -23,7 +23,7 @@ import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
  * - A run starts `lookbackMs` before `since`: a record's SystemModstamp is taken when its
  *   transaction writes it, not when it commits, so a long transaction (a bulk load, a flow) can
  *   make rows visible after we read past their stamp. This is why Salesforce's getUpdated answers
- *   with a `latestDateCovered` behind "now" (salesforce.md §1.5). How far back is enough is
+ *   with a `latestDateCovered` behind "now" (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm). How far back is enough is
  *   UNCONFIRMED; the default (60 s) costs a few repeated rows per pass, which the store ignores.
  */
 const CursorSchema = z.object({
@@ -53,7 +53,7 @@ const QueryPage = z.object({
   records: z.array(z.looseObject({ Id: z.string(), SystemModstamp: z.string(), IsDeleted: z.boolean().optional() })),
 });
 
-/** SOQL datetime literal, whole seconds (salesforce.md §1.3). */
+/** SOQL datetime literal, whole seconds (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm). */
 const soqlTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const soqlString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -142,7 +142,7 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
       inQuery += records.length;
       const tail = page.records.at(-1) as SfRecord | undefined;
       if (tail !== undefined) last = tail;
-      // jsforce keeps only the locator of nextRecordsUrl (salesforce.md §1.3); so do we
+      // jsforce keeps only the locator of nextRecordsUrl (jsforce src/query.ts); so do we
       url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
       if (!page.done && url === undefined) {
         throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });

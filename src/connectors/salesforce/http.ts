@@ -10,8 +10,8 @@ import { withRetry, type Limiter } from '../limiter.ts';
  * jsforce gives us the REST plumbing (instance URL + version, Bearer header, JSON parsing,
  * Salesforce error arrays → `HttpApiError{errorCode}`, `Sforce-Limit-Info` → `conn.limitInfo`).
  * Its own behaviours that would fight our limiter are switched off: no refresh delegate (it
- * retries a 401 forever when the new token is rejected too, salesforce.md §0.4) — we call
- * `onUnauthorized` once instead; and its 5-fold exponential retry of GETs (salesforce.md §0.5) is
+ * retries a 401 forever when the new token is rejected too: jsforce src/session-refresh-delegate.ts) — we call
+ * `onUnauthorized` once instead; and its 5-fold exponential retry of GETs (jsforce src/request.ts) is
  * disabled per call with `retry: {maxRetries: 0}`, so `withRetry` alone decides.
  */
 export type SalesforceHttpOptions = {
@@ -62,7 +62,7 @@ const Limits = z.looseObject({ DailyApiRequests: z.looseObject({ Max: z.number()
 
 const CRM = 'salesforce' as const;
 
-/** errorCode → kind (salesforce.md §1.3, §3). Unknown 4xx codes are invalid_request. */
+/** errorCode → kind (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm). Unknown 4xx codes are invalid_request. */
 const KINDS: Record<string, CrmErrorKind> = {
   INVALID_SESSION_ID: 'auth',
   INVALID_AUTH_HEADER: 'auth',
@@ -104,7 +104,7 @@ export function toCrmError(e: unknown, what: string): CrmError {
 
 export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHttp {
   // `Sforce-Call-Options: client=rapport` marks our writes: Change Data Capture events carry it in
-  // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (salesforce.md §6)
+  // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_event_fields_header.htm)
   const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '', callOptions: { client: 'rapport' } });
   const counters = { calls: 0, rateLimited: 0, retries: 0, probes: 0 };
   let override: string | undefined;

@@ -6,7 +6,7 @@ import type { SalesforceHttp } from './http.ts';
 /**
  * Score write-back (ARCHITECTURE §6): neutral keys → the Rapport_*__c fields on Contact, sent as
  * sObject Collections of ≤ 200 records with allOrNone=false, so one bad record fails alone
- * (salesforce.md §1.4). Per-record errors carry `statusCode` (not `errorCode`) and keep the org's
+ * (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html). Per-record errors carry `statusCode` (not `errorCode`) and keep the org's
  * message (a validation rule's text), which `rapport status` shows. A chunk failing whole on an Apex
  * governor limit is halved and retried. Only auth, missing permissions and the daily-budget pause
  * (before anything was sent) throw: nothing else in the run could succeed either.
@@ -104,7 +104,7 @@ export async function writeScoresSalesforce(http: SalesforceHttp, updates: reado
       return;
     }
     answered += chunk.length;
-    // results come back in request order (salesforce.md §1.4)
+    // results come back in request order (same page)
     chunk.forEach((c, k) => {
       const r = saved[k];
       if (r?.success === true) {

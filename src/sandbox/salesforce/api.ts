@@ -65,7 +65,7 @@ export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean):
 }
 
 /**
- * The Salesforce REST subset Rapport's connector uses (salesforce.md §9), strictly:
+ * The Salesforce REST subset Rapport's connector uses (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_list.htm), strictly:
  *
  *   POST /services/oauth2/token        authorization_code | refresh_token   (form body)
  *   GET  /services/oauth2/authorize    auto-approves: 302 to redirect_uri?code=…&state=…
@@ -111,7 +111,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   const identityUrl = (c: Context) => `${base(c)}/id/${sessions.orgId}/${sessions.userId}`;
   const oauthError = (c: Context, status: number, error: string, description: string) => json(c, status, { error, error_description: description });
 
-  // --- OAuth (salesforce.md §4) ---
+  // --- OAuth (https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.remoteaccess_oauth_web_server_flow_ca.htm) ---
   app.post('/services/oauth2/token', async (c) => {
     const form = await c.req.parseBody();
     const s = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : undefined);
@@ -124,7 +124,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       signature: 'emulated',
       scope: 'api refresh_token',
       instance_url: base(c),
-      // jsforce parses the org and user from `id`: a token response without it breaks the client (salesforce.md §1.2)
+      // jsforce parses the org and user from `id`: a token response without it breaks the client (jsforce src/connection.ts, github.com/jsforce/jsforce)
       id: identityUrl(c),
       token_type: 'Bearer',
       issued_at: String(clock.now()),
@@ -458,7 +458,7 @@ function shareOf(id: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
-/** `Sforce-Query-Options: batchSize=N`: 200…2000, default 2000 (salesforce.md §1.3). */
+/** `Sforce-Query-Options: batchSize=N`: 200…2000, default 2000 (https://developer.salesforce.com/docs/platform/api-rest/guide/headers-queryoptions.html). */
 function batchSize(header: string | undefined): number {
   const m = /batchSize\s*=\s*(\d+)/i.exec(header ?? '');
   if (m === null) return BATCH_DEFAULT;

@@ -10,7 +10,7 @@ import type { FieldValue, Row } from './storage.ts';
  * Comparisons: = != <> < <= > >= and IN (…), against 'strings', numbers, true/false/null, date
  * (2026-01-05) and datetime (2026-01-05T09:00:00Z, …+00:00, optional .sss) literals. Anything
  * else is a MALFORMED_QUERY; unknown fields INVALID_FIELD; unknown objects INVALID_TYPE — the
- * errorCodes Salesforce uses (salesforce.md §1.3).
+ * errorCodes Salesforce uses (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm).
  */
 export class SoqlError extends Error {
   constructor(
