@@ -114,6 +114,12 @@ export type Page = {
   next: Cursor;
   /** best-effort total for progress bars, when the CRM tells */
   total?: number;
+  /**
+   * A sweep: every live id of this type in the CRM when the page was read. Cached live records
+   * missing from it were deleted past the CRM's change feed (hard deletes, a purged recycle bin)
+   * and are tombstoned (sync-stream.ts).
+   */
+  liveIds?: readonly string[];
 };
 
 export type ScoreUpdate = {

@@ -70,7 +70,8 @@ export async function syncStream(
         });
       }
       const changed = store.transaction(() => {
-        const n = store.records.upsertPage(page.records);
+        let n = store.records.upsertPage(page.records);
+        if (page.liveIds !== undefined) n += tombstoneMissing(store, portal, type, page.liveIds, now());
         store.cursors.set(portal, type, page.next);
         store.syncRuns.progress(runId, progress.pages + 1, progress.records + page.records.length);
         return n;
@@ -103,4 +104,15 @@ export async function syncStream(
     clearTimeout(grace);
     opts.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Marks cached live records the CRM no longer lists as deleted (a connector's sweep, `Page.liveIds`). */
+function tombstoneMissing(store: Store, portal: string, type: ObjectType, liveIds: readonly string[], at: number): number {
+  const live = new Set(liveIds);
+  const gone = [...store.records.iterateIds(portal, type)].filter((id) => !live.has(id));
+  const tombstones = gone.flatMap((id) => {
+    const r = store.records.get(portal, type, id);
+    return r === undefined ? [] : [{ portal, type, id, companyId: r.companyId, updatedAt: Math.max(at, r.updatedAt + 1), deleted: true, data: r.data, contactIds: type === 'contacts' ? undefined : [] }];
+  });
+  return store.records.upsertPage(tombstones);
 }

@@ -40,7 +40,8 @@ export async function drainOutbox(
   opts: WriteBackOptions,
 ): Promise<WriteBackResult> {
   const { store, connector, portal, logger } = deps;
-  const batchSize = opts.batchSize ?? 100;
+  // Salesforce sObject Collections take 200 records per call (docs/install-salesforce.md §4)
+  const batchSize = opts.batchSize ?? (connector.crm === 'salesforce' ? 200 : 100);
   const maxAttempts = opts.maxAttempts ?? 5;
   const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
   const parkedReasons = new Map<string, number>();
@@ -60,7 +61,9 @@ export async function drainOutbox(
       if (opts.signal.aborted) break;
       const error = e instanceof CrmError ? e : new CrmError('unavailable', String((e as Error).message ?? e), { crm: connector.crm });
       // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
-      if (error.kind === 'auth' || error.kind === 'forbidden') {
+      // So is a daily-budget pause (Salesforce): it clears when the CRM's window rolls, and counting
+      // it as an attempt would park every pending write after `maxAttempts` drains.
+      if (error.kind === 'auth' || error.kind === 'forbidden' || isBudgetPause(error)) {
         out.error = error;
         break;
       }
@@ -101,6 +104,8 @@ export async function drainOutbox(
         const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
         // The properties exist now: the item stays pending and due, and goes out in the next batch.
         if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
+        // not sent: the connector paused part-way through the batch
+        if (isBudgetPause(error)) continue;
         const retryable = r === undefined || isRetryable(error);
         const willPark = !retryable || item.attempts + 1 >= maxAttempts;
         const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
@@ -125,3 +130,6 @@ export async function drainOutbox(
 function reasonOf(error: CrmError): string {
   return error.details.code === undefined ? error.kind : `${error.kind} ${error.details.code}`;
 }
+
+/** A rate limit that waits for the CRM's daily window (policy DAILY), not for this record. */
+const isBudgetPause = (e: CrmError): boolean => e.kind === 'rate_limited' && e.details.policy === 'DAILY';

@@ -42,10 +42,14 @@ describe('salesforce connector on the emulator', () => {
     h = await salesforceHarness();
     const now = T0;
     const expected = new Map<ObjectType, number>();
-    const generated: { type: HubspotObjectType; id: string; archived: boolean }[] = [];
+    const generated: { type: HubspotObjectType; id: string; archived: boolean; hubspotType: HubspotObjectType }[] = [];
     for (const batch of generateAccount({ seed: 11, contacts: 40, now, messiness: 1 })) {
       h.sandbox.loader.load(batch);
-      for (const o of batch.objects) generated.push({ type: o.type, id: o.id, archived: o.archived });
+      for (const o of batch.objects) {
+        // a completed Task of Type 'Call' is a logged call in Salesforce (dialer integrations), whatever HubSpot called it
+        const dialerCall = o.type === 'tasks' && o.properties.hs_task_type === 'CALL' && o.properties.hs_task_status === 'COMPLETED';
+        generated.push({ type: dialerCall ? 'calls' : o.type, id: o.id, archived: o.archived, hubspotType: o.type });
+      }
     }
     for (const g of generated) if (!g.archived) expected.set(g.type, (expected.get(g.type) ?? 0) + 1);
     for (const type of OBJECT_TYPES) {
@@ -57,7 +61,7 @@ describe('salesforce connector on the emulator', () => {
         if (type !== 'contacts' && type !== 'companies') expect(r.contactIds?.length, `${type} ${r.id} has its contacts`).toBeGreaterThan(0);
         // every id the loader gave back maps the generator's object onto this record
       }
-      const loaded = generated.filter((g) => g.type === type && !g.archived).map((g) => h!.sandbox.loader.idOf(g.type, g.id));
+      const loaded = generated.filter((g) => g.type === type && !g.archived).map((g) => h!.sandbox.loader.idOf(g.hubspotType, g.id));
       expect(new Set(live.map((r) => r.id))).toEqual(new Set(loaded));
     }
     const deals = (await drain(h.connector, 'deals', null)).records;
@@ -72,7 +76,9 @@ describe('salesforce connector on the emulator', () => {
     const emails = (await drain(h.connector, 'emails', null)).records.map((r) => r.data as EngagementData);
     expect(new Set(emails.map((e) => e.direction))).toEqual(new Set(['inbound', 'outbound']));
     const calls = (await drain(h.connector, 'calls', null)).records.map((r) => r.data as EngagementData);
-    expect(calls.every((c) => c.at !== null && c.durationMs !== null)).toBe(true);
+    expect(calls.every((c) => c.at !== null)).toBe(true);
+    // Salesforce call logging has durations; the dialer-style Tasks loaded from HubSpot to-dos do not
+    expect(calls.filter((c) => c.durationMs !== null).length).toBe(generated.filter((g) => g.hubspotType === 'calls' && !g.archived).length);
   }, 60_000);
 
   it('a row that becomes visible late with an older SystemModstamp (a long transaction) is caught by the lookback', async () => {

@@ -1,6 +1,6 @@
 import { createSalesforceConnector, type SalesforceConnector, type SalesforceConnectorOptions } from '../../src/connectors/salesforce/index.ts';
 import { createClock } from '../../src/sandbox/hubspot/clock.ts';
-import { startSalesforceSandbox, type SalesforceSandbox } from '../../src/sandbox/salesforce/index.ts';
+import { startSalesforceSandbox, type SalesforceSandbox, type SalesforceSandboxOptions } from '../../src/sandbox/salesforce/index.ts';
 import type { ContractHarness } from './connector-contract.ts';
 
 export const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -15,9 +15,9 @@ export type SalesforceHarness = ContractHarness & { connector: SalesforceConnect
  * query batch is 200, so the page size here is 200, and a small `queryLimit` makes every run cross
  * both a nextRecordsUrl page and a new keyset query.
  */
-export async function salesforceHarness(over: Partial<SalesforceConnectorOptions> = {}): Promise<SalesforceHarness> {
+export async function salesforceHarness(over: Partial<SalesforceConnectorOptions> = {}, org: Omit<SalesforceSandboxOptions, 'clock' | 'oauth'> = {}): Promise<SalesforceHarness> {
   const clock = createClock({ frozenAt: T0 });
-  const started = await startSalesforceSandbox({ clock, oauth: APP, seed: 7 });
+  const started = await startSalesforceSandbox({ seed: 7, ...org, clock, oauth: APP });
   const { sandbox, baseUrl } = started;
   // the install: authorize → code → token endpoint (what the server's /oauth/salesforce/callback does)
   const redirectUri = 'http://localhost/cb';

@@ -1,5 +1,5 @@
 import { Connection } from 'jsforce';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CrmError, type CrmErrorKind } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { withRetry, type Limiter } from '../limiter.ts';
@@ -10,8 +10,8 @@ import { withRetry, type Limiter } from '../limiter.ts';
  * jsforce gives us the REST plumbing (instance URL + version, Bearer header, JSON parsing,
  * Salesforce error arrays → `HttpApiError{errorCode}`, `Sforce-Limit-Info` → `conn.limitInfo`).
  * Its own behaviours that would fight our limiter are switched off: no refresh delegate (it
- * retries a 401 forever when the new token is rejected too, salesforce.md §0.4) — we call
- * `onUnauthorized` once instead; and its 5-fold exponential retry of GETs (salesforce.md §0.5) is
+ * retries a 401 forever when the new token is rejected too: jsforce src/session-refresh-delegate.ts) — we call
+ * `onUnauthorized` once instead; and its 5-fold exponential retry of GETs (jsforce src/request.ts) is
  * disabled per call with `retry: {maxRetries: 0}`, so `withRetry` alone decides.
  */
 export type SalesforceHttpOptions = {
@@ -25,6 +25,9 @@ export type SalesforceHttpOptions = {
   timeoutMs: number;
   /** stop sending (rate_limited, policy DAILY) once this share of the daily API budget is used */
   budgetFraction: number;
+  /** while paused, re-read `/limits` this often to see whether the rolling 24 h window has freed calls */
+  budgetProbeMs: number;
+  now: () => number;
 };
 
 export type SalesforceRequest<T> = {
@@ -41,12 +44,25 @@ export type SalesforceRequest<T> = {
 
 export type SalesforceHttp = {
   request<T>(req: SalesforceRequest<T>): Promise<T>;
-  stats(): { calls: number; rateLimited: number; retries: number; apiUsage: { used: number; limit: number } | null };
+  stats(): SalesforceHttpStats;
 };
+
+export type SalesforceHttpStats = {
+  calls: number;
+  rateLimited: number;
+  retries: number;
+  /** `/limits` probes sent while paused */
+  probes: number;
+  apiUsage: { used: number; limit: number } | null;
+  /** the daily-budget pause is on */
+  paused: boolean;
+};
+
+const Limits = z.looseObject({ DailyApiRequests: z.looseObject({ Max: z.number(), Remaining: z.number() }) });
 
 const CRM = 'salesforce' as const;
 
-/** errorCode → kind (salesforce.md §1.3, §3). Unknown 4xx codes are invalid_request. */
+/** errorCode → kind (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm). Unknown 4xx codes are invalid_request. */
 const KINDS: Record<string, CrmErrorKind> = {
   INVALID_SESSION_ID: 'auth',
   INVALID_AUTH_HEADER: 'auth',
@@ -88,25 +104,59 @@ export function toCrmError(e: unknown, what: string): CrmError {
 
 export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHttp {
   // `Sforce-Call-Options: client=rapport` marks our writes: Change Data Capture events carry it in
-  // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (salesforce.md §6)
+  // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_event_fields_header.htm)
   const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '', callOptions: { client: 'rapport' } });
-  const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  const counters = { calls: 0, rateLimited: 0, retries: 0, probes: 0 };
   let override: string | undefined;
 
-  const budgetCheck = (what: string) => {
+  // The last known usage. jsforce's `conn.limitInfo` only changes when an answer arrives, so once we
+  // pause nothing would ever update it: while paused we re-probe `GET /limits` (DailyApiRequests
+  // {Max, Remaining}, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm)
+  // every `budgetProbeMs`; the allowance is a rolling 24 h window, so calls free up over time.
+  let usage: { used: number; limit: number } | null = null;
+  let pausedSince: number | null = null;
+  const overBudget = () => usage !== null && usage.limit > 0 && usage.used / usage.limit >= opts.budgetFraction;
+  const paused = (what: string) =>
+    new CrmError('rate_limited', `Salesforce ${what}: ${usage?.used ?? 0} of ${usage?.limit ?? 0} daily API requests used; paused at ${Math.round(opts.budgetFraction * 100)}%`, {
+      crm: CRM,
+      code: 'DAILY_BUDGET',
+      policy: 'DAILY',
+    });
+  const noteUsage = () => {
     const info = conn.limitInfo?.apiUsage;
-    if (info !== undefined && info.limit > 0 && info.used / info.limit >= opts.budgetFraction) {
-      throw new CrmError('rate_limited', `Salesforce ${what}: ${info.used} of ${info.limit} daily API requests used; paused at ${Math.round(opts.budgetFraction * 100)}%`, {
-        crm: CRM,
-        code: 'DAILY_BUDGET',
-        policy: 'DAILY',
-      });
-    }
+    if (info !== undefined) usage = { used: info.used, limit: info.limit };
   };
 
+  async function budgetCheck(what: string, signal: AbortSignal): Promise<void> {
+    if (!overBudget()) {
+      pausedSince = null;
+      return;
+    }
+    const now = opts.now();
+    pausedSince ??= now;
+    if (now - pausedSince < opts.budgetProbeMs) throw paused(what);
+    // the next probe waits a whole window again, whatever this one answers
+    pausedSince = now;
+    counters.calls++;
+    counters.probes++;
+    let body: unknown;
+    try {
+      body = await deadline(Promise.resolve(conn.request({ method: 'GET', url: '/limits' }, { retry: { maxRetries: 0 }, timeout: opts.timeoutMs } as never)), opts.timeoutMs, signal, 'GET limits');
+    } catch (e) {
+      throw toCrmError(e, 'GET limits');
+    }
+    const limits = Limits.safeParse(body);
+    if (!limits.success) throw new CrmError('bad_response', 'Salesforce GET limits: no DailyApiRequests in the answer', { crm: CRM, code: 'SCHEMA' });
+    const { Max, Remaining } = limits.data.DailyApiRequests;
+    usage = { used: Math.max(0, Max - Remaining), limit: Max };
+    if (overBudget()) throw paused(what);
+    pausedSince = null;
+    opts.logger.info({ used: usage.used, limit: usage.limit }, 'Salesforce daily API budget available again; resuming');
+  }
+
   async function once<T>(req: SalesforceRequest<T>, token: string): Promise<T> {
-    budgetCheck(req.label);
     conn.accessToken = token;
+    await budgetCheck(req.label, req.signal);
     counters.calls++;
     let body: unknown;
     try {
@@ -117,10 +167,13 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
           headers: { ...(req.body === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers },
           ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         },
-        { retry: { maxRetries: 0 } } as never,
+        // jsforce aborts its fetch after `timeout` ms: the deadline cancels the request itself, not just our wait
+        { retry: { maxRetries: 0 }, timeout: opts.timeoutMs } as never,
       );
       body = await deadline(Promise.resolve(pending), opts.timeoutMs, req.signal, req.label);
+      noteUsage();
     } catch (e) {
+      noteUsage();
       const ce = toCrmError(e, req.label);
       if (ce.kind === 'rate_limited') counters.rateLimited++;
       throw ce;
@@ -162,7 +215,7 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
         },
       );
     },
-    stats: () => ({ ...counters, apiUsage: conn.limitInfo?.apiUsage ?? null }),
+    stats: () => ({ ...counters, apiUsage: usage, paused: overBudget() }),
   };
 }
 

@@ -4,7 +4,8 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
 import { salesforceChanges } from './changes.ts';
-import { createSalesforceHttp } from './http.ts';
+import { createDescribeCache } from './describe.ts';
+import { createSalesforceHttp, type SalesforceHttpStats } from './http.ts';
 import { SCORE_FIELDS, writeScoresSalesforce } from './write-scores.ts';
 
 export type SalesforceConnectorOptions = {
@@ -27,26 +28,29 @@ export type SalesforceConnectorOptions = {
   queryLimit?: number;
   /** each incremental pass re-reads this far before the cursor, for late-committing transactions (default 60 s; changes.ts) */
   lookbackMs?: number;
+  /** how often a stream's run ends with an ids-only sweep that finds hard-deleted / purged records (default 24 h) */
+  sweepEveryMs?: number;
   /** concurrent requests per org (default 4) */
   concurrency?: number;
   /** pause (rate_limited, policy DAILY) once this share of the daily API budget is used (default 0.8) */
   budgetFraction?: number;
+  /** while paused, re-read `/limits` this often (default 15 min) */
+  budgetProbeMs?: number;
   retry?: { retries?: number; baseMs?: number; maxMs?: number };
   timeoutMs?: number;
   now?: () => number;
 };
 
 export type SalesforceConnector = CrmConnector & {
-  stats(): { calls: number; rateLimited: number; retries: number; apiUsage: { used: number; limit: number } | null };
+  stats(): SalesforceHttpStats;
 };
 
-const Describe = z.object({ name: z.string(), fields: z.array(z.looseObject({ name: z.string(), type: z.string() })) });
 const OrgQuery = z.object({ records: z.array(z.looseObject({ Id: z.string() })).min(1) });
 
 export function createSalesforceConnector(opts: SalesforceConnectorOptions): SalesforceConnector {
   const logger = (opts.logger ?? silentLogger).child({ crm: 'salesforce' });
   // Salesforce has no per-second quota for REST calls, only a concurrency limit on long requests
-  // and the rolling 24 h budget (salesforce.md §3): a concurrency cap plus the budget guard in http.ts.
+  // and the rolling 24 h budget (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm): a concurrency cap plus the budget guard in http.ts.
   const limiter = opts.limiter ?? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, marginMs: 0, concurrency: opts.concurrency ?? 4 } });
   const http = createSalesforceHttp({
     instanceUrl: opts.instanceUrl,
@@ -58,10 +62,13 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
     timeoutMs: opts.timeoutMs ?? 120_000,
     budgetFraction: opts.budgetFraction ?? 0.8,
+    budgetProbeMs: opts.budgetProbeMs ?? 15 * 60_000,
+    now: opts.now ?? Date.now,
   });
   const pageSize = Math.min(2000, Math.max(200, opts.pageSize ?? 2000));
   const queryLimit = Math.max(pageSize, opts.queryLimit ?? 50_000);
   const now = opts.now ?? Date.now;
+  const describe = createDescribeCache(http);
   let portal = opts.portal;
 
   async function whoAmI(): Promise<{ portal: string }> {
@@ -80,7 +87,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
   return {
     crm: 'salesforce',
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000 }, type, cursor, signal);
+      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000 }, type, cursor, signal);
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):
@@ -88,14 +95,25 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
      * (describe Contact) and says which are missing. Idempotent by construction.
      */
     async provision(signal) {
-      const d = await http.request({ method: 'GET', path: '/sobjects/Contact/describe', schema: Describe, signal, label: 'describe Contact' });
-      const have = new Set(d.fields.map((f) => f.name));
-      const missing = Object.values(SCORE_FIELDS).map((s) => s.field).filter((f) => !have.has(f));
+      // always a fresh describe: provisioning is when an admin has just deployed or granted access
+      describe.forget('Contact');
+      const d = await describe.get('Contact', signal);
+      const fields = Object.values(SCORE_FIELDS).map((s) => s.field);
+      const missing = fields.filter((f) => d?.fields.has(f.toLowerCase()) !== true);
       if (missing.length > 0) {
         throw new CrmError(
           'invalid_request',
           `The Salesforce org lacks the Rapport fields ${missing.join(', ')} on Contact: deploy ui-extension/salesforce (see docs/install-salesforce.md) and grant field access to the integration user`,
           { crm: 'salesforce', code: 'FIELDS_MISSING' },
+        );
+      }
+      // visible but read-only (the permission set gives read, not edit): every write would fail
+      const readOnly = fields.filter((f) => d?.fields.get(f.toLowerCase())?.updateable !== true);
+      if (readOnly.length > 0) {
+        throw new CrmError(
+          'forbidden',
+          `The integration user can read but not edit ${readOnly.join(', ')} on Contact: assign the Rapport_Integration permission set (see docs/install-salesforce.md)`,
+          { crm: 'salesforce', code: 'FIELDS_READ_ONLY' },
         );
       }
     },

@@ -31,10 +31,12 @@ export type SfSpec = {
   /** a lookup field holding the (primary) contact */
   contactField?: string;
   companyField?: string;
+  /** read instead when this org lacks `sobject` (describe.ts) */
+  fallback?: SfSpec;
 };
 
 const SYSTEM = ['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'];
-const TASK = ['Subject', 'Description', 'Status', 'Priority', 'Type', 'TaskSubtype', 'ActivityDate', 'CompletedDateTime', 'WhoId'];
+const TASK = ['Subject', 'Description', 'Status', 'Priority', 'Type', 'TaskSubtype', 'IsClosed', 'ActivityDate', 'CompletedDateTime', 'WhoId'];
 const TASK_WHO = { relationship: 'TaskWhoRelations', field: 'RelationId' };
 
 export const SPECS: Record<ObjectType, SfSpec> = {
@@ -52,22 +54,45 @@ export const SPECS: Record<ObjectType, SfSpec> = {
     contactField: 'ContactId',
     companyField: 'AccountId',
   },
-  calls: { sobject: 'Task', fields: [...SYSTEM, ...TASK, 'CallType', 'CallDurationInSeconds', 'CallDisposition'], filter: "TaskSubtype = 'Call'", contacts: TASK_WHO, contactField: 'WhoId' },
+  // Calls: Salesforce's own call logging sets TaskSubtype 'Call'; many dialer integrations log a
+  // completed Task of Type 'Call' instead (TaskSubtype 'Task'), which is a call too. An open Task of
+  // Type 'Call' is a to-do ("call back"), not a call yet.
+  // (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_task.htm)
+  calls: {
+    sobject: 'Task',
+    fields: [...SYSTEM, ...TASK, 'CallType', 'CallDurationInSeconds', 'CallDisposition'],
+    filter: "TaskSubtype = 'Call' OR (TaskSubtype = 'Task' AND Type = 'Call' AND IsClosed = true)",
+    contacts: TASK_WHO,
+    contactField: 'WhoId',
+  },
   emails: {
     sobject: 'EmailMessage',
     fields: [...SYSTEM, 'Subject', 'TextBody', 'HtmlBody', 'Incoming', 'MessageDate', 'Status'],
     contacts: { relationship: 'EmailMessageRelations', field: 'RelationId' },
+    // Without Enhanced Email (no EmailMessage object) an email logged or sent from Salesforce is a
+    // Task with TaskSubtype 'Email' (https://help.salesforce.com/s/articleView?id=sf.enhanced_email.htm)
+    fallback: { sobject: 'Task', fields: [...SYSTEM, ...TASK], filter: "TaskSubtype = 'Email'", contacts: TASK_WHO, contactField: 'WhoId' },
   },
+  // A meeting with invitees has one Event per invitee calendar; the copies have IsChild = true and
+  // would count the meeting again (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_event.htm).
+  // `!= true` keeps rows where the field is null.
   meetings: {
     sobject: 'Event',
     fields: [...SYSTEM, 'Subject', 'Description', 'ActivityDateTime', 'StartDateTime', 'EndDateTime', 'DurationInMinutes', 'WhoId'],
+    filter: 'IsChild != true',
     contacts: { relationship: 'EventWhoRelations', field: 'RelationId' },
     contactField: 'WhoId',
   },
   // Notes logged as Tasks of Type 'Note' (a common org convention; ContentNote is not read)
   notes: { sobject: 'Task', fields: [...SYSTEM, ...TASK], filter: "TaskSubtype = 'Task' AND Type = 'Note'", contacts: TASK_WHO, contactField: 'WhoId' },
-  // SOQL `!=` keeps rows whose Type is null
-  tasks: { sobject: 'Task', fields: [...SYSTEM, ...TASK], filter: "TaskSubtype = 'Task' AND Type != 'Note'", contacts: TASK_WHO, contactField: 'WhoId' },
+  // SOQL `!=` keeps rows whose Type is null; completed Type 'Call' Tasks are calls (above)
+  tasks: {
+    sobject: 'Task',
+    fields: [...SYSTEM, ...TASK],
+    filter: "TaskSubtype = 'Task' AND Type != 'Note' AND NOT (Type = 'Call' AND IsClosed = true)",
+    contacts: TASK_WHO,
+    contactField: 'WhoId',
+  },
   feedback_submissions: {
     sobject: 'Survey_Response__c',
     fields: [...SYSTEM, 'Contact__c', 'Type__c', 'Score__c', 'Comment__c', 'Submitted_At__c', 'Channel__c'],
@@ -86,8 +111,7 @@ export function parseSfTime(raw: unknown): number | null {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null);
 const isContactId = (id: unknown): id is string => typeof id === 'string' && id.startsWith('003');
 
-export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: number): CrmRecord {
-  const spec = SPECS[type];
+export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: number, spec: SfSpec = SPECS[type]): CrmRecord {
   const issues: string[] = [];
   let contactIds: string[] | undefined;
   if (spec.contacts !== undefined || spec.contactField !== undefined) {
@@ -95,7 +119,8 @@ export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: num
     if (spec.contactField !== undefined) ids.push(r[spec.contactField]);
     if (spec.contacts !== undefined) {
       const sub = r[spec.contacts.relationship] as { records?: Record<string, unknown>[] } | null | undefined;
-      for (const child of sub?.records ?? []) ids.push(child[spec.contacts.field]);
+      // queryAll can list deleted children (a removed contact role): they no longer link
+      for (const child of sub?.records ?? []) if (child.IsDeleted !== true) ids.push(child[spec.contacts.field]);
     }
     contactIds = [...new Set(ids.filter(isContactId))].sort();
   }
@@ -219,12 +244,13 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
       return data;
     }
     case 'emails': {
+      // an EmailMessage, or (orgs without Enhanced Email) a Task of TaskSubtype 'Email', which has no direction
       const data: EngagementData = {
-        at: time('MessageDate') ?? createdAt,
+        at: time('MessageDate') ?? time('CompletedDateTime') ?? time('ActivityDate') ?? createdAt,
         direction: r.Incoming === true ? 'inbound' : r.Incoming === false ? 'outbound' : null,
         durationMs: null,
         outcome: text('Status'),
-        text: join(text('Subject'), text('TextBody') ?? html('HtmlBody')),
+        text: join(text('Subject'), text('TextBody') ?? html('HtmlBody') ?? html('Description')),
         priority: null,
       };
       return data;

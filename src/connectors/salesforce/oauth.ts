@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CrmError } from '../../errors.ts';
 
 /**
- * Salesforce OAuth 2.0 web-server flow over plain fetch (salesforce.md §4): authorize URL, code
+ * Salesforce OAuth 2.0 web-server flow over plain fetch (https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.remoteaccess_oauth_web_server_flow_ca.htm): authorize URL, code
  * exchange, refresh, revoke. Every response is zod-parsed; errors become `CrmError` and never
  * carry a token. Salesforce token answers have no `expires_in` (the session timeout is an org
  * setting), so callers refresh when a call says INVALID_SESSION_ID (the connector's
@@ -49,7 +49,7 @@ const TokenResponse = z.object({
   access_token: z.string().min(1).max(4096),
   refresh_token: z.string().min(1).max(4096).optional(),
   instance_url: z.url(),
-  // https://login.salesforce.com/id/<orgId>/<userId> (salesforce.md §1.2)
+  // https://login.salesforce.com/id/<orgId>/<userId> (https://developer.salesforce.com/docs/platform/mobile-sdk/guide/oauth-using-identity-urls.html)
   id: z.url(),
 });
 const ErrorBody = z.object({ error: z.string().optional(), error_description: z.string().optional() });

@@ -6,8 +6,10 @@ import type { SalesforceHttp } from './http.ts';
 /**
  * Score write-back (ARCHITECTURE §6): neutral keys → the Rapport_*__c fields on Contact, sent as
  * sObject Collections of ≤ 200 records with allOrNone=false, so one bad record fails alone
- * (salesforce.md §1.4). Per-record errors carry `statusCode` (not `errorCode`). Only auth and
- * missing permissions throw: nothing else in the run could succeed either.
+ * (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html). Per-record errors carry `statusCode` (not `errorCode`) and keep the org's
+ * message (a validation rule's text), which `rapport status` shows. A chunk failing whole on an Apex
+ * governor limit is halved and retried. Only auth, missing permissions and the daily-budget pause
+ * (before anything was sent) throw: nothing else in the run could succeed either.
  */
 export const SCORE_FIELDS: Record<string, { field: string; number: boolean }> = {
   satisfaction: { field: 'Rapport_Satisfaction__c', number: true },
@@ -20,7 +22,10 @@ export const SCORE_FIELDS: Record<string, { field: string; number: boolean }> = 
   model_version: { field: 'Rapport_Model_Version__c', number: false },
 };
 
-const COLLECTION = 200;
+/** sObject Collections take up to 200 records per call (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html) */
+export const COLLECTION = 200;
+/** a chunk that fails whole on an Apex governor limit is halved at most this often (200 → 25) */
+const MAX_SPLITS = 3;
 const CollectionResult = z.array(
   z.object({
     id: z.string().optional(),
@@ -28,51 +33,110 @@ const CollectionResult = z.array(
     errors: z.array(z.looseObject({ statusCode: z.string().optional(), errorCode: z.string().optional(), message: z.string().optional() })),
   }),
 );
+type SaveResult = z.infer<typeof CollectionResult>[number];
+
+/**
+ * A customer's trigger or flow that hits an Apex governor limit (SOQL queries, CPU time, DML rows per
+ * transaction: https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_gov_limits.htm)
+ * fails the whole save, so every record of the call reports the same `System.LimitException`. Those
+ * limits scale with the records per transaction: a smaller chunk may pass.
+ */
+const APEX_LIMIT = /System\.LimitException|Apex CPU time limit exceeded|Too many (?:SOQL queries|DML (?:statements|rows)|query rows)/i;
+
+const isBudgetPause = (e: CrmError): boolean => e.kind === 'rate_limited' && e.details.policy === 'DAILY';
 
 export async function writeScoresSalesforce(http: SalesforceHttp, updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
-  const out: WriteResult[] = [];
-  for (let i = 0; i < updates.length; i += COLLECTION) {
-    const chunk = updates.slice(i, i + COLLECTION);
-    const records: Record<string, unknown>[] = [];
-    const sent: ScoreUpdate[] = [];
-    for (const u of chunk) {
-      const fields: Record<string, unknown> = {};
-      let unknown: string | undefined;
-      for (const [k, v] of Object.entries(u.properties)) {
-        const spec = SCORE_FIELDS[k];
-        if (spec === undefined) {
-          unknown = k;
-          break;
-        }
-        fields[spec.field] = v === '' ? null : spec.number && Number.isFinite(Number(v)) ? Number(v) : v;
+  const results = new Map<string, WriteResult>();
+  // one collection may not name a record twice (the emulator answers DUPLICATE_VALUE for both, as
+  // Salesforce does for an id repeated in one call): the latest update of a contact wins
+  const latest = new Map<string, { record: Record<string, unknown> }>();
+  for (const u of updates) {
+    const fields: Record<string, unknown> = {};
+    let unknown: string | undefined;
+    for (const [k, v] of Object.entries(u.properties)) {
+      const spec = SCORE_FIELDS[k];
+      if (spec === undefined) {
+        unknown = k;
+        break;
       }
-      if (unknown !== undefined) {
-        out.push({ contactId: u.contactId, ok: false, error: new CrmError('invalid_request', `no Salesforce field for score key '${unknown}'`, { crm: 'salesforce', code: 'UNKNOWN_SCORE_KEY' }) });
-        continue;
-      }
-      records.push({ attributes: { type: 'Contact' }, id: u.contactId, ...fields });
-      sent.push(u);
+      fields[spec.field] = v === '' ? null : spec.number && Number.isFinite(Number(v)) ? Number(v) : v;
     }
-    if (records.length === 0) continue;
-    let results: z.infer<typeof CollectionResult>;
-    try {
-      results = await http.request({ method: 'PATCH', path: '/composite/sobjects', body: { allOrNone: false, records }, schema: CollectionResult, signal, label: 'PATCH composite/sobjects' });
-    } catch (e) {
-      if (!(e instanceof CrmError) || e.kind === 'auth' || e.kind === 'forbidden') throw e;
-      for (const u of sent) out.push({ contactId: u.contactId, ok: false, error: e });
+    if (unknown !== undefined) {
+      latest.delete(u.contactId);
+      results.set(u.contactId, { contactId: u.contactId, ok: false, error: new CrmError('invalid_request', `no Salesforce field for score key '${unknown}'`, { crm: 'salesforce', code: 'UNKNOWN_SCORE_KEY' }) });
       continue;
     }
-    // results come back in request order (salesforce.md §1.4)
-    sent.forEach((u, k) => {
-      const r = results[k];
-      if (r?.success === true) out.push({ contactId: u.contactId, ok: true });
-      else {
-        const err = r?.errors[0];
-        const code = err?.statusCode ?? err?.errorCode ?? 'NO_RESULT';
-        const kind = code === 'INSUFFICIENT_ACCESS_OR_READONLY' || code === 'INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY' ? 'forbidden' : code === 'UNABLE_TO_LOCK_ROW' ? 'unavailable' : 'invalid_request';
-        out.push({ contactId: u.contactId, ok: false, error: new CrmError(kind, `Salesforce rejected the update: ${code}: ${err?.message ?? 'no result for this record'}`, { crm: 'salesforce', code }) });
+    results.delete(u.contactId);
+    latest.set(u.contactId, { record: { attributes: { type: 'Contact' }, id: u.contactId, ...fields } });
+  }
+  const queue = [...latest.entries()].map(([contactId, { record }]) => ({ contactId, record }));
+  let answered = 0;
+  let pause: CrmError | undefined;
+
+  const send = async (chunk: typeof queue, splits: number): Promise<void> => {
+    if (pause !== undefined) return;
+    let saved: SaveResult[];
+    try {
+      saved = await http.request({
+        method: 'PATCH',
+        path: '/composite/sobjects',
+        body: { allOrNone: false, records: chunk.map((c) => c.record) },
+        schema: CollectionResult,
+        signal,
+        label: 'PATCH composite/sobjects',
+      });
+    } catch (e) {
+      if (!(e instanceof CrmError) || e.kind === 'auth' || e.kind === 'forbidden') throw e;
+      if (isBudgetPause(e)) {
+        // not sent: the caller keeps these pending without counting an attempt (write-back.ts)
+        pause = e;
+        return;
       }
+      for (const c of chunk) results.set(c.contactId, { contactId: c.contactId, ok: false, error: e });
+      answered += chunk.length;
+      return;
+    }
+    const messages = saved.map((r) => (r.success ? null : `${r.errors[0]?.message ?? ''}`));
+    if (chunk.length > 1 && splits < MAX_SPLITS && saved.length === chunk.length && messages.every((m) => m !== null && APEX_LIMIT.test(m))) {
+      const half = Math.ceil(chunk.length / 2);
+      await send(chunk.slice(0, half), splits + 1);
+      await send(chunk.slice(half), splits + 1);
+      return;
+    }
+    answered += chunk.length;
+    // results come back in request order (same page)
+    chunk.forEach((c, k) => {
+      const r = saved[k];
+      if (r?.success === true) {
+        results.set(c.contactId, { contactId: c.contactId, ok: true });
+        return;
+      }
+      const err = r?.errors[0];
+      const code = err?.statusCode ?? err?.errorCode ?? 'NO_RESULT';
+      const message = err?.message ?? 'no result for this record';
+      const kind =
+        code === 'INSUFFICIENT_ACCESS_OR_READONLY' || code === 'INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY'
+          ? 'forbidden'
+          : code === 'UNABLE_TO_LOCK_ROW' || APEX_LIMIT.test(message)
+            ? 'unavailable'
+            : 'invalid_request';
+      // the CRM's own message (a validation rule's text, the trigger's exception) is what the admin needs in `rapport status`
+      results.set(c.contactId, { contactId: c.contactId, ok: false, error: new CrmError(kind, `Salesforce rejected the update: ${code}: ${message}`, { crm: 'salesforce', code }) });
     });
+  };
+
+  for (let i = 0; i < queue.length && pause === undefined; i += COLLECTION) await send(queue.slice(i, i + COLLECTION), 0);
+  if (pause !== undefined) {
+    // nothing reached Salesforce: the whole batch waits for the budget
+    if (answered === 0) throw pause;
+    for (const c of queue) if (!results.has(c.contactId)) results.set(c.contactId, { contactId: c.contactId, ok: false, error: pause });
+  }
+  const seen = new Set<string>();
+  const out: WriteResult[] = [];
+  for (const u of updates) {
+    if (seen.has(u.contactId)) continue;
+    seen.add(u.contactId);
+    out.push(results.get(u.contactId)!);
   }
   return out;
 }

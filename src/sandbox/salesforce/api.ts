@@ -1,14 +1,71 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { SandboxClock } from '../hubspot/clock.ts';
-import { fieldOf, isWellFormedId, RAPPORT_CONTACT_FIELDS, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
+import { fieldOf, isWellFormedId, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
-import { matches, parseSoql, sortRows, SoqlError, type Soql } from './soql.ts';
+import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
 import { json, sfError, wireRecord } from './wire.ts';
 
 /**
- * The Salesforce REST subset Rapport's connector uses (salesforce.md §9), strictly:
+ * Per-org switches: what a real org's customisation and edition change about the API. Each cites
+ * the Salesforce page the behaviour comes from where it is emulated.
+ */
+export type SalesforceOrgSettings = {
+  /** a customer's validation rule on Contact rejecting this share of updates (by record id, deterministic) */
+  validationRule: { share: number; message: string } | null;
+  /** a customer's Contact trigger hits an Apex governor limit when one call updates more records than this */
+  apexRecordLimit: number | null;
+  /** REST API versions the org serves (oldest, newest) */
+  apiVersions: { min: number; max: number };
+  /** `Object.Field` names the integration user has no field-level security on: absent from describe and SOQL */
+  hiddenFields: string[];
+  /** `Object.Field` names the integration user can read but not edit (describe `updateable: false`) */
+  readOnlyFields: string[];
+  /** Shared Activities on: TaskWhoRelation / EventWhoRelation exist (an activity with several contacts) */
+  sharedActivities: boolean;
+  /** objects this org does not have (EmailMessage without Enhanced Email, Survey_Response__c not deployed…) */
+  missingObjects: string[];
+  /** a query whose filter matches more rows than this runs past the org's query timeout */
+  queryTimeoutRows: number | null;
+};
+
+export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
+  validationRule: null,
+  apexRecordLimit: null,
+  // API versions 21.0–30.0 were retired in Summer '25
+  // (https://help.salesforce.com/s/articleView?id=000389618&type=1); 66.0 is Spring '26
+  apiVersions: { min: 31, max: 66 },
+  hiddenFields: [],
+  readOnlyFields: [],
+  sharedActivities: true,
+  missingObjects: [],
+  queryTimeoutRows: null,
+};
+
+/**
+ * The org as the integration user sees it. Field-level security hides a field from describe and
+ * from SOQL, which answers INVALID_FIELD as for a typo
+ * (https://help.salesforce.com/s/articleView?id=sf.admin_fls.htm). TaskWhoRelation and
+ * EventWhoRelation exist only with Shared Activities
+ * (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_taskwhorelation.htm);
+ * an object the org lacks is INVALID_TYPE in SOQL and 404 NOT_FOUND for describe.
+ */
+export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean): SoqlAccess & { updateable(obj: string, field: string): boolean } {
+  const missing = new Set(org.missingObjects.map((o) => o.toLowerCase()));
+  if (!org.sharedActivities) for (const o of ['TaskWhoRelation', 'EventWhoRelation']) missing.add(o.toLowerCase());
+  const hidden = new Set(org.hiddenFields.map((f) => f.toLowerCase()));
+  const readOnly = new Set(org.readOnlyFields.map((f) => f.toLowerCase()));
+  const hasField = (obj: string, field: string) => !hidden.has(`${obj}.${field}`.toLowerCase()) && (hasRapportFields || !field.startsWith('Rapport_'));
+  return {
+    hasObject: (name) => !missing.has(name.toLowerCase()),
+    hasField,
+    updateable: (obj, field) => hasField(obj, field) && !readOnly.has(`${obj}.${field}`.toLowerCase()),
+  };
+}
+
+/**
+ * The Salesforce REST subset Rapport's connector uses (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_list.htm), strictly:
  *
  *   POST /services/oauth2/token        authorization_code | refresh_token   (form body)
  *   GET  /services/oauth2/authorize    auto-approves: 302 to redirect_uri?code=…&state=…
@@ -31,6 +88,8 @@ export type ApiDeps = {
   hasRapportFields: () => boolean;
   usage: { count(): { used: number; limit: number }; current(): { used: number; limit: number } };
   fault(): 'requestLimit' | 'serverError' | 'malformed' | null;
+  /** how this org differs from a fresh one (index.ts `SalesforceOrgSettings`) */
+  org(): SalesforceOrgSettings;
   stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number };
 };
 
@@ -38,7 +97,10 @@ const BATCH_DEFAULT = 2000;
 const LOCATOR_TTL_MS = 15 * 60_000;
 const MAX_COLLECTION = 200;
 
-type Cursor = { records: Record<string, unknown>[]; batch: number; expiresAt: number };
+/** a query cursor: the rows fixed when the query ran, and where each page ends */
+type Cursor = { records: Record<string, unknown>[]; ends: number[]; expiresAt: number };
+/** child rows inline per parent in one answer; the rest page through the child's own nextRecordsUrl */
+const CHILD_BATCH = 200;
 
 export function createSalesforceApi(deps: ApiDeps): Hono {
   const app = new Hono();
@@ -49,7 +111,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   const identityUrl = (c: Context) => `${base(c)}/id/${sessions.orgId}/${sessions.userId}`;
   const oauthError = (c: Context, status: number, error: string, description: string) => json(c, status, { error, error_description: description });
 
-  // --- OAuth (salesforce.md §4) ---
+  // --- OAuth (https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.remoteaccess_oauth_web_server_flow_ca.htm) ---
   app.post('/services/oauth2/token', async (c) => {
     const form = await c.req.parseBody();
     const s = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : undefined);
@@ -62,7 +124,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       signature: 'emulated',
       scope: 'api refresh_token',
       instance_url: base(c),
-      // jsforce parses the org and user from `id`: a token response without it breaks the client (salesforce.md §1.2)
+      // jsforce parses the org and user from `id`: a token response without it breaks the client (jsforce src/connection.ts, github.com/jsforce/jsforce)
       id: identityUrl(c),
       token_type: 'Bearer',
       issued_at: String(clock.now()),
@@ -124,6 +186,14 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       c.res = sfError(c, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
       return;
     }
+    // an API version the org does not serve is a 404 NOT_FOUND, like any unknown resource
+    // (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm)
+    const v = /^\/v(\d+)\.0(?:\/|$)/.exec(new URL(c.req.url).pathname.replace(/^\/services\/data/, ''));
+    const versions = deps.org().apiVersions;
+    if (v === null || Number(v[1]) < versions.min || Number(v[1]) > versions.max) {
+      c.res = sfError(c, 404, 'NOT_FOUND', 'The requested resource does not exist', limitHeader);
+      return;
+    }
     const fault = deps.fault();
     if (usage.used > usage.limit || fault === 'requestLimit') {
       deps.stats.rateLimited++;
@@ -152,26 +222,29 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (q === undefined || q.trim() === '') return sfError(c, 400, 'MALFORMED_QUERY', 'A query string has to be specified');
     let soql: Soql;
     try {
-      soql = parseSoql(q);
+      soql = parseSoql(q, accessOf(deps.org(), deps.hasRapportFields()));
     } catch (e) {
       if (e instanceof SoqlError) return sfError(c, 400, e.errorCode, e.message);
       throw e;
-    }
-    if (soql.fields.some((f) => f.name.startsWith('Rapport_')) && !deps.hasRapportFields()) {
-      return sfError(c, 400, 'INVALID_FIELD', `No such column '${soql.fields.find((f) => f.name.startsWith('Rapport_'))!.name}' on entity 'Contact'.`);
     }
     const rows = sortRows(
       data.rows(soql.sobject.name).filter((r) => (all || r.IsDeleted !== true) && matches(soql.where, r)),
       soql.orderBy,
     );
+    // A query that runs too long is cancelled with QUERY_TIMEOUT (queries time out after 120 s,
+    // https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm);
+    // the emulator's cost model: rows matching the filter, whatever the LIMIT
+    const maxRows = deps.org().queryTimeoutRows;
+    if (maxRows !== null && rows.length > maxRows) return sfError(c, 400, 'QUERY_TIMEOUT', 'Your query request was running for too long.');
     const limited = soql.limit === null ? rows : rows.slice(0, soql.limit);
     const version = (c.req.param('version') ?? 'v62.0').slice(1);
     // children grouped by parent once per query, not scanned once per parent row
     const children = soql.subqueries.map((sub) => {
       const byParent = new Map<FieldValue, Row[]>();
       for (const r of data.rows(sub.child.name)) {
-        // a deleted child is gone from its parent's relationship (Salesforce cascades the delete)
-        if (r.IsDeleted === true || !matches(sub.where, r)) continue;
+        // query hides deleted children; queryAll is assumed to show them (stricter than documented:
+        // the client must select IsDeleted in the subquery and drop them)
+        if ((!all && r.IsDeleted === true) || !matches(sub.where, r)) continue;
         const k = r[sub.parentField] ?? null;
         const list = byParent.get(k);
         if (list === undefined) byParent.set(k, [r]);
@@ -179,35 +252,62 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       }
       return byParent;
     });
-    const records = limited.map((r) => project(soql, r, version, children));
-    const batch = batchSize(c.req.header('sforce-query-options'));
-    let key: string | undefined;
     // abandoned cursors (a client that stopped paging) go when they expire
     for (const [k, v] of locators) if (v.expiresAt <= clock.now()) locators.delete(k);
-    if (records.length > batch) {
-      // a query cursor: the result is fixed when the query runs, pages are read from it (locators expire after 15 min)
-      key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
-      locators.set(key, { records, batch, expiresAt: clock.now() + LOCATOR_TTL_MS });
-    }
-    return answer(c, version, key, records, batch, 0);
-  };
-
-  const project = (soql: Soql, row: Row, version: string, children: Map<FieldValue, Row[]>[]): Record<string, unknown> => {
-    const out = wireRecord(soql.sobject, row, version, soql.fields.map((f) => f.name));
-    soql.subqueries.forEach((sub, i) => {
-      const kids = children[i]!.get(row.Id ?? null) ?? [];
-      // an empty child relationship is null on the wire, not an empty list
-      out[sub.relationship] =
-        kids.length === 0 ? null : { totalSize: kids.length, done: true, records: kids.map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name))) };
+    const projected = limited.map((r) => project(soql, r, version, children));
+    const records = projected.map((p) => p.record);
+    const batch = batchSize(c.req.header('sforce-query-options'));
+    // Child rows count toward the batch: a page holds fewer parents when they carry children, and
+    // never more than asked (https://developer.salesforce.com/docs/platform/api-rest/guide/headers-queryoptions.html:
+    // the batch size is a maximum, not guaranteed; https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_limits.htm)
+    const ends: number[] = [];
+    let inPage = 0;
+    projected.forEach((p, i) => {
+      if (inPage > 0 && inPage + p.weight > batch) {
+        ends.push(i);
+        inPage = 0;
+      }
+      inPage += p.weight;
     });
-    return out;
+    ends.push(records.length);
+    return answer(c, version, cursorFor(records, ends), records, ends, 0);
   };
 
-  const answer = (c: Context, version: string, key: string | undefined, records: Record<string, unknown>[], batch: number, offset: number) => {
-    const page = records.slice(offset, offset + batch);
-    const done = offset + batch >= records.length;
-    const body: Record<string, unknown> = { totalSize: records.length, done, records: page };
-    if (!done && key !== undefined) body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${offset + batch}`;
+  /** a locator for a result of more than one page; the result is fixed now, pages are read from it (locators expire after 15 min) */
+  const cursorFor = (records: Record<string, unknown>[], ends: number[]): string | undefined => {
+    if (ends.length <= 1) return undefined;
+    const key = `01g5g${String(++locatorSeq).padStart(10, '0')}AAA`;
+    locators.set(key, { records, ends, expiresAt: clock.now() + LOCATOR_TTL_MS });
+    return key;
+  };
+
+  const project = (soql: Soql, row: Row, version: string, children: Map<FieldValue, Row[]>[]): { record: Record<string, unknown>; weight: number } => {
+    const out = wireRecord(soql.sobject, row, version, soql.fields.map((f) => f.name));
+    let weight = 1;
+    soql.subqueries.forEach((sub, i) => {
+      const kids = (children[i]!.get(row.Id ?? null) ?? []).map((r) => wireRecord(sub.child, r, version, sub.fields.map((f) => f.name)));
+      // an empty child relationship is null on the wire, not an empty list
+      if (kids.length === 0) {
+        out[sub.relationship] = null;
+        return;
+      }
+      // more children than one answer holds: the nested result pages through its own locator
+      const ends: number[] = [];
+      for (let e = CHILD_BATCH; e < kids.length; e += CHILD_BATCH) ends.push(e);
+      ends.push(kids.length);
+      const key = cursorFor(kids, ends);
+      const first = kids.slice(0, ends[0]);
+      weight += first.length;
+      out[sub.relationship] = { totalSize: kids.length, done: key === undefined, ...(key === undefined ? {} : { nextRecordsUrl: `/services/data/v${version}/query/${key}-${ends[0]!}` }), records: first };
+    });
+    return { record: out, weight };
+  };
+
+  const answer = (c: Context, version: string, key: string | undefined, records: Record<string, unknown>[], ends: number[], offset: number) => {
+    const end = ends.find((e) => e > offset) ?? records.length;
+    const done = end >= records.length;
+    const body: Record<string, unknown> = { totalSize: records.length, done, records: records.slice(offset, end) };
+    if (!done && key !== undefined) body.nextRecordsUrl = `/services/data/v${version}/query/${key}-${end}`;
     return json(c, 200, body);
   };
 
@@ -220,14 +320,17 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       return sfError(c, 400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
     }
     const offset = Number(m[2]);
-    if (offset + cur.batch >= cur.records.length) locators.delete(m[1]!);
-    return answer(c, c.req.param('version').slice(1), m[1]!, cur.records, cur.batch, offset);
+    // only the page starts this cursor handed out are locators
+    if (!cur.ends.slice(0, -1).includes(offset)) return sfError(c, 400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
+    if ((cur.ends.find((e) => e > offset) ?? cur.records.length) >= cur.records.length) locators.delete(m[1]!);
+    return answer(c, c.req.param('version').slice(1), m[1]!, cur.records, cur.ends, offset);
   });
 
   data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/describe', (c) => {
     const def = sobjectOf(c.req.param('sobject'));
-    if (def === undefined) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
-    return json(c, 200, describe(def, deps.hasRapportFields()));
+    const access = accessOf(deps.org(), deps.hasRapportFields());
+    if (def === undefined || !access.hasObject(def.name)) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
+    return json(c, 200, describe(def, access));
   });
 
   data$.get('/:version{v\\d+\\.\\d}/limits', (c) => {
@@ -250,11 +353,49 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       return sfError(c, 400, 'EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
     }
     const planned = body.records.map((r) => planUpdate(r));
-    if (body.allOrNone === true && planned.some((p) => 'error' in p)) {
+    // An id named twice in one call fails every time it appears and is not updated. The exact code
+    // and text are UNCONFIRMED; the SOAP API's DUPLICATE_VALUE is used
+    // (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm#statuscode).
+    const seen = new Map<string, number>();
+    for (const p of planned) if (p.id !== undefined) seen.set(p.id.slice(0, 15), (seen.get(p.id.slice(0, 15)) ?? 0) + 1);
+    const org = deps.org();
+    const planned2: Planned[] = planned.map((p) => {
+      if ('error' in p) return p;
+      if ((seen.get(p.id.slice(0, 15)) ?? 0) > 1) {
+        return { id: p.id, error: { statusCode: 'DUPLICATE_VALUE', message: `Maximum number of duplicate updates in one batch (12 allowed). Attempt to update Id more than once in this Api call: ${p.id}`, fields: [] } };
+      }
+      // A validation rule's error message is the admin's own text, reported per record with
+      // FIELD_CUSTOM_VALIDATION_EXCEPTION (https://help.salesforce.com/s/articleView?id=sf.fields_about_field_validation.htm)
+      if (org.validationRule !== null && p.def.name === 'Contact' && shareOf(p.id) < org.validationRule.share) {
+        return { id: p.id, error: { statusCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: org.validationRule.message, fields: [] } };
+      }
+      return p;
+    });
+    const valid = planned2.filter((p) => !('error' in p)).length;
+    // Triggers run on the records of a save together, and an uncatchable System.LimitException (e.g.
+    // more than 100 SOQL queries in one transaction,
+    // https://developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_gov_limits.htm) fails
+    // the whole save: every record reports the trigger's exception and nothing is written.
+    if (org.apexRecordLimit !== null && valid > org.apexRecordLimit && planned2.some((p) => !('error' in p) && p.def.name === 'Contact')) {
       return json(
         c,
         200,
-        planned.map((p) =>
+        planned2.map((p) => ({
+          ...(p.id === undefined ? {} : { id: p.id }),
+          success: false,
+          errors: [
+            'error' in p
+              ? p.error
+              : { statusCode: 'CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY', message: 'CustomerContactTrigger: execution of AfterUpdate caused by: System.LimitException: Too many SOQL queries: 101', fields: [] },
+          ],
+        })),
+      );
+    }
+    if (body.allOrNone === true && planned2.some((p) => 'error' in p)) {
+      return json(
+        c,
+        200,
+        planned2.map((p) =>
           'error' in p
             ? { id: p.id, success: false, errors: [p.error] }
             : { id: p.id, success: false, errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK', message: 'Record rolled back because not all records were valid and the request was using AllOrNone header', fields: [] }] },
@@ -264,7 +405,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     return json(
       c,
       200,
-      planned.map((p) => {
+      planned2.map((p) => {
         if ('error' in p) return { ...(p.id === undefined ? {} : { id: p.id }), success: false, errors: [p.error] };
         data.update(p.def.name, p.id, p.fields);
         return { id: p.id, success: true, errors: [] };
@@ -277,7 +418,9 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const id = typeof r.id === 'string' ? r.id : typeof r.Id === 'string' ? r.Id : undefined;
     const err = (statusCode: string, message: string, fields: string[] = []): Planned => ({ id, error: { statusCode, message, fields } });
     const attrs = r.attributes as { type?: unknown } | undefined;
-    const def = typeof attrs?.type === 'string' ? sobjectOf(attrs.type) : undefined;
+    const access = accessOf(deps.org(), deps.hasRapportFields());
+    const found = typeof attrs?.type === 'string' ? sobjectOf(attrs.type) : undefined;
+    const def = found !== undefined && access.hasObject(found.name) ? found : undefined;
     if (def === undefined) return err('INVALID_TYPE', 'Must send a concrete entity type.');
     if (id === undefined) return err('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
     if (!isWellFormedId(id) || id.slice(0, 3) !== def.keyPrefix) return err('MALFORMED_ID', `${def.name} ID: id value of incorrect type: ${id}`, ['Id']);
@@ -289,10 +432,10 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     for (const [k, v] of Object.entries(r)) {
       if (k === 'attributes' || k === 'id' || k === 'Id') continue;
       const field = fieldOf(def, k);
-      if (field === undefined || (field.name.startsWith('Rapport_') && !deps.hasRapportFields())) {
+      if (field === undefined || !access.hasField(def.name, field.name)) {
         return err('INVALID_FIELD', `No such column '${k}' on sobject of type ${def.name}`, [k]);
       }
-      if (field.updateable !== true) return err('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${field.name}.`, [field.name]);
+      if (field.updateable !== true || !access.updateable(def.name, field.name)) return err('INVALID_FIELD_FOR_INSERT_UPDATE', `Unable to create/update fields: ${field.name}.`, [field.name]);
       const coerced = coerce(field, v);
       if (coerced === undefined) return err('INVALID_TYPE_ON_FIELD_IN_RECORD', `${field.name}: value not of required type: ${String(v)}`, [field.name]);
       if (field.name === 'Rapport_Health__c' && coerced !== null && !['green', 'yellow', 'red'].includes(String(coerced))) {
@@ -308,7 +451,14 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   return app;
 }
 
-/** `Sforce-Query-Options: batchSize=N`: 200…2000, default 2000 (salesforce.md §1.3). */
+/** A stable number in [0, 1) per record id: which records a "share" of a rule hits. */
+function shareOf(id: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < 15 && i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return (h >>> 0) / 2 ** 32;
+}
+
+/** `Sforce-Query-Options: batchSize=N`: 200…2000, default 2000 (https://developer.salesforce.com/docs/platform/api-rest/guide/headers-queryoptions.html). */
 function batchSize(header: string | undefined): number {
   const m = /batchSize\s*=\s*(\d+)/i.exec(header ?? '');
   if (m === null) return BATCH_DEFAULT;
@@ -335,8 +485,8 @@ function coerce(field: FieldDef, v: unknown): FieldValue | undefined {
   }
 }
 
-function describe(def: SObjectDef, withRapport: boolean): Record<string, unknown> {
-  const fields = withRapport ? def.fields : def.fields.filter((f) => !RAPPORT_CONTACT_FIELDS.includes(f));
+function describe(def: SObjectDef, access: ReturnType<typeof accessOf>): Record<string, unknown> {
+  const fields = def.fields.filter((f) => access.hasField(def.name, f.name));
   return {
     name: def.name,
     label: def.name.replace(/__c$/, '').replace(/_/g, ' '),
@@ -349,12 +499,12 @@ function describe(def: SObjectDef, withRapport: boolean): Record<string, unknown
       label: f.name.replace(/__c$/, '').replace(/_/g, ' '),
       type: f.type,
       custom: f.custom === true,
-      updateable: f.updateable === true,
+      updateable: f.updateable === true && access.updateable(def.name, f.name),
       nillable: f.name !== 'Id',
       referenceTo: f.referenceTo === undefined ? [] : [f.referenceTo],
       ...(f.name === 'Rapport_Health__c' ? { picklistValues: ['green', 'yellow', 'red'].map((v) => ({ value: v, label: v, active: true })), restrictedPicklist: true } : {}),
     })),
-    childRelationships: def.childRelationships.map((r) => ({ relationshipName: r.relationshipName, childSObject: r.childSObject, field: r.field })),
+    childRelationships: def.childRelationships.filter((r) => access.hasObject(r.childSObject)).map((r) => ({ relationshipName: r.relationshipName, childSObject: r.childSObject, field: r.field })),
   };
 }
 

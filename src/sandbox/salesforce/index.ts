@@ -3,7 +3,7 @@ import { createClock, type SandboxClock } from '../hubspot/clock.ts';
 import { createRandom } from '../../scoring/models/random.ts';
 import { randomBytes } from 'node:crypto';
 import { createAdminRoutes } from './admin.ts';
-import { createSalesforceApi } from './api.ts';
+import { createSalesforceApi, DEFAULT_ORG_SETTINGS, type SalesforceOrgSettings } from './api.ts';
 import { createSalesforceLoader, type SalesforceLoader } from './load.ts';
 import { salesforceId } from './objects.ts';
 import { createSalesforceSessions, type SalesforceOAuthApp, type SalesforceSessions } from './sessions.ts';
@@ -14,6 +14,7 @@ export type { SalesforceData, SalesforceChange, Row, FieldValue } from './storag
 export type { SalesforceSessions, SalesforceOAuthApp } from './sessions.ts';
 export type { SalesforceLoader } from './load.ts';
 export { RAPPORT_CONTACT_FIELDS, SOBJECTS } from './objects.ts';
+export { DEFAULT_ORG_SETTINGS, type SalesforceOrgSettings } from './api.ts';
 
 /**
  * A local Salesforce org (ARCHITECTURE §7): the REST subset Rapport's connector uses through
@@ -42,6 +43,8 @@ export type SalesforceSandboxOptions = {
   /** whether the Rapport_*__c Contact fields are deployed (default true) */
   rapportFields?: boolean;
   faults?: SalesforceFaults;
+  /** how the org differs from a fresh one: validation rules, triggers, API versions… (api.ts) */
+  org?: Partial<SalesforceOrgSettings>;
   seed?: number;
   sessionTimeoutMs?: number;
   /** token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
@@ -62,6 +65,8 @@ export type SalesforceSandbox = {
   adminToken: string;
   setFaults(f: SalesforceFaults): void;
   setRapportFields(deployed: boolean): void;
+  /** changes org settings (the rest stay as they are) */
+  configure(settings: Partial<SalesforceOrgSettings>): void;
   stats(): SalesforceStats;
   close(): Promise<void>;
 };
@@ -77,6 +82,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   const random = createRandom(opts.seed ?? 1);
   let faults: SalesforceFaults = opts.faults ?? {};
   let rapportFields = opts.rapportFields ?? true;
+  let org: SalesforceOrgSettings = { ...DEFAULT_ORG_SETTINGS, ...opts.org };
   const limit = opts.dailyLimit ?? 100_000;
   // the budget is a rolling 24 h in Salesforce; a calendar day (UTC, of the emulator's clock) is close enough here
   let usage = { day: '', used: 0 };
@@ -89,6 +95,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     sessions,
     oauth: opts.oauth,
     hasRapportFields: () => rapportFields,
+    org: () => org,
     usage: {
       count() {
         if (usage.day !== today()) usage = { day: today(), used: 0 };
@@ -131,6 +138,9 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     },
     setRapportFields(deployed) {
       rapportFields = deployed;
+    },
+    configure(settings) {
+      org = { ...org, ...settings };
     },
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
     async close() {},

@@ -196,6 +196,7 @@ function map(o: SandboxObject, first: (o: SandboxObject, to: HubspotObjectType) 
           ActivityDateTime: start,
           DurationInMinutes: start !== null && end !== null ? Math.round((end - start) / 60_000) : null,
           EventSubtype: 'Event',
+          IsChild: false,
           WhoId: first(o, 'contacts'),
         }),
         relations: who('EventWhoRelation', 'EventId', () => ({ Type: 'Contact' })),

@@ -1,7 +1,7 @@
 /**
  * The sObjects the Salesforce emulator serves, as data: fields with their SOAP types (what
  * `describe` reports and what SOQL literals are compared as), key prefixes, and the child
- * relationships Rapport's subqueries use. Standard names are Salesforce's own (salesforce.md §5);
+ * relationships Rapport's subqueries use. Standard names are Salesforce's own (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/);
  * `Survey_Response__c`, `Case.Reopen_Count__c` and the `Rapport_*__c` score fields are custom
  * (documented in docs/install-salesforce.md).
  */
@@ -185,6 +185,8 @@ export const SOBJECTS: Record<string, SObjectDef> = {
       f('DurationInMinutes', 'int'),
       f('EventSubtype', 'picklist'),
       f('ShowAs', 'picklist'),
+      // an invitee's copy of a group event (set by Salesforce, not updateable)
+      { name: 'IsChild', type: 'boolean' },
     ],
     childRelationships: [{ relationshipName: 'EventWhoRelations', childSObject: 'EventWhoRelation', field: 'EventId' }],
   },

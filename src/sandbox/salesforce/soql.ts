@@ -10,7 +10,7 @@ import type { FieldValue, Row } from './storage.ts';
  * Comparisons: = != <> < <= > >= and IN (…), against 'strings', numbers, true/false/null, date
  * (2026-01-05) and datetime (2026-01-05T09:00:00Z, …+00:00, optional .sss) literals. Anything
  * else is a MALFORMED_QUERY; unknown fields INVALID_FIELD; unknown objects INVALID_TYPE — the
- * errorCodes Salesforce uses (salesforce.md §1.3).
+ * errorCodes Salesforce uses (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm).
  */
 export class SoqlError extends Error {
   constructor(
@@ -106,7 +106,14 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
-export function parseSoql(src: string): Soql {
+/**
+ * What the running user can see: objects the org lacks (a feature off, a package not installed) and
+ * fields hidden by field-level security are unknown to SOQL, with the same errors as a typo.
+ */
+export type SoqlAccess = { hasObject(name: string): boolean; hasField(obj: string, field: string): boolean };
+const EVERYTHING: SoqlAccess = { hasObject: () => true, hasField: () => true };
+
+export function parseSoql(src: string, access: SoqlAccess = EVERYTHING): Soql {
   const tokens = tokenize(src);
   let pos = 0;
   const peek = (): Token | undefined => tokens[pos];
@@ -128,7 +135,7 @@ export function parseSoql(src: string): Soql {
   };
   const fieldIn = (obj: SObjectDef, name: string): FieldDef => {
     const field = fieldOf(obj, name);
-    if (field === undefined) throw new SoqlError('INVALID_FIELD', `No such column '${name}' on entity '${obj.name}'.`);
+    if (field === undefined || !access.hasField(obj.name, field.name)) throw new SoqlError('INVALID_FIELD', `No such column '${name}' on entity '${obj.name}'.`);
     return field;
   };
 
@@ -242,7 +249,8 @@ export function parseSoql(src: string): Soql {
   const { names, subs } = selectList();
   expectKw('FROM');
   const objName = ident();
-  const sobject = sobjectOf(objName);
+  const found = sobjectOf(objName);
+  const sobject = found !== undefined && access.hasObject(found.name) ? found : undefined;
   if (sobject === undefined) throw new SoqlError('INVALID_TYPE', `sObject type '${objName}' is not supported.`);
   const fields = names.map((n) => fieldIn(sobject, n));
   let where: Condition | null = null;
@@ -280,7 +288,7 @@ export function parseSoql(src: string): Soql {
 
   const subqueries: SubQuery[] = subs.map((s) => {
     const relLower = s.rel.toLowerCase();
-    const rel = sobject.childRelationships.find((r) => r.relationshipName.toLowerCase() === relLower);
+    const rel = sobject.childRelationships.find((r) => r.relationshipName.toLowerCase() === relLower && access.hasObject(r.childSObject));
     if (rel === undefined) {
       throw new SoqlError('INVALID_TYPE', `Didn't understand relationship '${s.rel}' in FROM part of query call.`);
     }

@@ -5,7 +5,7 @@ import { fieldOf, salesforceId, sobjectOf, type SObjectDef } from './objects.ts'
  * The emulated org's records, in memory. Values are kept as Salesforce types: strings, numbers,
  * booleans, null; `datetime` fields as epoch ms (serialized by wire.ts), `date` fields as
  * 'YYYY-MM-DD'. Salesforce datetimes have whole-second precision (the API always shows `.000`,
- * salesforce.md §1.3), so every stamp is truncated to the second: runs of records sharing one
+ * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm), so every stamp is truncated to the second: runs of records sharing one
  * SystemModstamp are normal, and the connector's cursor has to cope with them.
  */
 export type FieldValue = string | number | boolean | null;

@@ -84,3 +84,22 @@ describe('rapport status', () => {
     expect(bad.code).toBe(2);
   });
 });
+
+describe('rapport status on a Salesforce org', () => {
+  it("shows Rapport's calls against the org's daily budget, not HubSpot's ten-second limit", async () => {
+    dir = tempDir();
+    const path = join(dir.path, 'sf.db');
+    let now = Date.now() - 3 * 3_600_000;
+    const store = createStore({ path, now: () => now });
+    store.portals.upsert({ portal: 'salesforce:00D5g0000000001AAA', crm: 'salesforce', externalId: '00D5g0000000001AAA', baseUrl: 'https://example.my.salesforce.com', scopes: [] });
+    store.apiUsage.record('salesforce:00D5g0000000001AAA', 900, 0);
+    now += 3 * 3_600_000 - 60_000;
+    store.apiUsage.record('salesforce:00D5g0000000001AAA', 12, 0);
+    store.close();
+    const json = await rapportInProcess(['status', '--json'], { RAPPORT_DB: path });
+    expect((JSON.parse(json.stdout) as [{ apiUsage: unknown }])[0].apiUsage).toMatchObject({ calls10m: 12, calls24h: 912 });
+    const human = await rapportInProcess(['status'], { RAPPORT_DB: path });
+    expect(human.stdout).toContain('API: 912 calls in the last 24 h (12 in the last 10 min, about 1728 a day at this pace)');
+    expect(human.stdout).not.toContain('/10 s limit');
+  });
+});

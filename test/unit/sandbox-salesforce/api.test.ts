@@ -107,6 +107,7 @@ describe('Salesforce emulator over HTTP', () => {
 
   it('updates a collection per record; more than 200 records is refused whole; allOrNone rolls back', async () => {
     const c = sandbox.data.create('Contact', { LastName: 'x' });
+    const c2 = sandbox.data.create('Contact', { LastName: 'y' });
     const patch = (body: unknown) =>
       fetch(`${base}/services/data/v62.0/composite/sobjects`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const res = await patch({
@@ -114,7 +115,7 @@ describe('Salesforce emulator over HTTP', () => {
       records: [
         { attributes: { type: 'Contact' }, id: c.Id, Rapport_Satisfaction__c: 72, Rapport_Health__c: 'green', Rapport_Scored_At__c: '2026-01-01T00:00:00.000Z' },
         { attributes: { type: 'Contact' }, id: '999999999', Rapport_Satisfaction__c: 10 },
-        { attributes: { type: 'Contact' }, id: c.Id, Rapport_Health__c: 'purple' },
+        { attributes: { type: 'Contact' }, id: c2.Id, Rapport_Health__c: 'purple' },
       ],
     });
     expect(res.status).toBe(200);
@@ -125,7 +126,7 @@ describe('Salesforce emulator over HTTP', () => {
       [false, 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST'],
     ]);
     expect(sandbox.data.get('Contact', c.Id as string)).toMatchObject({ Rapport_Satisfaction__c: 72, Rapport_Health__c: 'green', Rapport_Scored_At__c: Date.UTC(2026, 0, 1) });
-    const rolled = (await (await patch({ allOrNone: true, records: [{ attributes: { type: 'Contact' }, id: c.Id, Rapport_Loyalty__c: 5 }, { attributes: { type: 'Contact' }, id: c.Id, Bogus__c: 1 }] })).json()) as {
+    const rolled = (await (await patch({ allOrNone: true, records: [{ attributes: { type: 'Contact' }, id: c.Id, Rapport_Loyalty__c: 5 }, { attributes: { type: 'Contact' }, id: c2.Id, Bogus__c: 1 }] })).json()) as {
       errors: { statusCode: string }[];
     }[];
     expect(rolled.map((r) => r.errors[0]?.statusCode)).toEqual(['ALL_OR_NONE_OPERATION_ROLLED_BACK', 'INVALID_FIELD']);

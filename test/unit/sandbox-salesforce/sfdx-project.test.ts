@@ -23,3 +23,14 @@ it('the custom survey object and the case reopen counter match the emulator', ()
   expect(fieldsOf('Survey_Response__c')).toEqual(custom.sort());
   expect(fieldsOf('Case')).toEqual(SOBJECTS.Case!.fields.filter((f) => f.custom === true).map((f) => f.name));
 });
+
+it("the integration permission set grants the custom permission customers' automation checks to skip Rapport's writes, and View All Data", () => {
+  const root = join(OBJECTS, '..');
+  const permission = readFileSync(join(root, 'customPermissions/Rapport_Score_Writer.customPermission-meta.xml'), 'utf8');
+  expect(permission).toContain('<CustomPermission xmlns="http://soap.sforce.com/2006/04/metadata">');
+  const set = readFileSync(join(root, 'permissionsets/Rapport_Integration.permissionset-meta.xml'), 'utf8');
+  expect(set).toMatch(/<customPermissions>\s*<enabled>true<\/enabled>\s*<name>Rapport_Score_Writer<\/name>\s*<\/customPermissions>/);
+  expect(set).toMatch(/<userPermissions>\s*<enabled>true<\/enabled>\s*<name>ViewAllData<\/name>\s*<\/userPermissions>/);
+  // the viewer set (reps) must not carry it, or the customer's automation would skip the reps' own edits
+  expect(readFileSync(join(root, 'permissionsets/Rapport_Viewer.permissionset-meta.xml'), 'utf8')).not.toContain('Rapport_Score_Writer');
+});

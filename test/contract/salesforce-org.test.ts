@@ -1,0 +1,280 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CrmRecord, Cursor, EngagementData, ObjectType } from '../../src/connectors/types.ts';
+import { CrmError } from '../../src/errors.ts';
+import { salesforceHarness, type SalesforceHarness } from './salesforce-harness.ts';
+
+/**
+ * The connector on orgs that differ from a fresh one (issue 14): field-level security, Shared
+ * Activities off, objects the org lacks, and how orgs log calls, group meetings and emails.
+ * jsforce against the emulator over HTTP.
+ */
+let h: SalesforceHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+const signal = new AbortController().signal;
+
+async function drain(type: ObjectType, cursor: Cursor | null = null) {
+  const records: CrmRecord[] = [];
+  for await (const p of h!.connector.changes(type, cursor, signal)) records.push(...p.records);
+  return records;
+}
+const contact = (email: string) => h!.sandbox.data.create('Contact', { LastName: 'x', Email: email, MobilePhone: '+1 415 555 0100', LeadSource: 'Web' }).Id as string;
+const task = (fields: Record<string, string | number | boolean | null>) => h!.sandbox.data.create('Task', { Status: 'Completed', IsClosed: true, ...fields }).Id as string;
+
+describe('salesforce field-level security and optional features', () => {
+  it('fields the integration user cannot see are read as empty, not a failed stream', async () => {
+    h = await salesforceHarness({}, { org: { hiddenFields: ['Contact.MobilePhone', 'Contact.LeadSource', 'Task.CallDisposition'] } });
+    const c = contact('a@example.com');
+    task({ TaskSubtype: 'Call', Type: 'Call', WhoId: c, CallDisposition: 'Left voicemail', CallDurationInSeconds: 60 });
+    const contacts = await drain('contacts');
+    expect(contacts.map((r) => r.id)).toEqual([c]);
+    expect(contacts[0]!.data).toMatchObject({ email: 'a@example.com', phone: null });
+    const calls = await drain('calls');
+    expect(calls).toHaveLength(1);
+    // the disposition is hidden: the call's outcome falls back to its Status
+    expect((calls[0]!.data as EngagementData).outcome).toBe('Completed');
+  });
+
+  it('an object the org lacks is an empty stream; without Shared Activities contacts come from WhoId', async () => {
+    h = await salesforceHarness({}, { org: { missingObjects: ['Survey_Response__c'], sharedActivities: false } });
+    const c = contact('b@example.com');
+    const t = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: c });
+    h.sandbox.data.create('TaskWhoRelation', { TaskId: t, RelationId: c, Type: 'Contact' });
+    const e = h.sandbox.data.create('Event', { Subject: 'QBR', StartDateTime: Date.UTC(2026, 0, 2), DurationInMinutes: 30, WhoId: c, IsChild: false }).Id as string;
+    expect(await drain('feedback_submissions')).toEqual([]);
+    const calls = await drain('calls');
+    expect(calls.map((r) => [r.id, r.contactIds])).toEqual([[t, [c]]]);
+    expect((await drain('meetings')).map((r) => [r.id, r.contactIds])).toEqual([[e, [c]]]);
+  });
+
+  it('a field hidden after it was described: the query answers INVALID_FIELD, the connector describes again and continues', async () => {
+    h = await salesforceHarness();
+    contact('c@example.com');
+    expect((await drain('contacts'))[0]!.data).toMatchObject({ email: 'c@example.com' });
+    h.sandbox.configure({ hiddenFields: ['Contact.Email'] });
+    const again = await drain('contacts');
+    expect(again).toHaveLength(1);
+    expect(again[0]!.data).toMatchObject({ email: null });
+    expect(h.sandbox.stats().byRoute['GET /services/data/vXX.X/sobjects/Contact/describe']).toBe(2);
+  });
+
+  it('provision refuses score fields the integration user can read but not edit', async () => {
+    h = await salesforceHarness({}, { org: { readOnlyFields: ['Contact.Rapport_Health__c'] } });
+    const e = await h.connector.provision(signal).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(CrmError);
+    expect(e).toMatchObject({ kind: 'forbidden', details: { code: 'FIELDS_READ_ONLY' } });
+    expect((e as CrmError).message).toContain('Rapport_Health__c');
+    h.sandbox.configure({ readOnlyFields: [] });
+    await expect(h.connector.provision(signal)).resolves.toBeUndefined();
+  });
+});
+
+describe('salesforce activity mapping', () => {
+  it('a dialer call logged as a completed Task of Type Call counts as a call; an open one is a task', async () => {
+    h = await salesforceHarness();
+    const c = contact('d@example.com');
+    const native = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: c, CallDurationInSeconds: 90 });
+    const dialer = task({ TaskSubtype: 'Task', Type: 'Call', WhoId: c, Subject: 'Call logged by dialer' });
+    const todo = task({ TaskSubtype: 'Task', Type: 'Call', WhoId: c, Status: 'Not Started', IsClosed: false });
+    const other = task({ TaskSubtype: 'Task', Type: 'Other', WhoId: c, Status: 'Not Started', IsClosed: false });
+    expect((await drain('calls')).map((r) => r.id).sort()).toEqual([native, dialer].sort());
+    expect((await drain('tasks')).map((r) => r.id).sort()).toEqual([todo, other].sort());
+  });
+
+  it("an invitee's copy of a group event (IsChild) is not counted again", async () => {
+    h = await salesforceHarness();
+    const c = contact('e@example.com');
+    const parent = h.sandbox.data.create('Event', { Subject: 'Kick-off', StartDateTime: Date.UTC(2026, 0, 2), WhoId: c, IsChild: false }).Id as string;
+    h.sandbox.data.create('Event', { Subject: 'Kick-off', StartDateTime: Date.UTC(2026, 0, 2), WhoId: c, IsChild: true });
+    expect((await drain('meetings')).map((r) => r.id)).toEqual([parent]);
+  });
+
+  it('without Enhanced Email (no EmailMessage), emails logged as Tasks count as emails', async () => {
+    h = await salesforceHarness({}, { org: { missingObjects: ['EmailMessage'] } });
+    const c = contact('f@example.com');
+    const mail = task({ TaskSubtype: 'Email', Type: 'Email', WhoId: c, Subject: 'Email: Renewal', Description: 'Hi, about the renewal', CompletedDateTime: Date.UTC(2026, 0, 3) });
+    task({ TaskSubtype: 'Task', Type: 'Other', WhoId: c });
+    const emails = await drain('emails');
+    expect(emails.map((r) => [r.id, r.contactIds])).toEqual([[mail, [c]]]);
+    expect(emails[0]!.data).toMatchObject({ at: Date.UTC(2026, 0, 3), text: 'Email: Renewal\nHi, about the renewal' });
+  });
+});
+
+describe('salesforce child subqueries', () => {
+  it('an Account with 300 contacts keeps all of them: the nested result is paged through its own nextRecordsUrl', async () => {
+    h = await salesforceHarness();
+    const account = h.sandbox.data.create('Account', { Name: 'Big Co' }).Id as string;
+    const small = h.sandbox.data.create('Account', { Name: 'Small Co' }).Id as string;
+    const ids = Array.from({ length: 300 }, (_, i) => h!.sandbox.data.create('Contact', { LastName: `c${i}`, AccountId: account }).Id as string);
+    const one = h.sandbox.data.create('Contact', { LastName: 'solo', AccountId: small }).Id as string;
+    const companies = await drain('companies');
+    expect(companies.find((r) => r.id === account)!.contactIds).toEqual([...ids].sort());
+    expect(companies.find((r) => r.id === small)!.contactIds).toEqual([one]);
+    expect(h.sandbox.stats().byRoute['GET /services/data/vXX.X/query/{locator}']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('child rows count toward the batch: pages hold fewer parents, and every parent arrives whole', async () => {
+    h = await salesforceHarness();
+    const accounts = Array.from({ length: 4 }, (_, i) => h!.sandbox.data.create('Account', { Name: `A${i}` }).Id as string);
+    for (const a of accounts) for (let i = 0; i < 150; i++) h.sandbox.data.create('Contact', { LastName: `c${i}`, AccountId: a });
+    const pages: number[] = [];
+    for await (const p of h.connector.changes('companies', null, signal)) pages.push(p.records.length);
+    expect(pages.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(pages.length).toBeGreaterThan(1);
+    const companies = await drain('companies');
+    expect(companies.map((r) => r.contactIds?.length)).toEqual([150, 150, 150, 150]);
+  });
+
+  it('a deleted contact role that queryAll still lists does not link the contact to the deal', async () => {
+    h = await salesforceHarness();
+    const [a, b] = [contact('g@example.com'), contact('h@example.com')];
+    const opp = h.sandbox.data.create('Opportunity', { Name: 'Renewal', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
+    h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: a, IsPrimary: true });
+    const gone = h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: b, IsPrimary: false }).Id as string;
+    h.sandbox.data.remove('OpportunityContactRole', gone);
+    expect((await drain('deals')).map((r) => [r.id, r.contactIds])).toEqual([[opp, [a]]]);
+  });
+});
+
+describe('salesforce query timeouts', () => {
+  it('QUERY_TIMEOUT narrows the SystemModstamp window instead of failing the run: backfill and incremental read everything', async () => {
+    h = await salesforceHarness({ queryLimit: 2000 }, { org: { queryTimeoutRows: 60 } });
+    const now = h.sandbox.clock.now();
+    const ids = Array.from({ length: 250 }, (_, i) => h!.sandbox.data.create('Contact', { LastName: `c${i}` }, { at: now - (i + 1) * 3_600_000 * 7 }).Id as string);
+    const records: CrmRecord[] = [];
+    let cursor: Cursor | null = null;
+    for await (const p of h.connector.changes('contacts', null, signal)) {
+      records.push(...p.records);
+      cursor = p.next;
+    }
+    expect(new Set(records.map((r) => r.id))).toEqual(new Set(ids));
+    // 100 changes in one minute: the incremental pass (with its lookback) times out as a whole, then reads them in windows
+    await h.advance(3_600_000);
+    const changed = ids.slice(0, 100);
+    for (const [i, id] of changed.entries()) {
+      h.sandbox.data.update('Contact', id, { FirstName: `n${i}` });
+      if (i % 10 === 9) await h.advance(1_000);
+    }
+    const again = await drain('contacts', cursor);
+    expect(new Set(again.map((r) => r.id))).toEqual(new Set(changed));
+  });
+
+  it('a query that times out even for one second of changes fails the stream as unavailable', async () => {
+    h = await salesforceHarness({ queryLimit: 2000 }, { org: { queryTimeoutRows: 5 } });
+    for (let i = 0; i < 10; i++) h.sandbox.data.create('Contact', { LastName: `same-second-${i}` });
+    await expect(drain('contacts')).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'QUERY_TIMEOUT' } });
+  });
+});
+
+describe('salesforce deletes beyond the recycle bin', () => {
+  it('a record purged past the recycle bin is tombstoned by the periodic ids-only sweep; its links go too', async () => {
+    const { join } = await import('node:path');
+    const { createStore } = await import('../../src/store/index.ts');
+    const { syncStream } = await import('../../src/sync/sync-stream.ts');
+    const { silentLogger } = await import('../../src/log.ts');
+    const { tempDir } = await import('../support/temp-dir.ts');
+    h = await salesforceHarness({ sweepEveryMs: 24 * 3_600_000 }, { sessionTimeoutMs: 30 * 86_400_000 });
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db'), now: () => h!.sandbox.clock.now() });
+    try {
+      const [keep, purged] = [contact('keep@example.com'), contact('purged@example.com')];
+      const call = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: purged });
+      const deps = { store, connector: h.connector, portal: h.portal, logger: silentLogger, now: () => h!.sandbox.clock.now() };
+      for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
+      expect(store.records.counts(h.portal).contacts).toEqual({ live: 2, deleted: 0 });
+      // deleted, and the recycle bin emptied (or a hard delete): queryAll never shows it
+      await h.advance(3_600_000);
+      h.sandbox.data.remove('Contact', purged);
+      h.sandbox.data.remove('Task', call);
+      h.sandbox.data.purge('Contact', purged);
+      h.sandbox.data.purge('Task', call);
+      await h.advance(3_600_000);
+      await syncStream(deps, 'contacts', { signal });
+      expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(false); // no sweep yet: not due
+      const queryAlls = () => h!.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0;
+      let before = queryAlls();
+      // one queryAll per stream run; a sweep adds one more
+      const idsQueries = () => queryAlls() - before;
+      await h.advance(24 * 3_600_000);
+      for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
+      // contacts: the pass and the ids sweep; calls: the pass, the relation-drift read (TaskWhoRelation), the ids sweep
+      expect(idsQueries()).toBe(2 + 3);
+      expect(store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(true);
+      expect(store.records.get(h.portal, 'contacts', keep)?.deleted).toBe(false);
+      expect(store.records.get(h.portal, 'calls', call)?.deleted).toBe(true);
+      expect(store.records.linkedToContact(h.portal, purged)).toEqual([]);
+      // the cache equals the org
+      expect(store.records.counts(h.portal).contacts).toEqual({ live: h.sandbox.data.count('Contact'), deleted: 1 });
+      // the next run does not sweep again the same day
+      before = queryAlls();
+      await syncStream(deps, 'contacts', { signal });
+      expect(idsQueries()).toBe(1);
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+});
+
+describe('salesforce delete sweep on a big org', () => {
+  it('a sweep the org times out is skipped for a day, not a failed stream every pass', async () => {
+    h = await salesforceHarness({ sweepEveryMs: 3_600_000, queryLimit: 2000 }, { sessionTimeoutMs: 30 * 86_400_000 });
+    for (let i = 0; i < 30; i++) h.sandbox.data.create('Contact', { LastName: `c${i}` }, { at: h.sandbox.clock.now() - (i + 1) * 86_400_000 });
+    let cursor: Cursor | null = null;
+    for await (const p of h.connector.changes('contacts', null, signal)) cursor = p.next;
+    // incremental passes read few rows; listing every id is too much for this org
+    h.sandbox.configure({ queryTimeoutRows: 10 });
+    await h.advance(2 * 3_600_000);
+    const pages: { liveIds?: readonly string[]; next: Cursor }[] = [];
+    for await (const p of h.connector.changes('contacts', cursor, signal)) pages.push(p);
+    expect(pages.at(-1)?.liveIds).toBeUndefined();
+    // the sweep is not attempted again within the next hour
+    const sweptCursor = pages.at(-1)!.next;
+    const before = h.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0;
+    await h.advance(10 * 60_000);
+    for await (const p of h.connector.changes('contacts', sweptCursor, signal)) void p;
+    expect((h.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0) - before).toBe(1);
+  });
+});
+
+describe('salesforce relation drift', () => {
+  it('a contact role added or removed later (the deal itself unchanged) is picked up by the daily sweep', async () => {
+    const { join } = await import('node:path');
+    const { createStore } = await import('../../src/store/index.ts');
+    const { syncStream } = await import('../../src/sync/sync-stream.ts');
+    const { silentLogger } = await import('../../src/log.ts');
+    const { tempDir } = await import('../support/temp-dir.ts');
+    h = await salesforceHarness({}, { sessionTimeoutMs: 30 * 86_400_000 });
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'r.db'), now: () => h!.sandbox.clock.now() });
+    try {
+      const [a, b] = [contact('i@example.com'), contact('j@example.com')];
+      const opp = h.sandbox.data.create('Opportunity', { Name: 'Expansion', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
+      const roleA = h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: a, IsPrimary: true }).Id as string;
+      const deps = { store, connector: h.connector, portal: h.portal, logger: silentLogger, now: () => h!.sandbox.clock.now() };
+      await syncStream(deps, 'deals', { signal });
+      const linked = (c: string) => store.records.linkedToContact(h!.portal, c).some((r) => r.id === opp);
+      expect([linked(a), linked(b)]).toEqual([true, false]);
+      // another deal changes: the cursor moves past this one
+      const other = h.sandbox.data.create('Opportunity', { Name: 'Other', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
+      await h.advance(3_600_000);
+      h.sandbox.data.update('Opportunity', other, { Name: 'Other (renamed)' });
+      await syncStream(deps, 'deals', { signal });
+      await h.advance(3_600_000);
+      const stamp = h.sandbox.data.get('Opportunity', opp)!.SystemModstamp;
+      h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: b, IsPrimary: false });
+      h.sandbox.data.remove('OpportunityContactRole', roleA);
+      expect(h.sandbox.data.get('Opportunity', opp)!.SystemModstamp).toBe(stamp);
+      await syncStream(deps, 'deals', { signal });
+      expect([linked(a), linked(b)]).toEqual([true, false]); // incremental passes cannot see it
+      await h.advance(24 * 3_600_000);
+      expect((await syncStream(deps, 'deals', { signal })).status).toBe('ok');
+      expect([linked(a), linked(b)]).toEqual([false, true]);
+    } finally {
+      store.close();
+      dir.cleanup();
+    }
+  });
+});
