@@ -376,17 +376,6 @@ describe('hubspot connector on the sandbox', () => {
       const { ids, seen } = await follow(25_000);
       expect(ids.map((id) => seen.get(id))).toEqual(ids.map((_, i) => `v${i}`));
     }, 30_000);
-
-    it('with a lag past the lookback the incremental search misses changes; the sweep catches them', async () => {
-      const { ids, seen, cursor } = await follow(45_000, { sweepEveryMs: 3_600_000 });
-      // shown to happen: at least one final value never arrived through search
-      const missed = ids.filter((id, i) => seen.get(id) !== `v${i}`);
-      expect(missed.length).toBeGreaterThan(0);
-      await h!.advance(3_600_000);
-      const swept = await drain(h!.connector, 'contacts', cursor);
-      const last = new Map(swept.records.map((r) => [r.id, (r.data as ContactData).firstName]));
-      for (const id of missed) expect(last.get(id)).toBe(`v${ids.indexOf(id)}`);
-    }, 30_000);
   });
 
   describe('limits as each account has them (issue 13)', () => {

@@ -111,7 +111,7 @@ describe('salesforce write-back against customer automation', () => {
     expect(report!.parked.length).toBeGreaterThan(0);
     for (const p of report!.parked) {
       expect(rejected).toContain(p.contactId);
-      expect(p.lastError).toBe(`invalid_request: Salesforce rejected the update: FIELD_CUSTOM_VALIDATION_EXCEPTION: ${message}`);
+      expect(p.lastError).toBe(`invalid_request FIELD_CUSTOM_VALIDATION_EXCEPTION: Salesforce rejected the update: FIELD_CUSTOM_VALIDATION_EXCEPTION: ${message}`);
     }
   });
 

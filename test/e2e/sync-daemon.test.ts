@@ -82,7 +82,9 @@ describe('rapport sync as an operator runs it', () => {
       expect(lines[0]).toBe(`rapport sync: logs (level info) go to ${join(dir.path, 'tty.log')}`);
       const bars = lines.filter((l) => /^\S+ +█{24} +\d+ +\d+\/s done in [\d.]+s$/.test(l));
       expect(bars.map((l) => l.split(' ')[0])).toEqual(['companies', 'contacts', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions']);
-      expect(lines.at(-1)).toMatch(/^hubspot:\d+: \d+ records read, \d+ changed, in [\d.]+s$/);
+      // the summary below the bars: what was read, then (sync --once scores and writes back) what was written
+      expect(lines.at(-2)).toMatch(/^hubspot:\d+: \d+ records read, \d+ changed, in [\d.]+s$/);
+      expect(lines.at(-1)).toMatch(/^hubspot:\d+: \d+ contacts scored; \d+ written back to the CRM$/);
       expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
       expect(readFileSync(join(dir.path, 'tty.log'), 'utf8')).toMatch(/"msg":"stream done"/);
     } finally {

@@ -91,7 +91,7 @@ describe('rapport sync --once', () => {
 
   it('after merges, a GDPR delete, user-defined labels and a 20 s search lag, one more sync makes the cache equal the sandbox again (issue 13)', async () => {
     const db = join(dir.path, 'hubspot-habits.db');
-    const initial = await rapportInProcess(['sync', '--once'], envFor(db));
+    const initial = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db));
     expect(initial.code, initial.stderr).toBe(0);
     expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
     sandbox.setSearchLag(20_000);
@@ -113,7 +113,7 @@ describe('rapport sync --once', () => {
       sandbox.data.update(hubId, 'contacts', other.id, { firstname: 'Lagged' });
       // past the lag, within the 30 s lookback
       sandbox.clock.advance(25_000);
-      const second = await rapportInProcess(['sync', '--once'], envFor(db));
+      const second = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db));
       expect(second.code, second.stderr).toBe(0);
       expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
       const d = new Database(db, { readonly: true });

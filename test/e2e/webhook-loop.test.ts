@@ -39,6 +39,8 @@ beforeAll(async () => {
     limits: false,
     oauth: app,
     webhookDelivery: { batchWindowMs: 20 },
+    // this test is about the write-back loop; search index lag has its own tests (contract suite)
+    searchLagMs: 0,
   }));
   ({ hubId } = sandbox.portals.create());
   portal = `hubspot:${hubId}`;

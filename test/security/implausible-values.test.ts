@@ -63,7 +63,9 @@ describe('implausible CRM values', () => {
     const reasons = [scores!.satisfaction, scores!.loyalty, scores!.churnRisk, scores!.serviceNeed]
       .flatMap((s) => s.reasons.map((r) => r.text))
       .join(' | ');
-    expect(reasons).toContain('implausible deal amount');
+    // data problems are named once, beside the confidence (issue 17), never as a reason
+    expect(scores!.extra['dataIssues']).toEqual(expect.arrayContaining(['implausible deal amount']));
+    expect(reasons).not.toContain('implausible');
     // no reason built from the absurd values: no 9+ digit day counts or amounts, no exponent
     expect(reasons).not.toMatch(/\d{9}|e\+?21|1e21|\d{1,3}(,\d{3}){4}/i);
   });

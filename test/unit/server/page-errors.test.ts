@@ -10,7 +10,7 @@ import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/log.ts';
-import { createApp } from '../../../src/server/app.ts';
+import { createApps } from '../../../src/server/app.ts';
 import { createStore } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -25,7 +25,8 @@ async function start(): Promise<string> {
   const store = createStore({ path: dbPath });
   store.portals.upsert({ portal: 'hubspot:12345678', crm: 'hubspot', externalId: '12345678', baseUrl: 'http://127.0.0.1:1', scopes: [] });
   const config = loadConfig({ RAPPORT_DB: dbPath, RAPPORT_PUBLIC_URL: 'http://127.0.0.1:1' }, join(dir.path, 'none.json'));
-  const app = createApp({
+  // the browser pages live on the operator listener (docs/operations.md, Security)
+  const { operator: app } = createApps({
     store,
     config,
     logger: createLogger({ level: 'silent' }),
