@@ -132,7 +132,7 @@ function page(contactId: string, portal: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <link rel="icon" href="data:,"><title>Rapport card preview · contact ${escapeHtml(contactId)}</title><style>${CSS}</style></head>
-<body><main class="hs-page"><header>Rapport card preview — ${escapeHtml(portal)} · contact ${escapeHtml(contactId)} (local, read-only)</header>
+<body><main class="hs-page"><header>Rapport card preview — ${escapeHtml(portal)} · contact ${escapeHtml(contactId)} (local preview: reads Rapport's cache; "Rescore now" rescores this contact)</header>
 <section class="hs-card"><div id="rapport-card" data-contact-id="${escapeHtml(contactId)}" data-portal="${escapeHtml(portal)}"></div></section></main>
 <script type="module" src="../assets/card.js"></script></body></html>`;
 }

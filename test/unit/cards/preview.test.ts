@@ -64,6 +64,9 @@ describe('preview routes', () => {
     expect(html).toContain('data-contact-id="101"');
     expect(html).toContain(`data-portal="${PORTAL_A}"`);
     expect(html).toContain('src="../assets/card.js"');
+    // it does not claim to be read-only: "Rescore now" works here (issue 11)
+    expect(html).not.toContain('read-only');
+    expect(html).toContain('"Rescore now" rescores this contact');
     expect((await fetch(`${base}/contacts/101`)).status).toBe(400);
     expect((await fetch(`${base}/contacts/101?portal=${encodeURIComponent('hubspot:1"><script>')}`)).status).toBe(400);
     expect((await fetch(`${base}/contacts/${encodeURIComponent('<b>')}?portal=${PORTAL_A}`)).status).toBe(404);
