@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import { ASSOCIATIONS } from '../connectors/hubspot/mapping.ts';
 
 /**
  * HubSpot webhook receiver (hubspot.md §3). A delivery is verified over the RAW body, parsed and
@@ -210,19 +211,8 @@ export function recordsForAssociationChange(e: HubspotEvent): Array<{ type: Obje
   return out;
 }
 
-/** Which links each record type keeps in the cache (src/connectors/hubspot/mapping.ts ASSOCIATIONS). */
-const HOLDS_LINK: Record<ObjectType, readonly ObjectType[]> = {
-  contacts: ['companies'],
-  companies: ['contacts'],
-  deals: ['contacts', 'companies'],
-  tickets: ['contacts', 'companies'],
-  calls: ['contacts'],
-  emails: ['contacts'],
-  meetings: ['contacts'],
-  notes: ['contacts'],
-  tasks: ['contacts'],
-  feedback_submissions: ['contacts'],
-};
+/** Which links each record type keeps in the cache: the connector's own list. */
+const HOLDS_LINK: Record<ObjectType, readonly ObjectType[]> = ASSOCIATIONS;
 
 export const isOwnPropertyChange = (e: HubspotEvent): boolean =>
   e.subscriptionType.endsWith('.propertyChange') && e.propertyName !== undefined && e.propertyName.startsWith(OWN_PROPERTY_PREFIX);
