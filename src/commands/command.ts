@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { EXIT } from '../errors.ts';
 
 /** One CLI command. `run` returns the process exit code (see EXIT in errors.ts). */
 export type Command = {
@@ -66,4 +67,21 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/**
+ * The one subcommand a command takes (`rapport keys rotate`, `rapport outbox retry`): its
+ * remaining arguments, or the exit code after printing the usage (help: 0, missing or unknown: 2).
+ */
+export function subcommand(command: string, expected: string, args: readonly string[], usage: string, io: CliIo): string[] | number {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    io.stdout(usage);
+    return sub === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (sub !== expected) {
+    io.stderr(`rapport ${command}: unknown subcommand "${sub}" (expected ${expected})\n\n${usage}`);
+    return EXIT.usage;
+  }
+  return rest;
 }

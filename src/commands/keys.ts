@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { ConfigError, EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
-import { parseFlags, type CliIo, type Command } from './command.ts';
+import { parseFlags, type CliIo, type Command, subcommand } from './command.ts';
 
 const USAGE = `Usage: rapport keys rotate [--json]
 
@@ -28,15 +28,8 @@ export const command: Command = {
   summary: 'Rotate the key that encrypts stored CRM tokens (keys rotate)',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    const [sub, ...rest] = args;
-    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-      io.stdout(USAGE);
-      return sub === undefined ? EXIT.usage : EXIT.ok;
-    }
-    if (sub !== 'rotate') {
-      io.stderr(`rapport keys: unknown subcommand "${sub}" (expected rotate)\n\n${USAGE}`);
-      return EXIT.usage;
-    }
+    const rest = subcommand('keys', 'rotate', args, USAGE, io);
+    if (typeof rest === 'number') return rest;
     const values = parseFlags({ name: 'keys rotate', usage: USAGE }, rest, { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } }, io);
     if (typeof values === 'number') return values;
     const config = loadConfig(io.env);

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
-import { parseFlags, type CliIo, type Command } from './command.ts';
+import { parseFlags, type CliIo, type Command, subcommand } from './command.ts';
 import { selectPortals } from './portal-arg.ts';
 
 const USAGE = `Usage: rapport outbox retry [--portal PORTAL] [--json]
@@ -22,15 +22,8 @@ export const command: Command = {
   summary: 'Re-queue parked score writes (`outbox retry`)',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    const [sub, ...rest] = args;
-    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-      io.stdout(USAGE);
-      return sub === undefined ? EXIT.usage : EXIT.ok;
-    }
-    if (sub !== 'retry') {
-      io.stderr(`rapport outbox: unknown subcommand "${sub}" (expected retry)\n\n${USAGE}`);
-      return EXIT.usage;
-    }
+    const rest = subcommand('outbox', 'retry', args, USAGE, io);
+    if (typeof rest === 'number') return rest;
     const values = parseFlags({ name: 'outbox retry', usage: USAGE }, rest, { portal: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, io);
     if (typeof values === 'number') return values;
     const config = loadConfig(io.env);
