@@ -74,7 +74,7 @@ export const QUERY_FIELDS: Record<HubspotObjectType, readonly string[]> = {
 };
 
 /**
- * Scopes per operation, from the `security` lists of the spec files in /work/shared/specs/hubspot.
+ * Scopes per operation, from the `security` lists of HubSpot's public OpenAPI specs (vendored in test/fixtures/hubspot-specs).
  * Each inner list must be held in full. Where hubspot.md §4 reads a spec's alternatives as
  * "and" (emails, feedback submissions) we demand all of them: stricter than HubSpot at worst.
  */

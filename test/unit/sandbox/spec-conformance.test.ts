@@ -5,7 +5,7 @@ import { servedSandbox } from './hubspot-fixtures.ts';
 
 /**
  * Every request shape Rapport's HubSpot connector sends goes to the sandbox, and the reply is
- * validated against the response schema of HubSpot's own OpenAPI spec (../shared/specs/hubspot).
+ * validated against the response schema of HubSpot's own OpenAPI spec (vendored in test/fixtures/hubspot-specs).
  * The request bodies are validated against the spec's request schemas too, so a drift on either
  * side shows up here. Success replies are checked strictly (no keys the spec does not declare).
  */
