@@ -135,6 +135,8 @@ export type WriteResult = { contactId: string; ok: true } | { contactId: string;
 
 export interface CrmConnector {
   readonly crm: CrmName;
+  /** How many contacts one writeScores call should carry (the CRM's batch size); default 100. */
+  readonly writeBatchSize?: number;
   /** Changes since `cursor` (null = backfill), oldest first; may repeat boundary records. */
   changes(type: ObjectType, cursor: Cursor | null, signal: AbortSignal): AsyncIterable<Page>;
   /** Create our property group / custom fields if missing (idempotent). */

@@ -40,8 +40,8 @@ export async function drainOutbox(
   opts: WriteBackOptions,
 ): Promise<WriteBackResult> {
   const { store, connector, portal, logger } = deps;
-  // Salesforce sObject Collections take 200 records per call (docs/install-salesforce.md §4)
-  const batchSize = opts.batchSize ?? (connector.crm === 'salesforce' ? 200 : 100);
+  // each connector states its CRM's batch size (HubSpot batch update 100, Salesforce collections 200)
+  const batchSize = opts.batchSize ?? connector.writeBatchSize ?? 100;
   const maxAttempts = opts.maxAttempts ?? 5;
   const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
   const parkedReasons = new Map<string, number>();

@@ -86,6 +86,9 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
 
   return {
     crm: 'salesforce',
+    // sObject Collections take up to 200 records per call:
+    // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
+    writeBatchSize: 200,
     changes(type, cursor, signal) {
       return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000 }, type, cursor, signal);
     },
