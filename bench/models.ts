@@ -27,7 +27,7 @@ import { createDuplicateEmailFlagger } from '../src/connectors/hubspot/mapping.t
 import type { ContactTruth } from '../src/sandbox/model.ts';
 import { generateAccount } from '../src/sandbox/generator/index.ts';
 import { createLiveActivity, type LiveEvent } from '../src/sandbox/generator/live.ts';
-import { expectedCalibrationError, reliabilityCurve, rocAuc, spearman } from '../src/scoring/models/metrics.ts';
+import { expectedCalibrationError, reliabilityCurve, rocAuc, spearman } from '../src/stats/metrics.ts';
 import { scoreContacts } from '../src/scoring/score-portal.ts';
 import { trainPortal } from '../src/scoring/train.ts';
 import { createStore } from '../src/store/index.ts';

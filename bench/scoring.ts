@@ -18,7 +18,7 @@ import { createStore } from '../src/store/index.ts';
 import { readContactChunks, loadCompanies } from '../src/scoring/features.ts';
 import { loadPortalModels } from '../src/scoring/portal-models.ts';
 import { scoreContacts, scoreOne } from '../src/scoring/score-portal.ts';
-import { createRandom } from '../src/scoring/models/random.ts';
+import { createRandom } from '../src/stats/random.ts';
 import { scoreAllInParallel } from '../src/scoring/parallel.ts';
 import { reportFigures } from './figures.ts';
 

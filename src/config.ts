@@ -95,7 +95,6 @@ const envSchema = z
     /** requests per 10 s: 110 for OAuth apps (per account), 100/190 for private apps by tier */
     HUBSPOT_RATE_LIMIT: z.coerce.number().int().positive().default(110),
     SALESFORCE_LOGIN_URL: url('SALESFORCE_LOGIN_URL').default('https://login.salesforce.com'),
-    SALESFORCE_INSTANCE_URL: url('SALESFORCE_INSTANCE_URL').optional(),
     SALESFORCE_CLIENT_ID: optionalText,
     SALESFORCE_CLIENT_SECRET: optionalText,
     /** the churn definition per portal (src/scoring/churn-definition.ts): JSON text, or an object in the config file */
@@ -135,7 +134,6 @@ export type Config = {
   };
   salesforce: {
     loginUrl: string;
-    instanceUrl: string | undefined;
     clientId: string | undefined;
     clientSecret: string | undefined;
     apiVersion: string;
@@ -242,7 +240,6 @@ export function loadConfig(
     },
     salesforce: {
       loginUrl: v.SALESFORCE_LOGIN_URL.replace(/\/+$/, ''),
-      instanceUrl: v.SALESFORCE_INSTANCE_URL?.replace(/\/+$/, ''),
       clientId: v.SALESFORCE_CLIENT_ID,
       clientSecret: v.SALESFORCE_CLIENT_SECRET,
       apiVersion: v.SALESFORCE_API_VERSION,

@@ -9,10 +9,10 @@
  * scores the held-out fold through that sigmoid.
  */
 import { DataError } from './csv.ts';
-import { applyPlatt, fitPlatt, type PlattModel } from '../scoring/models/calibration.ts';
-import { stratifiedKFold } from '../scoring/models/cross-validation.ts';
-import { fitLogistic, type LogisticModel } from '../scoring/models/logistic.ts';
-import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, rocAuc } from '../scoring/models/metrics.ts';
+import { applyPlatt, fitPlatt, type PlattModel } from '../stats/calibration.ts';
+import { stratifiedKFold } from '../stats/cross-validation.ts';
+import { fitLogistic, type LogisticModel } from '../stats/logistic.ts';
+import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, rocAuc } from '../stats/metrics.ts';
 
 export type FoldMetrics = { n: number; positives: number; rocAuc: number; prAuc: number; brier: number; ece: number };
 

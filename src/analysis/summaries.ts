@@ -6,8 +6,8 @@
  */
 import { DataError, findColumn, requireColumn, type CsvTable } from './csv.ts';
 import { isMissing, parseNumber } from './tabular.ts';
-import type { RfmSummary } from '../scoring/models/bg-nbd.ts';
-import type { SpendSummary } from '../scoring/models/gamma-gamma.ts';
+import type { RfmSummary } from '../stats/bg-nbd.ts';
+import type { SpendSummary } from '../stats/gamma-gamma.ts';
 
 export const DEFAULT_COLUMNS = {
   frequency: ['frequency', 'x'],

@@ -170,7 +170,7 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
     label: 'Salesforce sandbox (emulated org)',
     objectName: salesforceObjectName,
     liveMechanism: 'poll (no Salesforce change notifications yet) → sync → rescore → write-back',
-    env: { SALESFORCE_LOGIN_URL: baseUrl, SALESFORCE_INSTANCE_URL: baseUrl },
+    env: { SALESFORCE_LOGIN_URL: baseUrl },
     async install(rapport) {
       const { accessToken } = sandbox.sessions.issue();
       const connector = createSalesforceConnector({

@@ -4,8 +4,8 @@ import { DataError, readCsvFile } from '../analysis/csv.ts';
 import { evaluateChurnModel, leakSuspects, strongestSignals } from '../analysis/evaluate.ts';
 import { DEFAULT_COLUMNS, pickColumn, readRfm, readSpend } from '../analysis/summaries.ts';
 import { buildDesign } from '../analysis/tabular.ts';
-import { fitBgNbd } from '../scoring/models/bg-nbd.ts';
-import { fitGammaGamma } from '../scoring/models/gamma-gamma.ts';
+import { fitBgNbd } from '../stats/bg-nbd.ts';
+import { fitGammaGamma } from '../stats/gamma-gamma.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 
 const USAGE = `Usage: rapport model <eval | fit-bgnbd | fit-gamma-gamma> [options]

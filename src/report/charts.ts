@@ -5,7 +5,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { ReliabilityBin, RocPoint } from '../scoring/models/metrics.ts';
+import type { ReliabilityBin, RocPoint } from '../stats/metrics.ts';
 import type { RepeatBucket } from './repeat-purchases.ts';
 import type { SegmentPoint } from './segments.ts';
 

@@ -7,8 +7,8 @@
  * scoring it on the later window would leak); hence this recomputation. The predictions are
  * those of the earlier-window fit before the Platt step, as the metrics `rapport train` stores.
  */
-import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from '../scoring/models/bg-nbd.ts';
-import { fitLogistic } from '../scoring/models/logistic.ts';
+import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from '../stats/bg-nbd.ts';
+import { fitLogistic } from '../stats/logistic.ts';
 import { predictProbability, type ChurnDefinition, type ProbabilityModel } from '../scoring/churn.ts';
 import { computeFeatures, outcomesBetween, DAY_MS, type CompanyContext, type ContactFeatures, type ContactInput } from '../scoring/features.ts';
 import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, type LoyaltyParams } from '../scoring/loyalty.ts';

@@ -2,7 +2,7 @@
  * The report page: plain HTML with inline CSS and inline SVG charts. No script, no font, no
  * stylesheet, no image is loaded from anywhere, so the file works offline and can be mailed.
  */
-import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, reliabilityCurve, rocAuc, rocCurve } from '../scoring/models/metrics.ts';
+import { averagePrecision, brierScore, expectedCalibrationError, liftAtTop, reliabilityCurve, rocAuc, rocCurve } from '../stats/metrics.ts';
 import type { HeldOut } from './evaluation.ts';
 import type { ReportData, StoredMetrics } from './index.ts';
 import { formatMoney, isoDay, type Kpi } from './kpis.ts';

@@ -4,7 +4,7 @@
  * not simulated: Σᵢ P(X(Tᵢ) = n | r, α, a, b), each customer observed for their own Tᵢ weeks
  * since their first purchase (bgNbdProbabilityOfPurchases, FHL eq. 8).
  */
-import { bgNbdProbabilityOfPurchases, type BgNbdParams } from '../scoring/models/bg-nbd.ts';
+import { bgNbdProbabilityOfPurchases, type BgNbdParams } from '../stats/bg-nbd.ts';
 import type { ContactFeatures } from '../scoring/features.ts';
 import { rfmSummary } from '../scoring/loyalty.ts';
 

@@ -4,8 +4,8 @@
  * components of the same standardised data. Skewed counts and money are log1p-transformed first,
  * so one big spender does not make its own axis. Segments are described in original units.
  */
-import { kmeans, silhouetteScore } from '../scoring/models/kmeans.ts';
-import { fitPca2d } from '../scoring/models/pca.ts';
+import { kmeans, silhouetteScore } from '../stats/kmeans.ts';
+import { fitPca2d } from '../stats/pca.ts';
 import type { ContactFeatures } from '../scoring/features.ts';
 
 /** The clustering inputs: name, and how a contact's features map to a number. */

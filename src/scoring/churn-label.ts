@@ -7,7 +7,7 @@
  * never do (they are features). A customer who complains and then leaves is labelled churned; one
  * who complains and keeps buying is not.
  */
-import type { BgNbdParams, RfmSummary } from './models/bg-nbd.ts';
+import type { BgNbdParams, RfmSummary } from '../stats/bg-nbd.ts';
 import type { ChurnDefinition, ChurnSignals } from './churn.ts';
 import { computeFeatures, DAY_MS, type CompanyContext, type ContactInput } from './features.ts';
 import type { DealData } from '../connectors/types.ts';

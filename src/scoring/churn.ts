@@ -11,7 +11,7 @@
  * means safety (issue 17).
  */
 import type { ScoreValue } from '../store/scores.ts';
-import { sigmoid } from './models/special.ts';
+import { sigmoid } from '../stats/special.ts';
 import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
 import { topReasons } from './explain.ts';
 import type { ContactFeatures } from './features.ts';

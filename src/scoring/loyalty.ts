@@ -14,8 +14,8 @@ import {
   bgNbdPAlive,
   type BgNbdParams,
   type RfmSummary,
-} from './models/bg-nbd.ts';
-import { conditionalExpectedSpend, type GammaGammaParams } from './models/gamma-gamma.ts';
+} from '../stats/bg-nbd.ts';
+import { conditionalExpectedSpend, type GammaGammaParams } from '../stats/gamma-gamma.ts';
 import type { Reason, ScoreValue } from '../store/scores.ts';
 import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
 import { agoText, daysText, plural, topReasons } from './explain.ts';

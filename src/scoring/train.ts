@@ -16,17 +16,17 @@
  */
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
-import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from './models/bg-nbd.ts';
-import { fitGammaGamma } from './models/gamma-gamma.ts';
-import { fitLogistic } from './models/logistic.ts';
-import { sigmoid } from './models/special.ts';
+import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from '../stats/bg-nbd.ts';
+import { fitGammaGamma } from '../stats/gamma-gamma.ts';
+import { fitLogistic } from '../stats/logistic.ts';
+import { sigmoid } from '../stats/special.ts';
 import {
   averagePrecision,
   brierScore,
   expectedCalibrationError,
   liftAtTop,
   rocAuc,
-} from './models/metrics.ts';
+} from '../stats/metrics.ts';
 import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
 import { churnEvidence, churnLabel, type ChurnEvidence } from './churn-label.ts';
 import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures } from './features.ts';

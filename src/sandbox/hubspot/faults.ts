@@ -1,4 +1,4 @@
-import type { Random } from '../../scoring/models/random.ts';
+import type { Random } from '../../stats/random.ts';
 import type { FaultRates } from './types.ts';
 
 /**

@@ -11,7 +11,7 @@ import { createOAuthRoutes } from './oauth.ts';
 import { randomBytes } from 'node:crypto';
 import { createSandboxPortals, type SandboxPortalsImpl } from './portals.ts';
 import { createPropertyRegistry } from './properties.ts';
-import { createRandom } from '../../scoring/models/random.ts';
+import { createRandom } from '../../stats/random.ts';
 import { CORRELATION_HEADER, JSON_CONTENT_TYPE, newCorrelationId } from './responses.ts';
 import { createSandboxStorage } from './storage.ts';
 import type { FaultRates, SandboxData, SandboxLimits, SandboxStats } from './types.ts';

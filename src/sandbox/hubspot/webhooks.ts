@@ -3,7 +3,7 @@ import type { Logger } from '../../log.ts';
 import { silentLogger } from '../../log.ts';
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from '../model.ts';
 import type { Clock } from './clock.ts';
-import { createRandom } from '../../scoring/models/random.ts';
+import { createRandom } from '../../stats/random.ts';
 import type { SandboxChange, SandboxData, SandboxWebhooks } from './types.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { createClock, type SandboxClock } from '../hubspot/clock.ts';
-import { createRandom } from '../../scoring/models/random.ts';
+import { createRandom } from '../../stats/random.ts';
 import { randomBytes } from 'node:crypto';
 import { createAdminRoutes } from './admin.ts';
 import { createSalesforceApi, DEFAULT_ORG_SETTINGS, type SalesforceOrgSettings } from './api.ts';

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli.ts';
 import { EXIT } from '../../../src/errors.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
 const KINDS = ['text-id', 'int-id', 'name', 'email', 'free-text', 'dmy', 'mdy', 'iso', 'ambiguous-date', 'currency', 'number', 'small-int', 'category', 'empty', 'constant'] as const;

@@ -5,7 +5,7 @@
  * spelling and a rare level, a numeric column with blanks, a small-cardinality integer whose effect
  * is non-linear, and labels written as Yes/no/" YES "/N.
  */
-import { createRandom } from '../../../src/scoring/models/random.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 
 export type MessyOptions = { seed: number; rows: number; shuffleLabels?: boolean };
 

@@ -5,7 +5,7 @@ import { runCli } from '../../../src/cli.ts';
 import { EXIT } from '../../../src/errors.ts';
 import { referenceDataDir } from '../../support/reference-data.ts';
 import { tempDir } from '../../support/temp-dir.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 import { messyChurnCsv } from './messy-export.ts';
 
 async function rapport(...args: string[]) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { generateAccount } from '../../../src/sandbox/generator/index.ts';
 import { BG_NBD, GAMMA_GAMMA, WEEK_MS } from '../../../src/sandbox/generator/params.ts';
-import { bgNbdTotalLogLikelihood, fitBgNbd, type RfmSummary } from '../../../src/scoring/models/bg-nbd.ts';
-import { fitGammaGamma, type SpendSummary } from '../../../src/scoring/models/gamma-gamma.ts';
+import { bgNbdTotalLogLikelihood, fitBgNbd, type RfmSummary } from '../../../src/stats/bg-nbd.ts';
+import { fitGammaGamma, type SpendSummary } from '../../../src/stats/gamma-gamma.ts';
 
 /**
  * The generator's purchases must follow BG/NBD (scoring.md §1.1) and spend Gamma-Gamma (§1.4):

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, collectReport, type ReportData } from '../../../src/report/index.ts';
 import { xmlProblem, assertSelfContained, svgBlocks } from './html-checks.ts';
 import { MAP_POINTS } from '../../../src/report/segments.ts';
-import { rocAuc, expectedCalibrationError } from '../../../src/scoring/models/metrics.ts';
+import { rocAuc, expectedCalibrationError } from '../../../src/stats/metrics.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
 import { trainPortal } from '../../../src/scoring/train.ts';
 import type { Store } from '../../../src/store/index.ts';

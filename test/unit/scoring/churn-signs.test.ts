@@ -7,9 +7,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DealData, EngagementData, FeedbackData, TicketData } from '../../../src/connectors/types.ts';
-import { fitLogistic } from '../../../src/scoring/models/logistic.ts';
+import { fitLogistic } from '../../../src/stats/logistic.ts';
 import { PRIOR_CHURN } from '../../../src/scoring/churn.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 import { loadCompanies, readContactChunks, type ContactInput, type LinkedRow } from '../../../src/scoring/features.ts';
 import { loadPortalModels, type PortalModels } from '../../../src/scoring/portal-models.ts';
 import { scoreOne } from '../../../src/scoring/score-portal.ts';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CrmRecord } from '../../../src/connectors/types.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
 import { churnLabel, trainPortal } from '../../../src/scoring/train.ts';

@@ -1,8 +1,8 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { adjustedRandIndex, kmeans, nearestCentroid, silhouetteScore } from '../../../src/scoring/models/kmeans.ts';
-import { fitPca2d, projectPca } from '../../../src/scoring/models/pca.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
+import { adjustedRandIndex, kmeans, nearestCentroid, silhouetteScore } from '../../../src/stats/kmeans.ts';
+import { fitPca2d, projectPca } from '../../../src/stats/pca.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 
 function blobs(seed: number): { points: number[][]; truth: number[]; centres: number[][] } {
   const random = createRandom(seed);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bgNbdConditionalExpected, type BgNbdParams } from '../../../src/scoring/models/bg-nbd.ts';
+import { bgNbdConditionalExpected, type BgNbdParams } from '../../../src/stats/bg-nbd.ts';
 import {
   conditionalExpectedSpend,
   customerLifetimeValue,
@@ -7,7 +7,7 @@ import {
   gammaGammaLogLikelihood,
   gammaGammaTotalLogLikelihood,
   type GammaGammaParams,
-} from '../../../src/scoring/models/gamma-gamma.ts';
+} from '../../../src/stats/gamma-gamma.ts';
 import { loadCdnowWithSpend } from '../../support/reference-data.ts';
 
 // References: shared/data/cdnow/README.md (Hardie note 025, lifetimes TestGammaGammaFitter, CLVTools test_correctness_gg.R).

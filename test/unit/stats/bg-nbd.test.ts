@@ -11,9 +11,9 @@ import {
   pAlive,
   probNoPurchases,
   type BgNbdParams,
-} from '../../../src/scoring/models/bg-nbd.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
-import { logBeta, logGamma } from '../../../src/scoring/models/special.ts';
+} from '../../../src/stats/bg-nbd.ts';
+import { createRandom } from '../../../src/stats/random.ts';
+import { logBeta, logGamma } from '../../../src/stats/special.ts';
 import { loadCdnowSummary, loadCdnowTransactions } from '../../support/reference-data.ts';
 
 // References: shared/data/cdnow/README.md (CLVTools test_correctness_bgnbd.R, lifetimes

@@ -11,8 +11,8 @@ import {
   rocAuc,
   rocCurve,
   spearman,
-} from '../../../src/scoring/models/metrics.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
+} from '../../../src/stats/metrics.ts';
+import { createRandom } from '../../../src/stats/random.ts';
 
 // Hand-computable cases from docs/research/scoring.md §4.6 and worked by hand below.
 describe('ROC AUC', () => {

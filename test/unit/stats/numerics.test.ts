@@ -1,8 +1,8 @@
 import { gammaln } from 'simple-statistics';
 import { describe, expect, it } from 'vitest';
-import { nelderMead } from '../../../src/scoring/models/optimize.ts';
-import { createRandom, randomInt, shuffleInPlace } from '../../../src/scoring/models/random.ts';
-import { logAddExp, logBeta, logGamma, sigmoid, softplus } from '../../../src/scoring/models/special.ts';
+import { nelderMead } from '../../../src/stats/optimize.ts';
+import { createRandom, randomInt, shuffleInPlace } from '../../../src/stats/random.ts';
+import { logAddExp, logBeta, logGamma, sigmoid, softplus } from '../../../src/stats/special.ts';
 
 describe('special functions', () => {
   it('log Γ matches reference values (Python math.lgamma) to ~1e-13 relative', () => {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { fitLogistic, predictLogistic, predictLogisticRow } from '../../../src/scoring/models/logistic.ts';
+import { fitLogistic, predictLogistic, predictLogisticRow } from '../../../src/stats/logistic.ts';
 import { loadUclaAdmissions } from '../../support/reference-data.ts';
 
 // glm(admit ~ gre + gpa + factor(rank), family = binomial) on ucla_admissions/binary.csv (README there).

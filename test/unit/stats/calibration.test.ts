@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { applyIsotonic, applyPlatt, fitIsotonic, fitPlatt } from '../../../src/scoring/models/calibration.ts';
-import { brierScore, expectedCalibrationError } from '../../../src/scoring/models/metrics.ts';
-import { createRandom } from '../../../src/scoring/models/random.ts';
-import { sigmoid } from '../../../src/scoring/models/special.ts';
+import { applyIsotonic, applyPlatt, fitIsotonic, fitPlatt } from '../../../src/stats/calibration.ts';
+import { brierScore, expectedCalibrationError } from '../../../src/stats/metrics.ts';
+import { createRandom } from '../../../src/stats/random.ts';
+import { sigmoid } from '../../../src/stats/special.ts';
 
 describe('Platt scaling', () => {
   it('two separated points: Platt targets 2/3 and 1/3 give b = ln ½ and a = 2 ln 2 exactly', () => {

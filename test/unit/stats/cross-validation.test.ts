@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stratifiedKFold } from '../../../src/scoring/models/cross-validation.ts';
+import { stratifiedKFold } from '../../../src/stats/cross-validation.ts';
 
 describe('stratifiedKFold', () => {
   const labels = Array.from({ length: 103 }, (_, i) => (i % 10 === 0 ? 1 : 0)); // 11 positives, 92 negatives
