@@ -15,6 +15,23 @@ const forbid = (...groups) => ({
   ],
 });
 
+const PROCESS_ENV = {
+  selector: "MemberExpression[object.name='process'][property.name='env']",
+  message: 'Only src/config.ts reads process.env; take a Config instead.',
+};
+// The store is a port (ARCHITECTURE.md §2): no connection, statement or pragma outside src/store.
+// `values.db` is a command's --db option (a file name), not a connection.
+const STORE_ONLY = [
+  {
+    selector: "MemberExpression[property.name='db']:not([object.name='values'])",
+    message: 'Only src/store talks to the database: add an operation to the store port (src/store/port.ts) instead.',
+  },
+  {
+    selector: "CallExpression[callee.property.name=/^(prepare|pragma)$/]",
+    message: 'SQL belongs in src/store: add an operation to the store port (src/store/port.ts) instead.',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'ui-extension/**/node_modules/**', 'data/**', 'test-artifacts/**', 'ui-extension/**'] },
   js.configs.recommended,
@@ -23,13 +40,22 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': [
-        'error',
-        {
-          selector: "MemberExpression[object.name='process'][property.name='env']",
-          message: 'Only src/config.ts reads process.env; take a Config instead.',
-        },
-      ],
+      'no-restricted-syntax': ['error', PROCESS_ENV],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/store/**', 'src/sandbox/**'],
+    rules: { 'no-restricted-syntax': ['error', PROCESS_ENV, ...STORE_ONLY] },
+  },
+  {
+    // Store operations return Promises (an asynchronous driver can follow): a forgotten await
+    // would drop a write or an error silently.
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
     },
   },
   {
@@ -49,8 +75,13 @@ export default tseslint.config(
   { files: ['src/connectors/**'], rules: forbid('sync', 'scoring', 'webhooks', 'server', 'sandbox') },
   { files: ['src/sync/**', 'src/webhooks/**', 'src/server/**', 'src/store/**'], rules: forbid('sandbox') },
   {
-    // the composition root, the CLI entry and tests/benches may read the environment
-    files: ['src/config.ts', 'src/cli.ts', 'test/**', 'bench/**', 'vitest.config.ts', 'eslint.config.js'],
+    // the composition root and the CLI entry may read the environment
+    files: ['src/config.ts', 'src/cli.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...STORE_ONLY] },
+  },
+  {
+    // tests and benches may read the environment (and inspect a SQLite file directly)
+    files: ['test/**', 'bench/**', 'vitest.config.ts', 'eslint.config.js'],
     rules: { 'no-restricted-syntax': 'off' },
   },
 );

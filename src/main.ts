@@ -10,7 +10,7 @@ import { churnDefinitionFor } from './scoring/churn-definition.ts';
 import { createApps } from './server/app.ts';
 import { listenHttp, type Listener } from './server/listen.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
-import { REQUEST_BUSY_TIMEOUT_MS, setBusyTimeout } from './store/db.ts';
+import { REQUEST_BUSY_TIMEOUT_MS } from './store/db.ts';
 import { createStore, type Store } from './store/index.ts';
 import { TokenUnreadableError } from './store/portals.ts';
 import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
@@ -28,7 +28,7 @@ export type Rapport = {
   /** connects the private-app portal (if configured) and every installed OAuth portal; returns their ids */
   connectPortals(): Promise<string[]>;
   /** registers a portal whose connector was built elsewhere (e.g. the Salesforce demo) */
-  addPortal(p: { portal: string; crm: 'hubspot' | 'salesforce'; externalId: string; baseUrl: string }, connector: CrmConnector): void;
+  addPortal(p: { portal: string; crm: 'hubspot' | 'salesforce'; externalId: string; baseUrl: string }, connector: CrmConnector): Promise<void>;
   /** called when an OAuth install registers a portal, with its first pass (provision + backfill) */
   onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
@@ -57,11 +57,17 @@ export type RapportOptions = {
 /** Models are retrained weekly: churn drifts slowly, and training reads the whole history. */
 const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
 
-export function createRapport(opts: RapportOptions): Rapport {
+export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
   const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
-  const tokens = createTokenManager({ store, config, now, logger });
+  let tokens: Awaited<ReturnType<typeof createTokenManager>>;
+  try {
+    tokens = await createTokenManager({ store, config, now, logger });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const connectors = new Map<string, CrmConnector & { stats?: () => { calls: number; rateLimited: number; retries: number } }>();
   const scoringLatency = { count: 0, totalMs: 0 };
 
@@ -74,34 +80,39 @@ export function createRapport(opts: RapportOptions): Rapport {
       const t0 = performance.now();
       // First pass over a portal (or a stale model): train on its own history before scoring,
       // so the first scores written back already come from the portal's calibrated models.
-      const model = store.models.latest(portal, 'churn');
+      const model = await store.models.latest(portal, 'churn');
       if (model === undefined || now() - model.trainedAt > RETRAIN_AFTER_MS) {
         try {
-          trainPortal(store, portal, { now: now(), logger, churnDefinition: churnDefinitionFor(config.churn, portal) });
+          await trainPortal(store, portal, { now: now(), logger, churnDefinition: churnDefinitionFor(config.churn, portal) });
         } catch (e) {
           logger.warn({ portal, err: (e as Error).message }, 'training failed; scoring with the cold-start models');
         }
       }
-      const r = scoreContacts(store, portal, { contactIds: 'dirty', now: now(), logger });
+      const r = await scoreContacts(store, portal, { contactIds: 'dirty', now: now(), logger });
       scoringLatency.count++;
       scoringLatency.totalMs += performance.now() - t0;
       return r;
     },
     ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
     onCycle: (summary) => {
-      recordUsage(summary.portal);
+      void recordUsage(summary.portal);
       opts.onCycle?.(summary);
     },
   });
 
   // API usage per portal, persisted by minute for `rapport status` (usage against the limit).
   const reported = new Map<string, { calls: number; rateLimited: number }>();
-  function recordUsage(portal: string): void {
+  async function recordUsage(portal: string): Promise<void> {
     const s = connectors.get(portal)?.stats?.();
     if (s === undefined) return;
     const before = reported.get(portal) ?? { calls: 0, rateLimited: 0 };
-    store.apiUsage.record(portal, s.calls - before.calls, s.rateLimited - before.rateLimited);
     reported.set(portal, { calls: s.calls, rateLimited: s.rateLimited });
+    try {
+      await store.apiUsage.record(portal, s.calls - before.calls, s.rateLimited - before.rateLimited);
+    } catch (e) {
+      // bookkeeping for `rapport status`: a locked database costs one minute's figures, not the cycle
+      logger.warn({ portal, err: (e as Error).message }, 'recording API usage failed');
+    }
   }
 
   const limits = { per10s: config.hubspot.rateLimitPer10s, searchPerSecond: 5 };
@@ -113,8 +124,8 @@ export function createRapport(opts: RapportOptions): Rapport {
   }
 
   /** An OAuth-installed portal: tokens from the encrypted store, refreshed by the token manager. */
-  function addOAuthPortal(portal: string): void {
-    const row = store.portals.get(portal);
+  async function addOAuthPortal(portal: string): Promise<void> {
+    const row = await store.portals.get(portal);
     if (row?.crm === 'salesforce') {
       // the row's baseUrl is the org's instance_url from the token answer (install-salesforce.ts)
       const connector = createSalesforceConnector({
@@ -144,12 +155,12 @@ export function createRapport(opts: RapportOptions): Rapport {
    * Whether the portal has tokens this process can decrypt. One that no key reads is marked
    * disconnected ("token unreadable") and skipped; the other portals start as usual.
    */
-  function hasReadableTokens(portal: string, crm: 'hubspot' | 'salesforce'): boolean {
+  async function hasReadableTokens(portal: string, crm: 'hubspot' | 'salesforce'): Promise<boolean> {
     try {
-      return store.portals.tokens(portal) !== undefined;
+      return (await store.portals.tokens(portal)) !== undefined;
     } catch (e) {
       if (!(e instanceof TokenUnreadableError)) throw e;
-      store.portals.markDisconnected(portal, tokenUnreadableReason(config.publicUrl, crm));
+      await store.portals.markDisconnected(portal, tokenUnreadableReason(config.publicUrl, crm));
       logger.error({ portal, code: e.code }, 'portal disconnected: stored token unreadable; the other portals run');
       return false;
     }
@@ -184,14 +195,14 @@ export function createRapport(opts: RapportOptions): Rapport {
     if (token !== undefined) {
       const connector = createHubspotConnector({ ...common, accessToken: async () => token });
       const { portal } = await connector.whoAmI();
-      store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: config.hubspot.baseUrl, scopes: [] });
-      store.portals.markConnected(portal);
+      await store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: config.hubspot.baseUrl, scopes: [] });
+      await store.portals.markConnected(portal);
       register(portal, connector);
       ids.push(portal);
     }
-    for (const p of store.portals.list()) {
-      if (p.status !== 'connected' || connectors.has(p.portal) || !hasReadableTokens(p.portal, p.crm)) continue;
-      addOAuthPortal(p.portal);
+    for (const p of await store.portals.list()) {
+      if (p.status !== 'connected' || connectors.has(p.portal) || !(await hasReadableTokens(p.portal, p.crm))) continue;
+      await addOAuthPortal(p.portal);
       ids.push(p.portal);
     }
     for (const portal of ids) await provisionOnConnect(portal);
@@ -202,7 +213,7 @@ export function createRapport(opts: RapportOptions): Rapport {
   const readyListeners: ((portal: string, backfill: Promise<void>) => void)[] = [];
   if (opts.onPortalReady !== undefined) readyListeners.push(opts.onPortalReady);
 
-  function metrics(): string {
+  async function metrics(): Promise<string> {
     const lines: string[] = [
       '# HELP rapport_api_calls_total CRM API calls made, per portal',
       '# TYPE rapport_api_calls_total counter',
@@ -218,13 +229,13 @@ export function createRapport(opts: RapportOptions): Rapport {
     }
     lines.push('# HELP rapport_sync_lag_seconds Seconds since each stream last committed a page', '# TYPE rapport_sync_lag_seconds gauge');
     for (const portal of connectors.keys()) {
-      for (const c of store.cursors.list(portal)) {
+      for (const c of await store.cursors.list(portal)) {
         lines.push(`rapport_sync_lag_seconds{portal="${portal}",stream="${c.stream}"} ${((now() - c.updatedAt) / 1000).toFixed(1)}`);
       }
     }
     lines.push('# HELP rapport_outbox_backlog Score updates waiting to be written', '# TYPE rapport_outbox_backlog gauge');
     for (const portal of connectors.keys()) {
-      const s = store.outbox.stats(portal);
+      const s = await store.outbox.stats(portal);
       lines.push(`rapport_outbox_backlog{portal="${portal}",status="pending"} ${s.pending}`);
       lines.push(`rapport_outbox_backlog{portal="${portal}",status="parked"} ${s.parked}`);
     }
@@ -244,9 +255,9 @@ export function createRapport(opts: RapportOptions): Rapport {
     daemon,
     connectPortals,
     connector: (portal) => connectors.get(portal),
-    addPortal(p, connector) {
-      store.portals.upsert({ ...p, scopes: [] });
-      store.portals.markConnected(p.portal);
+    async addPortal(p, connector) {
+      await store.portals.upsert({ ...p, scopes: [] });
+      await store.portals.markConnected(p.portal);
       register(p.portal, connector);
     },
     onPortalReady(listener) {
@@ -256,8 +267,8 @@ export function createRapport(opts: RapportOptions): Rapport {
       // better-sqlite3 waits for a lock synchronously: once this process answers HTTP (webhooks
       // have a 5 s deadline), a lock held by `rapport sync/score/train` may stall it only briefly;
       // the statement fails with SQLITE_BUSY instead and the daemon retries on its next pass.
-      setBusyTimeout(store.db, REQUEST_BUSY_TIMEOUT_MS);
-      const { app, operator } = createApps({
+      await store.setLockTimeout(REQUEST_BUSY_TIMEOUT_MS);
+      const { app, operator } = await createApps({
         store,
         config,
         logger,
@@ -270,11 +281,15 @@ export function createRapport(opts: RapportOptions): Rapport {
             void daemon.nudge(portal);
             return;
           }
-          addOAuthPortal(portal);
-          const connector = connectors.get(portal);
           const backfill = (async () => {
             try {
-              await connector?.provision(daemon.signal);
+              await addOAuthPortal(portal);
+            } catch (e) {
+              logger.error({ portal, err: (e as Error).message }, 'connecting the installed portal failed');
+              return;
+            }
+            try {
+              await connectors.get(portal)?.provision(daemon.signal);
             } catch (e) {
               logger.error({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'provisioning failed');
             }
@@ -283,7 +298,7 @@ export function createRapport(opts: RapportOptions): Rapport {
           for (const l of readyListeners) l(portal, backfill);
         },
         rescore: async (portal: string, contactId: string) => {
-          scoreContacts(store, portal, { contactIds: [contactId], now: now(), logger });
+          await scoreContacts(store, portal, { contactIds: [contactId], now: now(), logger });
           const c = connectors.get(portal);
           if (c !== undefined) await daemon.nudge(portal, []);
         },
@@ -301,7 +316,7 @@ export function createRapport(opts: RapportOptions): Rapport {
     async close() {
       await daemon.stop();
       await Promise.all(listeners.splice(0).map((l) => l.close()));
-      store.close();
+      await store.close();
     },
   };
 }

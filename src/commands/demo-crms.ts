@@ -114,7 +114,7 @@ export async function hubspotDemo(opts: Options): Promise<DemoCrm> {
       // those back (content unchanged, so nothing is rescored) before the live phase, as the
       // daemon would in steady state.
       if (!signal.aborted) await rapport.daemon.nudge(portal);
-      contactIds = [...rapport.store.records.iterateIds(portal, 'contacts')];
+      contactIds = await rapport.store.records.ids(portal, 'contacts');
       return portal;
     },
     addActivity(at) {
@@ -180,7 +180,7 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
         logger: rapport.logger,
       });
       const { portal } = await connector.whoAmI();
-      rapport.addPortal({ portal, crm: 'salesforce', externalId: sandbox.orgId, baseUrl }, connector);
+      await rapport.addPortal({ portal, crm: 'salesforce', externalId: sandbox.orgId, baseUrl }, connector);
       await connector.provision(rapport.daemon.signal);
       await rapport.daemon.runOnce(portal);
       return portal;

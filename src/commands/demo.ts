@@ -63,11 +63,11 @@ const percentile = (xs: number[], p: number): number | null => {
 };
 
 /** A contact to open in the card preview: the first one with scores (the URL needs a real id). */
-function sampleContact(rapport: Rapport, portal: string): string {
+async function sampleContact(rapport: Rapport, portal: string): Promise<string> {
   let first: string | undefined;
-  for (const id of rapport.store.records.iterateIds(portal, 'contacts')) {
+  for (const id of await rapport.store.records.ids(portal, 'contacts')) {
     first ??= id;
-    if (rapport.store.scores.get(portal, id) !== undefined) return id;
+    if ((await rapport.store.scores.get(portal, id)) !== undefined) return id;
   }
   return first ?? '1';
 }
@@ -175,7 +175,7 @@ export const command: Command = {
     // with the small read-back of our own writes); in the live phase the table reports each rescore.
     let backfilling = true;
     const backfilled = new Set<string>();
-    const rapport = createRapport({
+    const rapport = await createRapport({
       config,
       logger,
       now: () => demoCrm.now(),
@@ -202,22 +202,22 @@ export const command: Command = {
         },
       );
       say(`  portal ${portal} connected${values.crm === 'hubspot' ? `; OAuth tokens stored encrypted in ${values.db}` : ''}`);
-      const counts = rapport.store.records.counts(portal);
+      const counts = await rapport.store.records.counts(portal);
       say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${demoCrm.objectName(t as ObjectType)}`).join(', ')}`);
 
       // The first pass trained the portal's models (time split on its own history), scored every
       // contact and wrote the scores back.
-      const churn = rapport.store.models.latest(portal, 'churn');
-      const service = rapport.store.models.latest(portal, 'service_need');
+      const churn = await rapport.store.models.latest(portal, 'churn');
+      const service = await rapport.store.models.latest(portal, 'service_need');
       const fmt = (m: typeof churn) => (m === undefined ? 'not trained (cold-start model in use)' : `${m.version}: ${metricsLine(m.metrics)}`);
       say(`  churn model ${fmt(churn)}`);
       say(`  service-need model ${fmt(service)}`);
-      say(`  ${rapport.store.scores.count(portal)} contacts scored, ${rapport.store.outbox.writtenCount(portal)} written back to the sandbox`);
+      say(`  ${await rapport.store.scores.count(portal)} contacts scored, ${await rapport.store.outbox.writtenCount(portal)} written back to the sandbox`);
       if (values.once) {
         // the server stops when --once ends: its URLs would lead nowhere
         say('  (--once: the server stops at the end; run without --once to open the card preview and the report)');
       } else {
-        say(`  card preview: ${operatorUrl}/preview/contacts/${encodeURIComponent(sampleContact(rapport, portal))}?portal=${portal}`);
+        say(`  card preview: ${operatorUrl}/preview/contacts/${encodeURIComponent(await sampleContact(rapport, portal))}?portal=${portal}`);
         say(`  report: ${operatorUrl}/report?portal=${portal}   metrics: ${operatorUrl}/metrics`);
       }
       const liveAt = (performance.now() - t0) / 1000;
@@ -227,8 +227,8 @@ export const command: Command = {
       const events: LiveEvent[] = [];
       const latencies: number[] = [];
       let rescored = 0;
-      const scoreOf = (id: string) => {
-        const s = rapport.store.scores.get(portal, id);
+      const scoreOf = async (id: string) => {
+        const s = await rapport.store.scores.get(portal, id);
         return s === undefined
           ? undefined
           : { satisfaction: s.satisfaction.value, loyalty: s.loyalty.value, churnRisk: s.churnRisk.value, serviceNeed: s.serviceNeed.value };
@@ -236,12 +236,12 @@ export const command: Command = {
       // Salesforce record ids are 18 characters and its object names longer: a wider event column
       const eventWidth = values.crm === 'salesforce' ? 37 : 24;
       say(`  time      contact              ${'event'.padEnd(eventWidth)}  satisfaction  loyalty  churn  service  health   latency`);
-      const check = () => {
+      const check = async () => {
         for (const e of events) {
           if (e.done) continue;
-          const s = rapport.store.scores.get(portal, e.contactId);
+          const s = await rapport.store.scores.get(portal, e.contactId);
           if (s === undefined || s.scoredAt < e.scoredAfter) continue;
-          if (rapport.store.outbox.due(portal, 1_000_000).some((i) => i.contactId === e.contactId)) continue;
+          if ((await rapport.store.outbox.due(portal, 1_000_000)).some((i) => i.contactId === e.contactId)) continue;
           e.done = true;
           rescored++;
           const ms = Date.now() - e.at;
@@ -262,13 +262,13 @@ export const command: Command = {
         const at = Date.now();
         const scoredAfter = demoCrm.now();
         for (const a of demoCrm.addActivity(demoCrm.now())) {
-          events.push({ ...a, at, scoredAfter, before: scoreOf(a.contactId), remoteBefore: demoCrm.scoredAtOf(a.contactId), done: false });
+          events.push({ ...a, at, scoredAfter, before: await scoreOf(a.contactId), remoteBefore: demoCrm.scoredAtOf(a.contactId), done: false });
         }
         for (let waited = 0; !io.signal.aborted; waited += 100) {
           if (values.once ? events.every((e) => e.done) || waited > 30_000 : waited >= everyMs) break;
           await demoCrm.pump(rapport, portal);
           await sleep(100, io.signal);
-          check();
+          await check();
         }
       }
 
@@ -281,11 +281,11 @@ export const command: Command = {
           seed,
           contacts: {
             inSandbox,
-            synced: rapport.store.records.counts(portal)['contacts']?.live ?? 0,
-            scored: rapport.store.scores.count(portal),
+            synced: (await rapport.store.records.counts(portal))['contacts']?.live ?? 0,
+            scored: await rapport.store.scores.count(portal),
             writtenBack,
           },
-          records: rapport.store.records.counts(portal),
+          records: await rapport.store.records.counts(portal),
           live: {
             events: events.length,
             rescored,

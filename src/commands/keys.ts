@@ -38,13 +38,13 @@ export const command: Command = {
     }
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey });
     try {
-      if (store.portals.keyCheck() === 'mismatch') {
+      if ((await store.portals.keyCheck()) === 'mismatch') {
         throw new ConfigError([
           'Neither RAPPORT_ENCRYPTION_KEY nor RAPPORT_ENCRYPTION_KEY_PREVIOUS matches the key the stored tokens were encrypted with: ' +
             'set the key they were stored with as RAPPORT_ENCRYPTION_KEY_PREVIOUS',
         ]);
       }
-      const r = store.transaction(() => store.portals.resealAll());
+      const r = await store.portals.resealAll();
       if (values.json) io.stdout(JSON.stringify(r, null, 2) + '\n');
       else {
         io.stdout(`rapport keys rotate: ${r.resealed.length} portal(s) re-encrypted with RAPPORT_ENCRYPTION_KEY${r.resealed.length > 0 ? ` (${r.resealed.join(', ')})` : ''}\n`);
@@ -56,7 +56,7 @@ export const command: Command = {
       }
       return r.unreadable.length > 0 ? EXIT.failure : EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

@@ -29,13 +29,14 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {
-      const selected = selectPortals(store, values.portal);
+      const selected = await selectPortals(store, values.portal);
       if ('error' in selected) {
         io.stderr(`rapport outbox retry: ${selected.error}\n`);
         return EXIT.failure;
       }
-      const results = selected.portals.map((portal) => ({ portal, requeued: store.outbox.requeueParked(portal), pending: 0 }));
-      for (const r of results) r.pending = store.outbox.stats(r.portal).pending;
+      const results: { portal: string; requeued: number; pending: number }[] = [];
+      for (const portal of selected.portals) results.push({ portal, requeued: await store.outbox.requeueParked(portal), pending: 0 });
+      for (const r of results) r.pending = (await store.outbox.stats(r.portal)).pending;
       if (values.json === true) io.stdout(JSON.stringify(results, null, 2) + '\n');
       else {
         for (const r of results) {
@@ -46,7 +47,7 @@ export const command: Command = {
       }
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

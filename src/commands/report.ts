@@ -40,14 +40,14 @@ const flagsSchema = z.object({
 });
 
 /** The portal to report on: the requested one, else the only installed (or scored) one. */
-function choosePortal(store: Store, requested: string | undefined): { portal: string } | { error: string } {
+async function choosePortal(store: Pick<Store, 'portals' | 'records' | 'scores'>, requested: string | undefined): Promise<{ portal: string } | { error: string }> {
   if (requested !== undefined) {
-    const sel = selectPortals(store, requested);
+    const sel = await selectPortals(store, requested);
     return 'error' in sel ? sel : { portal: sel.portals[0] as string };
   }
-  let candidates = store.portals.list().map((p) => p.portal);
+  let candidates = (await store.portals.list()).map((p) => p.portal);
   if (candidates.length === 0) {
-    candidates = store.db.prepare<[], { portal: string }>('SELECT DISTINCT portal FROM scores ORDER BY portal').all().map((r) => r.portal);
+    candidates = await store.scores.portals();
   }
   if (candidates.length === 0) return { error: 'no portal yet: install the app or run `rapport sync`, then `rapport train` and `rapport score --all`' };
   if (candidates.length > 1) return { error: `several portals (${candidates.join(', ')}): choose one with --portal` };
@@ -84,7 +84,7 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {
-      const chosen = choosePortal(store, values.portal);
+      const chosen = await choosePortal(store, values.portal);
       if ('error' in chosen) {
         io.stderr(`rapport report: ${chosen.error}\n`);
         return EXIT.failure;
@@ -134,7 +134,7 @@ export const command: Command = {
       }
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

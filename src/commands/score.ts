@@ -31,7 +31,7 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {
-      const selected = selectPortals(store, values.portal);
+      const selected = await selectPortals(store, values.portal);
       if ('error' in selected) {
         io.stderr(`rapport score: ${selected.error}\n`);
         return EXIT.failure;
@@ -44,7 +44,7 @@ export const command: Command = {
         const r =
           values.all === true
             ? await rescoreAllInParallel(store, portal, { now: Date.now() })
-            : scoreContacts(store, portal, { contactIds: 'dirty', now: Date.now() });
+            : await scoreContacts(store, portal, { contactIds: 'dirty', now: Date.now() });
         const seconds = (performance.now() - started) / 1000;
         results.push({ portal, ...r, seconds: Math.round(seconds * 1000) / 1000 });
         if (values.json !== true) {
@@ -54,7 +54,7 @@ export const command: Command = {
       if (values.json === true) io.stdout(JSON.stringify(results, null, 2) + '\n');
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
-import { createStore } from '../store/index.ts';
+import { createStore, type Store } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 
 const USAGE = `Usage: rapport status [--json] [--portal PORTAL]
@@ -40,60 +40,58 @@ export type PortalStatusReport = {
   models: Record<string, { version: string; trainedAt: string; metrics: unknown; earlierVersions: number } | null>;
 };
 
-export function collectStatus(store: ReturnType<typeof createStore>, only?: string, limitPer10s = 110): PortalStatusReport[] {
+export async function collectStatus(store: Store, only?: string, limitPer10s = 110): Promise<PortalStatusReport[]> {
   const now = store.now();
-  return store.portals
-    .list()
-    .filter((p) => only === undefined || p.portal === only)
-    .map((p) => {
-      const cursors = new Map(store.cursors.list(p.portal).map((c) => [c.stream, c]));
-      const runs = store.syncRuns.latestPerStream(p.portal);
-      const streams = runs.map((r) => {
-        const cursor = cursors.get(r.stream);
-        const okAt = r.status === 'ok' ? r.finishedAt : (cursor?.updatedAt ?? null);
-        return {
-          stream: r.stream,
-          lastRun: new Date(r.startedAt).toISOString(),
-          lastRunStatus: r.status,
-          lagSeconds: okAt === null ? null : Math.round((now - okAt) / 1000),
-          records: r.records,
-          lastError: r.error === null ? null : `${r.errorKind ?? 'error'}: ${r.error}`,
-        };
-      });
-      const models: PortalStatusReport['models'] = {};
-      for (const kind of ['churn', 'service_need']) {
-        const m = store.models.latest(p.portal, kind);
-        const earlierVersions = store.models.versions(p.portal, kind).length - 1;
-        models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics, earlierVersions };
-      }
+  const out: PortalStatusReport[] = [];
+  for (const p of await store.portals.list()) {
+    if (only !== undefined && p.portal !== only) continue;
+    const cursors = new Map((await store.cursors.list(p.portal)).map((c) => [c.stream, c]));
+    const runs = await store.syncRuns.latestPerStream(p.portal);
+    const streams = runs.map((r) => {
+      const cursor = cursors.get(r.stream);
+      const okAt = r.status === 'ok' ? r.finishedAt : (cursor?.updatedAt ?? null);
       return {
-        portal: p.portal,
-        crm: p.crm,
-        status: p.status,
-        statusReason: p.statusReason,
-        records: store.records.counts(p.portal),
-        streams,
-        apiUsage: (() => {
-          const u = store.apiUsage.since(p.portal, 10 * 60_000);
-          return {
-            calls10m: u.calls,
-            rateLimited10m: u.rateLimited,
-            peakPerMinute: u.peakPerMinute,
-            limitPer10s,
-            // the busiest minute as a share of what the limit allows in a minute (6 windows)
-            peakShareOfLimit: Number((u.peakPerMinute / (limitPer10s * 6)).toFixed(3)),
-            // Salesforce budgets calls per rolling 24 h, shared with the org's other integrations
-            calls24h: store.apiUsage.since(p.portal, 86_400_000).calls,
-          };
-        })(),
-        scored: store.scores.count(p.portal),
-        dirty: store.dirty.count(p.portal),
-        outbox: store.outbox.stats(p.portal),
-        parked: store.outbox.parked(p.portal, 5).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
-        parkedReasons: store.outbox.parkedReasons(p.portal),
-        models,
+        stream: r.stream,
+        lastRun: new Date(r.startedAt).toISOString(),
+        lastRunStatus: r.status,
+        lagSeconds: okAt === null ? null : Math.round((now - okAt) / 1000),
+        records: r.records,
+        lastError: r.error === null ? null : `${r.errorKind ?? 'error'}: ${r.error}`,
       };
     });
+    const models: PortalStatusReport['models'] = {};
+    for (const kind of ['churn', 'service_need']) {
+      const m = await store.models.latest(p.portal, kind);
+      const earlierVersions = (await store.models.versions(p.portal, kind)).length - 1;
+      models[kind] = m === undefined ? null : { version: m.version, trainedAt: new Date(m.trainedAt).toISOString(), metrics: m.metrics, earlierVersions };
+    }
+    const u = await store.apiUsage.since(p.portal, 10 * 60_000);
+    out.push({
+      portal: p.portal,
+      crm: p.crm,
+      status: p.status,
+      statusReason: p.statusReason,
+      records: await store.records.counts(p.portal),
+      streams,
+      apiUsage: {
+        calls10m: u.calls,
+        rateLimited10m: u.rateLimited,
+        peakPerMinute: u.peakPerMinute,
+        limitPer10s,
+        // the busiest minute as a share of what the limit allows in a minute (6 windows)
+        peakShareOfLimit: Number((u.peakPerMinute / (limitPer10s * 6)).toFixed(3)),
+        // Salesforce budgets calls per rolling 24 h, shared with the org's other integrations
+        calls24h: (await store.apiUsage.since(p.portal, 86_400_000)).calls,
+      },
+      scored: await store.scores.count(p.portal),
+      dirty: await store.dirty.count(p.portal),
+      outbox: await store.outbox.stats(p.portal),
+      parked: (await store.outbox.parked(p.portal, 5)).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
+      parkedReasons: await store.outbox.parkedReasons(p.portal),
+      models,
+    });
+  }
+  return out;
 }
 
 /** The held-out metrics an operator reads first, in words; everything else is in --json. */
@@ -151,11 +149,11 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {
-      const reports = collectStatus(store, values.portal, config.hubspot.rateLimitPer10s);
+      const reports = await collectStatus(store, values.portal, config.hubspot.rateLimitPer10s);
       io.stdout(values.json === true ? JSON.stringify(reports, null, 2) + '\n' : renderHuman(reports));
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

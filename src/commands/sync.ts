@@ -137,7 +137,7 @@ export const command: Command = {
     if (drawing) bars.print(`rapport sync: logs (level ${config.logLevel}) go to ${logFile}\n`);
     // after a signal the CLI's notice sits below the bars: leave them as they are
     io.signal.addEventListener('abort', () => bars.finish({ redraw: false }), { once: true });
-    const rapport = createRapport({
+    const rapport = await createRapport({
       config,
       logger,
       onProgress: (p) => {

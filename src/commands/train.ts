@@ -30,7 +30,7 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     try {
-      const selected = selectPortals(store, values.portal);
+      const selected = await selectPortals(store, values.portal);
       if ('error' in selected) {
         io.stderr(`rapport train: ${selected.error}\n`);
         return EXIT.failure;
@@ -38,7 +38,7 @@ export const command: Command = {
       const results = [];
       for (const portal of selected.portals) {
         if (io.signal.aborted) break;
-        const r = trainPortal(store, portal, { now: Date.now(), churnDefinition: churnDefinitionFor(config.churn, portal) });
+        const r = await trainPortal(store, portal, { now: Date.now(), churnDefinition: churnDefinitionFor(config.churn, portal) });
         results.push({ portal, ...r });
         if (values.json !== true) {
           const m = r.metrics;
@@ -58,7 +58,7 @@ export const command: Command = {
       if (values.json === true) io.stdout(JSON.stringify(results, null, 2) + '\n');
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

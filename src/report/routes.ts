@@ -15,7 +15,7 @@ import { buildReport } from './index.ts';
 import { messagePage, portalHint } from '../html.ts';
 
 export type ReportRouteDeps = {
-  store: Store;
+  store: Pick<Store, 'portals' | 'scores' | 'models' | 'contacts' | 'records'>;
   logger: Logger;
   /** answer non-loopback clients too (default false) */
   allowRemote?: boolean;
@@ -39,17 +39,14 @@ export function createReportRoutes(deps: ReportRouteDeps): Hono {
   const app = new Hono();
   const log = deps.logger.child({ component: 'report' });
   const cache = new Map<string, { key: string; html: string }>();
-  const stateOf = deps.store.db.prepare<[string, string, string], { n: number; t: number | null; m: number | null }>(
-    'SELECT (SELECT COUNT(*) FROM scores WHERE portal = ?) AS n, (SELECT MAX(scored_at) FROM scores WHERE portal = ?) AS t, (SELECT MAX(trained_at) FROM models WHERE portal = ?) AS m',
-  );
 
   app.get('/', async (c) => {
     if (deps.allowRemote !== true && !isLoopback(c)) return c.html(messagePage('Forbidden', 'The report only answers local clients.'), 403);
     const q = querySchema.safeParse({ portal: c.req.query('portal') ?? '' });
-    if (!q.success) return c.html(messagePage('Which portal?', portalHint(deps.store.portals.list().map((p) => p.portal))), 400);
+    if (!q.success) return c.html(messagePage('Which portal?', portalHint((await deps.store.portals.list()).map((p) => p.portal))), 400);
     const portal = q.data.portal;
-    const s = stateOf.get(portal, portal, portal);
-    const key = `${s?.n ?? 0}|${s?.t ?? ''}|${s?.m ?? ''}`;
+    const s = await deps.store.scores.state(portal);
+    const key = `${s.count}|${s.lastScoredAt ?? ''}|${s.lastTrainedAt ?? ''}`;
     const hit = cache.get(portal);
     if (hit !== undefined && hit.key === key) return c.html(hit.html, 200, { 'Cache-Control': 'no-store' });
     const started = performance.now();

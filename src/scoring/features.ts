@@ -21,7 +21,7 @@ import type {
   TicketData,
 } from '../connectors/types.ts';
 import { describeCleaningIssue, isPlausibleAmount, isPlausibleTime } from '../connectors/clean.ts';
-import type { Store } from '../store/index.ts';
+import type { IdRange, Store } from '../store/index.ts';
 import { describeIssue } from './explain.ts';
 import { sentimentOf } from './sentiment.ts';
 
@@ -472,29 +472,13 @@ export function computeFeatures(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading the cache
-
-type ContactRow = { id: string; company_id: string | null; data: string };
-type LinkRow = { cid: string; type: string; id: string; data: string };
-
-function parsePayload(s: string): { d: RecordData; i?: string[] } {
-  try {
-    return JSON.parse(s) as { d: RecordData; i?: string[] };
-  } catch {
-    return { d: {} as RecordData, i: ['unreadable cached record'] };
-  }
-}
-
-const NO_ISSUES: readonly string[] = [];
+// Reading the cache (through the store port; computeFeatures above stays pure)
 
 /** Companies of a portal (id → size), loaded once per pass: far fewer than contacts. */
-export function loadCompanies(store: Store, portal: string): Map<string, CompanyContext> {
+export async function loadCompanies(store: Pick<Store, 'records'>, portal: string): Promise<Map<string, CompanyContext>> {
   const out = new Map<string, CompanyContext>();
-  const stmt = store.db.prepare<[string], { id: string; data: string }>(
-    `SELECT id, data FROM records WHERE portal = ? AND type = 'companies' AND deleted = 0`,
-  );
-  for (const row of stmt.iterate(portal)) {
-    const d = parsePayload(row.data).d as CompanyData;
+  for (const row of await store.records.companies(portal)) {
+    const d = row.data as CompanyData;
     out.set(row.id, {
       employees: typeof d.employees === 'number' && Number.isFinite(d.employees) ? d.employees : null,
       annualRevenue: typeof d.annualRevenue === 'number' && Number.isFinite(d.annualRevenue) ? d.annualRevenue : null,
@@ -503,25 +487,6 @@ export function loadCompanies(store: Store, portal: string): Map<string, Company
   return out;
 }
 
-function toInput(row: ContactRow): ContactInput {
-  const p = parsePayload(row.data);
-  return { id: row.id, companyId: row.company_id, data: p.d as ContactData, issues: p.i ?? NO_ISSUES, linked: [] };
-}
-
-function toLinked(row: LinkRow): LinkedRow {
-  const p = parsePayload(row.data);
-  return { type: row.type as ObjectType, id: row.id, data: p.d, issues: p.i ?? NO_ISSUES };
-}
-
-/**
- * Every live contact of a portal with its linked live records, in contact-id order, yielded in
- * chunks of `chunkSize` contacts. Two keyset-paged queries per chunk (contacts by primary key,
- * links by the associations_to index): memory stays bounded and the caller may write to the
- * database between chunks (better-sqlite3 forbids writes while a statement is iterating).
- */
-// CROSS JOIN fixes the join order (SQLite never reorders it): walk the associations_to index for
-// the contact(s), then look records up by primary key. Left to itself, the planner may scan
-// every record of the portal for a single contact (measured: 24 ms per contact at 240k records).
 /**
  * Contacts per read chunk. Small on purpose: a chunk's parsed records live until the chunk is
  * scored, and with 2,000 contacts each young-generation GC copied (then promoted) megabytes of
@@ -529,59 +494,31 @@ function toLinked(row: LinkRow): LinkedRow {
  */
 export const READ_CHUNK = 250;
 
-export function* readContactChunks(
-  store: Store,
+/**
+ * Every live contact of a portal with its linked live records, in contact-id order, yielded in
+ * chunks of `chunkSize` contacts (keyset pages of the store: memory stays bounded, and the
+ * caller may write between chunks).
+ */
+export async function* readContactChunks(
+  store: Pick<Store, 'contacts'>,
   portal: string,
   chunkSize = READ_CHUNK,
   /** only contacts with after < id <= through (a parallel worker's share) */
-  range: { after?: string; through?: string } = {},
-): Generator<ContactInput[]> {
-  const contacts = store.db.prepare<[string, string, string, number], ContactRow>(
-    `SELECT id, company_id, data FROM records
-     WHERE portal = ? AND type = 'contacts' AND id > ? AND id <= ? AND deleted = 0 ORDER BY id LIMIT ?`,
-  );
-  const links = store.db.prepare<[string, string, string], LinkRow>(
-    `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
-     FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
-     WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id >= ? AND a.to_id <= ? AND r.deleted = 0`,
-  );
-  let after = range.after ?? '';
-  // U+FFFF sorts after every id (SQLite compares TEXT bytewise)
-  const through = range.through ?? '\uffff';
+  range: IdRange = {},
+): AsyncGenerator<ContactInput[]> {
+  let after = range.after;
   for (;;) {
-    const rows = contacts.all(portal, after, through, chunkSize);
-    if (rows.length === 0) return;
-    const first = (rows[0] as ContactRow).id;
-    const last = (rows[rows.length - 1] as ContactRow).id;
-    const chunk = rows.map(toInput);
-    const byId = new Map<string, ContactInput>();
-    for (const c of chunk) byId.set(c.id, c);
-    for (const l of links.all(portal, first, last)) byId.get(l.cid)?.linked.push(toLinked(l));
+    const chunk = (await store.contacts.chunk(portal, { ...range, ...(after === undefined ? {} : { after }) }, chunkSize)) as ContactInput[];
+    if (chunk.length === 0) return;
     yield chunk;
-    if (rows.length < chunkSize) return;
-    after = last;
+    if (chunk.length < chunkSize) return;
+    after = (chunk[chunk.length - 1] as ContactInput).id;
   }
 }
 
 /** The given contacts (live ones only; unknown ids are skipped) with their linked records. */
-export function readContacts(store: Store, portal: string, ids: readonly string[]): ContactInput[] {
-  const contact = store.db.prepare<[string, string], ContactRow>(
-    `SELECT id, company_id, data FROM records WHERE portal = ? AND type = 'contacts' AND id = ? AND deleted = 0`,
-  );
-  const links = store.db.prepare<[string, string], LinkRow>(
-    `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
-     FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
-     WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id = ? AND r.deleted = 0`,
-  );
-  const out: ContactInput[] = [];
-  for (const id of new Set(ids)) {
-    const row = contact.get(portal, id);
-    if (row === undefined) continue;
-    const input = toInput(row);
-    for (const l of links.all(portal, id)) input.linked.push(toLinked(l));
-    out.push(input);
-  }
-  return out;
+export async function readContacts(store: Pick<Store, 'contacts'>, portal: string, ids: readonly string[]): Promise<ContactInput[]> {
+  return (await store.contacts.byIds(portal, ids)) as ContactInput[];
 }
 
 /** Outcome windows for training labels: what happened in (from, to]. */

@@ -20,29 +20,20 @@ function workerModule(): { url: URL; options: { execArgv?: string[] } } {
 
 /**
  * Features + the four scores for every live contact of a portal, computed by `workers` threads
- * over equal id ranges (each with its own read-only SQLite connection), so a full rescoring uses
+ * over equal id ranges (each with its own read-only store, `openStore(store.location)`), so a full rescoring uses
  * every core. Results arrive through `onBatch` on the calling thread, which alone writes.
  * Without `onBatch` the workers only count (the compute alone, for benchmarks).
  */
 export async function scoreAllInParallel(
-  store: Store,
+  store: Pick<Store, 'location' | 'contacts'>,
   portal: string,
-  opts: { now: number; workers?: number; bands?: BandThresholds; chunkSize?: number; onBatch?: (scores: ContactScores[]) => void },
+  opts: { now: number; workers?: number; bands?: BandThresholds; chunkSize?: number; onBatch?: (scores: ContactScores[]) => Promise<void> | void },
 ): Promise<{ scored: number; workers: number }> {
-  // Shares are split over all contact ids, deleted ones included: counting and offsetting then
-  // read only the index, not every contact's row (`deleted` lives in the row): 0.6 s less at a
-  // million contacts. Each worker still skips deleted contacts itself, so only the balance of
-  // the shares can differ, never the results.
-  const n = store.db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM records WHERE portal = ? AND type = 'contacts'").get(portal)?.n ?? 0;
+  const n = await store.contacts.count(portal, { includeDeleted: true });
   // By default one worker per core, but not for tiny portals (a worker costs ~0.3 s to start).
   const workers = Math.max(1, Math.min(opts.workers ?? Math.min(availableParallelism(), Math.ceil(n / 20_000)), Math.max(1, n)));
   // The last id of each share: worker i scores (ends[i-1], ends[i]].
-  const endAt = store.db.prepare<[string, number], { id: string }>(
-    "SELECT id FROM records WHERE portal = ? AND type = 'contacts' ORDER BY id LIMIT 1 OFFSET ?",
-  );
-  const ends: (string | undefined)[] = [];
-  for (let i = 1; i < workers; i++) ends.push(endAt.get(portal, Math.floor((n * i) / workers) - 1)?.id);
-  ends.push(undefined);
+  const ends = await store.contacts.shareEnds(portal, workers);
 
   const worker = workerModule();
   const runs = ends.map(
@@ -50,7 +41,7 @@ export async function scoreAllInParallel(
       new Promise<number>((resolve, reject) => {
         const after = i === 0 ? undefined : ends[i - 1];
         const job: WorkerJob = {
-          dbPath: store.db.name,
+          location: store.location,
           portal,
           now: opts.now,
           ...(after === undefined ? {} : { after }),
@@ -62,20 +53,28 @@ export async function scoreAllInParallel(
         };
         const w = new Worker(worker.url, { workerData: job, ...worker.options });
         let scored = 0;
+        // Batches are saved one after the other (the main thread is the only writer); the
+        // worker waits for each 'ack' before it has more than `maxInFlight` batches out.
+        let saving = Promise.resolve();
         w.on('message', (m: WorkerMessage) => {
           if (m.kind === 'batch') {
-            try {
-              opts.onBatch?.(m.scores);
-            } catch (e) {
-              void w.terminate();
-              reject(e);
-              return;
-            }
-            w.postMessage('ack');
+            saving = saving.then(async () => {
+              try {
+                await opts.onBatch?.(m.scores);
+              } catch (e) {
+                void w.terminate();
+                reject(e as Error);
+                return;
+              }
+              w.postMessage('ack');
+            });
           } else scored = m.scored;
         });
         w.on('error', reject);
-        w.on('exit', (code) => (code === 0 ? resolve(scored) : reject(new Error(`scoring worker exited with code ${code}`))));
+        w.on('exit', (code) => {
+          // the last batches may still be saving when the worker exits
+          void saving.then(() => (code === 0 ? resolve(scored) : reject(new Error(`scoring worker exited with code ${code}`))));
+        });
       }),
   );
   const counts = await Promise.all(runs);
@@ -84,7 +83,7 @@ export async function scoreAllInParallel(
 
 /** `rapport score --all`: every contact scored on all cores, saved (and enqueued) by this thread. */
 export async function rescoreAllInParallel(
-  store: Store,
+  store: Pick<Store, 'location' | 'contacts' | 'now' | 'saveScores'>,
   portal: string,
   opts: { now: number; workers?: number; bands?: BandThresholds },
 ): Promise<{ scored: number; enqueued: number }> {
@@ -92,8 +91,8 @@ export async function rescoreAllInParallel(
   let enqueued = 0;
   const r = await scoreAllInParallel(store, portal, {
     ...opts,
-    onBatch: (scores) => {
-      enqueued += saveScores(store, portal, scores, scores.map((s) => s.contactId), readAt);
+    onBatch: async (scores) => {
+      enqueued += await saveScores(store, portal, scores, scores.map((s) => s.contactId), readAt);
     },
   });
   return { scored: r.scored, enqueued };

@@ -62,7 +62,7 @@ function usable(m: z.infer<typeof linearSchema>): boolean {
   return m.columns.length === COLUMN_NAMES.length && m.columns.every((c, i) => c === COLUMN_NAMES[i]);
 }
 
-export function loadPortalModels(store: Store, portal: string): PortalModels {
+export async function loadPortalModels(store: Pick<Store, 'models'>, portal: string): Promise<PortalModels> {
   const out: PortalModels = {
     version: PRIOR_VERSION,
     churn: PRIOR_CHURN,
@@ -73,14 +73,14 @@ export function loadPortalModels(store: Store, portal: string): PortalModels {
     satisfaction: DEFAULT_SATISFACTION,
   };
   const versions: string[] = [];
-  const churn = store.models.latest(portal, 'churn');
+  const churn = await store.models.latest(portal, 'churn');
   const c = churnParamsSchema.safeParse(churn?.params);
   if (churn !== undefined && c.success && usable(c.data.model)) {
     out.churn = c.data.model;
     out.churnDefinition = c.data.definition;
     versions.push(churn.version);
   }
-  const service = store.models.latest(portal, 'service_need');
+  const service = await store.models.latest(portal, 'service_need');
   const s = serviceParamsSchema.safeParse(service?.params);
   if (service !== undefined && s.success && usable(s.data.model)) {
     out.service = s.data.model;
@@ -88,13 +88,13 @@ export function loadPortalModels(store: Store, portal: string): PortalModels {
     out.channelMix = Object.fromEntries(CHANNELS.map((ch) => [ch, mix[ch]])) as Record<Channel, number>;
     versions.push(service.version);
   }
-  const loyalty = store.models.latest(portal, 'loyalty');
+  const loyalty = await store.models.latest(portal, 'loyalty');
   const l = loyaltyParamsSchema.safeParse(loyalty?.params);
   if (loyalty !== undefined && l.success) {
     out.loyalty = l.data;
     versions.push(loyalty.version);
   }
-  const sat = store.models.latest(portal, 'satisfaction');
+  const sat = await store.models.latest(portal, 'satisfaction');
   const sp = satisfactionParamsSchema.safeParse(sat?.params);
   if (sat !== undefined && sp.success) {
     out.satisfaction = sp.data;

@@ -100,63 +100,60 @@ export function writeBackProperties(s: ContactScores): Record<string, string> {
   };
 }
 
+/** Write-back values that alone are no news (a fresh timestamp is not worth an API call). */
+const VOLATILE = ['scored_at'] as const;
+
 /**
- * Saves one batch of scores in one transaction: scores + history, the dirty marks of
+ * Saves one batch of scores in one store transaction: scores + history, the dirty marks of
  * `clearIds` (unless set again after `readAt`), and the changed values for write-back.
  * Returns how many contacts had values enqueued.
  */
-export function saveScores(store: Store, portal: string, scores: readonly ContactScores[], clearIds: readonly string[], readAt: number): number {
-  let enqueued = 0;
-  store.transaction(() => {
-    for (const s of scores) {
-      store.scores.save(portal, s);
-      const props = writeBackProperties(s);
-      const written = store.outbox.lastWritten(portal, s.contactId);
-      const changed = Object.keys(props).some((k) => k !== 'scored_at' && written[k] !== props[k]);
-      if (changed) {
-        store.outbox.enqueue(portal, s.contactId, props);
-        enqueued++;
-      } else {
-        // Nothing new: drop any stale pending values that went back to what the CRM has.
-        const { scored_at: _ignored, ...rest } = props;
-        store.outbox.enqueue(portal, s.contactId, written.scored_at === undefined ? rest : { ...rest, scored_at: written.scored_at });
-      }
-    }
-    for (const id of clearIds) store.dirty.clear(portal, id, readAt);
-  });
-  return enqueued;
+export function saveScores(
+  store: Pick<Store, 'saveScores'>,
+  portal: string,
+  scores: readonly ContactScores[],
+  clearIds: readonly string[],
+  readAt: number,
+): Promise<number> {
+  return store.saveScores(
+    portal,
+    scores.map((s) => ({ scores: s, properties: writeBackProperties(s) })),
+    { clearIds, readAt, volatile: VOLATILE },
+  );
 }
 
-export function scoreContacts(store: Store, portal: string, opts: ScoreOptions): { scored: number; enqueued: number } {
-  const models = loadPortalModels(store, portal);
-  const companies = loadCompanies(store, portal);
+export type ScoringStore = Pick<Store, 'now' | 'models' | 'records' | 'contacts' | 'dirty' | 'saveScores'>;
+
+export async function scoreContacts(store: ScoringStore, portal: string, opts: ScoreOptions): Promise<{ scored: number; enqueued: number }> {
+  const models = await loadPortalModels(store, portal);
+  const companies = await loadCompanies(store, portal);
   const bands = opts.bands ?? DEFAULT_BANDS;
   const row = new Array<number>(COLUMNS.length);
   let scored = 0;
   let enqueued = 0;
 
-  const saveChunk = (inputs: readonly ContactInput[], clearIds: readonly string[], readAt: number) => {
+  const saveChunk = async (inputs: readonly ContactInput[], clearIds: readonly string[], readAt: number) => {
     const scores = inputs.map((input) =>
       scoreOne(input, input.companyId === null ? undefined : companies.get(input.companyId), models, opts.now, bands, row),
     );
     scored += scores.length;
-    enqueued += saveScores(store, portal, scores, clearIds, readAt);
+    enqueued += await saveScores(store, portal, scores, clearIds, readAt);
   };
 
   if (opts.contactIds === 'all') {
     const readAt = store.now();
-    for (const chunk of readContactChunks(store, portal, opts.chunkSize ?? 2000)) {
-      saveChunk(chunk, chunk.map((c) => c.id), readAt);
+    for await (const chunk of readContactChunks(store, portal, opts.chunkSize ?? 2000)) {
+      await saveChunk(chunk, chunk.map((c) => c.id), readAt);
     }
   } else if (opts.contactIds === 'dirty') {
     const seen = new Set<string>();
     for (;;) {
-      const ids = store.dirty.peek(portal, opts.chunkSize ?? 2000).filter((id) => !seen.has(id));
+      const ids = (await store.dirty.peek(portal, opts.chunkSize ?? 2000)).filter((id) => !seen.has(id));
       if (ids.length === 0) break;
       for (const id of ids) seen.add(id);
       const readAt = store.now();
       // Unknown or deleted contacts are cleared too: there is nothing to score.
-      saveChunk(readContacts(store, portal, ids), ids, readAt);
+      await saveChunk(await readContacts(store, portal, ids), ids, readAt);
     }
   } else {
     const ids = opts.contactIds;
@@ -164,7 +161,7 @@ export function scoreContacts(store: Store, portal: string, opts: ScoreOptions):
     for (let i = 0; i < ids.length; i += size) {
       const part = ids.slice(i, i + size);
       const readAt = store.now();
-      saveChunk(readContacts(store, portal, part), part, readAt);
+      await saveChunk(await readContacts(store, portal, part), part, readAt);
     }
   }
   opts.logger?.info({ portal, scored, enqueued, modelVersion: models.version }, 'contacts scored');

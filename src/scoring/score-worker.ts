@@ -1,12 +1,11 @@
 /**
  * Worker thread of `scoreAllInParallel`: scores one id range of a portal's contacts from its
- * own read-only connection (WAL lets readers run side by side) and posts the results back in
+ * own read-only store (`openStore(location, { readonly: true })`; SQLite's WAL lets readers run side by side) and posts the results back in
  * batches; only the main thread writes. At most `maxInFlight` batches wait unacknowledged, so a
  * slow writer bounds the memory the worker can fill.
  */
-import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createStoreOn } from '../store/index.ts';
+import { openStore, type StoreLocation } from '../store/index.ts';
 import type { ContactScores } from '../store/scores.ts';
 import type { BandThresholds } from './bands.ts';
 import { loadCompanies, READ_CHUNK, readContactChunks } from './features.ts';
@@ -14,7 +13,7 @@ import { loadPortalModels } from './portal-models.ts';
 import { scoreOne } from './score-portal.ts';
 
 export type WorkerJob = {
-  dbPath: string;
+  location: StoreLocation;
   portal: string;
   now: number;
   /** exclusive lower and inclusive upper contact id of this worker's share */
@@ -40,10 +39,9 @@ port.on('message', () => {
   wake?.();
 });
 
-const db = new Database(job.dbPath, { readonly: true, fileMustExist: true });
-const store = createStoreOn(db);
-const models = loadPortalModels(store, job.portal);
-const companies = loadCompanies(store, job.portal);
+const store = openStore(job.location, { readonly: true });
+const models = await loadPortalModels(store, job.portal);
+const companies = await loadCompanies(store, job.portal);
 const range = { ...(job.after === undefined ? {} : { after: job.after }), ...(job.through === undefined ? {} : { through: job.through }) };
 let scored = 0;
 // Reads go in small chunks (READ_CHUNK: parsed records die young), results in batches of
@@ -56,7 +54,7 @@ const post = async () => {
   while (inFlight >= job.maxInFlight) await new Promise<void>((r) => (wake = r));
 };
 // readContactChunks pages by keyset: no statement stays open across the awaits below.
-for (const chunk of readContactChunks(store, job.portal, Math.min(READ_CHUNK, job.chunkSize), range)) {
+for await (const chunk of readContactChunks(store, job.portal, Math.min(READ_CHUNK, job.chunkSize), range)) {
   for (const c of chunk) {
     const s = scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, job.now, job.bands);
     if (job.returnScores) out.push(s);
@@ -65,6 +63,6 @@ for (const chunk of readContactChunks(store, job.portal, Math.min(READ_CHUNK, jo
   if (job.returnScores && out.length >= job.chunkSize) await post();
 }
 if (job.returnScores && out.length > 0) await post();
-db.close();
+await store.close();
 port.postMessage({ kind: 'done', scored } satisfies WorkerMessage);
 port.close();

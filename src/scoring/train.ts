@@ -76,19 +76,16 @@ export function hashUnit(id: string): number {
   return (h >>> 0) / 4294967296;
 }
 
-export function trainPortal(store: Store, portal: string, opts: TrainOptions): TrainResult {
+export async function trainPortal(store: Pick<Store, 'contacts' | 'records' | 'models'>, portal: string, opts: TrainOptions): Promise<TrainResult> {
   const now = opts.now;
   const def = opts.churnDefinition ?? DEFAULT_CHURN_DEFINITION;
   const H = def.horizonDays * DAY_MS;
   const S = SERVICE_HORIZON_DAYS * DAY_MS;
   const l2 = opts.l2 ?? 1;
   const sampleSize = opts.sampleSize ?? 50_000;
-  const total =
-    store.db
-      .prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM records WHERE portal = ? AND type = 'contacts' AND deleted = 0`)
-      .get(portal)?.n ?? 0;
+  const total = await store.contacts.count(portal);
   const rate = total === 0 ? 1 : Math.min(1, sampleSize / total);
-  const companies = loadCompanies(store, portal);
+  const companies = await loadCompanies(store, portal);
 
   // Cut-offs: churn train/test, service train/test, and now.
   const Q = def.confirmDays * DAY_MS;
@@ -100,7 +97,7 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
     serviceTestY: number;
   };
   const kept: Kept[] = [];
-  for (const chunk of readContactChunks(store, portal)) {
+  for await (const chunk of readContactChunks(store, portal)) {
     for (const input of chunk) {
       if (rate < 1 && hashUnit(input.id) >= rate) continue;
       const company = input.companyId === null ? undefined : companies.get(input.companyId);
@@ -181,32 +178,32 @@ export function trainPortal(store: Store, portal: string, opts: TrainOptions): T
       ? (Object.fromEntries(CHANNELS.map((c) => [c, round(channelTotals[c] / channelSum)])) as Record<Channel, number>)
       : DEFAULT_CHANNEL_MIX;
 
-  const version = store.models.unusedVersion(portal, versionFor(now));
+  const version = await store.models.unusedVersion(portal, versionFor(now));
   const trainedAt = now;
-  store.transaction(() => {
-    store.models.save(portal, {
+  await store.models.saveAll(portal, [
+    {
       kind: 'churn',
       version,
       trainedAt,
       params: { model: churnResult.model, definition: def },
       metrics: pick(metrics, 'churn_'),
-    });
-    store.models.save(portal, {
+    },
+    {
       kind: 'service_need',
       version,
       trainedAt,
       params: { model: serviceResult.model, channelMix },
       metrics: pick(metrics, 'service_'),
-    });
-    store.models.save(portal, { kind: 'loyalty', version, trainedAt, params: loyalty, metrics: { buyers: metrics['loyalty_buyers'] ?? 0 } });
-    store.models.save(portal, {
+    },
+    { kind: 'loyalty', version, trainedAt, params: loyalty, metrics: { buyers: metrics['loyalty_buyers'] ?? 0 } },
+    {
       kind: 'satisfaction',
       version,
       trainedAt,
       params: { prior: satisfactionPrior },
       metrics: { surveyed: surveyN, prior: metrics['satisfaction_prior'] ?? 0 },
-    });
-  });
+    },
+  ]);
   opts.logger?.info({ portal, version, contacts: total, sampled: kept.length }, 'models trained');
   return { version, metrics };
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import type { FetchFn } from '../connectors/hubspot/oauth.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
+import type { Portal, Store } from '../store/index.ts';
 import { createHubspotWebhookHandler } from '../webhooks/hubspot.ts';
 import { createCardRoutes } from './cards.ts';
 import { createInstallRoutes } from './install.ts';
@@ -31,7 +31,7 @@ export type AppDeps = {
   /** for the card's "Rescore now" */
   rescore(portal: string, contactId: string): Promise<void>;
   /** extra Prometheus lines from the daemon */
-  metrics(): string;
+  metrics(): Promise<string> | string;
   /** for tests: the fetch used to call HubSpot OAuth */
   fetch?: FetchFn;
 };
@@ -39,8 +39,8 @@ export type AppDeps = {
 const sumInstalls = (a: { ok: number; failed: number }, b: { ok: number; failed: number }) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed });
 
 /** The public listener's app (what HubSpot and browsers on the internet reach); see createApps. */
-export function createApp(deps: AppDeps): Hono {
-  return createApps(deps).app;
+export async function createApp(deps: AppDeps): Promise<Hono> {
+  return (await createApps(deps)).app;
 }
 
 /**
@@ -52,8 +52,8 @@ export function createApp(deps: AppDeps): Hono {
  * Nothing unauthenticated is on the public one: a same-host proxy connects from 127.0.0.1, so
  * "loopback peer" says nothing about who is behind it (docs/operations.md "Security").
  */
-export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
-  assertTokensReadable(deps.store, deps.config);
+export async function createApps(deps: AppDeps): Promise<{ app: Hono; operator: Hono }> {
+  await assertTokensReadable(deps.store, deps.config);
   const log = deps.logger.child({ component: 'http' });
   const app = new Hono();
   const webhooks = createHubspotWebhookHandler({
@@ -90,13 +90,14 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
     }),
   );
 
-  const healthz = (c: Context) => {
+  const healthz = async (c: Context) => {
+    let portals: Portal[];
     try {
-      deps.store.db.prepare('SELECT 1').get();
+      await deps.store.ping();
+      portals = await deps.store.portals.list();
     } catch {
       return c.json({ ok: false, db: 'unavailable' }, 503);
     }
-    const portals = deps.store.portals.list();
     return c.json({
       ok: true,
       db: 'ok',
@@ -105,14 +106,14 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
   };
   app.get('/healthz', healthz);
 
-  const metrics = (c: Context) => {
+  const metrics = async (c: Context) => {
     let extra = '';
     try {
-      extra = deps.metrics();
+      extra = await deps.metrics();
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'daemon metrics failed');
     }
-    const body = serverMetrics({ store: deps.store, now: deps.now(), webhooks: webhooks.stats(), installs: sumInstalls(install.installs(), salesforceInstall.installs()) }) + extra;
+    const body = (await serverMetrics({ store: deps.store, now: deps.now(), webhooks: webhooks.stats(), installs: sumInstalls(install.installs(), salesforceInstall.installs()) })) + extra;
     return c.body(body.endsWith('\n') ? body : body + '\n', 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
   };
   // portal ids and traffic figures: public only to a Prometheus holding the token

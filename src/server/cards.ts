@@ -134,16 +134,21 @@ const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.m
  * The card's payload for one contact of one portal, from the cache only; `undefined` when the
  * contact is not a (live) contact of that portal, so callers answer 404 without telling why.
  */
-export function buildCardResponse(store: Store, portal: string, contactId: string, now: number): CardResponse | undefined {
-  const record = store.records.get(portal, 'contacts', contactId);
+export async function buildCardResponse(
+  store: Pick<Store, 'records' | 'portals' | 'scores'>,
+  portal: string,
+  contactId: string,
+  now: number,
+): Promise<CardResponse | undefined> {
+  const record = await store.records.get(portal, 'contacts', contactId);
   if (record === undefined || record.deleted) return undefined;
-  if (store.portals.get(portal)?.status === 'disconnected') return { state: 'disconnected', contactId };
-  const s = store.scores.get(portal, contactId);
+  if ((await store.portals.get(portal))?.status === 'disconnected') return { state: 'disconnected', contactId };
+  const s = await store.scores.get(portal, contactId);
   if (s === undefined) return { state: 'not_scored', contactId };
 
   // Baseline for the 30-day change: the last history point at or before the window start; if the
   // contact was first scored inside the window, its first point. History has one row per change.
-  const history = store.scores.history(portal, contactId, 0);
+  const history = await store.scores.history(portal, contactId, 0);
   const cutoff = now - CHANGE_WINDOW_MS;
   let baseline = history.filter((h) => h.scoredAt <= cutoff).at(-1);
   if (baseline === undefined) {
@@ -257,8 +262,8 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono {
     return { portal: `hubspot:${portalId}`, contactId: id.data };
   }
 
-  function reply(c: Context, portal: string, contactId: string): Response {
-    const payload = withRescoreMark(buildCardResponse(store, portal, contactId, deps.now()), rescores.mark(portal, contactId));
+  async function reply(c: Context, portal: string, contactId: string): Promise<Response> {
+    const payload = withRescoreMark(await buildCardResponse(store, portal, contactId, deps.now()), rescores.mark(portal, contactId));
     if (payload === undefined) return c.json(errorBody('not_found', 'Not found.'), 404);
     return c.json(payload, 200);
   }
@@ -279,7 +284,7 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono {
     const auth = await authorize(c);
     if (auth instanceof Response) return auth;
     const { portal, contactId } = auth;
-    const before = buildCardResponse(store, portal, contactId, deps.now());
+    const before = await buildCardResponse(store, portal, contactId, deps.now());
     if (before === undefined) return c.json(errorBody('not_found', 'Not found.'), 404);
     if (before.state === 'disconnected') return c.json(before, 200);
     // never waits for a whole sync pass: a slow rescore answers "running" and the card polls

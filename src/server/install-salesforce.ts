@@ -95,10 +95,10 @@ export function createSalesforceInstallRoutes(deps: {
       }
       portal = tokens.portal;
       const refreshToken = tokens.refreshToken;
-      store.transaction(() => {
-        store.portals.upsert({ portal, crm: 'salesforce', externalId: tokens.orgId, baseUrl: tokens.instanceUrl, scopes: [...SALESFORCE_SCOPES] });
-        store.portals.saveTokens(portal, { accessToken: tokens.accessToken, refreshToken, expiresAt: null });
-      });
+      await store.portals.install(
+        { portal, crm: 'salesforce', externalId: tokens.orgId, baseUrl: tokens.instanceUrl, scopes: [...SALESFORCE_SCOPES] },
+        { accessToken: tokens.accessToken, refreshToken, expiresAt: null },
+      );
     } catch (e) {
       if (!(e instanceof CrmError)) throw e;
       log.warn({ kind: e.kind, status: e.details.status, code: e.details.code }, 'install failed');

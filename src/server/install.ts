@@ -106,10 +106,10 @@ export function createInstallRoutes(deps: {
       }
       portal = `hubspot:${info.hubId}`;
       const at = deps.now();
-      store.transaction(() => {
-        store.portals.upsert({ portal, crm: 'hubspot', externalId: String(info.hubId), baseUrl: config.hubspot.baseUrl, scopes: info.scopes });
-        store.portals.saveTokens(portal, { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: at + tokens.expiresInSec * 1000 });
-      });
+      await store.portals.install(
+        { portal, crm: 'hubspot', externalId: String(info.hubId), baseUrl: config.hubspot.baseUrl, scopes: info.scopes },
+        { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, expiresAt: at + tokens.expiresInSec * 1000 },
+      );
     } catch (e) {
       if (!(e instanceof CrmError)) throw e;
       log.warn({ kind: e.kind, status: e.details.status, code: e.details.code }, 'install failed');

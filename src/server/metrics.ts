@@ -24,13 +24,13 @@ export function renderFamilies(families: readonly Family[]): string {
   return out.join('\n') + '\n';
 }
 
-export function serverMetrics(o: {
-  store: Store;
+export async function serverMetrics(o: {
+  store: Pick<Store, 'portals' | 'outbox' | 'dirty' | 'cursors' | 'syncRuns'>;
   now: number;
   webhooks: WebhookStats;
   installs: { ok: number; failed: number };
-}): string {
-  const portals = o.store.portals.list();
+}): Promise<string> {
+  const portals = await o.store.portals.list();
   const lag: Sample[] = [];
   const backlog: Sample[] = [];
   const parked: Sample[] = [];
@@ -38,14 +38,14 @@ export function serverMetrics(o: {
   const connected: Sample[] = [];
   for (const p of portals) {
     connected.push({ labels: { portal: p.portal }, value: p.status === 'connected' ? 1 : 0 });
-    const ob = o.store.outbox.stats(p.portal);
+    const ob = await o.store.outbox.stats(p.portal);
     backlog.push({ labels: { portal: p.portal }, value: ob.pending });
     parked.push({ labels: { portal: p.portal }, value: ob.parked });
-    dirty.push({ labels: { portal: p.portal }, value: o.store.dirty.count(p.portal) });
+    dirty.push({ labels: { portal: p.portal }, value: await o.store.dirty.count(p.portal) });
     // lag = time since the stream was last known current: its last committed page or clean run
     const last = new Map<string, number>();
-    for (const c of o.store.cursors.list(p.portal)) last.set(c.stream, c.updatedAt);
-    for (const r of o.store.syncRuns.latestPerStream(p.portal)) {
+    for (const c of await o.store.cursors.list(p.portal)) last.set(c.stream, c.updatedAt);
+    for (const r of await o.store.syncRuns.latestPerStream(p.portal)) {
       if (r.status === 'ok' && r.finishedAt !== null) last.set(r.stream, Math.max(last.get(r.stream) ?? 0, r.finishedAt));
     }
     for (const [stream, at] of last) lag.push({ labels: { portal: p.portal, stream }, value: Math.max(0, (o.now - at) / 1000) });

@@ -162,13 +162,13 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
     return { portal, contactId: id.data };
   }
 
-  app.get('/contacts/:id', (c) => {
+  app.get('/contacts/:id', async (c) => {
     const t = target(c);
     // A page opened in a browser: its errors are pages too, worded like the report's (the API
     // routes below keep answering in the card contract's JSON).
     if (t instanceof Response) {
       return t.status === 400
-        ? c.html(messagePage('Which portal?', portalHint(store.portals.list().map((p) => p.portal))), 400)
+        ? c.html(messagePage('Which portal?', portalHint((await store.portals.list()).map((p) => p.portal))), 400)
         : c.html(messagePage('Not found', 'The address names no contact: use /preview/contacts/<contact id>?portal=….'), 404);
     }
     return c.html(page(t.contactId, t.portal));
@@ -186,24 +186,24 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
     }
   });
 
-  app.get('/api/cards/contacts/:id', (c) => {
+  app.get('/api/cards/contacts/:id', async (c) => {
     const t = target(c);
     if (t instanceof Response) return t;
-    const payload = withRescoreMark(buildCardResponse(store, t.portal, t.contactId, deps.now()), rescores.mark(t.portal, t.contactId));
+    const payload = withRescoreMark(await buildCardResponse(store, t.portal, t.contactId, deps.now()), rescores.mark(t.portal, t.contactId));
     return payload === undefined ? c.json(errorBody('not_found', 'Not found.'), 404) : c.json(payload, 200);
   });
 
   app.post('/api/cards/contacts/:id/rescore', async (c) => {
     const t = target(c);
     if (t instanceof Response) return t;
-    const before = buildCardResponse(store, t.portal, t.contactId, deps.now());
+    const before = await buildCardResponse(store, t.portal, t.contactId, deps.now());
     if (before === undefined) return c.json(errorBody('not_found', 'Not found.'), 404);
     if (before.state === 'disconnected') return c.json(before, 200);
     const outcome = await rescores.request(t.portal, t.contactId);
     if (outcome.started && outcome.state === 'failed') {
       return c.json(errorBody('rescore_failed', 'Rescoring failed; the last scores are still valid.'), 503);
     }
-    const after = withRescoreMark(buildCardResponse(store, t.portal, t.contactId, deps.now()), rescores.mark(t.portal, t.contactId));
+    const after = withRescoreMark(await buildCardResponse(store, t.portal, t.contactId, deps.now()), rescores.mark(t.portal, t.contactId));
     return after === undefined ? c.json(errorBody('not_found', 'Not found.'), 404) : c.json(after, 200);
   });
 

@@ -35,13 +35,13 @@ const RECENT_REFRESH_MS = 5_000;
  * A key that does not match the stored key-check value is a configuration error too (exit 3),
  * not one "unable to authenticate data" per portal. Returns which key matched.
  */
-export function assertTokensReadable(store: Store, config: Config): 'current' | 'previous' | 'no_key' {
-  if (config.encryptionKey === undefined && store.portals.hasTokens()) {
+export async function assertTokensReadable(store: Pick<Store, 'portals'>, config: Config): Promise<'current' | 'previous' | 'no_key'> {
+  if (config.encryptionKey === undefined && (await store.portals.hasTokens())) {
     throw new ConfigError([
       'RAPPORT_ENCRYPTION_KEY is not set, but the database holds encrypted CRM tokens: set the key they were stored with',
     ]);
   }
-  const check = store.portals.keyCheck();
+  const check = await store.portals.keyCheck();
   if (check === 'mismatch') {
     throw new ConfigError([
       (config.previousEncryptionKey === undefined ? 'RAPPORT_ENCRYPTION_KEY does not' : 'Neither RAPPORT_ENCRYPTION_KEY nor RAPPORT_ENCRYPTION_KEY_PREVIOUS does') +
@@ -57,14 +57,14 @@ export const tokenUnreadableReason = (publicUrl: string, crm: 'hubspot' | 'sales
   `token unreadable: the stored token cannot be decrypted with the configured key (a damaged row, or a key changed without \`rapport keys rotate\`); ` +
   `reinstall via ${publicUrl.replace(/\/+$/, '')}/oauth/${crm}/install`;
 
-export function createTokenManager(deps: {
-  store: Store;
+export async function createTokenManager(deps: {
+  store: Pick<Store, 'portals'>;
   config: Config;
   now: () => number;
   fetch?: FetchFn;
   logger?: Logger;
-}): TokenManager {
-  const keyUsed = assertTokensReadable(deps.store, deps.config);
+}): Promise<TokenManager> {
+  const keyUsed = await assertTokensReadable(deps.store, deps.config);
   const { store, config, now } = deps;
   const log = (deps.logger ?? silentLogger).child({ component: 'tokens' });
   if (keyUsed === 'previous') log.warn({}, 'stored tokens are sealed with RAPPORT_ENCRYPTION_KEY_PREVIOUS: run `rapport keys rotate`');
@@ -78,14 +78,14 @@ export function createTokenManager(deps: {
    * The stored tokens; one that no key decrypts disconnects only its portal (issue 15 item 6:
    * it used to take every tenant down) and fails the call as an auth error.
    */
-  function storedTokens(portal: string): Tokens | undefined {
+  async function storedTokens(portal: string): Promise<Tokens | undefined> {
     try {
-      return store.portals.tokens(portal);
+      return await store.portals.tokens(portal);
     } catch (e) {
       if (!(e instanceof TokenUnreadableError)) throw e;
-      const crm = store.portals.get(portal)?.crm ?? 'hubspot';
+      const crm = (await store.portals.get(portal))?.crm ?? 'hubspot';
       const reason = tokenUnreadableReason(config.publicUrl, crm);
-      store.portals.markDisconnected(portal, reason);
+      await store.portals.markDisconnected(portal, reason);
       counters.disconnects += 1;
       log.error({ portal, code: e.code }, 'portal disconnected: stored token unreadable');
       throw new CrmError('auth', `Portal ${portal}: ${reason}`, { crm, code: 'TOKEN_UNREADABLE' });
@@ -99,7 +99,7 @@ export function createTokenManager(deps: {
     });
 
   async function doRefreshSalesforce(portal: string): Promise<string> {
-    const stored = storedTokens(portal);
+    const stored = await storedTokens(portal);
     if (stored === undefined || stored.refreshToken === null) {
       throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstallSalesforce}`, { crm: 'salesforce' });
     }
@@ -113,7 +113,7 @@ export function createTokenManager(deps: {
         // the refresh token answered for another org: never store its session under this portal
         throw new CrmError('bad_response', `Salesforce refreshed ${portal} with a token of ${fresh.portal}`, { crm: 'salesforce' });
       }
-      store.portals.saveTokens(portal, { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? stored.refreshToken, expiresAt: null });
+      await store.portals.saveTokens(portal, { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? stored.refreshToken, expiresAt: null });
       lastRefresh.set(portal, now());
       counters.refreshes += 1;
       log.info({ portal }, 'access token refreshed');
@@ -123,7 +123,7 @@ export function createTokenManager(deps: {
       if (e instanceof CrmError && e.kind === 'auth') {
         const code = e.details.code ?? `HTTP ${e.details.status ?? '?'}`;
         const reason = `Salesforce refused to refresh the access token (${code}): the connected app's access was revoked or the refresh token expired; ${reinstallSalesforce}`;
-        store.portals.markDisconnected(portal, reason);
+        await store.portals.markDisconnected(portal, reason);
         counters.disconnects += 1;
         log.warn({ portal, code }, 'portal disconnected');
         throw new CrmError('auth', reason, { crm: 'salesforce', ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
@@ -134,8 +134,8 @@ export function createTokenManager(deps: {
   }
 
   async function doRefresh(portal: string): Promise<string> {
-    if (store.portals.get(portal)?.crm === 'salesforce') return doRefreshSalesforce(portal);
-    const stored = storedTokens(portal);
+    if ((await store.portals.get(portal))?.crm === 'salesforce') return doRefreshSalesforce(portal);
+    const stored = await storedTokens(portal);
     if (stored === undefined || stored.refreshToken === null) {
       throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstall}`, { crm: 'hubspot' });
     }
@@ -143,11 +143,11 @@ export function createTokenManager(deps: {
     if (clientId === undefined || clientSecret === undefined) {
       throw new CrmError('auth', `Cannot refresh tokens of ${portal}: HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not set`, { crm: 'hubspot' });
     }
-    const baseUrl = store.portals.get(portal)?.baseUrl ?? config.hubspot.baseUrl;
+    const baseUrl = (await store.portals.get(portal))?.baseUrl ?? config.hubspot.baseUrl;
     try {
       const fresh = await refreshTokens({ baseUrl, clientId, clientSecret, ...(deps.fetch ? { fetch: deps.fetch } : {}) }, stored.refreshToken);
       const at = now();
-      store.portals.saveTokens(portal, {
+      await store.portals.saveTokens(portal, {
         accessToken: fresh.accessToken,
         refreshToken: fresh.refreshToken,
         expiresAt: at + fresh.expiresInSec * 1000,
@@ -161,7 +161,7 @@ export function createTokenManager(deps: {
       if (e instanceof CrmError && e.kind === 'auth') {
         const code = e.details.code ?? `HTTP ${e.details.status ?? '?'}`;
         const reason = `HubSpot refused to refresh the access token (${code}): the app was uninstalled or its access revoked; ${reinstall}`;
-        store.portals.markDisconnected(portal, reason);
+        await store.portals.markDisconnected(portal, reason);
         counters.disconnects += 1;
         log.warn({ portal, code }, 'portal disconnected');
         throw new CrmError('auth', reason, { crm: 'hubspot', ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
@@ -183,9 +183,9 @@ export function createTokenManager(deps: {
 
   return {
     async accessToken(portal) {
-      const row = store.portals.get(portal);
+      const row = await store.portals.get(portal);
       if (row?.status === 'disconnected') throw disconnectedError(portal, row.statusReason);
-      const stored = storedTokens(portal);
+      const stored = await storedTokens(portal);
       if (stored === undefined) {
         if (row?.crm === 'salesforce') throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstallSalesforce}`, { crm: 'salesforce' });
         if (config.hubspot.accessToken !== undefined) return config.hubspot.accessToken;
@@ -203,13 +203,13 @@ export function createTokenManager(deps: {
     async onUnauthorized(portal) {
       let stored: Tokens | undefined;
       try {
-        stored = storedTokens(portal);
+        stored = await storedTokens(portal);
       } catch (e) {
         if (e instanceof CrmError && e.kind === 'auth') return null; // unreadable: portal disconnected
         throw e;
       }
       if (stored === undefined) return null; // private-app token: nothing to refresh
-      if (store.portals.get(portal)?.status === 'disconnected') return null;
+      if ((await store.portals.get(portal))?.status === 'disconnected') return null;
       const pending = inFlight.get(portal);
       if (pending === undefined && now() - (lastRefresh.get(portal) ?? -Infinity) < RECENT_REFRESH_MS) {
         // someone refreshed a moment ago: retry with that token rather than refresh again

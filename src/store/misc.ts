@@ -1,4 +1,5 @@
 import type { Db } from './db.ts';
+import type { StoredModel } from './port.ts';
 
 /** Dirty contacts: inputs changed since they were last scored. */
 export function createDirtyRepo(db: Db) {
@@ -47,7 +48,7 @@ export function createWebhookEventsRepo(db: Db, now: () => number) {
   };
 }
 
-export type StoredModel = { kind: string; version: string; trainedAt: number; params: unknown; metrics: unknown };
+export type { StoredModel };
 
 export function createModelsRepo(db: Db) {
   // Insert, never replace: a retrain is a new version, and the old ones stay with their metrics.

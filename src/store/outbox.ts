@@ -1,12 +1,7 @@
 import type { Db } from './db.ts';
+import type { OutboxItem, ParkedItem } from './port.ts';
 
-export type OutboxItem = {
-  contactId: string;
-  properties: Record<string, string>;
-  attempts: number;
-};
-
-export type ParkedItem = OutboxItem & { lastError: string | null };
+export type { OutboxItem, ParkedItem };
 
 /**
  * Values waiting to be written to the CRM. Only properties whose value differs from what was

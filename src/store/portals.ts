@@ -1,21 +1,9 @@
 import type { CrmName } from '../errors.ts';
 import { decrypt, encrypt } from './crypto.ts';
 import type { Db } from './db.ts';
+import type { KeyCheck, Portal, PortalStatus, Tokens } from './port.ts';
 
-export type PortalStatus = 'connected' | 'disconnected';
-
-export type Portal = {
-  portal: string;
-  crm: CrmName;
-  externalId: string;
-  baseUrl: string;
-  status: PortalStatus;
-  statusReason: string | null;
-  scopes: string[];
-  installedAt: number;
-};
-
-export type Tokens = { accessToken: string; refreshToken: string | null; expiresAt: number | null };
+export type { KeyCheck, Portal, PortalStatus, Tokens } from './port.ts';
 
 /** The AES keys: `current` seals and reads; `previous` (while rotating) only reads. */
 export type TokenKeys = { current: Buffer | undefined; previous?: Buffer | undefined };
@@ -32,16 +20,14 @@ export class TokenUnreadableError extends Error {
   }
 }
 
-/** What the key-check value says about the configured keys. */
-export type KeyCheck =
-  /** the current key sealed the check value (or nothing is stored yet) */
-  | 'current'
-  /** the previous key did: run `rapport keys rotate` */
-  | 'previous'
-  /** neither key reads what is stored: a configuration error */
-  | 'mismatch'
-  /** no key configured */
-  | 'no_key';
+/** No RAPPORT_ENCRYPTION_KEY while a token is stored or read: a configuration error, as data. */
+export class EncryptionKeyMissingError extends Error {
+  override readonly name = 'EncryptionKeyMissingError';
+  readonly code = 'encryption_key_missing';
+  constructor() {
+    super('RAPPORT_ENCRYPTION_KEY is not set: it is needed to store or read CRM tokens (try: openssl rand -hex 32)');
+  }
+}
 
 const KEY_CHECK_TEXT = 'rapport key check v1';
 const KEY_CHECK_AAD = 'settings:key_check';
@@ -118,7 +104,7 @@ export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
 
   const requireKey = (): Buffer => {
     if (key === undefined) {
-      throw new Error('RAPPORT_ENCRYPTION_KEY is not set: it is needed to store or read CRM tokens (try: openssl rand -hex 32)');
+      throw new EncryptionKeyMissingError();
     }
     return key;
   };
@@ -181,8 +167,8 @@ export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
       return which;
     },
     /**
-     * Re-seals every token and the key-check value with the current key (one transaction, by
-     * the caller). Tokens no key reads are left as they are and listed.
+     * Re-seals every token and the key-check value with the current key (the caller holds the
+     * transaction). Tokens no key reads are left as they are and listed.
      */
     resealAll(): { resealed: string[]; unreadable: string[] } {
       const k = requireKey();

@@ -1,17 +1,8 @@
 import type { CrmRecord, ObjectType, RecordData } from '../connectors/types.ts';
 import type { Db } from './db.ts';
+import type { RecordCounts, StoredRecord } from './port.ts';
 
-export type StoredRecord = {
-  type: ObjectType;
-  id: string;
-  companyId: string | null;
-  updatedAt: number;
-  deleted: boolean;
-  data: RecordData;
-  issues: string[];
-  /** a tombstone of a record merged into another one: the survivor's id */
-  mergedInto: string | null;
-};
+export type { StoredRecord };
 
 type Row = {
   type: string;
@@ -75,6 +66,14 @@ export function createRecordsRepo(db: Db, now: () => number) {
   const idsOf = db.prepare<[string, string], { id: string }>(
     'SELECT id FROM records WHERE portal = ? AND type = ? AND deleted = 0 ORDER BY id',
   );
+  const pageOf = (includeDeleted: boolean) =>
+    db.prepare<[string, string, string, number], Row>(
+      `SELECT type, id, company_id, updated_at, deleted, data FROM records WHERE portal = ? AND type = ? AND id > ?${
+        includeDeleted ? '' : ' AND deleted = 0'
+      } ORDER BY id LIMIT ?`,
+    );
+  const pages = { live: pageOf(false), all: pageOf(true) };
+  const anyOf = db.prepare<[string], { x: number }>('SELECT 1 AS x FROM records WHERE portal = ? LIMIT 1');
   const countByType = db.prepare<[string], { type: string; live: number; deleted: number }>(
     `SELECT type, SUM(deleted = 0) AS live, SUM(deleted = 1) AS deleted FROM records WHERE portal = ? GROUP BY type`,
   );
@@ -127,9 +126,9 @@ export function createRecordsRepo(db: Db, now: () => number) {
     return true;
   }
 
-  return {
+  const repo = {
     /**
-     * Upserts one page of records (call inside the page transaction). Marks every affected
+     * Upserts one page of records (the caller holds the transaction). Marks every affected
      * contact dirty: the contact itself, and the contacts a record is or was linked to.
      * Returns how many rows actually changed.
      */
@@ -185,25 +184,38 @@ export function createRecordsRepo(db: Db, now: () => number) {
     linkedToContact(portal: string, contactId: string): StoredRecord[] {
       return contactHistory.all(portal, contactId).map(toStored);
     },
-    counts(portal: string): Record<string, { live: number; deleted: number }> {
-      const out: Record<string, { live: number; deleted: number }> = {};
+    counts(portal: string): RecordCounts {
+      const out: RecordCounts = {};
       for (const row of countByType.all(portal)) out[row.type] = { live: row.live, deleted: row.deleted };
       return out;
     },
-    /** Ids of the live records of a type, streamed in id order. */
-    *iterateIds(portal: string, type: ObjectType): Generator<string> {
-      for (const row of idsOf.iterate(portal, type)) yield row.id;
+    ids(portal: string, type: ObjectType): string[] {
+      return idsOf.all(portal, type).map((r) => r.id);
     },
-    /** Streams every record of a type (for features and audits) without loading them all. */
-    *iterate(portal: string, type: ObjectType, includeDeleted = false): Generator<StoredRecord> {
-      const stmt = db.prepare<[string, string], Row>(
-        `SELECT type, id, company_id, updated_at, deleted, data FROM records WHERE portal = ? AND type = ?${
-          includeDeleted ? '' : ' AND deleted = 0'
-        } ORDER BY id`,
-      );
-      for (const row of stmt.iterate(portal, type)) yield toStored(row);
+    /** One keyset page of a type's records, in id order, after `after`. */
+    page(portal: string, type: ObjectType, after: string, limit: number, includeDeleted = false): StoredRecord[] {
+      return (includeDeleted ? pages.all : pages.live).all(portal, type, after, limit).map(toStored);
+    },
+    hasAny(portal: string): boolean {
+      return anyOf.get(portal) !== undefined;
+    },
+    /**
+     * Marks cached live records the CRM no longer lists as deleted (a connector's sweep,
+     * `Page.liveIds`); the caller holds the transaction.
+     */
+    tombstoneMissing(portal: string, type: ObjectType, liveIds: readonly string[], at: number): number {
+      const live = new Set(liveIds);
+      const gone = idsOf.all(portal, type).filter((r) => !live.has(r.id));
+      const tombstones = gone.flatMap(({ id }) => {
+        const row = getOne.get(portal, type, id);
+        if (row === undefined) return [];
+        const r = toStored(row);
+        return [{ portal, type, id, companyId: r.companyId, updatedAt: Math.max(at, r.updatedAt + 1), deleted: true, data: r.data, contactIds: type === 'contacts' ? undefined : [] }];
+      });
+      return repo.upsertPage(tombstones);
     },
   };
+  return repo;
 }
 
 export type RecordsRepo = ReturnType<typeof createRecordsRepo>;

@@ -1,16 +1,7 @@
 import type { Db } from './db.ts';
+import type { SyncRun } from './port.ts';
 
-export type SyncRun = {
-  id: number;
-  stream: string;
-  startedAt: number;
-  finishedAt: number | null;
-  status: 'running' | 'ok' | 'failed' | 'aborted';
-  pages: number;
-  records: number;
-  errorKind: string | null;
-  error: string | null;
-};
+export type { SyncRun };
 
 export function createSyncRunsRepo(db: Db, now: () => number) {
   const start = db.prepare<[string, string, number]>(

@@ -93,7 +93,7 @@ export function createDaemon(deps: DaemonDeps) {
         if (kind === 'auth' || kind === 'forbidden') {
           // The token is dead or lacks scopes: every other stream would fail the same way.
           summary.error = result.error;
-          store.portals.markDisconnected(portal, `${kind}: ${result.error?.message ?? ''}`);
+          await store.portals.markDisconnected(portal, `${kind}: ${result.error?.message ?? ''}`);
           state.stopped = true;
           logger.error({ portal, kind }, 'portal disconnected; its sync stops until it is reinstalled');
           break;
@@ -112,7 +112,7 @@ export function createDaemon(deps: DaemonDeps) {
       summary.writeBack = await drainOutbox({ store, connector, portal, logger }, { signal });
       counters.written += summary.writeBack.written;
       if (summary.writeBack.error?.kind === 'auth') {
-        store.portals.markDisconnected(portal, `auth: ${summary.writeBack.error.message}`);
+        await store.portals.markDisconnected(portal, `auth: ${summary.writeBack.error.message}`);
         state.stopped = true;
       }
     }
@@ -136,7 +136,7 @@ export function createDaemon(deps: DaemonDeps) {
       const ids = [...idSet];
       try {
         const records = await connector.records(type, ids, signal);
-        const changed = store.transaction(() => store.records.upsertPage(records));
+        const changed = await store.records.upsertPage(records);
         logger.debug({ portal, stream: type, asked: ids.length, changed }, 'records re-read after a webhook');
       } catch (e) {
         const again = state.refresh.get(type) ?? new Set<string>();

@@ -13,7 +13,7 @@ export type ReconcileResult = { type: ObjectType; live: number; cached: number; 
  * `upsertPage`, so the contacts they were linked to are marked dirty and rescored.
  */
 export async function reconcileIds(
-  deps: { store: Store; connector: CrmConnector; portal: string; logger: Logger; now: () => number },
+  deps: { store: Pick<Store, 'records'>; connector: CrmConnector; portal: string; logger: Logger; now: () => number },
   type: ObjectType,
   signal: AbortSignal,
 ): Promise<ReconcileResult | undefined> {
@@ -28,7 +28,7 @@ export async function reconcileIds(
   }
   const gone: StoredRecord[] = [];
   let cached = 0;
-  for (const r of store.records.iterate(portal, type)) {
+  for await (const r of store.records.iterate(portal, type)) {
     cached++;
     if (!live.has(r.id) && r.updatedAt < startedAt) gone.push(r);
   }
@@ -36,9 +36,7 @@ export async function reconcileIds(
   for (const r of gone) at = Math.max(at, r.updatedAt + 1);
   const tombstoned = gone.length === 0
     ? 0
-    : store.transaction(() =>
-        store.records.upsertPage(gone.map((r) => ({ portal, type, id: r.id, contactIds: undefined, companyId: r.companyId, updatedAt: at, deleted: true, data: r.data }))),
-      );
+    : await store.records.upsertPage(gone.map((r) => ({ portal, type, id: r.id, contactIds: undefined, companyId: r.companyId, updatedAt: at, deleted: true, data: r.data })));
   if (tombstoned > 0) deps.logger.info({ portal, stream: type, tombstoned, live: live.size }, 'reconciliation: records gone from the CRM without a deletion');
   return { type, live: live.size, cached, tombstoned, pages };
 }

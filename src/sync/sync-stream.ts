@@ -25,7 +25,7 @@ export type StreamResult = StreamProgress & {
 };
 
 export type SyncStreamDeps = {
-  store: Store;
+  store: Pick<Store, 'syncRuns' | 'cursors' | 'commitPage'>;
   connector: CrmConnector;
   portal: string;
   logger: Logger;
@@ -47,9 +47,9 @@ export async function syncStream(
   const { store, connector, portal, logger } = deps;
   const now = deps.now ?? Date.now;
   const progress: StreamProgress = { portal, type, pages: 0, records: 0, changed: 0, total: undefined, startedAt: now() };
-  const runId = store.syncRuns.start(portal, type);
+  const runId = await store.syncRuns.start(portal, type);
   const log = logger.child({ portal, stream: type });
-  const cursor = store.cursors.get(portal, type);
+  const cursor = await store.cursors.get(portal, type);
   log.debug({ resuming: cursor !== null }, 'stream start');
 
   // On stop, the request in flight gets a grace period to arrive so its page is committed
@@ -69,12 +69,14 @@ export async function syncStream(
           crm: connector.crm,
         });
       }
-      const changed = store.transaction(() => {
-        let n = store.records.upsertPage(page.records);
-        if (page.liveIds !== undefined) n += tombstoneMissing(store, portal, type, page.liveIds, now());
-        store.cursors.set(portal, type, page.next);
-        store.syncRuns.progress(runId, progress.pages + 1, progress.records + page.records.length);
-        return n;
+      const changed = await store.commitPage({
+        portal,
+        stream: type,
+        records: page.records,
+        liveIds: page.liveIds,
+        cursor: page.next,
+        run: { id: runId, pages: progress.pages + 1, records: progress.records + page.records.length },
+        at: now(),
       });
       progress.pages++;
       progress.records += page.records.length;
@@ -84,19 +86,19 @@ export async function syncStream(
       if (opts.signal.aborted) break;
     }
     const status = opts.signal.aborted ? 'aborted' : 'ok';
-    store.syncRuns.finish(runId, status);
+    await store.syncRuns.finish(runId, status);
     opts.onProgress?.({ ...progress, finishedAt: now(), status });
     log.info({ pages: progress.pages, records: progress.records, changed: progress.changed, status }, 'stream done');
     return { ...progress, status };
   } catch (e) {
     if (inner.signal.aborted) {
       // Stopped mid-request: nothing half-written, the last committed cursor stands.
-      store.syncRuns.finish(runId, 'aborted');
+      await store.syncRuns.finish(runId, 'aborted');
       opts.onProgress?.({ ...progress, finishedAt: now(), status: 'aborted' });
       return { ...progress, status: 'aborted' };
     }
     const error = e instanceof CrmError ? e : new CrmError('unavailable', (e as Error).message ?? String(e), { crm: connector.crm });
-    store.syncRuns.finish(runId, 'failed', { kind: error.kind, message: error.message });
+    await store.syncRuns.finish(runId, 'failed', { kind: error.kind, message: error.message });
     log.warn({ kind: error.kind, err: error.message }, 'stream failed');
     opts.onProgress?.({ ...progress, finishedAt: now(), status: 'failed' });
     return { ...progress, status: 'failed', error };
@@ -104,15 +106,4 @@ export async function syncStream(
     clearTimeout(grace);
     opts.signal.removeEventListener('abort', onAbort);
   }
-}
-
-/** Marks cached live records the CRM no longer lists as deleted (a connector's sweep, `Page.liveIds`). */
-function tombstoneMissing(store: Store, portal: string, type: ObjectType, liveIds: readonly string[], at: number): number {
-  const live = new Set(liveIds);
-  const gone = [...store.records.iterateIds(portal, type)].filter((id) => !live.has(id));
-  const tombstones = gone.flatMap((id) => {
-    const r = store.records.get(portal, type, id);
-    return r === undefined ? [] : [{ portal, type, id, companyId: r.companyId, updatedAt: Math.max(at, r.updatedAt + 1), deleted: true, data: r.data, contactIds: type === 'contacts' ? undefined : [] }];
-  });
-  return store.records.upsertPage(tombstones);
 }

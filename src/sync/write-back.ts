@@ -1,7 +1,7 @@
 import { CrmError, isRetryable, MISSING_PROPERTY } from '../errors.ts';
 import type { CrmConnector } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
+import type { OutboxItem, Store } from '../store/index.ts';
 
 export type WriteBackResult = {
   written: number;
@@ -36,7 +36,7 @@ export type WriteBackOptions = {
  * warn with its reason (error codes only, never the values).
  */
 export async function drainOutbox(
-  deps: { store: Store; connector: CrmConnector; portal: string; logger: Logger },
+  deps: { store: Pick<Store, 'outbox'>; connector: CrmConnector; portal: string; logger: Logger },
   opts: WriteBackOptions,
 ): Promise<WriteBackResult> {
   const { store, connector, portal, logger } = deps;
@@ -49,7 +49,7 @@ export async function drainOutbox(
   let provisionError: string | undefined;
   for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
     if (opts.signal.aborted) break;
-    const items = store.outbox.due(portal, batchSize);
+    const items = await store.outbox.due(portal, batchSize);
     if (items.length === 0) break;
     let results;
     try {
@@ -67,11 +67,8 @@ export async function drainOutbox(
         out.error = error;
         break;
       }
-      store.transaction(() => {
-        for (const item of items) {
-          store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable: isRetryable(error), maxAttempts });
-        }
-      });
+      const failed = items.map((item) => ({ item, error: `${error.kind}: ${error.message}`, retryable: isRetryable(error) }));
+      await store.outbox.settle(portal, { written: [], failed }, { maxAttempts });
       out.error = error;
       logger.warn({ portal, kind: error.kind, items: items.length }, 'write-back batch failed');
       break;
@@ -93,29 +90,30 @@ export async function drainOutbox(
         logger.error({ portal, kind: error?.kind ?? 'error', code: error?.details.code }, 'provisioning the Rapport properties failed');
       }
     }
-    store.transaction(() => {
-      for (const item of items) {
-        const r = byId.get(item.contactId);
-        if (r?.ok === true) {
-          store.outbox.markWritten(portal, item);
-          out.written++;
-          continue;
-        }
-        const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
-        // The properties exist now: the item stays pending and due, and goes out in the next batch.
-        if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
-        // not sent: the connector paused part-way through the batch
-        if (isBudgetPause(error)) continue;
-        const retryable = r === undefined || isRetryable(error);
-        const willPark = !retryable || item.attempts + 1 >= maxAttempts;
-        const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
-        store.outbox.markFailed(portal, item, `${reason}: ${error.message}`, { retryable, maxAttempts });
-        if (willPark) {
-          out.parked++;
-          parkedReasons.set(reason, (parkedReasons.get(reason) ?? 0) + 1);
-        } else out.retrying++;
+    const written: OutboxItem[] = [];
+    const failed: { item: OutboxItem; error: string; retryable: boolean }[] = [];
+    for (const item of items) {
+      const r = byId.get(item.contactId);
+      if (r?.ok === true) {
+        written.push(item);
+        out.written++;
+        continue;
       }
-    });
+      const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
+      // The properties exist now: the item stays pending and due, and goes out in the next batch.
+      if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
+      // not sent: the connector paused part-way through the batch
+      if (isBudgetPause(error)) continue;
+      const retryable = r === undefined || isRetryable(error);
+      const willPark = !retryable || item.attempts + 1 >= maxAttempts;
+      const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
+      failed.push({ item, error: `${reason}: ${error.message}`, retryable });
+      if (willPark) {
+        out.parked++;
+        parkedReasons.set(reason, (parkedReasons.get(reason) ?? 0) + 1);
+      } else out.retrying++;
+    }
+    await store.outbox.settle(portal, { written, failed }, { maxAttempts });
   }
   if (out.written + out.parked + out.retrying > 0) {
     logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked }, 'write-back');

@@ -260,7 +260,7 @@ export type WebhookStats = {
 };
 
 export type HubspotWebhookDeps = {
-  store: Store;
+  store: Pick<Store, 'portals' | 'webhookEvents'>;
   clientSecret: string | undefined;
   /** our app id: events for another app are dropped (when set) */
   appId?: string | undefined;
@@ -327,7 +327,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       const portal = `hubspot:${e.portalId}`;
       let state = portalState.get(portal);
       if (state === undefined) {
-        const p = deps.store.portals.get(portal);
+        const p = await deps.store.portals.get(portal);
         state = p === undefined ? 'unknown' : p.status === 'connected' ? 'ok' : 'disconnected';
         portalState.set(portal, state);
       }
@@ -351,7 +351,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       if (!scheduled) {
         scheduled = true;
         // acknowledge first (HubSpot retries after 5 s, §3.3): dedupe and nudges run right after the response
-        setImmediate(flush);
+        setImmediate(() => void flush());
       }
     }
     return c.json({ received: parsed.data.length }, 200);
@@ -361,7 +361,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
    * Dedupe and nudge everything accepted since the last turn, in ONE transaction: under load many
    * deliveries share a commit (group commit), which is what keeps 500 deliveries/s cheap.
    */
-  function flush(): void {
+  async function flush(): Promise<void> {
     scheduled = false;
     const batch = queue.splice(0, queue.length);
     const nudges = new Map<string, Set<ObjectType>>();
@@ -384,12 +384,11 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
     };
     let nudged = 0;
     try {
-      deps.store.transaction(() => {
-        for (const f of batch) {
-          if (!deps.store.webhookEvents.remember(f.portal, f.key)) continue;
-          nudged += 1;
-          add(f);
-        }
+      const fresh = await deps.store.webhookEvents.rememberAll(batch.map((f) => ({ portal: f.portal, eventId: f.key })));
+      batch.forEach((f, i) => {
+        if (fresh[i] !== true) return;
+        nudged += 1;
+        add(f);
       });
     } catch (e) {
       // the dedupe table is an optimisation: a nudge too many is harmless, a lost one is not
@@ -423,7 +422,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       // runs after the response, outside any request's try: a locked database (another
       // process's write) must cost one late prune, not the process (issue 15 item 4)
       try {
-        deps.store.webhookEvents.prune();
+        await deps.store.webhookEvents.prune();
       } catch (e) {
         log.warn({ err: (e as Error).message }, 'pruning webhook ids failed; retrying in an hour');
       }

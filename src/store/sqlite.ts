@@ -1,0 +1,188 @@
+/**
+ * The SQLite implementation of the store port (port.ts). better-sqlite3 is synchronous: each
+ * operation runs to completion (a multi-statement intent operation inside one SQLite transaction)
+ * and its result is handed back as a settled Promise, so callers are written for an asynchronous
+ * driver already.
+ */
+import Database from 'better-sqlite3';
+import { createApiUsageRepo } from './api-usage.ts';
+import { createContactsRepo } from './contacts.ts';
+import { createCursorsRepo } from './cursors.ts';
+import { openDatabase, setBusyTimeout, type Db } from './db.ts';
+import { createDirtyRepo, createModelsRepo, createWebhookEventsRepo } from './misc.ts';
+import { createOutboxRepo } from './outbox.ts';
+import { createPortalsRepo } from './portals.ts';
+import type { Store } from './port.ts';
+import { createRecordsRepo } from './records.ts';
+import { createScoreQueries } from './score-queries.ts';
+import { createScoresRepo } from './scores.ts';
+import { createSyncRunsRepo } from './sync-runs.ts';
+
+export type SqliteStoreOptions = {
+  path: string;
+  encryptionKey?: Buffer | undefined;
+  /** accepted for reading tokens while rotating keys (RAPPORT_ENCRYPTION_KEY_PREVIOUS) */
+  previousEncryptionKey?: Buffer | undefined;
+  /** how long a statement waits for another connection's write lock (default 5 s) */
+  busyTimeoutMs?: number;
+  /** injectable clock (epoch ms) */
+  now?: () => number;
+};
+
+type Promised<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<R> : never };
+
+/** The named synchronous methods of a repository, each returning its result (or throw) as a Promise. */
+function promised<T extends object, K extends keyof T>(repo: T, ...keys: K[]): Promised<Pick<T, K>> {
+  const out: Record<PropertyKey, unknown> = {};
+  for (const k of keys) {
+    const f = repo[k] as (...a: unknown[]) => unknown;
+    out[k] = (...a: unknown[]) => {
+      try {
+        return Promise.resolve(f.apply(repo, a));
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
+    };
+  }
+  return out as Promised<Pick<T, K>>;
+}
+
+/** Runs `fn` in one SQLite transaction, as a Promise (a throw rolls everything back). */
+function inTransaction<T>(db: Db, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(db.transaction(fn)());
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+}
+
+/** Records per page of `records.iterate` (keyset paged: no statement stays open between pages). */
+const ITERATE_PAGE = 1000;
+
+export function createSqliteStore(opts: SqliteStoreOptions): Store {
+  const db = openDatabase(opts.path, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
+  return createStoreOn(db, opts);
+}
+
+/** A store over an open connection (tests that inspect the file, and read-only workers). */
+export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {}): Store {
+  const now = opts.now ?? Date.now;
+  const portals = createPortalsRepo(db, now, { current: opts.encryptionKey, previous: opts.previousEncryptionKey });
+  const records = createRecordsRepo(db, now);
+  const contacts = createContactsRepo(db);
+  const cursors = createCursorsRepo(db, now);
+  const dirty = createDirtyRepo(db);
+  const scores = createScoresRepo(db);
+  const scoreQueries = createScoreQueries(db);
+  const outbox = createOutboxRepo(db, now);
+  const webhookEvents = createWebhookEventsRepo(db, now);
+  const syncRuns = createSyncRunsRepo(db, now);
+  const models = createModelsRepo(db);
+  const apiUsage = createApiUsageRepo(db, now);
+  const ping = db.prepare('SELECT 1');
+
+  return {
+    location: { kind: 'sqlite', path: db.name },
+    now,
+    portals: {
+      ...promised(portals, 'upsert', 'get', 'list', 'markDisconnected', 'markConnected', 'saveTokens', 'tokens', 'keyCheck', 'hasTokens'),
+      install: (p, tokens) =>
+        inTransaction(db, () => {
+          portals.upsert(p);
+          portals.saveTokens(p.portal, tokens);
+        }),
+      resealAll: () => inTransaction(db, () => portals.resealAll()),
+    },
+    records: {
+      ...promised(records, 'get', 'linkedToContact', 'counts', 'ids', 'hasAny'),
+      upsertPage: (page) => inTransaction(db, () => records.upsertPage(page)),
+      ...promised(contacts, 'companies'),
+      async *iterate(portal, type, includeDeleted = false) {
+        for (let after = ''; ; ) {
+          const page = records.page(portal, type, after, ITERATE_PAGE, includeDeleted);
+          yield* page;
+          if (page.length < ITERATE_PAGE) return;
+          after = (page[page.length - 1] as { id: string }).id;
+        }
+      },
+    },
+    contacts: promised(contacts, 'chunk', 'byIds', 'count', 'shareEnds'),
+    cursors: promised(cursors, 'get', 'set', 'clear', 'list'),
+    dirty: promised(dirty, 'peek', 'clear', 'mark', 'count'),
+    scores: {
+      ...promised(scores, 'get', 'history', 'count'),
+      ...promised(scoreQueries, 'lastScoredAt', 'portals', 'state', 'bandCounts', 'healthAsOf', 'histograms', 'topChurnRisk', 'clv'),
+    },
+    outbox: {
+      ...promised(outbox, 'enqueue', 'due', 'stats', 'parked', 'requeueParked', 'parkedReasons', 'writtenCount', 'lastWritten'),
+      settle: (portal, outcome, o) =>
+        inTransaction(db, () => {
+          for (const item of outcome.written) outbox.markWritten(portal, item);
+          for (const f of outcome.failed) outbox.markFailed(portal, f.item, f.error, { retryable: f.retryable, maxAttempts: o.maxAttempts });
+        }),
+    },
+    webhookEvents: {
+      rememberAll: (events) => inTransaction(db, () => events.map((e) => webhookEvents.remember(e.portal, e.eventId))),
+      ...promised(webhookEvents, 'prune'),
+    },
+    syncRuns: promised(syncRuns, 'start', 'finish', 'latestPerStream'),
+    models: {
+      ...promised(models, 'latest', 'get', 'versions', 'unusedVersion'),
+      saveAll: (portal, ms) =>
+        inTransaction(db, () => {
+          for (const m of ms) models.save(portal, m);
+        }),
+    },
+    apiUsage: promised(apiUsage, 'record', 'since', 'prune'),
+    commitPage: (page) =>
+      inTransaction(db, () => {
+        let n = records.upsertPage(page.records);
+        if (page.liveIds !== undefined) n += records.tombstoneMissing(page.portal, page.stream, page.liveIds, page.at ?? now());
+        cursors.set(page.portal, page.stream, page.cursor);
+        syncRuns.progress(page.run.id, page.run.pages, page.run.records);
+        return n;
+      }),
+    saveScores: (portal, batch, o) =>
+      inTransaction(db, () => {
+        let enqueued = 0;
+        for (const { scores: s, properties } of batch) {
+          scores.save(portal, s);
+          const written = outbox.lastWritten(portal, s.contactId);
+          const changed = Object.keys(properties).some((k) => !o.volatile.includes(k) && written[k] !== properties[k]);
+          if (changed) {
+            outbox.enqueue(portal, s.contactId, properties);
+            enqueued++;
+          } else {
+            // Nothing new: drop any stale pending values that went back to what the CRM has, and
+            // keep the volatile ones (a timestamp) as last written.
+            const rest: Record<string, string> = {};
+            for (const [k, v] of Object.entries(properties)) if (!o.volatile.includes(k)) rest[k] = v;
+            for (const k of o.volatile) {
+              const w = written[k];
+              if (w !== undefined) rest[k] = w;
+            }
+            outbox.enqueue(portal, s.contactId, rest);
+          }
+        }
+        for (const id of o.clearIds) dirty.clear(portal, id, o.readAt);
+        return enqueued;
+      }),
+    ping: () =>
+      Promise.resolve().then(() => {
+        ping.get();
+      }),
+    setLockTimeout: (ms) =>
+      Promise.resolve().then(() => {
+        setBusyTimeout(db, ms);
+      }),
+    close: () =>
+      Promise.resolve().then(() => {
+        db.close();
+      }),
+  };
+}
+
+/** A read-only connection to an existing database (a worker thread's): no migrations, no writes. */
+export function openReadonlySqlite(path: string): Store {
+  return createStoreOn(new Database(path, { readonly: true, fileMustExist: true }));
+}
