@@ -103,7 +103,7 @@ function runSeed(SEED: number): SeedResult {
     for (const batch of generateAccount({ seed: SEED, contacts: N, now: NOW })) {
       const recs = generatedRecords(PORTAL, batch, NOW, flag);
       records += recs.length;
-      store.transaction(() => store.records.upsertPage(recs));
+      await store.records.upsertPage(recs);
       for (const tr of batch.truth) truth.set(tr.contactId, tr);
     }
     console.log(`  generated and cached ${records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -129,7 +129,7 @@ function runSeed(SEED: number): SeedResult {
     const satTrue: number[] = [];
     let channelHits = 0;
     for (const [id, tr] of truth) {
-      const s = store.scores.get(PORTAL, id);
+      const s = await store.scores.get(PORTAL, id);
       if (s === undefined) continue;
       churnY.push(tr.churnedNext90d ? 1 : 0);
       churnP.push(s.churnRisk.value / 100);
@@ -160,7 +160,7 @@ function runSeed(SEED: number): SeedResult {
     );
     console.log(`    Spearman(satisfaction, latent satisfaction) ${rho.toFixed(4)}  goal ≥ 0.7: ${verdict(rho >= 0.7)}`);
     if (process.env['BENCH_DEBUG'] === '1') {
-      const bg = [...truth.keys()].map((id) => Number(store.scores.get(PORTAL, id)?.extra['pChurn90dPurchasePattern'] ?? NaN));
+      const bg = [...truth.keys()].map((id) => Number(await store.scores.get(PORTAL, id)?.extra['pChurn90dPurchasePattern'] ?? NaN));
       const ok = bg.every(Number.isFinite);
       if (ok && bg.length === churnY.length) console.log(`      BG/NBD-only churn: AUC ${rocAuc(churnY, bg).toFixed(4)} ECE ${expectedCalibrationError(churnY, bg).toFixed(4)}`);
       const bins = reliabilityCurve(churnY, churnP, 10);
@@ -184,11 +184,11 @@ function runSeed(SEED: number): SeedResult {
       const event = live.last();
       if (event === null) continue;
       scoreContacts(store, PORTAL, { contactIds: [event.contactId], now: at });
-      const before = store.scores.get(PORTAL, event.contactId)?.churnRisk.value;
+      const before = await store.scores.get(PORTAL, event.contactId)?.churnRisk.value;
       const recs = generatedRecords(PORTAL, batch, at, flag);
-      store.transaction(() => store.records.upsertPage(recs));
+      await store.records.upsertPage(recs);
       scoreContacts(store, PORTAL, { contactIds: [event.contactId], now: at });
-      const after = store.scores.get(PORTAL, event.contactId)?.churnRisk.value;
+      const after = await store.scores.get(PORTAL, event.contactId)?.churnRisk.value;
       if (before === undefined || after === undefined) continue;
       const delta = after - before;
       swings.push(Math.abs(delta));
@@ -214,7 +214,7 @@ function runSeed(SEED: number): SeedResult {
     }
     return { seed: SEED, aucRatio: churnAuc / churnOracleAuc, ece, svcRatio: svcAuc / svcOracleAuc, rho, swingP95, contradicting, directed, events: swings.length };
   } finally {
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

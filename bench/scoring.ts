@@ -169,7 +169,7 @@ async function main(): Promise<void> {
       { figure: 'peak RSS (MB)', value: Math.round(peakRss / 1024 / 1024), goal: '≤ 300 (bounded)', met: peakRss / 1024 / 1024 <= 300 },
     ]);
   } finally {
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

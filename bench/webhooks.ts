@@ -53,7 +53,7 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
       join(dir, 'none.json'),
     );
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
-    store.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://unused', scopes: [] });
+    await store.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://unused', scopes: [] });
     let nudges = 0;
     const app = createApp({
       store,
@@ -67,7 +67,7 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
     });
     fetchHandler = app.fetch;
     cleanup = () => {
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     };
   }

@@ -44,7 +44,7 @@ beforeAll(async () => {
       // the daemon's rescore, reduced to its effect: new scores saved at the current time
       rescore: async (portal, contactId) => {
         clock += 60 * 60 * 1000;
-        store.scores.save(portal, scores(contactId, clock, { sat: 77, churn: 30, health: 'green' }));
+        await store.scores.save(portal, scores(contactId, clock, { sat: 77, churn: 30, health: 'green' }));
       },
     }),
   );
@@ -83,7 +83,7 @@ function expectedReasons(s: ContactScores): string[] {
 
 describe('card preview in Chromium', () => {
   it('shows the stored scores, band and reasons; "Rescore now" shows the refreshed time', async () => {
-    const stored = store.scores.get(PORTAL_A, '101');
+    const stored = await store.scores.get(PORTAL_A, '101');
     if (stored === undefined) throw new Error('fixture missing');
     const page = await open(`/preview/contacts/101?portal=${PORTAL_A}`);
     await page.getByTestId('scores').waitFor();
@@ -107,7 +107,7 @@ describe('card preview in Chromium', () => {
     await page.getByTestId('rescore').click();
     const refreshed = utc(NOW + 60 * 60 * 1000);
     await page.getByTestId('scored-at').filter({ hasText: refreshed }).waitFor();
-    const after = store.scores.get(PORTAL_A, '101');
+    const after = await store.scores.get(PORTAL_A, '101');
     expect(after?.scoredAt).toBe(NOW + 60 * 60 * 1000);
     expect(await text(page, 'band')).toBe(BANDS.green);
     expect((await page.getByTestId('score-churnRisk').locator('[data-role=number]').innerText()).trim()).toBe('30%');
@@ -123,10 +123,10 @@ describe('card preview in Chromium', () => {
       { id: '302', band: 'yellow', over: { sat: 55, churn: 35, health: 'yellow' } },
       { id: '303', band: 'green', over: { sat: 82, churn: 9, health: 'green' } },
     ] as const;
-    store.transaction(() => store.records.upsertPage(cards.map((c) => contact(PORTAL_A, c.id))));
+    await store.records.upsertPage(cards.map((c) => contact(PORTAL_A, c.id)));
     mkdirSync(ARTIFACTS, { recursive: true });
     for (const c of cards) {
-      store.scores.save(PORTAL_A, scores(c.id, NOW, c.over));
+      await store.scores.save(PORTAL_A, scores(c.id, NOW, c.over));
       const page = await open(`/preview/contacts/${c.id}?portal=${PORTAL_A}`);
       await page.getByTestId('scores').waitFor();
       expect(await text(page, 'band')).toBe(BANDS[c.band]);

@@ -49,7 +49,7 @@ it('sync → score → write-back lands the scores on the Salesforce contacts, a
   expect(first.streams.map((s) => s.status)).toEqual(OBJECT_TYPES.map(() => 'ok'));
 
   // the cache holds what the org holds
-  const counts = store.records.counts(portal);
+  const counts = await store.records.counts(portal);
   expect(counts.contacts?.live).toBe(sandbox.data.count('Contact'));
   expect(counts.deals?.live).toBe(sandbox.data.count('Opportunity'));
   expect(counts.feedback_submissions?.live).toBe(sandbox.data.count('Survey_Response__c'));
@@ -59,7 +59,7 @@ it('sync → score → write-back lands the scores on the Salesforce contacts, a
   expect(first.writeBack?.written ?? 0).toBeGreaterThan(0);
   const contacts = sandbox.data.rows('Contact').filter((r) => r.IsDeleted !== true);
   for (const c of contacts) {
-    const saved = store.scores.get(portal, c.Id as string);
+    const saved = await store.scores.get(portal, c.Id as string);
     expect(saved, `scores for ${String(c.Id)}`).toBeDefined();
     expect(c.Rapport_Health__c).toBe(saved!.health);
     expect(c.Rapport_Satisfaction__c).toBe(Math.round(saved!.satisfaction.value));
@@ -72,5 +72,5 @@ it('sync → score → write-back lands the scores on the Salesforce contacts, a
   const second = await daemon.runOnce(portal);
   expect(second.error).toBeUndefined();
   expect(second.writeBack?.written ?? 0).toBe(0);
-  store.close();
+  await store.close();
 }, 60_000);

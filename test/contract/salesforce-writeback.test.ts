@@ -64,7 +64,7 @@ describe('salesforce daily budget pause', () => {
     h = await salesforceHarness({ budgetFraction: 0.5, budgetProbeMs: 60_000 }, { dailyLimit: 20, sessionTimeoutMs: 7 * 86_400_000 });
     const s = openStore(() => h!.sandbox.clock.now());
     const ids = contacts(h, 3);
-    for (const id of ids) s.outbox.enqueue(h.portal, id, scores(70));
+    for (const id of ids) await s.outbox.enqueue(h.portal, id, scores(70));
     // use up half the budget
     for (let i = 0; i < 30 && h.connector.stats().paused !== true; i++) await h.connector.whoAmI().catch(() => undefined);
     expect(h.connector.stats().paused).toBe(true);
@@ -74,7 +74,7 @@ describe('salesforce daily budget pause', () => {
       expect(r.error?.details.code).toBe('DAILY_BUDGET');
       expect(r).toMatchObject({ written: 0, parked: 0, retrying: 0 });
     }
-    expect(s.outbox.stats(h.portal)).toEqual({ pending: 3, parked: 0 });
+    expect(await s.outbox.stats(h.portal)).toEqual({ pending: 3, parked: 0 });
     expect(patches(h)).toBe(0);
     await h.advance(24 * 3_600_000);
     const r = await drainOutbox({ store: s, connector: h.connector, portal: h.portal, logger: silentLogger }, { signal });
@@ -87,7 +87,7 @@ describe('salesforce write-back against customer automation', () => {
   it('sends 200 records per composite call', async () => {
     h = await salesforceHarness();
     const s = openStore(() => h!.sandbox.clock.now());
-    for (const id of contacts(h, 450)) s.outbox.enqueue(h.portal, id, scores(40));
+    for (const id of contacts(h, 450)) await s.outbox.enqueue(h.portal, id, scores(40));
     const r = await drainOutbox({ store: s, connector: h.connector, portal: h.portal, logger: silentLogger }, { signal });
     expect(r).toMatchObject({ written: 450, parked: 0 });
     expect(patches(h)).toBe(3);
@@ -97,9 +97,9 @@ describe('salesforce write-back against customer automation', () => {
     const message = 'Rapport scores can only be set on customer contacts';
     h = await salesforceHarness({}, { org: { validationRule: { share: 0.05, message } } });
     const s = openStore(() => h!.sandbox.clock.now());
-    s.portals.upsert({ portal: h.portal, crm: 'salesforce', externalId: h.sandbox.orgId, baseUrl: h.baseUrl, scopes: [] });
+    await s.portals.upsert({ portal: h.portal, crm: 'salesforce', externalId: h.sandbox.orgId, baseUrl: h.baseUrl, scopes: [] });
     const ids = contacts(h, 400);
-    for (const id of ids) s.outbox.enqueue(h.portal, id, scores(55));
+    for (const id of ids) await s.outbox.enqueue(h.portal, id, scores(55));
     const r = await drainOutbox({ store: s, connector: h.connector, portal: h.portal, logger: silentLogger }, { signal });
     const landed = ids.filter((id) => h!.sandbox.data.get('Contact', id)!.Rapport_Satisfaction__c === 55);
     const rejected = ids.filter((id) => h!.sandbox.data.get('Contact', id)!.Rapport_Satisfaction__c === undefined);
@@ -119,7 +119,7 @@ describe('salesforce write-back against customer automation', () => {
     h = await salesforceHarness({}, { org: { apexRecordLimit: 60 } });
     const s = openStore(() => h!.sandbox.clock.now());
     const ids = contacts(h, 200);
-    for (const id of ids) s.outbox.enqueue(h.portal, id, scores(33));
+    for (const id of ids) await s.outbox.enqueue(h.portal, id, scores(33));
     const r = await drainOutbox({ store: s, connector: h.connector, portal: h.portal, logger: silentLogger }, { signal });
     expect(r).toMatchObject({ written: 200, parked: 0, retrying: 0 });
     expect(ids.every((id) => h!.sandbox.data.get('Contact', id)!.Rapport_Satisfaction__c === 33)).toBe(true);

@@ -60,16 +60,16 @@ describe('private-app install, README by-hand flow', () => {
     try {
       let checked = 0;
       for (const contact of sandbox.data.iterate(hubId, 'contacts')) {
-        const written = store.outbox.lastWritten(`hubspot:${hubId}`, contact.id);
+        const written = await store.outbox.lastWritten(`hubspot:${hubId}`, contact.id);
         expect(Object.keys(written).sort(), contact.id).toEqual([...SCORE_KEYS].sort());
         for (const key of SCORE_KEYS) expect(contact.properties[`rapport_${key}`], `${contact.id} ${key}`).toBe(written[key]);
-        const score = store.scores.get(`hubspot:${hubId}`, contact.id);
+        const score = await store.scores.get(`hubspot:${hubId}`, contact.id);
         expect(Number(contact.properties['rapport_churn_risk'])).toBe(Math.round(score?.churnRisk.value ?? -1));
         checked++;
       }
       expect(checked).toBe(300);
     } finally {
-      store.close();
+      await store.close();
     }
 
     // The rest of the README flow: retrain, rescore everyone, write the changes back.

@@ -72,16 +72,16 @@ describe('Salesforce through rapport serve', () => {
     const done = await browser.get(approved.headers.get('location') ?? '');
     expect(done.status).toBe(200);
     portal = `salesforce:${sandbox.orgId}`;
-    expect(rapport.store.portals.get(portal)).toMatchObject({ crm: 'salesforce', status: 'connected', baseUrl: config.salesforce.loginUrl });
+    expect(await rapport.store.portals.get(portal)).toMatchObject({ crm: 'salesforce', status: 'connected', baseUrl: config.salesforce.loginUrl });
     expect(backfill).toBeDefined();
     await backfill;
     await rapport.daemon.idle();
 
     expect(liveContacts().length).toBe(60);
     expect(unscored()).toBe(0);
-    expect(rapport.store.scores.get(portal, String(liveContacts()[0]?.['Id']))).toBeDefined();
+    expect(await rapport.store.scores.get(portal, String(liveContacts()[0]?.['Id']))).toBeDefined();
 
-    const tokens = rapport.store.portals.tokens(portal);
+    const tokens = await rapport.store.portals.tokens(portal);
     await rapport.close();
     const db = Buffer.concat([config.dbPath, `${config.dbPath}-wal`].filter((p) => existsSync(p)).map((p) => readFileSync(p)));
     expect(db.includes(Buffer.from(portal))).toBe(true);
@@ -97,7 +97,7 @@ describe('Salesforce through rapport serve', () => {
     expect(await rapport.connectPortals()).toEqual([portal]);
     const connector = rapport.connector(portal);
     if (connector === undefined) throw new Error('no connector');
-    const before = rapport.store.portals.tokens(portal);
+    const before = await rapport.store.portals.tokens(portal);
 
     // a full read of contacts, with every session expiring after the first page
     const seen = new Set<string>();
@@ -109,7 +109,7 @@ describe('Salesforce through rapport serve', () => {
     }
     expect(pages).toBeGreaterThan(2);
     expect(seen.size).toBe(510);
-    const after = rapport.store.portals.tokens(portal);
+    const after = await rapport.store.portals.tokens(portal);
     expect(after?.accessToken).not.toBe(before?.accessToken);
     expect(after?.refreshToken).toBe(before?.refreshToken);
 
@@ -132,7 +132,7 @@ describe('Salesforce through rapport serve', () => {
     sandbox.data.create('Contact', { Email: 'after-revoke@example.com', LastName: 'Test' });
     const summary = await rapport.daemon.runOnce(portal);
     expect(summary.error?.kind).toBe('auth');
-    expect(rapport.store.portals.get(portal)?.status).toBe('disconnected');
+    expect(await rapport.store.portals.get(portal)?.status).toBe('disconnected');
     await rapport.close();
 
     const restarted = start();

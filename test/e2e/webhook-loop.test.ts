@@ -86,7 +86,7 @@ describe('webhook → sync → rescore → write-back', () => {
     const target = [...sandbox.data.iterate(hubId, 'contacts')][0];
     if (target === undefined) throw new Error('no contacts');
     const before = { ...sandbox.data.get(hubId, 'contacts', target.id)?.properties };
-    const scoredBefore = rapport.store.scores.get(portal, target.id);
+    const scoredBefore = await rapport.store.scores.get(portal, target.id);
     const writesBefore = writes();
 
     sandbox.clock.advance(1000);
@@ -114,7 +114,7 @@ describe('webhook → sync → rescore → write-back', () => {
       return now?.['rapport_scored_at'] !== before['rapport_scored_at'];
     });
     const after = sandbox.data.get(hubId, 'contacts', target.id)?.properties ?? {};
-    const scoredAfter = rapport.store.scores.get(portal, target.id);
+    const scoredAfter = await rapport.store.scores.get(portal, target.id);
     expect(scoredAfter?.scoredAt).toBeGreaterThan(scoredBefore?.scoredAt ?? 0);
     // what the sandbox shows is exactly what Rapport stored
     expect(after['rapport_health']).toBe(scoredAfter?.health);

@@ -17,13 +17,13 @@ describe('database file permissions', () => {
     try {
       const path = join(dir.path, 'data', 'nested', 'rapport.db');
       const store = createStore({ path });
-      store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+      await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
       expect(mode(join(dir.path, 'data'))).toBe(0o700);
       expect(mode(join(dir.path, 'data', 'nested'))).toBe(0o700);
       expect(mode(path)).toBe(0o600);
       expect(mode(`${path}-wal`)).toBe(0o600);
       expect(mode(`${path}-shm`)).toBe(0o600);
-      store.close();
+      await store.close();
     } finally {
       process.umask(previous);
     }
@@ -43,6 +43,6 @@ describe('database file permissions', () => {
     expect(mode(path)).toBe(0o600);
     expect(mode(`${path}-wal`)).toBe(0o600);
     expect(store.db.prepare('SELECT v FROM kept').pluck().get()).toBe('still here');
-    store.close();
+    await store.close();
   });
 });

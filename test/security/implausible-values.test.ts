@@ -58,7 +58,7 @@ describe('implausible CRM values', () => {
     expect(f.dataQuality).toBeLessThan(computeFeatures(clean!, NOW, undefined, NOW).dataQuality);
 
     scoreContacts(store, PORTAL, { contactIds: ['c1'], now: NOW });
-    const scores = store.scores.get(PORTAL, 'c1');
+    const scores = await store.scores.get(PORTAL, 'c1');
     expect(scores).toBeDefined();
     const reasons = [scores!.satisfaction, scores!.loyalty, scores!.churnRisk, scores!.serviceNeed]
       .flatMap((s) => s.reasons.map((r) => r.text))

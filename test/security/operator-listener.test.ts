@@ -36,11 +36,11 @@ describe('public vs operator listener (issue 15 item 2)', () => {
   const rescored: string[] = [];
   beforeAll(async () => {
     h = await startRapport({ env: { RAPPORT_METRICS_TOKEN: 'm'.repeat(32) } });
-    h.store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'http://x', scopes: [] });
-    h.store.records.upsertPage([
+    await h.store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'http://x', scopes: [] });
+    await h.store.records.upsertPage([
       { portal: PORTAL_A, type: 'contacts', id: '101', contactIds: undefined, companyId: null, updatedAt: NOW, deleted: false, data: { email: 'a@x.io', emailRaw: 'a@x.io', phone: null, phoneRaw: null, firstName: 'A', lastName: 'B', createdAt: 1, lifecycleStage: null } },
     ]);
-    h.store.scores.save(PORTAL_A, scores('101', NOW));
+    await h.store.scores.save(PORTAL_A, scores('101', NOW));
   });
   afterAll(async () => h.close());
 

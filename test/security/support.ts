@@ -90,9 +90,9 @@ export async function rawExchange(url: string, bytes: string, waitMs = 3000): Pr
 /** Two portals as in test/unit/cards/fixtures.ts, on a harness's store: A has 101 (scored), 102; B has 201. */
 export async function seedTwoPortals(store: import('../../src/store/index.ts').Store): Promise<void> {
   const { contact, scores, PORTAL_A, PORTAL_B, NOW, DAY } = await import('../unit/cards/fixtures.ts');
-  store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
-  store.portals.upsert({ portal: PORTAL_B, crm: 'hubspot', externalId: '99999', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
-  store.transaction(() => store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_B, '201')]));
-  store.scores.save(PORTAL_A, scores('101', NOW - 2 * DAY));
-  store.scores.save(PORTAL_B, scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }));
+  await store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
+  await store.portals.upsert({ portal: PORTAL_B, crm: 'hubspot', externalId: '99999', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
+  await store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_B, '201')]);
+  await store.scores.save(PORTAL_A, scores('101', NOW - 2 * DAY));
+  await store.scores.save(PORTAL_B, scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }));
 }

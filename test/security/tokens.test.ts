@@ -29,11 +29,11 @@ function installedDb(key: string, opts: { keyCheck?: boolean } = {}): string {
   const path = join(dir.path, 'rapport.db');
   const store = createStore({ path, encryptionKey: Buffer.from(key, 'hex') });
   for (const portal of [P1, P2]) {
-    store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.slice(8), baseUrl: 'http://127.0.0.1:9', scopes: ['crm.objects.contacts.read'] });
-    store.portals.saveTokens(portal, { accessToken: `at-${portal}`, refreshToken: `rt-${portal}`, expiresAt: FUTURE });
+    await store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.slice(8), baseUrl: 'http://127.0.0.1:9', scopes: ['crm.objects.contacts.read'] });
+    await store.portals.saveTokens(portal, { accessToken: `at-${portal}`, refreshToken: `rt-${portal}`, expiresAt: FUTURE });
   }
-  if (opts.keyCheck === true) expect(store.portals.keyCheck()).toBe('current');
-  store.close();
+  if (opts.keyCheck === true) expect(await store.portals.keyCheck()).toBe('current');
+  await store.close();
   return path;
 }
 
@@ -43,7 +43,7 @@ function damage(path: string, portal: string): void {
   const sealed = Buffer.from(store.db.prepare('SELECT access_token FROM tokens WHERE portal = ?').pluck().get(portal) as Buffer);
   sealed[30] = (sealed[30] ?? 0) ^ 0xff;
   store.db.prepare('UPDATE tokens SET access_token = ? WHERE portal = ?').run(sealed, portal);
-  store.close();
+  await store.close();
 }
 
 const env = (path: string, extra: Record<string, string> = {}) => ({ RAPPORT_DB: path, RAPPORT_PUBLIC_URL: 'https://rapport.example.test', ...extra });
@@ -58,10 +58,10 @@ describe('a token no key reads', () => {
       expect(await rapport.connectPortals()).toEqual([P1]);
       expect(rapport.connector(P1)).toBeDefined();
       expect(rapport.connector(P2)).toBeUndefined();
-      const p2 = rapport.store.portals.get(P2);
+      const p2 = await rapport.store.portals.get(P2);
       expect(p2?.status).toBe('disconnected');
       expect(p2?.statusReason).toMatch(/^token unreadable: .*reinstall via https:\/\/rapport\.example\.test\/oauth\/hubspot\/install/);
-      expect(rapport.store.portals.get(P1)?.status).toBe('connected');
+      expect(await rapport.store.portals.get(P1)?.status).toBe('connected');
     } finally {
       await rapport.close();
     }
@@ -76,11 +76,11 @@ describe('a token no key reads', () => {
       const err = await tokens.accessToken(P1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmError);
       expect(err).toMatchObject({ kind: 'auth', details: { code: 'TOKEN_UNREADABLE' } });
-      expect(store.portals.get(P1)?.statusReason).toMatch(/^token unreadable/);
+      expect(await store.portals.get(P1)?.statusReason).toMatch(/^token unreadable/);
       expect(await tokens.onUnauthorized(P1)).toBeNull();
       expect(await tokens.accessToken(P2)).toBe(`at-${P2}`);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
@@ -102,9 +102,9 @@ describe('a wrong RAPPORT_ENCRYPTION_KEY', () => {
     expect(r.stderr).toMatch(/does not match/);
     // the right key still works, and the check value is written for next time
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_A, 'hex') });
-    expect(store.portals.keyCheck()).toBe('current');
+    expect(await store.portals.keyCheck()).toBe('current');
     expect(store.db.prepare("SELECT COUNT(*) FROM settings WHERE name = 'key_check'").pluck().get()).toBe(1);
-    store.close();
+    await store.close();
   });
 });
 
@@ -116,7 +116,7 @@ describe('rapport keys rotate', () => {
     // while rotating, the server starts and reads every portal's tokens
     const rapport = createRapport({ config: config(path, rotating), logger: silentLogger });
     expect(await rapport.connectPortals()).toEqual([P1, P2]);
-    expect(rapport.store.portals.tokens(P1)?.accessToken).toBe(`at-${P1}`);
+    expect(await rapport.store.portals.tokens(P1)?.accessToken).toBe(`at-${P1}`);
     await rapport.close();
 
     const r = await rapportInProcess(['keys', 'rotate'], env(path, rotating));
@@ -126,9 +126,9 @@ describe('rapport keys rotate', () => {
 
     // the new key alone reads everything
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_B, 'hex') });
-    expect(store.portals.keyCheck()).toBe('current');
-    expect(store.portals.tokens(P2)).toEqual({ accessToken: `at-${P2}`, refreshToken: `rt-${P2}`, expiresAt: FUTURE });
-    store.close();
+    expect(await store.portals.keyCheck()).toBe('current');
+    expect(await store.portals.tokens(P2)).toEqual({ accessToken: `at-${P2}`, refreshToken: `rt-${P2}`, expiresAt: FUTURE });
+    await store.close();
     // the old key is now the wrong key
     const old = await rapportInProcess(['serve', '--port', '0'], env(path, { RAPPORT_ENCRYPTION_KEY: KEY_A }));
     expect(old.code).toBe(3);
@@ -142,8 +142,8 @@ describe('rapport keys rotate', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/Neither RAPPORT_ENCRYPTION_KEY nor RAPPORT_ENCRYPTION_KEY_PREVIOUS/);
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_A, 'hex') });
-    expect(store.portals.tokens(P1)?.accessToken).toBe(`at-${P1}`);
-    store.close();
+    expect(await store.portals.tokens(P1)?.accessToken).toBe(`at-${P1}`);
+    await store.close();
   });
 
   it('leaves a damaged token as it is, lists it and exits 1; the others are re-sealed', async () => {
@@ -153,9 +153,9 @@ describe('rapport keys rotate', () => {
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({ resealed: [P2], unreadable: [P1] });
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_B, 'hex') });
-    expect(store.portals.tokens(P2)?.accessToken).toBe(`at-${P2}`);
-    expect(() => store.portals.tokens(P1)).toThrow(/cannot be decrypted/);
-    store.close();
+    expect(await store.portals.tokens(P2)?.accessToken).toBe(`at-${P2}`);
+    expect(() => await store.portals.tokens(P1)).toThrow(/cannot be decrypted/);
+    await store.close();
   });
 
   it('a previous key without a current one is a configuration error', () => {

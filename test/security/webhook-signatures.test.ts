@@ -24,7 +24,7 @@ const event = (over: Record<string, unknown> = {}) => ({
 
 async function harness(env: Record<string, string> = {}): Promise<Harness> {
   const h = await startRapport({ env: { HUBSPOT_APP_ID: '54321', ...env } });
-  h.store.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://x', scopes: [] });
+  await h.store.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://x', scopes: [] });
   return h;
 }
 

@@ -42,8 +42,8 @@ describe('XSS strings in CRM text (held)', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startRapport({ now: () => NOW });
-    h.store.portals.upsert({ portal: PORTAL, crm: 'hubspot', externalId: '42', baseUrl: 'http://x', scopes: [] });
-    h.store.transaction(() => h.store.records.upsertPage(hostileRecords()));
+    await h.store.portals.upsert({ portal: PORTAL, crm: 'hubspot', externalId: '42', baseUrl: 'http://x', scopes: [] });
+    await h.store.records.upsertPage(hostileRecords());
     scoreContacts(h.store, PORTAL, { contactIds: 'all', now: NOW });
   });
   afterAll(async () => h.close());

@@ -29,7 +29,7 @@ beforeAll(async () => {
   const rescore = async (portal: string, contactId: string) => {
     if (rescoreFails) throw new Error('model missing');
     rescored.push(`${portal}/${contactId}`);
-    store.scores.save(portal, scores(contactId, clock, { sat: 80 }));
+    await store.scores.save(portal, scores(contactId, clock, { sat: 80 }));
   };
   app.route(
     '/api/cards',
@@ -51,7 +51,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));
-  store.close();
+  await store.close();
 });
 
 /** Sends what HubSpot's proxy would send: signed over the PUBLIC url, delivered to the local server. */
@@ -150,12 +150,12 @@ describe('GET /api/cards/contacts/:id', () => {
   });
 
   it('disconnected portal → disconnected state, no scores', async () => {
-    store.portals.markDisconnected(PORTAL_A, 'uninstalled');
+    await store.portals.markDisconnected(PORTAL_A, 'uninstalled');
     try {
       const r = await call('GET', '/api/cards/contacts/101?portalId=62515');
       expect(r.json).toEqual({ state: 'disconnected', contactId: '101' });
     } finally {
-      store.portals.markConnected(PORTAL_A);
+      await store.portals.markConnected(PORTAL_A);
     }
   });
 });
@@ -201,7 +201,7 @@ describe('POST /api/cards/contacts/:id/rescore', () => {
       const r = await call('POST', '/api/cards/contacts/101/rescore?portalId=62515', { body: '{}' });
       expect(r.status).toBe(503);
       expect(cardErrorSchema.parse(r.json).error.code).toBe('rescore_failed');
-      expect(store.scores.get(PORTAL_A, '101')?.satisfaction.value).toBe(80);
+      expect(await store.scores.get(PORTAL_A, '101')?.satisfaction.value).toBe(80);
     } finally {
       rescoreFails = false;
     }

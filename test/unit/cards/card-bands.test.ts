@@ -48,8 +48,8 @@ describe('card at the band edges', () => {
   it.each(satisfaction)('satisfaction %s shows %s with the %s band', async (value, shown, band) => {
     expect(bandHigherIsBetter(value, DEFAULT_BANDS.satisfaction)).toBe(band);
     store = seedStore();
-    store.transaction(() => store?.records.upsertPage([contact(PORTAL_A, '500')]));
-    store.scores.save(PORTAL_A, scores('500', NOW, { sat: value }));
+    await store?.records.upsertPage([contact(PORTAL_A, '500')]);
+    await store.scores.save(PORTAL_A, scores('500', NOW, { sat: value }));
     const r = await renderFor(store, '500');
     expect(r.findByTestId(StatisticsItem, 'score-satisfaction').props.number).toBe(shown);
     expect(r.findByTestId(Tag, 'band-satisfaction').text).toBe(LABEL[band]);
@@ -59,8 +59,8 @@ describe('card at the band edges', () => {
   it.each(churn)('churn risk %s shows %s with the %s band', async (value, shown, band) => {
     expect(bandHigherIsWorse(value, DEFAULT_BANDS.churnRisk)).toBe(band);
     store = seedStore();
-    store.transaction(() => store?.records.upsertPage([contact(PORTAL_A, '501')]));
-    store.scores.save(PORTAL_A, scores('501', NOW, { churn: value }));
+    await store?.records.upsertPage([contact(PORTAL_A, '501')]);
+    await store.scores.save(PORTAL_A, scores('501', NOW, { churn: value }));
     const r = await renderFor(store, '501');
     expect(r.findByTestId(StatisticsItem, 'score-churnRisk').props.number).toBe(shown);
     expect(r.findByTestId(Tag, 'band-churnRisk').text).toBe(LABEL[band]);
@@ -72,10 +72,10 @@ describe('a contact whose only story is bad data', () => {
   it('names the problems once, on the confidence line, and no reason mentions them', async () => {
     store = seedStore();
     const record = contact(PORTAL_A, '502');
-    store.transaction(() => store?.records.upsertPage([{ ...record, issues: ['invalid_phone', 'future_date:closedate'] }]));
+    await store?.records.upsertPage([{ ...record, issues: ['invalid_phone', 'future_date:closedate'] }]);
     const input: ContactInput = { id: '502', companyId: null, data: record.data as ContactInput['data'], issues: ['invalid_phone', 'future_date:closedate'], linked: [] };
     const s = scoreOne(input, undefined, loadPortalModels(store, PORTAL_A), NOW);
-    store.scores.save(PORTAL_A, s);
+    await store.scores.save(PORTAL_A, s);
     for (const k of SCORE_KEYS) for (const reason of s[k].reasons) expect(reason.text).not.toMatch(/phone|close date|data problem|confidence/);
 
     const r = await renderFor(store, '502');

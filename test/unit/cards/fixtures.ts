@@ -53,13 +53,13 @@ export function scores(contactId: string, at: number, over: { sat?: number; loy?
  */
 export function seedStore(path = ':memory:'): Store {
   const store = createStore({ path, now: () => NOW });
-  store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
-  store.portals.upsert({ portal: PORTAL_B, crm: 'hubspot', externalId: '99999', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
+  await store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
+  await store.portals.upsert({ portal: PORTAL_B, crm: 'hubspot', externalId: '99999', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
   store.transaction(() => {
-    store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_A, '103', true), contact(PORTAL_B, '201')]);
+    await store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_A, '103', true), contact(PORTAL_B, '201')]);
   });
-  store.scores.save(PORTAL_A, scores('101', NOW - 40 * DAY, { sat: 60, loy: 45, churn: 50, need: 20, health: 'green' }));
-  store.scores.save(PORTAL_A, scores('101', NOW - 2 * DAY));
-  store.scores.save(PORTAL_B, scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }));
+  await store.scores.save(PORTAL_A, scores('101', NOW - 40 * DAY, { sat: 60, loy: 45, churn: 50, need: 20, health: 'green' }));
+  await store.scores.save(PORTAL_A, scores('101', NOW - 2 * DAY));
+  await store.scores.save(PORTAL_B, scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }));
   return store;
 }

@@ -22,7 +22,7 @@ let failRescore = false;
 const rescore = async (portal: string, id: string) => {
   if (failRescore) throw new Error('no model');
   rescored.push(`${portal}/${id}`);
-  store.scores.save(portal, scores(id, NOW + 1000, { sat: 90 }));
+  await store.scores.save(portal, scores(id, NOW + 1000, { sat: 90 }));
 };
 const deps = () => ({
   store,
@@ -43,7 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));
-  store.close();
+  await store.close();
 });
 
 describe('preview routes', () => {
@@ -84,7 +84,7 @@ describe('preview routes', () => {
     failRescore = true;
     const bad = await fetch(`${base}/api/cards/contacts/101/rescore?portal=${PORTAL_A}`, { method: 'POST', body: '{}' });
     expect(bad.status).toBe(503);
-    expect(store.scores.get(PORTAL_A, '101')?.scoredAt).toBe(NOW - 2 * 24 * 3600 * 1000);
+    expect(await store.scores.get(PORTAL_A, '101')?.scoredAt).toBe(NOW - 2 * 24 * 3600 * 1000);
     failRescore = false;
     const good = await fetch(`${base}/api/cards/contacts/101/rescore?portal=${PORTAL_A}`, { method: 'POST', body: '{}' });
     expect(scoredCardSchema.parse(await good.json()).scores.satisfaction.value).toBe(90);

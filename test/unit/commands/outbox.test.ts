@@ -13,20 +13,20 @@ function seeded(): string {
   const path = join(dir.path, 'r.db');
   const store = createStore({ path });
   const park = (portal: string, contactId: string) => {
-    store.outbox.enqueue(portal, contactId, { health: 'red' });
-    store.outbox.markFailed(portal, { contactId, properties: { health: 'red' }, attempts: 0 }, 'invalid_request PROPERTY_DOESNT_EXIST: …', {
+    await store.outbox.enqueue(portal, contactId, { health: 'red' });
+    await store.outbox.markFailed(portal, { contactId, properties: { health: 'red' }, attempts: 0 }, 'invalid_request PROPERTY_DOESNT_EXIST: …', {
       retryable: false,
       maxAttempts: 5,
     });
   };
   for (const portal of ['hubspot:1', 'hubspot:2']) {
-    store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.slice(8), baseUrl: 'https://api.hubapi.com', scopes: [] });
+    await store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.slice(8), baseUrl: 'https://api.hubapi.com', scopes: [] });
   }
   park('hubspot:1', 'a');
   park('hubspot:1', 'b');
-  store.outbox.enqueue('hubspot:1', 'c', { health: 'green' });
+  await store.outbox.enqueue('hubspot:1', 'c', { health: 'green' });
   park('hubspot:2', 'z');
-  store.close();
+  await store.close();
   return path;
 }
 
@@ -39,15 +39,15 @@ describe('rapport outbox retry', () => {
     expect(r.stdout).toBe('hubspot:1: 2 parked writes re-queued; 3 pending, sent by the next `rapport sync --once` or the running `rapport serve`\n');
     const store = createStore({ path: db });
     try {
-      expect(store.outbox.stats('hubspot:1')).toEqual({ pending: 3, parked: 0 });
-      expect(store.outbox.due('hubspot:1', 10).map((i) => [i.contactId, i.properties, i.attempts])).toEqual([
+      expect(await store.outbox.stats('hubspot:1')).toEqual({ pending: 3, parked: 0 });
+      expect(await store.outbox.due('hubspot:1', 10).map((i) => [i.contactId, i.properties, i.attempts])).toEqual([
         ['a', { health: 'red' }, 0],
         ['b', { health: 'red' }, 0],
         ['c', { health: 'green' }, 0],
       ]);
-      expect(store.outbox.stats('hubspot:2')).toEqual({ pending: 0, parked: 1 });
+      expect(await store.outbox.stats('hubspot:2')).toEqual({ pending: 0, parked: 1 });
     } finally {
-      store.close();
+      await store.close();
     }
     // every portal by default; --json; nothing left to re-queue is not an error
     const all = await rapportInProcess(['outbox', 'retry', '--json'], { RAPPORT_DB: db });
@@ -72,8 +72,8 @@ describe('rapport outbox retry', () => {
       expect(r.stderr + r.stdout, args.join(' ')).toMatch(message);
     }
     const store = createStore({ path: db });
-    expect(store.outbox.stats('hubspot:1')).toEqual({ pending: 1, parked: 2 });
-    store.close();
+    expect(await store.outbox.stats('hubspot:1')).toEqual({ pending: 1, parked: 2 });
+    await store.close();
     const help = await rapportInProcess(['outbox', 'retry', '--help'], { RAPPORT_DB: db });
     expect(help.code).toBe(0);
   });

@@ -25,23 +25,23 @@ function seeded(): string {
   const path = join(dir.path, 'r.db');
   let now = Date.now() - 120_000;
   const store = createStore({ path, now: () => now });
-  store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'https://api.hubapi.com', scopes: [] });
-  store.records.upsertPage([contact('10'), contact('11')]);
-  const ok = store.syncRuns.start('hubspot:1', 'contacts');
-  store.syncRuns.progress(ok, 1, 2);
-  store.syncRuns.finish(ok, 'ok');
-  const failed = store.syncRuns.start('hubspot:1', 'tickets');
-  store.syncRuns.finish(failed, 'failed', { kind: 'forbidden', message: 'missing scope tickets' });
-  store.outbox.enqueue('hubspot:1', '11', { health: 'red' });
-  store.outbox.markFailed('hubspot:1', { contactId: '11', properties: { health: 'red' }, attempts: 0 }, 'invalid_request: Object not found', {
+  await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'https://api.hubapi.com', scopes: [] });
+  await store.records.upsertPage([contact('10'), contact('11')]);
+  const ok = await store.syncRuns.start('hubspot:1', 'contacts');
+  await store.syncRuns.progress(ok, 1, 2);
+  await store.syncRuns.finish(ok, 'ok');
+  const failed = await store.syncRuns.start('hubspot:1', 'tickets');
+  await store.syncRuns.finish(failed, 'failed', { kind: 'forbidden', message: 'missing scope tickets' });
+  await store.outbox.enqueue('hubspot:1', '11', { health: 'red' });
+  await store.outbox.markFailed('hubspot:1', { contactId: '11', properties: { health: 'red' }, attempts: 0 }, 'invalid_request: Object not found', {
     retryable: false,
     maxAttempts: 5,
   });
-  store.apiUsage.record('hubspot:1', 330, 2);
-  store.models.save('hubspot:1', { kind: 'churn', version: 'm0', trainedAt: now - 1000, params: {}, metrics: { auc: 0.5 } });
-  store.models.save('hubspot:1', { kind: 'churn', version: 'm1', trainedAt: now, params: {}, metrics: { auc: 0.91, ece: 0.02, test_n: 500 } });
+  await store.apiUsage.record('hubspot:1', 330, 2);
+  await store.models.save('hubspot:1', { kind: 'churn', version: 'm0', trainedAt: now - 1000, params: {}, metrics: { auc: 0.5 } });
+  await store.models.save('hubspot:1', { kind: 'churn', version: 'm1', trainedAt: now, params: {}, metrics: { auc: 0.91, ece: 0.02, test_n: 500 } });
   now += 120_000;
-  store.close();
+  await store.close();
   return path;
 }
 
@@ -91,11 +91,11 @@ describe('rapport status on a Salesforce org', () => {
     const path = join(dir.path, 'sf.db');
     let now = Date.now() - 3 * 3_600_000;
     const store = createStore({ path, now: () => now });
-    store.portals.upsert({ portal: 'salesforce:00D5g0000000001AAA', crm: 'salesforce', externalId: '00D5g0000000001AAA', baseUrl: 'https://example.my.salesforce.com', scopes: [] });
-    store.apiUsage.record('salesforce:00D5g0000000001AAA', 900, 0);
+    await store.portals.upsert({ portal: 'salesforce:00D5g0000000001AAA', crm: 'salesforce', externalId: '00D5g0000000001AAA', baseUrl: 'https://example.my.salesforce.com', scopes: [] });
+    await store.apiUsage.record('salesforce:00D5g0000000001AAA', 900, 0);
     now += 3 * 3_600_000 - 60_000;
-    store.apiUsage.record('salesforce:00D5g0000000001AAA', 12, 0);
-    store.close();
+    await store.apiUsage.record('salesforce:00D5g0000000001AAA', 12, 0);
+    await store.close();
     const json = await rapportInProcess(['status', '--json'], { RAPPORT_DB: path });
     expect((JSON.parse(json.stdout) as [{ apiUsage: unknown }])[0].apiUsage).toMatchObject({ calls10m: 12, calls24h: 912 });
     const human = await rapportInProcess(['status'], { RAPPORT_DB: path });

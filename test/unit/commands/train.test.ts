@@ -5,8 +5,8 @@ import { generatedStore } from '../report/generated-store.ts';
 describe('rapport train', () => {
   it('prints counts as integers and metrics with a fixed number of decimals', async () => {
     const env = generatedStore('hubspot:7', 400);
-    env.store.portals.upsert({ portal: 'hubspot:7', crm: 'hubspot', externalId: '7', baseUrl: 'http://127.0.0.1:1', scopes: [] });
-    env.store.close();
+    await env.store.portals.upsert({ portal: 'hubspot:7', crm: 'hubspot', externalId: '7', baseUrl: 'http://127.0.0.1:1', scopes: [] });
+    await env.store.close();
     try {
       const r = await rapportInProcess(['train'], { RAPPORT_DB: env.path });
       expect(r.code, r.stderr).toBe(0);

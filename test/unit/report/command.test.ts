@@ -31,13 +31,13 @@ function database(opts: { score?: boolean; otherPortal?: boolean } = {}): { env:
   dir = tempDir('rapport-report-cmd-');
   const db = join(dir.path, 'r.db');
   const store = createStore({ path: db, now: () => NOW });
-  store.transaction(() => store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b')]));
+  await store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b')]);
   if (opts.score !== false) scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
   if (opts.otherPortal === true) {
-    store.transaction(() => store.records.upsertPage([{ ...contact('z'), portal: 'hubspot:99' }]));
+    await store.records.upsertPage([{ ...contact('z'), portal: 'hubspot:99' }]);
     scoreContacts(store, 'hubspot:99', { contactIds: 'all', now: NOW });
   }
-  store.close();
+  await store.close();
   return { env: { RAPPORT_DB: db }, dir: dir.path };
 }
 

@@ -17,14 +17,14 @@ export function generatedStore(portal: string, contacts: number, seed = 11): { s
   const flag = createDuplicateEmailFlagger();
   for (const batch of generateAccount({ seed, contacts, now: GEN_NOW })) {
     const recs = generatedRecords(portal, batch, GEN_NOW, flag);
-    store.transaction(() => store.records.upsertPage(recs));
+    await store.records.upsertPage(recs);
   }
   return {
     store,
     path,
     cleanup: () => {
       try {
-        store.close();
+        await store.close();
       } catch {
         // already closed
       }

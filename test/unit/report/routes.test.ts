@@ -22,10 +22,10 @@ function seededStore(): { store: Store; dbPath: string } {
   const dir = tempDir('rapport-report-http-');
   const dbPath = join(dir.path, 'r.db');
   const store = createStore({ path: dbPath, now: () => NOW });
-  store.transaction(() => store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'NPS', 10, 3), contact('b')]));
+  await store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'NPS', 10, 3), contact('b')]);
   scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
   cleanups.push(() => {
-    store.close();
+    await store.close();
     dir.cleanup();
   });
   return { store, dbPath };
@@ -41,7 +41,7 @@ async function listen(fetch: (req: Request, env: unknown) => Response | Promise<
     () =>
       new Promise<void>((res) => {
         if ('closeAllConnections' in s) s.closeAllConnections();
-        s.close(() => res());
+        await s.close(() => res());
       }),
   );
   return `http://127.0.0.1:${info.port}`;

@@ -26,8 +26,8 @@ function seeded(): Record<string, string> {
   dir = tempDir('rapport-cmd-');
   const db = join(dir.path, 'r.db');
   const store = createStore({ path: db });
-  store.transaction(() => store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b')]));
-  store.close();
+  await store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b')]);
+  await store.close();
   return { RAPPORT_DB: db };
 }
 

@@ -108,12 +108,12 @@ export function openStore(now: () => number = () => NOW): { store: Store; cleanu
   return {
     store,
     cleanup: () => {
-      store.close();
+      await store.close();
       dir.cleanup();
     },
   };
 }
 
 export function load(store: Store, records: readonly CrmRecord[]): void {
-  store.transaction(() => store.records.upsertPage(records));
+  await store.records.upsertPage(records);
 }

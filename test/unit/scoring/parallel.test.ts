@@ -33,11 +33,11 @@ describe('scoring on all cores', () => {
     const g = generatedStore(PORTAL, 200, 4);
     cleanup = g.cleanup;
     const first = await rescoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 2 });
-    const contacts = g.store.records.counts(PORTAL)['contacts']?.live ?? 0;
+    const contacts = await g.store.records.counts(PORTAL)['contacts']?.live ?? 0;
     expect(first.scored).toBe(contacts);
-    expect(g.store.scores.count(PORTAL)).toBe(contacts);
+    expect(await g.store.scores.count(PORTAL)).toBe(contacts);
     expect(first.enqueued).toBe(contacts);
-    for (const item of g.store.outbox.due(PORTAL, 10_000)) g.store.outbox.markWritten(PORTAL, item);
+    for (const item of await g.store.outbox.due(PORTAL, 10_000)) await g.store.outbox.markWritten(PORTAL, item);
     const second = await rescoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 2 });
     expect(second).toEqual({ scored: contacts, enqueued: 0 });
   });

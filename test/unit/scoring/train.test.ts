@@ -52,7 +52,7 @@ describe('trainPortal', () => {
     for (const k of ['churn_pr_auc', 'churn_brier', 'service_auc', 'service_brier', 'service_ece']) expect(Number.isFinite(res.metrics[k])).toBe(true);
     expect(res.metrics['service_auc']).toBeGreaterThan(0.6);
 
-    const stored = store.models.latest(PORTAL, 'churn');
+    const stored = await store.models.latest(PORTAL, 'churn');
     expect(stored?.version).toBe(res.version);
     expect((stored?.metrics as Record<string, number>)['auc']).toBe(res.metrics['churn_auc']);
     const models = loadPortalModels(store, PORTAL);
@@ -61,7 +61,7 @@ describe('trainPortal', () => {
     expect(models.loyalty.expectedRef).toBeGreaterThan(0);
 
     scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
-    const s = store.scores.get(PORTAL, 's0000');
+    const s = await store.scores.get(PORTAL, 's0000');
     expect(s?.modelVersion).toBe(res.version);
     expect(s?.churnRisk.reasons.some((r) => r.text.includes('default model'))).toBe(false);
   });
@@ -72,26 +72,26 @@ describe('trainPortal', () => {
     load(store, simulate(200, 3));
     const first = trainPortal(store, PORTAL, { now: NOW });
     scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
-    const before = store.scores.history(PORTAL, 's0000', 0);
+    const before = await store.scores.history(PORTAL, 's0000', 0);
     // two more trainings in the same second, one of them in the same millisecond
     load(store, simulate(260, 4));
     const second = trainPortal(store, PORTAL, { now: NOW + 400 });
     const third = trainPortal(store, PORTAL, { now: NOW + 400 });
     expect([first.version, second.version, third.version]).toEqual(['m20260601T000000000', 'm20260601T000000400', 'm20260601T000000400-2']);
     for (const kind of ['churn', 'service_need', 'loyalty', 'satisfaction']) {
-      expect(store.models.versions(PORTAL, kind).map((m) => m.version)).toEqual([third.version, second.version, first.version]);
+      expect(await store.models.versions(PORTAL, kind).map((m) => m.version)).toEqual([third.version, second.version, first.version]);
     }
     // the first model is still there with its own metrics, not the retrain's
-    const churn1 = store.models.get(PORTAL, 'churn', first.version);
+    const churn1 = await store.models.get(PORTAL, 'churn', first.version);
     expect((churn1?.metrics as Record<string, number>)['test_n']).toBe(first.metrics['churn_test_n']);
-    expect((store.models.get(PORTAL, 'churn', second.version)?.metrics as Record<string, number>)['test_n']).toBe(second.metrics['churn_test_n']);
+    expect((await store.models.get(PORTAL, 'churn', second.version)?.metrics as Record<string, number>)['test_n']).toBe(second.metrics['churn_test_n']);
     expect(first.metrics['churn_test_n']).not.toBe(second.metrics['churn_test_n']);
     // the current model is the newest; the score made before the retrain traces to the first
-    expect(store.models.latest(PORTAL, 'churn')?.version).toBe(third.version);
+    expect(await store.models.latest(PORTAL, 'churn')?.version).toBe(third.version);
     expect(before.at(-1)?.modelVersion).toBe(first.version);
-    expect(store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(first.version);
+    expect(await store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(first.version);
     scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW + 1000 });
-    expect(store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(third.version);
+    expect(await store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(third.version);
   });
 
   it('the default label confirms a loss over 270 days and weighs quiet slow buyers by BG/NBD', () => {
@@ -111,7 +111,7 @@ describe('trainPortal', () => {
     env = openStore();
     const res = trainPortal(env.store, PORTAL, { now: NOW });
     expect(res.metrics['churn_trained']).toBe(0);
-    const stored = env.store.models.latest(PORTAL, 'churn')?.params as { definition: unknown };
+    const stored = await env.store.models.latest(PORTAL, 'churn')?.params as { definition: unknown };
     expect(stored.definition).toEqual({ horizonDays: 90, confirmDays: 270, signals: { lostDealStages: [], lostLifecycleStages: [] } });
   });
 

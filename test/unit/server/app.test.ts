@@ -15,11 +15,11 @@ describe('healthz, metrics and mounted routes', () => {
   let t = 1_800_000_000_000;
   beforeAll(async () => {
     h = await startRapport({ now: () => t });
-    h.store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
-    h.store.cursors.set('hubspot:1', 'contacts', 'c1' as Cursor);
-    h.store.outbox.enqueue('hubspot:1', '101', { health: 'red' });
-    h.store.outbox.enqueue('hubspot:1', '102', { health: 'green' });
-    h.store.dirty.mark('hubspot:1', '103', t);
+    await h.store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+    await h.store.cursors.set('hubspot:1', 'contacts', 'c1' as Cursor);
+    await h.store.outbox.enqueue('hubspot:1', '101', { health: 'red' });
+    await h.store.outbox.enqueue('hubspot:1', '102', { health: 'green' });
+    await h.store.dirty.mark('hubspot:1', '103', t);
     t += 90_000;
   });
   afterAll(async () => h.close());
@@ -77,15 +77,15 @@ describe('encryption key', () => {
     try {
       const path = join(dir.path, 'r.db');
       const keyed = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex') });
-      keyed.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
-      keyed.portals.saveTokens('hubspot:1', { accessToken: 'a-token', refreshToken: 'r-token', expiresAt: 1 });
-      keyed.close();
+      await keyed.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+      await keyed.portals.saveTokens('hubspot:1', { accessToken: 'a-token', refreshToken: 'r-token', expiresAt: 1 });
+      await keyed.close();
       const store = createStore({ path });
       const config = loadConfig({ RAPPORT_DB: path }, join(dir.path, 'none.json'));
       const deps = { store, config, logger: silentLogger, now: Date.now, nudge: () => {}, onInstalled: () => {}, rescore: async () => {}, metrics: () => '' };
       expect(() => createApp(deps)).toThrow(ConfigError);
       expect(() => createTokenManager({ store, config, now: Date.now })).toThrow(/RAPPORT_ENCRYPTION_KEY/);
-      store.close();
+      await store.close();
     } finally {
       dir.cleanup();
     }
@@ -103,8 +103,8 @@ describe('token manager without HubSpot at hand', () => {
         { RAPPORT_DB: path, RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, HUBSPOT_CLIENT_ID: 'c', HUBSPOT_CLIENT_SECRET: 's' },
         join(dir.path, 'none.json'),
       );
-      store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
-      store.portals.saveTokens('hubspot:1', { accessToken: 'old-token', refreshToken: 'r', expiresAt: now + 60_000 });
+      await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
+      await store.portals.saveTokens('hubspot:1', { accessToken: 'old-token', refreshToken: 'r', expiresAt: now + 60_000 });
       let calls = 0;
       const down = async () => {
         calls++;
@@ -113,17 +113,17 @@ describe('token manager without HubSpot at hand', () => {
       const tm = createTokenManager({ store, config, now: () => now, fetch: down });
       expect(await tm.accessToken('hubspot:1')).toBe('old-token');
       expect(calls).toBe(1);
-      expect(store.portals.get('hubspot:1')?.status).toBe('connected');
+      expect(await store.portals.get('hubspot:1')?.status).toBe('connected');
       now += 120_000; // now really expired: the failure surfaces, retryable
       const err = await tm.accessToken('hubspot:1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmError);
       expect((err as CrmError).kind).toBe('unavailable');
-      expect(store.portals.get('hubspot:1')?.status).toBe('connected');
+      expect(await store.portals.get('hubspot:1')?.status).toBe('connected');
       // a private-app deployment: no stored tokens, the configured token
       const priv = createTokenManager({ store, config: { ...config, hubspot: { ...config.hubspot, accessToken: 'pat-x' } }, now: () => now });
       expect(await priv.accessToken('hubspot:2')).toBe('pat-x');
       expect(await priv.onUnauthorized('hubspot:2')).toBeNull();
-      store.close();
+      await store.close();
     } finally {
       dir.cleanup();
     }

@@ -41,7 +41,7 @@ export async function listen(fetch: (req: Request, env?: unknown) => Response | 
     close: () =>
       new Promise<void>((res) => {
         if ('closeAllConnections' in s) s.closeAllConnections();
-        s.close(() => res());
+        await s.close(() => res());
       }),
   };
 }
@@ -107,7 +107,7 @@ export async function startRapport(
     async close() {
       await server.close();
       await operator.close();
-      store.close();
+      await store.close();
       dir.cleanup();
     },
   };

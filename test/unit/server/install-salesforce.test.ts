@@ -69,14 +69,14 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     expect(await res.text()).toContain('Rapport is installed');
     expect(h.installed).toEqual([`salesforce:${sf.sandbox.orgId}`]);
     portal = h.installed[0] ?? '';
-    expect(h.store.portals.get(portal)).toMatchObject({
+    expect(await h.store.portals.get(portal)).toMatchObject({
       crm: 'salesforce',
       status: 'connected',
       externalId: sf.sandbox.orgId,
       baseUrl: sf.baseUrl,
       scopes: ['api', 'refresh_token'],
     });
-    const tokens = h.store.portals.tokens(portal);
+    const tokens = await h.store.portals.tokens(portal);
     expect(tokens?.expiresAt).toBeNull();
     expect(tokens?.refreshToken).toMatch(/^5Aep861/);
     expect(sf.sandbox.sessions.authenticate(tokens?.accessToken)).toBe('ok');
@@ -84,8 +84,8 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
   });
 
   it('refuses a forged, missing or expired state, a denied consent and a reused code, writing nothing', async () => {
-    const portalsBefore = h.store.portals.list().length;
-    const tokensBefore = h.store.portals.tokens(portal);
+    const portalsBefore = await h.store.portals.list().length;
+    const tokensBefore = await h.store.portals.tokens(portal);
     const installedBefore = h.installed.length;
 
     const callback = new URL(await consent());
@@ -124,10 +124,10 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     expect(await again.text()).toContain('expired or invalid');
 
     // only the same org was (re)installed: no new portal row; the bad attempts installed nothing
-    expect(h.store.portals.list().length).toBe(portalsBefore);
+    expect(await h.store.portals.list().length).toBe(portalsBefore);
     expect(h.installed.length).toBe(installedBefore + 2);
-    expect(h.store.portals.tokens(portal)?.accessToken).not.toBe(tokensBefore?.accessToken);
-    seenSecrets.push(h.store.portals.tokens(portal)?.accessToken ?? '', h.store.portals.tokens(portal)?.refreshToken ?? '');
+    expect(await h.store.portals.tokens(portal)?.accessToken).not.toBe(tokensBefore?.accessToken);
+    seenSecrets.push(await h.store.portals.tokens(portal)?.accessToken ?? '', await h.store.portals.tokens(portal)?.refreshToken ?? '');
   });
 
   it('answers 503 naming the missing settings when the connected app is not configured', async () => {
@@ -138,7 +138,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
       expect(await res.text()).toContain('SALESFORCE_CLIENT_ID');
       const cb = await get(`${bare.url}/oauth/salesforce/callback?code=x&state=y`);
       expect(cb.status).toBe(503);
-      expect(bare.store.portals.list()).toEqual([]);
+      expect(await bare.store.portals.list()).toEqual([]);
     } finally {
       await bare.close();
     }
@@ -146,7 +146,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
 
   it('uses the stored token until a 401, then refreshes once and keeps the refresh token', async () => {
     const tm = createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
-    const stored = h.store.portals.tokens(portal);
+    const stored = await h.store.portals.tokens(portal);
     // no expiry: however much later, the stored token is used as is, with no refresh call
     t += 30 * 24 * 3600_000;
     expect(await tm.accessToken(portal)).toBe(stored?.accessToken);
@@ -159,7 +159,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     expect(b).toBe(a); // single flight
     expect(tm.stats().refreshes).toBe(1);
     expect(sf.sandbox.sessions.authenticate(a ?? undefined)).toBe('ok');
-    expect(h.store.portals.tokens(portal)).toEqual({ accessToken: a, refreshToken: stored?.refreshToken, expiresAt: null });
+    expect(await h.store.portals.tokens(portal)).toEqual({ accessToken: a, refreshToken: stored?.refreshToken, expiresAt: null });
     expect(await tm.accessToken(portal)).toBe(a);
     seenSecrets.push(a ?? '');
   });
@@ -167,15 +167,15 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
   it('a revoked refresh token disconnects only that portal, with a reason naming the reinstall URL', async () => {
     // another portal in the same database, with a valid token of its own
     const other = 'hubspot:424242';
-    h.store.portals.upsert({ portal: other, crm: 'hubspot', externalId: '424242', baseUrl: 'http://127.0.0.1:9', scopes: [] });
-    h.store.portals.saveTokens(other, { accessToken: 'other-access-token', refreshToken: 'other-refresh-token', expiresAt: t + 3600_000 });
+    await h.store.portals.upsert({ portal: other, crm: 'hubspot', externalId: '424242', baseUrl: 'http://127.0.0.1:9', scopes: [] });
+    await h.store.portals.saveTokens(other, { accessToken: 'other-access-token', refreshToken: 'other-refresh-token', expiresAt: t + 3600_000 });
     const tm = createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
 
-    const rt = h.store.portals.tokens(portal)?.refreshToken ?? '';
+    const rt = await h.store.portals.tokens(portal)?.refreshToken ?? '';
     sf.sandbox.sessions.revoke(rt); // the admin revoked the connected app's access
     t += 10_000;
     expect(await tm.onUnauthorized(portal)).toBeNull();
-    const row = h.store.portals.get(portal);
+    const row = await h.store.portals.get(portal);
     expect(row?.status).toBe('disconnected');
     expect(row?.statusReason).toContain('invalid_grant');
     expect(row?.statusReason).toContain(`${h.url}/oauth/salesforce/install`);
@@ -187,7 +187,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     expect(await tm.onUnauthorized(portal)).toBeNull();
     expect(tm.stats().refreshFailures).toBe(1); // no second call to Salesforce
 
-    expect(h.store.portals.get(other)?.status).toBe('connected');
+    expect(await h.store.portals.get(other)?.status).toBe('connected');
     expect(await tm.accessToken(other)).toBe('other-access-token');
   });
 

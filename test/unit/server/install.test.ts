@@ -68,22 +68,22 @@ describe('OAuth install and tokens against the sandbox', () => {
     expect(new Set(h.installed).size).toBe(2);
     installedPortals.push(...h.installed);
     for (const portal of installedPortals) {
-      const row = h.store.portals.get(portal);
+      const row = await h.store.portals.get(portal);
       expect(row).toMatchObject({ crm: 'hubspot', status: 'connected', externalId: portal.slice('hubspot:'.length), baseUrl: hs.baseUrl });
       expect(row?.scopes).toEqual(expect.arrayContaining(['oauth', 'crm.objects.contacts.read']));
-      const tokens = h.store.portals.tokens(portal);
+      const tokens = await h.store.portals.tokens(portal);
       expect(tokens?.expiresAt).toBe(t + 1800 * 1000);
       seenSecrets.push(tokens?.accessToken ?? '', tokens?.refreshToken ?? '');
       // the stored token really belongs to that portal
       const info = await accessTokenInfo({ baseUrl: hs.baseUrl }, tokens?.accessToken ?? '');
       expect(`hubspot:${info.hubId}`).toBe(portal);
     }
-    const [a, b] = installedPortals.map((p) => h.store.portals.tokens(p)?.accessToken);
+    const [a, b] = installedPortals.map((p) => await h.store.portals.tokens(p)?.accessToken);
     expect(a).not.toBe(b);
   });
 
   it('refuses a callback with a forged or expired state, a declined consent, or a reused code, writing nothing', async () => {
-    const portalsBefore = h.store.portals.list().length;
+    const portalsBefore = await h.store.portals.list().length;
     const start = await get(`${h.url}/oauth/hubspot/install`);
     const authorize = new URL(start.headers.get('location') ?? '');
     const state = authorize.searchParams.get('state') ?? '';
@@ -113,9 +113,9 @@ describe('OAuth install and tokens against the sandbox', () => {
     const again = await get(cb);
     expect(again.status).toBe(400);
     expect(await again.text()).toContain('expired or invalid');
-    expect(h.store.portals.list().length).toBe(portalsBefore + 1);
+    expect(await h.store.portals.list().length).toBe(portalsBefore + 1);
     installedPortals.push(h.installed.at(-1) ?? '');
-    seenSecrets.push(h.store.portals.tokens(installedPortals.at(-1) ?? '')?.accessToken ?? '');
+    seenSecrets.push(await h.store.portals.tokens(installedPortals.at(-1) ?? '')?.accessToken ?? '');
   });
 
   it('refreshes a token ahead of its expiry and once on a 401', async () => {
@@ -123,7 +123,7 @@ describe('OAuth install and tokens against the sandbox', () => {
     const [portal] = installedPortals;
     if (portal === undefined) throw new Error('no portal');
     const first = await tm.accessToken(portal);
-    expect(first).toBe(h.store.portals.tokens(portal)?.accessToken);
+    expect(first).toBe(await h.store.portals.tokens(portal)?.accessToken);
 
     // 26 minutes later: less than REFRESH_AHEAD_MS left → a new token, saved, valid at HubSpot
     t += 1800_000 - REFRESH_AHEAD_MS + 60_000;
@@ -131,8 +131,8 @@ describe('OAuth install and tokens against the sandbox', () => {
     expect(r1).not.toBe(first);
     expect(r2).toBe(r1); // single flight
     expect(tm.stats().refreshes).toBe(1);
-    expect(h.store.portals.tokens(portal)?.accessToken).toBe(r1);
-    expect(h.store.portals.tokens(portal)?.expiresAt).toBe(t + 1800_000);
+    expect(await h.store.portals.tokens(portal)?.accessToken).toBe(r1);
+    expect(await h.store.portals.tokens(portal)?.expiresAt).toBe(t + 1800_000);
     seenSecrets.push(r1);
 
     // HubSpot expires the token early: the 401 path refreshes once
@@ -157,7 +157,7 @@ describe('OAuth install and tokens against the sandbox', () => {
     expect(err).toBeInstanceOf(CrmError);
     expect((err as CrmError).kind).toBe('auth');
     expect((err as CrmError).message).toContain('BAD_REFRESH_TOKEN');
-    const row = h.store.portals.get(revoked);
+    const row = await h.store.portals.get(revoked);
     expect(row?.status).toBe('disconnected');
     expect(row?.statusReason).toMatch(/uninstalled or its access revoked.*reinstall/);
     // further calls fail fast without asking HubSpot again; onUnauthorized has nothing to offer
@@ -168,7 +168,7 @@ describe('OAuth install and tokens against the sandbox', () => {
 
     const ok = await tm.accessToken(other);
     seenSecrets.push(ok);
-    expect(h.store.portals.get(other)?.status).toBe('connected');
+    expect(await h.store.portals.get(other)?.status).toBe('connected');
     expect((await accessTokenInfo({ baseUrl: hs.baseUrl }, ok)).hubId).toBe(Number(other.slice('hubspot:'.length)));
 
     const metrics = await (await fetch(`${h.operatorUrl}/metrics`)).text();

@@ -23,7 +23,7 @@ async function start(): Promise<string> {
   const dir = tempDir('rapport-page-errors-');
   const dbPath = join(dir.path, 'r.db');
   const store = createStore({ path: dbPath });
-  store.portals.upsert({ portal: 'hubspot:12345678', crm: 'hubspot', externalId: '12345678', baseUrl: 'http://127.0.0.1:1', scopes: [] });
+  await store.portals.upsert({ portal: 'hubspot:12345678', crm: 'hubspot', externalId: '12345678', baseUrl: 'http://127.0.0.1:1', scopes: [] });
   const config = loadConfig({ RAPPORT_DB: dbPath, RAPPORT_PUBLIC_URL: 'http://127.0.0.1:1' }, join(dir.path, 'none.json'));
   // the browser pages live on the operator listener (docs/operations.md, Security)
   const { operator: app } = createApps({
@@ -45,10 +45,10 @@ async function start(): Promise<string> {
       new Promise<void>((res) => {
         const s = server as ReturnType<typeof serve>;
         if ('closeAllConnections' in s) s.closeAllConnections();
-        s.close(() => res());
+        await s.close(() => res());
       }),
     () => {
-      store.close();
+      await store.close();
       dir.cleanup();
     },
   );

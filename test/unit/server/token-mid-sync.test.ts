@@ -61,7 +61,7 @@ describe('tokens during a sync', () => {
     expect(pages).toBeGreaterThan(3);
     expect(seen.size).toBe(120);
     expect(tm.stats().refreshes).toBe(1);
-    expect(h.store.portals.get(a)?.status).toBe('connected');
+    expect(await h.store.portals.get(a)?.status).toBe('connected');
 
     hs.sandbox.portals.revoke(Number(b.split(':')[1]));
     const failed = await (async () => {
@@ -70,8 +70,8 @@ describe('tokens during a sync', () => {
       }
     })().catch((e: unknown) => e);
     expect(failed).toMatchObject({ kind: 'auth' });
-    expect(h.store.portals.get(b)?.status).toBe('disconnected');
-    expect(h.store.portals.get(a)?.status).toBe('connected');
+    expect(await h.store.portals.get(b)?.status).toBe('disconnected');
+    expect(await h.store.portals.get(a)?.status).toBe('connected');
     // portal A keeps syncing
     let again = 0;
     for await (const page of connectorFor(a, tm).changes('contacts', null, AbortSignal.timeout(20_000))) again += page.records.length;

@@ -10,7 +10,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 let dir: ReturnType<typeof tempDir>;
 let store: Store;
 afterEach(() => {
-  store.close();
+  await store.close();
   dir.cleanup();
 });
 
@@ -71,7 +71,7 @@ describe('daemon', () => {
       intervalMs: 60_000,
       score: async (portal) => {
         scored.push(portal);
-        for (const id of store.dirty.peek(portal, 100)) store.outbox.enqueue(portal, id, { health: 'green' });
+        for (const id of await store.dirty.peek(portal, 100)) await store.outbox.enqueue(portal, id, { health: 'green' });
         return { scored: 6, enqueued: 6 };
       },
     });
@@ -81,7 +81,7 @@ describe('daemon', () => {
     expect(s.streams.find((x) => x.type === 'contacts')).toMatchObject({ status: 'ok', pages: 3, records: 6, changed: 6 });
     expect(scored).toEqual(['hubspot:1']);
     expect(s.writeBack?.written).toBe(6);
-    expect(store.cursors.get('hubspot:1', 'contacts')).toBe('3');
+    expect(await store.cursors.get('hubspot:1', 'contacts')).toBe('3');
     await daemon.stop();
   });
 
@@ -107,19 +107,19 @@ describe('daemon', () => {
 
   it('marks a portal whose token is rejected disconnected and keeps serving the others', async () => {
     open();
-    store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'x', scopes: [] });
-    store.portals.upsert({ portal: 'hubspot:2', crm: 'hubspot', externalId: '2', baseUrl: 'x', scopes: [] });
+    await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'x', scopes: [] });
+    await store.portals.upsert({ portal: 'hubspot:2', crm: 'hubspot', externalId: '2', baseUrl: 'x', scopes: [] });
     const bad = scripted('hubspot:1', 1, { failWith: new CrmError('auth', 'refresh token revoked', { crm: 'hubspot', status: 401 }) });
     const good = scripted('hubspot:2', 2);
     const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
     daemon.addPortal({ portal: 'hubspot:1', connector: bad.connector });
     daemon.addPortal({ portal: 'hubspot:2', connector: good.connector });
     await Promise.all([daemon.nudge('hubspot:1'), daemon.nudge('hubspot:2')]);
-    expect(store.portals.get('hubspot:1')).toMatchObject({ status: 'disconnected' });
-    expect(store.portals.get('hubspot:1')?.statusReason).toMatch(/revoked/);
+    expect(await store.portals.get('hubspot:1')).toMatchObject({ status: 'disconnected' });
+    expect(await store.portals.get('hubspot:1')?.statusReason).toMatch(/revoked/);
     expect(bad.calls).toHaveLength(1); // stopped after the first stream failed on auth
-    expect(store.portals.get('hubspot:2')?.status).toBe('connected');
-    expect(store.records.counts('hubspot:2')['contacts']?.live).toBe(4);
+    expect(await store.portals.get('hubspot:2')?.status).toBe('connected');
+    expect(await store.records.counts('hubspot:2')['contacts']?.live).toBe(4);
     // a disconnected portal ignores further nudges
     await daemon.nudge('hubspot:1');
     expect(bad.calls).toHaveLength(1);
@@ -143,15 +143,15 @@ describe('daemon', () => {
     await stopped;
     await daemon.stop();
     await run;
-    expect(store.cursors.get('hubspot:1', 'contacts')).toBe('3');
-    expect(store.records.counts('hubspot:1')['contacts']?.live).toBe(6);
+    expect(await store.cursors.get('hubspot:1', 'contacts')).toBe('3');
+    expect(await store.records.counts('hubspot:1')['contacts']?.live).toBe(6);
 
     const again = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
     const resumed = scripted('hubspot:1', 5);
     again.addPortal({ portal: 'hubspot:1', connector: resumed.connector });
     await again.runOnce('hubspot:1', { types: ['contacts'] });
     expect(resumed.calls[0]?.cursor).toBe('3');
-    expect(store.records.counts('hubspot:1')['contacts']?.live).toBe(10);
+    expect(await store.records.counts('hubspot:1')['contacts']?.live).toBe(10);
     await again.stop();
   });
 });

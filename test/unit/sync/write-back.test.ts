@@ -12,7 +12,7 @@ let dir: ReturnType<typeof tempDir>;
 let store: Store;
 let clock = 1_000_000;
 afterEach(() => {
-  store.close();
+  await store.close();
   dir.cleanup();
 });
 function open(): Store {
@@ -51,24 +51,24 @@ const signal = new AbortController().signal;
 describe('drainOutbox', () => {
   it('writes in batches of 100 and never re-sends values already written', async () => {
     open();
-    for (let i = 0; i < 250; i++) store.outbox.enqueue(portal, `c${i}`, { satisfaction: '50', health: 'green' });
+    for (let i = 0; i < 250; i++) await store.outbox.enqueue(portal, `c${i}`, { satisfaction: '50', health: 'green' });
     const { connector, batches } = writer((u) => ({ contactId: u.contactId, ok: true }));
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r).toMatchObject({ written: 250, retrying: 0, parked: 0 });
     expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
-    expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+    expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
 
     // Same values again: nothing to write. One changed value: only that property goes out.
-    expect(store.outbox.enqueue(portal, 'c1', { satisfaction: '50', health: 'green' })).toBe(0);
-    store.outbox.enqueue(portal, 'c2', { satisfaction: '51', health: 'green' });
+    expect(await store.outbox.enqueue(portal, 'c1', { satisfaction: '50', health: 'green' })).toBe(0);
+    await store.outbox.enqueue(portal, 'c2', { satisfaction: '51', health: 'green' });
     await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(batches.at(-1)).toEqual([{ contactId: 'c2', properties: { satisfaction: '51' } }]);
   });
 
   it('retries a retryable per-record failure with backoff, then parks it with the reason', async () => {
     open();
-    store.outbox.enqueue(portal, 'ok', { loyalty: '10' });
-    store.outbox.enqueue(portal, 'flaky', { loyalty: '20' });
+    await store.outbox.enqueue(portal, 'ok', { loyalty: '10' });
+    await store.outbox.enqueue(portal, 'flaky', { loyalty: '20' });
     const { connector } = writer((u) =>
       u.contactId === 'flaky'
         ? { contactId: u.contactId, ok: false, error: new CrmError('unavailable', 'timeout', { crm: 'hubspot' }) }
@@ -83,13 +83,13 @@ describe('drainOutbox', () => {
     expect((await drainOutbox(deps, { signal, maxAttempts: 3 })).retrying).toBe(1);
     clock += 3_600_000;
     expect((await drainOutbox(deps, { signal, maxAttempts: 3 })).parked).toBe(1);
-    expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 1 });
-    expect(store.outbox.parked(portal)[0]).toMatchObject({ contactId: 'flaky', lastError: 'unavailable: timeout' });
+    expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 1 });
+    expect(await store.outbox.parked(portal)[0]).toMatchObject({ contactId: 'flaky', lastError: 'unavailable: timeout' });
   });
 
   it('parks a non-retryable failure at once (e.g. the contact was deleted)', async () => {
     open();
-    store.outbox.enqueue(portal, 'gone', { loyalty: '1' });
+    await store.outbox.enqueue(portal, 'gone', { loyalty: '1' });
     const { connector } = writer((u) => ({
       contactId: u.contactId,
       ok: false,
@@ -97,33 +97,33 @@ describe('drainOutbox', () => {
     }));
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r.parked).toBe(1);
-    expect(store.outbox.parked(portal)[0]?.lastError).toContain('Object not found');
+    expect(await store.outbox.parked(portal)[0]?.lastError).toContain('Object not found');
   });
 
   it('keeps every item when the whole batch fails on auth, and loses nothing across a restart', async () => {
     open();
-    store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
-    store.outbox.enqueue(portal, 'b', { churn_risk: '10' });
+    await store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
+    await store.outbox.enqueue(portal, 'b', { churn_risk: '10' });
     const failing = writer(() => 'throw-auth');
     const r = await drainOutbox({ store, connector: failing.connector, portal, logger: silentLogger }, { signal });
     expect(r.error?.kind).toBe('auth');
     expect(r.written).toBe(0);
     const path = join(dir.path, 'r.db');
-    store.close();
+    await store.close();
     store = createStore({ path, now: () => clock });
-    expect(store.outbox.due(portal, 10).map((i) => i.contactId).sort()).toEqual(['a', 'b']);
+    expect(await store.outbox.due(portal, 10).map((i) => i.contactId).sort()).toEqual(['a', 'b']);
     const ok = writer((u) => ({ contactId: u.contactId, ok: true }));
     expect((await drainOutbox({ store, connector: ok.connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
   });
 
   it('schedules a retry for every item of a batch that failed as a whole with a 5xx', async () => {
     open();
-    store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
+    await store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
     const { connector } = writer(() => 'throw-unavailable');
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r.error?.kind).toBe('unavailable');
-    expect(store.outbox.stats(portal)).toEqual({ pending: 1, parked: 0 });
-    expect(store.outbox.due(portal, 10)).toEqual([]);
+    expect(await store.outbox.stats(portal)).toEqual({ pending: 1, parked: 0 });
+    expect(await store.outbox.due(portal, 10)).toEqual([]);
   });
 
   describe('a write refused for a missing property', () => {
@@ -177,7 +177,7 @@ describe('drainOutbox', () => {
 
     it('provisions the properties and retries the batch: everything written, nothing parked, no attempt spent', async () => {
       open();
-      for (let i = 0; i < 150; i++) store.outbox.enqueue(portal, `c${i}`, { loyalty: String(i) });
+      for (let i = 0; i < 150; i++) await store.outbox.enqueue(portal, `c${i}`, { loyalty: String(i) });
       let provisions = 0;
       const { connector, batches } = portalWithoutProperties(() => void provisions++);
       const { logger, lines } = recordingLogger();
@@ -186,14 +186,14 @@ describe('drainOutbox', () => {
       expect(provisions).toBe(1);
       // the refused batch of 100 went out again after provisioning, then the last 50
       expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
-      expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
       expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/lacks a Rapport property; provisioning the properties and retrying/);
     });
 
     it('parks the writes with the reason when provisioning fails, logs the parking at warn, and `requeueParked` brings them back', async () => {
       open();
-      store.outbox.enqueue(portal, 'a', { loyalty: '10' });
-      store.outbox.enqueue(portal, 'b', { loyalty: '20' });
+      await store.outbox.enqueue(portal, 'a', { loyalty: '10' });
+      await store.outbox.enqueue(portal, 'b', { loyalty: '20' });
       let allowed = false;
       const { connector } = portalWithoutProperties(() => {
         if (!allowed) throw new CrmError('forbidden', 'missing scope crm.schemas.contacts.write', { crm: 'hubspot', status: 403, code: 'MISSING_SCOPES' });
@@ -201,10 +201,10 @@ describe('drainOutbox', () => {
       const { logger, lines } = recordingLogger();
       const r = await drainOutbox({ store, connector, portal, logger }, { signal });
       expect(r).toMatchObject({ written: 0, parked: 2 });
-      expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 2 });
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 2 });
       const reason = 'invalid_request PROPERTY_DOESNT_EXIST; provisioning failed (forbidden MISSING_SCOPES)';
-      expect(store.outbox.parkedReasons(portal)).toEqual([{ reason, count: 2 }]);
-      expect(store.outbox.parked(portal)[0]?.lastError).toMatch(/^invalid_request PROPERTY_DOESNT_EXIST; provisioning failed \(forbidden MISSING_SCOPES\): Property values were not valid/);
+      expect(await store.outbox.parkedReasons(portal)).toEqual([{ reason, count: 2 }]);
+      expect(await store.outbox.parked(portal)[0]?.lastError).toMatch(/^invalid_request PROPERTY_DOESNT_EXIST; provisioning failed \(forbidden MISSING_SCOPES\): Property values were not valid/);
       const warn = lines.filter((l) => l.level === 'warn' && /parked/.test(l.msg));
       expect(warn).toEqual([expect.objectContaining({ fields: { portal, parked: 2, reason } })]);
       // never the values: no log line carries the properties
@@ -212,13 +212,13 @@ describe('drainOutbox', () => {
 
       // The admin grants the scope; `rapport outbox retry` re-queues, the next drain provisions and writes.
       allowed = true;
-      expect(store.outbox.requeueParked(portal)).toBe(2);
-      expect(store.outbox.stats(portal)).toEqual({ pending: 2, parked: 0 });
-      expect(store.outbox.due(portal, 10).map((i) => i.attempts)).toEqual([0, 0]);
+      expect(await store.outbox.requeueParked(portal)).toBe(2);
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 2, parked: 0 });
+      expect(await store.outbox.due(portal, 10).map((i) => i.attempts)).toEqual([0, 0]);
       const again = await drainOutbox({ store, connector, portal, logger }, { signal });
       expect(again).toMatchObject({ written: 2, parked: 0, reprovisioned: true });
-      expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
-      expect(store.outbox.requeueParked(portal)).toBe(0);
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+      expect(await store.outbox.requeueParked(portal)).toBe(0);
     });
   });
 });

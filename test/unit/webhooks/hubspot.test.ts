@@ -132,7 +132,7 @@ describe('POST /webhooks/hubspot over HTTP', () => {
   beforeAll(async () => {
     h = await startRapport({ env: { HUBSPOT_APP_ID: '54321' } });
     for (const id of [PORTAL_ID, OTHER_PORTAL_ID]) {
-      h.store.portals.upsert({ portal: `hubspot:${id}`, crm: 'hubspot', externalId: String(id), baseUrl: 'http://unused', scopes: [] });
+      await h.store.portals.upsert({ portal: `hubspot:${id}`, crm: 'hubspot', externalId: String(id), baseUrl: 'http://unused', scopes: [] });
     }
   });
   afterAll(async () => h.close());

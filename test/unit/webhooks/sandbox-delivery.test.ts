@@ -14,7 +14,7 @@ describe('webhooks delivered by the HubSpot sandbox', () => {
     h = await startRapport({ env: { HUBSPOT_BASE_URL: hs.baseUrl, HUBSPOT_APP_ID: '54321' } });
     hubId = hs.sandbox.portals.create({ privateAppToken: 'pat-test' }).hubId;
     other = hs.sandbox.portals.create().hubId; // not installed in Rapport
-    h.store.portals.upsert({ portal: `hubspot:${hubId}`, crm: 'hubspot', externalId: String(hubId), baseUrl: hs.baseUrl, scopes: [] });
+    await h.store.portals.upsert({ portal: `hubspot:${hubId}`, crm: 'hubspot', externalId: String(hubId), baseUrl: hs.baseUrl, scopes: [] });
     hs.sandbox.webhooks.subscribe({ targetUrl: `${h.url}/webhooks/hubspot`, clientSecret: CLIENT_SECRET, appId: 54321 });
   });
   afterAll(async () => {
