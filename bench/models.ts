@@ -61,8 +61,9 @@ function quantile(xs: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
 }
 
-function main(): void {
-  const results = SEEDS.map(runSeed);
+async function main(): Promise<void> {
+  const results: SeedResult[] = [];
+  for (const seed of SEEDS) results.push(await runSeed(seed));
   if (results.length > 1) {
     console.log(`\nall seeds (${results.map((r) => r.seed).join(', ')}):`);
     for (const r of results) {
@@ -91,7 +92,7 @@ function main(): void {
   ]);
 }
 
-function runSeed(SEED: number): SeedResult {
+async function runSeed(SEED: number): Promise<SeedResult> {
   const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-models-'));
   const store = createStore({ path: join(dir, 'bench.db'), now: () => NOW });
   try {
@@ -109,14 +110,14 @@ function runSeed(SEED: number): SeedResult {
     console.log(`  generated and cached ${records.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     t = performance.now();
-    const trained = trainPortal(store, PORTAL, { now: NOW });
+    const trained = await trainPortal(store, PORTAL, { now: NOW });
     console.log(`  trained ${trained.version} in ${((performance.now() - t) / 1000).toFixed(1)} s; held-out (time split) metrics:`);
     const m = trained.metrics;
     console.log(`    churn   AUC ${m['churn_auc']}  PR AUC ${m['churn_pr_auc']}  Brier ${m['churn_brier']}  ECE ${m['churn_ece']}  lift@10% ${m['churn_lift_top10']}  (n ${m['churn_test_n']}, positives ${m['churn_test_positives']})`);
     console.log(`    service AUC ${m['service_auc']}  PR AUC ${m['service_pr_auc']}  Brier ${m['service_brier']}  ECE ${m['service_ece']}  (n ${m['service_test_n']}, positives ${m['service_test_positives']})`);
 
     t = performance.now();
-    const scored = scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    const scored = await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
     console.log(`  scored ${scored.scored.toLocaleString('en-US')} contacts in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     const churnY: number[] = [];
@@ -160,7 +161,8 @@ function runSeed(SEED: number): SeedResult {
     );
     console.log(`    Spearman(satisfaction, latent satisfaction) ${rho.toFixed(4)}  goal ≥ 0.7: ${verdict(rho >= 0.7)}`);
     if (process.env['BENCH_DEBUG'] === '1') {
-      const bg = [...truth.keys()].map((id) => Number(await store.scores.get(PORTAL, id)?.extra['pChurn90dPurchasePattern'] ?? NaN));
+      const bg: number[] = [];
+      for (const id of truth.keys()) bg.push(Number((await store.scores.get(PORTAL, id))?.extra['pChurn90dPurchasePattern'] ?? NaN));
       const ok = bg.every(Number.isFinite);
       if (ok && bg.length === churnY.length) console.log(`      BG/NBD-only churn: AUC ${rocAuc(churnY, bg).toFixed(4)} ECE ${expectedCalibrationError(churnY, bg).toFixed(4)}`);
       const bins = reliabilityCurve(churnY, churnP, 10);
@@ -183,12 +185,12 @@ function runSeed(SEED: number): SeedResult {
       const batch = live.next(ids, at);
       const event = live.last();
       if (event === null) continue;
-      scoreContacts(store, PORTAL, { contactIds: [event.contactId], now: at });
-      const before = await store.scores.get(PORTAL, event.contactId)?.churnRisk.value;
+      await scoreContacts(store, PORTAL, { contactIds: [event.contactId], now: at });
+      const before = (await store.scores.get(PORTAL, event.contactId))?.churnRisk.value;
       const recs = generatedRecords(PORTAL, batch, at, flag);
       await store.records.upsertPage(recs);
-      scoreContacts(store, PORTAL, { contactIds: [event.contactId], now: at });
-      const after = await store.scores.get(PORTAL, event.contactId)?.churnRisk.value;
+      await scoreContacts(store, PORTAL, { contactIds: [event.contactId], now: at });
+      const after = (await store.scores.get(PORTAL, event.contactId))?.churnRisk.value;
       if (before === undefined || after === undefined) continue;
       const delta = after - before;
       swings.push(Math.abs(delta));
@@ -219,4 +221,4 @@ function runSeed(SEED: number): SeedResult {
   }
 }
 
-main();
+await main();

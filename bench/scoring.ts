@@ -7,14 +7,16 @@
  *   BENCH_SAVE=20000                                 (contacts for the full scoreContacts pass, which also
  *                                                     saves scores + history + outbox; default 100,000)
  *
- * The cache is filled directly with prepared statements (not through the sandbox) so the
+ * The cache is filled directly with prepared statements on the SQLite file (not through the
+ * store port nor the sandbox) so the
  * benchmark measures scoring, not generation: per contact ~1 purchase, 2 engagements, 0.4
  * tickets, 0.3 survey answers, with the normalized JSON shapes of connectors/types.ts.
  */
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createStore } from '../src/store/index.ts';
+import { openDatabase, type Db } from '../src/store/db.ts';
+import { createStoreOn } from '../src/store/sqlite.ts';
 import { readContactChunks, loadCompanies } from '../src/scoring/features.ts';
 import { loadPortalModels } from '../src/scoring/portal-models.ts';
 import { scoreContacts, scoreOne } from '../src/scoring/score-portal.ts';
@@ -33,12 +35,12 @@ const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
 
-function fill(store: ReturnType<typeof createStore>, n: number): number {
+function fill(db: Db, n: number): number {
   const rnd = createRandom(1);
-  const rec = store.db.prepare(
+  const rec = db.prepare(
     'INSERT INTO records (portal, type, id, company_id, updated_at, deleted, data, synced_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?)',
   );
-  const assoc = store.db.prepare(
+  const assoc = db.prepare(
     "INSERT INTO associations (portal, from_type, from_id, to_type, to_id) VALUES (?, ?, ?, 'contacts', ?)",
   );
   let rows = 0;
@@ -51,7 +53,7 @@ function fill(store: ReturnType<typeof createStore>, n: number): number {
   };
   const batch = 20_000;
   for (let start = 0; start < n; start += batch) {
-    store.transaction(() => {
+    db.transaction(() => {
       for (let i = start; i < Math.min(n, start + batch); i++) {
         const cid = `c${String(i).padStart(8, '0')}`;
         const created = NOW - Math.floor(rnd() * 700) * DAY;
@@ -72,18 +74,18 @@ function fill(store: ReturnType<typeof createStore>, n: number): number {
         }
         if (rnd() < 0.3) add('feedback_submissions', cid, { surveyType: 'NPS', value: Math.floor(rnd() * 11), valueRaw: '7', comment: null, at: NOW - Math.floor(rnd() * 200) * DAY, channel: 'EMAIL' });
       }
-    });
+    })();
     sampleRss();
   }
   return rows;
 }
 
-function bareScan(store: ReturnType<typeof createStore>): number {
+function bareScan(db: Db): number {
   // The same two keyset-paged queries readContactChunks issues, rows fetched but not parsed.
-  const contacts = store.db.prepare<[string, string, number], { id: string; company_id: string | null; data: string }>(
+  const contacts = db.prepare<[string, string, number], { id: string; company_id: string | null; data: string }>(
     `SELECT id, company_id, data FROM records WHERE portal = ? AND type = 'contacts' AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
   );
-  const links = store.db.prepare<[string, string, string], { cid: string; type: string; id: string; data: string }>(
+  const links = db.prepare<[string, string, string], { cid: string; type: string; id: string; data: string }>(
     `SELECT a.to_id AS cid, r.type AS type, r.id AS id, r.data AS data
      FROM associations a CROSS JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
      WHERE a.portal = ? AND a.to_type = 'contacts' AND a.to_id >= ? AND a.to_id <= ? AND r.deleted = 0`,
@@ -106,30 +108,32 @@ function bareScan(store: ReturnType<typeof createStore>): number {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-scoring-'));
-  const store = createStore({ path: join(dir, 'bench.db'), now: () => NOW });
+  // the bench fills the file and takes the baseline scan over the raw connection (below the port)
+  const db = openDatabase(join(dir, 'bench.db'));
+  const store = createStoreOn(db, { now: () => NOW });
   try {
     console.log(`bench:scoring — ${N.toLocaleString('en-US')} contacts`);
     let t = performance.now();
-    const rows = fill(store, N);
+    const rows = fill(db, N);
     console.log(`  cache filled: ${rows.toLocaleString('en-US')} records in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     t = performance.now();
-    const scanned = bareScan(store);
+    const scanned = bareScan(db);
     const scanS = (performance.now() - t) / 1000;
     sampleRss();
 
     // Reading + JSON parsing alone (what the scoring pass costs before any feature is computed).
     t = performance.now();
     let read = 0;
-    for (const chunk of readContactChunks(store, PORTAL)) read += chunk.length;
+    for await (const chunk of readContactChunks(store, PORTAL)) read += chunk.length;
     const readS = (performance.now() - t) / 1000;
 
-    const models = loadPortalModels(store, PORTAL);
-    const companies = loadCompanies(store, PORTAL);
+    const models = await loadPortalModels(store, PORTAL);
+    const companies = await loadCompanies(store, PORTAL);
     t = performance.now();
     let scored = 0;
     let checksum = 0;
-    for (const chunk of readContactChunks(store, PORTAL)) {
+    for await (const chunk of readContactChunks(store, PORTAL)) {
       for (const c of chunk) {
         const s = scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, NOW);
         checksum += s.churnRisk.value + s.satisfaction.value + s.loyalty.value + s.serviceNeed.value;
@@ -152,7 +156,7 @@ async function main(): Promise<void> {
     const ids: string[] = [];
     for (let i = 0; i < SAVE_N; i++) ids.push(`c${String(i).padStart(8, '0')}`);
     t = performance.now();
-    const saved = scoreContacts(store, PORTAL, { contactIds: ids, now: NOW });
+    const saved = await scoreContacts(store, PORTAL, { contactIds: ids, now: NOW });
     const saveS = (performance.now() - t) / 1000;
     sampleRss();
 

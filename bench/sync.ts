@@ -102,7 +102,7 @@ if (RSS_CONTACTS > 0) {
   });
   clearInterval(sampler);
   const seconds = (performance.now() - started) / 1000;
-  store.db.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
   child.stdin.end();
   rssReport = () => {

@@ -55,7 +55,7 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
     const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
     await store.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://unused', scopes: [] });
     let nudges = 0;
-    const app = createApp({
+    const app = await createApp({
       store,
       config,
       logger: silentLogger,
@@ -66,7 +66,7 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
       metrics: () => '',
     });
     fetchHandler = app.fetch;
-    cleanup = () => {
+    cleanup = async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     };

@@ -186,7 +186,7 @@ describe('hubspot connector on the sandbox', () => {
         expect(await store.records.linkedToContact(h.portal, b)).toEqual([]);
         // what the association-change webhook triggers
         await daemon.refresh(h.portal, 'notes', [note]);
-        expect(await store.records.linkedToContact(h.portal, b).map((r) => r.id)).toEqual([note]);
+        expect((await store.records.linkedToContact(h.portal, b)).map((r) => r.id)).toEqual([note]);
         expect(await store.dirty.peek(h.portal, 10)).toContain(b);
         await daemon.stop();
       } finally {
@@ -286,21 +286,21 @@ describe('hubspot connector on the sandbox', () => {
         score: async (portal) => {
           // a stand-in scorer: every dirty live contact gets a score queued
           const dirty = await store.dirty.peek(portal, 100);
-          for (const id of dirty) if (await store.records.get(portal, 'contacts', id)?.deleted === false) await store.outbox.enqueue(portal, id, { health: 'green' });
+          for (const id of dirty) if ((await store.records.get(portal, 'contacts', id))?.deleted === false) await store.outbox.enqueue(portal, id, { health: 'green' });
           written = dirty;
           return { scored: dirty.length, enqueued: dirty.length };
         },
       });
       daemon.addPortal({ portal: h.portal, connector: h.connector });
       await daemon.runOnce(h.portal);
-      expect(await store.records.linkedToContact(h.portal, loser).map((r) => r.id)).toEqual([call]);
+      expect((await store.records.linkedToContact(h.portal, loser)).map((r) => r.id)).toEqual([call]);
       await h.advance(60_000);
       h.sandbox.data.merge(h.hubId, 'contacts', survivor, loser);
       await store.outbox.enqueue(h.portal, loser, { health: 'red' }); // a write that was pending when the merge happened
       await h.advance(60_000);
       await daemon.runOnce(h.portal);
       expect(await store.records.get(h.portal, 'contacts', loser)).toMatchObject({ deleted: true, mergedInto: survivor });
-      expect(await store.records.linkedToContact(h.portal, survivor).map((r) => r.id)).toEqual([call]);
+      expect((await store.records.linkedToContact(h.portal, survivor)).map((r) => r.id)).toEqual([call]);
       expect(written).toContain(survivor);
       // the survivor got its score; the merged id none (HubSpot would have put it on the survivor)
       expect(h.sandbox.data.get(h.hubId, 'contacts', survivor)?.properties.rapport_health).toBe('green');
@@ -327,13 +327,13 @@ describe('hubspot connector on the sandbox', () => {
       h.sandbox.data.purge(h.hubId, 'contacts', ids[7]!);
       await daemon.runOnce(h.portal, { writeBack: false });
       // the incremental feed cannot see a purge
-      expect(await store.records.get(h.portal, 'contacts', ids[7]!)?.deleted).toBe(false);
+      expect((await store.records.get(h.portal, 'contacts', ids[7]!))?.deleted).toBe(false);
       const before = h.connector.stats().calls;
       const [contacts] = await daemon.reconcile(h.portal);
       const calls = h.connector.stats().calls - before;
       expect(contacts).toMatchObject({ type: 'contacts', live: 249, cached: 250, tombstoned: 1, pages: 3 });
-      expect(await store.records.get(h.portal, 'contacts', ids[7]!)?.deleted).toBe(true);
-      expect(await store.records.get(h.portal, 'notes', note)?.deleted).toBe(false);
+      expect((await store.records.get(h.portal, 'contacts', ids[7]!))?.deleted).toBe(true);
+      expect((await store.records.get(h.portal, 'notes', note))?.deleted).toBe(false);
       // contacts (3 pages) + companies (1 empty page)
       expect(calls).toBe(4);
       expect(calls / 250).toBeLessThan(0.02);

@@ -183,7 +183,7 @@ describe('salesforce deletes beyond the recycle bin', () => {
       const call = task({ TaskSubtype: 'Call', Type: 'Call', WhoId: purged });
       const deps = { store, connector: h.connector, portal: h.portal, logger: silentLogger, now: () => h!.sandbox.clock.now() };
       for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
-      expect(await store.records.counts(h.portal).contacts).toEqual({ live: 2, deleted: 0 });
+      expect((await store.records.counts(h.portal)).contacts).toEqual({ live: 2, deleted: 0 });
       // deleted, and the recycle bin emptied (or a hard delete): queryAll never shows it
       await h.advance(3_600_000);
       h.sandbox.data.remove('Contact', purged);
@@ -192,7 +192,7 @@ describe('salesforce deletes beyond the recycle bin', () => {
       h.sandbox.data.purge('Task', call);
       await h.advance(3_600_000);
       await syncStream(deps, 'contacts', { signal });
-      expect(await store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(false); // no sweep yet: not due
+      expect((await store.records.get(h.portal, 'contacts', purged))?.deleted).toBe(false); // no sweep yet: not due
       const queryAlls = () => h!.sandbox.stats().byRoute['GET /services/data/vXX.X/queryAll'] ?? 0;
       let before = queryAlls();
       // one queryAll per stream run; a sweep adds one more
@@ -201,12 +201,12 @@ describe('salesforce deletes beyond the recycle bin', () => {
       for (const type of ['contacts', 'calls'] as const) expect((await syncStream(deps, type, { signal })).status).toBe('ok');
       // contacts: the pass and the ids sweep; calls: the pass, the relation-drift read (TaskWhoRelation), the ids sweep
       expect(idsQueries()).toBe(2 + 3);
-      expect(await store.records.get(h.portal, 'contacts', purged)?.deleted).toBe(true);
-      expect(await store.records.get(h.portal, 'contacts', keep)?.deleted).toBe(false);
-      expect(await store.records.get(h.portal, 'calls', call)?.deleted).toBe(true);
+      expect((await store.records.get(h.portal, 'contacts', purged))?.deleted).toBe(true);
+      expect((await store.records.get(h.portal, 'contacts', keep))?.deleted).toBe(false);
+      expect((await store.records.get(h.portal, 'calls', call))?.deleted).toBe(true);
       expect(await store.records.linkedToContact(h.portal, purged)).toEqual([]);
       // the cache equals the org
-      expect(await store.records.counts(h.portal).contacts).toEqual({ live: h.sandbox.data.count('Contact'), deleted: 1 });
+      expect((await store.records.counts(h.portal)).contacts).toEqual({ live: h.sandbox.data.count('Contact'), deleted: 1 });
       // the next run does not sweep again the same day
       before = queryAlls();
       await syncStream(deps, 'contacts', { signal });
@@ -255,8 +255,8 @@ describe('salesforce relation drift', () => {
       const roleA = h.sandbox.data.create('OpportunityContactRole', { OpportunityId: opp, ContactId: a, IsPrimary: true }).Id as string;
       const deps = { store, connector: h.connector, portal: h.portal, logger: silentLogger, now: () => h!.sandbox.clock.now() };
       await syncStream(deps, 'deals', { signal });
-      const linked = (c: string) => await store.records.linkedToContact(h!.portal, c).some((r) => r.id === opp);
-      expect([linked(a), linked(b)]).toEqual([true, false]);
+      const linked = async (c: string) => (await store.records.linkedToContact(h!.portal, c)).some((r) => r.id === opp);
+      expect([await linked(a), await linked(b)]).toEqual([true, false]);
       // another deal changes: the cursor moves past this one
       const other = h.sandbox.data.create('Opportunity', { Name: 'Other', StageName: 'Prospecting', IsClosed: false, IsWon: false }).Id as string;
       await h.advance(3_600_000);

@@ -41,7 +41,7 @@ it('sync → score → write-back lands the scores on the Salesforce contacts, a
     logger: silentLogger,
     now: () => clock.now(),
     intervalMs: 60_000,
-    score: async (p) => scoreContacts(store, p, { contactIds: 'dirty', now: clock.now() }),
+    score: async (p) => await scoreContacts(store, p, { contactIds: 'dirty', now: clock.now() }),
   });
   daemon.addPortal({ portal, connector });
   const first = await daemon.runOnce(portal);

@@ -106,7 +106,7 @@ describe('salesforce write-back against customer automation', () => {
     expect(rejected.length).toBeGreaterThan(5);
     expect(landed.length + rejected.length).toBe(400);
     expect(r).toMatchObject({ written: landed.length, parked: rejected.length, retrying: 0 });
-    const [report] = collectStatus(s, h.portal);
+    const [report] = await collectStatus(s, h.portal);
     expect(report!.outbox).toEqual({ pending: 0, parked: rejected.length });
     expect(report!.parked.length).toBeGreaterThan(0);
     for (const p of report!.parked) {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CrmRecord, RecordData } from '../../src/connectors/types.ts';
+import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import type { Band, ContactScores, Store, StoreLocation } from '../../src/store/index.ts';
 
 /**
@@ -267,7 +267,7 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
     describe('commitPage', () => {
       it('writes records, cursor and run progress together', async () => {
         const run = await store.syncRuns.start(P, 'contacts');
-        const n = await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1), contact('2', 1)], cursor: 'cur-1', run: { id: run, pages: 1, records: 2 } });
+        const n = await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1), contact('2', 1)], cursor: 'cur-1' as Cursor, run: { id: run, pages: 1, records: 2 } });
         expect(n).toBe(2);
         expect(await store.cursors.get(P, 'contacts')).toBe('cur-1');
         await store.syncRuns.finish(run, 'ok');
@@ -278,8 +278,8 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
 
       it('tombstones cached live records missing from a sweep (liveIds)', async () => {
         const run = await store.syncRuns.start(P, 'contacts');
-        await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1), contact('2', 1), contact('3', 1)], cursor: 'c1', run: { id: run, pages: 1, records: 3 } });
-        const n = await store.commitPage({ portal: P, stream: 'contacts', records: [], liveIds: ['1', '3'], cursor: 'c2', run: { id: run, pages: 2, records: 3 }, at: 5000 });
+        await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1), contact('2', 1), contact('3', 1)], cursor: 'c1' as Cursor, run: { id: run, pages: 1, records: 3 } });
+        const n = await store.commitPage({ portal: P, stream: 'contacts', records: [], liveIds: ['1', '3'], cursor: 'c2' as Cursor, run: { id: run, pages: 2, records: 3 }, at: 5000 });
         expect(n).toBe(1);
         expect(await store.records.get(P, 'contacts', '2')).toMatchObject({ deleted: true, updatedAt: 5000 });
         expect(await store.records.ids(P, 'contacts')).toEqual(['1', '3']);
@@ -287,9 +287,9 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
 
       it('a page that throws leaves nothing half-written: no records, no cursor move', async () => {
         const run = await store.syncRuns.start(P, 'contacts');
-        await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1)], cursor: 'good', run: { id: run, pages: 1, records: 1 } });
+        await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1)], cursor: 'good' as Cursor, run: { id: run, pages: 1, records: 1 } });
         const bad = contact('3', 1, {}, { firstName: 1n as unknown as string });
-        await expect(store.commitPage({ portal: P, stream: 'contacts', records: [contact('2', 1), bad], cursor: 'bad', run: { id: run, pages: 2, records: 3 } })).rejects.toThrow();
+        await expect(store.commitPage({ portal: P, stream: 'contacts', records: [contact('2', 1), bad], cursor: 'bad' as Cursor, run: { id: run, pages: 2, records: 3 } })).rejects.toThrow();
         expect(await store.cursors.get(P, 'contacts')).toBe('good');
         expect(await store.records.get(P, 'contacts', '2')).toBeUndefined();
         expect((await store.syncRuns.latestPerStream(P))[0]).toMatchObject({ pages: 1, records: 1, status: 'running' });
@@ -420,13 +420,13 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
 
     describe('cursors, dirty marks, sync runs, API usage', () => {
       it('keeps cursors per stream', async () => {
-        await store.cursors.set(P, 'contacts', 'a');
-        await store.cursors.set(P, 'deals', 'b');
-        await store.cursors.set(P, 'contacts', 'c');
+        await store.cursors.set(P, 'contacts', 'a' as Cursor);
+        await store.cursors.set(P, 'deals', 'b' as Cursor);
+        await store.cursors.set(P, 'contacts', 'c' as Cursor);
         expect(await store.cursors.get(P, 'contacts')).toBe('c');
         expect(await store.cursors.list(P)).toEqual([
-          { stream: 'contacts', cursor: 'c', updatedAt: t },
-          { stream: 'deals', cursor: 'b', updatedAt: t },
+          { stream: 'contacts', cursor: 'c' as Cursor, updatedAt: t },
+          { stream: 'deals', cursor: 'b' as Cursor, updatedAt: t },
         ]);
         await store.cursors.clear(P, 'contacts');
         expect(await store.cursors.get(P, 'contacts')).toBeNull();

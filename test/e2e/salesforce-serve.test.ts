@@ -26,8 +26,8 @@ let config: Config;
 let portal: string;
 const open: Rapport[] = [];
 
-const start = (pageSize?: number): Rapport => {
-  const r = createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), ...(pageSize === undefined ? {} : { pageSize }) });
+const start = async (pageSize?: number): Promise<Rapport> => {
+  const r = await createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), ...(pageSize === undefined ? {} : { pageSize }) });
   open.push(r);
   return r;
 };
@@ -61,7 +61,7 @@ afterAll(async () => {
 describe('Salesforce through rapport serve', () => {
   it('installs through /oauth/salesforce, stores the tokens encrypted and writes scores back to the org', async () => {
     let backfill: Promise<void> | undefined;
-    const rapport = start();
+    const rapport = await start();
     expect(await rapport.connectPortals()).toEqual([]);
     rapport.onPortalReady((_p, done) => (backfill = done));
     const { url } = await rapport.listen(config.port);
@@ -93,7 +93,7 @@ describe('Salesforce through rapport serve', () => {
 
   it('a restarted Rapport connects the stored org; an expired session is refreshed without losing a page', async () => {
     for (let i = 0; i < 450; i++) sandbox.data.create('Contact', { Email: `late${i}@example.com`, FirstName: `Late${i}`, LastName: 'Test' });
-    const rapport = start(200);
+    const rapport = await start(200);
     expect(await rapport.connectPortals()).toEqual([portal]);
     const connector = rapport.connector(portal);
     if (connector === undefined) throw new Error('no connector');
@@ -132,10 +132,10 @@ describe('Salesforce through rapport serve', () => {
     sandbox.data.create('Contact', { Email: 'after-revoke@example.com', LastName: 'Test' });
     const summary = await rapport.daemon.runOnce(portal);
     expect(summary.error?.kind).toBe('auth');
-    expect(await rapport.store.portals.get(portal)?.status).toBe('disconnected');
+    expect((await rapport.store.portals.get(portal))?.status).toBe('disconnected');
     await rapport.close();
 
-    const restarted = start();
+    const restarted = await start();
     expect(await restarted.connectPortals()).toEqual([]);
   }, 60_000);
 });

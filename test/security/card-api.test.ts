@@ -73,7 +73,7 @@ describe('"Rescore now": replays, limits and slow passes (items 14, 15)', () => 
         calls.push(`${portal}/${contactId}`);
         if (stall) await new Promise<void>((r) => (release = r));
         if (failNext) throw new Error('sync pass failed');
-        await h.store.scores.save(portal, scores(contactId, t, { sat: 90 }));
+        await h.store.saveScores(portal, [{ properties: {}, scores: scores(contactId, t, { sat: 90 }) }], { clearIds: [], readAt: 0, volatile: [] });
       },
     });
     await seedTwoPortals(h.store);

@@ -11,7 +11,7 @@ afterEach(() => dir.cleanup());
 const mode = (p: string) => statSync(p).mode & 0o777;
 
 describe('database file permissions', () => {
-  it('creates the directories 0700 and the file, -wal and -shm 0600, whatever the umask', () => {
+  it('creates the directories 0700 and the file, -wal and -shm 0600, whatever the umask', async () => {
     dir = tempDir();
     const previous = process.umask(0o022); // the usual umask, which gave 0755/0644
     try {
@@ -29,7 +29,7 @@ describe('database file permissions', () => {
     }
   });
 
-  it('tightens a database file an older Rapport left readable by others, and keeps its data', () => {
+  it('tightens a database file an older Rapport left readable by others, and keeps its data', async () => {
     dir = tempDir();
     const path = join(dir.path, 'rapport.db');
     const old = new Database(path);
@@ -42,7 +42,9 @@ describe('database file permissions', () => {
     const store = createStore({ path });
     expect(mode(path)).toBe(0o600);
     expect(mode(`${path}-wal`)).toBe(0o600);
-    expect(store.db.prepare('SELECT v FROM kept').pluck().get()).toBe('still here');
     await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT v FROM kept').pluck().get()).toBe('still here');
+    db.close();
   });
 });

@@ -40,24 +40,24 @@ describe('implausible CRM values', () => {
     expect(sf.issues).toEqual(expect.arrayContaining(['implausible_amount:Amount', 'implausible_date:CloseDate']));
   });
 
-  it('already in the cache: ignored at feature time, named, and lower confidence; no absurd reason', () => {
+  it('already in the cache: ignored at feature time, named, and lower confidence; no absurd reason', async () => {
     env = openStore();
     const { store } = env;
     const sane = purchase('c1', 30, 1200);
     const huge = purchase('c1', 60, 1e21);
     const ancient = purchase('c1', 90, 500);
     (ancient.data as DealData).closedAt = -8.64e15;
-    load(store, [contact('c1'), sane, huge, ancient, contact('c2'), purchase('c2', 30, 1200)]);
+    await load(store, [contact('c1'), sane, huge, ancient, contact('c2'), purchase('c2', 30, 1200)]);
 
-    const [input] = readContacts(store, PORTAL, ['c1']);
+    const [input] = await readContacts(store, PORTAL, ['c1']);
     const f = computeFeatures(input!, NOW, undefined, NOW);
     expect(f.monetaryTotal).toBe(1200);
     expect(f.recencyDays).toBeLessThan(31);
     expect(f.dataIssues).toEqual(expect.arrayContaining(['implausible deal amount', 'implausible date']));
-    const [clean] = readContacts(store, PORTAL, ['c2']);
+    const [clean] = await readContacts(store, PORTAL, ['c2']);
     expect(f.dataQuality).toBeLessThan(computeFeatures(clean!, NOW, undefined, NOW).dataQuality);
 
-    scoreContacts(store, PORTAL, { contactIds: ['c1'], now: NOW });
+    await scoreContacts(store, PORTAL, { contactIds: ['c1'], now: NOW });
     const scores = await store.scores.get(PORTAL, 'c1');
     expect(scores).toBeDefined();
     const reasons = [scores!.satisfaction, scores!.loyalty, scores!.churnRisk, scores!.serviceNeed]

@@ -40,7 +40,7 @@ describe('public vs operator listener (issue 15 item 2)', () => {
     await h.store.records.upsertPage([
       { portal: PORTAL_A, type: 'contacts', id: '101', contactIds: undefined, companyId: null, updatedAt: NOW, deleted: false, data: { email: 'a@x.io', emailRaw: 'a@x.io', phone: null, phoneRaw: null, firstName: 'A', lastName: 'B', createdAt: 1, lifecycleStage: null } },
     ]);
-    await h.store.scores.save(PORTAL_A, scores('101', NOW));
+    await h.store.saveScores(PORTAL_A, [{ properties: {}, scores: scores('101', NOW) }], { clearIds: [], readAt: 0, volatile: [] });
   });
   afterAll(async () => h.close());
 
@@ -105,7 +105,7 @@ describe('rapport serve wiring', () => {
   async function start(env: Record<string, string>) {
     const dir = tempDir('rapport-operator-');
     const config = loadConfig({ RAPPORT_DB: join(dir.path, 'r.db'), RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, ...env }, join(dir.path, 'none.json'));
-    const rapport = createRapport({ config, logger: silentLogger });
+    const rapport = await createRapport({ config, logger: silentLogger });
     const urls = await rapport.listen(0, '127.0.0.1');
     return { ...urls, close: async () => (await rapport.close(), dir.cleanup()) };
   }

@@ -92,17 +92,17 @@ describe('cleaning functions on hostile 100k-character input', () => {
     for (const s of [...ATTACKS.text!, ...ATTACKS.html!]) expectFast('sentimentOf', s, sentimentOf);
   });
 
-  it('features over hostile texts already in the cache (tickets, survey comments, messages) stay fast', () => {
+  it('features over hostile texts already in the cache (tickets, survey comments, messages) stay fast', async () => {
     const env = openStore();
     try {
       const texts = [...ATTACKS.text!, ...ATTACKS.html!];
-      load(env.store, [
+      await load(env.store, [
         contact('c1'),
         ...texts.map((t, i) => ticket('c1', 10 + i, { subject: t, content: t })),
         ...texts.map((t, i) => survey('c1', 'CSAT', 3, 5 + i, t)),
         ...texts.map((t, i) => engagement('emails', 'c1', 20 + i, 'inbound', t)),
       ]);
-      const [input] = readContacts(env.store, PORTAL, ['c1']);
+      const [input] = await readContacts(env.store, PORTAL, ['c1']);
       const { ms, value } = timed(() => computeFeatures(input!, NOW, undefined, NOW));
       // ~45 texts of 100k characters: a few ms each when linear
       expect(ms).toBeLessThan(BUDGET_MS * 8);

@@ -35,7 +35,7 @@ describe('HTTP server limits (item 13)', () => {
       { RAPPORT_DB: join(dir.path, 'r.db'), RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, RAPPORT_REQUEST_TIMEOUT_MS: '1500', RAPPORT_MAX_CONNECTIONS: '8' },
       join(dir.path, 'none.json'),
     );
-    rapport = createRapport({ config, logger: silentLogger });
+    rapport = await createRapport({ config, logger: silentLogger });
     ({ url } = await rapport.listen(0, '127.0.0.1'));
   });
   afterAll(async () => {

@@ -93,6 +93,6 @@ export async function seedTwoPortals(store: import('../../src/store/index.ts').S
   await store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
   await store.portals.upsert({ portal: PORTAL_B, crm: 'hubspot', externalId: '99999', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
   await store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_B, '201')]);
-  await store.scores.save(PORTAL_A, scores('101', NOW - 2 * DAY));
-  await store.scores.save(PORTAL_B, scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }));
+  await store.saveScores(PORTAL_A, [{ properties: {}, scores: scores('101', NOW - 2 * DAY) }], { clearIds: [], readAt: 0, volatile: [] });
+  await store.saveScores(PORTAL_B, [{ properties: {}, scores: scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }) }], { clearIds: [], readAt: 0, volatile: [] });
 }

@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -24,7 +25,7 @@ let dir: ReturnType<typeof tempDir>;
 afterEach(() => dir.cleanup());
 
 /** A database holding two installed portals whose tokens were sealed with `key`. */
-function installedDb(key: string, opts: { keyCheck?: boolean } = {}): string {
+async function installedDb(key: string, opts: { keyCheck?: boolean } = {}): Promise<string> {
   dir = tempDir();
   const path = join(dir.path, 'rapport.db');
   const store = createStore({ path, encryptionKey: Buffer.from(key, 'hex') });
@@ -37,13 +38,14 @@ function installedDb(key: string, opts: { keyCheck?: boolean } = {}): string {
   return path;
 }
 
-function damage(path: string, portal: string): void {
-  const store = createStore({ path });
+async function damage(path: string, portal: string): Promise<void> {
+  // a raw connection to the file: this test damages what the store wrote
+  const db = new Database(path);
   // flip one byte of the ciphertext: GCM's tag no longer matches
-  const sealed = Buffer.from(store.db.prepare('SELECT access_token FROM tokens WHERE portal = ?').pluck().get(portal) as Buffer);
+  const sealed = Buffer.from(db.prepare('SELECT access_token FROM tokens WHERE portal = ?').pluck().get(portal) as Buffer);
   sealed[30] = (sealed[30] ?? 0) ^ 0xff;
-  store.db.prepare('UPDATE tokens SET access_token = ? WHERE portal = ?').run(sealed, portal);
-  await store.close();
+  db.prepare('UPDATE tokens SET access_token = ? WHERE portal = ?').run(sealed, portal);
+  db.close();
 }
 
 const env = (path: string, extra: Record<string, string> = {}) => ({ RAPPORT_DB: path, RAPPORT_PUBLIC_URL: 'https://rapport.example.test', ...extra });
@@ -51,9 +53,9 @@ const config = (path: string, extra: Record<string, string> = {}) => loadConfig(
 
 describe('a token no key reads', () => {
   it('disconnects that portal only ("token unreadable"); the others start', async () => {
-    const path = installedDb(KEY_A, { keyCheck: true });
-    damage(path, P2);
-    const rapport = createRapport({ config: config(path, { RAPPORT_ENCRYPTION_KEY: KEY_A }), logger: silentLogger });
+    const path = await installedDb(KEY_A, { keyCheck: true });
+    await damage(path, P2);
+    const rapport = await createRapport({ config: config(path, { RAPPORT_ENCRYPTION_KEY: KEY_A }), logger: silentLogger });
     try {
       expect(await rapport.connectPortals()).toEqual([P1]);
       expect(rapport.connector(P1)).toBeDefined();
@@ -61,22 +63,22 @@ describe('a token no key reads', () => {
       const p2 = await rapport.store.portals.get(P2);
       expect(p2?.status).toBe('disconnected');
       expect(p2?.statusReason).toMatch(/^token unreadable: .*reinstall via https:\/\/rapport\.example\.test\/oauth\/hubspot\/install/);
-      expect(await rapport.store.portals.get(P1)?.status).toBe('connected');
+      expect((await rapport.store.portals.get(P1))?.status).toBe('connected');
     } finally {
       await rapport.close();
     }
   });
 
   it('damaged while running: that portal fails as an auth error and is disconnected, the other keeps its token', async () => {
-    const path = installedDb(KEY_A, { keyCheck: true });
+    const path = await installedDb(KEY_A, { keyCheck: true });
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_A, 'hex') });
     try {
-      const tokens = createTokenManager({ store, config: config(path, { RAPPORT_ENCRYPTION_KEY: KEY_A }), now: Date.now });
-      damage(path, P1);
+      const tokens = await createTokenManager({ store, config: config(path, { RAPPORT_ENCRYPTION_KEY: KEY_A }), now: Date.now });
+      await damage(path, P1);
       const err = await tokens.accessToken(P1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmError);
       expect(err).toMatchObject({ kind: 'auth', details: { code: 'TOKEN_UNREADABLE' } });
-      expect(await store.portals.get(P1)?.statusReason).toMatch(/^token unreadable/);
+      expect((await store.portals.get(P1))?.statusReason).toMatch(/^token unreadable/);
       expect(await tokens.onUnauthorized(P1)).toBeNull();
       expect(await tokens.accessToken(P2)).toBe(`at-${P2}`);
     } finally {
@@ -87,7 +89,7 @@ describe('a token no key reads', () => {
 
 describe('a wrong RAPPORT_ENCRYPTION_KEY', () => {
   it('is a configuration error (exit 3) with a clear message, checked against the stored key-check value', async () => {
-    const path = installedDb(KEY_A, { keyCheck: true });
+    const path = await installedDb(KEY_A, { keyCheck: true });
     const r = await rapportInProcess(['serve', '--port', '0'], env(path, { RAPPORT_ENCRYPTION_KEY: KEY_B }));
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/RAPPORT_ENCRYPTION_KEY does not match the key the stored CRM tokens were encrypted with/);
@@ -96,27 +98,29 @@ describe('a wrong RAPPORT_ENCRYPTION_KEY', () => {
   });
 
   it('is caught in a database written before the key-check value existed (judged by its tokens)', async () => {
-    const path = installedDb(KEY_A);
+    const path = await installedDb(KEY_A);
     const r = await rapportInProcess(['serve', '--port', '0'], env(path, { RAPPORT_ENCRYPTION_KEY: KEY_B }));
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/does not match/);
     // the right key still works, and the check value is written for next time
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_A, 'hex') });
     expect(await store.portals.keyCheck()).toBe('current');
-    expect(store.db.prepare("SELECT COUNT(*) FROM settings WHERE name = 'key_check'").pluck().get()).toBe(1);
     await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare("SELECT COUNT(*) FROM settings WHERE name = 'key_check'").pluck().get()).toBe(1);
+    db.close();
   });
 });
 
 describe('rapport keys rotate', () => {
   it('reads with the previous key meanwhile, re-seals everything with the new one, then the old key is refused', async () => {
-    const path = installedDb(KEY_A, { keyCheck: true });
+    const path = await installedDb(KEY_A, { keyCheck: true });
     const rotating = { RAPPORT_ENCRYPTION_KEY: KEY_B, RAPPORT_ENCRYPTION_KEY_PREVIOUS: KEY_A };
 
     // while rotating, the server starts and reads every portal's tokens
-    const rapport = createRapport({ config: config(path, rotating), logger: silentLogger });
+    const rapport = await createRapport({ config: config(path, rotating), logger: silentLogger });
     expect(await rapport.connectPortals()).toEqual([P1, P2]);
-    expect(await rapport.store.portals.tokens(P1)?.accessToken).toBe(`at-${P1}`);
+    expect((await rapport.store.portals.tokens(P1))?.accessToken).toBe(`at-${P1}`);
     await rapport.close();
 
     const r = await rapportInProcess(['keys', 'rotate'], env(path, rotating));
@@ -137,24 +141,24 @@ describe('rapport keys rotate', () => {
   });
 
   it('refuses when neither key matches (exit 3) and changes nothing', async () => {
-    const path = installedDb(KEY_A, { keyCheck: true });
+    const path = await installedDb(KEY_A, { keyCheck: true });
     const r = await rapportInProcess(['keys', 'rotate'], env(path, { RAPPORT_ENCRYPTION_KEY: KEY_C, RAPPORT_ENCRYPTION_KEY_PREVIOUS: KEY_B }));
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/Neither RAPPORT_ENCRYPTION_KEY nor RAPPORT_ENCRYPTION_KEY_PREVIOUS/);
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_A, 'hex') });
-    expect(await store.portals.tokens(P1)?.accessToken).toBe(`at-${P1}`);
+    expect((await store.portals.tokens(P1))?.accessToken).toBe(`at-${P1}`);
     await store.close();
   });
 
   it('leaves a damaged token as it is, lists it and exits 1; the others are re-sealed', async () => {
-    const path = installedDb(KEY_A, { keyCheck: true });
-    damage(path, P1);
+    const path = await installedDb(KEY_A, { keyCheck: true });
+    await damage(path, P1);
     const r = await rapportInProcess(['keys', 'rotate', '--json'], env(path, { RAPPORT_ENCRYPTION_KEY: KEY_B, RAPPORT_ENCRYPTION_KEY_PREVIOUS: KEY_A }));
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({ resealed: [P2], unreadable: [P1] });
     const store = createStore({ path, encryptionKey: Buffer.from(KEY_B, 'hex') });
-    expect(await store.portals.tokens(P2)?.accessToken).toBe(`at-${P2}`);
-    expect(() => await store.portals.tokens(P1)).toThrow(/cannot be decrypted/);
+    expect((await store.portals.tokens(P2))?.accessToken).toBe(`at-${P2}`);
+    await expect(store.portals.tokens(P1)).rejects.toThrow(/cannot be decrypted/);
     await store.close();
   });
 

@@ -44,7 +44,7 @@ describe('XSS strings in CRM text (held)', () => {
     h = await startRapport({ now: () => NOW });
     await h.store.portals.upsert({ portal: PORTAL, crm: 'hubspot', externalId: '42', baseUrl: 'http://x', scopes: [] });
     await h.store.records.upsertPage(hostileRecords());
-    scoreContacts(h.store, PORTAL, { contactIds: 'all', now: NOW });
+    await scoreContacts(h.store, PORTAL, { contactIds: 'all', now: NOW });
   });
   afterAll(async () => h.close());
 

@@ -24,12 +24,12 @@ const rescored: string[] = [];
 let rescoreFails = false;
 
 beforeAll(async () => {
-  store = seedStore();
+  store = await seedStore();
   const app = new Hono();
   const rescore = async (portal: string, contactId: string) => {
     if (rescoreFails) throw new Error('model missing');
     rescored.push(`${portal}/${contactId}`);
-    await store.scores.save(portal, scores(contactId, clock, { sat: 80 }));
+    await store.saveScores(portal, [{ properties: {}, scores: scores(contactId, clock, { sat: 80 }) }], { clearIds: [], readAt: 0, volatile: [] });
   };
   app.route(
     '/api/cards',
@@ -201,7 +201,7 @@ describe('POST /api/cards/contacts/:id/rescore', () => {
       const r = await call('POST', '/api/cards/contacts/101/rescore?portalId=62515', { body: '{}' });
       expect(r.status).toBe(503);
       expect(cardErrorSchema.parse(r.json).error.code).toBe('rescore_failed');
-      expect(await store.scores.get(PORTAL_A, '101')?.satisfaction.value).toBe(80);
+      expect((await store.scores.get(PORTAL_A, '101'))?.satisfaction.value).toBe(80);
     } finally {
       rescoreFails = false;
     }

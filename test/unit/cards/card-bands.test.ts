@@ -19,7 +19,7 @@ let store: Store | undefined;
 afterEach(() => store?.close());
 
 async function renderFor(s: Store, id: string) {
-  const body = buildCardResponse(s, PORTAL_A, id, NOW);
+  const body = await buildCardResponse(s, PORTAL_A, id, NOW);
   const fetch: CardFetch = async () => ({ ok: true, status: 200, json: async () => body });
   const r = createRenderer('crm.record.tab');
   r.render(createElement(ScoreCard, { contactId: id, portalId: 62515, backendUrl: 'https://rapport.example.com', fetch }));
@@ -47,9 +47,9 @@ describe('card at the band edges', () => {
 
   it.each(satisfaction)('satisfaction %s shows %s with the %s band', async (value, shown, band) => {
     expect(bandHigherIsBetter(value, DEFAULT_BANDS.satisfaction)).toBe(band);
-    store = seedStore();
+    store = await seedStore();
     await store?.records.upsertPage([contact(PORTAL_A, '500')]);
-    await store.scores.save(PORTAL_A, scores('500', NOW, { sat: value }));
+    await store.saveScores(PORTAL_A, [{ properties: {}, scores: scores('500', NOW, { sat: value }) }], { clearIds: [], readAt: 0, volatile: [] });
     const r = await renderFor(store, '500');
     expect(r.findByTestId(StatisticsItem, 'score-satisfaction').props.number).toBe(shown);
     expect(r.findByTestId(Tag, 'band-satisfaction').text).toBe(LABEL[band]);
@@ -58,9 +58,9 @@ describe('card at the band edges', () => {
 
   it.each(churn)('churn risk %s shows %s with the %s band', async (value, shown, band) => {
     expect(bandHigherIsWorse(value, DEFAULT_BANDS.churnRisk)).toBe(band);
-    store = seedStore();
+    store = await seedStore();
     await store?.records.upsertPage([contact(PORTAL_A, '501')]);
-    await store.scores.save(PORTAL_A, scores('501', NOW, { churn: value }));
+    await store.saveScores(PORTAL_A, [{ properties: {}, scores: scores('501', NOW, { churn: value }) }], { clearIds: [], readAt: 0, volatile: [] });
     const r = await renderFor(store, '501');
     expect(r.findByTestId(StatisticsItem, 'score-churnRisk').props.number).toBe(shown);
     expect(r.findByTestId(Tag, 'band-churnRisk').text).toBe(LABEL[band]);
@@ -70,12 +70,12 @@ describe('card at the band edges', () => {
 
 describe('a contact whose only story is bad data', () => {
   it('names the problems once, on the confidence line, and no reason mentions them', async () => {
-    store = seedStore();
+    store = await seedStore();
     const record = contact(PORTAL_A, '502');
     await store?.records.upsertPage([{ ...record, issues: ['invalid_phone', 'future_date:closedate'] }]);
     const input: ContactInput = { id: '502', companyId: null, data: record.data as ContactInput['data'], issues: ['invalid_phone', 'future_date:closedate'], linked: [] };
-    const s = scoreOne(input, undefined, loadPortalModels(store, PORTAL_A), NOW);
-    await store.scores.save(PORTAL_A, s);
+    const s = scoreOne(input, undefined, await loadPortalModels(store, PORTAL_A), NOW);
+    await store.saveScores(PORTAL_A, [{ properties: {}, scores: s }], { clearIds: [], readAt: 0, volatile: [] });
     for (const k of SCORE_KEYS) for (const reason of s[k].reasons) expect(reason.text).not.toMatch(/phone|close date|data problem|confidence/);
 
     const r = await renderFor(store, '502');

@@ -51,15 +51,13 @@ export function scores(contactId: string, at: number, over: { sat?: number; loy?
  * Portal A: contact 101 scored 40 days ago and again 2 days ago (history → 30-day change),
  * 102 known but never scored, 103 deleted (tombstone). Portal B: contact 201 scored.
  */
-export function seedStore(path = ':memory:'): Store {
+export async function seedStore(path = ':memory:'): Promise<Store> {
   const store = createStore({ path, now: () => NOW });
   await store.portals.upsert({ portal: PORTAL_A, crm: 'hubspot', externalId: '62515', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
   await store.portals.upsert({ portal: PORTAL_B, crm: 'hubspot', externalId: '99999', baseUrl: 'https://api.hubapi.com', scopes: ['oauth'] });
-  store.transaction(() => {
-    await store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_A, '103', true), contact(PORTAL_B, '201')]);
-  });
-  await store.scores.save(PORTAL_A, scores('101', NOW - 40 * DAY, { sat: 60, loy: 45, churn: 50, need: 20, health: 'green' }));
-  await store.scores.save(PORTAL_A, scores('101', NOW - 2 * DAY));
-  await store.scores.save(PORTAL_B, scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }));
+  await store.records.upsertPage([contact(PORTAL_A, '101'), contact(PORTAL_A, '102'), contact(PORTAL_A, '103', true), contact(PORTAL_B, '201')]);
+  await store.saveScores(PORTAL_A, [{ properties: {}, scores: scores('101', NOW - 40 * DAY, { sat: 60, loy: 45, churn: 50, need: 20, health: 'green' }) }], { clearIds: [], readAt: 0, volatile: [] });
+  await store.saveScores(PORTAL_A, [{ properties: {}, scores: scores('101', NOW - 2 * DAY) }], { clearIds: [], readAt: 0, volatile: [] });
+  await store.saveScores(PORTAL_B, [{ properties: {}, scores: scores('201', NOW - 1 * DAY, { sat: 11, health: 'red' }) }], { clearIds: [], readAt: 0, volatile: [] });
   return store;
 }

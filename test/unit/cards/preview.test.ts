@@ -22,7 +22,7 @@ let failRescore = false;
 const rescore = async (portal: string, id: string) => {
   if (failRescore) throw new Error('no model');
   rescored.push(`${portal}/${id}`);
-  await store.scores.save(portal, scores(id, NOW + 1000, { sat: 90 }));
+  await store.saveScores(portal, [{ properties: {}, scores: scores(id, NOW + 1000, { sat: 90 }) }], { clearIds: [], readAt: 0, volatile: [] });
 };
 const deps = () => ({
   store,
@@ -34,7 +34,7 @@ const deps = () => ({
 });
 
 beforeAll(async () => {
-  store = seedStore();
+  store = await seedStore();
   const app = new Hono().route('/preview', createPreviewRoutes(deps()));
   await new Promise<void>((resolve) => {
     server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve());
@@ -84,7 +84,7 @@ describe('preview routes', () => {
     failRescore = true;
     const bad = await fetch(`${base}/api/cards/contacts/101/rescore?portal=${PORTAL_A}`, { method: 'POST', body: '{}' });
     expect(bad.status).toBe(503);
-    expect(await store.scores.get(PORTAL_A, '101')?.scoredAt).toBe(NOW - 2 * 24 * 3600 * 1000);
+    expect((await store.scores.get(PORTAL_A, '101'))?.scoredAt).toBe(NOW - 2 * 24 * 3600 * 1000);
     failRescore = false;
     const good = await fetch(`${base}/api/cards/contacts/101/rescore?portal=${PORTAL_A}`, { method: 'POST', body: '{}' });
     expect(scoredCardSchema.parse(await good.json()).scores.satisfaction.value).toBe(90);

@@ -8,16 +8,13 @@ let dir: ReturnType<typeof tempDir>;
 afterEach(() => dir.cleanup());
 
 /** Two portals: hubspot:1 with two parked writes and one pending, hubspot:2 with one parked. */
-function seeded(): string {
+async function seeded(): Promise<string> {
   dir = tempDir();
   const path = join(dir.path, 'r.db');
   const store = createStore({ path });
-  const park = (portal: string, contactId: string) => {
+  const park = async (portal: string, contactId: string) => {
     await store.outbox.enqueue(portal, contactId, { health: 'red' });
-    await store.outbox.markFailed(portal, { contactId, properties: { health: 'red' }, attempts: 0 }, 'invalid_request PROPERTY_DOESNT_EXIST: …', {
-      retryable: false,
-      maxAttempts: 5,
-    });
+    await store.outbox.settle(portal, { written: [], failed: [{ item: { contactId, properties: { health: 'red' }, attempts: 0 }, error: 'invalid_request PROPERTY_DOESNT_EXIST: …', retryable: false }] }, { maxAttempts: 5 });
   };
   for (const portal of ['hubspot:1', 'hubspot:2']) {
     await store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.slice(8), baseUrl: 'https://api.hubapi.com', scopes: [] });
@@ -32,7 +29,7 @@ function seeded(): string {
 
 describe('rapport outbox retry', () => {
   it('re-queues the parked writes of one portal, keeping their values and the other portal untouched', async () => {
-    const db = seeded();
+    const db = await seeded();
     const r = await rapportInProcess(['outbox', 'retry', '--portal', 'hubspot:1'], { RAPPORT_DB: db });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -40,7 +37,7 @@ describe('rapport outbox retry', () => {
     const store = createStore({ path: db });
     try {
       expect(await store.outbox.stats('hubspot:1')).toEqual({ pending: 3, parked: 0 });
-      expect(await store.outbox.due('hubspot:1', 10).map((i) => [i.contactId, i.properties, i.attempts])).toEqual([
+      expect((await store.outbox.due('hubspot:1', 10)).map((i) => [i.contactId, i.properties, i.attempts])).toEqual([
         ['a', { health: 'red' }, 0],
         ['b', { health: 'red' }, 0],
         ['c', { health: 'green' }, 0],
@@ -59,7 +56,7 @@ describe('rapport outbox retry', () => {
   });
 
   it('refuses usage errors with exit 2 and an unknown portal with exit 1, changing nothing', async () => {
-    const db = seeded();
+    const db = await seeded();
     const cases: [string[], number, RegExp][] = [
       [['outbox'], 2, /Usage: rapport outbox retry/],
       [['outbox', 'flush'], 2, /unknown subcommand "flush" \(expected retry\)/],

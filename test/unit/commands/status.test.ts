@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CrmRecord } from '../../../src/connectors/types.ts';
+import type { CrmRecord, Cursor } from '../../../src/connectors/types.ts';
 import { createStore } from '../../../src/store/index.ts';
 import { rapportInProcess } from '../../support/cli.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -20,7 +20,7 @@ const contact = (id: string): CrmRecord => ({
 });
 
 /** A store as a running daemon leaves it: one portal, streams run, a parked write, API usage, a model. */
-function seeded(): string {
+async function seeded(): Promise<string> {
   dir = tempDir();
   const path = join(dir.path, 'r.db');
   let now = Date.now() - 120_000;
@@ -28,18 +28,15 @@ function seeded(): string {
   await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'https://api.hubapi.com', scopes: [] });
   await store.records.upsertPage([contact('10'), contact('11')]);
   const ok = await store.syncRuns.start('hubspot:1', 'contacts');
-  await store.syncRuns.progress(ok, 1, 2);
+  await store.commitPage({ portal: 'hubspot:1', stream: 'contacts', records: [], cursor: 'c1' as Cursor, run: { id: ok, pages: 1, records: 2 } });
   await store.syncRuns.finish(ok, 'ok');
   const failed = await store.syncRuns.start('hubspot:1', 'tickets');
   await store.syncRuns.finish(failed, 'failed', { kind: 'forbidden', message: 'missing scope tickets' });
   await store.outbox.enqueue('hubspot:1', '11', { health: 'red' });
-  await store.outbox.markFailed('hubspot:1', { contactId: '11', properties: { health: 'red' }, attempts: 0 }, 'invalid_request: Object not found', {
-    retryable: false,
-    maxAttempts: 5,
-  });
+  await store.outbox.settle('hubspot:1', { written: [], failed: [{ item: { contactId: '11', properties: { health: 'red' }, attempts: 0 }, error: 'invalid_request: Object not found', retryable: false }] }, { maxAttempts: 5 });
   await store.apiUsage.record('hubspot:1', 330, 2);
-  await store.models.save('hubspot:1', { kind: 'churn', version: 'm0', trainedAt: now - 1000, params: {}, metrics: { auc: 0.5 } });
-  await store.models.save('hubspot:1', { kind: 'churn', version: 'm1', trainedAt: now, params: {}, metrics: { auc: 0.91, ece: 0.02, test_n: 500 } });
+  await store.models.saveAll('hubspot:1', [{ kind: 'churn', version: 'm0', trainedAt: now - 1000, params: {}, metrics: { auc: 0.5 } }]);
+  await store.models.saveAll('hubspot:1', [{ kind: 'churn', version: 'm1', trainedAt: now, params: {}, metrics: { auc: 0.91, ece: 0.02, test_n: 500 } }]);
   now += 120_000;
   await store.close();
   return path;
@@ -47,7 +44,7 @@ function seeded(): string {
 
 describe('rapport status', () => {
   it('--json reports per portal: streams with lag and last error, API usage against the limit, outbox and parked writes, models', async () => {
-    const db = seeded();
+    const db = await seeded();
     const r = await rapportInProcess(['status', '--json'], { RAPPORT_DB: db, HUBSPOT_RATE_LIMIT: '110' });
     expect(r.code).toBe(0);
     const [p] = JSON.parse(r.stdout) as [Record<string, unknown> & { streams: Record<string, unknown>[] }];
@@ -67,7 +64,7 @@ describe('rapport status', () => {
   });
 
   it('prints a table a human can read, and says when nothing is installed', async () => {
-    const db = seeded();
+    const db = await seeded();
     const r = await rapportInProcess(['status'], { RAPPORT_DB: db });
     expect(r.stdout).toMatch(/hubspot:1 {2}CONNECTED/);
     expect(r.stdout).toMatch(/330 calls, 2 answered 429; busiest minute 330 calls = 50% of the 110\/10 s limit/);

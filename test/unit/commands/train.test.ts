@@ -4,7 +4,7 @@ import { generatedStore } from '../report/generated-store.ts';
 
 describe('rapport train', () => {
   it('prints counts as integers and metrics with a fixed number of decimals', async () => {
-    const env = generatedStore('hubspot:7', 400);
+    const env = await generatedStore('hubspot:7', 400);
     await env.store.portals.upsert({ portal: 'hubspot:7', crm: 'hubspot', externalId: '7', baseUrl: 'http://127.0.0.1:1', scopes: [] });
     await env.store.close();
     try {

@@ -24,10 +24,10 @@ describe('user-facing text names no source files', () => {
   });
 
   it('not the report', async () => {
-    const env = generatedStore('hubspot:7', 300);
+    const env = await generatedStore('hubspot:7', 300);
     try {
-      trainPortal(env.store, 'hubspot:7', { now: GEN_NOW });
-      scoreContacts(env.store, 'hubspot:7', { contactIds: 'all', now: GEN_NOW });
+      await trainPortal(env.store, 'hubspot:7', { now: GEN_NOW });
+      await scoreContacts(env.store, 'hubspot:7', { contactIds: 'all', now: GEN_NOW });
       const r = await buildReport(env.store, 'hubspot:7', { generatedAt: GEN_NOW });
       if ('error' in r) throw new Error(r.message);
       expect(r.html).toContain('same time split as training');

@@ -27,15 +27,15 @@ async function cli(args: string[], env: Record<string, string>) {
 }
 
 /** A database file with a few contacts of PORTAL (scored unless told otherwise), and optionally a second portal. */
-function database(opts: { score?: boolean; otherPortal?: boolean } = {}): { env: Record<string, string>; dir: string } {
+async function database(opts: { score?: boolean; otherPortal?: boolean } = {}): Promise<{ env: Record<string, string>; dir: string }> {
   dir = tempDir('rapport-report-cmd-');
   const db = join(dir.path, 'r.db');
   const store = createStore({ path: db, now: () => NOW });
   await store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b')]);
-  if (opts.score !== false) scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+  if (opts.score !== false) await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
   if (opts.otherPortal === true) {
     await store.records.upsertPage([{ ...contact('z'), portal: 'hubspot:99' }]);
-    scoreContacts(store, 'hubspot:99', { contactIds: 'all', now: NOW });
+    await scoreContacts(store, 'hubspot:99', { contactIds: 'all', now: NOW });
   }
   await store.close();
   return { env: { RAPPORT_DB: db }, dir: dir.path };
@@ -43,7 +43,7 @@ function database(opts: { score?: boolean; otherPortal?: boolean } = {}): { env:
 
 describe('rapport report', () => {
   it('writes the HTML file and says where', async () => {
-    const { env, dir: d } = database();
+    const { env, dir: d } = await database();
     const out = join(d, 'report.html');
     const r = await cli(['--out', out], env);
     expect(r.err).toBe('');
@@ -61,7 +61,7 @@ describe('rapport report', () => {
   });
 
   it('--json summarises with the KPI values; --portal picks one of several portals', async () => {
-    const { env, dir: d } = database({ otherPortal: true });
+    const { env, dir: d } = await database({ otherPortal: true });
     const ambiguous = await cli(['--out', join(d, 'x.html')], env);
     expect(ambiguous.code).toBe(EXIT.failure);
     expect(ambiguous.err).toContain('several portals (hubspot:42, hubspot:99): choose one with --portal');
@@ -75,7 +75,7 @@ describe('rapport report', () => {
   });
 
   it('says to run train and score first when nothing is scored, and writes nothing', async () => {
-    const { env, dir: d } = database({ score: false });
+    const { env, dir: d } = await database({ score: false });
     const out = join(d, 'report.html');
     const r = await cli(['--out', out, '--portal', PORTAL], env);
     expect(r.code).toBe(EXIT.failure);
@@ -89,7 +89,7 @@ describe('rapport report', () => {
   });
 
   it('rejects a missing --out, bad numbers, unknown portals and unwritable paths with clear messages', async () => {
-    const { env, dir: d } = database();
+    const { env, dir: d } = await database();
     const noOut = await cli([], env);
     expect(noOut.code).toBe(EXIT.usage);
     expect(noOut.err).toContain('--out FILE is required');

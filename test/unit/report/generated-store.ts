@@ -10,7 +10,7 @@ export const GEN_NOW = Date.UTC(2026, 5, 1);
 
 
 /** Generates `contacts` contacts (seeded) into a fresh store file; returns it with a cleanup. */
-export function generatedStore(portal: string, contacts: number, seed = 11): { store: Store; path: string; cleanup: () => void } {
+export async function generatedStore(portal: string, contacts: number, seed = 11): Promise<{ store: Store; path: string; cleanup: () => Promise<void> }> {
   const dir = tempDir('rapport-report-');
   const path = join(dir.path, 'r.db');
   const store = createStore({ path, now: () => GEN_NOW });
@@ -22,7 +22,7 @@ export function generatedStore(portal: string, contacts: number, seed = 11): { s
   return {
     store,
     path,
-    cleanup: () => {
+    cleanup: async () => {
       try {
         await store.close();
       } catch {

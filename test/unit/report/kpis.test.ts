@@ -64,11 +64,11 @@ function handMade(): CrmRecord[] {
 }
 
 describe('report KPIs on a hand-made store', () => {
-  it('equal the values computed by hand, over the stated windows', () => {
+  it('equal the values computed by hand, over the stated windows', async () => {
     env = openStore();
-    load(env.store, handMade());
-    scoreContacts(env.store, PORTAL, { contactIds: 'all', now: NOW });
-    const data = collectReport(env.store, PORTAL) as ReportData;
+    await load(env.store, handMade());
+    await scoreContacts(env.store, PORTAL, { contactIds: 'all', now: NOW });
+    const data = await collectReport(env.store, PORTAL) as ReportData;
     expect('error' in data).toBe(false);
     expect(data.asOf).toBe(NOW); // the last scoring
     const k = Object.fromEntries(data.kpis.map((x) => [x.key, x]));
@@ -103,7 +103,8 @@ describe('report KPIs on a hand-made store', () => {
     expect(k['feedback_rate']?.n).toBe(6);
     expect(k['feedback_rate']?.value).toBe(50);
     // CLV: the mean of the saved per-contact CLV over buyers (a, b, c, e), read back independently.
-    const clvs = ['a', 'b', 'c', 'e'].map((id) => env?.store.scores.get(PORTAL, id)?.extra['clv'] as number);
+    const clvs: number[] = [];
+    for (const id of ['a', 'b', 'c', 'e']) clvs.push((await env?.store.scores.get(PORTAL, id))?.extra['clv'] as number);
     expect(k['avg_clv']?.n).toBe(4);
     expect(k['avg_clv']?.value).toBeCloseTo(clvs.reduce((s, v) => s + v, 0) / 4, 6);
 
@@ -113,9 +114,9 @@ describe('report KPIs on a hand-made store', () => {
 
   it('a shorter window changes what counts, and the page shows the tiles with notices instead of curves', async () => {
     env = openStore();
-    load(env.store, handMade());
-    scoreContacts(env.store, PORTAL, { contactIds: 'all', now: NOW });
-    const short = collectReport(env.store, PORTAL, { windowDays: 15 }) as ReportData;
+    await load(env.store, handMade());
+    await scoreContacts(env.store, PORTAL, { contactIds: 'all', now: NOW });
+    const short = await collectReport(env.store, PORTAL, { windowDays: 15 }) as ReportData;
     // only a's 5 and 10 d answers are within 15 days (c's 15 d NPS is on the edge: (now − 15 d, now] excludes it)
     expect(short.kpis.find((x) => x.key === 'csat')?.value).toBe(100);
     expect(short.kpis.find((x) => x.key === 'nps')?.n).toBe(1);
@@ -144,12 +145,12 @@ describe('report KPIs on a hand-made store', () => {
     expect(median([])).toBeNull();
   });
 
-  it('says to score first when nothing is scored, and names an empty cache', () => {
+  it('says to score first when nothing is scored, and names an empty cache', async () => {
     env = openStore();
-    const nothing = collectReport(env.store, PORTAL);
+    const nothing = await collectReport(env.store, PORTAL);
     expect(nothing).toMatchObject({ error: 'not_scored' });
     expect((nothing as { message: string }).message).toContain('rapport score --all');
-    load(env.store, [contact('a')]);
-    expect(collectReport(env.store, PORTAL)).toMatchObject({ error: 'not_scored' });
+    await load(env.store, [contact('a')]);
+    expect(await collectReport(env.store, PORTAL)).toMatchObject({ error: 'not_scored' });
   });
 });

@@ -18,10 +18,10 @@ const PORTAL = 'hubspot:7';
 const N = 800;
 let env: { store: Store; cleanup: () => void };
 
-beforeAll(() => {
-  env = generatedStore(PORTAL, N);
-  trainPortal(env.store, PORTAL, { now: GEN_NOW });
-  scoreContacts(env.store, PORTAL, { contactIds: 'all', now: GEN_NOW });
+beforeAll(async () => {
+  env = await generatedStore(PORTAL, N);
+  await trainPortal(env.store, PORTAL, { now: GEN_NOW });
+  await scoreContacts(env.store, PORTAL, { contactIds: 'all', now: GEN_NOW });
 });
 afterAll(() => env.cleanup());
 
@@ -39,7 +39,7 @@ describe('rapport report on a synthetic portal', () => {
     expect(data.atRisk).toHaveLength(20);
     const risks = data.atRisk.map((c) => c.churnRisk);
     expect([...risks].sort((a, b) => b - a)).toEqual(risks);
-    const max = env.store.db.prepare<[string], { m: number }>('SELECT MAX(churn_risk) AS m FROM scores WHERE portal = ?').get(PORTAL)?.m;
+    const max = (await env.store.scores.topChurnRisk(PORTAL, 1))[0]?.churnRisk;
     expect(risks[0]).toBe(max);
     expect(data.atRisk.filter((c) => c.reasons.length > 0).length).toBeGreaterThan(15);
     expect(html.match(/<tr><td>[^<]*<span class="meta">#/g)?.length).toBe(20);
@@ -100,8 +100,8 @@ describe('rapport report on a synthetic portal', () => {
     for (const k of data.kpis) expect(Number.isFinite(k.value), k.key).toBe(true);
   });
 
-  it('recomputes the held-out curves on the same time split as training', () => {
-    const data = collectReport(env.store, PORTAL, { sampleSize: N }) as ReportData;
+  it('recomputes the held-out curves on the same time split as training', async () => {
+    const data = await collectReport(env.store, PORTAL, { sampleSize: N }) as ReportData;
     expect(data.sampled).toBe(N);
     const churn = data.evaluation.churn;
     const stored = data.stored.churn?.metrics ?? {};
@@ -118,9 +118,9 @@ describe('rapport report on a synthetic portal', () => {
     expect(churn.testCut).toBeGreaterThan(churn.trainCut);
   });
 
-  it('bounds the heavy charts by the sample size; KPIs stay exact over all contacts', () => {
-    const full = collectReport(env.store, PORTAL, { sampleSize: N }) as ReportData;
-    const small = collectReport(env.store, PORTAL, { sampleSize: 200 }) as ReportData;
+  it('bounds the heavy charts by the sample size; KPIs stay exact over all contacts', async () => {
+    const full = await collectReport(env.store, PORTAL, { sampleSize: N }) as ReportData;
+    const small = await collectReport(env.store, PORTAL, { sampleSize: 200 }) as ReportData;
     expect(small.sampled).toBeLessThanOrEqual(200);
     expect(small.sampled).toBeGreaterThan(100);
     if ('points' in small.segments) expect(small.segments.points.length).toBeLessThanOrEqual(200);

@@ -18,13 +18,13 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function seededStore(): { store: Store; dbPath: string } {
+async function seededStore(): Promise<{ store: Store; dbPath: string }> {
   const dir = tempDir('rapport-report-http-');
   const dbPath = join(dir.path, 'r.db');
   const store = createStore({ path: dbPath, now: () => NOW });
   await store.records.upsertPage([contact('a'), purchase('a', 20), survey('a', 'NPS', 10, 3), contact('b')]);
-  scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
-  cleanups.push(() => {
+  await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+  cleanups.push(async () => {
     await store.close();
     dir.cleanup();
   });
@@ -39,7 +39,7 @@ async function listen(fetch: (req: Request, env: unknown) => Response | Promise<
   const s = server as ReturnType<typeof serve>;
   cleanups.push(
     () =>
-      new Promise<void>((res) => {
+      new Promise<void>(async (res) => {
         if ('closeAllConnections' in s) s.closeAllConnections();
         await s.close(() => res());
       }),
@@ -49,7 +49,7 @@ async function listen(fetch: (req: Request, env: unknown) => Response | Promise<
 
 describe('GET /report', () => {
   it('is mounted on the operator listener (not the public one) and serves the page to a loopback client', async () => {
-    const { store, dbPath } = seededStore();
+    const { store, dbPath } = await seededStore();
     const config = loadConfig(
       {
         RAPPORT_DB: dbPath,
@@ -60,7 +60,7 @@ describe('GET /report', () => {
       },
       join(dbPath, '..', 'none.json'),
     );
-    const { app, operator } = createApps({
+    const { app, operator } = await createApps({
       store,
       config,
       logger: createLogger({ level: 'silent' }),
@@ -83,7 +83,7 @@ describe('GET /report', () => {
   });
 
   it('rebuilds only when the scores changed; clear errors for a bad or unscored portal; refuses non-loopback clients', async () => {
-    const { store } = seededStore();
+    const { store } = await seededStore();
     const lines: string[] = [];
     const logger = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(s) } });
     const routes = createReportRoutes({ store, logger });
@@ -94,7 +94,7 @@ describe('GET /report', () => {
     const second = await (await fetch(`${url}/?portal=${PORTAL}`)).text();
     expect(second).toBe(first);
     expect(built()).toBe(1);
-    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW + DAY }); // a new scoring: a new as-of
+    await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW + DAY }); // a new scoring: a new as-of
     const third = await (await fetch(`${url}/?portal=${PORTAL}`)).text();
     expect(built()).toBe(2);
     expect(third).not.toBe(first);

@@ -3,29 +3,19 @@
  * them, per portal from configuration; inbound messages, tickets and survey answers never decide
  * the label. Hand-built histories with known answers.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CrmRecord } from '../../../src/connectors/types.ts';
 import { DEFAULT_CHURN_DEFINITION, type ChurnDefinition } from '../../../src/scoring/churn.ts';
 import { churnDefinitionFor, parseChurnSettings } from '../../../src/scoring/churn-definition.ts';
 import { churnEvidence, churnLabel } from '../../../src/scoring/churn-label.ts';
-import { readContacts } from '../../../src/scoring/features.ts';
-import type { Store } from '../../../src/store/index.ts';
-import { contact, DAY, engagement, load, NOW, openStore, PORTAL, purchase, survey, ticket } from './fixtures.ts';
-
-let env: { store: Store; cleanup: () => void } | undefined;
-afterEach(() => env?.cleanup());
+import { contact, DAY, engagement, inputOf as fixtureInput, NOW, purchase, survey, ticket } from './fixtures.ts';
 
 const BG = { r: 0.35, alpha: 6, a: 0.8, b: 2.5 };
 /** the cut-off: 400 days ago; with H = 90 and Q = 270 the window ends 40 days ago */
 const CUT = NOW - 400 * DAY;
 
-function inputOf(records: CrmRecord[], id = 'c1') {
-  env = openStore();
-  load(env.store, records);
-  const [input] = readContacts(env.store, PORTAL, [id]);
-  if (input === undefined) throw new Error('contact not loaded');
-  return input;
-}
+// labels are pure over a contact's records: assembled in memory, no store
+const inputOf = (records: CrmRecord[], id = 'c1') => fixtureInput(records, id);
 
 const lostDeal = (contactId: string, closedDaysAgo: number, stage: string): CrmRecord => {
   const r = purchase(contactId, closedDaysAgo);
@@ -41,7 +31,6 @@ describe('churn definition', () => {
     const gone = churnEvidence(inputOf(buyer()), CUT, def, undefined, NOW);
     expect(gone).toMatchObject({ quiet: true, explicit: false });
     expect(churnLabel(gone, BG, def.confirmDays / 7)).toBeGreaterThan(0.5);
-    env?.cleanup();
     const stayed = churnEvidence(inputOf([...buyer(), purchase('c1', 200)]), CUT, def, undefined, NOW);
     expect(stayed.quiet).toBe(false);
     expect(churnLabel(stayed, BG, def.confirmDays / 7)).toBe(0);
@@ -57,7 +46,6 @@ describe('churn definition', () => {
     ];
     const e = churnEvidence(inputOf(busy), CUT, def, undefined, NOW);
     expect(e.quiet).toBe(true);
-    env?.cleanup();
     // the same label as without any of that activity
     const bare = churnEvidence(inputOf(buyer()), CUT, def, undefined, NOW);
     expect(churnLabel(e, BG, 270 / 7)).toBeCloseTo(churnLabel(bare, BG, 270 / 7), 12);
@@ -66,7 +54,6 @@ describe('churn definition', () => {
   it('a plain window (confirmDays 0) looks only at (cut, cut + H]', () => {
     const plain: ChurnDefinition = { ...def, confirmDays: 0 };
     expect(churnEvidence(inputOf([...buyer(), purchase('c1', 350)]), CUT, plain, undefined, NOW).quiet).toBe(false);
-    env?.cleanup();
     // a purchase after the horizon does not rescue a plain window
     expect(churnEvidence(inputOf([...buyer(), purchase('c1', 200)]), CUT, plain, undefined, NOW)).toEqual({ quiet: true, explicit: false, atHorizon: null });
   });
@@ -78,16 +65,13 @@ describe('churn definition', () => {
     const e = churnEvidence(inputOf(history), CUT, signals, undefined, NOW);
     expect(e).toEqual({ quiet: true, explicit: true, atHorizon: null });
     expect(churnLabel(e, BG, 270 / 7)).toBe(1);
-    env?.cleanup();
     // without the mapping the same history is judged on purchases only (the purchase at 330 d is
     // in the horizon, none in the confirmation window): quiet, soft label < 1
     const unmapped = churnEvidence(inputOf(history), CUT, def, undefined, NOW);
     expect(unmapped.explicit).toBe(false);
-    env?.cleanup();
     // a closed-lost deal in another stage (an upsell) is not a loss
     const upsell = churnEvidence(inputOf([...buyer(), purchase('c1', 200), lostDeal('c1', 320, 'closedlost')]), CUT, signals, undefined, NOW);
     expect(upsell.explicit).toBe(false);
-    env?.cleanup();
     // bought again after the lost renewal: not churned
     const back = churnEvidence(inputOf([...history, purchase('c1', 150)]), CUT, signals, undefined, NOW);
     expect(back).toMatchObject({ quiet: false, explicit: false });
@@ -97,7 +81,6 @@ describe('churn definition', () => {
     const signals: ChurnDefinition = { ...def, signals: { lostDealStages: [], lostLifecycleStages: ['other'] } };
     const history = [contact('c1', { createdAt: NOW - 720 * DAY, lifecycleStage: 'other' }), purchase('c1', 700), purchase('c1', 420)];
     expect(churnEvidence(inputOf(history), CUT, signals, undefined, NOW).explicit).toBe(true);
-    env?.cleanup();
     const neverBought = [contact('c1', { createdAt: NOW - 720 * DAY, lifecycleStage: 'other' })];
     expect(churnEvidence(inputOf(neverBought), CUT, signals, undefined, NOW).explicit).toBe(false);
   });

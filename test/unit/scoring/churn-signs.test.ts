@@ -63,16 +63,18 @@ describe('the cold-start churn prior', () => {
 });
 
 describe('the churn model trained on a synthetic account', () => {
-  let env: ReturnType<typeof generatedStore>;
+  let env: Awaited<ReturnType<typeof generatedStore>>;
   let models: PortalModels;
   let inputs: ContactInput[];
   const PORTAL = 'hubspot:77';
 
-  beforeAll(() => {
-    env = generatedStore(PORTAL, 2500, 21);
-    trainPortal(env.store, PORTAL, { now: GEN_NOW });
-    models = loadPortalModels(env.store, PORTAL);
-    inputs = [...readContactChunks(env.store, PORTAL)].flat().slice(0, 400);
+  beforeAll(async () => {
+    env = await generatedStore(PORTAL, 2500, 21);
+    await trainPortal(env.store, PORTAL, { now: GEN_NOW });
+    models = await loadPortalModels(env.store, PORTAL);
+    const chunks: ContactInput[][] = [];
+    for await (const chunk of readContactChunks(env.store, PORTAL)) chunks.push(chunk);
+    inputs = chunks.flat().slice(0, 400);
   }, 120_000);
   afterAll(() => env.cleanup());
 
@@ -148,8 +150,8 @@ describe('the churn model trained on a synthetic account', () => {
     },
   };
 
-  it('property: adding one event never moves churn risk against its direction', () => {
-    const companies = loadCompanies(env.store, PORTAL);
+  it('property: adding one event never moves churn risk against its direction', async () => {
+    const companies = await loadCompanies(env.store, PORTAL);
     const churnOf = (input: ContactInput) =>
       scoreOne(input, input.companyId === null ? undefined : companies.get(input.companyId), models, GEN_NOW).churnRisk.value;
     fc.assert(

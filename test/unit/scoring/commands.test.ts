@@ -22,7 +22,7 @@ async function cli(args: string[], env: Record<string, string>) {
   return { code, out, err };
 }
 
-function seeded(): Record<string, string> {
+async function seeded(): Promise<Record<string, string>> {
   dir = tempDir('rapport-cmd-');
   const db = join(dir.path, 'r.db');
   const store = createStore({ path: db });
@@ -41,7 +41,7 @@ describe('rapport score / rapport train', () => {
   });
 
   it('scores a portal from the cache and reports JSON; a second run has nothing dirty', async () => {
-    const env = seeded();
+    const env = await seeded();
     const r = await cli(['score', '--portal', PORTAL, '--json'], env);
     expect(r.err).toBe('');
     expect(r.code).toBe(EXIT.ok);
@@ -54,7 +54,7 @@ describe('rapport score / rapport train', () => {
   });
 
   it('trains (cold start on a tiny cache) and prints the metrics line per model', async () => {
-    const env = seeded();
+    const env = await seeded();
     const r = await cli(['train', '--portal', PORTAL], env);
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toMatch(/^hubspot:42: model m\d{8}T\d{4}/);
@@ -62,7 +62,7 @@ describe('rapport score / rapport train', () => {
   });
 
   it('clear errors: bad flag, malformed or unknown portal, nothing installed', async () => {
-    const env = seeded();
+    const env = await seeded();
     const bad = await cli(['score', '--bogus'], env);
     expect(bad.code).toBe(EXIT.usage);
     expect(bad.err).toContain("Unknown option '--bogus'");

@@ -1,23 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { computeFeatures, outcomesBetween, readContactChunks, readContacts, NEVER_DAYS } from '../../../src/scoring/features.ts';
+import { computeFeatures, outcomesBetween, readContactChunks, NEVER_DAYS } from '../../../src/scoring/features.ts';
 import { sentimentOf } from '../../../src/scoring/sentiment.ts';
-import { contact, daysAgo, engagement, load, NOW, openStore, purchase, survey, ticket, PORTAL, DAY } from './fixtures.ts';
+import { contact, daysAgo, engagement, inputOf, load, NOW, openStore, purchase, survey, ticket, PORTAL, DAY } from './fixtures.ts';
 import type { Store } from '../../../src/store/index.ts';
 
-let env: { store: Store; cleanup: () => void } | undefined;
-afterEach(() => env?.cleanup());
-
-function one(store: Store, id: string) {
-  const [input] = readContacts(store, PORTAL, [id]);
-  if (input === undefined) throw new Error(`no contact ${id}`);
-  return input;
-}
+// computeFeatures is pure: its inputs are assembled in memory (fixtures.inputOf), no store.
+let env: { store: Store; cleanup: () => Promise<void> } | undefined;
+afterEach(async () => {
+  await env?.cleanup();
+  env = undefined;
+});
 
 describe('features as of a date', () => {
-  it('counts only events at or before as-of and rebuilds past state from dates (no leakage)', () => {
-    env = openStore();
-    const { store } = env;
-    load(store, [
+  it('counts only events at or before as-of and rebuilds past state from dates (no leakage)', async () => {
+    const records = [
       contact('c1'),
       purchase('c1', 300, 500),
       purchase('c1', 150, 700),
@@ -28,8 +24,8 @@ describe('features as of a date', () => {
       survey('c1', 'CSAT', 5, 200),
       engagement('emails', 'c1', 105, 'inbound', 'thanks, great help'),
       engagement('calls', 'c1', 10, 'inbound'),
-    ]);
-    const input = one(store, 'c1');
+    ];
+    const input = inputOf(records, 'c1');
     const asOf = daysAgo(100);
     const f = computeFeatures(input, asOf, undefined, NOW);
     expect(f.exists).toBe(true);
@@ -63,21 +59,19 @@ describe('features as of a date', () => {
     expect(o).toEqual({ purchased: true, inboundActivity: true, newTicket: true });
   });
 
-  it('a contact created after as-of does not exist yet; never-bought contacts get the cap', () => {
-    env = openStore();
-    load(env.store, [contact('new', { createdAt: daysAgo(10) })]);
-    const f = computeFeatures(one(env.store, 'new'), daysAgo(30), undefined, NOW);
+  it('a contact created after as-of does not exist yet; never-bought contacts get the cap', async () => {
+    const records = [contact('new', { createdAt: daysAgo(10) })];
+    const f = computeFeatures(inputOf(records, 'new'), daysAgo(30), undefined, NOW);
     expect(f.exists).toBe(false);
-    const g = computeFeatures(one(env.store, 'new'), NOW, undefined, NOW);
+    const g = computeFeatures(inputOf(records, 'new'), NOW, undefined, NOW);
     expect(g.exists).toBe(true);
     expect(g.recencyDays).toBe(NEVER_DAYS);
     expect(g.daysSinceInbound).toBe(NEVER_DAYS);
     expect(g.tenureDays).toBeCloseTo(10, 6);
   });
 
-  it('bad data is named and lowers the data-quality figure, never throws', () => {
-    env = openStore();
-    load(env.store, [
+  it('bad data is named and lowers the data-quality figure, never throws', async () => {
+    const records = [
       { ...contact('bad', { createdAt: NOW + 30 * DAY }), issues: ['possible duplicate of contact 7'] },
       { ...purchase('bad', 40, null, 'N/A'), issues: ['not_a_number:amount'] },
       { ...purchase('bad', 30, 100), issues: ['future_date:createdate', 'duplicate_email'] },
@@ -85,8 +79,8 @@ describe('features as of a date', () => {
       survey('bad', 'CSAT', null, 25, null, 'five'),
       engagement('emails', 'bad', -5, 'inbound'), // dated in the future
       { ...ticket('bad', 10), data: { ...(ticket('bad', 10).data as object), createdAt: null } as never },
-    ]);
-    const f = computeFeatures(one(env.store, 'bad'), NOW, undefined, NOW);
+    ];
+    const f = computeFeatures(inputOf(records, 'bad'), NOW, undefined, NOW);
     expect(f.dataIssues).toEqual(
       expect.arrayContaining([
         'possible duplicate of contact 7',
@@ -109,7 +103,7 @@ describe('features as of a date', () => {
     expect(f.exists).toBe(true); // an impossible create date is ignored, not trusted
   });
 
-  it('reads every contact once, in bounded chunks, with its linked records', () => {
+  it('reads every contact once, in bounded chunks, with its linked records', async () => {
     env = openStore();
     const recs = [];
     for (let i = 0; i < 7; i++) {
@@ -117,8 +111,9 @@ describe('features as of a date', () => {
       recs.push(contact(id), purchase(id, 10 + i), engagement('calls', id, 5, 'inbound'));
     }
     recs.push({ ...contact('gone'), deleted: true });
-    load(env.store, recs);
-    const chunks = [...readContactChunks(env.store, PORTAL, 3)];
+    await load(env.store, recs);
+    const chunks = [];
+    for await (const chunk of readContactChunks(env.store, PORTAL, 3)) chunks.push(chunk);
     expect(chunks.map((c) => c.length)).toEqual([3, 3, 1]);
     const all = chunks.flat();
     expect(all.map((c) => c.id)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6']);

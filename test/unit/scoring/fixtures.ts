@@ -9,6 +9,7 @@ import type {
   ContactData,
   EngagementType,
 } from '../../../src/connectors/types.ts';
+import type { ContactInput } from '../../../src/scoring/features.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -102,18 +103,31 @@ function linked(type: CrmRecord['type'], contactId: string, data: CrmRecord['dat
   return { portal: PORTAL, type, id: nextId(type.slice(0, 2)), contactIds: [contactId], companyId: null, updatedAt, deleted: false, data };
 }
 
-export function openStore(now: () => number = () => NOW): { store: Store; cleanup: () => void } {
+export function openStore(now: () => number = () => NOW): { store: Store; cleanup: () => Promise<void> } {
   const dir = tempDir('rapport-scoring-');
   const store = createStore({ path: join(dir.path, 'r.db'), now });
   return {
     store,
-    cleanup: () => {
+    cleanup: async () => {
       await store.close();
       dir.cleanup();
     },
   };
 }
 
-export function load(store: Store, records: readonly CrmRecord[]): void {
+export async function load(store: Store, records: readonly CrmRecord[]): Promise<void> {
   await store.records.upsertPage(records);
+}
+
+/**
+ * A contact and its live linked records as scoring reads them, assembled in memory (no store):
+ * what `readContacts` returns for these records, for the pure feature and label tests.
+ */
+export function inputOf(records: readonly CrmRecord[], id: string): ContactInput {
+  const c = records.find((r) => r.type === 'contacts' && r.id === id && !r.deleted);
+  if (c === undefined) throw new Error(`no live contact ${id}`);
+  const linked = records
+    .filter((r) => r.type !== 'contacts' && !r.deleted && (r.contactIds ?? []).includes(id))
+    .map((r) => ({ type: r.type, id: r.id, data: r.data, issues: r.issues ?? [] }));
+  return { id, companyId: c.companyId, data: c.data as ContactData, issues: c.issues ?? [], linked };
 }

@@ -12,16 +12,16 @@ afterEach(() => cleanup?.());
 
 describe('scoring on all cores', () => {
   it('worker threads score every contact exactly once, with the same results as one thread', async () => {
-    const g = generatedStore(PORTAL, 400, 3);
+    const g = await generatedStore(PORTAL, 400, 3);
     cleanup = g.cleanup;
-    const models = loadPortalModels(g.store, PORTAL);
-    const companies = loadCompanies(g.store, PORTAL);
+    const models = await loadPortalModels(g.store, PORTAL);
+    const companies = await loadCompanies(g.store, PORTAL);
     const serial = new Map<string, ContactScores>();
-    for (const chunk of readContactChunks(g.store, PORTAL)) {
+    for await (const chunk of readContactChunks(g.store, PORTAL)) {
       for (const c of chunk) serial.set(c.id, scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, GEN_NOW));
     }
     const parallel: ContactScores[] = [];
-    const r = await scoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 3, chunkSize: 50, onBatch: (b) => parallel.push(...b) });
+    const r = await scoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 3, chunkSize: 50, onBatch: (b) => void parallel.push(...b) });
     expect(r.workers).toBeGreaterThan(1);
     expect(r.scored).toBe(serial.size);
     expect(new Set(parallel.map((s) => s.contactId)).size).toBe(parallel.length);
@@ -30,14 +30,14 @@ describe('scoring on all cores', () => {
   });
 
   it('rescoreAllInParallel saves every score and enqueues the changed values; a second run enqueues nothing', async () => {
-    const g = generatedStore(PORTAL, 200, 4);
+    const g = await generatedStore(PORTAL, 200, 4);
     cleanup = g.cleanup;
     const first = await rescoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 2 });
-    const contacts = await g.store.records.counts(PORTAL)['contacts']?.live ?? 0;
+    const contacts = (await g.store.records.counts(PORTAL))['contacts']?.live ?? 0;
     expect(first.scored).toBe(contacts);
     expect(await g.store.scores.count(PORTAL)).toBe(contacts);
     expect(first.enqueued).toBe(contacts);
-    for (const item of await g.store.outbox.due(PORTAL, 10_000)) await g.store.outbox.markWritten(PORTAL, item);
+    for (const item of await g.store.outbox.due(PORTAL, 10_000)) await g.store.outbox.settle(PORTAL, { written: [item], failed: [] }, { maxAttempts: 5 });
     const second = await rescoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 2 });
     expect(second).toEqual({ scored: contacts, enqueued: 0 });
   });

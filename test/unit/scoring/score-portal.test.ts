@@ -9,19 +9,19 @@ afterEach(() => env?.cleanup());
 const NEUTRAL_KEYS = ['churn_risk', 'health', 'loyalty', 'model_version', 'reasons', 'satisfaction', 'scored_at', 'service_need'];
 
 /** Pretends the write-back sent everything pending. */
-function drainOutbox(store: Store) {
-  for (const item of await store.outbox.due(PORTAL, 1000)) await store.outbox.markWritten(PORTAL, item);
+async function drainOutbox(store: Store) {
+  for (const item of await store.outbox.due(PORTAL, 1000)) await store.outbox.settle(PORTAL, { written: [item], failed: [] }, { maxAttempts: 5 });
 }
 
 describe('scoreContacts', () => {
-  it('scores all contacts, keeps history, clears dirty marks and enqueues the neutral-key properties', () => {
+  it('scores all contacts, keeps history, clears dirty marks and enqueues the neutral-key properties', async () => {
     let clock = NOW;
     env = openStore(() => clock);
     const { store } = env;
-    load(store, [contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b'), ticket('b', 3)]);
+    await load(store, [contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10), contact('b'), ticket('b', 3)]);
     expect(await store.dirty.count(PORTAL)).toBe(2);
     clock += 1000;
-    const res = scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    const res = await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
     expect(res).toEqual({ scored: 2, enqueued: 2 });
     expect(await store.dirty.count(PORTAL)).toBe(0);
     expect(await store.scores.count(PORTAL)).toBe(2);
@@ -38,28 +38,28 @@ describe('scoreContacts', () => {
     expect(pa?.['reasons']).toMatch(/Churn risk \d+: /);
   });
 
-  it('enqueues nothing when only scored_at would change, and only the changed values otherwise', () => {
+  it('enqueues nothing when only scored_at would change, and only the changed values otherwise', async () => {
     let clock = NOW;
     env = openStore(() => clock);
     const { store } = env;
-    load(store, [contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10)]);
-    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    await load(store, [contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10)]);
+    await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
     drainOutbox(store);
-    expect(await store.outbox.stats(PORTAL).pending).toBe(0);
+    expect((await store.outbox.stats(PORTAL)).pending).toBe(0);
 
     // same data, scored again a minute later: nothing to send, no new history row
     clock += 60_000;
-    const again = scoreContacts(store, PORTAL, { contactIds: ['a'], now: NOW + 60_000 });
+    const again = await scoreContacts(store, PORTAL, { contactIds: ['a'], now: NOW + 60_000 });
     expect(again).toEqual({ scored: 1, enqueued: 0 });
-    expect(await store.outbox.stats(PORTAL).pending).toBe(0);
+    expect((await store.outbox.stats(PORTAL)).pending).toBe(0);
     expect(await store.scores.history(PORTAL, 'a', 0)).toHaveLength(1);
-    expect(await store.scores.get(PORTAL, 'a')?.scoredAt).toBe(NOW + 60_000);
+    expect((await store.scores.get(PORTAL, 'a'))?.scoredAt).toBe(NOW + 60_000);
 
     // a detractor answer arrives: satisfaction (and what depends on it) is enqueued with scored_at
     clock += 60_000;
-    load(store, [survey('a', 'NPS', 0, 0, 'terrible, broken, refund')]);
+    await load(store, [survey('a', 'NPS', 0, 0, 'terrible, broken, refund')]);
     expect(await store.dirty.count(PORTAL)).toBe(1);
-    const changed = scoreContacts(store, PORTAL, { contactIds: 'dirty', now: NOW + 120_000 });
+    const changed = await scoreContacts(store, PORTAL, { contactIds: 'dirty', now: NOW + 120_000 });
     expect(changed).toEqual({ scored: 1, enqueued: 1 });
     expect(await store.dirty.count(PORTAL)).toBe(0);
     const [item] = await store.outbox.due(PORTAL, 10);
@@ -70,15 +70,15 @@ describe('scoreContacts', () => {
     expect(await store.scores.history(PORTAL, 'a', 0)).toHaveLength(2);
   });
 
-  it('a dirty mark set after the read survives; unknown and deleted contacts are cleared, not looped on', () => {
+  it('a dirty mark set after the read survives; unknown and deleted contacts are cleared, not looped on', async () => {
     env = openStore();
     const { store } = env;
-    load(store, [contact('a')]);
+    await load(store, [contact('a')]);
     await store.dirty.mark(PORTAL, 'ghost', NOW);
     await store.dirty.mark(PORTAL, 'a', NOW + DAY); // marked "after" the store clock's now
-    const res = scoreContacts(store, PORTAL, { contactIds: 'dirty', now: NOW });
+    const res = await scoreContacts(store, PORTAL, { contactIds: 'dirty', now: NOW });
     expect(res.scored).toBe(1);
     expect(await store.dirty.peek(PORTAL, 10)).toEqual(['a']);
-    expect(scoreContacts(store, PORTAL, { contactIds: [], now: NOW })).toEqual({ scored: 0, enqueued: 0 });
+    expect(await scoreContacts(store, PORTAL, { contactIds: [], now: NOW })).toEqual({ scored: 0, enqueued: 0 });
   });
 });

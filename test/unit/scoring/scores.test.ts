@@ -12,12 +12,12 @@ let env: { store: Store; cleanup: () => void } | undefined;
 afterEach(() => env?.cleanup());
 
 /** Scores each hand-made contact with the cold-start models. */
-function scoreAll(records: CrmRecord[]): Map<string, ContactScores> {
+async function scoreAll(records: CrmRecord[]): Promise<Map<string, ContactScores>> {
   env = openStore();
-  load(env.store, records);
+  await load(env.store, records);
   const ids = records.filter((r) => r.type === 'contacts').map((r) => r.id);
-  const models = loadPortalModels(env.store, PORTAL);
-  return new Map(readContacts(env.store, PORTAL, ids).map((c) => [c.id, scoreOne(c, undefined, models, NOW)]));
+  const models = await loadPortalModels(env.store, PORTAL);
+  return new Map((await readContacts(env.store, PORTAL, ids)).map((c) => [c.id, scoreOne(c, undefined, models, NOW)]));
 }
 
 const texts = (s: { reasons: { text: string }[] }) => s.reasons.map((r) => r.text);
@@ -28,8 +28,8 @@ const get = (m: Map<string, ContactScores>, id: string) => {
 };
 
 describe('satisfaction', () => {
-  it('happy answers and quick tickets score high, a detractor with reopened tickets low, with reasons', () => {
-    const m = scoreAll([
+  it('happy answers and quick tickets score high, a detractor with reopened tickets low, with reasons', async () => {
+    const m = await scoreAll([
       contact('happy'),
       survey('happy', 'NPS', 10, 20, 'Great service, thanks'),
       survey('happy', 'CSAT', 5, 60),
@@ -58,12 +58,12 @@ describe('satisfaction', () => {
     expect(happy.confidence).toBeGreaterThan(0.5);
   });
 
-  it('one answer moves the score only part of the way (shrinkage)', () => {
-    const m = scoreAll([contact('one'), survey('one', 'NPS', 0, 10), contact('many')]);
+  it('one answer moves the score only part of the way (shrinkage)', async () => {
+    const m = await scoreAll([contact('one'), survey('one', 'NPS', 0, 10), contact('many')]);
     const extra = [];
     for (let i = 0; i < 8; i++) extra.push(survey('many', 'NPS', 0, 10 + i));
     env?.cleanup();
-    const m2 = scoreAll([contact('many'), ...extra]);
+    const m2 = await scoreAll([contact('many'), ...extra]);
     expect(get(m, 'one').satisfaction.value).toBeGreaterThan(get(m2, 'many').satisfaction.value);
     expect(get(m, 'one').satisfaction.value).toBeGreaterThan(30);
     expect(get(m2, 'many').satisfaction.value).toBeLessThan(20);
@@ -71,11 +71,11 @@ describe('satisfaction', () => {
 });
 
 describe('loyalty', () => {
-  it('a frequent recent buyer beats a lapsed one; non-buyers score 0 with a reason', () => {
+  it('a frequent recent buyer beats a lapsed one; non-buyers score 0 with a reason', async () => {
     const recs: CrmRecord[] = [contact('loyal'), contact('lapsed'), contact('prospect')];
     for (let i = 0; i < 8; i++) recs.push(purchase('loyal', 10 + i * 40, 1500));
     recs.push(purchase('lapsed', 300, 800), purchase('lapsed', 280, 800), purchase('lapsed', 140, 800));
-    const m = scoreAll(recs);
+    const m = await scoreAll(recs);
     const loyal = get(m, 'loyal');
     const lapsed = get(m, 'lapsed');
     expect(loyal.loyalty.value).toBeGreaterThan(lapsed.loyalty.value + 20);
@@ -99,11 +99,11 @@ describe('loyalty', () => {
 });
 
 describe('churn risk and service need (cold-start models)', () => {
-  it('a silent lapsed customer is riskier than an active one, in plain words', () => {
+  it('a silent lapsed customer is riskier than an active one, in plain words', async () => {
     const recs: CrmRecord[] = [contact('active'), contact('quiet')];
     for (let i = 0; i < 6; i++) recs.push(purchase('active', 5 + i * 30), engagement('emails', 'active', 3 + i * 20, 'inbound', 'thanks'));
     recs.push(purchase('quiet', 400), purchase('quiet', 250), engagement('calls', 'quiet', 240, 'inbound'));
-    const m = scoreAll(recs);
+    const m = await scoreAll(recs);
     const active = get(m, 'active').churnRisk;
     const quiet = get(m, 'quiet').churnRisk;
     expect(quiet.value).toBeGreaterThan(active.value + 20);
@@ -115,11 +115,11 @@ describe('churn risk and service need (cold-start models)', () => {
     expect(get(m, 'quiet').health).toBe('red');
   });
 
-  it('recent and open tickets raise service need; the likely channel follows the contact’s habits', () => {
+  it('recent and open tickets raise service need; the likely channel follows the contact’s habits', async () => {
     const recs: CrmRecord[] = [contact('needy'), contact('calm')];
     recs.push(ticket('needy', 3, { isClosed: false, closedAt: null }), ticket('needy', 12), ticket('needy', 25));
     for (let i = 0; i < 5; i++) recs.push(engagement('calls', 'calm', 100 + i * 10, 'inbound'));
-    const m = scoreAll(recs);
+    const m = await scoreAll(recs);
     expect(get(m, 'needy').serviceNeed.value).toBeGreaterThan(get(m, 'calm').serviceNeed.value + 20);
     expect(get(m, 'needy').extra['likelyChannel']).toBe('tickets');
     expect(get(m, 'calm').extra['likelyChannel']).toBe('calls');
@@ -131,7 +131,7 @@ describe('churn risk and service need (cold-start models)', () => {
 });
 
 describe('bad data', () => {
-  it('lowers every confidence and is named once, in the confidence line, never as a reason', () => {
+  it('lowers every confidence and is named once, in the confidence line, never as a reason', async () => {
     const clean = [contact('clean'), purchase('clean', 30, 900), survey('clean', 'CSAT', 4, 20)];
     const dirty = [
       { ...contact('dirty'), issues: ['possible duplicate of contact 9'] },
@@ -139,7 +139,7 @@ describe('bad data', () => {
       survey('dirty', 'CSAT', 4, 20),
       survey('dirty', 'NPS', 11, 15),
     ];
-    const m = scoreAll([...clean, ...dirty]);
+    const m = await scoreAll([...clean, ...dirty]);
     const c = get(m, 'clean');
     const d = get(m, 'dirty');
     for (const k of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'] as const) {
@@ -181,13 +181,13 @@ describe('wording a rep reads', () => {
     expect(describeIssue('some_new_code')).toBe('some new code');
   });
 
-  it('a loyalty minus reads as one ("below this account\'s usual pace"), a recent purchase as "today"', () => {
+  it('a loyalty minus reads as one ("below this account\'s usual pace"), a recent purchase as "today"', async () => {
     env = openStore();
     const history = [contact('slow', { createdAt: daysAgo(720) }), purchase('slow', 710), purchase('slow', 30)];
     const recent = [contact('fresh'), purchase('fresh', 300), purchase('fresh', 100), purchase('fresh', 0)];
-    load(env.store, [...history, ...recent]);
-    const models = loadPortalModels(env.store, PORTAL);
-    const [slow, fresh] = readContacts(env.store, PORTAL, ['slow', 'fresh']).map((i) => scoreOne(i, undefined, models, NOW));
+    await load(env.store, [...history, ...recent]);
+    const models = await loadPortalModels(env.store, PORTAL);
+    const [slow, fresh] = (await readContacts(env.store, PORTAL, ['slow', 'fresh'])).map((i) => scoreOne(i, undefined, models, NOW));
     const slowPace = slow?.loyalty.reasons.find((r) => r.text.includes('pace'));
     expect(slowPace?.impact).toBeLessThan(0);
     expect(slowPace?.text).toMatch(/below this account's usual pace$/);

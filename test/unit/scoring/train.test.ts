@@ -36,12 +36,12 @@ function simulate(n: number, seed: number): CrmRecord[] {
 }
 
 describe('trainPortal', () => {
-  it('trains churn and service-need models on a time split, stores versioned models with metrics', () => {
+  it('trains churn and service-need models on a time split, stores versioned models with metrics', async () => {
     env = openStore();
     const { store } = env;
-    load(store, simulate(400, 7));
+    await load(store, simulate(400, 7));
     // plain 90-day no-purchase label (no confirmation window): the simulation's quiet customers are gone
-    const res = trainPortal(store, PORTAL, { now: NOW, churnDefinition: { ...DEFAULT_CHURN_DEFINITION, confirmDays: 0 } });
+    const res = await trainPortal(store, PORTAL, { now: NOW, churnDefinition: { ...DEFAULT_CHURN_DEFINITION, confirmDays: 0 } });
     expect(res.version).toBe('m20260601T000000000');
     expect(res.metrics['churn_trained']).toBe(1);
     expect(res.metrics['churn_test_n']).toBeGreaterThan(300);
@@ -55,46 +55,46 @@ describe('trainPortal', () => {
     const stored = await store.models.latest(PORTAL, 'churn');
     expect(stored?.version).toBe(res.version);
     expect((stored?.metrics as Record<string, number>)['auc']).toBe(res.metrics['churn_auc']);
-    const models = loadPortalModels(store, PORTAL);
+    const models = await loadPortalModels(store, PORTAL);
     expect(models.version).toBe(res.version);
     expect(models.churn.source).toBe('trained');
     expect(models.loyalty.expectedRef).toBeGreaterThan(0);
 
-    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
     const s = await store.scores.get(PORTAL, 's0000');
     expect(s?.modelVersion).toBe(res.version);
     expect(s?.churnRisk.reasons.some((r) => r.text.includes('default model'))).toBe(false);
   });
 
-  it('a retrain keeps the earlier versions with their metrics, even within the same second; each score names the model that made it', () => {
+  it('a retrain keeps the earlier versions with their metrics, even within the same second; each score names the model that made it', async () => {
     env = openStore();
     const { store } = env;
-    load(store, simulate(200, 3));
-    const first = trainPortal(store, PORTAL, { now: NOW });
-    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
+    await load(store, simulate(200, 3));
+    const first = await trainPortal(store, PORTAL, { now: NOW });
+    await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
     const before = await store.scores.history(PORTAL, 's0000', 0);
     // two more trainings in the same second, one of them in the same millisecond
-    load(store, simulate(260, 4));
-    const second = trainPortal(store, PORTAL, { now: NOW + 400 });
-    const third = trainPortal(store, PORTAL, { now: NOW + 400 });
+    await load(store, simulate(260, 4));
+    const second = await trainPortal(store, PORTAL, { now: NOW + 400 });
+    const third = await trainPortal(store, PORTAL, { now: NOW + 400 });
     expect([first.version, second.version, third.version]).toEqual(['m20260601T000000000', 'm20260601T000000400', 'm20260601T000000400-2']);
     for (const kind of ['churn', 'service_need', 'loyalty', 'satisfaction']) {
-      expect(await store.models.versions(PORTAL, kind).map((m) => m.version)).toEqual([third.version, second.version, first.version]);
+      expect((await store.models.versions(PORTAL, kind)).map((m) => m.version)).toEqual([third.version, second.version, first.version]);
     }
     // the first model is still there with its own metrics, not the retrain's
     const churn1 = await store.models.get(PORTAL, 'churn', first.version);
     expect((churn1?.metrics as Record<string, number>)['test_n']).toBe(first.metrics['churn_test_n']);
-    expect((await store.models.get(PORTAL, 'churn', second.version)?.metrics as Record<string, number>)['test_n']).toBe(second.metrics['churn_test_n']);
+    expect(((await store.models.get(PORTAL, 'churn', second.version))?.metrics as Record<string, number>)['test_n']).toBe(second.metrics['churn_test_n']);
     expect(first.metrics['churn_test_n']).not.toBe(second.metrics['churn_test_n']);
     // the current model is the newest; the score made before the retrain traces to the first
-    expect(await store.models.latest(PORTAL, 'churn')?.version).toBe(third.version);
+    expect((await store.models.latest(PORTAL, 'churn'))?.version).toBe(third.version);
     expect(before.at(-1)?.modelVersion).toBe(first.version);
-    expect(await store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(first.version);
-    scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW + 1000 });
-    expect(await store.scores.get(PORTAL, 's0000')?.modelVersion).toBe(third.version);
+    expect((await store.scores.get(PORTAL, 's0000'))?.modelVersion).toBe(first.version);
+    await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW + 1000 });
+    expect((await store.scores.get(PORTAL, 's0000'))?.modelVersion).toBe(third.version);
   });
 
-  it('the default label confirms a loss over 270 days and weighs quiet slow buyers by BG/NBD', () => {
+  it('the default label confirms a loss over 270 days and weighs quiet slow buyers by BG/NBD', async () => {
     const bg = { r: 0.35, alpha: 6, a: 0.8, b: 2.5 };
     expect(churnLabel({ quiet: false, explicit: false, atHorizon: { x: 5, tx: 30, T: 40 } }, bg, 26)).toBe(0);
     // never repeated: under BG/NBD they cannot have dropped out, so quiet means slow, not gone
@@ -109,28 +109,28 @@ describe('trainPortal', () => {
     expect(churnLabel({ quiet: true, explicit: false, atHorizon: null }, bg, 26)).toBe(1);
 
     env = openStore();
-    const res = trainPortal(env.store, PORTAL, { now: NOW });
+    const res = await trainPortal(env.store, PORTAL, { now: NOW });
     expect(res.metrics['churn_trained']).toBe(0);
-    const stored = await env.store.models.latest(PORTAL, 'churn')?.params as { definition: unknown };
+    const stored = (await env.store.models.latest(PORTAL, 'churn'))?.params as { definition: unknown };
     expect(stored.definition).toEqual({ horizonDays: 90, confirmDays: 270, signals: { lostDealStages: [], lostLifecycleStages: [] } });
   });
 
-  it('keeps the documented cold-start prior when there is too little labelled history', () => {
+  it('keeps the documented cold-start prior when there is too little labelled history', async () => {
     env = openStore();
     const { store } = env;
-    load(store, simulate(12, 3));
-    const res = trainPortal(store, PORTAL, { now: NOW });
+    await load(store, simulate(12, 3));
+    const res = await trainPortal(store, PORTAL, { now: NOW });
     expect(res.metrics['churn_trained']).toBe(0);
     expect(res.metrics['service_trained']).toBe(0);
-    const models = loadPortalModels(store, PORTAL);
+    const models = await loadPortalModels(store, PORTAL);
     expect(models.churn.source).toBe('prior');
     expect(models.loyalty.bgNbd).toEqual({ r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 });
   });
 
-  it('an empty portal trains nothing and does not throw', () => {
+  it('an empty portal trains nothing and does not throw', async () => {
     env = openStore();
-    const res = trainPortal(env.store, PORTAL, { now: NOW });
+    const res = await trainPortal(env.store, PORTAL, { now: NOW });
     expect(res.metrics['contacts']).toBe(0);
-    expect(loadPortalModels(env.store, PORTAL).churn.source).toBe('prior');
+    expect((await loadPortalModels(env.store, PORTAL)).churn.source).toBe('prior');
   });
 });

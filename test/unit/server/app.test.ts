@@ -72,7 +72,7 @@ describe('install needs configuration', () => {
 });
 
 describe('encryption key', () => {
-  it('refuses to start without the key when the database holds tokens', () => {
+  it('refuses to start without the key when the database holds tokens', async () => {
     const dir = tempDir();
     try {
       const path = join(dir.path, 'r.db');
@@ -83,8 +83,8 @@ describe('encryption key', () => {
       const store = createStore({ path });
       const config = loadConfig({ RAPPORT_DB: path }, join(dir.path, 'none.json'));
       const deps = { store, config, logger: silentLogger, now: Date.now, nudge: () => {}, onInstalled: () => {}, rescore: async () => {}, metrics: () => '' };
-      expect(() => createApp(deps)).toThrow(ConfigError);
-      expect(() => createTokenManager({ store, config, now: Date.now })).toThrow(/RAPPORT_ENCRYPTION_KEY/);
+      await expect(createApp(deps)).rejects.toThrow(ConfigError);
+      await expect(createTokenManager({ store, config, now: Date.now })).rejects.toThrow(/RAPPORT_ENCRYPTION_KEY/);
       await store.close();
     } finally {
       dir.cleanup();
@@ -110,17 +110,17 @@ describe('token manager without HubSpot at hand', () => {
         calls++;
         return new Response('{"status":"error","message":"down"}', { status: 503 });
       };
-      const tm = createTokenManager({ store, config, now: () => now, fetch: down });
+      const tm = await createTokenManager({ store, config, now: () => now, fetch: down });
       expect(await tm.accessToken('hubspot:1')).toBe('old-token');
       expect(calls).toBe(1);
-      expect(await store.portals.get('hubspot:1')?.status).toBe('connected');
+      expect((await store.portals.get('hubspot:1'))?.status).toBe('connected');
       now += 120_000; // now really expired: the failure surfaces, retryable
       const err = await tm.accessToken('hubspot:1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmError);
       expect((err as CrmError).kind).toBe('unavailable');
-      expect(await store.portals.get('hubspot:1')?.status).toBe('connected');
+      expect((await store.portals.get('hubspot:1'))?.status).toBe('connected');
       // a private-app deployment: no stored tokens, the configured token
-      const priv = createTokenManager({ store, config: { ...config, hubspot: { ...config.hubspot, accessToken: 'pat-x' } }, now: () => now });
+      const priv = await createTokenManager({ store, config: { ...config, hubspot: { ...config.hubspot, accessToken: 'pat-x' } }, now: () => now });
       expect(await priv.accessToken('hubspot:2')).toBe('pat-x');
       expect(await priv.onUnauthorized('hubspot:2')).toBeNull();
       await store.close();

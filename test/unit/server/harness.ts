@@ -39,7 +39,7 @@ export async function listen(fetch: (req: Request, env?: unknown) => Response | 
   return {
     url: `http://127.0.0.1:${info.port}`,
     close: () =>
-      new Promise<void>((res) => {
+      new Promise<void>(async (res) => {
         if ('closeAllConnections' in s) s.closeAllConnections();
         await s.close(() => res());
       }),
@@ -61,7 +61,7 @@ export async function startRapport(
   const logLines: string[] = [];
   const logger: Logger = createLogger({ level: 'debug', destination: { write: (s: string) => void logLines.push(s) } });
   // the public URL is what HubSpot signs; if not given, it is the socket's own URL (learned after listen)
-  const holder: { apps?: ReturnType<typeof createApps> } = {};
+  const holder: { apps?: Awaited<ReturnType<typeof createApps>> } = {};
   const server = await listen((req) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.app.fetch(req)));
   // the env carries the socket: the preview and report check the peer address
   const operator = await listen((req, env) => (holder.apps === undefined ? new Response('starting', { status: 503 }) : holder.apps.operator.fetch(req, env)));
@@ -81,7 +81,7 @@ export async function startRapport(
   const nudges: Harness['nudges'] = [];
   const refreshes: Harness['refreshes'] = [];
   const installed: string[] = [];
-  holder.apps = createApps({
+  holder.apps = await createApps({
     store,
     config,
     logger,

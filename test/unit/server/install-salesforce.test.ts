@@ -84,7 +84,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
   });
 
   it('refuses a forged, missing or expired state, a denied consent and a reused code, writing nothing', async () => {
-    const portalsBefore = await h.store.portals.list().length;
+    const portalsBefore = (await h.store.portals.list()).length;
     const tokensBefore = await h.store.portals.tokens(portal);
     const installedBefore = h.installed.length;
 
@@ -124,10 +124,10 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     expect(await again.text()).toContain('expired or invalid');
 
     // only the same org was (re)installed: no new portal row; the bad attempts installed nothing
-    expect(await h.store.portals.list().length).toBe(portalsBefore);
+    expect((await h.store.portals.list()).length).toBe(portalsBefore);
     expect(h.installed.length).toBe(installedBefore + 2);
-    expect(await h.store.portals.tokens(portal)?.accessToken).not.toBe(tokensBefore?.accessToken);
-    seenSecrets.push(await h.store.portals.tokens(portal)?.accessToken ?? '', await h.store.portals.tokens(portal)?.refreshToken ?? '');
+    expect((await h.store.portals.tokens(portal))?.accessToken).not.toBe(tokensBefore?.accessToken);
+    seenSecrets.push((await h.store.portals.tokens(portal))?.accessToken ?? '', (await h.store.portals.tokens(portal))?.refreshToken ?? '');
   });
 
   it('answers 503 naming the missing settings when the connected app is not configured', async () => {
@@ -145,7 +145,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
   });
 
   it('uses the stored token until a 401, then refreshes once and keeps the refresh token', async () => {
-    const tm = createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
+    const tm = await createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
     const stored = await h.store.portals.tokens(portal);
     // no expiry: however much later, the stored token is used as is, with no refresh call
     t += 30 * 24 * 3600_000;
@@ -169,9 +169,9 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     const other = 'hubspot:424242';
     await h.store.portals.upsert({ portal: other, crm: 'hubspot', externalId: '424242', baseUrl: 'http://127.0.0.1:9', scopes: [] });
     await h.store.portals.saveTokens(other, { accessToken: 'other-access-token', refreshToken: 'other-refresh-token', expiresAt: t + 3600_000 });
-    const tm = createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
+    const tm = await createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
 
-    const rt = await h.store.portals.tokens(portal)?.refreshToken ?? '';
+    const rt = (await h.store.portals.tokens(portal))?.refreshToken ?? '';
     sf.sandbox.sessions.revoke(rt); // the admin revoked the connected app's access
     t += 10_000;
     expect(await tm.onUnauthorized(portal)).toBeNull();
@@ -187,7 +187,7 @@ describe('Salesforce OAuth install and tokens against the emulator', () => {
     expect(await tm.onUnauthorized(portal)).toBeNull();
     expect(tm.stats().refreshFailures).toBe(1); // no second call to Salesforce
 
-    expect(await h.store.portals.get(other)?.status).toBe('connected');
+    expect((await h.store.portals.get(other))?.status).toBe('connected');
     expect(await tm.accessToken(other)).toBe('other-access-token');
   });
 

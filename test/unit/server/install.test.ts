@@ -78,12 +78,12 @@ describe('OAuth install and tokens against the sandbox', () => {
       const info = await accessTokenInfo({ baseUrl: hs.baseUrl }, tokens?.accessToken ?? '');
       expect(`hubspot:${info.hubId}`).toBe(portal);
     }
-    const [a, b] = installedPortals.map((p) => await h.store.portals.tokens(p)?.accessToken);
+    const [a, b] = await Promise.all(installedPortals.map(async (p) => (await h.store.portals.tokens(p))?.accessToken));
     expect(a).not.toBe(b);
   });
 
   it('refuses a callback with a forged or expired state, a declined consent, or a reused code, writing nothing', async () => {
-    const portalsBefore = await h.store.portals.list().length;
+    const portalsBefore = (await h.store.portals.list()).length;
     const start = await get(`${h.url}/oauth/hubspot/install`);
     const authorize = new URL(start.headers.get('location') ?? '');
     const state = authorize.searchParams.get('state') ?? '';
@@ -113,17 +113,17 @@ describe('OAuth install and tokens against the sandbox', () => {
     const again = await get(cb);
     expect(again.status).toBe(400);
     expect(await again.text()).toContain('expired or invalid');
-    expect(await h.store.portals.list().length).toBe(portalsBefore + 1);
+    expect((await h.store.portals.list()).length).toBe(portalsBefore + 1);
     installedPortals.push(h.installed.at(-1) ?? '');
-    seenSecrets.push(await h.store.portals.tokens(installedPortals.at(-1) ?? '')?.accessToken ?? '');
+    seenSecrets.push((await h.store.portals.tokens(installedPortals.at(-1) ?? ''))?.accessToken ?? '');
   });
 
   it('refreshes a token ahead of its expiry and once on a 401', async () => {
-    const tm = createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
+    const tm = await createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
     const [portal] = installedPortals;
     if (portal === undefined) throw new Error('no portal');
     const first = await tm.accessToken(portal);
-    expect(first).toBe(await h.store.portals.tokens(portal)?.accessToken);
+    expect(first).toBe((await h.store.portals.tokens(portal))?.accessToken);
 
     // 26 minutes later: less than REFRESH_AHEAD_MS left → a new token, saved, valid at HubSpot
     t += 1800_000 - REFRESH_AHEAD_MS + 60_000;
@@ -131,8 +131,8 @@ describe('OAuth install and tokens against the sandbox', () => {
     expect(r1).not.toBe(first);
     expect(r2).toBe(r1); // single flight
     expect(tm.stats().refreshes).toBe(1);
-    expect(await h.store.portals.tokens(portal)?.accessToken).toBe(r1);
-    expect(await h.store.portals.tokens(portal)?.expiresAt).toBe(t + 1800_000);
+    expect((await h.store.portals.tokens(portal))?.accessToken).toBe(r1);
+    expect((await h.store.portals.tokens(portal))?.expiresAt).toBe(t + 1800_000);
     seenSecrets.push(r1);
 
     // HubSpot expires the token early: the 401 path refreshes once
@@ -147,7 +147,7 @@ describe('OAuth install and tokens against the sandbox', () => {
   });
 
   it('a revoked portal is marked disconnected with a clear reason; the other portals go on', async () => {
-    const tm = createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
+    const tm = await createTokenManager({ store: h.store, config: h.config, now, logger: h.logger });
     const [revoked, other] = installedPortals;
     if (revoked === undefined || other === undefined) throw new Error('need two portals');
     hs.sandbox.portals.revoke(Number(revoked.slice('hubspot:'.length)));
@@ -168,7 +168,7 @@ describe('OAuth install and tokens against the sandbox', () => {
 
     const ok = await tm.accessToken(other);
     seenSecrets.push(ok);
-    expect(await h.store.portals.get(other)?.status).toBe('connected');
+    expect((await h.store.portals.get(other))?.status).toBe('connected');
     expect((await accessTokenInfo({ baseUrl: hs.baseUrl }, ok)).hubId).toBe(Number(other.slice('hubspot:'.length)));
 
     const metrics = await (await fetch(`${h.operatorUrl}/metrics`)).text();

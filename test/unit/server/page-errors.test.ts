@@ -26,7 +26,7 @@ async function start(): Promise<string> {
   await store.portals.upsert({ portal: 'hubspot:12345678', crm: 'hubspot', externalId: '12345678', baseUrl: 'http://127.0.0.1:1', scopes: [] });
   const config = loadConfig({ RAPPORT_DB: dbPath, RAPPORT_PUBLIC_URL: 'http://127.0.0.1:1' }, join(dir.path, 'none.json'));
   // the browser pages live on the operator listener (docs/operations.md, Security)
-  const { operator: app } = createApps({
+  const { operator: app } = await createApps({
     store,
     config,
     logger: createLogger({ level: 'silent' }),
@@ -42,12 +42,12 @@ async function start(): Promise<string> {
   });
   cleanups.push(
     () =>
-      new Promise<void>((res) => {
+      new Promise<void>(async (res) => {
         const s = server as ReturnType<typeof serve>;
         if ('closeAllConnections' in s) s.closeAllConnections();
         await s.close(() => res());
       }),
-    () => {
+    async () => {
       await store.close();
       dir.cleanup();
     },

@@ -36,7 +36,7 @@ describe('tokens during a sync', () => {
     await hs.close();
   });
 
-  const connectorFor = (portal: string, tm: ReturnType<typeof createTokenManager>) =>
+  const connectorFor = (portal: string, tm: Awaited<ReturnType<typeof createTokenManager>>) =>
     createHubspotConnector({
       basePath: hs.baseUrl,
       accessToken: () => tm.accessToken(portal),
@@ -48,7 +48,7 @@ describe('tokens during a sync', () => {
     });
 
   it('a token expiring mid-backfill is refreshed without losing a page; a revoked portal alone is disconnected', async () => {
-    const tm = createTokenManager({ store: h.store, config: h.config, now: Date.now, logger: h.logger });
+    const tm = await createTokenManager({ store: h.store, config: h.config, now: Date.now, logger: h.logger });
     const [a, b] = portals;
     if (a === undefined || b === undefined) throw new Error('two portals expected');
     const seen = new Set<string>();
@@ -61,7 +61,7 @@ describe('tokens during a sync', () => {
     expect(pages).toBeGreaterThan(3);
     expect(seen.size).toBe(120);
     expect(tm.stats().refreshes).toBe(1);
-    expect(await h.store.portals.get(a)?.status).toBe('connected');
+    expect((await h.store.portals.get(a))?.status).toBe('connected');
 
     hs.sandbox.portals.revoke(Number(b.split(':')[1]));
     const failed = await (async () => {
@@ -70,8 +70,8 @@ describe('tokens during a sync', () => {
       }
     })().catch((e: unknown) => e);
     expect(failed).toMatchObject({ kind: 'auth' });
-    expect(await h.store.portals.get(b)?.status).toBe('disconnected');
-    expect(await h.store.portals.get(a)?.status).toBe('connected');
+    expect((await h.store.portals.get(b))?.status).toBe('disconnected');
+    expect((await h.store.portals.get(a))?.status).toBe('connected');
     // portal A keeps syncing
     let again = 0;
     for await (const page of connectorFor(a, tm).changes('contacts', null, AbortSignal.timeout(20_000))) again += page.records.length;

@@ -9,7 +9,7 @@ import { tempDir } from '../../support/temp-dir.ts';
 
 let dir: ReturnType<typeof tempDir>;
 let store: Store;
-afterEach(() => {
+afterEach(async () => {
   await store.close();
   dir.cleanup();
 });
@@ -116,10 +116,10 @@ describe('daemon', () => {
     daemon.addPortal({ portal: 'hubspot:2', connector: good.connector });
     await Promise.all([daemon.nudge('hubspot:1'), daemon.nudge('hubspot:2')]);
     expect(await store.portals.get('hubspot:1')).toMatchObject({ status: 'disconnected' });
-    expect(await store.portals.get('hubspot:1')?.statusReason).toMatch(/revoked/);
+    expect((await store.portals.get('hubspot:1'))?.statusReason).toMatch(/revoked/);
     expect(bad.calls).toHaveLength(1); // stopped after the first stream failed on auth
-    expect(await store.portals.get('hubspot:2')?.status).toBe('connected');
-    expect(await store.records.counts('hubspot:2')['contacts']?.live).toBe(4);
+    expect((await store.portals.get('hubspot:2'))?.status).toBe('connected');
+    expect((await store.records.counts('hubspot:2'))['contacts']?.live).toBe(4);
     // a disconnected portal ignores further nudges
     await daemon.nudge('hubspot:1');
     expect(bad.calls).toHaveLength(1);
@@ -144,14 +144,14 @@ describe('daemon', () => {
     await daemon.stop();
     await run;
     expect(await store.cursors.get('hubspot:1', 'contacts')).toBe('3');
-    expect(await store.records.counts('hubspot:1')['contacts']?.live).toBe(6);
+    expect((await store.records.counts('hubspot:1'))['contacts']?.live).toBe(6);
 
     const again = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
     const resumed = scripted('hubspot:1', 5);
     again.addPortal({ portal: 'hubspot:1', connector: resumed.connector });
     await again.runOnce('hubspot:1', { types: ['contacts'] });
     expect(resumed.calls[0]?.cursor).toBe('3');
-    expect(await store.records.counts('hubspot:1')['contacts']?.live).toBe(10);
+    expect((await store.records.counts('hubspot:1'))['contacts']?.live).toBe(10);
     await again.stop();
   });
 });

@@ -11,7 +11,7 @@ const portal = 'hubspot:1';
 let dir: ReturnType<typeof tempDir>;
 let store: Store;
 let clock = 1_000_000;
-afterEach(() => {
+afterEach(async () => {
   await store.close();
   dir.cleanup();
 });
@@ -84,7 +84,7 @@ describe('drainOutbox', () => {
     clock += 3_600_000;
     expect((await drainOutbox(deps, { signal, maxAttempts: 3 })).parked).toBe(1);
     expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 1 });
-    expect(await store.outbox.parked(portal)[0]).toMatchObject({ contactId: 'flaky', lastError: 'unavailable: timeout' });
+    expect((await store.outbox.parked(portal))[0]).toMatchObject({ contactId: 'flaky', lastError: 'unavailable: timeout' });
   });
 
   it('parks a non-retryable failure at once (e.g. the contact was deleted)', async () => {
@@ -97,7 +97,7 @@ describe('drainOutbox', () => {
     }));
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r.parked).toBe(1);
-    expect(await store.outbox.parked(portal)[0]?.lastError).toContain('Object not found');
+    expect((await store.outbox.parked(portal))[0]?.lastError).toContain('Object not found');
   });
 
   it('keeps every item when the whole batch fails on auth, and loses nothing across a restart', async () => {
@@ -111,7 +111,7 @@ describe('drainOutbox', () => {
     const path = join(dir.path, 'r.db');
     await store.close();
     store = createStore({ path, now: () => clock });
-    expect(await store.outbox.due(portal, 10).map((i) => i.contactId).sort()).toEqual(['a', 'b']);
+    expect((await store.outbox.due(portal, 10)).map((i) => i.contactId).sort()).toEqual(['a', 'b']);
     const ok = writer((u) => ({ contactId: u.contactId, ok: true }));
     expect((await drainOutbox({ store, connector: ok.connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
   });
@@ -204,7 +204,7 @@ describe('drainOutbox', () => {
       expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 2 });
       const reason = 'invalid_request PROPERTY_DOESNT_EXIST; provisioning failed (forbidden MISSING_SCOPES)';
       expect(await store.outbox.parkedReasons(portal)).toEqual([{ reason, count: 2 }]);
-      expect(await store.outbox.parked(portal)[0]?.lastError).toMatch(/^invalid_request PROPERTY_DOESNT_EXIST; provisioning failed \(forbidden MISSING_SCOPES\): Property values were not valid/);
+      expect((await store.outbox.parked(portal))[0]?.lastError).toMatch(/^invalid_request PROPERTY_DOESNT_EXIST; provisioning failed \(forbidden MISSING_SCOPES\): Property values were not valid/);
       const warn = lines.filter((l) => l.level === 'warn' && /parked/.test(l.msg));
       expect(warn).toEqual([expect.objectContaining({ fields: { portal, parked: 2, reason } })]);
       // never the values: no log line carries the properties
@@ -214,7 +214,7 @@ describe('drainOutbox', () => {
       allowed = true;
       expect(await store.outbox.requeueParked(portal)).toBe(2);
       expect(await store.outbox.stats(portal)).toEqual({ pending: 2, parked: 0 });
-      expect(await store.outbox.due(portal, 10).map((i) => i.attempts)).toEqual([0, 0]);
+      expect((await store.outbox.due(portal, 10)).map((i) => i.attempts)).toEqual([0, 0]);
       const again = await drainOutbox({ store, connector, portal, logger }, { signal });
       expect(again).toMatchObject({ written: 2, parked: 0, reprovisioned: true });
       expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });

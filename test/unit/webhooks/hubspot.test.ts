@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
@@ -110,7 +111,15 @@ describe('association changes re-read the records that hold the link (issue 13)'
 
 describe('POST /webhooks/hubspot over HTTP', () => {
   let h: Harness;
-  const rows = () => (h.store.db.prepare('SELECT COUNT(*) AS n FROM webhook_events').get() as { n: number }).n;
+  // what the receiver remembered, read from the file by a connection of the test's own
+  const rows = () => {
+    const db = new Database(h.dbPath, { readonly: true });
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM webhook_events').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
 
   function signed(body: string, o: { ts?: number; secret?: string; method?: string } = {}): RequestInit {
     const ts = o.ts ?? Date.now();
