@@ -41,7 +41,9 @@ const config = loadConfig(
   '/nonexistent.json',
 );
 let backfill: Promise<void> | undefined;
-const rapport = await createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), onPortalReady: (_p, d) => (backfill = d) });
+const rapport = await createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), onPortalReady: (_p, d) => {
+    backfill = d;
+  } });
 const { url } = await rapport.listen(port);
 sandbox.webhooks.subscribe({ targetUrl: `${url}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
 await installThroughBrowser(`${url}/oauth/hubspot/install`);

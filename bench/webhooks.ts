@@ -32,7 +32,7 @@ const EVENTS_PER_DELIVERY = 100;
 
 async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
   let fetchHandler: (req: Request) => Response | Promise<Response>;
-  let cleanup = () => {};
+  let cleanup: () => Promise<void> | void = () => {};
   if (kind === 'bare') {
     const app = new Hono();
     app.post(PATH, async (c) => {
@@ -79,8 +79,7 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
     }
     if (m === 'stop') {
       server.close();
-      cleanup();
-      process.exit(0);
+      void Promise.resolve(cleanup()).finally(() => process.exit(0));
     }
   });
 }

@@ -57,7 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   if (server !== undefined) await new Promise((r) => server.close(r));
-  store?.close();
+  await store?.close();
 });
 
 async function open(path: string): Promise<Page> {
@@ -86,7 +86,7 @@ describe('card preview in Chromium', () => {
     const stored = await store.scores.get(PORTAL_A, '101');
     if (stored === undefined) throw new Error('fixture missing');
     const page = await open(`/preview/contacts/101?portal=${PORTAL_A}`);
-    (await page.getByTestId('scores')).waitFor();
+    await page.getByTestId('scores').waitFor();
 
     for (const k of SCORE_KEYS) {
       const item = page.getByTestId(`score-${k}`);
@@ -104,9 +104,9 @@ describe('card preview in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: new URL('card-preview.png', ARTIFACTS).pathname, fullPage: true });
 
-    (await page.getByTestId('rescore')).click();
+    await page.getByTestId('rescore').click();
     const refreshed = utc(NOW + 60 * 60 * 1000);
-    (await page.getByTestId('scored-at')).filter({ hasText: refreshed }).waitFor();
+    await page.getByTestId('scored-at').filter({ hasText: refreshed }).waitFor();
     const after = await store.scores.get(PORTAL_A, '101');
     expect(after?.scoredAt).toBe(NOW + 60 * 60 * 1000);
     expect(await text(page, 'band')).toBe(BANDS.green);
@@ -128,7 +128,7 @@ describe('card preview in Chromium', () => {
     for (const c of cards) {
       await store.saveScores(PORTAL_A, [{ properties: {}, scores: scores(c.id, NOW, c.over) }], { clearIds: [], readAt: 0, volatile: [] });
       const page = await open(`/preview/contacts/${c.id}?portal=${PORTAL_A}`);
-      (await page.getByTestId('scores')).waitFor();
+      await page.getByTestId('scores').waitFor();
       expect(await text(page, 'band')).toBe(BANDS[c.band]);
       const file = new URL(`card-${c.band}.png`, ARTIFACTS);
       await page.screenshot({ path: file.pathname, fullPage: true });
@@ -139,10 +139,10 @@ describe('card preview in Chromium', () => {
 
   it('not-scored, unknown and other-portal contacts show their states, never another portal\'s data', async () => {
     const page = await open(`/preview/contacts/102?portal=${PORTAL_A}`);
-    (await page.getByTestId('not-scored')).waitFor();
+    await page.getByTestId('not-scored').waitFor();
     expect(await page.getByTestId('rescore').innerText()).toContain('Rescore now');
     await page.goto(`${base}/preview/contacts/201?portal=${PORTAL_A}`);
-    (await page.getByTestId('not-synced')).waitFor();
+    await page.getByTestId('not-synced').waitFor();
     expect(await page.locator('body').innerText()).not.toContain('Satisfaction');
     await page.close();
     expect(pageErrors).toEqual([]);

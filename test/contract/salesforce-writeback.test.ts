@@ -18,7 +18,7 @@ let store: Store | undefined;
 let dir: ReturnType<typeof tempDir> | undefined;
 afterEach(async () => {
   await h?.close();
-  store?.close();
+  await store?.close();
   dir?.cleanup();
   h = undefined;
   store = undefined;

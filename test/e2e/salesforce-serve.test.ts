@@ -63,7 +63,9 @@ describe('Salesforce through rapport serve', () => {
     let backfill: Promise<void> | undefined;
     const rapport = await start();
     expect(await rapport.connectPortals()).toEqual([]);
-    rapport.onPortalReady((_p, done) => (backfill = done));
+    rapport.onPortalReady((_p, done) => {
+      backfill = done;
+    });
     const { url } = await rapport.listen(config.port);
 
     const browser = createBrowser(); // keeps the install's state cookie, as the admin's browser does

@@ -59,7 +59,9 @@ beforeAll(async () => {
     '/nonexistent.json',
   );
   let backfill: Promise<void> | undefined;
-  rapport = await createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), onPortalReady: (_p, done) => (backfill = done) });
+  rapport = await createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), onPortalReady: (_p, done) => {
+      backfill = done;
+    } });
   const { url } = await rapport.listen(port);
   sandbox.webhooks.subscribe({ targetUrl: `${url}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
   await installThroughBrowser(`${url}/oauth/hubspot/install`);

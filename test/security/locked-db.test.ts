@@ -48,8 +48,8 @@ describe('a database locked by another process', () => {
     dir = tempDir();
     const dbPath = join(dir.path, 'rapport.db');
     const setup = createStore({ path: dbPath });
-    setup.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://127.0.0.1:9', scopes: [] });
-    setup.close();
+    await setup.portals.upsert({ portal: `hubspot:${PORTAL_ID}`, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://127.0.0.1:9', scopes: [] });
+    await setup.close();
 
     const { child, done } = rapportChild(['serve', '--port', '0'], {
       RAPPORT_DB: dbPath,

@@ -108,7 +108,7 @@ describe('cleaning functions on hostile 100k-character input', () => {
       expect(ms).toBeLessThan(BUDGET_MS * 8);
       expect(value.tickets).toBe(texts.length);
     } finally {
-      env.cleanup();
+      await env.cleanup();
     }
   });
 });

@@ -19,10 +19,10 @@ async function seeded(): Promise<string> {
   for (const portal of ['hubspot:1', 'hubspot:2']) {
     await store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.slice(8), baseUrl: 'https://api.hubapi.com', scopes: [] });
   }
-  park('hubspot:1', 'a');
-  park('hubspot:1', 'b');
+  await park('hubspot:1', 'a');
+  await park('hubspot:1', 'b');
   await store.outbox.enqueue('hubspot:1', 'c', { health: 'green' });
-  park('hubspot:2', 'z');
+  await park('hubspot:2', 'z');
   await store.close();
   return path;
 }

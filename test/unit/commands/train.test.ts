@@ -16,7 +16,7 @@ describe('rapport train', () => {
       // no stored float printed raw (0.7507, 3.8135) nor a count with decimals (2150.000)
       expect(r.stdout).not.toMatch(/\d\.\d{4}|\d+\.0+\b/);
     } finally {
-      env.cleanup();
+      await env.cleanup();
     }
   }, 60_000);
 });

@@ -33,7 +33,7 @@ describe('user-facing text names no source files', () => {
       expect(r.html).toContain('same time split as training');
       expect(r.html).not.toMatch(SOURCE_PATH);
     } finally {
-      env.cleanup();
+      await env.cleanup();
     }
   }, 60_000);
 });

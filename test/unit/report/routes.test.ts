@@ -39,9 +39,9 @@ async function listen(fetch: (req: Request, env: unknown) => Response | Promise<
   const s = server as ReturnType<typeof serve>;
   cleanups.push(
     () =>
-      new Promise<void>(async (res) => {
+      new Promise<void>((res) => {
         if ('closeAllConnections' in s) s.closeAllConnections();
-        await s.close(() => res());
+        s.close(() => res());
       }),
   );
   return `http://127.0.0.1:${info.port}`;

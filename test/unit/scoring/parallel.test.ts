@@ -7,8 +7,11 @@ import type { ContactScores } from '../../../src/store/scores.ts';
 import { GEN_NOW, generatedStore } from '../report/generated-store.ts';
 
 const PORTAL = 'hubspot:7';
-let cleanup: (() => void) | undefined;
-afterEach(() => cleanup?.());
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
 
 describe('scoring on all cores', () => {
   it('worker threads score every contact exactly once, with the same results as one thread', async () => {

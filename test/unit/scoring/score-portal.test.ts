@@ -44,7 +44,7 @@ describe('scoreContacts', () => {
     const { store } = env;
     await load(store, [contact('a'), purchase('a', 20), survey('a', 'CSAT', 5, 10)]);
     await scoreContacts(store, PORTAL, { contactIds: 'all', now: NOW });
-    drainOutbox(store);
+    await drainOutbox(store);
     expect((await store.outbox.stats(PORTAL)).pending).toBe(0);
 
     // same data, scored again a minute later: nothing to send, no new history row

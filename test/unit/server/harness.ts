@@ -39,9 +39,9 @@ export async function listen(fetch: (req: Request, env?: unknown) => Response | 
   return {
     url: `http://127.0.0.1:${info.port}`,
     close: () =>
-      new Promise<void>(async (res) => {
+      new Promise<void>((res) => {
         if ('closeAllConnections' in s) s.closeAllConnections();
-        await s.close(() => res());
+        s.close(() => res());
       }),
   };
 }

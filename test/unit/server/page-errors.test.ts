@@ -42,10 +42,10 @@ async function start(): Promise<string> {
   });
   cleanups.push(
     () =>
-      new Promise<void>(async (res) => {
+      new Promise<void>((res) => {
         const s = server as ReturnType<typeof serve>;
         if ('closeAllConnections' in s) s.closeAllConnections();
-        await s.close(() => res());
+        s.close(() => res());
       }),
     async () => {
       await store.close();

@@ -130,7 +130,7 @@ describe('SQLite store', () => {
     expect(store.location).toEqual({ kind: 'sqlite', path });
     const reader = openStore(JSON.parse(JSON.stringify(store.location)) as StoreLocation, { readonly: true });
     expect((await reader.contacts.chunk('hubspot:1', {}, 10)).map((c) => c.id)).toEqual(['1']);
-    (await expect(reader.records.upsertPage([contact('2', 100)]))).rejects.toThrow(/readonly/i);
+    await expect(reader.records.upsertPage([contact('2', 100)])).rejects.toThrow(/readonly/i);
     await reader.close();
     await store.close();
     // a location without a database is an error, not a new empty file
