@@ -56,12 +56,15 @@ export async function scoreAllInParallel(
         // Batches are saved one after the other (the main thread is the only writer); the
         // worker waits for each 'ack' before it has more than `maxInFlight` batches out.
         let saving = Promise.resolve();
+        let failed = false;
         w.on('message', (m: WorkerMessage) => {
           if (m.kind === 'batch') {
             saving = saving.then(async () => {
+              if (failed) return;
               try {
                 await opts.onBatch?.(m.scores);
               } catch (e) {
+                failed = true;
                 void w.terminate();
                 reject(e as Error);
                 return;

@@ -268,10 +268,10 @@ describe('salesforce relation drift', () => {
       h.sandbox.data.remove('OpportunityContactRole', roleA);
       expect(h.sandbox.data.get('Opportunity', opp)!.SystemModstamp).toBe(stamp);
       await syncStream(deps, 'deals', { signal });
-      expect([linked(a), linked(b)]).toEqual([true, false]); // incremental passes cannot see it
+      expect([await linked(a), await linked(b)]).toEqual([true, false]); // incremental passes cannot see it
       await h.advance(24 * 3_600_000);
       expect((await syncStream(deps, 'deals', { signal })).status).toBe('ok');
-      expect([linked(a), linked(b)]).toEqual([false, true]);
+      expect([await linked(a), await linked(b)]).toEqual([false, true]);
     } finally {
       await store.close();
       dir.cleanup();
