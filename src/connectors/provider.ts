@@ -92,9 +92,14 @@ export type NotificationReceiver<S> = {
   create(settings: S, deps: NotificationDeps): { handle(c: Context): Promise<Response>; stats(): NotificationStats };
 };
 
+/** A portal's recent API usage, as `rapport status` measures it. */
+export type ApiUsage = { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number; calls24h: number };
+
 /** Words an admin can act on, per error kind, naming this CRM's settings and docs. */
 export type AdminHints = {
   explain(e: CrmError): string;
+  /** the API usage line of `rapport status`, against this CRM's kind of limit */
+  usage?(u: ApiUsage): string;
   /** why a refresh was refused, e.g. "the app was uninstalled or its access revoked" */
   refreshRefused: string;
 };

@@ -142,6 +142,9 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
           return `${e.kind}: ${e.message}`;
       }
     },
+    // a burst limit per 10 s per account (https://developers.hubspot.com/docs/api/usage-details)
+    usage: (u) =>
+      `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429; busiest minute ${u.peakPerMinute} calls = ${(u.peakShareOfLimit * 100).toFixed(0)}% of the ${u.limitPer10s}/10 s limit`,
     refreshRefused: 'the app was uninstalled or its access revoked',
   },
 };

@@ -109,6 +109,9 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
           return `${e.kind}: ${e.message}`;
       }
     },
+    // Salesforce budgets calls per rolling 24 h, shared with the org's other integrations
+    usage: (u) =>
+      `API: ${u.calls24h} calls in the last 24 h (${u.calls10m} in the last 10 min, about ${u.calls10m * 144} a day at this pace); the org's daily allowance is shared with its other integrations, Rapport pauses at 80 % of it`,
     refreshRefused: "the connected app's access was revoked or the refresh token expired",
   },
 };
