@@ -25,7 +25,7 @@ export type Rapport = {
   store: Store;
   logger: Logger;
   daemon: Daemon;
-  /** connects the private-app portal (if configured) and every installed OAuth portal; returns their ids */
+  /** connects every provider's static connections (e.g. a private-app token) and every installed OAuth portal; returns their ids */
   connectPortals(): Promise<string[]>;
   /**
    * Connects a portal whose token comes from elsewhere (e.g. a demo's session on an emulated CRM):

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CrmProvider } from '../provider.ts';
+import type { CrmProvider, ProviderContext } from '../provider.ts';
 import { flag, optionalText, trimUrl, url } from '../../settings.ts';
 import { createHubspotConnector } from './index.ts';
 // the webhook receiver is HubSpot's own code (its move into this folder is under way)
@@ -54,6 +54,15 @@ export type HubspotSettings = z.output<typeof settingsSchema>;
 
 const client = (s: HubspotSettings, baseUrl = s.baseUrl) => ({ baseUrl, clientId: s.clientId ?? '', clientSecret: s.clientSecret ?? '' });
 
+/** what every HubSpot connector of this process shares: API host, the per-account limits, timeouts */
+const connectorOptions = (ctx: ProviderContext<HubspotSettings>) => ({
+  basePath: ctx.settings.baseUrl,
+  limits: { per10s: ctx.settings.rateLimitPer10s, searchPerSecond: 5 },
+  logger: ctx.logger,
+  timeoutMs: ctx.httpTimeoutMs,
+  ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
+});
+
 export const hubspotProvider: CrmProvider<HubspotSettings> = {
   name: 'hubspot',
   label: 'HubSpot',
@@ -90,11 +99,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
   },
   createConnector: (installation, auth, ctx) =>
     createHubspotConnector({
-      basePath: ctx.settings.baseUrl,
-      limits: { per10s: ctx.settings.rateLimitPer10s, searchPerSecond: 5 },
-      logger: ctx.logger,
-      timeoutMs: ctx.httpTimeoutMs,
-      ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
+      ...connectorOptions(ctx),
       portal: installation.portal,
       accessToken: () => auth.accessToken(),
       ...(auth.onUnauthorized === undefined ? {} : { onUnauthorized: () => auth.onUnauthorized?.() ?? Promise.resolve(null) }),
@@ -103,14 +108,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
   async staticConnections(ctx) {
     const token = ctx.settings.accessToken;
     if (token === undefined) return [];
-    const connector = createHubspotConnector({
-      basePath: ctx.settings.baseUrl,
-      limits: { per10s: ctx.settings.rateLimitPer10s, searchPerSecond: 5 },
-      logger: ctx.logger,
-      timeoutMs: ctx.httpTimeoutMs,
-      ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
-      accessToken: async () => token,
-    });
+    const connector = createHubspotConnector({ ...connectorOptions(ctx), accessToken: async () => token });
     const { portal } = await connector.whoAmI();
     return [{ installation: { portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: ctx.settings.baseUrl, scopes: [] }, connector }];
   },
