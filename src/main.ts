@@ -1,6 +1,6 @@
-import type { Config } from './config.ts';
-import { createHubspotConnector } from './connectors/hubspot/index.ts';
-import { createSalesforceConnector } from './connectors/salesforce/index.ts';
+import { providerSettings, type Config } from './config.ts';
+import type { ConnectorAuth, CrmProvider, Installation, ProviderContext } from './connectors/provider.ts';
+import { defaultRegistry, type Registry } from './connectors/registry.ts';
 import type { CrmConnector, ObjectType } from './connectors/types.ts';
 import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -25,10 +25,15 @@ export type Rapport = {
   store: Store;
   logger: Logger;
   daemon: Daemon;
-  /** connects the private-app portal (if configured) and every installed OAuth portal; returns their ids */
+  /** connects every provider's static connections (e.g. a private-app token) and every installed OAuth portal; returns their ids */
   connectPortals(): Promise<string[]>;
-  /** registers a portal whose connector was built elsewhere (e.g. the Salesforce demo) */
-  addPortal(p: { portal: string; crm: 'hubspot' | 'salesforce'; externalId: string; baseUrl: string }, connector: CrmConnector): Promise<void>;
+  /**
+   * Connects a portal whose token comes from elsewhere (e.g. a demo's session on an emulated CRM):
+   * its provider's connector, registered with the daemon; no tokens are stored.
+   */
+  addPortal(installation: Installation, auth: ConnectorAuth): Promise<CrmConnector>;
+  /** the CRMs this Rapport knows */
+  providers: Registry;
   /** called when an OAuth install registers a portal, with its first pass (provision + backfill) */
   onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
@@ -52,6 +57,8 @@ export type RapportOptions = {
   onPortalReady?: (portal: string, backfill: Promise<void>) => void;
   /** page size for list calls (tests) */
   pageSize?: number;
+  /** the CRMs (default: the product's; a test adds its own); `config` must be loaded with the same */
+  providers?: Registry;
 };
 
 /** Models are retrained weekly: churn drifts slowly, and training reads the whole history. */
@@ -60,10 +67,11 @@ const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
 export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
+  const providers = opts.providers ?? defaultRegistry;
   const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
   let tokens: Awaited<ReturnType<typeof createTokenManager>>;
   try {
-    tokens = await createTokenManager({ store, config, now, logger });
+    tokens = await createTokenManager({ store, config, now, logger, providers });
   } catch (e) {
     await store.close();
     throw e;
@@ -115,47 +123,37 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     }
   }
 
-  const limits = { per10s: config.hubspot.rateLimitPer10s, searchPerSecond: 5 };
-  const common = { basePath: config.hubspot.baseUrl, limits, logger, timeoutMs: config.httpTimeoutMs, ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }) };
+  const contextOf = (provider: CrmProvider): ProviderContext<unknown> => ({
+    settings: providerSettings(config, provider),
+    logger,
+    now,
+    httpTimeoutMs: config.httpTimeoutMs,
+    ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
+  });
 
   function register(portal: string, connector: CrmConnector): void {
     connectors.set(portal, connector);
     daemon.addPortal({ portal, connector });
   }
 
-  /** An OAuth-installed portal: tokens from the encrypted store, refreshed by the token manager. */
+  /** An OAuth-installed portal: its provider's connector, with tokens from the encrypted store refreshed by the token manager. */
   async function addOAuthPortal(portal: string): Promise<void> {
     const row = await store.portals.get(portal);
-    if (row?.crm === 'salesforce') {
-      // the row's baseUrl is the org's instance_url from the token answer (install-salesforce.ts)
-      const connector = createSalesforceConnector({
-        instanceUrl: row.baseUrl,
-        portal,
-        accessToken: () => tokens.accessToken(portal),
-        onUnauthorized: () => tokens.onUnauthorized(portal),
-        apiVersion: config.salesforce.apiVersion,
-        logger,
-        timeoutMs: config.httpTimeoutMs,
-        now,
-        ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
-      });
-      register(portal, connector);
+    const provider = row === undefined ? undefined : providers.get(row.crm);
+    if (row === undefined || provider === undefined) {
+      logger.error({ portal, crm: row?.crm }, 'portal of an unknown CRM: not connected');
       return;
     }
-    const connector = createHubspotConnector({
-      ...common,
-      portal,
-      accessToken: () => tokens.accessToken(portal),
-      onUnauthorized: () => tokens.onUnauthorized(portal),
-    });
-    register(portal, connector);
+    const installation: Installation = { portal, crm: row.crm, externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes };
+    const auth = { accessToken: () => tokens.accessToken(portal), onUnauthorized: () => tokens.onUnauthorized(portal) };
+    register(portal, provider.createConnector(installation, auth, contextOf(provider)));
   }
 
   /**
    * Whether the portal has tokens this process can decrypt. One that no key reads is marked
    * disconnected ("token unreadable") and skipped; the other portals start as usual.
    */
-  async function hasReadableTokens(portal: string, crm: 'hubspot' | 'salesforce'): Promise<boolean> {
+  async function hasReadableTokens(portal: string, crm: string): Promise<boolean> {
     try {
       return (await store.portals.tokens(portal)) !== undefined;
     } catch (e) {
@@ -167,43 +165,40 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   }
 
   /**
-   * Creates the rapport_* properties on a HubSpot portal's first connect in this process, whatever
-   * the auth: an OAuth install provisions in onInstalled, but a private-app token
-   * (HUBSPOT_ACCESS_TOKEN) never passes there, and without the properties every write is refused
-   * (PROPERTY_DOESNT_EXIST). Idempotent (2 reads when already there). A failure (e.g. a token without
-   * crm.schemas.contacts.write) is logged, not fatal: syncing still works, and write-back provisions
-   * again when a write is refused for a missing property (sync/write-back.ts). Salesforce fields are
-   * created by the admin; its provision() only verifies them, at install.
+   * Provisions our fields on a portal's first connect in this process, whatever the auth, when
+   * its provider says so (`provisionOnConnect`; e.g. a static connection never passes through an
+   * install). Idempotent. A failure (e.g. a token without the schema scope) is logged, not fatal:
+   * syncing still works, and write-back provisions again when a write is refused for a missing
+   * field (sync/write-back.ts).
    */
   async function provisionOnConnect(portal: string): Promise<void> {
     const connector = connectors.get(portal);
-    if (connector === undefined || connector.crm !== 'hubspot') return;
+    if (connector === undefined || providers.ofPortal(portal)?.provisionOnConnect !== true) return;
     try {
       await connector.provision(daemon.signal);
     } catch (e) {
       if (daemon.signal.aborted) return; // shutting down: not a provisioning problem
       logger.error(
         { portal, kind: e instanceof CrmError ? e.kind : 'error', code: e instanceof CrmError ? e.details.code : undefined },
-        'provisioning the rapport_* properties failed; score writes will be parked until it succeeds',
+        'provisioning failed; score writes will be parked until it succeeds',
       );
     }
   }
 
   async function connectPortals(): Promise<string[]> {
     const ids: string[] = [];
-    const token = config.hubspot.accessToken;
-    if (token !== undefined) {
-      const connector = createHubspotConnector({ ...common, accessToken: async () => token });
-      const { portal } = await connector.whoAmI();
-      await store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: config.hubspot.baseUrl, scopes: [] });
-      await store.portals.markConnected(portal);
-      register(portal, connector);
-      ids.push(portal);
+    for (const provider of providers.list()) {
+      for (const { installation, connector } of (await provider.staticConnections?.(contextOf(provider))) ?? []) {
+        await store.portals.upsert(installation);
+        await store.portals.markConnected(installation.portal);
+        register(installation.portal, connector);
+        ids.push(installation.portal);
+      }
     }
     for (const p of await store.portals.list()) {
       if (p.status !== 'connected' || connectors.has(p.portal) || !(await hasReadableTokens(p.portal, p.crm))) continue;
       await addOAuthPortal(p.portal);
-      ids.push(p.portal);
+      if (connectors.has(p.portal)) ids.push(p.portal);
     }
     for (const portal of ids) await provisionOnConnect(portal);
     return ids;
@@ -253,12 +248,17 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     store,
     logger,
     daemon,
+    providers,
     connectPortals,
     connector: (portal) => connectors.get(portal),
-    async addPortal(p, connector) {
-      await store.portals.upsert({ ...p, scopes: [] });
-      await store.portals.markConnected(p.portal);
-      register(p.portal, connector);
+    async addPortal(installation, auth) {
+      const provider = providers.get(installation.crm);
+      if (provider === undefined) throw new Error(`no provider named "${installation.crm}"`);
+      const connector = provider.createConnector(installation, auth, contextOf(provider));
+      await store.portals.upsert(installation);
+      await store.portals.markConnected(installation.portal);
+      register(installation.portal, connector);
+      return connector;
     },
     onPortalReady(listener) {
       readyListeners.push(listener);
@@ -303,6 +303,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
           if (c !== undefined) await daemon.nudge(portal, []);
         },
         metrics,
+        providers,
       });
       const limits = { requestTimeoutMs: config.server.requestTimeoutMs, maxConnections: config.server.maxConnections };
       const main = await listenHttp(app.fetch, { port, host, ...limits });
