@@ -6,6 +6,7 @@ import type { Store, StoreLocation } from './port.ts';
 import { createSqliteStore, openReadonlySqlite, type SqliteStoreOptions } from './sqlite.ts';
 
 export type * from './port.ts';
+export { DEFAULT_BUSY_TIMEOUT_MS, REQUEST_BUSY_TIMEOUT_MS } from './db.ts';
 export type StoreOptions = SqliteStoreOptions;
 
 /** Opens (creating and migrating if needed) the SQLite store at `opts.path`. */
