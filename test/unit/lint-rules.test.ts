@@ -38,8 +38,9 @@ describe('lint rules fail on planted violations', () => {
   const eslint = new ESLint({
     cwd: process.cwd(),
     overrideConfig: {
-      files: PLANTED,
-      languageOptions: { parserOptions: { projectService: { allowDefaultProject: PLANTED, defaultProject: 'tsconfig.json' } } },
+      // every file, not only the planted ones: typescript-eslint keeps one project service per process
+      files: ['**/*.ts'],
+      languageOptions: { parserOptions: { projectService: { allowDefaultProject: PLANTED, defaultProject: 'tsconfig.json', maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 32 }, tsconfigRootDir: process.cwd() } },
     },
   });
   it.each(CASES)('$name ($filePath)', async ({ filePath, code, ruleId, fails }) => {
