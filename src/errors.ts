@@ -1,6 +1,7 @@
 /** Errors are data: callers switch on `kind`, never on subclasses. */
 
-export type CrmName = 'hubspot' | 'salesforce';
+/** A provider's name (src/connectors/registry.ts): the CRM that answered. */
+export type CrmName = string;
 
 export type CrmErrorKind =
   /** 401 / INVALID_SESSION_ID: refresh once, then stop the portal's sync. */

@@ -17,7 +17,7 @@ export type WriteBackResult = {
 
 export type WriteBackOptions = {
   signal: AbortSignal;
-  /** HubSpot batch update takes ≤100 inputs (hubspot.md §1.5); Salesforce collections 200. */
+  /** default: the connector's `writeBatchSize` (its CRM's batch limit), else 100 */
   batchSize?: number;
   maxAttempts?: number;
   /** stop after this many batches (keeps one portal from starving others) */
@@ -40,7 +40,7 @@ export async function drainOutbox(
   opts: WriteBackOptions,
 ): Promise<WriteBackResult> {
   const { store, connector, portal, logger } = deps;
-  // each connector states its CRM's batch size (HubSpot batch update 100, Salesforce collections 200)
+  // each connector states its CRM's batch size (documented in its connector)
   const batchSize = opts.batchSize ?? connector.writeBatchSize ?? 100;
   const maxAttempts = opts.maxAttempts ?? 5;
   const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
@@ -61,7 +61,7 @@ export async function drainOutbox(
       if (opts.signal.aborted) break;
       const error = e instanceof CrmError ? e : new CrmError('unavailable', String((e as Error).message ?? e), { crm: connector.crm });
       // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
-      // So is a daily-budget pause (Salesforce): it clears when the CRM's window rolls, and counting
+      // So is a daily-budget pause (a CRM's rolling daily allowance): it clears when the CRM's window rolls, and counting
       // it as an attempt would park every pending write after `maxAttempts` drains.
       if (error.kind === 'auth' || error.kind === 'forbidden' || isBudgetPause(error)) {
         out.error = error;
