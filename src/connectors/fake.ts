@@ -39,9 +39,10 @@ export type FakeConnector = CrmConnector & {
   all(type: ObjectType): CrmRecord[];
   /**
    * the next `times` requests fail with this kind (429 → rate_limited, 401 → auth, malformed →
-   * bad_response …); with `op`, only requests of that operation (e.g. a whole writeScores batch)
+   * bad_response …); with `op`, only requests of that operation (e.g. a whole writeScores batch);
+   * `code` is the CRM's error code the failure carries (default INJECTED)
    */
-  failNext(kind: CrmErrorKind, times?: number, op?: FakeOp): void;
+  failNext(kind: CrmErrorKind, times?: number, on?: { op?: FakeOp; code?: string }): void;
   /** the next `times` writes to this contact fail for it alone, reported per record (a 207 entry) */
   failWrite(contactId: string, kind: CrmErrorKind, times?: number): void;
   /** every request, in order */
@@ -97,7 +98,7 @@ export function createFakeConnector(opts: {
   const sweepEveryMs = opts.sweepEveryMs ?? Number.POSITIVE_INFINITY;
   const data = new Map<ObjectType, Map<string, CrmRecord>>();
   const written = new Map<string, Record<string, string>>();
-  const faults: Array<{ kind: CrmErrorKind; op: FakeOp | undefined }> = [];
+  const faults: Array<{ kind: CrmErrorKind; op: FakeOp | undefined; code: string }> = [];
   const writeFaults = new Map<string, CrmErrorKind[]>();
   const requests: FakeRequest[] = [];
   let provisioned = opts.unprovisioned !== true;
@@ -114,9 +115,9 @@ export function createFakeConnector(opts: {
     counters.calls++;
     const i = faults.findIndex((f) => f.op === undefined || f.op === req.op);
     if (i >= 0) {
-      const { kind } = faults.splice(i, 1)[0]!;
+      const { kind, code } = faults.splice(i, 1)[0]!;
       if (kind === 'rate_limited') counters.rateLimited++;
-      throw new CrmError(kind, `fake connector: injected ${kind} on ${req.op}${'type' in req ? ` ${req.type}` : ''}`, { crm, code: 'INJECTED' });
+      throw new CrmError(kind, `fake connector: injected ${kind} on ${req.op}${'type' in req ? ` ${req.type}` : ''}`, { crm, code });
     }
   };
   const clone = (r: CrmRecord): CrmRecord => structuredClone(r);
@@ -249,8 +250,8 @@ export function createFakeConnector(opts: {
       return r === undefined ? undefined : clone(r);
     },
     all: (type) => [...table(type).values()].map(clone),
-    failNext(kind, times = 1, op) {
-      for (let i = 0; i < times; i++) faults.push({ kind, op });
+    failNext(kind, times = 1, on = {}) {
+      for (let i = 0; i < times; i++) faults.push({ kind, op: on.op, code: on.code ?? 'INJECTED' });
     },
     failWrite(contactId, kind, times = 1) {
       const queue = writeFaults.get(contactId) ?? [];

@@ -90,8 +90,8 @@ describe('fake connector switches', () => {
 
   it('failNext on writeScores: auth and forbidden throw; any other kind fails every record of the batch; other operations are untouched', async () => {
     const c = seeded();
-    c.failNext('unavailable', 1, 'writeScores');
-    c.failNext('auth', 1, 'writeScores');
+    c.failNext('unavailable', 1, { op: 'writeScores' });
+    c.failNext('auth', 1, { op: 'writeScores' });
     // a page is not a write: the queued write faults stay queued
     for await (const page of c.changes('contacts', null, signal)) expect(page.records).toHaveLength(3);
     expect(kinds(await c.writeScores(updates, signal))).toEqual(['1:unavailable:INJECTED', '2:unavailable:INJECTED', '3:unavailable:INJECTED']);
@@ -104,8 +104,8 @@ describe('fake connector switches', () => {
   it('unprovisioned: writes fail per record with MISSING_PROPERTY until provision() succeeds', async () => {
     const c = seeded({ unprovisioned: true });
     expect(kinds(await c.writeScores(updates.slice(0, 1), signal))).toEqual([`1:invalid_request:${MISSING_PROPERTY}`]);
-    c.failNext('forbidden', 1, 'provision');
-    await expect(c.provision(signal)).rejects.toMatchObject({ kind: 'forbidden' });
+    c.failNext('forbidden', 1, { op: 'provision', code: 'MISSING_SCOPES' });
+    await expect(c.provision(signal)).rejects.toMatchObject({ kind: 'forbidden', details: { code: 'MISSING_SCOPES' } });
     expect(c.provisioned).toBe(false);
     expect(kinds(await c.writeScores(updates.slice(0, 1), signal))).toEqual([`1:invalid_request:${MISSING_PROPERTY}`]);
     await c.provision(signal);
