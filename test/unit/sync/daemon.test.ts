@@ -118,15 +118,14 @@ describe('daemon', () => {
   it('on stop, finishes and commits the page in hand; the next run resumes after it', async () => {
     open();
     let contactPages = 0;
-    let daemon: ReturnType<typeof createDaemon> | undefined;
     let stopping: Promise<void> | undefined;
     // 10 contacts, 5 pages of 2: stop while the 3rd page is being fetched
     const connector = crm('hubspot:1', 10, {
       beforeRequest: (r) => {
-        if (r.op === 'changes' && r.type === 'contacts' && ++contactPages === 3) stopping = daemon?.stop();
+        if (r.op === 'changes' && r.type === 'contacts' && ++contactPages === 3) stopping = daemon.stop();
       },
     });
-    daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
+    const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
     daemon.addPortal({ portal: 'hubspot:1', connector });
     await daemon.nudge('hubspot:1', ['contacts']);
     await stopping;
