@@ -49,6 +49,8 @@ export function exitCodeFor(e: CrmError): number {
 
 /** What went wrong, in words an admin can act on: the answering CRM's own hints (its provider). */
 export function explainCrmError(e: CrmError, providers: Registry = defaultRegistry): string {
+  // not the CRM's answer: no CRM setting fixes it
+  if (e.kind === 'internal') return `an internal error in Rapport, not a CRM problem (${e.message}); the log has its stack: please report it`;
   const provider = providers.get(e.details.crm);
   if (provider !== undefined) return provider.hints.explain(e);
   return `${e.kind}: ${e.message}`;

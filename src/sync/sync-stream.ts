@@ -1,4 +1,4 @@
-import { CrmError } from '../errors.ts';
+import { asCrmError, CrmError } from '../errors.ts';
 import type { CrmConnector, ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
@@ -34,7 +34,7 @@ export type SyncStreamDeps = {
 
 /**
  * Pulls one stream to the end. Each page, its contact links, the dirty marks and the cursor are
- * committed in ONE SQLite transaction (ARCHITECTURE §1), so a crash at any point resumes from the
+ * committed in ONE store transaction (`store.commitPage`, ARCHITECTURE §1), so a crash at any point resumes from the
  * last committed page and at worst re-reads that page (upserts are idempotent).
  *
  * Abort is checked between pages only: the page in hand is always committed before stopping.
@@ -97,9 +97,12 @@ export async function syncStream(
       opts.onProgress?.({ ...progress, finishedAt: now(), status: 'aborted' });
       return { ...progress, status: 'aborted' };
     }
-    const error = e instanceof CrmError ? e : new CrmError('unavailable', (e as Error).message ?? String(e), { crm: connector.crm });
+    // A CrmError is the CRM's answer; anything else is our bug (`internal`): logged with its
+    // stack, and not dressed up as an outage to be retried.
+    const error = asCrmError(e, connector.crm);
     await store.syncRuns.finish(runId, 'failed', { kind: error.kind, message: error.message });
-    log.warn({ kind: error.kind, err: error.message }, 'stream failed');
+    if (error.kind === 'internal') log.error({ kind: error.kind, err: error.message, stack: (e as Error).stack }, 'stream failed on an internal error');
+    else log.warn({ kind: error.kind, err: error.message }, 'stream failed');
     opts.onProgress?.({ ...progress, finishedAt: now(), status: 'failed' });
     return { ...progress, status: 'failed', error };
   } finally {
