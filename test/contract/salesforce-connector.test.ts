@@ -122,7 +122,7 @@ describe('salesforce connector on the emulator', () => {
     for (let i = 0; i < 450; i++) ids.push(await h.createContact({ email: `w${i}@example.com` }));
     const before = h.sandbox.stats().byRoute['PATCH /services/data/vXX.X/composite/sobjects'] ?? 0;
     const res = await h.connector.writeScores(
-      ids.map((contactId, i) => ({ contactId, properties: { satisfaction: String(i % 100), churn_risk: '0.25', health: 'yellow', reasons: '+ NPS 9', model_version: 'm1', scored_at: '2026-01-05T09:00:00.000Z' } })),
+      ids.map((contactId, i) => ({ contactId, properties: { satisfaction: String(i % 100), churnRisk: '0.25', health: 'yellow', reasons: '+ NPS 9', modelVersion: 'm1', scoredAt: '2026-01-05T09:00:00.000Z' } })),
       new AbortController().signal,
     );
     expect(res.every((r) => r.ok)).toBe(true);
