@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CrmError, MISSING_PROPERTY, type CrmErrorKind } from '../errors.ts';
 import type { CrmConnector, CrmRecord, Cursor, ObjectType, Page, RecordData, ScoreUpdate, WriteResult } from './types.ts';
+import type { ScoreValues } from '../scores.ts';
 
 /**
  * An in-memory connector implementing the port, for tests of code above the port (sync engine,
@@ -48,7 +49,7 @@ export type FakeConnector = CrmConnector & {
   /** every request, in order */
   readonly requests: readonly FakeRequest[];
   /** what writeScores stored, per contact */
-  readonly written: Map<string, Record<string, string>>;
+  readonly written: Map<string, ScoreValues>;
   readonly provisioned: boolean;
   stats(): { calls: number; rateLimited: number; retries: number };
 };
@@ -97,7 +98,7 @@ export function createFakeConnector(opts: {
   const now = opts.now ?? Date.now;
   const sweepEveryMs = opts.sweepEveryMs ?? Number.POSITIVE_INFINITY;
   const data = new Map<ObjectType, Map<string, CrmRecord>>();
-  const written = new Map<string, Record<string, string>>();
+  const written = new Map<string, ScoreValues>();
   const faults: Array<{ kind: CrmErrorKind; op: FakeOp | undefined; code: string }> = [];
   const writeFaults = new Map<string, CrmErrorKind[]>();
   const requests: FakeRequest[] = [];

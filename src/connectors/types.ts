@@ -1,4 +1,5 @@
 import type { CrmError, CrmName } from '../errors.ts';
+import type { ScoreValues } from '../scores.ts';
 
 /** The objects Rapport syncs, by HubSpot's plural names (Salesforce maps onto the same set). */
 export const OBJECT_TYPES = [
@@ -122,13 +123,16 @@ export type Page = {
   liveIds?: readonly string[];
 };
 
+export type { ScoreField, ScoreValues } from '../scores.ts';
+
 export type ScoreUpdate = {
   contactId: string;
   /**
-   * Neutral score field → string value (satisfaction, loyalty, churn_risk, service_need, health, reasons,
-   * scored_at, model_version). Each connector maps these onto its own property names (ARCHITECTURE §6).
+   * Score field (src/scores.ts) → value as text. Each connector maps every `ScoreField` onto its
+   * own property name in a `Record<ScoreField, …>` (ARCHITECTURE §6), so an unmapped field does
+   * not compile; a key that is not a field (an old outbox row) fails that record, not the batch.
    */
-  properties: Record<string, string>;
+  properties: ScoreValues;
 };
 
 export type WriteResult = { contactId: string; ok: true } | { contactId: string; ok: false; error: CrmError };

@@ -7,6 +7,7 @@ import type { HeldOut } from './evaluation.ts';
 import type { ReportData, StoredMetrics } from './index.ts';
 import { formatMoney, isoDay, type Kpi } from './kpis.ts';
 import { escapeHtml } from '../html.ts';
+import { SCORE_KEYS, type ScoreKey } from '../scores.ts';
 import { DEFAULT_BANDS } from '../scoring/bands.ts';
 import {
   BAND_COLORS,
@@ -146,7 +147,7 @@ function atRiskSection(d: ReportData): string {
 
 export async function renderHtml(d: ReportData): Promise<string> {
   const histColors = [COLORS[0], COLORS[2], COLORS[1], COLORS[3]] as string[];
-  const cutoffsOf = (key: string) => (key === 'satisfaction' || key === 'loyalty' || key === 'churnRisk' || key === 'serviceNeed' ? DEFAULT_BANDS[key] : undefined);
+  const cutoffsOf = (key: string) => (SCORE_KEYS.includes(key as ScoreKey) ? DEFAULT_BANDS[key as ScoreKey] : undefined);
   const histSvgs = await Promise.all(d.histograms.map((h, i) => renderSvg(histogramSpec(h.label, h.bins, histColors[i] ?? '#0091ae', cutoffsOf(h.key)))));
   const churnWords =
     d.evaluation.churn && 'horizonDays' in d.evaluation.churn

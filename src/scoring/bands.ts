@@ -1,29 +1,20 @@
 /**
- * Score bands (ARCHITECTURE §5) with configurable thresholds. Satisfaction and loyalty are
- * "higher is better"; churn risk and service need are "higher is worse".
+ * Score bands (ARCHITECTURE §5) with configurable thresholds; each score's direction and default
+ * cut-offs come from the SCORES table (src/scores.ts).
  */
-import type { Band } from '../store/scores.ts';
+import { SCORES, scoreSpec, type Band, type ScoreKey } from '../scores.ts';
 
-export type BandThresholds = {
-  /** higher is better: green at or above `green`, red below `red` */
-  satisfaction: { green: number; red: number };
-  loyalty: { green: number; red: number };
-  /** higher is worse: red at or above `red`, green below `green` */
-  churnRisk: { green: number; red: number };
-  serviceNeed: { green: number; red: number };
-};
+/** Per score: higher-is-better scores are green at or above `green` and red below `red`; higher-is-worse ones the other way. */
+export type BandThresholds = Record<ScoreKey, { green: number; red: number }>;
 
-/**
- * Defaults. Churn risk is a calibrated 90-day probability ×100, so "red" means at least a 50 %
- * chance of losing the customer and "green" under 20 %. Satisfaction 70 is about a CSAT of 4/5
- * or an NPS answer of 7 (a passive); below 40 is detractor territory.
- */
-export const DEFAULT_BANDS: BandThresholds = {
-  satisfaction: { green: 70, red: 40 },
-  loyalty: { green: 60, red: 25 },
-  churnRisk: { green: 20, red: 50 },
-  serviceNeed: { green: 30, red: 60 },
-};
+/** The table's defaults (src/scores.ts explains the cut-offs). */
+export const DEFAULT_BANDS: BandThresholds = Object.fromEntries(SCORES.map((s) => [s.key, { ...s.bands }])) as BandThresholds;
+
+/** The band of a score's value, in the score's own direction. */
+export function bandOf(key: ScoreKey, value: number, thresholds: BandThresholds = DEFAULT_BANDS): Band {
+  const t = thresholds[key];
+  return scoreSpec(key).direction === 'higher_is_better' ? bandHigherIsBetter(value, t) : bandHigherIsWorse(value, t);
+}
 
 /**
  * Bands are decided on the value a rep sees: the whole number the card, the CRM property and the

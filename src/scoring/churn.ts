@@ -10,13 +10,12 @@
  * features, never the label: counting them as "stayed" taught the model that any complaint
  * means safety (issue 17).
  */
-import type { ScoreValue } from '../store/scores.ts';
 import { sigmoid } from '../stats/special.ts';
-import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
+import { bandOf } from './bands.ts';
+import type { Scorer } from './scorer.ts';
 import { topReasons } from './explain.ts';
-import type { ContactFeatures } from './features.ts';
 import { clamp, round3 } from './satisfaction.ts';
-import { COLUMN_NAMES, logisticReasons, type LinearModel, type LoyaltyInputs } from './vector.ts';
+import { COLUMN_NAMES, logisticReasons, type LinearModel } from './vector.ts';
 
 export type ChurnSignals = {
   /**
@@ -94,17 +93,12 @@ export function predictProbability(model: LinearModel, row: readonly number[]): 
   return sigmoid(eta);
 }
 
-export function scoreChurn(
-  f: ContactFeatures,
-  l: LoyaltyInputs,
-  row: readonly number[],
-  model: ProbabilityModel,
-  bands: BandThresholds['churnRisk'],
-): ScoreValue {
+export const scoreChurn: Scorer = ({ features: f, loyalty: l, row, models, bands }) => {
+  const model = models.churn;
   const p = predictProbability(model, row);
   const value = 100 * p;
   const reasons = topReasons(logisticReasons(model, row, p, f, l), 4);
   const base = model.source === 'trained' ? 0.9 : 0.5;
   if (model.source === 'prior') reasons.push({ text: 'not enough history to train on: using the default model', impact: 0 });
-  return { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons };
-}
+  return { score: { value: clamp(value), band: bandOf('churnRisk', value, bands), confidence: round3(base * f.dataQuality), reasons } };
+};

@@ -16,8 +16,9 @@ import {
   type RfmSummary,
 } from '../stats/bg-nbd.ts';
 import { conditionalExpectedSpend, type GammaGammaParams } from '../stats/gamma-gamma.ts';
-import type { Reason, ScoreValue } from '../store/scores.ts';
-import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
+import type { Reason } from '../store/scores.ts';
+import { bandOf } from './bands.ts';
+import type { Scorer } from './scorer.ts';
 import { agoText, daysText, plural, topReasons } from './explain.ts';
 import type { ContactFeatures } from './features.ts';
 import type { LoyaltyInputs } from './vector.ts';
@@ -110,19 +111,18 @@ function quintile(v: number, edges: readonly number[]): number {
   return q;
 }
 
-export type LoyaltyResult = { score: ScoreValue; extra: { clv: number; pAlive: number; expectedPurchases52w: number; rfm: string | null } };
-
-/** `inputs`: this contact's `loyaltyInputs(f, params)` when already computed (saves evaluating P(alive) twice). */
-export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: BandThresholds['loyalty'], inputs?: LoyaltyInputs): LoyaltyResult {
+/** `inputs.loyalty`: this contact's `loyaltyInputs(f, params)`, computed once for every model. */
+export const scoreLoyalty: Scorer = ({ features: f, loyalty: inputs, models, bands }) => {
+  const params = models.loyalty;
   const s = rfmSummary(f);
   if (s === null) {
     const reasons: Reason[] = [{ text: 'no purchases yet', impact: 0 }];
     return {
-      score: { value: 0, band: bandHigherIsBetter(0, bands), confidence: round3(0.5 * f.dataQuality), reasons },
+      score: { value: 0, band: bandOf('loyalty', 0, bands), confidence: round3(0.5 * f.dataQuality), reasons },
       extra: { clv: 0, pAlive: 0, expectedPurchases52w: 0, rfm: null },
     };
   }
-  const pAlive = inputs === undefined ? safePAlive(params.bgNbd, s) : inputs.pAlive;
+  const pAlive = inputs.pAlive;
   const e52 = safeExpected(params.bgNbd, 52, s);
   const eShare = e52 / (e52 + params.expectedRef);
   const value = 100 * (0.5 * pAlive + 0.5 * eShare);
@@ -144,7 +144,7 @@ export function scoreLoyalty(f: ContactFeatures, params: LoyaltyParams, bands: B
   // Evidence grows with repeat purchases: one purchase says little about a rate.
   const evidence = 1 - Math.exp(-(s.x + 1) / 2);
   return {
-    score: { value: clamp(value), band: bandHigherIsBetter(value, bands), confidence: round3(evidence * f.dataQuality), reasons: shown },
+    score: { value: clamp(value), band: bandOf('loyalty', value, bands), confidence: round3(evidence * f.dataQuality), reasons: shown },
     extra: { clv: Math.round(clv * 100) / 100, pAlive: round3(pAlive), expectedPurchases52w: round3(e52), rfm: rfmCell(f, params.rfmEdges) },
   };
-}
+};

@@ -8,10 +8,10 @@
  * shrunk towards the portal prior m₀ with k = 2 pseudo-answers: (n·m + k·m₀)/(n + k), so a
  * single answer moves the score only part of the way (scoring.md §5.1).
  */
-import type { Reason, ScoreValue } from '../store/scores.ts';
-import { bandHigherIsBetter, type BandThresholds } from './bands.ts';
+import type { Reason } from '../store/scores.ts';
+import { bandOf } from './bands.ts';
+import type { Scorer } from './scorer.ts';
 import { plural, topReasons } from './explain.ts';
-import type { ContactFeatures } from './features.ts';
 
 export type SatisfactionParams = {
   /** portal mean of the survey component in [0, 1] (the shrinkage target) */
@@ -22,12 +22,8 @@ export type SatisfactionParams = {
 export const DEFAULT_SATISFACTION: SatisfactionParams = { prior: 0.72 };
 const K = 2;
 
-export function scoreSatisfaction(
-  f: ContactFeatures,
-  params: SatisfactionParams,
-  bands: BandThresholds['satisfaction'],
-): ScoreValue {
-  const m0 = params.prior;
+export const scoreSatisfaction: Scorer = ({ features: f, models, bands }) => {
+  const m0 = models.satisfaction.prior;
   const parts: { m: number; w: number; text: string }[] = [];
   if (f.surveyScore !== null) {
     const text =
@@ -66,13 +62,8 @@ export function scoreSatisfaction(
   const reasons: Reason[] = parts.map((p) => ({ text: p.text, impact: (100 * p.w * (p.m - m0)) / (n + K) }));
   const shown = topReasons(reasons, 4);
   if (n < 1) shown.push({ text: n === 0 ? 'no feedback yet: account average' : 'little feedback yet: close to the account average', impact: 0 });
-  return {
-    value: clamp(value),
-    band: bandHigherIsBetter(value, bands),
-    confidence: round3(evidence * f.dataQuality),
-    reasons: shown,
-  };
-}
+  return { score: { value: clamp(value), band: bandOf('satisfaction', value, bands), confidence: round3(evidence * f.dataQuality), reasons: shown } };
+};
 
 export function clamp(v: number): number {
   return Number.isFinite(v) ? Math.max(0, Math.min(100, v)) : 0;

@@ -9,13 +9,15 @@
  */
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
-import type { ContactScores, Reason } from '../store/scores.ts';
-import { DEFAULT_BANDS, healthBand, type BandThresholds } from './bands.ts';
+import type { ContactScores, Reason, ScoreValue } from '../store/scores.ts';
+import { DEFAULT_BANDS, healthBand, shownValue, type BandThresholds } from './bands.ts';
+import { SCORES, scoreSpec, type ScoreField, type ScoreKey } from '../scores.ts';
 import { scoreChurn } from './churn.ts';
 import { computeFeatures, loadCompanies, readContactChunks, readContacts, type CompanyContext, type ContactInput } from './features.ts';
 import { loyaltyInputs, scoreLoyalty } from './loyalty.ts';
 import { loadPortalModels, type PortalModels } from './portal-models.ts';
 import { round3, scoreSatisfaction } from './satisfaction.ts';
+import type { Scorers } from './scorer.ts';
 import { scoreServiceNeed } from './service-need.ts';
 import { COLUMNS, modelRow } from './vector.ts';
 
@@ -27,6 +29,9 @@ export type ScoreOptions = {
   /** contacts per transaction (default 2,000) */
   chunkSize?: number;
 };
+
+/** Each row of the SCORES table and its model: a score without a scorer does not compile. */
+export const SCORERS: Scorers = { satisfaction: scoreSatisfaction, loyalty: scoreLoyalty, churnRisk: scoreChurn, serviceNeed: scoreServiceNeed };
 
 /** Everything scoring one contact produces, before it is saved. */
 export function scoreOne(
@@ -40,25 +45,24 @@ export function scoreOne(
   const f = computeFeatures(input, now, company, now);
   const l = loyaltyInputs(f, models.loyalty);
   modelRow(f, l, row);
-  const satisfaction = scoreSatisfaction(f, models.satisfaction, bands.satisfaction);
-  const loyalty = scoreLoyalty(f, models.loyalty, bands.loyalty, l);
-  const churnRisk = scoreChurn(f, l, row, models.churn, bands.churnRisk);
-  const service = scoreServiceNeed(f, l, row, models.service, models.channelMix, bands.serviceNeed);
+  const ctx = { features: f, loyalty: l, row, models, bands };
+  const values = {} as Record<ScoreKey, ScoreValue>;
+  let extra: Record<string, unknown> = {};
+  for (const { key } of SCORES) {
+    const r = SCORERS[key](ctx);
+    values[key] = r.score;
+    if (r.extra !== undefined) extra = { ...extra, ...r.extra };
+  }
   return {
     contactId: input.id,
-    satisfaction,
-    loyalty: loyalty.score,
-    churnRisk,
-    serviceNeed: service.score,
-    health: healthBand({ satisfaction: satisfaction.band, loyalty: loyalty.score.band, churnRisk: churnRisk.band }),
-    confidence: round3((satisfaction.confidence + loyalty.score.confidence + churnRisk.confidence + service.score.confidence) / 4),
+    ...values,
+    health: healthBand({ satisfaction: values.satisfaction.band, loyalty: values.loyalty.band, churnRisk: values.churnRisk.band }),
+    confidence: round3(SCORES.reduce((sum, { key }) => sum + values[key].confidence, 0) / SCORES.length),
     modelVersion: models.version,
     scoredAt: now,
     extra: {
-      ...loyalty.extra,
+      ...extra,
       pChurn90dPurchasePattern: round3(l.pChurn90d),
-      likelyChannel: service.channel,
-      channelProbability: service.channelProbability,
       dataQuality: f.dataQuality,
       dataIssues: f.dataIssues,
     },
@@ -72,10 +76,10 @@ export function reasonsSummary(s: ContactScores, maxLength = 480): string {
     return texts.length === 0 ? null : `${label}: ${texts.join('; ')}`;
   };
   const parts = [
-    part(`Churn risk ${Math.round(s.churnRisk.value)}`, s.churnRisk.reasons, 3),
-    part(`Satisfaction ${Math.round(s.satisfaction.value)}`, s.satisfaction.reasons, 2),
-    part(`Loyalty ${Math.round(s.loyalty.value)}`, s.loyalty.reasons, 1),
-    part(`Service need ${Math.round(s.serviceNeed.value)}`, s.serviceNeed.reasons, 1),
+    part(`${scoreSpec('churnRisk').label} ${shownValue(s.churnRisk.value)}`, s.churnRisk.reasons, 3),
+    part(`${scoreSpec('satisfaction').label} ${shownValue(s.satisfaction.value)}`, s.satisfaction.reasons, 2),
+    part(`${scoreSpec('loyalty').label} ${shownValue(s.loyalty.value)}`, s.loyalty.reasons, 1),
+    part(`${scoreSpec('serviceNeed').label} ${shownValue(s.serviceNeed.value)}`, s.serviceNeed.reasons, 1),
   ].filter((p): p is string => p !== null);
   let out = '';
   for (const p of parts) {
@@ -86,22 +90,14 @@ export function reasonsSummary(s: ContactScores, maxLength = 480): string {
   return out;
 }
 
-/** Neutral-key write-back values (contracts.md): integers as text, the band, reasons, ISO time. */
-export function writeBackProperties(s: ContactScores): Record<string, string> {
-  return {
-    satisfaction: String(Math.round(s.satisfaction.value)),
-    loyalty: String(Math.round(s.loyalty.value)),
-    churn_risk: String(Math.round(s.churnRisk.value)),
-    service_need: String(Math.round(s.serviceNeed.value)),
-    health: s.health,
-    reasons: reasonsSummary(s),
-    model_version: s.modelVersion,
-    scored_at: new Date(s.scoredAt).toISOString(),
-  };
+/** Every score field's write-back value: the scores as whole numbers (as shown), the band, reasons, ISO time. */
+export function writeBackProperties(s: ContactScores): Record<ScoreField, string> {
+  const scores = Object.fromEntries(SCORES.map(({ key }) => [key, String(shownValue(s[key].value))])) as Record<ScoreKey, string>;
+  return { ...scores, health: s.health, reasons: reasonsSummary(s), modelVersion: s.modelVersion, scoredAt: new Date(s.scoredAt).toISOString() };
 }
 
 /** Write-back values that alone are no news (a fresh timestamp is not worth an API call). */
-const VOLATILE = ['scored_at'] as const;
+const VOLATILE = ['scoredAt'] as const;
 
 /**
  * Saves one batch of scores in one store transaction: scores + history, the dirty marks of

@@ -5,13 +5,13 @@
  * portal's channel mix (2 pseudo-contacts), so a contact with no history gets the portal's
  * favourite channel.
  */
-import type { ScoreValue } from '../store/scores.ts';
-import { bandHigherIsWorse, type BandThresholds } from './bands.ts';
+import { bandOf } from './bands.ts';
+import type { Scorer } from './scorer.ts';
 import { predictProbability, namedModel, type ProbabilityModel } from './churn.ts';
 import { topReasons } from './explain.ts';
 import { CHANNELS, type Channel, type ContactFeatures } from './features.ts';
 import { clamp, round3 } from './satisfaction.ts';
-import { logisticReasons, type LoyaltyInputs } from './vector.ts';
+import { logisticReasons } from './vector.ts';
 
 export const SERVICE_HORIZON_DAYS = 30;
 
@@ -44,24 +44,17 @@ export function likelyChannel(f: ContactFeatures, mix: Record<Channel, number>):
 
 export const DEFAULT_CHANNEL_MIX: Record<Channel, number> = { emails: 0.4, calls: 0.25, tickets: 0.22, meetings: 0.13 };
 
-export function scoreServiceNeed(
-  f: ContactFeatures,
-  l: LoyaltyInputs,
-  row: readonly number[],
-  model: ProbabilityModel,
-  mix: Record<Channel, number>,
-  bands: BandThresholds['serviceNeed'],
-): { score: ScoreValue; channel: Channel; channelProbability: number } {
+export const scoreServiceNeed: Scorer = ({ features: f, loyalty: l, row, models, bands }) => {
+  const model = models.service;
   const p = predictProbability(model, row);
   const value = 100 * p;
   const reasons = topReasons(logisticReasons(model, row, p, f, l), 3);
-  const ch = likelyChannel(f, mix);
+  const ch = likelyChannel(f, models.channelMix);
   // The likely channel is shown on the service-need tile (extra.likelyChannel), not as a reason:
   // reasons are score points only (issue 17).
   const base = model.source === 'trained' ? 0.9 : 0.5;
   return {
-    score: { value: clamp(value), band: bandHigherIsWorse(value, bands), confidence: round3(base * f.dataQuality), reasons },
-    channel: ch.channel,
-    channelProbability: round3(ch.probability),
+    score: { value: clamp(value), band: bandOf('serviceNeed', value, bands), confidence: round3(base * f.dataQuality), reasons },
+    extra: { likelyChannel: ch.channel, channelProbability: round3(ch.probability) },
   };
-}
+};

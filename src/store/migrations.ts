@@ -213,6 +213,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE portals_v6 RENAME TO portals;
   ALTER TABLE tokens_v6 RENAME TO tokens;
   `,
+  // 7: one spelling of each score field (src/scores.ts): values waiting in the outbox and the
+  // record of what was last written use the field names `churnRisk`, `serviceNeed`, `scoredAt`,
+  // `modelVersion` instead of snake_case, so the outbox diff keeps matching after an upgrade.
+  `
+  UPDATE outbox SET properties = json_remove(json_set(properties, '$.churnRisk', json_extract(properties, '$.churn_risk')), '$.churn_risk') WHERE json_type(properties, '$.churn_risk') IS NOT NULL;
+  UPDATE outbox SET properties = json_remove(json_set(properties, '$.serviceNeed', json_extract(properties, '$.service_need')), '$.service_need') WHERE json_type(properties, '$.service_need') IS NOT NULL;
+  UPDATE outbox SET properties = json_remove(json_set(properties, '$.scoredAt', json_extract(properties, '$.scored_at')), '$.scored_at') WHERE json_type(properties, '$.scored_at') IS NOT NULL;
+  UPDATE outbox SET properties = json_remove(json_set(properties, '$.modelVersion', json_extract(properties, '$.model_version')), '$.model_version') WHERE json_type(properties, '$.model_version') IS NOT NULL;
+  UPDATE written SET properties = json_remove(json_set(properties, '$.churnRisk', json_extract(properties, '$.churn_risk')), '$.churn_risk') WHERE json_type(properties, '$.churn_risk') IS NOT NULL;
+  UPDATE written SET properties = json_remove(json_set(properties, '$.serviceNeed', json_extract(properties, '$.service_need')), '$.service_need') WHERE json_type(properties, '$.service_need') IS NOT NULL;
+  UPDATE written SET properties = json_remove(json_set(properties, '$.scoredAt', json_extract(properties, '$.scored_at')), '$.scored_at') WHERE json_type(properties, '$.scored_at') IS NOT NULL;
+  UPDATE written SET properties = json_remove(json_set(properties, '$.modelVersion', json_extract(properties, '$.model_version')), '$.model_version') WHERE json_type(properties, '$.model_version') IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

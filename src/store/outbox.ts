@@ -1,3 +1,4 @@
+import { asScoreField, SCORE_FIELDS, type ScoreValues } from '../scores.ts';
 import type { Db } from './db.ts';
 import type { OutboxItem, ParkedItem } from './port.ts';
 
@@ -47,14 +48,26 @@ export function createOutboxRepo(db: Db, now: () => number) {
 
   const writtenCount = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM written WHERE portal = ?');
 
-  const parse = (s: string | undefined): Record<string, string> => (s === undefined ? {} : (JSON.parse(s) as Record<string, string>));
+  // Our own column, written only by `enqueue`/`markWritten` with score fields (migration 7 renamed
+  // the old spellings); a key that is not a score field is dropped rather than sent to a CRM.
+  const parse = (s: string | undefined): ScoreValues => {
+    const out: ScoreValues = {};
+    if (s === undefined) return out;
+    for (const [k, v] of Object.entries(JSON.parse(s) as Record<string, string>)) {
+      const field = asScoreField(k);
+      if (field !== undefined) out[field] = v;
+    }
+    return out;
+  };
 
   return {
     /** Enqueues the properties that differ from the last written values; returns how many did. */
-    enqueue(portal: string, contactId: string, properties: Record<string, string>): number {
+    enqueue(portal: string, contactId: string, properties: ScoreValues): number {
       const written = parse(lastWritten.get(portal, contactId)?.properties);
       const merged = parse(pending.get(portal, contactId)?.properties);
-      for (const [k, v] of Object.entries(properties)) {
+      for (const k of SCORE_FIELDS) {
+        const v = properties[k];
+        if (v === undefined) continue;
         if (written[k] === v) delete merged[k];
         else merged[k] = v;
       }
@@ -75,7 +88,7 @@ export function createOutboxRepo(db: Db, now: () => number) {
       const written = { ...parse(lastWritten.get(portal, item.contactId)?.properties), ...item.properties };
       saveWritten.run(portal, item.contactId, JSON.stringify(written), now());
       const still = parse(pending.get(portal, item.contactId)?.properties);
-      for (const [k, v] of Object.entries(item.properties)) if (still[k] === v) delete still[k];
+      for (const k of SCORE_FIELDS) if (item.properties[k] !== undefined && still[k] === item.properties[k]) delete still[k];
       if (Object.keys(still).length === 0) drop.run(portal, item.contactId);
       else put.run(portal, item.contactId, JSON.stringify(still), now(), now());
     },
@@ -111,7 +124,7 @@ export function createOutboxRepo(db: Db, now: () => number) {
     writtenCount(portal: string): number {
       return writtenCount.get(portal)?.n ?? 0;
     },
-    lastWritten(portal: string, contactId: string): Record<string, string> {
+    lastWritten(portal: string, contactId: string): ScoreValues {
       return parse(lastWritten.get(portal, contactId)?.properties);
     },
   };

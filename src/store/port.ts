@@ -10,6 +10,7 @@
  */
 import type { CrmRecord, Cursor, ObjectType, RecordData } from '../connectors/types.ts';
 import type { CrmName } from '../errors.ts';
+import type { ScoreField, ScoreValues } from '../scores.ts';
 import type { Band, ContactScores, HistoryPoint, ScoreKey } from './scores.ts';
 
 /** Where a store lives, serializable (posted to worker threads, which open their own read-only store). */
@@ -75,7 +76,7 @@ export type ContactWithLinks = {
 /** Contact ids `after < id <= through` (both optional): one share of a parallel pass. */
 export type IdRange = { after?: string; through?: string };
 
-export type OutboxItem = { contactId: string; properties: Record<string, string>; attempts: number };
+export type OutboxItem = { contactId: string; properties: ScoreValues; attempts: number };
 export type ParkedItem = OutboxItem & { lastError: string | null };
 
 export type SyncRunStatus = 'running' | 'ok' | 'failed' | 'aborted';
@@ -99,7 +100,7 @@ export type BandCounts = { green: number; yellow: number; red: number };
 export type TopRiskRow = { contactId: string; churnRisk: number; churnDetail: unknown; firstName: unknown; lastName: unknown };
 
 /** One scored contact as `saveScores` takes it: its scores and its neutral-key write-back values. */
-export type ScoredContact = { scores: ContactScores; properties: Record<string, string> };
+export type ScoredContact = { scores: ContactScores; properties: ScoreValues };
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -199,7 +200,7 @@ export type ScoresPort = {
 
 export type OutboxPort = {
   /** Enqueues the properties that differ from the last written values; returns how many did. */
-  enqueue(portal: string, contactId: string, properties: Record<string, string>): Promise<number>;
+  enqueue(portal: string, contactId: string, properties: ScoreValues): Promise<number>;
   due(portal: string, limit: number): Promise<OutboxItem[]>;
   /**
    * One batch's outcome in one transaction: written items are recorded (unless re-enqueued
@@ -215,7 +216,7 @@ export type OutboxPort = {
   requeueParked(portal: string): Promise<number>;
   parkedReasons(portal: string): Promise<{ reason: string; count: number }[]>;
   writtenCount(portal: string): Promise<number>;
-  lastWritten(portal: string, contactId: string): Promise<Record<string, string>>;
+  lastWritten(portal: string, contactId: string): Promise<ScoreValues>;
 };
 
 export type WebhookEventsPort = {
@@ -285,7 +286,7 @@ export type Store = {
   saveScores(
     portal: string,
     batch: readonly ScoredContact[],
-    opts: { clearIds: readonly string[]; readAt: number; volatile: readonly string[] },
+    opts: { clearIds: readonly string[]; readAt: number; volatile: readonly ScoreField[] },
   ): Promise<number>;
   /** Fails when the store cannot answer (health checks). */
   ping(): Promise<void>;

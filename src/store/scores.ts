@@ -1,11 +1,12 @@
 import type { Db } from './db.ts';
 
-export type Band = 'green' | 'yellow' | 'red';
+import type { Band, ScoreKey } from '../scores.ts';
+
+export type { Band, ScoreKey };
+export { SCORE_KEYS } from '../scores.ts';
 /** One factor behind a score: plain words and a signed impact in score points. */
 export type Reason = { text: string; impact: number };
 export type ScoreValue = { value: number; band: Band; confidence: number; reasons: Reason[] };
-export type ScoreKey = 'satisfaction' | 'loyalty' | 'churnRisk' | 'serviceNeed';
-export const SCORE_KEYS: readonly ScoreKey[] = ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'];
 
 export type ContactScores = {
   contactId: string;

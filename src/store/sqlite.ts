@@ -5,6 +5,7 @@
  * driver already.
  */
 import Database from 'better-sqlite3';
+import { SCORE_FIELDS, type ScoreValues } from '../scores.ts';
 import { createApiUsageRepo } from './api-usage.ts';
 import { createContactsRepo } from './contacts.ts';
 import { createCursorsRepo } from './cursors.ts';
@@ -148,15 +149,16 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
         for (const { scores: s, properties } of batch) {
           scores.save(portal, s);
           const written = outbox.lastWritten(portal, s.contactId);
-          const changed = Object.keys(properties).some((k) => !o.volatile.includes(k) && written[k] !== properties[k]);
+          const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
+          const changed = fields.some((k) => !o.volatile.includes(k) && written[k] !== properties[k]);
           if (changed) {
             outbox.enqueue(portal, s.contactId, properties);
             enqueued++;
           } else {
             // Nothing new: drop any stale pending values that went back to what the CRM has, and
             // keep the volatile ones (a timestamp) as last written.
-            const rest: Record<string, string> = {};
-            for (const [k, v] of Object.entries(properties)) if (!o.volatile.includes(k)) rest[k] = v;
+            const rest: ScoreValues = {};
+            for (const k of fields) if (!o.volatile.includes(k)) rest[k] = properties[k] as string;
             for (const k of o.volatile) {
               const w = written[k];
               if (w !== undefined) rest[k] = w;

@@ -226,7 +226,7 @@ export function connectorContract(name: string, makeHarness: () => Promise<Contr
       await h.connector.provision(signal);
       const res = await h.connector.writeScores(
         [
-          { contactId: a!, properties: { satisfaction: '72', health: 'green', scored_at: '2026-01-01T00:00:00.000Z' } },
+          { contactId: a!, properties: { satisfaction: '72', health: 'green', scoredAt: '2026-01-01T00:00:00.000Z' } },
           { contactId: '999999999', properties: { satisfaction: '10' } },
         ],
         signal,

@@ -5,6 +5,10 @@ import { CrmError } from '../../src/errors.ts';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
 import type { HubspotObjectType } from '../../src/sandbox/model.ts';
 import { APP, salesforceHarness, T0, type SalesforceHarness } from './salesforce-harness.ts';
+import type { ScoreValues } from '../../src/scores.ts';
+
+/** values as read back from storage: any keys, typed only at run time */
+const fromStorage = (o: Record<string, string>): ScoreValues => o;
 
 /** Salesforce-specific behaviour beyond the shared contract: jsforce against the emulator over real HTTP. */
 
@@ -118,14 +122,14 @@ describe('salesforce connector on the emulator', () => {
     for (let i = 0; i < 450; i++) ids.push(await h.createContact({ email: `w${i}@example.com` }));
     const before = h.sandbox.stats().byRoute['PATCH /services/data/vXX.X/composite/sobjects'] ?? 0;
     const res = await h.connector.writeScores(
-      ids.map((contactId, i) => ({ contactId, properties: { satisfaction: String(i % 100), churn_risk: '0.25', health: 'yellow', reasons: '+ NPS 9', model_version: 'm1', scored_at: '2026-01-05T09:00:00.000Z' } })),
+      ids.map((contactId, i) => ({ contactId, properties: { satisfaction: String(i % 100), churnRisk: '0.25', health: 'yellow', reasons: '+ NPS 9', modelVersion: 'm1', scoredAt: '2026-01-05T09:00:00.000Z' } })),
       new AbortController().signal,
     );
     expect(res.every((r) => r.ok)).toBe(true);
     expect((h.sandbox.stats().byRoute['PATCH /services/data/vXX.X/composite/sobjects'] ?? 0) - before).toBe(3);
     expect(h.sandbox.data.get('Contact', ids[57]!)).toMatchObject({ Rapport_Satisfaction__c: 57, Rapport_Churn_Risk__c: 0.25, Rapport_Health__c: 'yellow', Rapport_Model_Version__c: 'm1' });
     // an unknown key fails that record alone, before anything is sent
-    const bad = await h.connector.writeScores([{ contactId: ids[0]!, properties: { mood: 'x' } }, { contactId: ids[1]!, properties: { loyalty: '3' } }], new AbortController().signal);
+    const bad = await h.connector.writeScores([{ contactId: ids[0]!, properties: fromStorage({ mood: 'x' }) }, { contactId: ids[1]!, properties: { loyalty: '3' } }], new AbortController().signal);
     expect(bad.map((r) => r.ok)).toEqual([false, true]);
   });
 

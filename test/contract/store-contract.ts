@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import type { Band, ContactScores, Store, StoreLocation } from '../../src/store/index.ts';
+import type { ScoreField, ScoreValues } from '../../src/scores.ts';
 
 /**
  * THE store contract (issue 12): every implementation of the store port (src/store/port.ts) —
@@ -76,8 +77,8 @@ function scores(contactId: string, v: number, scoredAt: number, opts: { health?:
   };
 }
 
-const props = (s: ContactScores, scoredAt = String(s.scoredAt)) => ({ health: s.health, churn_risk: String(Math.round(s.churnRisk.value)), scored_at: scoredAt });
-const VOLATILE = ['scored_at'];
+const props = (s: ContactScores, scoredAt = String(s.scoredAt)): ScoreValues => ({ health: s.health, churnRisk: String(Math.round(s.churnRisk.value)), scoredAt });
+const VOLATILE: readonly ScoreField[] = ['scoredAt'];
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -320,7 +321,7 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
           expect.objectContaining({ scoredAt: 300, churnRisk: 60, health: 'red' }),
         ]);
         expect(await store.scores.history(P, '1', 200)).toHaveLength(1);
-        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ health: 'red', churn_risk: '60', scored_at: '300' });
+        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ health: 'red', churnRisk: '60', scoredAt: '300' });
       });
 
       it('keeps a dirty mark set again after the read', async () => {
@@ -464,31 +465,31 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
 
     describe('outbox', () => {
       it('keeps only values that differ from what was last written', async () => {
-        expect(await store.outbox.enqueue(P, 'c', { a: '1', b: '2' })).toBe(2);
+        expect(await store.outbox.enqueue(P, 'c', { satisfaction: '1', loyalty: '2' })).toBe(2);
         const [item] = await store.outbox.due(P, 10);
-        expect(item).toEqual({ contactId: 'c', properties: { a: '1', b: '2' }, attempts: 0 });
+        expect(item).toEqual({ contactId: 'c', properties: { satisfaction: '1', loyalty: '2' }, attempts: 0 });
         await store.outbox.settle(P, { written: [item!], failed: [] }, { maxAttempts: 3 });
         expect(await store.outbox.due(P, 10)).toEqual([]);
-        expect(await store.outbox.lastWritten(P, 'c')).toEqual({ a: '1', b: '2' });
+        expect(await store.outbox.lastWritten(P, 'c')).toEqual({ satisfaction: '1', loyalty: '2' });
         expect(await store.outbox.writtenCount(P)).toBe(1);
-        expect(await store.outbox.enqueue(P, 'c', { a: '1', b: '3' })).toBe(1);
-        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ b: '3' });
+        expect(await store.outbox.enqueue(P, 'c', { satisfaction: '1', loyalty: '3' })).toBe(1);
+        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ loyalty: '3' });
         // going back to the written value cancels the pending write
-        expect(await store.outbox.enqueue(P, 'c', { b: '2' })).toBe(0);
+        expect(await store.outbox.enqueue(P, 'c', { loyalty: '2' })).toBe(0);
         expect(await store.outbox.stats(P)).toEqual({ pending: 0, parked: 0 });
       });
 
       it('a write settled after a newer enqueue keeps the newer values pending', async () => {
-        await store.outbox.enqueue(P, 'c', { a: '1' });
+        await store.outbox.enqueue(P, 'c', { satisfaction: '1' });
         const [item] = await store.outbox.due(P, 10);
-        await store.outbox.enqueue(P, 'c', { a: '2' });
+        await store.outbox.enqueue(P, 'c', { satisfaction: '2' });
         await store.outbox.settle(P, { written: [item!], failed: [] }, { maxAttempts: 3 });
-        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ a: '2' });
+        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ satisfaction: '2' });
       });
 
       it('backs off retryable failures, parks the others with their reason, and re-queues parked ones', async () => {
-        await store.outbox.enqueue(P, 'c1', { a: '1' });
-        await store.outbox.enqueue(P, 'c2', { a: '2' });
+        await store.outbox.enqueue(P, 'c1', { satisfaction: '1' });
+        await store.outbox.enqueue(P, 'c2', { satisfaction: '2' });
         const due = await store.outbox.due(P, 10);
         await store.outbox.settle(
           P,
@@ -504,9 +505,9 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.outbox.stats(P)).toEqual({ pending: 1, parked: 1 });
         expect(await store.outbox.due(P, 10)).toEqual([]); // backing off
         t += 60_000;
-        expect(await store.outbox.due(P, 10)).toEqual([{ contactId: 'c1', properties: { a: '1' }, attempts: 1 }]);
+        expect(await store.outbox.due(P, 10)).toEqual([{ contactId: 'c1', properties: { satisfaction: '1' }, attempts: 1 }]);
         expect(await store.outbox.parked(P)).toEqual([
-          { contactId: 'c2', properties: { a: '2' }, attempts: 1, lastError: 'invalid_request PROPERTY_DOESNT_EXIST: no such property' },
+          { contactId: 'c2', properties: { satisfaction: '2' }, attempts: 1, lastError: 'invalid_request PROPERTY_DOESNT_EXIST: no such property' },
         ]);
         expect(await store.outbox.parkedReasons(P)).toEqual([{ reason: 'invalid_request PROPERTY_DOESNT_EXIST', count: 1 }]);
         expect(await store.outbox.requeueParked(P)).toBe(1);
@@ -514,7 +515,7 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
       });
 
       it('parks an item after maxAttempts retryable failures', async () => {
-        await store.outbox.enqueue(P, 'c', { a: '1' });
+        await store.outbox.enqueue(P, 'c', { satisfaction: '1' });
         for (let i = 0; i < 2; i++) {
           t += 3_600_000;
           const [item] = await store.outbox.due(P, 10);

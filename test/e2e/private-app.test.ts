@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCORE_KEYS } from '../../src/connectors/hubspot/write-scores.ts';
+import { PROPERTY_OF } from '../../src/connectors/hubspot/provision.ts';
+import { SCORE_FIELDS } from '../../src/scores.ts';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
 import { DEFAULT_PRIVATE_APP_SCOPES } from '../../src/sandbox/hubspot/portals.ts';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
@@ -61,8 +62,8 @@ describe('private-app install, README by-hand flow', () => {
       let checked = 0;
       for (const contact of sandbox.data.iterate(hubId, 'contacts')) {
         const written = await store.outbox.lastWritten(`hubspot:${hubId}`, contact.id);
-        expect(Object.keys(written).sort(), contact.id).toEqual([...SCORE_KEYS].sort());
-        for (const key of SCORE_KEYS) expect(contact.properties[`rapport_${key}`], `${contact.id} ${key}`).toBe(written[key]);
+        expect(Object.keys(written).sort(), contact.id).toEqual([...SCORE_FIELDS].sort());
+        for (const key of SCORE_FIELDS) expect(contact.properties[PROPERTY_OF[key].name], `${contact.id} ${key}`).toBe(written[key]);
         const score = await store.scores.get(`hubspot:${hubId}`, contact.id);
         expect(Number(contact.properties['rapport_churn_risk'])).toBe(Math.round(score?.churnRisk.value ?? -1));
         checked++;

@@ -1,4 +1,5 @@
 import { CrmError } from '../../errors.ts';
+import { scoreSpec, type ScoreField, type ScoreKey } from '../../scores.ts';
 import type { HubspotHttp } from './http.ts';
 import { Empty, GroupList, PropertyList } from './schemas.ts';
 
@@ -14,20 +15,21 @@ type PropertySpec = {
   options?: { label: string; value: string; displayOrder: number; hidden: boolean }[];
 };
 
-const score = (key: string, label: string): PropertySpec => ({
-  name: `rapport_${key}`,
-  label,
+const score = (key: ScoreKey, name: string): PropertySpec => ({
+  name,
+  label: `${scoreSpec(key).label} score`,
   type: 'number',
   fieldType: 'number',
-  description: `${label} (0–100), computed by Rapport. Read-only: Rapport overwrites it.`,
+  description: `${scoreSpec(key).description} 0–100, computed by Rapport. Read-only: Rapport overwrites it.`,
 });
 
-export const RAPPORT_PROPERTIES: readonly PropertySpec[] = [
-  score('satisfaction', 'Satisfaction score'),
-  score('loyalty', 'Loyalty score'),
-  score('churn_risk', 'Churn risk score'),
-  score('service_need', 'Service need score'),
-  {
+/** Every score field → its HubSpot contact property: a field left out does not compile. */
+export const PROPERTY_OF: Record<ScoreField, PropertySpec> = {
+  satisfaction: score('satisfaction', 'rapport_satisfaction'),
+  loyalty: score('loyalty', 'rapport_loyalty'),
+  churnRisk: score('churnRisk', 'rapport_churn_risk'),
+  serviceNeed: score('serviceNeed', 'rapport_service_need'),
+  health: {
     name: 'rapport_health',
     label: 'Customer health',
     type: 'enumeration',
@@ -35,10 +37,12 @@ export const RAPPORT_PROPERTIES: readonly PropertySpec[] = [
     description: 'Overall health band computed by Rapport.',
     options: ['green', 'yellow', 'red'].map((v, i) => ({ label: v[0]!.toUpperCase() + v.slice(1), value: v, displayOrder: i, hidden: false })),
   },
-  { name: 'rapport_reasons', label: 'Score reasons', type: 'string', fieldType: 'textarea', description: 'Top factors behind the scores.' },
-  { name: 'rapport_scored_at', label: 'Scored at', type: 'datetime', fieldType: 'date', description: 'When Rapport last computed the scores.' },
-  { name: 'rapport_model_version', label: 'Score model version', type: 'string', fieldType: 'text', description: 'Model version used.' },
-];
+  reasons: { name: 'rapport_reasons', label: 'Score reasons', type: 'string', fieldType: 'textarea', description: 'Top factors behind the scores.' },
+  scoredAt: { name: 'rapport_scored_at', label: 'Scored at', type: 'datetime', fieldType: 'date', description: 'When Rapport last computed the scores.' },
+  modelVersion: { name: 'rapport_model_version', label: 'Score model version', type: 'string', fieldType: 'text', description: 'Model version used.' },
+};
+
+export const RAPPORT_PROPERTIES: readonly PropertySpec[] = Object.values(PROPERTY_OF);
 
 /**
  * Idempotent: reads the existing group and properties (2 calls when already provisioned), creates

@@ -1,14 +1,13 @@
 import { CrmError, MISSING_PROPERTY } from '../../errors.ts';
 import type { ScoreUpdate, WriteResult } from '../types.ts';
+import { asScoreField, type ScoreField } from '../../scores.ts';
 import type { HubspotHttp } from './http.ts';
+import { PROPERTY_OF } from './provision.ts';
 import { BatchUpdate } from './schemas.ts';
 
 /** HubSpot batch endpoints take at most 100 inputs (hubspot.md §1.5). */
 const BATCH = 100;
 
-/** Neutral score keys (contracts.md) → HubSpot property names (ARCHITECTURE §6). */
-export const SCORE_KEYS = ['satisfaction', 'loyalty', 'churn_risk', 'service_need', 'health', 'reasons', 'scored_at', 'model_version'] as const;
-const KNOWN = new Set<string>(SCORE_KEYS);
 
 /**
  * Batch-updates contacts 100 at a time. A 207 resolves with per-record errors (hubspot.md §1.5,
@@ -24,7 +23,7 @@ export async function writeScoresHubspot(http: HubspotHttp, updates: readonly Sc
   // the whole batch with 400 (hubspot.md §1.5 example); we trace by contact id.
   const byId = new Map<string, Input>();
   for (const u of updates) {
-    const unknown = Object.keys(u.properties).filter((k) => !KNOWN.has(k));
+    const unknown = Object.keys(u.properties).filter((k) => asScoreField(k) === undefined);
     if (unknown.length > 0) {
       out.push({
         contactId: u.contactId,
@@ -33,7 +32,7 @@ export async function writeScoresHubspot(http: HubspotHttp, updates: readonly Sc
       });
       continue;
     }
-    const properties = Object.fromEntries(Object.entries(u.properties).map(([k, v]) => [`rapport_${k}`, v]));
+    const properties = Object.fromEntries(Object.entries(u.properties).map(([k, v]) => [PROPERTY_OF[k as ScoreField].name, v]));
     // duplicate ids in one batch are a 400 for all of it: merge, later values win
     const prev = byId.get(u.contactId);
     byId.set(u.contactId, { id: u.contactId, objectWriteTraceId: u.contactId, properties: { ...prev?.properties, ...properties } });

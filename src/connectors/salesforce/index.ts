@@ -6,7 +6,7 @@ import type { CrmConnector } from '../types.ts';
 import { salesforceChanges } from './changes.ts';
 import { createDescribeCache } from './describe.ts';
 import { createSalesforceHttp, type SalesforceHttpStats } from './http.ts';
-import { SCORE_FIELDS, writeScoresSalesforce } from './write-scores.ts';
+import { FIELD_OF, writeScoresSalesforce } from './write-scores.ts';
 
 export type SalesforceConnectorOptions = {
   /** the org's instance URL (token response `instance_url`), or the emulator's baseUrl */
@@ -101,7 +101,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
       // always a fresh describe: provisioning is when an admin has just deployed or granted access
       describe.forget('Contact');
       const d = await describe.get('Contact', signal);
-      const fields = Object.values(SCORE_FIELDS).map((s) => s.field);
+      const fields = Object.values(FIELD_OF).map((s) => s.field);
       const missing = fields.filter((f) => d?.fields.has(f.toLowerCase()) !== true);
       if (missing.length > 0) {
         throw new CrmError(

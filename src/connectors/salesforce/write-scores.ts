@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { ScoreUpdate, WriteResult } from '../types.ts';
+import { asScoreField, type ScoreField } from '../../scores.ts';
 import type { SalesforceHttp } from './http.ts';
 
 /**
@@ -11,15 +12,16 @@ import type { SalesforceHttp } from './http.ts';
  * governor limit is halved and retried. Only auth, missing permissions and the daily-budget pause
  * (before anything was sent) throw: nothing else in the run could succeed either.
  */
-export const SCORE_FIELDS: Record<string, { field: string; number: boolean }> = {
+/** Every score field → its Contact custom field: a field left out does not compile. */
+export const FIELD_OF: Record<ScoreField, { field: string; number: boolean }> = {
   satisfaction: { field: 'Rapport_Satisfaction__c', number: true },
   loyalty: { field: 'Rapport_Loyalty__c', number: true },
-  churn_risk: { field: 'Rapport_Churn_Risk__c', number: true },
-  service_need: { field: 'Rapport_Service_Need__c', number: true },
+  churnRisk: { field: 'Rapport_Churn_Risk__c', number: true },
+  serviceNeed: { field: 'Rapport_Service_Need__c', number: true },
   health: { field: 'Rapport_Health__c', number: false },
   reasons: { field: 'Rapport_Reasons__c', number: false },
-  scored_at: { field: 'Rapport_Scored_At__c', number: false },
-  model_version: { field: 'Rapport_Model_Version__c', number: false },
+  scoredAt: { field: 'Rapport_Scored_At__c', number: false },
+  modelVersion: { field: 'Rapport_Model_Version__c', number: false },
 };
 
 /** sObject Collections take up to 200 records per call (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-update.html) */
@@ -53,7 +55,8 @@ export async function writeScoresSalesforce(http: SalesforceHttp, updates: reado
     const fields: Record<string, unknown> = {};
     let unknown: string | undefined;
     for (const [k, v] of Object.entries(u.properties)) {
-      const spec = SCORE_FIELDS[k];
+      const name = asScoreField(k);
+      const spec = name === undefined ? undefined : FIELD_OF[name];
       if (spec === undefined) {
         unknown = k;
         break;

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { SCORE_FIELDS } from '../../../src/connectors/salesforce/write-scores.ts';
+import { FIELD_OF } from '../../../src/connectors/salesforce/write-scores.ts';
 import { RAPPORT_CONTACT_FIELDS, SOBJECTS } from '../../../src/sandbox/salesforce/index.ts';
 
 const OBJECTS = join(import.meta.dirname, '../../../ui-extension/salesforce/force-app/main/default/objects');
@@ -12,7 +12,7 @@ const fieldsOf = (obj: string) =>
 
 it('the SFDX project deploys exactly the fields the connector writes and the emulator serves', () => {
   const deployed = fieldsOf('Contact');
-  expect(deployed).toEqual(Object.values(SCORE_FIELDS).map((s) => s.field).sort());
+  expect(deployed).toEqual(Object.values(FIELD_OF).map((s) => s.field).sort());
   expect(deployed).toEqual(RAPPORT_CONTACT_FIELDS.map((f) => f.name).sort());
   const health = readFileSync(join(OBJECTS, 'Contact/fields/Rapport_Health__c.field-meta.xml'), 'utf8');
   expect([...health.matchAll(/<fullName>(green|yellow|red)<\/fullName>/g)].map((m) => m[1])).toEqual(['green', 'yellow', 'red']);

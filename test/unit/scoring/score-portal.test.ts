@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { SCORE_FIELDS } from '../../../src/scores.ts';
 import { scoreContacts } from '../../../src/scoring/score-portal.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { contact, DAY, load, NOW, openStore, PORTAL, purchase, survey, ticket } from './fixtures.ts';
@@ -6,7 +7,7 @@ import { contact, DAY, load, NOW, openStore, PORTAL, purchase, survey, ticket } 
 let env: { store: Store; cleanup: () => void } | undefined;
 afterEach(() => env?.cleanup());
 
-const NEUTRAL_KEYS = ['churn_risk', 'health', 'loyalty', 'model_version', 'reasons', 'satisfaction', 'scored_at', 'service_need'];
+const NEUTRAL_KEYS = [...SCORE_FIELDS].sort();
 
 /** Pretends the write-back sent everything pending. */
 async function drainOutbox(store: Store) {
@@ -33,7 +34,7 @@ describe('scoreContacts', () => {
     expect(due.map((d) => d.contactId).sort()).toEqual(['a', 'b']);
     for (const d of due) expect(Object.keys(d.properties).sort()).toEqual(NEUTRAL_KEYS);
     const pa = due.find((d) => d.contactId === 'a')?.properties;
-    expect(pa?.['scored_at']).toBe(new Date(NOW).toISOString());
+    expect(pa?.['scoredAt']).toBe(new Date(NOW).toISOString());
     expect(pa?.['satisfaction']).toMatch(/^\d{1,3}$/);
     expect(pa?.['reasons']).toMatch(/Churn risk \d+: /);
   });
@@ -64,8 +65,8 @@ describe('scoreContacts', () => {
     expect(await store.dirty.count(PORTAL)).toBe(0);
     const [item] = await store.outbox.due(PORTAL, 10);
     expect(item?.properties['satisfaction']).toBeDefined();
-    expect(item?.properties['scored_at']).toBe(new Date(NOW + 120_000).toISOString());
-    expect(item?.properties['model_version']).toBeUndefined(); // unchanged values are not re-sent
+    expect(item?.properties['scoredAt']).toBe(new Date(NOW + 120_000).toISOString());
+    expect(item?.properties['modelVersion']).toBeUndefined(); // unchanged values are not re-sent
     expect(item?.properties['loyalty']).toBeUndefined();
     expect(await store.scores.history(PORTAL, 'a', 0)).toHaveLength(2);
   });

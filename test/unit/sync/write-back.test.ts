@@ -86,8 +86,8 @@ describe('drainOutbox', () => {
 
   it('keeps every item when the whole batch fails on auth, and loses nothing across a restart', async () => {
     open();
-    await store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
-    await store.outbox.enqueue(portal, 'b', { churn_risk: '10' });
+    await store.outbox.enqueue(portal, 'a', { churnRisk: '80' });
+    await store.outbox.enqueue(portal, 'b', { churnRisk: '10' });
     const connector = crmWith(['a', 'b']);
     connector.failNext('auth', 1, { op: 'writeScores' });
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
@@ -98,13 +98,13 @@ describe('drainOutbox', () => {
     store = createStore({ path, now: () => clock });
     expect((await store.outbox.due(portal, 10)).map((i) => i.contactId).sort()).toEqual(['a', 'b']);
     expect((await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
-    expect(connector.written).toEqual(new Map([['a', { churn_risk: '80' }], ['b', { churn_risk: '10' }]]));
+    expect(connector.written).toEqual(new Map([['a', { churnRisk: '80' }], ['b', { churnRisk: '10' }]]));
   });
 
   it('schedules a retry for every item of a batch that failed as a whole with a 5xx', async () => {
     open();
-    await store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
-    await store.outbox.enqueue(portal, 'b', { churn_risk: '20' });
+    await store.outbox.enqueue(portal, 'a', { churnRisk: '80' });
+    await store.outbox.enqueue(portal, 'b', { churnRisk: '20' });
     const connector = crmWith(['a', 'b']);
     // the connector reports a batch that stayed unavailable after its retries per record
     connector.failNext('unavailable', 1, { op: 'writeScores' });
