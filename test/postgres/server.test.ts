@@ -1,6 +1,16 @@
 import { describe, expect, inject, it } from 'vitest';
 import pg from 'pg';
-import { createDatabase, postgresBinaries, startPostgres } from '../support/postgres.ts';
+import { createDatabase, postgresBinaries, startPostgres, type PostgresBinaries } from '../support/postgres.ts';
+
+/** startPostgres' rejection; a server that started after all is stopped, not leaked. */
+const failureOf = (binaries: PostgresBinaries) =>
+  startPostgres({ binaries }).then(
+    async (server) => {
+      await server.stop();
+      return new Error('started');
+    },
+    (e: unknown) => e,
+  );
 
 describe('the test PostgreSQL server', () => {
   it('hands each caller a separate, empty database', async () => {
@@ -19,14 +29,15 @@ describe('the test PostgreSQL server', () => {
   });
 
   it('fails loudly, naming the binary, when the binaries are missing', async () => {
-    await expect(startPostgres({ binaries: { initdb: '/nonexistent/bin/initdb', postgres: '/nonexistent/bin/postgres' } })).rejects.toThrow(
-      /\/nonexistent\/bin\/postgres --version failed: .*ENOENT/,
-    );
+    const err = await failureOf({ initdb: '/nonexistent/bin/initdb', postgres: '/nonexistent/bin/postgres' });
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/\/nonexistent\/bin\/postgres --version failed: .*ENOENT/);
   });
 
   it('fails loudly with initdb output when initdb is broken', async () => {
     const { postgres } = await postgresBinaries();
     // `postgres` as initdb: it runs, but refuses initdb's arguments
-    await expect(startPostgres({ binaries: { initdb: postgres, postgres } })).rejects.toThrow(/initdb failed/);
+    const err = await failureOf({ initdb: postgres, postgres });
+    expect((err as Error).message).toMatch(/^initdb failed/);
   });
 });

