@@ -1,9 +1,11 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { DatabaseFromFutureError } from '../../src/errors.ts';
 import { createStore } from '../../src/store/index.ts';
+import { SCHEMA_VERSION } from '../../src/store/migrations.ts';
 import { migrate, PG_MIGRATIONS, PG_SCHEMA_VERSION, PostgresSchemaFromFutureError } from '../../src/store/postgres/migrations.ts';
 import { createPool, type Pool } from '../../src/store/postgres/pool.ts';
 import { createDatabase } from '../support/postgres.ts';
@@ -51,6 +53,23 @@ describe('Postgres migrations', () => {
     expect(await versions(pool)).toEqual(migrations.map((_, i) => i + 1));
   });
 
+  it('follow SQLite: any provider name as a CRM (2 = SQLite 6), score fields renamed in pending and written values (3 = SQLite 7)', async () => {
+    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4); // Postgres entry 1 is SQLite 1-5
+    await migrate(pool, url, PG_MIGRATIONS.slice(0, 2));
+    const portal = (crm: string) =>
+      pool.query("INSERT INTO portals (portal, crm, external_id, base_url, status, installed_at, updated_at) VALUES ($1, $2, '1', 'http://x', 'connected', 0, 0)", [`${crm}:1`, crm]);
+    await portal('acme');
+    await expect(portal('Acme')).rejects.toThrow(/portals_crm_check/);
+    await pool.query(
+      "INSERT INTO outbox (portal, contact_id, properties, enqueued_at, next_attempt_at) VALUES ('acme:1', 'c1', $1, 0, 0)",
+      [JSON.stringify({ satisfaction: '70', churn_risk: '12', service_need: '40', scored_at: 't', model_version: 'm1' })],
+    );
+    await pool.query("INSERT INTO written (portal, contact_id, properties, written_at) VALUES ('acme:1', 'c1', $1, 0)", [JSON.stringify({ churn_risk: '10' })]);
+    expect(await migrate(pool, url)).toEqual({ from: 2, to: 3 });
+    expect((await pool.query('SELECT properties FROM outbox')).rows[0]?.properties).toEqual({ satisfaction: '70', churnRisk: '12', serviceNeed: '40', scoredAt: 't', modelVersion: 'm1' });
+    expect((await pool.query('SELECT properties FROM written')).rows[0]?.properties).toEqual({ churnRisk: '10' });
+  });
+
   it('refuses a database migrated by a newer Rapport, without changing it', async () => {
     await migrate(pool, url);
     await pool.query('INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)', [PG_SCHEMA_VERSION + 1]);
@@ -87,10 +106,11 @@ describe('the Postgres schema matches the SQLite one', () => {
   type Table = { columns: Column[]; primaryKey: string[] };
   type Index = { table: string; columns: string[] };
 
-  const sqliteSchema = () => {
-    const store = createStore({ path: join(dir, `s-${Math.random()}.db`) });
+  const sqliteSchema = async () => {
+    const path = join(dir, `s-${Math.random()}.db`);
+    await createStore({ path }).close(); // creates and migrates the file
+    const db = new Database(path, { readonly: true });
     try {
-      const db = store.db;
       const names = db.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       const tablesOut = new Map<string, Table>();
       const indexes = new Map<string, Index>();
@@ -109,7 +129,7 @@ describe('the Postgres schema matches the SQLite one', () => {
       }
       return { tables: tablesOut, indexes };
     } finally {
-      store.close();
+      db.close();
     }
   };
 
@@ -153,7 +173,7 @@ describe('the Postgres schema matches the SQLite one', () => {
 
   it('has every SQLite table with the same columns, nullability, types and primary key, and the same indexes', async () => {
     await migrate(pool, url);
-    const lite = sqliteSchema();
+    const lite = await sqliteSchema();
     const pgs = await postgresSchema(pool);
 
     expect([...pgs.tables.keys()].sort()).toEqual([...lite.tables.keys(), 'schema_version'].sort());

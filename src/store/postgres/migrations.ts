@@ -8,7 +8,7 @@ import { redactUrl, type Pool } from './pool.ts';
  * Entry 1 is the SQLite schema at its version 5 (src/store/migrations.ts), translated: JSON text
  * becomes JSONB, epoch milliseconds BIGINT, BLOB BYTEA, REAL DOUBLE PRECISION, 0/1 flags BOOLEAN;
  * the same primary keys, checks and indexes, every table keyed by portal (but `settings`, which
- * belongs to the installation). A SQLite migration added later needs its entry here too:
+ * belongs to the installation). Entries 2 and 3 are SQLite's 6 and 7. A SQLite migration added later needs its entry here too:
  * test/postgres/migrations.test.ts compares both schemas column by column and index by index.
  */
 export const PG_MIGRATIONS: readonly string[] = [
@@ -168,6 +168,22 @@ export const PG_MIGRATIONS: readonly string[] = [
     name TEXT PRIMARY KEY,
     value BYTEA NOT NULL
   );
+  `,
+  // 2 = SQLite 6: a portal's CRM is any registered provider's name, not a fixed list.
+  `
+  ALTER TABLE portals DROP CONSTRAINT portals_crm_check;
+  ALTER TABLE portals ADD CONSTRAINT portals_crm_check CHECK (crm ~ '^[a-z]' AND length(crm) <= 31);
+  `,
+  // 3 = SQLite 7: one spelling of each score field in pending and last-written values.
+  `
+  UPDATE outbox SET properties = (properties - 'churn_risk') || jsonb_build_object('churnRisk', properties -> 'churn_risk') WHERE properties ? 'churn_risk';
+  UPDATE outbox SET properties = (properties - 'service_need') || jsonb_build_object('serviceNeed', properties -> 'service_need') WHERE properties ? 'service_need';
+  UPDATE outbox SET properties = (properties - 'scored_at') || jsonb_build_object('scoredAt', properties -> 'scored_at') WHERE properties ? 'scored_at';
+  UPDATE outbox SET properties = (properties - 'model_version') || jsonb_build_object('modelVersion', properties -> 'model_version') WHERE properties ? 'model_version';
+  UPDATE written SET properties = (properties - 'churn_risk') || jsonb_build_object('churnRisk', properties -> 'churn_risk') WHERE properties ? 'churn_risk';
+  UPDATE written SET properties = (properties - 'service_need') || jsonb_build_object('serviceNeed', properties -> 'service_need') WHERE properties ? 'service_need';
+  UPDATE written SET properties = (properties - 'scored_at') || jsonb_build_object('scoredAt', properties -> 'scored_at') WHERE properties ? 'scored_at';
+  UPDATE written SET properties = (properties - 'model_version') || jsonb_build_object('modelVersion', properties -> 'model_version') WHERE properties ? 'model_version';
   `,
 ];
 
