@@ -3,16 +3,25 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import regexp from 'eslint-plugin-regexp';
 
-const forbid = (...groups) => ({
-  'no-restricted-imports': [
-    'error',
-    {
-      patterns: groups.map((g) => ({
-        group: [`**/${g}/**`, `**/${g}.ts`],
-        message: `This layer must not import from ${g} (ARCHITECTURE.md §2: data flows one way).`,
-      })),
-    },
-  ],
+const layer = (g) => ({
+  group: [`**/${g}/**`, `**/${g}.ts`],
+  message: `This layer must not import from ${g} (ARCHITECTURE.md §2: data flows one way).`,
+});
+
+/**
+ * CRM code lives in src/connectors/<crm>/ and only src/connectors/registry.ts imports it
+ * (ARCHITECTURE.md §3): everything else asks the registry for a provider.
+ */
+const CRM_MESSAGE = 'Only src/connectors/registry.ts imports a CRM\'s folder (src/connectors/<crm>/): take the provider from the registry (ARCHITECTURE.md §3).';
+/** from anywhere in src outside src/connectors */
+const crmFolder = { regex: '(^|/)connectors/[^/]+/', message: CRM_MESSAGE };
+/** from src/connectors/*.ts (the port, shared helpers): a sibling folder */
+const crmFolderFromPort = { regex: '^\\./[^/]+/', message: CRM_MESSAGE };
+/** from src/connectors/<crm>/**: another CRM's folder */
+const otherCrmFolder = { regex: '^\\.\\./(?!\\.\\.?/)[^/]+/', message: 'One CRM\'s code does not import another\'s: share through src/connectors/*.ts (ARCHITECTURE.md §3).' };
+
+const restrict = (...patterns) => ({
+  'no-restricted-imports': ['error', { patterns: patterns.map((p) => (typeof p === 'string' ? layer(p) : p)) }],
 });
 
 export default tseslint.config(
@@ -45,9 +54,15 @@ export default tseslint.config(
     plugins: { regexp },
     rules: { 'regexp/no-super-linear-move': 'error' },
   },
-  { files: ['src/scoring/**'], rules: forbid('connectors/hubspot', 'connectors/salesforce', 'sync', 'webhooks', 'server', 'sandbox') },
-  { files: ['src/connectors/**'], rules: forbid('sync', 'scoring', 'webhooks', 'server', 'sandbox') },
-  { files: ['src/sync/**', 'src/webhooks/**', 'src/server/**', 'src/store/**'], rules: forbid('sandbox') },
+  // import direction (one rule per file: a later block replaces an earlier one's list, so each lists all)
+  { files: ['src/**/*.ts'], ignores: ['src/connectors/**', 'src/sandbox/**'], rules: restrict(crmFolder) },
+  { files: ['src/scoring/**'], rules: restrict(crmFolder, 'sync', 'webhooks', 'server', 'sandbox') },
+  { files: ['src/connectors/*.ts'], ignores: ['src/connectors/registry.ts'], rules: restrict(crmFolderFromPort, 'sync', 'scoring', 'webhooks', 'server', 'sandbox') },
+  { files: ['src/connectors/registry.ts'], rules: restrict('sync', 'scoring', 'webhooks', 'server', 'sandbox') },
+  { files: ['src/connectors/*/**'], rules: restrict(otherCrmFolder, 'sync', 'scoring', 'webhooks', 'server', 'sandbox') },
+  { files: ['src/sync/**', 'src/server/**', 'src/store/**'], rules: restrict(crmFolder, 'sandbox') },
+  // HubSpot's webhook receiver, on its way into src/connectors/hubspot/
+  { files: ['src/webhooks/**'], rules: restrict('sandbox') },
   {
     // the composition root, the CLI entry and tests/benches may read the environment
     files: ['src/config.ts', 'src/cli.ts', 'test/**', 'bench/**', 'vitest.config.ts', 'eslint.config.js'],

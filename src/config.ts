@@ -1,7 +1,10 @@
 import { parseChurnSettings, type ChurnSettings } from './scoring/churn-definition.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { CrmProvider } from './connectors/provider.ts';
+import { defaultRegistry, type HubspotSettings, type Registry, type SalesforceSettings } from './connectors/registry.ts';
 import { ConfigError } from './errors.ts';
+import { optionalText, url } from './settings.ts';
 
 /**
  * The only reader of the environment. Env vars win over `rapport.config.json` (same names,
@@ -9,29 +12,8 @@ import { ConfigError } from './errors.ts';
  * and no secret value is ever echoed back.
  */
 
-const SECRET_KEYS = new Set([
-  'RAPPORT_ENCRYPTION_KEY',
-  'RAPPORT_ENCRYPTION_KEY_PREVIOUS',
-  'HUBSPOT_ACCESS_TOKEN',
-  'HUBSPOT_CLIENT_SECRET',
-  'SALESFORCE_CLIENT_SECRET',
-  'RAPPORT_METRICS_TOKEN',
-]);
-
-const flag = (name: string) =>
-  z
-    .enum(['true', 'false', '1', '0'], { message: `${name} must be true or false` })
-    .default('false')
-    .transform((s) => s === 'true' || s === '1');
-
-const optionalText = z
-  .string()
-  .trim()
-  .transform((s) => (s === '' ? undefined : s))
-  .optional();
-
-const url = (what: string) =>
-  z.url({ protocol: /^https?$/, message: `${what} must be an absolute http:// or https:// URL` });
+/** Rapport's own secrets; each CRM provider names its own (`config.secretKeys`). */
+const SECRET_KEYS = ['RAPPORT_ENCRYPTION_KEY', 'RAPPORT_ENCRYPTION_KEY_PREVIOUS', 'RAPPORT_METRICS_TOKEN'];
 
 const KEY_MESSAGE = 'RAPPORT_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (try: openssl rand -hex 32)';
 
@@ -85,29 +67,14 @@ const envSchema = z
     RAPPORT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     /** open connections the HTTP server accepts at once; more are closed on accept */
     RAPPORT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(512),
-    /** accept HubSpot's v1/v2 webhook signatures (no timestamp) when a delivery has no v3 one */
-    HUBSPOT_LEGACY_SIGNATURES: flag('HUBSPOT_LEGACY_SIGNATURES'),
-    HUBSPOT_BASE_URL: url('HUBSPOT_BASE_URL').default('https://api.hubapi.com'),
-    HUBSPOT_ACCESS_TOKEN: optionalText,
-    HUBSPOT_CLIENT_ID: optionalText,
-    HUBSPOT_CLIENT_SECRET: optionalText,
-    HUBSPOT_APP_ID: optionalText,
-    /** requests per 10 s: 110 for OAuth apps (per account), 100/190 for private apps by tier */
-    HUBSPOT_RATE_LIMIT: z.coerce.number().int().positive().default(110),
-    SALESFORCE_LOGIN_URL: url('SALESFORCE_LOGIN_URL').default('https://login.salesforce.com'),
-    SALESFORCE_CLIENT_ID: optionalText,
-    SALESFORCE_CLIENT_SECRET: optionalText,
     /** the churn definition per portal (src/scoring/churn-definition.ts): JSON text, or an object in the config file */
     RAPPORT_CHURN: z.unknown().optional(),
-    SALESFORCE_API_VERSION: z
-      .string()
-      .regex(/^\d{2,3}\.0$/, 'SALESFORCE_API_VERSION must look like "62.0"')
-      .default('62.0'),
   });
 
 type Env = z.infer<typeof envSchema>;
 
-export type Config = {
+/** Rapport's own settings. */
+export type CoreConfig = {
   dbPath: string;
   port: number;
   publicUrl: string;
@@ -122,25 +89,12 @@ export type Config = {
   /** opens /metrics on the public listener with `Authorization: Bearer <token>` */
   metricsToken: string | undefined;
   server: { requestTimeoutMs: number; maxConnections: number };
-  hubspot: {
-    baseUrl: string;
-    accessToken: string | undefined;
-    clientId: string | undefined;
-    clientSecret: string | undefined;
-    appId: string | undefined;
-    rateLimitPer10s: number;
-    /** accept v1/v2 webhook signatures without a v3 one (off: HubSpot signs app requests with v3) */
-    legacySignatures: boolean;
-  };
-  salesforce: {
-    loginUrl: string;
-    clientId: string | undefined;
-    clientSecret: string | undefined;
-    apiVersion: string;
-  };
   /** per-portal churn definitions (undefined: the documented default for every portal) */
   churn: ChurnSettings | undefined;
 };
+
+/** Rapport's settings and, under each provider's name, its CRM's settings slice (see `providerSettings`). */
+export type Config = CoreConfig & { hubspot: HubspotSettings; salesforce: SalesforceSettings };
 
 function readConfigFile(path: string, issues: string[]): Record<string, unknown> {
   if (!existsSync(path)) return {};
@@ -166,35 +120,45 @@ export function defaultPublicUrl(port: number, host = '127.0.0.1'): string {
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
 
+/** Reports zod issues by key, never echoing a secret's value. */
+function describeIssues(error: z.ZodError, secret: (key: string) => boolean): string[] {
+  return error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    // zod's own messages for secrets may include the received value: replace with a neutral
+    // one (our custom messages never contain it)
+    return secret(key) && issue.code !== 'custom' ? `${key} is invalid` : issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`;
+  });
+}
+
 /**
- * Reads and validates the configuration.
+ * Reads and validates the configuration: Rapport's own keys here, each CRM's keys by its
+ * provider's config slice (src/connectors/<crm>/provider.ts).
  * @param env usually `process.env`
  * @param configFile path of the optional JSON file (default `./rapport.config.json`)
  * @param listen the host `serve` listens on (`--host`), for the default public URL
+ * @param providers the CRMs whose slices to read (default: every CRM of the product)
  */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   configFile = env['RAPPORT_CONFIG'] ?? './rapport.config.json',
   listen: { host?: string } = {},
+  providers: Registry = defaultRegistry,
 ): Config {
   const issues: string[] = [];
   const fromFile = readConfigFile(configFile, issues);
+  const known = new Set([...Object.keys(envSchema.shape), ...providers.list().flatMap((p) => p.config.keys)]);
+  const secrets = new Set([...SECRET_KEYS, ...providers.list().flatMap((p) => p.config.secretKeys)]);
   const merged: Record<string, unknown> = {};
-  for (const key of Object.keys(envSchema.shape)) {
+  for (const key of known) {
     const value = env[key] ?? fromFile[key];
     if (value !== undefined) merged[key] = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
   }
   for (const key of Object.keys(fromFile)) {
-    if (!(key in envSchema.shape)) issues.push(`${configFile}: unknown setting "${key}"`);
+    if (!known.has(key)) issues.push(`${configFile}: unknown setting "${key}"`);
   }
   // cross-field rules, checked even when single fields are invalid so all problems show at once
   const has = (k: string) => typeof merged[k] === 'string' && (merged[k] as string).trim() !== '';
-  if (has('HUBSPOT_CLIENT_ID') && !has('HUBSPOT_CLIENT_SECRET')) {
-    issues.push('HUBSPOT_CLIENT_SECRET is required when HUBSPOT_CLIENT_ID is set (OAuth app)');
-  }
-  if (has('SALESFORCE_CLIENT_ID') && !has('SALESFORCE_CLIENT_SECRET')) {
-    issues.push('SALESFORCE_CLIENT_SECRET is required when SALESFORCE_CLIENT_ID is set (connected app)');
-  }
+  for (const p of providers.list()) issues.push(...(p.config.check?.(has) ?? []));
   // checked before the schema's verdict so its problems are reported with every other one
   let churn: ChurnSettings | undefined;
   if (merged['RAPPORT_CHURN'] !== undefined) {
@@ -202,14 +166,19 @@ export function loadConfig(
     if (parsed.ok) churn = parsed.value;
     else issues.push(...parsed.errors);
   }
-  const result = envSchema.safeParse(merged);
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const key = String(issue.path[0] ?? '');
-      // zod's own messages for secrets may include the received value: replace with a neutral
-      // one (our custom messages never contain it)
-      issues.push(SECRET_KEYS.has(key) && issue.code !== 'custom' ? `${key} is invalid` : issue.message.startsWith(key) ? issue.message : `${key}: ${issue.message}`);
+  const slices: Record<string, unknown> = {};
+  let invalid = false;
+  for (const p of providers.list()) {
+    const r = p.config.schema.safeParse(merged);
+    if (r.success) slices[p.name] = r.data;
+    else {
+      invalid = true;
+      issues.push(...describeIssues(r.error, (k) => secrets.has(k)));
     }
+  }
+  const result = envSchema.safeParse(merged);
+  if (!result.success || invalid) {
+    if (!result.success) issues.push(...describeIssues(result.error, (k) => secrets.has(k)));
     throw new ConfigError(issues);
   }
   const v = result.data;
@@ -217,7 +186,7 @@ export function loadConfig(
     issues.push('RAPPORT_ENCRYPTION_KEY_PREVIOUS is set without RAPPORT_ENCRYPTION_KEY: set the new key too (see docs/operations.md, "Keys and files")');
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return {
+  const core: CoreConfig = {
     dbPath: v.RAPPORT_DB,
     port: v.RAPPORT_PORT,
     publicUrl: v.RAPPORT_PUBLIC_URL ?? defaultPublicUrl(v.RAPPORT_PORT, listen.host),
@@ -229,24 +198,21 @@ export function loadConfig(
     operatorPort: v.RAPPORT_OPERATOR_PORT,
     metricsToken: v.RAPPORT_METRICS_TOKEN,
     server: { requestTimeoutMs: v.RAPPORT_REQUEST_TIMEOUT_MS, maxConnections: v.RAPPORT_MAX_CONNECTIONS },
-    hubspot: {
-      baseUrl: v.HUBSPOT_BASE_URL.replace(/\/+$/, ''),
-      accessToken: v.HUBSPOT_ACCESS_TOKEN,
-      clientId: v.HUBSPOT_CLIENT_ID,
-      clientSecret: v.HUBSPOT_CLIENT_SECRET,
-      appId: v.HUBSPOT_APP_ID,
-      rateLimitPer10s: v.HUBSPOT_RATE_LIMIT,
-      legacySignatures: v.HUBSPOT_LEGACY_SIGNATURES,
-    },
-    salesforce: {
-      loginUrl: v.SALESFORCE_LOGIN_URL.replace(/\/+$/, ''),
-      clientId: v.SALESFORCE_CLIENT_ID,
-      clientSecret: v.SALESFORCE_CLIENT_SECRET,
-      apiVersion: v.SALESFORCE_API_VERSION,
-    },
     churn,
   };
+  // every provider's slice sits under its name; the default CRMs' are typed (Config)
+  return { ...slices, ...core } as Config;
+}
+
+/**
+ * A provider's settings slice, as loadConfig parsed it with that provider's schema. A provider
+ * the configuration was not loaded with has none: a wiring mistake, reported as such.
+ */
+export function providerSettings(config: Config, provider: CrmProvider): unknown {
+  const slices = config as unknown as Readonly<Record<string, unknown>>;
+  if (!(provider.name in slices)) throw new Error(`the configuration was loaded without the "${provider.name}" provider: pass its registry to loadConfig`);
+  return slices[provider.name];
 }
 
 /** Names of every setting, for `rapport --help` and the docs. */
-export const CONFIG_KEYS = Object.keys(envSchema.shape);
+export const CONFIG_KEYS = [...Object.keys(envSchema.shape), ...defaultRegistry.list().flatMap((p) => p.config.keys)];

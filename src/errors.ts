@@ -1,6 +1,7 @@
 /** Errors are data: callers switch on `kind`, never on subclasses. */
 
-export type CrmName = 'hubspot' | 'salesforce';
+/** A provider's name (src/connectors/registry.ts): the CRM that answered. */
+export type CrmName = string;
 
 export type CrmErrorKind =
   /** 401 / INVALID_SESSION_ID: refresh once, then stop the portal's sync. */
@@ -14,7 +15,12 @@ export type CrmErrorKind =
   /** A 2xx whose body fails our schema: never retried. */
   | 'bad_response'
   /** Missing OAuth scopes for a call we need. */
-  | 'forbidden';
+  | 'forbidden'
+  /**
+   * Not the CRM's doing: an exception in our own code (a bug). Logged with its stack, never
+   * retried as if the CRM were down, and the work it was doing stays where it was.
+   */
+  | 'internal';
 
 export type CrmErrorDetails = {
   crm: CrmName;
@@ -47,8 +53,78 @@ export class CrmError extends Error {
  */
 export const MISSING_PROPERTY = 'PROPERTY_DOESNT_EXIST';
 
-export const isRetryable = (e: unknown): e is CrmError =>
-  e instanceof CrmError && (e.kind === 'rate_limited' || e.kind === 'unavailable');
+/**
+ * Any exception as a CrmError: a CrmError as it is, anything else (a TypeError, a failed
+ * assertion: our bug, not the CRM's answer) as kind `internal`, with the original as `cause`
+ * so its stack is logged.
+ */
+export function asCrmError(e: unknown, crm: CrmName): CrmError {
+  if (e instanceof CrmError) return e;
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return new CrmError('internal', message, { crm, code: 'INTERNAL' }, { cause: e });
+}
+
+/** What to do after a failure, for one request (`withRetry`) and for the queued work item. */
+export type RetryDecision =
+  /** send the same request again after `waitMs` */
+  | { action: 'retry'; waitMs: number }
+  /**
+   * stop now and leave the work untouched, not counted as an attempt: the failure is the
+   * portal's or ours, not the record's (auth, missing scopes, the CRM's daily budget, a bug)
+   */
+  | { action: 'hold' }
+  /**
+   * stop and count an attempt against the work item; `transient`: a later pass may succeed
+   * (retries ran out on a 429/5xx), otherwise it never will (a 4xx, a body we cannot read)
+   */
+  | { action: 'give_up'; transient: boolean };
+
+export type RetryPolicy = {
+  /** extra attempts after the first (`retries: 3` means up to 4 calls) */
+  retries: number;
+  /** first backoff for 5xx / timeouts; doubles each attempt */
+  baseMs: number;
+  /** cap on any single wait, rate-limit waits included */
+  maxMs: number;
+  /** randomness for the full jitter (tests inject it) */
+  random: () => number;
+};
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { retries: 5, baseMs: 500, maxMs: 30_000, random: Math.random };
+
+/** A rate limit that waits for the CRM's daily window (policy DAILY), not for this request. */
+export const isBudgetPause = (e: CrmError): boolean => e.kind === 'rate_limited' && e.details.policy === 'DAILY';
+
+/**
+ * The ONE retry decision (ARCHITECTURE §4), pure: `attempt` is how many retries were already
+ * made. `rate_limited` waits what the error says (Retry-After / the policy window), `unavailable`
+ * an exponential backoff with full jitter; a daily-budget pause is held for the CRM's next window
+ * rather than retried in-call or counted against the record.
+ */
+export function retryDecision(e: CrmError, attempt: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY): RetryDecision {
+  switch (e.kind) {
+    case 'auth':
+    case 'forbidden':
+    case 'internal':
+      return { action: 'hold' };
+    case 'invalid_request':
+    case 'bad_response':
+      return { action: 'give_up', transient: false };
+    case 'rate_limited':
+      if (isBudgetPause(e)) return { action: 'hold' };
+      if (attempt >= policy.retries) return { action: 'give_up', transient: true };
+      return { action: 'retry', waitMs: Math.min(policy.maxMs, e.details.retryAfterMs ?? policy.baseMs * 2 ** attempt) };
+    case 'unavailable':
+      if (attempt >= policy.retries) return { action: 'give_up', transient: true };
+      return { action: 'retry', waitMs: Math.min(policy.maxMs, Math.max(1, Math.round(policy.random() * policy.baseMs * 2 ** attempt))) };
+  }
+}
+
+/** Whether a later pass may succeed where this one failed (the outbox keeps the item due). */
+export const isTransient = (e: CrmError): boolean => {
+  const d = retryDecision(e, Number.POSITIVE_INFINITY);
+  return d.action === 'give_up' ? d.transient : isBudgetPause(e);
+};
 
 /** A configuration problem: every issue listed, no secret value echoed. */
 export class ConfigError extends Error {

@@ -1,6 +1,6 @@
-import type { Config } from './config.ts';
-import { createHubspotConnector } from './connectors/hubspot/index.ts';
-import { createSalesforceConnector } from './connectors/salesforce/index.ts';
+import { providerSettings, type Config } from './config.ts';
+import type { ConnectorAuth, CrmProvider, Installation, ProviderContext } from './connectors/provider.ts';
+import { defaultRegistry, type Registry } from './connectors/registry.ts';
 import type { CrmConnector, ObjectType } from './connectors/types.ts';
 import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -25,10 +25,15 @@ export type Rapport = {
   store: Store;
   logger: Logger;
   daemon: Daemon;
-  /** connects the private-app portal (if configured) and every installed OAuth portal; returns their ids */
+  /** connects every provider's static connections (e.g. a private-app token) and every installed OAuth portal; returns their ids */
   connectPortals(): Promise<string[]>;
-  /** registers a portal whose connector was built elsewhere (e.g. the Salesforce demo) */
-  addPortal(p: { portal: string; crm: 'hubspot' | 'salesforce'; externalId: string; baseUrl: string }, connector: CrmConnector): void;
+  /**
+   * Connects a portal whose token comes from elsewhere (e.g. a demo's session on an emulated CRM):
+   * its provider's connector, registered with the daemon; no tokens are stored.
+   */
+  addPortal(installation: Installation, auth: ConnectorAuth): CrmConnector;
+  /** the CRMs this Rapport knows */
+  providers: Registry;
   /** called when an OAuth install registers a portal, with its first pass (provision + backfill) */
   onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
@@ -52,6 +57,8 @@ export type RapportOptions = {
   onPortalReady?: (portal: string, backfill: Promise<void>) => void;
   /** page size for list calls (tests) */
   pageSize?: number;
+  /** the CRMs (default: the product's; a test adds its own); `config` must be loaded with the same */
+  providers?: Registry;
 };
 
 /** Models are retrained weekly: churn drifts slowly, and training reads the whole history. */
@@ -60,8 +67,9 @@ const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
 export function createRapport(opts: RapportOptions): Rapport {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
+  const providers = opts.providers ?? defaultRegistry;
   const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
-  const tokens = createTokenManager({ store, config, now, logger });
+  const tokens = createTokenManager({ store, config, now, logger, providers });
   const connectors = new Map<string, CrmConnector & { stats?: () => { calls: number; rateLimited: number; retries: number } }>();
   const scoringLatency = { count: 0, totalMs: 0 };
 
@@ -104,47 +112,37 @@ export function createRapport(opts: RapportOptions): Rapport {
     reported.set(portal, { calls: s.calls, rateLimited: s.rateLimited });
   }
 
-  const limits = { per10s: config.hubspot.rateLimitPer10s, searchPerSecond: 5 };
-  const common = { basePath: config.hubspot.baseUrl, limits, logger, timeoutMs: config.httpTimeoutMs, ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }) };
+  const contextOf = (provider: CrmProvider): ProviderContext<unknown> => ({
+    settings: providerSettings(config, provider),
+    logger,
+    now,
+    httpTimeoutMs: config.httpTimeoutMs,
+    ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
+  });
 
   function register(portal: string, connector: CrmConnector): void {
     connectors.set(portal, connector);
     daemon.addPortal({ portal, connector });
   }
 
-  /** An OAuth-installed portal: tokens from the encrypted store, refreshed by the token manager. */
+  /** An OAuth-installed portal: its provider's connector, with tokens from the encrypted store refreshed by the token manager. */
   function addOAuthPortal(portal: string): void {
     const row = store.portals.get(portal);
-    if (row?.crm === 'salesforce') {
-      // the row's baseUrl is the org's instance_url from the token answer (install-salesforce.ts)
-      const connector = createSalesforceConnector({
-        instanceUrl: row.baseUrl,
-        portal,
-        accessToken: () => tokens.accessToken(portal),
-        onUnauthorized: () => tokens.onUnauthorized(portal),
-        apiVersion: config.salesforce.apiVersion,
-        logger,
-        timeoutMs: config.httpTimeoutMs,
-        now,
-        ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
-      });
-      register(portal, connector);
+    const provider = row === undefined ? undefined : providers.get(row.crm);
+    if (row === undefined || provider === undefined) {
+      logger.error({ portal, crm: row?.crm }, 'portal of an unknown CRM: not connected');
       return;
     }
-    const connector = createHubspotConnector({
-      ...common,
-      portal,
-      accessToken: () => tokens.accessToken(portal),
-      onUnauthorized: () => tokens.onUnauthorized(portal),
-    });
-    register(portal, connector);
+    const installation: Installation = { portal, crm: row.crm, externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes };
+    const auth = { accessToken: () => tokens.accessToken(portal), onUnauthorized: () => tokens.onUnauthorized(portal) };
+    register(portal, provider.createConnector(installation, auth, contextOf(provider)));
   }
 
   /**
    * Whether the portal has tokens this process can decrypt. One that no key reads is marked
    * disconnected ("token unreadable") and skipped; the other portals start as usual.
    */
-  function hasReadableTokens(portal: string, crm: 'hubspot' | 'salesforce'): boolean {
+  function hasReadableTokens(portal: string, crm: string): boolean {
     try {
       return store.portals.tokens(portal) !== undefined;
     } catch (e) {
@@ -156,43 +154,40 @@ export function createRapport(opts: RapportOptions): Rapport {
   }
 
   /**
-   * Creates the rapport_* properties on a HubSpot portal's first connect in this process, whatever
-   * the auth: an OAuth install provisions in onInstalled, but a private-app token
-   * (HUBSPOT_ACCESS_TOKEN) never passes there, and without the properties every write is refused
-   * (PROPERTY_DOESNT_EXIST). Idempotent (2 reads when already there). A failure (e.g. a token without
-   * crm.schemas.contacts.write) is logged, not fatal: syncing still works, and write-back provisions
-   * again when a write is refused for a missing property (sync/write-back.ts). Salesforce fields are
-   * created by the admin; its provision() only verifies them, at install.
+   * Provisions our fields on a portal's first connect in this process, whatever the auth, when
+   * its provider says so (`provisionOnConnect`; e.g. a static connection never passes through an
+   * install). Idempotent. A failure (e.g. a token without the schema scope) is logged, not fatal:
+   * syncing still works, and write-back provisions again when a write is refused for a missing
+   * field (sync/write-back.ts).
    */
   async function provisionOnConnect(portal: string): Promise<void> {
     const connector = connectors.get(portal);
-    if (connector === undefined || connector.crm !== 'hubspot') return;
+    if (connector === undefined || providers.ofPortal(portal)?.provisionOnConnect !== true) return;
     try {
       await connector.provision(daemon.signal);
     } catch (e) {
       if (daemon.signal.aborted) return; // shutting down: not a provisioning problem
       logger.error(
         { portal, kind: e instanceof CrmError ? e.kind : 'error', code: e instanceof CrmError ? e.details.code : undefined },
-        'provisioning the rapport_* properties failed; score writes will be parked until it succeeds',
+        'provisioning failed; score writes will be parked until it succeeds',
       );
     }
   }
 
   async function connectPortals(): Promise<string[]> {
     const ids: string[] = [];
-    const token = config.hubspot.accessToken;
-    if (token !== undefined) {
-      const connector = createHubspotConnector({ ...common, accessToken: async () => token });
-      const { portal } = await connector.whoAmI();
-      store.portals.upsert({ portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: config.hubspot.baseUrl, scopes: [] });
-      store.portals.markConnected(portal);
-      register(portal, connector);
-      ids.push(portal);
+    for (const provider of providers.list()) {
+      for (const { installation, connector } of (await provider.staticConnections?.(contextOf(provider))) ?? []) {
+        store.portals.upsert(installation);
+        store.portals.markConnected(installation.portal);
+        register(installation.portal, connector);
+        ids.push(installation.portal);
+      }
     }
     for (const p of store.portals.list()) {
       if (p.status !== 'connected' || connectors.has(p.portal) || !hasReadableTokens(p.portal, p.crm)) continue;
       addOAuthPortal(p.portal);
-      ids.push(p.portal);
+      if (connectors.has(p.portal)) ids.push(p.portal);
     }
     for (const portal of ids) await provisionOnConnect(portal);
     return ids;
@@ -242,12 +237,17 @@ export function createRapport(opts: RapportOptions): Rapport {
     store,
     logger,
     daemon,
+    providers,
     connectPortals,
     connector: (portal) => connectors.get(portal),
-    addPortal(p, connector) {
-      store.portals.upsert({ ...p, scopes: [] });
-      store.portals.markConnected(p.portal);
-      register(p.portal, connector);
+    addPortal(installation, auth) {
+      const provider = providers.get(installation.crm);
+      if (provider === undefined) throw new Error(`no provider named "${installation.crm}"`);
+      const connector = provider.createConnector(installation, auth, contextOf(provider));
+      store.portals.upsert(installation);
+      store.portals.markConnected(installation.portal);
+      register(installation.portal, connector);
+      return connector;
     },
     onPortalReady(listener) {
       readyListeners.push(listener);
@@ -288,6 +288,7 @@ export function createRapport(opts: RapportOptions): Rapport {
           if (c !== undefined) await daemon.nudge(portal, []);
         },
         metrics,
+        providers,
       });
       const limits = { requestTimeoutMs: config.server.requestTimeoutMs, maxConnections: config.server.maxConnections };
       const main = await listenHttp(app.fetch, { port, host, ...limits });

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { createSalesforceConnector } from '../connectors/salesforce/index.ts';
-import { SPECS } from '../connectors/salesforce/mapping.ts';
+import { defaultRegistry } from '../connectors/registry.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import type { Rapport } from '../main.ts';
 import { createLiveActivity, generateAccount } from '../sandbox/generator/index.ts';
@@ -47,14 +46,9 @@ type Options = { seed: number; contacts: number; realLimits: boolean };
 const label = (type: string, id: string) =>
   `${type === 'feedback_submissions' ? 'survey answer' : (HUBSPOT_OBJECT_TYPES[type as HubspotObjectType]?.singular ?? type)} ${id}`;
 
-/**
- * Salesforce names for Rapport's record kinds: the sObject each is read from (mapping.ts, documented
- * in docs/install-salesforce.md); calls and notes are Tasks told apart by subtype / type, as there.
- */
+/** Salesforce names for Rapport's record kinds (its provider's, documented in docs/install-salesforce.md). */
 export function salesforceObjectName(type: ObjectType): string {
-  if (type === 'calls') return 'Task (Call)';
-  if (type === 'notes') return 'Task (Note)';
-  return SPECS[type].sobject;
+  return defaultRegistry.get('salesforce')?.objectName?.(type) ?? type;
 }
 
 const webhookConfig = z.object({
@@ -173,14 +167,13 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
     env: { SALESFORCE_LOGIN_URL: baseUrl },
     async install(rapport) {
       const { accessToken } = sandbox.sessions.issue();
-      const connector = createSalesforceConnector({
-        instanceUrl: baseUrl,
-        accessToken: async () => accessToken,
-        apiVersion: rapport.config.salesforce.apiVersion,
-        logger: rapport.logger,
-      });
-      const { portal } = await connector.whoAmI();
-      rapport.addPortal({ portal, crm: 'salesforce', externalId: sandbox.orgId, baseUrl }, connector);
+      const portal = `salesforce:${sandbox.orgId}`;
+      const connector = rapport.addPortal(
+        { portal, crm: 'salesforce', externalId: sandbox.orgId, baseUrl, scopes: [] },
+        { accessToken: async () => accessToken },
+      );
+      // the session names the org it belongs to: the portal id must be that one
+      if ((await connector.whoAmI()).portal !== portal) throw new Error(`the emulated org's session does not belong to ${portal}`);
       await connector.provision(rapport.daemon.signal);
       await rapport.daemon.runOnce(portal);
       return portal;

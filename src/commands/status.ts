@@ -1,4 +1,5 @@
 import { loadConfig } from '../config.ts';
+import { defaultRegistry } from '../connectors/registry.ts';
 import { EXIT } from '../errors.ts';
 import { createStore } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
@@ -82,7 +83,7 @@ export function collectStatus(store: ReturnType<typeof createStore>, only?: stri
             limitPer10s,
             // the busiest minute as a share of what the limit allows in a minute (6 windows)
             peakShareOfLimit: Number((u.peakPerMinute / (limitPer10s * 6)).toFixed(3)),
-            // Salesforce budgets calls per rolling 24 h, shared with the org's other integrations
+            // for CRMs that budget calls per rolling 24 h
             calls24h: store.apiUsage.since(p.portal, 86_400_000).calls,
           };
         })(),
@@ -110,15 +111,8 @@ function renderHuman(reports: PortalStatusReport[]): string {
     out.push(`${r.portal}  ${r.status.toUpperCase()}${r.statusReason ? ` (${r.statusReason})` : ''}`);
     out.push(`  scored contacts: ${r.scored}   waiting to be scored: ${r.dirty}   outbox: ${r.outbox.pending} pending, ${r.outbox.parked} parked`);
     const u = r.apiUsage;
-    if (r.crm === 'salesforce') {
-      out.push(
-        `  API: ${u.calls24h} calls in the last 24 h (${u.calls10m} in the last 10 min, about ${u.calls10m * 144} a day at this pace); the org's daily allowance is shared with its other integrations, Rapport pauses at 80 % of it`,
-      );
-    } else {
-      out.push(
-        `  API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429; busiest minute ${u.peakPerMinute} calls = ${(u.peakShareOfLimit * 100).toFixed(0)}% of the ${u.limitPer10s}/10 s limit`,
-      );
-    }
+    // each CRM words its usage against its own kind of limit (its provider's hints)
+    out.push(`  ${defaultRegistry.get(r.crm)?.hints.usage?.(u) ?? `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429`}`);
     out.push('  stream                 records   last run                  status   lag      last error');
     for (const s of r.streams) {
       const live = r.records[s.stream]?.live ?? 0;

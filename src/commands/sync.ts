@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/types.ts';
+import { defaultRegistry, type Registry } from '../connectors/registry.ts';
 import { CrmError, EXIT } from '../errors.ts';
 import { createLogger, logFileDestination, logFileFor } from '../log.ts';
 import { createRapport, type Rapport } from '../main.ts';
@@ -46,20 +47,13 @@ export function exitCodeFor(e: CrmError): number {
   }
 }
 
-/** What went wrong, in words an admin can act on. */
-export function explainCrmError(e: CrmError): string {
-  switch (e.kind) {
-    case 'auth':
-      return `the CRM rejected the access token (${e.message}). Check HUBSPOT_ACCESS_TOKEN or reinstall the app.`;
-    case 'forbidden':
-      return `the token lacks a required scope (${e.message}). Add the scopes listed in docs/install-hubspot.md.`;
-    case 'unavailable':
-      return `the CRM could not be reached (${e.message}). Check HUBSPOT_BASE_URL and the network.`;
-    case 'rate_limited':
-      return `the CRM kept answering 429 (${e.message}); try again later or lower HUBSPOT_RATE_LIMIT.`;
-    default:
-      return `${e.kind}: ${e.message}`;
-  }
+/** What went wrong, in words an admin can act on: the answering CRM's own hints (its provider). */
+export function explainCrmError(e: CrmError, providers: Registry = defaultRegistry): string {
+  // not the CRM's answer: no CRM setting fixes it
+  if (e.kind === 'internal') return `an internal error in Rapport, not a CRM problem (${e.message}); the log has its stack: please report it`;
+  const provider = providers.get(e.details.crm);
+  if (provider !== undefined) return provider.hints.explain(e);
+  return `${e.kind}: ${e.message}`;
 }
 
 /** Reads (and discards) the first page of each stream; returns the first access problem. */
@@ -84,7 +78,7 @@ export async function connectOrExplain(rapport: Rapport, name: string, io: CliIo
     return await rapport.connectPortals();
   } catch (e) {
     if (!(e instanceof CrmError)) throw e;
-    io.stderr(`rapport ${name}: ${explainCrmError(e)}\n`);
+    io.stderr(`rapport ${name}: ${explainCrmError(e, rapport.providers)}\n`);
     return exitCodeFor(e);
   }
 }
@@ -153,7 +147,10 @@ export const command: Command = {
         io.stderr(
           values.portal !== undefined
             ? `rapport sync: portal ${values.portal} is not connected (see \`rapport status\`)\n`
-            : 'rapport sync: no CRM account configured. Set HUBSPOT_ACCESS_TOKEN (private app), or install through `rapport serve` (/oauth/hubspot/install or /oauth/salesforce/install).\n',
+            : `rapport sync: no CRM account configured. Install through \`rapport serve\` (${rapport.providers
+                .list()
+                .map((p) => `/oauth/${p.name}/install`)
+                .join(' or ')}), or set a private-app token (docs/install-hubspot.md).\n`,
         );
         return EXIT.config;
       }
@@ -174,7 +171,7 @@ export const command: Command = {
         const fresh = types.filter((t) => rapport.store.cursors.get(p, t) === null);
         const problem = connector === undefined ? undefined : await preflight(connector, fresh, io.signal);
         if (problem !== undefined) {
-          io.stderr(`rapport sync: ${p}: ${explainCrmError(problem)}\n`);
+          io.stderr(`rapport sync: ${p}: ${explainCrmError(problem, rapport.providers)}\n`);
           return exitCodeFor(problem);
         }
       }
@@ -205,7 +202,7 @@ export const command: Command = {
               '\n',
           );
         }
-        for (const s of failed) io.stderr(`rapport sync: ${s.portal} ${s.type}: ${s.error === undefined ? 'failed' : explainCrmError(s.error)}\n`);
+        for (const s of failed) io.stderr(`rapport sync: ${s.portal} ${s.type}: ${s.error === undefined ? 'failed' : explainCrmError(s.error, rapport.providers)}\n`);
       }
       if (io.signal.aborted) return EXIT.ok;
       const first = failed[0]?.error;

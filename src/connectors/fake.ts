@@ -68,6 +68,8 @@ export function createFakeConnector(opts: {
   sweepEveryMs?: number;
 } = {}): FakeConnector {
   const portal = opts.portal ?? 'hubspot:1';
+  // the CRM it stands for: the portal id's `<name>:` (a test's own provider, or a real one's)
+  const crm = portal.split(':')[0] ?? portal;
   const pageSize = opts.pageSize ?? 100;
   const now = opts.now ?? Date.now;
   const sweepEveryMs = opts.sweepEveryMs ?? Number.POSITIVE_INFINITY;
@@ -87,7 +89,7 @@ export function createFakeConnector(opts: {
     const kind = faults.shift();
     if (kind !== undefined) {
       if (kind === 'rate_limited') counters.rateLimited++;
-      throw new CrmError(kind, `fake connector: injected ${kind} on ${what}`, { crm: 'hubspot', code: 'INJECTED' });
+      throw new CrmError(kind, `fake connector: injected ${kind} on ${what}`, { crm, code: 'INJECTED' });
     }
   };
   const clone = (r: CrmRecord): CrmRecord => structuredClone(r);
@@ -138,7 +140,7 @@ export function createFakeConnector(opts: {
   }
 
   return {
-    crm: 'hubspot',
+    crm,
     portal,
     changes,
     async provision(signal) {
@@ -155,7 +157,7 @@ export function createFakeConnector(opts: {
           return {
             contactId: u.contactId,
             ok: false,
-            error: new CrmError('invalid_request', `contact ${u.contactId} does not exist`, { crm: 'hubspot', status: 404, code: 'OBJECT_NOT_FOUND' }),
+            error: new CrmError('invalid_request', `contact ${u.contactId} does not exist`, { crm, status: 404, code: 'OBJECT_NOT_FOUND' }),
           };
         }
         written.set(u.contactId, { ...written.get(u.contactId), ...u.properties });

@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { CrmError } from '../errors.ts';
+import { CrmError, DEFAULT_RETRY_POLICY, retryDecision } from '../errors.ts';
 
 /**
  * The ONE place that decides when a request is sent and when it is retried (ARCHITECTURE §4).
@@ -124,17 +124,18 @@ export type RetryOptions = {
 };
 
 /**
- * Retries `fn` only for retryable CrmErrors: `rate_limited` waits what the error says
- * (Retry-After / policy window, set by the connector's error mapper), `unavailable` (5xx,
- * timeouts, resets) waits an exponential backoff with full jitter. Anything else — auth,
- * forbidden, invalid_request, bad_response — is thrown at once: retrying a 4xx never helps.
+ * Retries `fn` while `retryDecision` (src/errors.ts, the one decision) says retry: 429s wait what
+ * the error says, 5xx/timeouts back off with jitter; anything else — auth, forbidden, a daily
+ * budget, invalid_request, bad_response — is thrown at once: retrying a 4xx never helps.
  * When retries run out the last CrmError is thrown unchanged, so a 429 surfaces as `rate_limited`.
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
-  const retries = opts.retries ?? 5;
-  const baseMs = opts.baseMs ?? 500;
-  const maxMs = opts.maxMs ?? 30_000;
-  const random = opts.random ?? Math.random;
+  const policy = {
+    retries: opts.retries ?? DEFAULT_RETRY_POLICY.retries,
+    baseMs: opts.baseMs ?? DEFAULT_RETRY_POLICY.baseMs,
+    maxMs: opts.maxMs ?? DEFAULT_RETRY_POLICY.maxMs,
+    random: opts.random ?? DEFAULT_RETRY_POLICY.random,
+  };
   for (let attempt = 0; ; attempt++) {
     opts.signal.throwIfAborted();
     try {
@@ -142,14 +143,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
     } catch (e) {
       if (!(e instanceof CrmError)) throw e;
       if (opts.signal.aborted) throw opts.signal.reason;
-      const retryable = e.kind === 'rate_limited' ? e.details.policy !== 'DAILY' : e.kind === 'unavailable';
-      if (!retryable || attempt >= retries) throw e;
-      const waitMs =
-        e.kind === 'rate_limited'
-          ? Math.min(maxMs, e.details.retryAfterMs ?? baseMs * 2 ** attempt)
-          : Math.min(maxMs, Math.max(1, Math.round(random() * baseMs * 2 ** attempt)));
-      opts.onRetry?.({ attempt: attempt + 1, waitMs, error: e });
-      await sleep(waitMs, opts.signal);
+      const decision = retryDecision(e, attempt, policy);
+      if (decision.action !== 'retry') throw e;
+      opts.onRetry?.({ attempt: attempt + 1, waitMs: decision.waitMs, error: e });
+      await sleep(decision.waitMs, opts.signal);
     }
   }
 }

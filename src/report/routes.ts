@@ -1,5 +1,5 @@
 /**
- * GET /report?portal=hubspot:123 — the same page as `rapport report`, served by the daemon for
+ * GET /report?portal=<crm>:<id> — the same page as `rapport report`, served by the daemon for
  * the demo and operators. It has no authentication (like the card preview, src/server/preview.ts),
  * so it answers loopback clients only unless `allowRemote` is set. The page is rebuilt only when
  * the portal's scores or models changed since the last build (one cached page per portal).
@@ -24,7 +24,8 @@ export type ReportRouteDeps = {
 };
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-const querySchema = z.object({ portal: z.string().regex(/^(hubspot|salesforce):[A-Za-z0-9_-]{1,40}$/, 'expected ?portal=hubspot:<hub id> or salesforce:<org id>') });
+// any provider's `<name>:<id>` (src/connectors/registry.ts names); a portal the store does not hold has no report
+const querySchema = z.object({ portal: z.string().regex(/^[a-z][a-z0-9-]{0,30}:[A-Za-z0-9_-]{1,40}$/, 'expected ?portal=<crm>:<account id>') });
 
 function isLoopback(c: Context): boolean {
   try {

@@ -4,7 +4,7 @@
  *
  *   { "horizonDays": 90, "confirmDays": 270,
  *     "signals": { "lostDealStages": ["renewal_lost"], "lostLifecycleStages": ["other"] },
- *     "portals": { "hubspot:123": { "signals": { "lostDealStages": ["7543210"] } } } }
+ *     "portals": { "<crm>:<id>": { "signals": { "lostDealStages": ["7543210"] } } } }
  *
  * Top-level fields apply to every portal; `portals` overrides them per portal (field by field).
  * Anything left out keeps the documented default (DEFAULT_CHURN_DEFINITION). Validated here with

@@ -25,8 +25,8 @@ export type ChurnSignals = {
    */
   lostDealStages: string[];
   /**
-   * contact lifecycle stages that mean "no longer a customer" (HubSpot's built-in `other`, or a
-   * custom "former customer" stage; https://knowledge.hubspot.com/records/use-lifecycle-stages):
+   * contact lifecycle stages that mean "no longer a customer" (a CRM's built-in
+   * "other" stage, or a custom "former customer" stage; each connector's mapping cites its CRM's):
    * a past buyer in one of them counts as churned after their last purchase
    */
   lostLifecycleStages: string[];

@@ -1,16 +1,15 @@
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
-import type { Config } from '../config.ts';
-import type { FetchFn } from '../connectors/hubspot/oauth.ts';
+import { providerSettings, type Config } from '../config.ts';
+import type { FetchFn, NotificationStats } from '../connectors/provider.ts';
+import { defaultRegistry, type Registry } from '../connectors/registry.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
-import { createHubspotWebhookHandler } from '../webhooks/hubspot.ts';
 import { createCardRoutes } from './cards.ts';
-import { createInstallRoutes } from './install.ts';
-import { createSalesforceInstallRoutes } from './install-salesforce.ts';
 import { serverMetrics } from './metrics.ts';
+import { createOAuthRoutes } from './oauth-routes.ts';
 import { operatorGuard } from './operator.ts';
 import { createPreviewRoutes } from './preview.ts';
 import { createRescores } from './rescores.ts';
@@ -32,13 +31,24 @@ export type AppDeps = {
   rescore(portal: string, contactId: string): Promise<void>;
   /** extra Prometheus lines from the daemon */
   metrics(): string;
-  /** for tests: the fetch used to call HubSpot OAuth */
+  /** the CRMs (default: the product's) */
+  providers?: Registry;
+  /** for tests: the fetch used to call the CRMs' OAuth token endpoints */
   fetch?: FetchFn;
 };
 
-const sumInstalls = (a: { ok: number; failed: number }, b: { ok: number; failed: number }) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed });
+const sumStats = (all: readonly NotificationStats[]): NotificationStats => {
+  const out: NotificationStats = { deliveries: 0, events: 0, rejected: {}, outcomes: {} };
+  for (const s of all) {
+    out.deliveries += s.deliveries;
+    out.events += s.events;
+    for (const [k, v] of Object.entries(s.rejected)) out.rejected[k] = (out.rejected[k] ?? 0) + (v ?? 0);
+    for (const [k, v] of Object.entries(s.outcomes)) out.outcomes[k] = (out.outcomes[k] ?? 0) + (v ?? 0);
+  }
+  return out;
+};
 
-/** The public listener's app (what HubSpot and browsers on the internet reach); see createApps. */
+/** The public listener's app (what the CRMs and browsers on the internet reach); see createApps. */
 export function createApp(deps: AppDeps): Hono {
   return createApps(deps).app;
 }
@@ -56,32 +66,34 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
   assertTokensReadable(deps.store, deps.config);
   const log = deps.logger.child({ component: 'http' });
   const app = new Hono();
-  const webhooks = createHubspotWebhookHandler({
-    store: deps.store,
-    clientSecret: deps.config.hubspot.clientSecret,
-    appId: deps.config.hubspot.appId,
-    publicUrl: deps.config.publicUrl,
-    legacySignatures: deps.config.hubspot.legacySignatures,
-    now: deps.now,
-    nudge: deps.nudge,
-    ...(deps.refresh === undefined ? {} : { refresh: deps.refresh }),
-    logger: deps.logger,
-  });
-  const install = createInstallRoutes(deps);
-  const salesforceInstall = createSalesforceInstallRoutes(deps);
+  const providers = deps.providers ?? defaultRegistry;
+  const install = createOAuthRoutes({ ...deps, providers });
   // one limit for the card's and the preview's "Rescore now"
   const rescores = createRescores({ rescore: deps.rescore, now: deps.now, logger: deps.logger });
 
-  // every method reaches the handler, which answers 405 itself (a 404 would be misleading)
-  app.all('/webhooks/hubspot', (c) => webhooks.handle(c));
-  app.route('/oauth/hubspot', install.app);
-  app.route('/oauth/salesforce', salesforceInstall.app);
-  // the CRM card's API (signed by HubSpot) and the local preview page (loopback only)
+  // each CRM's change notifications at /webhooks/<crm>; every method reaches the handler, which
+  // answers 405 itself (a 404 would be misleading)
+  const receivers = providers.list().flatMap((p) => {
+    if (p.notifications === undefined) return [];
+    const receiver = p.notifications.create(providerSettings(deps.config, p), {
+      store: deps.store,
+      publicUrl: deps.config.publicUrl,
+      now: deps.now,
+      nudge: deps.nudge,
+      ...(deps.refresh === undefined ? {} : { refresh: deps.refresh }),
+      logger: deps.logger,
+    });
+    app.all(`/webhooks/${p.name}`, (c) => receiver.handle(c));
+    return [receiver];
+  });
+  app.route('/oauth', install.app);
+  // the CRM card's API (requests signed by the CRM that shows the card) and the local preview page (loopback only)
+  const cardCrm = providers.list().find((p) => p.cardRequestSecret !== undefined);
   app.route(
     '/api/cards',
     createCardRoutes({
       store: deps.store,
-      clientSecret: deps.config.hubspot.clientSecret,
+      clientSecret: cardCrm?.cardRequestSecret?.(providerSettings(deps.config, cardCrm)),
       now: deps.now,
       rescore: deps.rescore,
       rescores,
@@ -112,7 +124,8 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'daemon metrics failed');
     }
-    const body = serverMetrics({ store: deps.store, now: deps.now(), webhooks: webhooks.stats(), installs: sumInstalls(install.installs(), salesforceInstall.installs()) }) + extra;
+    const installs = Object.values(install.installs()).reduce((a, b) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed }), { ok: 0, failed: 0 });
+    const body = serverMetrics({ store: deps.store, now: deps.now(), webhooks: sumStats(receivers.map((r) => r.stats())), installs }) + extra;
     return c.body(body.endsWith('\n') ? body : body + '\n', 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
   };
   // portal ids and traffic figures: public only to a Prometheus holding the token

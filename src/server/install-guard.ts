@@ -25,7 +25,7 @@ export type CallbackCheck = { ok: true } | { ok: false; reason: 'rate_limited' |
 export function createInstallGuard(o: {
   stateKey: Buffer;
   now: () => number;
-  /** e.g. "hubspot": the cookie is rapport_oauth_hubspot */
+  /** the provider name: the cookie is rapport_oauth_<crm> */
   crm: string;
   /** RAPPORT_PUBLIC_URL: its path prefix scopes the cookie, its scheme decides `Secure` */
   publicUrl: string;

@@ -1,21 +1,19 @@
-import type { Config } from '../config.ts';
-import { refreshTokens, type FetchFn } from '../connectors/hubspot/oauth.ts';
-import { refreshAccessToken } from '../connectors/salesforce/oauth.ts';
+import { providerSettings, type Config } from '../config.ts';
+import type { CrmProvider, FetchFn } from '../connectors/provider.ts';
+import { defaultRegistry, type Registry } from '../connectors/registry.ts';
 import { ConfigError, CrmError } from '../errors.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { TokenUnreadableError, type Tokens } from '../store/portals.ts';
 
 /**
- * Access tokens per portal. OAuth tokens are refreshed ahead of expiry (HubSpot: refresh by
- * `expires_in`, not on 401 — hubspot.md §4) and once more when a call still gets a 401. A grant
- * HubSpot refuses to refresh (uninstall, revoke) marks only that portal disconnected. A
- * private-app portal (HUBSPOT_ACCESS_TOKEN) has no stored tokens and gets the constant token.
- *
- * Salesforce portals (crm 'salesforce'): token answers carry no `expires_in` (the session timeout
- * is an org setting, salesforce.md §4), so the stored token has no expiry and is refreshed only
- * when a call answers 401 INVALID_SESSION_ID (once, via onUnauthorized). Salesforce does not
- * rotate refresh tokens by default: a refresh keeps the stored one unless a new one comes back.
+ * Access tokens per OAuth-installed portal, for every CRM: one refresh path that calls the
+ * portal's provider (`provider.oauth.refresh`). Tokens with an expiry are refreshed ahead of it;
+ * every token is refreshed once more when a call still gets a 401 (tokens without an expiry only
+ * then). Concurrent callers share one refresh. A grant the CRM refuses to refresh (uninstall,
+ * revoke) marks only that portal disconnected. A refresh answer without a refresh token keeps the
+ * stored one. Connections without stored tokens (static ones, e.g. a private-app token) carry
+ * their own token and do not come here.
  */
 
 export type TokenManager = {
@@ -25,7 +23,7 @@ export type TokenManager = {
   stats(): { refreshes: number; refreshFailures: number; disconnects: number };
 };
 
-/** Refresh when less than this is left (tokens live 1800 s). */
+/** Refresh when less than this is left (expiring tokens typically live 30 min). */
 export const REFRESH_AHEAD_MS = 5 * 60_000;
 /** A 401 right after a refresh means the new token is refused too: don't refresh in a loop. */
 const RECENT_REFRESH_MS = 5_000;
@@ -53,7 +51,7 @@ export function assertTokensReadable(store: Store, config: Config): 'current' | 
 }
 
 /** What a portal whose stored token no key decrypts shows in `rapport status`. */
-export const tokenUnreadableReason = (publicUrl: string, crm: 'hubspot' | 'salesforce') =>
+export const tokenUnreadableReason = (publicUrl: string, crm: string) =>
   `token unreadable: the stored token cannot be decrypted with the configured key (a damaged row, or a key changed without \`rapport keys rotate\`); ` +
   `reinstall via ${publicUrl.replace(/\/+$/, '')}/oauth/${crm}/install`;
 
@@ -61,18 +59,21 @@ export function createTokenManager(deps: {
   store: Store;
   config: Config;
   now: () => number;
+  /** the CRMs (default: the product's) */
+  providers?: Registry;
   fetch?: FetchFn;
   logger?: Logger;
 }): TokenManager {
   const keyUsed = assertTokensReadable(deps.store, deps.config);
   const { store, config, now } = deps;
+  const providers = deps.providers ?? defaultRegistry;
   const log = (deps.logger ?? silentLogger).child({ component: 'tokens' });
   if (keyUsed === 'previous') log.warn({}, 'stored tokens are sealed with RAPPORT_ENCRYPTION_KEY_PREVIOUS: run `rapport keys rotate`');
   const inFlight = new Map<string, Promise<string>>();
   const lastRefresh = new Map<string, number>();
   const counters = { refreshes: 0, refreshFailures: 0, disconnects: 0 };
-  const reinstall = `reinstall the app via ${config.publicUrl.replace(/\/+$/, '')}/oauth/hubspot/install`;
-  const reinstallSalesforce = `reinstall via ${config.publicUrl.replace(/\/+$/, '')}/oauth/salesforce/install`;
+  const reinstall = (crm: string) => `reinstall via ${config.publicUrl.replace(/\/+$/, '')}/oauth/${crm}/install`;
+  const crmOf = (portal: string): string => store.portals.get(portal)?.crm ?? portal.split(':')[0] ?? portal;
 
   /**
    * The stored tokens; one that no key decrypts disconnects only its portal (issue 15 item 6:
@@ -83,7 +84,7 @@ export function createTokenManager(deps: {
       return store.portals.tokens(portal);
     } catch (e) {
       if (!(e instanceof TokenUnreadableError)) throw e;
-      const crm = store.portals.get(portal)?.crm ?? 'hubspot';
+      const crm = crmOf(portal);
       const reason = tokenUnreadableReason(config.publicUrl, crm);
       store.portals.markDisconnected(portal, reason);
       counters.disconnects += 1;
@@ -93,78 +94,46 @@ export function createTokenManager(deps: {
   }
 
   const disconnectedError = (portal: string, reason: string | null) =>
-    new CrmError('auth', `Portal ${portal} is disconnected: ${reason ?? 'no reason recorded'}`, {
-      crm: portal.startsWith('salesforce:') ? 'salesforce' : 'hubspot',
-      code: 'DISCONNECTED',
-    });
-
-  async function doRefreshSalesforce(portal: string): Promise<string> {
-    const stored = storedTokens(portal);
-    if (stored === undefined || stored.refreshToken === null) {
-      throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstallSalesforce}`, { crm: 'salesforce' });
-    }
-    const { clientId, clientSecret, loginUrl } = config.salesforce;
-    if (clientId === undefined || clientSecret === undefined) {
-      throw new CrmError('auth', `Cannot refresh tokens of ${portal}: SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET are not set`, { crm: 'salesforce' });
-    }
-    try {
-      const fresh = await refreshAccessToken({ loginUrl, clientId, clientSecret, ...(deps.fetch ? { fetch: deps.fetch } : {}) }, stored.refreshToken);
-      if (fresh.portal !== portal) {
-        // the refresh token answered for another org: never store its session under this portal
-        throw new CrmError('bad_response', `Salesforce refreshed ${portal} with a token of ${fresh.portal}`, { crm: 'salesforce' });
-      }
-      store.portals.saveTokens(portal, { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? stored.refreshToken, expiresAt: null });
-      lastRefresh.set(portal, now());
-      counters.refreshes += 1;
-      log.info({ portal }, 'access token refreshed');
-      return fresh.accessToken;
-    } catch (e) {
-      counters.refreshFailures += 1;
-      if (e instanceof CrmError && e.kind === 'auth') {
-        const code = e.details.code ?? `HTTP ${e.details.status ?? '?'}`;
-        const reason = `Salesforce refused to refresh the access token (${code}): the connected app's access was revoked or the refresh token expired; ${reinstallSalesforce}`;
-        store.portals.markDisconnected(portal, reason);
-        counters.disconnects += 1;
-        log.warn({ portal, code }, 'portal disconnected');
-        throw new CrmError('auth', reason, { crm: 'salesforce', ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
-      }
-      log.warn({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'token refresh failed');
-      throw e;
-    }
-  }
+    new CrmError('auth', `Portal ${portal} is disconnected: ${reason ?? 'no reason recorded'}`, { crm: crmOf(portal), code: 'DISCONNECTED' });
 
   async function doRefresh(portal: string): Promise<string> {
-    if (store.portals.get(portal)?.crm === 'salesforce') return doRefreshSalesforce(portal);
+    const row = store.portals.get(portal);
+    const crm = crmOf(portal);
+    const provider: CrmProvider | undefined = providers.get(crm);
+    if (row === undefined || provider === undefined) {
+      throw new CrmError('auth', `Portal ${portal} is not an installed portal of a known CRM: ${reinstall(crm)}`, { crm });
+    }
     const stored = storedTokens(portal);
     if (stored === undefined || stored.refreshToken === null) {
-      throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstall}`, { crm: 'hubspot' });
+      throw new CrmError('auth', `Portal ${portal} has no refresh token: ${reinstall(crm)}`, { crm });
     }
-    const { clientId, clientSecret } = config.hubspot;
-    if (clientId === undefined || clientSecret === undefined) {
-      throw new CrmError('auth', `Cannot refresh tokens of ${portal}: HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not set`, { crm: 'hubspot' });
+    const settings = providerSettings(config, provider);
+    const missing = provider.oauth.missing(settings);
+    if (missing.length > 0) {
+      throw new CrmError('auth', `Cannot refresh tokens of ${portal}: ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set`, { crm });
     }
-    const baseUrl = store.portals.get(portal)?.baseUrl ?? config.hubspot.baseUrl;
     try {
-      const fresh = await refreshTokens({ baseUrl, clientId, clientSecret, ...(deps.fetch ? { fetch: deps.fetch } : {}) }, stored.refreshToken);
       const at = now();
-      store.portals.saveTokens(portal, {
-        accessToken: fresh.accessToken,
-        refreshToken: fresh.refreshToken,
-        expiresAt: at + fresh.expiresInSec * 1000,
+      const fresh = await provider.oauth.refresh(settings, {
+        installation: { portal, crm, externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes },
+        refreshToken: stored.refreshToken,
+        now: at,
+        ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
       });
+      store.portals.saveTokens(portal, { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? stored.refreshToken, expiresAt: fresh.expiresAt });
       lastRefresh.set(portal, at);
       counters.refreshes += 1;
-      log.info({ portal, expiresInSec: fresh.expiresInSec }, 'access token refreshed');
+      log.info({ portal, ...(fresh.expiresAt === null ? {} : { expiresInSec: Math.round((fresh.expiresAt - at) / 1000) }) }, 'access token refreshed');
       return fresh.accessToken;
     } catch (e) {
       counters.refreshFailures += 1;
       if (e instanceof CrmError && e.kind === 'auth') {
         const code = e.details.code ?? `HTTP ${e.details.status ?? '?'}`;
-        const reason = `HubSpot refused to refresh the access token (${code}): the app was uninstalled or its access revoked; ${reinstall}`;
+        const reason = `${provider.label} refused to refresh the access token (${code}): ${provider.hints.refreshRefused}; ${reinstall(crm)}`;
         store.portals.markDisconnected(portal, reason);
         counters.disconnects += 1;
         log.warn({ portal, code }, 'portal disconnected');
-        throw new CrmError('auth', reason, { crm: 'hubspot', ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
+        throw new CrmError('auth', reason, { crm, ...(e.details.code ? { code: e.details.code } : {}) }, { cause: e });
       }
       log.warn({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'token refresh failed');
       throw e;
@@ -186,11 +155,7 @@ export function createTokenManager(deps: {
       const row = store.portals.get(portal);
       if (row?.status === 'disconnected') throw disconnectedError(portal, row.statusReason);
       const stored = storedTokens(portal);
-      if (stored === undefined) {
-        if (row?.crm === 'salesforce') throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstallSalesforce}`, { crm: 'salesforce' });
-        if (config.hubspot.accessToken !== undefined) return config.hubspot.accessToken;
-        throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstall}`, { crm: 'hubspot' });
-      }
+      if (stored === undefined) throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstall(crmOf(portal))}`, { crm: crmOf(portal) });
       if (stored.expiresAt === null || stored.expiresAt - now() > REFRESH_AHEAD_MS) return stored.accessToken;
       try {
         return await refresh(portal);
@@ -208,7 +173,7 @@ export function createTokenManager(deps: {
         if (e instanceof CrmError && e.kind === 'auth') return null; // unreadable: portal disconnected
         throw e;
       }
-      if (stored === undefined) return null; // private-app token: nothing to refresh
+      if (stored === undefined) return null; // nothing stored: nothing to refresh
       if (store.portals.get(portal)?.status === 'disconnected') return null;
       const pending = inFlight.get(portal);
       if (pending === undefined && now() - (lastRefresh.get(portal) ?? -Infinity) < RECENT_REFRESH_MS) {

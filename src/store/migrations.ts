@@ -4,7 +4,7 @@
  * append a new one.
  */
 export const MIGRATIONS: readonly string[] = [
-  // 1: initial schema. Every table is keyed by portal ('hubspot:<hubId>', 'salesforce:<orgId>').
+  // 1: initial schema. Every table is keyed by portal ('<crm>:<account id>').
   `
   CREATE TABLE portals (
     portal TEXT PRIMARY KEY,
@@ -183,6 +183,35 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE score_history ADD COLUMN model_version TEXT;
   CREATE INDEX models_by_time ON models (portal, kind, trained_at);
+  `,
+  // 6: a portal's CRM is any registered provider's name (src/connectors/registry.ts), not a fixed
+  // list. SQLite cannot drop a CHECK in place (https://www.sqlite.org/lang_altertable.html#otheralter):
+  // both tables are rebuilt, tokens first so no cascade runs, and the renames carry the reference.
+  `
+  CREATE TABLE portals_v6 (
+    portal TEXT PRIMARY KEY,
+    crm TEXT NOT NULL CHECK (crm GLOB '[a-z]*' AND length(crm) <= 31),
+    external_id TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('connected', 'disconnected')),
+    status_reason TEXT,
+    scopes TEXT NOT NULL DEFAULT '[]',
+    installed_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO portals_v6 SELECT portal, crm, external_id, base_url, status, status_reason, scopes, installed_at, updated_at FROM portals;
+  CREATE TABLE tokens_v6 (
+    portal TEXT PRIMARY KEY REFERENCES portals_v6(portal) ON DELETE CASCADE,
+    access_token BLOB NOT NULL,
+    refresh_token BLOB,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO tokens_v6 SELECT portal, access_token, refresh_token, expires_at, updated_at FROM tokens;
+  DROP TABLE tokens;
+  DROP TABLE portals;
+  ALTER TABLE portals_v6 RENAME TO portals;
+  ALTER TABLE tokens_v6 RENAME TO tokens;
   `,
 ];
 

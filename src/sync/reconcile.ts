@@ -6,7 +6,7 @@ import type { StoredRecord } from '../store/records.ts';
 export type ReconcileResult = { type: ObjectType; live: number; cached: number; tombstoned: number; pages: number };
 
 /**
- * Finds records the CRM dropped without an archived entry (HubSpot GDPR deletes and purges):
+ * Finds records the CRM dropped without an archived entry (e.g. GDPR deletes and purged recycle bins):
  * lists every live id (ids only, no properties: one call per 100 records) and tombstones the
  * cached records that are not among them. Records modified at or after `startedAt` are left
  * alone: they may have been created while the listing ran. The tombstones go through

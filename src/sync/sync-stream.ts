@@ -1,4 +1,4 @@
-import { CrmError } from '../errors.ts';
+import { asCrmError, CrmError } from '../errors.ts';
 import type { CrmConnector, ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
@@ -95,9 +95,12 @@ export async function syncStream(
       opts.onProgress?.({ ...progress, finishedAt: now(), status: 'aborted' });
       return { ...progress, status: 'aborted' };
     }
-    const error = e instanceof CrmError ? e : new CrmError('unavailable', (e as Error).message ?? String(e), { crm: connector.crm });
+    // A CrmError is the CRM's answer; anything else is our bug (`internal`): logged with its
+    // stack, and not dressed up as an outage to be retried.
+    const error = asCrmError(e, connector.crm);
     store.syncRuns.finish(runId, 'failed', { kind: error.kind, message: error.message });
-    log.warn({ kind: error.kind, err: error.message }, 'stream failed');
+    if (error.kind === 'internal') log.error({ kind: error.kind, err: error.message, stack: (e as Error).stack }, 'stream failed on an internal error');
+    else log.warn({ kind: error.kind, err: error.message }, 'stream failed');
     opts.onProgress?.({ ...progress, finishedAt: now(), status: 'failed' });
     return { ...progress, status: 'failed', error };
   } finally {

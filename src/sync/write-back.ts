@@ -1,4 +1,4 @@
-import { CrmError, isRetryable, MISSING_PROPERTY } from '../errors.ts';
+import { asCrmError, CrmError, isBudgetPause, isTransient, MISSING_PROPERTY, retryDecision } from '../errors.ts';
 import type { CrmConnector } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
@@ -17,7 +17,7 @@ export type WriteBackResult = {
 
 export type WriteBackOptions = {
   signal: AbortSignal;
-  /** HubSpot batch update takes ≤100 inputs (hubspot.md §1.5); Salesforce collections 200. */
+  /** default: the connector's `writeBatchSize` (its CRM's batch limit), else 100 */
   batchSize?: number;
   maxAttempts?: number;
   /** stop after this many batches (keeps one portal from starving others) */
@@ -40,7 +40,7 @@ export async function drainOutbox(
   opts: WriteBackOptions,
 ): Promise<WriteBackResult> {
   const { store, connector, portal, logger } = deps;
-  // each connector states its CRM's batch size (HubSpot batch update 100, Salesforce collections 200)
+  // each connector states its CRM's batch size (documented in its connector)
   const batchSize = opts.batchSize ?? connector.writeBatchSize ?? 100;
   const maxAttempts = opts.maxAttempts ?? 5;
   const out: WriteBackResult = { written: 0, retrying: 0, parked: 0 };
@@ -59,17 +59,19 @@ export async function drainOutbox(
       );
     } catch (e) {
       if (opts.signal.aborted) break;
-      const error = e instanceof CrmError ? e : new CrmError('unavailable', String((e as Error).message ?? e), { crm: connector.crm });
+      const error = asCrmError(e, connector.crm);
       // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
-      // So is a daily-budget pause (Salesforce): it clears when the CRM's window rolls, and counting
-      // it as an attempt would park every pending write after `maxAttempts` drains.
-      if (error.kind === 'auth' || error.kind === 'forbidden' || isBudgetPause(error)) {
+      // So is a daily-budget pause (a CRM's rolling daily allowance): it clears when the CRM's window
+      // rolls, and counting it as an attempt would park every pending write after `maxAttempts` drains.
+      // And so is a bug of ours (`internal`): logged with its stack, the writes wait for the fix.
+      if (retryDecision(error, 0).action === 'hold') {
+        if (error.kind === 'internal') logger.error({ portal, kind: error.kind, stack: (error.cause as Error | undefined)?.stack }, 'write-back failed on an internal error; the writes stay pending');
         out.error = error;
         break;
       }
       store.transaction(() => {
         for (const item of items) {
-          store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable: isRetryable(error), maxAttempts });
+          store.outbox.markFailed(portal, item, `${error.kind}: ${error.message}`, { retryable: isTransient(error), maxAttempts });
         }
       });
       out.error = error;
@@ -106,7 +108,7 @@ export async function drainOutbox(
         if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
         // not sent: the connector paused part-way through the batch
         if (isBudgetPause(error)) continue;
-        const retryable = r === undefined || isRetryable(error);
+        const retryable = r === undefined || isTransient(error);
         const willPark = !retryable || item.attempts + 1 >= maxAttempts;
         const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
         store.outbox.markFailed(portal, item, `${reason}: ${error.message}`, { retryable, maxAttempts });
@@ -131,5 +133,3 @@ function reasonOf(error: CrmError): string {
   return error.details.code === undefined ? error.kind : `${error.kind} ${error.details.code}`;
 }
 
-/** A rate limit that waits for the CRM's daily window (policy DAILY), not for this record. */
-const isBudgetPause = (e: CrmError): boolean => e.kind === 'rate_limited' && e.details.policy === 'DAILY';

@@ -192,6 +192,8 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
         firstName: text('firstname'),
         lastName: text('lastname'),
         createdAt,
+        // built-in stages include `other`, a usual "no longer a customer" (RAPPORT_CHURN lostLifecycleStages):
+        // https://knowledge.hubspot.com/records/use-lifecycle-stages
         lifecycleStage: text('lifecyclestage'),
       };
       return { data, issues };

@@ -175,3 +175,24 @@ export async function accessTokenInfo(client: Omit<OAuthClient, 'clientId' | 'cl
   if (!r.success) throw new CrmError('bad_response', 'HubSpot OAuth token metadata: unexpected response shape', { crm: 'hubspot' });
   return { hubId: r.data.hub_id, scopes: r.data.scopes, appId: r.data.app_id ?? null, expiresInSec: r.data.expires_in ?? null };
 }
+
+/**
+ * `DELETE /oauth/v1/refresh-tokens/{token}`: uninstall from our side; the grant's refresh token
+ * stops working (https://developers.hubspot.com/docs/api/oauth/tokens, "Delete a refresh token").
+ */
+export async function revokeRefreshToken(client: Omit<OAuthClient, 'clientId' | 'clientSecret'>, refreshToken: string): Promise<void> {
+  const f = client.fetch ?? fetch;
+  let res: Response;
+  try {
+    res = await f(`${client.baseUrl.replace(/\/+$/, '')}/oauth/v1/refresh-tokens/${encodeURIComponent(refreshToken)}`, {
+      method: 'DELETE',
+      signal: AbortSignal.timeout(client.timeoutMs ?? 15_000),
+    });
+  } catch (e) {
+    throw new CrmError('unavailable', `HubSpot OAuth revoke failed: ${(e as Error).name}`, { crm: 'hubspot' }, { cause: e });
+  }
+  await res.body?.cancel();
+  // 204 on success; a token already gone is what we wanted
+  if (res.ok || res.status === 404) return;
+  throw new CrmError(res.status >= 500 ? 'unavailable' : 'invalid_request', `HubSpot OAuth revoke failed with HTTP ${res.status}`, { crm: 'hubspot', status: res.status });
+}

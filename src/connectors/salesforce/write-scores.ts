@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CrmError } from '../../errors.ts';
+import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { ScoreUpdate, WriteResult } from '../types.ts';
 import type { SalesforceHttp } from './http.ts';
 
@@ -43,7 +43,6 @@ type SaveResult = z.infer<typeof CollectionResult>[number];
  */
 const APEX_LIMIT = /System\.LimitException|Apex CPU time limit exceeded|Too many (?:SOQL queries|DML (?:statements|rows)|query rows)/i;
 
-const isBudgetPause = (e: CrmError): boolean => e.kind === 'rate_limited' && e.details.policy === 'DAILY';
 
 export async function writeScoresSalesforce(http: SalesforceHttp, updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
   const results = new Map<string, WriteResult>();

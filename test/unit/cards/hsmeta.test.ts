@@ -8,7 +8,8 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { CALLBACK_PATH, HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES } from '../../../src/server/install.ts';
+import { HUBSPOT_OPTIONAL_SCOPES, HUBSPOT_SCOPES } from '../../../src/connectors/hubspot/provider.ts';
+import { callbackPath } from '../../../src/server/oauth-routes.ts';
 import { BACKEND_URL } from '../../../ui-extension/hubspot/src/app/cards/backend.ts';
 
 const PROJECT = fileURLToPath(new URL('../../../ui-extension/hubspot/', import.meta.url));
@@ -106,7 +107,7 @@ describe('HubSpot project (ui-extension/hubspot)', () => {
     expect(a.config.auth.type).toBe('oauth');
     expect(a.config.auth.requiredScopes).toEqual([...HUBSPOT_SCOPES]);
     expect(a.config.auth.optionalScopes).toEqual([...HUBSPOT_OPTIONAL_SCOPES]);
-    expect(a.config.auth.redirectUrls).toEqual([`${BACKEND_URL}${CALLBACK_PATH}`]);
+    expect(a.config.auth.redirectUrls).toEqual([`${BACKEND_URL}${callbackPath('hubspot')}`]);
     expect(a.config.permittedUrls.fetch).toContain(new URL(BACKEND_URL).origin);
   });
 

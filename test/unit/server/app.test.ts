@@ -119,10 +119,11 @@ describe('token manager without HubSpot at hand', () => {
       expect(err).toBeInstanceOf(CrmError);
       expect((err as CrmError).kind).toBe('unavailable');
       expect(store.portals.get('hubspot:1')?.status).toBe('connected');
-      // a private-app deployment: no stored tokens, the configured token
-      const priv = createTokenManager({ store, config: { ...config, hubspot: { ...config.hubspot, accessToken: 'pat-x' } }, now: () => now });
-      expect(await priv.accessToken('hubspot:2')).toBe('pat-x');
-      expect(await priv.onUnauthorized('hubspot:2')).toBeNull();
+      // no stored tokens (a private-app token is the static connection's own, never asked here):
+      // an auth error naming the reinstall, and nothing to refresh
+      const none = await tm.accessToken('hubspot:2').catch((e: unknown) => e);
+      expect(none).toMatchObject({ kind: 'auth', message: expect.stringMatching(/No tokens for portal hubspot:2: reinstall via .*\/oauth\/hubspot\/install/) });
+      expect(await tm.onUnauthorized('hubspot:2')).toBeNull();
       store.close();
     } finally {
       dir.cleanup();

@@ -1,0 +1,135 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import type { CrmError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/index.ts';
+import type { CrmConnector, ObjectType } from './types.ts';
+
+/**
+ * A CRM as a value (ARCHITECTURE.md §3): everything the shared engine needs to know about one CRM,
+ * so that nothing outside `src/connectors/<crm>/` names it. Each CRM exports one `CrmProvider`
+ * from `src/connectors/<crm>/provider.ts`; `registry.ts` maps names to them.
+ *
+ * `S` is the CRM's settings slice (parsed by `src/config.ts` with `config.schema`). Members are
+ * declared as methods so that a `CrmProvider<HubspotSettings>` fits a `CrmProvider` (the registry
+ * holds providers of different settings; each only ever receives its own slice).
+ */
+
+export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** What a portals row says about an installed account (the `<crm>:<id>` portal id and where its API lives). */
+export type Installation = { portal: string; crm: string; externalId: string; baseUrl: string; scopes: string[] };
+
+/** Tokens with an absolute expiry (null: the CRM does not say; refresh on 401). */
+export type TokenGrant = { accessToken: string; refreshToken: string | null; expiresAt: number | null };
+
+/** An OAuth code exchange that worked, or the reason the install is refused (shown to the admin). */
+export type ExchangeResult = { ok: true; installation: Installation; tokens: TokenGrant } | { ok: false; message: string };
+
+/** How a connector gets its access token: from the token manager (OAuth) or a constant (static connections). */
+export type ConnectorAuth = {
+  accessToken(): Promise<string>;
+  /** called once after a 401: a fresh token to retry with, or null when there is none to be had */
+  onUnauthorized?(): Promise<string | null>;
+};
+
+/** What the composition root hands a provider besides its own settings. */
+export type ProviderContext<S> = {
+  settings: S;
+  logger: Logger;
+  now(): number;
+  httpTimeoutMs: number;
+  /** page size for list calls (tests) */
+  pageSize?: number;
+};
+
+/** The CRM's config slice: which env keys it owns and how they become its settings. */
+export type ProviderConfig<S> = {
+  /** every env / config-file key this CRM owns (for validation of the config file, and `--help`) */
+  keys: readonly string[];
+  /** keys whose values must never be echoed in an error */
+  secretKeys: readonly string[];
+  /** the raw values (strings, as in the environment) → settings */
+  schema: z.ZodType<S>;
+  /** rules across keys, checked on the raw values even when single fields are invalid */
+  check?(has: (key: string) => boolean): string[];
+};
+
+export type ProviderOAuth<S> = {
+  /** env keys still missing for OAuth installs and refreshes ([] when ready) */
+  missing(settings: S): string[];
+  authorizeUrl(settings: S, p: { redirectUri: string; state: string }): string;
+  /** code → installation and tokens; CrmError on a failed call */
+  exchange(settings: S, p: { code: string; redirectUri: string; now: number; fetch?: FetchFn }): Promise<ExchangeResult>;
+  /**
+   * New tokens for an installation; CrmError kind 'auth' when the CRM refuses the grant (the portal
+   * is disconnected). A null refreshToken in the answer keeps the stored one.
+   */
+  refresh(settings: S, p: { installation: Installation; refreshToken: string; now: number; fetch?: FetchFn }): Promise<TokenGrant>;
+  /** ends the grant from our side; absent when the CRM has no revocation endpoint (uninstall happens in the CRM) */
+  revoke?(settings: S, p: { installation: Installation; refreshToken: string; fetch?: FetchFn }): Promise<void>;
+};
+
+/** A connection configured without an install (e.g. a private-app token): no stored tokens. */
+export type StaticConnection = { installation: Installation; connector: CrmConnector };
+
+/** Counters of a notification receiver, for /metrics. */
+export type NotificationStats = { deliveries: number; events: number; rejected: Partial<Record<string, number>>; outcomes: Partial<Record<string, number>> };
+
+export type NotificationDeps = {
+  store: Store;
+  publicUrl: string;
+  logger: Logger;
+  now(): number;
+  /** sync these streams of this portal soon */
+  nudge(portal: string, types: ObjectType[]): void;
+  /** re-read these records directly */
+  refresh?(portal: string, type: ObjectType, ids: string[]): void;
+};
+
+/** A CRM's change notifications (e.g. webhooks), received at `/webhooks/<name>`. */
+export type NotificationReceiver<S> = {
+  create(settings: S, deps: NotificationDeps): { handle(c: Context): Promise<Response>; stats(): NotificationStats };
+};
+
+/** A portal's recent API usage, as `rapport status` measures it. */
+export type ApiUsage = { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number; calls24h: number };
+
+/** Words an admin can act on, per error kind, naming this CRM's settings and docs. */
+export type AdminHints = {
+  explain(e: CrmError): string;
+  /** the API usage line of `rapport status`, against this CRM's kind of limit */
+  usage?(u: ApiUsage): string;
+  /** why a refresh was refused, e.g. "the app was uninstalled or its access revoked" */
+  refreshRefused: string;
+};
+
+export type CrmProvider<S = unknown> = {
+  /** the portals row's `crm`, the `<name>:` of portal ids, the `/oauth/<name>/…` path segment */
+  readonly name: string;
+  /** for people: "HubSpot" */
+  readonly label: string;
+  readonly config: ProviderConfig<S>;
+  readonly oauth: ProviderOAuth<S>;
+  createConnector(installation: Installation, auth: ConnectorAuth, ctx: ProviderContext<S>): CrmConnector;
+  /** connections from settings alone (no install), connected at start */
+  staticConnections?(ctx: ProviderContext<S>): Promise<StaticConnection[]>;
+  /**
+   * Whether the daemon provisions our fields on every connect in this process (the CRM lets an
+   * app create them), and not only at install.
+   */
+  readonly provisionOnConnect: boolean;
+  /** change notifications pushed by the CRM, when it has them */
+  readonly notifications?: NotificationReceiver<S>;
+  /** the CRM's own name for a kind of record (progress bars, the demo), when it differs from ours */
+  objectName?(type: ObjectType): string;
+  /** the secret that signs requests from the CRM's card UI, when it has one */
+  cardRequestSecret?(settings: S): string | undefined;
+  readonly hints: AdminHints;
+};
+
+/** The provider part of a portal id `<name>:<id>`; undefined when there is no `:`. */
+export const providerNameOf = (portal: string): string | undefined => {
+  const i = portal.indexOf(':');
+  return i <= 0 ? undefined : portal.slice(0, i);
+};
