@@ -1,4 +1,4 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import type { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -92,6 +92,16 @@ export type NotificationReceiver<S> = {
   create(settings: S, deps: NotificationDeps): { handle(c: Context): Promise<Response>; stats(): NotificationStats };
 };
 
+/** Why a card request was refused, as data (`code` for logs, `message` for the caller); the card API renders it. */
+export type CardAuthFailure = { status: 400 | 401 | 413 | 503; code: string; message: string };
+/** What a card request carries once its CRM has authenticated it. */
+export type CardAuthEnv = { Variables: { portal: string; /** unique per signed request: a POST is refused when it comes again */ replayKey: string } };
+/**
+ * The CRM's authentication of requests from its card UI, as a hono middleware: it verifies the
+ * request (e.g. a signature over the raw body) and names the portal, or refuses through `refuse`.
+ */
+export type CardRequestAuth = (refuse: (c: Context, failure: CardAuthFailure) => Response | Promise<Response>) => MiddlewareHandler<CardAuthEnv>;
+
 /** A portal's recent API usage, as `rapport status` measures it. */
 export type ApiUsage = { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number; calls24h: number };
 
@@ -123,8 +133,8 @@ export type CrmProvider<S = unknown> = {
   readonly notifications?: NotificationReceiver<S>;
   /** the CRM's own name for a kind of record (progress bars, the demo), when it differs from ours */
   objectName?(type: ObjectType): string;
-  /** the secret that signs requests from the CRM's card UI, when it has one */
-  cardRequestSecret?(settings: S): string | undefined;
+  /** authenticates requests from the CRM's card UI, when it has one */
+  cardRequestAuth?(settings: S, ctx: { publicUrl: string; now(): number }): CardRequestAuth;
   readonly hints: AdminHints;
 };
 

@@ -88,17 +88,16 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
   });
   app.route('/oauth', install.app);
   // the CRM card's API (requests signed by the CRM that shows the card) and the local preview page (loopback only)
-  const cardCrm = providers.list().find((p) => p.cardRequestSecret !== undefined);
+  const cardCrm = providers.list().find((p) => p.cardRequestAuth !== undefined);
   app.route(
     '/api/cards',
     createCardRoutes({
       store: deps.store,
-      clientSecret: cardCrm?.cardRequestSecret?.(providerSettings(deps.config, cardCrm)),
+      auth: cardCrm?.cardRequestAuth?.(providerSettings(deps.config, cardCrm), { publicUrl: deps.config.publicUrl, now: deps.now }),
       now: deps.now,
       rescore: deps.rescore,
       rescores,
       logger: deps.logger,
-      publicUrl: deps.config.publicUrl,
     }),
   );
 
