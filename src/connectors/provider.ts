@@ -102,6 +102,18 @@ export type CardAuthEnv = { Variables: { portal: string; /** unique per signed r
  */
 export type CardRequestAuth = (refuse: (c: Context, failure: CardAuthFailure) => Response | Promise<Response>) => MiddlewareHandler<CardAuthEnv>;
 
+/**
+ * The CRM card's UI source, for the local card preview: the preview bundles `entry` with
+ * react-dom, replacing the CRM's UI library import `uiModule` by a DOM implementation `uiModuleDom`.
+ */
+export type CardPreviewSource = {
+  entry: string;
+  /** the card package's folder: its node_modules hold the one React everything uses */
+  packagesDir: string;
+  uiModule: string;
+  uiModuleDom: string;
+};
+
 /** A portal's recent API usage, as `rapport status` measures it. */
 export type ApiUsage = { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number; calls24h: number };
 
@@ -133,6 +145,8 @@ export type CrmProvider<S = unknown> = {
   readonly notifications?: NotificationReceiver<S>;
   /** the CRM's own name for a kind of record (progress bars, the demo), when it differs from ours */
   objectName?(type: ObjectType): string;
+  /** the CRM card's UI source, for the local preview, when it has a card */
+  readonly cardPreview?: CardPreviewSource;
   /** authenticates requests from the CRM's card UI, when it has one */
   cardRequestAuth?(settings: S, ctx: { publicUrl: string; now(): number }): CardRequestAuth;
   readonly hints: AdminHints;

@@ -134,7 +134,7 @@ export function createApps(deps: AppDeps): { app: Hono; operator: Hono } {
   operator.use('*', operatorGuard());
   operator.get('/healthz', healthz);
   operator.get('/metrics', metrics);
-  operator.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, rescores, logger: deps.logger }));
+  operator.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, rescores, logger: deps.logger, card: providers.list().find((p) => p.cardPreview !== undefined)?.cardPreview }));
   operator.route('/report', createReportRoutes({ store: deps.store, logger: deps.logger }));
 
   for (const a of [app, operator]) {

@@ -152,7 +152,7 @@ export function createCardRoutes(deps: CardRoutesDeps): Hono<CardAuthEnv> {
 
   app.use('*', async (c, next) => {
     await next();
-    // Per-user, per-contact data: never cached by HubSpot's proxy or anyone else.
+    // Per-user, per-contact data: never cached by the CRM's proxy or anyone else.
     c.header('Cache-Control', 'no-store');
   });
 

@@ -4,7 +4,11 @@
  * (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/fetching-data,
  * hubspot.md §5.3 → §3.1). The same signature middleware as the webhook receiver's
  * (signature.ts); v1/v2 are never accepted here, whatever HUBSPOT_LEGACY_SIGNATURES says: a card
- * fetch always carries v3. The portal comes from the signed URL (`portalId`).
+ * fetch always carries v3. The portal comes from the signed URL (`portalId`). The proxied fetch
+ * gives Rapport 15 s and 1 MB (same page), hence "Rescore now" answering within 2 s
+ * (src/server/rescores.ts); v3 signatures are valid for 5 minutes
+ * (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation),
+ * the window the card API's replay guard covers.
  */
 import type { Context } from 'hono';
 import type { CardAuthFailure, CardRequestAuth } from '../provider.ts';

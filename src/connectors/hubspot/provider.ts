@@ -3,6 +3,7 @@ import type { CrmProvider, ProviderContext } from '../provider.ts';
 import { flag, optionalText, trimUrl, url } from '../../settings.ts';
 import { createHubspotConnector } from './index.ts';
 import { hubspotCardAuth } from './card-auth.ts';
+import { hubspotCardPreview } from './card-preview.ts';
 import { createHubspotWebhookHandler } from './notifications.ts';
 import { accessTokenInfo, authorizeUrl, exchangeCode, refreshTokens, revokeRefreshToken } from './oauth.ts';
 
@@ -122,6 +123,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
   notifications: {
     create: (s, deps) => createHubspotWebhookHandler({ ...deps, clientSecret: s.clientSecret, appId: s.appId, legacySignatures: s.legacySignatures }),
   },
+  cardPreview: hubspotCardPreview(),
   /** CRM cards call back through hubspot.fetch, signed with the app's client secret (hubspot.md §5) */
   cardRequestAuth: (s, ctx) => hubspotCardAuth({ clientSecret: s.clientSecret, publicUrl: ctx.publicUrl, now: ctx.now }),
   hints: {
