@@ -7,11 +7,12 @@ import { ASSOCIATIONS } from './mapping.ts';
 import { hubspotSignature, type SignatureRejection, type SignedRequestEnv } from './signature.ts';
 
 /**
- * HubSpot webhook receiver (hubspot.md §3). A delivery is verified over the RAW body, parsed and
+ * HubSpot webhook receiver (hubspot.md §3), the provider's `notifications`. A delivery is
+ * verified over the RAW body by signature.ts (the same middleware as the card API's), parsed and
  * filtered, then acknowledged; right after the response, its events are deduplicated by event id
  * (persisted) and turned into nudges: the webhook never carries data into the cache
- * (ARCHITECTURE §1), the incremental sync fetches the truth. Every rejection is a 4xx and writes
- * nothing.
+ * (ARCHITECTURE §1), the incremental sync fetches the truth. Every rejection writes nothing: a 4xx,
+ * or a 503 while no client secret is configured (HubSpot retries it).
  */
 
 /** Our own write-back properties (ARCHITECTURE §6): changes to them must never trigger us. */
@@ -192,7 +193,9 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   function accept(c: Context<SignedRequestEnv>): Response {
     let json: unknown;
     try {
-      json = JSON.parse(Buffer.from(c.get('rawBody')).toString('utf8'));
+      const raw = c.get('rawBody');
+      // a view, not a copy, of the bytes the signature covered
+      json = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     } catch {
       return reject(c, 400, 'malformed_json');
     }
