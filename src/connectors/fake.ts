@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CrmError, type CrmErrorKind } from '../errors.ts';
+import { CrmError, MISSING_PROPERTY, type CrmErrorKind } from '../errors.ts';
 import type { CrmConnector, CrmRecord, Cursor, ObjectType, Page, RecordData, ScoreUpdate, WriteResult } from './types.ts';
 
 /**
@@ -20,6 +20,13 @@ export type FakeRecordInput = {
   updatedAt?: number;
 };
 
+/** One request the fake served (or refused), in order: what a test reads instead of a hand-rolled spy. */
+export type FakeRequest =
+  | { op: 'changes'; type: ObjectType }
+  | { op: 'writeScores'; updates: ScoreUpdate[] }
+  | { op: 'provision' | 'whoAmI' };
+export type FakeOp = FakeRequest['op'];
+
 export type FakeConnector = CrmConnector & {
   readonly portal: string;
   /** create or replace a record (bumps updatedAt to now() unless given) */
@@ -30,8 +37,16 @@ export type FakeConnector = CrmConnector & {
   associate(type: ObjectType, id: string, contactIds: string[]): void;
   get(type: ObjectType, id: string): CrmRecord | undefined;
   all(type: ObjectType): CrmRecord[];
-  /** the next `times` requests fail with this kind (429 → rate_limited, 401 → auth, malformed → bad_response …) */
-  failNext(kind: CrmErrorKind, times?: number): void;
+  /**
+   * the next `times` requests fail with this kind (429 → rate_limited, 401 → auth, malformed →
+   * bad_response …); with `op`, only requests of that operation (e.g. a whole writeScores batch);
+   * `code` is the CRM's error code the failure carries (default INJECTED)
+   */
+  failNext(kind: CrmErrorKind, times?: number, on?: { op?: FakeOp; code?: string }): void;
+  /** the next `times` writes to this contact fail for it alone, reported per record (a 207 entry) */
+  failWrite(contactId: string, kind: CrmErrorKind, times?: number): void;
+  /** every request, in order */
+  readonly requests: readonly FakeRequest[];
   /** what writeScores stored, per contact */
   readonly written: Map<string, Record<string, string>>;
   readonly provisioned: boolean;
@@ -66,6 +81,14 @@ export function createFakeConnector(opts: {
   now?: () => number;
   /** full re-list for association changes every this many ms (default never) */
   sweepEveryMs?: number;
+  /**
+   * the portal lacks our properties until provision() succeeds: writes fail per record with
+   * MISSING_PROPERTY, as HubSpot answers a write to a property it does not have (a 207 entry
+   * with PROPERTY_DOESNT_EXIST, https://developers.hubspot.com/docs/api/error-handling)
+   */
+  unprovisioned?: boolean;
+  /** awaited before every request: lets a test hold a page in flight or act between pages */
+  beforeRequest?: (req: FakeRequest) => void | Promise<void>;
 } = {}): FakeConnector {
   const portal = opts.portal ?? 'hubspot:1';
   // the CRM it stands for: the portal id's `<name>:` (a test's own provider, or a real one's)
@@ -75,8 +98,10 @@ export function createFakeConnector(opts: {
   const sweepEveryMs = opts.sweepEveryMs ?? Number.POSITIVE_INFINITY;
   const data = new Map<ObjectType, Map<string, CrmRecord>>();
   const written = new Map<string, Record<string, string>>();
-  const faults: CrmErrorKind[] = [];
-  let provisioned = false;
+  const faults: Array<{ kind: CrmErrorKind; op: FakeOp | undefined; code: string }> = [];
+  const writeFaults = new Map<string, CrmErrorKind[]>();
+  const requests: FakeRequest[] = [];
+  let provisioned = opts.unprovisioned !== true;
   const counters = { calls: 0, rateLimited: 0, retries: 0 };
 
   const table = (type: ObjectType) => {
@@ -84,12 +109,15 @@ export function createFakeConnector(opts: {
     if (t === undefined) data.set(type, (t = new Map()));
     return t;
   };
-  const call = (what: string) => {
+  const call = async (req: FakeRequest) => {
+    requests.push(req);
+    await opts.beforeRequest?.(req);
     counters.calls++;
-    const kind = faults.shift();
-    if (kind !== undefined) {
+    const i = faults.findIndex((f) => f.op === undefined || f.op === req.op);
+    if (i >= 0) {
+      const { kind, code } = faults.splice(i, 1)[0]!;
       if (kind === 'rate_limited') counters.rateLimited++;
-      throw new CrmError(kind, `fake connector: injected ${kind} on ${what}`, { crm, code: 'INJECTED' });
+      throw new CrmError(kind, `fake connector: injected ${kind} on ${req.op}${'type' in req ? ` ${req.type}` : ''}`, { crm, code });
     }
   };
   const clone = (r: CrmRecord): CrmRecord => structuredClone(r);
@@ -101,8 +129,7 @@ export function createFakeConnector(opts: {
     }
     while (true) {
       signal.throwIfAborted();
-      await Promise.resolve();
-      call(`changes ${type}`);
+      await call({ op: 'changes', type });
       const rows = [...table(type).values()];
       if (state.phase === 'list') {
         const after: string | null = state.afterId;
@@ -145,13 +172,38 @@ export function createFakeConnector(opts: {
     changes,
     async provision(signal) {
       signal.throwIfAborted();
-      call('provision');
+      await call({ op: 'provision' });
       provisioned = true;
     },
     async writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
       signal.throwIfAborted();
-      call('writeScores');
-      return updates.map((u) => {
+      let batchError: CrmError | undefined;
+      try {
+        await call({ op: 'writeScores', updates: structuredClone([...updates]) });
+      } catch (e) {
+        // like the real connectors: only a rejected token or missing permission throws (nothing
+        // else in the run could succeed); any other failure of the batch fails each of its records
+        if (!(e instanceof CrmError) || e.kind === 'auth' || e.kind === 'forbidden') throw e;
+        batchError = e;
+      }
+      return updates.map((u): WriteResult => {
+        if (batchError !== undefined) return { contactId: u.contactId, ok: false, error: batchError };
+        const injected = writeFaults.get(u.contactId)?.shift();
+        if (injected !== undefined) {
+          return { contactId: u.contactId, ok: false, error: new CrmError(injected, `fake connector: injected ${injected} on contact ${u.contactId}`, { crm, code: 'INJECTED' }) };
+        }
+        if (!provisioned) {
+          const name = Object.keys(u.properties)[0] ?? 'score';
+          return {
+            contactId: u.contactId,
+            ok: false,
+            error: new CrmError('invalid_request', `Property values were not valid: [{"error":"PROPERTY_DOESNT_EXIST","name":"rapport_${name}"}]`, {
+              crm,
+              status: 207,
+              code: MISSING_PROPERTY,
+            }),
+          };
+        }
         const c = table('contacts').get(u.contactId);
         if (c === undefined || c.deleted) {
           return {
@@ -165,7 +217,7 @@ export function createFakeConnector(opts: {
       });
     },
     async whoAmI() {
-      call('whoAmI');
+      await call({ op: 'whoAmI' });
       return { portal };
     },
     put(input) {
@@ -198,9 +250,15 @@ export function createFakeConnector(opts: {
       return r === undefined ? undefined : clone(r);
     },
     all: (type) => [...table(type).values()].map(clone),
-    failNext(kind, times = 1) {
-      for (let i = 0; i < times; i++) faults.push(kind);
+    failNext(kind, times = 1, on = {}) {
+      for (let i = 0; i < times; i++) faults.push({ kind, op: on.op, code: on.code ?? 'INJECTED' });
     },
+    failWrite(contactId, kind, times = 1) {
+      const queue = writeFaults.get(contactId) ?? [];
+      for (let i = 0; i < times; i++) queue.push(kind);
+      writeFaults.set(contactId, queue);
+    },
+    requests,
     written,
     get provisioned() {
       return provisioned;

@@ -236,6 +236,12 @@ export function connectorContract(name: string, makeHarness: () => Promise<Contr
       expect(bad?.ok).toBe(false);
     });
 
+    it('writeScores throws auth on a rejected token instead of failing record by record (nothing else in the run can succeed)', async () => {
+      const [a] = await seedContacts(1);
+      await h.inject('auth');
+      await expectKind(h.connector.writeScores([{ contactId: a!, properties: { satisfaction: '50' } }], new AbortController().signal), 'auth');
+    });
+
     it('whoAmI names the portal', async () => {
       expect(await h.connector.whoAmI()).toEqual({ portal: h.portal });
     });

@@ -2,6 +2,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import type { CrmConnector } from '../../src/connectors/types.ts';
+import { silentLogger } from '../../src/log.ts';
+import { createRapport } from '../../src/main.ts';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { diffCacheWithSandbox } from '../support/cache-vs-sandbox.ts';
@@ -50,6 +54,24 @@ const rowCount = (db: string): number => {
     d.close();
   }
 };
+
+/**
+ * What `rapport sync --once --read-only` runs, in this process, so a test can see what the CLI
+ * does not print: the pages committed (onProgress fires once per committed page) and the
+ * connector's retry count.
+ */
+async function inProcessRapport(dbPath: string) {
+  let committedPages = 0;
+  const config = loadConfig({ ...envFor(dbPath), RAPPORT_HTTP_TIMEOUT_MS: '500' }, '/nonexistent/rapport.config.json');
+  // small pages: many requests, so the storm hits many of them
+  const rapport = createRapport({ config, logger: silentLogger, pageSize: 25, onProgress: (p) => void (p.finishedAt === undefined && (committedPages += 1)) });
+  const [portal] = await rapport.connectPortals();
+  if (portal === undefined) throw new Error('the private-app portal did not connect');
+  const connector = rapport.connector(portal) as (CrmConnector & { stats?: () => { retries: number } }) | undefined;
+  const stats = connector?.stats;
+  if (stats === undefined) throw new Error('the connector reports no retry count');
+  return { rapport, portal, dbPath, committedPages: () => committedPages, retries: () => stats().retries };
+}
 
 describe('rapport sync --once', () => {
   it('makes the cache equal the sandbox, then follows creates, updates and deletes incrementally', async () => {
@@ -183,24 +205,54 @@ describe('rapport sync --once', () => {
     expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
   }, 60_000);
 
-  it('converges to the clean result under 429s, 500s, timeouts and malformed bodies', async () => {
-    const db = join(dir.path, 'faults.db');
-    sandbox.setFaults({ '429': 0.1, '500': 0.05, timeout: 0.01, malformed: 0.01 });
+  it('under a storm of 429s, 500s and timeouts, one pass retries every fault and commits the whole account while the faults are still on', async () => {
+    const storm = await inProcessRapport(join(dir.path, 'storm.db'));
     try {
-      // Malformed bodies are not retried (bad_response): a run may end with a failed stream,
-      // and the next run resumes from its last committed page.
-      for (let i = 0; i < 10; i++) {
-        const r = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db, { RAPPORT_HTTP_TIMEOUT_MS: '2000' }));
-        if (r.code === 0) break;
-      }
+      // the storm starts after connecting: what is under test is the sync pass
+      sandbox.setFaults({ '429': 0.05, '500': 0.05, timeout: 0.02 });
+      const faultsBefore = sandbox.stats(hubId).faults;
+      const pass = await storm.rapport.daemon.runOnce(storm.portal, { score: false, writeBack: false });
+      const faults = sandbox.stats(hubId).faults - faultsBefore;
+      // still inside the storm (faults are turned off in finally): this pass did the work, not a later clean run
+      expect(pass.error).toBeUndefined();
+      expect(pass.streams.filter((st) => st.status !== 'ok')).toEqual([]);
+      expect(faults).toBeGreaterThan(5);
+      // every injected fault is a retryable failure of one attempt: each must have been retried
+      expect(storm.retries()).toBe(faults);
+      expect(storm.committedPages()).toBeGreaterThan(sandbox.data.count(hubId, 'contacts') / 25);
+      expect(diffCacheWithSandbox(storm.dbPath, sandbox, hubId)).toEqual([]);
     } finally {
       sandbox.setFaults({});
+      await storm.rapport.close();
     }
-    const clean = await rapportInProcess(['sync', '--once', '--read-only'], envFor(db));
-    expect(clean.code).toBe(0);
-    expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
-    expect(sandbox.stats(hubId).faults).toBeGreaterThan(0);
-  }, 120_000);
+  }, 180_000);
+
+  it('with malformed bodies too, passes during the storm fail only as bad_response and converge while the faults are still on', async () => {
+    const storm = await inProcessRapport(join(dir.path, 'malformed.db'));
+    try {
+      sandbox.setFaults({ '429': 0.05, '500': 0.05, timeout: 0.02, malformed: 0.02 });
+      const faultsBefore = sandbox.stats(hubId).faults;
+      const failures: string[] = [];
+      let converged = false;
+      // Malformed bodies are not retried (bad_response): a pass may end with a failed stream,
+      // and the next pass resumes from its last committed page.
+      for (let i = 0; i < 10 && !converged; i++) {
+        const pass = await storm.rapport.daemon.runOnce(storm.portal, { score: false, writeBack: false });
+        expect(pass.error).toBeUndefined();
+        const failed = pass.streams.filter((st) => st.status !== 'ok');
+        for (const f of failed) failures.push(`${f.status}:${f.error?.kind ?? 'none'}`);
+        converged = failed.length === 0;
+      }
+      expect(converged).toBe(true);
+      expect(failures.filter((f) => f !== 'failed:bad_response')).toEqual([]);
+      expect(storm.retries()).toBeGreaterThan(0);
+      expect(storm.retries()).toBeLessThanOrEqual(sandbox.stats(hubId).faults - faultsBefore);
+      expect(diffCacheWithSandbox(storm.dbPath, sandbox, hubId)).toEqual([]);
+    } finally {
+      sandbox.setFaults({});
+      await storm.rapport.close();
+    }
+  }, 180_000);
 });
 
 describe('rapport sync: bad input is refused with a clear message, a distinct exit code and nothing written', () => {

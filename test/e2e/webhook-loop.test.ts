@@ -22,6 +22,8 @@ let closeSandbox: () => Promise<void>;
 let rapport: Rapport;
 let hubId: number;
 let portal: string;
+let rapportUrl: string;
+const metricsToken = randomBytes(24).toString('hex');
 
 const waitFor = async (what: string, ok: () => boolean, ms = 15_000) => {
   const until = Date.now() + ms;
@@ -32,6 +34,22 @@ const waitFor = async (what: string, ok: () => boolean, ms = 15_000) => {
   }
 };
 const writes = () => sandbox.stats(hubId).byRoute['POST /crm/v3/objects/contacts/batch/update'] ?? 0;
+
+/**
+ * The receiver's per-outcome event counters (`own_property`, `nudged`, …), read from /metrics:
+ * what an operator sees, with no assumption about label order.
+ */
+const eventOutcomes = async (): Promise<Record<string, number>> => {
+  const res = await fetch(`${rapportUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  const out: Record<string, number> = {};
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^rapport_webhook_events_total\{([^}]*)\}\s+(\S+)$/.exec(line);
+    const outcome = m === null ? undefined : /(?:^|,)outcome="([^"]*)"/.exec(m[1] ?? '')?.[1];
+    if (m !== null && outcome !== undefined) out[outcome] = (out[outcome] ?? 0) + Number(m[2]);
+  }
+  return out;
+};
 
 beforeAll(async () => {
   let baseUrl: string;
@@ -55,12 +73,14 @@ beforeAll(async () => {
       HUBSPOT_CLIENT_ID: app.clientId,
       HUBSPOT_CLIENT_SECRET: app.clientSecret,
       HUBSPOT_APP_ID: String(app.appId),
+      RAPPORT_METRICS_TOKEN: metricsToken,
     },
     '/nonexistent.json',
   );
   let backfill: Promise<void> | undefined;
   rapport = createRapport({ config, logger: silentLogger, now: () => sandbox.clock.now(), onPortalReady: (_p, done) => (backfill = done) });
   const { url } = await rapport.listen(port);
+  rapportUrl = url;
   sandbox.webhooks.subscribe({ targetUrl: `${url}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
   await installThroughBrowser(`${url}/oauth/hubspot/install`);
   await waitFor('the install', () => backfill !== undefined);
@@ -88,6 +108,9 @@ describe('webhook → sync → rescore → write-back', () => {
     const before = { ...sandbox.data.get(hubId, 'contacts', target.id)?.properties };
     const scoredBefore = rapport.store.scores.get(portal, target.id);
     const writesBefore = writes();
+    // the install's own write-back came back as webhooks too: drain them before taking the baseline
+    await sandbox.webhooks.flush();
+    const ownBefore = (await eventOutcomes())['own_property'] ?? 0;
 
     sandbox.clock.advance(1000);
     sandbox.data.create(
@@ -121,15 +144,16 @@ describe('webhook → sync → rescore → write-back', () => {
     expect(Number(after['rapport_service_need'])).toBe(Math.round(scoredAfter?.serviceNeed.value ?? NaN));
     expect(writes()).toBeGreaterThan(writesBefore);
 
-    // Our own write produced propertyChange webhooks on rapport_* properties: they must not
-    // cause another sync → rescore → write.
+    // Our own write produces propertyChange webhooks on rapport_* properties: the receiver must
+    // count them as its own and drop them, so they cause no sync → rescore → write. flush()
+    // delivers every pending event and awaits the answers; the receiver counts before answering.
+    await sandbox.webhooks.flush();
     const settled = writes();
-    for (let i = 0; i < 10; i++) {
-      await sandbox.webhooks.flush();
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const outcomes = await eventOutcomes();
+    expect(outcomes['own_property'] ?? 0).toBeGreaterThan(ownBefore);
     await rapport.daemon.idle();
-    expect(sandbox.webhooks.stats().delivered).toBeGreaterThan(0);
+    await sandbox.webhooks.flush();
+    expect(await eventOutcomes()).toEqual(outcomes);
     expect(writes()).toBe(settled);
   });
 });

@@ -99,7 +99,33 @@ describe('withRetry', () => {
     expect(calls).toBe(1);
   });
 
-  it('caps waits at maxMs and stops at once when aborted', async () => {
+  it('caps every wait at maxMs: a minute-long Retry-After and a long backoff both wait maxMs', async () => {
+    const waits: Array<{ kind: string; waitMs: number }> = [];
+    let calls = 0;
+    const started = performance.now();
+    const result = await withRetry(
+      async (attempt) => {
+        calls += 1;
+        // two 429s asking for a minute, then two 5xx whose backoff (baseMs · 2^attempt) is far past the cap
+        if (attempt < 2) throw err('rate_limited', { retryAfterMs: 60_000 });
+        if (attempt < 4) throw err('unavailable');
+        return 'done';
+      },
+      { retries: 5, baseMs: 10_000, maxMs: 20, random: () => 1, signal: signal(), onRetry: ({ waitMs, error }) => waits.push({ kind: error.kind, waitMs }) },
+    );
+    expect(result).toBe('done');
+    expect(calls).toBe(5);
+    expect(waits).toEqual([
+      { kind: 'rate_limited', waitMs: 20 },
+      { kind: 'rate_limited', waitMs: 20 },
+      { kind: 'unavailable', waitMs: 20 },
+      { kind: 'unavailable', waitMs: 20 },
+    ]);
+    // the waits really were the capped ones, not the minute asked for
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('stops at once when aborted during a wait', async () => {
     const ac = new AbortController();
     const p = withRetry(
       async () => {

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CrmConnector, CrmRecord, Cursor, ObjectType, Page } from '../../../src/connectors/types.ts';
-import { CrmError } from '../../../src/errors.ts';
+import { createFakeConnector, type FakeConnector } from '../../../src/connectors/fake.ts';
+import type { ContactData, ObjectType } from '../../../src/connectors/types.ts';
+import type { StreamProgress } from '../../../src/sync/sync-stream.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { createDaemon } from '../../../src/sync/daemon.ts';
@@ -14,45 +15,20 @@ afterEach(() => {
   dir.cleanup();
 });
 
-const contact = (portal: string, id: string, updatedAt: number): CrmRecord => ({
-  portal,
-  type: 'contacts',
-  id,
-  contactIds: undefined,
-  companyId: null,
-  updatedAt,
-  deleted: false,
-  data: { email: null, emailRaw: null, phone: null, phoneRaw: null, firstName: id, lastName: null, createdAt: null, lifecycleStage: null },
-});
+const data: ContactData = { email: null, emailRaw: null, phone: null, phoneRaw: null, firstName: null, lastName: null, createdAt: null, lifecycleStage: null };
 
-/**
- * A scripted connector: `contacts` has `pages` pages of 2 records from the cursor on (cursor = the
- * index of the next page); other streams are empty. `gate` lets a test hold a page in flight.
- */
-function scripted(portal: string, pages: number, opts: { failWith?: CrmError; gate?: () => Promise<void> } = {}) {
-  const calls: { type: ObjectType; cursor: Cursor | null }[] = [];
-  const connector: CrmConnector = {
-    crm: 'hubspot',
-    async *changes(type, cursor, signal): AsyncIterable<Page> {
-      calls.push({ type, cursor });
-      if (opts.failWith !== undefined) throw opts.failWith;
-      if (type !== 'contacts') return;
-      for (let i = cursor === null ? 0 : Number(cursor); i < pages; i++) {
-        await opts.gate?.();
-        if (signal.aborted) return;
-        yield { records: [contact(portal, `c${2 * i}`, 1000 + i), contact(portal, `c${2 * i + 1}`, 1000 + i)], next: String(i + 1) as Cursor };
-      }
-    },
-    async provision() {},
-    async writeScores(updates) {
-      return updates.map((u) => ({ contactId: u.contactId, ok: true as const }));
-    },
-    async whoAmI() {
-      return { portal };
-    },
-  };
-  return { connector, calls };
+/** The contract-verified fake CRM with `n` contacts (other streams empty), paging `pageSize` at a time. */
+function crm(portal: string, n: number, opts: Parameters<typeof createFakeConnector>[0] = {}): FakeConnector {
+  let t = 1_000;
+  const connector = createFakeConnector({ portal, pageSize: 2, now: () => t, ...opts });
+  for (let i = 0; i < n; i++) {
+    connector.put({ type: 'contacts', id: String(i + 1), data: { ...data, firstName: `c${i}` } });
+    t += 1;
+  }
+  return connector;
 }
+/** the stream of each request, in order */
+const streams = (c: FakeConnector) => c.requests.flatMap((r) => (r.op === 'changes' ? [r.type] : []));
 
 function open(): Store {
   dir = tempDir();
@@ -63,7 +39,7 @@ function open(): Store {
 describe('daemon', () => {
   it('syncs every stream in dependency order, then scores and writes back', async () => {
     open();
-    const { connector, calls } = scripted('hubspot:1', 3);
+    const connector = crm('hubspot:1', 6);
     const scored: string[] = [];
     const daemon = createDaemon({
       store,
@@ -77,31 +53,43 @@ describe('daemon', () => {
     });
     daemon.addPortal({ portal: 'hubspot:1', connector });
     const s = await daemon.runOnce('hubspot:1');
-    expect(calls.map((c) => c.type)).toEqual(['companies', 'contacts', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions']);
-    expect(s.streams.find((x) => x.type === 'contacts')).toMatchObject({ status: 'ok', pages: 3, records: 6, changed: 6 });
+    expect([...new Set(streams(connector))]).toEqual(['companies', 'contacts', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions']);
+    // three full pages of 2, then the empty page that ends the listing
+    expect(s.streams.find((x) => x.type === 'contacts')).toMatchObject({ status: 'ok', pages: 4, records: 6, changed: 6 });
     expect(scored).toEqual(['hubspot:1']);
     expect(s.writeBack?.written).toBe(6);
-    expect(store.cursors.get('hubspot:1', 'contacts')).toBe('3');
+    expect([...connector.written.keys()].sort()).toEqual(['1', '2', '3', '4', '5', '6']);
+    // writing comes after every stream was synced
+    expect(connector.requests.findIndex((r) => r.op === 'writeScores')).toBeGreaterThan(connector.requests.findLastIndex((r) => r.op === 'changes'));
+    expect(store.cursors.get('hubspot:1', 'contacts')).not.toBeNull();
     await daemon.stop();
   });
 
   it('coalesces nudges that arrive during a run into one more pass (single-flight per stream)', async () => {
     open();
     let release!: () => void;
-    let held = new Promise<void>((r) => (release = r));
-    const { connector, calls } = scripted('hubspot:1', 1, { gate: () => held });
-    const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
+    const held = new Promise<void>((r) => (release = r));
+    const connector = crm('hubspot:1', 1, { beforeRequest: (r) => (r.op === 'changes' ? held : undefined) });
+    const passes: ObjectType[] = [];
+    const daemon = createDaemon({
+      store,
+      logger: silentLogger,
+      intervalMs: 60_000,
+      score: async () => ({ scored: 0, enqueued: 0 }),
+      // one final report per pass of a stream
+      onProgress: (p: StreamProgress) => void (p.finishedAt !== undefined && passes.push(p.type)),
+    });
     daemon.addPortal({ portal: 'hubspot:1', connector });
     const first = daemon.nudge('hubspot:1', ['contacts']);
     await new Promise((r) => setTimeout(r, 10));
+    expect(streams(connector)).toEqual(['contacts']); // the first page is in flight
     const more = [daemon.nudge('hubspot:1', ['contacts']), daemon.nudge('hubspot:1', ['contacts']), daemon.nudge('hubspot:1', ['contacts'])];
-    held = Promise.resolve();
     release();
     await Promise.all([first, ...more]);
     await daemon.idle();
-    // one run for the first nudge, exactly one more for the three that arrived meanwhile
-    expect(calls.filter((c) => c.type === 'contacts')).toHaveLength(2);
-    expect(calls.every((c) => c.type === 'contacts')).toBe(true);
+    // one pass for the first nudge, exactly one more for the three that arrived meanwhile
+    expect(passes).toEqual(['contacts', 'contacts']);
+    expect(new Set(streams(connector))).toEqual(new Set(['contacts']));
     await daemon.stop();
   });
 
@@ -109,48 +97,46 @@ describe('daemon', () => {
     open();
     store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'x', scopes: [] });
     store.portals.upsert({ portal: 'hubspot:2', crm: 'hubspot', externalId: '2', baseUrl: 'x', scopes: [] });
-    const bad = scripted('hubspot:1', 1, { failWith: new CrmError('auth', 'refresh token revoked', { crm: 'hubspot', status: 401 }) });
-    const good = scripted('hubspot:2', 2);
+    const bad = crm('hubspot:1', 2);
+    bad.failNext('auth');
+    const good = crm('hubspot:2', 4);
     const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
-    daemon.addPortal({ portal: 'hubspot:1', connector: bad.connector });
-    daemon.addPortal({ portal: 'hubspot:2', connector: good.connector });
+    daemon.addPortal({ portal: 'hubspot:1', connector: bad });
+    daemon.addPortal({ portal: 'hubspot:2', connector: good });
     await Promise.all([daemon.nudge('hubspot:1'), daemon.nudge('hubspot:2')]);
     expect(store.portals.get('hubspot:1')).toMatchObject({ status: 'disconnected' });
-    expect(store.portals.get('hubspot:1')?.statusReason).toMatch(/revoked/);
-    expect(bad.calls).toHaveLength(1); // stopped after the first stream failed on auth
+    expect(store.portals.get('hubspot:1')?.statusReason).toMatch(/injected auth/);
+    expect(bad.requests).toHaveLength(1); // stopped after the first stream failed on auth
     expect(store.portals.get('hubspot:2')?.status).toBe('connected');
     expect(store.records.counts('hubspot:2')['contacts']?.live).toBe(4);
     // a disconnected portal ignores further nudges
     await daemon.nudge('hubspot:1');
-    expect(bad.calls).toHaveLength(1);
+    expect(bad.requests).toHaveLength(1);
     await daemon.stop();
   });
 
   it('on stop, finishes and commits the page in hand; the next run resumes after it', async () => {
     open();
-    let pagesServed = 0;
-    let stopNow!: () => void;
-    const stopped = new Promise<void>((r) => (stopNow = r));
-    const { connector } = scripted('hubspot:1', 5, {
-      gate: async () => {
-        pagesServed++;
-        if (pagesServed === 3) stopNow();
+    let contactPages = 0;
+    let stopping: Promise<void> | undefined;
+    // 10 contacts, 5 pages of 2: stop while the 3rd page is being fetched
+    const connector = crm('hubspot:1', 10, {
+      beforeRequest: (r) => {
+        if (r.op === 'changes' && r.type === 'contacts' && ++contactPages === 3) stopping = daemon.stop();
       },
     });
     const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
     daemon.addPortal({ portal: 'hubspot:1', connector });
-    const run = daemon.nudge('hubspot:1', ['contacts']);
-    await stopped;
-    await daemon.stop();
-    await run;
-    expect(store.cursors.get('hubspot:1', 'contacts')).toBe('3');
+    await daemon.nudge('hubspot:1', ['contacts']);
+    await stopping;
+    expect(contactPages).toBe(3);
     expect(store.records.counts('hubspot:1')['contacts']?.live).toBe(6);
 
     const again = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
-    const resumed = scripted('hubspot:1', 5);
-    again.addPortal({ portal: 'hubspot:1', connector: resumed.connector });
-    await again.runOnce('hubspot:1', { types: ['contacts'] });
-    expect(resumed.calls[0]?.cursor).toBe('3');
+    again.addPortal({ portal: 'hubspot:1', connector });
+    const s = await again.runOnce('hubspot:1', { types: ['contacts'] });
+    // only the 4 contacts after the committed page were read again (pages 4, 5 and the empty end)
+    expect(s.streams.find((x) => x.type === 'contacts')).toMatchObject({ status: 'ok', records: 4, pages: 3 });
     expect(store.records.counts('hubspot:1')['contacts']?.live).toBe(10);
     await again.stop();
   });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CrmConnector, ScoreUpdate, WriteResult } from '../../../src/connectors/types.ts';
-import { CrmError, MISSING_PROPERTY } from '../../../src/errors.ts';
+import { createFakeConnector, type FakeConnector } from '../../../src/connectors/fake.ts';
+import type { ContactData, ScoreUpdate } from '../../../src/connectors/types.ts';
 import { silentLogger, type Logger } from '../../../src/log.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { drainOutbox } from '../../../src/sync/write-back.ts';
@@ -22,58 +22,43 @@ function open(): Store {
   return store;
 }
 
-/** A write-only connector: records every batch and answers per contact from `outcome`. */
-function writer(outcome: (u: ScoreUpdate) => WriteResult | 'throw-auth' | 'throw-unavailable') {
-  const batches: ScoreUpdate[][] = [];
-  const connector: CrmConnector = {
-    crm: 'hubspot',
-    // eslint-disable-next-line require-yield
-    async *changes() {
-      throw new Error('not used');
-    },
-    async provision() {},
-    async whoAmI() {
-      return { portal };
-    },
-    async writeScores(updates) {
-      batches.push([...updates]);
-      const results = updates.map(outcome);
-      if (results.includes('throw-auth')) throw new CrmError('auth', 'token expired', { crm: 'hubspot', status: 401 });
-      if (results.includes('throw-unavailable')) throw new CrmError('unavailable', '502 from CRM', { crm: 'hubspot', status: 502 });
-      return results as WriteResult[];
-    },
-  };
-  return { connector, batches };
+/** The contract-verified fake connector holding these contacts (writes to any other id fail as not found). */
+function crmWith(ids: readonly string[], opts: Parameters<typeof createFakeConnector>[0] = {}): FakeConnector {
+  const connector = createFakeConnector({ portal, ...opts });
+  const data: ContactData = { email: null, emailRaw: null, phone: null, phoneRaw: null, firstName: null, lastName: null, createdAt: null, lifecycleStage: null };
+  for (const id of ids) connector.put({ type: 'contacts', id, data });
+  return connector;
 }
+/** the updates of every writeScores call, in order */
+const batches = (c: FakeConnector): ScoreUpdate[][] => c.requests.flatMap((r) => (r.op === 'writeScores' ? [r.updates] : []));
 
 const signal = new AbortController().signal;
 
 describe('drainOutbox', () => {
   it('writes in batches of 100 and never re-sends values already written', async () => {
     open();
-    for (let i = 0; i < 250; i++) store.outbox.enqueue(portal, `c${i}`, { satisfaction: '50', health: 'green' });
-    const { connector, batches } = writer((u) => ({ contactId: u.contactId, ok: true }));
+    const ids = Array.from({ length: 250 }, (_, i) => `c${i}`);
+    for (const id of ids) store.outbox.enqueue(portal, id, { satisfaction: '50', health: 'green' });
+    const connector = crmWith(ids);
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r).toMatchObject({ written: 250, retrying: 0, parked: 0 });
-    expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
+    expect(batches(connector).map((b) => b.length)).toEqual([100, 100, 50]);
+    expect(connector.written.get('c249')).toEqual({ satisfaction: '50', health: 'green' });
     expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
 
     // Same values again: nothing to write. One changed value: only that property goes out.
     expect(store.outbox.enqueue(portal, 'c1', { satisfaction: '50', health: 'green' })).toBe(0);
     store.outbox.enqueue(portal, 'c2', { satisfaction: '51', health: 'green' });
     await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
-    expect(batches.at(-1)).toEqual([{ contactId: 'c2', properties: { satisfaction: '51' } }]);
+    expect(batches(connector).at(-1)).toEqual([{ contactId: 'c2', properties: { satisfaction: '51' } }]);
   });
 
   it('retries a retryable per-record failure with backoff, then parks it with the reason', async () => {
     open();
     store.outbox.enqueue(portal, 'ok', { loyalty: '10' });
     store.outbox.enqueue(portal, 'flaky', { loyalty: '20' });
-    const { connector } = writer((u) =>
-      u.contactId === 'flaky'
-        ? { contactId: u.contactId, ok: false, error: new CrmError('unavailable', 'timeout', { crm: 'hubspot' }) }
-        : { contactId: u.contactId, ok: true },
-    );
+    const connector = crmWith(['ok', 'flaky']);
+    connector.failWrite('flaky', 'unavailable', 3);
     const deps = { store, connector, portal, logger: silentLogger };
     const first = await drainOutbox(deps, { signal, maxAttempts: 3 });
     expect(first).toMatchObject({ written: 1, retrying: 1, parked: 0 });
@@ -84,85 +69,54 @@ describe('drainOutbox', () => {
     clock += 3_600_000;
     expect((await drainOutbox(deps, { signal, maxAttempts: 3 })).parked).toBe(1);
     expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 1 });
-    expect(store.outbox.parked(portal)[0]).toMatchObject({ contactId: 'flaky', lastError: 'unavailable: timeout' });
+    expect(store.outbox.parked(portal)[0]).toMatchObject({ contactId: 'flaky', lastError: 'unavailable INJECTED: fake connector: injected unavailable on contact flaky' });
+    // each attempt went out once: no resend of the written one, no write while not due
+    expect(batches(connector).map((b) => b.map((u) => u.contactId).sort())).toEqual([['flaky', 'ok'], ['flaky'], ['flaky']]);
   });
 
   it('parks a non-retryable failure at once (e.g. the contact was deleted)', async () => {
     open();
     store.outbox.enqueue(portal, 'gone', { loyalty: '1' });
-    const { connector } = writer((u) => ({
-      contactId: u.contactId,
-      ok: false,
-      error: new CrmError('invalid_request', 'Object not found', { crm: 'hubspot', status: 404 }),
-    }));
+    const connector = crmWith(['gone']);
+    connector.remove('contacts', 'gone');
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r.parked).toBe(1);
-    expect(store.outbox.parked(portal)[0]?.lastError).toContain('Object not found');
+    expect(store.outbox.parked(portal)[0]?.lastError).toContain('contact gone does not exist');
   });
 
   it('keeps every item when the whole batch fails on auth, and loses nothing across a restart', async () => {
     open();
     store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
     store.outbox.enqueue(portal, 'b', { churn_risk: '10' });
-    const failing = writer(() => 'throw-auth');
-    const r = await drainOutbox({ store, connector: failing.connector, portal, logger: silentLogger }, { signal });
+    const connector = crmWith(['a', 'b']);
+    connector.failNext('auth', 1, { op: 'writeScores' });
+    const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
     expect(r.error?.kind).toBe('auth');
     expect(r.written).toBe(0);
     const path = join(dir.path, 'r.db');
     store.close();
     store = createStore({ path, now: () => clock });
     expect(store.outbox.due(portal, 10).map((i) => i.contactId).sort()).toEqual(['a', 'b']);
-    const ok = writer((u) => ({ contactId: u.contactId, ok: true }));
-    expect((await drainOutbox({ store, connector: ok.connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
+    expect((await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
+    expect(connector.written).toEqual(new Map([['a', { churn_risk: '80' }], ['b', { churn_risk: '10' }]]));
   });
 
   it('schedules a retry for every item of a batch that failed as a whole with a 5xx', async () => {
     open();
     store.outbox.enqueue(portal, 'a', { churn_risk: '80' });
-    const { connector } = writer(() => 'throw-unavailable');
+    store.outbox.enqueue(portal, 'b', { churn_risk: '20' });
+    const connector = crmWith(['a', 'b']);
+    // the connector reports a batch that stayed unavailable after its retries per record
+    connector.failNext('unavailable', 1, { op: 'writeScores' });
     const r = await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal });
-    expect(r.error?.kind).toBe('unavailable');
-    expect(store.outbox.stats(portal)).toEqual({ pending: 1, parked: 0 });
+    expect(r).toMatchObject({ written: 0, retrying: 2, parked: 0 });
+    expect(store.outbox.stats(portal)).toEqual({ pending: 2, parked: 0 });
     expect(store.outbox.due(portal, 10)).toEqual([]);
+    clock += 3_600_000;
+    expect((await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
   });
 
   describe('a write refused for a missing property', () => {
-    /** A portal whose rapport_* properties exist only once provision() succeeded (HubSpot 207 VALIDATION_ERROR). */
-    function portalWithoutProperties(provision: () => void) {
-      let provisioned = false;
-      const batches: ScoreUpdate[][] = [];
-      const connector: CrmConnector = {
-        crm: 'hubspot',
-        // eslint-disable-next-line require-yield
-        async *changes() {
-          throw new Error('not used');
-        },
-        async provision() {
-          provision();
-          provisioned = true;
-        },
-        async whoAmI() {
-          return { portal };
-        },
-        async writeScores(updates) {
-          batches.push([...updates]);
-          return updates.map((u) =>
-            provisioned
-              ? { contactId: u.contactId, ok: true as const }
-              : {
-                  contactId: u.contactId,
-                  ok: false as const,
-                  error: new CrmError('invalid_request', 'Property values were not valid: [{"error":"PROPERTY_DOESNT_EXIST","name":"rapport_loyalty"}]', {
-                    crm: 'hubspot',
-                    status: 207,
-                    code: MISSING_PROPERTY,
-                  }),
-                },
-          );
-        },
-      };
-      return { connector, batches };
-    }
     function recordingLogger() {
       const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
       const logger: Logger = {
@@ -177,15 +131,17 @@ describe('drainOutbox', () => {
 
     it('provisions the properties and retries the batch: everything written, nothing parked, no attempt spent', async () => {
       open();
-      for (let i = 0; i < 150; i++) store.outbox.enqueue(portal, `c${i}`, { loyalty: String(i) });
-      let provisions = 0;
-      const { connector, batches } = portalWithoutProperties(() => void provisions++);
+      const ids = Array.from({ length: 150 }, (_, i) => `c${i}`);
+      for (const [i, id] of ids.entries()) store.outbox.enqueue(portal, id, { loyalty: String(i) });
+      const connector = crmWith(ids, { unprovisioned: true });
       const { logger, lines } = recordingLogger();
       const r = await drainOutbox({ store, connector, portal, logger }, { signal });
       expect(r).toMatchObject({ written: 150, retrying: 0, parked: 0, reprovisioned: true });
-      expect(provisions).toBe(1);
+      expect(connector.requests.filter((q) => q.op === 'provision')).toHaveLength(1);
+      expect(connector.provisioned).toBe(true);
       // the refused batch of 100 went out again after provisioning, then the last 50
-      expect(batches.map((b) => b.length)).toEqual([100, 100, 50]);
+      expect(batches(connector).map((b) => b.length)).toEqual([100, 100, 50]);
+      expect(connector.written.size).toBe(150);
       expect(store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
       expect(lines.find((l) => l.level === 'warn')?.msg).toMatch(/lacks a Rapport property; provisioning the properties and retrying/);
     });
@@ -194,10 +150,8 @@ describe('drainOutbox', () => {
       open();
       store.outbox.enqueue(portal, 'a', { loyalty: '10' });
       store.outbox.enqueue(portal, 'b', { loyalty: '20' });
-      let allowed = false;
-      const { connector } = portalWithoutProperties(() => {
-        if (!allowed) throw new CrmError('forbidden', 'missing scope crm.schemas.contacts.write', { crm: 'hubspot', status: 403, code: 'MISSING_SCOPES' });
-      });
+      const connector = crmWith(['a', 'b'], { unprovisioned: true });
+      connector.failNext('forbidden', 1, { op: 'provision', code: 'MISSING_SCOPES' });
       const { logger, lines } = recordingLogger();
       const r = await drainOutbox({ store, connector, portal, logger }, { signal });
       expect(r).toMatchObject({ written: 0, parked: 2 });
@@ -210,8 +164,7 @@ describe('drainOutbox', () => {
       // never the values: no log line carries the properties
       expect(JSON.stringify(lines)).not.toContain('"loyalty"');
 
-      // The admin grants the scope; `rapport outbox retry` re-queues, the next drain provisions and writes.
-      allowed = true;
+      // The admin grants the scope (no more injected failure); `rapport outbox retry` re-queues, the next drain provisions and writes.
       expect(store.outbox.requeueParked(portal)).toBe(2);
       expect(store.outbox.stats(portal)).toEqual({ pending: 2, parked: 0 });
       expect(store.outbox.due(portal, 10).map((i) => i.attempts)).toEqual([0, 0]);
