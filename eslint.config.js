@@ -87,8 +87,6 @@ export default tseslint.config(
   { files: ['src/connectors/registry.ts'], rules: restrict('sync', 'scoring', 'webhooks', 'server', 'sandbox') },
   { files: ['src/connectors/*/**'], rules: restrict(otherCrmFolder, 'sync', 'scoring', 'webhooks', 'server', 'sandbox') },
   { files: ['src/sync/**', 'src/server/**', 'src/store/**'], rules: restrict(crmFolder, 'sandbox') },
-  // HubSpot's webhook receiver, on its way into src/connectors/hubspot/
-  { files: ['src/webhooks/**'], rules: restrict('sandbox') },
   {
     // the composition root and the CLI entry may read the environment
     files: ['src/config.ts', 'src/cli.ts'],

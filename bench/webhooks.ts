@@ -19,7 +19,7 @@ import { loadConfig } from '../src/config.ts';
 import { silentLogger } from '../src/log.ts';
 import { createApp } from '../src/server/app.ts';
 import { createStore } from '../src/store/index.ts';
-import { signV1, signV3 } from '../src/webhooks/hubspot.ts';
+import { signV1, signV3 } from '../src/connectors/hubspot/signature.ts';
 import { reportFigures } from './figures.ts';
 
 const SECRET = 'bench-client-secret';

@@ -1,4 +1,4 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import type { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -92,6 +92,28 @@ export type NotificationReceiver<S> = {
   create(settings: S, deps: NotificationDeps): { handle(c: Context): Promise<Response>; stats(): NotificationStats };
 };
 
+/** Why a card request was refused, as data (`code` for logs, `message` for the caller); the card API renders it. */
+export type CardAuthFailure = { status: 400 | 401 | 413 | 503; code: string; message: string };
+/** What a card request carries once its CRM has authenticated it. */
+export type CardAuthEnv = { Variables: { portal: string; /** unique per signed request: a POST is refused when it comes again */ replayKey: string } };
+/**
+ * The CRM's authentication of requests from its card UI, as a hono middleware: it verifies the
+ * request (e.g. a signature over the raw body) and names the portal, or refuses through `refuse`.
+ */
+export type CardRequestAuth = (refuse: (c: Context, failure: CardAuthFailure) => Response | Promise<Response>) => MiddlewareHandler<CardAuthEnv>;
+
+/**
+ * The CRM card's UI source, for the local card preview: the preview bundles `entry` with
+ * react-dom, replacing the CRM's UI library import `uiModule` by a DOM implementation `uiModuleDom`.
+ */
+export type CardPreviewSource = {
+  entry: string;
+  /** the card package's folder: its node_modules hold the one React everything uses */
+  packagesDir: string;
+  uiModule: string;
+  uiModuleDom: string;
+};
+
 /** A portal's recent API usage, as `rapport status` measures it. */
 export type ApiUsage = { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number; calls24h: number };
 
@@ -123,8 +145,10 @@ export type CrmProvider<S = unknown> = {
   readonly notifications?: NotificationReceiver<S>;
   /** the CRM's own name for a kind of record (progress bars, the demo), when it differs from ours */
   objectName?(type: ObjectType): string;
-  /** the secret that signs requests from the CRM's card UI, when it has one */
-  cardRequestSecret?(settings: S): string | undefined;
+  /** the CRM card's UI source, for the local preview, when it has a card */
+  readonly cardPreview?: CardPreviewSource;
+  /** authenticates requests from the CRM's card UI, when it has one */
+  cardRequestAuth?(settings: S, ctx: { publicUrl: string; now(): number }): CardRequestAuth;
   readonly hints: AdminHints;
 };
 

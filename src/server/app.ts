@@ -88,17 +88,16 @@ export async function createApps(deps: AppDeps): Promise<{ app: Hono; operator: 
   });
   app.route('/oauth', install.app);
   // the CRM card's API (requests signed by the CRM that shows the card) and the local preview page (loopback only)
-  const cardCrm = providers.list().find((p) => p.cardRequestSecret !== undefined);
+  const cardCrm = providers.list().find((p) => p.cardRequestAuth !== undefined);
   app.route(
     '/api/cards',
     createCardRoutes({
       store: deps.store,
-      clientSecret: cardCrm?.cardRequestSecret?.(providerSettings(deps.config, cardCrm)),
+      auth: cardCrm?.cardRequestAuth?.(providerSettings(deps.config, cardCrm), { publicUrl: deps.config.publicUrl, now: deps.now }),
       now: deps.now,
       rescore: deps.rescore,
       rescores,
       logger: deps.logger,
-      publicUrl: deps.config.publicUrl,
     }),
   );
 
@@ -136,7 +135,7 @@ export async function createApps(deps: AppDeps): Promise<{ app: Hono; operator: 
   operator.use('*', operatorGuard());
   operator.get('/healthz', healthz);
   operator.get('/metrics', metrics);
-  operator.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, rescores, logger: deps.logger }));
+  operator.route('/preview', createPreviewRoutes({ store: deps.store, now: deps.now, rescore: deps.rescore, rescores, logger: deps.logger, card: providers.list().find((p) => p.cardPreview !== undefined)?.cardPreview }));
   operator.route('/report', createReportRoutes({ store: deps.store, logger: deps.logger }));
 
   for (const a of [app, operator]) {

@@ -1,5 +1,5 @@
 import type { Store } from '../store/index.ts';
-import type { WebhookStats } from '../webhooks/hubspot.ts';
+import type { NotificationStats } from '../connectors/provider.ts';
 
 /**
  * Prometheus text exposition (format 0.0.4) of what the server can see: portals, sync lag,
@@ -27,7 +27,7 @@ export function renderFamilies(families: readonly Family[]): string {
 export async function serverMetrics(o: {
   store: Pick<Store, 'portals' | 'outbox' | 'dirty' | 'cursors' | 'syncRuns'>;
   now: number;
-  webhooks: WebhookStats;
+  webhooks: NotificationStats;
   installs: { ok: number; failed: number };
 }): Promise<string> {
   const portals = await o.store.portals.list();

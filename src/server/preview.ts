@@ -1,13 +1,12 @@
 /**
  * The card preview (mounted at /preview, for local development, the demo and the browser test):
- * `GET /contacts/:id?portal=hubspot:123` serves a real HTML page that runs THE SAME card component
- * (ui-extension/hubspot/src/app/cards/ScoreCard.tsx) with react-dom. The card's
- * `@hubspot/ui-extensions` import is aliased to a small DOM implementation
- * (ui-extension/hubspot/preview/ui-extensions-dom.tsx) and bundled with esbuild: ahead of time by
- * `npm run build` (dist/preview/card.js, what production serves: it has no esbuild), on first use
- * when running from source.
+ * `GET /contacts/:id?portal=<crm>:123` serves a real HTML page that runs THE SAME card component
+ * as the CRM shows, with react-dom. The provider's `cardPreview` names the card's entry and the
+ * CRM UI-library import that is aliased to a small DOM implementation; the bundle is built with
+ * esbuild: ahead of time by `npm run build` (dist/preview/card.js, what production serves: it has
+ * no esbuild), on first use when running from source.
  *
- * No HubSpot signature here, so it is mounted only on the operator listener (operator.ts: loopback,
+ * No CRM signature here, so it is mounted only on the operator listener (operator.ts: loopback,
  * Host allowlist, same-origin POSTs), answers loopback peers only unless `allowRemote` is set, and
  * only reads the store; "Rescore now" goes through the same per-contact limit as the card's.
  */
@@ -16,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
+import type { CardPreviewSource } from '../connectors/provider.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { contactIdSchema, type CardError } from './card-contract.ts';
@@ -32,31 +32,32 @@ export type PreviewDeps = {
   logger: Logger;
   /** answer non-loopback clients too (default false: the preview has no authentication) */
   allowRemote?: boolean;
-  /** the HubSpot project folder (default: ui-extension/hubspot of this repository) */
-  projectDir?: string;
+  /** the card's UI source (its provider's `cardPreview`); unset → the page says the card is unavailable */
+  card: CardPreviewSource | undefined;
 };
 
-const DEFAULT_PROJECT_DIR = fileURLToPath(new URL('../../ui-extension/hubspot/', import.meta.url));
 /** Where `npm run build` writes the bundle: dist/preview/card.js, beside dist/server/ (this file's dir). */
 export const PREBUILT_BUNDLE = fileURLToPath(new URL('../preview/card.js', import.meta.url));
 /** Running the build (dist/*.js), not the TypeScript source through tsx. */
 const RUNNING_BUILD = !import.meta.url.endsWith('.ts');
-const PORTAL_RE = /^(hubspot|salesforce):[A-Za-z0-9]{1,40}$/;
+/** `<provider name>:<account id>` */
+const PORTAL_RE = /^[a-z][a-z0-9_-]{0,30}:[A-Za-z0-9]{1,40}$/;
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 const errorBody = (code: CardError['error']['code'], message: string): CardError => ({ error: { code, message } });
 
 /** Bundles the card for the browser; rejects with a readable reason (missing npm ci, broken card). */
-export async function bundlePreview(projectDir: string = DEFAULT_PROJECT_DIR): Promise<string> {
-  const cardsDir = `${projectDir}/src/app/cards`;
-  if (!existsSync(`${cardsDir}/node_modules/react-dom`)) {
-    throw new Error(`the card's packages are not installed: run "npm ci" in ${cardsDir}`);
+export async function bundlePreview(card: CardPreviewSource): Promise<string> {
+  if (!existsSync(`${card.packagesDir}/node_modules/react-dom`)) {
+    throw new Error(`the card's packages are not installed: run "npm ci" in ${card.packagesDir}`);
   }
-  const shim = `${projectDir}/preview/ui-extensions-dom.tsx`;
+  const shim = card.uiModuleDom;
+  // only this exact import is replaced
+  const only = new RegExp(`^${card.uiModule.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
   // esbuild is a build tool: load it only when the preview is first requested.
   const { build } = await import('esbuild');
   const out = await build({
-    entryPoints: [`${projectDir}/preview/main.tsx`],
+    entryPoints: [card.entry],
     bundle: true,
     write: false,
     format: 'esm',
@@ -66,13 +67,13 @@ export async function bundlePreview(projectDir: string = DEFAULT_PROJECT_DIR): P
     minify: true,
     logLevel: 'silent',
     // one React for the card, the shim and react-dom: the card package's own copy
-    nodePaths: [`${cardsDir}/node_modules`],
+    nodePaths: [`${card.packagesDir}/node_modules`],
     define: { 'process.env.NODE_ENV': '"production"' },
     plugins: [
       {
-        name: 'ui-extensions-dom',
+        name: 'ui-library-dom',
         setup(b) {
-          b.onResolve({ filter: /^@hubspot\/ui-extensions$/ }, () => ({ path: shim }));
+          b.onResolve({ filter: only }, () => ({ path: shim }));
         },
       },
     ],
@@ -86,11 +87,9 @@ export async function bundlePreview(projectDir: string = DEFAULT_PROJECT_DIR): P
  * The bundle the preview serves: the build's file when running the build (esbuild is a
  * devDependency, absent in production), else bundled now from the card's source (so edits show).
  */
-export async function loadPreviewBundle(
-  opts: { projectDir?: string; runningBuild?: boolean; prebuilt?: string } = {},
-): Promise<string> {
+export async function loadPreviewBundle(opts: { card?: CardPreviewSource | undefined; runningBuild?: boolean; prebuilt?: string }): Promise<string> {
   const prebuilt = opts.prebuilt ?? PREBUILT_BUNDLE;
-  if ((opts.runningBuild ?? RUNNING_BUILD) && opts.projectDir === undefined) {
+  if (opts.runningBuild ?? RUNNING_BUILD) {
     try {
       return await readFile(prebuilt, 'utf8');
     } catch (e) {
@@ -98,10 +97,11 @@ export async function loadPreviewBundle(
       throw new Error(`the card preview bundle ${prebuilt} is missing (${reason}): run "npm run build"`, { cause: e });
     }
   }
-  return bundlePreview(opts.projectDir);
+  if (opts.card === undefined) throw new Error('no configured CRM has a card to preview');
+  return bundlePreview(opts.card);
 }
 
-/** Looks of HubSpot's record-tab card, roughly: enough for a demo and a screenshot. */
+/** Looks of a CRM record-tab card, roughly: enough for a demo and a screenshot. */
 const CSS = `
 *{box-sizing:border-box}body{margin:0;background:#f5f8fa;font:14px/1.5 "Lexend Deca",system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#33475b}
 .hs-page{max-width:760px;margin:24px auto;padding:0 16px}.hs-page>header{font-size:12px;color:#7c98b6;margin-bottom:8px}
@@ -156,7 +156,7 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
     const portal = c.req.query('portal');
     const id = contactIdSchema.safeParse(c.req.param('id'));
     if (portal === undefined || !PORTAL_RE.test(portal)) {
-      return c.json(errorBody('bad_request', 'Add ?portal=<crm>:<account id>, e.g. ?portal=hubspot:12345678.'), 400);
+      return c.json(errorBody('bad_request', 'Add ?portal=<crm>:<account id>, e.g. ?portal=mycrm:12345678.'), 400);
     }
     if (!id.success) return c.json(errorBody('not_found', 'Not found.'), 404);
     return { portal, contactId: id.data };
@@ -175,7 +175,7 @@ export function createPreviewRoutes(deps: PreviewDeps): Hono {
   });
 
   app.get('/assets/card.js', async (c) => {
-    bundle ??= loadPreviewBundle(deps.projectDir === undefined ? {} : { projectDir: deps.projectDir });
+    bundle ??= loadPreviewBundle({ card: deps.card });
     try {
       return c.body(await bundle, 200, { 'content-type': 'text/javascript; charset=utf-8' });
     } catch (e) {

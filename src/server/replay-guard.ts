@@ -1,10 +1,10 @@
 /**
- * Remembers signatures seen within their validity window, so a captured signed request cannot be
- * sent again while its timestamp is still accepted (HubSpot's v3 signatures are valid for 5
- * minutes: https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation).
+ * Remembers signed requests (their replay keys) seen within their validity window, so a captured
+ * signed request cannot be sent again while its timestamp is still accepted (the window is the
+ * CRM's: its provider's card request auth says how long a signature is valid).
  * In memory: after a restart a request could be replayed once until its window ends, which the
  * per-contact rescore limit (rescores.ts) bounds. Only signed requests reach it, so its size is
- * bounded by HubSpot's traffic; `maxEntries` caps it anyway (oldest forgotten first).
+ * bounded by the CRM's traffic; `maxEntries` caps it anyway (oldest forgotten first).
  */
 export type ReplayGuard = {
   /** true the first time a signature is seen within `windowMs`; false for a replay */

@@ -4,8 +4,8 @@ import type { Logger } from '../log.ts';
  * "Rescore now" for the card API and the preview, one place for both: at most one rescore per
  * portal and contact per `minIntervalMs` (a second request in that time starts nothing and
  * answers with the running or last one's state), and a request waits for it at most `waitMs`:
- * the daemon's rescore can wait for a running sync pass, longer than HubSpot's 15 s for a card
- * fetch (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/fetching-data),
+ * the daemon's rescore can wait for a running sync pass, longer than a CRM's proxy waits for a
+ * card fetch (its provider's card request auth cites the figure),
  * so the card gets the cached scores with `rescore: "running"` and polls.
  */
 

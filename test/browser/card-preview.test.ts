@@ -11,6 +11,7 @@ import { Hono } from 'hono';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
+import { hubspotCardPreview } from '../../src/connectors/hubspot/card-preview.ts';
 import { createPreviewRoutes } from '../../src/server/preview.ts';
 import type { Store } from '../../src/store/index.ts';
 import { SCORE_KEYS, type ContactScores } from '../../src/store/scores.ts';
@@ -41,6 +42,7 @@ beforeAll(async () => {
       store,
       now: () => clock,
       logger: silentLogger,
+      card: hubspotCardPreview(),
       // the daemon's rescore, reduced to its effect: new scores saved at the current time
       rescore: async (portal, contactId) => {
         clock += 60 * 60 * 1000;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/index.ts';
-import { signV3 } from '../../src/webhooks/hubspot.ts';
+import { signV3 } from '../../src/connectors/hubspot/signature.ts';
 import { rapportChild } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
 

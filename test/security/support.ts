@@ -1,7 +1,7 @@
 /** Helpers for the hostile-request suite: raw HTTP clients that can misbehave on purpose. */
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { signV3 } from '../../src/server/cards.ts';
+import { signV3 } from '../../src/connectors/hubspot/signature.ts';
 import { CLIENT_SECRET } from '../unit/server/harness.ts';
 
 export { CLIENT_SECRET };
@@ -10,7 +10,7 @@ export { CLIENT_SECRET };
 export function cardHeaders(o: { method: 'GET' | 'POST'; publicUrl: string; pathAndQuery: string; body?: string; now?: number; secret?: string }): Record<string, string> {
   const ts = String(o.now ?? Date.now());
   return {
-    'x-hubspot-signature-v3': signV3(o.secret ?? CLIENT_SECRET, o.method, `${o.publicUrl.replace(/\/+$/, '')}${o.pathAndQuery}`, o.body ?? '', ts),
+    'x-hubspot-signature-v3': signV3({ clientSecret: o.secret ?? CLIENT_SECRET, method: o.method, uri: `${o.publicUrl.replace(/\/+$/, '')}${o.pathAndQuery}`, body: o.body ?? '', timestamp: ts }),
     'x-hubspot-request-timestamp': ts,
   };
 }

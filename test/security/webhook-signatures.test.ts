@@ -4,7 +4,7 @@
  * replayed fine. Now v3 is required; v1/v2 only with HUBSPOT_LEGACY_SIGNATURES=true.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signV1, signV2, signV3, WEBHOOK_BODY_LIMIT } from '../../src/webhooks/hubspot.ts';
+import { SIGNED_BODY_LIMIT as WEBHOOK_BODY_LIMIT, signV1, signV2, signV3 } from '../../src/connectors/hubspot/signature.ts';
 import { CLIENT_SECRET, settle, startRapport, type Harness } from '../unit/server/harness.ts';
 import { streamingPost } from './support.ts';
 
@@ -94,12 +94,21 @@ describe('webhook signatures: v3 required (issue 15 item 5)', () => {
     expect(h.nudges).toHaveLength(1);
   });
 
-  it('held: oversized bodies (declared or chunked) get 413 without being read whole', async () => {
-    const big = await streamingPost(h.url + PATH, { 'content-type': 'application/json', 'content-length': String(2 * WEBHOOK_BODY_LIMIT) }, 2 * WEBHOOK_BODY_LIMIT);
+  it('held: oversized bodies (declared or chunked) with fresh signature headers get 413 without being read whole', async () => {
+    const signed = v3(h, 'whatever');
+    const big = await streamingPost(h.url + PATH, { ...signed, 'content-length': String(2 * WEBHOOK_BODY_LIMIT) }, 2 * WEBHOOK_BODY_LIMIT);
     expect(big.status).toBe(413);
-    const chunked = await streamingPost(h.url + PATH, { 'content-type': 'application/json' }, 64 * 1024 * 1024);
+    expect(JSON.parse(big.body)).toEqual({ error: 'too_large' });
+    const chunked = await streamingPost(h.url + PATH, signed, 64 * 1024 * 1024);
     expect(chunked.status).toBe(413);
     expect(chunked.sentAtResponse).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it('an unsigned upload is refused (401) on its headers, before any of it is read (as the card API)', async () => {
+    const unsigned = await streamingPost(h.url + PATH, { 'content-type': 'application/json' }, 64 * 1024 * 1024);
+    expect(unsigned.status).toBe(401);
+    expect(JSON.parse(unsigned.body)).toEqual({ error: 'missing_signature' });
+    expect(unsigned.sentAtResponse).toBeLessThan(32 * 1024 * 1024);
   });
 
   it('held: deep nesting and non-event JSON are a 400, not a crash', async () => {

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { CrmProvider, ProviderContext } from '../provider.ts';
 import { flag, optionalText, trimUrl, url } from '../../settings.ts';
 import { createHubspotConnector } from './index.ts';
-// the webhook receiver is HubSpot's own code (its move into this folder is under way)
-// eslint-disable-next-line no-restricted-imports
-import { createHubspotWebhookHandler } from '../../webhooks/hubspot.ts';
+import { hubspotCardAuth } from './card-auth.ts';
+import { hubspotCardPreview } from './card-preview.ts';
+import { createHubspotWebhookHandler } from './notifications.ts';
 import { accessTokenInfo, authorizeUrl, exchangeCode, refreshTokens, revokeRefreshToken } from './oauth.ts';
 
 /**
@@ -123,8 +123,9 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
   notifications: {
     create: (s, deps) => createHubspotWebhookHandler({ ...deps, clientSecret: s.clientSecret, appId: s.appId, legacySignatures: s.legacySignatures }),
   },
-  /** CRM cards call back signed with the app's client secret (hubspot.md §5) */
-  cardRequestSecret: (s) => s.clientSecret,
+  cardPreview: hubspotCardPreview(),
+  /** CRM cards call back through hubspot.fetch, signed with the app's client secret (hubspot.md §5) */
+  cardRequestAuth: (s, ctx) => hubspotCardAuth({ clientSecret: s.clientSecret, publicUrl: ctx.publicUrl, now: ctx.now }),
   hints: {
     explain(e) {
       switch (e.kind) {

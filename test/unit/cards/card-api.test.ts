@@ -7,13 +7,26 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
 import { cardErrorSchema, cardResponseSchema, scoredCardSchema } from '../../../src/server/card-contract.ts';
-import { createCardRoutes, signV3, verifyV3 } from '../../../src/server/cards.ts';
+import { hubspotCardAuth } from '../../../src/connectors/hubspot/card-auth.ts';
+import { signV3 as signV3o, verifyHubspotSignature } from '../../../src/connectors/hubspot/signature.ts';
+import { createCardRoutes } from '../../../src/server/cards.ts';
 import { createRescores } from '../../../src/server/rescores.ts';
 import type { Store } from '../../../src/store/index.ts';
 import { Hono } from 'hono';
 import { DAY, NOW, PORTAL_A, scores, seedStore } from './fixtures.ts';
 
 const SECRET = 'yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy';
+const signV3 = (clientSecret: string, method: string, uri: string, body: string, timestamp: string) => signV3o({ clientSecret, method, uri, body, timestamp });
+/** what the v3 headers say about a request, as the card API's middleware checks them */
+const verifyV3 = (o: { clientSecret: string; method: string; uri: string; body: string; now: number; signature: string | undefined; timestamp: string }) =>
+  verifyHubspotSignature({
+    header: (n) => ({ 'x-hubspot-signature-v3': o.signature, 'x-hubspot-request-timestamp': o.timestamp })[n as 'x-hubspot-signature-v3'],
+    method: o.method,
+    uri: o.uri,
+    body: Buffer.from(o.body),
+    clientSecret: o.clientSecret,
+    now: o.now,
+  });
 const PUBLIC = 'https://rapport.example.com';
 
 let store: Store;
@@ -35,10 +48,9 @@ beforeAll(async () => {
     '/api/cards',
     createCardRoutes({
       store,
-      clientSecret: SECRET,
+      auth: hubspotCardAuth({ clientSecret: SECRET, publicUrl: PUBLIC, now: () => clock }),
       now: () => clock,
       logger: silentLogger,
-      publicUrl: PUBLIC,
       rescore,
       // without the 30 s per-contact limit here (test/security/rescore-limits.test.ts covers it)
       rescores: createRescores({ rescore, now: () => clock, logger: silentLogger, minIntervalMs: 0 }),
@@ -80,15 +92,15 @@ describe('v3 signature helpers', () => {
   it('rejects missing, stale, future and mismatched signatures', () => {
     const args = { clientSecret: SECRET, method: 'GET', uri: 'https://x.io/a', body: '', now: NOW };
     const good = signV3(SECRET, 'GET', 'https://x.io/a', '', String(NOW));
-    expect(verifyV3({ ...args, signature: good, timestamp: String(NOW) })).toEqual({ ok: true });
-    expect(verifyV3({ ...args, signature: undefined, timestamp: String(NOW) })).toEqual({ ok: false, reason: 'missing' });
-    expect(verifyV3({ ...args, signature: good, timestamp: 'soon' })).toEqual({ ok: false, reason: 'missing' });
+    expect(verifyV3({ ...args, signature: good, timestamp: String(NOW) })).toEqual({ ok: true, version: 'v3' });
+    expect(verifyV3({ ...args, signature: undefined, timestamp: String(NOW) })).toEqual({ ok: false, reason: 'missing_signature' });
+    expect(verifyV3({ ...args, signature: good, timestamp: 'soon' })).toEqual({ ok: false, reason: 'bad_timestamp' });
     const old = NOW - 5 * 60 * 1000 - 1;
-    expect(verifyV3({ ...args, signature: signV3(SECRET, 'GET', 'https://x.io/a', '', String(old)), timestamp: String(old) })).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyV3({ ...args, signature: signV3(SECRET, 'GET', 'https://x.io/a', '', String(old)), timestamp: String(old) })).toEqual({ ok: false, reason: 'stale_timestamp' });
     const future = NOW + 10 * 60 * 1000;
-    expect(verifyV3({ ...args, signature: signV3(SECRET, 'GET', 'https://x.io/a', '', String(future)), timestamp: String(future) })).toEqual({ ok: false, reason: 'stale' });
-    expect(verifyV3({ ...args, signature: `${good.slice(0, -2)}A=`, timestamp: String(NOW) })).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifyV3({ ...args, signature: 'short', timestamp: String(NOW) })).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifyV3({ ...args, signature: signV3(SECRET, 'GET', 'https://x.io/a', '', String(future)), timestamp: String(future) })).toEqual({ ok: false, reason: 'stale_timestamp' });
+    expect(verifyV3({ ...args, signature: `${good.slice(0, -2)}A=`, timestamp: String(NOW) })).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verifyV3({ ...args, signature: 'short', timestamp: String(NOW) })).toEqual({ ok: false, reason: 'bad_signature' });
   });
 });
 
@@ -161,7 +173,7 @@ describe('GET /api/cards/contacts/:id', () => {
 });
 
 it('without a client secret configured, every request is refused (503), nothing served unsigned', async () => {
-  const app = createCardRoutes({ store, clientSecret: undefined, now: () => clock, logger: silentLogger, rescore: async () => {} });
+  const app = createCardRoutes({ store, auth: hubspotCardAuth({ clientSecret: undefined, now: () => clock }), now: () => clock, logger: silentLogger, rescore: async () => {} });
   const r = await app.request('/contacts/101?portalId=62515');
   expect(r.status).toBe(503);
   expect(cardErrorSchema.parse(await r.json()).error.code).toBe('internal');

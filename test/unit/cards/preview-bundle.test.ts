@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hubspotCardPreview } from '../../../src/connectors/hubspot/card-preview.ts';
 import { loadPreviewBundle, PREBUILT_BUNDLE } from '../../../src/server/preview.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -29,7 +30,7 @@ describe('the card preview bundle', () => {
   });
 
   it('from source, is the card bundled now from its TypeScript', async () => {
-    const js = await loadPreviewBundle({ runningBuild: false, prebuilt: join(dir.path, 'card.js') });
+    const js = await loadPreviewBundle({ card: hubspotCardPreview(), runningBuild: false, prebuilt: join(dir.path, 'card.js') });
     expect(js).toContain('Rescore now');
     expect(js).not.toContain('built ahead');
   });

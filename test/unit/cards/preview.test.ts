@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
 import { cardErrorSchema, scoredCardSchema } from '../../../src/server/card-contract.ts';
+import { hubspotCardPreview } from '../../../src/connectors/hubspot/card-preview.ts';
 import { createPreviewRoutes } from '../../../src/server/preview.ts';
 import { createRescores } from '../../../src/server/rescores.ts';
 import type { Store } from '../../../src/store/index.ts';
@@ -28,6 +29,7 @@ const deps = () => ({
   store,
   now: () => NOW,
   logger: silentLogger,
+  card: hubspotCardPreview(),
   rescore,
   // without the 30 s per-contact limit here (test/security/rescore-limits.test.ts covers it)
   rescores: createRescores({ rescore, now: () => NOW, logger: silentLogger, minIntervalMs: 0 }),
@@ -107,7 +109,7 @@ describe('preview routes', () => {
     const dir = tempDir();
     try {
       mkdirSync(join(dir.path, 'src/app/cards'), { recursive: true });
-      const app = new Hono().route('/preview', createPreviewRoutes({ ...deps(), allowRemote: true, projectDir: dir.path }));
+      const app = new Hono().route('/preview', createPreviewRoutes({ ...deps(), allowRemote: true, card: hubspotCardPreview(dir.path) }));
       const r = await app.request('/preview/assets/card.js');
       expect(r.status).toBe(503);
       expect(await r.text()).toMatch(/run "npm ci" in .*src\/app\/cards/);

@@ -2,16 +2,8 @@ import Database from 'better-sqlite3';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
-import {
-  createHubspotWebhookHandler,
-  decodeSignedUri,
-  hubspotEventSchema,
-  recordsForAssociationChange,
-  signV1,
-  signV3,
-  streamsForEvent,
-  verifyHubspotSignature,
-} from '../../../src/webhooks/hubspot.ts';
+import { createHubspotWebhookHandler, hubspotEventSchema, recordsForAssociationChange, streamsForEvent } from '../../../src/connectors/hubspot/notifications.ts';
+import { decodeSignedUri, signV1, signV3, verifyHubspotSignature } from '../../../src/connectors/hubspot/signature.ts';
 import { CLIENT_SECRET, settle, startRapport, type Harness } from '../server/harness.ts';
 
 const PORTAL_ID = 62515;

@@ -1,12 +1,12 @@
 // GENERATED from src/server/card-contract.ts by ui-extension/hubspot/scripts/sync-contract.ts: do not edit here.
 // (HubSpot uploads only this project folder, so the card cannot import the server file directly.)
 /**
- * The card API's response: the ONE schema shared by the HubSpot card (which parses every
+ * The card API's response: the ONE schema shared by the CRM card (which parses every
  * payload with it) and the Rapport server (which builds its replies through it).
  *
- * This file is the source. HubSpot only uploads the project folder, so the card cannot import
- * it across the repository: `ui-extension/hubspot/scripts/sync-contract.ts` copies it to
- * `ui-extension/hubspot/src/app/cards/card-contract.ts`, and test/unit/cards/contract-copy.test.ts
+ * This file is the source. The CRM only uploads the card's project folder, so the card cannot
+ * import it across the repository: the project's `scripts/sync-contract.ts` (under ui-extension/)
+ * copies it to its `src/app/cards/card-contract.ts`, and test/unit/cards/contract-copy.test.ts
  * fails when the copy drifts. Hence: import nothing here but `zod`.
  */
 import { z } from 'zod';
@@ -17,7 +17,7 @@ export type CardScoreKey = (typeof CARD_SCORE_KEYS)[number];
 export const bandSchema = z.enum(['green', 'yellow', 'red']);
 export type CardBand = z.infer<typeof bandSchema>;
 
-/** Contact ids as they appear in URLs: HubSpot's are numeric, Salesforce's alphanumeric. */
+/** Contact ids as they appear in URLs: numeric in one CRM, alphanumeric in another. */
 export const contactIdSchema = z.string().regex(/^[A-Za-z0-9]{1,64}$/, 'contact id must be 1-64 letters or digits');
 
 export const cardScoreSchema = z.object({

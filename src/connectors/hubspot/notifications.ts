@@ -1,115 +1,22 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { z } from 'zod';
-import type { ObjectType } from '../connectors/types.ts';
-import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
-import { ASSOCIATIONS } from '../connectors/hubspot/mapping.ts';
+import type { ObjectType } from '../types.ts';
+import type { Logger } from '../../log.ts';
+import type { Store } from '../../store/index.ts';
+import { ASSOCIATIONS } from './mapping.ts';
+import { hubspotSignature, type SignatureRejection, type SignedRequestEnv } from './signature.ts';
 
 /**
- * HubSpot webhook receiver (hubspot.md §3). A delivery is verified over the RAW body, parsed and
+ * HubSpot webhook receiver (hubspot.md §3), the provider's `notifications`. A delivery is
+ * verified over the RAW body by signature.ts (the same middleware as the card API's), parsed and
  * filtered, then acknowledged; right after the response, its events are deduplicated by event id
  * (persisted) and turned into nudges: the webhook never carries data into the cache
- * (ARCHITECTURE §1), the incremental sync fetches the truth. Every rejection is a 4xx and writes
- * nothing.
+ * (ARCHITECTURE §1), the incremental sync fetches the truth. Every rejection writes nothing: a 4xx,
+ * or a 503 while no client secret is configured (HubSpot retries it).
  */
 
-export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
-/** hubspot.md §3.1 step 1: reject timestamps older than 5 minutes. */
-export const SIGNATURE_WINDOW_MS = 5 * 60_000;
 /** Our own write-back properties (ARCHITECTURE §6): changes to them must never trigger us. */
 export const OWN_PROPERTY_PREFIX = 'rapport_';
-
-// ---------------------------------------------------------------- signatures
-
-/**
- * hubspot.md §3.1 step 2: HubSpot signs the URI with exactly these escapes decoded (and no
- * others), so `%20` stays `%20` while `%3A` becomes `:`.
- */
-const V3_DECODE: Record<string, string> = {
-  '%3A': ':', '%2F': '/', '%3F': '?', '%40': '@', '%21': '!', '%24': '$',
-  '%27': "'", '%28': '(', '%29': ')', '%2A': '*', '%2C': ',', '%3B': ';',
-};
-export function decodeSignedUri(uri: string): string {
-  return uri.replace(/%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi, (m) => V3_DECODE[m.toUpperCase()] ?? m);
-}
-
-const bytes = (s: string | Uint8Array): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s.buffer, s.byteOffset, s.byteLength));
-
-/** v3: base64(HMAC-SHA256(secret, method + uri + body + timestamp)) (hubspot.md §3.1). */
-export function signV3(o: { clientSecret: string; method: string; uri: string; body: string | Uint8Array; timestamp: string | number }): string {
-  return createHmac('sha256', o.clientSecret)
-    .update(bytes(o.method + decodeSignedUri(o.uri)))
-    .update(bytes(o.body))
-    .update(bytes(String(o.timestamp)))
-    .digest('base64');
-}
-
-/** v1: hex(SHA-256(secret + body)) (hubspot.md §3.1). */
-export function signV1(o: { clientSecret: string; body: string | Uint8Array }): string {
-  return createHash('sha256').update(bytes(o.clientSecret)).update(bytes(o.body)).digest('hex');
-}
-
-/** v2: hex(SHA-256(secret + method + uri + body)) (hubspot.md §3.1; workflow actions, legacy cards). */
-export function signV2(o: { clientSecret: string; method: string; uri: string; body: string | Uint8Array }): string {
-  return createHash('sha256').update(bytes(o.clientSecret + o.method + o.uri)).update(bytes(o.body)).digest('hex');
-}
-
-function sameBytes(expected: Buffer, given: Buffer): boolean {
-  // timingSafeEqual throws on different lengths; the length of a digest is no secret
-  return expected.length === given.length && timingSafeEqual(expected, given);
-}
-
-export type SignatureVerdict =
-  | { ok: true; version: 'v1' | 'v2' | 'v3' }
-  | { ok: false; reason: 'no_secret' | 'missing_signature' | 'legacy_signature' | 'bad_signature' | 'bad_timestamp' | 'stale_timestamp' };
-
-/**
- * Checks a request's signature. v3 wins when present (it is the only one with a timestamp and
- * the URL); v1/v2 (per `X-HubSpot-Signature-Version`) only with `allowLegacy`: they can be
- * replayed for as long as dedupe forgets, and HubSpot sends v3 with every app webhook
- * (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation).
- */
-export function verifyHubspotSignature(o: {
-  header: (name: string) => string | undefined;
-  method: string;
-  /** the full public URL HubSpot called (protocol, host, path, query) */
-  uri: string;
-  body: Uint8Array;
-  clientSecret: string | undefined;
-  now: number;
-  /** accept v1/v2 signatures when there is no v3 one (HUBSPOT_LEGACY_SIGNATURES) */
-  allowLegacy?: boolean;
-}): SignatureVerdict {
-  if (o.clientSecret === undefined || o.clientSecret === '') return { ok: false, reason: 'no_secret' };
-  const v3 = o.header('x-hubspot-signature-v3');
-  if (v3 !== undefined) {
-    const ts = o.header('x-hubspot-request-timestamp');
-    if (ts === undefined || !/^\d{1,16}$/.test(ts)) return { ok: false, reason: 'bad_timestamp' };
-    // a clock ahead of ours by more than the window is as suspicious as a stale one
-    if (Math.abs(o.now - Number(ts)) > SIGNATURE_WINDOW_MS) return { ok: false, reason: 'stale_timestamp' };
-    // compare the base64 text, not decoded bytes: Node's base64 decoder skips stray characters
-    const expected = Buffer.from(signV3({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body, timestamp: ts }));
-    return sameBytes(expected, Buffer.from(v3)) ? { ok: true, version: 'v3' } : { ok: false, reason: 'bad_signature' };
-  }
-  const sig = o.header('x-hubspot-signature');
-  if (sig === undefined) return { ok: false, reason: 'missing_signature' };
-  if (o.allowLegacy !== true) return { ok: false, reason: 'legacy_signature' };
-  const version = (o.header('x-hubspot-signature-version') ?? 'v1').toLowerCase();
-  if (!/^[0-9a-fA-F]{64}$/.test(sig)) return { ok: false, reason: 'bad_signature' };
-  const given = Buffer.from(sig.toLowerCase());
-  if (version === 'v1') {
-    return sameBytes(Buffer.from(signV1({ clientSecret: o.clientSecret, body: o.body })), given)
-      ? { ok: true, version: 'v1' }
-      : { ok: false, reason: 'bad_signature' };
-  }
-  if (version === 'v2') {
-    return sameBytes(Buffer.from(signV2({ clientSecret: o.clientSecret, method: o.method, uri: o.uri, body: o.body })), given)
-      ? { ok: true, version: 'v2' }
-      : { ok: false, reason: 'bad_signature' };
-  }
-  return { ok: false, reason: 'bad_signature' };
-}
 
 // ---------------------------------------------------------------- payload
 
@@ -217,39 +124,9 @@ const HOLDS_LINK: Record<ObjectType, readonly ObjectType[]> = ASSOCIATIONS;
 export const isOwnPropertyChange = (e: HubspotEvent): boolean =>
   e.subscriptionType.endsWith('.propertyChange') && e.propertyName !== undefined && e.propertyName.startsWith(OWN_PROPERTY_PREFIX);
 
-// ---------------------------------------------------------------- body
-
-/** Reads at most `limit` bytes; stops reading (and cancels the stream) as soon as it is exceeded. */
-export async function readBodyLimited(req: Request, limit: number): Promise<{ ok: true; body: Buffer } | { ok: false }> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) return { ok: false };
-  if (req.body === null) return { ok: true, body: Buffer.alloc(0) };
-  if (declared !== null && /^\d+$/.test(declared)) {
-    // the server enforces content-length framing, so this cannot read more than declared;
-    // arrayBuffer() skips the (slow) web-stream reader on @hono/node-server
-    const body = Buffer.from(await req.arrayBuffer());
-    return body.length > limit ? { ok: false } : { ok: true, body };
-  }
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return { ok: false };
-    }
-    chunks.push(value);
-  }
-  return { ok: true, body: Buffer.concat(chunks, size) };
-}
-
 // ---------------------------------------------------------------- handler
 
-export type RejectReason = Extract<SignatureVerdict, { ok: false }>['reason'];
-export type WebhookRejection = RejectReason | 'method' | 'too_large' | 'malformed_json' | 'invalid_events';
+export type WebhookRejection = SignatureRejection | 'method' | 'malformed_json' | 'invalid_events';
 export type EventOutcome = 'nudged' | 'duplicate' | 'own_property' | 'unknown_portal' | 'disconnected_portal' | 'wrong_app' | 'unsupported_type';
 
 export type WebhookStats = {
@@ -281,13 +158,12 @@ type Fresh = { portal: string; key: string; types: ObjectType[]; records: Array<
 
 export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   const stats: WebhookStats = { deliveries: 0, events: 0, rejected: {}, outcomes: {} };
-  const publicBase = deps.publicUrl.replace(/\/+$/, '');
   let lastPrune = 0;
   const queue: Fresh[] = [];
   let scheduled = false;
   const log = deps.logger.child({ route: 'webhooks/hubspot' });
 
-  const reject = (c: Context, status: 400 | 401 | 405 | 413, reason: WebhookRejection): Response => {
+  const reject = (c: Context, status: 400 | 401 | 405 | 413 | 503, reason: WebhookRejection): Response => {
     stats.rejected[reason] = (stats.rejected[reason] ?? 0) + 1;
     log.warn({ status, reason }, 'webhook rejected');
     if (status === 405) c.header('allow', 'POST');
@@ -297,24 +173,29 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
     stats.outcomes[o] = (stats.outcomes[o] ?? 0) + n;
   };
 
+  // the same verifier as the card API's (signature.ts): v3 over the raw body, 5-minute window
+  const signed = hubspotSignature({
+    clientSecret: deps.clientSecret,
+    publicUrl: deps.publicUrl,
+    allowLegacy: deps.legacySignatures === true,
+    now: deps.now,
+    onReject: (c, reason, status) => reject(c, status, reason),
+  });
+
   async function handle(c: Context): Promise<Response> {
     if (c.req.method !== 'POST') return reject(c, 405, 'method');
-    const read = await readBodyLimited(c.req.raw, WEBHOOK_BODY_LIMIT);
-    if (!read.ok) return reject(c, 413, 'too_large');
-    const url = new URL(c.req.url);
-    const verdict = verifyHubspotSignature({
-      header: (n) => c.req.header(n),
-      method: c.req.method,
-      uri: publicBase + url.pathname + url.search,
-      body: read.body,
-      clientSecret: deps.clientSecret,
-      now: deps.now(),
-      allowLegacy: deps.legacySignatures === true,
+    const refused = await signed(c as Context<SignedRequestEnv>, async () => {
+      c.res = accept(c as Context<SignedRequestEnv>);
     });
-    if (!verdict.ok) return reject(c, 401, verdict.reason);
+    return refused ?? c.res;
+  }
+
+  function accept(c: Context<SignedRequestEnv>): Response {
     let json: unknown;
     try {
-      json = JSON.parse(read.body.toString('utf8'));
+      const raw = c.get('rawBody');
+      // a view, not a copy, of the bytes the signature covered
+      json = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     } catch {
       return reject(c, 400, 'malformed_json');
     }
