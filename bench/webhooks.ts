@@ -63,7 +63,6 @@ async function runServer(kind: 'rapport' | 'bare'): Promise<void> {
       nudge: () => void nudges++,
       onInstalled: () => {},
       rescore: async () => {},
-      metrics: () => '',
     });
     fetchHandler = app.fetch;
     cleanup = async () => {

@@ -9,10 +9,12 @@ import { trainPortal } from './scoring/train.ts';
 import { churnDefinitionFor } from './scoring/churn-definition.ts';
 import { createApps } from './server/app.ts';
 import { listenHttp, type Listener } from './server/listen.ts';
+import { createMetricsRegistry } from './server/metrics.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
 import { createStore, type Store, REQUEST_BUSY_TIMEOUT_MS } from './store/index.ts';
 import { TokenUnreadableError } from './store/portals.ts';
 import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
+import { registerDaemonMetrics } from './sync/daemon-metrics.ts';
 import type { StreamProgress } from './sync/sync-stream.ts';
 
 /**
@@ -76,7 +78,9 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     throw e;
   }
   const connectors = new Map<string, CrmConnector & { stats?: () => { calls: number; rateLimited: number; retries: number } }>();
-  const scoringLatency = { count: 0, totalMs: 0 };
+  // one metrics registry for the process: the daemon's families here, the server's in createApps
+  const registry = createMetricsRegistry();
+  const daemonMetrics = registerDaemonMetrics(registry, { store, connectors: () => connectors });
 
   const daemon = createDaemon({
     store,
@@ -96,8 +100,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
         }
       }
       const r = await scoreContacts(store, portal, { contactIds: 'dirty', now: now(), logger });
-      scoringLatency.count++;
-      scoringLatency.totalMs += performance.now() - t0;
+      daemonMetrics.observeScoring((performance.now() - t0) / 1000);
       return r;
     },
     ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
@@ -207,41 +210,6 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const readyListeners: ((portal: string, backfill: Promise<void>) => void)[] = [];
   if (opts.onPortalReady !== undefined) readyListeners.push(opts.onPortalReady);
 
-  async function metrics(): Promise<string> {
-    const lines: string[] = [
-      '# HELP rapport_api_calls_total CRM API calls made, per portal',
-      '# TYPE rapport_api_calls_total counter',
-    ];
-    for (const [portal, c] of connectors) {
-      const s = c.stats?.();
-      if (s !== undefined) lines.push(`rapport_api_calls_total{portal="${portal}"} ${s.calls}`);
-    }
-    lines.push('# HELP rapport_api_429_total 429 answers received, per portal', '# TYPE rapport_api_429_total counter');
-    for (const [portal, c] of connectors) {
-      const s = c.stats?.();
-      if (s !== undefined) lines.push(`rapport_api_429_total{portal="${portal}"} ${s.rateLimited}`);
-    }
-    lines.push('# HELP rapport_sync_lag_seconds Seconds since each stream last committed a page', '# TYPE rapport_sync_lag_seconds gauge');
-    for (const portal of connectors.keys()) {
-      for (const c of await store.cursors.list(portal)) {
-        lines.push(`rapport_sync_lag_seconds{portal="${portal}",stream="${c.stream}"} ${((now() - c.updatedAt) / 1000).toFixed(1)}`);
-      }
-    }
-    lines.push('# HELP rapport_outbox_backlog Score updates waiting to be written', '# TYPE rapport_outbox_backlog gauge');
-    for (const portal of connectors.keys()) {
-      const s = await store.outbox.stats(portal);
-      lines.push(`rapport_outbox_backlog{portal="${portal}",status="pending"} ${s.pending}`);
-      lines.push(`rapport_outbox_backlog{portal="${portal}",status="parked"} ${s.parked}`);
-    }
-    lines.push(
-      '# HELP rapport_scoring_seconds Time spent scoring dirty contacts',
-      '# TYPE rapport_scoring_seconds summary',
-      `rapport_scoring_seconds_sum ${(scoringLatency.totalMs / 1000).toFixed(3)}`,
-      `rapport_scoring_seconds_count ${scoringLatency.count}`,
-    );
-    return lines.join('\n') + '\n';
-  }
-
   return {
     config,
     store,
@@ -301,7 +269,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
           const c = connectors.get(portal);
           if (c !== undefined) await daemon.nudge(portal, []);
         },
-        metrics,
+        metrics: registry,
         providers,
       });
       const limits = { requestTimeoutMs: config.server.requestTimeoutMs, maxConnections: config.server.maxConnections };

@@ -1,14 +1,15 @@
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { providerSettings, type Config } from '../config.ts';
-import type { FetchFn, NotificationStats } from '../connectors/provider.ts';
+import type { FetchFn } from '../connectors/provider.ts';
 import { defaultRegistry, type Registry } from '../connectors/registry.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Portal, Store } from '../store/index.ts';
 import { createCardRoutes } from './cards.ts';
-import { serverMetrics } from './metrics.ts';
+import { createMetricsRegistry, registerServerMetrics, renderMetrics } from './metrics.ts';
 import { createOAuthRoutes } from './oauth-routes.ts';
 import { operatorGuard } from './operator.ts';
 import { createPreviewRoutes } from './preview.ts';
@@ -29,23 +30,12 @@ export type AppDeps = {
   onInstalled(portal: string): void;
   /** for the card's "Rescore now" */
   rescore(portal: string, contactId: string): Promise<void>;
-  /** extra Prometheus lines from the daemon */
-  metrics(): Promise<string> | string;
+  /** the process's metrics registry (the daemon's families in it); a fresh one when omitted (tests) */
+  metrics?: MetricsRegistry;
   /** the CRMs (default: the product's) */
   providers?: Registry;
   /** for tests: the fetch used to call the CRMs' OAuth token endpoints */
   fetch?: FetchFn;
-};
-
-const sumStats = (all: readonly NotificationStats[]): NotificationStats => {
-  const out: NotificationStats = { deliveries: 0, events: 0, rejected: {}, outcomes: {} };
-  for (const s of all) {
-    out.deliveries += s.deliveries;
-    out.events += s.events;
-    for (const [k, v] of Object.entries(s.rejected)) out.rejected[k] = (out.rejected[k] ?? 0) + (v ?? 0);
-    for (const [k, v] of Object.entries(s.outcomes)) out.outcomes[k] = (out.outcomes[k] ?? 0) + (v ?? 0);
-  }
-  return out;
 };
 
 /** The public listener's app (what the CRMs and browsers on the internet reach); see createApps. */
@@ -84,7 +74,7 @@ export async function createApps(deps: AppDeps): Promise<{ app: Hono; operator: 
       logger: deps.logger,
     });
     app.all(`/webhooks/${p.name}`, (c) => receiver.handle(c));
-    return [receiver];
+    return [{ crm: p.name, stats: receiver.stats }];
   });
   app.route('/oauth', install.app);
   // the CRM card's API (requests signed by the CRM that shows the card) and the local preview page (loopback only)
@@ -117,16 +107,16 @@ export async function createApps(deps: AppDeps): Promise<{ app: Hono; operator: 
   };
   app.get('/healthz', healthz);
 
+  const registry = deps.metrics ?? createMetricsRegistry();
+  registerServerMetrics(registry, {
+    store: deps.store,
+    now: deps.now,
+    receivers: () => receivers.map((r) => ({ crm: r.crm, ...r.stats() })),
+    installs: () => Object.entries(install.installs()).map(([crm, n]) => ({ crm, ...n })),
+  });
   const metrics = async (c: Context) => {
-    let extra = '';
-    try {
-      extra = await deps.metrics();
-    } catch (e) {
-      log.warn({ err: (e as Error).message }, 'daemon metrics failed');
-    }
-    const installs = Object.values(install.installs()).reduce((a, b) => ({ ok: a.ok + b.ok, failed: a.failed + b.failed }), { ok: 0, failed: 0 });
-    const body = (await serverMetrics({ store: deps.store, now: deps.now(), webhooks: sumStats(receivers.map((r) => r.stats())), installs })) + extra;
-    return c.body(body.endsWith('\n') ? body : body + '\n', 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+    const { body, contentType } = await renderMetrics(registry);
+    return c.body(body, 200, { 'content-type': contentType, 'cache-control': 'no-store' });
   };
   // portal ids and traffic figures: public only to a Prometheus holding the token
   if (deps.config.metricsToken !== undefined) app.get('/metrics', bearerAuth({ token: deps.config.metricsToken }), metrics);

@@ -1,83 +1,134 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Store } from '../store/index.ts';
-import type { NotificationStats } from '../connectors/provider.ts';
 
 /**
- * Prometheus text exposition (format 0.0.4) of what the server can see: portals, sync lag,
- * outbox backlog, dirty contacts, webhook traffic and installs. The daemon appends its own
- * lines (API calls, 429s, scoring latency) through `deps.metrics()`.
+ * `/metrics` through prom-client (https://github.com/siimon/prom-client): ONE registry per
+ * process, its default process metrics, and gauges/counters that read their values when
+ * Prometheus scrapes (`collect`), so nothing here keeps a second copy of the store's numbers.
+ * prom-client refuses a second metric of the same name, so every family is declared once.
+ * The daemon registers its own families (API calls, scoring latency) in src/sync/daemon-metrics.ts.
  */
 
-type Sample = { labels?: Record<string, string>; value: number };
-type Family = { name: string; help: string; type: 'counter' | 'gauge'; samples: Sample[] };
+/** What a notification receiver has counted since start, under the provider's name. */
+export type ReceiverCounts = {
+  crm: string;
+  deliveries: number;
+  rejected: Partial<Record<string, number>>;
+  outcomes: Partial<Record<string, number>>;
+};
 
-const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** OAuth install callbacks of one provider. */
+export type InstallCounts = { crm: string; ok: number; failed: number };
 
-export function renderFamilies(families: readonly Family[]): string {
-  const out: string[] = [];
-  for (const f of families) {
-    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-    for (const s of f.samples) {
-      const labels = s.labels === undefined ? '' : `{${Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
-      out.push(`${f.name}${labels} ${Number.isFinite(s.value) ? s.value : 0}`);
-    }
-  }
-  return out.join('\n') + '\n';
+export type ServerMetricsSources = {
+  store: Pick<Store, 'portals' | 'outbox' | 'dirty' | 'cursors' | 'syncRuns'>;
+  now: () => number;
+  receivers: () => readonly ReceiverCounts[];
+  installs: () => readonly InstallCounts[];
+};
+
+export function createMetricsRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }
 
-export async function serverMetrics(o: {
-  store: Pick<Store, 'portals' | 'outbox' | 'dirty' | 'cursors' | 'syncRuns'>;
-  now: number;
-  webhooks: NotificationStats;
-  installs: { ok: number; failed: number };
-}): Promise<string> {
-  const portals = await o.store.portals.list();
-  const lag: Sample[] = [];
-  const backlog: Sample[] = [];
-  const parked: Sample[] = [];
-  const dirty: Sample[] = [];
-  const connected: Sample[] = [];
-  for (const p of portals) {
-    connected.push({ labels: { portal: p.portal }, value: p.status === 'connected' ? 1 : 0 });
-    const ob = await o.store.outbox.stats(p.portal);
-    backlog.push({ labels: { portal: p.portal }, value: ob.pending });
-    parked.push({ labels: { portal: p.portal }, value: ob.parked });
-    dirty.push({ labels: { portal: p.portal }, value: await o.store.dirty.count(p.portal) });
-    // lag = time since the stream was last known current: its last committed page or clean run
-    const last = new Map<string, number>();
-    for (const c of await o.store.cursors.list(p.portal)) last.set(c.stream, c.updatedAt);
-    for (const r of await o.store.syncRuns.latestPerStream(p.portal)) {
-      if (r.status === 'ok' && r.finishedAt !== null) last.set(r.stream, Math.max(last.get(r.stream) ?? 0, r.finishedAt));
-    }
-    for (const [stream, at] of last) lag.push({ labels: { portal: p.portal, stream }, value: Math.max(0, (o.now - at) / 1000) });
-  }
-  const w = o.webhooks;
-  return renderFamilies([
-    { name: 'rapport_portal_connected', help: 'Installed portals: 1 connected, 0 disconnected', type: 'gauge', samples: connected },
-    { name: 'rapport_sync_lag_seconds', help: 'Seconds since each stream was last synced', type: 'gauge', samples: lag },
-    { name: 'rapport_outbox_pending', help: 'Score writes waiting to be sent to the CRM', type: 'gauge', samples: backlog },
-    { name: 'rapport_outbox_parked', help: 'Score writes given up after retries (see rapport status)', type: 'gauge', samples: parked },
-    { name: 'rapport_dirty_contacts', help: 'Contacts waiting to be rescored', type: 'gauge', samples: dirty },
-    { name: 'rapport_webhook_deliveries_total', help: 'Webhook deliveries accepted', type: 'counter', samples: [{ labels: { crm: 'hubspot' }, value: w.deliveries }] },
-    {
-      name: 'rapport_webhook_rejections_total',
-      help: 'Webhook deliveries rejected, by reason',
-      type: 'counter',
-      samples: Object.entries(w.rejected).map(([reason, n]) => ({ labels: { crm: 'hubspot', reason }, value: n ?? 0 })),
+/** The Prometheus text exposition (format 0.0.4) of everything registered. */
+export async function renderMetrics(registry: Registry): Promise<{ body: string; contentType: string }> {
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}
+
+/**
+ * A counter whose value is read at scrape time from a running total kept elsewhere (the
+ * receiver's and the install routes' own counts): reset, then set each series to the total.
+ */
+function countedAtScrape<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => readonly { labels: Record<L, string>; value: number }[],
+): void {
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of read()) this.inc(s.labels, s.value);
     },
-    {
-      name: 'rapport_webhook_events_total',
-      help: 'Webhook events in accepted deliveries, by outcome',
-      type: 'counter',
-      samples: Object.entries(w.outcomes).map(([outcome, n]) => ({ labels: { crm: 'hubspot', outcome }, value: n ?? 0 })),
+  });
+}
+
+/** Portals, sync lag, outbox backlog, dirty contacts, webhook traffic and installs. */
+export function registerServerMetrics(registry: Registry, src: ServerMetricsSources): void {
+  const { store } = src;
+  new Gauge({
+    name: 'rapport_portal_connected',
+    help: 'Installed portals: 1 connected, 0 disconnected',
+    labelNames: ['portal', 'crm'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of await store.portals.list()) this.set({ portal: p.portal, crm: p.crm }, p.status === 'connected' ? 1 : 0);
     },
-    {
-      name: 'rapport_oauth_installs_total',
-      help: 'OAuth install callbacks, by result',
-      type: 'counter',
-      samples: [
-        { labels: { crm: 'hubspot', result: 'ok' }, value: o.installs.ok },
-        { labels: { crm: 'hubspot', result: 'failed' }, value: o.installs.failed },
-      ],
+  });
+  new Gauge({
+    name: 'rapport_sync_lag_seconds',
+    help: 'Seconds since each stream was last known current (its last committed page or clean run)',
+    labelNames: ['portal', 'crm', 'stream'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const now = src.now();
+      for (const p of await store.portals.list()) {
+        const last = new Map<string, number>();
+        for (const c of await store.cursors.list(p.portal)) last.set(c.stream, c.updatedAt);
+        for (const r of await store.syncRuns.latestPerStream(p.portal)) {
+          if (r.status === 'ok' && r.finishedAt !== null) last.set(r.stream, Math.max(last.get(r.stream) ?? 0, r.finishedAt));
+        }
+        for (const [stream, at] of last) this.set({ portal: p.portal, crm: p.crm, stream }, Math.max(0, (now - at) / 1000));
+      }
     },
-  ]);
+  });
+  new Gauge({
+    name: 'rapport_outbox_backlog',
+    help: 'Score writes in the outbox: pending (waiting to be sent) or parked (given up after retries, see rapport status)',
+    labelNames: ['portal', 'crm', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of await store.portals.list()) {
+        const s = await store.outbox.stats(p.portal);
+        this.set({ portal: p.portal, crm: p.crm, status: 'pending' }, s.pending);
+        this.set({ portal: p.portal, crm: p.crm, status: 'parked' }, s.parked);
+      }
+    },
+  });
+  new Gauge({
+    name: 'rapport_dirty_contacts',
+    help: 'Contacts waiting to be rescored',
+    labelNames: ['portal', 'crm'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of await store.portals.list()) this.set({ portal: p.portal, crm: p.crm }, await store.dirty.count(p.portal));
+    },
+  });
+  countedAtScrape(registry, 'rapport_webhook_deliveries_total', 'Webhook deliveries accepted', ['crm'], () =>
+    src.receivers().map((r) => ({ labels: { crm: r.crm }, value: r.deliveries })),
+  );
+  countedAtScrape(registry, 'rapport_webhook_rejections_total', 'Webhook deliveries rejected, by reason', ['crm', 'reason'], () =>
+    src.receivers().flatMap((r) => Object.entries(r.rejected).map(([reason, n]) => ({ labels: { crm: r.crm, reason }, value: n ?? 0 }))),
+  );
+  countedAtScrape(registry, 'rapport_webhook_events_total', 'Webhook events in accepted deliveries, by outcome', ['crm', 'outcome'], () =>
+    src.receivers().flatMap((r) => Object.entries(r.outcomes).map(([outcome, n]) => ({ labels: { crm: r.crm, outcome }, value: n ?? 0 }))),
+  );
+  countedAtScrape(registry, 'rapport_oauth_installs_total', 'OAuth install callbacks, by result', ['crm', 'result'], () =>
+    src.installs().flatMap((i) => [
+      { labels: { crm: i.crm, result: 'ok' }, value: i.ok },
+      { labels: { crm: i.crm, result: 'failed' }, value: i.failed },
+    ]),
+  );
 }

@@ -63,7 +63,7 @@ describe('public vs operator listener (issue 15 item 2)', () => {
     expect((await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${'x'.repeat(32)}` } })).status).toBe(401);
     const ok = await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${'m'.repeat(32)}` } });
     expect(ok.status).toBe(200);
-    expect(await ok.text()).toContain(`rapport_portal_connected{portal="${PORTAL_A}"}`);
+    expect(await ok.text()).toContain(`rapport_portal_connected{portal="${PORTAL_A}",crm="hubspot"}`);
   });
 
   it('the operator listener answers loopback names only (DNS rebinding)', async () => {

@@ -185,12 +185,12 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   async function handle(c: Context): Promise<Response> {
     if (c.req.method !== 'POST') return reject(c, 405, 'method');
     const refused = await signed(c as Context<SignedRequestEnv>, async () => {
-      c.res = accept(c as Context<SignedRequestEnv>);
+      c.res = await accept(c as Context<SignedRequestEnv>);
     });
     return refused ?? c.res;
   }
 
-  function accept(c: Context<SignedRequestEnv>): Response {
+  async function accept(c: Context<SignedRequestEnv>): Promise<Response> {
     let json: unknown;
     try {
       const raw = c.get('rawBody');

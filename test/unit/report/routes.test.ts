@@ -68,7 +68,6 @@ describe('GET /report', () => {
       nudge: () => {},
       onInstalled: () => {},
       rescore: async () => {},
-      metrics: () => '',
     });
     const publicUrl = await listen(app.fetch);
     expect((await fetch(`${publicUrl}/report?portal=${PORTAL}`)).status).toBe(404);

@@ -30,18 +30,17 @@ describe('healthz, metrics and mounted routes', () => {
     expect(await res.json()).toEqual({ ok: true, db: 'ok', portals: { connected: 1, disconnected: 0 } });
   });
 
-  it('metrics is Prometheus text with lag, backlog, dirty contacts and the daemon lines', async () => {
+  it('metrics is Prometheus text with lag, backlog and dirty contacts', async () => {
     const res = await fetch(`${h.operatorUrl}/metrics`);
     expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
     const text = await res.text();
     expect(text).toContain('# TYPE rapport_sync_lag_seconds gauge');
-    expect(text).toContain('rapport_sync_lag_seconds{portal="hubspot:1",stream="contacts"} 90');
-    expect(text).toContain('rapport_outbox_pending{portal="hubspot:1"} 2');
-    expect(text).toContain('rapport_dirty_contacts{portal="hubspot:1"} 1');
-    expect(text).toContain('rapport_daemon_up 1');
+    expect(text).toContain('rapport_sync_lag_seconds{portal="hubspot:1",crm="hubspot",stream="contacts"} 90');
+    expect(text).toContain('rapport_outbox_backlog{portal="hubspot:1",crm="hubspot",status="pending"} 2');
+    expect(text).toContain('rapport_dirty_contacts{portal="hubspot:1",crm="hubspot"} 1');
     // every sample line is "name{labels} number"
     for (const line of text.split('\n').filter((l) => l !== '' && !l.startsWith('#'))) {
-      expect(line).toMatch(/^[a-z_]+(\{[^}]*\})? -?[\d.e+-]+$/);
+      expect(line).toMatch(/^[a-z_0-9]+(\{[^}]*\})? (-?[\d.e+-]+|NaN)$/);
     }
   });
 
@@ -82,7 +81,7 @@ describe('encryption key', () => {
       await keyed.close();
       const store = createStore({ path });
       const config = loadConfig({ RAPPORT_DB: path }, join(dir.path, 'none.json'));
-      const deps = { store, config, logger: silentLogger, now: Date.now, nudge: () => {}, onInstalled: () => {}, rescore: async () => {}, metrics: () => '' };
+      const deps = { store, config, logger: silentLogger, now: Date.now, nudge: () => {}, onInstalled: () => {}, rescore: async () => {} };
       await expect(createApp(deps)).rejects.toThrow(ConfigError);
       await expect(createTokenManager({ store, config, now: Date.now })).rejects.toThrow(/RAPPORT_ENCRYPTION_KEY/);
       await store.close();

@@ -90,7 +90,6 @@ export async function startRapport(
     refresh: (portal, type, ids) => void refreshes.push({ portal, type, ids }),
     onInstalled: (portal) => void installed.push(portal),
     rescore: opts.rescore ?? (async () => {}),
-    metrics: () => '# daemon\nrapport_daemon_up 1\n',
     ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
   });
   return {

@@ -172,8 +172,8 @@ describe('OAuth install and tokens against the sandbox', () => {
     expect((await accessTokenInfo({ baseUrl: hs.baseUrl }, ok)).hubId).toBe(Number(other.slice('hubspot:'.length)));
 
     const metrics = await (await fetch(`${h.operatorUrl}/metrics`)).text();
-    expect(metrics).toContain(`rapport_portal_connected{portal="${revoked}"} 0`);
-    expect(metrics).toContain(`rapport_portal_connected{portal="${other}"} 1`);
+    expect(metrics).toContain(`rapport_portal_connected{portal="${revoked}",crm="hubspot"} 0`);
+    expect(metrics).toContain(`rapport_portal_connected{portal="${other}",crm="hubspot"} 1`);
     const health = (await (await fetch(`${h.url}/healthz`)).json()) as { ok: boolean; portals: { disconnected: number } };
     expect(health).toMatchObject({ ok: true, portals: { disconnected: 1 } });
 

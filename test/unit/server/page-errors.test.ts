@@ -34,7 +34,6 @@ async function start(): Promise<string> {
     nudge: () => {},
     onInstalled: () => {},
     rescore: async () => {},
-    metrics: () => '',
   });
   let server: ReturnType<typeof serve> | undefined;
   const info = await new Promise<AddressInfo>((resolve) => {
