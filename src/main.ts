@@ -4,9 +4,9 @@ import { defaultRegistry, type Registry } from './connectors/registry.ts';
 import type { CrmConnector, ObjectType } from './connectors/types.ts';
 import { CrmError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { scoreContacts } from './scoring/score-portal.ts';
-import { trainPortal } from './scoring/train.ts';
 import { churnDefinitionFor } from './scoring/churn-definition.ts';
+import { createPortalScoring } from './scoring/portal-scoring.ts';
+import { scoreContacts } from './scoring/score-portal.ts';
 import { createApps } from './server/app.ts';
 import { listenHttp, type Listener } from './server/listen.ts';
 import { createMetricsRegistry } from './server/metrics.ts';
@@ -16,6 +16,7 @@ import { TokenUnreadableError } from './store/portals.ts';
 import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
 import { registerDaemonMetrics } from './sync/daemon-metrics.ts';
 import type { StreamProgress } from './sync/sync-stream.ts';
+import { createUsageRecorder } from './sync/usage.ts';
 
 /**
  * The composition root: config → store → connectors → daemon → HTTP server. Everything else
@@ -62,9 +63,6 @@ export type RapportOptions = {
   providers?: Registry;
 };
 
-/** Models are retrained weekly: churn drifts slowly, and training reads the whole history. */
-const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
-
 export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
@@ -82,48 +80,25 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const registry = createMetricsRegistry();
   const daemonMetrics = registerDaemonMetrics(registry, { store, connectors: () => connectors });
 
+  const recordUsage = createUsageRecorder({ store, logger, counts: (portal) => connectors.get(portal)?.stats?.() });
   const daemon = createDaemon({
     store,
     logger,
     now,
     intervalMs: config.syncIntervalMs,
-    score: async (portal) => {
-      const t0 = performance.now();
-      // First pass over a portal (or a stale model): train on its own history before scoring,
-      // so the first scores written back already come from the portal's calibrated models.
-      const model = await store.models.latest(portal, 'churn');
-      if (model === undefined || now() - model.trainedAt > RETRAIN_AFTER_MS) {
-        try {
-          await trainPortal(store, portal, { now: now(), logger, churnDefinition: churnDefinitionFor(config.churn, portal) });
-        } catch (e) {
-          logger.warn({ portal, err: (e as Error).message }, 'training failed; scoring with the cold-start models');
-        }
-      }
-      const r = await scoreContacts(store, portal, { contactIds: 'dirty', now: now(), logger });
-      daemonMetrics.observeScoring((performance.now() - t0) / 1000);
-      return r;
-    },
+    score: createPortalScoring({
+      store,
+      logger,
+      now,
+      churnDefinition: (portal) => churnDefinitionFor(config.churn, portal),
+      observe: daemonMetrics.observeScoring,
+    }),
     ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
     onCycle: (summary) => {
       void recordUsage(summary.portal);
       opts.onCycle?.(summary);
     },
   });
-
-  // API usage per portal, persisted by minute for `rapport status` (usage against the limit).
-  const reported = new Map<string, { calls: number; rateLimited: number }>();
-  async function recordUsage(portal: string): Promise<void> {
-    const s = connectors.get(portal)?.stats?.();
-    if (s === undefined) return;
-    const before = reported.get(portal) ?? { calls: 0, rateLimited: 0 };
-    reported.set(portal, { calls: s.calls, rateLimited: s.rateLimited });
-    try {
-      await store.apiUsage.record(portal, s.calls - before.calls, s.rateLimited - before.rateLimited);
-    } catch (e) {
-      // bookkeeping for `rapport status`: a locked database costs one minute's figures, not the cycle
-      logger.warn({ portal, err: (e as Error).message }, 'recording API usage failed');
-    }
-  }
 
   const contextOf = (provider: CrmProvider): ProviderContext<unknown> => ({
     settings: providerSettings(config, provider),

@@ -5,18 +5,8 @@ import type { ContactScores } from '../store/scores.ts';
 import type { BandThresholds } from './bands.ts';
 import { saveScores } from './score-portal.ts';
 import type { WorkerJob, WorkerMessage } from './score-worker.ts';
-
-/**
- * The worker's module: from source (npm start, tests, benchmarks run TypeScript through tsx) it is
- * score-worker.ts and needs tsx's loader, whoever started this process; the build (dist/, what
- * production runs, without tsx installed) has plain score-worker.js beside this file.
- */
-function workerModule(): { url: URL; options: { execArgv?: string[] } } {
-  if (import.meta.url.endsWith('.ts')) {
-    return { url: new URL('./score-worker.ts', import.meta.url), options: { execArgv: ['--import', import.meta.resolve('tsx/esm')] } };
-  }
-  return { url: new URL('./score-worker.js', import.meta.url), options: {} };
-}
+import { workerModule } from '../work/worker-module.ts';
+import { yieldToEventLoop } from '../work/yield.ts';
 
 /**
  * Features + the four scores for every live contact of a portal, computed by `workers` threads
@@ -35,7 +25,7 @@ export async function scoreAllInParallel(
   // The last id of each share: worker i scores (ends[i-1], ends[i]].
   const ends = await store.contacts.shareEnds(portal, workers);
 
-  const worker = workerModule();
+  const worker = workerModule(import.meta.url, 'score-worker');
   const runs = ends.map(
     (through, i) =>
       new Promise<number>((resolve, reject) => {
@@ -61,6 +51,7 @@ export async function scoreAllInParallel(
           if (m.kind === 'batch') {
             saving = saving.then(async () => {
               if (failed) return;
+              await yieldToEventLoop(); // one batch per turn of the loop: requests get in between
               try {
                 await opts.onBatch?.(m.scores);
               } catch (e) {
@@ -88,7 +79,7 @@ export async function scoreAllInParallel(
 export async function rescoreAllInParallel(
   store: Pick<Store, 'location' | 'contacts' | 'now' | 'saveScores'>,
   portal: string,
-  opts: { now: number; workers?: number; bands?: BandThresholds },
+  opts: { now: number; workers?: number; bands?: BandThresholds; chunkSize?: number },
 ): Promise<{ scored: number; enqueued: number }> {
   const readAt = store.now();
   let enqueued = 0;

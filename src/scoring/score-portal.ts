@@ -8,6 +8,7 @@
  * timestamp alone is not worth an API call).
  */
 import type { Logger } from '../log.ts';
+import { yieldToEventLoop } from '../work/yield.ts';
 import type { Store } from '../store/index.ts';
 import type { ContactScores, Reason, ScoreValue } from '../store/scores.ts';
 import { DEFAULT_BANDS, healthBand, shownValue, type BandThresholds } from './bands.ts';
@@ -134,6 +135,7 @@ export async function scoreContacts(store: ScoringStore, portal: string, opts: S
     );
     scored += scores.length;
     enqueued += await saveScores(store, portal, scores, clearIds, readAt);
+    await yieldToEventLoop(); // a long pass on the serving thread lets requests in between chunks
   };
 
   if (opts.contactIds === 'all') {

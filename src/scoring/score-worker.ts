@@ -11,6 +11,7 @@ import type { BandThresholds } from './bands.ts';
 import { loadCompanies, READ_CHUNK, readContactChunks } from './features.ts';
 import { loadPortalModels } from './portal-models.ts';
 import { scoreOne } from './score-portal.ts';
+import { lowerThreadPriority } from '../work/yield.ts';
 
 export type WorkerJob = {
   location: StoreLocation;
@@ -31,6 +32,7 @@ export type WorkerMessage = { kind: 'batch'; scores: ContactScores[] } | { kind:
 const job = workerData as WorkerJob;
 const port = parentPort;
 if (port === null) throw new Error('score-worker must run as a worker thread');
+lowerThreadPriority();
 
 let inFlight = 0;
 let wake: (() => void) | undefined;

@@ -15,7 +15,7 @@
  * sample of at most `sampleSize` contacts (models of ~27 coefficients need far fewer rows).
  */
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
+import type { Store, StoredModel } from '../store/index.ts';
 import { fitBgNbd, bgNbdConditionalExpected, type BgNbdParams, type RfmSummary } from '../stats/bg-nbd.ts';
 import { fitGammaGamma } from '../stats/gamma-gamma.ts';
 import { fitLogistic } from '../stats/logistic.ts';
@@ -49,6 +49,13 @@ export type TrainOptions = {
 
 export type TrainResult = { version: string; metrics: Record<string, number> };
 
+/** What a training computed, before it is saved: plain data, so a worker thread can post it. */
+export type FittedModels = {
+  trainedAt: number;
+  models: Array<Omit<StoredModel, 'version' | 'trainedAt'>>;
+  metrics: Record<string, number>;
+};
+
 /** Below this many positives or negatives a model is not trained: the cold-start prior stays. */
 export const MIN_CLASS = 30;
 const MIN_BUYERS = 50;
@@ -76,7 +83,24 @@ export function hashUnit(id: string): number {
   return (h >>> 0) / 4294967296;
 }
 
+/** Fits and saves a portal's models (the CLI's `rapport train`; the daemon fits off-thread, src/scoring/portal-scoring.ts). */
 export async function trainPortal(store: Pick<Store, 'contacts' | 'records' | 'models'>, portal: string, opts: TrainOptions): Promise<TrainResult> {
+  return saveFitted(store, portal, await fitPortal(store, portal, opts), opts.logger);
+}
+
+/** Saves a training's models under a fresh version (the only write of a training). */
+export async function saveFitted(store: Pick<Store, 'models'>, portal: string, fitted: FittedModels, logger?: Logger): Promise<TrainResult> {
+  const version = await store.models.unusedVersion(portal, versionFor(fitted.trainedAt));
+  await store.models.saveAll(
+    portal,
+    fitted.models.map((m) => ({ ...m, version, trainedAt: fitted.trainedAt })),
+  );
+  logger?.info({ portal, version, contacts: fitted.metrics['contacts'], sampled: fitted.metrics['sampled'] }, 'models trained');
+  return { version, metrics: fitted.metrics };
+}
+
+/** Reads the portal's cache and fits every model; writes nothing. */
+export async function fitPortal(store: Pick<Store, 'contacts' | 'records'>, portal: string, opts: Omit<TrainOptions, 'logger'>): Promise<FittedModels> {
   const now = opts.now;
   const def = opts.churnDefinition ?? DEFAULT_CHURN_DEFINITION;
   const H = def.horizonDays * DAY_MS;
@@ -178,34 +202,28 @@ export async function trainPortal(store: Pick<Store, 'contacts' | 'records' | 'm
       ? (Object.fromEntries(CHANNELS.map((c) => [c, round(channelTotals[c] / channelSum)])) as Record<Channel, number>)
       : DEFAULT_CHANNEL_MIX;
 
-  const version = await store.models.unusedVersion(portal, versionFor(now));
-  const trainedAt = now;
-  await store.models.saveAll(portal, [
-    {
-      kind: 'churn',
-      version,
-      trainedAt,
-      params: { model: churnResult.model, definition: def },
-      metrics: pick(metrics, 'churn_'),
-    },
-    {
-      kind: 'service_need',
-      version,
-      trainedAt,
-      params: { model: serviceResult.model, channelMix },
-      metrics: pick(metrics, 'service_'),
-    },
-    { kind: 'loyalty', version, trainedAt, params: loyalty, metrics: { buyers: metrics['loyalty_buyers'] ?? 0 } },
-    {
-      kind: 'satisfaction',
-      version,
-      trainedAt,
-      params: { prior: satisfactionPrior },
-      metrics: { surveyed: surveyN, prior: metrics['satisfaction_prior'] ?? 0 },
-    },
-  ]);
-  opts.logger?.info({ portal, version, contacts: total, sampled: kept.length }, 'models trained');
-  return { version, metrics };
+  return {
+    trainedAt: now,
+    metrics,
+    models: [
+      {
+        kind: 'churn',
+        params: { model: churnResult.model, definition: def },
+        metrics: pick(metrics, 'churn_'),
+      },
+      {
+        kind: 'service_need',
+        params: { model: serviceResult.model, channelMix },
+        metrics: pick(metrics, 'service_'),
+      },
+      { kind: 'loyalty', params: loyalty, metrics: { buyers: metrics['loyalty_buyers'] ?? 0 } },
+      {
+        kind: 'satisfaction',
+        params: { prior: satisfactionPrior },
+        metrics: { surveyed: surveyN, prior: metrics['satisfaction_prior'] ?? 0 },
+      },
+    ],
+  };
 }
 
 
