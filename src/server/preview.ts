@@ -87,7 +87,7 @@ export async function bundlePreview(card: CardPreviewSource): Promise<string> {
  * The bundle the preview serves: the build's file when running the build (esbuild is a
  * devDependency, absent in production), else bundled now from the card's source (so edits show).
  */
-export async function loadPreviewBundle(opts: { card?: CardPreviewSource | undefined; runningBuild?: boolean; prebuilt?: string }): Promise<string> {
+export async function loadPreviewBundle(opts: { card?: CardPreviewSource | undefined; runningBuild?: boolean; prebuilt?: string } = {}): Promise<string> {
   const prebuilt = opts.prebuilt ?? PREBUILT_BUNDLE;
   if (opts.runningBuild ?? RUNNING_BUILD) {
     try {
