@@ -11,7 +11,7 @@ import type { BgNbdParams, RfmSummary } from '../stats/bg-nbd.ts';
 import type { ChurnDefinition, ChurnSignals } from './churn.ts';
 import { computeFeatures, DAY_MS, type CompanyContext, type ContactInput } from './features.ts';
 import type { DealData } from '../connectors/types.ts';
-import { rfmSummary, safePAlive } from './loyalty.ts';
+import { rfmSummary, tryPAlive } from './loyalty.ts';
 
 /**
  * What the data say after a cut-off: `explicit` when a churn signal the admin mapped fired (and
@@ -84,7 +84,8 @@ export function churnLabel(e: ChurnEvidence, bg: BgNbdParams, tauWeeks: number):
   if (!e.quiet) return 0;
   const s = e.atHorizon;
   if (s === null) return 1;
-  const A = safePAlive(bg, s);
+  const A = tryPAlive(bg, s);
+  if (A === null) return 1; // BG/NBD cannot weigh this history: the plain quiet indicator
   const p0 = Math.pow((bg.alpha + s.T) / (bg.alpha + s.T + tauWeeks), bg.r + s.x);
   const gone = 1 - A;
   const y = gone / (gone + A * p0);

@@ -100,5 +100,8 @@ export const scoreChurn: Scorer = ({ features: f, loyalty: l, row, models, bands
   const reasons = topReasons(logisticReasons(model, row, p, f, l), 4);
   const base = model.source === 'trained' ? 0.9 : 0.5;
   if (model.source === 'prior') reasons.push({ text: 'not enough history to train on: using the default model', impact: 0 });
-  return { score: { value: clamp(value), band: bandOf('churnRisk', value, bands), confidence: round3(base * f.dataQuality), reasons } };
+  // neutral purchase-pattern inputs (loyaltyInputs) are no evidence: half the confidence
+  const failed = l.purchaseModelFailed === true;
+  if (failed) reasons.push({ text: 'purchase pattern could not be modelled: left out of this estimate', impact: 0 });
+  return { score: { value: clamp(value), band: bandOf('churnRisk', value, bands), confidence: round3(base * (failed ? 0.5 : 1) * f.dataQuality), reasons } };
 };

@@ -48,24 +48,27 @@ export const DEFAULT_LOYALTY: LoyaltyParams = {
 const WEEK_DAYS = 7;
 
 /**
- * BG/NBD values that never throw: the ₂F₁ series refuses some (parameter, horizon) corners
- * with a RangeError, and a scorer must never crash on one contact; 0 is the safe reading.
+ * BG/NBD values, or null where the model cannot be evaluated: the ₂F₁ series refuses some
+ * (parameter, horizon) corners with a RangeError, and extreme histories overflow to NaN or ∞.
+ * A scorer must never crash on one contact, and must not read a failure as a fact: P(alive) = 0
+ * would be the strongest churn signal there is. Callers fall back to neutral values and say so
+ * (`purchaseModelFailed`), which lowers the confidence of the scores that use them.
  */
-export function safePAlive(params: BgNbdParams, s: RfmSummary): number {
+export function tryPAlive(params: BgNbdParams, s: RfmSummary): number | null {
   try {
     const v = bgNbdPAlive(params, s);
-    return Number.isFinite(v) ? v : 0;
+    return Number.isFinite(v) && v >= 0 && v <= 1 ? v : null;
   } catch {
-    return 0;
+    return null;
   }
 }
 
-export function safeExpected(params: BgNbdParams, weeks: number, s: RfmSummary): number {
+export function tryExpected(params: BgNbdParams, weeks: number, s: RfmSummary): number | null {
   try {
     const v = bgNbdConditionalExpected(params, weeks, s);
-    return Number.isFinite(v) ? v : 0;
+    return Number.isFinite(v) && v >= 0 ? v : null;
   } catch {
-    return 0;
+    return null;
   }
 }
 
@@ -80,8 +83,15 @@ export function rfmSummary(f: ContactFeatures): RfmSummary | null {
 export function loyaltyInputs(f: ContactFeatures, params: LoyaltyParams): LoyaltyInputs {
   const s = rfmSummary(f);
   if (s === null) return { pAlive: 0, expected90d: 0, pChurn90d: 0.5 };
-  const pAlive = safePAlive(params.bgNbd, s);
-  return { pAlive, expected90d: safeExpected(params.bgNbd, 90 / WEEK_DAYS, s), pChurn90d: bgNbdChurn(params.bgNbd, s, pAlive, 90 / WEEK_DAYS) };
+  const weeks = 90 / WEEK_DAYS;
+  const pAlive = tryPAlive(params.bgNbd, s);
+  const expected90d = tryExpected(params.bgNbd, weeks, s);
+  const pChurn90d = pAlive === null ? null : bgNbdChurn(params.bgNbd, s, pAlive, weeks);
+  if (pAlive === null || expected90d === null || pChurn90d === null) {
+    // neutral: even odds, and the account's typical buyer's pace (expectedRef is E[Y(52 w)])
+    return { pAlive: 0.5, expected90d: (params.expectedRef * weeks) / 52, pChurn90d: 0.5, purchaseModelFailed: true };
+  }
+  return { pAlive, expected90d, pChurn90d };
 }
 
 /**
@@ -91,12 +101,12 @@ export function loyaltyInputs(f: ContactFeatures, params: LoyaltyParams): Loyalt
  * posterior mean p̄ = a/(a+b+x). The churn model uses it as an input (it knows the purchase
  * rhythm; the logistic model adds tickets, tone and engagement).
  */
-export function bgNbdChurn(params: BgNbdParams, s: RfmSummary, pAlive: number, weeks: number): number {
+export function bgNbdChurn(params: BgNbdParams, s: RfmSummary, pAlive: number, weeks: number): number | null {
   const { r, alpha, a, b } = params;
   const pBar = a / (a + b + s.x);
   const survive = Math.pow(1 + (pBar * weeks) / (alpha + s.T), -(r + s.x));
   const v = 1 - pAlive * survive;
-  return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0.5;
+  return Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : null;
 }
 
 /** RFM cell "545": R reversed (recent = 5), each 1–5 by the stored quintile edges. */
@@ -122,13 +132,24 @@ export const scoreLoyalty: Scorer = ({ features: f, loyalty: inputs, models, ban
       extra: { clv: 0, pAlive: 0, expectedPurchases52w: 0, rfm: null },
     };
   }
+  const spend = f.amountCount > 0 ? conditionalExpectedSpend(params.gammaGamma, { x: f.amountCount, zbar: f.monetaryMean }) : conditionalExpectedSpend(params.gammaGamma, { x: 0, zbar: 0 });
+  const e52Modelled = inputs.purchaseModelFailed === true ? null : tryExpected(params.bgNbd, 52, s);
+  if (e52Modelled === null) {
+    // The purchase model cannot be evaluated for this history: a neutral score at half the
+    // confidence, no purchase-pattern reason (it would state what the model could not compute).
+    const value = 50;
+    const reasons: Reason[] = [{ text: 'purchase pattern could not be modelled: loyalty shown as neutral', impact: 0 }];
+    return {
+      score: { value, band: bandOf('loyalty', value, bands), confidence: round3(0.5 * (1 - Math.exp(-(s.x + 1) / 2)) * f.dataQuality), reasons },
+      extra: { clv: Math.round(spend * params.expectedRef * 100) / 100, pAlive: null, expectedPurchases52w: null, rfm: rfmCell(f, params.rfmEdges), purchaseModelFailed: true },
+    };
+  }
   const pAlive = inputs.pAlive;
-  const e52 = safeExpected(params.bgNbd, 52, s);
+  const e52 = e52Modelled;
   const eShare = e52 / (e52 + params.expectedRef);
   const value = 100 * (0.5 * pAlive + 0.5 * eShare);
   // CLV over the next year, undiscounted: E[M]·E[Y(52)] (customerLifetimeValue with d = 0
   // telescopes to this; one series evaluation instead of twelve keeps scoring fast).
-  const spend = f.amountCount > 0 ? conditionalExpectedSpend(params.gammaGamma, { x: f.amountCount, zbar: f.monetaryMean }) : conditionalExpectedSpend(params.gammaGamma, { x: 0, zbar: 0 });
   const clv = spend * e52;
   // Each reason reads in the direction it pushes (issue 11: "9 purchases in 714 days (−20.7)" read
   // as praise while it lowered the score). The expected value next year is an extra, not score points.

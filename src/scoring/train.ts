@@ -30,7 +30,7 @@ import {
 import { DEFAULT_CHURN_DEFINITION, PRIOR_CHURN, predictProbability, type ChurnDefinition, type ProbabilityModel } from './churn.ts';
 import { churnEvidence, churnLabel, type ChurnEvidence } from './churn-label.ts';
 import { CHANNELS, DAY_MS, computeFeatures, loadCompanies, outcomesBetween, readContactChunks, type Channel, type ContactFeatures } from './features.ts';
-import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, safeExpected, type LoyaltyParams } from './loyalty.ts';
+import { DEFAULT_LOYALTY, loyaltyInputs, rfmSummary, tryExpected, type LoyaltyParams } from './loyalty.ts';
 import { DEFAULT_SATISFACTION } from './satisfaction.ts';
 import { DEFAULT_CHANNEL_MIX, PRIOR_SERVICE, SERVICE_HORIZON_DAYS } from './service-need.ts';
 import { COLUMN_NAMES, churnSignVector, modelRow } from './vector.ts';
@@ -297,9 +297,9 @@ function fitLoyalty(fs: readonly ContactFeatures[], bgNbd: BgNbdParams): Loyalty
   const e52 = buyers
     .map((f) => {
       const s = rfmSummary(f);
-      return s === null ? 0 : safeExpected(bgNbd, 52, s);
+      return s === null ? 0 : tryExpected(bgNbd, 52, s);
     })
-    .filter(Number.isFinite)
+    .filter((v): v is number => v !== null) // a history the model cannot weigh says nothing of the typical pace
     .sort((a, b) => a - b);
   const ps = [0.2, 0.4, 0.6, 0.8];
   const sorted = (xs: number[]) => xs.sort((a, b) => a - b);

@@ -12,6 +12,8 @@ export type LoyaltyInputs = {
   pAlive: number;
   expected90d: number;
   pChurn90d: number;
+  /** BG/NBD could not be evaluated for this history: the values above are neutral, not evidence */
+  purchaseModelFailed?: true;
 };
 
 type Column = {
@@ -119,7 +121,7 @@ export const COLUMNS: readonly Column[] = [
   {
     name: 'P(alive)',
     get: (_f, l) => l.pAlive,
-    words: (f, _l, up) => (f.purchases === 0 ? null : up ? 'buying pattern suggests they may have stopped buying' : 'buying pattern suggests they are still buying'),
+    words: (f, l, up) => (f.purchases === 0 || l.purchaseModelFailed === true ? null : up ? 'buying pattern suggests they may have stopped buying' : 'buying pattern suggests they are still buying'),
   },
   {
     name: 'purchase-pattern churn',
@@ -127,12 +129,12 @@ export const COLUMNS: readonly Column[] = [
       const p = Math.min(1 - 1e-4, Math.max(1e-4, l.pChurn90d));
       return Math.log(p / (1 - p));
     },
-    words: (f, _l, up) => (f.purchases === 0 ? null : up ? 'buying pattern suggests they may stop buying soon' : 'buying pattern suggests they will keep buying'),
+    words: (f, l, up) => (f.purchases === 0 || l.purchaseModelFailed === true ? null : up ? 'buying pattern suggests they may stop buying soon' : 'buying pattern suggests they will keep buying'),
   },
   {
     name: 'expected purchases 90d',
     get: (_f, l) => log1p(l.expected90d),
-    words: (_f, l, _up, above) => `${above ? '' : 'only '}${l.expected90d.toFixed(1)} purchases expected in the next 90 days`,
+    words: (_f, l, _up, above) => (l.purchaseModelFailed === true ? null : `${above ? '' : 'only '}${l.expected90d.toFixed(1)} purchases expected in the next 90 days`),
   },
 ];
 
