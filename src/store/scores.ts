@@ -57,6 +57,10 @@ export function createScoresRepo(db: Db) {
   const addHistory = db.prepare<[string, string, number, number, number, number, number, string, string]>(`
     INSERT OR REPLACE INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  // what `save` compares against: the rounded values and band, not the stored detail (KBs of JSON)
+  const previous = db.prepare<[string, string], { satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string }>(
+    'SELECT satisfaction, loyalty, churn_risk, service_need, health FROM scores WHERE portal = ? AND contact_id = ?',
+  );
   const history = db.prepare<[string, string, number], { scored_at: number; satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string; model_version: string | null }>(
     'SELECT * FROM score_history WHERE portal = ? AND contact_id = ? AND scored_at >= ? ORDER BY scored_at',
   );
@@ -65,7 +69,7 @@ export function createScoresRepo(db: Db) {
   return {
     /** Saves the latest scores; appends a history row only when a rounded value or the band moved. */
     save(portal: string, s: ContactScores): { changed: boolean } {
-      const prev = current.get(portal, s.contactId);
+      const prev = previous.get(portal, s.contactId);
       const r = (x: number) => Math.round(x);
       const changed =
         prev === undefined ||
