@@ -1,7 +1,7 @@
 /**
  * `npm run bench:sandbox`: how fast the HubSpot sandbox serves list pages with its rate limits
  * off, as a ratio to what real HubSpot allows one account (110 requests / 10 s × 100 records per
- * page = 1,100 records/s, hubspot.md §2.1). The sandbox must never be the bottleneck of a sync
+ * page = 1,100 records/s, https://developers.hubspot.com/docs/api/usage-details). The sandbox must never be the bottleneck of a sync
  * benchmark, so the goal is ≥ 20×.
  *
  * Measured over real HTTP on 127.0.0.1 with the same request shape the connector uses

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:sync` — the HubSpot connector's backfill against the sandbox with HubSpot's
- * real limits ON (110 requests / 10 s per account, search 5 / s; hubspot.md §2.1). Prints each
+ * real limits ON (110 requests / 10 s per account, search 5 / s; https://developers.hubspot.com/docs/api/usage-details). Prints each
  * figure with its goal (issue 3 "Performance"):
  *
  * 1. backfill efficiency = records/s ÷ ceiling, ceiling = 11 requests/s × 100 records per page.
@@ -8,7 +8,7 @@
  *    steady ceiling; the burst-aware figure divides by the best any client could do for the same
  *    number of requests (110 per started 10 s window) instead.
  * 2. API calls per contact synced (with its company association) ÷ the minimum possible
- *    (one list call per 100 contacts: associations come inline, hubspot.md §1.4).
+ *    (one list call per 100 contacts: associations come inline, https://developers.hubspot.com/docs/guides/crm/using-object-apis).
  * 3. The naive approach side by side, on the same kind of account in the same run: the client's
  *    `getAll`, its built-in retry (`numberOfApiCallRetries: 6`) and one association call per
  *    contact. Printed: our wall time ÷ theirs.

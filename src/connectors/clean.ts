@@ -112,7 +112,7 @@ function withoutExtension(v: string): string {
   return v;
 }
 
-/** ISO-8601 or epoch-ms (HubSpot sends both, hubspot.md §1.3) → epoch ms; null when unparsable. */
+/** ISO-8601 or epoch-ms (HubSpot sends both, https://developers.hubspot.com/docs/guides/crm/using-object-apis) → epoch ms; null when unparsable. */
 export function parseTime(raw: string | null | undefined): number | null {
   if (raw === null || raw === undefined) return null;
   const v = raw.trim();

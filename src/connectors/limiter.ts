@@ -5,7 +5,7 @@ import { CrmError, DEFAULT_RETRY_POLICY, retryDecision } from '../errors.ts';
  * The ONE place that decides when a request is sent and when it is retried (ARCHITECTURE §4).
  *
  * Lanes are p-queue instances in strict sliding-window mode: no more than `limit` requests start
- * in ANY `intervalMs` period. HubSpot's ten-secondly limit is a rolling window (hubspot.md §2.1,
+ * in ANY `intervalMs` period. HubSpot's ten-secondly limit is a rolling window (https://developers.hubspot.com/docs/api/usage-details,
  * policy TEN_SECONDLY_ROLLING), so fixed windows would burst 2× at a boundary and earn 429s.
  * `marginMs` widens the window a little because the server counts arrivals, we count departures.
  */

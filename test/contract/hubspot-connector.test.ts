@@ -60,7 +60,7 @@ describe('hubspot connector on the sandbox', () => {
     const inc = await drain(connector, 'contacts', first.cursor);
     const ids = new Set(inc.records.map((r) => r.id));
     expect(ids.size).toBe(10_050);
-    // a plain offset search would have stopped at 10,000 (hubspot.md §1.6); we paged the timestamp by id
+    // a plain offset search would have stopped at 10,000 (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm); we paged the timestamp by id
     expect(inc.records.every((r) => r.updatedAt === bulkAt)).toBe(true);
     // the next pass starts after the bulk timestamp's run, not from the beginning again
     const again = await drain(connector, 'contacts', inc.cursor);

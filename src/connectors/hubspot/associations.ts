@@ -7,25 +7,25 @@ import { AssocBatchRead, type HsObject } from './schemas.ts';
 export type Link = { id: string; primary: boolean };
 export type AssocMap = Map<string, Associated>;
 
-/** v4 batch read takes at most 1,000 inputs (hubspot.md §1.7, changelog Feb 2025). */
+/** v4 batch read takes at most 1,000 inputs (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide, changelog Feb 2025). */
 const BATCH = 1_000;
 
 /**
  * HubSpot's "Primary" company association type per pair: contact→company 1, deal→company 5,
- * ticket→company 26 (hubspot.md §1.7, the client's AssociationTypes enum). Only with
+ * ticket→company 26 (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide, the client's AssociationTypes enum). Only with
  * `category: "HUBSPOT_DEFINED"`: user-defined labels have small portal-scoped typeIds that are
  * unique only within a pair, so a label on contact→company can well be typeId 5 or 26
  * (https://developers.hubspot.com/docs/api-reference/crm-associations-schema-v4/guide).
  */
 const PRIMARY_TYPE_ID: Partial<Record<ObjectType, number>> = { contacts: 1, deals: 5, tickets: 26 };
 
-/** v3's name for the primary company association, e.g. `contact_to_company` (hubspot.md §1.3). */
+/** v3's name for the primary company association, e.g. `contact_to_company` (https://developers.hubspot.com/docs/guides/crm/using-object-apis). */
 const PRIMARY_V3_NAME: Partial<Record<ObjectType, string>> = { contacts: 'contact_to_company', deals: 'deal_to_company', tickets: 'ticket_to_company' };
 
 type Inline = NonNullable<HsObject['associations']>;
 
 /**
- * Inline associations of a list result (keys are plural names, hubspot.md §1.3). HubSpot lists
+ * Inline associations of a list result (keys are plural names, https://developers.hubspot.com/docs/guides/crm/using-object-apis). HubSpot lists
  * one id once per type it has (primary, `…_unlabeled`, user labels); only the exact
  * HubSpot-defined primary name makes it the primary — never "any label".
  */
@@ -49,7 +49,7 @@ export const needsMore = (associations: Inline | undefined, toType: string): boo
   associations?.[toType]?.paging?.next?.after !== undefined;
 
 /**
- * All associations of `ids` to `toType`, following per-input paging (hubspot.md §1.7: resend the
+ * All associations of `ids` to `toType`, following per-input paging (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide: resend the
  * same id with `after`). Ids without associations may be absent, or reported in `errors` with
  * subCategory NO_ASSOCIATIONS_FOUND: both mean none. Any other error is a failure: reading it as
  * "none" would wipe the record's links, so the whole call fails (retryable, nothing written).

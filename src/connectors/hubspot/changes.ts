@@ -13,11 +13,11 @@ export type ChangesContext = {
   portal: () => Promise<string>;
   now: () => number;
   logger: Logger;
-  /** list page size, ≤ 100 (hubspot.md §1.4) */
+  /** list page size, ≤ 100 (https://developers.hubspot.com/docs/guides/crm/using-object-apis) */
   pageSize: number;
-  /** search page size, ≤ 200 (hubspot.md §1.6) */
+  /** search page size, ≤ 200 (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) */
   searchPageSize: number;
-  /** re-read from `since - lookbackMs` at the start of each incremental pass: search indexing lags (hubspot.md §1.6) */
+  /** re-read from `since - lookbackMs` at the start of each incremental pass: search indexing lags (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) */
   lookbackMs: number;
   /** how often the full re-list runs to pick up association changes (hubspot.md §6.3) */
   sweepEveryMs: number;
@@ -110,7 +110,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     // a finished same-timestamp run is not the end: records modified after it come next
     const more = full || next.afterId !== null || state.afterId !== null;
     if (!more) {
-      // End of the pass. Search indexing lags (hubspot.md §1.6), so the bookmark never passes
+      // End of the pass. Search indexing lags (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm), so the bookmark never passes
       // "now − lookback": the next pass re-reads only what changed in that recent window
       // (bookmark = min(max modified seen, pass start − lag), as tap-hubspot does, products.md C-1).
       next = { ...next, since: Math.max(passStart, Math.min(next.since, passNow - ctx.lookbackMs)) };
@@ -154,7 +154,7 @@ function modifiedOf(type: ObjectType, o: HsObject): number {
 
 /**
  * The list API does not say how many records there are; one search with `limit: 1` does
- * (`total`), on the search lane so it costs the ten-secondly budget nothing (hubspot.md §2.1).
+ * (`total`), on the search lane so it costs the ten-secondly budget nothing (https://developers.hubspot.com/docs/api/usage-details).
  * Best effort: a count that fails leaves the progress bar without a total, never fails the sync.
  */
 async function countLive(ctx: ChangesContext, type: ObjectType, signal: AbortSignal): Promise<number | undefined> {
@@ -187,7 +187,7 @@ async function listPage(ctx: ChangesContext, type: ObjectType, after: string | n
 
 async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, afterId: string | null, signal: AbortSignal) {
   const mod = modifiedProperty(type);
-  // One sort only is honoured (hubspot.md §1.6): by modified normally, by id inside a same-timestamp run.
+  // One sort only is honoured (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm): by modified normally, by id inside a same-timestamp run.
   const filters =
     afterId === null
       ? [{ propertyName: mod, operator: 'GTE', value: String(since) }]
@@ -249,7 +249,7 @@ export async function readRecords(ctx: ChangesContext, type: ObjectType, ids: re
 /**
  * Objects → records, fetching associations the call could not inline (v4 batch read, ≤1,000 ids a
  * call): all of them after a search, only capped inline lists after a list. A list result with no
- * `associations` key for a type simply has none (HubSpot leaves empty types out, hubspot.md §1.3).
+ * `associations` key for a type simply has none (HubSpot leaves empty types out, https://developers.hubspot.com/docs/guides/crm/using-object-apis).
  */
 async function toRecords(
   ctx: ChangesContext,

@@ -9,7 +9,7 @@ import { ErrorBody } from './schemas.ts';
  * Every HubSpot call goes through here: token → limiter lane → `client.apiRequest` → status and
  * body checked → zod. We use the client's `apiRequest` (its basePath, auth header, user agent)
  * rather than the generated models because the models silently drop unknown keys and turn
- * dates into Date objects (hubspot.md §1.3), so a malformed body could not be told apart from a
+ * dates into Date objects (https://developers.hubspot.com/docs/guides/crm/using-object-apis), so a malformed body could not be told apart from a
  * good one; here the raw JSON is parsed by our own schema and a mismatch is `bad_response`.
  *
  * The client's own retry and limiter stay OFF (`numberOfApiCallRetries: 0`, no
@@ -24,7 +24,7 @@ export type HubspotHttpOptions = {
   retry: { retries: number; baseMs: number; maxMs: number };
   timeoutMs: number;
   /**
-   * Learn the account's real limits from the first responses (hubspot.md §2.2): the ten-secondly
+   * Learn the account's real limits from the first responses (https://developers.hubspot.com/docs/api/usage-details): the ten-secondly
    * window from X-HubSpot-RateLimit-Max / -Interval-Milliseconds. Off when false (tests without limits).
    */
   learnLimits?: boolean;
@@ -49,7 +49,7 @@ export type HubspotHttp = {
 
 const CRM = 'hubspot' as const;
 
-/** HubSpot's secondly search window is one second (hubspot.md §2.3); the ten-secondly one we back off from exponentially. */
+/** HubSpot's secondly search window is one second (https://developers.hubspot.com/docs/api/usage-details); the ten-secondly one we back off from exponentially. */
 const POLICY_WAIT_MS: Record<string, number> = { SECONDLY: 1_000 };
 
 export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
@@ -69,7 +69,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     }
     const dailyRemaining = headers.get('x-hubspot-ratelimit-daily-remaining');
     if (dailyRemaining !== null && Number(dailyRemaining) <= 0) {
-      // the daily limit resets at midnight (account time zone, hubspot.md §2.2); UTC midnight is the safe side of most
+      // the daily limit resets at midnight (account time zone, https://developers.hubspot.com/docs/api/usage-details); UTC midnight is the safe side of most
       const midnight = Math.ceil((Date.now() + 1) / 86_400_000) * 86_400_000;
       if (dailyBlockedUntil < midnight) opts.logger.warn({ until: new Date(midnight).toISOString() }, 'hubspot: daily API limit used up; calls wait for the reset');
       dailyBlockedUntil = midnight;
@@ -174,7 +174,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
           },
         });
       } catch (e) {
-        // HubSpot support asks for the correlation id of a failed call (hubspot.md §2.2): log it with every failure
+        // HubSpot support asks for the correlation id of a failed call (https://developers.hubspot.com/docs/api/usage-details): log it with every failure
         if (e instanceof CrmError) {
           opts.logger.warn(
             { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
@@ -188,7 +188,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   };
 }
 
-/** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per hubspot.md §2.3–2.4). */
+/** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per https://developers.hubspot.com/docs/api/usage-details–2.4). */
 export function errorFromResponse(status: number, text: string, headers: Headers, what: string): CrmError {
   let body: ErrorBody = {};
   try {

@@ -18,7 +18,7 @@ export type HubspotConnectorOptions = {
   onUnauthorized?: () => Promise<string | null>;
   /** 'hubspot:<hubId>'; else learned by whoAmI() */
   portal?: string;
-  /** HubSpot OAuth apps: 110 / 10 s per account, search 5 / s (hubspot.md §2.1). `false` = no client-side limit (tests). */
+  /** HubSpot OAuth apps: 110 / 10 s per account, search 5 / s (https://developers.hubspot.com/docs/api/usage-details). `false` = no client-side limit (tests). */
   limits?: { per10s: number; searchPerSecond: number } | false;
   /** share one limiter between connectors of the same account (e.g. one per stream) */
   limiter?: Limiter;
@@ -69,7 +69,7 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     const signal = new AbortController().signal;
     const token = await opts.accessToken();
     try {
-      // OAuth tokens: token metadata carries hub_id (hubspot.md §4)
+      // OAuth tokens: token metadata carries hub_id (https://developers.hubspot.com/docs/api/oauth-quickstart-guide)
       const { body } = await http.request({
         method: 'GET',
         path: `/oauth/v1/access-tokens/${encodeURIComponent(token)}`,

@@ -28,7 +28,7 @@ import type {
 
 /**
  * What Rapport reads from HubSpot, as data (ARCHITECTURE §3: provider differences live in the
- * connector as data). Property names are HubSpot's real internal names (hubspot.md §1.9).
+ * connector as data). Property names are HubSpot's real internal names (https://developers.hubspot.com/docs/api/crm/properties).
  */
 
 /** Contacts filter on `lastmodifieddate`; everything else on `hs_lastmodifieddate` (hubspot.md §1.6, §6.2). */
@@ -232,7 +232,7 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
       const data: TicketData = {
         priority: priority === 'LOW' || priority === 'MEDIUM' || priority === 'HIGH' || priority === 'URGENT' ? priority : null,
         stage: text('hs_pipeline_stage'),
-        // default pipeline's closed stage is "4" (hubspot.md §1.9); closed_date is set on close
+        // default pipeline's closed stage is "4" (https://developers.hubspot.com/docs/api/crm/properties); closed_date is set on close
         isClosed: closedAt !== null || text('hs_pipeline_stage') === '4',
         createdAt,
         closedAt,

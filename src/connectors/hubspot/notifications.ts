@@ -7,7 +7,7 @@ import { ASSOCIATIONS } from './mapping.ts';
 import { hubspotSignature, type SignatureRejection, type SignedRequestEnv } from './signature.ts';
 
 /**
- * HubSpot webhook receiver (hubspot.md §3), the provider's `notifications`. A delivery is
+ * HubSpot webhook receiver (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide), the provider's `notifications`. A delivery is
  * verified over the RAW body by signature.ts (the same middleware as the card API's), parsed and
  * filtered, then acknowledged; right after the response, its events are deduplicated by event id
  * (persisted) and turned into nudges: the webhook never carries data into the cache
@@ -23,7 +23,7 @@ export const OWN_PROPERTY_PREFIX = 'rapport_';
 const id = z.number().int().nonnegative();
 
 /**
- * One event (hubspot.md §3.2; every example and capture has numeric ids). Unknown extra fields
+ * One event (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide; every example and capture has numeric ids). Unknown extra fields
  * pass through untouched (loose: HubSpot adds fields over time, and copying is slower).
  */
 export const hubspotEventSchema = z.looseObject({
@@ -48,7 +48,7 @@ export const hubspotEventSchema = z.looseObject({
 export type HubspotEvent = z.infer<typeof hubspotEventSchema>;
 export const hubspotDeliverySchema = z.array(hubspotEventSchema).min(1).max(1000);
 
-/** hubspot.md §1.1: objectTypeId of generic (`object.*`) events → our stream. */
+/** https://developers.hubspot.com/docs/guides/crm/using-object-apis: objectTypeId of generic (`object.*`) events → our stream. */
 const BY_TYPE_ID = new Map<string, ObjectType>(Object.entries({
   '0-1': 'contacts', '0-2': 'companies', '0-3': 'deals', '0-5': 'tickets',
   '0-48': 'calls', '0-49': 'emails', '0-47': 'meetings', '0-46': 'notes', '0-27': 'tasks',
@@ -64,7 +64,7 @@ const BY_NAME = new Map<string, ObjectType>(Object.entries({
 /**
  * Streams an event concerns; [] when it is none of ours (products, conversations, custom
  * objects). Association changes concern both sides: HubSpot does not bump lastmodified for
- * them (hubspot.md §1.7), so both streams are worth a look.
+ * them (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide), so both streams are worth a look.
  */
 export function streamsForEvent(e: HubspotEvent): ObjectType[] {
   const [prefix, action] = e.subscriptionType.split('.', 2);
@@ -102,7 +102,7 @@ export function streamsForEvent(e: HubspotEvent): ObjectType[] {
  * last-modified, so no search finds them (hubspot.md §6.3); the record that holds the link in
  * our cache (an engagement, deal, ticket or survey → its contacts; a contact, deal or ticket →
  * its primary company; a company → its contacts) is read again directly. HubSpot sends one event
- * per direction (hubspot.md §3.2), so each event names both ids; [] when it is not an association change.
+ * per direction (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide), so each event names both ids; [] when it is not an association change.
  */
 export function recordsForAssociationChange(e: HubspotEvent): Array<{ type: ObjectType; id: string }> {
   if (!e.subscriptionType.endsWith('.associationChange')) return [];

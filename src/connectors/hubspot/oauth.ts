@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CrmError } from '../../errors.ts';
 
 /**
- * HubSpot OAuth v1 over plain fetch (hubspot.md §4): authorize URL, code exchange, refresh and
+ * HubSpot OAuth v1 over plain fetch (https://developers.hubspot.com/docs/api/oauth-quickstart-guide): authorize URL, code exchange, refresh and
  * access-token metadata (the only way to learn the hub id: the api-client's token model drops
  * `hub_id`). Every response is zod-parsed; errors become `CrmError` and never carry a token.
  */
@@ -22,7 +22,7 @@ export type OAuthClient = {
 export type TokenSet = { accessToken: string; refreshToken: string; expiresInSec: number };
 export type AccessTokenInfo = { hubId: number; scopes: string[]; appId: number | null; expiresInSec: number | null };
 
-/** The real authorize page lives on app.hubspot.com, not on the API host (hubspot.md §4). */
+/** The real authorize page lives on app.hubspot.com, not on the API host (https://developers.hubspot.com/docs/api/oauth-quickstart-guide). */
 export const HUBSPOT_API_URL = 'https://api.hubapi.com';
 export const HUBSPOT_AUTHORIZE_URL = 'https://app.hubspot.com/oauth/authorize';
 
@@ -43,7 +43,7 @@ export function authorizeUrl(opts: {
   const u = new URL(authorizeEndpoint(opts.apiBaseUrl));
   u.searchParams.set('client_id', opts.clientId);
   u.searchParams.set('redirect_uri', opts.redirectUri);
-  // space-separated (hubspot.md §4); URLSearchParams encodes spaces as '+', which HubSpot accepts
+  // space-separated (https://developers.hubspot.com/docs/api/oauth-quickstart-guide); URLSearchParams encodes spaces as '+', which HubSpot accepts
   // like %20 in a query string
   u.searchParams.set('scope', opts.scopes.join(' '));
   if (opts.optionalScopes !== undefined && opts.optionalScopes.length > 0) {
@@ -67,7 +67,7 @@ const tokenInfoResponse = z.object({
   expires_in: z.coerce.number().int().optional(),
 });
 
-// Error layout is unconfirmed (hubspot.md §4): HubSpot has been seen with {status, message} and
+// Error layout is unconfirmed (https://developers.hubspot.com/docs/api/oauth-quickstart-guide): HubSpot has been seen with {status, message} and
 // OAuth-standard {error, error_description}; read both, keep only the code.
 const errorBody = z
   .object({
@@ -130,7 +130,7 @@ const form = (fields: Record<string, string>): RequestInit => ({
   body: new URLSearchParams(fields).toString(),
 });
 
-/** `POST /oauth/v1/token` grant_type=authorization_code (hubspot.md §4). */
+/** `POST /oauth/v1/token` grant_type=authorization_code (https://developers.hubspot.com/docs/api/oauth-quickstart-guide). */
 export async function exchangeCode(client: OAuthClient, opts: { code: string; redirectUri: string }): Promise<TokenSet> {
   const body = await call(
     client,

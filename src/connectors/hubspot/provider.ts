@@ -8,12 +8,12 @@ import { createHubspotWebhookHandler } from './notifications.ts';
 import { accessTokenInfo, authorizeUrl, exchangeCode, refreshTokens, revokeRefreshToken } from './oauth.ts';
 
 /**
- * HubSpot as a provider (ARCHITECTURE.md §3): public-app OAuth (hubspot.md §4), a private-app
+ * HubSpot as a provider (ARCHITECTURE.md §3): public-app OAuth (https://developers.hubspot.com/docs/api/oauth-quickstart-guide), a private-app
  * token as a static connection, webhooks and signed card requests, and properties the app
  * creates itself (so provisioning runs on every connect).
  */
 
-/** Required scopes (hubspot.md §4 "Scopes this daemon needs"). */
+/** Required scopes (https://developers.hubspot.com/docs/api/oauth-quickstart-guide "Scopes this daemon needs"). */
 export const HUBSPOT_SCOPES = [
   'oauth',
   'crm.objects.contacts.read',
@@ -79,7 +79,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
     async exchange(s, p) {
       const c = { ...client(s), ...(p.fetch ? { fetch: p.fetch } : {}) };
       const tokens = await exchangeCode(c, { code: p.code, redirectUri: p.redirectUri });
-      // the token answer does not name the account: its metadata does (hubspot.md §4)
+      // the token answer does not name the account: its metadata does (https://developers.hubspot.com/docs/api/oauth-quickstart-guide)
       const info = await accessTokenInfo(c, tokens.accessToken);
       if (s.appId !== undefined && info.appId !== null && String(info.appId) !== s.appId) {
         return { ok: false, message: 'The token was issued to another app than the one this Rapport is configured for.' };
@@ -91,7 +91,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
       };
     },
     async refresh(s, p) {
-      // refresh by `expires_in`, ahead of expiry, not on 401 (hubspot.md §4); HubSpot answers a new refresh token
+      // refresh by `expires_in`, ahead of expiry, not on 401 (https://developers.hubspot.com/docs/api/oauth-quickstart-guide); HubSpot answers a new refresh token
       const fresh = await refreshTokens({ ...client(s, p.installation.baseUrl), ...(p.fetch ? { fetch: p.fetch } : {}) }, p.refreshToken);
       return { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken, expiresAt: p.now + fresh.expiresInSec * 1000 };
     },
@@ -119,7 +119,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
    * Idempotent (2 reads when already there).
    */
   provisionOnConnect: true,
-  /** webhooks (hubspot.md §3), signed with the app's client secret */
+  /** webhooks (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide), signed with the app's client secret */
   notifications: {
     create: (s, deps) => createHubspotWebhookHandler({ ...deps, clientSecret: s.clientSecret, appId: s.appId, legacySignatures: s.legacySignatures }),
   },

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Wire shapes we rely on (hubspot.md §1.3–1.8). Only the fields we read are required; the rest
+ * Wire shapes we rely on (https://developers.hubspot.com/docs/guides/crm/using-object-apis–1.8). Only the fields we read are required; the rest
  * pass through, so a HubSpot addition never breaks us but a missing `id` or `results` does.
  */
 
@@ -28,7 +28,7 @@ const NextPage = z.object({ next: z.object({ after: z.string().min(1) }).optiona
 
 export const ListPage = z.object({ results: z.array(HsObject), paging: NextPage });
 export const SearchPage = z.object({ total: z.number().optional(), results: z.array(HsObject), paging: NextPage });
-/** v3 batch read: 200, or 207 with the missing ids in `errors` (hubspot.md §1.5). */
+/** v3 batch read: 200, or 207 with the missing ids in `errors` (https://developers.hubspot.com/docs/guides/crm/using-object-apis). */
 export const BatchRead = z.object({ results: z.array(HsObject) });
 
 export const AssocBatchRead = z.object({
@@ -82,7 +82,7 @@ export const AccountInfo = z.object({ portalId: z.number() });
 
 export const Empty = z.unknown();
 
-/** Error replies: every field optional (hubspot.md §2.4 "all fields optional in practice"). */
+/** Error replies: every field optional (https://developers.hubspot.com/docs/api-reference/error-handling "all fields optional in practice"). */
 export const ErrorBody = z.object({
   message: z.string().optional(),
   correlationId: z.string().optional(),

@@ -1,7 +1,7 @@
 /**
  * HubSpot request signatures: the ONE verifier for everything HubSpot calls (the webhook receiver,
  * notifications.ts, and the card API through card-auth.ts), as a hono middleware.
- * https://developers.hubspot.com/docs/api/webhooks/validating-requests (hubspot.md §3.1).
+ * https://developers.hubspot.com/docs/api/webhooks/validating-requests (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation).
  *
  * Order, cheapest first, so that an unsigned or stale request never gets its upload read:
  * secret configured → signature and timestamp headers well-formed and fresh → body read once,
@@ -13,7 +13,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit as honoBodyLimit } from 'hono/body-limit';
 
-/** hubspot.md §3.1 step 1: reject timestamps older than 5 minutes. */
+/** https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation step 1: reject timestamps older than 5 minutes. */
 export const SIGNATURE_WINDOW_MS = 5 * 60_000;
 /**
  * The largest body read: HubSpot's webhook batches are at most 100 events, and its proxied card
@@ -25,7 +25,7 @@ export const SIGNED_BODY_LIMIT = 1024 * 1024;
 const MAX_SIGNATURE_LENGTH = 200;
 
 /**
- * hubspot.md §3.1 step 2: HubSpot signs the URI with exactly these escapes decoded (and no
+ * https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation step 2: HubSpot signs the URI with exactly these escapes decoded (and no
  * others), so `%20` stays `%20` while `%3A` becomes `:`.
  */
 const V3_DECODE: Record<string, string> = {
@@ -38,7 +38,7 @@ export function decodeSignedUri(uri: string): string {
 
 const bytes = (s: string | Uint8Array): Buffer => (typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s.buffer, s.byteOffset, s.byteLength));
 
-/** v3: base64(HMAC-SHA256(secret, method + uri + body + timestamp)) (hubspot.md §3.1). */
+/** v3: base64(HMAC-SHA256(secret, method + uri + body + timestamp)) (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation). */
 export function signV3(o: { clientSecret: string; method: string; uri: string; body: string | Uint8Array; timestamp: string | number }): string {
   return createHmac('sha256', o.clientSecret)
     .update(bytes(o.method + decodeSignedUri(o.uri)))
@@ -47,12 +47,12 @@ export function signV3(o: { clientSecret: string; method: string; uri: string; b
     .digest('base64');
 }
 
-/** v1: hex(SHA-256(secret + body)) (hubspot.md §3.1). */
+/** v1: hex(SHA-256(secret + body)) (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation). */
 export function signV1(o: { clientSecret: string; body: string | Uint8Array }): string {
   return createHash('sha256').update(bytes(o.clientSecret)).update(bytes(o.body)).digest('hex');
 }
 
-/** v2: hex(SHA-256(secret + method + uri + body)) (hubspot.md §3.1; workflow actions, legacy cards). */
+/** v2: hex(SHA-256(secret + method + uri + body)) (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation; workflow actions, legacy cards). */
 export function signV2(o: { clientSecret: string; method: string; uri: string; body: string | Uint8Array }): string {
   return createHash('sha256').update(bytes(o.clientSecret + o.method + o.uri)).update(bytes(o.body)).digest('hex');
 }

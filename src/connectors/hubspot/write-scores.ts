@@ -5,12 +5,12 @@ import type { HubspotHttp } from './http.ts';
 import { PROPERTY_OF } from './provision.ts';
 import { BatchUpdate } from './schemas.ts';
 
-/** HubSpot batch endpoints take at most 100 inputs (hubspot.md §1.5). */
+/** HubSpot batch endpoints take at most 100 inputs (https://developers.hubspot.com/docs/guides/crm/using-object-apis). */
 const BATCH = 100;
 
 
 /**
- * Batch-updates contacts 100 at a time. A 207 resolves with per-record errors (hubspot.md §1.5,
+ * Batch-updates contacts 100 at a time. A 207 resolves with per-record errors (https://developers.hubspot.com/docs/guides/crm/using-object-apis,
  * §6.11). HubSpot may instead refuse a whole batch (400/404) for a few bad ids — missing, merged,
  * deleted (not documented which, so both are handled): the bad inputs are isolated, from the
  * error's `context.ids` when it names them, else by splitting the batch in halves, and the rest
@@ -20,7 +20,7 @@ const BATCH = 100;
 export async function writeScoresHubspot(http: HubspotHttp, updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
   const out: WriteResult[] = [];
   // `objectWriteTraceId` makes HubSpot report a bad value per input in a 207 instead of failing
-  // the whole batch with 400 (hubspot.md §1.5 example); we trace by contact id.
+  // the whole batch with 400 (https://developers.hubspot.com/docs/guides/crm/using-object-apis example); we trace by contact id.
   const byId = new Map<string, Input>();
   for (const u of updates) {
     const unknown = Object.keys(u.properties).filter((k) => asScoreField(k) === undefined);

@@ -1,6 +1,6 @@
 /**
  * Turns customers (customer.ts) into HubSpot-shaped records and associations: the real property
- * names of hubspot.md §1.9, every value a string as on HubSpot's wire, every event at or before
+ * names of https://developers.hubspot.com/docs/api/crm/properties, every value a string as on HubSpot's wire, every event at or before
  * `now`. Inbound activity (purchases, replies, tickets, survey answers) stops when the customer
  * drops out; reps keep reaching out to dead customers, as they do.
  */
@@ -36,10 +36,10 @@ import {
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 
-/** Primary association type ids (association-types.ts, hubspot.md §1.7): HubSpot returns them next to the unlabeled one. */
+/** Primary association type ids (association-types.ts, https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide): HubSpot returns them next to the unlabeled one. */
 const PRIMARY = { contactCompany: 1, dealCompany: 5, ticketCompany: 26 } as const;
 
-/** hubspot.md §1.9: call disposition GUIDs. */
+/** https://developers.hubspot.com/docs/api/crm/properties: call disposition GUIDs. */
 const DISPOSITION = {
   connected: 'f240bbac-87c9-4f6e-bf70-924b57d47db7',
   noAnswer: '73a0d17f-1163-4015-bdd5-ec830791da20',
@@ -48,7 +48,7 @@ const DISPOSITION = {
 } as const;
 
 const OPEN_DEAL_STAGES = ['appointmentscheduled', 'qualifiedtobuy', 'presentationscheduled', 'decisionmakerboughtin', 'contractsent'] as const;
-/** Ticket pipeline "0": stages 1 new, 2 waiting on contact, 3 waiting on us, 4 closed (hubspot.md §1.9). */
+/** Ticket pipeline "0": stages 1 new, 2 waiting on contact, 3 waiting on us, 4 closed (https://developers.hubspot.com/docs/api/crm/properties). */
 export const TICKET_CLOSED_STAGE = '4';
 const OPEN_TICKET_STAGES = ['1', '2', '3'] as const;
 const TICKET_SOURCES = { calls: 'PHONE', emails: 'EMAIL', meetings: 'CHAT', tickets: 'FORM' } as const;

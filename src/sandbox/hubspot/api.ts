@@ -33,7 +33,7 @@ export type ApiEnv = { Variables: { hubId: number; scopes: readonly string[] } }
 export const LIST_MAX_LIMIT = 100;
 export const BATCH_MAX_INPUTS = 100;
 export const ASSOCIATION_BATCH_MAX_INPUTS = 1_000;
-/** Page size of one from-object's associations in v4 (the single-record GET's documented default, hubspot.md §1.7). */
+/** Page size of one from-object's associations in v4 (the single-record GET's documented default, https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide). */
 export const ASSOCIATION_PAGE_SIZE = 500;
 /**
  * Associations embedded in a v3 list or read are capped at 100 ids per type and record, with a
@@ -50,7 +50,7 @@ export type ApiBehaviour = {
   /**
    * How batch update answers ids it cannot update (missing, archived or merged away). HubSpot's
    * behaviour is not documented and reports differ, so the sandbox can do each:
-   * `multi-status` 207 with per-input errors (the spec's BatchResponse…WithErrors, hubspot.md §1.5);
+   * `multi-status` 207 with per-input errors (the spec's BatchResponse…WithErrors, https://developers.hubspot.com/docs/guides/crm/using-object-apis);
    * `reject-naming` the whole batch fails 400 naming the ids in `context.ids`, nothing written;
    * `reject-silent` the whole batch fails 404 without naming them, nothing written.
    */
@@ -160,7 +160,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
           return info === undefined ? [] : [{ id: String(r.toId), type: v3AssociationTypeName(info) }];
         }),
       );
-      // HubSpot leaves out object types with no associations (hubspot.md §1.3)
+      // HubSpot leaves out object types with no associations (https://developers.hubspot.com/docs/guides/crm/using-object-apis)
       if (results.length === 0) continue;
       const collection: Record<string, unknown> = { results };
       const last = page.at(-1);
@@ -267,7 +267,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       else results.push(simplePublicObject(obj, selectProperties(type, obj.properties, body.properties)));
     }
     if (missing.length === 0) return jsonResponse(200, { status: 'COMPLETE', results, ...batchTimes(startedAt) });
-    // hubspot.md §1.5: missing ids → 207 with an OBJECT_NOT_FOUND error listing them (text UNCONFIRMED)
+    // https://developers.hubspot.com/docs/guides/crm/using-object-apis: missing ids → 207 with an OBJECT_NOT_FOUND error listing them (text UNCONFIRMED)
     const errors = [
       {
         status: 'error',
@@ -308,7 +308,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       else if (obj === undefined) missing.push(input.id);
       else valid.push({ id: obj.id, properties: props });
     }
-    // A bad value fails the whole request with 400 (observed for batch update, hubspot.md §2.4);
+    // A bad value fails the whole request with 400 (observed for batch update, https://developers.hubspot.com/docs/api-reference/error-handling);
     // with objectWriteTraceId HubSpot reports it per input in a 207 instead (§1.5 example).
     const untraced = invalid.filter((i) => i.traceId === undefined);
     if (untraced.length > 0) return propertyValuesInvalid(untraced.flatMap((i) => i.problems), String(hubId));
@@ -339,7 +339,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     return jsonResponse(207, { status: 'COMPLETE', results, numErrors: errors.length, errors, ...batchTimes(startedAt) });
   });
 
-  /** Validates written values against the portal's definitions (hubspot.md §2.4). */
+  /** Validates written values against the portal's definitions (https://developers.hubspot.com/docs/api-reference/error-handling). */
   const checkProperties = (hubId: number, type: HubspotObjectType, input: Record<string, string | number | boolean | null>) => {
     const problems: PropertyProblem[] = [];
     const props: Record<string, string | null> = {};
@@ -492,7 +492,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
         continue;
       }
       const page = rows.slice(0, ASSOCIATION_PAGE_SIZE);
-      // toObjectId is a JSON number in HubSpot's replies (hubspot.md §1.7)
+      // toObjectId is a JSON number in HubSpot's replies (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide)
       const result: Record<string, unknown> = {
         from: { id: input.id },
         to: page.map((r) => ({ toObjectId: r.toId, associationTypes: associationTypes(fromType, toType, r.typeIds) })),
@@ -556,7 +556,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     if (body instanceof Response) return body;
     const hubId = c.get('hubId');
     if (properties.groups(hubId, type).some((g) => g.name === body.name)) {
-      // 409 per hubspot.md §1.8 (text UNCONFIRMED)
+      // 409 per https://developers.hubspot.com/docs/api/crm/properties (text UNCONFIRMED)
       return hubspotError(409, { message: `A property group named '${body.name}' already exists.`, category: 'OBJECT_ALREADY_EXISTS', context: { name: [body.name] } });
     }
     const group = { name: body.name, label: body.label, displayOrder: body.displayOrder ?? -1, archived: false };
@@ -590,7 +590,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
   api.post('/crm/v3/properties/:type', async (c) => {
     const type = propertyType(c, 'write');
     if (type instanceof Response) return type;
-    // "Feedback-submission properties cannot be created via API" (hubspot.md §1.8)
+    // "Feedback-submission properties cannot be created via API" (https://developers.hubspot.com/docs/api/crm/properties)
     if (isReadOnlyType(type)) return validationError(`Properties of ${type} cannot be created through the API.`);
     const body = await readBody(c, PropertyCreateSchema);
     if (body instanceof Response) return body;
@@ -605,7 +605,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       return validationError(`Property group ${body.groupName} does not exist.`);
     }
     if (properties.definition(hubId, type, body.name) !== undefined) {
-      // 409 per hubspot.md §1.8 (text UNCONFIRMED)
+      // 409 per https://developers.hubspot.com/docs/api/crm/properties (text UNCONFIRMED)
       return hubspotError(409, { message: `Property named '${body.name}' already exists.`, category: 'OBJECT_ALREADY_EXISTS', context: { name: [body.name] } });
     }
     const at = clock.now();

@@ -1,7 +1,7 @@
 import { HUBSPOT_OBJECT_TYPES, type HubspotObjectType } from '../model.ts';
 
 /**
- * HubSpot-defined association type ids (hubspot.md §1.7, from the client's AssociationTypes enum).
+ * HubSpot-defined association type ids (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide, from the client's AssociationTypes enum).
  * Each entry: from, to, unlabeled id, reverse unlabeled id, and the primary pair when one exists.
  */
 type PairSpec = readonly [HubspotObjectType, HubspotObjectType, number, number, (readonly [number, number])?];
@@ -121,7 +121,7 @@ export const associationTypeInfo = (from: HubspotObjectType, to: HubspotObjectTy
 export const defaultAssociationTypeId = (from: HubspotObjectType, to: HubspotObjectType): number | undefined =>
   unlabeledByPair.get(key(from, to));
 
-/** v4 label: "Primary" for primary types, the user's label, null for unlabeled (hubspot.md §1.7 example). */
+/** v4 label: "Primary" for primary types, the user's label, null for unlabeled (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide example). */
 export const associationLabel = (info: AssociationTypeInfo): string | null => info.label;
 
 /**

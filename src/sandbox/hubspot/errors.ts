@@ -1,7 +1,7 @@
 import { CORRELATION_HEADER, jsonResponse, newCorrelationId } from './responses.ts';
 
 /**
- * HubSpot's error replies. Shapes follow hubspot.md §2.3–2.4; message texts marked UNCONFIRMED
+ * HubSpot's error replies. Shapes follow https://developers.hubspot.com/docs/api/usage-details–2.4; message texts marked UNCONFIRMED
  * there are our best guess and are kept in this one file so they are easy to correct.
  */
 export type HubspotErrorInit = {
@@ -38,7 +38,7 @@ export const notImplemented = (method: string, path: string): Response =>
     extra: { method, path },
   });
 
-/** hubspot.md §2.4: message prefix and the `x-hubspot-auth-failure` header are observed. */
+/** https://developers.hubspot.com/docs/api-reference/error-handling: message prefix and the `x-hubspot-auth-failure` header are observed. */
 export const invalidAuthentication = (): Response =>
   hubspotError(
     401,
@@ -50,7 +50,7 @@ export const invalidAuthentication = (): Response =>
     { 'x-hubspot-auth-failure': '401 Unauthorized' },
   );
 
-/** hubspot.md §2.4, body observed in airbytehq/airbyte#74726. */
+/** https://developers.hubspot.com/docs/api-reference/error-handling, body observed in airbytehq/airbyte#74726. */
 export const expiredAuthentication = (expiredAgoMs: number, expiredAt: number): Response =>
   hubspotError(
     401,
@@ -62,7 +62,7 @@ export const expiredAuthentication = (expiredAgoMs: number, expiredAt: number): 
     { 'x-hubspot-auth-failure': '401 Unauthorized' },
   );
 
-/** hubspot.md §2.4, body observed in HubSpot/hubspot-api-nodejs#268. */
+/** https://developers.hubspot.com/docs/api-reference/error-handling, body observed in HubSpot/hubspot-api-nodejs#268. */
 export const missingScopes = (requiredScopes: readonly string[]): Response =>
   hubspotError(403, {
     message:
@@ -91,7 +91,7 @@ export function rateLimited(policy: RateLimitPolicy, groupName: string, headers:
   return jsonResponse(429, body, { [CORRELATION_HEADER]: correlationId, ...headers });
 }
 
-/** hubspot.md §2.4: text UNCONFIRMED (the probe body used there). */
+/** https://developers.hubspot.com/docs/api-reference/error-handling: text UNCONFIRMED (the probe body used there). */
 export const objectNotFound = (id: string): Response =>
   hubspotError(404, {
     message: 'Object not found.  objectId are usually numeric.',
@@ -101,7 +101,7 @@ export const objectNotFound = (id: string): Response =>
 
 export const conflict = (message: string): Response => hubspotError(409, { message, category: 'CONFLICT' });
 
-/** One failed property value, in the JSON HubSpot embeds in its message (hubspot.md §2.4). */
+/** One failed property value, in the JSON HubSpot embeds in its message (https://developers.hubspot.com/docs/api-reference/error-handling). */
 export type PropertyProblem = {
   name: string;
   /** INVALID_OPTION, INVALID_INTEGER, INVALID_DATE, PROPERTY_DOESNT_EXIST, READ_ONLY_VALUE, … */

@@ -43,7 +43,7 @@ export type HubspotSandboxOptions = {
   batchUpdateMissing?: BatchUpdateMissingMode;
   /**
    * How far the search index trails writes, ms (default 3,000: HubSpot's "a few moments",
-   * hubspot.md §1.6). A record modified within this window is not found by search yet.
+   * https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). A record modified within this window is not found by search yet.
    */
   searchLagMs?: number;
   /**
@@ -76,7 +76,7 @@ export type HubspotSandbox = {
   close(): Promise<void>;
 };
 
-/** HubSpot's search index trails writes by "a few moments" (hubspot.md §1.6). */
+/** HubSpot's search index trails writes by "a few moments" (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). */
 export const DEFAULT_SEARCH_LAG_MS = 3_000;
 
 type Counters = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number> };
@@ -153,7 +153,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     });
 
     // Search has its own per-second lane and no ten-secondly headers; the v4 association batch
-    // endpoints are exempt from the ten-secondly limit (hubspot.md §2.1, §2.2, §1.7).
+    // endpoints are exempt from the ten-secondly limit (https://developers.hubspot.com/docs/api/usage-details, https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide).
     const isSearch = c.req.method === 'POST' && c.req.path.endsWith('/search');
     const exempt = c.req.path.startsWith('/crm/v4/associations/');
     const lane: Lane = isSearch ? 'search' : 'default';
@@ -162,9 +162,9 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     const per10s = tier === undefined ? undefined : privateApp ? TIERS[tier].privatePer10s : OAUTH_PER_10S;
     const dailyLimit = privateApp && tier !== undefined ? TIERS[tier].daily : undefined;
     const decision = exempt ? undefined : limiter.check(hubId, lane, per10s);
-    // groupName format observed for API keys (hubspot.md §2.3); the private-app / OAuth wording is UNCONFIRMED
+    // groupName format observed for API keys (https://developers.hubspot.com/docs/api/usage-details); the private-app / OAuth wording is UNCONFIRMED
     const groupName = `publicapi:${grant.kind === 'oauth' ? 'oauth' : 'private-app'}-api-calls-ten-secondly:${hubId}`;
-    // the daily limit counts private-app requests (not search, hubspot.md §2.2); OAuth has none
+    // the daily limit counts private-app requests (not search, https://developers.hubspot.com/docs/api/usage-details); OAuth has none
     let dailyRemaining: number | undefined;
     if (dailyLimit !== undefined && lane === 'default' && limiter.current() !== false) {
       dailyRemaining = daily.take(hubId, dailyLimit);
@@ -205,7 +205,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     c.set('hubId', hubId);
     c.set('scopes', auth.scopes);
     await next();
-    // every HubSpot response carries one (hubspot.md §2.2 header sample); errors set it with their body's correlationId
+    // every HubSpot response carries one (https://developers.hubspot.com/docs/api/usage-details header sample); errors set it with their body's correlationId
     if (!c.res.headers.has(CORRELATION_HEADER)) c.res.headers.set(CORRELATION_HEADER, newCorrelationId());
     if (decision !== undefined && decision.ok && lane === 'default') {
       c.res.headers.set('X-HubSpot-RateLimit-Interval-Milliseconds', String(decision.intervalMs));

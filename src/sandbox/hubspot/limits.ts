@@ -2,7 +2,7 @@ import type { Clock } from './clock.ts';
 import type { SandboxLimits } from './types.ts';
 
 /**
- * HubSpot's per-account limits as strict sliding windows (hubspot.md §2.1): the default lane
+ * HubSpot's per-account limits as strict sliding windows (https://developers.hubspot.com/docs/api/usage-details): the default lane
  * (110 requests / rolling 10 s for OAuth apps) and the search lane (5 / s, not counted in the
  * ten-secondly window). Only accepted requests occupy the window. Times come from the sandbox
  * clock, so tests can empty a window by advancing it.
@@ -56,7 +56,7 @@ export function createRateLimiter(clock: Clock, initial: SandboxLimits | false):
 
 /**
  * HubSpot's limits by product tier (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details,
- * hubspot.md §2.1): private apps 100 / 10 s on Free and Starter, 190 on Professional and
+ * https://developers.hubspot.com/docs/api/usage-details): private apps 100 / 10 s on Free and Starter, 190 on Professional and
  * Enterprise, with a daily limit per account; OAuth apps 110 / 10 s per account and no daily limit.
  */
 export type Tier = 'starter' | 'pro' | 'enterprise' | 'oauth';

@@ -5,7 +5,7 @@ import { KNOWN_SCOPES, type IssuedTokens, type SandboxPortalsImpl, type TokenErr
 import { CORRELATION_HEADER, jsonResponse, newCorrelationId, noContent } from './responses.ts';
 
 /**
- * HubSpot's OAuth endpoints (hubspot.md §4), served by the sandbox:
+ * HubSpot's OAuth endpoints (https://developers.hubspot.com/docs/api/oauth-quickstart-guide), served by the sandbox:
  *
  * - `GET /oauth/authorize` and `GET /oauth/{hubId}/authorize`: the consent page. The sandbox acts
  *   as an admin who is already logged in and always clicks "Connect app": it validates `client_id`,
@@ -19,7 +19,7 @@ import { CORRELATION_HEADER, jsonResponse, newCorrelationId, noContent } from '.
  *   Problems HubSpot shows on its own page (unknown client, bad redirect URI, bad scopes) answer 400
  *   JSON here instead, since there is nobody to read a page.
  * - `POST /oauth/v1/token` (form-encoded; `authorization_code` and `refresh_token` grants). Also at
- *   `/oauth/v3/token`, which takes the same form fields and answers the same body (hubspot.md §4).
+ *   `/oauth/v3/token`, which takes the same form fields and answers the same body (https://developers.hubspot.com/docs/api/oauth-quickstart-guide).
  * - `GET /oauth/v1/access-tokens/{token}`, `GET|DELETE /oauth/v1/refresh-tokens/{token}`.
  *
  * None of these take a bearer token: the sandbox's auth middleware must not guard `/oauth/*`.
@@ -65,7 +65,7 @@ export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
       redirect.searchParams.set('error', 'access_denied');
       redirect.searchParams.set('error_description', 'The user declined to install the app.');
     } else {
-      // Every token carries `oauth` (hubspot.md §4: always required for OAuth apps); optional scopes are granted.
+      // Every token carries `oauth` (https://developers.hubspot.com/docs/api/oauth-quickstart-guide: always required for OAuth apps); optional scopes are granted.
       const granted = [...new Set(['oauth', ...requested, ...optional])];
       redirect.searchParams.set('code', portals.issueCode({ clientId: client_id, redirectUri: redirect_uri, hubId, scopes: granted }));
     }
@@ -79,7 +79,7 @@ export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
   const token = async (c: { req: { header(name: string): string | undefined; text(): Promise<string> } }): Promise<Response> => {
     const contentType = c.req.header('content-type') ?? '';
     if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
-      return validationError('The token endpoint takes an application/x-www-form-urlencoded body (hubspot.md §4).');
+      return validationError('The token endpoint takes an application/x-www-form-urlencoded body (https://developers.hubspot.com/docs/api/oauth-quickstart-guide).');
     }
     const form = tokenForm.safeParse(Object.fromEntries(new URLSearchParams(await c.req.text())));
     if (!form.success) return validationError(`Invalid token request: ${z.prettifyError(form.error)}`);
@@ -101,7 +101,7 @@ export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
 
   app.get('/oauth/v1/access-tokens/:token', (c) => {
     const info = portals.accessTokenInfo(c.req.param('token'));
-    // Unknown, revoked or expired: HubSpot's exact reply is UNCONFIRMED (hubspot.md §4); 404 with its error shape.
+    // Unknown, revoked or expired: HubSpot's exact reply is UNCONFIRMED (https://developers.hubspot.com/docs/api/oauth-quickstart-guide); 404 with its error shape.
     if (info === undefined || info.expiresIn === 0) return tokenNotFound();
     return jsonResponse(200, {
       token: info.token,
@@ -170,7 +170,7 @@ const tokenForm = z.object({
 const splitScopes = (s: string): string[] => s.split(/[\s,]+/).filter((x) => x !== '');
 
 /**
- * hubspot.md §4: https in production, http allowed for localhost. The sandbox also allows loopback
+ * https://developers.hubspot.com/docs/api/oauth-quickstart-guide: https in production, http allowed for localhost. The sandbox also allows loopback
  * IPs, since tests listen on 127.0.0.1.
  */
 function checkRedirectUri(raw: string): URL | string {
@@ -187,7 +187,7 @@ function checkRedirectUri(raw: string): URL | string {
 
 /**
  * Token-endpoint failures: HTTP 400 with HubSpot's own `status`/`message` plus the RFC 6749
- * `error`/`error_description` HubSpot added in 2026 (both kept for compatibility; hubspot.md §4,
+ * `error`/`error_description` HubSpot added in 2026 (both kept for compatibility; https://developers.hubspot.com/docs/api/oauth-quickstart-guide,
  * live body `{"error":"invalid_grant","error_description":"refresh token is invalid, expired or
  * revoked","status":"BAD_REFRESH_TOKEN","message":"…"}`). Messages other than BAD_REFRESH_TOKEN's
  * are community-reported and UNCONFIRMED.
@@ -211,7 +211,7 @@ function tokenError(code: TokenErrorCode): Response {
 const tokenNotFound = (): Response => hubspotError(404, { message: 'Token not found', category: 'OBJECT_NOT_FOUND' });
 
 /**
- * hubspot.md §4: `{token_type, refresh_token, access_token, expires_in}`; current HubSpot also
+ * https://developers.hubspot.com/docs/api/oauth-quickstart-guide: `{token_type, refresh_token, access_token, expires_in}`; current HubSpot also
  * sends `hub_id`, `scopes` and `token_use` (the api-client keeps only the first four + id_token).
  */
 const tokenBody = (t: IssuedTokens): Record<string, unknown> => ({

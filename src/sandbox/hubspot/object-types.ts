@@ -1,7 +1,7 @@
 import { HUBSPOT_OBJECT_TYPES, HUBSPOT_OBJECT_TYPE_NAMES, type HubspotObjectType } from '../model.ts';
 
 /**
- * Accepts plural name, singular name and `0-x` id for every object (hubspot.md §1.1), case-insensitively.
+ * Accepts plural name, singular name and `0-x` id for every object (https://developers.hubspot.com/docs/guides/crm/using-object-apis), case-insensitively.
  */
 const aliases = new Map<string, HubspotObjectType>();
 for (const name of HUBSPOT_OBJECT_TYPE_NAMES) {
@@ -24,7 +24,7 @@ const KNOWN_UNEMULATED = new Set([
 ]);
 export const isKnownButUnemulated = (name: string): boolean => KNOWN_UNEMULATED.has(name.toLowerCase()) || /^2-\d+$/.test(name);
 
-/** Read-only objects: feedback submissions have no create/update/delete API (hubspot.md §1.9). */
+/** Read-only objects: feedback submissions have no create/update/delete API (https://developers.hubspot.com/docs/api/crm/properties). */
 export const isReadOnlyType = (type: HubspotObjectType): boolean => type === 'feedback_submissions';
 
 const ENGAGEMENTS: ReadonlySet<HubspotObjectType> = new Set(['calls', 'emails', 'meetings', 'notes', 'tasks']);
@@ -42,7 +42,7 @@ export const alwaysReturnedProperties = (type: HubspotObjectType): string[] => [
   'hs_object_id',
 ];
 
-/** Returned when the request names no properties (hubspot.md §1.6 table; list assumed equal to search). */
+/** Returned when the request names no properties (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm table; list assumed equal to search). */
 export const DEFAULT_PROPERTIES: Record<HubspotObjectType, readonly string[]> = {
   contacts: ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'],
   companies: ['createdate', 'domain', 'hs_lastmodifieddate', 'hs_object_id', 'name'],
@@ -59,7 +59,7 @@ export const DEFAULT_PROPERTIES: Record<HubspotObjectType, readonly string[]> = 
   feedback_submissions: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'],
 };
 
-/** Fields the free-text `query` of a search looks in (hubspot.md §1.6). */
+/** Fields the free-text `query` of a search looks in (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). */
 export const QUERY_FIELDS: Record<HubspotObjectType, readonly string[]> = {
   contacts: ['firstname', 'lastname', 'email', 'phone', 'hs_additional_emails', 'fax', 'mobilephone', 'company'],
   companies: ['name', 'domain', 'website', 'phone'],
@@ -75,7 +75,7 @@ export const QUERY_FIELDS: Record<HubspotObjectType, readonly string[]> = {
 
 /**
  * Scopes per operation, from the `security` lists of HubSpot's public OpenAPI specs (vendored in test/fixtures/hubspot-specs).
- * Each inner list must be held in full. Where hubspot.md §4 reads a spec's alternatives as
+ * Each inner list must be held in full. Where https://developers.hubspot.com/docs/api/oauth-quickstart-guide reads a spec's alternatives as
  * "and" (emails, feedback submissions) we demand all of them: stricter than HubSpot at worst.
  */
 const RECORD_SCOPES: Record<HubspotObjectType, { read: string[]; write: string[] }> = {

@@ -8,7 +8,7 @@ import type { SandboxPortals } from './types.ts';
  * tokens issued to registered apps. Held in memory: an account has a handful of tokens, and the
  * sandbox's records live in its own SQLite file (storage.ts), not here.
  *
- * Lifetimes follow hubspot.md §4: access tokens live `expires_in` = 1800 s of the SANDBOX clock
+ * Lifetimes follow https://developers.hubspot.com/docs/api/oauth-quickstart-guide: access tokens live `expires_in` = 1800 s of the SANDBOX clock
  * (so tests expire them with `clock.advance`), refresh tokens never expire on a timer and die only
  * on uninstall (`revoke`) or DELETE; a refresh returns a new access token and the SAME refresh token.
  */
@@ -18,7 +18,7 @@ export type OAuthApp = {
   clientId: string;
   clientSecret: string;
   appId: number;
-  /** scopes the app's settings mark required: the authorize URL's `scope` must include them all (hubspot.md §4) */
+  /** scopes the app's settings mark required: the authorize URL's `scope` must include them all (https://developers.hubspot.com/docs/api/oauth-quickstart-guide) */
   requiredScopes?: readonly string[];
   /** the app's configured redirect URLs: when given, `redirect_uri` must be one of them exactly */
   redirectUris?: readonly string[];
@@ -35,7 +35,7 @@ export type Grant = {
 
 export type PortalAuthResult = Grant | { error: 'expired'; expiredAt: number } | { error: 'invalid' | 'revoked' };
 
-/** The failures of the token endpoint, with HubSpot's `status` codes (hubspot.md §4 and its errors list). */
+/** The failures of the token endpoint, with HubSpot's `status` codes (https://developers.hubspot.com/docs/api/oauth-quickstart-guide and its errors list). */
 export type TokenErrorCode =
   | 'BAD_GRANT_TYPE'
   | 'BAD_CLIENT_ID'
@@ -98,7 +98,7 @@ export type SandboxPortalsImpl = SandboxPortals & {
   deleteRefreshToken(token: string): boolean;
 };
 
-/** hubspot.md §4: `expires_in` 1800. */
+/** https://developers.hubspot.com/docs/api/oauth-quickstart-guide: `expires_in` 1800. */
 export const ACCESS_TOKEN_TTL_MS = 1_800_000;
 /** Authorization codes are short-lived and single-use; HubSpot's exact lifetime is unpublished, 10 min is ample. */
 export const AUTH_CODE_TTL_MS = 600_000;
@@ -107,7 +107,7 @@ export const FIRST_HUB_ID = 12_345_678;
 
 /**
  * Scopes a private-app token gets unless told otherwise: everything Rapport's connector needs
- * (hubspot.md §4 "Scopes this daemon needs").
+ * (https://developers.hubspot.com/docs/api/oauth-quickstart-guide "Scopes this daemon needs").
  */
 export const DEFAULT_PRIVATE_APP_SCOPES: readonly string[] = [
   'crm.objects.contacts.read',
@@ -169,7 +169,7 @@ const installerEmail = (hubId: number): string => `admin@portal-${hubId}.sandbox
 const hubDomain = (hubId: number): string => `portal-${hubId}.sandbox.test`;
 const installerUserId = (hubId: number): number => 1_000_000 + (hubId % 1_000_000);
 
-/** Opaque, unguessable tokens shaped roughly like HubSpot's (access tokens grow up to 512 chars; hubspot.md §4). */
+/** Opaque, unguessable tokens shaped roughly like HubSpot's (access tokens grow up to 512 chars; https://developers.hubspot.com/docs/api/oauth-quickstart-guide). */
 const newAccessToken = (): string => `C${randomBytes(48).toString('base64url')}`;
 const newRefreshToken = (): string => `na1-${randomUUID()}`;
 const newPrivateAppToken = (): string => `pat-na1-${randomUUID()}`;

@@ -2,12 +2,12 @@ import type { HubspotObjectType } from '../model.ts';
 
 /**
  * Property definitions: the built-in ones each object starts with, and the shape custom ones take.
- * Types and field types follow hubspot.md §1.8; built-in names and values §1.9.
+ * Types and field types follow https://developers.hubspot.com/docs/api/crm/properties; built-in names and values §1.9.
  */
 export const PROPERTY_TYPES = ['bool', 'date', 'datetime', 'enumeration', 'number', 'phone_number', 'string'] as const;
 export type PropertyType = (typeof PROPERTY_TYPES)[number];
 
-/** Which `fieldType`s each `type` accepts (hubspot.md §1.8 table; html/phonenumber from the spec enum). */
+/** Which `fieldType`s each `type` accepts (https://developers.hubspot.com/docs/api/crm/properties table; html/phonenumber from the spec enum). */
 export const FIELD_TYPES_BY_TYPE: Record<PropertyType, readonly string[]> = {
   bool: ['booleancheckbox', 'calculation_equation'],
   enumeration: ['booleancheckbox', 'checkbox', 'radio', 'select', 'calculation_equation'],
@@ -98,7 +98,7 @@ const BUILT_IN: Record<HubspotObjectType, Spec[]> = {
     ...objectCore('createdate', ['lastmodifieddate', 'hs_lastmodifieddate']),
     text('email'), text('firstname'), text('lastname'), text('phone'), text('mobilephone'), text('company'),
     text('jobtitle'), text('city'), text('country'), text('hs_additional_emails'), text('fax'), text('website'),
-    // hubspot.md §1.9: internal stage values; custom stages (numeric ids) are not modelled.
+    // https://developers.hubspot.com/docs/api/crm/properties: internal stage values; custom stages (numeric ids) are not modelled.
     pick('lifecyclestage', ['subscriber', 'lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer', 'evangelist', 'other']),
     external('hs_lead_status'), when('lastcontacteddate'), when('notes_last_contacted'), num('num_associated_deals'),
   ],
@@ -135,7 +135,7 @@ const BUILT_IN: Record<HubspotObjectType, Spec[]> = {
   meetings: [
     ...engagement(),
     text('hs_meeting_title'), area('hs_meeting_body'), when('hs_meeting_start_time'), when('hs_meeting_end_time'),
-    // Internal values UNCONFIRMED (hubspot.md §1.9), so not checked against a list.
+    // Internal values UNCONFIRMED (https://developers.hubspot.com/docs/api/crm/properties), so not checked against a list.
     text('hs_meeting_outcome'), area('hs_internal_meeting_notes'),
   ],
   notes: [...engagement(), area('hs_note_body')],

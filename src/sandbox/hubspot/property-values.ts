@@ -3,7 +3,7 @@ import type { PropertyDefinition } from './property-definitions.ts';
 
 /**
  * Checks and normalizes one written value the way HubSpot validates non-string properties
- * (hubspot.md §2.4; since April 2025 surrounding whitespace is an error too, per HubSpot's
+ * (https://developers.hubspot.com/docs/api-reference/error-handling; since April 2025 surrounding whitespace is an error too, per HubSpot's
  * changelog "enhanced validations for non-string properties"). Values are stored as strings;
  * an empty string clears the property.
  */
@@ -13,7 +13,7 @@ const NUMBER = /^-?\d+(\.\d+)?$/;
 const EPOCH_MS = /^-?\d{1,15}$/;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** ISO-8601 or epoch-ms text → epoch ms; HubSpot accepts both for date and datetime (hubspot.md §1.8). */
+/** ISO-8601 or epoch-ms text → epoch ms; HubSpot accepts both for date and datetime (https://developers.hubspot.com/docs/api/crm/properties). */
 export function parseHubspotTime(text: string): number | undefined {
   if (EPOCH_MS.test(text)) return Number(text);
   if (!ISO_DATE_TIME.test(text)) return undefined;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-/** HubSpot answers `application/json;charset=utf-8` (hubspot.md §2.2); the client needs a JSON type on errors (§0.3). */
+/** HubSpot answers `application/json;charset=utf-8` (https://developers.hubspot.com/docs/api/usage-details); the client needs a JSON type on errors (§0.3). */
 export const JSON_CONTENT_TYPE = 'application/json;charset=utf-8';
 
 export const CORRELATION_HEADER = 'X-HubSpot-Correlation-Id';

@@ -7,7 +7,7 @@ import { parseHubspotTime } from './property-values.ts';
 import type { ColumnCondition, IndexedColumn, SandboxStorage, StoredObject } from './storage.ts';
 
 /**
- * `POST /crm/v3/objects/{type}/search` semantics (hubspot.md §1.6): filters AND within a group,
+ * `POST /crm/v3/objects/{type}/search` semantics (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm): filters AND within a group,
  * groups OR; one sort; limit ≤ 200; numeric-offset `after`; `total`; and the 10,000-result cap.
  * Conditions on indexed columns (id, created, modified) are pushed down to SQL; everything is
  * also checked in JS, so the pushdown is only ever an optimisation.
@@ -25,7 +25,7 @@ const FilterSchema = z.object({
 });
 export const SearchRequestSchema = z.object({
   filterGroups: z.array(z.object({ filters: z.array(FilterSchema) })).optional(),
-  // the client's model types sorts as string[] ("-createdate"), the docs use objects: accept both (hubspot.md §1.6)
+  // the client's model types sorts as string[] ("-createdate"), the docs use objects: accept both (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm)
   sorts: z
     .array(z.union([z.string(), z.object({ propertyName: z.string().min(1), direction: z.enum(['ASCENDING', 'DESCENDING']).optional() })]))
     .optional(),
@@ -94,7 +94,7 @@ type Ctx = {
   definition: (name: string) => PropertyDefinition | undefined;
   /**
    * The search index trails writes by up to `lagMs` (a per-record share of it), as of `now`.
-   * HubSpot: new and updated records "may take a few moments" to appear (hubspot.md §1.6,
+   * HubSpot: new and updated records "may take a few moments" to appear (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm,
    * https://developers.hubspot.com/docs/api/crm/search "Limitations"), reportedly up to ~30 s.
    */
   indexLag?: { now: number; lagMs: number };
@@ -131,7 +131,7 @@ function pushdown(type: HubspotObjectType, f: Filter): ColumnCondition[] | undef
 
 function makeMatcher(ctx: Ctx, f: Filter): (o: StoredObject) => boolean {
   const name = f.propertyName;
-  // Contacts: a filter on hs_lastmodifieddate "silently fails to return objects" (hubspot.md §1.6 pitfall).
+  // Contacts: a filter on hs_lastmodifieddate "silently fails to return objects" (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm pitfall).
   if (ctx.type === 'contacts' && name === 'hs_lastmodifieddate') return () => false;
   if (name.startsWith('associations.')) {
     const other = resolveObjectType(name.slice('associations.'.length));
@@ -202,7 +202,7 @@ function makeMatcher(ctx: Ctx, f: Filter): (o: StoredObject) => boolean {
 
 function validate(req: SearchRequest): Response | { limit: number; after: number } {
   const groups = req.filterGroups ?? [];
-  // Limits per hubspot.md §1.6 (5 groups, 6 filters per group, 18 in total; partly UNCONFIRMED).
+  // Limits per https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm (5 groups, 6 filters per group, 18 in total; partly UNCONFIRMED).
   if (groups.length > 5) return validationError(`Too many filter groups: ${groups.length}. The maximum is 5.`);
   let total = 0;
   for (const g of groups) {
@@ -215,7 +215,7 @@ function validate(req: SearchRequest): Response | { limit: number; after: number
       if ((f.operator === 'IN' || f.operator === 'NOT_IN') && (f.values === undefined || f.values.length === 0)) {
         return validationError(`${f.operator} filter on ${f.propertyName} needs values.`);
       }
-      // sending a value with NOT_HAS_PROPERTY is an error (hubspot.md §1.6)
+      // sending a value with NOT_HAS_PROPERTY is an error (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm)
       if ((f.operator === 'NOT_HAS_PROPERTY' || f.operator === 'HAS_PROPERTY') && f.value !== undefined) {
         return validationError(`Filter on ${f.propertyName} with operator ${f.operator} must not have a value.`);
       }
@@ -229,7 +229,7 @@ function validate(req: SearchRequest): Response | { limit: number; after: number
   if (!/^\d+$/.test(afterText)) return validationError(`You must format the value in the after parameter as an integer, got ${JSON.stringify(afterText)}.`);
   const after = Number(afterText);
   // "limited to 10,000 total results for any given query. Attempting to page beyond 10,000 will
-  // result in a 400 error" (hubspot.md §1.6); the body text is UNCONFIRMED.
+  // result in a 400 error" (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm); the body text is UNCONFIRMED.
   if (after + limit > SEARCH_RESULT_CAP) {
     return validationError(`Search results are limited to ${SEARCH_RESULT_CAP} total results for any given query; after (${after}) + limit (${limit}) exceeds it.`, {
       subCategory: 'SearchError.RESULT_WINDOW_EXCEEDED',
@@ -246,7 +246,7 @@ export function runSearch(ctx: Ctx, req: SearchRequest): SearchOutcome {
   const { storage, hubId, type } = ctx;
   const groups = (req.filterGroups ?? []).filter((g) => g.filters.length > 0);
 
-  // the one sort honoured (the first); default: by creation, oldest first (hubspot.md §1.6)
+  // the one sort honoured (the first); default: by creation, oldest first (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm)
   const first = req.sorts?.[0];
   const sort =
     first === undefined

@@ -130,7 +130,7 @@ export function withSystemProperties(
   stored.hs_object_id = String(row.id);
   stored[createdProperty(type)] = iso.created;
   stored[modifiedProperty(type)] = iso.updated;
-  // contacts carry both modified properties (hubspot.md §1.9)
+  // contacts carry both modified properties (https://developers.hubspot.com/docs/api/crm/properties)
   if (type === 'contacts') stored.hs_lastmodifieddate = iso.updated;
   return stored;
 }
@@ -222,7 +222,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
 
   /**
    * One association change as HubSpot reports it: an event per direction (the
-   * `*.associationChange` subscription "fires once for each direction", hubspot.md §3.2,
+   * `*.associationChange` subscription "fires once for each direction", https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide,
    * https://developers.hubspot.com/docs/api/webhooks#association-change-events).
    */
   const associationEvents = (
@@ -264,7 +264,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     }
     st.assocInsert.run(hubId, fromType, fromId, toType, toId, forward);
     st.assocInsert.run(hubId, toType, toId, fromType, fromId, info.reverseTypeId);
-    // a primary or user-labelled association implies the unlabeled one too (hubspot.md §1.7 example lists all three)
+    // a primary or user-labelled association implies the unlabeled one too (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide example lists all three)
     if (info.primary || info.category === 'USER_DEFINED') {
       st.assocInsert.run(hubId, fromType, fromId, toType, toId, info.unlabeledTypeId);
       const reverseUnlabeled = defaultAssociationTypeId(toType, fromType);

@@ -7,7 +7,7 @@ import { createRandom } from '../../stats/random.ts';
 import type { SandboxChange, SandboxData, SandboxWebhooks } from './types.ts';
 
 /**
- * Signed webhook delivery, as HubSpot does it for an app's CRM-object subscriptions (hubspot.md §3):
+ * Signed webhook delivery, as HubSpot does it for an app's CRM-object subscriptions (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide):
  * every `data.onChange` event becomes one HubSpot-shaped event, batched per (subscription, portal)
  * for a short window, POSTed as a JSON array of ≤100 events with v1 and v3 signatures, and retried
  * with exponential backoff and jitter on any non-2xx, connection failure or timeout (§3.3).
@@ -40,7 +40,7 @@ export type WebhookSubscription = {
   properties?: string[];
 };
 
-/** One HubSpot webhook event as it goes on the wire (hubspot.md §3.2). */
+/** One HubSpot webhook event as it goes on the wire (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide). */
 export type HubspotWebhookEvent = {
   eventId: number;
   subscriptionId: number;
@@ -86,7 +86,7 @@ export type WebhookStats = {
 };
 
 /**
- * HubSpot promises neither order nor uniqueness (hubspot.md §3.2): receivers must cope with both.
+ * HubSpot promises neither order nor uniqueness (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide): receivers must cope with both.
  * `duplicateRate` re-sends that share of successfully delivered batches (same eventIds, same
  * attemptNumber); `shuffle` sends each batch's events in random order.
  */
@@ -112,11 +112,11 @@ export type WebhookOptions = {
   fetch?: typeof fetch;
   /** how long events gather before a POST (default 200 ms) */
   batchWindowMs?: number;
-  /** events per POST (default and maximum 100, hubspot.md §3.3) */
+  /** events per POST (default and maximum 100, https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide) */
   maxEventsPerRequest?: number;
-  /** in-flight POSTs per portal and subscription (default 10, hubspot.md §3.3) */
+  /** in-flight POSTs per portal and subscription (default 10, https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide) */
   maxConcurrentPerPortal?: number;
-  /** a slower target counts as failed (default 5,000 ms, hubspot.md §3.3) */
+  /** a slower target counts as failed (default 5,000 ms, https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide) */
   timeoutMs?: number;
   retry?: { maxRetries?: number; baseMs?: number; maxMs?: number };
   seed?: number;
@@ -126,18 +126,18 @@ const LEGACY_NAMES: Partial<Record<HubspotObjectType, string>> = { contacts: 'co
 const NOT_SUBSCRIBABLE = new Set(['lastmodifieddate', 'hs_lastmodifieddate']);
 const USER_AGENT = 'HubSpot Connect 2.0 (http://dev.hubspot.com/) - WebhooksExecutorDaemon';
 
-/** hubspot.md §3.1 step 2: the only %xx sequences decoded in the URI before signing/validating. */
+/** https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation step 2: the only %xx sequences decoded in the URI before signing/validating. */
 const DECODED_SEQUENCES: Record<string, string> = {
   '%3A': ':', '%2F': '/', '%3F': '?', '%40': '@', '%21': '!', '%24': '$', '%27': "'", '%28': '(', '%29': ')', '%2A': '*', '%2C': ',', '%3B': ';',
 };
 export const decodeSignedUri = (uri: string): string =>
   uri.replace(/%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)/gi, (m) => DECODED_SEQUENCES[m.toUpperCase()] ?? m);
 
-/** hubspot.md §3.1: base64(HMAC-SHA256(secret, method + uri + body + timestamp)). */
+/** https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation: base64(HMAC-SHA256(secret, method + uri + body + timestamp)). */
 export const signV3 = (clientSecret: string, method: string, uri: string, body: string, timestamp: number): string =>
   createHmac('sha256', clientSecret).update(`${method}${decodeSignedUri(uri)}${body}${timestamp}`, 'utf8').digest('base64');
 
-/** hubspot.md §3.1: hex(SHA-256(secret + body)). */
+/** https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation: hex(SHA-256(secret + body)). */
 export const signV1 = (clientSecret: string, body: string): string => createHash('sha256').update(clientSecret + body, 'utf8').digest('hex');
 
 type Subscription = WebhookSubscription & { id: number; typeIds: Map<string, number> };
@@ -218,7 +218,7 @@ export function createSandboxWebhooks(opts: WebhookOptions): SandboxWebhooksImpl
       if (legacy === undefined) e.isSensitive = false;
     }
     if (ch.kind === 'merge') {
-      // merge events name the winner and the merged ids (hubspot.md §3.2)
+      // merge events name the winner and the merged ids (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide)
       e.primaryObjectId = Number(ch.id);
       e.mergedObjectIds = (ch.mergedIds ?? []).map(Number);
       e.newObjectId = Number(ch.id);

@@ -7,7 +7,7 @@ import type { PropertyDefinition, PropertyGroup } from './property-definitions.t
 import { isoTime } from './responses.ts';
 import type { StoredObject } from './storage.ts';
 
-/** Wire shapes of HubSpot's CRM v3 objects and properties (hubspot.md §1.3, §1.8). */
+/** Wire shapes of HubSpot's CRM v3 objects and properties (https://developers.hubspot.com/docs/guides/crm/using-object-apis, https://developers.hubspot.com/docs/api/crm/properties). */
 
 /**
  * Array query params arrive repeated (`properties=a&properties=b`, what the client sends) or
@@ -47,7 +47,7 @@ export async function readBody<T extends z.ZodType>(c: Context, schema: T): Prom
  * Which properties a response carries: the object's defaults when none were asked for, else the
  * requested ones plus id / created / modified. A requested property without a value is left out:
  * the docs say such properties "will not appear in the response" and the spec types property
- * values as plain strings (hubspot.md §1.3; the null variant some clients see is UNCONFIRMED).
+ * values as plain strings (https://developers.hubspot.com/docs/guides/crm/using-object-apis; the null variant some clients see is UNCONFIRMED).
  * Names that are not properties of the object are dropped silently, as HubSpot does.
  */
 export function selectProperties(

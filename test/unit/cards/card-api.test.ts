@@ -1,5 +1,5 @@
 /**
- * The card API over a real HTTP server on 127.0.0.1: HubSpot v3 signatures (hubspot.md §3.1),
+ * The card API over a real HTTP server on 127.0.0.1: HubSpot v3 signatures (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation),
  * portal isolation, cache-only answers in the shared contract, rescore.
  */
 import { serve, type ServerType } from '@hono/node-server';

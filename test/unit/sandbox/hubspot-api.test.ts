@@ -253,7 +253,7 @@ describe('HubSpot sandbox: search', () => {
     // modified-time window in epoch ms, as sync tools send it
     expect(await ids([f('lastmodifieddate', 'BETWEEN', { value: String(T0 + 4 * 60_000), highValue: String(T0 + 6 * 60_000) })])).toEqual([4, 5, 6]);
     expect(await ids([f('lastmodifieddate', 'GTE', { value: String(T0 + 11 * 60_000) })])).toEqual([11, 12]);
-    // contacts: filtering on hs_lastmodifieddate silently matches nothing (hubspot.md §1.6)
+    // contacts: filtering on hs_lastmodifieddate silently matches nothing (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm)
     expect(await ids([f('hs_lastmodifieddate', 'GTE', { value: '0' })])).toEqual([]);
     // groups are OR, filters inside a group AND
     expect(

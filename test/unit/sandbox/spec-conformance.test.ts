@@ -104,11 +104,11 @@ const cases = (): Case[] => [
 
 /**
  * Where HubSpot's real replies differ from its own spec, the sandbox follows the real replies
- * (hubspot.md §1.7: v4 `toObjectId` is a JSON number and unlabeled association types carry
+ * (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide: v4 `toObjectId` is a JSON number and unlabeled association types carry
  * `"label": null`, although the spec types both as strings). Only these are tolerated.
  */
 // The spec types StandardError.subCategory as an object; HubSpot sends strings
-// ("crm.associations.NO_ASSOCIATIONS_FOUND", "PipelineError.STAGE_ID_IN_USE", hubspot.md §2.4).
+// ("crm.associations.NO_ASSOCIATIONS_FOUND", "PipelineError.STAGE_ID_IN_USE", https://developers.hubspot.com/docs/api-reference/error-handling).
 const KNOWN_SPEC_DEVIATIONS = [
   /\.toObjectId: expected string, got number$/,
   /\.associationTypes\[\d+\]\.label: null is not allowed$/,

@@ -8,12 +8,12 @@ import { signV3 } from '../../../src/sandbox/hubspot/webhooks.ts';
 
 /**
  * Signed webhook delivery from the sandbox to a real HTTP target on 127.0.0.1. Signatures are
- * checked with an INDEPENDENT implementation of HubSpot's recipe (hubspot.md §3.1) written here.
+ * checked with an INDEPENDENT implementation of HubSpot's recipe (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation) written here.
  */
 const SECRET = 'yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy';
 const APP_ID = 54321;
 
-/** hubspot.md §3.1 v3, step by step: decode the listed %xx sequences, HMAC-SHA256 over method+uri+body+timestamp, base64. */
+/** https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation v3, step by step: decode the listed %xx sequences, HMAC-SHA256 over method+uri+body+timestamp, base64. */
 function independentV3(secret: string, method: string, uri: string, body: string, timestamp: string): string {
   const decoded = uri
     .replaceAll('%3A', ':').replaceAll('%2F', '/').replaceAll('%3F', '?').replaceAll('%40', '@').replaceAll('%21', '!').replaceAll('%24', '$')
@@ -96,7 +96,7 @@ beforeEach(async (ctx) => {
 
 describe('sandbox webhook delivery', () => {
   it('signs with v3 and v1 so an independent implementation of HubSpot recipe verifies them', async () => {
-    // the independent implementation agrees with the documented vector (hubspot.md §3.1)
+    // the independent implementation agrees with the documented vector (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation)
     const vectorBody =
       '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]';
     expect(independentV1(SECRET, vectorBody)).toBe('232db2615f3d666fe21a8ec971ac7b5402d33b9a925784df3ca654d05f4817de');
@@ -155,12 +155,12 @@ describe('sandbox webhook delivery', () => {
       expect.objectContaining({ objectId: Number(ticket.id), objectTypeId: '0-5', changeFlag: 'CREATED' }),
     ]);
     expect(byType('object.associationChange')[0]).toMatchObject({ fromObjectId: Number(call.id), toObjectId: Number(contact.id), associationRemoved: false });
-    // and the other direction, as HubSpot fires it (hubspot.md §3.2)
+    // and the other direction, as HubSpot fires it (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide)
     expect(byType('contact.associationChange')).toEqual([
       expect.objectContaining({ associationType: 'CONTACT_TO_CALL', fromObjectId: Number(contact.id), toObjectId: Number(call.id), associationRemoved: false }),
     ]);
     expect(byType('contact.deletion')).toEqual([expect.objectContaining({ objectId: Number(contact.id), changeFlag: 'DELETED' })]);
-    // last-modified properties are not subscribable (hubspot.md §3.2)
+    // last-modified properties are not subscribable (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide)
     expect(events.some((e) => e.propertyName === 'lastmodifieddate' || e.propertyName === 'hs_lastmodifieddate')).toBe(false);
     expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
   });

@@ -26,7 +26,7 @@ const event = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-describe('HubSpot signatures (hubspot.md §3.1 test vectors)', () => {
+describe('HubSpot signatures (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation test vectors)', () => {
   const body =
     '[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM","changeFlag":"NEW","appId":54321}]';
 
