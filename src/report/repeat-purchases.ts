@@ -1,5 +1,5 @@
 /**
- * BG/NBD goodness of fit (Fader, Hardie & Lee 2005, fig. 2; scoring.md §1.1): the number of
+ * BG/NBD goodness of fit (Fader, Hardie & Lee 2005, fig. 2, https://doi.org/10.1287/mksc.1040.0098): the number of
  * customers with 0, 1, …, 7+ repeat purchases, actual against expected. Expected is analytic,
  * not simulated: Σᵢ P(X(Tᵢ) = n | r, α, a, b), each customer observed for their own Tᵢ weeks
  * since their first purchase (bgNbdProbabilityOfPurchases, FHL eq. 8).

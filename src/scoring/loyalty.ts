@@ -34,7 +34,7 @@ export type LoyaltyParams = {
 };
 
 /**
- * Cold start: CDNOW's published BG/NBD parameters (Fader, Hardie & Lee 2005; scoring.md §1.1)
+ * Cold start: CDNOW's published BG/NBD parameters (Fader, Hardie & Lee 2005, https://doi.org/10.1287/mksc.1040.0098)
  * and a Gamma-Gamma with CDNOW's shape (p 6.25, q 3.74) and a scale γ that puts the population
  * mean spend at 1,000; replaced by the portal's own fit once `rapport train` has run.
  */

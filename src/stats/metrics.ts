@@ -5,7 +5,7 @@
  * correlation with a constant side) throw a RangeError that says why: never a silent NaN.
  */
 
-/** ROC AUC as the Mann–Whitney statistic: P(score⁺ > score⁻), ties counted as ½ (scoring.md §4.6: [0,0,1,1] vs [0.1,0.4,0.35,0.8] → 0.75). */
+/** ROC AUC as the Mann–Whitney statistic: P(score⁺ > score⁻), ties counted as ½ (worked by hand: [0,0,1,1] vs [0.1,0.4,0.35,0.8] → 0.75). */
 export function rocAuc(labels: readonly number[], scores: readonly number[]): number {
   checkBinary(labels, scores);
   const ranks = averageRanks(scores);
@@ -25,7 +25,7 @@ export function rocAuc(labels: readonly number[], scores: readonly number[]): nu
 /**
  * PR AUC as average precision (sklearn's definition): AP = Σₙ (Rₙ − Rₙ₋₁) · Pₙ over the distinct
  * score thresholds, highest first, step-wise with no interpolation. Tied scores form one step
- * (sklearn average_precision_score; scoring.md §4.6: [0,0,1,1] vs [0.1,0.4,0.35,0.8] → 0.8333).
+ * (https://scikit-learn.org/stable/modules/generated/sklearn.metrics.average_precision_score.html; worked by hand: [0,0,1,1] vs [0.1,0.4,0.35,0.8] → 0.8333).
  */
 export function averagePrecision(labels: readonly number[], scores: readonly number[]): number {
   checkBinary(labels, scores);
@@ -50,7 +50,7 @@ export function averagePrecision(labels: readonly number[], scores: readonly num
   return ap;
 }
 
-/** Brier score: mean (p − y)² (Brier 1950; scoring.md §4.6: [0,1,1,0] vs [0.1,0.9,0.8,0.3] → 0.0375). */
+/** Brier score: mean (p − y)² (Brier 1950; worked by hand: [0,1,1,0] vs [0.1,0.9,0.8,0.3] → 0.0375). */
 export function brierScore(labels: readonly number[], probabilities: readonly number[]): number {
   checkProbabilities(labels, probabilities);
   let sum = 0;

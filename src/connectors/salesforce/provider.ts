@@ -7,7 +7,7 @@ import { SPECS } from './mapping.ts';
 import { authorizeUrl, exchangeCode, refreshAccessToken, revokeToken, SALESFORCE_SCOPES } from './oauth.ts';
 
 /**
- * Salesforce as a provider (ARCHITECTURE.md §3): the OAuth 2.0 web-server flow (salesforce.md §4,
+ * Salesforce as a provider (ARCHITECTURE.md §3): the OAuth 2.0 web-server flow (
  * https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.remoteaccess_oauth_web_server_flow_ca.htm),
  * API calls to the org's `instance_url` (the installation's baseUrl, not the login URL), no push
  * notifications yet (the daemon polls), and custom fields the admin creates (docs/install-salesforce.md):

@@ -2,7 +2,7 @@
  * One synthetic customer's latent state and purchase history: the numbers the records are
  * built from (records.ts) and the truth the models are judged against. Pure over the Rng.
  *
- * Purchases follow BG/NBD exactly (scoring.md §1.1): the first purchase starts the customer's
+ * Purchases follow BG/NBD exactly (Fader, Hardie & Lee 2005, https://doi.org/10.1287/mksc.1040.0098): the first purchase starts the customer's
  * clock; while alive they buy at Poisson rate λ ~ Gamma(r, α) per week; after each REPEAT
  * purchase they drop out with probability p ~ Beta(a, b). p is tied to the latent drivers by a
  * Gaussian copula (params.ts), so its marginal stays exactly Beta(a, b) and a BG/NBD fit on the

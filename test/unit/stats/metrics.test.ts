@@ -16,7 +16,7 @@ import { createRandom } from '../../../src/stats/random.ts';
 
 // Hand-computable cases from docs/research/scoring.md §4.6 and worked by hand below.
 describe('ROC AUC', () => {
-  it('scoring.md §4.6: y = [0,0,1,1], s = [0.1,0.4,0.35,0.8] → 0.75', () => {
+  it('worked by hand: y = [0,0,1,1], s = [0.1,0.4,0.35,0.8] → 0.75', () => {
     expect(rocAuc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])).toBeCloseTo(0.75, 12);
   });
 
@@ -60,7 +60,7 @@ describe('ROC AUC', () => {
 });
 
 describe('average precision (PR AUC)', () => {
-  it('scoring.md §4.6: y = [0,0,1,1], s = [0.1,0.4,0.35,0.8] → 0.8333 (sklearn, step-wise)', () => {
+  it('worked by hand: y = [0,0,1,1], s = [0.1,0.4,0.35,0.8] → 0.8333 (sklearn, step-wise)', () => {
     expect(averagePrecision([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])).toBeCloseTo(5 / 6, 12);
   });
 
@@ -72,7 +72,7 @@ describe('average precision (PR AUC)', () => {
 });
 
 describe('Brier, log loss', () => {
-  it('scoring.md §4.6: y = [0,1,1,0], p = [0.1,0.9,0.8,0.3] → Brier 0.0375', () => {
+  it('worked by hand: y = [0,1,1,0], p = [0.1,0.9,0.8,0.3] → Brier 0.0375', () => {
     expect(brierScore([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.3])).toBeCloseTo(0.0375, 12);
   });
 
