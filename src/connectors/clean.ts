@@ -1,3 +1,5 @@
+import type { DataIssue } from './types.ts';
+
 /**
  * Cleaning on ingest (issue 3 "Data cleaning"): pure functions shared by every connector. Each
  * returns the cleaned value or null and never throws; callers keep the raw value next to it and
@@ -20,24 +22,12 @@ export const MAX_TEXT_CHARS = 20_000;
 export const MAX_SCALAR_CHARS = 64;
 
 /**
- * The data-issue code for a value longer than its cap (`too_long:<field>`), or null. Callers
- * push it next to their other issue codes; the value itself is dropped (emails, phones, dates,
- * numbers) or cut to the cap (text).
+ * The data issue of a value longer than its cap (`too_long` on `field`), or null. Callers push it
+ * next to their other issues; the value itself is dropped (emails, phones, dates, numbers) or cut
+ * to the cap (text).
  */
-export function lengthIssue(field: string, raw: string | null | undefined, max: number): string | null {
-  return typeof raw === 'string' && raw.trim().length > max ? `too_long:${field}` : null;
-}
-
-/** Plain words for the issue codes made here, for reasons shown to reps. */
-export function describeCleaningIssue(code: string): string | undefined {
-  const colon = code.indexOf(':');
-  const prefix = colon > 0 ? code.slice(0, colon) : code;
-  const field = colon > 0 ? code.slice(colon + 1) : '';
-  if (prefix === 'too_long') return `value too long to use (${field})`;
-  if (prefix === 'implausible_amount') return `implausible amount (${field})`;
-  if (prefix === 'implausible_date') return `implausible date (${field})`;
-  if (prefix === 'implausible_number') return `implausible number (${field})`;
-  return undefined;
+export function lengthIssue(field: string, raw: string | null | undefined, max: number): DataIssue | null {
+  return typeof raw === 'string' && raw.trim().length > max ? { code: 'too_long', field } : null;
 }
 
 /**
@@ -137,7 +127,7 @@ export function parseAmount(raw: string | null | undefined): number | null {
 
 export const parseBool = (raw: string | null | undefined): boolean => raw?.trim().toLowerCase() === 'true';
 
-/** Cuts a text to MAX_TEXT_CHARS (callers report `too_long:<field>` via lengthIssue). */
+/** Cuts a text to MAX_TEXT_CHARS (callers report `too_long` via lengthIssue). */
 export const capText = (v: string): string => (v.length > MAX_TEXT_CHARS ? v.slice(0, MAX_TEXT_CHARS) : v);
 
 /** Trimmed text, at most MAX_TEXT_CHARS long; null when absent or blank. */

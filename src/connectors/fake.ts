@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CrmError, MISSING_PROPERTY, type CrmErrorKind } from '../errors.ts';
-import type { CrmConnector, CrmRecord, Cursor, ObjectType, Page, RecordData, ScoreUpdate, WriteResult } from './types.ts';
+import type { CrmConnector, CrmRecord, Cursor, DataIssue, ObjectType, Page, RecordData, ScoreUpdate, WriteResult } from './types.ts';
 import type { ScoreValues } from '../scores.ts';
 
 /**
@@ -16,7 +16,7 @@ export type FakeRecordInput = {
   data: RecordData;
   contactIds?: string[] | undefined;
   companyId?: string | null;
-  issues?: string[];
+  issues?: DataIssue[];
   /** defaults to now() */
   updatedAt?: number;
 };

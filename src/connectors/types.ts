@@ -98,7 +98,7 @@ export type CrmRecord = {
   deleted: boolean;
   data: RecordData;
   /** problems found while cleaning (future date, non-numeric amount, …), kept for confidence */
-  issues?: string[];
+  issues?: DataIssue[];
   /**
    * Records merged into this one (HubSpot `hs_merged_object_ids`): they left the CRM without an
    * archived entry, so the store turns them into tombstones pointing here.
@@ -161,3 +161,33 @@ export interface CrmConnector {
    */
   liveIds?(type: ObjectType, signal: AbortSignal): AsyncIterable<string[]>;
 }
+
+/**
+ * What can be wrong with a value a CRM holds. Connectors find the first ones while mapping;
+ * scoring adds what only a contact's whole history shows (a missing close date on a won deal).
+ */
+export const DATA_ISSUE_CODES = [
+  'duplicate_email',
+  'invalid_email',
+  'invalid_phone',
+  'negative_amount',
+  'too_long',
+  'unparsable_date',
+  'implausible_date',
+  'future_date',
+  'not_a_number',
+  'implausible_amount',
+  'implausible_number',
+  'missing',
+  'unknown_type',
+  'out_of_range',
+  'unreadable',
+] as const;
+export type DataIssueCode = (typeof DATA_ISSUE_CODES)[number];
+
+/**
+ * A data problem as data: what is wrong (`code`) with which of our fields (`field`:
+ * `<object type>.<RecordData key>`, e.g. `deals.closedAt`; never a CRM's own property name, so
+ * the words a rep reads are Rapport's, src/scoring/explain.ts `describeIssue`).
+ */
+export type DataIssue = { code: DataIssueCode; field: string };

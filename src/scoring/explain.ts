@@ -3,6 +3,7 @@
  * ("3 open high-priority tickets", "no purchase in 140 days"). Each scorer turns its inputs into
  * `Reason`s with an impact in score points; this module ranks, merges and formats them.
  */
+import type { DataIssue, DataIssueCode } from '../connectors/types.ts';
 import type { Reason } from '../store/scores.ts';
 
 /** The `top` reasons by absolute impact (ties keep the given order), impacts rounded to 0.1 point. */
@@ -34,11 +35,11 @@ export function topReasons(reasons: readonly Reason[], top = 4, minImpact = 0.5)
  * problems lower confidence, not the score, so they are said once here and never as a reason
  * (issue 17: shown as reasons, the confidence lost read as score points).
  */
-export function confidenceLine(confidence: number, issues: readonly string[]): string {
+export function confidenceLine(confidence: number, issues: readonly DataIssue[]): string {
   const pct = `confidence ${Math.round(Math.max(0, Math.min(1, confidence)) * 100)} %`;
   if (issues.length === 0) return pct;
   const more = issues.length > 3 ? ` and ${plural(issues.length - 3, 'more data problem')}` : '';
-  return `${pct} — ${issues.slice(0, 3).join(', ')}${more}`;
+  return `${pct} — ${issues.slice(0, 3).map(describeIssue).join(', ')}${more}`;
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {
@@ -73,46 +74,64 @@ export function grouped(n: number): string {
   return sign + out;
 }
 
-const ISSUE_WORDS: Record<string, string> = {
-  duplicate_email: 'possible duplicate contact (same email)',
-  invalid_email: 'invalid email address',
-  invalid_phone: 'invalid phone number',
-  negative_amount: 'negative deal amount',
-};
-const ISSUE_PREFIX: Record<string, string> = {
-  future_date: 'date in the future',
-  unparsable_date: 'unreadable date',
-  not_a_number: 'non-numeric value',
+/** Each issue in words, most of them said of their field: "date in the future (deal close date)". */
+const SAID_OF: Record<DataIssueCode, (field: string) => string> = {
+  duplicate_email: () => 'possible duplicate contact (same email)',
+  invalid_email: () => 'invalid email address',
+  invalid_phone: () => 'invalid phone number',
+  negative_amount: () => 'negative deal amount',
+  unreadable: () => 'unreadable cached record',
+  too_long: (f) => `value too long to use (${f})`,
+  unparsable_date: (f) => `unreadable date (${f})`,
+  implausible_date: (f) => `implausible date (${f})`,
+  future_date: (f) => `date in the future (${f})`,
+  not_a_number: (f) => `non-numeric value (${f})`,
+  implausible_amount: (f) => `implausible amount (${f})`,
+  implausible_number: (f) => `implausible number (${f})`,
+  missing: (f) => `missing ${f}`,
+  unknown_type: (f) => `unknown ${f}`,
+  out_of_range: (f) => `${f} outside its scale`,
 };
 
-/** CRM property names in issue codes, as a rep knows the fields (no internal keys on the card). */
+/** What a rep calls a record of each type. */
+const NOUN: Record<string, string> = {
+  contacts: 'contact',
+  companies: 'company',
+  deals: 'deal',
+  tickets: 'ticket',
+  feedback_submissions: 'survey answer',
+  calls: 'call',
+  emails: 'email',
+  meetings: 'meeting',
+  notes: 'note',
+  tasks: 'task',
+};
+/** Our field names as a rep knows them, where "<noun> <words>" would not read well. */
 const FIELD_WORDS: Record<string, string> = {
-  closedate: 'deal close date',
-  createdate: 'create date',
-  hs_createdate: 'create date',
-  hs_timestamp: 'activity date',
-  hs_submission_timestamp: 'survey answer date',
-  amount: 'deal amount',
-  hs_value: 'survey answer',
-  numberofemployees: 'company size',
-  annualrevenue: 'annual revenue',
-  time_to_close: 'ticket time to close',
-  closed_date: 'ticket close date',
+  'contacts.email': 'email address',
+  'contacts.phone': 'phone number',
+  'companies.employees': 'company size',
+  'companies.annualRevenue': 'annual revenue',
+  'feedback_submissions.value': 'survey answer',
+  'feedback_submissions.surveyType': 'survey type',
+  'tickets.timeToCloseMs': 'ticket time to close',
+  'tickets.reopenedCount': 'ticket reopen count',
 };
+const WORDS: Record<string, string> = { createdAt: 'create date', closedAt: 'close date', at: 'date', date: 'date', durationMs: 'duration', other: 'field' };
 
-/** "hs_lastmodifieddate" → "last modified date" for a field with no entry above. */
-function fieldWords(name: string): string {
-  return FIELD_WORDS[name] ?? name.replace(/^hs_/, '').replace(/_/g, ' ');
+/** `deals.closedAt` → "deal close date"; `calls.at` → "call date". */
+function fieldWords(field: string): string {
+  const known = FIELD_WORDS[field];
+  if (known !== undefined) return known;
+  const dot = field.indexOf('.');
+  const type = dot > 0 ? field.slice(0, dot) : '';
+  const key = dot > 0 ? field.slice(dot + 1) : field;
+  const words = WORDS[key] ?? key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  const noun = NOUN[type];
+  return noun === undefined ? words : `${noun} ${words}`;
 }
 
-/** Connector issue codes (the CRM mappings' "future_date:closedate", …) in plain words. */
-export function describeIssue(code: string): string {
-  const whole = ISSUE_WORDS[code];
-  if (whole !== undefined) return whole;
-  const colon = code.indexOf(':');
-  if (colon > 0) {
-    const prefix = ISSUE_PREFIX[code.slice(0, colon)];
-    if (prefix !== undefined) return `${prefix} (${fieldWords(code.slice(colon + 1))})`;
-  }
-  return code.replace(/_/g, ' ');
+/** A data issue in the words a rep reads (the card's confidence line, the report). */
+export function describeIssue(issue: DataIssue): string {
+  return SAID_OF[issue.code](fieldWords(issue.field));
 }

@@ -13,6 +13,8 @@
 import type {
   CompanyData,
   ContactData,
+  DataIssue,
+  DataIssueCode,
   DealData,
   EngagementData,
   FeedbackData,
@@ -20,21 +22,20 @@ import type {
   RecordData,
   TicketData,
 } from '../connectors/types.ts';
-import { describeCleaningIssue, isPlausibleAmount, isPlausibleTime } from '../connectors/clean.ts';
+import { isPlausibleAmount, isPlausibleTime } from '../connectors/clean.ts';
 import type { IdRange, Store } from '../store/index.ts';
-import { describeIssue } from './explain.ts';
 import { sentimentOf } from './sentiment.ts';
 
 export const DAY_MS = 86_400_000;
 /** "never" is capped here, so recency features stay finite. */
 export const NEVER_DAYS = 730;
 
-export type LinkedRow = { type: ObjectType; id: string; data: RecordData; issues: readonly string[] };
+export type LinkedRow = { type: ObjectType; id: string; data: RecordData; issues: readonly DataIssue[] };
 export type ContactInput = {
   id: string;
   companyId: string | null;
   data: ContactData;
-  issues: readonly string[];
+  issues: readonly DataIssue[];
   linked: LinkedRow[];
 };
 export type CompanyContext = { employees: number | null; annualRevenue: number | null };
@@ -136,8 +137,8 @@ export type ContactFeatures = {
   negativeTexts: number;
   /** the contact's company size (null when unknown) */
   companyEmployees: number | null;
-  /** distinct data problems found in this contact's records, in plain words */
-  dataIssues: string[];
+  /** distinct data problems found in this contact's records (words: explain.ts describeIssue) */
+  dataIssues: DataIssue[];
   /** 1 = clean; each distinct problem lowers it (never below 0.4) */
   dataQuality: number;
 };
@@ -190,7 +191,19 @@ function hasImplausibleDate(data: object): boolean {
 }
 const implausible = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && !isPlausibleTime(v);
 
-const issueWords = (code: string): string => describeCleaningIssue(code) ?? describeIssue(code);
+/** Distinct issues by code and field, in a stable order. */
+function issueSet() {
+  const byKey = new Map<string, DataIssue>();
+  return {
+    add(code: DataIssueCode, field: string): void {
+      byKey.set(`${code} ${field}`, { code, field });
+    },
+    addAll(issues: readonly DataIssue[]): void {
+      for (const i of issues) byKey.set(`${i.code} ${i.field}`, i);
+    },
+    sorted: (): DataIssue[] => [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v),
+  };
+}
 
 /**
  * Features of one contact as of `asOf`. `now` is the real present: events dated after `now`
@@ -203,14 +216,14 @@ export function computeFeatures(
   company: CompanyContext | undefined = undefined,
   now: number = asOf,
 ): ContactFeatures {
-  const problems = new Set<string>();
-  for (const i of input.issues) problems.add(issueWords(i));
+  const problems = issueSet();
+  problems.addAll(input.issues);
   const c = input.data;
   let created = validTime(c.createdAt) ? c.createdAt : null;
-  if (hasImplausibleDate(c)) problems.add('implausible date');
-  else if (created === null) problems.add('missing create date');
+  if (hasImplausibleDate(c)) problems.add('implausible_date', 'contacts.createdAt');
+  else if (created === null) problems.add('missing', 'contacts.createdAt');
   else if (created > now) {
-    problems.add('create date in the future');
+    problems.add('future_date', 'contacts.createdAt');
     created = null;
   }
   const exists = created === null || created <= asOf;
@@ -259,20 +272,20 @@ export function computeFeatures(
   const d180 = asOf - 180 * DAY_MS;
 
   for (const row of input.linked) {
-    for (const i of row.issues) problems.add(issueWords(i));
-    if (hasImplausibleDate(row.data)) problems.add('implausible date');
+    problems.addAll(row.issues);
+    if (hasImplausibleDate(row.data)) problems.add('implausible_date', `${row.type}.date`);
     switch (row.type) {
       case 'deals': {
         const d = row.data as DealData;
         const createdAt = validTime(d.createdAt) ? d.createdAt : null;
         const closedAt = validTime(d.closedAt) ? d.closedAt : null;
         if ((createdAt !== null && createdAt > now) || (d.isClosed && closedAt !== null && closedAt > now)) {
-          problems.add('deal dated in the future');
+          problems.add('future_date', 'deals.closedAt');
           break;
         }
         if (createdAt !== null && createdAt > asOf) break;
         if (d.isClosed && closedAt === null) {
-          problems.add('closed deal without a close date');
+          problems.add('missing', 'deals.closedAt');
           break;
         }
         if (!(d.isClosed && closedAt !== null && closedAt <= asOf)) {
@@ -289,8 +302,8 @@ export function computeFeatures(
           if (typeof d.amount === 'number' && isPlausibleAmount(d.amount) && d.amount >= 0) {
             monetaryTotal += d.amount;
             amountCount++;
-          } else if (typeof d.amount === 'number' && Number.isFinite(d.amount) && d.amount > 0) problems.add('implausible deal amount');
-          else problems.add(d.amountRaw !== null && d.amountRaw !== '' ? 'non-numeric deal amount' : 'missing deal amount');
+          } else if (typeof d.amount === 'number' && Number.isFinite(d.amount) && d.amount > 0) problems.add('implausible_amount', 'deals.amount');
+          else problems.add(d.amountRaw !== null && d.amountRaw !== '' ? 'not_a_number' : 'missing', 'deals.amount');
         } else lostDeals++;
         break;
       }
@@ -298,11 +311,11 @@ export function computeFeatures(
         const t = row.data as TicketData;
         const createdAt = validTime(t.createdAt) ? t.createdAt : null;
         if (createdAt === null) {
-          problems.add('ticket without a create date');
+          problems.add('missing', 'tickets.createdAt');
           break;
         }
         if (createdAt > now) {
-          problems.add('ticket dated in the future');
+          problems.add('future_date', 'tickets.createdAt');
           break;
         }
         if (createdAt > asOf) break;
@@ -340,26 +353,26 @@ export function computeFeatures(
       case 'feedback_submissions': {
         const f = row.data as FeedbackData;
         if (!validTime(f.at)) {
-          problems.add('survey answer without a date');
+          problems.add('missing', 'feedback_submissions.at');
           break;
         }
         if (f.at > now) {
-          problems.add('survey answer dated in the future');
+          problems.add('future_date', 'feedback_submissions.at');
           break;
         }
         if (f.at > asOf) break;
         addTone(tone, f.comment);
         const scale = f.surveyType === null ? undefined : SCALES[f.surveyType];
         if (scale === undefined) {
-          problems.add('survey answer of unknown type');
+          problems.add('unknown_type', 'feedback_submissions.surveyType');
           break;
         }
         if (typeof f.value !== 'number' || !Number.isFinite(f.value)) {
-          problems.add('non-numeric survey answer');
+          problems.add('not_a_number', 'feedback_submissions.value');
           break;
         }
         if (f.value < scale[0] || f.value > scale[1]) {
-          problems.add(`${f.surveyType} answer outside ${scale[0]}–${scale[1]}`);
+          problems.add('out_of_range', 'feedback_submissions.value');
           break;
         }
         surveys++;
@@ -386,11 +399,11 @@ export function computeFeatures(
       case 'tasks': {
         const e = row.data as EngagementData;
         if (!validTime(e.at)) {
-          problems.add('activity without a date');
+          problems.add('missing', `${row.type}.at`);
           break;
         }
         if (e.at > now) {
-          problems.add('activity dated in the future');
+          problems.add('future_date', `${row.type}.at`);
           break;
         }
         if (e.at > asOf) break;
@@ -421,7 +434,7 @@ export function computeFeatures(
   }
 
   const start = created ?? (Number.isFinite(firstEvent) ? firstEvent : asOf);
-  const dataIssues = [...problems].sort();
+  const dataIssues = problems.sorted();
   return {
     contactId: input.id,
     asOf,

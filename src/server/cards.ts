@@ -5,11 +5,14 @@
  * from the local cache only (the CRM's proxy gives the call little time and a small body).
  */
 import { Hono, type Context } from 'hono';
+import { z } from 'zod';
 import type { CardAuthEnv, CardAuthFailure, CardRequestAuth } from '../connectors/provider.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import type { ContactScores, Reason, ScoreKey } from '../store/scores.ts';
 import { DEFAULT_BANDS } from '../scoring/bands.ts';
+import { describeIssue } from '../scoring/explain.ts';
+import { DATA_ISSUE_CODES } from '../connectors/types.ts';
 import { createReplayGuard, type ReplayGuard } from './replay-guard.ts';
 import { createRescores, type Rescores } from './rescores.ts';
 import {
@@ -60,6 +63,9 @@ const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.m
  * The card's payload for one contact of one portal, from the cache only; `undefined` when the
  * contact is not a (live) contact of that portal, so callers answer 404 without telling why.
  */
+/** A data issue as scores store it (`extra.dataIssues`), or the words an older Rapport stored. */
+const storedIssue = z.union([z.string(), z.object({ code: z.enum(DATA_ISSUE_CODES), field: z.string() })]);
+
 export async function buildCardResponse(
   store: Pick<Store, 'records' | 'portals' | 'scores'>,
   portal: string,
@@ -96,8 +102,13 @@ export async function buildCardResponse(
     ]),
   );
   // Data problems lower confidence and are said once, on the confidence line (issue 17).
-  const issues = s.extra['dataIssues'];
-  const dataIssues = Array.isArray(issues) ? issues.filter((x): x is string => typeof x === 'string' && x !== '').slice(0, 10).map((x) => x.slice(0, 200)) : [];
+  // Stored as {code, field}; rows scored before that hold the words themselves.
+  const stored = z.array(storedIssue).safeParse(s.extra['dataIssues']);
+  const dataIssues = (stored.success ? stored.data : [])
+    .map((i) => (typeof i === 'string' ? i : describeIssue(i)))
+    .filter((t) => t !== '')
+    .slice(0, 10)
+    .map((t) => t.slice(0, 200));
   const channel = s.extra['likelyChannel'];
   // Parse our own output: a broken store row becomes a logged 500, never an unchecked payload.
   return cardResponseSchema.parse({

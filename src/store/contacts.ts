@@ -1,29 +1,28 @@
 import type { ObjectType, RecordData } from '../connectors/types.ts';
 import type { Db } from './db.ts';
 import type { ContactWithLinks, IdRange, LinkedRecord } from './port.ts';
+import { readIssues } from './issues.ts';
 
 type ContactRow = { id: string; company_id: string | null; data: string };
 type LinkRow = { cid: string; type: string; id: string; data: string };
 
 /** A row this version cannot parse scores as an empty record with an issue, instead of failing the pass. */
-function parsePayload(s: string): { d: RecordData; i?: string[] } {
+function parsePayload(s: string): { d: RecordData; i?: unknown } {
   try {
-    return JSON.parse(s) as { d: RecordData; i?: string[] };
+    return JSON.parse(s) as { d: RecordData; i?: unknown };
   } catch {
-    return { d: {} as RecordData, i: ['unreadable cached record'] };
+    return { d: {} as RecordData, i: [{ code: 'unreadable', field: 'record' }] };
   }
 }
 
-const NO_ISSUES: readonly string[] = [];
-
 function toContact(row: ContactRow): ContactWithLinks {
   const p = parsePayload(row.data);
-  return { id: row.id, companyId: row.company_id, data: p.d, issues: p.i ?? NO_ISSUES, linked: [] };
+  return { id: row.id, companyId: row.company_id, data: p.d, issues: readIssues(p.i, 'contacts'), linked: [] };
 }
 
 function toLinked(row: LinkRow): LinkedRecord {
   const p = parsePayload(row.data);
-  return { type: row.type as ObjectType, id: row.id, data: p.d, issues: p.i ?? NO_ISSUES };
+  return { type: row.type as ObjectType, id: row.id, data: p.d, issues: readIssues(p.i, row.type) };
 }
 
 /**

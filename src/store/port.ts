@@ -8,7 +8,7 @@
  * on a single-connection synchronous driver. `test/contract/store-contract.ts` is the behaviour
  * every implementation must pass.
  */
-import type { CrmRecord, Cursor, ObjectType, RecordData } from '../connectors/types.ts';
+import type { CrmRecord, Cursor, DataIssue, ObjectType, RecordData } from '../connectors/types.ts';
 import type { CrmName } from '../errors.ts';
 import type { ScoreField, ScoreValues } from '../scores.ts';
 import type { Band, ContactScores, HistoryPoint, ScoreKey } from './scores.ts';
@@ -54,7 +54,7 @@ export type StoredRecord = {
   updatedAt: number;
   deleted: boolean;
   data: RecordData;
-  issues: string[];
+  issues: readonly DataIssue[];
   /** a tombstone of a record merged into another one: the survivor's id */
   mergedInto: string | null;
 };
@@ -62,14 +62,14 @@ export type StoredRecord = {
 export type RecordCounts = Record<string, { live: number; deleted: number }>;
 
 /** A live record linked to a contact, as scoring reads it. */
-export type LinkedRecord = { type: ObjectType; id: string; data: RecordData; issues: readonly string[] };
+export type LinkedRecord = { type: ObjectType; id: string; data: RecordData; issues: readonly DataIssue[] };
 
 /** A live contact with its linked live records (engagements, deals, tickets, feedback). */
 export type ContactWithLinks = {
   id: string;
   companyId: string | null;
   data: RecordData;
-  issues: readonly string[];
+  issues: readonly DataIssue[];
   linked: LinkedRecord[];
 };
 

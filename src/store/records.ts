@@ -1,6 +1,7 @@
 import type { CrmRecord, ObjectType, RecordData } from '../connectors/types.ts';
 import type { Db } from './db.ts';
 import type { RecordCounts, StoredRecord } from './port.ts';
+import { readIssues } from './issues.ts';
 
 export type { StoredRecord };
 
@@ -14,7 +15,7 @@ type Row = {
 };
 
 function toStored(row: Row): StoredRecord {
-  const parsed = JSON.parse(row.data) as { d: RecordData; i?: string[]; m?: string };
+  const parsed = JSON.parse(row.data) as { d: RecordData; i?: unknown; m?: string };
   return {
     type: row.type as ObjectType,
     id: row.id,
@@ -22,7 +23,7 @@ function toStored(row: Row): StoredRecord {
     updatedAt: row.updated_at,
     deleted: row.deleted === 1,
     data: parsed.d,
-    issues: parsed.i ?? [],
+    issues: readIssues(parsed.i, row.type),
     mergedInto: parsed.m ?? null,
   };
 }

@@ -245,10 +245,10 @@ describe('hubspot connector on the sandbox', () => {
     expect(run.records).toHaveLength(3);
     const [one, two, three] = [...run.records].sort((x, y) => Number(x.id) - Number(y.id)) as [CrmRecord, CrmRecord, CrmRecord];
     expect(one.data as ContactData).toMatchObject({ email: 'dup@example.com', phone: '+15550102345', phoneRaw: '+1 (555) 010-2345 ext. 7' });
-    expect(one.issues ?? []).not.toContain('duplicate_email');
-    expect(two.issues).toEqual(expect.arrayContaining(['duplicate_email', 'invalid_phone']));
+    expect((one.issues ?? []).map((i) => i.code)).not.toContain('duplicate_email');
+    expect(two.issues).toEqual(expect.arrayContaining([{ code: 'duplicate_email', field: 'contacts.email' }, { code: 'invalid_phone', field: 'contacts.phone' }]));
     expect(three.data as ContactData).toMatchObject({ email: null, emailRaw: 'not-an-email', phone: '+442079460958' });
-    expect(three.issues).toContain('invalid_email');
+    expect(three.issues).toContainEqual({ code: 'invalid_email', field: 'contacts.email' });
   });
 
   it('writes scores as rapport_* properties after provisioning; unknown contacts fail alone', async () => {

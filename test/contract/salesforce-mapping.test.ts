@@ -27,9 +27,9 @@ describe('Salesforce mapping', () => {
     expect(r).toMatchObject({ type: 'contacts', companyId: '0015g0000000001AAA', contactIds: undefined, updatedAt: Date.UTC(2025, 11, 1, 10), deleted: false });
     const d = r.data as ContactData;
     expect([d.email, d.emailRaw, d.phone, d.firstName]).toEqual(['ada@example.com', ' Ada@Example.COM ', null, 'Ada']);
-    expect(r.issues).toEqual(['invalid_phone']);
+    expect(r.issues).toEqual([{ code: 'invalid_phone', field: 'contacts.phone' }]);
     const bad = toRecord('salesforce:00D', 'contacts', base({ Email: 'not-an-email' }), NOW);
-    expect(bad.issues).toContain('invalid_email');
+    expect(bad.issues).toContainEqual({ code: 'invalid_email', field: 'contacts.email' });
   });
 
   it('maps cases, surveys and accounts onto the normalized shapes, with issues for messy values', () => {
@@ -38,7 +38,7 @@ describe('Salesforce mapping', () => {
     expect(t.data as TicketData).toMatchObject({ priority: 'URGENT', isClosed: true, timeToCloseMs: 86_400_000, reopenedCount: 2, stage: 'Closed' });
     const f = toRecord('p', 'feedback_submissions', base({ Type__c: 'nps', Score__c: '9/10', Contact__c: '0035g0000000009AAA' }), NOW);
     expect(f.data as FeedbackData).toMatchObject({ surveyType: 'NPS', value: null, valueRaw: '9/10' });
-    expect(f.issues).toEqual(['not_a_number:Score__c']);
+    expect(f.issues).toEqual([{ code: 'not_a_number', field: 'feedback_submissions.value' }]);
     const a = toRecord('p', 'companies', base({ Website: 'https://www.Acme.com/about', Contacts: { totalSize: 1, done: true, records: [{ Id: '0035g0000000009AAA' }] } }), NOW);
     expect((a.data as CompanyData).domain).toBe('acme.com');
     expect(a.contactIds).toEqual(['0035g0000000009AAA']);

@@ -129,9 +129,9 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.records.get(P, 'contacts', 'nope')).toBeUndefined();
       });
 
-      it('keeps data issues with the record', async () => {
-        await store.records.upsertPage([contact('1', 100, { issues: ['invalid_phone'] })]);
-        expect((await store.records.get(P, 'contacts', '1'))?.issues).toEqual(['invalid_phone']);
+      it('keeps data issues with the record, as data', async () => {
+        await store.records.upsertPage([contact('1', 100, { issues: [{ code: 'invalid_phone', field: 'contacts.phone' }] })]);
+        expect((await store.records.get(P, 'contacts', '1'))?.issues).toEqual([{ code: 'invalid_phone', field: 'contacts.phone' }]);
       });
 
       it('a re-listed record with the same modification time and a new primary company takes the new company', async () => {

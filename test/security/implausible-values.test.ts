@@ -24,7 +24,7 @@ describe('implausible CRM values', () => {
       { contacts: ['1'] },
       NOW,
     );
-    expect(hs.issues).toEqual(expect.arrayContaining(['implausible_amount:amount', 'implausible_date:closedate']));
+    expect(hs.issues).toEqual(expect.arrayContaining([{ code: 'implausible_amount', field: 'deals.amount' }, { code: 'implausible_date', field: 'deals.closedAt' }]));
     expect(hs.data as DealData).toMatchObject({ amount: null, amountRaw: '1e21', closedAt: null });
 
     const plausible = hubspotRecord('hubspot:1', 'deals', { id: '10', updatedAt: '2026-01-01T00:00:00Z', properties: { amount: '250000000', closedate: '2025-06-01T00:00:00Z' } }, {}, NOW);
@@ -37,7 +37,7 @@ describe('implausible CRM values', () => {
       { attributes: { type: 'Opportunity' }, Id: '0061', SystemModstamp: '2026-01-01T00:00:00.000+0000', Amount: 1e21, CloseDate: '9999-12-31', IsClosed: true, IsWon: true, StageName: 'Closed Won' } as never,
       NOW,
     );
-    expect(sf.issues).toEqual(expect.arrayContaining(['implausible_amount:Amount', 'implausible_date:CloseDate']));
+    expect(sf.issues).toEqual(expect.arrayContaining([{ code: 'implausible_amount', field: 'deals.amount' }, { code: 'implausible_date', field: 'deals.closedAt' }]));
   });
 
   it('already in the cache: ignored at feature time, named, and lower confidence; no absurd reason', async () => {
@@ -53,7 +53,7 @@ describe('implausible CRM values', () => {
     const f = computeFeatures(input!, NOW, undefined, NOW);
     expect(f.monetaryTotal).toBe(1200);
     expect(f.recencyDays).toBeLessThan(31);
-    expect(f.dataIssues).toEqual(expect.arrayContaining(['implausible deal amount', 'implausible date']));
+    expect(f.dataIssues).toEqual(expect.arrayContaining([{ code: 'implausible_amount', field: 'deals.amount' }, { code: 'implausible_date', field: 'deals.date' }]));
     const [clean] = await readContacts(store, PORTAL, ['c2']);
     expect(f.dataQuality).toBeLessThan(computeFeatures(clean!, NOW, undefined, NOW).dataQuality);
 
@@ -64,7 +64,7 @@ describe('implausible CRM values', () => {
       .flatMap((s) => s.reasons.map((r) => r.text))
       .join(' | ');
     // data problems are named once, beside the confidence (issue 17), never as a reason
-    expect(scores!.extra['dataIssues']).toEqual(expect.arrayContaining(['implausible deal amount']));
+    expect(scores!.extra['dataIssues']).toEqual(expect.arrayContaining([{ code: 'implausible_amount', field: 'deals.amount' }]));
     expect(reasons).not.toContain('implausible');
     // no reason built from the absurd values: no 9+ digit day counts or amounts, no exponent
     expect(reasons).not.toMatch(/\d{9}|e\+?21|1e21|\d{1,3}(,\d{3}){4}/i);

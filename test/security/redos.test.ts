@@ -118,7 +118,7 @@ describe('connectors map hostile records quickly and name what was cut', () => {
     const contact = expectFast('hubspot contact', ' '.repeat(N) + '!', (junk) =>
       hubspotRecord('hubspot:1', 'contacts', { id: '1', updatedAt: '2026-01-01T00:00:00Z', properties: { email: 'a@' + '.'.repeat(N), phone: '1'.repeat(N) + junk, firstname: '!' + junk + 'Ada' } }, {}, Date.UTC(2026, 0, 2)),
     ) as ReturnType<typeof hubspotRecord>;
-    expect(contact.issues).toEqual(expect.arrayContaining(['too_long:email', 'too_long:phone', 'too_long:firstname']));
+    expect(contact.issues).toEqual(expect.arrayContaining([{ code: 'too_long', field: 'contacts.email' }, { code: 'too_long', field: 'contacts.phone' }, { code: 'too_long', field: 'contacts.firstName' }]));
     const d = contact.data as ContactData;
     expect(d.email).toBeNull();
     expect(d.phone).toBeNull();
@@ -126,7 +126,7 @@ describe('connectors map hostile records quickly and name what was cut', () => {
     const email = expectFast('hubspot email', '<script'.repeat(N / 7), (body) =>
       hubspotRecord('hubspot:1', 'emails', { id: '2', updatedAt: '2026-01-01T00:00:00Z', properties: { hs_timestamp: '2026-01-01T00:00:00Z', hs_email_text: body + ' refund please', hs_email_subject: 'Hi' } }, {}, Date.UTC(2026, 0, 2)),
     ) as ReturnType<typeof hubspotRecord>;
-    expect(email.issues).toContain('too_long:hs_email_text');
+    expect(email.issues).toContainEqual({ code: 'too_long', field: 'emails.text' });
     expect(((email.data as EngagementData).text ?? '').length).toBeLessThanOrEqual(MAX_TEXT_CHARS + 3);
   });
 
@@ -134,6 +134,6 @@ describe('connectors map hostile records quickly and name what was cut', () => {
     const contact = expectFast('salesforce contact', ' '.repeat(N) + 'x', (junk) =>
       salesforceRecord('salesforce:00D1', 'contacts', { attributes: { type: 'Contact' }, Id: '0031', SystemModstamp: '2026-01-01T00:00:00.000+0000', Email: 'a@a' + '.a'.repeat(N / 2) + '@', Phone: '1 '.repeat(N / 2) + junk } as never, Date.UTC(2026, 0, 2)),
     ) as ReturnType<typeof salesforceRecord>;
-    expect(contact.issues).toEqual(expect.arrayContaining(['too_long:Email', 'too_long:Phone']));
+    expect(contact.issues).toEqual(expect.arrayContaining([{ code: 'too_long', field: 'contacts.email' }, { code: 'too_long', field: 'contacts.phone' }]));
   });
 });

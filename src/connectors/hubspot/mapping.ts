@@ -18,6 +18,8 @@ import type {
   CompanyData,
   ContactData,
   CrmRecord,
+  DataIssue,
+  DataIssueCode,
   DealData,
   EngagementData,
   FeedbackData,
@@ -70,6 +72,72 @@ const OWN: Record<ObjectType, readonly string[]> = {
   feedback_submissions: ['hs_survey_type', 'hs_value', 'hs_content', 'hs_submission_timestamp', 'hs_survey_channel'],
 };
 
+/**
+ * Which of our fields (RecordData keys) each HubSpot property feeds: a data issue names our field,
+ * never HubSpot's property (src/connectors/types.ts DataIssue). test/contract/hubspot-mapping
+ * checks that every property in OWN and CREATED has an entry.
+ */
+export const FIELD_OF_PROPERTY: Readonly<Record<string, string>> = {
+  createdate: 'createdAt',
+  hs_createdate: 'createdAt',
+  email: 'email',
+  phone: 'phone',
+  mobilephone: 'phone',
+  firstname: 'firstName',
+  lastname: 'lastName',
+  lifecyclestage: 'lifecycleStage',
+  name: 'name',
+  domain: 'domain',
+  industry: 'industry',
+  numberofemployees: 'employees',
+  annualrevenue: 'annualRevenue',
+  amount: 'amount',
+  dealstage: 'stage',
+  pipeline: 'stage',
+  closedate: 'closedAt',
+  hs_is_closed: 'isClosed',
+  hs_is_closed_won: 'isClosedWon',
+  subject: 'subject',
+  content: 'content',
+  hs_pipeline: 'stage',
+  hs_pipeline_stage: 'stage',
+  hs_ticket_priority: 'priority',
+  closed_date: 'closedAt',
+  time_to_close: 'timeToCloseMs',
+  reopen_count: 'reopenedCount',
+  source_type: 'source',
+  hs_timestamp: 'at',
+  hs_call_direction: 'direction',
+  hs_call_duration: 'durationMs',
+  hs_call_status: 'outcome',
+  hs_call_disposition: 'outcome',
+  hs_call_title: 'text',
+  hs_call_body: 'text',
+  hs_email_direction: 'direction',
+  hs_email_status: 'outcome',
+  hs_email_subject: 'text',
+  hs_email_text: 'text',
+  hs_meeting_outcome: 'outcome',
+  hs_meeting_title: 'text',
+  hs_meeting_body: 'text',
+  hs_meeting_start_time: 'at',
+  hs_meeting_end_time: 'durationMs',
+  hs_note_body: 'text',
+  hs_task_status: 'outcome',
+  hs_task_priority: 'priority',
+  hs_task_subject: 'text',
+  hs_task_body: 'text',
+  hs_task_type: 'outcome',
+  hs_survey_type: 'surveyType',
+  hs_value: 'value',
+  hs_content: 'comment',
+  hs_submission_timestamp: 'at',
+  hs_survey_channel: 'channel',
+};
+
+/** The properties Rapport reads for a type (OWN plus its create date), for the check above. */
+export const readProperties = (type: ObjectType): readonly string[] => [...OWN[type], CREATED[type]];
+
 /** Types HubSpot merges (contacts, companies, deals, tickets have merge endpoints, hubspot.md §1.2). */
 const MERGEABLE = new Set<ObjectType>(['contacts', 'companies', 'deals', 'tickets']);
 
@@ -98,7 +166,7 @@ export const ASSOCIATIONS: Record<ObjectType, readonly ('contacts' | 'companies'
 export type HsProps = Record<string, string | null | undefined>;
 export type Associated = { contacts?: string[]; companies?: { id: string; primary: boolean }[] };
 
-type Mapped = { data: RecordData; issues: string[] };
+type Mapped = { data: RecordData; issues: DataIssue[] };
 
 /**
  * One HubSpot object → normalized CrmRecord. `updatedAt` prefers the type's modified property,
@@ -141,36 +209,38 @@ export function toRecord(
 const MONEY = new Set(['amount', 'annualrevenue']);
 
 function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
-  const issues: string[] = [];
+  const issues: DataIssue[] = [];
+  const field = (name: string): string => `${type}.${FIELD_OF_PROPERTY[name] ?? 'other'}`;
+  const issue = (code: DataIssueCode, name: string): void => void issues.push({ code, field: field(name) });
   const time = (name: string): number | null => {
     const raw = p[name];
     const t = parseTime(raw);
-    if (raw !== null && raw !== undefined && raw.trim() !== '' && t === null) issues.push(`unparsable_date:${name}`);
+    if (raw !== null && raw !== undefined && raw.trim() !== '' && t === null) issue('unparsable_date', name);
     if (t !== null && !isPlausibleTime(t)) {
-      issues.push(`implausible_date:${name}`);
+      issue('implausible_date', name);
       return null;
     }
     // a week of slack for time zones and scheduled items before calling a date "future"
-    if (t !== null && t > now + 7 * 86_400_000 && name !== 'hs_timestamp' && name !== 'closedate') issues.push(`future_date:${name}`);
+    if (t !== null && t > now + 7 * 86_400_000 && name !== 'hs_timestamp' && name !== 'closedate') issue('future_date', name);
     return t;
   };
   const num = (name: string): number | null => {
     const raw = p[name];
     const n = parseAmount(raw);
-    if (raw !== null && raw !== undefined && raw.trim() !== '' && n === null) issues.push(`not_a_number:${name}`);
+    if (raw !== null && raw !== undefined && raw.trim() !== '' && n === null) issue('not_a_number', name);
     if (n !== null && !(MONEY.has(name) ? isPlausibleAmount(n) : isPlausibleNumber(n))) {
-      issues.push(`${MONEY.has(name) ? 'implausible_amount' : 'implausible_number'}:${name}`);
+      issue(MONEY.has(name) ? 'implausible_amount' : 'implausible_number', name);
       return null;
     }
     return n;
   };
   const text = (name: string): string | null => {
-    const tooLong = lengthIssue(name, p[name], MAX_TEXT_CHARS);
+    const tooLong = lengthIssue(field(name), p[name], MAX_TEXT_CHARS);
     if (tooLong !== null) issues.push(tooLong);
     return textOrNull(p[name]);
   };
   const html = (name: string): string | null => {
-    const tooLong = lengthIssue(name, p[name], MAX_TEXT_CHARS);
+    const tooLong = lengthIssue(field(name), p[name], MAX_TEXT_CHARS);
     if (tooLong !== null) issues.push(tooLong);
     return stripHtml(p[name]);
   };
@@ -180,10 +250,10 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
     case 'contacts': {
       const emailRaw = p.email ?? null;
       const email = cleanEmail(emailRaw);
-      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push(lengthIssue('email', emailRaw, MAX_EMAIL_CHARS) ?? 'invalid_email');
+      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push(lengthIssue(field('email'), emailRaw, MAX_EMAIL_CHARS) ?? { code: 'invalid_email', field: field('email') });
       const phoneRaw = textOrNull(p.phone) ?? textOrNull(p.mobilephone);
       const phone = cleanPhone(phoneRaw);
-      if (phoneRaw !== null && phone === null) issues.push(lengthIssue('phone', phoneRaw, MAX_PHONE_CHARS) ?? 'invalid_phone');
+      if (phoneRaw !== null && phone === null) issues.push(lengthIssue(field('phone'), phoneRaw, MAX_PHONE_CHARS) ?? { code: 'invalid_phone', field: field('phone') });
       const data: ContactData = {
         email,
         emailRaw,
@@ -213,7 +283,7 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
       const stage = text('dealstage');
       const won = parseBool(p.hs_is_closed_won) || stage === 'closedwon';
       const amount = num('amount');
-      if (amount !== null && amount < 0) issues.push('negative_amount');
+      if (amount !== null && amount < 0) issue('negative_amount', 'amount');
       const data: DealData = {
         amount,
         amountRaw: p.amount ?? null,
@@ -336,6 +406,6 @@ export function createDuplicateEmailFlagger() {
     if (email === null) return;
     const first = owner.get(email);
     if (first === undefined) owner.set(email, r.id);
-    else if (first !== r.id) r.issues = [...(r.issues ?? []), 'duplicate_email'];
+    else if (first !== r.id) r.issues = [...(r.issues ?? []), { code: 'duplicate_email', field: 'contacts.email' }];
   };
 }

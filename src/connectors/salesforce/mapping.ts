@@ -14,7 +14,7 @@ import {
   stripHtml,
   textOrNull,
 } from '../clean.ts';
-import type { CompanyData, ContactData, CrmRecord, DealData, EngagementData, FeedbackData, ObjectType, RecordData, TicketData } from '../types.ts';
+import type { CompanyData, ContactData, CrmRecord, DataIssue, DataIssueCode, DealData, EngagementData, FeedbackData, ObjectType, RecordData, TicketData } from '../types.ts';
 
 /**
  * What Rapport reads from Salesforce, as data (ARCHITECTURE §3). Each normalized type is one
@@ -112,7 +112,7 @@ const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v
 const isContactId = (id: unknown): id is string => typeof id === 'string' && id.startsWith('003');
 
 export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: number, spec: SfSpec = SPECS[type]): CrmRecord {
-  const issues: string[] = [];
+  const issues: DataIssue[] = [];
   let contactIds: string[] | undefined;
   if (spec.contacts !== undefined || spec.contactField !== undefined) {
     const ids: unknown[] = [];
@@ -142,32 +142,78 @@ export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: num
 /** Money fields, bounded as amounts; other numbers get the wider numeric bound. */
 const MONEY = new Set(['Amount', 'AnnualRevenue']);
 
-function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issues: string[]): RecordData {
+/**
+ * Which of our fields (RecordData keys) each Salesforce field feeds: a data issue names our field,
+ * never the org's API name (src/connectors/types.ts DataIssue).
+ */
+export const FIELD_OF_SF_FIELD: Readonly<Record<string, string>> = {
+  CreatedDate: 'createdAt',
+  Email: 'email',
+  Phone: 'phone',
+  MobilePhone: 'phone',
+  FirstName: 'firstName',
+  LastName: 'lastName',
+  Name: 'name',
+  Website: 'domain',
+  Industry: 'industry',
+  NumberOfEmployees: 'employees',
+  AnnualRevenue: 'annualRevenue',
+  Amount: 'amount',
+  StageName: 'stage',
+  CloseDate: 'closedAt',
+  ClosedDate: 'closedAt',
+  Priority: 'priority',
+  Status: 'outcome',
+  Origin: 'source',
+  Subject: 'text',
+  Description: 'text',
+  TextBody: 'text',
+  HtmlBody: 'text',
+  Reopen_Count__c: 'reopenedCount',
+  CallType: 'direction',
+  CallDisposition: 'outcome',
+  CallDurationInSeconds: 'durationMs',
+  DurationInMinutes: 'durationMs',
+  ActivityDate: 'at',
+  ActivityDateTime: 'at',
+  CompletedDateTime: 'at',
+  StartDateTime: 'at',
+  MessageDate: 'at',
+  Submitted_At__c: 'at',
+  Score__c: 'value',
+  Type__c: 'surveyType',
+  Comment__c: 'comment',
+  Channel__c: 'channel',
+};
+
+function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issues: DataIssue[]): RecordData {
+  const field = (name: string): string => `${type}.${FIELD_OF_SF_FIELD[name] ?? 'other'}`;
+  const issue = (code: DataIssueCode, name: string): void => void issues.push({ code, field: field(name) });
   const text = (name: string): string | null => {
-    const tooLong = lengthIssue(name, str(r[name]), MAX_TEXT_CHARS);
+    const tooLong = lengthIssue(field(name), str(r[name]), MAX_TEXT_CHARS);
     if (tooLong !== null) issues.push(tooLong);
     return textOrNull(str(r[name]));
   };
   const html = (name: string): string | null => {
-    const tooLong = lengthIssue(name, str(r[name]), MAX_TEXT_CHARS);
+    const tooLong = lengthIssue(field(name), str(r[name]), MAX_TEXT_CHARS);
     if (tooLong !== null) issues.push(tooLong);
     return stripHtml(str(r[name]));
   };
   const time = (name: string): number | null => {
     const t = parseSfTime(r[name]);
     if (t !== null && !isPlausibleTime(t)) {
-      issues.push(`implausible_date:${name}`);
+      issue('implausible_date', name);
       return null;
     }
-    if (t !== null && t > now + 7 * 86_400_000 && name !== 'ActivityDate' && name !== 'CloseDate' && name !== 'StartDateTime') issues.push(`future_date:${name}`);
+    if (t !== null && t > now + 7 * 86_400_000 && name !== 'ActivityDate' && name !== 'CloseDate' && name !== 'StartDateTime') issue('future_date', name);
     return t;
   };
   const num = (name: string): number | null => {
     const raw = str(r[name]);
     const n = parseAmount(raw);
-    if (raw !== null && raw.trim() !== '' && n === null) issues.push(`not_a_number:${name}`);
+    if (raw !== null && raw.trim() !== '' && n === null) issue('not_a_number', name);
     if (n !== null && !(MONEY.has(name) ? isPlausibleAmount(n) : isPlausibleNumber(n))) {
-      issues.push(`${MONEY.has(name) ? 'implausible_amount' : 'implausible_number'}:${name}`);
+      issue(MONEY.has(name) ? 'implausible_amount' : 'implausible_number', name);
       return null;
     }
     return n;
@@ -179,10 +225,10 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
     case 'contacts': {
       const emailRaw = str(r.Email);
       const email = cleanEmail(emailRaw);
-      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push(lengthIssue('Email', emailRaw, MAX_EMAIL_CHARS) ?? 'invalid_email');
+      if (emailRaw !== null && emailRaw.trim() !== '' && email === null) issues.push(lengthIssue(field('Email'), emailRaw, MAX_EMAIL_CHARS) ?? { code: 'invalid_email', field: field('Email') });
       const phoneRaw = text('Phone') ?? text('MobilePhone');
       const phone = cleanPhone(phoneRaw);
-      if (phoneRaw !== null && phone === null) issues.push(lengthIssue('Phone', phoneRaw, MAX_PHONE_CHARS) ?? 'invalid_phone');
+      if (phoneRaw !== null && phone === null) issues.push(lengthIssue(field('Phone'), phoneRaw, MAX_PHONE_CHARS) ?? { code: 'invalid_phone', field: field('Phone') });
       const data: ContactData = { email, emailRaw, phone, phoneRaw, firstName: text('FirstName'), lastName: text('LastName'), createdAt, lifecycleStage: null };
       return data;
     }

@@ -72,8 +72,8 @@ describe('a contact whose only story is bad data', () => {
   it('names the problems once, on the confidence line, and no reason mentions them', async () => {
     store = await seedStore();
     const record = contact(PORTAL_A, '502');
-    await store?.records.upsertPage([{ ...record, issues: ['invalid_phone', 'future_date:closedate'] }]);
-    const input: ContactInput = { id: '502', companyId: null, data: record.data as ContactInput['data'], issues: ['invalid_phone', 'future_date:closedate'], linked: [] };
+    await store?.records.upsertPage([{ ...record, issues: [{ code: 'invalid_phone', field: 'contacts.phone' }, { code: 'future_date', field: 'deals.closedAt' }] }]);
+    const input: ContactInput = { id: '502', companyId: null, data: record.data as ContactInput['data'], issues: [{ code: 'invalid_phone', field: 'contacts.phone' }, { code: 'future_date', field: 'deals.closedAt' }], linked: [] };
     const s = scoreOne(input, undefined, await loadPortalModels(store, PORTAL_A), NOW);
     await store.saveScores(PORTAL_A, [{ properties: {}, scores: s }], { clearIds: [], readAt: 0, volatile: [] });
     for (const k of SCORE_KEYS) for (const reason of s[k].reasons) expect(reason.text).not.toMatch(/phone|close date|data problem|confidence/);

@@ -58,7 +58,7 @@ describe('mapping', () => {
     expect(r).toMatchObject({ id: '9', type: 'tickets', updatedAt: Date.UTC(2026, 0, 2), deleted: false, contactIds: ['3', '5'], companyId: '7' });
     const d = r.data as TicketData;
     expect(d).toMatchObject({ priority: 'HIGH', isClosed: true, reopenedCount: 2, timeToCloseMs: 12 * 3_600_000 });
-    expect(r.issues).toContain('not_a_number:time_to_close');
+    expect(r.issues).toContainEqual({ code: 'not_a_number', field: 'tickets.timeToCloseMs' });
   });
   it('tombstones sort after the last live version', () => {
     const r = toRecord(

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { computeFeatures, outcomesBetween, readContactChunks, NEVER_DAYS } from '../../../src/scoring/features.ts';
+import { describeIssue } from '../../../src/scoring/explain.ts';
+import type { CrmRecord } from '../../../src/connectors/types.ts';
 import { sentimentOf } from '../../../src/scoring/sentiment.ts';
 import { contact, daysAgo, engagement, inputOf, load, NOW, openStore, purchase, survey, ticket, PORTAL, DAY } from './fixtures.ts';
 import type { Store } from '../../../src/store/index.ts';
@@ -71,30 +73,38 @@ describe('features as of a date', () => {
   });
 
   it('bad data is named and lowers the data-quality figure, never throws', async () => {
-    const records = [
-      { ...contact('bad', { createdAt: NOW + 30 * DAY }), issues: ['possible duplicate of contact 7'] },
-      { ...purchase('bad', 40, null, 'N/A'), issues: ['not_a_number:amount'] },
-      { ...purchase('bad', 30, 100), issues: ['future_date:createdate', 'duplicate_email'] },
+    const records: CrmRecord[] = [
+      { ...contact('bad', { createdAt: NOW + 30 * DAY }), issues: [{ code: 'duplicate_email', field: 'contacts.email' }] },
+      { ...purchase('bad', 40, null, 'N/A'), issues: [{ code: 'not_a_number', field: 'deals.amount' }] },
+      { ...purchase('bad', 30, 100), issues: [{ code: 'future_date', field: 'deals.createdAt' }] },
       survey('bad', 'NPS', 11, 20),
       survey('bad', 'CSAT', null, 25, null, 'five'),
       engagement('emails', 'bad', -5, 'inbound'), // dated in the future
       { ...ticket('bad', 10), data: { ...(ticket('bad', 10).data as object), createdAt: null } as never },
     ];
     const f = computeFeatures(inputOf(records, 'bad'), NOW, undefined, NOW);
-    expect(f.dataIssues).toEqual(
-      expect.arrayContaining([
-        'possible duplicate of contact 7',
-        'create date in the future',
-        'non-numeric deal amount',
-        'NPS answer outside 0–10',
-        'non-numeric survey answer',
-        'activity dated in the future',
-        'ticket without a create date',
-        'non-numeric value (deal amount)',
-        'date in the future (create date)',
-        'possible duplicate contact (same email)',
-      ]),
-    );
+    // one value per (code, field): the connector's "non-numeric amount" and scoring's are one issue
+    expect(f.dataIssues).toEqual([
+      { code: 'duplicate_email', field: 'contacts.email' },
+      { code: 'future_date', field: 'contacts.createdAt' },
+      { code: 'future_date', field: 'deals.createdAt' },
+      { code: 'future_date', field: 'emails.at' },
+      { code: 'missing', field: 'tickets.createdAt' },
+      { code: 'not_a_number', field: 'deals.amount' },
+      { code: 'not_a_number', field: 'feedback_submissions.value' },
+      { code: 'out_of_range', field: 'feedback_submissions.value' },
+    ]);
+    // and in words, with no CRM property name
+    expect(f.dataIssues.map(describeIssue)).toEqual([
+      'possible duplicate contact (same email)',
+      'date in the future (contact create date)',
+      'date in the future (deal create date)',
+      'date in the future (email date)',
+      'missing ticket create date',
+      'non-numeric value (deal amount)',
+      'non-numeric value (survey answer)',
+      'survey answer outside its scale',
+    ]);
     expect(f.dataQuality).toBeLessThan(0.6);
     expect(f.dataQuality).toBeGreaterThanOrEqual(0.4);
     expect(f.purchases).toBe(2); // the purchase still counts, its amount does not

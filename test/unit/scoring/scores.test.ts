@@ -5,7 +5,7 @@ import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
 import { scoreOne } from '../../../src/scoring/score-portal.ts';
 import type { Store } from '../../../src/store/index.ts';
 import type { ContactScores } from '../../../src/store/scores.ts';
-import type { CrmRecord } from '../../../src/connectors/types.ts';
+import type { CrmRecord, DataIssue } from '../../../src/connectors/types.ts';
 import { contact, daysAgo, engagement, load, NOW, openStore, PORTAL, purchase, survey, ticket } from './fixtures.ts';
 
 let env: { store: Store; cleanup: () => void } | undefined;
@@ -133,8 +133,8 @@ describe('churn risk and service need (cold-start models)', () => {
 describe('bad data', () => {
   it('lowers every confidence and is named once, in the confidence line, never as a reason', async () => {
     const clean = [contact('clean'), purchase('clean', 30, 900), survey('clean', 'CSAT', 4, 20)];
-    const dirty = [
-      { ...contact('dirty'), issues: ['possible duplicate of contact 9'] },
+    const dirty: CrmRecord[] = [
+      { ...contact('dirty'), issues: [{ code: 'duplicate_email', field: 'contacts.email' }] },
       purchase('dirty', 30, null, 'N/A'),
       survey('dirty', 'CSAT', 4, 20),
       survey('dirty', 'NPS', 11, 15),
@@ -145,14 +145,18 @@ describe('bad data', () => {
     for (const k of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'] as const) {
       expect(d[k].confidence).toBeLessThan(c[k].confidence);
       // data problems lower confidence, not the score: never a reason (issue 17)
-      expect(d[k].reasons.map((r) => r.text).join(' | ')).not.toMatch(/data problem|non-numeric|duplicate|NPS answer outside/);
+      expect(d[k].reasons.map((r) => r.text).join(' | ')).not.toMatch(/data problem|non-numeric|duplicate|outside its scale/);
     }
-    expect(confidenceLine(d.confidence, d.extra['dataIssues'] as string[])).toBe(
-      `confidence ${Math.round(d.confidence * 100)} % — NPS answer outside 0–10, non-numeric deal amount, possible duplicate of contact 9`,
+    expect(confidenceLine(d.confidence, d.extra['dataIssues'] as DataIssue[])).toBe(
+      `confidence ${Math.round(d.confidence * 100)} % — possible duplicate contact (same email), non-numeric value (deal amount), survey answer outside its scale`,
     );
     expect(confidenceLine(c.confidence, [])).toBe(`confidence ${Math.round(c.confidence * 100)} %`);
     expect(d.confidence).toBeLessThan(c.confidence);
-    expect(d.extra['dataIssues']).toEqual(['NPS answer outside 0–10', 'non-numeric deal amount', 'possible duplicate of contact 9']);
+    expect(d.extra['dataIssues']).toEqual([
+      { code: 'duplicate_email', field: 'contacts.email' },
+      { code: 'not_a_number', field: 'deals.amount' },
+      { code: 'out_of_range', field: 'feedback_submissions.value' },
+    ]);
     for (const s of [c, d]) for (const k of ['satisfaction', 'loyalty', 'churnRisk', 'serviceNeed'] as const) {
       expect(Number.isFinite(s[k].value)).toBe(true);
       expect(s[k].value).toBeGreaterThanOrEqual(0);
@@ -175,10 +179,13 @@ describe('wording a rep reads', () => {
     expect(grouped(Number.POSITIVE_INFINITY)).toBe('unknown');
   });
 
-  it('issue codes name fields as a rep knows them, not internal keys', () => {
-    expect(describeIssue('future_date:closedate')).toBe('date in the future (deal close date)');
-    expect(describeIssue('unparsable_date:hs_lastmodifieddate')).toBe('unreadable date (lastmodifieddate)');
-    expect(describeIssue('some_new_code')).toBe('some new code');
+  it('data issues name our fields as a rep knows them, never a CRM property or an internal key', () => {
+    expect(describeIssue({ code: 'future_date', field: 'deals.closedAt' })).toBe('date in the future (deal close date)');
+    expect(describeIssue({ code: 'unparsable_date', field: 'calls.at' })).toBe('unreadable date (call date)');
+    expect(describeIssue({ code: 'too_long', field: 'contacts.lifecycleStage' })).toBe('value too long to use (contact lifecycle stage)');
+    expect(describeIssue({ code: 'implausible_number', field: 'companies.employees' })).toBe('implausible number (company size)');
+    // a property no mapping table knows reads as the record's "field", not as its CRM name
+    expect(describeIssue({ code: 'not_a_number', field: 'deals.other' })).toBe('non-numeric value (deal field)');
   });
 
   it('a loyalty minus reads as one ("below this account\'s usual pace"), a recent purchase as "today"', async () => {
