@@ -18,7 +18,7 @@
  *
  * Options: BENCH_SYNC_CONTACTS (default 25000), BENCH_SYNC_NAIVE_CONTACTS (default 300),
  * BENCH_SYNC_RSS_CONTACTS (default 200000; 0 skips).
- * Order matters: the client's decorators are a process-wide singleton (hubspot.md §2.5), so the
+ * Order matters: the client's decorators are a process-wide singleton (the client's decorators, https://github.com/HubSpot/hubspot-api-nodejs), so the
  * naive client (with retries) is created only after our runs are over.
  */
 import { spawn } from 'node:child_process';

@@ -1,7 +1,7 @@
 /**
  * Cross-validated evaluation of the churn model on a design matrix (`rapport model eval`): the
  * same model the daemon trains — logistic regression by IRLS with an L2 penalty on standardized
- * columns, Platt-calibrated — scored by stratified k-fold cross-validation (scoring.md §4.6).
+ * columns, Platt-calibrated — scored by stratified k-fold cross-validation (src/stats/cross-validation.ts).
  *
  * Calibration never sees the rows it is judged on: inside each training fold, an inner stratified
  * 3-fold split gives out-of-fold logits to fit Platt's sigmoid on (as sklearn's

@@ -34,7 +34,7 @@ export type FakeConnector = CrmConnector & {
   put(input: FakeRecordInput): CrmRecord;
   /** archive: the record becomes a tombstone stamped now() */
   remove(type: ObjectType, id: string): void;
-  /** change associations WITHOUT touching updatedAt (like HubSpot, hubspot.md §6.3); seen on the next sweep */
+  /** change associations WITHOUT touching updatedAt (like HubSpot, https://github.com/airbytehq/airbyte/issues/27199); seen on the next sweep */
   associate(type: ObjectType, id: string, contactIds: string[]): void;
   get(type: ObjectType, id: string): CrmRecord | undefined;
   all(type: ObjectType): CrmRecord[];

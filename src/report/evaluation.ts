@@ -1,7 +1,7 @@
 /**
  * The held-out predictions behind the report's ROC, calibration and lift charts, recomputed on a
  * bounded sample of contacts with the same time split as training (src/scoring/train.ts,
- * scoring.md §4.8): a model fitted on features as of the earlier cut-off (labels from after it)
+ * docs/scores.md "Features (as of a date)"): a model fitted on features as of the earlier cut-off (labels from after it)
  * predicts contacts as of the later cut-off, whose outcomes are known by the as-of date.
  * Training stores only summary metrics, and the stored model was refitted on both windows (so
  * scoring it on the later window would leak); hence this recomputation. The predictions are

@@ -1,5 +1,5 @@
 /**
- * The report's KPI tiles, each with a rigorous definition (scoring.md §4.1, §4.2, §5.3, §5.4)
+ * The report's KPI tiles, each with a rigorous definition (docs/scores.md)
  * and computed EXACTLY over every live contact of the cache (one streaming pass: `add` takes one
  * contact with its linked records at a time). Records linked to several contacts (an email to
  * two people) are counted once per record for record-level rates, by id.
@@ -61,7 +61,7 @@ const CONVERSATIONS = new Set(['calls', 'emails', 'meetings']);
 
 const valid = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t);
 
-/** Wilson score interval (95 %) of a proportion k/n, in percent (scoring.md §5.3: report n and an interval). */
+/** Wilson score interval (95 %) of a proportion k/n, in percent (report n and an interval, never a bare percentage). */
 export function wilson(k: number, n: number, z = 1.959964): [number, number] | null {
   if (n === 0) return null;
   const p = k / n;

@@ -1,5 +1,5 @@
 /**
- * Customer segments for the report's map (scoring.md §5.5, §5.6): seeded k-means (k-means++,
+ * Customer segments for the report's map (docs/scores.md): seeded k-means (k-means++,
  * restarts) on standardised features of a bounded sample, shown on the first two principal
  * components of the same standardised data. Skewed counts and money are log1p-transformed first,
  * so one big spender does not make its own axis. Segments are described in original units.

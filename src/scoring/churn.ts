@@ -2,7 +2,7 @@
  * Churn risk 0–100 = 100 · P(churn in the next `horizonDays`), from a logistic model trained on
  * the portal's own history with a time split (train.ts), over the columns of vector.ts.
  *
- * The churn label is configurable per portal (churn-definition.ts; scoring.md §5.4: in
+ * The churn label is configurable per portal (churn-definition.ts; docs/scores.md "The churn definition": in
  * non-contractual CRM data churn is latent and must be defined operationally). Churn means the
  * customer LEFT: an explicit signal where the CRM has one (a closed deal in a stage the admin
  * names as a lost renewal, a lifecycle stage meaning "former customer"), otherwise the purchase
@@ -74,7 +74,7 @@ export function namedModel(intercept: number, named: Record<string, [beta: numbe
  * pattern) subtracts 2.5 per unit; negative messages, unhappy survey answers and open
  * high-priority tickets add risk, very happy answers remove some. Uses only columns the trained
  * model may use, with the same signs (vector.ts CHURN_SIGNS): a friendly email does not swing it.
- * Chosen to agree in sign with every published churn driver in scoring.md §4.5; not fitted.
+ * Chosen to agree in sign with the churn drivers docs/scores.md "Sanity the model cannot break" lists; not fitted.
  */
 export const PRIOR_CHURN: ProbabilityModel = namedModel(-1.4, {
   'recency': [0.9, Math.log1p(45)],

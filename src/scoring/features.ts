@@ -1,5 +1,5 @@
 /**
- * Cache → one feature vector per contact, AS OF a given time (ARCHITECTURE §5, scoring.md §4.8).
+ * Cache → one feature vector per contact, AS OF a given time (ARCHITECTURE §5, docs/scores.md "Features (as of a date)").
  *
  * `computeFeatures` is pure over rows: only events at or before `asOf` count, and state that
  * changes after the fact (deal stage, ticket status) is reconstructed from dates: a deal closed
@@ -143,7 +143,7 @@ export type ContactFeatures = {
   dataQuality: number;
 };
 
-/** Survey scales (scoring.md §4.1–4.3): CES is CES 2.0, 1–7 agreement, higher is better. */
+/** Survey scales (docs/scores.md "The four scores"): CES is CES 2.0, 1–7 agreement, higher is better. */
 const SCALES = { NPS: [0, 10], CSAT: [1, 5], CES: [1, 7] } as const;
 
 function days(ms: number): number {

@@ -1,7 +1,7 @@
 /**
  * Loyalty 0–100 from purchase history (closed-won deals): BG/NBD P(alive) and expected
  * purchases, Gamma-Gamma expected spend → CLV, and RFM quintiles (ARCHITECTURE §5,
- * scoring.md §1.1, §1.4, §4.4). Time unit: weeks.
+ * Fader, Hardie & Lee 2005, https://doi.org/10.1287/mksc.1040.0098 and Fader, Hardie & Lee 2005, "RFM and CLV", Journal of Marketing Research 42(4)). Time unit: weeks.
  *
  *   loyalty = 100 · (½ · P(alive) + ½ · E/(E + E_ref))
  *

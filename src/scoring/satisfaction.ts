@@ -1,12 +1,12 @@
 /**
  * Satisfaction 0–100 (ARCHITECTURE §5): an evidence-weighted blend of
  *   - surveys: the brief's CS = mean((x − min)/(max − min)) on each survey's SCALE bounds
- *     (NPS 0–10, CSAT 1–5, CES 2.0 1–7; scoring.md §5.1), weight 1 per answer;
+ *     (NPS 0–10, CSAT 1–5, CES 2.0 1–7; docs/scores.md "The four scores"), weight 1 per answer;
  *   - ticket experience: speed to close, reopens, priority (features.ts), weight 0.5 per closed
  *     ticket (max 3), plus open high-priority tickets as 0.2-experience evidence;
  *   - sentiment of inbound messages and comments, (s + 1)/2, weight 0.4 per text (max 2);
  * shrunk towards the portal prior m₀ with k = 2 pseudo-answers: (n·m + k·m₀)/(n + k), so a
- * single answer moves the score only part of the way (scoring.md §5.1).
+ * single answer moves the score only part of the way (docs/scores.md "The four scores").
  */
 import type { Reason } from '../store/scores.ts';
 import { bandOf } from './bands.ts';

@@ -1,5 +1,5 @@
 /**
- * Time-split training on the portal's own cache (ARCHITECTURE §5, scoring.md §4.8).
+ * Time-split training on the portal's own cache (ARCHITECTURE §5, docs/scores.md "Features (as of a date)").
  *
  * Churn (horizon H, default 90 days, confirmation window Q, default 270 days; churn.ts, the label
  * in churn-label.ts; the model's coefficients are sign-constrained, vector.ts CHURN_SIGNS): features
@@ -286,7 +286,7 @@ function fitLoyalty(fs: readonly ContactFeatures[], bgNbd: BgNbdParams): Loyalty
   let gammaGamma = DEFAULT_LOYALTY.gammaGamma;
   if (spend.length >= MIN_BUYERS) {
     const meanSpend = spend.reduce((s, c) => s + c.zbar, 0) / spend.length;
-    // Gamma-Gamma is fitted on customers with more than one transaction (scoring.md §1.4).
+    // Gamma-Gamma is fitted on customers with more than one transaction (Fader, Hardie & Lee 2005, "RFM and CLV", Journal of Marketing Research 42(4)).
     const repeat = spend.filter((c) => c.x > 1);
     const fit = repeat.length >= MIN_BUYERS ? fitGammaGamma(thin(repeat, FIT_ROWS), { maxIterations: FIT_ITERATIONS }) : null;
     gammaGamma =

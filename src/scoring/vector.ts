@@ -1,7 +1,7 @@
 /**
  * Features → the numeric row the logistic models (churn, service need) see, plus the plain-word
  * description of each column for reasons. Counts and durations are log1p-transformed (they are
- * heavy-tailed; scoring.md §5.5); missing values are imputed to a neutral constant with an
+ * heavy-tailed); missing values are imputed to a neutral constant with an
  * indicator column, so "no survey" and "a middling survey" are different things.
  */
 import { DAY_MS, NEVER_DAYS, type ContactFeatures } from './features.ts';

@@ -2,7 +2,7 @@
  * Stratified k-fold assignment for `rapport model eval` and any other cross-validated metric:
  * every fold gets (almost) the same share of positives as the whole set, so a rare churn label
  * does not leave a fold without positives (where AUC is undefined). Seeded: same input and seed,
- * same folds. Use a time split instead whenever the rows have dates (scoring.md §4.8).
+ * same folds. Use a time split instead whenever the rows have dates (docs/scores.md "Features (as of a date)").
  */
 import { createRandom, shuffleInPlace } from './random.ts';
 

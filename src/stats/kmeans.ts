@@ -29,7 +29,7 @@ export type KMeansResult = {
 
 /**
  * k-means clustering (Lloyd 1982) with k-means++ seeding (Arthur & Vassilvitskii 2007) and
- * restarts, keeping the lowest inertia; deterministic for a given seed (scoring.md §5.5).
+ * restarts, keeping the lowest inertia; deterministic for a given seed (Arthur & Vassilvitskii 2007, "k-means++").
  */
 export function kmeans(
   points: readonly (readonly number[])[],
@@ -169,7 +169,7 @@ function squaredDistance(a: readonly number[], b: readonly number[]): number {
 /**
  * Adjusted Rand index of two labelings (Hubert & Arabie 1985; as sklearn adjusted_rand_score):
  * 1 for identical partitions up to renaming, ~0 for chance agreement. Use it to check that
- * segments are stable across seeds and bootstrap samples (scoring.md §5.5).
+ * segments are stable across seeds and bootstrap samples (test/unit/stats/kmeans-pca.test.ts).
  */
 export function adjustedRandIndex(a: readonly number[], b: readonly number[]): number {
   if (a.length !== b.length) throw new RangeError(`length mismatch: ${a.length} vs ${b.length}`);

@@ -144,7 +144,7 @@ export type Lift = {
 };
 
 /**
- * Lift at the top `fraction` of scores (default 0.1, the top decile; scoring.md §4.6): the positive
+ * Lift at the top `fraction` of scores (default 0.1, the top decile): the positive
  * rate among the top ceil(fraction·n) rows by score over the overall positive rate, with the
  * capture rate. Rows tied at the cut count fractionally (each tied row contributes its group's
  * positive share), i.e. the expected value under random tie-breaking, so input order never matters

@@ -2,7 +2,7 @@
  * HubSpot's side of the card API (src/server/cards.ts): the card calls Rapport through
  * `hubspot.fetch`, which signs every request with the app's client secret, v3 only
  * (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/fetching-data,
- * hubspot.md §5.3 → §3.1). The same signature middleware as the webhook receiver's
+ * https://developers.hubspot.com/docs/platform/fetching-data-for-public-apps → https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation). The same signature middleware as the webhook receiver's
  * (signature.ts); v1/v2 are never accepted here, whatever HUBSPOT_LEGACY_SIGNATURES says: a card
  * fetch always carries v3. The portal comes from the signed URL (`portalId`). The proxied fetch
  * gives Rapport 15 s and 1 MB (same page), hence "Rescore now" answering within 2 s
@@ -38,7 +38,7 @@ export function hubspotCardAuth(o: { clientSecret: string | undefined; publicUrl
       // one request, seen with the variables of both middlewares
       const signedCtx = c as unknown as Context<SignedRequestEnv>;
       const res = await signed(signedCtx, async () => {
-        // The card sends portalId itself and HubSpot may append it too (hubspot.md §5.3): all must agree.
+        // The card sends portalId itself and HubSpot may append it too (https://developers.hubspot.com/docs/platform/fetching-data-for-public-apps): all must agree.
         const portalIds = c.req.queries('portalId') ?? [];
         const portalId = portalIds[0];
         if (portalId === undefined || !/^\d{1,20}$/.test(portalId) || portalIds.some((p) => p !== portalId)) {

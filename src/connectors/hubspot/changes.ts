@@ -19,7 +19,7 @@ export type ChangesContext = {
   searchPageSize: number;
   /** re-read from `since - lookbackMs` at the start of each incremental pass: search indexing lags (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) */
   lookbackMs: number;
-  /** how often the full re-list runs to pick up association changes (hubspot.md §6.3) */
+  /** how often the full re-list runs to pick up association changes (https://github.com/airbytehq/airbyte/issues/27199) */
   sweepEveryMs: number;
   /** minimum time between two listings of archived records in incremental passes (0 = every pass) */
   deletionsEveryMs: number;
@@ -98,7 +98,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     } else {
       const maxT = Math.max(state.since, ...page.objects.map((o) => modifiedOf(type, o)));
       if (full && maxT === state.since) {
-        // a whole page shares one timestamp (bulk edit): page that timestamp by id, so >10,000 of them complete (hubspot.md §6.1)
+        // a whole page shares one timestamp (bulk edit): page that timestamp by id, so >10,000 of them complete (https://github.com/HubSpot/hubspot-api-nodejs/issues/132)
         next = { ...state, afterId: '0' };
         yield { records, next: encodeCursor(next), ...passTotal(page.total) };
         read += records.length;
@@ -112,11 +112,11 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
     if (!more) {
       // End of the pass. Search indexing lags (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm), so the bookmark never passes
       // "now − lookback": the next pass re-reads only what changed in that recent window
-      // (bookmark = min(max modified seen, pass start − lag), as tap-hubspot does, products.md C-1).
+      // (bookmark = min(max modified seen, pass start − lag), as Singer's tap-hubspot does).
       next = { ...next, since: Math.max(passStart, Math.min(next.since, passNow - ctx.lookbackMs)) };
       const now = ctx.now();
       if (now - state.deletionsAt >= ctx.deletionsEveryMs) {
-        // The pass is done; list what was archived since the pass began (search never returns archived records, hubspot.md §6.7).
+        // The pass is done; list what was archived since the pass began (search never returns archived records, https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm).
         const archived: HubspotCursorState = {
           phase: 'archived',
           after: null,
@@ -208,7 +208,7 @@ async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, 
 
 /**
  * Every live id of a type: the list API with only `hs_object_id`, 100 a page, no associations
- * (1 call per 100 records). GDPR deletes and purges leave no archived entry (hubspot.md §6.7;
+ * (1 call per 100 records). GDPR deletes and purges leave no archived entry (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm;
  * https://knowledge.hubspot.com/privacy-and-consent/how-do-i-perform-a-gdpr-delete-in-hubspot),
  * so only a listing of what exists shows they are gone.
  */

@@ -9,8 +9,8 @@ import type { Cursor } from '../types.ts';
  * Phases:
  * - `list`: paging `GET /crm/v3/objects/{type}` (live records, associations inline). Used for the
  *   backfill and for the periodic association sweep (association changes do not bump
- *   last-modified, hubspot.md §6.3, so a full re-list is the only way to see them without webhooks).
- * - `archived`: paging `?archived=true` (only archived records, hubspot.md §6.7) → tombstones.
+ *   last-modified, https://github.com/airbytehq/airbyte/issues/27199, so a full re-list is the only way to see them without webhooks).
+ * - `archived`: paging `?archived=true` (only archived records, https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm) → tombstones.
  *   After a list it emits every archived record; within an incremental pass only those archived
  *   since `deletedSince`.
  * - `search`: incremental, `modified ≥ since` sorted by modified; `afterId` set means "inside a

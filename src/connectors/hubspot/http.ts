@@ -13,7 +13,7 @@ import { ErrorBody } from './schemas.ts';
  * good one; here the raw JSON is parsed by our own schema and a mismatch is `bad_response`.
  *
  * The client's own retry and limiter stay OFF (`numberOfApiCallRetries: 0`, no
- * `limiterOptions`, hubspot.md §0.4 / §2.5): `withRetry` and our lanes decide.
+ * `limiterOptions`, the client's README and RetryDecorator, https://github.com/HubSpot/hubspot-api-nodejs): `withRetry` and our lanes decide.
  */
 export type HubspotHttpOptions = {
   basePath: string;
@@ -150,7 +150,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     try {
       return await attempt(token);
     } catch (e) {
-      // one refresh per request on a 401 (expired OAuth token, hubspot.md §6.9), then give up
+      // one refresh per request on a 401 (expired OAuth token, https://developers.hubspot.com/docs/api/oauth-quickstart-guide), then give up
       if (e instanceof CrmError && e.kind === 'auth' && opts.onUnauthorized !== undefined) {
         const fresh = await opts.onUnauthorized();
         if (fresh !== null && fresh !== token) return attempt(fresh);

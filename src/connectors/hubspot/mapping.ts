@@ -33,7 +33,7 @@ import type {
  * connector as data). Property names are HubSpot's real internal names (https://developers.hubspot.com/docs/api/crm/properties).
  */
 
-/** Contacts filter on `lastmodifieddate`; everything else on `hs_lastmodifieddate` (hubspot.md §1.6, §6.2). */
+/** Contacts filter on `lastmodifieddate`; everything else on `hs_lastmodifieddate` (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). */
 export const modifiedProperty = (type: ObjectType): string => (type === 'contacts' ? 'lastmodifieddate' : 'hs_lastmodifieddate');
 
 const CREATED: Record<ObjectType, string> = {
@@ -138,7 +138,7 @@ export const FIELD_OF_PROPERTY: Readonly<Record<string, string>> = {
 /** The properties Rapport reads for a type (OWN plus its create date), for the check above. */
 export const readProperties = (type: ObjectType): readonly string[] => [...OWN[type], CREATED[type]];
 
-/** Types HubSpot merges (contacts, companies, deals, tickets have merge endpoints, hubspot.md §1.2). */
+/** Types HubSpot merges (contacts, companies, deals, tickets have merge endpoints, https://developers.hubspot.com/docs/guides/crm/using-object-apis). */
 const MERGEABLE = new Set<ObjectType>(['contacts', 'companies', 'deals', 'tickets']);
 
 /** Properties requested on list and search calls for a type. */

@@ -99,7 +99,7 @@ export function streamsForEvent(e: HubspotEvent): ObjectType[] {
 
 /**
  * Which records to re-read for an association change: association changes do not bump
- * last-modified, so no search finds them (hubspot.md §6.3); the record that holds the link in
+ * last-modified, so no search finds them (https://github.com/airbytehq/airbyte/issues/27199); the record that holds the link in
  * our cache (an engagement, deal, ticket or survey → its contacts; a contact, deal or ticket →
  * its primary company; a company → its contacts) is read again directly. HubSpot sends one event
  * per direction (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide), so each event names both ids; [] when it is not an association change.
@@ -220,7 +220,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
         const types = streamsForEvent(e);
         const records = deps.refresh === undefined ? [] : recordsForAssociationChange(e);
         if (types.length === 0) count('unsupported_type');
-        // HubSpot says eventId is "not guaranteed to be unique" (§3.2): scope it by subscription.
+        // HubSpot says eventId is "not guaranteed to be unique" (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide): scope it by subscription.
         // An association change the cache can take by re-reading the records needs no stream pass.
         else fresh.push({ portal, key: `${e.subscriptionId}:${e.eventId}`, types: records.length > 0 ? [] : types, records });
       }
@@ -231,7 +231,7 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
       for (const f of fresh) queue.push(f);
       if (!scheduled) {
         scheduled = true;
-        // acknowledge first (HubSpot retries after 5 s, §3.3): dedupe and nudges run right after the response
+        // acknowledge first (HubSpot retries after 5 s, https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide): dedupe and nudges run right after the response
         setImmediate(() => void flush());
       }
     }

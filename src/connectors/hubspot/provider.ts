@@ -24,7 +24,7 @@ export const HUBSPOT_SCOPES = [
   'crm.objects.deals.read',
   'tickets',
 ] as const;
-/** Emails need sales-email-read; feedback needs Service Hub Pro (§4): an account without them still installs. */
+/** Emails need sales-email-read; feedback needs Service Hub Pro (https://developers.hubspot.com/docs/api/oauth-quickstart-guide): an account without them still installs. */
 export const HUBSPOT_OPTIONAL_SCOPES = ['sales-email-read', 'crm.objects.feedback_submissions.read'] as const;
 
 const envSchema = z.object({
@@ -124,7 +124,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
     create: (s, deps) => createHubspotWebhookHandler({ ...deps, clientSecret: s.clientSecret, appId: s.appId, legacySignatures: s.legacySignatures }),
   },
   cardPreview: hubspotCardPreview(),
-  /** CRM cards call back through hubspot.fetch, signed with the app's client secret (hubspot.md §5) */
+  /** CRM cards call back through hubspot.fetch, signed with the app's client secret (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/app-cards/reference) */
   cardRequestAuth: (s, ctx) => hubspotCardAuth({ clientSecret: s.clientSecret, publicUrl: ctx.publicUrl, now: ctx.now }),
   hints: {
     explain(e) {

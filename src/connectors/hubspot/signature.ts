@@ -122,8 +122,8 @@ export function verifyHubspotSignature(o: {
 }
 
 /**
- * The URL HubSpot signed. Behind a TLS-terminating proxy the request URL is not it (hubspot.md
- * §6.12), and a proxy serving Rapport under /rapport strips the prefix: `publicUrl`
+ * The URL HubSpot signed. Behind a TLS-terminating proxy the request URL is not it
+ * (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation), and a proxy serving Rapport under /rapport strips the prefix: `publicUrl`
  * (RAPPORT_PUBLIC_URL, with its path prefix if any) gives the origin and prefix. Without it the
  * request URL is used, with the scheme from X-Forwarded-Proto when present.
  */

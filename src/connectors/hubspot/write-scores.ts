@@ -10,8 +10,8 @@ const BATCH = 100;
 
 
 /**
- * Batch-updates contacts 100 at a time. A 207 resolves with per-record errors (https://developers.hubspot.com/docs/guides/crm/using-object-apis,
- * §6.11). HubSpot may instead refuse a whole batch (400/404) for a few bad ids — missing, merged,
+ * Batch-updates contacts 100 at a time. A 207 resolves with per-record errors (https://developers.hubspot.com/docs/api-reference/error-handling
+ * "Multi-status errors"). HubSpot may instead refuse a whole batch (400/404) for a few bad ids — missing, merged,
  * deleted (not documented which, so both are handled): the bad inputs are isolated, from the
  * error's `context.ids` when it names them, else by splitting the batch in halves, and the rest
  * is written in the same call. Only auth and missing scopes throw: nothing else in the run can

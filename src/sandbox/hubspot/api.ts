@@ -23,7 +23,7 @@ import { queryBoolean, queryList, readBody, selectProperties, simplePublicObject
 import type { Clock } from './clock.ts';
 
 /**
- * The HubSpot CRM routes the sandbox emulates (hubspot.md §1): objects v3 (list, get, batch read,
+ * The HubSpot CRM routes the sandbox emulates (https://developers.hubspot.com/docs/guides/crm/using-object-apis): objects v3 (list, get, batch read,
  * batch update, search), associations v4 (batch read, per-record list) and properties v3
  * (definitions and groups). Authentication, limits and faults run before these (app.ts); the
  * handlers see an authenticated `hubId` and its scopes.
@@ -37,7 +37,7 @@ export const ASSOCIATION_BATCH_MAX_INPUTS = 1_000;
 export const ASSOCIATION_PAGE_SIZE = 500;
 /**
  * Associations embedded in a v3 list or read are capped at 100 ids per type and record, with a
- * `paging.next` for the rest, which only the v4 API can fetch (hubspot.md §6.8: "v3 … capped
+ * `paging.next` for the rest, which only the v4 API can fetch (https://github.com/HubSpot/hubspot-api-python/issues/135: "v3 … capped
  * (~100)", https://github.com/HubSpot/hubspot-api-python/issues/187; the v3 spec gives
  * `associations.<type>` a `paging` object, CRM/Objects v3 `CollectionResponseAssociatedId`).
  */
@@ -309,7 +309,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       else valid.push({ id: obj.id, properties: props });
     }
     // A bad value fails the whole request with 400 (observed for batch update, https://developers.hubspot.com/docs/api-reference/error-handling);
-    // with objectWriteTraceId HubSpot reports it per input in a 207 instead (§1.5 example).
+    // with objectWriteTraceId HubSpot reports it per input in a 207 instead (https://developers.hubspot.com/docs/guides/crm/using-object-apis example).
     const untraced = invalid.filter((i) => i.traceId === undefined);
     if (untraced.length > 0) return propertyValuesInvalid(untraced.flatMap((i) => i.problems), String(hubId));
     if (missing.length > 0 && behaviour.batchUpdateMissing === 'reject-naming') {
@@ -356,7 +356,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     return { props, problems };
   };
 
-  // Single-record writes (hubspot.md §1.2): create 201, update 200, archive 204.
+  // Single-record writes (the client's generated services, https://github.com/HubSpot/hubspot-api-nodejs): create 201, update 200, archive 204.
   api.post('/crm/v3/objects/:type', async (c) => {
     const type = objectType(c, 'write');
     if (type instanceof Response) return type;

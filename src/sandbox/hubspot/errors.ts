@@ -76,7 +76,7 @@ export type RateLimitPolicy = 'TEN_SECONDLY_ROLLING' | 'SECONDLY' | 'DAILY';
 
 /**
  * The client's RetryDecorator keys off `policyName === 'TEN_SECONDLY_ROLLING'` and
- * `message === 'You have reached your secondly limit.'` (hubspot.md §2.5), so these texts are exact.
+ * `message === 'You have reached your secondly limit.'` (the client's RetryDecorator, https://github.com/HubSpot/hubspot-api-nodejs), so these texts are exact.
  */
 export function rateLimited(policy: RateLimitPolicy, groupName: string, headers: Record<string, string> = {}): Response {
   const message = {

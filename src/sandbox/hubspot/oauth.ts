@@ -48,7 +48,7 @@ export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
     if (unknown.length > 0) return validationError(`Unknown scopes: ${unknown.join(', ')}`);
     const missing = (oauthApp.requiredScopes ?? []).filter((s) => !requested.includes(s));
     if (missing.length > 0) {
-      // hubspot.md §6.10: installation fails when `scope` doesn't match the app's required scopes.
+      // https://developers.hubspot.com/scopes: installation fails when `scope` doesn't match the app's required scopes.
       return validationError(`Insufficient scopes were provided. The app requires: ${missing.join(', ')}`);
     }
 

@@ -102,7 +102,7 @@ export type SandboxPortalsImpl = SandboxPortals & {
 export const ACCESS_TOKEN_TTL_MS = 1_800_000;
 /** Authorization codes are short-lived and single-use; HubSpot's exact lifetime is unpublished, 10 min is ample. */
 export const AUTH_CODE_TTL_MS = 600_000;
-/** First hub id handed out: 8 digits like real portals (hubspot.md examples use 7–9). */
+/** First hub id handed out: 8 digits like real portals (HubSpot's documented examples use 7–9). */
 export const FIRST_HUB_ID = 12_345_678;
 
 /**

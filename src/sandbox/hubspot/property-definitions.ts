@@ -2,7 +2,7 @@ import type { HubspotObjectType } from '../model.ts';
 
 /**
  * Property definitions: the built-in ones each object starts with, and the shape custom ones take.
- * Types and field types follow https://developers.hubspot.com/docs/api/crm/properties; built-in names and values §1.9.
+ * Types and field types and the built-in names and values follow https://developers.hubspot.com/docs/api/crm/properties.
  */
 export const PROPERTY_TYPES = ['bool', 'date', 'datetime', 'enumeration', 'number', 'phone_number', 'string'] as const;
 export type PropertyType = (typeof PROPERTY_TYPES)[number];

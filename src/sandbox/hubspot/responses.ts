@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-/** HubSpot answers `application/json;charset=utf-8` (https://developers.hubspot.com/docs/api/usage-details); the client needs a JSON type on errors (§0.3). */
+/** HubSpot answers `application/json;charset=utf-8` (https://developers.hubspot.com/docs/api/usage-details); the client parses an error body only with a JSON content type. */
 export const JSON_CONTENT_TYPE = 'application/json;charset=utf-8';
 
 export const CORRELATION_HEADER = 'X-HubSpot-Correlation-Id';
@@ -14,7 +14,7 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
   });
 }
 
-/** 204 replies carry no body and no content type (hubspot.md §7). */
+/** 204 replies carry no body and no content type (RFC 9110 §15.3.5: https://www.rfc-editor.org/rfc/rfc9110#name-204-no-content). */
 export const noContent = (): Response => new Response(null, { status: 204 });
 
 /** Epoch ms → the ISO form HubSpot uses on the wire (`2019-12-07T16:50:06.678Z`). */

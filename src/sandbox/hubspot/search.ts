@@ -69,7 +69,7 @@ function numeric(kind: Kind, v: string): number | undefined {
   return undefined;
 }
 
-/** <0, 0, >0, or undefined when the two cannot be compared. Strings compare case-insensitively, enumerations exactly (§1.6). */
+/** <0, 0, >0, or undefined when the two cannot be compared. Strings compare case-insensitively, enumerations exactly (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). */
 function compare(kind: Kind, a: string, b: string): number | undefined {
   if (kind === 'number' || kind === 'time') {
     const x = numeric(kind, a);

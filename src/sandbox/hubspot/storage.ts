@@ -361,7 +361,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     associate(hubId, fromType, fromId, toType, toId, typeId) {
       requireRow(hubId, fromType, fromId);
       requireRow(hubId, toType, toId);
-      // Real HubSpot does not bump lastmodifieddate on association changes (hubspot.md §6.3).
+      // Real HubSpot does not bump lastmodifieddate on association changes (https://github.com/airbytehq/airbyte/issues/27199).
       db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId), typeId))();
       const primary = typeId !== undefined && associationTypeInfo(fromType, toType, typeId)?.primary === true;
       emit(associationEvents(hubId, fromType, fromId, toType, toId, true, clock.now(), 'admin', primary));
@@ -443,7 +443,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       const row = getRow(hubId, type, id);
       if (row === undefined) return undefined;
       if (row.archived === 2) {
-        // a merged-away id answers with the record it was merged into (hubspot.md §6; issue 13)
+        // a merged-away id answers with the record it was merged into (docs/install-hubspot.md "Merges"; https://knowledge.hubspot.com/records/merge-records)
         const survivor = st.survivorOf.get(hubId, type, row.id);
         return survivor === undefined || archived === true ? undefined : storage.getStored(hubId, type, String(survivor.survivor_id), archived);
       }

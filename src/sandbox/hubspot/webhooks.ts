@@ -10,17 +10,17 @@ import type { SandboxChange, SandboxData, SandboxWebhooks } from './types.ts';
  * Signed webhook delivery, as HubSpot does it for an app's CRM-object subscriptions (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide):
  * every `data.onChange` event becomes one HubSpot-shaped event, batched per (subscription, portal)
  * for a short window, POSTed as a JSON array of ≤100 events with v1 and v3 signatures, and retried
- * with exponential backoff and jitter on any non-2xx, connection failure or timeout (§3.3).
+ * with exponential backoff and jitter on any non-2xx, connection failure or timeout (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide).
  *
  * What a subscription receives (the sandbox subscribes to everything; `properties` narrows
  * propertyChange events):
  * - contacts, companies, deals: the legacy `contact.creation`, `company.propertyChange`,
- *   `deal.deletion`, `contact.associationChange` … types (§3.2);
+ *   `deal.deletion`, `contact.associationChange` … types (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide);
  * - tickets, calls, emails, meetings, notes, tasks, feedback_submissions: the generic
  *   `object.creation|propertyChange|deletion|associationChange` types with `objectTypeId`
- *   (`0-5`, `0-48`, …) — engagements and feedback exist only there (§3.2).
+ *   (`0-5`, `0-48`, …) — engagements and feedback exist only there (https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide).
  * - `lastmodifieddate` / `hs_lastmodifieddate` never produce propertyChange events (not
- *   subscribable, §3.2).
+ *   subscribable, https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide).
  *
  * Timing: the batching window and retry delays use real timers (the sandbox clock may be frozen),
  * while `occurredAt` and `X-HubSpot-Request-Timestamp` come from the sandbox clock, so a receiver

@@ -11,7 +11,7 @@ import type { StoredObject } from './storage.ts';
 
 /**
  * Array query params arrive repeated (`properties=a&properties=b`, what the client sends) or
- * comma-separated (what the docs describe); both are accepted (hubspot.md §1.2).
+ * comma-separated (what the docs describe); both are accepted (the client's generated services, https://github.com/HubSpot/hubspot-api-nodejs).
  */
 export function queryList(c: Context, name: string): string[] | undefined {
   const values = c.req.queries(name);

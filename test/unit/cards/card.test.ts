@@ -1,5 +1,5 @@
 /**
- * The card, rendered by HubSpot's own testing renderer (@hubspot/ui-extensions/testing, hubspot.md §5.5)
+ * The card, rendered by HubSpot's own testing renderer (@hubspot/ui-extensions/testing)
  * with a fake `hubspot.fetch`: every state, the values shown, the rescore action, malformed payloads.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * The real entrypoint (RapportCard.tsx) as HubSpot runs it: registered through `hubspot.extend`,
- * data through `hubspot.fetch` (which calls the worker's `self.hsFetch`, hubspot.md §5.5), with the
+ * data through `hubspot.fetch` (which calls the worker's `self.hsFetch` in @hubspot/ui-extensions), with the
  * backend URL and the portal from the extension context. The worker globals must exist before
  * @hubspot/ui-extensions loads, hence the dynamic imports.
  */

@@ -1,6 +1,6 @@
 /**
- * The HubSpot project files validate against a schema of the documented fields (hubspot.md §5.1,
- * toolchain.md §3; templates of HubSpot/hubspot-project-components 2025.2), and agree with the
+ * The HubSpot project files validate against a schema of the documented fields (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/app-cards/reference,
+ * the HubSpot CLI's project parser; templates of HubSpot/hubspot-project-components 2025.2), and agree with the
  * server: scopes, OAuth callback, backend origin, webhook target, card entrypoint.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { BACKEND_URL } from '../../../ui-extension/hubspot/src/app/cards/backend
 
 const PROJECT = fileURLToPath(new URL('../../../ui-extension/hubspot/', import.meta.url));
 
-/** platformVersion values accepted by project-parsing-lib, 2025.2 and later (toolchain.md §3). */
+/** platformVersion values accepted by project-parsing-lib, 2025.2 and later (the HubSpot CLI's project parser). */
 const PLATFORM_VERSIONS = ['2025.2', '2026.03', '2026.09', '2027.03'] as const;
 const httpsUrl = z.url({ protocol: /^https$/ });
 const origin = httpsUrl.refine((u) => new URL(u).origin === u, 'must be an origin (no path, no trailing slash)');

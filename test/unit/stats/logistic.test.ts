@@ -60,7 +60,7 @@ describe('fitLogistic on the UCLA admissions data (R glm reference)', () => {
   });
 
   it('agrees with ml-logistic-regression where that package converges (standardised inputs, intercept column)', () => {
-    // scoring.md §3.1: the package is plain gradient ascent without an intercept; it reaches the glm
+    // ml-logistic-regression 2.0.0 (its source in node_modules): the package is plain gradient ascent without an intercept; it reaches the glm
     // optimum only on standardised columns. η = 0.01 is inside its stability bound for n = 400.
     const require = createRequire(import.meta.url);
     type TwoClass = { testScores(X: Matrix): number[] };
@@ -83,7 +83,7 @@ describe('fitLogistic on the UCLA admissions data (R glm reference)', () => {
     const theirsAtMeans = (reference.classifiers[0] as TwoClass).testScores(design(atMeans));
     theirsAtMeans.forEach((p, i) => expect(Math.abs(p - (GLM.probabilityByRank[i] as number))).toBeLessThan(1e-6));
 
-    // …and on the raw columns it runs away (scoring.md §3.1) where IRLS converges to the same optimum.
+    // …and on the raw columns it runs away where IRLS converges to the same optimum.
     const raw = new LogisticRegression({ numSteps: 200, learningRate: 5e-4 });
     raw.train(new Matrix(X.map((r) => [1, ...r])), Matrix.columnVector(y));
     const rawP = (raw.classifiers[0] as TwoClass).testScores(new Matrix(X.map((r) => [1, ...r])));

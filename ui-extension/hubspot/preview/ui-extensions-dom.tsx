@@ -1,7 +1,7 @@
 /**
  * A small DOM implementation of the `@hubspot/ui-extensions` components the card uses, for the
  * local preview only. The real components are remote-ui strings that render only inside HubSpot
- * (toolchain.md §3: react-dom throws "No remote-ui Render instance found"), so the preview bundle
+ * (react-dom throws "No remote-ui Render instance found"), so the preview bundle
  * aliases the package to this file and renders THE SAME card source with react-dom.
  *
  * Props are the real ones (types imported from the package); `testId` becomes `data-testid`.

@@ -1,6 +1,6 @@
 /**
  * The card's entrypoint (rapport-card-hsmeta.json → "entrypoint"). `hubspot.extend` registers the
- * card; there is no default export (hubspot.md §5.2). Data comes through `hubspot.fetch`, which
+ * card; there is no default export (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/ui-extensions-sdk). Data comes through `hubspot.fetch`, which
  * HubSpot proxies and signs (X-HubSpot-Signature-v3) with the app's client secret (§5.3).
  */
 import { hubspot } from '@hubspot/ui-extensions';

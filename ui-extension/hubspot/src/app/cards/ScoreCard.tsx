@@ -2,7 +2,7 @@
  * Rapport's contact card: the four scores with their 30-day change, the health band, confidence,
  * the top reasons, when and by which model it was scored, and "Rescore now".
  *
- * Only `@hubspot/ui-extensions` components render here (hubspot.md §5.2: no DOM, no `style`).
+ * Only `@hubspot/ui-extensions` components render here (https://developers.hubspot.com/docs/apps/developer-platform/add-features/ui-extensibility/ui-extensions-sdk: no DOM, no `style`).
  * The data call is injected (`fetch`): HubSpot passes `hubspot.fetch` (RapportCard.tsx), the
  * tests a fake, and the local preview a same-origin fetch. Every payload is parsed with the
  * shared contract; anything else shows the error state.
@@ -39,7 +39,7 @@ import {
   type ScoredCard,
 } from './card-contract.ts';
 
-/** The subset of `hubspot.fetch` the card uses (hubspot.md §5.3: JSON body only, no custom headers needed). */
+/** The subset of `hubspot.fetch` the card uses (https://developers.hubspot.com/docs/platform/fetching-data-for-public-apps: JSON body only, no custom headers needed). */
 export type CardFetch = (
   url: string,
   options: { method: 'GET' | 'POST'; body?: Record<string, unknown>; timeout?: number },
@@ -70,7 +70,7 @@ const BAND_VARIANTS: Record<CardBand, 'success' | 'warning' | 'error'> = { green
 /** For churn risk and service need a rise is bad news; for the others it is good news. */
 const HIGHER_IS_WORSE: Record<CardScoreKey, boolean> = { satisfaction: false, loyalty: false, churnRisk: true, serviceNeed: true };
 
-/** HubSpot gives a proxied fetch 15 s (hubspot.md §5.3); a rescore may take a few seconds. */
+/** HubSpot gives a proxied fetch 15 s (https://developers.hubspot.com/docs/platform/fetching-data-for-public-apps); a rescore may take a few seconds. */
 const READ_TIMEOUT_MS = 10_000;
 const RESCORE_TIMEOUT_MS = 14_000;
 /** The backend answers a slow rescore at once with `rescore: "running"`; the card re-reads until it is done. */
