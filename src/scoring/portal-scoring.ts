@@ -23,9 +23,9 @@ export const RETRAIN_AFTER_MS = 7 * 24 * 3600_000;
 export const OFF_THREAD_FROM = 2000;
 /**
  * Scores saved per transaction on this thread, one transaction per turn of the event loop. Small,
- * so that a webhook arriving mid-pass waits for one short transaction (~7 ms here), not for
- * 2,000 rows (bench:webhooks, "rapport, training": p99 941 ms before the pass moved off-thread,
- * 51 ms with 250-row saves, 32 ms with 50 on a 2-core machine).
+ * so that a webhook arriving mid-pass waits for one short transaction (a few ms), not for 2,000
+ * rows (bench:webhooks "rapport, training" on a 2-core machine: ack p99 943 ms with the work on
+ * this thread, 51 ms off-thread with 250-row saves, 32–37 ms with 50).
  */
 export const SERVING_CHUNK = 50;
 /** Worker threads of a full pass: every core but one, which stays with the serving thread. */
