@@ -59,13 +59,13 @@ function topReasons(s: ContactScores): CardReason[] {
 
 const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
 
+/** A data issue as scores store it (`extra.dataIssues`), or the words an older Rapport stored. */
+const storedIssue = z.union([z.string(), z.object({ code: z.enum(DATA_ISSUE_CODES), field: z.string() })]);
+
 /**
  * The card's payload for one contact of one portal, from the cache only; `undefined` when the
  * contact is not a (live) contact of that portal, so callers answer 404 without telling why.
  */
-/** A data issue as scores store it (`extra.dataIssues`), or the words an older Rapport stored. */
-const storedIssue = z.union([z.string(), z.object({ code: z.enum(DATA_ISSUE_CODES), field: z.string() })]);
-
 export async function buildCardResponse(
   store: Pick<Store, 'records' | 'portals' | 'scores'>,
   portal: string,
@@ -103,9 +103,13 @@ export async function buildCardResponse(
   );
   // Data problems lower confidence and are said once, on the confidence line (issue 17).
   // Stored as {code, field}; rows scored before that hold the words themselves.
-  const stored = z.array(storedIssue).safeParse(s.extra['dataIssues']);
-  const dataIssues = (stored.success ? stored.data : [])
-    .map((i) => (typeof i === 'string' ? i : describeIssue(i)))
+  // each entry on its own: one of an unknown shape is dropped, not the whole list
+  const raw: unknown = s.extra['dataIssues'];
+  const dataIssues = (Array.isArray(raw) ? raw : [])
+    .flatMap((x: unknown) => {
+      const i = storedIssue.safeParse(x);
+      return i.success ? [typeof i.data === 'string' ? i.data : describeIssue(i.data)] : [];
+    })
     .filter((t) => t !== '')
     .slice(0, 10)
     .map((t) => t.slice(0, 200));

@@ -87,4 +87,16 @@ describe('a contact whose only story is bad data', () => {
     const reasons = r.findAll(Text).filter((t) => (t.props as { testId?: string }).testId?.startsWith('reason-') === true);
     for (const t of reasons) expect(t.text).not.toMatch(/phone|date in the future/);
   });
+
+  it('scores stored by an older Rapport (words) still show; one entry of an unknown shape drops alone', async () => {
+    store = await seedStore();
+    const record = contact(PORTAL_A, '503');
+    await store?.records.upsertPage([record]);
+    const input: ContactInput = { id: '503', companyId: null, data: record.data as ContactInput['data'], issues: [], linked: [] };
+    const s = scoreOne(input, undefined, await loadPortalModels(store, PORTAL_A), NOW);
+    const extra = { ...s.extra, dataIssues: ['possible duplicate of contact 9', { code: 'retired_code', field: 'x' }, { code: 'invalid_phone', field: 'contacts.phone' }] };
+    await store.saveScores(PORTAL_A, [{ properties: {}, scores: { ...s, extra } }], { clearIds: [], readAt: 0, volatile: [] });
+    const confidence = (await renderFor(store, '503')).findByTestId(Text, 'confidence').text;
+    expect(confidence).toMatch(/^\d+% — possible duplicate of contact 9, invalid phone number$/);
+  });
 });
