@@ -118,11 +118,11 @@ describe('HubSpot project (ui-extension/hubspot)', () => {
     expect(readFileSync(entry, 'utf8')).toMatch(/hubspot\.extend<'crm\.record\.tab'>/);
   });
 
-  it('webhooks: delivered to the server route on the backend origin, with creation/deletion/association events per object', () => {
+  it('webhooks: delivered to the server route on the backend origin, with creation/deletion/association/merge events per object', () => {
     const w = webhooks.parse(read('src/app/webhooks/webhooks-hsmeta.json'));
     expect(w.config.settings.targetUrl).toBe(`${BACKEND_URL}/webhooks/hubspot`);
     const types = new Set(w.config.subscriptions.legacyCrmObjects.map((s) => s.subscriptionType));
-    for (const o of ['contact', 'company', 'deal', 'ticket']) for (const e of ['creation', 'deletion', 'associationChange']) expect(types).toContain(`${o}.${e}`);
+    for (const o of ['contact', 'company', 'deal', 'ticket']) for (const e of ['creation', 'deletion', 'associationChange', 'merge']) expect(types).toContain(`${o}.${e}`);
   });
 
   it('the schema rejects what HubSpot would reject (must be able to fail)', () => {

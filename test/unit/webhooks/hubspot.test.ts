@@ -67,6 +67,9 @@ describe('which streams an event concerns', () => {
   it('maps legacy, generic and association events onto our streams', () => {
     expect(streams({ subscriptionType: 'contact.creation' })).toEqual(['contacts']);
     expect(streams({ subscriptionType: 'deal.deletion' })).toEqual(['deals']);
+    // a merge (the app subscribes to <object>.merge): the survivor's pass tombstones the loser
+    expect(streams({ subscriptionType: 'contact.merge', primaryObjectId: 1, mergedObjectIds: [2] })).toEqual(['contacts']);
+    expect(streams({ subscriptionType: 'company.merge' })).toEqual(['companies']);
     expect(streams({ subscriptionType: 'object.creation', objectTypeId: '0-48' })).toEqual(['calls']);
     expect(streams({ subscriptionType: 'object.creation', objectTypeId: '0-19' })).toEqual(['feedback_submissions']);
     expect(streams({ subscriptionType: 'object.propertyChange', objectTypeId: '0-5' })).toEqual(['tickets']);
