@@ -106,6 +106,15 @@ describe('ScoreCard', () => {
     expect(r.maybeFind(Alert)).toBeNull();
   });
 
+  it('service need says the likely channel when Rapport knows it, and nothing when it does not', async () => {
+    const withChannel = renderCard(fakeFetch({ status: 200, body: scored({ likelyChannel: 'tickets' }) satisfies CardResponse }).fetch);
+    await withChannel.waitFor(() => expect(withChannel.maybeFind(LoadingSpinner)).toBeNull());
+    expect(withChannel.findByTestId(Text, 'likely-channel').text).toBe('likely to reach out by support tickets');
+    const without = renderCard(fakeFetch({ status: 200, body: scored({ likelyChannel: null }) satisfies CardResponse }).fetch);
+    await without.waitFor(() => expect(without.maybeFind(LoadingSpinner)).toBeNull());
+    expect(without.findAll(Text).filter((t) => (t.props as { testId?: string }).testId === 'likely-channel')).toEqual([]);
+  });
+
   it('"Rescore now" posts to the rescore route and shows the refreshed scores', async () => {
     const after = scored({ scoredAt: '2026-11-23T10:00:00.000Z', band: 'red' });
     const { fetch, calls } = fakeFetch({ status: 200, body: scored() }, { status: 200, body: after });
