@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SandboxChange } from '../../../src/sandbox/hubspot/index.ts';
+import { userLabelKey } from '../../../src/sandbox/hubspot/association-types.ts';
 import { createClock } from '../../../src/sandbox/hubspot/clock.ts';
 import { objects, servedSandbox, T0 } from './hubspot-fixtures.ts';
 
@@ -386,6 +387,47 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     data.associate(s.hubId, 'contacts', contact.id, 'companies', billing.id, 1);
     const again = await s.client().crm.contacts.basicApi.getById(contact.id, ['email'], undefined, ['companies']);
     expect(again.associations?.companies?.results.filter((r) => r.type === 'contact_to_company').map((r) => r.id)).toEqual([billing.id]);
+  });
+
+  it('a user label may share the typeId of its own pair’s primary: only category tells them apart (v4 reads both ways, inline create)', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const maker = data.create(s.hubId, 'companies', { name: 'Maker Co' });
+    const employer = data.create(s.hubId, 'companies', { name: 'Employer' });
+    const contact = data.create(s.hubId, 'contacts', { email: 'a@x.io' });
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', employer.id, 1);
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', maker.id, userLabelKey('contacts', 'companies', 'Decision maker'));
+    type Read = { results: Array<{ to: Array<{ toObjectId: number; associationTypes: unknown[] }> }> };
+    const to = ((await (await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: contact.id }] })).json()) as Read).results[0]?.to ?? [];
+    expect(to.find((t) => t.toObjectId === Number(maker.id))?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 1, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    // the label did not take the primary's place
+    expect(to.find((t) => t.toObjectId === Number(employer.id))?.associationTypes).toContainEqual({ category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' });
+    const back = ((await (await s.call('POST', '/crm/v4/associations/companies/contacts/batch/read', { inputs: [{ id: maker.id }] })).json()) as Read).results[0]?.to ?? [];
+    expect(back[0]?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 2, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 280, label: null },
+    ]);
+    // inline associations on create name the type by category + typeId
+    const created = await s.call('POST', '/crm/v3/objects/contacts', {
+      properties: { email: 'b@x.io' },
+      associations: [{ to: { id: maker.id }, types: [{ associationCategory: 'USER_DEFINED', associationTypeId: 1 }] }],
+    });
+    expect(created.status).toBe(201);
+    const newId = ((await created.json()) as { id: string }).id;
+    const made = ((await (await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: newId }] })).json()) as Read).results[0]?.to ?? [];
+    expect(made[0]?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 1, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    // HUBSPOT_DEFINED 5 is no contact→company type (5 is deal→company's primary); USER_DEFINED 5 is "Billing contact"
+    const wrong = await s.call('POST', '/crm/v3/objects/contacts', {
+      properties: { email: 'c@x.io' },
+      associations: [{ to: { id: maker.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 5 }] }],
+    });
+    expect(wrong.status).toBe(400);
   });
 
   it('associations to archived records are not returned, on v3 inline or v4', async () => {
