@@ -159,6 +159,31 @@ describe('hubspot connector on the sandbox', () => {
       expect(swept.records.find((r) => r.id === contact)?.companyId).toBeNull();
     });
 
+    it('a contact whose company was deleted loses it in the store too: the sweep re-lists it with the same updatedAt and no company', async () => {
+      h = await hubspotHarness({ sweepEveryMs: 3_600_000 });
+      const dir = tempDir();
+      const store = createStore({ path: join(dir.path, 'r.db') });
+      try {
+        const co = h.sandbox.data.create(h.hubId, 'companies', { name: 'Doomed' }).id;
+        const contact = h.sandbox.data.create(h.hubId, 'contacts', { email: 'x@example.com' }, [{ type: 'companies', id: co }]).id;
+        const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 3_600_000, now: () => h!.sandbox.clock.now(), score: async () => ({ scored: 0, enqueued: 0 }) });
+        daemon.addPortal({ portal: h.portal, connector: h.connector });
+        await daemon.runOnce(h.portal, { types: ['contacts'], writeBack: false });
+        const before = await store.records.get(h.portal, 'contacts', contact);
+        expect(before?.companyId).toBe(co);
+        h.sandbox.data.archive(h.hubId, 'companies', co);
+        await h.advance(2 * 3_600_000);
+        await daemon.runOnce(h.portal, { types: ['contacts'], writeBack: false });
+        const after = await store.records.get(h.portal, 'contacts', contact);
+        expect(after?.updatedAt).toBe(before?.updatedAt);
+        expect(after?.companyId).toBeNull();
+        await daemon.stop();
+      } finally {
+        await store.close();
+        dir.cleanup();
+      }
+    });
+
     it('v4: NO_ASSOCIATIONS_FOUND means none; any other per-input error fails the page instead of wiping links', async () => {
       h = await hubspotHarness();
       const first = await drain(h.connector, 'notes', null);

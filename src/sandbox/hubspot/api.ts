@@ -482,16 +482,17 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       }
       const rows = storage.associationRows(hubId, fromType, input.id, toType, afterId, ASSOCIATION_PAGE_SIZE + 1);
       if (rows.length === 0 && input.after === undefined) {
-        // Ids without associations come back in `errors` with this subCategory, singular object
-        // names in the message (the shape HubSpot answers; the subCategory is the only
-        // documented way to tell it from a real failure,
-        // https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide; text UNCONFIRMED).
+        // Ids without associations come back in `errors` (207) with this subCategory, singular object
+        // names in the message and context (the subCategory is the only way to tell it from a real
+        // failure; the error shape is https://developers.hubspot.com/docs/api-reference/crm-associations-v4/batch/post-crm-v4-associations-fromObjectType-toObjectType-batch-read,
+        // the message text and context keys are as integrators quote real replies: UNCONFIRMED by HubSpot's docs).
+        const [fromName, toName] = [HUBSPOT_OBJECT_TYPES[fromType].singular, HUBSPOT_OBJECT_TYPES[toType].singular];
         errors.push({
           status: 'error',
           category: 'OBJECT_NOT_FOUND',
           subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
-          message: `No ${HUBSPOT_OBJECT_TYPES[toType].singular} is associated with ${HUBSPOT_OBJECT_TYPES[fromType].singular} ${input.id}.`,
-          context: { fromObjectId: [input.id] },
+          message: `No ${toName} is associated with ${fromName} ${input.id}.`,
+          context: { fromObjectId: [input.id], fromObjectType: [fromName], toObjectType: [toName] },
           errors: [],
           links: {},
         });

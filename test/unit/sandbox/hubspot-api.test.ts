@@ -345,10 +345,12 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     const c2 = s.sandbox.data.create(s.hubId, 'contacts', { email: 'b@x.io' });
     const res = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: c2.id }] });
     expect(res.status).toBe(207);
-    const body = (await res.json()) as { errors: Array<{ subCategory: string; message: string; context: { fromObjectId: string[] } }> };
+    const body = (await res.json()) as { results: unknown[]; errors: Array<{ category: string; subCategory: string; message: string; context: Record<string, string[]> }> };
+    expect(body.results).toEqual([]);
+    expect(body.errors[0]?.category).toBe('OBJECT_NOT_FOUND');
     expect(body.errors[0]?.subCategory).toBe('crm.associations.NO_ASSOCIATIONS_FOUND');
     expect(body.errors[0]?.message).toBe(`No company is associated with contact ${c2.id}.`);
-    expect(body.errors[0]?.context.fromObjectId).toEqual([c2.id]);
+    expect(body.errors[0]?.context).toEqual({ fromObjectId: [c2.id], fromObjectType: ['contact'], toObjectType: ['company'] });
     // a real per-input failure is told apart by its subCategory (none)
     s.sandbox.setAssociationReadFailures([c2.id]);
     const failed = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: c2.id }] });
@@ -440,6 +442,10 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     expect(one.associations).toBeUndefined();
     const v4 = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: contact.id }] });
     expect(((await v4.json()) as { results: unknown[] }).results).toEqual([]);
+    const list = await s.client().crm.contacts.basicApi.getPage(10, undefined, ['email'], undefined, ['companies']);
+    expect(list.results.find((r) => r.id === contact.id)?.associations).toBeUndefined();
+    const single = await s.call('GET', `/crm/v4/objects/contacts/${contact.id}/associations/companies`);
+    expect(((await single.json()) as { results: unknown[] }).results).toEqual([]);
   });
 
   it('inline associations page at 100 per record; v4 pages give all 1,000 calls of a contact', async () => {
