@@ -7,6 +7,7 @@ import type { Logger } from '../../src/log.ts';
 import type { SandboxObject } from '../../src/sandbox/model.ts';
 import { createStore } from '../../src/store/index.ts';
 import { createLimiter } from '../../src/connectors/limiter.ts';
+import { primaryTypeId, userLabelKey } from '../../src/sandbox/hubspot/association-types.ts';
 import { startHubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { createDaemon } from '../../src/sync/daemon.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -115,27 +116,35 @@ describe('hubspot connector on the sandbox', () => {
   });
 
   describe('associations as HubSpot models them (issue 13)', () => {
-    /** a contact whose primary company is `primary`, also linked to `labelled` through a user label whose typeId is another pair's primary id */
-    function labelledContact(hh: HubspotHarness) {
+    /**
+     * A `from` record whose primary company is `primary`, also linked to `labelled` through user
+     * labels whose typeIds are other pairs' primary ids and the pair's own primary id (USER_DEFINED).
+     */
+    function labelledRecord(hh: HubspotHarness, from: 'contacts' | 'deals' | 'tickets', labels: readonly string[]) {
       const { sandbox, hubId } = hh;
       const labelled = sandbox.data.create(hubId, 'companies', { name: 'Billing Co' }).id; // lower id: listed first
       const primary = sandbox.data.create(hubId, 'companies', { name: 'Employer' }).id;
-      const contact = sandbox.data.create(hubId, 'contacts', { email: 'label@example.com' }).id;
-      sandbox.data.associate(hubId, 'contacts', contact, 'companies', labelled, 5); // USER_DEFINED "Billing contact", typeId 5 (= deal→company primary)
-      sandbox.data.associate(hubId, 'contacts', contact, 'companies', primary, 1);
-      sandbox.data.associate(hubId, 'contacts', contact, 'companies', labelled, 26); // USER_DEFINED "Former employer", typeId 26 (= ticket→company primary)
-      return { contact, primary, labelled };
+      const id = sandbox.data.create(hubId, from, from === 'contacts' ? { email: 'label@example.com' } : {}).id;
+      for (const label of labels.slice(0, 1)) sandbox.data.associate(hubId, from, id, 'companies', labelled, userLabelKey(from, 'companies', label));
+      sandbox.data.associate(hubId, from, id, 'companies', primary, primaryTypeId(from, 'companies'));
+      for (const label of labels.slice(1)) sandbox.data.associate(hubId, from, id, 'companies', labelled, userLabelKey(from, 'companies', label));
+      return { id, primary, labelled };
     }
 
-    it('primary company by HUBSPOT_DEFINED + the pair’s primary typeId, never by a user label, on list (v3 inline) and search (v4)', async () => {
+    it.each([
+      // "Decision maker" is USER_DEFINED typeId 1, the contact→company primary's own typeId
+      ['contacts', ['Billing contact', 'Former employer', 'Decision maker']],
+      ['deals', ['Reseller', 'Partner']], // "Partner" is USER_DEFINED 5, as the deal→company primary
+      ['tickets', ['Escalated to', 'Reported by']], // "Reported by" is USER_DEFINED 26, as the ticket→company primary
+    ] as const)('%s: primary company by HUBSPOT_DEFINED + the pair’s primary typeId, never by typeId alone or a user label, on list (v3 inline) and search (v4)', async (from, labels) => {
       h = await hubspotHarness();
-      const { contact, primary } = labelledContact(h);
-      const backfill = await drain(h.connector, 'contacts', null);
-      expect(backfill.records.find((r) => r.id === contact)?.companyId).toBe(primary);
+      const { id, primary } = labelledRecord(h, from, labels);
+      const backfill = await drain(h.connector, from, null);
+      expect(backfill.records.find((r) => r.id === id)?.companyId).toBe(primary);
       await h.advance(60_000);
-      h.sandbox.data.update(h.hubId, 'contacts', contact, { firstname: 'Changed' });
-      const inc = await drain(h.connector, 'contacts', backfill.cursor);
-      expect(inc.records.find((r) => r.id === contact)?.companyId).toBe(primary);
+      h.sandbox.data.update(h.hubId, from, id, { contacts: { firstname: 'Changed' }, deals: { dealname: 'Changed' }, tickets: { subject: 'Changed' } }[from]);
+      const inc = await drain(h.connector, from, backfill.cursor);
+      expect(inc.records.find((r) => r.id === id)?.companyId).toBe(primary);
     });
 
     it('an association to an archived company is gone: the contact’s company is cleared on the next sweep', async () => {
@@ -148,6 +157,31 @@ describe('hubspot connector on the sandbox', () => {
       await h.advance(2 * 3_600_000);
       const swept = await drain(h.connector, 'contacts', backfill.cursor);
       expect(swept.records.find((r) => r.id === contact)?.companyId).toBeNull();
+    });
+
+    it('a contact whose company was deleted loses it in the store too: the sweep re-lists it with the same updatedAt and no company', async () => {
+      h = await hubspotHarness({ sweepEveryMs: 3_600_000 });
+      const dir = tempDir();
+      const store = createStore({ path: join(dir.path, 'r.db') });
+      try {
+        const co = h.sandbox.data.create(h.hubId, 'companies', { name: 'Doomed' }).id;
+        const contact = h.sandbox.data.create(h.hubId, 'contacts', { email: 'x@example.com' }, [{ type: 'companies', id: co }]).id;
+        const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 3_600_000, now: () => h!.sandbox.clock.now(), score: async () => ({ scored: 0, enqueued: 0 }) });
+        daemon.addPortal({ portal: h.portal, connector: h.connector });
+        await daemon.runOnce(h.portal, { types: ['contacts'], writeBack: false });
+        const before = await store.records.get(h.portal, 'contacts', contact);
+        expect(before?.companyId).toBe(co);
+        h.sandbox.data.archive(h.hubId, 'companies', co);
+        await h.advance(2 * 3_600_000);
+        await daemon.runOnce(h.portal, { types: ['contacts'], writeBack: false });
+        const after = await store.records.get(h.portal, 'contacts', contact);
+        expect(after?.updatedAt).toBe(before?.updatedAt);
+        expect(after?.companyId).toBeNull();
+        await daemon.stop();
+      } finally {
+        await store.close();
+        dir.cleanup();
+      }
     });
 
     it('v4: NO_ASSOCIATIONS_FOUND means none; any other per-input error fails the page instead of wiping links', async () => {

@@ -25,7 +25,7 @@ export function diffCacheWithSandbox(dbPath: string, sandbox: HubspotSandbox, hu
     const storage = sandbox.data as unknown as SandboxStorage;
     const primaryCompany = (contactId: string): string | null => {
       const rows = storage.associationRows(hubId, 'contacts', contactId, 'companies', -1, 10_000);
-      const primary = rows.find((r) => r.typeIds.includes(1)) ?? rows[0];
+      const primary = rows.find((r) => r.typeKeys.includes(1)) ?? rows[0];
       return primary === undefined ? null : String(primary.toId);
     };
     const links = db.prepare<[string, string], { from_id: string; to_id: string }>(

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { HUBSPOT_OBJECT_TYPES, type SandboxObject } from '../model.ts';
+import { typeKey } from './association-types.ts';
 import type { Clock } from './clock.ts';
 import { resolveObjectType } from './object-types.ts';
 import type { SandboxPortalsImpl } from './portals.ts';
@@ -27,7 +28,7 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *   DELETE /_sandbox/{hubId}/objects/{type}/{id} → 204 (emits deletion)
  *   POST   /_sandbox/{hubId}/objects/{type}/{id}/merge  {objectIdToMerge} → 204 merge into {id} (emits merge)
  *   POST   /_sandbox/{hubId}/objects/{type}/{id}/purge  → 204 GDPR delete: gone, no archived entry (emits privacyDeletion)
- *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId}[?typeId=N] → 204 (PUT: a primary or user label by typeId)
+ *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId}[?typeId=N[&category=USER_DEFINED]] → 204 (PUT: a primary or user label by typeId)
  *   GET    /_sandbox/{hubId}/counts              → {contacts: n, …}
  *   POST   /_sandbox/clock                       {advanceMs} | {set} → {now}
  *   GET    /_sandbox/clock                       → {now}
@@ -167,6 +168,7 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
       if (remove) deps.data.dissociate(hubId, fromType, fromId, toType, toId);
       else if (typeIdText === undefined) deps.data.associate(hubId, fromType, fromId, toType, toId);
       else if (!/^\d+$/.test(typeIdText)) return adminError(400, `typeId must be a number, got ${JSON.stringify(typeIdText)}.`);
+      else if (c.req.query('category') === 'USER_DEFINED') deps.data.associate(hubId, fromType, fromId, toType, toId, typeKey('USER_DEFINED', Number(typeIdText)));
       else deps.data.associate(hubId, fromType, fromId, toType, toId, Number(typeIdText));
       return noContent();
     });

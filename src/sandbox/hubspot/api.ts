@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { HubspotObjectType } from '../model.ts';
 import { HUBSPOT_OBJECT_TYPES } from '../model.ts';
-import { associationLabel, associationTypeInfo, v3AssociationTypeName } from './association-types.ts';
+import { associationLabel, associationTypeInfo, typeKey, v3AssociationTypeName } from './association-types.ts';
 import {
   hubspotError,
   missingScopes,
@@ -155,8 +155,8 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       const rows = storage.associationRows(hubId, obj.type, obj.id, toType, -1, INLINE_ASSOCIATION_PAGE_SIZE + 1);
       const page = rows.slice(0, INLINE_ASSOCIATION_PAGE_SIZE);
       const results = page.flatMap((r) =>
-        r.typeIds.flatMap((typeId) => {
-          const info = associationTypeInfo(obj.type, toType, typeId);
+        r.typeKeys.flatMap((k) => {
+          const info = associationTypeInfo(obj.type, toType, k);
           return info === undefined ? [] : [{ id: String(r.toId), type: v3AssociationTypeName(info) }];
         }),
       );
@@ -368,11 +368,17 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const associations: Array<{ type: HubspotObjectType; id: string; typeId: number }> = [];
     for (const a of body.associations ?? []) {
       for (const t of a.types) {
+        // a type is its category and typeId together: a USER_DEFINED typeId may equal a HUBSPOT_DEFINED one
+        // (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide)
+        const category = t.associationCategory === 'HUBSPOT_DEFINED' || t.associationCategory === 'USER_DEFINED' ? t.associationCategory : undefined;
+        const k = category === undefined ? undefined : typeKey(category, t.associationTypeId);
         const toType = (['contacts', 'companies', 'deals', 'tickets', 'calls', 'emails', 'meetings', 'notes', 'tasks', 'feedback_submissions'] as const).find(
-          (candidate) => associationTypeInfo(type, candidate, t.associationTypeId) !== undefined && storage.getStored(hubId, candidate, a.to.id, false) !== undefined,
+          (candidate) => k !== undefined && associationTypeInfo(type, candidate, k) !== undefined && storage.getStored(hubId, candidate, a.to.id, false) !== undefined,
         );
-        if (toType === undefined) return validationError(`Association type ${t.associationTypeId} to ${a.to.id} is not valid from ${type}.`);
-        associations.push({ type: toType, id: a.to.id, typeId: t.associationTypeId });
+        if (toType === undefined || k === undefined) {
+          return validationError(`Association type ${t.associationCategory} ${t.associationTypeId} to ${a.to.id} is not valid from ${type}.`);
+        }
+        associations.push({ type: toType, id: a.to.id, typeId: k });
       }
     }
     const created = storage.createFrom(hubId, type, props, associations, 'api');
@@ -428,10 +434,10 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
 
   // ---- associations v4 ---------------------------------------------------------------------
 
-  const associationTypes = (fromType: HubspotObjectType, toType: HubspotObjectType, typeIds: readonly number[]) =>
-    typeIds.flatMap((typeId) => {
-      const info = associationTypeInfo(fromType, toType, typeId);
-      return info === undefined ? [] : [{ category: info.category, typeId, label: associationLabel(info) }];
+  const associationTypes = (fromType: HubspotObjectType, toType: HubspotObjectType, keys: readonly number[]) =>
+    keys.flatMap((k) => {
+      const info = associationTypeInfo(fromType, toType, k);
+      return info === undefined ? [] : [{ category: info.category, typeId: info.typeId, label: associationLabel(info) }];
     });
 
   const associationPair = (c: Context<ApiEnv>, from: string, to: string): [HubspotObjectType, HubspotObjectType] | Response => {
@@ -476,16 +482,17 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       }
       const rows = storage.associationRows(hubId, fromType, input.id, toType, afterId, ASSOCIATION_PAGE_SIZE + 1);
       if (rows.length === 0 && input.after === undefined) {
-        // Ids without associations come back in `errors` with this subCategory, singular object
-        // names in the message (the shape HubSpot answers; the subCategory is the only
-        // documented way to tell it from a real failure,
-        // https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide; text UNCONFIRMED).
+        // Ids without associations come back in `errors` (207) with this subCategory, singular object
+        // names in the message and context (the subCategory is the only way to tell it from a real
+        // failure; the error shape is https://developers.hubspot.com/docs/api-reference/crm-associations-v4/batch/post-crm-v4-associations-fromObjectType-toObjectType-batch-read,
+        // the message text and context keys are as integrators quote real replies: UNCONFIRMED by HubSpot's docs).
+        const [fromName, toName] = [HUBSPOT_OBJECT_TYPES[fromType].singular, HUBSPOT_OBJECT_TYPES[toType].singular];
         errors.push({
           status: 'error',
           category: 'OBJECT_NOT_FOUND',
           subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
-          message: `No ${HUBSPOT_OBJECT_TYPES[toType].singular} is associated with ${HUBSPOT_OBJECT_TYPES[fromType].singular} ${input.id}.`,
-          context: { fromObjectId: [input.id] },
+          message: `No ${toName} is associated with ${fromName} ${input.id}.`,
+          context: { fromObjectId: [input.id], fromObjectType: [fromName], toObjectType: [toName] },
           errors: [],
           links: {},
         });
@@ -495,7 +502,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       // toObjectId is a JSON number in HubSpot's replies (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide)
       const result: Record<string, unknown> = {
         from: { id: input.id },
-        to: page.map((r) => ({ toObjectId: r.toId, associationTypes: associationTypes(fromType, toType, r.typeIds) })),
+        to: page.map((r) => ({ toObjectId: r.toId, associationTypes: associationTypes(fromType, toType, r.typeKeys) })),
       };
       const last = page.at(-1);
       if (rows.length > ASSOCIATION_PAGE_SIZE && last !== undefined) {
@@ -522,7 +529,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const rows = storage.associationRows(hubId, fromType, id, toType, afterId, limit + 1);
     const page = rows.slice(0, limit);
     const body: Record<string, unknown> = {
-      results: page.map((r) => ({ toObjectId: r.toId, associationTypes: associationTypes(fromType, toType, r.typeIds) })),
+      results: page.map((r) => ({ toObjectId: r.toId, associationTypes: associationTypes(fromType, toType, r.typeKeys) })),
     };
     const last = page.at(-1);
     if (rows.length > limit && last !== undefined) body.paging = { next: { after: encodeAfter(last.toId) } };

@@ -46,21 +46,42 @@ const PAIRS: readonly PairSpec[] = [
  * HUBSPOT_DEFINED 1 and 279). These are chosen to collide with the *primary* ids of other pairs
  * (1 contact→company, 5 deal→company, 26 ticket→company), so a client deciding "primary" by
  * typeId alone, or by "has a label", gets it wrong. Each entry: from, to, typeId, reverse typeId, label.
+ *
+ * Stricter than HubSpot is known to be: one label per pair ("Decision maker", "Partner",
+ * "Reported by") even reuses the typeId of the pair's *own* primary (1, 5, 26; reverse 2, 6, 25).
+ * A type is named by category and typeId together (v4 create takes both, `associationCategory` +
+ * `associationTypeId`, https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide),
+ * so a client must check `category: "HUBSPOT_DEFINED"` as well as the typeId.
  */
 const USER_LABELS: readonly (readonly [HubspotObjectType, HubspotObjectType, number, number, string])[] = [
   ['contacts', 'companies', 5, 6, 'Billing contact'],
   ['contacts', 'companies', 26, 25, 'Former employer'],
+  ['contacts', 'companies', 1, 2, 'Decision maker'],
   ['deals', 'companies', 1, 2, 'Reseller'],
+  ['deals', 'companies', 5, 6, 'Partner'],
   ['tickets', 'companies', 5, 7, 'Escalated to'],
+  ['tickets', 'companies', 26, 25, 'Reported by'],
 ];
 
 export type AssociationCategory = 'HUBSPOT_DEFINED' | 'USER_DEFINED';
 
+/**
+ * The sandbox's own name for an association type: the typeId for HubSpot-defined types, minus the
+ * typeId for user-defined ones (the two may share a typeId within a pair). Stored rows, `associate`
+ * and generated data use keys; only the wire shows `category` + `typeId`.
+ */
+export type TypeKey = number;
+
+export const typeKey = (category: AssociationCategory, typeId: number): TypeKey => (category === 'USER_DEFINED' ? -typeId : typeId);
+
 export type AssociationTypeInfo = {
   fromType: HubspotObjectType;
   toType: HubspotObjectType;
+  /** the wire typeId (unique only together with `category`) */
   typeId: number;
   reverseTypeId: number;
+  key: TypeKey;
+  reverseKey: TypeKey;
   primary: boolean;
   /** the unlabeled type of the same direction (itself when not primary) */
   unlabeledTypeId: number;
@@ -76,37 +97,38 @@ const unlabeledByPair = new Map<string, number>();
 const key = (from: HubspotObjectType, to: HubspotObjectType) => `${from}>${to}`;
 
 function register(info: AssociationTypeInfo) {
-  byTypeId.set(`${key(info.fromType, info.toType)}#${info.typeId}`, info);
+  byTypeId.set(`${key(info.fromType, info.toType)}#${info.key}`, info);
   if (!info.primary) unlabeledByPair.set(key(info.fromType, info.toType), info.typeId);
 }
 
 for (const [a, b, ab, ba, primary] of PAIRS) {
   const hasPrimary = primary !== undefined;
   const defined = { category: 'HUBSPOT_DEFINED' as const };
-  register({ fromType: a, toType: b, typeId: ab, reverseTypeId: ba, primary: false, unlabeledTypeId: ab, pairHasPrimary: hasPrimary, ...defined, label: null });
-  register({ fromType: b, toType: a, typeId: ba, reverseTypeId: ab, primary: false, unlabeledTypeId: ba, pairHasPrimary: hasPrimary, ...defined, label: null });
+  register({ fromType: a, toType: b, typeId: ab, reverseTypeId: ba, key: ab, reverseKey: ba, primary: false, unlabeledTypeId: ab, pairHasPrimary: hasPrimary, ...defined, label: null });
+  register({ fromType: b, toType: a, typeId: ba, reverseTypeId: ab, key: ba, reverseKey: ab, primary: false, unlabeledTypeId: ba, pairHasPrimary: hasPrimary, ...defined, label: null });
   if (primary) {
     const [pab, pba] = primary;
-    register({ fromType: a, toType: b, typeId: pab, reverseTypeId: pba, primary: true, unlabeledTypeId: ab, pairHasPrimary: true, ...defined, label: 'Primary' });
-    register({ fromType: b, toType: a, typeId: pba, reverseTypeId: pab, primary: true, unlabeledTypeId: ba, pairHasPrimary: true, ...defined, label: 'Primary' });
+    register({ fromType: a, toType: b, typeId: pab, reverseTypeId: pba, key: pab, reverseKey: pba, primary: true, unlabeledTypeId: ab, pairHasPrimary: true, ...defined, label: 'Primary' });
+    register({ fromType: b, toType: a, typeId: pba, reverseTypeId: pab, key: pba, reverseKey: pab, primary: true, unlabeledTypeId: ba, pairHasPrimary: true, ...defined, label: 'Primary' });
   }
 }
 
 for (const [a, b, ab, ba, label] of USER_LABELS) {
-  const pairHasPrimary = byTypeId.get(`${key(a, b)}#${ab}`)?.pairHasPrimary ?? true;
   const unlabeledAb = unlabeledByPair.get(key(a, b));
   const unlabeledBa = unlabeledByPair.get(key(b, a));
   if (unlabeledAb === undefined || unlabeledBa === undefined) throw new Error(`user label ${label}: no HubSpot-defined pair ${a}/${b}`);
+  const pairHasPrimary = byTypeId.get(`${key(a, b)}#${unlabeledAb}`)?.pairHasPrimary ?? true;
   const user = { category: 'USER_DEFINED' as const, primary: false, pairHasPrimary, label };
-  byTypeId.set(`${key(a, b)}#${ab}`, { fromType: a, toType: b, typeId: ab, reverseTypeId: ba, unlabeledTypeId: unlabeledAb, ...user });
-  byTypeId.set(`${key(b, a)}#${ba}`, { fromType: b, toType: a, typeId: ba, reverseTypeId: ab, unlabeledTypeId: unlabeledBa, ...user });
+  const [kab, kba] = [typeKey('USER_DEFINED', ab), typeKey('USER_DEFINED', ba)];
+  byTypeId.set(`${key(a, b)}#${kab}`, { fromType: a, toType: b, typeId: ab, reverseTypeId: ba, key: kab, reverseKey: kba, unlabeledTypeId: unlabeledAb, ...user });
+  byTypeId.set(`${key(b, a)}#${kba}`, { fromType: b, toType: a, typeId: ba, reverseTypeId: ab, key: kba, reverseKey: kab, unlabeledTypeId: unlabeledBa, ...user });
 }
 
-/** The user-defined label of a pair by its name (sandbox portals all have the same labels). */
-export function userLabelTypeId(from: HubspotObjectType, to: HubspotObjectType, label: string): number | undefined {
+/** The type key of a pair's user-defined label by its name (sandbox portals all have the same labels). */
+export function userLabelKey(from: HubspotObjectType, to: HubspotObjectType, label: string): TypeKey | undefined {
   const hit = USER_LABELS.find(([a, b, , , l]) => l === label && ((a === from && b === to) || (a === to && b === from)));
   if (hit === undefined) return undefined;
-  return hit[0] === from ? hit[2] : hit[3];
+  return typeKey('USER_DEFINED', hit[0] === from ? hit[2] : hit[3]);
 }
 
 /** The HubSpot-defined primary typeId of a pair (contact→company 1, deal→company 5, ticket→company 26, …). */
@@ -115,8 +137,17 @@ export function primaryTypeId(from: HubspotObjectType, to: HubspotObjectType): n
   return undefined;
 }
 
-export const associationTypeInfo = (from: HubspotObjectType, to: HubspotObjectType, typeId: number): AssociationTypeInfo | undefined =>
-  byTypeId.get(`${key(from, to)}#${typeId}`);
+/** The type of a pair by its key (a stored row's type). */
+export const associationTypeInfo = (from: HubspotObjectType, to: HubspotObjectType, k: TypeKey): AssociationTypeInfo | undefined =>
+  byTypeId.get(`${key(from, to)}#${k}`);
+
+/**
+ * For the sandbox's own data API (`associate`, `load`, admin `?typeId=`): a key, where a positive
+ * number that is no HubSpot-defined type of the pair names the pair's user label of that typeId
+ * (so `5` is contact→company "Billing contact"); a label sharing a defined typeId needs its key (−typeId).
+ */
+export const resolveTypeKey = (from: HubspotObjectType, to: HubspotObjectType, k: TypeKey): AssociationTypeInfo | undefined =>
+  associationTypeInfo(from, to, k) ?? (k > 0 ? associationTypeInfo(from, to, -k) : undefined);
 
 export const defaultAssociationTypeId = (from: HubspotObjectType, to: HubspotObjectType): number | undefined =>
   unlabeledByPair.get(key(from, to));

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { GeneratedBatch, HubspotObjectType, SandboxObject } from '../model.ts';
-import { associationTypeInfo, defaultAssociationTypeId } from './association-types.ts';
+import { associationTypeInfo, defaultAssociationTypeId, resolveTypeKey } from './association-types.ts';
 import type { Clock } from './clock.ts';
 import { createdProperty, modifiedProperty } from './object-types.ts';
 import type { PropertyDefinition, PropertyGroup } from './property-definitions.ts';
@@ -88,8 +88,8 @@ export type SandboxStorage = SandboxData & {
   archiveFrom(hubId: number, type: HubspotObjectType, id: string, source: 'api' | 'admin'): void;
   /** validated property writes from the API (batch update), all in one transaction */
   applyUpdates(hubId: number, type: HubspotObjectType, updates: ReadonlyArray<{ id: string; properties: Record<string, string | null> }>, source: 'api' | 'admin'): StoredObject[];
-  /** association rows (both labels) from one object to a type, ordered by to_id, after `afterToId` */
-  associationRows(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, afterToId: number, limit: number): Array<{ toId: number; typeIds: number[] }>;
+  /** association rows (every type, as type keys: user labels are −typeId) from one object to a type, ordered by to_id, after `afterToId` */
+  associationRows(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, afterToId: number, limit: number): Array<{ toId: number; typeKeys: number[] }>;
   customDefinitions(hubId: number, type: HubspotObjectType): PropertyDefinition[];
   saveDefinition(hubId: number, type: HubspotObjectType, def: PropertyDefinition): void;
   customGroups(hubId: number, type: HubspotObjectType): PropertyGroup[];
@@ -248,22 +248,24 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     return n === undefined ? undefined : st.get.get(hubId, type, n);
   };
 
-  const storeAssociation = (hubId: number, fromType: HubspotObjectType, fromId: number, toType: HubspotObjectType, toId: number, typeId?: number) => {
-    const forward = typeId ?? defaultAssociationTypeId(fromType, toType);
-    if (forward === undefined) throw new RangeError(`no HubSpot-defined association from ${fromType} to ${toType}`);
-    const info = associationTypeInfo(fromType, toType, forward);
-    if (info === undefined) throw new RangeError(`association type ${forward} is not defined from ${fromType} to ${toType}`);
+  /** `typeKey`: see resolveTypeKey (rows store keys: user labels as −typeId) */
+  const storeAssociation = (hubId: number, fromType: HubspotObjectType, fromId: number, toType: HubspotObjectType, toId: number, typeKey?: number) => {
+    const asked = typeKey ?? defaultAssociationTypeId(fromType, toType);
+    if (asked === undefined) throw new RangeError(`no HubSpot-defined association from ${fromType} to ${toType}`);
+    const info = resolveTypeKey(fromType, toType, asked);
+    if (info === undefined) throw new RangeError(`association type ${asked} is not defined from ${fromType} to ${toType}`);
+    const forward = info.key;
     if (info.primary) {
       // One primary company per record: setting a new one replaces the old
       // (https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide, "Primary" association).
       for (const old of st.assocOfType.all(hubId, fromType, fromId, toType, forward)) {
         if (old.to_id === toId) continue;
         st.assocDeleteOne.run(hubId, fromType, fromId, toType, old.to_id, forward);
-        st.assocDeleteOne.run(hubId, toType, old.to_id, fromType, fromId, info.reverseTypeId);
+        st.assocDeleteOne.run(hubId, toType, old.to_id, fromType, fromId, info.reverseKey);
       }
     }
     st.assocInsert.run(hubId, fromType, fromId, toType, toId, forward);
-    st.assocInsert.run(hubId, toType, toId, fromType, fromId, info.reverseTypeId);
+    st.assocInsert.run(hubId, toType, toId, fromType, fromId, info.reverseKey);
     // a primary or user-labelled association implies the unlabeled one too (https://developers.hubspot.com/docs/api-reference/latest/crm/associations/associate-records/guide example lists all three)
     if (info.primary || info.category === 'USER_DEFINED') {
       st.assocInsert.run(hubId, fromType, fromId, toType, toId, info.unlabeledTypeId);
@@ -325,7 +327,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
           const toId = requireNumericId(a.id, 'association target');
           requireRow(hubId, a.type, a.id);
           storeAssociation(hubId, type, newId, a.type, toId, a.typeId);
-          const primary = a.typeId !== undefined && associationTypeInfo(type, a.type, a.typeId)?.primary === true;
+          const primary = a.typeId !== undefined && resolveTypeKey(type, a.type, a.typeId)?.primary === true;
           events.push(...associationEvents(hubId, type, String(newId), a.type, a.id, true, at, source, primary));
         }
         return newId;
@@ -363,7 +365,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       requireRow(hubId, toType, toId);
       // Real HubSpot does not bump lastmodifieddate on association changes (https://github.com/airbytehq/airbyte/issues/27199).
       db.transaction(() => storeAssociation(hubId, fromType, Number(fromId), toType, Number(toId), typeId))();
-      const primary = typeId !== undefined && associationTypeInfo(fromType, toType, typeId)?.primary === true;
+      const primary = typeId !== undefined && resolveTypeKey(fromType, toType, typeId)?.primary === true;
       emit(associationEvents(hubId, fromType, fromId, toType, toId, true, clock.now(), 'admin', primary));
     },
     dissociate(hubId, fromType, fromId, toType, toId) {
@@ -510,7 +512,7 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       if (n === undefined) return [];
       return st.assocRows.all(hubId, fromType, n, toType, afterToId, limit).map((r) => ({
         toId: r.to_id,
-        typeIds: r.type_ids.split(',').map(Number).sort((a, b) => a - b),
+        typeKeys: r.type_ids.split(',').map(Number).sort((a, b) => a - b),
       }));
     },
     count(hubId, type, opts = {}) {

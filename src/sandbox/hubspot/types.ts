@@ -40,7 +40,7 @@ export type SandboxData = {
   create(hubId: number, type: HubspotObjectType, properties: Record<string, string | null>, associations?: readonly AssociationInput[]): SandboxObject;
   update(hubId: number, type: HubspotObjectType, id: string, properties: Record<string, string | null>): SandboxObject;
   archive(hubId: number, type: HubspotObjectType, id: string): void;
-  /** `typeId`: a HubSpot-defined or user-defined type of the pair (default: the unlabeled one); a primary replaces the old primary */
+  /** `typeId`: a type key of the pair (default: the unlabeled one), see resolveTypeKey: a HubSpot-defined typeId, a user label as −typeId (or +typeId when no defined type has it); a primary replaces the old primary */
   associate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string, typeId?: number): void;
   dissociate(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, toId: string): void;
   /**

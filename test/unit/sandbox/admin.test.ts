@@ -61,6 +61,14 @@ describe('sandbox admin API', () => {
     expect(sandbox.data.associationsOf(hubId, 'contacts', id, 'companies')).toEqual([company.json.id]);
     expect((await admin('DELETE', `/_sandbox/${hubId}/associations/contacts/${id}/companies/${company.json.id as string}`)).status).toBe(204);
     expect(sandbox.data.associationsOf(hubId, 'contacts', id, 'companies')).toEqual([]);
+    // typeId 1 is the primary; with category=USER_DEFINED it is the "Decision maker" label
+    expect((await admin('PUT', `/_sandbox/${hubId}/associations/contacts/${id}/companies/${company.json.id as string}?typeId=1&category=USER_DEFINED`)).status).toBe(204);
+    const labelled = await crm('pat-admin-test', `/crm/v4/objects/contacts/${id}/associations/companies`);
+    expect(((await labelled.json()) as { results: Array<{ associationTypes: unknown[] }> }).results[0]?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 1, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    expect((await admin('DELETE', `/_sandbox/${hubId}/associations/contacts/${id}/companies/${company.json.id as string}`)).status).toBe(204);
 
     const patched = await admin('PATCH', `/_sandbox/${hubId}/objects/contacts/${id}`, { properties: { firstname: 'Anna' } });
     expect(patched.status).toBe(200);

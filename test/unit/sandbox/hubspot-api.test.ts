@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SandboxChange } from '../../../src/sandbox/hubspot/index.ts';
+import { userLabelKey } from '../../../src/sandbox/hubspot/association-types.ts';
 import { createClock } from '../../../src/sandbox/hubspot/clock.ts';
 import { objects, servedSandbox, T0 } from './hubspot-fixtures.ts';
 
@@ -344,10 +345,12 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     const c2 = s.sandbox.data.create(s.hubId, 'contacts', { email: 'b@x.io' });
     const res = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: c2.id }] });
     expect(res.status).toBe(207);
-    const body = (await res.json()) as { errors: Array<{ subCategory: string; message: string; context: { fromObjectId: string[] } }> };
+    const body = (await res.json()) as { results: unknown[]; errors: Array<{ category: string; subCategory: string; message: string; context: Record<string, string[]> }> };
+    expect(body.results).toEqual([]);
+    expect(body.errors[0]?.category).toBe('OBJECT_NOT_FOUND');
     expect(body.errors[0]?.subCategory).toBe('crm.associations.NO_ASSOCIATIONS_FOUND');
     expect(body.errors[0]?.message).toBe(`No company is associated with contact ${c2.id}.`);
-    expect(body.errors[0]?.context.fromObjectId).toEqual([c2.id]);
+    expect(body.errors[0]?.context).toEqual({ fromObjectId: [c2.id], fromObjectType: ['contact'], toObjectType: ['company'] });
     // a real per-input failure is told apart by its subCategory (none)
     s.sandbox.setAssociationReadFailures([c2.id]);
     const failed = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: c2.id }] });
@@ -388,6 +391,47 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     expect(again.associations?.companies?.results.filter((r) => r.type === 'contact_to_company').map((r) => r.id)).toEqual([billing.id]);
   });
 
+  it('a user label may share the typeId of its own pair’s primary: only category tells them apart (v4 reads both ways, inline create)', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const maker = data.create(s.hubId, 'companies', { name: 'Maker Co' });
+    const employer = data.create(s.hubId, 'companies', { name: 'Employer' });
+    const contact = data.create(s.hubId, 'contacts', { email: 'a@x.io' });
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', employer.id, 1);
+    data.associate(s.hubId, 'contacts', contact.id, 'companies', maker.id, userLabelKey('contacts', 'companies', 'Decision maker'));
+    type Read = { results: Array<{ to: Array<{ toObjectId: number; associationTypes: unknown[] }> }> };
+    const to = ((await (await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: contact.id }] })).json()) as Read).results[0]?.to ?? [];
+    expect(to.find((t) => t.toObjectId === Number(maker.id))?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 1, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    // the label did not take the primary's place
+    expect(to.find((t) => t.toObjectId === Number(employer.id))?.associationTypes).toContainEqual({ category: 'HUBSPOT_DEFINED', typeId: 1, label: 'Primary' });
+    const back = ((await (await s.call('POST', '/crm/v4/associations/companies/contacts/batch/read', { inputs: [{ id: maker.id }] })).json()) as Read).results[0]?.to ?? [];
+    expect(back[0]?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 2, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 280, label: null },
+    ]);
+    // inline associations on create name the type by category + typeId
+    const created = await s.call('POST', '/crm/v3/objects/contacts', {
+      properties: { email: 'b@x.io' },
+      associations: [{ to: { id: maker.id }, types: [{ associationCategory: 'USER_DEFINED', associationTypeId: 1 }] }],
+    });
+    expect(created.status).toBe(201);
+    const newId = ((await created.json()) as { id: string }).id;
+    const made = ((await (await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: newId }] })).json()) as Read).results[0]?.to ?? [];
+    expect(made[0]?.associationTypes).toEqual([
+      { category: 'USER_DEFINED', typeId: 1, label: 'Decision maker' },
+      { category: 'HUBSPOT_DEFINED', typeId: 279, label: null },
+    ]);
+    // HUBSPOT_DEFINED 5 is no contact→company type (5 is deal→company's primary); USER_DEFINED 5 is "Billing contact"
+    const wrong = await s.call('POST', '/crm/v3/objects/contacts', {
+      properties: { email: 'c@x.io' },
+      associations: [{ to: { id: maker.id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 5 }] }],
+    });
+    expect(wrong.status).toBe(400);
+  });
+
   it('associations to archived records are not returned, on v3 inline or v4', async () => {
     const s = await setup();
     const { data } = s.sandbox;
@@ -398,6 +442,10 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     expect(one.associations).toBeUndefined();
     const v4 = await s.call('POST', '/crm/v4/associations/contacts/companies/batch/read', { inputs: [{ id: contact.id }] });
     expect(((await v4.json()) as { results: unknown[] }).results).toEqual([]);
+    const list = await s.client().crm.contacts.basicApi.getPage(10, undefined, ['email'], undefined, ['companies']);
+    expect(list.results.find((r) => r.id === contact.id)?.associations).toBeUndefined();
+    const single = await s.call('GET', `/crm/v4/objects/contacts/${contact.id}/associations/companies`);
+    expect(((await single.json()) as { results: unknown[] }).results).toEqual([]);
   });
 
   it('inline associations page at 100 per record; v4 pages give all 1,000 calls of a contact', async () => {
