@@ -1,7 +1,7 @@
 /**
  * Scores contacts of one portal as of `now`: features → the four scores → store.scores (with
- * history) → dirty marks cleared → changed values enqueued for write-back (contracts.md,
- * "Scoring"). Each chunk of contacts is saved in one transaction.
+ * history) → dirty marks cleared → changed values enqueued for write-back (docs/ARCHITECTURE.md
+ * §1 and §6). Each chunk of contacts is saved in one transaction.
  *
  * Write-back only carries news: the neutral-key properties are compared with what was last
  * written, and nothing is enqueued unless a value other than `scored_at` changed (a fresh

@@ -3,7 +3,7 @@
  * an optional L2 penalty and optional standardisation.
  *
  * Why our own instead of ml-logistic-regression: that package is fixed-step gradient ascent with
- * no intercept, no penalty and no convergence test (see docs/research/scoring.md §3.1). Newton
+ * no intercept, no penalty and no convergence test (see its source in node_modules/ml-logistic-regression). Newton
  * converges in a handful of iterations, reproduces R's glm to 1e-6, and its inverse Hessian
  * gives the standard errors.
  */

@@ -1,5 +1,5 @@
 /**
- * Evaluation metrics for binary scores (docs/research/scoring.md §4.6). Labels are exactly 0 or 1;
+ * Evaluation metrics for binary scores (definitions and hand-worked values beside each function). Labels are exactly 0 or 1;
  * a score is any finite number where higher means "more likely positive"; a probability must lie
  * in [0, 1]. Bad input and undefined cases (a metric that needs both classes, given one; a
  * correlation with a constant side) throw a RangeError that says why: never a silent NaN.

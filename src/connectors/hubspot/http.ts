@@ -188,7 +188,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   };
 }
 
-/** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per https://developers.hubspot.com/docs/api/usage-details–2.4). */
+/** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per https://developers.hubspot.com/docs/api/usage-details and https://developers.hubspot.com/docs/api-reference/error-handling). */
 export function errorFromResponse(status: number, text: string, headers: Headers, what: string): CrmError {
   let body: ErrorBody = {};
   try {

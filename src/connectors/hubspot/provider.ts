@@ -13,7 +13,7 @@ import { accessTokenInfo, authorizeUrl, exchangeCode, refreshTokens, revokeRefre
  * creates itself (so provisioning runs on every connect).
  */
 
-/** Required scopes (https://developers.hubspot.com/docs/api/oauth-quickstart-guide "Scopes this daemon needs"). */
+/** Required scopes (https://developers.hubspot.com/scopes), the least this daemon needs. */
 export const HUBSPOT_SCOPES = [
   'oauth',
   'crm.objects.contacts.read',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Wire shapes we rely on (https://developers.hubspot.com/docs/guides/crm/using-object-apis–1.8). Only the fields we read are required; the rest
+ * Wire shapes we rely on (https://developers.hubspot.com/docs/guides/crm/using-object-apis, https://developers.hubspot.com/docs/api/crm/properties). Only the fields we read are required; the rest
  * pass through, so a HubSpot addition never breaks us but a missing `id` or `results` does.
  */
 

@@ -33,5 +33,5 @@ export function createClock(options: { frozenAt?: number } = {}): Clock {
   };
 }
 
-/** The name contracts.md uses for the sandbox clock. */
+/** The sandbox clock's name (ARCHITECTURE.md §7: a controllable clock). */
 export type SandboxClock = Clock;

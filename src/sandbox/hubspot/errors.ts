@@ -1,7 +1,7 @@
 import { CORRELATION_HEADER, jsonResponse, newCorrelationId } from './responses.ts';
 
 /**
- * HubSpot's error replies. Shapes follow https://developers.hubspot.com/docs/api/usage-details–2.4; message texts marked UNCONFIRMED
+ * HubSpot's error replies. Shapes follow https://developers.hubspot.com/docs/api/usage-details and https://developers.hubspot.com/docs/api-reference/error-handling; message texts marked UNCONFIRMED
  * there are our best guess and are kept in this one file so they are easy to correct.
  */
 export type HubspotErrorInit = {

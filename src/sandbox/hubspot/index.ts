@@ -22,7 +22,7 @@ export type { FaultRates, SandboxChange, SandboxData, SandboxLimits, SandboxPort
 export type { SandboxClock } from './clock.ts';
 
 /**
- * A local HubSpot (ARCHITECTURE.md §7, contracts.md "Sandbox"): the CRM API subset Rapport uses,
+ * A local HubSpot (ARCHITECTURE.md §7): the CRM API subset Rapport uses,
  * strictly — anything else gets 501 naming the request — with HubSpot's limits, 429 bodies,
  * paging, the search cap, fault injection and a controllable clock. It keeps its records in its
  * OWN SQLite file (default in memory), never in Rapport's database.

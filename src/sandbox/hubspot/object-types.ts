@@ -75,7 +75,7 @@ export const QUERY_FIELDS: Record<HubspotObjectType, readonly string[]> = {
 
 /**
  * Scopes per operation, from the `security` lists of HubSpot's public OpenAPI specs (vendored in test/fixtures/hubspot-specs).
- * Each inner list must be held in full. Where https://developers.hubspot.com/docs/api/oauth-quickstart-guide reads a spec's alternatives as
+ * Each inner list must be held in full. Where we read a spec's alternatives as
  * "and" (emails, feedback submissions) we demand all of them: stricter than HubSpot at worst.
  */
 const RECORD_SCOPES: Record<HubspotObjectType, { read: string[]; write: string[] }> = {

@@ -107,7 +107,7 @@ export const FIRST_HUB_ID = 12_345_678;
 
 /**
  * Scopes a private-app token gets unless told otherwise: everything Rapport's connector needs
- * (https://developers.hubspot.com/docs/api/oauth-quickstart-guide "Scopes this daemon needs").
+ * (https://developers.hubspot.com/scopes; the scopes Rapport asks for are in src/connectors/hubspot/provider.ts).
  */
 export const DEFAULT_PRIVATE_APP_SCOPES: readonly string[] = [
   'crm.objects.contacts.read',

@@ -15,7 +15,7 @@ export type PropertyRegistry = {
   addGroup(hubId: number, type: HubspotObjectType, group: PropertyGroup): void;
 };
 
-/** Custom ticket property the generator fills (contracts.md "Generator"): a number, created at portal setup in real life. */
+/** Custom ticket property the generator fills (src/sandbox/generator): a number, created at portal setup in real life. */
 const EXTRA_BUILT_INS: Partial<Record<HubspotObjectType, (at: number) => PropertyDefinition[]>> = {
   tickets: (at) => [
     {

@@ -131,7 +131,7 @@ function pushdown(type: HubspotObjectType, f: Filter): ColumnCondition[] | undef
 
 function makeMatcher(ctx: Ctx, f: Filter): (o: StoredObject) => boolean {
   const name = f.propertyName;
-  // Contacts: a filter on hs_lastmodifieddate "silently fails to return objects" (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm pitfall).
+  // Contacts: a filter on hs_lastmodifieddate "silently fails to return objects" (a pitfall users report against https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm).
   if (ctx.type === 'contacts' && name === 'hs_lastmodifieddate') return () => false;
   if (name.startsWith('associations.')) {
     const other = resolveObjectType(name.slice('associations.'.length));

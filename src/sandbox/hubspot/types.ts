@@ -1,7 +1,7 @@
 import type { HubspotObjectType, GeneratedBatch, SandboxObject } from '../model.ts';
 
 /**
- * The shared shapes of the HubSpot sandbox (contracts.md "Sandbox"). The core (storage, object
+ * The shared shapes of the HubSpot sandbox (ARCHITECTURE.md §7). The core (storage, object
  * routes, limits, faults) and the accounts / OAuth / webhooks pieces both code against these.
  */
 

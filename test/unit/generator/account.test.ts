@@ -108,7 +108,7 @@ describe('generateAccount: shape and integrity', () => {
     }
   });
 
-  it('uses the real property names and values (https://developers.hubspot.com/docs/api/crm/properties, contracts.md)', () => {
+  it('uses the real property names and values (https://developers.hubspot.com/docs/api/crm/properties)', () => {
     const won = byType('deals').filter((d) => d.properties['dealstage'] === 'closedwon');
     expect(won.length).toBeGreaterThan(1_000);
     for (const d of won) {

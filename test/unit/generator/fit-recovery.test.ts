@@ -5,7 +5,7 @@ import { bgNbdTotalLogLikelihood, fitBgNbd, type RfmSummary } from '../../../src
 import { fitGammaGamma, type SpendSummary } from '../../../src/stats/gamma-gamma.ts';
 
 /**
- * The generator's purchases must follow BG/NBD (Fader, Hardie & Lee 2005, https://doi.org/10.1287/mksc.1040.0098) and spend Gamma-Gamma (§1.4):
+ * The generator's purchases must follow BG/NBD (Fader, Hardie & Lee 2005, https://doi.org/10.1287/mksc.1040.0098) and spend Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV"):
  * fitting those models to the generated deals, read back the way a connector would (closed-won
  * deals → contact association → closedate, amount), recovers the generating parameters.
  *

@@ -14,7 +14,7 @@ import {
 } from '../../../src/stats/metrics.ts';
 import { createRandom } from '../../../src/stats/random.ts';
 
-// Hand-computable cases from docs/research/scoring.md §4.6 and worked by hand below.
+// Hand-computable cases, worked by hand below.
 describe('ROC AUC', () => {
   it('worked by hand: y = [0,0,1,1], s = [0.1,0.4,0.35,0.8] → 0.75', () => {
     expect(rocAuc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])).toBeCloseTo(0.75, 12);
