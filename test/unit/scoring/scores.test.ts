@@ -115,6 +115,24 @@ describe('churn risk and service need (cold-start models)', () => {
     expect(get(m, 'quiet').health).toBe('red');
   });
 
+  it('the purchase-pattern reason speaks the churn score’s language: a direction and points, never a second chance of churning', async () => {
+    const recs: CrmRecord[] = [contact('active'), contact('lapsed')];
+    for (let i = 0; i < 8; i++) recs.push(purchase('active', 5 + i * 30));
+    recs.push(purchase('lapsed', 500), purchase('lapsed', 450), purchase('lapsed', 400), purchase('lapsed', 350));
+    const m = await scoreAll(recs);
+    const pattern = (id: string) => get(m, id).churnRisk.reasons.filter((r) => r.text.startsWith('buying pattern'));
+    const lapsed = pattern('lapsed');
+    const active = pattern('active');
+    expect(lapsed).toHaveLength(1);
+    expect(lapsed[0]?.text).toBe('buying pattern suggests they may have stopped buying');
+    expect(lapsed[0]?.impact).toBeGreaterThan(0);
+    expect(active).toHaveLength(1);
+    expect(active[0]?.text).toBe('buying pattern suggests they are still buying');
+    expect(active[0]?.impact).toBeLessThan(0);
+    // the headline is the only probability: no reason quotes a percentage or a "chance"
+    for (const id of ['active', 'lapsed']) for (const t of texts(get(m, id).churnRisk)) expect(t).not.toMatch(/%|chance/);
+  });
+
   it('recent and open tickets raise service need; the likely channel follows the contact’s habits', async () => {
     const recs: CrmRecord[] = [contact('needy'), contact('calm')];
     recs.push(ticket('needy', 3, { isClosed: false, closedAt: null }), ticket('needy', 12), ticket('needy', 25));
