@@ -106,6 +106,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     now,
     httpTimeoutMs: config.httpTimeoutMs,
     ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
+    churnDateProperty: (portal) => churnDefinitionFor(config.churn, portal).signals.churnDateProperty,
   });
 
   function register(portal: string, connector: CrmConnector): void {

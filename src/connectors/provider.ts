@@ -41,6 +41,11 @@ export type ProviderContext<S> = {
   httpTimeoutMs: number;
   /** page size for list calls (tests) */
   pageSize?: number;
+  /**
+   * The contact property (field) an admin maps as a portal's churn date, if any (RAPPORT_CHURN
+   * signals.churnDateProperty): the connector reads it into `ContactData.churnedAt`.
+   */
+  churnDateProperty?(portal: string): string | undefined;
 };
 
 /** The CRM's config slice: which env keys it owns and how they become its settings. */

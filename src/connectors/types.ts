@@ -31,6 +31,12 @@ export type ContactData = {
   lastName: string | null;
   createdAt: number | null;
   lifecycleStage: string | null;
+  /**
+   * The date the customer left, from the contact property an admin maps as the churn date
+   * (RAPPORT_CHURN `signals.churnDateProperty`, docs/scores.md "The churn definition"); absent
+   * when none is mapped, null when mapped but empty or not a date.
+   */
+  churnedAt?: number | null;
 };
 export type CompanyData = {
   name: string | null;

@@ -244,6 +244,7 @@ export function createKpiAccumulator(opts: KpiOptions) {
       const signals = [
         def.signals.lostDealStages.length > 0 ? `a deal closed in a lost-renewal stage (${def.signals.lostDealStages.join(', ')})` : null,
         def.signals.lostLifecycleStages.length > 0 ? `a lifecycle stage meaning former customer (${def.signals.lostLifecycleStages.join(', ')})` : null,
+        def.signals.churnDateProperty !== undefined ? `a churn date (${def.signals.churnDateProperty})` : null,
       ].filter((x) => x !== null);
       const churnDef =
         `Of the contacts that existed on ${isoDay(churnT0)} (t₀) and bought in the ${def.horizonDays + def.confirmDays} days up to t₀, ` +

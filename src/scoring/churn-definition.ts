@@ -3,7 +3,7 @@
  * rapport.config.json; docs/scores.md "The churn definition"):
  *
  *   { "horizonDays": 90, "confirmDays": 270,
- *     "signals": { "lostDealStages": ["renewal_lost"], "lostLifecycleStages": ["other"] },
+ *     "signals": { "lostDealStages": ["renewal_lost"], "lostLifecycleStages": ["other"], "churnDateProperty": "churn_date" },
  *     "portals": { "<crm>:<id>": { "signals": { "lostDealStages": ["7543210"] } } } }
  *
  * Top-level fields apply to every portal; `portals` overrides them per portal (field by field).
@@ -14,11 +14,22 @@ import { z } from 'zod';
 import { DEFAULT_CHURN_DEFINITION, type ChurnDefinition } from './churn.ts';
 
 const stageList = z.array(z.string().trim().min(1)).max(100);
+/**
+ * A CRM property/field name: it goes into the CRM's query (a SOQL field list, HubSpot's
+ * `properties=`), so only an identifier is accepted (HubSpot internal names and Salesforce API
+ * names are both letters, digits and underscores: https://knowledge.hubspot.com/properties/create-and-edit-properties,
+ * https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/custom_fields.htm).
+ */
+const propertyName = z
+  .string()
+  .trim()
+  .max(100)
+  .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a property or field name: letters, digits and underscores, starting with a letter');
 const partialDefinition = z.strictObject({
   horizonDays: z.number().int().min(7).max(730).optional(),
   confirmDays: z.number().int().min(0).max(730).optional(),
   signals: z
-    .strictObject({ lostDealStages: stageList.optional(), lostLifecycleStages: stageList.optional() })
+    .strictObject({ lostDealStages: stageList.optional(), lostLifecycleStages: stageList.optional(), churnDateProperty: propertyName.optional() })
     .optional(),
 });
 export const churnSettingsSchema = partialDefinition.extend({
@@ -54,6 +65,7 @@ function merge(base: ChurnDefinition, p: Partial | undefined): ChurnDefinition {
     signals: {
       lostDealStages: p.signals?.lostDealStages ?? base.signals.lostDealStages,
       lostLifecycleStages: p.signals?.lostLifecycleStages ?? base.signals.lostLifecycleStages,
+      churnDateProperty: p.signals?.churnDateProperty ?? base.signals.churnDateProperty,
     },
   };
 }

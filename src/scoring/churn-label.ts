@@ -38,7 +38,7 @@ function dealEvents(input: ContactInput, signals: ChurnSignals): { purchases: nu
 
 /**
  * Evidence for "churned by cut + H". Explicit first: a lost-renewal deal closed in (cut, cut + H],
- * or a lifecycle stage meaning "former customer" on a past buyer whose last purchase was by
+ * a mapped churn date by cut + H, or a lifecycle stage meaning "former customer" on a past buyer whose last purchase was by
  * cut + H, with no purchase after the loss (through the confirmation window). Otherwise
  * purchase-based: with a confirmation window Q the customer is quiet when no purchase falls in
  * (cut + H, cut + H + Q]; without one, in (cut, cut + H].
@@ -58,6 +58,8 @@ export function churnEvidence(
   const boughtIn = (from: number, to: number) => purchases.some((t) => t > from && t <= to);
   let lostAt: number | null = null;
   for (const t of losses) if (t > cut && t <= end && (lostAt === null || t < lostAt)) lostAt = t;
+  const churnedAt = def.signals.churnDateProperty === undefined ? null : (input.data.churnedAt ?? null);
+  if (churnedAt !== null && Number.isFinite(churnedAt) && churnedAt <= end && (lostAt === null || churnedAt < lostAt)) lostAt = Math.max(cut, churnedAt);
   const stage = input.data.lifecycleStage;
   if (lostAt === null && stage !== null && def.signals.lostLifecycleStages.includes(stage) && purchases.length > 0) {
     const last = Math.max(...purchases);

@@ -29,6 +29,12 @@ export type ChurnSignals = {
    * a past buyer in one of them counts as churned after their last purchase
    */
   lostLifecycleStages: string[];
+  /**
+   * the contact property (HubSpot) or field (Salesforce API name) holding the date the customer
+   * left, when the CRM keeps one: the connector reads it into `churnedAt`, and a past date there
+   * marks the customer as churned at that date unless they buy again after it
+   */
+  churnDateProperty?: string | undefined;
 };
 
 export type ChurnDefinition = {

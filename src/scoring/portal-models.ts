@@ -40,7 +40,7 @@ export const churnParamsSchema = z.object({
     horizonDays: z.number().positive(),
     confirmDays: z.number().min(0).default(0),
     signals: z
-      .object({ lostDealStages: z.array(z.string()), lostLifecycleStages: z.array(z.string()) })
+      .object({ lostDealStages: z.array(z.string()), lostLifecycleStages: z.array(z.string()), churnDateProperty: z.string().optional() })
       .default({ lostDealStages: [], lostLifecycleStages: [] }),
   }),
 });

@@ -493,6 +493,33 @@ describe('hubspot connector on the sandbox', () => {
     );
   });
 
+  it('reads the contact property an admin maps as the churn date into churnedAt, and nothing without a mapping (issue 17)', async () => {
+    h = await hubspotHarness({ churnDateProperty: 'churn_date' });
+    const { sandbox, hubId } = h;
+    // a custom date property, created as an admin would (https://knowledge.hubspot.com/properties/create-and-edit-properties)
+    const res = await fetch(`${h.baseUrl}/crm/v3/properties/contacts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${h.token}` },
+      body: JSON.stringify({ name: 'churn_date', label: 'Churn date', type: 'date', fieldType: 'date', groupName: 'contactinformation' }),
+    });
+    expect(res.status).toBe(201);
+    const left = sandbox.data.create(hubId, 'contacts', { email: 'left@example.com', churn_date: '2025-11-30' }).id;
+    const stays = sandbox.data.create(hubId, 'contacts', { email: 'stays@example.com' }).id;
+    const byId = (run: { records: CrmRecord[] }) => new Map(run.records.map((r) => [r.id, r]));
+    const backfill = byId(await drain(h.connector, 'contacts', null));
+    expect((backfill.get(left)?.data as ContactData).churnedAt).toBe(Date.UTC(2025, 10, 30));
+    expect((backfill.get(stays)?.data as ContactData).churnedAt).toBeNull();
+    // the incremental path (search) asks for it too
+    h.sandbox.data.update(hubId, 'contacts', stays, { churn_date: '2025-12-15' });
+    await h.advance(60_000);
+    const read = await h.connector.records!('contacts', [stays], new AbortController().signal);
+    expect((read[0]?.data as ContactData).churnedAt).toBe(Date.UTC(2025, 11, 15));
+    // without a mapping the property is neither requested nor read
+    const plain = createHubspotConnector({ basePath: h.baseUrl, accessToken: async () => h?.token ?? '', limits: false, now: () => T0 });
+    const run = await drain(plain, 'contacts', null);
+    for (const r of run.records) expect(r.data).not.toHaveProperty('churnedAt');
+  });
+
   it('provision refuses a rapport_* property of the wrong type, naming it', async () => {
     h = await hubspotHarness();
     const signal = new AbortController().signal;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CrmRecord, Cursor, EngagementData, ObjectType } from '../../src/connectors/types.ts';
+import type { ContactData, CrmRecord, Cursor, EngagementData, ObjectType } from '../../src/connectors/types.ts';
 import { CrmError } from '../../src/errors.ts';
+import { silentLogger, type Logger } from '../../src/log.ts';
 import { salesforceHarness, type SalesforceHarness } from './salesforce-harness.ts';
 
 /**
@@ -35,6 +36,26 @@ describe('salesforce field-level security and optional features', () => {
     expect(calls).toHaveLength(1);
     // the disposition is hidden: the call's outcome falls back to its Status
     expect((calls[0]!.data as EngagementData).outcome).toBe('Completed');
+  });
+
+  it('a Contact date field an admin maps as the churn date is read into churnedAt; one the org lacks is left out with a warning, not a failed stream (issue 17)', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (o: unknown) => void warnings.push(JSON.stringify(o)), child: () => logger } as Logger;
+    h = await salesforceHarness({ churnDateField: 'Churn_Date__c', logger }, { org: { customFields: ['Contact.Churn_Date__c'] } });
+    const left = h.sandbox.data.create('Contact', { LastName: 'x', Email: 'left@example.com', Churn_Date__c: '2025-11-30' }).Id as string;
+    const stays = contact('stays@example.com');
+    const byId = new Map((await drain('contacts')).map((r) => [r.id, r.data as ContactData]));
+    expect(byId.get(left)?.churnedAt).toBe(Date.UTC(2025, 10, 30));
+    expect(byId.get(stays)?.churnedAt).toBeNull();
+    expect(warnings).toEqual([]);
+    await h.close();
+    // an org without the field: every contact still arrives, none with a churn date, and the admin is told
+    h = await salesforceHarness({ churnDateField: 'Churn_Date__c', logger });
+    const c = contact('a@example.com');
+    const records = await drain('contacts');
+    expect(records.map((r) => r.id)).toEqual([c]);
+    expect((records[0]!.data as ContactData).churnedAt).toBeNull();
+    expect(warnings.join('\n')).toContain('CHURN_DATE_FIELD_MISSING');
   });
 
   it('an object the org lacks is an empty stream; without Shared Activities contacts come from WhoId', async () => {

@@ -5,7 +5,7 @@ import type { CrmRecord, Cursor, ObjectType, Page } from '../types.ts';
 import { fetchAssociations, fromInline, needsMore, type AssocMap } from './associations.ts';
 import { decodeCursor, encodeCursor, type HubspotCursorState } from './cursor.ts';
 import type { HubspotHttp } from './http.ts';
-import { ASSOCIATIONS, modifiedProperty, propertiesFor, toRecord } from './mapping.ts';
+import { ASSOCIATIONS, modifiedProperty, propertiesFor, toRecord, type MappedProperties } from './mapping.ts';
 import { BatchRead, ListPage, SearchPage, type HsObject } from './schemas.ts';
 
 export type ChangesContext = {
@@ -24,6 +24,8 @@ export type ChangesContext = {
   /** minimum time between two listings of archived records in incremental passes (0 = every pass) */
   deletionsEveryMs: number;
   flag: (r: CrmRecord) => void;
+  /** the portal's properties mapped onto our fields (a churn date) */
+  mapped: MappedProperties;
 };
 
 /**
@@ -77,7 +79,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
       const { objects, after } = await listPage(ctx, type, state.after, true, signal);
       const since = state.deletedSince;
       const gone = since === null ? objects : objects.filter((o) => (parseTime(o.archivedAt ?? null) ?? parseTime(o.updatedAt) ?? 0) >= since);
-      const records = gone.map((o) => toRecord(portal, type, { ...o, archived: true }, {}, ctx.now()));
+      const records = gone.map((o) => toRecord(portal, type, { ...o, archived: true }, {}, ctx.now(), ctx.mapped));
       const next: HubspotCursorState =
         after !== null ? { ...state, after } : { phase: 'search', since: state.then.since, afterId: null, sweptAt: state.then.sweptAt, deletionsAt: state.then.deletionsAt };
       yield { records, next: encodeCursor(next) };
@@ -176,7 +178,7 @@ async function listPage(ctx: ChangesContext, type: ObjectType, after: string | n
   if (archived) {
     query.push(['properties', modifiedProperty(type)]);
   } else {
-    for (const p of propertiesFor(type)) query.push(['properties', p]);
+    for (const p of propertiesFor(type, ctx.mapped)) query.push(['properties', p]);
     const assoc = ASSOCIATIONS[type];
     if (assoc.length > 0) query.push(['associations', assoc.join(',')]);
   }
@@ -198,7 +200,7 @@ async function searchPage(ctx: ChangesContext, type: ObjectType, since: number, 
   const body = {
     filterGroups: [{ filters }],
     sorts: [{ propertyName: afterId === null ? mod : 'hs_object_id', direction: 'ASCENDING' }],
-    properties: propertiesFor(type),
+    properties: propertiesFor(type, ctx.mapped),
     limit: ctx.searchPageSize,
     after: '0',
   };
@@ -237,7 +239,7 @@ export async function readRecords(ctx: ChangesContext, type: ObjectType, ids: re
       method: 'POST',
       path: `/crm/v3/objects/${type}/batch/read`,
       query: [['archived', 'false']],
-      body: { inputs, properties: propertiesFor(type), propertiesWithHistory: [] },
+      body: { inputs, properties: propertiesFor(type, ctx.mapped), propertiesWithHistory: [] },
       schema: BatchRead,
       signal,
     });
@@ -273,7 +275,7 @@ async function toRecords(
     }
   }
   return objects.map((o) => {
-    const r = toRecord(portal, type, o, assoc.get(o.id) ?? {}, now);
+    const r = toRecord(portal, type, o, assoc.get(o.id) ?? {}, now, ctx.mapped);
     ctx.flag(r);
     return r;
   });

@@ -32,6 +32,8 @@ export type HubspotConnectorOptions = {
   lookbackMs?: number;
   sweepEveryMs?: number;
   deletionsEveryMs?: number;
+  /** the contact property an admin maps as the churn date (RAPPORT_CHURN signals.churnDateProperty) */
+  churnDateProperty?: string;
 };
 
 export type HubspotConnector = CrmConnector & { stats(): { calls: number; rateLimited: number; retries: number } };
@@ -110,6 +112,7 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     sweepEveryMs: opts.sweepEveryMs ?? 6 * 3_600_000,
     deletionsEveryMs: opts.deletionsEveryMs ?? 0,
     flag,
+    mapped: opts.churnDateProperty === undefined ? {} : { churnedAt: opts.churnDateProperty },
   };
   return {
     crm: 'hubspot',

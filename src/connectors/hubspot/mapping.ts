@@ -141,9 +141,23 @@ export const readProperties = (type: ObjectType): readonly string[] => [...OWN[t
 /** Types HubSpot merges (contacts, companies, deals, tickets have merge endpoints, https://developers.hubspot.com/docs/guides/crm/using-object-apis). */
 const MERGEABLE = new Set<ObjectType>(['contacts', 'companies', 'deals', 'tickets']);
 
+/**
+ * Properties of the portal an admin maps onto our fields (RAPPORT_CHURN `signals.churnDateProperty`:
+ * the contact property holding the date the customer left, often a custom date property,
+ * https://knowledge.hubspot.com/properties/create-and-edit-properties).
+ */
+export type MappedProperties = { churnedAt?: string };
+
 /** Properties requested on list and search calls for a type. */
-export const propertiesFor = (type: ObjectType): string[] => [
-  ...new Set([...OWN[type], CREATED[type], modifiedProperty(type), 'hs_object_id', ...(MERGEABLE.has(type) ? ['hs_merged_object_ids'] : [])]),
+export const propertiesFor = (type: ObjectType, mapped: MappedProperties = {}): string[] => [
+  ...new Set([
+    ...OWN[type],
+    CREATED[type],
+    modifiedProperty(type),
+    'hs_object_id',
+    ...(MERGEABLE.has(type) ? ['hs_merged_object_ids'] : []),
+    ...(type === 'contacts' && mapped.churnedAt !== undefined ? [mapped.churnedAt] : []),
+  ]),
 ];
 
 /**
@@ -178,13 +192,14 @@ export function toRecord(
   obj: { id: string; properties: HsProps; updatedAt: string; archived?: boolean | undefined; archivedAt?: string | undefined },
   assoc: Associated,
   now: number,
+  mapped: MappedProperties = {},
 ): CrmRecord {
   const p = obj.properties;
   const deleted = obj.archived === true;
   const modified = parseTime(p[modifiedProperty(type)] ?? null) ?? parseTime(obj.updatedAt) ?? 0;
   // A tombstone must sort after the last live version the cache holds.
   const updatedAt = deleted ? Math.max(modified, parseTime(obj.archivedAt ?? null) ?? 0) : modified;
-  const { data, issues } = mapData(type, p, now);
+  const { data, issues } = mapData(type, p, now, mapped);
   const companies = assoc.companies ?? [];
   const companyId = ASSOCIATIONS[type].includes('companies')
     ? (companies.find((c) => c.primary) ?? companies[0])?.id ?? null
@@ -208,9 +223,9 @@ export function toRecord(
 /** Money fields, bounded as amounts; other numbers get the wider numeric bound. */
 const MONEY = new Set(['amount', 'annualrevenue']);
 
-function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
+function mapData(type: ObjectType, p: HsProps, now: number, mapped: MappedProperties): Mapped {
   const issues: DataIssue[] = [];
-  const field = (name: string): string => `${type}.${FIELD_OF_PROPERTY[name] ?? 'other'}`;
+  const field = (name: string): string => `${type}.${name === mapped.churnedAt ? 'churnedAt' : (FIELD_OF_PROPERTY[name] ?? 'other')}`;
   const issue = (code: DataIssueCode, name: string): void => void issues.push({ code, field: field(name) });
   const time = (name: string): number | null => {
     const raw = p[name];
@@ -221,7 +236,8 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
       return null;
     }
     // a week of slack for time zones and scheduled items before calling a date "future"
-    if (t !== null && t > now + 7 * 86_400_000 && name !== 'hs_timestamp' && name !== 'closedate') issue('future_date', name);
+    // (a churn date may be ahead: notice given, leaving at the end of the term)
+    if (t !== null && t > now + 7 * 86_400_000 && name !== 'hs_timestamp' && name !== 'closedate' && name !== mapped.churnedAt) issue('future_date', name);
     return t;
   };
   const num = (name: string): number | null => {
@@ -265,6 +281,7 @@ function mapData(type: ObjectType, p: HsProps, now: number): Mapped {
         // built-in stages include `other`, a usual "no longer a customer" (RAPPORT_CHURN lostLifecycleStages):
         // https://knowledge.hubspot.com/records/use-lifecycle-stages
         lifecycleStage: text('lifecyclestage'),
+        ...(mapped.churnedAt === undefined ? {} : { churnedAt: time(mapped.churnedAt) }),
       };
       return { data, issues };
     }

@@ -63,6 +63,11 @@ const connectorOptions = (ctx: ProviderContext<HubspotSettings>) => ({
   ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
 });
 
+const mappedOf = (ctx: ProviderContext<HubspotSettings>, portal: string) => {
+  const churnDateProperty = ctx.churnDateProperty?.(portal);
+  return churnDateProperty === undefined ? {} : { churnDateProperty };
+};
+
 export const hubspotProvider: CrmProvider<HubspotSettings> = {
   name: 'hubspot',
   label: 'HubSpot',
@@ -101,6 +106,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
     createHubspotConnector({
       ...connectorOptions(ctx),
       portal: installation.portal,
+      ...mappedOf(ctx, installation.portal),
       accessToken: () => auth.accessToken(),
       ...(auth.onUnauthorized === undefined ? {} : { onUnauthorized: () => auth.onUnauthorized?.() ?? Promise.resolve(null) }),
     }),
@@ -108,8 +114,9 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
   async staticConnections(ctx) {
     const token = ctx.settings.accessToken;
     if (token === undefined) return [];
-    const connector = createHubspotConnector({ ...connectorOptions(ctx), accessToken: async () => token });
-    const { portal } = await connector.whoAmI();
+    const { portal } = await createHubspotConnector({ ...connectorOptions(ctx), accessToken: async () => token }).whoAmI();
+    // the account is known only now, and with it the properties its admin mapped
+    const connector = createHubspotConnector({ ...connectorOptions(ctx), portal, ...mappedOf(ctx, portal), accessToken: async () => token });
     return [{ installation: { portal, crm: 'hubspot', externalId: portal.split(':')[1] ?? portal, baseUrl: ctx.settings.baseUrl, scopes: [] }, connector }];
   },
   /**

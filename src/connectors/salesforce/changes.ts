@@ -70,6 +70,8 @@ export type ChangesDeps = {
   describe: DescribeCache;
   /** how often an incremental run ends with an ids-only sweep for deletes past the recycle bin */
   sweepEveryMs: number;
+  /** the Contact field an admin maps as the churn date (RAPPORT_CHURN signals.churnDateProperty) */
+  churnDateField?: string | undefined;
 };
 
 /** The full query of a type; `plan` narrows it to what the org lets the integration user see. */
@@ -287,12 +289,15 @@ async function completeChildren(deps: ChangesDeps, parents: Record<string, unkno
 }
 
 async function planFor(deps: ChangesDeps, type: ObjectType, signal: AbortSignal): Promise<QueryPlan | null> {
-  const plan = await planQuery(deps.describe, type, signal);
+  const plan = await planQuery(deps.describe, type, signal, deps.churnDateField);
   if ('absent' in plan) {
     // not a failure: this org has no such data for Rapport to read (docs/install-salesforce.md §3)
     deps.logger.info({ type, reason: plan.absent }, 'Salesforce stream skipped: not in this org or not visible to the integration user');
     return null;
   }
   if (plan.missing.length > 0) deps.logger.debug({ type, fields: plan.missing }, 'Salesforce fields not visible to the integration user: read as empty');
+  if (deps.churnDateField !== undefined && plan.missing.includes(deps.churnDateField)) {
+    deps.logger.warn({ type, field: deps.churnDateField, code: 'CHURN_DATE_FIELD_MISSING' }, 'the Contact field mapped as the churn date does not exist or is hidden from the integration user: no churn dates are read');
+  }
   return plan;
 }

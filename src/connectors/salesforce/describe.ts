@@ -78,8 +78,10 @@ export type QueryPlan = {
 
 const REQUIRED = ['Id', 'SystemModstamp', 'IsDeleted'];
 
-export async function planQuery(cache: DescribeCache, type: ObjectType, signal: AbortSignal): Promise<QueryPlan | { absent: string }> {
-  for (const spec of [SPECS[type], ...(SPECS[type].fallback === undefined ? [] : [SPECS[type].fallback])]) {
+export async function planQuery(cache: DescribeCache, type: ObjectType, signal: AbortSignal, churnDateField?: string): Promise<QueryPlan | { absent: string }> {
+  for (const base of [SPECS[type], ...(SPECS[type].fallback === undefined ? [] : [SPECS[type].fallback])]) {
+    // a mapped churn date is one more Contact field, read (or found hidden) like the others
+    const spec = type === 'contacts' && churnDateField !== undefined ? { ...base, fields: [...base.fields, churnDateField], churnDateField } : base;
     const schema = await cache.get(spec.sobject, signal);
     if (schema === null) continue;
     const has = (f: string) => schema.fields.has(f.toLowerCase());

@@ -37,6 +37,8 @@ export type SalesforceConnectorOptions = {
   /** while paused, re-read `/limits` this often (default 15 min) */
   budgetProbeMs?: number;
   retry?: { retries?: number; baseMs?: number; maxMs?: number };
+  /** the Contact field an admin maps as the churn date (RAPPORT_CHURN signals.churnDateProperty) */
+  churnDateField?: string | undefined;
   timeoutMs?: number;
   now?: () => number;
 };
@@ -90,7 +92,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
     writeBatchSize: 200,
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000 }, type, cursor, signal);
+      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000, churnDateField: opts.churnDateField }, type, cursor, signal);
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):

@@ -33,6 +33,8 @@ export type SfSpec = {
   companyField?: string;
   /** read instead when this org lacks `sobject` (describe.ts) */
   fallback?: SfSpec;
+  /** Contact: the (custom) date field an admin maps as the churn date, read into `churnedAt` */
+  churnDateField?: string;
 };
 
 const SYSTEM = ['Id', 'IsDeleted', 'CreatedDate', 'SystemModstamp'];
@@ -133,7 +135,7 @@ export function toRecord(portal: string, type: ObjectType, r: SfRecord, now: num
     companyId,
     updatedAt: parseSfTime(r.SystemModstamp) ?? 0,
     deleted: r.IsDeleted === true,
-    data: mapData(type, r, now, issues),
+    data: mapData(type, r, now, issues, spec.churnDateField),
   };
   if (issues.length > 0) record.issues = issues;
   return record;
@@ -186,8 +188,8 @@ export const FIELD_OF_SF_FIELD: Readonly<Record<string, string>> = {
   Channel__c: 'channel',
 };
 
-function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issues: DataIssue[]): RecordData {
-  const field = (name: string): string => `${type}.${FIELD_OF_SF_FIELD[name] ?? 'other'}`;
+function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issues: DataIssue[], churnDateField?: string): RecordData {
+  const field = (name: string): string => `${type}.${name === churnDateField ? 'churnedAt' : (FIELD_OF_SF_FIELD[name] ?? 'other')}`;
   const issue = (code: DataIssueCode, name: string): void => void issues.push({ code, field: field(name) });
   const text = (name: string): string | null => {
     const tooLong = lengthIssue(field(name), str(r[name]), MAX_TEXT_CHARS);
@@ -205,7 +207,8 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
       issue('implausible_date', name);
       return null;
     }
-    if (t !== null && t > now + 7 * 86_400_000 && name !== 'ActivityDate' && name !== 'CloseDate' && name !== 'StartDateTime') issue('future_date', name);
+    // (a churn date may be ahead: notice given, leaving at the end of the term)
+    if (t !== null && t > now + 7 * 86_400_000 && name !== 'ActivityDate' && name !== 'CloseDate' && name !== 'StartDateTime' && name !== churnDateField) issue('future_date', name);
     return t;
   };
   const num = (name: string): number | null => {
@@ -230,6 +233,7 @@ function mapData(type: ObjectType, r: Record<string, unknown>, now: number, issu
       const phone = cleanPhone(phoneRaw);
       if (phoneRaw !== null && phone === null) issues.push(lengthIssue(field('Phone'), phoneRaw, MAX_PHONE_CHARS) ?? { code: 'invalid_phone', field: field('Phone') });
       const data: ContactData = { email, emailRaw, phone, phoneRaw, firstName: text('FirstName'), lastName: text('LastName'), createdAt, lifecycleStage: null };
+      if (churnDateField !== undefined) data.churnedAt = time(churnDateField);
       return data;
     }
     case 'companies': {

@@ -89,6 +89,7 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
       timeoutMs: ctx.httpTimeoutMs,
       now: ctx.now,
       ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
+      churnDateField: ctx.churnDateProperty?.(installation.portal),
     }),
   /** the sObject each kind is read from (mapping.ts); calls and notes are Tasks told apart by subtype / type */
   objectName: (type) => (type === 'calls' ? 'Task (Call)' : type === 'notes' ? 'Task (Note)' : SPECS[type].sobject),

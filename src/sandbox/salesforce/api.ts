@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { SandboxClock } from '../hubspot/clock.ts';
-import { fieldOf, isWellFormedId, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
+import { CUSTOMER_FIELDS, fieldOf, isWellFormedId, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
@@ -28,6 +28,8 @@ export type SalesforceOrgSettings = {
   missingObjects: string[];
   /** a query whose filter matches more rows than this runs past the org's query timeout */
   queryTimeoutRows: number | null;
+  /** the customer's own custom fields this org has (`Object.Field`, from objects.ts CUSTOMER_FIELDS) */
+  customFields: string[];
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -41,6 +43,7 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   sharedActivities: true,
   missingObjects: [],
   queryTimeoutRows: null,
+  customFields: [],
 };
 
 /**
@@ -56,7 +59,9 @@ export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean):
   if (!org.sharedActivities) for (const o of ['TaskWhoRelation', 'EventWhoRelation']) missing.add(o.toLowerCase());
   const hidden = new Set(org.hiddenFields.map((f) => f.toLowerCase()));
   const readOnly = new Set(org.readOnlyFields.map((f) => f.toLowerCase()));
-  const hasField = (obj: string, field: string) => !hidden.has(`${obj}.${field}`.toLowerCase()) && (hasRapportFields || !field.startsWith('Rapport_'));
+  const absent = new Set(CUSTOMER_FIELDS.filter((f) => !org.customFields.includes(f)).map((f) => f.toLowerCase()));
+  const hasField = (obj: string, field: string) =>
+    !hidden.has(`${obj}.${field}`.toLowerCase()) && !absent.has(`${obj}.${field}`.toLowerCase()) && (hasRapportFields || !field.startsWith('Rapport_'));
   return {
     hasObject: (name) => !missing.has(name.toLowerCase()),
     hasField,

@@ -8,6 +8,9 @@
 
 export type FieldType = 'id' | 'reference' | 'string' | 'textarea' | 'picklist' | 'email' | 'phone' | 'url' | 'boolean' | 'int' | 'double' | 'currency' | 'date' | 'datetime';
 
+/** Custom fields a customer's org may have and a fresh one does not (org setting `customFields`). */
+export const CUSTOMER_FIELDS: readonly string[] = ['Contact.Churn_Date__c'];
+
 export type FieldDef = { name: string; type: FieldType; custom?: boolean; updateable?: boolean; referenceTo?: string };
 export type ChildRelationship = { relationshipName: string; childSObject: string; field: string };
 export type SObjectDef = { name: string; keyPrefix: string; custom: boolean; fields: FieldDef[]; childRelationships: ChildRelationship[] };
@@ -66,6 +69,9 @@ export const SOBJECTS: Record<string, SObjectDef> = {
       f('LeadSource', 'picklist'),
       // present in every org the emulator serves; `describe` and queries hide them until they are "deployed"
       ...RAPPORT_CONTACT_FIELDS,
+      // a customer's own custom field, in no fresh org: only orgs whose settings list it in
+      // `customFields` have it (api.ts accessOf); an admin may map it as the churn date
+      f('Churn_Date__c', 'date', { custom: true }),
     ],
     childRelationships: [],
   },

@@ -85,6 +85,40 @@ describe('churn definition', () => {
     expect(churnEvidence(inputOf(neverBought), CUT, signals, undefined, NOW).explicit).toBe(false);
   });
 
+  it('a churn date an admin maps marks the customer as left at that date, unless they buy again after it; unmapped it is ignored', () => {
+    const mapped: ChurnDefinition = { ...def, signals: { lostDealStages: [], lostLifecycleStages: [], churnDateProperty: 'churn_date' } };
+    // kept buying through the horizon (a purchase 330 days ago, in (cut, cut + H]) and left 315 days ago
+    const left = [contact('c1', { createdAt: NOW - 720 * DAY, churnedAt: NOW - 315 * DAY }), purchase('c1', 700), purchase('c1', 500), purchase('c1', 330)];
+    const e = churnEvidence(inputOf(left), CUT, mapped, undefined, NOW);
+    expect(e).toEqual({ quiet: true, explicit: true, atHorizon: null });
+    expect(churnLabel(e, BG, 270 / 7)).toBe(1);
+    // the same data without the mapping (a stale value in the cache): purchases only, a soft label
+    const unmapped = churnEvidence(inputOf(left), CUT, def, undefined, NOW);
+    expect(unmapped.explicit).toBe(false);
+    expect(churnLabel(unmapped, BG, 270 / 7)).toBeLessThan(1);
+    // bought again after the churn date: back, not churned
+    expect(churnEvidence(inputOf([...left, purchase('c1', 100)]), CUT, mapped, undefined, NOW)).toMatchObject({ quiet: false, explicit: false });
+    // a churn date after the horizon (they left later, 30 days ago) is not a loss by cut + H
+    const later = [contact('c1', { createdAt: NOW - 720 * DAY, churnedAt: NOW - 30 * DAY }), purchase('c1', 700), purchase('c1', 330), purchase('c1', 200)];
+    expect(churnEvidence(inputOf(later), CUT, mapped, undefined, NOW).explicit).toBe(false);
+    // an empty or unreadable date (null) is no signal
+    const none = [contact('c1', { createdAt: NOW - 720 * DAY, churnedAt: null }), purchase('c1', 700), purchase('c1', 330), purchase('c1', 200)];
+    expect(churnEvidence(inputOf(none), CUT, mapped, undefined, NOW)).toMatchObject({ quiet: false, explicit: false });
+  });
+
+  it('a churn-date property must be a property name: it goes into the CRM query', () => {
+    const ok = parseChurnSettings({ signals: { churnDateProperty: 'Churn_Date__c' }, portals: { 'hubspot:2': { signals: { churnDateProperty: 'churn_date' } } } });
+    if (!ok.ok) throw new Error(ok.errors.join('; '));
+    expect(churnDefinitionFor(ok.value, 'salesforce:00D1').signals.churnDateProperty).toBe('Churn_Date__c');
+    expect(churnDefinitionFor(ok.value, 'hubspot:2').signals.churnDateProperty).toBe('churn_date');
+    expect(churnDefinitionFor(undefined, 'hubspot:2').signals.churnDateProperty).toBeUndefined();
+    for (const bad of ['Churn_Date__c, (SELECT Id FROM Users)', 'churn date', '1st_date', '']) {
+      const r = parseChurnSettings({ signals: { churnDateProperty: bad } });
+      expect(r.ok, bad).toBe(false);
+      if (!r.ok) expect(r.errors.join('\n')).toMatch(/RAPPORT_CHURN\.signals\.churnDateProperty/);
+    }
+  });
+
   it('configuration: defaults, top-level settings, per-portal overrides; bad settings are named errors', () => {
     expect(churnDefinitionFor(undefined, 'hubspot:1')).toEqual(DEFAULT_CHURN_DEFINITION);
     const parsed = parseChurnSettings(
