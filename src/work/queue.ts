@@ -1,0 +1,161 @@
+/**
+ * The job queue of a deployment with several processes (issue 16, docs/ARCHITECTURE.md "Many
+ * processes"): web processes answer webhooks and only enqueue, worker processes run the jobs.
+ * Built on pg-boss (https://github.com/timgit/pg-boss, docs at https://pgboss.io): jobs are rows
+ * in the same PostgreSQL the store uses, claimed with SKIP LOCKED, so the queue needs no other
+ * server and survives any process. Chosen over graphile-worker because its queue policies give
+ * the two guarantees Rapport needs as data, not code: per portal at most one sync job queued and
+ * one running (policy `stately` with the portal as singleton key; https://pgboss.io/api/queues),
+ * which is what coalesces a burst of webhooks into one pending pass and keeps a portal's
+ * per-account rate limit in one process at a time; and dead-letter queues for jobs out of retries.
+ *
+ * A sync job is a whole pass for its portal: every stream incrementally, then scoring, then
+ * write-back (src/sync/daemon.ts `runOnce`). It carries no stream list: a request arriving while
+ * one is queued is coalesced into it, and a pass over every stream from its cursor costs a few
+ * calls when little changed, so nothing a webhook asked for can be dropped.
+ *
+ * A worker that dies (kill -9, lost machine) stops sending heartbeats; after `heartbeatSeconds`
+ * pg-boss fails the job and it is retried by another worker. Retries back off exponentially; a
+ * job out of retries moves to the dead-letter queue, which `rapport status` lists.
+ */
+import { PgBoss } from 'pg-boss';
+import type { Logger } from '../log.ts';
+
+export const SYNC_QUEUE = 'rapport-sync';
+export const FAILED_QUEUE = 'rapport-sync-failed';
+const TICK_QUEUE = 'rapport-tick';
+
+export type SyncJobData = { portal: string };
+
+export type FailedJob = { portal: string; id: string; failedAt: number; error: string | null };
+
+export type QueueOptions = {
+  url: string;
+  logger: Logger;
+  /** pg-boss's schema (default `pgboss`); tests use one per file */
+  schema?: string;
+  /** a running job without a heartbeat for this long is failed and retried (pg-boss minimum 10) */
+  heartbeatSeconds?: number;
+  /** attempts after the first before a job goes to the dead-letter queue */
+  retryLimit?: number;
+  /** first retry delay in seconds (doubling, with jitter) */
+  retryDelaySeconds?: number;
+  /** how often an idle worker looks for jobs (pg-boss minimum 0.5 s) */
+  pollingIntervalSeconds?: number;
+  /** how often pg-boss looks for jobs whose heartbeat stopped (its supervise and monitor passes; default 15 s) */
+  monitorIntervalSeconds?: number;
+};
+
+export type JobQueue = {
+  /** Asks for a pass over a portal. False when one is already queued: this request joins it. */
+  requestSync(portal: string): Promise<boolean>;
+  /**
+   * Runs sync jobs in this process, up to `concurrency` at once (never two of one portal in the
+   * whole deployment). A job whose `run` throws is retried, then dead-lettered.
+   */
+  work(run: (portal: string, signal: AbortSignal) => Promise<void>, opts: { concurrency: number }): Promise<void>;
+  /**
+   * Every `everyMinutes`, a pass over each portal `portals()` returns: one schedule for the whole
+   * deployment however many workers register it (pg-boss keeps schedules in the database).
+   */
+  schedulePasses(everyMinutes: number, portals: () => Promise<string[]>): Promise<void>;
+  /** Sync jobs out of retries, newest first. */
+  failed(limit?: number): Promise<FailedJob[]>;
+  /** Queued and running sync jobs. */
+  counts(): Promise<{ queued: number; active: number }>;
+  /** Stops working (running jobs finish first, up to `timeoutMs`) and closes the connections. */
+  stop(timeoutMs?: number): Promise<void>;
+};
+
+export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
+  const boss = new PgBoss({
+    connectionString: opts.url,
+    max: 4,
+    ...(opts.schema === undefined ? {} : { schema: opts.schema }),
+    // a dead worker's job is failed by the supervise pass that runs the monitor (pg-boss default 60 s)
+    superviseIntervalSeconds: opts.monitorIntervalSeconds ?? 15,
+    monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 15,
+  });
+  boss.on('error', (e: Error) => opts.logger.error({ err: e.message }, 'job queue error'));
+  // pg-boss installs or migrates its own schema once, under its own advisory lock: several
+  // processes may start together (https://pgboss.io/api/constructor)
+  await boss.start();
+  const heartbeatSeconds = Math.max(10, opts.heartbeatSeconds ?? 30);
+  await ensureQueue(boss, FAILED_QUEUE, { policy: 'standard' });
+  await ensureQueue(boss, SYNC_QUEUE, {
+    policy: 'stately',
+    deadLetter: FAILED_QUEUE,
+    retryLimit: opts.retryLimit ?? 5,
+    retryDelay: opts.retryDelaySeconds ?? 10,
+    retryBackoff: true,
+    retryDelayMax: 3600,
+    heartbeatSeconds,
+    // a backfill of a large portal takes hours: the heartbeat, not the expiry, tells a dead worker
+    expireInSeconds: 24 * 3600,
+  });
+  await ensureQueue(boss, TICK_QUEUE, { policy: 'short' });
+  const polling = Math.max(0.5, opts.pollingIntervalSeconds ?? 2);
+
+  return {
+    async requestSync(portal) {
+      const id = await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
+      return id !== null;
+    },
+    async work(run, { concurrency }) {
+      await boss.work<SyncJobData>(SYNC_QUEUE, { localConcurrency: Math.max(1, concurrency), batchSize: 1, pollingIntervalSeconds: polling }, async ([job]) => {
+        if (job === undefined) return;
+        const log = opts.logger.child({ portal: job.data.portal, job: job.id, attempt: job.retryCount + 1 });
+        log.info({}, 'sync job started');
+        try {
+          await run(job.data.portal, job.signal);
+          log.info({}, 'sync job done');
+        } catch (e) {
+          log.warn({ err: (e as Error).message }, 'sync job failed; it is retried with backoff');
+          throw e;
+        }
+      });
+    },
+    async schedulePasses(everyMinutes, portals) {
+      const n = Math.max(1, Math.min(59, Math.round(everyMinutes)));
+      await boss.schedule(TICK_QUEUE, n === 1 ? '* * * * *' : `*/${n} * * * *`);
+      await boss.work(TICK_QUEUE, { pollingIntervalSeconds: polling }, async () => {
+        for (const portal of await portals()) await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
+      });
+    },
+    async failed(limit = 50) {
+      const dead = await boss.findJobs<SyncJobData>(FAILED_QUEUE, { limit: 100_000 });
+      const out: FailedJob[] = [];
+      for (const j of dead.sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime()).slice(0, limit)) {
+        // the reason is the output of the original job, kept while pg-boss retains it
+        const original = j.sourceId === null ? undefined : (await boss.findJobs(SYNC_QUEUE, { id: j.sourceId }))[0];
+        out.push({ portal: j.data.portal, id: j.id, failedAt: j.createdOn.getTime(), error: errorOf(original?.output ?? j.output) });
+      }
+      return out;
+    },
+    async counts() {
+      // read from the job table itself: the queue's cached counts lag by a monitor interval
+      const jobs = await boss.findJobs(SYNC_QUEUE, { queued: true, limit: 100_000 });
+      const all = await boss.findJobs(SYNC_QUEUE, { limit: 100_000 });
+      return { queued: jobs.length, active: all.filter((j) => j.state === 'active').length };
+    },
+    async stop(timeoutMs = 30_000) {
+      await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
+    },
+  };
+}
+
+/** Creates a queue once; a later start keeps it as it is (its policy cannot change in place). */
+async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBoss['createQueue']>[1]): Promise<void> {
+  if ((await boss.getQueue(name)) !== null) return;
+  try {
+    await boss.createQueue(name, options);
+  } catch (e) {
+    // another process created it between our look and our create
+    if ((await boss.getQueue(name)) === null) throw e;
+  }
+}
+
+function errorOf(output: unknown): string | null {
+  if (output !== null && typeof output === 'object' && 'message' in output && typeof output.message === 'string') return output.message;
+  return null;
+}

@@ -1,0 +1,119 @@
+/**
+ * The job queue (src/work/queue.ts) on a real PostgreSQL server: webhook bursts coalesce into one
+ * pending pass per portal, a portal never runs twice at once while different portals run side by
+ * side, a failing job is retried and then dead-lettered with its reason, and a job whose worker
+ * process is killed (-9) is taken over by another worker.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { silentLogger } from '../../src/log.ts';
+import { createJobQueue, type JobQueue } from '../../src/work/queue.ts';
+import { createDatabase } from '../support/postgres.ts';
+
+let url: string;
+let seq = 0;
+const open: JobQueue[] = [];
+beforeAll(async () => {
+  url = await createDatabase(inject('postgresUrl'));
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((q) => q.stop(2_000)));
+});
+afterAll(() => {});
+
+/** a queue in a schema of its own, so tests do not see each other's jobs */
+async function queue(over: Partial<Parameters<typeof createJobQueue>[0]> = {}, schema = `q${++seq}`): Promise<JobQueue> {
+  const q = await createJobQueue({ url, schema, logger: silentLogger, pollingIntervalSeconds: 0.5, ...over });
+  open.push(q);
+  return q;
+}
+
+const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('job queue (pg-boss)', () => {
+  it('a burst of requests for a portal yields one pending pass; another portal gets its own', async () => {
+    const q = await queue();
+    const results = await Promise.all(Array.from({ length: 50 }, () => q.requestSync('hubspot:1')));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await q.requestSync('hubspot:2')).toBe(true);
+    expect(await q.counts()).toEqual({ queued: 2, active: 0 });
+  });
+
+  it('runs portals side by side, never one portal twice at once; a request during a pass queues exactly one more', async () => {
+    const q = await queue();
+    const active = new Map<string, number>();
+    let overlap = 0;
+    let together = 0;
+    const passes: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await q.requestSync('hubspot:1');
+    await q.requestSync('hubspot:2');
+    await q.work(
+      async (portal) => {
+        active.set(portal, (active.get(portal) ?? 0) + 1);
+        if ((active.get(portal) ?? 0) > 1) overlap++;
+        if ([...active.values()].filter((n) => n > 0).length > 1) together++;
+        await gate;
+        passes.push(portal);
+        active.set(portal, (active.get(portal) ?? 0) - 1);
+      },
+      { concurrency: 4 },
+    );
+    await until('both portals running', () => active.get('hubspot:1') === 1 && active.get('hubspot:2') === 1);
+    // while hubspot:1 runs: one more pass may queue, further requests join it
+    expect(await q.requestSync('hubspot:1')).toBe(true);
+    expect(await q.requestSync('hubspot:1')).toBe(false);
+    release();
+    await until('three passes', () => passes.length === 3);
+    await new Promise((r) => setTimeout(r, 1_500)); // nothing more arrives
+    expect(passes.sort()).toEqual(['hubspot:1', 'hubspot:1', 'hubspot:2']);
+    expect(overlap).toBe(0);
+    expect(together).toBeGreaterThan(0);
+  });
+
+  it('a failing pass is retried with backoff, then dead-lettered with its reason for rapport status', async () => {
+    const q = await queue({ retryLimit: 1, retryDelaySeconds: 1 });
+    let attempts = 0;
+    await q.requestSync('hubspot:9');
+    await q.work(
+      async () => {
+        attempts++;
+        throw new Error('portal hubspot:9 is not connected in this deployment');
+      },
+      { concurrency: 1 },
+    );
+    await until('dead letter', async () => (await q.failed()).length === 1, 30_000);
+    expect(attempts).toBe(2);
+    const [failed] = await q.failed();
+    expect(failed).toMatchObject({ portal: 'hubspot:9', error: 'portal hubspot:9 is not connected in this deployment' });
+    expect(await q.counts()).toEqual({ queued: 0, active: 0 });
+  });
+
+  it('a job whose worker is killed (-9) mid-pass is taken over by another worker after its heartbeat lapses', async () => {
+    const schema = `q${++seq}`;
+    const q = await queue({ heartbeatSeconds: 10, monitorIntervalSeconds: 1, retryDelaySeconds: 1 }, schema);
+    await q.requestSync('hubspot:5');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/postgres/fixtures/queue-worker.ts', url, schema], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! });
+    const started = new Promise<string>((resolve) => lines.on('line', (l) => l.startsWith('started') && resolve(l)));
+    expect(await started).toBe('started hubspot:5');
+    expect(await q.counts()).toMatchObject({ active: 1 });
+    child.kill('SIGKILL');
+    const t0 = Date.now();
+    const done: string[] = [];
+    await q.work(async (portal) => void done.push(portal), { concurrency: 1 });
+    await until('the job taken over', () => done.length === 1, 40_000);
+    expect(done).toEqual(['hubspot:5']);
+    // not before the heartbeat lapsed: a slow worker keeps its job
+    expect(Date.now() - t0).toBeGreaterThan(5_000);
+    expect(await q.failed()).toEqual([]);
+  }, 60_000);
+});
