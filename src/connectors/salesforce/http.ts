@@ -19,6 +19,8 @@ export type SalesforceHttpOptions = {
   apiVersion: string;
   accessToken: () => Promise<string>;
   onUnauthorized?: () => Promise<string | null>;
+  /** where the org's API lives now: read after a refresh, which can move it (a renamed My Domain) */
+  instanceUrlNow?: () => Promise<string>;
   limiter: Limiter;
   logger: Logger;
   retry: { retries: number; baseMs: number; maxMs: number };
@@ -197,6 +199,14 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
             // one refresh, one retry: never jsforce's unbounded refresh loop
             const fresh = await opts.onUnauthorized();
             if (fresh === null) throw e;
+            if (opts.instanceUrlNow !== undefined) {
+              // jsforce builds every URL from conn.instanceUrl: later calls (and this retry) go to the new host
+              const moved = (await opts.instanceUrlNow()).replace(/\/+$/, '');
+              if (moved !== conn.instanceUrl) {
+                opts.logger.info({}, 'Salesforce instance URL changed; calling the new one');
+                conn.instanceUrl = moved;
+              }
+            }
             override = fresh;
             try {
               return await opts.limiter.run('default', () => once(req, fresh), req.signal);

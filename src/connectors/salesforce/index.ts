@@ -15,6 +15,8 @@ export type SalesforceConnectorOptions = {
   accessToken: () => Promise<string>;
   /** called once on INVALID_SESSION_ID: a fresh token to retry with, or null */
   onUnauthorized?: () => Promise<string | null>;
+  /** where the org's API lives now, read after each refresh (a refresh answer can carry a new `instance_url`) */
+  instanceUrlNow?: () => Promise<string>;
   /** pinned REST version, e.g. config SALESFORCE_API_VERSION '62.0' (jsforce's default 50.0 is never used) */
   apiVersion: string;
   /** 'salesforce:<orgId>'; else learned by whoAmI() */
@@ -57,6 +59,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     apiVersion: opts.apiVersion,
     accessToken: opts.accessToken,
     ...(opts.onUnauthorized === undefined ? {} : { onUnauthorized: opts.onUnauthorized }),
+    ...(opts.instanceUrlNow === undefined ? {} : { instanceUrlNow: opts.instanceUrlNow }),
     limiter,
     logger,
     retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },

@@ -28,6 +28,20 @@ export type SalesforceOrgSettings = {
   missingObjects: string[];
   /** a query whose filter matches more rows than this runs past the org's query timeout */
   queryTimeoutRows: number | null;
+  /**
+   * The org's My Domain URL, its `instance_url` in token answers; null: the URL the request came to.
+   * When set, the data API answers only there (elsewhere 401 INVALID_SESSION_ID, stricter than an
+   * org that still redirects).
+   */
+  myDomainUrl: string | null;
+  /** a renamed My Domain's former URLs that still redirect its OAuth endpoints to the current one (legacy redirections) */
+  formerMyDomainUrls: string[];
+  /**
+   * MyDomainSettings.doesApiLoginRequireOrgDomain: API logins, refreshes included, only at the My
+   * Domain (or a former one that redirects); a refresh at the login host fails invalid_grant
+   * (https://developer.salesforce.com/docs/platform/api-metadata/references/meta-types/metadata-mydomainsettings.html)
+   */
+  apiLoginRequiresMyDomain: boolean;
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -41,6 +55,9 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   sharedActivities: true,
   missingObjects: [],
   queryTimeoutRows: null,
+  myDomainUrl: null,
+  formerMyDomainUrls: [],
+  apiLoginRequiresMyDomain: false,
 };
 
 /**
@@ -107,7 +124,16 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   const locators = new Map<string, Cursor>();
   let locatorSeq = 0;
   const { data, sessions, clock } = deps;
-  const base = (c: Context) => new URL(c.req.url).origin;
+  const origin = (c: Context) => new URL(c.req.url).origin;
+  const myDomain = () => {
+    const u = deps.org().myDomainUrl;
+    return u === null ? null : new URL(u).origin;
+  };
+  /** where the org's API lives: its My Domain when set, else wherever the request came */
+  const base = (c: Context) => myDomain() ?? origin(c);
+  /** the request came to the org's API host (always, without a My Domain) */
+  const atInstance = (c: Context) => myDomain() === null || myDomain() === origin(c);
+  const atMyDomainOrFormer = (c: Context) => atInstance(c) || deps.org().formerMyDomainUrls.some((u) => new URL(u).origin === origin(c));
   const identityUrl = (c: Context) => `${base(c)}/id/${sessions.orgId}/${sessions.userId}`;
   const oauthError = (c: Context, status: number, error: string, description: string) => json(c, status, { error, error_description: description });
 
@@ -117,6 +143,11 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const s = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : undefined);
     if (deps.oauth !== undefined && (s('client_id') !== deps.oauth.clientId || (s('client_secret') !== undefined && s('client_secret') !== deps.oauth.clientSecret))) {
       return oauthError(c, 400, 'invalid_client_id', 'client identifier invalid');
+    }
+    // the login host (not the org's My Domain) where the org requires its own domain for API logins
+    // (the error an org answers here is UNCONFIRMED; invalid_grant disconnects, as a refusal should)
+    if (s('grant_type') === 'refresh_token' && deps.org().apiLoginRequiresMyDomain && !atMyDomainOrFormer(c)) {
+      return oauthError(c, 400, 'invalid_grant', 'authentication failure');
     }
     const tokenBody = (accessToken: string, refreshToken?: string) => ({
       access_token: accessToken,
@@ -131,8 +162,8 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     });
     switch (s('grant_type')) {
       case 'authorization_code': {
-        const issued = sessions.redeemCode(s('code') ?? '', s('redirect_uri') ?? '');
-        if (issued === undefined) return oauthError(c, 400, 'invalid_grant', 'invalid authorization code');
+        const issued = sessions.redeemCode(s('code') ?? '', s('redirect_uri') ?? '', s('code_verifier'));
+        if ('error' in issued) return oauthError(c, 400, issued.error, issued.description);
         return json(c, 200, tokenBody(issued.accessToken, issued.refreshToken));
       }
       case 'refresh_token': {
@@ -149,7 +180,20 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (q.response_type !== 'code' || q.redirect_uri === undefined) return oauthError(c, 400, 'invalid_request', 'response_type=code and redirect_uri are required');
     if (deps.oauth !== undefined && q.client_id !== deps.oauth.clientId) return oauthError(c, 400, 'invalid_client_id', 'client identifier invalid');
     const target = new URL(q.redirect_uri);
-    target.searchParams.set('code', sessions.issueCode(q.redirect_uri));
+    // PKCE (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_pkce.htm): only S256 is
+    // emulated (the method is optional, SHA-256 is what Salesforce documents); an app that requires
+    // PKCE refuses an authorize request without a challenge, back at the callback as OAuth errors are
+    const challenge = q.code_challenge;
+    const refuse = (description: string) => {
+      target.searchParams.set('error', 'invalid_request');
+      target.searchParams.set('error_description', description);
+      if (q.state !== undefined) target.searchParams.set('state', q.state);
+      return c.redirect(target.toString(), 302);
+    };
+    if (q.code_challenge_method !== undefined && q.code_challenge_method !== 'S256') return refuse('unsupported code challenge method');
+    if (challenge !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(challenge)) return refuse('invalid code challenge');
+    if (challenge === undefined && deps.oauth?.requirePkce === true) return refuse('missing required code challenge');
+    target.searchParams.set('code', sessions.issueCode(q.redirect_uri, challenge));
     if (q.state !== undefined) target.searchParams.set('state', q.state);
     return c.redirect(target.toString(), 302);
   });
@@ -182,7 +226,8 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   data$.use('*', async (c, next) => {
     const usage = deps.usage.count();
     const limitHeader = { 'Sforce-Limit-Info': `api-usage=${usage.used}/${usage.limit}` };
-    if (sessions.authenticate(bearer(c)) !== 'ok') {
+    // sessions are valid at the org's instance only: after a My Domain rename the old host is refused
+    if (sessions.authenticate(bearer(c)) !== 'ok' || !atInstance(c)) {
       c.res = sfError(c, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
       return;
     }

@@ -67,6 +67,8 @@ export type SalesforceSandbox = {
   setRapportFields(deployed: boolean): void;
   /** changes org settings (the rest stay as they are) */
   configure(settings: Partial<SalesforceOrgSettings>): void;
+  /** an admin renames the org's My Domain: the new URL is its instance_url, the old one only redirects OAuth */
+  renameMyDomain(url: string): void;
   stats(): SalesforceStats;
   close(): Promise<void>;
 };
@@ -142,6 +144,9 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     configure(settings) {
       org = { ...org, ...settings };
     },
+    renameMyDomain(url) {
+      org = { ...org, myDomainUrl: url, formerMyDomainUrls: [...org.formerMyDomainUrls, ...(org.myDomainUrl === null ? [] : [org.myDomainUrl])] };
+    },
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
     async close() {},
   };
@@ -151,11 +156,20 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   return sandbox;
 }
 
-/** Serves an emulator on 127.0.0.1 (port 0 = any free port). `baseUrl` is both login URL and instance URL. */
+/**
+ * Serves an emulator on 127.0.0.1 (port 0 = any free port). `baseUrl` is both login URL and instance
+ * URL unless the org has a My Domain (`org.myDomainUrl`). `extraHosts` serves the same org on that
+ * many more ports (`hostUrls`): distinct origins for a login host, a My Domain and a renamed one.
+ */
 export async function startSalesforceSandbox(
-  opts: SalesforceSandboxOptions & { port?: number; host?: string } = {},
-): Promise<{ sandbox: SalesforceSandbox; baseUrl: string; close(): Promise<void> }> {
+  opts: SalesforceSandboxOptions & { port?: number; host?: string; extraHosts?: number } = {},
+): Promise<{ sandbox: SalesforceSandbox; baseUrl: string; hostUrls: string[]; close(): Promise<void> }> {
   const sandbox = createSalesforceSandbox(opts);
-  const served = await serveEmulator(sandbox.app.fetch, opts, () => sandbox.close());
-  return { sandbox, ...served };
+  const extra: { baseUrl: string; close(): Promise<void> }[] = [];
+  for (let i = 0; i < (opts.extraHosts ?? 0); i++) extra.push(await serveEmulator(sandbox.app.fetch, { host: opts.host }, async () => {}));
+  const served = await serveEmulator(sandbox.app.fetch, opts, async () => {
+    for (const e of extra) await e.close();
+    await sandbox.close();
+  });
+  return { sandbox, ...served, hostUrls: extra.map((e) => e.baseUrl) };
 }
