@@ -278,3 +278,68 @@ describe('salesforce relation drift', () => {
     }
   });
 });
+
+describe('salesforce late commits: getUpdated latestDateCovered', () => {
+  async function run(type: ObjectType, cursor: Cursor | null) {
+    const records: CrmRecord[] = [];
+    let next = cursor;
+    for await (const p of h!.connector.changes(type, cursor, signal)) {
+      records.push(...p.records);
+      next = p.next;
+    }
+    return { ids: records.map((r) => r.id), next };
+  }
+
+  it('a row a long transaction commits minutes after its stamp is read by the next pass (a fixed 60 s lookback missed it)', async () => {
+    h = await salesforceHarness();
+    const first = contact('first@example.com');
+    const backfill = await run('contacts', null);
+    expect(backfill.ids).toEqual([first]);
+
+    // a bulk load starts; its rows are stamped now but commit 10 minutes later
+    await h.advance(60_000);
+    const tx = h.sandbox.beginLongTransaction();
+    await h.advance(5 * 60_000);
+    const meanwhile = contact('meanwhile@example.com');
+    const pass1 = await run('contacts', backfill.next);
+    expect(pass1.ids).toContain(meanwhile);
+    await h.advance(5 * 60_000);
+    const late = h.sandbox.data.create('Contact', { LastName: 'late', Email: 'late@example.com' }, { at: tx.at }).Id as string;
+    tx.commit();
+    await h.advance(60_000);
+
+    const pass2 = await run('contacts', pass1.next);
+    expect(pass2.ids).toContain(late);
+    expect(h.sandbox.stats().byRoute['GET /services/data/vXX.X/sobjects/Contact/updated']).toBe(3);
+
+    // once nothing is open the mark follows the clock: a quiet pass re-reads only the cursor's own second
+    await h.advance(10 * 60_000);
+    const pass3 = await run('contacts', pass2.next);
+    expect(pass3.ids).toEqual([meanwhile]);
+  });
+
+  it('the emulator answers latestDateCovered as Salesforce does: at most end, the open transaction start, whole minutes; bad windows refused', async () => {
+    h = await salesforceHarness();
+    const now = h.sandbox.clock.now();
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+    const token = { access_token: h.sandbox.sessions.issue().accessToken };
+    const get = async (what: string, start: number, end: number) => {
+      const res = await fetch(`${h!.baseUrl}/services/data/v62.0/sobjects/Contact/${what}?start=${encodeURIComponent(iso(start))}&end=${encodeURIComponent(iso(end))}`, { headers: { authorization: `Bearer ${token.access_token}` } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const c = contact('x@example.com');
+    await h.advance(90_000);
+    const end = h.sandbox.clock.now();
+    expect(await get('updated', now - 60_000, end)).toEqual({ status: 200, body: { ids: [c], latestDateCovered: new Date(Math.floor(end / 60_000) * 60_000).toISOString().replace('Z', '+0000') } });
+    const tx = h.sandbox.beginLongTransaction();
+    await h.advance(180_000);
+    const open = await get('updated', now, h.sandbox.clock.now());
+    expect(Date.parse(String(open.body.latestDateCovered).replace('+0000', 'Z'))).toBe(Math.floor(tx.at / 60_000) * 60_000);
+    tx.commit();
+    const deleted = await get('deleted', now, h.sandbox.clock.now());
+    expect(deleted.body).toMatchObject({ deletedRecords: [] });
+    expect((await get('updated', now, now - 1_000)).body).toEqual([expect.objectContaining({ errorCode: 'INVALID_REPLICATION_DATE' })]);
+    expect((await get('updated', now - 31 * 86_400_000, now)).status).toBe(400);
+    expect((await get('deleted', now - 16 * 86_400_000, now)).status).toBe(400);
+  });
+});

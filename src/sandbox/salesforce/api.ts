@@ -5,7 +5,7 @@ import { fieldOf, isWellFormedId, sobjectOf, type FieldDef, type SObjectDef } fr
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
-import { json, sfError, wireRecord } from './wire.ts';
+import { json, sfDateTime, sfError, wireRecord } from './wire.ts';
 
 /**
  * Per-org switches: what a real org's customisation and edition change about the API. Each cites
@@ -90,6 +90,7 @@ export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean):
  *   GET  /services/oauth2/userinfo     GET /id/{orgId}/{userId}          (identity)
  *   GET  /services/data/vNN.N/query?q=   /queryAll?q=   /query/{locator}
  *   GET  /services/data/vNN.N/sobjects/{Obj}/describe
+ *   GET  /services/data/vNN.N/sobjects/{Obj}/updated?start=&end=   /deleted?start=&end=
  *   GET  /services/data/vNN.N/limits
  *   PATCH /services/data/vNN.N/composite/sobjects   (update ≤ 200 records, per-record results)
  *
@@ -107,6 +108,8 @@ export type ApiDeps = {
   fault(): 'requestLimit' | 'serverError' | 'malformed' | null;
   /** how this org differs from a fresh one (index.ts `SalesforceOrgSettings`) */
   org(): SalesforceOrgSettings;
+  /** when the oldest long-running transaction still open on the instance started (null: none) */
+  openTransactionSince(): number | null;
   stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number };
 };
 
@@ -377,6 +380,40 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (def === undefined || !access.hasObject(def.name)) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
     return json(c, 200, describe(def, access));
   });
+
+  // --- Get Updated / Get Deleted (replication) ---
+  // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm,
+  // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm:
+  // `latestDateCovered` is at most `end`, and while a long-running transaction is open on the
+  // instance it is that transaction's start (GetUpdatedResult,
+  // https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getupdated_getupdatedresult.htm):
+  // changes stamped after it may still commit. Updated reaches 30 days back, deleted 15. The docs'
+  // example answers a whole minute; the emulator floors to the minute (UNCONFIRMED), and answers a
+  // window out of range with INVALID_REPLICATION_DATE (the code is UNCONFIRMED; restforce names it).
+  const replication = (c: Context, kind: 'updated' | 'deleted') => {
+    const def = sobjectOf(c.req.param('sobject') ?? '');
+    if (def === undefined || !accessOf(deps.org(), deps.hasRapportFields()).hasObject(def.name)) return sfError(c, 404, 'NOT_FOUND', 'The requested resource does not exist');
+    const startRaw = c.req.query('start');
+    const endRaw = c.req.query('end');
+    const start = startRaw === undefined ? Number.NaN : Date.parse(startRaw);
+    const end = endRaw === undefined ? Number.NaN : Date.parse(endRaw);
+    if (Number.isNaN(start) || Number.isNaN(end)) return sfError(c, 400, 'MALFORMED_QUERY', 'start and end are required date-times, e.g. 2013-05-06T00:00:00+00:00');
+    const now = clock.now();
+    const horizon = now - (kind === 'updated' ? 30 : 15) * 24 * 3_600_000;
+    if (start >= end || start < horizon) return sfError(c, 400, 'INVALID_REPLICATION_DATE', `start must be before end and within the last ${kind === 'updated' ? 30 : 15} days`);
+    const open = deps.openTransactionSince();
+    const covered = Math.floor(Math.min(end, now, open ?? Number.POSITIVE_INFINITY) / 60_000) * 60_000;
+    const inWindow = (r: Row) => typeof r.SystemModstamp === 'number' && r.SystemModstamp >= start && r.SystemModstamp < end;
+    if (kind === 'updated') {
+      const ids = data.rows(def.name).filter((r) => r.IsDeleted !== true && inWindow(r)).map((r) => String(r.Id));
+      if (ids.length > 600_000) return sfError(c, 400, 'EXCEEDED_ID_LIMIT', 'too many ids: choose start and end dates closer together');
+      return json(c, 200, { ids, latestDateCovered: sfDateTime(covered) });
+    }
+    const deletedRecords = data.rows(def.name).filter((r) => r.IsDeleted === true && inWindow(r)).map((r) => ({ id: String(r.Id), deletedDate: sfDateTime(r.SystemModstamp as number) }));
+    return json(c, 200, { deletedRecords, earliestDateAvailable: sfDateTime(Math.ceil(horizon / 60_000) * 60_000), latestDateCovered: sfDateTime(covered) });
+  };
+  data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/updated', (c) => replication(c, 'updated'));
+  data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/deleted', (c) => replication(c, 'deleted'));
 
   data$.get('/:version{v\\d+\\.\\d}/limits', (c) => {
     const u = deps.usage.current();

@@ -67,6 +67,12 @@ export type SalesforceSandbox = {
   setRapportFields(deployed: boolean): void;
   /** changes org settings (the rest stay as they are) */
   configure(settings: Partial<SalesforceOrgSettings>): void;
+  /**
+   * A long-running transaction (a bulk load, a flow) starts now: until `commit`, getUpdated's
+   * latestDateCovered stays at its start. Rows it writes carry that start as their SystemModstamp
+   * (`data.create(…, { at: tx.at })` just before commit): they appear after later changes.
+   */
+  beginLongTransaction(): { at: number; commit(): void };
   /** an admin renames the org's My Domain: the new URL is its instance_url, the old one only redirects OAuth */
   renameMyDomain(url: string): void;
   stats(): SalesforceStats;
@@ -90,6 +96,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   let usage = { day: '', used: 0 };
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
   const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0 };
+  const openTransactions = new Set<{ at: number }>();
 
   const api = createSalesforceApi({
     clock,
@@ -98,6 +105,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     oauth: opts.oauth,
     hasRapportFields: () => rapportFields,
     org: () => org,
+    openTransactionSince: () => (openTransactions.size === 0 ? null : Math.min(...[...openTransactions].map((t) => t.at))),
     usage: {
       count() {
         if (usage.day !== today()) usage = { day: today(), used: 0 };
@@ -143,6 +151,11 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     },
     configure(settings) {
       org = { ...org, ...settings };
+    },
+    beginLongTransaction() {
+      const tx = { at: clock.now() };
+      openTransactions.add(tx);
+      return { at: tx.at, commit: () => void openTransactions.delete(tx) };
     },
     renameMyDomain(url) {
       org = { ...org, myDomainUrl: url, formerMyDomainUrls: [...org.formerMyDomainUrls, ...(org.myDomainUrl === null ? [] : [org.myDomainUrl])] };

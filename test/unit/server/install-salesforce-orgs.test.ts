@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { salesforceProvider } from '../../../src/connectors/salesforce/provider.ts';
+import { salesforceProvider, type SalesforceSettings } from '../../../src/connectors/salesforce/provider.ts';
 import { providerSettings } from '../../../src/config.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { createTokenManager } from '../../../src/server/tokens.ts';
@@ -107,7 +107,7 @@ describe('Salesforce installs: PKCE, production and sandbox orgs, My Domain', ()
     const connector = salesforceProvider.createConnector(
       { portal, crm: 'salesforce', externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes },
       { accessToken: () => tm.accessToken(portal), onUnauthorized: () => tm.onUnauthorized(portal), baseUrl: async () => (await tm.baseUrl(portal)) ?? row.baseUrl },
-      { settings: providerSettings(h.config, salesforceProvider), logger: silentLogger, now: Date.now, httpTimeoutMs: 10_000 },
+      { settings: providerSettings(h.config, salesforceProvider) as SalesforceSettings, logger: silentLogger, now: Date.now, httpTimeoutMs: 10_000 },
     );
     expect(await connector.whoAmI()).toEqual({ portal });
 
