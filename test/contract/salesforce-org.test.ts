@@ -343,3 +343,49 @@ describe('salesforce late commits: getUpdated latestDateCovered', () => {
     expect((await get('deleted', now - 16 * 86_400_000, now)).status).toBe(400);
   });
 });
+
+describe('salesforce long-running requests', () => {
+  it('the emulator refuses a request while the org runs its limit of long requests (REQUEST_LIMIT_EXCEEDED ConcurrentPerOrgLongTxn); short ones are unlimited', async () => {
+    h = await salesforceHarness({}, { org: { responseDelayMs: 400, longRequests: { max: 2, afterMs: 100 } } });
+    const { accessToken } = h.sandbox.sessions.issue();
+    const call = () => fetch(`${h!.baseUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const first = [call(), call()];
+    await new Promise((r) => setTimeout(r, 200)); // both now run past 100 ms: long
+    const third = await call();
+    expect(third.status).toBe(403);
+    expect(await third.json()).toEqual([{ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'ConcurrentPerOrgLongTxn Limit exceeded.' }]);
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([200, 200]);
+    // short requests run side by side without limit
+    h.sandbox.configure({ responseDelayMs: 0 });
+    expect((await Promise.all(Array.from({ length: 10 }, call))).map((r) => r.status)).toEqual(Array(10).fill(200));
+  });
+
+  it('the connector rides out the limit: parallel streams over a slow org all complete, refused calls retried', async () => {
+    h = await salesforceHarness({ concurrency: 4 }, { org: { responseDelayMs: 150, longRequests: { max: 2, afterMs: 50 } } });
+    for (let i = 0; i < 5; i++) contact(`p${i}@example.com`);
+    const types: ObjectType[] = ['contacts', 'companies', 'deals', 'tickets', 'meetings', 'calls'];
+    const runs = await Promise.all(types.map((t) => drain(t)));
+    expect(runs[0]!).toHaveLength(5);
+    expect(h.sandbox.stats().rateLimited).toBeGreaterThan(0);
+    expect(h.connector.stats().rateLimited).toBe(h.sandbox.stats().rateLimited);
+  });
+
+  it('a cancelled run closes its HTTP request at the org at once, not when the answer would come', async () => {
+    h = await salesforceHarness({ timeoutMs: 30_000 });
+    contact('slow@example.com');
+    await h.connector.whoAmI(); // the org id is known: the run's first call is its own (describe)
+    h.sandbox.configure({ responseDelayMs: 3_000 });
+    const ac = new AbortController();
+    const run = (async () => {
+      for await (const p of h!.connector.changes('contacts', null, ac.signal)) void p;
+    })();
+    for (let i = 0; i < 100 && h.sandbox.stats().inFlight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(h.sandbox.stats().inFlight).toBe(1);
+    const abortedAt = Date.now();
+    ac.abort(new Error('shutdown'));
+    await expect(run).rejects.toThrow('shutdown');
+    for (let i = 0; i < 100 && h.sandbox.stats().inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(h.sandbox.stats().inFlight).toBe(0);
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
+  });
+});

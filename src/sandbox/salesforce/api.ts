@@ -42,6 +42,15 @@ export type SalesforceOrgSettings = {
    * (https://developer.salesforce.com/docs/platform/api-metadata/references/meta-types/metadata-mydomainsettings.html)
    */
   apiLoginRequiresMyDomain: boolean;
+  /** every data API answer takes this long (a slow org, big queries); an aborted request stops waiting */
+  responseDelayMs: number;
+  /**
+   * Concurrent long-running requests: a request running `afterMs` or longer counts; while `max`
+   * count, another request is refused with 403 REQUEST_LIMIT_EXCEEDED (ConcurrentPerOrgLongTxn).
+   * Salesforce: 25 per org, 5 on Developer Edition and trial orgs, after 20 s
+   * (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm).
+   */
+  longRequests: { max: number; afterMs: number };
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -58,6 +67,8 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   myDomainUrl: null,
   formerMyDomainUrls: [],
   apiLoginRequiresMyDomain: false,
+  responseDelayMs: 0,
+  longRequests: { max: 25, afterMs: 20_000 },
 };
 
 /**
@@ -97,6 +108,13 @@ export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean):
  * Anything else is 501 naming the request. Every data response carries
  * `Sforce-Limit-Info: api-usage=n/m`; past the daily limit the answer is 403 REQUEST_LIMIT_EXCEEDED.
  */
+/** waits `ms`, or less when the client goes away (the request's signal) */
+const delay = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
 export type ApiDeps = {
   clock: SandboxClock;
   data: SalesforceData;
@@ -110,7 +128,7 @@ export type ApiDeps = {
   org(): SalesforceOrgSettings;
   /** when the oldest long-running transaction still open on the instance started (null: none) */
   openTransactionSince(): number | null;
-  stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number };
+  stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number; inFlight: number };
 };
 
 const BATCH_DEFAULT = 2000;
@@ -226,7 +244,28 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
 
   // --- REST data API ---
   const data$ = new Hono();
+  // requests being answered, by when they started (real time: the limit is about wall-clock duration)
+  const running = new Set<{ since: number }>();
   data$.use('*', async (c, next) => {
+    const { longRequests, responseDelayMs } = deps.org();
+    const started = Date.now();
+    if ([...running].filter((r) => started - r.since >= longRequests.afterMs).length >= longRequests.max) {
+      deps.stats.rateLimited++;
+      c.res = sfError(c, 403, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentPerOrgLongTxn Limit exceeded.');
+      return;
+    }
+    const me = { since: started };
+    running.add(me);
+    deps.stats.inFlight = running.size;
+    try {
+      if (responseDelayMs > 0) await delay(responseDelayMs, c.req.raw.signal);
+      await answerData(c, next);
+    } finally {
+      running.delete(me);
+      deps.stats.inFlight = running.size;
+    }
+  });
+  const answerData = async (c: Context, next: () => Promise<void>) => {
     const usage = deps.usage.count();
     const limitHeader = { 'Sforce-Limit-Info': `api-usage=${usage.used}/${usage.limit}` };
     // sessions are valid at the org's instance only: after a My Domain rename the old host is refused
@@ -263,7 +302,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       return;
     }
     c.res.headers.set('Sforce-Limit-Info', limitHeader['Sforce-Limit-Info']);
-  });
+  };
 
   const runQuery = (c: Context, all: boolean) => {
     const q = c.req.query('q');

@@ -51,7 +51,15 @@ export type SalesforceSandboxOptions = {
   adminToken?: string;
 };
 
-export type SalesforceStats = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number>; apiUsage: { used: number; limit: number } };
+export type SalesforceStats = {
+  requests: number;
+  rateLimited: number;
+  faults: number;
+  byRoute: Record<string, number>;
+  apiUsage: { used: number; limit: number };
+  /** data API requests being answered now (an aborted client request leaves at once) */
+  inFlight: number;
+};
 
 export type SalesforceSandbox = {
   app: Hono;
@@ -95,7 +103,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   // the budget is a rolling 24 h in Salesforce; a calendar day (UTC, of the emulator's clock) is close enough here
   let usage = { day: '', used: 0 };
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
-  const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0 };
+  const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0, inFlight: 0 };
   const openTransactions = new Set<{ at: number }>();
 
   const api = createSalesforceApi({
