@@ -318,6 +318,18 @@ describe('salesforce late commits: getUpdated latestDateCovered', () => {
     expect(pass3.ids).toEqual([meanwhile]);
   });
 
+  it('the streams of one pass share one Get Updated call (the mark is the instance\'s): a quiet pass costs one call more, not one per stream', async () => {
+    h = await salesforceHarness();
+    const types: ObjectType[] = ['contacts', 'companies', 'deals', 'tickets', 'meetings', 'calls'];
+    const cursors = new Map<ObjectType, Cursor | null>();
+    for (const t of types) cursors.set(t, (await run(t, null)).next);
+    const updatedCalls = () => Object.entries(h!.sandbox.stats().byRoute).filter(([k]) => /\/updated$/.test(k)).reduce((n, [, v]) => n + v, 0);
+    expect(updatedCalls()).toBe(1);
+    await h.advance(60_000);
+    for (const t of types) await run(t, cursors.get(t) ?? null);
+    expect(updatedCalls()).toBe(2);
+  });
+
   it('the emulator answers latestDateCovered as Salesforce does: at most end, the open transaction start, whole minutes; bad windows refused', async () => {
     h = await salesforceHarness();
     const now = h.sandbox.clock.now();

@@ -28,8 +28,8 @@ import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
  *   still open on the instance, else about now (GetUpdatedResult,
  *   https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getupdated_getupdatedresult.htm).
  *   It is kept in the cursor (`covered`) and the next run starts at min(since, covered): exactly as
- *   far back as a transaction still open could reach, however long it runs. One call per run, on
- *   a two-minute window (the answer's ids are not used). Where Get Updated is refused (an object
+ *   far back as a transaction still open could reach, however long it runs. One call per 30 s for
+ *   all streams of a connector, on a two-minute window (the answer's ids are not used). Where Get Updated is refused (an object
  *   not replicable) the run falls back to re-reading `lookbackMs` (60 s) before the cursor.
  */
 const CursorSchema = z.object({
@@ -78,7 +78,12 @@ export type ChangesDeps = {
   describe: DescribeCache;
   /** how often an incremental run ends with an ids-only sweep for deletes past the recycle bin */
   sweepEveryMs: number;
+  /** the connector's last latestDateCovered and when it was asked (shared by its streams; see latestDateCovered) */
+  coveredMark?: { at: number; value: number };
 };
+
+/** how long one latestDateCovered serves the connector's other streams */
+const COVERED_TTL_MS = 30_000;
 
 /** The full query of a type; `plan` narrows it to what the org lets the integration user see. */
 export function buildSoql(type: ObjectType, where: string | null, limit: number, plan?: QueryPlan): string {
@@ -281,17 +286,22 @@ const replicationTime = (ms: number): string => new Date(Math.floor(ms / 1000) *
 
 /**
  * Get Updated's `latestDateCovered` for the last two minutes (the bound depends on `end` and the
- * instance's open transactions, not on `start`; a short window keeps the id list small). null when
- * the org refuses the call for this object (not replicable, or a version without the resource):
- * the run then falls back to the fixed lookback.
+ * instance's open transactions, not on `start`; a short window keeps the id list small). The long
+ * transaction it reports is the instance's, whatever the object, so one answer serves every stream
+ * of the connector for 30 s: an older mark only makes the next run start earlier, never later.
+ * undefined when the org refuses the call for this object (not replicable, or a version without
+ * the resource): the run then falls back to the fixed lookback.
  */
 async function latestDateCovered(deps: ChangesDeps, sobject: string, signal: AbortSignal): Promise<number | undefined> {
   const end = deps.now();
+  const mark = deps.coveredMark;
+  if (mark !== undefined && end - mark.at < COVERED_TTL_MS && end >= mark.at) return mark.value;
   const path = `/sobjects/${sobject}/updated?start=${encodeURIComponent(replicationTime(end - 120_000))}&end=${encodeURIComponent(replicationTime(end))}`;
   try {
     const r = await deps.http.request({ method: 'GET', path, schema: Updated, signal, label: `getUpdated ${sobject}` });
     const at = parseSfTime(r.latestDateCovered);
     if (at === null) throw new CrmError('bad_response', `Salesforce getUpdated ${sobject}: latestDateCovered is not a date-time`, { crm: 'salesforce', code: 'SCHEMA' });
+    if (mark !== undefined) Object.assign(mark, { at: end, value: at });
     return at;
   } catch (e) {
     if (!(e instanceof CrmError) || e.kind !== 'invalid_request') throw e;

@@ -68,6 +68,8 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     budgetProbeMs: opts.budgetProbeMs ?? 15 * 60_000,
     now: opts.now ?? Date.now,
   });
+  // one Get Updated mark serves every stream of a pass (changes.ts latestDateCovered)
+  const coveredMark = { at: Number.NEGATIVE_INFINITY, value: 0 };
   const pageSize = Math.min(2000, Math.max(200, opts.pageSize ?? 2000));
   const queryLimit = Math.max(pageSize, opts.queryLimit ?? 50_000);
   const now = opts.now ?? Date.now;
@@ -93,7 +95,12 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
     writeBatchSize: 200,
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000 }, type, cursor, signal);
+      return salesforceChanges(
+        { http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000, coveredMark },
+        type,
+        cursor,
+        signal,
+      );
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):
