@@ -11,7 +11,8 @@ import type { HttpRequest, HttpResponse } from 'jsforce/lib/types/common.js';
  * running on the org, where a request past 20 s counts against the org's concurrent long-running
  * limit (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm).
  * This transport sends the request with fetch under `signal` and the deadline (`timeout`), so
- * either one closes the HTTP request itself. No retries here: http.ts's withRetry decides.
+ * either one closes the HTTP request itself. No retries here: http.ts's withRetry decides. Unlike
+ * jsforce's transport it does not read `https_proxy` / `HTTP_PROXY`: Rapport reaches the org directly.
  */
 export type AbortableOptions = { timeout?: number; signal?: AbortSignal };
 
@@ -27,7 +28,8 @@ export class AbortableTransport extends Transport {
           method: req.method,
           headers,
           ...(typeof req.body === 'string' || Buffer.isBuffer(req.body) ? { body: req.body } : {}),
-          redirect: 'manual',
+          // as jsforce's transport does (followRedirect); fetch drops the Authorization header on a cross-origin hop
+          redirect: 'follow',
           ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
         });
         const body = await res.text();
