@@ -123,7 +123,11 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       return;
     }
     const installation: Installation = { portal, crm: row.crm, externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes };
-    const auth = { accessToken: () => tokens.accessToken(portal), onUnauthorized: () => tokens.onUnauthorized(portal) };
+    const auth = {
+      accessToken: () => tokens.accessToken(portal),
+      onUnauthorized: () => tokens.onUnauthorized(portal),
+      baseUrl: async () => (await tokens.baseUrl(portal)) ?? installation.baseUrl,
+    };
     register(portal, provider.createConnector(installation, auth, contextOf(provider)));
   }
 

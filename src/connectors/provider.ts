@@ -21,7 +21,13 @@ export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 export type Installation = { portal: string; crm: string; externalId: string; baseUrl: string; scopes: string[] };
 
 /** Tokens with an absolute expiry (null: the CRM does not say; refresh on 401). */
-export type TokenGrant = { accessToken: string; refreshToken: string | null; expiresAt: number | null };
+export type TokenGrant = {
+  accessToken: string;
+  refreshToken: string | null;
+  expiresAt: number | null;
+  /** where the account's API lives now, when a refresh answer moved it (e.g. Salesforce's `instance_url`); stored as the portal's baseUrl */
+  baseUrl?: string;
+};
 
 /** An OAuth code exchange that worked, or the reason the install is refused (shown to the admin). */
 export type ExchangeResult = { ok: true; installation: Installation; tokens: TokenGrant } | { ok: false; message: string };
@@ -31,6 +37,8 @@ export type ConnectorAuth = {
   accessToken(): Promise<string>;
   /** called once after a 401: a fresh token to retry with, or null when there is none to be had */
   onUnauthorized?(): Promise<string | null>;
+  /** where the account's API lives now (a refresh can move it, TokenGrant.baseUrl); read after each refresh */
+  baseUrl?(): Promise<string>;
 };
 
 /** What the composition root hands a provider besides its own settings. */
@@ -63,9 +71,19 @@ export type ProviderConfig<S> = {
 export type ProviderOAuth<S> = {
   /** env keys still missing for OAuth installs and refreshes ([] when ready) */
   missing(settings: S): string[];
-  authorizeUrl(settings: S, p: { redirectUri: string; state: string }): string;
-  /** code → installation and tokens; CrmError on a failed call */
-  exchange(settings: S, p: { code: string; redirectUri: string; now: number; fetch?: FetchFn }): Promise<ExchangeResult>;
+  /**
+   * What this install needs to remember from the /install request until its callback (e.g. which
+   * login host to send the admin to), read from the /install query; travels signed in the state.
+   * A message refuses the install (400). Absent: no context.
+   */
+  installContext?(settings: S, query: Record<string, string>): { ok: true; context: string | undefined } | { ok: false; message: string };
+  /**
+   * The CRM's authorize URL. `codeChallenge` is the install's PKCE challenge (RFC 7636, method S256):
+   * a CRM that supports PKCE sends it, one that does not ignores it.
+   */
+  authorizeUrl(settings: S, p: { redirectUri: string; state: string; codeChallenge?: string; context?: string | undefined }): string;
+  /** code → installation and tokens; CrmError on a failed call. `codeVerifier` matches the authorize URL's challenge. */
+  exchange(settings: S, p: { code: string; redirectUri: string; now: number; fetch?: FetchFn; codeVerifier?: string; context?: string | undefined }): Promise<ExchangeResult>;
   /**
    * New tokens for an installation; CrmError kind 'auth' when the CRM refuses the grant (the portal
    * is disconnected). A null refreshToken in the answer keeps the stored one.

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { checkState, createState, newNonce, STATE_TTL_MS } from './oauth-state.ts';
+import { checkState, createState, newNonce, pkceVerifier, STATE_TTL_MS } from './oauth-state.ts';
 import { createRateLimiter } from './rate-limit.ts';
 
 /**
@@ -20,7 +20,7 @@ export const DECLINED_MESSAGE = 'The install was cancelled or refused, so Rappor
 
 export const CALLBACK_LIMIT = { limit: 20, windowMs: 60_000 };
 
-export type CallbackCheck = { ok: true } | { ok: false; reason: 'rate_limited' | 'missing' | 'forged' | 'expired' | 'no_cookie' | 'cookie_mismatch' | 'reused' };
+export type CallbackCheck = { ok: true; codeVerifier: string; context: string | undefined } | { ok: false; reason: 'rate_limited' | 'missing' | 'forged' | 'expired' | 'no_cookie' | 'cookie_mismatch' | 'reused' };
 
 export function createInstallGuard(o: {
   stateKey: Buffer;
@@ -42,11 +42,11 @@ export function createInstallGuard(o: {
   const limiter = createRateLimiter({ ...CALLBACK_LIMIT, now: o.now });
 
   return {
-    /** a fresh state for the authorize URL; sets the browser's nonce cookie */
-    begin(c: Context): string {
+    /** a fresh state (carrying `context`) and its PKCE code verifier for the authorize URL; sets the browser's nonce cookie */
+    begin(c: Context, context?: string): { state: string; codeVerifier: string } {
       const nonce = newNonce();
       setCookie(c, cookieName, nonce, { ...cookie, maxAge: Math.floor(STATE_TTL_MS / 1000) });
-      return createState(o.stateKey, o.now(), STATE_TTL_MS, nonce);
+      return { state: createState(o.stateKey, o.now(), STATE_TTL_MS, nonce, context), codeVerifier: pkceVerifier(o.stateKey, nonce) };
     },
     /** checks the callback's state against the cookie and uses it up; always clears the cookie */
     finish(c: Context, state: string | undefined): CallbackCheck {
@@ -63,7 +63,7 @@ export function createInstallGuard(o: {
       for (const [n, until] of used) if (until < now) used.delete(n);
       if (used.has(checked.nonce)) return { ok: false, reason: 'reused' };
       used.set(checked.nonce, checked.expiresAt);
-      return { ok: true };
+      return { ok: true, codeVerifier: pkceVerifier(o.stateKey, checked.nonce), context: checked.context };
     },
   };
 }

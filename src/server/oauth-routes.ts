@@ -8,13 +8,13 @@ import { messagePage } from '../html.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { createInstallGuard, DECLINED_MESSAGE } from './install-guard.ts';
-import { deriveStateKey } from './oauth-state.ts';
+import { deriveStateKey, pkceChallenge } from './oauth-state.ts';
 
 /**
  * The OAuth install of every CRM, at `/oauth/<crm>/install` and `/oauth/<crm>/callback`
  * (RFC 6749 §4.1, the authorization-code grant): /install redirects to the CRM's authorize page
  * (the provider's `oauth.authorizeUrl`) with a signed, expiring state bound to the browser
- * (install-guard.ts); /callback checks the state, has the provider exchange the code for an
+ * (install-guard.ts) and a PKCE code challenge; /callback checks the state, has the provider exchange the code for an
  * installation and tokens, stores the tokens encrypted with the portals row, and hands the new
  * portal to the daemon (which provisions and starts the backfill). The CRM specifics (scopes,
  * which answer names the account, refusals) live in each `src/connectors/<crm>/provider.ts`.
@@ -69,7 +69,16 @@ export function createOAuthRoutes(deps: {
     const why = notReady(provider, settings);
     const guard = guardOf(provider.name);
     if (why !== undefined || guard === undefined) return c.html(messagePage(`Rapport is not set up for ${provider.label} installs`, why ?? ''), 503);
-    const url = provider.oauth.authorizeUrl(settings, { redirectUri: `${publicBase}${callbackPath(provider.name)}`, state: guard.begin(c) });
+    const ctx = provider.oauth.installContext?.(settings, c.req.query()) ?? { ok: true as const, context: undefined };
+    if (!ctx.ok) return c.html(messagePage('Install link not valid', ctx.message), 400);
+    const { state, codeVerifier } = guard.begin(c, ctx.context);
+    // PKCE (RFC 7636, S256): the verifier is derived from the state's nonce server-side (oauth-state.ts)
+    const url = provider.oauth.authorizeUrl(settings, {
+      redirectUri: `${publicBase}${callbackPath(provider.name)}`,
+      state,
+      codeChallenge: pkceChallenge(codeVerifier),
+      context: ctx.context,
+    });
     return c.redirect(url, 302);
   });
 
@@ -106,6 +115,8 @@ export function createOAuthRoutes(deps: {
       const r = await provider.oauth.exchange(settings, {
         code,
         redirectUri: `${publicBase}${callbackPath(provider.name)}`,
+        codeVerifier: state.codeVerifier,
+        context: state.context,
         now: deps.now(),
         ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
       });

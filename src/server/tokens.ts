@@ -20,6 +20,8 @@ export type TokenManager = {
   accessToken(portal: string): Promise<string>;
   /** Called once after a 401: a fresh token to retry with, or null when there is none to be had. */
   onUnauthorized(portal: string): Promise<string | null>;
+  /** where the portal's API lives now (the stored baseUrl; a refresh can change it) */
+  baseUrl(portal: string): Promise<string | undefined>;
   stats(): { refreshes: number; refreshFailures: number; disconnects: number };
 };
 
@@ -121,6 +123,11 @@ export async function createTokenManager(deps: {
         ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
       });
       await store.portals.saveTokens(portal, { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? stored.refreshToken, expiresAt: fresh.expiresAt });
+      if (fresh.baseUrl !== undefined && fresh.baseUrl !== row.baseUrl) {
+        // the CRM moved the account's API (e.g. a renamed Salesforce My Domain): later calls and refreshes go there
+        await store.portals.upsert({ portal, crm: row.crm, externalId: row.externalId, baseUrl: fresh.baseUrl, scopes: row.scopes });
+        log.info({ portal }, 'API base URL changed on refresh; stored');
+      }
       lastRefresh.set(portal, at);
       counters.refreshes += 1;
       log.info({ portal, ...(fresh.expiresAt === null ? {} : { expiresInSec: Math.round((fresh.expiresAt - at) / 1000) }) }, 'access token refreshed');
@@ -190,6 +197,7 @@ export async function createTokenManager(deps: {
         throw e;
       }
     },
+    baseUrl: async (portal) => (await store.portals.get(portal))?.baseUrl,
     stats: () => ({ ...counters }),
   };
 }

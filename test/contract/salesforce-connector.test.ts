@@ -85,18 +85,21 @@ describe('salesforce connector on the emulator', () => {
     expect(calls.filter((c) => c.durationMs !== null).length).toBe(generated.filter((g) => g.hubspotType === 'calls' && !g.archived).length);
   }, 60_000);
 
-  it('a row that becomes visible late with an older SystemModstamp (a long transaction) is caught by the lookback', async () => {
+  it("a row that becomes visible late with an older SystemModstamp (a long transaction) is caught through getUpdated's latestDateCovered", async () => {
     h = await salesforceHarness({ lookbackMs: 60_000 });
     await h.createContact({ email: 'a@example.com' });
-    await h.advance(120_000);
+    await h.advance(90_000);
+    const tx = h.sandbox.beginLongTransaction();
+    await h.advance(30_000);
     await h.createContact({ email: 'b@example.com' });
     const first = await drain(h.connector, 'contacts', null);
     await h.advance(10_000);
-    // committed now, stamped 30 s before the cursor
-    const late = h.sandbox.data.create('Contact', { LastName: 'Late', Email: 'late@example.com' }, { at: T0 + 120_000 - 30_000 }).Id as string;
+    // committed now, stamped 30 s before the cursor, when its transaction started
+    const late = h.sandbox.data.create('Contact', { LastName: 'Late', Email: 'late@example.com' }, { at: tx.at }).Id as string;
+    tx.commit();
     const inc = await drain(h.connector, 'contacts', first.cursor);
     expect(inc.records.map((r) => r.id)).toContain(late);
-    // older than the lookback: the limit of what polling can see (documented)
+    // stamped before latestDateCovered with no transaction open: the limit of what polling can see (documented)
     const tooLate = h.sandbox.data.create('Contact', { LastName: 'TooLate' }, { at: T0 }).Id as string;
     const inc2 = await drain(h.connector, 'contacts', inc.cursor);
     expect(inc2.records.map((r) => r.id)).not.toContain(tooLate);

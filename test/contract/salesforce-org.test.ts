@@ -299,3 +299,128 @@ describe('salesforce relation drift', () => {
     }
   });
 });
+
+describe('salesforce late commits: getUpdated latestDateCovered', () => {
+  async function run(type: ObjectType, cursor: Cursor | null) {
+    const records: CrmRecord[] = [];
+    let next = cursor;
+    for await (const p of h!.connector.changes(type, cursor, signal)) {
+      records.push(...p.records);
+      next = p.next;
+    }
+    return { ids: records.map((r) => r.id), next };
+  }
+
+  it('a row a long transaction commits minutes after its stamp is read by the next pass (a fixed 60 s lookback missed it)', async () => {
+    h = await salesforceHarness();
+    const first = contact('first@example.com');
+    const backfill = await run('contacts', null);
+    expect(backfill.ids).toEqual([first]);
+
+    // a bulk load starts; its rows are stamped now but commit 10 minutes later
+    await h.advance(60_000);
+    const tx = h.sandbox.beginLongTransaction();
+    await h.advance(5 * 60_000);
+    const meanwhile = contact('meanwhile@example.com');
+    const pass1 = await run('contacts', backfill.next);
+    expect(pass1.ids).toContain(meanwhile);
+    await h.advance(5 * 60_000);
+    const late = h.sandbox.data.create('Contact', { LastName: 'late', Email: 'late@example.com' }, { at: tx.at }).Id as string;
+    tx.commit();
+    await h.advance(60_000);
+
+    const pass2 = await run('contacts', pass1.next);
+    expect(pass2.ids).toContain(late);
+    expect(h.sandbox.stats().byRoute['GET /services/data/vXX.X/sobjects/Contact/updated']).toBe(3);
+
+    // once nothing is open the mark follows the clock: a quiet pass re-reads only the cursor's own second
+    await h.advance(10 * 60_000);
+    const pass3 = await run('contacts', pass2.next);
+    expect(pass3.ids).toEqual([meanwhile]);
+  });
+
+  it('the streams of one pass share one Get Updated call (the mark is the instance\'s): a quiet pass costs one call more, not one per stream', async () => {
+    h = await salesforceHarness();
+    const types: ObjectType[] = ['contacts', 'companies', 'deals', 'tickets', 'meetings', 'calls'];
+    const cursors = new Map<ObjectType, Cursor | null>();
+    for (const t of types) cursors.set(t, (await run(t, null)).next);
+    const updatedCalls = () => Object.entries(h!.sandbox.stats().byRoute).filter(([k]) => /\/updated$/.test(k)).reduce((n, [, v]) => n + v, 0);
+    expect(updatedCalls()).toBe(1);
+    await h.advance(60_000);
+    for (const t of types) await run(t, cursors.get(t) ?? null);
+    expect(updatedCalls()).toBe(2);
+  });
+
+  it('the emulator answers latestDateCovered as Salesforce does: at most end, the open transaction start, whole minutes; bad windows refused', async () => {
+    h = await salesforceHarness();
+    const now = h.sandbox.clock.now();
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+    const token = { access_token: h.sandbox.sessions.issue().accessToken };
+    const get = async (what: string, start: number, end: number) => {
+      const res = await fetch(`${h!.baseUrl}/services/data/v62.0/sobjects/Contact/${what}?start=${encodeURIComponent(iso(start))}&end=${encodeURIComponent(iso(end))}`, { headers: { authorization: `Bearer ${token.access_token}` } });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const c = contact('x@example.com');
+    await h.advance(90_000);
+    const end = h.sandbox.clock.now();
+    expect(await get('updated', now - 60_000, end)).toEqual({ status: 200, body: { ids: [c], latestDateCovered: new Date(Math.floor(end / 60_000) * 60_000).toISOString().replace('Z', '+0000') } });
+    const tx = h.sandbox.beginLongTransaction();
+    await h.advance(180_000);
+    const open = await get('updated', now, h.sandbox.clock.now());
+    expect(Date.parse(String(open.body.latestDateCovered).replace('+0000', 'Z'))).toBe(Math.floor(tx.at / 60_000) * 60_000);
+    tx.commit();
+    const deleted = await get('deleted', now, h.sandbox.clock.now());
+    expect(deleted.body).toMatchObject({ deletedRecords: [] });
+    expect((await get('updated', now, now - 1_000)).body).toEqual([expect.objectContaining({ errorCode: 'INVALID_REPLICATION_DATE' })]);
+    expect((await get('updated', now - 31 * 86_400_000, now)).status).toBe(400);
+    expect((await get('deleted', now - 16 * 86_400_000, now)).status).toBe(400);
+  });
+});
+
+describe('salesforce long-running requests', () => {
+  it('the emulator refuses a request while the org runs its limit of long requests (REQUEST_LIMIT_EXCEEDED ConcurrentPerOrgLongTxn); short ones are unlimited', async () => {
+    h = await salesforceHarness({}, { org: { responseDelayMs: 400, longRequests: { max: 2, afterMs: 100 } } });
+    const { accessToken } = h.sandbox.sessions.issue();
+    const call = () => fetch(`${h!.baseUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const first = [call(), call()];
+    await new Promise((r) => setTimeout(r, 200)); // both now run past 100 ms: long
+    const third = await call();
+    expect(third.status).toBe(403);
+    expect(await third.json()).toEqual([{ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'ConcurrentPerOrgLongTxn Limit exceeded.' }]);
+    expect((await Promise.all(first)).map((r) => r.status)).toEqual([200, 200]);
+    // short requests run side by side without limit
+    h.sandbox.configure({ responseDelayMs: 0 });
+    expect((await Promise.all(Array.from({ length: 10 }, call))).map((r) => r.status)).toEqual(Array(10).fill(200));
+  });
+
+  it('the connector rides out the limit: parallel streams over a slow org all complete, refused calls retried', async () => {
+    // retries as the product configures them (backoff, several attempts), not the harness's 2 × 1 ms:
+    // how many calls meet a full org depends on the machine's load
+    h = await salesforceHarness({ concurrency: 4, retry: { retries: 8, baseMs: 50, maxMs: 400 } }, { org: { responseDelayMs: 150, longRequests: { max: 2, afterMs: 50 } } });
+    for (let i = 0; i < 5; i++) contact(`p${i}@example.com`);
+    const types: ObjectType[] = ['contacts', 'companies', 'deals', 'tickets', 'meetings', 'calls'];
+    const runs = await Promise.all(types.map((t) => drain(t)));
+    expect(runs[0]!).toHaveLength(5);
+    expect(h.sandbox.stats().rateLimited).toBeGreaterThan(0);
+    expect(h.connector.stats().rateLimited).toBe(h.sandbox.stats().rateLimited);
+  });
+
+  it('a cancelled run closes its HTTP request at the org at once, not when the answer would come', async () => {
+    h = await salesforceHarness({ timeoutMs: 30_000 });
+    contact('slow@example.com');
+    await h.connector.whoAmI(); // the org id is known: the run's first call is its own (describe)
+    h.sandbox.configure({ responseDelayMs: 3_000 });
+    const ac = new AbortController();
+    const run = (async () => {
+      for await (const p of h!.connector.changes('contacts', null, ac.signal)) void p;
+    })();
+    for (let i = 0; i < 100 && h.sandbox.stats().inFlight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(h.sandbox.stats().inFlight).toBe(1);
+    const abortedAt = Date.now();
+    ac.abort(new Error('shutdown'));
+    await expect(run).rejects.toThrow('shutdown');
+    for (let i = 0; i < 100 && h.sandbox.stats().inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(h.sandbox.stats().inFlight).toBe(0);
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
+  });
+});

@@ -24,6 +24,7 @@ let sandbox: SalesforceSandbox;
 let closeSandbox: () => Promise<void>;
 let config: Config;
 let portal: string;
+let hostUrls: string[];
 const open: Rapport[] = [];
 
 const start = async (pageSize?: number): Promise<Rapport> => {
@@ -36,7 +37,7 @@ const unscored = () => liveContacts().filter((c) => c['Rapport_Health__c'] == nu
 
 beforeAll(async () => {
   let baseUrl: string;
-  ({ sandbox, baseUrl, close: closeSandbox } = await startSalesforceSandbox({ oauth: APP, seed: 4 }));
+  ({ sandbox, baseUrl, hostUrls, close: closeSandbox } = await startSalesforceSandbox({ oauth: APP, seed: 4, extraHosts: 1 }));
   for (const b of generateAccount({ seed: 4, contacts: 60, now: sandbox.clock.now() })) sandbox.loader.load(b);
   const port = await freePort();
   config = loadConfig(
@@ -125,6 +126,19 @@ describe('Salesforce through rapport serve', () => {
     expect(summary.writeBack?.error).toBeUndefined();
     expect(liveContacts().length).toBe(510);
     expect(unscored()).toBe(0);
+  }, 60_000);
+
+  it('the org moves to a new My Domain: the daemon refreshes, stores the new instance URL and syncs there', async () => {
+    const rapport = open.at(-1);
+    if (rapport === undefined) throw new Error('no rapport');
+    sandbox.renameMyDomain(hostUrls[0]!); // the old host no longer serves the API
+    sandbox.clock.advance(60_000);
+    const created = sandbox.data.create('Contact', { Email: 'moved@example.com', LastName: 'Test' }).Id as string;
+    const summary = await rapport.daemon.runOnce(portal);
+    expect(summary.error).toBeUndefined();
+    expect(summary.streams.filter((s) => s.status !== 'ok')).toEqual([]);
+    expect(await rapport.store.portals.get(portal)).toMatchObject({ status: 'connected', baseUrl: hostUrls[0] });
+    expect(sandbox.data.get('Contact', created)?.['Rapport_Health__c']).not.toBeNull();
   }, 60_000);
 
   it('a revoked grant disconnects the portal, and a restart no longer connects it', async () => {

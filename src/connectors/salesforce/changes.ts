@@ -20,11 +20,17 @@ import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
  *   followed by the later changes in the SAME run.
  * - The cursor `{since, lastId}` is the last record delivered; `lastId` only says where the run
  *   was, a resumed run starts inclusively at `since` again.
- * - A run starts `lookbackMs` before `since`: a record's SystemModstamp is taken when its
- *   transaction writes it, not when it commits, so a long transaction (a bulk load, a flow) can
- *   make rows visible after we read past their stamp. This is why Salesforce's getUpdated answers
- *   with a `latestDateCovered` behind "now" (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm). How far back is enough is
- *   UNCONFIRMED; the default (60 s) costs a few repeated rows per pass, which the store ignores.
+ * - Late commits: a record's SystemModstamp is taken when its transaction writes it, not when it
+ *   commits, so a long transaction (a bulk load, a flow) can make rows visible after we read past
+ *   their stamp. Each run therefore first asks Get Updated for `latestDateCovered`
+ *   (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm):
+ *   the time before which every change is committed — the start of a long-running transaction
+ *   still open on the instance, else about now (GetUpdatedResult,
+ *   https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getupdated_getupdatedresult.htm).
+ *   It is kept in the cursor (`covered`) and the next run starts at min(since, covered): exactly as
+ *   far back as a transaction still open could reach, however long it runs. One call per 30 s for
+ *   all streams of a connector, on a two-minute window (the answer's ids are not used). Where Get Updated is refused (an object
+ *   not replicable) the run falls back to re-reading `lookbackMs` (60 s) before the cursor.
  */
 const CursorSchema = z.object({
   v: z.literal(1),
@@ -32,6 +38,8 @@ const CursorSchema = z.object({
   lastId: z.string(),
   /** when the last ids-only sweep ran (absent in cursors written before sweeps existed) */
   sweptAt: z.number().int().nonnegative().optional(),
+  /** Get Updated's latestDateCovered when the run started: changes stamped after it may commit later */
+  covered: z.number().int().nonnegative().optional(),
 });
 type SfCursor = z.infer<typeof CursorSchema>;
 
@@ -64,7 +72,7 @@ export type ChangesDeps = {
   logger: Logger;
   pageSize: number;
   queryLimit: number;
-  /** re-read this much before the cursor (see below) */
+  /** re-read this much before the cursor when Get Updated gives no latestDateCovered (see below) */
   lookbackMs: number;
   /** what the integration user can see (describe.ts) */
   describe: DescribeCache;
@@ -72,7 +80,12 @@ export type ChangesDeps = {
   sweepEveryMs: number;
   /** the Contact field an admin maps as the churn date (RAPPORT_CHURN signals.churnDateProperty) */
   churnDateField?: string | undefined;
+  /** the connector's last latestDateCovered and when it was asked (shared by its streams; see latestDateCovered) */
+  coveredMark?: { at: number; value: number };
 };
+
+/** how long one latestDateCovered serves the connector's other streams */
+const COVERED_TTL_MS = 30_000;
 
 /** The full query of a type; `plan` narrows it to what the org lets the integration user see. */
 export function buildSoql(type: ObjectType, where: string | null, limit: number, plan?: QueryPlan): string {
@@ -96,10 +109,15 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
   const label = `queryAll ${plan.spec.sobject}`;
   // a backfill reads every live row: it counts as a sweep
   const sweptAt = start?.sweptAt ?? (start === null ? deps.now() : 0);
-  let latest: SfCursor | null = start === null ? null : { ...start, sweptAt };
-  // the lower bound as SOQL (lookback start, or the keyset after the last row read) and as time
-  let lower: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(Math.max(0, start.since - deps.lookbackMs))}`;
-  let lowerMs = start === null ? 0 : Math.max(0, start.since - deps.lookbackMs);
+  // asked before reading: what this run reads after it may be joined by late commits, next run re-reads from there
+  const covered = (await latestDateCovered(deps, plan.spec.sobject, signal)) ?? start?.covered;
+  const withCovered = (c: Omit<SfCursor, 'covered'>): SfCursor => ({ ...c, ...(covered === undefined ? {} : { covered }) });
+  let latest: SfCursor | null = start === null ? null : withCovered({ ...start, sweptAt });
+  // the lower bound as SOQL (from where late commits can land, or the keyset after the last row read) and as time
+  const from = start === null ? 0 : start.covered !== undefined ? Math.min(start.since, start.covered) : Math.max(0, start.since - deps.lookbackMs);
+  let lower: string | null = start === null ? null : `SystemModstamp >= ${soqlTime(from)}`;
+  let lowerMs = from;
+  let delivered = false;
   // QUERY_TIMEOUT: the org gave up on the query (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm).
   // Retrying it as is fails every cycle; instead the run reads SystemModstamp windows [lowerMs, lowerMs + window),
   // halving the window on each timeout and doubling it after a window that passed. null = no upper bound.
@@ -152,8 +170,9 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
       if (records.length === 0) continue;
       // never behind the cursor we started from: a pass that only re-read the lookback window (its
       // newest row hard-deleted since) must not move the next pass further back each time
-      latest = { v: 1, since: Math.max(start?.since ?? 0, parseSfTime(tail!.SystemModstamp) ?? 0), lastId: tail!.Id, sweptAt };
+      latest = withCovered({ v: 1, since: Math.max(start?.since ?? 0, parseSfTime(tail!.SystemModstamp) ?? 0), lastId: tail!.Id, sweptAt });
       const next = encodeCursor(latest);
+      delivered = true;
       // the first query's totalSize is the whole run's size unless it hit the LIMIT or a window
       yield firstQuery && upper === null && page.totalSize < deps.queryLimit ? { records, next, total: page.totalSize } : { records, next };
     }
@@ -180,6 +199,8 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
     window = window === null ? null : window * 2;
     if (lowerMs + (window ?? 0) > deps.now()) window = null;
   }
+  // nothing changed, but the covered mark moved: keep it, so the next run does not start further back
+  if (!delivered && latest !== null && start !== null && latest.covered !== start.covered) yield { records: [], next: encodeCursor(latest) };
   if (latest !== null && deps.now() - sweptAt >= deps.sweepEveryMs) {
     try {
       for await (const p of relinks(deps, type, plan, latest, portal, signal)) yield p;
@@ -258,6 +279,36 @@ async function* relinks(deps: ChangesDeps, type: ObjectType, plan: QueryPlan, la
       if (records.length > 0) yield { records, next };
       q = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
     }
+  }
+}
+
+const Updated = z.object({ ids: z.array(z.string()), latestDateCovered: z.string() });
+/** Get Updated's date-times: `2024-01-01T00:00:00+00:00`, UTC, whole seconds */
+const replicationTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+
+/**
+ * Get Updated's `latestDateCovered` for the last two minutes (the bound depends on `end` and the
+ * instance's open transactions, not on `start`; a short window keeps the id list small). The long
+ * transaction it reports is the instance's, whatever the object, so one answer serves every stream
+ * of the connector for 30 s: an older mark only makes the next run start earlier, never later.
+ * undefined when the org refuses the call for this object (not replicable, or a version without
+ * the resource): the run then falls back to the fixed lookback.
+ */
+async function latestDateCovered(deps: ChangesDeps, sobject: string, signal: AbortSignal): Promise<number | undefined> {
+  const end = deps.now();
+  const mark = deps.coveredMark;
+  if (mark !== undefined && end - mark.at < COVERED_TTL_MS && end >= mark.at) return mark.value;
+  const path = `/sobjects/${sobject}/updated?start=${encodeURIComponent(replicationTime(end - 120_000))}&end=${encodeURIComponent(replicationTime(end))}`;
+  try {
+    const r = await deps.http.request({ method: 'GET', path, schema: Updated, signal, label: `getUpdated ${sobject}` });
+    const at = parseSfTime(r.latestDateCovered);
+    if (at === null) throw new CrmError('bad_response', `Salesforce getUpdated ${sobject}: latestDateCovered is not a date-time`, { crm: 'salesforce', code: 'SCHEMA' });
+    if (mark !== undefined) Object.assign(mark, { at: end, value: at });
+    return at;
+  } catch (e) {
+    if (!(e instanceof CrmError) || e.kind !== 'invalid_request') throw e;
+    deps.logger.info({ sobject, code: e.details.code }, 'Salesforce getUpdated refused: falling back to the fixed lookback');
+    return undefined;
   }
 }
 

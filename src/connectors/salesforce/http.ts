@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CrmError, type CrmErrorKind } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { withRetry, type Limiter } from '../limiter.ts';
+import { AbortableTransport } from './transport.ts';
 
 /**
  * Every Salesforce call goes through here: token → limiter → jsforce `conn.request` → zod.
@@ -19,6 +20,8 @@ export type SalesforceHttpOptions = {
   apiVersion: string;
   accessToken: () => Promise<string>;
   onUnauthorized?: () => Promise<string | null>;
+  /** where the org's API lives now: read after a refresh, which can move it (a renamed My Domain) */
+  instanceUrlNow?: () => Promise<string>;
   limiter: Limiter;
   logger: Logger;
   retry: { retries: number; baseMs: number; maxMs: number };
@@ -106,6 +109,9 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
   // `Sforce-Call-Options: client=rapport` marks our writes: Change Data Capture events carry it in
   // changeOrigin, so a future CDC receiver can drop the echoes of our own write-back (https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_event_fields_header.htm)
   const conn = new Connection({ instanceUrl: opts.instanceUrl.replace(/\/+$/, ''), version: opts.apiVersion, accessToken: '', callOptions: { client: 'rapport' } });
+  // jsforce's own transport cannot be cancelled by a caller's signal (transport.ts): every call names
+  // one that can (jsforce's per-request `transport` option, jsforce src/http-api.ts)
+  const transport = new AbortableTransport();
   const counters = { calls: 0, rateLimited: 0, retries: 0, probes: 0 };
   let override: string | undefined;
 
@@ -141,7 +147,7 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
     counters.probes++;
     let body: unknown;
     try {
-      body = await deadline(Promise.resolve(conn.request({ method: 'GET', url: '/limits' }, { retry: { maxRetries: 0 }, timeout: opts.timeoutMs } as never)), opts.timeoutMs, signal, 'GET limits');
+      body = await deadline(Promise.resolve(conn.request({ method: 'GET', url: '/limits' }, { retry: { maxRetries: 0 }, timeout: opts.timeoutMs, signal, transport } as never)), opts.timeoutMs, signal, 'GET limits');
     } catch (e) {
       throw toCrmError(e, 'GET limits');
     }
@@ -167,8 +173,8 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
           headers: { ...(req.body === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers },
           ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         },
-        // jsforce aborts its fetch after `timeout` ms: the deadline cancels the request itself, not just our wait
-        { retry: { maxRetries: 0 }, timeout: opts.timeoutMs } as never,
+        // the transport aborts the fetch after `timeout` ms or when the caller's signal fires: the request itself is cancelled, not just our wait
+        { retry: { maxRetries: 0 }, timeout: opts.timeoutMs, signal: req.signal, transport } as never,
       );
       body = await deadline(Promise.resolve(pending), opts.timeoutMs, req.signal, req.label);
       noteUsage();
@@ -197,6 +203,14 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
             // one refresh, one retry: never jsforce's unbounded refresh loop
             const fresh = await opts.onUnauthorized();
             if (fresh === null) throw e;
+            if (opts.instanceUrlNow !== undefined) {
+              // jsforce builds every URL from conn.instanceUrl: later calls (and this retry) go to the new host
+              const moved = (await opts.instanceUrlNow()).replace(/\/+$/, '');
+              if (moved !== conn.instanceUrl) {
+                opts.logger.info({}, 'Salesforce instance URL changed; calling the new one');
+                conn.instanceUrl = moved;
+              }
+            }
             override = fresh;
             try {
               return await opts.limiter.run('default', () => once(req, fresh), req.signal);

@@ -15,6 +15,8 @@ export type SalesforceConnectorOptions = {
   accessToken: () => Promise<string>;
   /** called once on INVALID_SESSION_ID: a fresh token to retry with, or null */
   onUnauthorized?: () => Promise<string | null>;
+  /** where the org's API lives now, read after each refresh (a refresh answer can carry a new `instance_url`) */
+  instanceUrlNow?: () => Promise<string>;
   /** pinned REST version, e.g. config SALESFORCE_API_VERSION '62.0' (jsforce's default 50.0 is never used) */
   apiVersion: string;
   /** 'salesforce:<orgId>'; else learned by whoAmI() */
@@ -59,6 +61,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     apiVersion: opts.apiVersion,
     accessToken: opts.accessToken,
     ...(opts.onUnauthorized === undefined ? {} : { onUnauthorized: opts.onUnauthorized }),
+    ...(opts.instanceUrlNow === undefined ? {} : { instanceUrlNow: opts.instanceUrlNow }),
     limiter,
     logger,
     retry: { retries: opts.retry?.retries ?? 5, baseMs: opts.retry?.baseMs ?? 500, maxMs: opts.retry?.maxMs ?? 30_000 },
@@ -67,6 +70,8 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     budgetProbeMs: opts.budgetProbeMs ?? 15 * 60_000,
     now: opts.now ?? Date.now,
   });
+  // one Get Updated mark serves every stream of a pass (changes.ts latestDateCovered)
+  const coveredMark = { at: Number.NEGATIVE_INFINITY, value: 0 };
   const pageSize = Math.min(2000, Math.max(200, opts.pageSize ?? 2000));
   const queryLimit = Math.max(pageSize, opts.queryLimit ?? 50_000);
   const now = opts.now ?? Date.now;
@@ -92,7 +97,12 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
     writeBatchSize: 200,
     changes(type, cursor, signal) {
-      return salesforceChanges({ http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000, churnDateField: opts.churnDateField }, type, cursor, signal);
+      return salesforceChanges(
+        { http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000, coveredMark, churnDateField: opts.churnDateField },
+        type,
+        cursor,
+        signal,
+      );
     },
     /**
      * The Rapport_*__c fields are deployed with the SFDX project (docs/install-salesforce.md):

@@ -35,13 +35,22 @@ export type SalesforceTokens = {
 /** The scopes Rapport needs: REST API access, and offline refresh. */
 export const SALESFORCE_SCOPES = ['api', 'refresh_token'] as const;
 
-export function authorizeUrl(opts: { loginUrl: string; clientId: string; redirectUri: string; state: string; scopes?: readonly string[] }): string {
+/**
+ * The authorize URL. With `codeChallenge` (PKCE, https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_pkce.htm):
+ * `code_challenge` is BASE64URL(SHA256(verifier)) and the method is named (S256) so no server has
+ * to guess it; an External Client App with "Require PKCE" refuses an authorize request without it.
+ */
+export function authorizeUrl(opts: { loginUrl: string; clientId: string; redirectUri: string; state: string; scopes?: readonly string[]; codeChallenge?: string | undefined }): string {
   const u = new URL(`${opts.loginUrl.replace(/\/+$/, '')}/services/oauth2/authorize`);
   u.searchParams.set('response_type', 'code');
   u.searchParams.set('client_id', opts.clientId);
   u.searchParams.set('redirect_uri', opts.redirectUri);
   u.searchParams.set('scope', (opts.scopes ?? SALESFORCE_SCOPES).join(' '));
   u.searchParams.set('state', opts.state);
+  if (opts.codeChallenge !== undefined) {
+    u.searchParams.set('code_challenge', opts.codeChallenge);
+    u.searchParams.set('code_challenge_method', 'S256');
+  }
   return u.toString();
 }
 
@@ -99,16 +108,31 @@ async function post(client: SalesforceOAuthClient, path: string, fields: Record<
   throw new CrmError('invalid_request', label, details);
 }
 
-export async function exchangeCode(client: SalesforceOAuthClient, opts: { code: string; redirectUri: string }): Promise<SalesforceTokens> {
+/** The code exchange, at the login host the authorize request went to; `codeVerifier` when the authorize URL carried a challenge. */
+export async function exchangeCode(client: SalesforceOAuthClient, opts: { code: string; redirectUri: string; codeVerifier?: string | undefined }): Promise<SalesforceTokens> {
   const body = await post(
     client,
     '/services/oauth2/token',
-    { grant_type: 'authorization_code', code: opts.code, redirect_uri: opts.redirectUri, client_id: client.clientId, client_secret: client.clientSecret },
+    {
+      grant_type: 'authorization_code',
+      code: opts.code,
+      redirect_uri: opts.redirectUri,
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      ...(opts.codeVerifier === undefined ? {} : { code_verifier: opts.codeVerifier }),
+    },
     'code exchange',
   );
   return parseTokens(body, 'code exchange');
 }
 
+/**
+ * A new access token. `client.loginUrl` should be the org's own My Domain (its stored instance URL),
+ * as the refresh token flow documents (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm):
+ * an org whose My Domain login policy blocks login.salesforce.com refuses refreshes there, and a
+ * sandbox's grant is unknown to login.salesforce.com. The answer's `instance_url` may differ from
+ * the stored one (My Domain renamed, org moved): the caller keeps the new one.
+ */
 export async function refreshAccessToken(client: SalesforceOAuthClient, refreshToken: string): Promise<SalesforceTokens> {
   const body = await post(
     client,

@@ -16,6 +16,9 @@ import { authorizeUrl, exchangeCode, refreshAccessToken, revokeToken, SALESFORCE
 
 const envSchema = z.object({
   SALESFORCE_LOGIN_URL: url('SALESFORCE_LOGIN_URL').default('https://login.salesforce.com'),
+  // where sandbox orgs log in (https://help.salesforce.com/s/articleView?id=sf.deploy_sandboxes_login.htm); an install
+  // started with ?org=sandbox goes there, so one server serves production and sandbox orgs at once
+  SALESFORCE_SANDBOX_LOGIN_URL: url('SALESFORCE_SANDBOX_LOGIN_URL').default('https://test.salesforce.com'),
   SALESFORCE_CLIENT_ID: optionalText,
   SALESFORCE_CLIENT_SECRET: optionalText,
   SALESFORCE_API_VERSION: z
@@ -26,6 +29,7 @@ const envSchema = z.object({
 
 const settingsSchema = envSchema.transform((v) => ({
   loginUrl: trimUrl(v.SALESFORCE_LOGIN_URL),
+  sandboxLoginUrl: trimUrl(v.SALESFORCE_SANDBOX_LOGIN_URL),
   clientId: v.SALESFORCE_CLIENT_ID,
   clientSecret: v.SALESFORCE_CLIENT_SECRET,
   apiVersion: v.SALESFORCE_API_VERSION,
@@ -33,8 +37,12 @@ const settingsSchema = envSchema.transform((v) => ({
 
 export type SalesforceSettings = z.output<typeof settingsSchema>;
 
-const client = (s: SalesforceSettings, fetch: ((input: string, init?: RequestInit) => Promise<Response>) | undefined) => ({
-  loginUrl: s.loginUrl,
+/** the install's login host: production (default) or sandbox, from the install's context */
+const INSTALL_CONTEXTS = ['production', 'sandbox'] as const;
+const loginUrlOf = (s: SalesforceSettings, context: string | undefined) => (context === 'sandbox' ? s.sandboxLoginUrl : s.loginUrl);
+
+const client = (s: SalesforceSettings, fetch: ((input: string, init?: RequestInit) => Promise<Response>) | undefined, loginUrl = s.loginUrl) => ({
+  loginUrl,
   clientId: s.clientId ?? '',
   clientSecret: s.clientSecret ?? '',
   ...(fetch === undefined ? {} : { fetch }),
@@ -52,9 +60,16 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
   },
   oauth: {
     missing: (s) => [...(s.clientId === undefined ? ['SALESFORCE_CLIENT_ID'] : []), ...(s.clientSecret === undefined ? ['SALESFORCE_CLIENT_SECRET'] : [])],
-    authorizeUrl: (s, p) => authorizeUrl({ loginUrl: s.loginUrl, clientId: s.clientId ?? '', redirectUri: p.redirectUri, scopes: SALESFORCE_SCOPES, state: p.state }),
+    installContext(_s, query) {
+      const org = query['org'] ?? 'production';
+      if (!(INSTALL_CONTEXTS as readonly string[]).includes(org)) return { ok: false, message: 'Start the install with ?org=production (the default) or ?org=sandbox.' };
+      return { ok: true, context: org === 'sandbox' ? 'sandbox' : undefined };
+    },
+    authorizeUrl: (s, p) =>
+      authorizeUrl({ loginUrl: loginUrlOf(s, p.context), clientId: s.clientId ?? '', redirectUri: p.redirectUri, scopes: SALESFORCE_SCOPES, state: p.state, codeChallenge: p.codeChallenge }),
     async exchange(s, p) {
-      const tokens = await exchangeCode(client(s, p.fetch), { code: p.code, redirectUri: p.redirectUri });
+      // the code is redeemed where it was issued: the login host of the authorize request
+      const tokens = await exchangeCode(client(s, p.fetch, loginUrlOf(s, p.context)), { code: p.code, redirectUri: p.redirectUri, codeVerifier: p.codeVerifier });
       if (tokens.refreshToken === undefined) {
         // without a refresh token the portal would die at the first session timeout
         return { ok: false, message: 'Salesforce issued no refresh token: give the connected app the "refresh_token, offline_access" scope and install again.' };
@@ -68,15 +83,17 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
       };
     },
     async refresh(s, p) {
-      const fresh = await refreshAccessToken(client(s, p.fetch), p.refreshToken);
+      // at the org's own My Domain (its instance URL), not the login host: see refreshAccessToken
+      const fresh = await refreshAccessToken(client(s, p.fetch, p.installation.baseUrl), p.refreshToken);
       if (fresh.portal !== p.installation.portal) {
         // the refresh token answered for another org: never store its session under this portal
         throw new CrmError('bad_response', `Salesforce refreshed ${p.installation.portal} with a token of ${fresh.portal}`, { crm: 'salesforce' });
       }
       // refresh tokens are not rotated by default: null keeps the stored one
-      return { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? null, expiresAt: null };
+      // a changed instance_url (My Domain renamed, org migrated) is where the API lives from now on
+      return { accessToken: fresh.accessToken, refreshToken: fresh.refreshToken ?? null, expiresAt: null, ...(fresh.instanceUrl === p.installation.baseUrl ? {} : { baseUrl: fresh.instanceUrl }) };
     },
-    revoke: (s, p) => revokeToken(client(s, p.fetch), p.refreshToken),
+    revoke: (s, p) => revokeToken(client(s, p.fetch, p.installation.baseUrl), p.refreshToken),
   },
   createConnector: (installation, auth, ctx) =>
     createSalesforceConnector({
@@ -84,6 +101,7 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
       portal: installation.portal,
       accessToken: () => auth.accessToken(),
       ...(auth.onUnauthorized === undefined ? {} : { onUnauthorized: () => auth.onUnauthorized?.() ?? Promise.resolve(null) }),
+      ...(auth.baseUrl === undefined ? {} : { instanceUrlNow: () => auth.baseUrl?.() ?? Promise.resolve(installation.baseUrl) }),
       apiVersion: ctx.settings.apiVersion,
       logger: ctx.logger,
       timeoutMs: ctx.httpTimeoutMs,

@@ -5,7 +5,7 @@ import { CUSTOMER_FIELDS, fieldOf, isWellFormedId, sobjectOf, type FieldDef, typ
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
-import { json, sfError, wireRecord } from './wire.ts';
+import { json, sfDateTime, sfError, wireRecord } from './wire.ts';
 
 /**
  * Per-org switches: what a real org's customisation and edition change about the API. Each cites
@@ -30,6 +30,29 @@ export type SalesforceOrgSettings = {
   queryTimeoutRows: number | null;
   /** the customer's own custom fields this org has (`Object.Field`, from objects.ts CUSTOMER_FIELDS) */
   customFields: string[];
+  /**
+   * The org's My Domain URL, its `instance_url` in token answers; null: the URL the request came to.
+   * When set, the data API answers only there (elsewhere 401 INVALID_SESSION_ID, stricter than an
+   * org that still redirects).
+   */
+  myDomainUrl: string | null;
+  /** a renamed My Domain's former URLs that still redirect its OAuth endpoints to the current one (legacy redirections) */
+  formerMyDomainUrls: string[];
+  /**
+   * MyDomainSettings.doesApiLoginRequireOrgDomain: API logins, refreshes included, only at the My
+   * Domain (or a former one that redirects); a refresh at the login host fails invalid_grant
+   * (https://developer.salesforce.com/docs/platform/api-metadata/references/meta-types/metadata-mydomainsettings.html)
+   */
+  apiLoginRequiresMyDomain: boolean;
+  /** every data API answer takes this long (a slow org, big queries); an aborted request stops waiting */
+  responseDelayMs: number;
+  /**
+   * Concurrent long-running requests: a request running `afterMs` or longer counts; while `max`
+   * count, another request is refused with 403 REQUEST_LIMIT_EXCEEDED (ConcurrentPerOrgLongTxn).
+   * Salesforce: 25 per org, 5 on Developer Edition and trial orgs, after 20 s
+   * (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm).
+   */
+  longRequests: { max: number; afterMs: number };
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -44,6 +67,11 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   missingObjects: [],
   queryTimeoutRows: null,
   customFields: [],
+  myDomainUrl: null,
+  formerMyDomainUrls: [],
+  apiLoginRequiresMyDomain: false,
+  responseDelayMs: 0,
+  longRequests: { max: 25, afterMs: 20_000 },
 };
 
 /**
@@ -78,12 +106,20 @@ export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean):
  *   GET  /services/oauth2/userinfo     GET /id/{orgId}/{userId}          (identity)
  *   GET  /services/data/vNN.N/query?q=   /queryAll?q=   /query/{locator}
  *   GET  /services/data/vNN.N/sobjects/{Obj}/describe
+ *   GET  /services/data/vNN.N/sobjects/{Obj}/updated?start=&end=   /deleted?start=&end=
  *   GET  /services/data/vNN.N/limits
  *   PATCH /services/data/vNN.N/composite/sobjects   (update ≤ 200 records, per-record results)
  *
  * Anything else is 501 naming the request. Every data response carries
  * `Sforce-Limit-Info: api-usage=n/m`; past the daily limit the answer is 403 REQUEST_LIMIT_EXCEEDED.
  */
+/** waits `ms`, or less when the client goes away (the request's signal) */
+const delay = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
 export type ApiDeps = {
   clock: SandboxClock;
   data: SalesforceData;
@@ -95,7 +131,9 @@ export type ApiDeps = {
   fault(): 'requestLimit' | 'serverError' | 'malformed' | null;
   /** how this org differs from a fresh one (index.ts `SalesforceOrgSettings`) */
   org(): SalesforceOrgSettings;
-  stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number };
+  /** when the oldest long-running transaction still open on the instance started (null: none) */
+  openTransactionSince(): number | null;
+  stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number; inFlight: number };
 };
 
 const BATCH_DEFAULT = 2000;
@@ -112,7 +150,16 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   const locators = new Map<string, Cursor>();
   let locatorSeq = 0;
   const { data, sessions, clock } = deps;
-  const base = (c: Context) => new URL(c.req.url).origin;
+  const origin = (c: Context) => new URL(c.req.url).origin;
+  const myDomain = () => {
+    const u = deps.org().myDomainUrl;
+    return u === null ? null : new URL(u).origin;
+  };
+  /** where the org's API lives: its My Domain when set, else wherever the request came */
+  const base = (c: Context) => myDomain() ?? origin(c);
+  /** the request came to the org's API host (always, without a My Domain) */
+  const atInstance = (c: Context) => myDomain() === null || myDomain() === origin(c);
+  const atMyDomainOrFormer = (c: Context) => atInstance(c) || deps.org().formerMyDomainUrls.some((u) => new URL(u).origin === origin(c));
   const identityUrl = (c: Context) => `${base(c)}/id/${sessions.orgId}/${sessions.userId}`;
   const oauthError = (c: Context, status: number, error: string, description: string) => json(c, status, { error, error_description: description });
 
@@ -122,6 +169,11 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     const s = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : undefined);
     if (deps.oauth !== undefined && (s('client_id') !== deps.oauth.clientId || (s('client_secret') !== undefined && s('client_secret') !== deps.oauth.clientSecret))) {
       return oauthError(c, 400, 'invalid_client_id', 'client identifier invalid');
+    }
+    // the login host (not the org's My Domain) where the org requires its own domain for API logins
+    // (the error an org answers here is UNCONFIRMED; invalid_grant disconnects, as a refusal should)
+    if (s('grant_type') === 'refresh_token' && deps.org().apiLoginRequiresMyDomain && !atMyDomainOrFormer(c)) {
+      return oauthError(c, 400, 'invalid_grant', 'authentication failure');
     }
     const tokenBody = (accessToken: string, refreshToken?: string) => ({
       access_token: accessToken,
@@ -136,8 +188,8 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     });
     switch (s('grant_type')) {
       case 'authorization_code': {
-        const issued = sessions.redeemCode(s('code') ?? '', s('redirect_uri') ?? '');
-        if (issued === undefined) return oauthError(c, 400, 'invalid_grant', 'invalid authorization code');
+        const issued = sessions.redeemCode(s('code') ?? '', s('redirect_uri') ?? '', s('code_verifier'));
+        if ('error' in issued) return oauthError(c, 400, issued.error, issued.description);
         return json(c, 200, tokenBody(issued.accessToken, issued.refreshToken));
       }
       case 'refresh_token': {
@@ -154,7 +206,20 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (q.response_type !== 'code' || q.redirect_uri === undefined) return oauthError(c, 400, 'invalid_request', 'response_type=code and redirect_uri are required');
     if (deps.oauth !== undefined && q.client_id !== deps.oauth.clientId) return oauthError(c, 400, 'invalid_client_id', 'client identifier invalid');
     const target = new URL(q.redirect_uri);
-    target.searchParams.set('code', sessions.issueCode(q.redirect_uri));
+    // PKCE (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_pkce.htm): only S256 is
+    // emulated (the method is optional, SHA-256 is what Salesforce documents); an app that requires
+    // PKCE refuses an authorize request without a challenge, back at the callback as OAuth errors are
+    const challenge = q.code_challenge;
+    const refuse = (description: string) => {
+      target.searchParams.set('error', 'invalid_request');
+      target.searchParams.set('error_description', description);
+      if (q.state !== undefined) target.searchParams.set('state', q.state);
+      return c.redirect(target.toString(), 302);
+    };
+    if (q.code_challenge_method !== undefined && q.code_challenge_method !== 'S256') return refuse('unsupported code challenge method');
+    if (challenge !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(challenge)) return refuse('invalid code challenge');
+    if (challenge === undefined && deps.oauth?.requirePkce === true) return refuse('missing required code challenge');
+    target.searchParams.set('code', sessions.issueCode(q.redirect_uri, challenge));
     if (q.state !== undefined) target.searchParams.set('state', q.state);
     return c.redirect(target.toString(), 302);
   });
@@ -184,10 +249,32 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
 
   // --- REST data API ---
   const data$ = new Hono();
+  // requests being answered, by when they started (real time: the limit is about wall-clock duration)
+  const running = new Set<{ since: number }>();
   data$.use('*', async (c, next) => {
+    const { longRequests, responseDelayMs } = deps.org();
+    const started = Date.now();
+    if ([...running].filter((r) => started - r.since >= longRequests.afterMs).length >= longRequests.max) {
+      deps.stats.rateLimited++;
+      c.res = sfError(c, 403, 'REQUEST_LIMIT_EXCEEDED', 'ConcurrentPerOrgLongTxn Limit exceeded.');
+      return;
+    }
+    const me = { since: started };
+    running.add(me);
+    deps.stats.inFlight = running.size;
+    try {
+      if (responseDelayMs > 0) await delay(responseDelayMs, c.req.raw.signal);
+      await answerData(c, next);
+    } finally {
+      running.delete(me);
+      deps.stats.inFlight = running.size;
+    }
+  });
+  const answerData = async (c: Context, next: () => Promise<void>) => {
     const usage = deps.usage.count();
     const limitHeader = { 'Sforce-Limit-Info': `api-usage=${usage.used}/${usage.limit}` };
-    if (sessions.authenticate(bearer(c)) !== 'ok') {
+    // sessions are valid at the org's instance only: after a My Domain rename the old host is refused
+    if (sessions.authenticate(bearer(c)) !== 'ok' || !atInstance(c)) {
       c.res = sfError(c, 401, 'INVALID_SESSION_ID', 'Session expired or invalid');
       return;
     }
@@ -220,7 +307,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       return;
     }
     c.res.headers.set('Sforce-Limit-Info', limitHeader['Sforce-Limit-Info']);
-  });
+  };
 
   const runQuery = (c: Context, all: boolean) => {
     const q = c.req.query('q');
@@ -337,6 +424,40 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     if (def === undefined || !access.hasObject(def.name)) return sfError(c, 404, 'NOT_FOUND', `The requested resource does not exist`);
     return json(c, 200, describe(def, access));
   });
+
+  // --- Get Updated / Get Deleted (replication) ---
+  // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm,
+  // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm:
+  // `latestDateCovered` is at most `end`, and while a long-running transaction is open on the
+  // instance it is that transaction's start (GetUpdatedResult,
+  // https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getupdated_getupdatedresult.htm):
+  // changes stamped after it may still commit. Updated reaches 30 days back, deleted 15. The docs'
+  // example answers a whole minute; the emulator floors to the minute (UNCONFIRMED), and answers a
+  // window out of range with INVALID_REPLICATION_DATE (the code is UNCONFIRMED; restforce names it).
+  const replication = (c: Context, kind: 'updated' | 'deleted') => {
+    const def = sobjectOf(c.req.param('sobject') ?? '');
+    if (def === undefined || !accessOf(deps.org(), deps.hasRapportFields()).hasObject(def.name)) return sfError(c, 404, 'NOT_FOUND', 'The requested resource does not exist');
+    const startRaw = c.req.query('start');
+    const endRaw = c.req.query('end');
+    const start = startRaw === undefined ? Number.NaN : Date.parse(startRaw);
+    const end = endRaw === undefined ? Number.NaN : Date.parse(endRaw);
+    if (Number.isNaN(start) || Number.isNaN(end)) return sfError(c, 400, 'MALFORMED_QUERY', 'start and end are required date-times, e.g. 2013-05-06T00:00:00+00:00');
+    const now = clock.now();
+    const horizon = now - (kind === 'updated' ? 30 : 15) * 24 * 3_600_000;
+    if (start >= end || start < horizon) return sfError(c, 400, 'INVALID_REPLICATION_DATE', `start must be before end and within the last ${kind === 'updated' ? 30 : 15} days`);
+    const open = deps.openTransactionSince();
+    const covered = Math.floor(Math.min(end, now, open ?? Number.POSITIVE_INFINITY) / 60_000) * 60_000;
+    const inWindow = (r: Row) => typeof r.SystemModstamp === 'number' && r.SystemModstamp >= start && r.SystemModstamp < end;
+    if (kind === 'updated') {
+      const ids = data.rows(def.name).filter((r) => r.IsDeleted !== true && inWindow(r)).map((r) => String(r.Id));
+      if (ids.length > 600_000) return sfError(c, 400, 'EXCEEDED_ID_LIMIT', 'too many ids: choose start and end dates closer together');
+      return json(c, 200, { ids, latestDateCovered: sfDateTime(covered) });
+    }
+    const deletedRecords = data.rows(def.name).filter((r) => r.IsDeleted === true && inWindow(r)).map((r) => ({ id: String(r.Id), deletedDate: sfDateTime(r.SystemModstamp as number) }));
+    return json(c, 200, { deletedRecords, earliestDateAvailable: sfDateTime(Math.ceil(horizon / 60_000) * 60_000), latestDateCovered: sfDateTime(covered) });
+  };
+  data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/updated', (c) => replication(c, 'updated'));
+  data$.get('/:version{v\\d+\\.\\d}/sobjects/:sobject/deleted', (c) => replication(c, 'deleted'));
 
   data$.get('/:version{v\\d+\\.\\d}/limits', (c) => {
     const u = deps.usage.current();

@@ -51,7 +51,15 @@ export type SalesforceSandboxOptions = {
   adminToken?: string;
 };
 
-export type SalesforceStats = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number>; apiUsage: { used: number; limit: number } };
+export type SalesforceStats = {
+  requests: number;
+  rateLimited: number;
+  faults: number;
+  byRoute: Record<string, number>;
+  apiUsage: { used: number; limit: number };
+  /** data API requests being answered now (an aborted client request leaves at once) */
+  inFlight: number;
+};
 
 export type SalesforceSandbox = {
   app: Hono;
@@ -67,6 +75,14 @@ export type SalesforceSandbox = {
   setRapportFields(deployed: boolean): void;
   /** changes org settings (the rest stay as they are) */
   configure(settings: Partial<SalesforceOrgSettings>): void;
+  /**
+   * A long-running transaction (a bulk load, a flow) starts now: until `commit`, getUpdated's
+   * latestDateCovered stays at its start. Rows it writes carry that start as their SystemModstamp
+   * (`data.create(…, { at: tx.at })` just before commit): they appear after later changes.
+   */
+  beginLongTransaction(): { at: number; commit(): void };
+  /** an admin renames the org's My Domain: the new URL is its instance_url, the old one only redirects OAuth */
+  renameMyDomain(url: string): void;
   stats(): SalesforceStats;
   close(): Promise<void>;
 };
@@ -87,7 +103,8 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   // the budget is a rolling 24 h in Salesforce; a calendar day (UTC, of the emulator's clock) is close enough here
   let usage = { day: '', used: 0 };
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
-  const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0 };
+  const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0, inFlight: 0 };
+  const openTransactions = new Set<{ at: number }>();
 
   const api = createSalesforceApi({
     clock,
@@ -96,6 +113,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     oauth: opts.oauth,
     hasRapportFields: () => rapportFields,
     org: () => org,
+    openTransactionSince: () => (openTransactions.size === 0 ? null : Math.min(...[...openTransactions].map((t) => t.at))),
     usage: {
       count() {
         if (usage.day !== today()) usage = { day: today(), used: 0 };
@@ -142,6 +160,14 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     configure(settings) {
       org = { ...org, ...settings };
     },
+    beginLongTransaction() {
+      const tx = { at: clock.now() };
+      openTransactions.add(tx);
+      return { at: tx.at, commit: () => void openTransactions.delete(tx) };
+    },
+    renameMyDomain(url) {
+      org = { ...org, myDomainUrl: url, formerMyDomainUrls: [...org.formerMyDomainUrls, ...(org.myDomainUrl === null ? [] : [org.myDomainUrl])] };
+    },
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
     async close() {},
   };
@@ -151,11 +177,20 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   return sandbox;
 }
 
-/** Serves an emulator on 127.0.0.1 (port 0 = any free port). `baseUrl` is both login URL and instance URL. */
+/**
+ * Serves an emulator on 127.0.0.1 (port 0 = any free port). `baseUrl` is both login URL and instance
+ * URL unless the org has a My Domain (`org.myDomainUrl`). `extraHosts` serves the same org on that
+ * many more ports (`hostUrls`): distinct origins for a login host, a My Domain and a renamed one.
+ */
 export async function startSalesforceSandbox(
-  opts: SalesforceSandboxOptions & { port?: number; host?: string } = {},
-): Promise<{ sandbox: SalesforceSandbox; baseUrl: string; close(): Promise<void> }> {
+  opts: SalesforceSandboxOptions & { port?: number; host?: string; extraHosts?: number } = {},
+): Promise<{ sandbox: SalesforceSandbox; baseUrl: string; hostUrls: string[]; close(): Promise<void> }> {
   const sandbox = createSalesforceSandbox(opts);
-  const served = await serveEmulator(sandbox.app.fetch, opts, () => sandbox.close());
-  return { sandbox, ...served };
+  const extra: { baseUrl: string; close(): Promise<void> }[] = [];
+  for (let i = 0; i < (opts.extraHosts ?? 0); i++) extra.push(await serveEmulator(sandbox.app.fetch, { host: opts.host }, async () => {}));
+  const served = await serveEmulator(sandbox.app.fetch, opts, async () => {
+    for (const e of extra) await e.close();
+    await sandbox.close();
+  });
+  return { sandbox, ...served, hostUrls: extra.map((e) => e.baseUrl) };
 }

@@ -28,9 +28,9 @@ const form = (body: Record<string, string>) =>
 
 describe('Salesforce emulator over HTTP', () => {
   it('answers an unknown request with 501 naming it, as a Salesforce error array', async () => {
-    const res = await get('/services/data/v62.0/sobjects/Contact/updated?start=x');
+    const res = await get('/services/data/v62.0/sobjects/Contact/listviews');
     expect(res.status).toBe(501);
-    expect(await res.json()).toEqual([{ errorCode: 'NOT_IMPLEMENTED', message: expect.stringContaining('GET /services/data/v62.0/sobjects/Contact/updated') }]);
+    expect(await res.json()).toEqual([{ errorCode: 'NOT_IMPLEMENTED', message: expect.stringContaining('GET /services/data/v62.0/sobjects/Contact/listviews') }]);
   });
 
   it('rejects a missing or expired token with 401 INVALID_SESSION_ID; JSON content type and the usage header on answers', async () => {

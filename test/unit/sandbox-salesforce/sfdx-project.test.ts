@@ -34,3 +34,49 @@ it("the integration permission set grants the custom permission customers' autom
   // the viewer set (reps) must not carry it, or the customer's automation would skip the reps' own edits
   expect(readFileSync(join(root, 'permissionsets/Rapport_Viewer.permissionset-meta.xml'), 'utf8')).not.toContain('Rapport_Score_Writer');
 });
+
+const PROJECT = join(OBJECTS, '../../../..');
+
+it('sfdx-project.json describes an unlocked package: one default package directory with a package name and a version number', async () => {
+  const { z } = await import('zod');
+  // the fields an unlocked package version needs (https://developer.salesforce.com/docs/atlas.en-us.sfdx_dev.meta/sfdx_dev/sfdx_dev_config_values.htm)
+  const Project = z.object({
+    packageDirectories: z
+      .array(z.object({ path: z.string(), default: z.boolean().optional(), package: z.string().optional(), versionName: z.string().optional(), versionNumber: z.string().optional() }))
+      .min(1),
+    namespace: z.string(),
+    sourceApiVersion: z.string().regex(/^\d{2}\.0$/),
+  });
+  const project = Project.parse(JSON.parse(readFileSync(join(PROJECT, 'sfdx-project.json'), 'utf8')));
+  const dirs = project.packageDirectories.filter((d) => d.default === true);
+  expect(dirs).toHaveLength(1);
+  const dir = dirs[0]!;
+  expect(dir.package).toBe('Rapport');
+  expect(dir.versionNumber).toMatch(/^\d+\.\d+\.\d+\.(NEXT|\d+)$/);
+  expect(dir.versionName).toBeTruthy();
+  expect(readdirSync(join(PROJECT, dir.path, 'main/default'))).toEqual(expect.arrayContaining(['lwc', 'objects', 'permissionsets']));
+});
+
+it('.forceignore keeps the Jest tests and the Node toolchain out of deploys and package versions', () => {
+  const lines = readFileSync(join(PROJECT, '.forceignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  expect(lines).toEqual(expect.arrayContaining(['**/__tests__/**', '**/jsconfig.json', 'node_modules/', 'package.json']));
+});
+
+it('the permission sets carry the object permissions their field permissions need', () => {
+  const root = join(OBJECTS, '..');
+  const objectPerms = (file: string) =>
+    Object.fromEntries(
+      [...readFileSync(join(root, 'permissionsets', file), 'utf8').matchAll(/<objectPermissions>([\s\S]*?)<\/objectPermissions>/g)].map((m) => {
+        const flag = (name: string) => new RegExp(`<${name}>true</${name}>`).test(m[1]!);
+        return [/<object>(\w+)<\/object>/.exec(m[1]!)![1]!, { read: flag('allowRead'), edit: flag('allowEdit'), create: flag('allowCreate'), del: flag('allowDelete') }];
+      }),
+    );
+  const integration = objectPerms('Rapport_Integration.permissionset-meta.xml');
+  // editing the score fields needs Edit on Contact; reading every synced object needs Read (View All Data adds the records)
+  expect(integration['Contact']).toEqual({ read: true, edit: true, create: false, del: false });
+  for (const o of ['Account', 'Opportunity', 'Case', 'Survey_Response__c']) expect(integration[o]).toEqual({ read: true, edit: false, create: false, del: false });
+  expect(objectPerms('Rapport_Viewer.permissionset-meta.xml')).toEqual({ Contact: { read: true, edit: false, create: false, del: false } });
+});

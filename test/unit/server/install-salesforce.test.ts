@@ -13,7 +13,7 @@ import { createBrowser } from '../../support/browser.ts';
  * token or code in the logs or in clear in the database file.
  */
 
-const APP = { clientId: 'sf-client-test', clientSecret: 'sf-secret-test-0123456789' };
+const APP = { clientId: 'sf-client-test', clientSecret: 'sf-secret-test-0123456789', requirePkce: true };
 
 describe('Salesforce OAuth install and tokens against the emulator', () => {
   let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;

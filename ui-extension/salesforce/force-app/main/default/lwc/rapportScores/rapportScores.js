@@ -20,10 +20,12 @@ const SCORES = [
     { key: 'service', label: 'Service need', field: SERVICE_NEED, highIsGood: false, green: 30, red: 60 }
 ];
 
+// decided on the whole number the rep sees, as Rapport does (src/scoring/bands.ts shownValue): 69.6 shows 70 and is green
 function band(s, value) {
     if (value === null || value === undefined) return 'none';
-    if (s.highIsGood) return value >= s.green ? 'green' : value < s.red ? 'red' : 'yellow';
-    return value >= s.red ? 'red' : value < s.green ? 'green' : 'yellow';
+    const v = Math.round(value);
+    if (s.highIsGood) return v >= s.green ? 'green' : v < s.red ? 'red' : 'yellow';
+    return v >= s.red ? 'red' : v < s.green ? 'green' : 'yellow';
 }
 
 /**
@@ -38,12 +40,18 @@ export default class RapportScores extends LightningElement {
     @wire(getRecord, { recordId: '$recordId', fields: FIELDS })
     contact;
 
+    // `== null`: a field absent from the record (undefined) is as unscored as an empty one (null)
     get hasScores() {
-        return this.contact && this.contact.data && getFieldValue(this.contact.data, SCORED_AT) !== null;
+        return Boolean(this.contact && this.contact.data && getFieldValue(this.contact.data, SCORED_AT) != null);
     }
 
     get noScoresYet() {
-        return this.contact && this.contact.data && getFieldValue(this.contact.data, SCORED_AT) === null;
+        return Boolean(this.contact && this.contact.data && getFieldValue(this.contact.data, SCORED_AT) == null);
+    }
+
+    // the wire has answered neither data nor error yet
+    get loading() {
+        return !(this.contact && (this.contact.data || this.contact.error));
     }
 
     get errorMessage() {
@@ -55,7 +63,7 @@ export default class RapportScores extends LightningElement {
     get scores() {
         return SCORES.map((s) => {
             const value = getFieldValue(this.contact.data, s.field);
-            return { key: s.key, label: s.label, value: value === null ? '–' : Math.round(value), className: `score score_${band(s, value)}` };
+            return { key: s.key, label: s.label, value: value == null ? '–' : Math.round(value), className: `score score_${band(s, value)}` };
         });
     }
 
