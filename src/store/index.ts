@@ -3,6 +3,7 @@
  * Consumers take narrow `Pick<Store, …>` types; only `src/store` sees SQL.
  */
 import type { Store, StoreLocation } from './port.ts';
+import { createPostgresStore } from './postgres/store.ts';
 import { createSqliteStore, openReadonlySqlite, type SqliteStoreOptions } from './sqlite.ts';
 
 export type * from './port.ts';
@@ -19,6 +20,12 @@ export function createStore(opts: StoreOptions): Store {
  * connection that never writes nor migrates (worker threads: the main thread is the only writer).
  */
 export function openStore(location: StoreLocation, opts: { readonly: true } | ({ readonly?: false } & Omit<StoreOptions, 'path'>)): Store {
+  if (location.kind === 'postgres') {
+    // the location is an open store's: its schema is migrated already; a thread gets its own pool
+    if (opts.readonly === true) return createPostgresStore({ url: location.url, readonly: true });
+    const { readonly: _readonly, busyTimeoutMs, ...rest } = opts;
+    return createPostgresStore({ ...rest, url: location.url, ...(busyTimeoutMs === undefined ? {} : { lockTimeoutMs: busyTimeoutMs }) });
+  }
   if (opts.readonly === true) return openReadonlySqlite(location.path);
   const { readonly: _readonly, ...rest } = opts;
   return createSqliteStore({ ...rest, path: location.path });
