@@ -3,7 +3,7 @@
  * Consumers take narrow `Pick<Store, …>` types; only `src/store` sees SQL.
  */
 import type { Store, StoreLocation } from './port.ts';
-import { createPostgresStore } from './postgres/store.ts';
+import { createPostgresStore, openPostgresStore } from './postgres/store.ts';
 import { createSqliteStore, openReadonlySqlite, type SqliteStoreOptions } from './sqlite.ts';
 
 export type * from './port.ts';
@@ -29,4 +29,26 @@ export function openStore(location: StoreLocation, opts: { readonly: true } | ({
   if (opts.readonly === true) return openReadonlySqlite(location.path);
   const { readonly: _readonly, ...rest } = opts;
   return createSqliteStore({ ...rest, path: location.path });
+}
+
+/** Where the configuration puts the store: Postgres when RAPPORT_DATABASE_URL is set, else the SQLite file RAPPORT_DB. */
+export function configuredLocation(config: { dbPath: string; databaseUrl?: string | undefined }): StoreLocation {
+  return config.databaseUrl === undefined ? { kind: 'sqlite', path: config.dbPath } : { kind: 'postgres', url: config.databaseUrl };
+}
+
+/**
+ * Opens the configured store, migrating its schema: the SQLite file, or a Postgres database
+ * (migrations applied once under an advisory lock, so processes may start together).
+ */
+export async function connectStore(
+  config: { dbPath: string; databaseUrl?: string | undefined },
+  opts: Omit<StoreOptions, 'path'> & { applicationName?: string } = {},
+): Promise<Store> {
+  const location = configuredLocation(config);
+  if (location.kind === 'sqlite') {
+    const { applicationName: _name, ...rest } = opts;
+    return createSqliteStore({ ...rest, path: location.path });
+  }
+  const { busyTimeoutMs, ...rest } = opts;
+  return openPostgresStore({ ...rest, url: location.url, ...(busyTimeoutMs === undefined ? {} : { lockTimeoutMs: busyTimeoutMs }) });
 }
