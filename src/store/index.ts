@@ -3,7 +3,8 @@
  * Consumers take narrow `Pick<Store, …>` types; only `src/store` sees SQL.
  */
 import type { Store, StoreLocation } from './port.ts';
-import { createPostgresStore, openPostgresStore } from './postgres/store.ts';
+import { migrateFile } from './db.ts';
+import { createPostgresStore, migratePostgres, openPostgresStore } from './postgres/store.ts';
 import { createSqliteStore, openReadonlySqlite, type SqliteStoreOptions } from './sqlite.ts';
 
 export type * from './port.ts';
@@ -52,3 +53,13 @@ export async function connectStore(
   const { busyTimeoutMs, ...rest } = opts;
   return openPostgresStore({ ...rest, url: location.url, ...(busyTimeoutMs === undefined ? {} : { lockTimeoutMs: busyTimeoutMs }) });
 }
+
+/** `rapport migrate`: brings the configured store's schema up to date; where, and the versions before and after. */
+export async function migrateConfigured(config: { dbPath: string; databaseUrl?: string | undefined }): Promise<{ kind: StoreLocation['kind']; from: number; to: number }> {
+  const location = configuredLocation(config);
+  if (location.kind === 'sqlite') return { kind: 'sqlite', ...migrateFile(location.path) };
+  return { kind: 'postgres', ...(await migratePostgres(location.url)) };
+}
+
+export { copySqliteToPostgres, type CopyResult } from './copy.ts';
+export { redactUrl } from './postgres/pool.ts';

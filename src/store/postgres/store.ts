@@ -7,11 +7,12 @@
  * (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS), so a page, a
  * score batch or a write-back outcome never interleaves with another one's read-then-write.
  */
+import { DatabaseError, DatabaseFromFutureError } from '../../errors.ts';
 import type { Store } from '../port.ts';
 import { migrate } from './migrations.ts';
 import * as misc from './misc.ts';
 import { enqueueAll, outboxReads, settleOutbox } from './outbox.ts';
-import { createPool, withTransaction, type Pool, type PoolClient } from './pool.ts';
+import { createPool, redactUrl, withTransaction, type Pool, type PoolClient } from './pool.ts';
 import { createPostgresPortals } from './portals.ts';
 import { contactReads, recordReads, tombstoneMissing, upsertRecords } from './records.ts';
 import { saveScoreBatch, scoreReads } from './scores.ts';
@@ -45,15 +46,34 @@ const portalLock = statement('portal_lock', "SELECT pg_advisory_xact_lock(hashte
  */
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Store> {
   const store = createPostgresStore(opts);
-  if (opts.readonly !== true) {
-    try {
-      await migrate(poolOf(store), opts.url);
-    } catch (e) {
-      await store.close();
-      throw e;
-    }
+  try {
+    if (opts.readonly !== true) await migrate(poolOf(store), opts.url);
+    else await store.ping();
+  } catch (e) {
+    await store.close();
+    // unreachable, refused credentials, no such database
+    throw unavailable(e, opts.url);
   }
   return store;
+}
+
+/** `rapport migrate` on Postgres: applies pending migrations once (advisory lock); the version it had and has. */
+export async function migratePostgres(url: string): Promise<{ from: number; to: number }> {
+  const pool = createPool(url, { max: 1, statementTimeoutMs: 0, applicationName: 'rapport-migrate' });
+  try {
+    return await migrate(pool, url);
+  } catch (e) {
+    throw unavailable(e, url);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A connection or credentials problem as one clear error (the URL without its password); a newer schema as it is. */
+function unavailable(e: unknown, url: string): Error {
+  if (e instanceof DatabaseFromFutureError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  return new DatabaseError('database_unavailable', `cannot open the Postgres database ${redactUrl(url)} (RAPPORT_DATABASE_URL): ${reason}`, undefined, { cause: e });
 }
 
 const pools = new WeakMap<Store, Pool>();
