@@ -3,6 +3,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { openPostgresStore } from '../../src/store/postgres/store.ts';
+import { rescoreAllInParallel } from '../../src/scoring/parallel.ts';
 import { createDatabase } from '../support/postgres.ts';
 
 /** What only the Postgres store has to get right: the contract suite covers the shared behaviour. */
@@ -86,6 +87,17 @@ describe('the Postgres store', () => {
     const due = await a.outbox.due(P, 100);
     expect(due).toHaveLength(40);
     for (const item of due) expect(item.properties).toEqual({ satisfaction: '1', loyalty: '2' });
+  });
+
+  it('score --all on two worker threads: every contact saved and counted once, though saves of both now overlap', async () => {
+    const store = await open(await createDatabase(inject('postgresUrl')));
+    await store.records.upsertPage(Array.from({ length: 400 }, (_, i) => contact(`c${String(i).padStart(3, '0')}`)));
+    // small batches from two workers: their saves are in flight together (they wait on real I/O here)
+    const r = await rescoreAllInParallel(store, P, { now: Date.UTC(2026, 5, 1), workers: 2, chunkSize: 20 });
+    expect(r).toEqual({ scored: 400, enqueued: 400 });
+    expect(await store.scores.count(P)).toBe(400);
+    expect(await store.outbox.stats(P)).toEqual({ pending: 400, parked: 0 });
+    expect(await store.dirty.count(P)).toBe(0);
   });
 
   it("a writer waits for the portal's lock at most the lock timeout, then fails with nothing written", async () => {
