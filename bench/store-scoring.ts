@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     db.close();
 
     const url = await createDatabase(server.url);
-    let t = performance.now();
+    const t = performance.now();
     const copy = await copySqliteToPostgres({ from: file, to: url });
     const copyS = (performance.now() - t) / 1000;
     const copied = copy.tables.reduce((n, x) => n + x.rows, 0);
