@@ -1,6 +1,6 @@
 import { asScoreField, SCORE_FIELDS, type ScoreValues } from '../../scores.ts';
 import type { OutboxItem, ParkedItem } from '../port.ts';
-import { rounds, statement, type Queryable } from './sql.ts';
+import { jsonArray, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * The write-back outbox on Postgres: src/store/outbox.ts's rules (only values that differ from
@@ -31,7 +31,8 @@ const stateOf = statement<{ id: string; written: unknown; pending: unknown }>(
 const put = statement(
   'outbox_put',
   `INSERT INTO outbox (portal, contact_id, properties, enqueued_at, attempts, next_attempt_at, status, last_error)
-   SELECT $1, id, properties::jsonb, $4, 0, $4, 'pending', NULL FROM unnest($2::text[], $3::text[]) AS k(id, properties)
+   SELECT $1, id, p.properties, $4, 0, $4, 'pending', NULL
+   FROM unnest($2::text[]) WITH ORDINALITY AS k(id, ord) JOIN jsonb_array_elements($3::jsonb) WITH ORDINALITY AS p(properties, ord) USING (ord)
    ON CONFLICT (portal, contact_id) DO UPDATE SET properties = excluded.properties, enqueued_at = excluded.enqueued_at,
      attempts = 0, next_attempt_at = excluded.next_attempt_at, status = 'pending', last_error = NULL`,
 );
@@ -39,7 +40,8 @@ const drop = statement('outbox_drop', 'DELETE FROM outbox WHERE portal = $1 AND 
 const saveWritten = statement(
   'outbox_save_written',
   `INSERT INTO written (portal, contact_id, properties, written_at)
-   SELECT $1, id, properties::jsonb, $4 FROM unnest($2::text[], $3::text[]) AS k(id, properties)
+   SELECT $1, id, p.properties, $4
+   FROM unnest($2::text[]) WITH ORDINALITY AS k(id, ord) JOIN jsonb_array_elements($3::jsonb) WITH ORDINALITY AS p(properties, ord) USING (ord)
    ON CONFLICT (portal, contact_id) DO UPDATE SET properties = excluded.properties, written_at = excluded.written_at`,
 );
 const retry = statement(
@@ -96,7 +98,7 @@ function merge(state: State, properties: ScoreValues): ScoreValues {
 async function store(q: Queryable, portal: string, next: ReadonlyMap<string, ScoreValues>, t: number): Promise<void> {
   const puts = [...next].filter(([, v]) => Object.keys(v).length > 0);
   const drops = [...next].filter(([, v]) => Object.keys(v).length === 0).map(([id]) => id);
-  if (puts.length > 0) await put(q, [portal, puts.map(([id]) => id), puts.map(([, v]) => JSON.stringify(v)), t]);
+  if (puts.length > 0) await put(q, [portal, puts.map(([id]) => id), jsonArray(puts.map(([, v]) => JSON.stringify(v))), t]);
   if (drops.length > 0) await drop(q, [portal, drops]);
 }
 
@@ -143,7 +145,7 @@ export async function settleOutbox(
       for (const k of SCORE_FIELDS) if (item.properties[k] !== undefined && still[k] === item.properties[k]) delete still[k];
       next.set(item.contactId, still);
     }
-    await saveWritten(q, [portal, written.map(([id]) => id), written.map(([, p]) => p), t]);
+    await saveWritten(q, [portal, written.map(([id]) => id), jsonArray(written.map(([, p]) => p)), t]);
     await store(q, portal, next, t);
   }
   for (const round of rounds(outcome.failed, (f) => f.item.contactId)) {

@@ -1,7 +1,7 @@
 import type { CrmRecord, ObjectType, RecordData } from '../../connectors/types.ts';
 import { readIssues } from '../issues.ts';
 import type { ContactWithLinks, IdRange, LinkedRecord, RecordCounts, StoredRecord } from '../port.ts';
-import { jsonText, rounds, statement, type Queryable } from './sql.ts';
+import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * Records, their contact links and the contact reads of scoring, on Postgres: the semantics of
@@ -44,14 +44,16 @@ const COLS = 'type, id, company_id, updated_at, deleted, data';
 const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean }>(
   'records_upsert',
   `WITH input AS (
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::text[])
-       AS t(portal, type, id, company_id, updated_at, deleted, data)
+     SELECT t.portal, t.type, t.id, t.company_id, t.updated_at, t.deleted, d.data
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[]) WITH ORDINALITY
+       AS t(portal, type, id, company_id, updated_at, deleted, ord)
+     JOIN jsonb_array_elements($7::jsonb) WITH ORDINALITY AS d(data, ord) USING (ord)
    ), prior AS (
      SELECT r.portal, r.type, r.id, r.data, r.deleted, r.company_id
      FROM records r JOIN input i ON r.portal = i.portal AND r.type = i.type AND r.id = i.id
    ), up AS (
      INSERT INTO records AS r (portal, type, id, company_id, updated_at, deleted, data, synced_at)
-     SELECT portal, type, id, company_id, updated_at, deleted, data::jsonb, $8 FROM input
+     SELECT portal, type, id, company_id, updated_at, deleted, data, $8 FROM input
      ON CONFLICT (portal, type, id) DO UPDATE SET
        company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
        data = excluded.data, synced_at = excluded.synced_at
@@ -199,7 +201,7 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
     records.map((r) => r.companyId),
     records.map((r) => r.updatedAt),
     records.map((r) => r.deleted),
-    payloads,
+    jsonArray(payloads),
     t,
   ]);
   const wrote = new Map<string, boolean>();

@@ -2,7 +2,7 @@ import { SCORE_FIELDS, SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreVal
 import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
 import type { Band, ContactScores, HistoryPoint } from '../scores.ts';
 import { enqueueAll } from './outbox.ts';
-import { jsonText, rounds, statement, type Queryable } from './sql.ts';
+import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * Scores, their history and the report's aggregates on Postgres (src/store/scores.ts and
@@ -20,9 +20,10 @@ const previous = statement<Prev>(
 const upsert = statement(
   'scores_upsert',
   `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
-   SELECT $1, id, s, l, c, n, h, conf, detail::jsonb, mv, at
-   FROM unnest($2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::float8[], $9::text[], $10::text[], $11::bigint[])
-     AS k(id, s, l, c, n, h, conf, detail, mv, at)
+   SELECT $1, id, s, l, c, n, h, conf, d.detail, mv, at
+   FROM unnest($2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::float8[], $10::text[], $11::bigint[])
+     WITH ORDINALITY AS k(id, s, l, c, n, h, conf, mv, at, ord)
+   JOIN jsonb_array_elements($9::jsonb) WITH ORDINALITY AS d(detail, ord) USING (ord)
    ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
      churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
      confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
@@ -81,7 +82,7 @@ export async function saveScoreBatch(
       S.map((s) => s.serviceNeed.value),
       S.map((s) => s.health),
       S.map((s) => s.confidence),
-      details,
+      jsonArray(details),
       S.map((s) => s.modelVersion),
       S.map((s) => s.scoredAt),
     ]);

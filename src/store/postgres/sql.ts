@@ -40,3 +40,11 @@ export function jsonText(value: unknown): string {
   // an escape is `\u0000` after an even number of backslashes (an odd one is a literal backslash)
   return s.includes('\\u0000') ? s.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : s;
 }
+
+/**
+ * JSON texts as one JSONB array parameter, for `jsonb_array_elements($n::jsonb) WITH ORDINALITY`
+ * joined to the other columns' `unnest(…) WITH ORDINALITY`. A text[] of JSON costs an escaping
+ * pass here and an array parse on the server before each element is parsed again as JSONB:
+ * measured ~40 % slower for 2,000 score details of ~1 KB.
+ */
+export const jsonArray = (texts: readonly string[]): string => `[${texts.join(',')}]`;
