@@ -1,3 +1,6 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { PROPERTY_OF } from '../../src/connectors/hubspot/provision.ts';
@@ -89,6 +92,16 @@ export function privateAppSuite(storeName: string, makeDatabases: () => Database
       }
       const after = JSON.parse((await rapportInProcess(['status', '--json'], env)).stdout) as Status;
       expect(after[0]?.outbox).toEqual({ pending: 0, parked: 0 });
+
+      // and the report, built in a worker thread over its own read-only store
+      const out = join(tmpdir(), `rapport-report-${process.pid}-${Date.now()}.html`);
+      try {
+        const report = await rapportInProcess(['report', '--out', out], env);
+        expect(report.code, report.stderr).toBe(0);
+        expect(readFileSync(out, 'utf8')).toContain(`hubspot:${hubId}`);
+      } finally {
+        rmSync(out, { force: true });
+      }
     }, 120_000);
 
     it('rapport serve on a fresh database provisions on connect and its daemon writes every score back', async () => {

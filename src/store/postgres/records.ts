@@ -116,7 +116,10 @@ const countByType = statement<{ type: string; live: number; deleted: number }>(
 );
 const liveOfType = statement<Row>(
   'records_live_of_type',
-  `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND NOT deleted AND NOT (id = ANY($3::text[])) ORDER BY id`,
+  // an anti-join (hashable), not NOT (id = ANY(…)), which compares each row with each listed id
+  `SELECT r.type, r.id, r.company_id, r.updated_at, r.deleted, r.data
+   FROM records r LEFT JOIN unnest($3::text[]) AS l(id) ON l.id = r.id
+   WHERE r.portal = $1 AND r.type = $2 AND NOT r.deleted AND l.id IS NULL ORDER BY r.id`,
 );
 
 // Merges: see mergeInto in src/store/records.ts.
