@@ -44,10 +44,8 @@ const COLS = 'type, id, company_id, updated_at, deleted, data';
 const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean }>(
   'records_upsert',
   `WITH input AS (
-     SELECT t.portal, t.type, t.id, t.company_id, t.updated_at, t.deleted, d.data
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[]) WITH ORDINALITY
-       AS t(portal, type, id, company_id, updated_at, deleted, ord)
-     JOIN jsonb_array_elements($7::jsonb) WITH ORDINALITY AS d(data, ord) USING (ord)
+     SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+       unnest($6::boolean[]), jsonb_array_elements($7::jsonb)) AS t(portal, type, id, company_id, updated_at, deleted, data)
    ), prior AS (
      SELECT r.portal, r.type, r.id, r.data, r.deleted, r.company_id
      FROM records r JOIN input i ON r.portal = i.portal AND r.type = i.type AND r.id = i.id

@@ -20,10 +20,10 @@ const previous = statement<Prev>(
 const upsert = statement(
   'scores_upsert',
   `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
-   SELECT $1, id, s, l, c, n, h, conf, d.detail, mv, at
-   FROM unnest($2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::text[], $8::float8[], $10::text[], $11::bigint[])
-     WITH ORDINALITY AS k(id, s, l, c, n, h, conf, mv, at, ord)
-   JOIN jsonb_array_elements($9::jsonb) WITH ORDINALITY AS d(detail, ord) USING (ord)
+   SELECT $1, id, s, l, c, n, h, conf, detail, mv, at
+   FROM ROWS FROM (unnest($2::text[]), unnest($3::float8[]), unnest($4::float8[]), unnest($5::float8[]), unnest($6::float8[]),
+     unnest($7::text[]), unnest($8::float8[]), jsonb_array_elements($9::jsonb), unnest($10::text[]), unnest($11::bigint[]))
+     AS k(id, s, l, c, n, h, conf, detail, mv, at)
    ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
      churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
      confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
