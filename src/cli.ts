@@ -1,4 +1,4 @@
-import { ConfigError, DatabaseFromFutureError, EXIT } from './errors.ts';
+import { ConfigError, DatabaseError, DatabaseFromFutureError, EXIT } from './errors.ts';
 import type { CliIo, Command } from './commands/command.ts';
 
 /**
@@ -46,6 +46,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Re-queue parked score writes (`outbox retry`)',
     load: async () => (await import('./commands/outbox.ts')).command,
   },
+  migrate: {
+    summary: 'Apply pending schema migrations to the store (SQLite or Postgres) and exit',
+    load: async () => (await import('./commands/migrate.ts')).command,
+  },
+  db: {
+    summary: 'Copy a SQLite cache into Postgres, verified (db copy)',
+    load: async () => (await import('./commands/db.ts')).command,
+  },
   status: {
     summary: 'Show portals, streams, lag, outbox and models',
     load: async () => (await import('./commands/status.ts')).command,
@@ -92,7 +100,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stderr(`rapport: ${e.message}\n`);
       return EXIT.config;
     }
-    if (e instanceof DatabaseFromFutureError) {
+    if (e instanceof DatabaseFromFutureError || e instanceof DatabaseError) {
       io.stderr(`rapport: ${e.message}\n`);
       return EXIT.database;
     }

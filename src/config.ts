@@ -13,7 +13,7 @@ import { optionalText, url } from './settings.ts';
  */
 
 /** Rapport's own secrets; each CRM provider names its own (`config.secretKeys`). */
-const SECRET_KEYS = ['RAPPORT_ENCRYPTION_KEY', 'RAPPORT_ENCRYPTION_KEY_PREVIOUS', 'RAPPORT_METRICS_TOKEN'];
+const SECRET_KEYS = ['RAPPORT_ENCRYPTION_KEY', 'RAPPORT_ENCRYPTION_KEY_PREVIOUS', 'RAPPORT_METRICS_TOKEN', 'RAPPORT_DATABASE_URL'];
 
 const KEY_MESSAGE = 'RAPPORT_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (try: openssl rand -hex 32)';
 
@@ -26,6 +26,13 @@ function parseKey(raw: string): Buffer | undefined {
 const envSchema = z
   .object({
     RAPPORT_DB: z.string().trim().min(1).default('./data/rapport.db'),
+    /**
+     * postgres://user:password@host:port/db: the store on PostgreSQL instead of the SQLite file at
+     * RAPPORT_DB (docs/operations.md, "Postgres"). A secret (it holds the password): never echoed.
+     */
+    RAPPORT_DATABASE_URL: optionalText.refine((raw) => raw === undefined || /^postgres(ql)?:\/\/[^\s]+$/.test(raw), {
+      message: 'RAPPORT_DATABASE_URL must be a postgres:// or postgresql:// URL (e.g. postgres://rapport:PASSWORD@localhost:5432/rapport)',
+    }),
     RAPPORT_PORT: z.coerce
       .number({ message: 'RAPPORT_PORT must be a number' })
       .int('RAPPORT_PORT must be a whole number')
@@ -76,6 +83,8 @@ type Env = z.infer<typeof envSchema>;
 /** Rapport's own settings. */
 export type CoreConfig = {
   dbPath: string;
+  /** RAPPORT_DATABASE_URL: when set, the store is on Postgres and `dbPath` is not used */
+  databaseUrl: string | undefined;
   port: number;
   publicUrl: string;
   encryptionKey: Buffer | undefined;
@@ -188,6 +197,7 @@ export function loadConfig(
   if (issues.length > 0) throw new ConfigError(issues);
   const core: CoreConfig = {
     dbPath: v.RAPPORT_DB,
+    databaseUrl: v.RAPPORT_DATABASE_URL,
     port: v.RAPPORT_PORT,
     publicUrl: v.RAPPORT_PUBLIC_URL ?? defaultPublicUrl(v.RAPPORT_PORT, listen.host),
     encryptionKey: v.RAPPORT_ENCRYPTION_KEY,

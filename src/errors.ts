@@ -149,6 +149,23 @@ export class DatabaseFromFutureError extends Error {
   }
 }
 
+/**
+ * A database problem other than a newer schema, as data: `code` says which
+ * (`database_unavailable`, `source_missing`, `source_schema`, `target_not_empty`,
+ * `copy_mismatch`, …). Messages name a database by its redacted URL, never its password.
+ */
+export class DatabaseError extends Error {
+  override readonly name = 'DatabaseError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: unknown = undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** Exit codes: distinct per failure class so scripts can branch on them. */
 export const EXIT = {
   ok: 0,

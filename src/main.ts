@@ -11,7 +11,7 @@ import { createApps } from './server/app.ts';
 import { listenHttp, type Listener } from './server/listen.ts';
 import { createMetricsRegistry } from './server/metrics.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
-import { createStore, type Store, REQUEST_BUSY_TIMEOUT_MS } from './store/index.ts';
+import { connectStore, type Store, REQUEST_BUSY_TIMEOUT_MS } from './store/index.ts';
 import { TokenUnreadableError } from './store/portals.ts';
 import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
 import { registerDaemonMetrics } from './sync/daemon-metrics.ts';
@@ -67,7 +67,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
   const providers = opts.providers ?? defaultRegistry;
-  const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
+  const store = await connectStore(config, { encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
   let tokens: Awaited<ReturnType<typeof createTokenManager>>;
   try {
     tokens = await createTokenManager({ store, config, now, logger, providers });
@@ -214,7 +214,8 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       // better-sqlite3 waits for a lock synchronously: once this process answers HTTP (webhooks
       // have a 5 s deadline), a lock held by `rapport sync/score/train` may stall it only briefly;
       // the statement fails with SQLITE_BUSY instead and the daemon retries on its next pass.
-      await store.setLockTimeout(REQUEST_BUSY_TIMEOUT_MS);
+      // Postgres waits asynchronously: nothing stalls, and the daemon here keeps its full wait.
+      if (store.location.kind === 'sqlite') await store.setLockTimeout(REQUEST_BUSY_TIMEOUT_MS);
       const { app, operator } = await createApps({
         store,
         config,

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { ConfigError, EXIT } from '../errors.ts';
-import { createStore } from '../store/index.ts';
+import { connectStore } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command, subcommand } from './command.ts';
 
 const USAGE = `Usage: rapport keys rotate [--json]
@@ -36,7 +36,7 @@ export const command: Command = {
     if (config.encryptionKey === undefined) {
       throw new ConfigError(['RAPPORT_ENCRYPTION_KEY is not set: set the new key (and the old one as RAPPORT_ENCRYPTION_KEY_PREVIOUS) to rotate']);
     }
-    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey });
+    const store = await connectStore(config, { encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey });
     try {
       if ((await store.portals.keyCheck()) === 'mismatch') {
         throw new ConfigError([

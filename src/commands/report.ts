@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
 import { buildReport } from '../report/index.ts';
-import { createStore, type Store } from '../store/index.ts';
+import { connectStore, type Store } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { selectPortals } from './portal-arg.ts';
 
@@ -82,7 +82,7 @@ export const command: Command = {
       return EXIT.usage;
     }
     const config = loadConfig(io.env);
-    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    const store = await connectStore(config, { encryptionKey: config.encryptionKey });
     try {
       const chosen = await choosePortal(store, values.portal);
       if ('error' in chosen) {

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
-import { createStore } from '../store/index.ts';
+import { connectStore } from '../store/index.ts';
 import { rescoreAllInParallel } from '../scoring/parallel.ts';
 import { scoreContacts } from '../scoring/score-portal.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
@@ -29,7 +29,7 @@ export const command: Command = {
     const values = parseFlags(command, args, { all: { type: 'boolean' }, json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, io);
     if (typeof values === 'number') return values;
     const config = loadConfig(io.env);
-    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    const store = await connectStore(config, { encryptionKey: config.encryptionKey });
     try {
       const selected = await selectPortals(store, values.portal);
       if ('error' in selected) {

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
 import { EXIT } from '../errors.ts';
-import { createStore, type Store } from '../store/index.ts';
+import { connectStore, type Store } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 
 const USAGE = `Usage: rapport status [--json] [--portal PORTAL]
@@ -141,7 +141,7 @@ export const command: Command = {
     const values = parseFlags(command, args, { json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, io);
     if (typeof values === 'number') return values;
     const config = loadConfig(io.env);
-    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    const store = await connectStore(config, { encryptionKey: config.encryptionKey });
     try {
       const reports = await collectStatus(store, values.portal, config.hubspot.rateLimitPer10s);
       io.stdout(values.json === true ? JSON.stringify(reports, null, 2) + '\n' : renderHuman(reports));

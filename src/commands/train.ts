@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../errors.ts';
-import { createStore } from '../store/index.ts';
+import { connectStore } from '../store/index.ts';
 import { trainPortal } from '../scoring/train.ts';
 import { churnDefinitionFor } from '../scoring/churn-definition.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
@@ -28,7 +28,7 @@ export const command: Command = {
     const values = parseFlags(command, args, { json: { type: 'boolean' }, portal: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, io);
     if (typeof values === 'number') return values;
     const config = loadConfig(io.env);
-    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    const store = await connectStore(config, { encryptionKey: config.encryptionKey });
     try {
       const selected = await selectPortals(store, values.portal);
       if ('error' in selected) {

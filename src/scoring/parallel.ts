@@ -86,7 +86,10 @@ export async function rescoreAllInParallel(
   const r = await scoreAllInParallel(store, portal, {
     ...opts,
     onBatch: async (scores) => {
-      enqueued += await saveScores(store, portal, scores, scores.map((s) => s.contactId), readAt);
+      // the workers' save chains overlap on an asynchronous store: `enqueued += await …` would read
+      // `enqueued` before the await and lose the other chain's additions
+      const n = await saveScores(store, portal, scores, scores.map((s) => s.contactId), readAt);
+      enqueued += n;
     },
   });
   return { scored: r.scored, enqueued };

@@ -70,3 +70,18 @@ export function migrate(db: Db, path = db.name, migrations: readonly string[] = 
 }
 
 export { SCHEMA_VERSION };
+
+/** `rapport migrate` on a SQLite file: creates or brings it up to date; the version it had and has. */
+export function migrateFile(path: string): { from: number; to: number } {
+  let from = 0;
+  if (existsSync(path)) {
+    const db = new Database(path, { readonly: true });
+    try {
+      from = db.pragma('user_version', { simple: true }) as number;
+    } finally {
+      db.close();
+    }
+  }
+  openDatabase(path).close();
+  return { from, to: SCHEMA_VERSION };
+}

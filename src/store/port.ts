@@ -14,7 +14,10 @@ import type { ScoreField, ScoreValues } from '../scores.ts';
 import type { Band, ContactScores, HistoryPoint, ScoreKey } from './scores.ts';
 
 /** Where a store lives, serializable (posted to worker threads, which open their own read-only store). */
-export type StoreLocation = { kind: 'sqlite'; path: string };
+export type StoreLocation =
+  | { kind: 'sqlite'; path: string }
+  /** RAPPORT_DATABASE_URL; it holds the password: never logged (redactUrl in src/store/postgres/pool.ts) */
+  | { kind: 'postgres'; url: string };
 
 // ---------------------------------------------------------------------------------------------
 // Values

@@ -24,7 +24,7 @@ export type JobResult<J extends Job> = J extends { kind: 'train' }
 export type JobMessage = { ok: true; result: unknown } | { ok: false; message: string; stack?: string };
 
 /** Where a worker can open the same data: an in-memory SQLite database cannot be shared. */
-export const shareable = (location: StoreLocation): boolean => location.path !== ':memory:' && location.path !== '';
+export const shareable = (location: StoreLocation): boolean => location.kind === 'postgres' || (location.path !== ':memory:' && location.path !== '');
 
 /** Runs `job` in a fresh worker thread over a read-only store at `location`. */
 export function runJob<J extends Job>(location: StoreLocation, job: J): Promise<JobResult<J>> {

@@ -207,6 +207,21 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.records.companies(P)).toEqual([{ id: 'co1', data: expect.objectContaining({ employees: 12 }) }]);
       });
 
+      it('applies a record listed twice in one page in order, as two pages would', async () => {
+        expect(await store.records.upsertPage([contact('1', 100), contact('1', 200, {}, { firstName: 'Later' }), contact('1', 150, {}, { firstName: 'Stale' })])).toBe(2);
+        expect(await store.records.get(P, 'contacts', '1')).toMatchObject({ updatedAt: 200, data: expect.objectContaining({ firstName: 'Later' }) });
+        await store.records.upsertPage([call('k', ['1']), call('k', ['2'])]);
+        expect((await store.records.linkedToContact(P, '2')).map((r) => r.id)).toEqual(['k']);
+        expect(await store.records.linkedToContact(P, '1')).toEqual([]);
+      });
+
+      it('orders ids bytewise: upper case before lower case, digits by character', async () => {
+        await store.records.upsertPage(['b', 'B', 'a10', 'a-2', 'a2', '_x'].map((id) => contact(id, 1)));
+        const sorted = ['B', '_x', 'a-2', 'a10', 'a2', 'b'];
+        expect(await store.records.ids(P, 'contacts')).toEqual(sorted);
+        expect((await store.contacts.chunk(P, { after: 'B', through: 'a2' }, 10)).map((c) => c.id)).toEqual(['_x', 'a-2', 'a10', 'a2']);
+      });
+
       it('a page that fails part-way leaves nothing written', async () => {
         const bad = contact('2', 100, {}, { firstName: 10n as unknown as string }); // not serializable
         await expect(store.records.upsertPage([contact('1', 100), bad])).rejects.toThrow();
@@ -322,6 +337,15 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         ]);
         expect(await store.scores.history(P, '1', 200)).toHaveLength(1);
         expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ health: 'red', churnRisk: '60', scoredAt: '300' });
+      });
+
+      it('a batch naming a contact twice saves both in order: the later scores win, history has both', async () => {
+        const first = scores('1', 40, 100);
+        const second = scores('1', 60, 200, { health: 'red' });
+        expect(await store.saveScores(P, [first, second].map((s) => ({ scores: s, properties: props(s) })), { clearIds: [], readAt: t, volatile: VOLATILE })).toBe(2);
+        expect((await store.scores.get(P, '1'))?.scoredAt).toBe(200);
+        expect((await store.scores.history(P, '1', 0)).map((h) => h.scoredAt)).toEqual([100, 200]);
+        expect((await store.outbox.due(P, 10))[0]?.properties).toEqual({ health: 'red', churnRisk: '60', scoredAt: '200' });
       });
 
       it('keeps a dirty mark set again after the read', async () => {

@@ -13,69 +13,80 @@ import type { SandboxStorage } from '../../src/sandbox/hubspot/storage.ts';
 export function diffCacheWithSandbox(dbPath: string, sandbox: HubspotSandbox, hubId: number, types: readonly ObjectType[] = OBJECT_TYPES): string[] {
   const portal = `hubspot:${hubId}`;
   const db = new Database(dbPath, { readonly: true });
+  try {
+    const rows = db.prepare<[string, string], CachedRow>('SELECT id, updated_at, deleted, company_id, data FROM records WHERE portal = ? AND type = ?');
+    const links = db.prepare<[string, string], { from_id: string; to_id: string }>(
+      "SELECT from_id, to_id FROM associations WHERE portal = ? AND from_type = ? AND to_type = 'contacts'",
+    );
+    return diffRowsWithSandbox({ rows: (type) => rows.all(portal, type), links: (type) => links.all(portal, type) }, sandbox, hubId, types);
+  } finally {
+    db.close();
+  }
+}
+
+/** A cached record as SQLite stores it (the Postgres reader converts its rows to this). */
+export type CachedRow = { id: string; updated_at: number; deleted: number; company_id: string | null; data: string };
+
+/** The same comparison over rows read from any store (test/postgres reads them from Postgres). */
+export function diffRowsWithSandbox(
+  cache: { rows(type: ObjectType): CachedRow[]; links(type: ObjectType): { from_id: string; to_id: string }[] },
+  sandbox: HubspotSandbox,
+  hubId: number,
+  types: readonly ObjectType[] = OBJECT_TYPES,
+): string[] {
   const diffs: string[] = [];
   const add = (d: string) => {
     if (diffs.length < 30) diffs.push(d);
   };
-  try {
-    const rows = db.prepare<[string, string], { id: string; updated_at: number; deleted: number; company_id: string | null; data: string }>(
-      'SELECT id, updated_at, deleted, company_id, data FROM records WHERE portal = ? AND type = ?',
-    );
-    // the sandbox's storage (a test reads it directly, as an auditor would)
-    const storage = sandbox.data as unknown as SandboxStorage;
-    const primaryCompany = (contactId: string): string | null => {
-      const rows = storage.associationRows(hubId, 'contacts', contactId, 'companies', -1, 10_000);
-      const primary = rows.find((r) => r.typeKeys.includes(1)) ?? rows[0];
-      return primary === undefined ? null : String(primary.toId);
-    };
-    const links = db.prepare<[string, string], { from_id: string; to_id: string }>(
-      "SELECT from_id, to_id FROM associations WHERE portal = ? AND from_type = ? AND to_type = 'contacts'",
-    );
-    for (const type of types) {
-      const cached = new Map(rows.all(portal, type).map((r) => [r.id, r]));
-      const cachedLinks = new Map<string, string[]>();
-      for (const l of links.all(portal, type)) cachedLinks.set(l.from_id, [...(cachedLinks.get(l.from_id) ?? []), l.to_id]);
-      let seen = 0;
-      for (const archived of [false, true]) {
-        for (const o of sandbox.data.iterate(hubId, type, { archived })) {
-          const c = cached.get(o.id);
-          if (c === undefined) {
-            // A record archived before we ever saw it may legitimately be absent.
-            if (!archived) add(`${type}/${o.id}: missing from the cache`);
-            continue;
-          }
-          seen++;
-          if (c.deleted !== (archived ? 1 : 0)) add(`${type}/${o.id}: deleted=${c.deleted} but sandbox archived=${archived}`);
-          if (!archived && c.updated_at !== o.updatedAt) add(`${type}/${o.id}: updatedAt ${c.updated_at} ≠ sandbox ${o.updatedAt}`);
-          if (!archived && type === 'contacts' && c.company_id !== primaryCompany(o.id)) {
-            add(`${type}/${o.id}: company ${c.company_id} ≠ sandbox primary ${primaryCompany(o.id)}`);
-          }
-          if (!archived && type !== 'contacts') {
-            const want = sandbox.data.associationsOf(hubId, type, o.id, 'contacts').sort();
-            const got = (cachedLinks.get(o.id) ?? []).sort();
-            if (want.join(',') !== got.join(',')) add(`${type}/${o.id}: contacts [${got.join(',')}] ≠ sandbox [${want.join(',')}]`);
-          }
+  // the sandbox's storage (a test reads it directly, as an auditor would)
+  const storage = sandbox.data as unknown as SandboxStorage;
+  const primaryCompany = (contactId: string): string | null => {
+    const rows = storage.associationRows(hubId, 'contacts', contactId, 'companies', -1, 10_000);
+    const primary = rows.find((r) => r.typeKeys.includes(1)) ?? rows[0];
+    return primary === undefined ? null : String(primary.toId);
+  };
+  for (const type of types) {
+    const cached = new Map(cache.rows(type).map((r) => [r.id, r]));
+    const cachedLinks = new Map<string, string[]>();
+    for (const l of cache.links(type)) cachedLinks.set(l.from_id, [...(cachedLinks.get(l.from_id) ?? []), l.to_id]);
+    let seen = 0;
+    for (const archived of [false, true]) {
+      for (const o of sandbox.data.iterate(hubId, type, { archived })) {
+        const c = cached.get(o.id);
+        if (c === undefined) {
+          // A record archived before we ever saw it may legitimately be absent.
+          if (!archived) add(`${type}/${o.id}: missing from the cache`);
+          continue;
+        }
+        seen++;
+        if (c.deleted !== (archived ? 1 : 0)) add(`${type}/${o.id}: deleted=${c.deleted} but sandbox archived=${archived}`);
+        if (!archived && c.updated_at !== o.updatedAt) add(`${type}/${o.id}: updatedAt ${c.updated_at} ≠ sandbox ${o.updatedAt}`);
+        if (!archived && type === 'contacts' && c.company_id !== primaryCompany(o.id)) {
+          add(`${type}/${o.id}: company ${c.company_id} ≠ sandbox primary ${primaryCompany(o.id)}`);
+        }
+        if (!archived && type !== 'contacts') {
+          const want = sandbox.data.associationsOf(hubId, type, o.id, 'contacts').sort();
+          const got = (cachedLinks.get(o.id) ?? []).sort();
+          if (want.join(',') !== got.join(',')) add(`${type}/${o.id}: contacts [${got.join(',')}] ≠ sandbox [${want.join(',')}]`);
         }
       }
-      // the rest must be tombstones of records the sandbox merged away or purged
-      const listed = new Set<string>();
-      for (const archived of [false, true]) for (const o of sandbox.data.iterate(hubId, type, { archived })) listed.add(o.id);
-      for (const [id, c] of cached) {
-        if (listed.has(id)) continue;
-        const raw = sandbox.data.get(hubId, type, id);
-        const mergedInto = (JSON.parse(c.data) as { m?: string }).m;
-        if (c.deleted !== 1) add(`${type}/${id}: live in the cache, gone from the sandbox`);
-        else if (raw === undefined) seen++; // purged: a tombstone is right
-        else {
-          const survivor = storage.getStored(hubId, type, id, false)?.id;
-          if (survivor !== undefined && survivor !== id && mergedInto === survivor) seen++;
-          else add(`${type}/${id}: tombstone names survivor ${mergedInto ?? 'none'}, sandbox merged it into ${survivor ?? 'nothing'}`);
-        }
-      }
-      if (seen !== cached.size) add(`${type}: cache has ${cached.size} rows, ${cached.size - seen} not in the sandbox`);
     }
-  } finally {
-    db.close();
+    // the rest must be tombstones of records the sandbox merged away or purged
+    const listed = new Set<string>();
+    for (const archived of [false, true]) for (const o of sandbox.data.iterate(hubId, type, { archived })) listed.add(o.id);
+    for (const [id, c] of cached) {
+      if (listed.has(id)) continue;
+      const raw = sandbox.data.get(hubId, type, id);
+      const mergedInto = (JSON.parse(c.data) as { m?: string }).m;
+      if (c.deleted !== 1) add(`${type}/${id}: live in the cache, gone from the sandbox`);
+      else if (raw === undefined) seen++; // purged: a tombstone is right
+      else {
+        const survivor = storage.getStored(hubId, type, id, false)?.id;
+        if (survivor !== undefined && survivor !== id && mergedInto === survivor) seen++;
+        else add(`${type}/${id}: tombstone names survivor ${mergedInto ?? 'none'}, sandbox merged it into ${survivor ?? 'nothing'}`);
+      }
+    }
+    if (seen !== cached.size) add(`${type}: cache has ${cached.size} rows, ${cached.size - seen} not in the sandbox`);
   }
   return diffs;
 }

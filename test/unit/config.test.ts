@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { configuredLocation } from '../../src/store/index.ts';
 import { rapportInProcess } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -86,6 +87,23 @@ describe('loadConfig', () => {
     const e = errorOf(() => loadConfig({ RAPPORT_CHURN: '{"horizonDays": -5}', RAPPORT_PORT: 'x' }, NO_FILE));
     expect(e.message).toMatch(/RAPPORT_CHURN\.horizonDays/);
     expect(e.message).toMatch(/RAPPORT_PORT/);
+  });
+});
+
+describe('the store setting', () => {
+  it('RAPPORT_DATABASE_URL selects Postgres; without it RAPPORT_DB keeps SQLite', () => {
+    expect(configuredLocation(loadConfig({ RAPPORT_DB: '/tmp/x.db' }, NO_FILE))).toEqual({ kind: 'sqlite', path: '/tmp/x.db' });
+    const url = 'postgres://rapport:s3cret@db.internal:5432/rapport';
+    const c = loadConfig({ RAPPORT_DB: '/tmp/x.db', RAPPORT_DATABASE_URL: url }, NO_FILE);
+    expect(c.databaseUrl).toBe(url);
+    expect(configuredLocation(c)).toEqual({ kind: 'postgres', url });
+    expect(loadConfig({ RAPPORT_DATABASE_URL: '  ' }, NO_FILE).databaseUrl).toBeUndefined();
+  });
+
+  it('refuses a URL that is not postgres://, without echoing it (it holds the password)', () => {
+    const e = errorOf(() => loadConfig({ RAPPORT_DATABASE_URL: 'mysql://rapport:hunter2@db/rapport' }, NO_FILE));
+    expect(e.message).toMatch(/RAPPORT_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(e.message).not.toContain('hunter2');
   });
 });
 

@@ -8,7 +8,8 @@ import { redactUrl, type Pool } from './pool.ts';
  * Entry 1 is the SQLite schema at its version 5 (src/store/migrations.ts), translated: JSON text
  * becomes JSONB, epoch milliseconds BIGINT, BLOB BYTEA, REAL DOUBLE PRECISION, 0/1 flags BOOLEAN;
  * the same primary keys, checks and indexes, every table keyed by portal (but `settings`, which
- * belongs to the installation). Entries 2 and 3 are SQLite's 6 and 7. A SQLite migration added later needs its entry here too:
+ * belongs to the installation). Entries 2 and 3 are SQLite's 6 and 7; entry 4 is Postgres' own (bytewise
+ * key order and a rowid for models, what SQLite has built in). A SQLite migration added later needs its entry here too:
  * test/postgres/migrations.test.ts compares both schemas column by column and index by index.
  */
 export const PG_MIGRATIONS: readonly string[] = [
@@ -185,7 +186,43 @@ export const PG_MIGRATIONS: readonly string[] = [
   UPDATE written SET properties = (properties - 'scored_at') || jsonb_build_object('scoredAt', properties -> 'scored_at') WHERE properties ? 'scored_at';
   UPDATE written SET properties = (properties - 'model_version') || jsonb_build_object('modelVersion', properties -> 'model_version') WHERE properties ? 'model_version';
   `,
+  // 4 (Postgres only, no SQLite counterpart): what SQLite does without being asked.
+  // - Keys compare bytewise, as SQLite compares TEXT: keyset pages (`id > $after ORDER BY id`),
+  //   share ends and every listing's order then match SQLite's whatever locale the database was
+  //   created with (a linguistic collation orders 'a-2' and 'a10' otherwise, and ignores case in
+  //   places: https://www.postgresql.org/docs/current/collation.html). "C" is also the fastest.
+  // - models.seq stands for SQLite's rowid: of two versions trained in the same millisecond, the
+  //   later insert is the latest.
+  `
+  ALTER TABLE tokens DROP CONSTRAINT tokens_portal_fkey;
+  ALTER TABLE portals ALTER COLUMN portal TYPE TEXT COLLATE "C";
+  ALTER TABLE tokens ALTER COLUMN portal TYPE TEXT COLLATE "C";
+  ALTER TABLE tokens ADD CONSTRAINT tokens_portal_fkey FOREIGN KEY (portal) REFERENCES portals(portal) ON DELETE CASCADE;
+  ALTER TABLE records ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN type TYPE TEXT COLLATE "C",
+    ALTER COLUMN id TYPE TEXT COLLATE "C", ALTER COLUMN company_id TYPE TEXT COLLATE "C";
+  ALTER TABLE associations ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN from_type TYPE TEXT COLLATE "C",
+    ALTER COLUMN from_id TYPE TEXT COLLATE "C", ALTER COLUMN to_type TYPE TEXT COLLATE "C", ALTER COLUMN to_id TYPE TEXT COLLATE "C";
+  ALTER TABLE cursors ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN stream TYPE TEXT COLLATE "C";
+  ALTER TABLE dirty_contacts ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN contact_id TYPE TEXT COLLATE "C";
+  ALTER TABLE scores ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN contact_id TYPE TEXT COLLATE "C";
+  ALTER TABLE score_history ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN contact_id TYPE TEXT COLLATE "C";
+  ALTER TABLE outbox ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN contact_id TYPE TEXT COLLATE "C";
+  ALTER TABLE written ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN contact_id TYPE TEXT COLLATE "C";
+  ALTER TABLE webhook_events ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN event_id TYPE TEXT COLLATE "C";
+  ALTER TABLE sync_runs ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN stream TYPE TEXT COLLATE "C";
+  ALTER TABLE models ALTER COLUMN portal TYPE TEXT COLLATE "C", ALTER COLUMN kind TYPE TEXT COLLATE "C",
+    ALTER COLUMN version TYPE TEXT COLLATE "C";
+  ALTER TABLE api_usage ALTER COLUMN portal TYPE TEXT COLLATE "C";
+  ALTER TABLE settings ALTER COLUMN name TYPE TEXT COLLATE "C";
+  ALTER TABLE models ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;
+  `,
 ];
+
+/** Columns Postgres has and SQLite has not, and why (test/postgres/migrations.test.ts reads it). */
+export const PG_ONLY_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  // SQLite's implicit rowid, made explicit (migration 4)
+  models: ['seq'],
+};
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 

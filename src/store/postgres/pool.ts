@@ -16,6 +16,12 @@ export type PoolOptions = {
    * `error` event would crash the process (https://node-postgres.com/apis/pool#error).
    */
   onIdleError?: (e: Error) => void;
+  /**
+   * Every transaction of every connection is read-only (`default_transaction_read_only`,
+   * https://www.postgresql.org/docs/current/runtime-config-client.html): a worker thread's store
+   * cannot write, as SQLite's read-only connection cannot.
+   */
+  readOnly?: boolean;
 };
 
 const PROTOCOLS = new Set(['postgres:', 'postgresql:']);
@@ -65,6 +71,7 @@ export function createPool(url: string, opts: PoolOptions = {}): Pool {
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     application_name: opts.applicationName ?? 'rapport',
+    ...(opts.readOnly === true ? { options: '-c default_transaction_read_only=on' } : {}),
     types,
   });
   pool.on('error', opts.onIdleError ?? (() => undefined));
@@ -76,11 +83,14 @@ export function createPool(url: string, opts: PoolOptions = {}): Pool {
  * it throws (the error is rethrown). A connection whose ROLLBACK failed is destroyed, not
  * returned to the pool in an unknown state.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, opts: { lockTimeoutMs?: number } = {}): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    // how long a statement of this transaction waits for a lock another one holds (rows, or the
+    // portal's advisory lock): one round trip with BEGIN, as a simple-protocol query of two
+    const ms = opts.lockTimeoutMs === undefined ? undefined : Math.max(0, Math.trunc(opts.lockTimeoutMs));
+    await client.query(ms === undefined ? 'BEGIN' : `BEGIN; SET LOCAL lock_timeout = ${ms}`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -1,0 +1,371 @@
+import type { CrmRecord, ObjectType, RecordData } from '../../connectors/types.ts';
+import { readIssues } from '../issues.ts';
+import type { ContactWithLinks, IdRange, LinkedRecord, RecordCounts, StoredRecord } from '../port.ts';
+import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts';
+
+/**
+ * Records, their contact links and the contact reads of scoring, on Postgres: the semantics of
+ * src/store/records.ts and src/store/contacts.ts (read them for the why of each rule), with every
+ * write of a page batched into a few multi-row statements (UNNEST arrays) instead of a few
+ * statements per record. `data` is JSONB holding `{ d: RecordData, i?: issues, m?: survivor }`,
+ * as SQLite's TEXT column does.
+ */
+
+type Payload = { d: RecordData; i?: unknown; m?: string };
+type Row = { type: string; id: string; company_id: string | null; updated_at: number; deleted: boolean; data: Payload };
+type ContactRow = { id: string; company_id: string | null; data: Payload };
+type LinkRow = { cid: string; type: string; id: string; data: Payload };
+
+const toStored = (row: Row): StoredRecord => ({
+  type: row.type as ObjectType,
+  id: row.id,
+  companyId: row.company_id,
+  updatedAt: row.updated_at,
+  deleted: row.deleted,
+  data: row.data.d,
+  issues: readIssues(row.data.i, row.type),
+  mergedInto: row.data.m ?? null,
+});
+const toContact = (row: ContactRow): ContactWithLinks => ({
+  id: row.id,
+  companyId: row.company_id,
+  data: row.data.d ?? ({} as RecordData),
+  issues: readIssues(row.data.i, 'contacts'),
+  linked: [],
+});
+const toLinked = (row: LinkRow): LinkedRecord => ({ type: row.type as ObjectType, id: row.id, data: row.data.d ?? ({} as RecordData), issues: readIssues(row.data.i, row.type) });
+
+const COLS = 'type, id, company_id, updated_at, deleted, data';
+
+// One page's upsert. Every CTE of a statement sees the same snapshot
+// (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so `prior`
+// is each row as it was before the insert: whether its content changed is answered in the same
+// round trip. The WHERE of DO UPDATE is SQLite's: newer wins; as new only with new content.
+const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean }>(
+  'records_upsert',
+  `WITH input AS (
+     SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+       unnest($6::boolean[]), jsonb_array_elements($7::jsonb)) AS t(portal, type, id, company_id, updated_at, deleted, data)
+   ), prior AS (
+     SELECT r.portal, r.type, r.id, r.data, r.deleted, r.company_id
+     FROM records r JOIN input i ON r.portal = i.portal AND r.type = i.type AND r.id = i.id
+   ), up AS (
+     INSERT INTO records AS r (portal, type, id, company_id, updated_at, deleted, data, synced_at)
+     SELECT portal, type, id, company_id, updated_at, deleted, data, $8 FROM input
+     ON CONFLICT (portal, type, id) DO UPDATE SET
+       company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
+       data = excluded.data, synced_at = excluded.synced_at
+     WHERE excluded.updated_at > r.updated_at
+        OR (excluded.updated_at = r.updated_at AND (excluded.deleted <> r.deleted OR excluded.data <> r.data
+            OR excluded.company_id IS DISTINCT FROM r.company_id))
+     RETURNING r.portal, r.type, r.id, r.data, r.deleted, r.company_id
+   )
+   SELECT up.portal, up.type, up.id,
+          (p.id IS NULL OR p.data <> up.data OR p.deleted <> up.deleted OR p.company_id IS DISTINCT FROM up.company_id) AS content_changed
+   FROM up LEFT JOIN prior p ON p.portal = up.portal AND p.type = up.type AND p.id = up.id`,
+);
+const linksOf = statement<{ portal: string; from_type: string; from_id: string; to_id: string }>(
+  'records_links_of',
+  `SELECT a.portal, a.from_type, a.from_id, a.to_id
+   FROM associations a JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(portal, type, id)
+     ON a.portal = k.portal AND a.from_type = k.type AND a.from_id = k.id
+   WHERE a.to_type = 'contacts'`,
+);
+const unlink = statement(
+  'records_unlink',
+  `DELETE FROM associations a USING unnest($1::text[], $2::text[], $3::text[]) AS k(portal, type, id)
+   WHERE a.portal = k.portal AND a.from_type = k.type AND a.from_id = k.id AND a.to_type = 'contacts'`,
+);
+const link = statement(
+  'records_link',
+  `INSERT INTO associations (portal, from_type, from_id, to_type, to_id)
+   SELECT portal, type, id, 'contacts', to_id FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(portal, type, id, to_id)
+   ON CONFLICT DO NOTHING`,
+);
+const dropLinksToContacts = statement(
+  'records_drop_links_to_contacts',
+  `DELETE FROM associations a USING unnest($1::text[], $2::text[]) AS k(portal, id)
+   WHERE a.portal = k.portal AND a.to_type = 'contacts' AND a.to_id = k.id`,
+);
+const markDirty = statement(
+  'records_mark_dirty',
+  `INSERT INTO dirty_contacts (portal, contact_id, marked_at)
+   SELECT portal, id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, id)
+   ON CONFLICT (portal, contact_id) DO NOTHING`,
+);
+const getOne = statement<Row>('records_get', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id = $3`);
+const linkedContacts = statement<{ to_id: string }>(
+  'records_linked_contacts',
+  `SELECT to_id FROM associations WHERE portal = $1 AND from_type = $2 AND from_id = $3 AND to_type = 'contacts'`,
+);
+const contactHistory = statement<Row>(
+  'records_contact_history',
+  `SELECT r.type, r.id, r.company_id, r.updated_at, r.deleted, r.data
+   FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+   WHERE a.portal = $1 AND a.to_type = 'contacts' AND a.to_id = $2 AND NOT r.deleted`,
+);
+const idsOf = statement<{ id: string }>('records_ids', 'SELECT id FROM records WHERE portal = $1 AND type = $2 AND NOT deleted ORDER BY id');
+const pageLive = statement<Row>('records_page_live', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id > $3 AND NOT deleted ORDER BY id LIMIT $4`);
+const pageAll = statement<Row>('records_page_all', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id > $3 ORDER BY id LIMIT $4`);
+const anyOf = statement('records_any', 'SELECT 1 FROM records WHERE portal = $1 LIMIT 1');
+const countByType = statement<{ type: string; live: number; deleted: number }>(
+  'records_counts',
+  'SELECT type, count(*) FILTER (WHERE NOT deleted) AS live, count(*) FILTER (WHERE deleted) AS deleted FROM records WHERE portal = $1 GROUP BY type',
+);
+const liveOfType = statement<Row>(
+  'records_live_of_type',
+  // an anti-join (hashable), not NOT (id = ANY(…)), which compares each row with each listed id
+  `SELECT r.type, r.id, r.company_id, r.updated_at, r.deleted, r.data
+   FROM records r LEFT JOIN unnest($3::text[]) AS l(id) ON l.id = r.id
+   WHERE r.portal = $1 AND r.type = $2 AND NOT r.deleted AND l.id IS NULL ORDER BY r.id`,
+);
+
+// Merges: see mergeInto in src/store/records.ts.
+const tombstone = statement(
+  'records_merge_tombstone',
+  'UPDATE records SET deleted = true, data = $1::jsonb, updated_at = GREATEST(updated_at, $2), synced_at = $3 WHERE portal = $4 AND type = $5 AND id = $6',
+);
+// SQLite's UPDATE OR IGNORE: links that would duplicate one the survivor has are dropped (next statement)
+const copyLinksTo = statement(
+  'records_merge_copy_links',
+  `INSERT INTO associations (portal, from_type, from_id, to_type, to_id)
+   SELECT portal, from_type, from_id, to_type, $1 FROM associations WHERE portal = $2 AND to_type = $3 AND to_id = $4
+   ON CONFLICT DO NOTHING`,
+);
+const dropLinksTo = statement('records_merge_drop_links_to', 'DELETE FROM associations WHERE portal = $1 AND to_type = $2 AND to_id = $3');
+const dropLinksFrom = statement('records_merge_drop_links_from', 'DELETE FROM associations WHERE portal = $1 AND from_type = $2 AND from_id = $3');
+const moveCompany = statement('records_merge_move_company', 'UPDATE records SET company_id = $1 WHERE portal = $2 AND company_id = $3');
+const moveHistory = statement(
+  'records_merge_move_history',
+  `INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
+   SELECT portal, $1, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version
+   FROM score_history WHERE portal = $2 AND contact_id = $3
+   ON CONFLICT DO NOTHING`,
+);
+const forgetContact = statement(
+  'records_merge_forget_contact',
+  `WITH h AS (DELETE FROM score_history WHERE portal = $1 AND contact_id = $2),
+        s AS (DELETE FROM scores WHERE portal = $1 AND contact_id = $2),
+        o AS (DELETE FROM outbox WHERE portal = $1 AND contact_id = $2),
+        w AS (DELETE FROM written WHERE portal = $1 AND contact_id = $2)
+   DELETE FROM dirty_contacts WHERE portal = $1 AND contact_id = $2`,
+);
+
+async function mergeInto(q: Queryable, portal: string, type: ObjectType, loser: string, survivor: string, updatedAt: number, t: number): Promise<boolean> {
+  const prior = (await getOne(q, [portal, type, loser])).rows[0];
+  if (prior === undefined) return false;
+  if (prior.deleted && prior.data.m === survivor) return false;
+  await tombstone(q, [jsonText({ ...prior.data, m: survivor }), updatedAt, t, portal, type, loser]);
+  await copyLinksTo(q, [survivor, portal, type, loser]);
+  await dropLinksTo(q, [portal, type, loser]);
+  await dropLinksFrom(q, [portal, type, loser]);
+  if (type === 'companies') await moveCompany(q, [survivor, portal, loser]);
+  if (type === 'contacts') {
+    await moveHistory(q, [survivor, portal, loser]);
+    await forgetContact(q, [portal, loser]);
+  }
+  return true;
+}
+
+const keyOf = (portal: string, type: string, id: string) => `${portal}\u0000${type}\u0000${id}`;
+
+/**
+ * Upserts records (the caller holds the transaction): one round of distinct records at a time,
+ * each round a handful of statements whatever its size. Marks every affected contact dirty, as
+ * SQLite does. Returns how many rows changed.
+ */
+export async function upsertRecords(q: Queryable, records: readonly CrmRecord[], t: number): Promise<number> {
+  let changed = 0;
+  for (const round of rounds(records, (r) => keyOf(r.portal, r.type, r.id))) changed += await upsertRound(q, round, t);
+  return changed;
+}
+
+async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number): Promise<number> {
+  if (records.length === 0) return 0;
+  // serialize first: a record that cannot be stored fails the page before anything is sent
+  const payloads = records.map((r) => jsonText(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data }));
+  const linkable = records.filter((r) => r.type !== 'contacts');
+  const before = new Map<string, string[]>();
+  if (linkable.length > 0) {
+    const rows = (await linksOf(q, [linkable.map((r) => r.portal), linkable.map((r) => r.type), linkable.map((r) => r.id)])).rows;
+    for (const row of rows) {
+      const k = keyOf(row.portal, row.from_type, row.from_id);
+      const list = before.get(k);
+      if (list === undefined) before.set(k, [row.to_id]);
+      else list.push(row.to_id);
+    }
+  }
+  const res = await upsert(q, [
+    records.map((r) => r.portal),
+    records.map((r) => r.type),
+    records.map((r) => r.id),
+    records.map((r) => r.companyId),
+    records.map((r) => r.updatedAt),
+    records.map((r) => r.deleted),
+    jsonArray(payloads),
+    t,
+  ]);
+  const wrote = new Map<string, boolean>();
+  for (const row of res.rows) wrote.set(keyOf(row.portal, row.type, row.id), row.content_changed);
+
+  let changed = 0;
+  const relink: CrmRecord[] = [];
+  const newLinks: { r: CrmRecord; to: string }[] = [];
+  const deletedContacts: CrmRecord[] = [];
+  const dirty = new Map<string, { portal: string; id: string }>();
+  const affect = (portal: string, id: string) => dirty.set(`${portal}\u0000${id}`, { portal, id });
+  for (const r of records) {
+    const k = keyOf(r.portal, r.type, r.id);
+    const rowChanged = wrote.has(k);
+    const contentChanged = wrote.get(k) === true;
+    if (rowChanged) changed++;
+    if (r.type === 'contacts' && contentChanged) affect(r.portal, r.id);
+    if (r.contactIds !== undefined && r.type !== 'contacts') {
+      const was = before.get(k) ?? [];
+      const now = r.deleted ? [] : r.contactIds;
+      const same = was.length === now.length && was.every((id) => now.includes(id));
+      if (!same) {
+        relink.push(r);
+        for (const c of now) newLinks.push({ r, to: c });
+        changed += rowChanged ? 0 : 1;
+      }
+      if (!same || contentChanged) for (const c of [...was, ...now]) affect(r.portal, c);
+    } else if (contentChanged && r.type !== 'contacts') {
+      for (const c of before.get(k) ?? []) affect(r.portal, c);
+    }
+    if (r.type === 'contacts' && r.deleted && rowChanged) deletedContacts.push(r);
+  }
+  if (relink.length > 0) {
+    await unlink(q, [relink.map((r) => r.portal), relink.map((r) => r.type), relink.map((r) => r.id)]);
+    if (newLinks.length > 0) {
+      await link(q, [newLinks.map((l) => l.r.portal), newLinks.map((l) => l.r.type), newLinks.map((l) => l.r.id), newLinks.map((l) => l.to)]);
+    }
+  }
+  // HubSpot drops the associations of a deleted record: see upsertPage in src/store/records.ts
+  if (deletedContacts.length > 0) await dropLinksToContacts(q, [deletedContacts.map((r) => r.portal), deletedContacts.map((r) => r.id)]);
+  for (const r of records) {
+    for (const loser of r.deleted ? [] : (r.mergedIds ?? [])) {
+      if (!(await mergeInto(q, r.portal, r.type, loser, r.id, r.updatedAt, t))) continue;
+      changed++;
+      if (r.type === 'contacts') affect(r.portal, r.id);
+      else for (const x of (await linkedContacts(q, [r.portal, r.type, r.id])).rows) affect(r.portal, x.to_id);
+    }
+  }
+  if (dirty.size > 0) {
+    const marks = [...dirty.values()];
+    await markDirty(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t]);
+  }
+  return changed;
+}
+
+/** Tombstones cached live records a sweep no longer lists (the caller holds the transaction). */
+export async function tombstoneMissing(q: Queryable, portal: string, type: ObjectType, liveIds: readonly string[], at: number, t: number): Promise<number> {
+  const gone = (await liveOfType(q, [portal, type, liveIds])).rows.map(toStored);
+  const tombstones: CrmRecord[] = gone.map((r) => ({
+    portal,
+    type,
+    id: r.id,
+    companyId: r.companyId,
+    updatedAt: Math.max(at, r.updatedAt + 1),
+    deleted: true,
+    data: r.data,
+    contactIds: type === 'contacts' ? undefined : [],
+  }));
+  return upsertRecords(q, tombstones, t);
+}
+
+export const recordReads = {
+  async get(q: Queryable, portal: string, type: ObjectType, id: string): Promise<StoredRecord | undefined> {
+    const row = (await getOne(q, [portal, type, id])).rows[0];
+    return row === undefined ? undefined : toStored(row);
+  },
+  async linkedToContact(q: Queryable, portal: string, contactId: string): Promise<StoredRecord[]> {
+    return (await contactHistory(q, [portal, contactId])).rows.map(toStored);
+  },
+  async counts(q: Queryable, portal: string): Promise<RecordCounts> {
+    const out: RecordCounts = {};
+    for (const row of (await countByType(q, [portal])).rows) out[row.type] = { live: row.live, deleted: row.deleted };
+    return out;
+  },
+  async ids(q: Queryable, portal: string, type: ObjectType): Promise<string[]> {
+    return (await idsOf(q, [portal, type])).rows.map((r) => r.id);
+  },
+  async page(q: Queryable, portal: string, type: ObjectType, after: string, limit: number, includeDeleted: boolean): Promise<StoredRecord[]> {
+    return (await (includeDeleted ? pageAll : pageLive)(q, [portal, type, after, limit])).rows.map(toStored);
+  },
+  async hasAny(q: Queryable, portal: string): Promise<boolean> {
+    return (await anyOf(q, [portal])).rows.length > 0;
+  },
+};
+
+// Contacts and their links (src/store/contacts.ts). Ids compare bytewise (COLLATE "C", migration 4), as in SQLite.
+const contactsIn = statement<ContactRow>(
+  'contacts_chunk',
+  `SELECT id, company_id, data FROM records
+   WHERE portal = $1 AND type = 'contacts' AND id > $2 AND id <= $3 AND NOT deleted ORDER BY id LIMIT $4`,
+);
+const linksIn = statement<LinkRow>(
+  'contacts_chunk_links',
+  `SELECT a.to_id AS cid, r.type, r.id, r.data
+   FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+   WHERE a.portal = $1 AND a.to_type = 'contacts' AND a.to_id >= $2 AND a.to_id <= $3 AND NOT r.deleted`,
+);
+const contactsByIds = statement<ContactRow>(
+  'contacts_by_ids',
+  `SELECT id, company_id, data FROM records WHERE portal = $1 AND type = 'contacts' AND id = ANY($2::text[]) AND NOT deleted`,
+);
+const linksByIds = statement<LinkRow>(
+  'contacts_links_by_ids',
+  `SELECT a.to_id AS cid, r.type, r.id, r.data
+   FROM associations a JOIN records r ON r.portal = a.portal AND r.type = a.from_type AND r.id = a.from_id
+   WHERE a.portal = $1 AND a.to_type = 'contacts' AND a.to_id = ANY($2::text[]) AND NOT r.deleted`,
+);
+const countAll = statement<{ n: number }>('contacts_count_all', "SELECT count(*) AS n FROM records WHERE portal = $1 AND type = 'contacts'");
+const countLive = statement<{ n: number }>('contacts_count_live', "SELECT count(*) AS n FROM records WHERE portal = $1 AND type = 'contacts' AND NOT deleted");
+// SQLite's json_extract(...) IS NULL OR ... <= ?: a JSON null or missing time counts as created; a
+// non-number never compares as earlier (SQLite orders any TEXT after every number)
+const countCreatedBy = statement<{ n: number }>(
+  'contacts_count_created_by',
+  `SELECT count(*) AS n FROM records WHERE portal = $1 AND type = 'contacts' AND NOT deleted
+     AND (COALESCE(jsonb_typeof(data->'d'->'createdAt'), 'null') = 'null'
+          OR (jsonb_typeof(data->'d'->'createdAt') = 'number' AND (data->'d'->>'createdAt')::double precision <= $2))`,
+);
+const idAt = statement<{ id: string }>('contacts_id_at', "SELECT id FROM records WHERE portal = $1 AND type = 'contacts' ORDER BY id LIMIT 1 OFFSET $2");
+const companiesOf = statement<{ id: string; data: Payload }>('contacts_companies', "SELECT id, data FROM records WHERE portal = $1 AND type = 'companies' AND NOT deleted");
+
+export const contactReads = {
+  async chunk(q: Queryable, portal: string, range: IdRange, limit: number): Promise<ContactWithLinks[]> {
+    const rows = (await contactsIn(q, [portal, range.after ?? '', range.through ?? '\uffff', limit])).rows;
+    if (rows.length === 0) return [];
+    const chunk = rows.map(toContact);
+    const byId = new Map(chunk.map((c) => [c.id, c]));
+    const links = await linksIn(q, [portal, rows[0]!.id, rows[rows.length - 1]!.id]);
+    for (const l of links.rows) byId.get(l.cid)?.linked.push(toLinked(l));
+    return chunk;
+  },
+  async byIds(q: Queryable, portal: string, ids: readonly string[]): Promise<ContactWithLinks[]> {
+    const wanted = [...new Set(ids)];
+    if (wanted.length === 0) return [];
+    const found = new Map((await contactsByIds(q, [portal, wanted])).rows.map((r) => [r.id, toContact(r)]));
+    if (found.size === 0) return [];
+    for (const l of (await linksByIds(q, [portal, [...found.keys()]])).rows) found.get(l.cid)?.linked.push(toLinked(l));
+    return wanted.flatMap((id) => found.get(id) ?? []);
+  },
+  async count(q: Queryable, portal: string, opts: { includeDeleted?: boolean; createdBy?: number } = {}): Promise<number> {
+    if (opts.createdBy !== undefined) return (await countCreatedBy(q, [portal, opts.createdBy])).rows[0]?.n ?? 0;
+    return (await (opts.includeDeleted === true ? countAll : countLive)(q, [portal])).rows[0]?.n ?? 0;
+  },
+  async shareEnds(q: Queryable, portal: string, shares: number): Promise<(string | undefined)[]> {
+    const n = (await countAll(q, [portal])).rows[0]?.n ?? 0;
+    const ends: (string | undefined)[] = [];
+    for (let i = 1; i < shares; i++) {
+      // SQLite reads a negative OFFSET as 0; Postgres refuses one
+      ends.push((await idAt(q, [portal, Math.max(0, Math.floor((n * i) / shares) - 1)])).rows[0]?.id);
+    }
+    ends.push(undefined);
+    return ends;
+  },
+  async companies(q: Queryable, portal: string): Promise<{ id: string; data: RecordData }[]> {
+    return (await companiesOf(q, [portal])).rows.map((r) => ({ id: r.id, data: r.data.d }));
+  },
+};

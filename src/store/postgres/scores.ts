@@ -1,0 +1,260 @@
+import { SCORE_FIELDS, SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreValues } from '../../scores.ts';
+import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
+import type { Band, ContactScores, HistoryPoint } from '../scores.ts';
+import { enqueueAll } from './outbox.ts';
+import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts';
+
+/**
+ * Scores, their history and the report's aggregates on Postgres (src/store/scores.ts and
+ * src/store/score-queries.ts), and `saveScores` batched: a batch of 50 contacts is about six
+ * statements, not six per contact.
+ */
+
+const COLUMN: Record<ScoreKey, string> = { satisfaction: 'satisfaction', loyalty: 'loyalty', churnRisk: 'churn_risk', serviceNeed: 'service_need' };
+
+type Prev = { contact_id: string; satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string };
+const previous = statement<Prev>(
+  'scores_previous',
+  'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health FROM scores WHERE portal = $1 AND contact_id = ANY($2::text[])',
+);
+const upsert = statement(
+  'scores_upsert',
+  `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
+   SELECT $1, id, s, l, c, n, h, conf, detail, mv, at
+   FROM ROWS FROM (unnest($2::text[]), unnest($3::float8[]), unnest($4::float8[]), unnest($5::float8[]), unnest($6::float8[]),
+     unnest($7::text[]), unnest($8::float8[]), jsonb_array_elements($9::jsonb), unnest($10::text[]), unnest($11::bigint[]))
+     AS k(id, s, l, c, n, h, conf, detail, mv, at)
+   ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
+     churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
+     confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
+     scored_at = excluded.scored_at`,
+);
+// SQLite's INSERT OR REPLACE on the history's key
+const addHistory = statement(
+  'scores_add_history',
+  `INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
+   SELECT $1, id, at, s, l, c, n, h, mv
+   FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::text[], $9::text[])
+     AS k(id, at, s, l, c, n, h, mv)
+   ON CONFLICT (portal, contact_id, scored_at) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
+     churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health, model_version = excluded.model_version`,
+);
+const clearDirty = statement('scores_clear_dirty', 'DELETE FROM dirty_contacts WHERE portal = $1 AND contact_id = ANY($2::text[]) AND marked_at <= $3');
+
+/**
+ * One batch of scores (the caller holds the transaction): the semantics of saveScores in
+ * src/store/sqlite.ts. Returns how many contacts had values enqueued.
+ */
+export async function saveScoreBatch(
+  q: Queryable,
+  portal: string,
+  batch: readonly ScoredContact[],
+  o: { clearIds: readonly string[]; readAt: number; volatile: readonly ScoreField[] },
+  t: number,
+): Promise<number> {
+  let enqueued = 0;
+  for (const round of rounds(batch, (b) => b.scores.contactId)) {
+    // serialize first: a batch that cannot be stored fails before anything is sent
+    const details = round.map(({ scores: s }) =>
+      jsonText({ satisfaction: s.satisfaction, loyalty: s.loyalty, churnRisk: s.churnRisk, serviceNeed: s.serviceNeed, extra: s.extra }),
+    );
+    const ids = round.map((b) => b.scores.contactId);
+    const prev = new Map((await previous(q, [portal, ids])).rows.map((r) => [r.contact_id, r]));
+    const r = Math.round;
+    const moved = round.filter(({ scores: s }) => {
+      const p = prev.get(s.contactId);
+      return (
+        p === undefined ||
+        r(p.satisfaction) !== r(s.satisfaction.value) ||
+        r(p.loyalty) !== r(s.loyalty.value) ||
+        r(p.churn_risk) !== r(s.churnRisk.value) ||
+        r(p.service_need) !== r(s.serviceNeed.value) ||
+        p.health !== s.health
+      );
+    });
+    const S = round.map((b) => b.scores);
+    await upsert(q, [
+      portal,
+      ids,
+      S.map((s) => s.satisfaction.value),
+      S.map((s) => s.loyalty.value),
+      S.map((s) => s.churnRisk.value),
+      S.map((s) => s.serviceNeed.value),
+      S.map((s) => s.health),
+      S.map((s) => s.confidence),
+      jsonArray(details),
+      S.map((s) => s.modelVersion),
+      S.map((s) => s.scoredAt),
+    ]);
+    if (moved.length > 0) {
+      const M = moved.map((b) => b.scores);
+      await addHistory(q, [
+        portal,
+        M.map((s) => s.contactId),
+        M.map((s) => s.scoredAt),
+        M.map((s) => s.satisfaction.value),
+        M.map((s) => s.loyalty.value),
+        M.map((s) => s.churnRisk.value),
+        M.map((s) => s.serviceNeed.value),
+        M.map((s) => s.health),
+        M.map((s) => s.modelVersion),
+      ]);
+    }
+    // what to enqueue depends on the last written values, read in the same statement as the pending ones
+    let news = 0;
+    await enqueueAll(
+      q,
+      portal,
+      round.map(({ scores: s, properties }) => ({
+        contactId: s.contactId,
+        properties: (written: ScoreValues): ScoreValues => {
+          const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
+          if (fields.some((k) => !o.volatile.includes(k) && written[k] !== properties[k])) {
+            news++;
+            return properties;
+          }
+          // nothing new: drop stale pending values that went back to what the CRM has, and keep
+          // the volatile ones (a timestamp) as last written
+          const rest: ScoreValues = {};
+          for (const k of fields) if (!o.volatile.includes(k)) rest[k] = properties[k] as string;
+          for (const k of o.volatile) {
+            const w = written[k];
+            if (w !== undefined) rest[k] = w;
+          }
+          return rest;
+        },
+      })),
+      t,
+    );
+    enqueued += news;
+  }
+  if (o.clearIds.length > 0) await clearDirty(q, [portal, o.clearIds, o.readAt]);
+  return enqueued;
+}
+
+type ScoreRow = Prev & { confidence: number; detail: Pick<ContactScores, ScoreKey | 'extra'>; model_version: string; scored_at: number };
+const current = statement<ScoreRow>(
+  'scores_get',
+  'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at FROM scores WHERE portal = $1 AND contact_id = $2',
+);
+const history = statement<{ scored_at: number; satisfaction: number; loyalty: number; churn_risk: number; service_need: number; health: string; model_version: string | null }>(
+  'scores_history',
+  'SELECT scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version FROM score_history WHERE portal = $1 AND contact_id = $2 AND scored_at >= $3 ORDER BY scored_at',
+);
+const count = statement<{ n: number }>('scores_count', 'SELECT count(*) AS n FROM scores WHERE portal = $1');
+const last = statement<{ t: number | null }>('scores_last', 'SELECT max(scored_at) AS t FROM scores WHERE portal = $1');
+const portals = statement<{ portal: string }>('scores_portals', 'SELECT DISTINCT portal FROM scores ORDER BY portal');
+const state = statement<{ n: number; t: number | null; m: number | null }>(
+  'scores_state',
+  'SELECT (SELECT count(*) FROM scores WHERE portal = $1) AS n, (SELECT max(scored_at) FROM scores WHERE portal = $1) AS t, (SELECT max(trained_at) FROM models WHERE portal = $1) AS m',
+);
+const bands = statement<{ k: string; band: string | null; n: number }>(
+  'scores_bands',
+  `SELECT k, detail -> k ->> 'band' AS band, count(*) AS n FROM scores, unnest($2::text[]) AS k WHERE portal = $1 GROUP BY k, band`,
+);
+const health = statement<{ band: string; n: number }>('scores_health', 'SELECT health AS band, count(*) AS n FROM scores WHERE portal = $1 GROUP BY health');
+const healthAsOf = statement<{ band: string; n: number }>(
+  'scores_health_as_of',
+  `SELECT h.health AS band, count(*) AS n FROM score_history h
+   JOIN (SELECT contact_id, max(scored_at) AS t FROM score_history WHERE portal = $1 AND scored_at <= $2 GROUP BY contact_id) m
+     ON h.contact_id = m.contact_id AND h.scored_at = m.t
+   WHERE h.portal = $1 GROUP BY h.health`,
+);
+// SQLite's MIN(CAST(value / width AS INTEGER), last): the cast truncates toward zero
+const bins = Object.fromEntries(
+  SCORE_KEYS.map((k) => [
+    k,
+    statement<{ b: number; n: number }>(
+      `scores_bins_${COLUMN[k]}`,
+      `SELECT LEAST(trunc(${COLUMN[k]} / $1::float8)::int, $2::int) AS b, count(*) AS n FROM scores WHERE portal = $3 GROUP BY 1`,
+    ),
+  ]),
+) as Record<ScoreKey, ReturnType<typeof statement<{ b: number; n: number }>>>;
+const top = statement<{ contact_id: string; churn_risk: number; churn: unknown; first: unknown; last: unknown }>(
+  'scores_top_churn',
+  `SELECT s.contact_id, s.churn_risk, s.detail -> 'churnRisk' AS churn, r.data -> 'd' -> 'firstName' AS first, r.data -> 'd' -> 'lastName' AS last
+   FROM scores s LEFT JOIN records r ON r.portal = s.portal AND r.type = 'contacts' AND r.id = s.contact_id
+   WHERE s.portal = $1 ORDER BY s.churn_risk DESC, s.contact_id LIMIT $2`,
+);
+// json_extract(...) IS NOT NULL in SQLite: present and not a JSON null
+const clv = statement<{ n: number; m: number | null }>(
+  'scores_clv',
+  `SELECT count(*) AS n, avg(CASE WHEN jsonb_typeof(detail -> 'extra' -> 'clv') = 'number' THEN (detail -> 'extra' ->> 'clv')::float8 END) AS m
+   FROM scores WHERE portal = $1
+     AND COALESCE(jsonb_typeof(detail -> 'extra' -> 'rfm'), 'null') <> 'null' AND COALESCE(jsonb_typeof(detail -> 'extra' -> 'clv'), 'null') <> 'null'`,
+);
+
+function countBands(rows: readonly { band: string | null; n: number }[]): BandCounts {
+  const out: BandCounts = { green: 0, yellow: 0, red: 0 };
+  for (const r of rows) if (r.band === 'green' || r.band === 'yellow' || r.band === 'red') out[r.band] += r.n;
+  return out;
+}
+
+export const scoreReads = {
+  async get(q: Queryable, portal: string, contactId: string): Promise<ContactScores | undefined> {
+    const row = (await current(q, [portal, contactId])).rows[0];
+    if (row === undefined) return undefined;
+    const d = row.detail;
+    return {
+      contactId: row.contact_id,
+      satisfaction: d.satisfaction,
+      loyalty: d.loyalty,
+      churnRisk: d.churnRisk,
+      serviceNeed: d.serviceNeed,
+      health: row.health as Band,
+      confidence: row.confidence,
+      modelVersion: row.model_version,
+      scoredAt: row.scored_at,
+      extra: d.extra,
+    };
+  },
+  async history(q: Queryable, portal: string, contactId: string, since: number): Promise<HistoryPoint[]> {
+    return (await history(q, [portal, contactId, since])).rows.map((h) => ({
+      scoredAt: h.scored_at,
+      satisfaction: h.satisfaction,
+      loyalty: h.loyalty,
+      churnRisk: h.churn_risk,
+      serviceNeed: h.service_need,
+      health: h.health as Band,
+      modelVersion: h.model_version,
+    }));
+  },
+  async count(q: Queryable, portal: string): Promise<number> {
+    return (await count(q, [portal])).rows[0]?.n ?? 0;
+  },
+  async lastScoredAt(q: Queryable, portal: string): Promise<number | null> {
+    return (await last(q, [portal])).rows[0]?.t ?? null;
+  },
+  async portals(q: Queryable): Promise<string[]> {
+    return (await portals(q)).rows.map((r) => r.portal);
+  },
+  async state(q: Queryable, portal: string): Promise<{ count: number; lastScoredAt: number | null; lastTrainedAt: number | null }> {
+    const s = (await state(q, [portal])).rows[0];
+    return { count: s?.n ?? 0, lastScoredAt: s?.t ?? null, lastTrainedAt: s?.m ?? null };
+  },
+  async bandCounts(q: Queryable, portal: string): Promise<{ scores: Record<ScoreKey, BandCounts>; health: BandCounts }> {
+    const rows = (await bands(q, [portal, SCORE_KEYS])).rows;
+    const scores = Object.fromEntries(SCORE_KEYS.map((k) => [k, countBands(rows.filter((r) => r.k === k))])) as Record<ScoreKey, BandCounts>;
+    return { scores, health: countBands((await health(q, [portal])).rows) };
+  },
+  async healthAsOf(q: Queryable, portal: string, at: number): Promise<BandCounts> {
+    return countBands((await healthAsOf(q, [portal, at])).rows);
+  },
+  async histograms(q: Queryable, portal: string, width: number): Promise<Record<ScoreKey, number[]>> {
+    const n = Math.ceil(100 / width);
+    const out = {} as Record<ScoreKey, number[]>;
+    for (const k of SCORE_KEYS) {
+      const counts = new Array<number>(n).fill(0);
+      for (const r of (await bins[k](q, [width, n - 1, portal])).rows) if (r.b >= 0 && r.b < n) counts[r.b] = r.n;
+      out[k] = counts;
+    }
+    return out;
+  },
+  async topChurnRisk(q: Queryable, portal: string, limit: number): Promise<TopRiskRow[]> {
+    return (await top(q, [portal, limit])).rows.map((r) => ({ contactId: r.contact_id, churnRisk: r.churn_risk, churnDetail: r.churn ?? null, firstName: r.first, lastName: r.last }));
+  },
+  async clv(q: Queryable, portal: string): Promise<{ n: number; mean: number | null }> {
+    const r = (await clv(q, [portal])).rows[0];
+    return { n: r?.n ?? 0, mean: r?.m ?? null };
+  },
+};

@@ -1,0 +1,51 @@
+import type { QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolClient } from './pool.ts';
+
+/** Where a statement runs: the pool (one statement, autocommit) or a transaction's client. */
+export type Queryable = Pool | PoolClient;
+
+/**
+ * A named, parameterised statement: node-postgres prepares it once per connection under `name`
+ * and then sends only the values (https://node-postgres.com/features/queries#prepared-statements).
+ * Values never become SQL text.
+ */
+export function statement<R extends QueryResultRow = QueryResultRow>(name: string, text: string) {
+  return (q: Queryable, values: readonly unknown[] = []): Promise<QueryResult<R>> => q.query<R>({ name: `rapport_${name}`, text, values: values as unknown[] });
+}
+
+/**
+ * Splits items into rounds in which no key repeats, keeping their order: a multi-row
+ * `INSERT … ON CONFLICT DO UPDATE` may not touch one row twice, and a later item for the same key
+ * must see the earlier one, as it would row by row.
+ */
+export function rounds<T>(items: readonly T[], key: (item: T) => string): T[][] {
+  const out: T[][] = [];
+  const seen = new Map<string, number>();
+  for (const item of items) {
+    const k = key(item);
+    const round = seen.get(k) ?? 0;
+    seen.set(k, round + 1);
+    (out[round] ??= []).push(item);
+  }
+  return out;
+}
+
+/**
+ * JSON text for a JSONB column. JSONB refuses the NUL character (`\u0000`) that SQLite's TEXT
+ * keeps (https://www.postgresql.org/docs/current/datatype-json.html): it becomes U+FFFD, the
+ * replacement character, rather than failing a whole page of records.
+ */
+export function jsonText(value: unknown): string {
+  const s = JSON.stringify(value);
+  // an escape is `\u0000` after an even number of backslashes (an odd one is a literal backslash)
+  return s.includes('\\u0000') ? s.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : s;
+}
+
+/**
+ * JSON texts as one JSONB array parameter, zipped with the other columns' arrays:
+ * `ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb), …)`
+ * (https://www.postgresql.org/docs/current/queries-table-expressions.html#QUERIES-TABLEFUNCTIONS).
+ * A text[] of JSON costs an escaping pass here and an array parse on the server before each
+ * element is parsed again as JSONB: measured ~40 % slower for 2,000 score details of ~1 KB.
+ */
+export const jsonArray = (texts: readonly string[]): string => `[${texts.join(',')}]`;

@@ -1,0 +1,229 @@
+/**
+ * The Postgres implementation of the store port (src/store/port.ts) over a `pg` pool: the same
+ * behaviour as the SQLite one (test/contract/store-contract.ts runs on both). Each intent
+ * operation (commitPage, saveScores, outbox.settle, models.saveAll, portals.install, …) runs in
+ * one transaction on one pooled connection; single reads and writes go to the pool. Writers of
+ * one portal in several processes take that portal's transaction-scoped advisory lock first
+ * (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS), so a page, a
+ * score batch or a write-back outcome never interleaves with another one's read-then-write.
+ */
+import { DatabaseError, DatabaseFromFutureError } from '../../errors.ts';
+import type { Store } from '../port.ts';
+import { migrate } from './migrations.ts';
+import * as misc from './misc.ts';
+import { enqueueAll, outboxReads, settleOutbox } from './outbox.ts';
+import { createPool, redactUrl, withTransaction, type Pool, type PoolClient } from './pool.ts';
+import { createPostgresPortals } from './portals.ts';
+import { contactReads, recordReads, tombstoneMissing, upsertRecords } from './records.ts';
+import { saveScoreBatch, scoreReads } from './scores.ts';
+import { statement } from './sql.ts';
+
+export type PostgresStoreOptions = {
+  /** postgres:// URL (RAPPORT_DATABASE_URL) */
+  url: string;
+  encryptionKey?: Buffer | undefined;
+  previousEncryptionKey?: Buffer | undefined;
+  /** injectable clock (epoch ms) */
+  now?: () => number;
+  /** connections (default 10; a worker thread's read-only store uses 2) */
+  poolMax?: number;
+  /** how long a transaction's statement waits for another writer's lock (default 5 s) */
+  lockTimeoutMs?: number;
+  /** a worker thread's store: read-only transactions, no migrations */
+  readonly?: boolean;
+  applicationName?: string;
+};
+
+const DEFAULT_LOCK_TIMEOUT_MS = 5000;
+/** Records per page of `records.iterate` (keyset paged: no cursor stays open between pages). */
+const ITERATE_PAGE = 1000;
+
+const portalLock = statement('portal_lock', "SELECT pg_advisory_xact_lock(hashtextextended('rapport:portal:' || $1, 0))");
+
+/**
+ * Opens a store at `opts.url` after bringing its schema up to date (once, under the migration
+ * lock: several processes may start together). Refuses a schema newer than this Rapport's.
+ */
+export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Store> {
+  const store = createPostgresStore(opts);
+  try {
+    if (opts.readonly !== true) await migrate(poolOf(store), opts.url);
+    else await store.ping();
+  } catch (e) {
+    await store.close();
+    // unreachable, refused credentials, no such database
+    throw unavailable(e, opts.url);
+  }
+  return store;
+}
+
+/** `rapport migrate` on Postgres: applies pending migrations once (advisory lock); the version it had and has. */
+export async function migratePostgres(url: string): Promise<{ from: number; to: number }> {
+  const pool = createPool(url, { max: 1, statementTimeoutMs: 0, applicationName: 'rapport-migrate' });
+  try {
+    return await migrate(pool, url);
+  } catch (e) {
+    throw unavailable(e, url);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A connection or credentials problem as one clear error (the URL without its password); a newer schema as it is. */
+function unavailable(e: unknown, url: string): Error {
+  if (e instanceof DatabaseFromFutureError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  return new DatabaseError('database_unavailable', `cannot open the Postgres database ${redactUrl(url)} (RAPPORT_DATABASE_URL): ${reason}`, undefined, { cause: e });
+}
+
+const pools = new WeakMap<Store, Pool>();
+/** The pool under a store made here (migrations, `rapport db copy`); never outside src/store. */
+export const poolOf = (store: Store): Pool => {
+  const p = pools.get(store);
+  if (p === undefined) throw new Error('not a Postgres store');
+  return p;
+};
+
+/** A store over a pool, without migrating (read-only workers; openPostgresStore migrates first). */
+export function createPostgresStore(opts: PostgresStoreOptions): Store {
+  const now = opts.now ?? Date.now;
+  const pool = createPool(opts.url, {
+    max: opts.poolMax ?? (opts.readonly === true ? 2 : 10),
+    applicationName: opts.applicationName ?? (opts.readonly === true ? 'rapport-reader' : 'rapport'),
+    readOnly: opts.readonly === true,
+  });
+  let lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const tx = <T>(fn: (c: PoolClient) => Promise<T>) => withTransaction(pool, fn, { lockTimeoutMs });
+  /** one transaction holding the advisory lock of each portal it writes (sorted: no deadlock between two) */
+  const locked = <T>(portals: readonly string[], fn: (c: PoolClient) => Promise<T>) =>
+    tx(async (c) => {
+      for (const p of [...new Set(portals)].sort()) await portalLock(c, [p]);
+      return fn(c);
+    });
+  const portals = createPostgresPortals(now, { current: opts.encryptionKey, previous: opts.previousEncryptionKey });
+
+  const store: Store = {
+    location: { kind: 'postgres', url: opts.url },
+    now,
+    portals: {
+      upsert: (p) => portals.upsert(pool, p),
+      install: (p, tokens) =>
+        tx(async (c) => {
+          await portals.upsert(c, p);
+          await portals.saveTokens(c, p.portal, tokens);
+        }),
+      get: (portal) => portals.get(pool, portal),
+      list: () => portals.list(pool),
+      markDisconnected: (portal, reason) => portals.setStatus(pool, portal, 'disconnected', reason),
+      markConnected: (portal) => portals.setStatus(pool, portal, 'connected', null),
+      saveTokens: (portal, tokens) => portals.saveTokens(pool, portal, tokens),
+      tokens: (portal) => portals.tokens(pool, portal),
+      keyCheck: () => portals.keyCheck(pool),
+      resealAll: () => tx((c) => portals.resealAll(c)),
+      hasTokens: () => portals.hasTokens(pool),
+    },
+    records: {
+      upsertPage: (page) => locked(page.map((r) => r.portal), (c) => upsertRecords(c, page, now())),
+      get: (portal, type, id) => recordReads.get(pool, portal, type, id),
+      linkedToContact: (portal, contactId) => recordReads.linkedToContact(pool, portal, contactId),
+      counts: (portal) => recordReads.counts(pool, portal),
+      ids: (portal, type) => recordReads.ids(pool, portal, type),
+      hasAny: (portal) => recordReads.hasAny(pool, portal),
+      companies: (portal) => contactReads.companies(pool, portal),
+      async *iterate(portal, type, includeDeleted = false) {
+        for (let after = ''; ; ) {
+          const page = await recordReads.page(pool, portal, type, after, ITERATE_PAGE, includeDeleted);
+          yield* page;
+          if (page.length < ITERATE_PAGE) return;
+          after = page[page.length - 1]!.id;
+        }
+      },
+    },
+    contacts: {
+      chunk: (portal, range, limit) => contactReads.chunk(pool, portal, range, limit),
+      byIds: (portal, ids) => contactReads.byIds(pool, portal, ids),
+      count: (portal, o) => contactReads.count(pool, portal, o),
+      shareEnds: (portal, shares) => contactReads.shareEnds(pool, portal, shares),
+    },
+    cursors: {
+      get: (portal, stream) => misc.cursors.get(pool, portal, stream),
+      set: (portal, stream, cursor) => misc.cursors.set(pool, portal, stream, cursor, now()),
+      clear: (portal, stream) => misc.cursors.clear(pool, portal, stream),
+      list: (portal) => misc.cursors.list(pool, portal),
+    },
+    dirty: {
+      peek: (portal, limit) => misc.dirty.peek(pool, portal, limit),
+      clear: (portal, contactId, at) => misc.dirty.clear(pool, portal, contactId, at),
+      mark: (portal, contactId, at) => misc.dirty.mark(pool, portal, contactId, at),
+      count: (portal) => misc.dirty.count(pool, portal),
+    },
+    scores: {
+      get: (portal, contactId) => scoreReads.get(pool, portal, contactId),
+      history: (portal, contactId, since) => scoreReads.history(pool, portal, contactId, since),
+      count: (portal) => scoreReads.count(pool, portal),
+      lastScoredAt: (portal) => scoreReads.lastScoredAt(pool, portal),
+      portals: () => scoreReads.portals(pool),
+      state: (portal) => scoreReads.state(pool, portal),
+      bandCounts: (portal) => scoreReads.bandCounts(pool, portal),
+      healthAsOf: (portal, at) => scoreReads.healthAsOf(pool, portal, at),
+      histograms: (portal, width) => scoreReads.histograms(pool, portal, width),
+      topChurnRisk: (portal, limit) => scoreReads.topChurnRisk(pool, portal, limit),
+      clv: (portal) => scoreReads.clv(pool, portal),
+    },
+    outbox: {
+      enqueue: async (portal, contactId, properties) =>
+        (await locked([portal], (c) => enqueueAll(c, portal, [{ contactId, properties }], now())))[0] ?? 0,
+      due: (portal, limit) => outboxReads.due(pool, portal, now(), limit),
+      settle: (portal, outcome, o) => locked([portal], (c) => settleOutbox(c, portal, outcome, o, now())),
+      stats: (portal) => outboxReads.stats(pool, portal),
+      parked: (portal, limit = 20) => outboxReads.parked(pool, portal, limit),
+      requeueParked: (portal) => outboxReads.requeueParked(pool, portal, now()),
+      parkedReasons: (portal) => outboxReads.parkedReasons(pool, portal),
+      writtenCount: (portal) => outboxReads.writtenCount(pool, portal),
+      lastWritten: (portal, contactId) => outboxReads.lastWritten(pool, portal, contactId),
+    },
+    webhookEvents: {
+      rememberAll: (events) => misc.webhookEvents.rememberAll(pool, events, now()),
+      // HubSpot retries for up to 24 h; keep ids a little longer than that (src/store/misc.ts)
+      prune: (olderThanMs = 3 * 24 * 3600_000) => misc.webhookEvents.prune(pool, now() - olderThanMs),
+    },
+    syncRuns: {
+      start: (portal, stream) => misc.syncRuns.start(pool, portal, stream, now()),
+      finish: (id, status, error) => misc.syncRuns.finish(pool, id, status, now(), error),
+      latestPerStream: (portal) => misc.syncRuns.latestPerStream(pool, portal),
+    },
+    models: {
+      saveAll: (portal, ms) => tx((c) => misc.models.saveAll(c, portal, ms)),
+      latest: (portal, kind) => misc.models.latest(pool, portal, kind),
+      get: (portal, kind, version) => misc.models.get(pool, portal, kind, version),
+      versions: (portal, kind) => misc.models.versions(pool, portal, kind),
+      unusedVersion: (portal, base) => misc.models.unusedVersion(pool, portal, base),
+    },
+    apiUsage: {
+      record: (portal, calls, rateLimited) => misc.apiUsage.record(pool, portal, calls, rateLimited, now()),
+      since: (portal, ms) => misc.apiUsage.since(pool, portal, ms, now()),
+      prune: () => misc.apiUsage.prune(pool, now()),
+    },
+    commitPage: (page) =>
+      locked([page.portal, ...page.records.map((r) => r.portal)], async (c) => {
+        const t = now();
+        let n = await upsertRecords(c, page.records, t);
+        if (page.liveIds !== undefined) n += await tombstoneMissing(c, page.portal, page.stream, page.liveIds, page.at ?? t, t);
+        await misc.cursors.set(c, page.portal, page.stream, page.cursor, t);
+        await misc.syncRuns.progress(c, page.run.id, page.run.pages, page.run.records);
+        return n;
+      }),
+    saveScores: (portal, batch, o) => locked([portal], (c) => saveScoreBatch(c, portal, batch, o, now())),
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
+    setLockTimeout: async (ms) => {
+      lockTimeoutMs = ms;
+    },
+    close: async () => {
+      if (!pool.ended) await pool.end();
+    },
+  };
+  pools.set(store, pool);
+  return store;
+}

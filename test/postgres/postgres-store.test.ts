@@ -1,0 +1,119 @@
+import pg from 'pg';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+import { openPostgresStore } from '../../src/store/postgres/store.ts';
+import { rescoreAllInParallel } from '../../src/scoring/parallel.ts';
+import { createDatabase } from '../support/postgres.ts';
+
+/** What only the Postgres store has to get right: the contract suite covers the shared behaviour. */
+
+const P = 'hubspot:1';
+const contact = (id: string, data: Partial<Record<string, unknown>> = {}): CrmRecord => ({
+  portal: P,
+  type: 'contacts',
+  id,
+  contactIds: undefined,
+  companyId: null,
+  updatedAt: 1,
+  deleted: false,
+  data: { email: `${id}@x.io`, firstName: 'A', lastName: 'B', createdAt: 1, ...data } as unknown as RecordData,
+});
+
+const opened: Store[] = [];
+const clients: pg.Client[] = [];
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  for (const c of clients.splice(0)) await c.end();
+});
+const open = async (url: string) => {
+  const s = await openPostgresStore({ url });
+  opened.push(s);
+  return s;
+};
+const client = async (url: string) => {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  clients.push(c);
+  return c;
+};
+
+describe('the Postgres store', () => {
+  it('orders ids bytewise, as SQLite does, on a database whose default collation is linguistic', async () => {
+    const server = await client(inject('postgresUrl'));
+    const name = `rapport_icu_${Math.random().toString(16).slice(2, 10)}`;
+    // ICU's English collation sorts 'a-2' after 'a10' and 'b' before 'B'; migration 4 makes the key columns "C"
+    await server.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C'`);
+    const url = new URL(inject('postgresUrl'));
+    url.pathname = `/${name}`;
+    const store = await open(url.toString());
+    const ids = ['b', 'B', 'a10', 'a-2', 'a2', '_x'];
+    await store.records.upsertPage(ids.map((id) => contact(id)));
+    expect(await store.records.ids(P, 'contacts')).toEqual([...ids].sort());
+    // keyset shares cover every contact exactly once
+    const ends = await store.contacts.shareEnds(P, 3);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (const end of ends) {
+      seen.push(...(await store.contacts.chunk(P, { ...(after === undefined ? {} : { after }), ...(end === undefined ? {} : { through: end }) }, 100)).map((c) => c.id));
+      after = end;
+    }
+    expect(seen).toEqual([...ids].sort());
+  });
+
+  it("a worker thread's read-only store reads the same data and cannot write", async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const store = await open(url);
+    await store.records.upsertPage([contact('1')]);
+    const reader = openStore(JSON.parse(JSON.stringify(store.location)) as Store['location'], { readonly: true });
+    opened.push(reader);
+    expect((await reader.contacts.chunk(P, {}, 10)).map((c) => c.id)).toEqual(['1']);
+    await expect(reader.records.upsertPage([contact('2')])).rejects.toMatchObject({ code: '25006' }); // read_only_sql_transaction
+    await expect(reader.dirty.mark(P, '1', 5)).rejects.toMatchObject({ code: '25006' });
+    expect(await store.records.get(P, 'contacts', '2')).toBeUndefined();
+  });
+
+  it('stores a NUL character that JSONB refuses as U+FFFD instead of failing the page; a literal backslash-u stays', async () => {
+    const store = await open(await createDatabase(inject('postgresUrl')));
+    await store.records.upsertPage([contact('1', { firstName: 'A\u0000B', lastName: 'C\\u0000D' })]);
+    expect((await store.records.get(P, 'contacts', '1'))?.data).toMatchObject({ firstName: 'A\ufffdB', lastName: 'C\\u0000D' });
+  });
+
+  it('two processes enqueueing for the same contacts lose nothing (the portal lock serializes read-then-write)', async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const [a, b] = [await open(url), await open(url)];
+    const ids = Array.from({ length: 40 }, (_, i) => `c${i}`);
+    await Promise.all(ids.flatMap((id) => [a.outbox.enqueue(P, id, { satisfaction: '1' }), b.outbox.enqueue(P, id, { loyalty: '2' })]));
+    const due = await a.outbox.due(P, 100);
+    expect(due).toHaveLength(40);
+    for (const item of due) expect(item.properties).toEqual({ satisfaction: '1', loyalty: '2' });
+  });
+
+  it('score --all on two worker threads: every contact saved and counted once, though saves of both now overlap', async () => {
+    const store = await open(await createDatabase(inject('postgresUrl')));
+    await store.records.upsertPage(Array.from({ length: 400 }, (_, i) => contact(`c${String(i).padStart(3, '0')}`)));
+    // small batches from two workers: their saves are in flight together (they wait on real I/O here)
+    const r = await rescoreAllInParallel(store, P, { now: Date.UTC(2026, 5, 1), workers: 2, chunkSize: 20 });
+    expect(r).toEqual({ scored: 400, enqueued: 400 });
+    expect(await store.scores.count(P)).toBe(400);
+    expect(await store.outbox.stats(P)).toEqual({ pending: 400, parked: 0 });
+    expect(await store.dirty.count(P)).toBe(0);
+  });
+
+  it("a writer waits for the portal's lock at most the lock timeout, then fails with nothing written", async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const store = await open(url);
+    const run = await store.syncRuns.start(P, 'contacts');
+    const other = await client(url);
+    await other.query("SELECT pg_advisory_lock(hashtextextended('rapport:portal:' || $1, 0))", [P]);
+    await store.setLockTimeout(100);
+    const page = { portal: P, stream: 'contacts' as const, records: [contact('1')], cursor: 'c1' as Cursor, run: { id: run, pages: 1, records: 1 } };
+    await expect(store.commitPage(page)).rejects.toMatchObject({ code: '55P03' }); // lock_not_available
+    expect(await store.records.hasAny(P)).toBe(false);
+    // another portal is not held up
+    await store.commitPage({ ...page, portal: 'hubspot:2', records: [{ ...contact('1'), portal: 'hubspot:2' }] });
+    await other.query('SELECT pg_advisory_unlock_all()');
+    expect(await store.commitPage(page)).toBe(1);
+    expect(await store.cursors.get(P, 'contacts')).toBe('c1');
+  });
+});
