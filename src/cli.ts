@@ -14,6 +14,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run the HTTP server (OAuth, webhooks, card API) and the sync daemon',
     load: async () => (await import('./commands/serve.ts')).command,
   },
+  worker: {
+    summary: 'Run sync passes from the job queue (several processes, Postgres)',
+    load: async () => (await import('./commands/worker.ts')).command,
+  },
   sync: {
     summary: 'Pull the CRM into the local cache (backfill, then incremental)',
     load: async () => (await import('./commands/sync.ts')).command,

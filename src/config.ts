@@ -56,6 +56,8 @@ const envSchema = z
     }),
     RAPPORT_LOG_LEVEL: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
     RAPPORT_SYNC_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
+    /** job queue (`rapport worker`): a pass whose worker sent no heartbeat for this long goes to another worker (pg-boss minimum 10) */
+    RAPPORT_JOB_HEARTBEAT_SECONDS: z.coerce.number().int().min(10, 'RAPPORT_JOB_HEARTBEAT_SECONDS must be at least 10').max(3600).default(30),
     /** per-request timeout for CRM calls; a hung request counts as a retryable failure */
     RAPPORT_HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     /**
@@ -92,6 +94,8 @@ export type CoreConfig = {
   previousEncryptionKey: Buffer | undefined;
   logLevel: Env['RAPPORT_LOG_LEVEL'];
   syncIntervalMs: number;
+  /** RAPPORT_JOB_HEARTBEAT_SECONDS (src/work/queue.ts) */
+  jobHeartbeatSeconds: number;
   httpTimeoutMs: number;
   /** loopback port of the operator listener (preview, report, metrics); undefined = off */
   operatorPort: number | undefined;
@@ -204,6 +208,7 @@ export function loadConfig(
     previousEncryptionKey: v.RAPPORT_ENCRYPTION_KEY_PREVIOUS,
     logLevel: v.RAPPORT_LOG_LEVEL,
     syncIntervalMs: v.RAPPORT_SYNC_INTERVAL_MS,
+    jobHeartbeatSeconds: v.RAPPORT_JOB_HEARTBEAT_SECONDS,
     httpTimeoutMs: v.RAPPORT_HTTP_TIMEOUT_MS,
     operatorPort: v.RAPPORT_OPERATOR_PORT,
     metricsToken: v.RAPPORT_METRICS_TOKEN,

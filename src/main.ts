@@ -13,7 +13,7 @@ import { createMetricsRegistry } from './server/metrics.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
 import { connectStore, type Store, REQUEST_BUSY_TIMEOUT_MS } from './store/index.ts';
 import { TokenUnreadableError } from './store/portals.ts';
-import { createDaemon, type CycleSummary, type Daemon } from './sync/daemon.ts';
+import { createDaemon, type CycleSummary, type Daemon, type RefreshRequest } from './sync/daemon.ts';
 import { registerDaemonMetrics } from './sync/daemon-metrics.ts';
 import type { StreamProgress } from './sync/sync-stream.ts';
 import { createUsageRecorder } from './sync/usage.ts';
@@ -45,8 +45,20 @@ export type Rapport = {
    * the loopback operator listener (preview, report, metrics) at `operatorUrl`
    */
   listen(port?: number, host?: string): Promise<{ url: string; operatorUrl?: string }>;
+  /**
+   * One pass over a portal as a worker runs it (`rapport worker`, a job from the queue): connects
+   * the portal if this process has not yet (provisioning a new one), re-reads `refresh` records,
+   * syncs every stream, scores and writes back. Throws when the portal cannot run here.
+   */
+  runPass(portal: string, refresh?: readonly RefreshRequest[]): Promise<CycleSummary>;
   close(): Promise<void>;
 };
+
+/**
+ * Where the HTTP side sends work (`rapport serve --role web`): a queue that worker processes take
+ * it from (src/work/queue.ts), instead of this process's own daemon.
+ */
+export type Dispatch = { requestSync(portal: string, refresh?: { type: ObjectType; ids: string[] }): Promise<unknown> };
 
 export type RapportOptions = {
   config: Config;
@@ -61,6 +73,8 @@ export type RapportOptions = {
   pageSize?: number;
   /** the CRMs (default: the product's; a test adds its own); `config` must be loaded with the same */
   providers?: Registry;
+  /** web role: webhooks, installs and rescores enqueue passes here; this process syncs nothing */
+  dispatch?: Dispatch;
 };
 
 export async function createRapport(opts: RapportOptions): Promise<Rapport> {
@@ -186,6 +200,34 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     return ids;
   }
 
+  const dispatch = opts.dispatch;
+  /** a pass requested from the queue; a failure to enqueue is logged (the periodic pass is the backstop) */
+  const enqueue = async (portal: string, refresh?: { type: ObjectType; ids: string[] }): Promise<void> => {
+    try {
+      await dispatch?.requestSync(portal, refresh);
+    } catch (e) {
+      logger.error({ portal, err: (e as Error).message }, 'could not enqueue a sync pass; the periodic pass will catch up');
+    }
+  };
+
+  async function runPass(portal: string, refresh: readonly RefreshRequest[] = []): Promise<CycleSummary> {
+    if (!connectors.has(portal)) {
+      const row = await store.portals.get(portal);
+      if (row === undefined) throw new Error(`portal ${portal} is not installed`);
+      if (row.status !== 'connected') throw new Error(`portal ${portal} is disconnected (${row.statusReason ?? 'no reason recorded'}): reinstall it`);
+      if (!(await hasReadableTokens(portal, row.crm))) throw new Error(`portal ${portal}: no readable token`);
+      await addOAuthPortal(portal);
+      if (!connectors.has(portal)) throw new Error(`portal ${portal} of CRM "${row.crm}" has no provider in this build`);
+      // first pass of this portal in this process: our fields exist before the first write-back
+      try {
+        await connectors.get(portal)?.provision(daemon.signal);
+      } catch (e) {
+        logger.error({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'provisioning failed; score writes are parked until it succeeds');
+      }
+    }
+    return daemon.runOnce(portal, { refresh });
+  }
+
   const listeners: Listener[] = [];
   const readyListeners: ((portal: string, backfill: Promise<void>) => void)[] = [];
   if (opts.onPortalReady !== undefined) readyListeners.push(opts.onPortalReady);
@@ -221,9 +263,15 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
         config,
         logger,
         now,
-        nudge: (portal: string, types: ObjectType[]) => void daemon.nudge(portal, types),
-        refresh: (portal: string, type: ObjectType, ids: string[]) => void daemon.refresh(portal, type, ids),
+        nudge: (portal: string, types: ObjectType[]) => void (dispatch === undefined ? daemon.nudge(portal, types) : enqueue(portal)),
+        refresh: (portal: string, type: ObjectType, ids: string[]) => void (dispatch === undefined ? daemon.refresh(portal, type, ids) : enqueue(portal, { type, ids })),
         onInstalled: (portal: string) => {
+          if (dispatch !== undefined) {
+            // a worker connects, provisions and backfills it (runPass)
+            const backfill = enqueue(portal);
+            for (const l of readyListeners) l(portal, backfill);
+            return;
+          }
           if (connectors.has(portal)) {
             // Reinstalled (new tokens): the token manager reads them from the store; just catch up.
             void daemon.nudge(portal);
@@ -247,6 +295,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
         },
         rescore: async (portal: string, contactId: string) => {
           await scoreContacts(store, portal, { contactIds: [contactId], now: now(), logger });
+          if (dispatch !== undefined) return void (await enqueue(portal)); // a worker writes it back
           const c = connectors.get(portal);
           if (c !== undefined) await daemon.nudge(portal, []);
         },
@@ -262,6 +311,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       listeners.push(op);
       return { url: main.url, operatorUrl: op.url };
     },
+    runPass,
     async close() {
       await daemon.stop();
       await Promise.all(listeners.splice(0).map((l) => l.close()));

@@ -1,12 +1,13 @@
-import { loadConfig } from '../config.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { EXIT } from '../errors.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { createJobQueue } from '../work/queue.ts';
 import { createRapport } from '../main.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { installProcessGuards } from './process-guards.ts';
 import { connectOrExplain } from './sync.ts';
 
-const USAGE = `Usage: rapport serve [--port N] [--host H]
+const USAGE = `Usage: rapport serve [--port N] [--host H] [--role all|web]
 
 Runs Rapport: the HTTP server (OAuth install, HubSpot webhooks, card API, /healthz) and the sync
 daemon, which keeps every connected portal synced, scored and written back. With
@@ -18,6 +19,9 @@ Options:
   --port N     listen port (default RAPPORT_PORT, 3000)
   --host H     listen address (default 127.0.0.1, for a proxy on this host; 0.0.0.0 only for a
                proxy on another host)
+  --role R     all (default): server and sync daemon in this process (SQLite or Postgres);
+               web: only the HTTP side, which enqueues passes that \`rapport worker\` processes
+               run (needs RAPPORT_DATABASE_URL: the job queue lives in Postgres; docs/deploy.md)
   -h, --help   this help
 
 Unless RAPPORT_PUBLIC_URL is set, the public URL is http://<host>:<port> of these options
@@ -29,8 +33,17 @@ export const command: Command = {
   summary: 'Run the HTTP server and the sync daemon',
   usage: USAGE,
   async run(args: string[], io: CliIo): Promise<number> {
-    const values = parseFlags(command, args, { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, help: { type: 'boolean', short: 'h', default: false } }, io);
+    const values = parseFlags(
+      command,
+      args,
+      { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, role: { type: 'string', default: 'all' }, help: { type: 'boolean', short: 'h', default: false } },
+      io,
+    );
     if (typeof values === 'number') return values;
+    if (values.role !== 'all' && values.role !== 'web') {
+      io.stderr(`rapport serve: --role must be all or web, got "${values.role}"\n`);
+      return EXIT.usage;
+    }
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
       io.stderr(`rapport serve: --port must be an integer between 0 and 65535, got "${values.port}"\n`);
@@ -41,6 +54,7 @@ export const command: Command = {
     const env = port === undefined ? io.env : { ...io.env, RAPPORT_PORT: String(port) };
     const config = loadConfig(env, env['RAPPORT_CONFIG'], { host: values.host });
     const logger = createLogger({ level: config.logLevel });
+    if (values.role === 'web') return serveWeb(config, logger, values.host, io);
     const rapport = await createRapport({ config, logger });
     // an error escaping background work either leaves the server serving or stops it cleanly,
     // with the reason, instead of exiting with a raw stack
@@ -76,3 +90,33 @@ export const command: Command = {
     }
   },
 };
+
+/**
+ * `--role web`: webhooks, OAuth, the card API and /metrics; every pass goes to the job queue for
+ * the workers. Calls no CRM itself (a portal's rate limit belongs to the worker running it).
+ */
+async function serveWeb(config: Config, logger: Logger, host: string, io: CliIo): Promise<number> {
+  if (config.databaseUrl === undefined) {
+    io.stderr('rapport serve --role web: the job queue lives in Postgres: set RAPPORT_DATABASE_URL (or run `rapport serve` alone, which syncs in this process)\n');
+    return EXIT.config;
+  }
+  const queue = await createJobQueue({ url: config.databaseUrl, logger, heartbeatSeconds: config.jobHeartbeatSeconds });
+  const rapport = await createRapport({ config, logger, dispatch: queue }).catch(async (e: unknown) => {
+    await queue.stop();
+    throw e;
+  });
+  const removeGuards = installProcessGuards(logger, () => {});
+  try {
+    const { url, operatorUrl } = await rapport.listen(config.port, host);
+    io.stderr(`rapport serve --role web: listening on ${url} (public URL ${config.publicUrl})${operatorUrl === undefined ? '' : `; operator routes on ${operatorUrl}`}; passes go to the job queue for \`rapport worker\`\n`);
+    if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return EXIT.ok;
+  } finally {
+    try {
+      await rapport.close();
+      await queue.stop();
+    } finally {
+      removeGuards();
+    }
+  }
+}

@@ -14,6 +14,9 @@ export const STREAM_ORDER: readonly ObjectType[] = OBJECT_TYPES;
 
 export type PortalRuntime = { portal: string; connector: CrmConnector };
 
+/** Records to re-read directly before a pass (what the incremental feed cannot see, e.g. association changes). */
+export type RefreshRequest = { type: ObjectType; ids: readonly string[] };
+
 export type CycleSummary = {
   portal: string;
   streams: StreamResult[];
@@ -239,11 +242,16 @@ export function createDaemon(deps: DaemonDeps) {
      */
     async runOnce(
       portal: string,
-      opts: { types?: readonly ObjectType[]; score?: boolean; writeBack?: boolean } = {},
+      opts: { types?: readonly ObjectType[]; score?: boolean; writeBack?: boolean; refresh?: readonly RefreshRequest[] } = {},
     ): Promise<CycleSummary> {
       const s = portals.get(portal);
       if (s === undefined) throw new Error(`unknown portal ${portal}`);
       while (s.running !== undefined) await s.running;
+      for (const r of opts.refresh ?? []) {
+        const set = s.refresh.get(r.type) ?? new Set<string>();
+        for (const id of r.ids) set.add(id);
+        s.refresh.set(r.type, set);
+      }
       return cycle(s, opts.types ?? STREAM_ORDER, { score: opts.score ?? true, writeBack: opts.writeBack ?? true });
     },
     start(): void {

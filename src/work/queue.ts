@@ -24,8 +24,16 @@ import type { Logger } from '../log.ts';
 export const SYNC_QUEUE = 'rapport-sync';
 export const FAILED_QUEUE = 'rapport-sync-failed';
 const TICK_QUEUE = 'rapport-tick';
+/**
+ * Records a webhook asked to re-read (association changes, which no incremental query sees). Not
+ * worked on its own: the portal's next sync job takes the requests queued for it (`findJobs` by
+ * portal) and completes them after its pass, so they survive coalescing and a dead worker alike.
+ */
+const REFRESH_QUEUE = 'rapport-refresh';
 
 export type SyncJobData = { portal: string };
+export type RefreshRequest = { type: string; ids: string[] };
+type RefreshJobData = RefreshRequest & { portal: string };
 
 export type FailedJob = { portal: string; id: string; failedAt: number; error: string | null };
 
@@ -47,13 +55,16 @@ export type QueueOptions = {
 };
 
 export type JobQueue = {
-  /** Asks for a pass over a portal. False when one is already queued: this request joins it. */
-  requestSync(portal: string): Promise<boolean>;
+  /**
+   * Asks for a pass over a portal, re-reading `refresh` records first. False when one is already
+   * queued: this request joins it (its records too).
+   */
+  requestSync(portal: string, refresh?: RefreshRequest): Promise<boolean>;
   /**
    * Runs sync jobs in this process, up to `concurrency` at once (never two of one portal in the
    * whole deployment). A job whose `run` throws is retried, then dead-lettered.
    */
-  work(run: (portal: string, signal: AbortSignal) => Promise<void>, opts: { concurrency: number }): Promise<void>;
+  work(run: (portal: string, refresh: RefreshRequest[], signal: AbortSignal) => Promise<void>, opts: { concurrency: number }): Promise<void>;
   /**
    * Every `everyMinutes`, a pass over each portal `portals()` returns: one schedule for the whole
    * deployment however many workers register it (pg-boss keeps schedules in the database).
@@ -73,8 +84,8 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     max: 4,
     ...(opts.schema === undefined ? {} : { schema: opts.schema }),
     // a dead worker's job is failed by the supervise pass that runs the monitor (pg-boss default 60 s)
-    superviseIntervalSeconds: opts.monitorIntervalSeconds ?? 15,
-    monitorIntervalSeconds: opts.monitorIntervalSeconds ?? 15,
+    superviseIntervalSeconds: opts.monitorIntervalSeconds ?? monitorDefault(opts.heartbeatSeconds),
+    monitorIntervalSeconds: opts.monitorIntervalSeconds ?? monitorDefault(opts.heartbeatSeconds),
   });
   boss.on('error', (e: Error) => opts.logger.error({ err: e.message }, 'job queue error'));
   // pg-boss installs or migrates its own schema once, under its own advisory lock: several
@@ -94,10 +105,12 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     expireInSeconds: 24 * 3600,
   });
   await ensureQueue(boss, TICK_QUEUE, { policy: 'short' });
+  await ensureQueue(boss, REFRESH_QUEUE, { policy: 'standard' });
   const polling = Math.max(0.5, opts.pollingIntervalSeconds ?? 2);
 
   return {
-    async requestSync(portal) {
+    async requestSync(portal, refresh) {
+      if (refresh !== undefined && refresh.ids.length > 0) await boss.send(REFRESH_QUEUE, { portal, ...refresh } satisfies RefreshJobData);
       const id = await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
       return id !== null;
     },
@@ -107,7 +120,10 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
         const log = opts.logger.child({ portal: job.data.portal, job: job.id, attempt: job.retryCount + 1 });
         log.info({}, 'sync job started');
         try {
-          await run(job.data.portal, job.signal);
+          const asked = await boss.findJobs<RefreshJobData>(REFRESH_QUEUE, { data: { portal: job.data.portal }, queued: true });
+          await run(job.data.portal, asked.map((j) => ({ type: j.data.type, ids: j.data.ids })), job.signal);
+          // only after the pass: a worker dying mid-pass leaves them for the next one
+          if (asked.length > 0) await boss.deleteJob(REFRESH_QUEUE, asked.map((j) => j.id));
           log.info({}, 'sync job done');
         } catch (e) {
           log.warn({ err: (e as Error).message }, 'sync job failed; it is retried with backoff');
@@ -143,6 +159,9 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     },
   };
 }
+
+/** Looking for lapsed heartbeats at least twice per heartbeat interval, at most every 15 s. */
+const monitorDefault = (heartbeatSeconds = 30) => Math.max(1, Math.min(15, Math.floor(heartbeatSeconds / 2)));
 
 /** Creates a queue once; a later start keeps it as it is (its policy cannot change in place). */
 async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBoss['createQueue']>[1]): Promise<void> {

@@ -79,6 +79,20 @@ describe('job queue (pg-boss)', () => {
     expect(together).toBeGreaterThan(0);
   });
 
+  it('records a webhook asked to re-read reach the next pass even when its request joined a queued one, and only once', async () => {
+    const q = await queue();
+    expect(await q.requestSync('hubspot:3', { type: 'contacts', ids: ['101'] })).toBe(true);
+    expect(await q.requestSync('hubspot:3', { type: 'companies', ids: ['7', '8'] })).toBe(false);
+    const seen: { portal: string; refresh: unknown[] }[] = [];
+    await q.work(async (portal, refresh) => void seen.push({ portal, refresh }), { concurrency: 1 });
+    await until('the pass', () => seen.length === 1);
+    expect(seen[0]!.refresh).toEqual(expect.arrayContaining([{ type: 'contacts', ids: ['101'] }, { type: 'companies', ids: ['7', '8'] }]));
+    expect(seen[0]!.refresh).toHaveLength(2);
+    await q.requestSync('hubspot:3');
+    await until('the second pass', () => seen.length === 2);
+    expect(seen[1]!.refresh).toEqual([]);
+  });
+
   it('a failing pass is retried with backoff, then dead-lettered with its reason for rapport status', async () => {
     const q = await queue({ retryLimit: 1, retryDelaySeconds: 1 });
     let attempts = 0;

@@ -1,0 +1,74 @@
+import { loadConfig } from '../config.ts';
+import { EXIT } from '../errors.ts';
+import { createLogger } from '../log.ts';
+import { createRapport } from '../main.ts';
+import type { ObjectType } from '../connectors/types.ts';
+import { createJobQueue } from '../work/queue.ts';
+import { parseFlags, type CliIo, type Command } from './command.ts';
+import { installProcessGuards } from './process-guards.ts';
+
+const USAGE = `Usage: rapport worker [--concurrency N]
+
+Runs sync passes from the job queue (issue 16, docs/deploy.md): each job is one portal's pass
+(sync every stream, score, write back), taken by one worker of the deployment at a time; webhooks
+reach the queue through \`rapport serve --role web\`, and every portal gets a pass each
+RAPPORT_SYNC_INTERVAL (one schedule for the whole deployment). Start as many workers, on as many
+machines, as the portals need. A worker that dies leaves its job to another after a 30 s
+heartbeat; a pass that keeps failing is retried with backoff, then listed by \`rapport status\`.
+Needs RAPPORT_DATABASE_URL: the store and the queue live in Postgres. Stops cleanly on
+SIGINT/SIGTERM (running passes commit their current page first).
+
+Options:
+  --concurrency N   portals this process runs at once (default 4)
+  -h, --help        this help
+`;
+
+export const command: Command = {
+  name: 'worker',
+  summary: 'Run sync passes from the job queue (several processes, Postgres)',
+  usage: USAGE,
+  async run(args: string[], io: CliIo): Promise<number> {
+    const values = parseFlags(command, args, { concurrency: { type: 'string', default: '4' }, help: { type: 'boolean', short: 'h', default: false } }, io);
+    if (typeof values === 'number') return values;
+    const concurrency = Number(values.concurrency);
+    if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) {
+      io.stderr(`rapport worker: --concurrency must be an integer from 1 to 64, got "${values.concurrency}"\n`);
+      return EXIT.usage;
+    }
+    const config = loadConfig(io.env, io.env['RAPPORT_CONFIG']);
+    if (config.databaseUrl === undefined) {
+      io.stderr('rapport worker: the job queue lives in Postgres: set RAPPORT_DATABASE_URL (a single process with SQLite runs `rapport serve`)\n');
+      return EXIT.config;
+    }
+    const logger = createLogger({ level: config.logLevel });
+    const rapport = await createRapport({ config, logger });
+    const removeGuards = installProcessGuards(logger, () => {});
+    let queue: Awaited<ReturnType<typeof createJobQueue>> | undefined;
+    try {
+      // static connections (a private-app token) and installed portals, provisioned once here
+      await rapport.connectPortals();
+      queue = await createJobQueue({ url: config.databaseUrl, logger, heartbeatSeconds: config.jobHeartbeatSeconds });
+      await queue.work(
+        async (portal, refresh) => {
+          const summary = await rapport.runPass(portal, refresh.map((r) => ({ type: r.type as ObjectType, ids: r.ids })));
+          // a dead token or missing scopes: retrying cannot help, the admin must reinstall
+          if (summary.error !== undefined) logger.error({ portal, kind: summary.error.kind }, 'portal stopped: reinstall needed');
+        },
+        { concurrency },
+      );
+      await queue.schedulePasses(config.syncIntervalMs / 60_000, async () =>
+        (await rapport.store.portals.list()).filter((p) => p.status === 'connected').map((p) => p.portal),
+      );
+      io.stderr(`rapport worker: running up to ${concurrency} portal passes at once from the job queue\n`);
+      if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return EXIT.ok;
+    } finally {
+      try {
+        await queue?.stop();
+        await rapport.close();
+      } finally {
+        removeGuards();
+      }
+    }
+  },
+};

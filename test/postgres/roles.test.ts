@@ -1,0 +1,140 @@
+/**
+ * Several processes on Postgres (issue 16): `rapport serve --role web` answers installs and
+ * webhooks and only enqueues; two `rapport worker` processes run the passes. Three portals are
+ * installed through the web process; every portal's contacts get their scores written back by the
+ * workers. Then the worker running a fourth portal's backfill is killed (-9): the other takes the
+ * pass over after its heartbeat lapses and finishes it; a change on a portal still reaches the CRM. Real processes (bin/rapport), a real HubSpot sandbox over HTTP, a real PostgreSQL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../src/commands/demo.ts';
+import { generateAccount } from '../../src/sandbox/generator/index.ts';
+import { installThroughBrowser } from '../../src/sandbox/hubspot/browser-install.ts';
+import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import { connectStore, type Store } from '../../src/store/index.ts';
+import { createDatabase } from '../support/postgres.ts';
+
+const app = { clientId: 'rapport-roles', clientSecret: randomBytes(16).toString('hex'), appId: 4711 };
+const PORTALS = 3;
+let sandbox: HubspotSandbox;
+let closeSandbox: () => Promise<void>;
+let env: Record<string, string>;
+let webUrl: string;
+let store: Store;
+const hubIds: number[] = [];
+const procs: { name: string; child: ChildProcess; log: string[] }[] = [];
+
+function start(name: string, args: string[]): { child: ChildProcess; log: string[] } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  child.stdout?.on('data', (b: Buffer) => log.push(b.toString()));
+  child.stderr?.on('data', (b: Buffer) => log.push(b.toString()));
+  procs.push({ name, child, log });
+  return { child, log };
+}
+
+const until = async (what: string, ok: () => boolean | Promise<boolean>, ms: number) => {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${procs.map((p) => `--- ${p.name}\n${p.log.join('').slice(-1500)}`).join('\n')}`);
+    await sandbox.webhooks.flush();
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+const unscored = (hubId: number) => {
+  let n = 0;
+  for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] == null) n++;
+  return n;
+};
+
+beforeAll(async () => {
+  let baseUrl: string;
+  ({ sandbox, baseUrl, close: closeSandbox } = await startHubspotSandbox({ limits: false, oauth: app, webhookDelivery: { batchWindowMs: 20 }, searchLagMs: 0 }));
+  for (let i = 0; i < PORTALS; i++) {
+    const { hubId } = sandbox.portals.create();
+    hubIds.push(hubId);
+    for (const b of generateAccount({ seed: 20 + i, contacts: 40, now: sandbox.clock.now() })) sandbox.data.load(hubId, b);
+  }
+  const url = await createDatabase(inject('postgresUrl'));
+  const port = await freePort();
+  env = {
+    RAPPORT_DATABASE_URL: url,
+    RAPPORT_PORT: String(port),
+    RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    HUBSPOT_BASE_URL: baseUrl,
+    HUBSPOT_CLIENT_ID: app.clientId,
+    HUBSPOT_CLIENT_SECRET: app.clientSecret,
+    HUBSPOT_APP_ID: String(app.appId),
+    RAPPORT_JOB_HEARTBEAT_SECONDS: '10',
+    RAPPORT_LOG_LEVEL: 'info',
+  };
+  start('web', ['serve', '--role', 'web']);
+  webUrl = `http://127.0.0.1:${port}`;
+  await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000);
+  start('worker-1', ['worker', '--concurrency', '2']);
+  start('worker-2', ['worker', '--concurrency', '2']);
+  sandbox.webhooks.subscribe({ targetUrl: `${webUrl}/webhooks/hubspot`, clientSecret: app.clientSecret, appId: app.appId });
+  store = await connectStore({ dbPath: '', databaseUrl: url });
+}, 90_000);
+
+afterAll(async () => {
+  for (const p of procs) p.child.kill('SIGTERM');
+  await Promise.all(procs.map((p) => (p.child.exitCode !== null || p.child.signalCode !== null ? undefined : new Promise((r) => p.child.once('exit', r)))));
+  await store?.close();
+  await closeSandbox?.();
+});
+
+describe('web + worker processes on Postgres', () => {
+  it('portals installed through the web process are backfilled, scored and written back by the workers', async () => {
+    for (let i = 0; i < PORTALS; i++) await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
+    await until('every contact of every portal scored in the CRM', () => hubIds.every((h) => unscored(h) === 0), 120_000);
+    for (const hubId of hubIds) {
+      const portal = `hubspot:${hubId}`;
+      expect(await store.contacts.count(portal)).toBe(sandbox.data.count(hubId, 'contacts'));
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+    }
+    // the web process synced nothing itself: every pass ran in a worker
+    const web = procs.find((p) => p.name === 'web')!.log.join('');
+    expect(web).not.toMatch(/sync job started/);
+    const workers = procs.filter((p) => p.name.startsWith('worker')).map((p) => p.log.join(''));
+    expect(workers.join('')).toMatch(/sync job done/);
+  }, 180_000);
+
+  it('a worker killed with -9 in the middle of a backfill loses nothing: the other worker takes the pass over and finishes it', async () => {
+    const { hubId } = sandbox.portals.create();
+    for (const b of generateAccount({ seed: 31, contacts: 1_500, now: sandbox.clock.now() })) sandbox.data.load(hubId, b);
+    hubIds.push(hubId);
+    const portal = `hubspot:${hubId}`;
+    await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
+    // whichever worker took the pass: killed as soon as it says it started
+    let victim: (typeof procs)[number] | undefined;
+    await until('a worker starting the pass', () => {
+      victim = procs.find((p) => p.name.startsWith('worker') && p.log.join('').split('\n').some((l) => l.includes('sync job started') && l.includes(`"${portal}"`)));
+      return victim !== undefined;
+    }, 60_000);
+    victim!.child.kill('SIGKILL');
+    expect(unscored(hubId)).toBeGreaterThan(0); // killed mid-pass, not after it
+    await until('the survivor to finish the backfill and write every score', () => unscored(hubId) === 0, 150_000);
+    expect(await store.contacts.count(portal)).toBe(sandbox.data.count(hubId, 'contacts'));
+    expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
+    const survivor = procs.find((p) => p.name.startsWith('worker') && p !== victim)!;
+    expect(survivor.log.join('')).toMatch(new RegExp(`"portal":"${portal}"[^\n]*"attempt":2|"attempt":2[^\n]*"portal":"${portal}"`));
+  }, 240_000);
+
+  it('with one worker left, a change on a portal is still rescored and written back', async () => {
+    const hubId = hubIds[0]!;
+    const target = [...sandbox.data.iterate(hubId, 'contacts')][0]!;
+    const before = sandbox.data.get(hubId, 'contacts', target.id)?.properties['rapport_scored_at'];
+    sandbox.clock.advance(1000);
+    sandbox.data.create(
+      hubId,
+      'tickets',
+      { subject: 'Outage', hs_ticket_priority: 'URGENT', hs_pipeline: '0', hs_pipeline_stage: '1', createdate: new Date(sandbox.clock.now()).toISOString() },
+      [{ type: 'contacts', id: target.id }],
+    );
+    await until('the rescore written back', () => sandbox.data.get(hubId, 'contacts', target.id)?.properties['rapport_scored_at'] !== before, 120_000);
+    expect(await store.outbox.stats(`hubspot:${hubId}`)).toEqual({ pending: 0, parked: 0 });
+  }, 150_000);
+});
