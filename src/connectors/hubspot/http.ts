@@ -1,6 +1,6 @@
 import { Client } from '@hubspot/api-client';
 import type { z } from 'zod';
-import { CrmError } from '../../errors.ts';
+import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { withRetry, type LaneName, type Limiter } from '../limiter.ts';
 import { ErrorBody } from './schemas.ts';
@@ -28,6 +28,8 @@ export type HubspotHttpOptions = {
    * window from X-HubSpot-RateLimit-Max / -Interval-Milliseconds. Off when false (tests without limits).
    */
   learnLimits?: boolean;
+  /** the clock the daily-limit pause is measured on (tests pass the sandbox's) */
+  now?: () => number;
 };
 
 export type HubspotRequest<T> = {
@@ -49,14 +51,19 @@ export type HubspotHttp = {
 
 const CRM = 'hubspot' as const;
 
+/** `details.code` of the pause once a private app's daily limit is used up (until the next day). */
+export const DAILY_LIMIT = 'DAILY_LIMIT';
+
 /** HubSpot's secondly search window is one second (https://developers.hubspot.com/docs/api/usage-details); the ten-secondly one we back off from exponentially. */
 const POLICY_WAIT_MS: Record<string, number> = { SECONDLY: 1_000 };
 
 export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   let client: { token: string; client: Client } | undefined;
   const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  const now = opts.now ?? Date.now;
   /** private-app daily limit (X-HubSpot-RateLimit-Daily-Remaining hit 0): no call before this time */
   let dailyBlockedUntil = 0;
+  let dailyLimit: string | null = null;
   const observe = (headers: Headers) => {
     const max = Number(headers.get('x-hubspot-ratelimit-max'));
     const intervalMs = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
@@ -69,9 +76,14 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     }
     const dailyRemaining = headers.get('x-hubspot-ratelimit-daily-remaining');
     if (dailyRemaining !== null && Number(dailyRemaining) <= 0) {
-      // the daily limit resets at midnight (account time zone, https://developers.hubspot.com/docs/api/usage-details); UTC midnight is the safe side of most
-      const midnight = Math.ceil((Date.now() + 1) / 86_400_000) * 86_400_000;
-      if (dailyBlockedUntil < midnight) opts.logger.warn({ until: new Date(midnight).toISOString() }, 'hubspot: daily API limit used up; calls wait for the reset');
+      // The call that brought the remainder to 0 was the last one HubSpot allows today: stop here,
+      // before a call is refused. The daily limit resets at midnight (account time zone,
+      // https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details); UTC midnight is the safe side of most.
+      const midnight = Math.floor(now() / 86_400_000 + 1) * 86_400_000;
+      dailyLimit = headers.get('x-hubspot-ratelimit-daily');
+      if (dailyBlockedUntil < midnight) {
+        opts.logger.warn({ code: DAILY_LIMIT, daily: dailyLimit, until: new Date(midnight).toISOString() }, 'hubspot: daily API limit used up; no call until it resets');
+      }
       dailyBlockedUntil = midnight;
     }
   };
@@ -86,12 +98,16 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     const path = req.query !== undefined && req.query.length > 0 ? `${req.path}?${new URLSearchParams(req.query).toString()}` : req.path;
     const c = clientFor(token);
     const what = req.label ?? `${req.method} ${req.path}`;
-    if (Date.now() < dailyBlockedUntil) {
-      throw new CrmError('rate_limited', `HubSpot's daily API limit is used up until ${new Date(dailyBlockedUntil).toISOString()}; not calling ${what}`, {
-        crm: CRM,
-        code: 'RATE_LIMIT',
-        policy: 'DAILY',
-      });
+    if (dailyBlockedUntil > 0) {
+      if (now() < dailyBlockedUntil) {
+        throw new CrmError(
+          'rate_limited',
+          `${DAILY_LIMIT}: HubSpot's daily API limit${dailyLimit === null ? '' : ` (${dailyLimit} calls)`} is used up; Rapport resumes at ${new Date(dailyBlockedUntil).toISOString()} (not calling ${what})`,
+          { crm: CRM, code: DAILY_LIMIT, policy: 'DAILY', retryAfterMs: dailyBlockedUntil - now() },
+        );
+      }
+      opts.logger.info({ code: DAILY_LIMIT }, 'hubspot: a new day, the daily API limit is reset; resuming');
+      dailyBlockedUntil = 0;
     }
     counters.calls++;
     const res = await deadline(
@@ -139,9 +155,10 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
         return await opts.limiter.run(lane, () => once(req, token), req.signal);
       } catch (e) {
         if (e instanceof CrmError && e.kind === 'rate_limited') {
-          counters.rateLimited++;
-          // hold the whole lane, not just this request: the window is shared
-          opts.limiter.holdOff(lane, Math.min(opts.retry.maxMs, e.details.retryAfterMs ?? 1_000));
+          // a refusal HubSpot sent counts; our own daily pause sent nothing
+          if (e.details.status === 429) counters.rateLimited++;
+          // hold the whole lane, not just this request: the window is shared (a daily pause is held by the caller instead)
+          if (!isBudgetPause(e)) opts.limiter.holdOff(lane, Math.min(opts.retry.maxMs, e.details.retryAfterMs ?? 1_000));
         }
         throw e;
       }

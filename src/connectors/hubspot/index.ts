@@ -59,6 +59,7 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     timeoutMs: opts.timeoutMs ?? 30_000,
     // with limits off (tests) there is nothing to learn; otherwise the headers are the truth
     learnLimits: limits !== false,
+    ...(opts.now === undefined ? {} : { now: opts.now }),
   });
   const pageSize = Math.min(100, Math.max(1, opts.pageSize ?? 100));
   const now = opts.now ?? Date.now;

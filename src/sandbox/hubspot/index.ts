@@ -72,6 +72,8 @@ export type HubspotSandbox = {
   setBatchUpdateMissing(mode: BatchUpdateMissingMode): void;
   /** how far the search index trails writes (ms) */
   setSearchLag(ms: number): void;
+  /** `n` of today's daily calls used by the account's other integrations (the daily limit is per account, limits.ts) */
+  useDailyCalls(hubId: number, n: number): void;
   stats(hubId?: number): SandboxStats;
   close(): Promise<void>;
 };
@@ -282,6 +284,10 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     setSearchLag: (ms) => {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`search lag must be ≥ 0 ms, got ${ms}`);
       behaviour.searchLagMs = ms;
+    },
+    useDailyCalls: (hubId, n) => {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`daily calls must be a whole number ≥ 0, got ${n}`);
+      daily.use(hubId, n);
     },
     stats: (hubId) => sandboxStats(hubId),
     async close() {

@@ -81,5 +81,12 @@ export function createDailyCounter(clock: Clock) {
       c.n++;
       return daily - c.n;
     },
+    /** `n` calls made today by the account's other private apps: the daily limit is per account, shared by all of them (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details) */
+    use(hubId: number, n: number): void {
+      const day = Math.floor(clock.now() / 86_400_000);
+      let c = counts.get(hubId);
+      if (c === undefined || c.day !== day) counts.set(hubId, (c = { day, n: 0 }));
+      c.n += n;
+    },
   };
 }
