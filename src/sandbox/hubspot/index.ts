@@ -7,7 +7,7 @@ import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemen
 import { createFaultInjector } from './faults.ts';
 import { createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
 import { createAdminRoutes } from './admin.ts';
-import { createOAuthRoutes } from './oauth.ts';
+import { createOAuthRoutes, type PrivateAppTokenMetadata } from './oauth.ts';
 import { randomBytes } from 'node:crypto';
 import { createSandboxPortals, type SandboxPortalsImpl } from './portals.ts';
 import { createPropertyRegistry } from './properties.ts';
@@ -52,6 +52,8 @@ export type HubspotSandboxOptions = {
    * Unset: every token gets `limits.per10s`, no daily limit.
    */
   tier?: Tier;
+  /** what token metadata answers for a private-app token (oauth.ts; default `bad-format`, as reported of HubSpot) */
+  privateAppTokenMetadata?: PrivateAppTokenMetadata;
   /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
   webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
 };
@@ -121,7 +123,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
   });
   app.notFound((c) => notImplemented(c.req.method, c.req.path));
 
-  app.route('/', createOAuthRoutes({ portals }));
+  app.route('/', createOAuthRoutes({ portals, ...(opts.privateAppTokenMetadata === undefined ? {} : { privateAppTokenMetadata: opts.privateAppTokenMetadata }) }));
   app.route(
     '/',
     createAdminRoutes({
