@@ -3,6 +3,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
 import { hubspotChanges, liveIds, readRecords, type ChangesContext } from './changes.ts';
+import { HUBSPOT_LOOKBACK_MS, HUBSPOT_SWEEP_EVERY_MS } from './freshness.ts';
 import { createHubspotHttp } from './http.ts';
 import { createDuplicateEmailFlagger } from './mapping.ts';
 import { provisionHubspot } from './provision.ts';
@@ -114,8 +115,8 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     logger,
     pageSize,
     searchPageSize: Math.min(200, pageSize * 2),
-    lookbackMs: opts.lookbackMs ?? 30_000,
-    sweepEveryMs: opts.sweepEveryMs ?? 6 * 3_600_000,
+    lookbackMs: opts.lookbackMs ?? HUBSPOT_LOOKBACK_MS,
+    sweepEveryMs: opts.sweepEveryMs ?? HUBSPOT_SWEEP_EVERY_MS,
     deletionsEveryMs: opts.deletionsEveryMs ?? 0,
     flag,
   };

@@ -4,6 +4,7 @@ import { flag, optionalText, trimUrl, url } from '../../settings.ts';
 import { createHubspotConnector } from './index.ts';
 import { hubspotCardAuth } from './card-auth.ts';
 import { hubspotCardPreview } from './card-preview.ts';
+import { hubspotFreshness } from './freshness.ts';
 import { createHubspotWebhookHandler } from './notifications.ts';
 import { accessTokenInfo, authorizeUrl, exchangeCode, refreshTokens, revokeRefreshToken } from './oauth.ts';
 
@@ -146,5 +147,6 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
     usage: (u) =>
       `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429; busiest minute ${u.peakPerMinute} calls = ${(u.peakShareOfLimit * 100).toFixed(0)}% of the ${u.limitPer10s}/10 s limit`,
     refreshRefused: 'the app was uninstalled or its access revoked',
+    freshness: (cursor, now) => hubspotFreshness(cursor, now),
   },
 };
