@@ -46,8 +46,8 @@ describe('a private app’s daily limit (X-HubSpot-RateLimit-Daily-Remaining)', 
     const { hubId } = sandbox.portals.create({ privateAppToken: token });
     const portal = `hubspot:${hubId}`;
     for (let i = 0; i < 45; i++) sandbox.data.create(hubId, 'contacts', { email: `d${i}@example.com` });
-    // the account's other integrations used all but 3 of today's calls (the limit is per account)
-    sandbox.useDailyCalls(hubId, TIERS.starter.daily! - 3);
+    // the account's other integrations used all but 4 of today's calls (the limit is per account)
+    sandbox.useDailyCalls(hubId, TIERS.starter.daily! - 4);
 
     const dir = tempDir();
     cleanups.push(() => dir.cleanup());
@@ -64,27 +64,33 @@ describe('a private app’s daily limit (X-HubSpot-RateLimit-Daily-Remaining)', 
     expect(first.status).toBe('failed');
     expect(first.error).toBeInstanceOf(CrmError);
     expect(first.error?.details).toMatchObject({ code: 'DAILY_LIMIT', policy: 'DAILY' });
-    // three list pages were allowed, the third brought the remainder to 0, and the connector sent nothing more
+    // four calls were allowed: list page 1, the usage call that says when the limit resets (the
+    // account's midnight: 05:00Z for the sandbox's US/Eastern accounts), pages 2 and 3; the third
+    // page brought the remainder to 0 and the connector sent nothing more
     expect(first.records).toBe(30);
     const stats = sandbox.stats(hubId);
     expect(stats.rateLimited).toBe(0);
     expect(stats.byRoute['GET /crm/v3/objects/contacts']).toBe(3);
-    expect(connector.stats().calls).toBe(4); // + the count (search, outside the daily limit)
+    expect(stats.byRoute['GET /account-info/v3/api-usage/daily/private-apps']).toBe(1);
+    expect(connector.stats().calls).toBe(5); // + the count (search, outside the daily limit)
 
     const warn = lines.find((l) => l.msg === 'hubspot: daily API limit used up; no call until it resets');
-    expect(warn).toMatchObject({ level: 40, code: 'DAILY_LIMIT', daily: '250000', until: '2026-01-06T00:00:00.000Z' });
+    expect(warn).toMatchObject({ level: 40, code: 'DAILY_LIMIT', daily: '250000', until: '2026-01-06T05:00:00.000Z' });
     const [report] = await collectStatus(store, portal);
     const stream = report?.streams.find((s) => s.stream === 'contacts');
     expect(stream?.lastRunStatus).toBe('failed');
-    expect(stream?.lastError).toMatch(/^rate_limited: DAILY_LIMIT: HubSpot's daily API limit \(250000 calls\) is used up; Rapport resumes at 2026-01-06T00:00:00\.000Z/);
+    expect(stream?.lastError).toMatch(/^rate_limited: DAILY_LIMIT: HubSpot's daily API limit \(250000 calls\) is used up; Rapport resumes at 2026-01-06T05:00:00\.000Z/);
 
-    // later the same day: still paused, still nothing sent
-    clock.advance(3 * 3_600_000);
-    expect((await syncStream(deps, 'contacts', { signal })).status).toBe('failed');
+    // later the same day, and at UTC midnight (still 19:00 in the account's time zone): still paused, nothing sent
+    for (const at of [Date.UTC(2026, 0, 5, 12), Date.UTC(2026, 0, 6, 0, 0, 1)]) {
+      clock.set(at);
+      expect((await syncStream(deps, 'contacts', { signal })).status).toBe('failed');
+    }
     expect(sandbox.stats(hubId).byRoute['GET /crm/v3/objects/contacts']).toBe(3);
+    expect(sandbox.stats(hubId).rateLimited).toBe(0);
 
-    // the day rolls over (sandbox clock): the remainder is back and the stream finishes from its cursor
-    clock.set(Date.UTC(2026, 0, 6, 0, 0, 1));
+    // the account's day rolls over (sandbox clock): the remainder is back and the stream finishes from its cursor
+    clock.set(Date.UTC(2026, 0, 6, 5, 0, 1));
     const next = await syncStream(deps, 'contacts', { signal });
     expect(next.status).toBe('ok');
     expect((await store.records.counts(portal)).contacts).toMatchObject({ live: 45 });
@@ -115,7 +121,19 @@ describe('a private app’s daily limit (X-HubSpot-RateLimit-Daily-Remaining)', 
     const again = await connector.whoAmI().catch((x: unknown) => x);
     expect((again as CrmError).details.code).toBe('DAILY_LIMIT');
     expect(sandbox.stats(hubId).requests).toBe(1);
-    expect(lines.some((l) => l.code === 'DAILY_LIMIT' && l.level === 40)).toBe(true);
+    expect(lines.some((l) => l.code === 'DAILY_LIMIT' && l.level === 40 && l.until === '2026-01-06T00:00:00.000Z')).toBe(true);
+    // not knowing the account's midnight it tried at UTC midnight; still refused there, it probes hourly
+    clock.set(Date.UTC(2026, 0, 6, 0, 0, 1));
+    expect(((await connector.whoAmI().catch((x: unknown) => x)) as CrmError).details.policy).toBe('DAILY');
+    expect(sandbox.stats(hubId).rateLimited).toBe(2);
+    expect(lines.some((l) => l.code === 'DAILY_LIMIT' && l.until === '2026-01-06T01:00:00.000Z')).toBe(true);
+    clock.set(Date.UTC(2026, 0, 6, 0, 30));
+    await connector.whoAmI().catch(() => undefined);
+    expect(sandbox.stats(hubId).requests).toBe(2);
+    // the account's new day (05:00Z): calls go through again
+    clock.set(Date.UTC(2026, 0, 6, 5, 0, 1));
+    expect(await connector.whoAmI()).toEqual({ portal: `hubspot:${hubId}` });
+    expect(sandbox.stats(hubId).rateLimited).toBe(2);
   });
 });
 

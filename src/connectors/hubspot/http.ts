@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { withRetry, type LaneName, type Limiter } from '../limiter.ts';
-import { ErrorBody } from './schemas.ts';
+import { DailyUsage, ErrorBody } from './schemas.ts';
 
 /**
  * Every HubSpot call goes through here: token → limiter lane → `client.apiRequest` → status and
@@ -64,6 +64,14 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   /** private-app daily limit (X-HubSpot-RateLimit-Daily-Remaining hit 0): no call before this time */
   let dailyBlockedUntil = 0;
   let dailyLimit: string | null = null;
+  /** when the daily limit resets (the account's midnight, from its usage API); undefined = not known */
+  let resetsAt: number | undefined;
+  /** a private app's responses carry the daily headers: learn `resetsAt` after this call, at most this often */
+  let usageWanted = false;
+  let usageNextAt = 0;
+  let learning = false;
+  /** when the last daily pause ended, to tell a reset we guessed too early */
+  let resumedAt: number | undefined;
   const observe = (headers: Headers) => {
     const max = Number(headers.get('x-hubspot-ratelimit-max'));
     const intervalMs = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
@@ -74,17 +82,48 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
         opts.limiter.setLane('default', { limit: max, intervalMs });
       }
     }
+    if (headers.get('x-hubspot-ratelimit-daily') !== null && !(resetsAt !== undefined && resetsAt > now()) && now() >= usageNextAt) usageWanted = true;
     const dailyRemaining = headers.get('x-hubspot-ratelimit-daily-remaining');
-    if (dailyRemaining !== null && Number(dailyRemaining) <= 0) {
-      // The call that brought the remainder to 0 was the last one HubSpot allows today: stop here,
-      // before a call is refused. The daily limit resets at midnight (account time zone,
-      // https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details); UTC midnight is the safe side of most.
-      const midnight = Math.floor(now() / 86_400_000 + 1) * 86_400_000;
-      dailyLimit = headers.get('x-hubspot-ratelimit-daily');
-      if (dailyBlockedUntil < midnight) {
-        opts.logger.warn({ code: DAILY_LIMIT, daily: dailyLimit, until: new Date(midnight).toISOString() }, 'hubspot: daily API limit used up; no call until it resets');
-      }
-      dailyBlockedUntil = midnight;
+    // The call that brought the remainder to 0 was the last one HubSpot allows today: stop here, before a call is refused.
+    if (dailyRemaining !== null && Number(dailyRemaining) <= 0) pauseForTheDay(headers.get('x-hubspot-ratelimit-daily'));
+  };
+  /**
+   * No call until the daily limit resets: at midnight in the account's time zone
+   * (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details; the usage API's
+   * `resetsAt`, e.g. 04:00Z for an account on US Eastern daylight time). Not known (the usage call
+   * failed): the next UTC midnight, then hourly, since the account's midnight may come later.
+   */
+  const pauseForTheDay = (limit: string | null) => {
+    const t = now();
+    let until: number;
+    if (resetsAt !== undefined && resetsAt > t) until = resetsAt;
+    else if (resumedAt !== undefined && t - resumedAt < 86_400_000) until = Math.floor(t / 3_600_000 + 1) * 3_600_000;
+    else until = Math.floor(t / 86_400_000 + 1) * 86_400_000;
+    dailyLimit = limit ?? dailyLimit;
+    if (dailyBlockedUntil < until) {
+      opts.logger.warn({ code: DAILY_LIMIT, daily: dailyLimit, until: new Date(until).toISOString() }, 'hubspot: daily API limit used up; no call until it resets');
+    }
+    dailyBlockedUntil = Math.max(dailyBlockedUntil, until);
+  };
+  /** one call a day (while the daily headers come): when the daily limit resets */
+  const learnReset = async (signal: AbortSignal) => {
+    learning = true;
+    usageWanted = false;
+    try {
+      const { body } = await api.request({ method: 'GET', path: '/account-info/v3/api-usage/daily/private-apps', schema: DailyUsage, signal });
+      const daily = body.results.find((r) => r.name === 'private-apps-api-calls-daily') ?? body.results[0];
+      const at = daily === undefined ? Number.NaN : Date.parse(daily.resetsAt);
+      if (Number.isFinite(at) && at > now()) resetsAt = at;
+      usageNextAt = resetsAt ?? now() + 3_600_000;
+    } catch (e) {
+      if (!(e instanceof CrmError)) throw e;
+      // not fatal: the pause falls back to UTC midnight and hourly probes
+      opts.logger.debug({ kind: e.kind, code: e.details.code }, 'hubspot: could not read when the daily limit resets');
+      usageNextAt = now() + 3_600_000;
+    } finally {
+      learning = false;
+      // the usage call's own reply carried the daily headers too
+      usageWanted = false;
     }
   };
   const clientFor = (token: string): Client => {
@@ -108,6 +147,7 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
       }
       opts.logger.info({ code: DAILY_LIMIT }, 'hubspot: a new day, the daily API limit is reset; resuming');
       dailyBlockedUntil = 0;
+      resumedAt = now();
     }
     counters.calls++;
     const res = await deadline(
@@ -145,7 +185,10 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
       }
       return { status: res.status, body: parsed.data };
     }
-    throw errorFromResponse(res.status, text, res.headers, what);
+    const error = errorFromResponse(res.status, text, res.headers, what);
+    // a daily 429 without the daily headers (another integration spent the last call): the same pause
+    if (isBudgetPause(error)) pauseForTheDay(res.headers.get('x-hubspot-ratelimit-daily'));
+    throw error;
   }
 
   async function withAuth<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }> {
@@ -176,33 +219,40 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     }
   }
 
-  return {
+  const api: HubspotHttp = {
     async request<T>(req: HubspotRequest<T>) {
-      try {
-        return await withRetry(() => withAuth(req), {
-          ...opts.retry,
-          signal: req.signal,
-          onRetry: ({ attempt, waitMs, error }) => {
-            counters.retries++;
-            opts.logger.debug(
-              { request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status, correlationId: error.details.correlationId },
-              'hubspot retry',
-            );
-          },
-        });
-      } catch (e) {
-        // HubSpot support asks for the correlation id of a failed call (https://developers.hubspot.com/docs/api/usage-details): log it with every failure
-        if (e instanceof CrmError) {
-          opts.logger.warn(
-            { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
-            'hubspot request failed',
-          );
-        }
-        throw e;
-      }
+      const res = await send(req);
+      if (usageWanted && !learning) await learnReset(req.signal);
+      return res;
     },
     stats: () => ({ ...counters }),
   };
+  return api;
+
+  async function send<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }> {
+    try {
+      return await withRetry(() => withAuth(req), {
+        ...opts.retry,
+        signal: req.signal,
+        onRetry: ({ attempt, waitMs, error }) => {
+          counters.retries++;
+          opts.logger.debug(
+            { request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status, correlationId: error.details.correlationId },
+            'hubspot retry',
+          );
+        },
+      });
+    } catch (e) {
+      // HubSpot support asks for the correlation id of a failed call (https://developers.hubspot.com/docs/api/usage-details): log it with every failure
+      if (e instanceof CrmError) {
+        opts.logger.warn(
+          { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
+          'hubspot request failed',
+        );
+      }
+      throw e;
+    }
+  }
 }
 
 /** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per https://developers.hubspot.com/docs/api/usage-details and https://developers.hubspot.com/docs/api-reference/error-handling). */

@@ -5,7 +5,7 @@ import { createApiRoutes, type ApiBehaviour, type ApiEnv, type BatchUpdateMissin
 import { createClock, type SandboxClock } from './clock.ts';
 import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
 import { createFaultInjector } from './faults.ts';
-import { createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
+import { ACCOUNT_UTC_OFFSET_MS, createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
 import { createAdminRoutes } from './admin.ts';
 import { createOAuthRoutes, type PrivateAppTokenMetadata } from './oauth.ts';
 import { randomBytes } from 'node:crypto';
@@ -254,11 +254,33 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       companyCurrency: 'USD',
       additionalCurrencies: [],
       utcOffset: '-05:00',
-      utcOffsetMilliseconds: -18_000_000,
+      utcOffsetMilliseconds: ACCOUNT_UTC_OFFSET_MS,
       uiDomain: 'app.hubspot.com',
       dataHostingLocation: 'na1',
     }),
   );
+  // A private app's daily usage and when it resets (the account's midnight; field names and the
+  // `name` from https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-usage-details).
+  // For OAuth tokens, which have no daily limit, the reply is UNCONFIRMED: an empty list here.
+  crm.get('/account-info/v3/api-usage/daily/private-apps', (c) => {
+    const hubId = c.get('hubId');
+    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+    const grant = portals.authenticate(bearer) as { kind?: string };
+    const limit = grant.kind !== 'oauth' && tier !== undefined && tier !== 'oauth' ? TIERS[tier].daily : undefined;
+    if (limit === undefined) return c.json({ results: [] });
+    return c.json({
+      results: [
+        {
+          name: 'private-apps-api-calls-daily',
+          usageLimit: limit,
+          currentUsage: daily.used(hubId),
+          collectedAt: new Date(clock.now()).toISOString(),
+          fetchStatus: 'SUCCESS',
+          resetsAt: new Date(daily.resetsAt()).toISOString(),
+        },
+      ],
+    });
+  });
   const behaviour: ApiBehaviour = {
     associationReadFailures: new Set(),
     batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status',
