@@ -3,7 +3,7 @@ import { silentLogger, type Logger } from '../../log.ts';
 import { createLimiter, type Limiter } from '../limiter.ts';
 import type { CrmConnector } from '../types.ts';
 import { hubspotChanges, liveIds, readRecords, type ChangesContext } from './changes.ts';
-import { HUBSPOT_LOOKBACK_MS, HUBSPOT_SWEEP_EVERY_MS } from './freshness.ts';
+import { HUBSPOT_DEEP_EVERY_MS, HUBSPOT_DEEP_LOOKBACK_MS, HUBSPOT_LOOKBACK_MS, HUBSPOT_SWEEP_EVERY_MS } from './freshness.ts';
 import { createHubspotHttp } from './http.ts';
 import { createDuplicateEmailFlagger } from './mapping.ts';
 import { provisionHubspot } from './provision.ts';
@@ -33,6 +33,9 @@ export type HubspotConnectorOptions = {
   lookbackMs?: number;
   sweepEveryMs?: number;
   deletionsEveryMs?: number;
+  /** how often a pass re-searches the last `deepLookbackMs` for late-indexed changes (0 = never), see changes.ts */
+  deepEveryMs?: number;
+  deepLookbackMs?: number;
 };
 
 export type HubspotConnector = CrmConnector & { stats(): { calls: number; rateLimited: number; retries: number } };
@@ -118,6 +121,8 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
     lookbackMs: opts.lookbackMs ?? HUBSPOT_LOOKBACK_MS,
     sweepEveryMs: opts.sweepEveryMs ?? HUBSPOT_SWEEP_EVERY_MS,
     deletionsEveryMs: opts.deletionsEveryMs ?? 0,
+    deepEveryMs: opts.deepEveryMs ?? HUBSPOT_DEEP_EVERY_MS,
+    deepLookbackMs: opts.deepLookbackMs ?? HUBSPOT_DEEP_LOOKBACK_MS,
     flag,
   };
   return {
