@@ -137,7 +137,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
         case 'unavailable':
           return `HubSpot could not be reached (${e.message}). Check HUBSPOT_BASE_URL and the network.`;
         case 'rate_limited':
-          if (e.details.policy === 'DAILY') return `${e.message}. The daily limit is per account and shared by its private apps; syncing resumes by itself after midnight.`;
+          if (e.details.policy === 'DAILY') return `${e.message}. The daily limit is per account and shared by its private apps; syncing resumes by itself when it resets (the account's midnight).`;
           return `HubSpot kept answering 429 (${e.message}); try again later or lower HUBSPOT_RATE_LIMIT.`;
         default:
           return `${e.kind}: ${e.message}`;
