@@ -28,6 +28,8 @@ export type PortalStatusReport = {
     lagSeconds: number | null;
     records: number;
     lastError: string | null;
+    /** how far behind the CRM the stream may be and why (the provider reads its cursor); null = nothing to say */
+    freshness: { maxBehindSeconds: number | null; lastFullReadAt: string | null; nextFullReadAt: string | null; note: string } | null;
   }[];
   /** CRM API calls in the last 10 minutes against the configured limit */
   apiUsage: { calls10m: number; rateLimited10m: number; peakPerMinute: number; limitPer10s: number; peakShareOfLimit: number; calls24h: number };
@@ -48,8 +50,11 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
     if (only !== undefined && p.portal !== only) continue;
     const cursors = new Map((await store.cursors.list(p.portal)).map((c) => [c.stream, c]));
     const runs = await store.syncRuns.latestPerStream(p.portal);
+    const hints = defaultRegistry.get(p.crm)?.hints;
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     const streams = runs.map((r) => {
       const cursor = cursors.get(r.stream);
+      const f = cursor === undefined ? undefined : hints?.freshness?.(cursor.cursor, now);
       const okAt = r.status === 'ok' ? r.finishedAt : (cursor?.updatedAt ?? null);
       return {
         stream: r.stream,
@@ -58,6 +63,10 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
         lagSeconds: okAt === null ? null : Math.round((now - okAt) / 1000),
         records: r.records,
         lastError: r.error === null ? null : `${r.errorKind ?? 'error'}: ${r.error}`,
+        freshness:
+          f === undefined
+            ? null
+            : { maxBehindSeconds: f.maxBehindMs === null ? null : Math.round(f.maxBehindMs / 1000), lastFullReadAt: iso(f.lastFullReadAt), nextFullReadAt: iso(f.nextFullReadAt), note: f.note },
       };
     });
     const models: PortalStatusReport['models'] = {};
@@ -118,6 +127,16 @@ function renderHuman(reports: PortalStatusReport[]): string {
       out.push(
         `  ${s.stream.padEnd(22)} ${String(live).padStart(7)}   ${(s.lastRun ?? '-').padEnd(24)}  ${(s.lastRunStatus ?? '-').padEnd(7)}  ${lag.padEnd(7)}  ${s.lastError ?? ''}`,
       );
+    }
+    // the stream that may be furthest behind the CRM, and why (e.g. HubSpot's search index lag)
+    const behind = r.streams
+      .filter((s) => s.freshness !== null)
+      .sort((a, b) => (b.freshness?.maxBehindSeconds ?? -1) - (a.freshness?.maxBehindSeconds ?? -1))[0];
+    if (behind?.freshness != null) {
+      const f = behind.freshness;
+      const b = f.maxBehindSeconds;
+      const upTo = b === null ? '' : ` up to ${b < 120 ? `${b}s` : b < 7_200 ? `${Math.round(b / 60)}m` : `${(b / 3_600).toFixed(1)}h`}`;
+      out.push(`  behind the CRM:${upTo} (${behind.stream}): ${f.note}`);
     }
     if (r.outbox.parked > 0) {
       const reasons = r.parkedReasons.map((p) => `${p.count} × ${p.reason}`).join(', ');

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
-import type { CrmConnector, ObjectType } from './types.ts';
+import type { CrmConnector, Cursor, ObjectType } from './types.ts';
 
 /**
  * A CRM as a value (ARCHITECTURE.md §3): everything the shared engine needs to know about one CRM,
@@ -147,6 +147,19 @@ export type AdminHints = {
   usage?(u: ApiUsage): string;
   /** why a refresh was refused, e.g. "the app was uninstalled or its access revoked" */
   refreshRefused: string;
+  /** what a stream's saved cursor says about changes it may not have seen yet (`rapport status`) */
+  freshness?(cursor: Cursor, now: number): StreamFreshness | undefined;
+};
+
+/** How far behind the CRM a stream may be, and why (e.g. HubSpot's search index lag). */
+export type StreamFreshness = {
+  /** the oldest change the stream may still be missing is at most this old; null = not known */
+  maxBehindMs: number | null;
+  /** when the last full read that catches anything incremental reads missed began, and when the next is due */
+  lastFullReadAt: number | null;
+  nextFullReadAt: number | null;
+  /** the same in words, for an operator */
+  note: string;
 };
 
 export type CrmProvider<S = unknown> = {

@@ -7,16 +7,18 @@ import type { CrmConnector } from '../../src/connectors/types.ts';
 import { silentLogger } from '../../src/log.ts';
 import { createRapport } from '../../src/main.ts';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
+import { primaryTypeId, userLabelKey } from '../../src/sandbox/hubspot/association-types.ts';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { diffCacheWithSandbox } from '../support/cache-vs-sandbox.ts';
 import { rapportChild, rapportInProcess } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * `rapport sync` against the sandbox over real HTTP with the real @hubspot/api-client (`--read-only`:
- * the pull alone, since writing scores back changes the contacts' lastmodifieddate): the cache
- * must equal the sandbox exactly, survive SIGKILL anywhere, converge under injected faults, and
- * follow creates / updates / deletes made between runs.
+ * `rapport sync` against the sandbox over real HTTP with the real @hubspot/api-client (mostly
+ * `--read-only`: the pull alone, since writing scores back changes the contacts' lastmodifieddate;
+ * one test writes back and checks the pass after it): the cache must equal the sandbox exactly,
+ * survive SIGKILL anywhere, converge under injected faults, and follow creates / updates /
+ * deletes made between runs.
  */
 let sandbox: HubspotSandbox;
 let baseUrl: string;
@@ -149,6 +151,71 @@ describe('rapport sync --once', () => {
       sandbox.setSearchLag(0);
     }
   }, 60_000);
+
+  it('a write-back run after merges, a GDPR delete, label and primary-company changes under a 20 s lag: the cache equals the sandbox, and the next write-back pass writes nothing (issue 13)', async () => {
+    const db = join(dir.path, 'write-back.db');
+    // every score write the sandbox applies (its own change feed: rapport_* property changes made through the API)
+    let written = 0;
+    const off = sandbox.data.onChange((e) => {
+      if (e.hubId === hubId && e.source === 'api' && e.kind === 'propertyChange' && e.propertyName?.startsWith('rapport_') === true) written++;
+    });
+    const batches = () => sandbox.stats(hubId).byRoute['POST /crm/v3/objects/contacts/batch/update'] ?? 0;
+    try {
+      const first = await rapportInProcess(['sync', '--once'], envFor(db));
+      expect(first.code, first.stderr).toBe(0);
+      expect(written).toBeGreaterThan(0);
+      sandbox.setSearchLag(20_000);
+      const live = [...sandbox.data.iterate(hubId, 'contacts')].slice(10, 20);
+      const [survivor, loser, gdpr, labelled, moved] = live;
+      if (survivor === undefined || loser === undefined || gdpr === undefined || labelled === undefined || moved === undefined) throw new Error('too few contacts');
+      const companies = [...sandbox.data.iterate(hubId, 'companies')];
+      const [billing, employer] = [companies.at(-2), companies.at(-1)];
+      if (billing === undefined || employer === undefined) throw new Error('too few companies');
+      sandbox.clock.advance(60_000);
+      sandbox.data.merge(hubId, 'contacts', survivor.id, loser.id);
+      sandbox.data.purge(hubId, 'contacts', gdpr.id);
+      // user-defined labels whose typeIds are primary ids of other pairs (5, 26) and of this pair (1, "Decision maker")
+      for (const label of ['Billing contact', 'Former employer', 'Decision maker']) {
+        sandbox.data.associate(hubId, 'contacts', labelled.id, 'companies', billing.id, userLabelKey('contacts', 'companies', label));
+      }
+      // a new primary company replaces the old one
+      sandbox.data.associate(hubId, 'contacts', moved.id, 'companies', employer.id, primaryTypeId('contacts', 'companies'));
+      // association changes bump no modification time (webhooks or the 6-hourly sweep bring them alone); edited too, the search finds them
+      sandbox.data.update(hubId, 'contacts', labelled.id, { firstname: 'Labelled' });
+      sandbox.data.update(hubId, 'contacts', moved.id, { firstname: 'Moved' });
+      sandbox.data.update(hubId, 'companies', billing.id, { name: 'Billing Co' });
+      sandbox.data.update(hubId, 'companies', employer.id, { name: 'Employer' });
+      sandbox.clock.advance(25_000);
+      const second = await rapportInProcess(['sync', '--once'], envFor(db));
+      expect(second.code, second.stderr).toBe(0);
+
+      // the next pass, once the second pass's own writes are searchable: it reads them back and writes nothing
+      sandbox.clock.advance(25_000);
+      const [writesBefore, batchesBefore] = [written, batches()];
+      const third = await rapportInProcess(['sync', '--once', '--json'], envFor(db));
+      expect(third.code, third.stderr).toBe(0);
+      expect(written - writesBefore).toBe(0);
+      expect(batches() - batchesBefore).toBe(0);
+      expect(diffCacheWithSandbox(db, sandbox, hubId)).toEqual([]);
+
+      const d = new Database(db, { readonly: true });
+      const row = (id: string) => d.prepare("SELECT deleted, company_id, data FROM records WHERE type = 'contacts' AND id = ?").get(id) as { deleted: number; company_id: string | null; data: string };
+      const outbox = (d.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+      const [loserRow, gdprRow, labelledRow, movedRow] = [row(loser.id), row(gdpr.id), row(labelled.id), row(moved.id)];
+      d.close();
+      expect(loserRow.deleted).toBe(1);
+      expect((JSON.parse(loserRow.data) as { m?: string }).m).toBe(survivor.id);
+      expect(gdprRow.deleted).toBe(1);
+      expect(labelledRow.company_id).not.toBe(billing.id);
+      expect(movedRow.company_id).toBe(employer.id);
+      expect(outbox).toBe(0);
+      // the survivor carries scores; nothing was ever written to the merged or purged ids after they went
+      expect(sandbox.data.get(hubId, 'contacts', survivor.id)?.properties.rapport_health).toMatch(/^(green|yellow|red)$/);
+    } finally {
+      off();
+      sandbox.setSearchLag(0);
+    }
+  }, 120_000);
 
   it('survives SIGKILL at five points of a backfill: every rerun resumes, the end result equals the sandbox', async () => {
     const db = join(dir.path, 'crash.db');

@@ -23,6 +23,13 @@ export type ChangesContext = {
   sweepEveryMs: number;
   /** minimum time between two listings of archived records in incremental passes (0 = every pass) */
   deletionsEveryMs: number;
+  /**
+   * Every `deepEveryMs` (0 = never) a pass re-searches the last `deepLookbackMs` instead of the
+   * last `lookbackMs`: a change the index showed later than the lookback, which the bookmark has
+   * passed, is read then, not at the next full re-list (lags up to deepLookbackMs − deepEveryMs).
+   */
+  deepEveryMs: number;
+  deepLookbackMs: number;
   flag: (r: CrmRecord) => void;
   /** the portal's properties mapped onto our fields (a churn date) */
   mapped: MappedProperties;
@@ -43,6 +50,11 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
   if (state.phase === 'search' && state.afterId === null && passNow - state.sweptAt >= ctx.sweepEveryMs) {
     log.info({ lastSweep: new Date(state.sweptAt).toISOString() }, 'association sweep: re-listing');
     state = { phase: 'list', after: null, startedAt: passNow, deletedSince: Math.max(0, state.deletionsAt - ctx.lookbackMs) };
+  } else if (state.phase === 'search' && state.afterId === null && ctx.deepEveryMs > 0 && passNow - (state.deepAt ?? state.sweptAt) >= ctx.deepEveryMs) {
+    // HubSpot's index may show a change later than the lookback (https://developers.hubspot.com/docs/api/crm/search):
+    // the bookmark has passed it, so this pass searches a longer window back
+    log.debug({ from: new Date(passNow - ctx.deepLookbackMs).toISOString() }, 're-searching a longer window for late-indexed changes');
+    state = { ...state, since: Math.min(state.since, Math.max(0, passNow - ctx.deepLookbackMs)), deepAt: passNow };
   }
   const passStart = state.phase === 'search' ? state.since : 0;
   // Page totals are for the whole call (progress bars show records read / total): a search's
@@ -68,7 +80,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
               phase: 'archived',
               after: null,
               deletedSince: state.deletedSince,
-              then: { since: Math.max(0, state.startedAt - ctx.lookbackMs), sweptAt: state.startedAt, deletionsAt: state.startedAt },
+              then: { since: Math.max(0, state.startedAt - ctx.lookbackMs), sweptAt: state.startedAt, deletionsAt: state.startedAt, deepAt: state.startedAt },
             };
       yield { records, next: encodeCursor(next), ...(total === undefined ? {} : { total }) };
       read += records.length;
@@ -81,7 +93,16 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
       const gone = since === null ? objects : objects.filter((o) => (parseTime(o.archivedAt ?? null) ?? parseTime(o.updatedAt) ?? 0) >= since);
       const records = gone.map((o) => toRecord(portal, type, { ...o, archived: true }, {}, ctx.now(), ctx.mapped));
       const next: HubspotCursorState =
-        after !== null ? { ...state, after } : { phase: 'search', since: state.then.since, afterId: null, sweptAt: state.then.sweptAt, deletionsAt: state.then.deletionsAt };
+        after !== null
+          ? { ...state, after }
+          : {
+              phase: 'search',
+              since: state.then.since,
+              afterId: null,
+              sweptAt: state.then.sweptAt,
+              deletionsAt: state.then.deletionsAt,
+              ...(state.then.deepAt === undefined ? {} : { deepAt: state.then.deepAt }),
+            };
       yield { records, next: encodeCursor(next) };
       read += records.length;
       state = next;
@@ -123,7 +144,7 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
           phase: 'archived',
           after: null,
           deletedSince: Math.max(0, Math.min(passStart, state.deletionsAt) - ctx.lookbackMs),
-          then: { since: next.since, sweptAt: next.sweptAt, deletionsAt: now },
+          then: { since: next.since, sweptAt: next.sweptAt, deletionsAt: now, ...(next.deepAt === undefined ? {} : { deepAt: next.deepAt }) },
         };
         yield { records, next: encodeCursor(archived), ...passTotal(page.total) };
         read += records.length;

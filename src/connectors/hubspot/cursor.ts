@@ -32,7 +32,7 @@ const ArchivedState = z.object({
   /** null = emit every archived record (after a full list) */
   deletedSince: z.number().nullable(),
   /** where the search phase resumes once this listing ends */
-  then: z.object({ since: z.number(), sweptAt: z.number(), deletionsAt: z.number() }),
+  then: z.object({ since: z.number(), sweptAt: z.number(), deletionsAt: z.number(), deepAt: z.number().optional() }),
 });
 const SearchState = z.object({
   phase: z.literal('search'),
@@ -42,6 +42,8 @@ const SearchState = z.object({
   sweptAt: z.number(),
   /** when deletions were last listed */
   deletionsAt: z.number(),
+  /** when the last re-search of a longer window began (changes the index showed after the lookback); absent = at the last full list */
+  deepAt: z.number().optional(),
 });
 
 export const HubspotCursorState = z.discriminatedUnion('phase', [ListState, ArchivedState, SearchState]);

@@ -1,9 +1,9 @@
 import { Client } from '@hubspot/api-client';
 import type { z } from 'zod';
-import { CrmError } from '../../errors.ts';
+import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { withRetry, type LaneName, type Limiter } from '../limiter.ts';
-import { ErrorBody } from './schemas.ts';
+import { DailyUsage, ErrorBody } from './schemas.ts';
 
 /**
  * Every HubSpot call goes through here: token → limiter lane → `client.apiRequest` → status and
@@ -28,6 +28,8 @@ export type HubspotHttpOptions = {
    * window from X-HubSpot-RateLimit-Max / -Interval-Milliseconds. Off when false (tests without limits).
    */
   learnLimits?: boolean;
+  /** the clock the daily-limit pause is measured on (tests pass the sandbox's) */
+  now?: () => number;
 };
 
 export type HubspotRequest<T> = {
@@ -49,14 +51,27 @@ export type HubspotHttp = {
 
 const CRM = 'hubspot' as const;
 
+/** `details.code` of the pause once a private app's daily limit is used up (until the next day). */
+export const DAILY_LIMIT = 'DAILY_LIMIT';
+
 /** HubSpot's secondly search window is one second (https://developers.hubspot.com/docs/api/usage-details); the ten-secondly one we back off from exponentially. */
 const POLICY_WAIT_MS: Record<string, number> = { SECONDLY: 1_000 };
 
 export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
   let client: { token: string; client: Client } | undefined;
   const counters = { calls: 0, rateLimited: 0, retries: 0 };
+  const now = opts.now ?? Date.now;
   /** private-app daily limit (X-HubSpot-RateLimit-Daily-Remaining hit 0): no call before this time */
   let dailyBlockedUntil = 0;
+  let dailyLimit: string | null = null;
+  /** when the daily limit resets (the account's midnight, from its usage API); undefined = not known */
+  let resetsAt: number | undefined;
+  /** a private app's responses carry the daily headers: learn `resetsAt` after this call, at most this often */
+  let usageWanted = false;
+  let usageNextAt = 0;
+  let learning = false;
+  /** when the last daily pause ended, to tell a reset we guessed too early */
+  let resumedAt: number | undefined;
   const observe = (headers: Headers) => {
     const max = Number(headers.get('x-hubspot-ratelimit-max'));
     const intervalMs = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
@@ -67,12 +82,48 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
         opts.limiter.setLane('default', { limit: max, intervalMs });
       }
     }
+    if (headers.get('x-hubspot-ratelimit-daily') !== null && !(resetsAt !== undefined && resetsAt > now()) && now() >= usageNextAt) usageWanted = true;
     const dailyRemaining = headers.get('x-hubspot-ratelimit-daily-remaining');
-    if (dailyRemaining !== null && Number(dailyRemaining) <= 0) {
-      // the daily limit resets at midnight (account time zone, https://developers.hubspot.com/docs/api/usage-details); UTC midnight is the safe side of most
-      const midnight = Math.ceil((Date.now() + 1) / 86_400_000) * 86_400_000;
-      if (dailyBlockedUntil < midnight) opts.logger.warn({ until: new Date(midnight).toISOString() }, 'hubspot: daily API limit used up; calls wait for the reset');
-      dailyBlockedUntil = midnight;
+    // The call that brought the remainder to 0 was the last one HubSpot allows today: stop here, before a call is refused.
+    if (dailyRemaining !== null && Number(dailyRemaining) <= 0) pauseForTheDay(headers.get('x-hubspot-ratelimit-daily'));
+  };
+  /**
+   * No call until the daily limit resets: at midnight in the account's time zone
+   * (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details; the usage API's
+   * `resetsAt`, e.g. 04:00Z for an account on US Eastern daylight time). Not known (the usage call
+   * failed): the next UTC midnight, then hourly, since the account's midnight may come later.
+   */
+  const pauseForTheDay = (limit: string | null) => {
+    const t = now();
+    let until: number;
+    if (resetsAt !== undefined && resetsAt > t) until = resetsAt;
+    else if (resumedAt !== undefined && t - resumedAt < 86_400_000) until = Math.floor(t / 3_600_000 + 1) * 3_600_000;
+    else until = Math.floor(t / 86_400_000 + 1) * 86_400_000;
+    dailyLimit = limit ?? dailyLimit;
+    if (dailyBlockedUntil < until) {
+      opts.logger.warn({ code: DAILY_LIMIT, daily: dailyLimit, until: new Date(until).toISOString() }, 'hubspot: daily API limit used up; no call until it resets');
+    }
+    dailyBlockedUntil = Math.max(dailyBlockedUntil, until);
+  };
+  /** one call a day (while the daily headers come): when the daily limit resets */
+  const learnReset = async (signal: AbortSignal) => {
+    learning = true;
+    usageWanted = false;
+    try {
+      const { body } = await api.request({ method: 'GET', path: '/account-info/v3/api-usage/daily/private-apps', schema: DailyUsage, signal });
+      const daily = body.results.find((r) => r.name === 'private-apps-api-calls-daily') ?? body.results[0];
+      const at = daily === undefined ? Number.NaN : Date.parse(daily.resetsAt);
+      if (Number.isFinite(at) && at > now()) resetsAt = at;
+      usageNextAt = resetsAt ?? now() + 3_600_000;
+    } catch (e) {
+      if (!(e instanceof CrmError)) throw e;
+      // not fatal: the pause falls back to UTC midnight and hourly probes
+      opts.logger.debug({ kind: e.kind, code: e.details.code }, 'hubspot: could not read when the daily limit resets');
+      usageNextAt = now() + 3_600_000;
+    } finally {
+      learning = false;
+      // the usage call's own reply carried the daily headers too
+      usageWanted = false;
     }
   };
   const clientFor = (token: string): Client => {
@@ -86,12 +137,17 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     const path = req.query !== undefined && req.query.length > 0 ? `${req.path}?${new URLSearchParams(req.query).toString()}` : req.path;
     const c = clientFor(token);
     const what = req.label ?? `${req.method} ${req.path}`;
-    if (Date.now() < dailyBlockedUntil) {
-      throw new CrmError('rate_limited', `HubSpot's daily API limit is used up until ${new Date(dailyBlockedUntil).toISOString()}; not calling ${what}`, {
-        crm: CRM,
-        code: 'RATE_LIMIT',
-        policy: 'DAILY',
-      });
+    if (dailyBlockedUntil > 0) {
+      if (now() < dailyBlockedUntil) {
+        throw new CrmError(
+          'rate_limited',
+          `${DAILY_LIMIT}: HubSpot's daily API limit${dailyLimit === null ? '' : ` (${dailyLimit} calls)`} is used up; Rapport resumes at ${new Date(dailyBlockedUntil).toISOString()} (not calling ${what})`,
+          { crm: CRM, code: DAILY_LIMIT, policy: 'DAILY', retryAfterMs: dailyBlockedUntil - now() },
+        );
+      }
+      opts.logger.info({ code: DAILY_LIMIT }, 'hubspot: a new day, the daily API limit is reset; resuming');
+      dailyBlockedUntil = 0;
+      resumedAt = now();
     }
     counters.calls++;
     const res = await deadline(
@@ -129,7 +185,10 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
       }
       return { status: res.status, body: parsed.data };
     }
-    throw errorFromResponse(res.status, text, res.headers, what);
+    const error = errorFromResponse(res.status, text, res.headers, what);
+    // a daily 429 without the daily headers (another integration spent the last call): the same pause
+    if (isBudgetPause(error)) pauseForTheDay(res.headers.get('x-hubspot-ratelimit-daily'));
+    throw error;
   }
 
   async function withAuth<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }> {
@@ -139,9 +198,10 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
         return await opts.limiter.run(lane, () => once(req, token), req.signal);
       } catch (e) {
         if (e instanceof CrmError && e.kind === 'rate_limited') {
-          counters.rateLimited++;
-          // hold the whole lane, not just this request: the window is shared
-          opts.limiter.holdOff(lane, Math.min(opts.retry.maxMs, e.details.retryAfterMs ?? 1_000));
+          // a refusal HubSpot sent counts; our own daily pause sent nothing
+          if (e.details.status === 429) counters.rateLimited++;
+          // hold the whole lane, not just this request: the window is shared (a daily pause is held by the caller instead)
+          if (!isBudgetPause(e)) opts.limiter.holdOff(lane, Math.min(opts.retry.maxMs, e.details.retryAfterMs ?? 1_000));
         }
         throw e;
       }
@@ -159,33 +219,40 @@ export function createHubspotHttp(opts: HubspotHttpOptions): HubspotHttp {
     }
   }
 
-  return {
+  const api: HubspotHttp = {
     async request<T>(req: HubspotRequest<T>) {
-      try {
-        return await withRetry(() => withAuth(req), {
-          ...opts.retry,
-          signal: req.signal,
-          onRetry: ({ attempt, waitMs, error }) => {
-            counters.retries++;
-            opts.logger.debug(
-              { request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status, correlationId: error.details.correlationId },
-              'hubspot retry',
-            );
-          },
-        });
-      } catch (e) {
-        // HubSpot support asks for the correlation id of a failed call (https://developers.hubspot.com/docs/api/usage-details): log it with every failure
-        if (e instanceof CrmError) {
-          opts.logger.warn(
-            { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
-            'hubspot request failed',
-          );
-        }
-        throw e;
-      }
+      const res = await send(req);
+      if (usageWanted && !learning) await learnReset(req.signal);
+      return res;
     },
     stats: () => ({ ...counters }),
   };
+  return api;
+
+  async function send<T>(req: HubspotRequest<T>): Promise<{ status: number; body: T }> {
+    try {
+      return await withRetry(() => withAuth(req), {
+        ...opts.retry,
+        signal: req.signal,
+        onRetry: ({ attempt, waitMs, error }) => {
+          counters.retries++;
+          opts.logger.debug(
+            { request: req.label ?? `${req.method} ${req.path}`, attempt, waitMs, kind: error.kind, status: error.details.status, correlationId: error.details.correlationId },
+            'hubspot retry',
+          );
+        },
+      });
+    } catch (e) {
+      // HubSpot support asks for the correlation id of a failed call (https://developers.hubspot.com/docs/api/usage-details): log it with every failure
+      if (e instanceof CrmError) {
+        opts.logger.warn(
+          { request: req.label ?? `${req.method} ${req.path}`, kind: e.kind, status: e.details.status, code: e.details.code, correlationId: e.details.correlationId },
+          'hubspot request failed',
+        );
+      }
+      throw e;
+    }
+  }
 }
 
 /** Maps a non-2xx reply to a CrmError kind (ARCHITECTURE §4; bodies per https://developers.hubspot.com/docs/api/usage-details and https://developers.hubspot.com/docs/api-reference/error-handling). */

@@ -4,6 +4,7 @@ import { flag, optionalText, trimUrl, url } from '../../settings.ts';
 import { createHubspotConnector } from './index.ts';
 import { hubspotCardAuth } from './card-auth.ts';
 import { hubspotCardPreview } from './card-preview.ts';
+import { hubspotFreshness } from './freshness.ts';
 import { createHubspotWebhookHandler } from './notifications.ts';
 import { accessTokenInfo, authorizeUrl, exchangeCode, refreshTokens, revokeRefreshToken } from './oauth.ts';
 
@@ -143,6 +144,7 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
         case 'unavailable':
           return `HubSpot could not be reached (${e.message}). Check HUBSPOT_BASE_URL and the network.`;
         case 'rate_limited':
+          if (e.details.policy === 'DAILY') return `${e.message}. The daily limit is per account and shared by its private apps; syncing resumes by itself when it resets (the account's midnight).`;
           return `HubSpot kept answering 429 (${e.message}); try again later or lower HUBSPOT_RATE_LIMIT.`;
         default:
           return `${e.kind}: ${e.message}`;
@@ -152,5 +154,6 @@ export const hubspotProvider: CrmProvider<HubspotSettings> = {
     usage: (u) =>
       `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429; busiest minute ${u.peakPerMinute} calls = ${(u.peakShareOfLimit * 100).toFixed(0)}% of the ${u.limitPer10s}/10 s limit`,
     refreshRefused: 'the app was uninstalled or its access revoked',
+    freshness: (cursor, now) => hubspotFreshness(cursor, now),
   },
 };

@@ -80,6 +80,11 @@ export const GroupList = z.object({ results: z.array(Group) });
 export const TokenInfo = z.object({ hub_id: z.number(), scopes: z.array(z.string()).optional() });
 export const AccountInfo = z.object({ portalId: z.number() });
 
+/** A private app's daily usage (https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-usage-details): when the daily limit resets. */
+export const DailyUsage = z.object({
+  results: z.array(z.object({ name: z.string(), usageLimit: z.number().optional(), currentUsage: z.number().optional(), resetsAt: z.string() })),
+});
+
 export const Empty = z.unknown();
 
 /** Error replies: every field optional (https://developers.hubspot.com/docs/api-reference/error-handling "all fields optional in practice"). */

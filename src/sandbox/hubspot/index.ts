@@ -5,9 +5,9 @@ import { createApiRoutes, type ApiBehaviour, type ApiEnv, type BatchUpdateMissin
 import { createClock, type SandboxClock } from './clock.ts';
 import { expiredAuthentication, hubspotError, invalidAuthentication, notImplemented, rateLimited } from './errors.ts';
 import { createFaultInjector } from './faults.ts';
-import { createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
+import { ACCOUNT_UTC_OFFSET_MS, createDailyCounter, createRateLimiter, DEFAULT_LIMITS, OAUTH_PER_10S, TIERS, type Lane, type Tier } from './limits.ts';
 import { createAdminRoutes } from './admin.ts';
-import { createOAuthRoutes } from './oauth.ts';
+import { createOAuthRoutes, type PrivateAppTokenMetadata } from './oauth.ts';
 import { randomBytes } from 'node:crypto';
 import { createSandboxPortals, type SandboxPortalsImpl } from './portals.ts';
 import { createPropertyRegistry } from './properties.ts';
@@ -52,6 +52,8 @@ export type HubspotSandboxOptions = {
    * Unset: every token gets `limits.per10s`, no daily limit.
    */
   tier?: Tier;
+  /** what token metadata answers for a private-app token (oauth.ts; default `bad-format`, as reported of HubSpot) */
+  privateAppTokenMetadata?: PrivateAppTokenMetadata;
   /** A2: webhook delivery tuning (tests shrink the batching window and retry delays) */
   webhookDelivery?: Pick<WebhookOptions, 'batchWindowMs' | 'maxEventsPerRequest' | 'maxConcurrentPerPortal' | 'timeoutMs' | 'retry' | 'fetch'>;
 };
@@ -72,6 +74,8 @@ export type HubspotSandbox = {
   setBatchUpdateMissing(mode: BatchUpdateMissingMode): void;
   /** how far the search index trails writes (ms) */
   setSearchLag(ms: number): void;
+  /** `n` of today's daily calls used by the account's other integrations (the daily limit is per account, limits.ts) */
+  useDailyCalls(hubId: number, n: number): void;
   stats(hubId?: number): SandboxStats;
   close(): Promise<void>;
 };
@@ -119,7 +123,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
   });
   app.notFound((c) => notImplemented(c.req.method, c.req.path));
 
-  app.route('/', createOAuthRoutes({ portals }));
+  app.route('/', createOAuthRoutes({ portals, ...(opts.privateAppTokenMetadata === undefined ? {} : { privateAppTokenMetadata: opts.privateAppTokenMetadata }) }));
   app.route(
     '/',
     createAdminRoutes({
@@ -250,11 +254,33 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       companyCurrency: 'USD',
       additionalCurrencies: [],
       utcOffset: '-05:00',
-      utcOffsetMilliseconds: -18_000_000,
+      utcOffsetMilliseconds: ACCOUNT_UTC_OFFSET_MS,
       uiDomain: 'app.hubspot.com',
       dataHostingLocation: 'na1',
     }),
   );
+  // A private app's daily usage and when it resets (the account's midnight; field names and the
+  // `name` from https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-usage-details).
+  // For OAuth tokens, which have no daily limit, the reply is UNCONFIRMED: an empty list here.
+  crm.get('/account-info/v3/api-usage/daily/private-apps', (c) => {
+    const hubId = c.get('hubId');
+    const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
+    const grant = portals.authenticate(bearer) as { kind?: string };
+    const limit = grant.kind !== 'oauth' && tier !== undefined && tier !== 'oauth' ? TIERS[tier].daily : undefined;
+    if (limit === undefined) return c.json({ results: [] });
+    return c.json({
+      results: [
+        {
+          name: 'private-apps-api-calls-daily',
+          usageLimit: limit,
+          currentUsage: daily.used(hubId),
+          collectedAt: new Date(clock.now()).toISOString(),
+          fetchStatus: 'SUCCESS',
+          resetsAt: new Date(daily.resetsAt()).toISOString(),
+        },
+      ],
+    });
+  });
   const behaviour: ApiBehaviour = {
     associationReadFailures: new Set(),
     batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status',
@@ -282,6 +308,10 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     setSearchLag: (ms) => {
       if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`search lag must be ≥ 0 ms, got ${ms}`);
       behaviour.searchLagMs = ms;
+    },
+    useDailyCalls: (hubId, n) => {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`daily calls must be a whole number ≥ 0, got ${n}`);
+      daily.use(hubId, n);
     },
     stats: (hubId) => sandboxStats(hubId),
     async close() {

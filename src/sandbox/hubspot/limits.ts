@@ -68,18 +68,41 @@ export const TIERS: Record<Tier, { privatePer10s: number; daily: number | undefi
 };
 export const OAUTH_PER_10S = 110;
 
-/** Daily request counts per account (UTC days of the sandbox clock; HubSpot resets at the account's midnight). */
+/**
+ * The sandbox accounts' time zone: US/Eastern as account info reports it (`utcOffset` -05:00,
+ * index.ts), without daylight saving. HubSpot resets the daily limit at the account's midnight
+ * (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details; the usage API's
+ * `resetsAt` is 04:00Z for an account on Eastern daylight time,
+ * https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-usage-details),
+ * not at UTC midnight.
+ */
+export const ACCOUNT_UTC_OFFSET_MS = -5 * 3_600_000;
+
+/** Daily request counts per account, by the account's days (its midnight, ACCOUNT_UTC_OFFSET_MS) on the sandbox clock. */
 export function createDailyCounter(clock: Clock) {
   const counts = new Map<number, { day: number; n: number }>();
+  const today = () => Math.floor((clock.now() + ACCOUNT_UTC_OFFSET_MS) / 86_400_000);
+  const entry = (hubId: number) => {
+    const day = today();
+    let c = counts.get(hubId);
+    if (c === undefined || c.day !== day) counts.set(hubId, (c = { day, n: 0 }));
+    return c;
+  };
   return {
     /** counts one request; returns how many remain today, or -1 when the limit was already reached */
     take(hubId: number, daily: number): number {
-      const day = Math.floor(clock.now() / 86_400_000);
-      let c = counts.get(hubId);
-      if (c === undefined || c.day !== day) counts.set(hubId, (c = { day, n: 0 }));
+      const c = entry(hubId);
       if (c.n >= daily) return -1;
       c.n++;
       return daily - c.n;
     },
+    /** `n` calls made today by the account's other private apps: the daily limit is per account, shared by all of them (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details) */
+    use(hubId: number, n: number): void {
+      entry(hubId).n += n;
+    },
+    /** calls counted today */
+    used: (hubId: number): number => entry(hubId).n,
+    /** the account's next midnight, epoch ms */
+    resetsAt: (): number => (today() + 1) * 86_400_000 - ACCOUNT_UTC_OFFSET_MS,
   };
 }

@@ -24,8 +24,18 @@ import { CORRELATION_HEADER, jsonResponse, newCorrelationId, noContent } from '.
  *
  * None of these take a bearer token: the sandbox's auth middleware must not guard `/oauth/*`.
  */
-export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
+/**
+ * What token metadata answers for a private-app token (`pat-…`). HubSpot's reply is reported, not
+ * documented: 400 `{"status":"error","message":"The access token must have the correct format",…}`
+ * (https://github.com/HubSpot/hubspot-api-nodejs/issues/530, a `pat-eu1-…` token; HubSpot's answer
+ * there: the endpoint is for OAuth tokens only). `not-found` answers 404 "Token not found" as for an
+ * unknown OAuth token, so a client can be checked against both.
+ */
+export type PrivateAppTokenMetadata = 'bad-format' | 'not-found';
+
+export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl; privateAppTokenMetadata?: PrivateAppTokenMetadata }): Hono {
   const { portals } = deps;
+  const patMode = deps.privateAppTokenMetadata ?? 'bad-format';
   const app = new Hono();
 
   const authorize = (pathHubId: string | undefined) => (c: { req: { url: string } }) => {
@@ -100,7 +110,10 @@ export function createOAuthRoutes(deps: { portals: SandboxPortalsImpl }): Hono {
   app.post('/oauth/v3/token', (c) => token(c));
 
   app.get('/oauth/v1/access-tokens/:token', (c) => {
-    const info = portals.accessTokenInfo(c.req.param('token'));
+    const raw = c.req.param('token');
+    // judged by its format, whether or not the token exists (see PrivateAppTokenMetadata)
+    if (raw.startsWith('pat-') && patMode === 'bad-format') return tokenBadFormat();
+    const info = portals.accessTokenInfo(raw);
     // Unknown, revoked or expired: HubSpot's exact reply is UNCONFIRMED (https://developers.hubspot.com/docs/api/oauth-quickstart-guide); 404 with its error shape.
     if (info === undefined || info.expiresIn === 0) return tokenNotFound();
     return jsonResponse(200, {
@@ -206,6 +219,11 @@ function tokenError(code: TokenErrorCode): Response {
   const { error, message } = TOKEN_ERRORS[code];
   const correlationId = newCorrelationId();
   return jsonResponse(400, { status: code, message, error, error_description: message, correlationId }, { [CORRELATION_HEADER]: correlationId });
+}
+
+function tokenBadFormat(): Response {
+  const correlationId = newCorrelationId();
+  return jsonResponse(400, { status: 'error', message: 'The access token must have the correct format', correlationId }, { [CORRELATION_HEADER]: correlationId });
 }
 
 const tokenNotFound = (): Response => hubspotError(404, { message: 'Token not found', category: 'OBJECT_NOT_FOUND' });
