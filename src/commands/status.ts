@@ -1,7 +1,9 @@
 import { loadConfig } from '../config.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
 import { EXIT } from '../errors.ts';
+import { silentLogger } from '../log.ts';
 import { connectStore, type Store } from '../store/index.ts';
+import { createJobQueue, type FailedJob, type JobQueue } from '../work/queue.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 
 const USAGE = `Usage: rapport status [--json] [--portal PORTAL]
@@ -111,12 +113,40 @@ export function metricsLine(metrics: unknown): string {
   return `ROC AUC ${num('auc')}, PR AUC ${num('pr_auc')}, Brier ${num('brier')}, ECE ${num('ece')}, lift@10% ${num('lift_top10', 2)} (test n ${num('test_n', 0)}, positives ${num('test_positives', 0)})`;
 }
 
-function renderHuman(reports: PortalStatusReport[]): string {
+type PortalJobs = { queued: number; active: number; failed: FailedJob[] } | { unavailable: string };
+
+/**
+ * With several processes (Postgres), each portal's passes in the job queue: queued, running, and
+ * the dead-letter view of passes out of retries with their reason (src/work/queue.ts).
+ */
+async function addJobs(url: string, reports: (PortalStatusReport & { jobs?: PortalJobs })[]): Promise<void> {
+  let queue: JobQueue | undefined;
+  try {
+    queue = await createJobQueue({ url, logger: silentLogger, readOnly: true });
+    for (const r of reports) r.jobs = await queue.portalJobs(r.portal);
+  } catch (e) {
+    // no worker has ever started: the queue's schema does not exist yet
+    for (const r of reports) r.jobs = { unavailable: `job queue not readable (${(e as Error).message}); it is created when \`rapport worker\` or \`serve --role web\` first starts` };
+  } finally {
+    await queue?.stop(1_000).catch(() => {});
+  }
+}
+
+function renderJobs(j: PortalJobs | undefined): string[] {
+  if (j === undefined) return [];
+  if ('unavailable' in j) return [`  job queue: ${j.unavailable}`];
+  const lines = [`  job queue: ${j.queued} pass${j.queued === 1 ? '' : 'es'} queued, ${j.active} running; ${j.failed.length} failed after every retry`];
+  for (const f of j.failed.slice(0, 5)) lines.push(`    failed ${new Date(f.failedAt).toISOString()}: ${f.error ?? 'no reason recorded'}`);
+  return lines;
+}
+
+function renderHuman(reports: (PortalStatusReport & { jobs?: PortalJobs })[]): string {
   if (reports.length === 0) return 'No portal installed yet. Run `rapport sync --once` with HUBSPOT_ACCESS_TOKEN, or install the app (see README).\n';
   const out: string[] = [];
   for (const r of reports) {
     out.push(`${r.portal}  ${r.status.toUpperCase()}${r.statusReason ? ` (${r.statusReason})` : ''}`);
     out.push(`  scored contacts: ${r.scored}   waiting to be scored: ${r.dirty}   outbox: ${r.outbox.pending} pending, ${r.outbox.parked} parked`);
+    out.push(...renderJobs(r.jobs));
     const u = r.apiUsage;
     // each CRM words its usage against its own kind of limit (its provider's hints)
     out.push(`  ${defaultRegistry.get(r.crm)?.hints.usage?.(u) ?? `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429`}`);
@@ -162,7 +192,8 @@ export const command: Command = {
     const config = loadConfig(io.env);
     const store = await connectStore(config, { encryptionKey: config.encryptionKey });
     try {
-      const reports = await collectStatus(store, values.portal, config.hubspot.rateLimitPer10s);
+      const reports: (PortalStatusReport & { jobs?: PortalJobs })[] = await collectStatus(store, values.portal, config.hubspot.rateLimitPer10s);
+      if (config.databaseUrl !== undefined) await addJobs(config.databaseUrl, reports);
       io.stdout(values.json === true ? JSON.stringify(reports, null, 2) + '\n' : renderHuman(reports));
       return EXIT.ok;
     } finally {

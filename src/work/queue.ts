@@ -52,6 +52,8 @@ export type QueueOptions = {
   pollingIntervalSeconds?: number;
   /** how often pg-boss looks for jobs whose heartbeat stopped (its supervise and monitor passes; default 15 s) */
   monitorIntervalSeconds?: number;
+  /** only read (`rapport status`): no maintenance, no schedules, no schema changes */
+  readOnly?: boolean;
 };
 
 export type JobQueue = {
@@ -74,6 +76,8 @@ export type JobQueue = {
   failed(limit?: number): Promise<FailedJob[]>;
   /** Queued and running sync jobs. */
   counts(): Promise<{ queued: number; active: number }>;
+  /** One portal's jobs: queued and running passes, and its passes out of retries (newest first). */
+  portalJobs(portal: string): Promise<{ queued: number; active: number; failed: FailedJob[] }>;
   /** Stops working (running jobs finish first, up to `timeoutMs`) and closes the connections. */
   stop(timeoutMs?: number): Promise<void>;
 };
@@ -83,6 +87,7 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     connectionString: opts.url,
     max: 4,
     ...(opts.schema === undefined ? {} : { schema: opts.schema }),
+    ...(opts.readOnly === true ? { supervise: false, schedule: false, migrate: false, createSchema: false } : {}),
     // a dead worker's job is failed by the supervise pass that runs the monitor (pg-boss default 60 s)
     superviseIntervalSeconds: opts.monitorIntervalSeconds ?? monitorDefault(opts.heartbeatSeconds),
     monitorIntervalSeconds: opts.monitorIntervalSeconds ?? monitorDefault(opts.heartbeatSeconds),
@@ -92,21 +97,24 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
   // processes may start together (https://pgboss.io/api/constructor)
   await boss.start();
   const heartbeatSeconds = Math.max(10, opts.heartbeatSeconds ?? 30);
-  await ensureQueue(boss, FAILED_QUEUE, { policy: 'standard' });
-  await ensureQueue(boss, SYNC_QUEUE, {
-    policy: 'stately',
-    deadLetter: FAILED_QUEUE,
-    retryLimit: opts.retryLimit ?? 5,
-    retryDelay: opts.retryDelaySeconds ?? 10,
-    retryBackoff: true,
-    retryDelayMax: 3600,
-    heartbeatSeconds,
-    // a backfill of a large portal takes hours: the heartbeat, not the expiry, tells a dead worker
-    expireInSeconds: 24 * 3600,
-  });
-  await ensureQueue(boss, TICK_QUEUE, { policy: 'short' });
-  await ensureQueue(boss, REFRESH_QUEUE, { policy: 'standard' });
+  if (opts.readOnly !== true) await ensureQueues(boss, heartbeatSeconds, opts);
   const polling = Math.max(0.5, opts.pollingIntervalSeconds ?? 2);
+
+  async function failed(limit: number, portal?: string): Promise<FailedJob[]> {
+    const dead = await boss.findJobs<SyncJobData>(FAILED_QUEUE, { limit: 100_000, ...(portal === undefined ? {} : { data: { portal } }) });
+    const out: FailedJob[] = [];
+    for (const j of dead.sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime()).slice(0, limit)) {
+      // the reason is the output of the original job, kept while pg-boss retains it
+      const original = j.sourceId === null ? undefined : (await boss.findJobs(SYNC_QUEUE, { id: j.sourceId }))[0];
+      out.push({ portal: j.data.portal, id: j.id, failedAt: j.createdOn.getTime(), error: errorOf(original?.output ?? j.output) });
+    }
+    return out;
+  }
+  async function counts(key?: string): Promise<{ queued: number; active: number }> {
+    // read from the job table itself: the queue's cached counts lag by a monitor interval
+    const jobs = await boss.findJobs(SYNC_QUEUE, { limit: 100_000, ...(key === undefined ? {} : { key }) });
+    return { queued: jobs.filter((j) => j.state === 'created' || j.state === 'retry').length, active: jobs.filter((j) => j.state === 'active').length };
+  }
 
   return {
     async requestSync(portal, refresh) {
@@ -138,26 +146,33 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
         for (const portal of await portals()) await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
       });
     },
-    async failed(limit = 50) {
-      const dead = await boss.findJobs<SyncJobData>(FAILED_QUEUE, { limit: 100_000 });
-      const out: FailedJob[] = [];
-      for (const j of dead.sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime()).slice(0, limit)) {
-        // the reason is the output of the original job, kept while pg-boss retains it
-        const original = j.sourceId === null ? undefined : (await boss.findJobs(SYNC_QUEUE, { id: j.sourceId }))[0];
-        out.push({ portal: j.data.portal, id: j.id, failedAt: j.createdOn.getTime(), error: errorOf(original?.output ?? j.output) });
-      }
-      return out;
-    },
-    async counts() {
-      // read from the job table itself: the queue's cached counts lag by a monitor interval
-      const jobs = await boss.findJobs(SYNC_QUEUE, { queued: true, limit: 100_000 });
-      const all = await boss.findJobs(SYNC_QUEUE, { limit: 100_000 });
-      return { queued: jobs.length, active: all.filter((j) => j.state === 'active').length };
+    failed: (limit = 50) => failed(limit),
+    counts: () => counts(),
+    async portalJobs(portal) {
+      return { ...(await counts(portal)), failed: await failed(20, portal) };
     },
     async stop(timeoutMs = 30_000) {
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
     },
   };
+}
+
+/** The queues, created by the first process that starts (their policies cannot change in place). */
+async function ensureQueues(boss: PgBoss, heartbeatSeconds: number, opts: QueueOptions): Promise<void> {
+  await ensureQueue(boss, FAILED_QUEUE, { policy: 'standard' });
+  await ensureQueue(boss, SYNC_QUEUE, {
+    policy: 'stately',
+    deadLetter: FAILED_QUEUE,
+    retryLimit: opts.retryLimit ?? 5,
+    retryDelay: opts.retryDelaySeconds ?? 10,
+    retryBackoff: true,
+    retryDelayMax: 3600,
+    heartbeatSeconds,
+    // a backfill of a large portal takes hours: the heartbeat, not the expiry, tells a dead worker
+    expireInSeconds: 24 * 3600,
+  });
+  await ensureQueue(boss, TICK_QUEUE, { policy: 'short' });
+  await ensureQueue(boss, REFRESH_QUEUE, { policy: 'standard' });
 }
 
 /** Looking for lapsed heartbeats at least twice per heartbeat interval, at most every 15 s. */

@@ -109,6 +109,9 @@ describe('job queue (pg-boss)', () => {
     const [failed] = await q.failed();
     expect(failed).toMatchObject({ portal: 'hubspot:9', error: 'portal hubspot:9 is not connected in this deployment' });
     expect(await q.counts()).toEqual({ queued: 0, active: 0 });
+    // the per-portal view `rapport status` prints
+    expect(await q.portalJobs('hubspot:9')).toMatchObject({ queued: 0, active: 0, failed: [{ error: 'portal hubspot:9 is not connected in this deployment' }] });
+    expect(await q.portalJobs('hubspot:10')).toEqual({ queued: 0, active: 0, failed: [] });
   });
 
   it('a job whose worker is killed (-9) mid-pass is taken over by another worker after its heartbeat lapses', async () => {

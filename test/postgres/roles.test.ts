@@ -5,7 +5,7 @@
  * workers. Then the worker running a fourth portal's backfill is killed (-9): the other takes the
  * pass over after its heartbeat lapses and finishes it; a change on a portal still reaches the CRM. Real processes (bin/rapport), a real HubSpot sandbox over HTTP, a real PostgreSQL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/commands/demo.ts';
@@ -100,6 +100,12 @@ describe('web + worker processes on Postgres', () => {
     expect(web).not.toMatch(/sync job started/);
     const workers = procs.filter((p) => p.name.startsWith('worker')).map((p) => p.log.join(''));
     expect(workers.join('')).toMatch(/sync job done/);
+    // rapport status shows each portal's passes in the job queue (nothing queued, running or failed now)
+    const status = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'status', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(status.status, status.stderr).toBe(0);
+    const reports = JSON.parse(status.stdout) as { portal: string; jobs: unknown }[];
+    expect(reports.map((r) => r.portal).sort()).toEqual(hubIds.map((h) => `hubspot:${h}`).sort());
+    for (const r of reports) expect(r.jobs).toEqual({ queued: 0, active: 0, failed: [] });
   }, 180_000);
 
   it('a worker killed with -9 in the middle of a backfill loses nothing: the other worker takes the pass over and finishes it', async () => {
