@@ -181,6 +181,9 @@ export async function copySqliteToPostgres(opts: CopyOptions): Promise<CopyResul
     pool = createPool(opts.to, { max: 1, statementTimeoutMs: 0, applicationName: 'rapport-db-copy' });
     await migrate(pool, opts.to);
     const tables = await withTransaction(pool, async (c) => {
+      // the SQLite side of a big table's checksum is computed between two statements: the pool's
+      // idle-in-transaction limit (60 s) must not end the copy meanwhile
+      await c.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       const tables = await tablesOf(src, c);
       const filled: string[] = [];
       for (const t of tables) if ((await c.query(`SELECT 1 FROM ${t.name} LIMIT 1`)).rows.length > 0) filled.push(t.name);

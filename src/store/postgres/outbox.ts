@@ -31,7 +31,7 @@ const stateOf = statement<{ id: string; written: unknown; pending: unknown }>(
 const put = statement(
   'outbox_put',
   `INSERT INTO outbox (portal, contact_id, properties, enqueued_at, attempts, next_attempt_at, status, last_error)
-   SELECT $1, id, properties, $4, 0, $4, 'pending', NULL FROM ROWS FROM (unnest($2::text[]), jsonb_array_elements($3::jsonb)) AS k(id, properties)
+   SELECT $1, id, properties::jsonb, $4, 0, $4, 'pending', NULL FROM ROWS FROM (unnest($2::text[]), json_array_elements($3::json)) AS k(id, properties)
    ON CONFLICT (portal, contact_id) DO UPDATE SET properties = excluded.properties, enqueued_at = excluded.enqueued_at,
      attempts = 0, next_attempt_at = excluded.next_attempt_at, status = 'pending', last_error = NULL`,
 );
@@ -39,7 +39,7 @@ const drop = statement('outbox_drop', 'DELETE FROM outbox WHERE portal = $1 AND 
 const saveWritten = statement(
   'outbox_save_written',
   `INSERT INTO written (portal, contact_id, properties, written_at)
-   SELECT $1, id, properties, $4 FROM ROWS FROM (unnest($2::text[]), jsonb_array_elements($3::jsonb)) AS k(id, properties)
+   SELECT $1, id, properties::jsonb, $4 FROM ROWS FROM (unnest($2::text[]), json_array_elements($3::json)) AS k(id, properties)
    ON CONFLICT (portal, contact_id) DO UPDATE SET properties = excluded.properties, written_at = excluded.written_at`,
 );
 const retry = statement(

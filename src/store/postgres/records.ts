@@ -44,8 +44,9 @@ const COLS = 'type, id, company_id, updated_at, deleted, data';
 const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean }>(
   'records_upsert',
   `WITH input AS (
-     SELECT * FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
-       unnest($6::boolean[]), jsonb_array_elements($7::jsonb)) AS t(portal, type, id, company_id, updated_at, deleted, data)
+     SELECT portal, type, id, company_id, updated_at, deleted, data::jsonb AS data
+     FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+       unnest($6::boolean[]), json_array_elements($7::json)) AS t(portal, type, id, company_id, updated_at, deleted, data)
    ), prior AS (
      SELECT r.portal, r.type, r.id, r.data, r.deleted, r.company_id
      FROM records r JOIN input i ON r.portal = i.portal AND r.type = i.type AND r.id = i.id

@@ -20,9 +20,9 @@ const previous = statement<Prev>(
 const upsert = statement(
   'scores_upsert',
   `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
-   SELECT $1, id, s, l, c, n, h, conf, detail, mv, at
+   SELECT $1, id, s, l, c, n, h, conf, detail::jsonb, mv, at
    FROM ROWS FROM (unnest($2::text[]), unnest($3::float8[]), unnest($4::float8[]), unnest($5::float8[]), unnest($6::float8[]),
-     unnest($7::text[]), unnest($8::float8[]), jsonb_array_elements($9::jsonb), unnest($10::text[]), unnest($11::bigint[]))
+     unnest($7::text[]), unnest($8::float8[]), json_array_elements($9::json), unnest($10::text[]), unnest($11::bigint[]))
      AS k(id, s, l, c, n, h, conf, detail, mv, at)
    ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
      churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,

@@ -77,7 +77,7 @@ function unavailable(e: unknown, url: string): Error {
 }
 
 const pools = new WeakMap<Store, Pool>();
-/** The pool under a store made here (migrations, `rapport db copy`); never outside src/store. */
+/** The pool under a store made here (its migrations); never outside src/store. */
 export const poolOf = (store: Store): Pool => {
   const p = pools.get(store);
   if (p === undefined) throw new Error('not a Postgres store');
