@@ -1,5 +1,5 @@
 import { providerSettings, type Config } from './config.ts';
-import type { ConnectorAuth, CrmProvider, Installation, ProviderContext } from './connectors/provider.ts';
+import type { ChangeStream, ConnectorAuth, CrmProvider, Installation, ProviderContext } from './connectors/provider.ts';
 import { defaultRegistry, type Registry } from './connectors/registry.ts';
 import type { CrmConnector, ObjectType } from './connectors/types.ts';
 import { CrmError } from './errors.ts';
@@ -40,6 +40,8 @@ export type Rapport = {
   onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
   connector(portal: string): CrmConnector | undefined;
+  /** the portal's change notification subscription, when its provider has one and `changeStreams` is on */
+  changeStream(portal: string): ChangeStream | undefined;
   /**
    * starts the HTTP server (webhooks, OAuth, card API) and, when RAPPORT_OPERATOR_PORT is set,
    * the loopback operator listener (preview, report, metrics) at `operatorUrl`
@@ -61,6 +63,11 @@ export type RapportOptions = {
   pageSize?: number;
   /** the CRMs (default: the product's; a test adds its own); `config` must be loaded with the same */
   providers?: Registry;
+  /**
+   * subscribe to each connected portal's change notifications when its provider has them (e.g.
+   * Salesforce Change Data Capture): long-running processes (`serve`, `demo`), not one-shot passes
+   */
+  changeStreams?: boolean;
 };
 
 export async function createRapport(opts: RapportOptions): Promise<Rapport> {
@@ -108,9 +115,17 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
   });
 
-  function register(portal: string, connector: CrmConnector): void {
+  const streams = new Map<string, ChangeStream>();
+  function register(portal: string, connector: CrmConnector, link?: { installation: Installation; auth: ConnectorAuth }): void {
     connectors.set(portal, connector);
-    daemon.addPortal({ portal, connector });
+    const provider = providers.ofPortal(portal);
+    const stream =
+      opts.changeStreams === true && link !== undefined && provider?.changeStream !== undefined && !streams.has(portal)
+        ? provider.changeStream.start(link.installation, link.auth, contextOf(provider), { store, nudge: (types) => daemon.nudge(portal, types) })
+        : undefined;
+    if (stream !== undefined) streams.set(portal, stream);
+    const current = streams.get(portal);
+    daemon.addPortal({ portal, connector, ...(current === undefined ? {} : { pollEveryMs: () => current.pollEveryMs() }) });
   }
 
   /** An OAuth-installed portal: its provider's connector, with tokens from the encrypted store refreshed by the token manager. */
@@ -123,7 +138,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     }
     const installation: Installation = { portal, crm: row.crm, externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes };
     const auth = { accessToken: () => tokens.accessToken(portal), onUnauthorized: () => tokens.onUnauthorized(portal) };
-    register(portal, provider.createConnector(installation, auth, contextOf(provider)));
+    register(portal, provider.createConnector(installation, auth, contextOf(provider)), { installation, auth });
   }
 
   /**
@@ -168,6 +183,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       for (const { installation, connector } of (await provider.staticConnections?.(contextOf(provider))) ?? []) {
         await store.portals.upsert(installation);
         await store.portals.markConnected(installation.portal);
+        // a static connection's token lives inside its connector: no change stream
         register(installation.portal, connector);
         ids.push(installation.portal);
       }
@@ -193,13 +209,14 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     providers,
     connectPortals,
     connector: (portal) => connectors.get(portal),
+    changeStream: (portal) => streams.get(portal),
     async addPortal(installation, auth) {
       const provider = providers.get(installation.crm);
       if (provider === undefined) throw new Error(`no provider named "${installation.crm}"`);
       const connector = provider.createConnector(installation, auth, contextOf(provider));
       await store.portals.upsert(installation);
       await store.portals.markConnected(installation.portal);
-      register(installation.portal, connector);
+      register(installation.portal, connector, { installation, auth });
       return connector;
     },
     onPortalReady(listener) {
@@ -257,6 +274,9 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       return { url: main.url, operatorUrl: op.url };
     },
     async close() {
+      // no more nudges from subscriptions; each stores where it got to
+      await Promise.all([...streams.values()].map((s) => s.stop()));
+      streams.clear();
       await daemon.stop();
       await Promise.all(listeners.splice(0).map((l) => l.close()));
       await store.close();

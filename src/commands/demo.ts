@@ -178,6 +178,7 @@ export const command: Command = {
     const rapport = await createRapport({
       config,
       logger,
+      changeStreams: true,
       now: () => demoCrm.now(),
       onProgress: (p) => {
         if (!backfilling || backfilled.has(p.type) || io.signal.aborted) return;

@@ -41,7 +41,7 @@ export const command: Command = {
     const env = port === undefined ? io.env : { ...io.env, RAPPORT_PORT: String(port) };
     const config = loadConfig(env, env['RAPPORT_CONFIG'], { host: values.host });
     const logger = createLogger({ level: config.logLevel });
-    const rapport = await createRapport({ config, logger });
+    const rapport = await createRapport({ config, logger, changeStreams: true });
     // an error escaping background work either leaves the server serving or stops it cleanly,
     // with the reason, instead of exiting with a raw stack
     const fatal = new AbortController();
