@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { loadConfig } from '../config.ts';
+import { CHANGE_STREAM_CURSOR } from '../connectors/provider.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
 import { EXIT } from '../errors.ts';
 import { createStore, type Store } from '../store/index.ts';
@@ -37,8 +39,32 @@ export type PortalStatusReport = {
   parked: { contactId: string; attempts: number; lastError: string | null }[];
   /** every parked write grouped by reason (error kind and CRM code) */
   parkedReasons: { reason: string; count: number }[];
+  /**
+   * the portal's change notification subscription (e.g. Salesforce CDC) as `serve` last stored it:
+   * state, position (replay id), counters, how often every stream is still polled; null when none ran
+   */
+  changeNotifications: (ChangeStreamRow & { updatedAt: string }) | null;
   /** the current version of each model; `earlierVersions` are kept with their metrics (store.models.versions) */
   models: Record<string, { version: string; trainedAt: string; metrics: unknown; earlierVersions: number } | null>;
+};
+
+const ChangeStreamRow = z.looseObject({
+  state: z.string(),
+  position: z.number().nullable(),
+  lastError: z.string().nullable(),
+  pollEveryMs: z.number(),
+  events: z.number(),
+  echoes: z.number(),
+  gaps: z.number(),
+  overflows: z.number(),
+});
+type ChangeStreamRow = z.infer<typeof ChangeStreamRow>;
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 };
 
 export async function collectStatus(store: Store, only?: string, limitPer10s = 110): Promise<PortalStatusReport[]> {
@@ -48,6 +74,9 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
     if (only !== undefined && p.portal !== only) continue;
     const cursors = new Map((await store.cursors.list(p.portal)).map((c) => [c.stream, c]));
     const runs = await store.syncRuns.latestPerStream(p.portal);
+    const changeRow = cursors.get(CHANGE_STREAM_CURSOR);
+    cursors.delete(CHANGE_STREAM_CURSOR);
+    const parsedChange = changeRow === undefined ? undefined : ChangeStreamRow.safeParse(parseJson(changeRow.cursor));
     const streams = runs.map((r) => {
       const cursor = cursors.get(r.stream);
       const okAt = r.status === 'ok' ? r.finishedAt : (cursor?.updatedAt ?? null);
@@ -89,6 +118,7 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
       outbox: await store.outbox.stats(p.portal),
       parked: (await store.outbox.parked(p.portal, 5)).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
       parkedReasons: await store.outbox.parkedReasons(p.portal),
+      changeNotifications: parsedChange?.success === true ? { ...parsedChange.data, updatedAt: new Date(changeRow!.updatedAt).toISOString() } : null,
       models,
     });
   }
@@ -111,6 +141,13 @@ function renderHuman(reports: PortalStatusReport[]): string {
     const u = r.apiUsage;
     // each CRM words its usage against its own kind of limit (its provider's hints)
     out.push(`  ${defaultRegistry.get(r.crm)?.hints.usage?.(u) ?? `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429`}`);
+    const cn = r.changeNotifications;
+    if (cn !== null) {
+      const polling = cn.state === 'live' ? `every stream still polled every ${Math.round(cn.pollEveryMs / 60_000)} min` : 'streams polled at the usual interval meanwhile';
+      out.push(
+        `  change notifications: ${cn.state} (as of ${cn.updatedAt}; position ${cn.position ?? '-'}; ${cn.events} events, ${cn.echoes} own writes dropped, ${cn.gaps} gap, ${cn.overflows} overflow)${cn.lastError === null ? '' : `, last error: ${cn.lastError}`}; ${polling}`,
+      );
+    }
     out.push('  stream                 records   last run                  status   lag      last error');
     for (const s of r.streams) {
       const live = r.records[s.stream]?.live ?? 0;

@@ -110,6 +110,12 @@ export type ChangeStreamStatus = {
   nudges: number;
   reconnects: number;
 };
+/**
+ * The cursors row (stream name) where a change stream keeps its position and, for `rapport
+ * status` in another process, its last state: JSON of `ChangeStreamStatus`.
+ */
+export const CHANGE_STREAM_CURSOR = 'change-events';
+
 /** A running subscription to a portal's change notifications (pulled by us, unlike webhooks). */
 export type ChangeStream = {
   status(): ChangeStreamStatus;

@@ -2,7 +2,7 @@ import { Connection } from 'jsforce';
 import { StreamingExtension } from 'jsforce/lib/api/streaming.js';
 import { z } from 'zod';
 import type { Logger } from '../../log.ts';
-import type { ChangeStream, ChangeStreamState, ChangeStreamStatus } from '../provider.ts';
+import { CHANGE_STREAM_CURSOR, type ChangeStream, type ChangeStreamState, type ChangeStreamStatus } from '../provider.ts';
 import type { Cursor, ObjectType } from '../types.ts';
 import { OBJECT_TYPES } from '../types.ts';
 import { SPECS } from './mapping.ts';
@@ -33,7 +33,7 @@ import { SPECS } from './mapping.ts';
 
 export const CDC_CHANNEL = '/data/ChangeEvents';
 /** the cursors row that holds the replay id (and, for `rapport status`, the stream's state) */
-export const CHANGE_EVENTS_STREAM = 'change-events';
+export const CHANGE_EVENTS_STREAM = CHANGE_STREAM_CURSOR;
 
 /** child objects whose changes alter the contacts of a stream's records (mapping.ts `contacts`) */
 const RELATION_OBJECTS: Record<string, string> = {
@@ -103,7 +103,7 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
   ready.promise = new Promise<void>((r) => (ready.resolve = r));
 
   const save = () => {
-    const value = JSON.stringify({ replayId: handled, channel: CDC_CHANNEL, state, pollEveryMs: opts.pollEveryMs, lastError, ...counters });
+    const value = JSON.stringify({ replayId: handled, position: handled, channel: CDC_CHANNEL, state, pollEveryMs: opts.pollEveryMs, lastError, ...counters });
     saving = saving.then(() => opts.store.cursors.set(opts.portal, CHANGE_EVENTS_STREAM, value as Cursor)).catch((e: unknown) => {
       logger.warn({ err: (e as Error).message }, 'could not store the change events replay id; it is stored with the next event');
     });
