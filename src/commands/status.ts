@@ -132,7 +132,7 @@ export function metricsLine(metrics: unknown): string {
   return `ROC AUC ${num('auc')}, PR AUC ${num('pr_auc')}, Brier ${num('brier')}, ECE ${num('ece')}, lift@10% ${num('lift_top10', 2)} (test n ${num('test_n', 0)}, positives ${num('test_positives', 0)})`;
 }
 
-function renderHuman(reports: PortalStatusReport[]): string {
+export function renderHuman(reports: PortalStatusReport[]): string {
   if (reports.length === 0) return 'No portal installed yet. Run `rapport sync --once` with HUBSPOT_ACCESS_TOKEN, or install the app (see README).\n';
   const out: string[] = [];
   for (const r of reports) {
