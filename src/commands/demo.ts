@@ -296,6 +296,8 @@ export const command: Command = {
             churn: churn === undefined ? null : { version: churn.version, metrics: churn.metrics },
             serviceNeed: service === undefined ? null : { version: service.version, metrics: service.metrics },
           },
+          // the CRM's change notification subscription (Salesforce CDC), when the live phase ran through one
+          changeNotifications: rapport.changeStream(portal)?.status() ?? null,
           secondsToLive: Number(liveAt.toFixed(1)),
           secondsTotal: Number(secs()),
           sandbox: demoCrm.stats(),
