@@ -188,4 +188,28 @@ describe('Salesforce Change Data Capture', () => {
     expect(s.events).toBe(s.nudges + s.echoes);
     expect(s.position).toBeGreaterThan(position.replayId);
   });
+
+  it('after an outage longer than the 72 h retention, the refused replay id falls back to every stream, then new events', async () => {
+    await rapport.daemon.idle();
+    await until('the last echoes', () => stream.status().position === sandbox.cdc.latest());
+    await rapport.close();
+    const contact = contacts()[17]!;
+    const was = scoredAt(contact);
+    await urgentCase(contact, 'CDC: during a long outage');
+    // three days and a bit: the events Rapport has not seen are gone from the bus
+    sandbox.clock.advance(72 * 3_600_000 + 60_000);
+    sandbox.data.create('Account', { Name: 'moves the bus on' });
+
+    rapport = await connect();
+    stream = rapport.changeStream(portal)!;
+    await stream.ready();
+    // the missed Case came through the streams' windowed queries, not through an event
+    await until('the missed change written back', () => scoredAt(contact) !== was);
+    expect(stream.status().reconnects).toBeGreaterThanOrEqual(1);
+    // and new events flow again
+    const next = contacts()[19]!;
+    const wasNext = scoredAt(next);
+    await urgentCase(next, 'CDC: after the outage');
+    await until('the new score on the org', () => scoredAt(next) !== wasNext);
+  });
 });

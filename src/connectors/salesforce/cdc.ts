@@ -99,6 +99,8 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
   /** replay ids received, oldest first, with whether their pass is over */
   const inFlight: { replayId: number; done: boolean }[] = [];
   let saving: Promise<void> = Promise.resolve();
+  /** every stream runs its windowed query once the subscription is live (events were lost) */
+  let catchUp = false;
   const ready = { resolve: () => {}, promise: Promise.resolve() };
   ready.promise = new Promise<void>((r) => (ready.resolve = r));
 
@@ -174,10 +176,11 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
       void (async () => {
         if (opts2.auth === true) token = (await opts.onUnauthorized?.().catch(() => null)) ?? null;
         if (opts2.replayRefused === true) {
-          // the org no longer has the events after our replay id: catch up through every stream's windowed query, then take new events
+          // the org no longer has the events after our replay id: take new events from now on, and
+          // once that subscription is live every stream's windowed query catches up on the rest
           resumeFrom = null;
           handled = null;
-          await opts.nudge([...OBJECT_TYPES]).catch(() => undefined);
+          catchUp = true;
         }
         connect();
       })();
@@ -219,6 +222,11 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
           logger.info({ replayId }, 'change events subscription live');
           setState('live', null);
           ready.resolve();
+          if (catchUp) {
+            catchUp = false;
+            counters.nudges++;
+            void opts.nudge([...OBJECT_TYPES]).catch(() => undefined);
+          }
         },
         (e: unknown) => {
           if (client !== c) return;
