@@ -45,7 +45,7 @@ const RELATION_OBJECTS: Record<string, string> = {
 
 /** Rapport's streams fed by an sObject (mapping.ts SPECS, fallbacks included); [] for one Rapport does not read. */
 export function streamsOfEntity(entity: string): ObjectType[] {
-  const sobject = RELATION_OBJECTS[entity] ?? entity;
+  const sobject = Object.hasOwn(RELATION_OBJECTS, entity) ? RELATION_OBJECTS[entity]! : entity;
   return OBJECT_TYPES.filter((t) => SPECS[t].sobject === sobject || SPECS[t].fallback?.sobject === sobject);
 }
 
