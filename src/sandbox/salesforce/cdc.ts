@@ -32,7 +32,8 @@ import type { FieldValue, SalesforceChange, SalesforceData } from './storage.ts'
  *
  * Simplifications, none kinder to a subscriber that reads only the header: every write is its
  * own transaction (sequenceNumber 1); a CREATE's body is rendered from the record as it is when
- * the event is delivered (updates keep the values they set).
+ * the event is delivered (updates keep the values they set); at most MAX_RETAINED_EVENTS are
+ * kept (below); events are delivered at once (a real org's publish delay is not emulated).
  */
 
 export type ChangeType = 'CREATE' | 'UPDATE' | 'DELETE' | 'UNDELETE' | 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE' | 'GAP_OVERFLOW';
@@ -88,12 +89,21 @@ export type ChangeEventLog = {
   close(): void;
 };
 
-export function createChangeEventLog(opts: { clock: SandboxClock; data: SalesforceData; commitUser: string; entities?: readonly string[] }): ChangeEventLog {
+/**
+ * The emulator keeps at most this many events (the oldest go first), whatever their age: a large
+ * generated org (hundreds of thousands of records, each load a CREATE) would otherwise hold
+ * millions in memory. Stricter than Salesforce, which keeps 72 hours whatever the count: a replay
+ * id from before the cut is refused, and the subscriber falls back as after a long outage.
+ */
+export const MAX_RETAINED_EVENTS = 100_000;
+
+export function createChangeEventLog(opts: { clock: SandboxClock; data: SalesforceData; commitUser: string; entities?: readonly string[]; maxEvents?: number }): ChangeEventLog {
   const { clock, data } = opts;
   const events: ChangeEvent[] = [];
   const listeners = new Set<(e: ChangeEvent) => void>();
   let seq = 0;
   let commitNumber = 10_651_207_138;
+  const txBase = randomUUID().slice(0, 24);
   let gapMode = false;
   let selected = new Set(opts.entities ?? DEFAULT_CDC_ENTITIES);
   // the schema id names the event's Avro schema; one fixed value per entity is enough for CometD JSON
@@ -103,11 +113,15 @@ export function createChangeEventLog(opts: { clock: SandboxClock; data: Salesfor
     const cutoff = clock.now() - RETENTION_MS;
     let n = 0;
     while (n < events.length && events[n]!.commitTimestamp < cutoff) n++;
+    // past the cap, drop a tenth at once rather than one event per write
+    const max = opts.maxEvents ?? MAX_RETAINED_EVENTS;
+    if (events.length - n >= max) n = Math.max(n, events.length - Math.floor(max * 0.9));
     if (n > 0) events.splice(0, n);
   };
   const publish = (e: Omit<ChangeEvent, 'replayId' | 'transactionKey' | 'commitTimestamp' | 'commitNumber'>): ChangeEvent => {
     prune();
-    const event: ChangeEvent = { ...e, replayId: ++seq, transactionKey: randomUUID(), commitTimestamp: clock.now(), commitNumber: ++commitNumber };
+    // one random base per org, the commit number in the last group: unique, uuid-shaped, cheap
+    const event: ChangeEvent = { ...e, replayId: ++seq, transactionKey: `${txBase}${(++commitNumber).toString(16).padStart(12, '0').slice(-12)}`, commitTimestamp: clock.now(), commitNumber };
     events.push(event);
     for (const l of listeners) l(event);
     return event;

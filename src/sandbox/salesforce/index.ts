@@ -52,7 +52,7 @@ export type SalesforceSandboxOptions = {
   /** token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
   adminToken?: string;
   /** Change Data Capture (cdc.ts, cometd.ts): entities selected in Setup, how long a long poll is held */
-  cdc?: { entities?: readonly string[]; holdMs?: number };
+  cdc?: { entities?: readonly string[]; holdMs?: number; maxEvents?: number };
 };
 
 export type SalesforceStats = { requests: number; rateLimited: number; faults: number; byRoute: Record<string, number>; apiUsage: { used: number; limit: number } };
@@ -130,7 +130,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     await next();
   });
   const loader = createSalesforceLoader(data);
-  const cdc = createChangeEventLog({ clock, data, commitUser: sessions.userId, ...(opts.cdc?.entities === undefined ? {} : { entities: opts.cdc.entities }) });
+  const cdc = createChangeEventLog({ clock, data, commitUser: sessions.userId, ...(opts.cdc?.entities === undefined ? {} : { entities: opts.cdc.entities }), ...(opts.cdc?.maxEvents === undefined ? {} : { maxEvents: opts.cdc.maxEvents }) });
   const cometd = createCometd({ log: cdc, sessions, org: () => org, ...(opts.cdc?.holdMs === undefined ? {} : { holdMs: opts.cdc.holdMs }) });
   const adminToken = opts.adminToken ?? randomBytes(18).toString('base64url');
   const sandbox: SalesforceSandbox = {

@@ -80,9 +80,10 @@ export function createSalesforceStorage(clock: SandboxClock): SalesforceData {
       counters.set(d.name, n);
       const created = truncateToSecond(opts.at ?? clock.now());
       const modified = truncateToSecond(opts.modifiedAt ?? opts.at ?? clock.now());
-      const row: Row = { Id: salesforceId(d.keyPrefix, n), IsDeleted: false, ...canonical(d, fields), CreatedDate: created, LastModifiedDate: modified, SystemModstamp: modified };
+      const set = canonical(d, fields);
+      const row: Row = { Id: salesforceId(d.keyPrefix, n), IsDeleted: false, ...set, CreatedDate: created, LastModifiedDate: modified, SystemModstamp: modified };
       table(d).set(row.Id as string, row);
-      emit({ kind: 'create', sobject: d.name, id: row.Id as string, at: modified, fields: Object.keys(canonical(d, fields)), origin: opts.origin ?? '' });
+      if (listeners.size > 0) emit({ kind: 'create', sobject: d.name, id: row.Id as string, at: modified, fields: Object.keys(set), origin: opts.origin ?? '' });
       return row;
     },
     update(sobject, id, fields, opts = {}) {

@@ -163,4 +163,24 @@ describe('Change Data Capture on the emulated org', () => {
     const old = await listen('/data/ContactChangeEvent', -1, { version: '43.0' });
     await expect(old.subscribed).rejects.toMatchObject({ message: expect.stringMatching(/does not exist/) });
   });
+
+  it('keeps at most maxEvents (stricter than the 72 h of a real org): a replay id from before the cut is refused', async () => {
+    const small = await startSalesforceSandbox({ cdc: { holdMs: 1_000, maxEvents: 10 } });
+    try {
+      for (let i = 0; i < 25; i++) small.sandbox.data.create('Account', { Name: `A${i}` });
+      expect(small.sandbox.cdc.size()).toBeLessThanOrEqual(10);
+      const t = small.sandbox.sessions.issue().accessToken;
+      const old = subscribe(small.baseUrl, t, '/data/ChangeEvents', 1);
+      subs.push(old);
+      await expect(old.subscribed).rejects.toMatchObject({ message: expect.stringMatching(/replayId/) });
+      const all = subscribe(small.baseUrl, t, '/data/ChangeEvents', -2);
+      subs.push(all);
+      await all.subscribed;
+      const got = await all.waitFor(small.sandbox.cdc.size());
+      expect(got.at(-1)?.payload.Name).toBe('A24');
+    } finally {
+      await Promise.all(subs.splice(0).map((s) => s.close()));
+      await small.close();
+    }
+  });
 });
