@@ -274,10 +274,12 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       return { url: main.url, operatorUrl: op.url };
     },
     async close() {
-      // no more nudges from subscriptions; each stores where it got to
-      await Promise.all([...streams.values()].map((s) => s.stop()));
+      // subscriptions stop taking events now, and store their position once the passes they
+      // nudged are over (the daemon ends them), before the store closes
+      const stopping = Promise.all([...streams.values()].map((s) => s.stop()));
       streams.clear();
       await daemon.stop();
+      await stopping;
       await Promise.all(listeners.splice(0).map((l) => l.close()));
       await store.close();
     },

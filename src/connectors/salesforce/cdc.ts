@@ -99,6 +99,8 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
   /** replay ids received, oldest first, with whether their pass is over */
   const inFlight: { replayId: number; done: boolean }[] = [];
   let saving: Promise<void> = Promise.resolve();
+  /** the passes nudged by events, not over yet */
+  const passes = new Set<Promise<void>>();
   /** every stream runs its windowed query once the subscription is live (events were lost) */
   let catchUp = false;
   const ready = { resolve: () => {}, promise: Promise.resolve() };
@@ -156,10 +158,13 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
     }
     counters.nudges++;
     logger.debug({ entity: h.entityName, changeType: h.changeType, replayId: event.replayId }, 'change event: nudging its streams');
-    opts.nudge(types).then(
+    // (a pass cut short by shutdown counts as done: every start of the daemon polls every stream first)
+    const passed = opts.nudge(types).then(
       () => finish(entry),
       () => finish(entry),
     );
+    passes.add(passed);
+    void passed.finally(() => passes.delete(passed));
   }
 
   function retry(reason: string, opts2: { auth?: boolean; replayRefused?: boolean } = {}): void {
@@ -258,6 +263,10 @@ export function startSalesforceCdc(opts: CdcOptions): ChangeStream {
       const c = client;
       client = undefined;
       if (c !== undefined) await shutdown(c);
+      // the replay id advances as the nudged passes end (the daemon stops them): wait for them, boundedly
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...passes]), new Promise<void>((r) => (t = setTimeout(r, 10_000)))]);
+      clearTimeout(t);
       state = 'stopped';
       save();
       await saving;
