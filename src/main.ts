@@ -1,5 +1,5 @@
 import { providerSettings, type Config } from './config.ts';
-import type { ConnectorAuth, CrmProvider, Installation, ProviderContext } from './connectors/provider.ts';
+import type { ChangeStream, ConnectorAuth, CrmProvider, Installation, ProviderContext } from './connectors/provider.ts';
 import { defaultRegistry, type Registry } from './connectors/registry.ts';
 import type { CrmConnector, ObjectType } from './connectors/types.ts';
 import { CrmError } from './errors.ts';
@@ -40,6 +40,8 @@ export type Rapport = {
   onPortalReady(listener: (portal: string, backfill: Promise<void>) => void): void;
   /** the connector of a connected portal */
   connector(portal: string): CrmConnector | undefined;
+  /** the portal's change notification subscription, when its provider has one and `changeStreams` is on */
+  changeStream(portal: string): ChangeStream | undefined;
   /**
    * starts the HTTP server (webhooks, OAuth, card API) and, when RAPPORT_OPERATOR_PORT is set,
    * the loopback operator listener (preview, report, metrics) at `operatorUrl`
@@ -75,6 +77,11 @@ export type RapportOptions = {
   providers?: Registry;
   /** web role: webhooks, installs and rescores enqueue passes here; this process syncs nothing */
   dispatch?: Dispatch;
+  /**
+   * subscribe to each connected portal's change notifications when its provider has them (e.g.
+   * Salesforce Change Data Capture): long-running processes (`serve`, `demo`), not one-shot passes
+   */
+  changeStreams?: boolean;
 };
 
 export async function createRapport(opts: RapportOptions): Promise<Rapport> {
@@ -123,9 +130,17 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     churnDateProperty: (portal) => churnDefinitionFor(config.churn, portal).signals.churnDateProperty,
   });
 
-  function register(portal: string, connector: CrmConnector): void {
+  const streams = new Map<string, ChangeStream>();
+  function register(portal: string, connector: CrmConnector, link?: { installation: Installation; auth: ConnectorAuth }): void {
     connectors.set(portal, connector);
-    daemon.addPortal({ portal, connector });
+    const provider = providers.ofPortal(portal);
+    const stream =
+      opts.changeStreams === true && link !== undefined && provider?.changeStream !== undefined && !streams.has(portal)
+        ? provider.changeStream.start(link.installation, link.auth, contextOf(provider), { store, nudge: (types) => daemon.nudge(portal, types) })
+        : undefined;
+    if (stream !== undefined) streams.set(portal, stream);
+    const current = streams.get(portal);
+    daemon.addPortal({ portal, connector, ...(current === undefined ? {} : { pollEveryMs: () => current.pollEveryMs() }) });
   }
 
   /** An OAuth-installed portal: its provider's connector, with tokens from the encrypted store refreshed by the token manager. */
@@ -142,7 +157,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       onUnauthorized: () => tokens.onUnauthorized(portal),
       baseUrl: async () => (await tokens.baseUrl(portal)) ?? installation.baseUrl,
     };
-    register(portal, provider.createConnector(installation, auth, contextOf(provider)));
+    register(portal, provider.createConnector(installation, auth, contextOf(provider)), { installation, auth });
   }
 
   /**
@@ -187,6 +202,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       for (const { installation, connector } of (await provider.staticConnections?.(contextOf(provider))) ?? []) {
         await store.portals.upsert(installation);
         await store.portals.markConnected(installation.portal);
+        // a static connection's token lives inside its connector: no change stream
         register(installation.portal, connector);
         ids.push(installation.portal);
       }
@@ -240,13 +256,14 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     providers,
     connectPortals,
     connector: (portal) => connectors.get(portal),
+    changeStream: (portal) => streams.get(portal),
     async addPortal(installation, auth) {
       const provider = providers.get(installation.crm);
       if (provider === undefined) throw new Error(`no provider named "${installation.crm}"`);
       const connector = provider.createConnector(installation, auth, contextOf(provider));
       await store.portals.upsert(installation);
       await store.portals.markConnected(installation.portal);
-      register(installation.portal, connector);
+      register(installation.portal, connector, { installation, auth });
       return connector;
     },
     onPortalReady(listener) {
@@ -313,7 +330,12 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     },
     runPass,
     async close() {
+      // subscriptions stop taking events now, and store their position once the passes they
+      // nudged are over (the daemon ends them), before the store closes
+      const stopping = Promise.all([...streams.values()].map((s) => s.stop()));
+      streams.clear();
       await daemon.stop();
+      await stopping;
       await Promise.all(listeners.splice(0).map((l) => l.close()));
       await store.close();
     },

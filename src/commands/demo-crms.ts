@@ -144,9 +144,9 @@ export async function hubspotDemo(opts: Options): Promise<DemoCrm> {
 }
 
 /**
- * Salesforce: a connected-app session on the emulated org. Rapport has no Salesforce change
- * notifications yet (Change Data Capture / outbound messages), so the live phase polls: each
- * event is followed by an incremental sync, as the daemon's interval would do.
+ * Salesforce: a connected-app session on the emulated org. The live phase runs through Change
+ * Data Capture: the emulator publishes a change event for each new record on its CometD endpoint,
+ * Rapport's subscription nudges the streams concerned, which sync, rescore and write back.
  */
 export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
   const { sandbox, baseUrl, close } = await startSalesforceSandbox({ seed: opts.seed });
@@ -163,7 +163,7 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
   return {
     label: 'Salesforce sandbox (emulated org)',
     objectName: salesforceObjectName,
-    liveMechanism: 'poll (no Salesforce change notifications yet) → sync → rescore → write-back',
+    liveMechanism: 'Change Data Capture (CometD) → sync → rescore → write-back',
     env: { SALESFORCE_LOGIN_URL: baseUrl },
     async install(rapport) {
       const { accessToken } = sandbox.sessions.issue();
@@ -176,6 +176,14 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
       if ((await connector.whoAmI()).portal !== portal) throw new Error(`the emulated org's session does not belong to ${portal}`);
       await connector.provision(rapport.daemon.signal);
       await rapport.daemon.runOnce(portal);
+      // the live phase needs the change events subscription up (it started with the portal)
+      const stream = rapport.changeStream(portal);
+      if (stream === undefined) throw new Error('no Change Data Capture subscription for the emulated org (SALESFORCE_CDC=false?)');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        stream.ready(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`the Change Data Capture subscription did not come up: ${stream.status().lastError ?? 'no answer'}`)), 30_000))),
+      ]).finally(() => clearTimeout(timer));
       return portal;
     },
     addActivity(at) {
@@ -189,9 +197,8 @@ export async function salesforceDemo(opts: Options): Promise<DemoCrm> {
       }
       return out;
     },
-    async pump(rapport, portal) {
-      await rapport.daemon.nudge(portal);
-    },
+    // nothing to pump: change events reach Rapport's subscription on their own
+    pump: async () => {},
     contactCount: () => sandbox.data.count('Contact'),
     writtenBackCount: () => sandbox.data.rows('Contact').filter((c) => !c['IsDeleted'] && c['Rapport_Health__c'] != null).length,
     scoredAtOf: (id) => {

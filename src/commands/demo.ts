@@ -178,6 +178,7 @@ export const command: Command = {
     const rapport = await createRapport({
       config,
       logger,
+      changeStreams: true,
       now: () => demoCrm.now(),
       onProgress: (p) => {
         if (!backfilling || backfilled.has(p.type) || io.signal.aborted) return;
@@ -295,6 +296,8 @@ export const command: Command = {
             churn: churn === undefined ? null : { version: churn.version, metrics: churn.metrics },
             serviceNeed: service === undefined ? null : { version: service.version, metrics: service.metrics },
           },
+          // the CRM's change notification subscription (Salesforce CDC), when the live phase ran through one
+          changeNotifications: rapport.changeStream(portal)?.status() ?? null,
           secondsToLive: Number(liveAt.toFixed(1)),
           secondsTotal: Number(secs()),
           sandbox: demoCrm.stats(),

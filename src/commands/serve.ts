@@ -55,7 +55,7 @@ export const command: Command = {
     const config = loadConfig(env, env['RAPPORT_CONFIG'], { host: values.host });
     const logger = createLogger({ level: config.logLevel });
     if (values.role === 'web') return serveWeb(config, logger, values.host, io);
-    const rapport = await createRapport({ config, logger });
+    const rapport = await createRapport({ config, logger, changeStreams: true });
     // an error escaping background work either leaves the server serving or stops it cleanly,
     // with the reason, instead of exiting with a raw stack
     const fatal = new AbortController();

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { loadConfig } from '../config.ts';
+import { CHANGE_STREAM_CURSOR } from '../connectors/provider.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
 import { EXIT } from '../errors.ts';
 import { silentLogger } from '../log.ts';
@@ -41,8 +43,32 @@ export type PortalStatusReport = {
   parked: { contactId: string; attempts: number; lastError: string | null }[];
   /** every parked write grouped by reason (error kind and CRM code) */
   parkedReasons: { reason: string; count: number }[];
+  /**
+   * the portal's change notification subscription (e.g. Salesforce CDC) as `serve` last stored it:
+   * state, position (replay id), counters, how often every stream is still polled; null when none ran
+   */
+  changeNotifications: (ChangeStreamRow & { updatedAt: string }) | null;
   /** the current version of each model; `earlierVersions` are kept with their metrics (store.models.versions) */
   models: Record<string, { version: string; trainedAt: string; metrics: unknown; earlierVersions: number } | null>;
+};
+
+const ChangeStreamRow = z.looseObject({
+  state: z.string(),
+  position: z.number().nullable(),
+  lastError: z.string().nullable(),
+  pollEveryMs: z.number(),
+  events: z.number(),
+  echoes: z.number(),
+  gaps: z.number(),
+  overflows: z.number(),
+});
+type ChangeStreamRow = z.infer<typeof ChangeStreamRow>;
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 };
 
 export async function collectStatus(store: Store, only?: string, limitPer10s = 110): Promise<PortalStatusReport[]> {
@@ -54,6 +80,9 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
     const runs = await store.syncRuns.latestPerStream(p.portal);
     const hints = defaultRegistry.get(p.crm)?.hints;
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    const changeRow = cursors.get(CHANGE_STREAM_CURSOR);
+    cursors.delete(CHANGE_STREAM_CURSOR);
+    const parsedChange = changeRow === undefined ? undefined : ChangeStreamRow.safeParse(parseJson(changeRow.cursor));
     const streams = runs.map((r) => {
       const cursor = cursors.get(r.stream);
       const f = cursor === undefined ? undefined : hints?.freshness?.(cursor.cursor, now);
@@ -100,6 +129,7 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
       outbox: await store.outbox.stats(p.portal),
       parked: (await store.outbox.parked(p.portal, 5)).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
       parkedReasons: await store.outbox.parkedReasons(p.portal),
+      changeNotifications: parsedChange?.success === true ? { ...parsedChange.data, updatedAt: new Date(changeRow!.updatedAt).toISOString() } : null,
       models,
     });
   }
@@ -140,7 +170,7 @@ function renderJobs(j: PortalJobs | undefined): string[] {
   return lines;
 }
 
-function renderHuman(reports: (PortalStatusReport & { jobs?: PortalJobs })[]): string {
+export function renderHuman(reports: (PortalStatusReport & { jobs?: PortalJobs })[]): string {
   if (reports.length === 0) return 'No portal installed yet. Run `rapport sync --once` with HUBSPOT_ACCESS_TOKEN, or install the app (see README).\n';
   const out: string[] = [];
   for (const r of reports) {
@@ -150,6 +180,13 @@ function renderHuman(reports: (PortalStatusReport & { jobs?: PortalJobs })[]): s
     const u = r.apiUsage;
     // each CRM words its usage against its own kind of limit (its provider's hints)
     out.push(`  ${defaultRegistry.get(r.crm)?.hints.usage?.(u) ?? `API (last 10 min): ${u.calls10m} calls, ${u.rateLimited10m} answered 429`}`);
+    const cn = r.changeNotifications;
+    if (cn !== null) {
+      const polling = cn.state === 'live' ? `every stream still polled every ${Math.round(cn.pollEveryMs / 60_000)} min` : 'streams polled at the usual interval meanwhile';
+      out.push(
+        `  change notifications: ${cn.state} (as of ${cn.updatedAt}; position ${cn.position ?? '-'}; ${cn.events} events, ${cn.echoes} own writes dropped, ${cn.gaps} gap, ${cn.overflows} overflow)${cn.lastError === null ? '' : `, last error: ${cn.lastError}`}; ${polling}`,
+      );
+    }
     out.push('  stream                 records   last run                  status   lag      last error');
     for (const s of r.streams) {
       const live = r.records[s.stream]?.live ?? 0;

@@ -134,6 +134,8 @@ export const command: Command = {
     const rapport = await createRapport({
       config,
       logger,
+      // a continuous sync follows change notifications (Salesforce CDC) like serve; --once does not subscribe
+      changeStreams: !values.once,
       onProgress: (p) => {
         if (!io.signal.aborted) bars.update(p);
       },

@@ -115,6 +115,49 @@ export type NotificationReceiver<S> = {
   create(settings: S, deps: NotificationDeps): { handle(c: Context): Promise<Response>; stats(): NotificationStats };
 };
 
+/** Where a change stream is: subscribing, delivering, reconnecting after an error, or stopped. */
+export type ChangeStreamState = 'connecting' | 'live' | 'retrying' | 'stopped';
+export type ChangeStreamStatus = {
+  state: ChangeStreamState;
+  /** the CRM's position of the last event handled (e.g. a replay id), stored per portal; null: none yet */
+  position: number | null;
+  lastError: string | null;
+  /** how often every stream is still polled while the stream is live */
+  pollEveryMs: number;
+  events: number;
+  /** events caused by Rapport's own writes, dropped */
+  echoes: number;
+  /** events that could not say what changed (the streams' windowed queries catch up) */
+  gaps: number;
+  overflows: number;
+  nudges: number;
+  reconnects: number;
+};
+/**
+ * The cursors row (stream name) where a change stream keeps its position and, for `rapport
+ * status` in another process, its last state: JSON of `ChangeStreamStatus`.
+ */
+export const CHANGE_STREAM_CURSOR = 'change-events';
+
+/** A running subscription to a portal's change notifications (pulled by us, unlike webhooks). */
+export type ChangeStream = {
+  status(): ChangeStreamStatus;
+  /** how often the daemon polls every stream meanwhile; undefined while the stream is not live (poll as usual) */
+  pollEveryMs(): number | undefined;
+  /** resolves once the subscription is live the first time */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+};
+export type ChangeStreamSource<S> = {
+  /** subscribes for one portal; undefined when the settings turn it off */
+  start(
+    installation: Installation,
+    auth: ConnectorAuth,
+    ctx: ProviderContext<S>,
+    deps: { store: Store; nudge(types: ObjectType[]): Promise<void> },
+  ): ChangeStream | undefined;
+};
+
 /** Why a card request was refused, as data (`code` for logs, `message` for the caller); the card API renders it. */
 export type CardAuthFailure = { status: 400 | 401 | 413 | 503; code: string; message: string };
 /** What a card request carries once its CRM has authenticated it. */
@@ -179,6 +222,8 @@ export type CrmProvider<S = unknown> = {
   readonly provisionOnConnect: boolean;
   /** change notifications pushed by the CRM, when it has them */
   readonly notifications?: NotificationReceiver<S>;
+  /** change notifications Rapport subscribes to per portal (a streaming API), when the CRM has them */
+  readonly changeStream?: ChangeStreamSource<S>;
   /** the CRM's own name for a kind of record (progress bars, the demo), when it differs from ours */
   objectName?(type: ObjectType): string;
   /** the CRM card's UI source, for the local preview, when it has a card */

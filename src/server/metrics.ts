@@ -1,3 +1,4 @@
+import { CHANGE_STREAM_CURSOR } from '../connectors/provider.ts';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Store } from '../store/index.ts';
 
@@ -84,7 +85,8 @@ export function registerServerMetrics(registry: Registry, src: ServerMetricsSour
       const now = src.now();
       for (const p of await store.portals.list()) {
         const last = new Map<string, number>();
-        for (const c of await store.cursors.list(p.portal)) last.set(c.stream, c.updatedAt);
+        // a change stream's row is its replay position, not a record stream: a quiet org would look ever more behind
+        for (const c of await store.cursors.list(p.portal)) if (c.stream !== CHANGE_STREAM_CURSOR) last.set(c.stream, c.updatedAt);
         for (const r of await store.syncRuns.latestPerStream(p.portal)) {
           if (r.status === 'ok' && r.finishedAt !== null) last.set(r.stream, Math.max(last.get(r.stream) ?? 0, r.finishedAt));
         }

@@ -12,7 +12,15 @@ import { drainOutbox, type WriteBackResult } from './write-back.ts';
  */
 export const STREAM_ORDER: readonly ObjectType[] = OBJECT_TYPES;
 
-export type PortalRuntime = { portal: string; connector: CrmConnector };
+export type PortalRuntime = {
+  portal: string;
+  connector: CrmConnector;
+  /**
+   * While the portal's change notifications run (a subscription that nudges its streams), the
+   * periodic pass over every stream comes this rarely instead of every `intervalMs`; undefined = every interval.
+   */
+  pollEveryMs?: () => number | undefined;
+};
 
 /** Records to re-read directly before a pass (what the incremental feed cannot see, e.g. association changes). */
 export type RefreshRequest = { type: ObjectType; ids: readonly string[] };
@@ -52,6 +60,8 @@ type PortalState = {
   flush: boolean;
   /** when the last ids-only reconciliation ran (daemon start counts as one) */
   reconciledAt: number;
+  /** when the periodic pass last nudged every stream */
+  polledAt: number;
   running: Promise<void> | undefined;
   stopped: boolean;
 };
@@ -219,7 +229,7 @@ export function createDaemon(deps: DaemonDeps) {
     refresh,
     addPortal(rt: PortalRuntime): void {
       // reconciledAt 0: the first cycle of a process reconciles (a `sync --once` too), then every reconcileEveryMs
-      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, reconciledAt: 0, running: undefined, stopped: false });
+      portals.set(rt.portal, { rt, pending: new Set(), refresh: new Map(), flush: false, reconciledAt: 0, polledAt: Number.NEGATIVE_INFINITY, running: undefined, stopped: false });
     },
     removePortal(portal: string): void {
       const s = portals.get(portal);
@@ -256,7 +266,13 @@ export function createDaemon(deps: DaemonDeps) {
     },
     start(): void {
       const tick = () => {
-        for (const p of portals.keys()) void nudge(p);
+        for (const [p, s] of portals) {
+          const every = s.rt.pollEveryMs?.();
+          // a tick comes every intervalMs: a slower poll is due once its own interval has (nearly) passed
+          if (every !== undefined && now() - s.polledAt < every - deps.intervalMs / 2) continue;
+          s.polledAt = now();
+          void nudge(p);
+        }
       };
       tick();
       timer = setInterval(tick, deps.intervalMs);

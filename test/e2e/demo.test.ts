@@ -44,11 +44,17 @@ describe('rapport demo --once', () => {
     );
   }, 240_000);
 
-  it('--crm salesforce runs the same cycle on the emulated org (polling instead of webhooks)', async () => {
+  it('--crm salesforce runs the same cycle on the emulated org, its live phase through Change Data Capture', async () => {
     const { done } = rapportChild(['demo', '--once', '--crm', 'salesforce', '--contacts', '500', '--db', join(dir.path, 'sf.db')], {});
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
-    const s = JSON.parse(r.stdout) as { crm: string; portal: string; contacts: { inSandbox: number; synced: number; scored: number; writtenBack: number }; live: { rescored: number } };
+    const s = JSON.parse(r.stdout) as {
+      crm: string;
+      portal: string;
+      contacts: { inSandbox: number; synced: number; scored: number; writtenBack: number };
+      live: { rescored: number };
+      changeNotifications: { state: string; nudges: number; echoes: number } | null;
+    };
     expect(s.crm).toBe('salesforce');
     expect(s.portal).toMatch(/^salesforce:00D/);
     expect(s.contacts.inSandbox).toBeGreaterThanOrEqual(500);
@@ -56,6 +62,12 @@ describe('rapport demo --once', () => {
     expect(s.contacts.scored).toBe(s.contacts.inSandbox);
     expect(s.contacts.writtenBack).toBe(s.contacts.inSandbox);
     expect(s.live.rescored).toBeGreaterThanOrEqual(1);
+    // the live event reached Rapport as a change event (the demo does not poll), and the echoes of
+    // the write-back were dropped
+    expect(r.stderr).toMatch(/Live \(reached in [\d.]+s\).*Change Data Capture/);
+    expect(s.changeNotifications).toMatchObject({ state: 'live', nudges: expect.any(Number), echoes: expect.any(Number) });
+    expect(s.changeNotifications!.nudges).toBeGreaterThanOrEqual(1);
+    expect(s.changeNotifications!.echoes).toBeGreaterThanOrEqual(s.contacts.writtenBack);
     // the org's own object names, not HubSpot's
     expect(r.stderr).toMatch(/cache: .*\d+ Account, .*\d+ Contact, .*\d+ Opportunity, .*\d+ Survey_Response__c, .*\d+ Case/);
     expect(r.stderr).not.toMatch(/\d+ (companies|deals|tickets|feedback_submissions)\b/);

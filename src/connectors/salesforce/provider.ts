@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CrmError } from '../../errors.ts';
 import type { CrmProvider } from '../provider.ts';
-import { optionalText, trimUrl, url } from '../../settings.ts';
+import { flag, optionalText, trimUrl, url } from '../../settings.ts';
+import { startSalesforceCdc } from './cdc.ts';
 import { createSalesforceConnector } from './index.ts';
 import { SPECS } from './mapping.ts';
 import { authorizeUrl, exchangeCode, refreshAccessToken, revokeToken, SALESFORCE_SCOPES } from './oauth.ts';
@@ -9,9 +10,10 @@ import { authorizeUrl, exchangeCode, refreshAccessToken, revokeToken, SALESFORCE
 /**
  * Salesforce as a provider (ARCHITECTURE.md §3): the OAuth 2.0 web-server flow (
  * https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.remoteaccess_oauth_web_server_flow_ca.htm),
- * API calls to the org's `instance_url` (the installation's baseUrl, not the login URL), no push
- * notifications yet (the daemon polls), and custom fields the admin creates (docs/install-salesforce.md):
- * the connector's provision() only verifies them, at install.
+ * API calls to the org's `instance_url` (the installation's baseUrl, not the login URL), Change Data
+ * Capture over CometD for rescoring in seconds (cdc.ts; the daemon then polls every 15 min), and
+ * custom fields the admin creates (docs/install-salesforce.md): the connector's provision() only
+ * verifies them, at install.
  */
 
 const envSchema = z.object({
@@ -25,6 +27,9 @@ const envSchema = z.object({
     .string()
     .regex(/^\d{2,3}\.0$/, 'SALESFORCE_API_VERSION must look like "62.0"')
     .default('62.0'),
+  // Change Data Capture (cdc.ts): off for an org without it; while it runs, every stream is still polled this often
+  SALESFORCE_CDC: flag('SALESFORCE_CDC').default(true),
+  SALESFORCE_CDC_POLL_INTERVAL_MS: z.coerce.number().int().min(60_000, 'SALESFORCE_CDC_POLL_INTERVAL_MS must be at least 60000').default(15 * 60_000),
 });
 
 const settingsSchema = envSchema.transform((v) => ({
@@ -33,6 +38,8 @@ const settingsSchema = envSchema.transform((v) => ({
   clientId: v.SALESFORCE_CLIENT_ID,
   clientSecret: v.SALESFORCE_CLIENT_SECRET,
   apiVersion: v.SALESFORCE_API_VERSION,
+  cdc: v.SALESFORCE_CDC,
+  cdcPollIntervalMs: v.SALESFORCE_CDC_POLL_INTERVAL_MS,
 }));
 
 export type SalesforceSettings = z.output<typeof settingsSchema>;
@@ -109,6 +116,23 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
       ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
       churnDateField: ctx.churnDateProperty?.(installation.portal),
     }),
+  changeStream: {
+    start: (installation, auth, ctx, deps) =>
+      !ctx.settings.cdc
+        ? undefined
+        : startSalesforceCdc({
+            portal: installation.portal,
+            instanceUrl: installation.baseUrl,
+            apiVersion: ctx.settings.apiVersion,
+            accessToken: () => auth.accessToken(),
+            ...(auth.onUnauthorized === undefined ? {} : { onUnauthorized: () => auth.onUnauthorized?.() ?? Promise.resolve(null) }),
+            store: deps.store,
+            nudge: deps.nudge,
+            logger: ctx.logger,
+            now: ctx.now,
+            pollEveryMs: ctx.settings.cdcPollIntervalMs,
+          }),
+  },
   /** the sObject each kind is read from (mapping.ts); calls and notes are Tasks told apart by subtype / type */
   objectName: (type) => (type === 'calls' ? 'Task (Call)' : type === 'notes' ? 'Task (Note)' : SPECS[type].sobject),
   // the Rapport_* fields are created by the admin (docs/install-salesforce.md); provision() verifies them at install only

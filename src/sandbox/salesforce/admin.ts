@@ -8,6 +8,7 @@ import { fieldOf, sobjectOf, SOBJECTS } from './objects.ts';
 import type { SalesforceSessions } from './sessions.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
 import { json, wireRecord } from './wire.ts';
+import type { ChangeEventLog } from './cdc.ts';
 
 /**
  * `/_sandbox/*`: the emulator's own admin API (NOT Salesforce's), for tests, child processes and
@@ -27,6 +28,9 @@ import { json, wireRecord } from './wire.ts';
  *   POST   /_sandbox/faults                   {requestLimit?, serverError?, malformed?} probabilities
  *   POST   /_sandbox/fields                   {deployed: boolean}: the Rapport_*__c fields present or not
  *   GET    /_sandbox/stats                    → request counts by route, API usage
+ *   POST   /_sandbox/cdc                      {gapMode?, overflow?: sObject, entities?: [sObject]}: Change Data Capture
+ *                                             switches (cdc.ts): writes publish gap events while gapMode is on; overflow
+ *                                             publishes a GAP_OVERFLOW event now; entities = the Setup selection
  */
 export type AdminDeps = {
   adminToken: string;
@@ -37,6 +41,7 @@ export type AdminDeps = {
   setFaults(f: { requestLimit?: number | undefined; serverError?: number | undefined; malformed?: number | undefined }): void;
   setRapportFields(deployed: boolean): void;
   stats(): unknown;
+  cdc: ChangeEventLog;
 };
 
 const Fields = z.object({ fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])) });
@@ -148,5 +153,15 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     return c.body(null, 204);
   });
   app.get('/stats', (c) => json(c, 200, deps.stats()));
+  app.post('/cdc', async (c) => {
+    const b = await body(c, z.strictObject({ gapMode: z.boolean().optional(), overflow: z.string().optional(), entities: z.array(z.string()).optional() }));
+    if (b instanceof Response) return b;
+    const unknown = [...(b.entities ?? []), ...(b.overflow === undefined ? [] : [b.overflow])].filter((e) => sobjectOf(e) === undefined);
+    if (unknown.length > 0) return bad(c, `unknown sObject ${unknown.join(', ')}`);
+    if (b.gapMode !== undefined) deps.cdc.setGapMode(b.gapMode);
+    if (b.entities !== undefined) deps.cdc.select(b.entities.map((e) => sobjectOf(e)!.name));
+    const overflow = b.overflow === undefined ? undefined : deps.cdc.overflow(sobjectOf(b.overflow)!.name);
+    return json(c, 200, { latestReplayId: deps.cdc.latest(), selected: deps.cdc.selected(), ...(overflow === undefined ? {} : { overflowReplayId: overflow.replayId }) });
+  });
   return app;
 }

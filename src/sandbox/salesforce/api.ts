@@ -533,7 +533,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
       200,
       planned2.map((p) => {
         if ('error' in p) return { ...(p.id === undefined ? {} : { id: p.id }), success: false, errors: [p.error] };
-        data.update(p.def.name, p.id, p.fields);
+        data.update(p.def.name, p.id, p.fields, { origin: originOf(c) });
         return { id: p.id, success: true, errors: [] };
       }),
     );
@@ -575,6 +575,18 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
   app.route('/services/data', data$);
   app.all('*', (c) => sfError(c, 501, 'NOT_IMPLEMENTED', `The Rapport Salesforce emulator does not implement ${c.req.method} ${new URL(c.req.url).pathname}`));
   return app;
+}
+
+/**
+ * A change's `changeOrigin` for Change Data Capture: `com/salesforce/api/rest/<version>`, plus
+ * `;client=<id>` when the call named its client in `Sforce-Call-Options`
+ * (https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_event_fields_header.htm,
+ * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_calloptions.htm).
+ */
+function originOf(c: Context): string {
+  const version = (c.req.param('version') ?? 'v62.0').slice(1);
+  const client = /(?:^|,)\s*client\s*=\s*([^,\s]+)/i.exec(c.req.header('sforce-call-options') ?? '')?.[1];
+  return `com/salesforce/api/rest/${version}${client === undefined ? '' : `;client=${client}`}`;
 }
 
 /** A stable number in [0, 1) per record id: which records a "share" of a rule hits. */

@@ -3,6 +3,8 @@ import { createClock, type SandboxClock } from '../hubspot/clock.ts';
 import { createRandom } from '../../stats/random.ts';
 import { randomBytes } from 'node:crypto';
 import { createAdminRoutes } from './admin.ts';
+import { createChangeEventLog, type ChangeEventLog } from './cdc.ts';
+import { createCometd } from './cometd.ts';
 import { createSalesforceApi, DEFAULT_ORG_SETTINGS, type SalesforceOrgSettings } from './api.ts';
 import { createSalesforceLoader, type SalesforceLoader } from './load.ts';
 import { salesforceId } from './objects.ts';
@@ -49,6 +51,8 @@ export type SalesforceSandboxOptions = {
   sessionTimeoutMs?: number;
   /** token for the `/_sandbox/*` admin API (admin.ts); default random, read it from `sandbox.adminToken` */
   adminToken?: string;
+  /** Change Data Capture (cdc.ts, cometd.ts): entities selected in Setup, how long a long poll is held */
+  cdc?: { entities?: readonly string[]; holdMs?: number; maxEvents?: number };
 };
 
 export type SalesforceStats = {
@@ -71,6 +75,8 @@ export type SalesforceSandbox = {
   loader: SalesforceLoader;
   /** the `/_sandbox/*` admin token */
   adminToken: string;
+  /** the org's change event bus (Change Data Capture) */
+  cdc: ChangeEventLog;
   setFaults(f: SalesforceFaults): void;
   setRapportFields(deployed: boolean): void;
   /** changes org settings (the rest stay as they are) */
@@ -142,6 +148,8 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     await next();
   });
   const loader = createSalesforceLoader(data);
+  const cdc = createChangeEventLog({ clock, data, commitUser: sessions.userId, ...(opts.cdc?.entities === undefined ? {} : { entities: opts.cdc.entities }), ...(opts.cdc?.maxEvents === undefined ? {} : { maxEvents: opts.cdc.maxEvents }) });
+  const cometd = createCometd({ log: cdc, sessions, org: () => org, ...(opts.cdc?.holdMs === undefined ? {} : { holdMs: opts.cdc.holdMs }) });
   const adminToken = opts.adminToken ?? randomBytes(18).toString('base64url');
   const sandbox: SalesforceSandbox = {
     app,
@@ -151,6 +159,7 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
     sessions,
     loader,
     adminToken,
+    cdc,
     setFaults(f) {
       faults = { ...f };
     },
@@ -169,10 +178,14 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
       org = { ...org, myDomainUrl: url, formerMyDomainUrls: [...org.formerMyDomainUrls, ...(org.myDomainUrl === null ? [] : [org.myDomainUrl])] };
     },
     stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
-    async close() {},
+    async close() {
+      cometd.close();
+      cdc.close();
+    },
   };
   // the admin API is mounted before the Salesforce routes, whose catch-all answers 501
-  app.route('/_sandbox', createAdminRoutes({ adminToken, clock, data, sessions, loader, setFaults: sandbox.setFaults, setRapportFields: sandbox.setRapportFields, stats: sandbox.stats }));
+  app.route('/_sandbox', createAdminRoutes({ adminToken, clock, data, sessions, loader, setFaults: sandbox.setFaults, setRapportFields: sandbox.setRapportFields, stats: sandbox.stats, cdc }));
+  app.route('/', cometd.app);
   app.route('/', api);
   return sandbox;
 }

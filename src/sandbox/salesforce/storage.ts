@@ -11,15 +11,21 @@ import { fieldOf, salesforceId, sobjectOf, type SObjectDef } from './objects.ts'
 export type FieldValue = string | number | boolean | null;
 export type Row = Record<string, FieldValue>;
 
-export type SalesforceChange = { kind: 'create' | 'update' | 'delete'; sobject: string; id: string; at: number };
+/**
+ * One write, as Change Data Capture reports it (sandbox cdc.ts): which fields it set and where it
+ * came from (`changeOrigin`: the API client named by `Sforce-Call-Options`, empty for the UI).
+ */
+export type SalesforceChange = { kind: 'create' | 'update' | 'delete'; sobject: string; id: string; at: number; fields: string[]; origin: string };
+/** who makes a write: `com/salesforce/api/rest/62.0;client=rapport` for an API call with call options, '' otherwise */
+export type WriteOrigin = { origin?: string };
 
 export type SalesforceData = {
   /** creates a record; `at` (epoch ms) backdates it (generator loads), default the clock */
-  create(sobject: string, fields: Row, opts?: { at?: number; modifiedAt?: number }): Row;
+  create(sobject: string, fields: Row, opts?: { at?: number; modifiedAt?: number } & WriteOrigin): Row;
   /** sets fields and bumps LastModifiedDate and SystemModstamp */
-  update(sobject: string, id: string, fields: Row): Row;
+  update(sobject: string, id: string, fields: Row, opts?: WriteOrigin): Row;
   /** moves the record to the recycle bin: IsDeleted = true, SystemModstamp bumped; queryAll still sees it */
-  remove(sobject: string, id: string): void;
+  remove(sobject: string, id: string, opts?: WriteOrigin): void;
   /** hard delete (the recycle bin emptied): the record is gone, queryAll included */
   purge(sobject: string, id: string): void;
   get(sobject: string, id: string): Row | undefined;
@@ -74,28 +80,30 @@ export function createSalesforceStorage(clock: SandboxClock): SalesforceData {
       counters.set(d.name, n);
       const created = truncateToSecond(opts.at ?? clock.now());
       const modified = truncateToSecond(opts.modifiedAt ?? opts.at ?? clock.now());
-      const row: Row = { Id: salesforceId(d.keyPrefix, n), IsDeleted: false, ...canonical(d, fields), CreatedDate: created, LastModifiedDate: modified, SystemModstamp: modified };
+      const set = canonical(d, fields);
+      const row: Row = { Id: salesforceId(d.keyPrefix, n), IsDeleted: false, ...set, CreatedDate: created, LastModifiedDate: modified, SystemModstamp: modified };
       table(d).set(row.Id as string, row);
-      emit({ kind: 'create', sobject: d.name, id: row.Id as string, at: modified });
+      if (listeners.size > 0) emit({ kind: 'create', sobject: d.name, id: row.Id as string, at: modified, fields: Object.keys(set), origin: opts.origin ?? '' });
       return row;
     },
-    update(sobject, id, fields) {
+    update(sobject, id, fields, opts = {}) {
       const d = def(sobject);
       const row = mustGet(d, id);
       if (row.IsDeleted === true) throw new Error(`${d.name} ${id} is deleted`);
       const now = truncateToSecond(clock.now());
-      Object.assign(row, canonical(d, fields), { LastModifiedDate: now, SystemModstamp: now });
-      emit({ kind: 'update', sobject: d.name, id, at: now });
+      const set = canonical(d, fields);
+      Object.assign(row, set, { LastModifiedDate: now, SystemModstamp: now });
+      emit({ kind: 'update', sobject: d.name, id, at: now, fields: Object.keys(set), origin: opts.origin ?? '' });
       return row;
     },
-    remove(sobject, id) {
+    remove(sobject, id, opts = {}) {
       const d = def(sobject);
       const row = mustGet(d, id);
       if (row.IsDeleted === true) return;
       const now = truncateToSecond(clock.now());
       // a delete bumps SystemModstamp (not LastModifiedDate): queryAll ordered by it sees the tombstone
       Object.assign(row, { IsDeleted: true, SystemModstamp: now });
-      emit({ kind: 'delete', sobject: d.name, id, at: now });
+      emit({ kind: 'delete', sobject: d.name, id, at: now, fields: [], origin: opts.origin ?? '' });
     },
     purge(sobject, id) {
       table(def(sobject)).delete(id);

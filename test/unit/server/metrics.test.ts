@@ -59,6 +59,8 @@ describe('/metrics exposition', () => {
     await rapport.daemon.runOnce('alpha:1');
     await rapport.daemon.runOnce('beta:7');
     await rapport.store.cursors.set('alpha:1', 'contacts', 'c1' as Cursor);
+    // a change stream's position (e.g. Salesforce CDC's replay id) lives in the cursors table too
+    await rapport.store.cursors.set('alpha:1', 'change-events', '{"position":7}' as Cursor);
     await rapport.store.outbox.enqueue('alpha:1', '101', { health: 'red' });
     await rapport.store.dirty.mark('alpha:1', '103', t);
     t += 90_000;
@@ -118,6 +120,8 @@ describe('/metrics exposition', () => {
     );
     expect(series('rapport_dirty_contacts')).toContainEqual({ portal: 'alpha:1', crm: 'alpha', value: 1 });
     expect(series('rapport_sync_lag_seconds')).toContainEqual({ portal: 'alpha:1', crm: 'alpha', stream: 'contacts', value: 90 });
+    // not a record stream: a quiet org's change stream would look ever more behind
+    expect(series('rapport_sync_lag_seconds').map((x) => x.stream)).not.toContain('change-events');
   });
 
   it('counts API calls and 429s per portal from the connectors, and scoring passes in a histogram', () => {
