@@ -55,4 +55,24 @@ describe('rapport serve', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--port must be an integer between 0 and 65535, got "http"');
   });
+
+  it('the web and worker roles need Postgres (the job queue lives there): a clear configuration error, not a half-started server', async () => {
+    dir = tempDir();
+    const env = { RAPPORT_DB: join(dir.path, 'r.db') };
+    const web = await rapportInProcess(['serve', '--role', 'web', '--port', '0'], env);
+    expect(web.code).toBe(3);
+    expect(web.stderr).toContain('the job queue lives in Postgres: set RAPPORT_DATABASE_URL');
+    const worker = await rapportInProcess(['worker'], env);
+    expect(worker.code).toBe(3);
+    expect(worker.stderr).toContain('the job queue lives in Postgres: set RAPPORT_DATABASE_URL');
+  });
+
+  it('a bad --role or --concurrency is a usage error (exit 2) naming the value', async () => {
+    const role = await rapportInProcess(['serve', '--role', 'worker'], {});
+    expect(role.code).toBe(2);
+    expect(role.stderr).toContain('--role must be all or web, got "worker"');
+    const concurrency = await rapportInProcess(['worker', '--concurrency', '0'], {});
+    expect(concurrency.code).toBe(2);
+    expect(concurrency.stderr).toContain('--concurrency must be an integer from 1 to 64, got "0"');
+  });
 });
