@@ -394,9 +394,10 @@ describe('salesforce long-running requests', () => {
   });
 
   it('the connector rides out the limit: parallel streams over a slow org all complete, refused calls retried', async () => {
-    // retries as the product configures them (backoff, several attempts), not the harness's 2 × 1 ms:
-    // how many calls meet a full org depends on the machine's load
-    h = await salesforceHarness({ concurrency: 4, retry: { retries: 8, baseMs: 50, maxMs: 400 } }, { org: { responseDelayMs: 150, longRequests: { max: 2, afterMs: 50 } } });
+    // every request counts as long from its start (afterMs 0), so the third of the connector's four
+    // concurrent calls is refused whatever the machine's load; retries as the product configures
+    // them (backoff, several attempts), not the harness's 2 × 1 ms
+    h = await salesforceHarness({ concurrency: 4, retry: { retries: 10, baseMs: 50, maxMs: 400 } }, { org: { responseDelayMs: 150, longRequests: { max: 2, afterMs: 0 } } });
     for (let i = 0; i < 5; i++) contact(`p${i}@example.com`);
     const types: ObjectType[] = ['contacts', 'companies', 'deals', 'tickets', 'meetings', 'calls'];
     const runs = await Promise.all(types.map((t) => drain(t)));
