@@ -58,6 +58,30 @@ const toPortal = (r: PortalRow): Portal => ({
  * Installed portals and their tokens. Tokens are sealed with AES-256-GCM (the portal id is the
  * AAD, so a token row copied onto another portal does not decrypt).
  */
+/**
+ * The token keys of both stores: `open` decrypts with the current key, then the previous one
+ * (undefined when neither works); `requireKey` is the key to seal with, or the missing-key error.
+ */
+export function keyring(keys: TokenKeys) {
+  return {
+    open(sealed: Buffer, aad: string): { text: string; with: 'current' | 'previous' } | undefined {
+      for (const [which, k] of [['current', keys.current], ['previous', keys.previous]] as const) {
+        if (k === undefined) continue;
+        try {
+          return { text: decrypt(k, sealed, aad), with: which };
+        } catch {
+          // wrong key or damaged row: try the next key
+        }
+      }
+      return undefined;
+    },
+    requireKey(): Buffer {
+      if (keys.current === undefined) throw new EncryptionKeyMissingError();
+      return keys.current;
+    },
+  };
+}
+
 export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
   const key = keys.current;
   const upsert = db.prepare<[string, string, string, string, string, number, number]>(`
@@ -89,25 +113,7 @@ export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
     'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
   );
 
-  /** Decrypts with the current key, then the previous one; undefined when neither works. */
-  const open = (sealed: Buffer, aad: string): { text: string; with: 'current' | 'previous' } | undefined => {
-    for (const [which, k] of [['current', keys.current], ['previous', keys.previous]] as const) {
-      if (k === undefined) continue;
-      try {
-        return { text: decrypt(k, sealed, aad), with: which };
-      } catch {
-        // wrong key or damaged row: try the next key
-      }
-    }
-    return undefined;
-  };
-
-  const requireKey = (): Buffer => {
-    if (key === undefined) {
-      throw new EncryptionKeyMissingError();
-    }
-    return key;
-  };
+  const { open, requireKey } = keyring(keys);
 
   return {
     upsert(p: { portal: string; crm: CrmName; externalId: string; baseUrl: string; scopes: string[] }): void {

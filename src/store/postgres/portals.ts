@@ -1,7 +1,7 @@
 import type { CrmName } from '../../errors.ts';
-import { decrypt, encrypt } from '../crypto.ts';
+import { encrypt } from '../crypto.ts';
 import type { KeyCheck, Portal, PortalInfo, PortalStatus, Tokens } from '../port.ts';
-import { EncryptionKeyMissingError, TokenUnreadableError, type TokenKeys } from '../portals.ts';
+import { keyring, TokenUnreadableError, type TokenKeys } from '../portals.ts';
 import { statement, type Queryable } from './sql.ts';
 
 /**
@@ -71,21 +71,7 @@ const putSetting = statement('settings_put', 'INSERT INTO settings (name, value)
 
 export function createPostgresPortals(now: () => number, keys: TokenKeys) {
   const key = keys.current;
-  const open = (sealed: Buffer, aad: string): { text: string; with: 'current' | 'previous' } | undefined => {
-    for (const [which, k] of [['current', keys.current], ['previous', keys.previous]] as const) {
-      if (k === undefined) continue;
-      try {
-        return { text: decrypt(k, sealed, aad), with: which };
-      } catch {
-        // wrong key or damaged row: try the next key
-      }
-    }
-    return undefined;
-  };
-  const requireKey = (): Buffer => {
-    if (key === undefined) throw new EncryptionKeyMissingError();
-    return key;
-  };
+  const { open, requireKey } = keyring(keys);
 
   return {
     async upsert(q: Queryable, p: PortalInfo): Promise<void> {
