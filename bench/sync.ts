@@ -19,11 +19,11 @@
  * 5. Salesforce: a backfill of BENCH_SYNC_SF_CONTACTS contacts (with their Account) into SQLite
  *    through Bulk API 2.0 query jobs and through REST queryAll pages, side by side: API calls, wall
  *    time and peak RSS of the syncing process (each path in its own child process; the emulator
- *    serves from this one). The issue asks 500,000; the default is 200,000 so that the section stays
- *    near two minutes on a shared 2-core machine (docs/install-salesforce.md §Large orgs has figures).
+ *    serves from this one). 500,000 contacts, as issue 14 asks: about 75 s for the section on a
+ *    shared 2-core machine, seeding included (figures in docs/install-salesforce.md, "Large orgs").
  *
  * Options: BENCH_SYNC_CONTACTS (default 25000), BENCH_SYNC_NAIVE_CONTACTS (default 300),
- * BENCH_SYNC_RSS_CONTACTS (default 200000; 0 skips), BENCH_SYNC_SF_CONTACTS (default 200000; 0 skips).
+ * BENCH_SYNC_RSS_CONTACTS (default 200000; 0 skips), BENCH_SYNC_SF_CONTACTS (default 500000; 0 skips).
  * Order matters: the client's decorators are a process-wide singleton (the client's decorators, https://github.com/HubSpot/hubspot-api-nodejs), so the
  * naive client (with retries) is created only after our runs are over.
  */
@@ -47,7 +47,7 @@ import { seedContacts } from './sync-seed.ts';
 const CONTACTS = Number(process.env.BENCH_SYNC_CONTACTS ?? 25_000);
 const NAIVE_CONTACTS = Number(process.env.BENCH_SYNC_NAIVE_CONTACTS ?? 300);
 const RSS_CONTACTS = Number(process.env.BENCH_SYNC_RSS_CONTACTS ?? 200_000);
-const SF_CONTACTS = Number(process.env.BENCH_SYNC_SF_CONTACTS ?? 200_000);
+const SF_CONTACTS = Number(process.env.BENCH_SYNC_SF_CONTACTS ?? 500_000);
 const LIMITS = { per10s: 110, searchPerSecond: 5 };
 const PAGE = 100;
 const CEILING = (LIMITS.per10s / 10) * PAGE; // records/s
@@ -231,7 +231,7 @@ if (SF_CONTACTS > 0) {
     };
     const bulk = await run('bulk');
     const rest = await run('rest');
-    console.log(`\nSalesforce backfill of ${SF_CONTACTS.toLocaleString('en')} contacts into SQLite (issue 14 asks 500,000; BENCH_SYNC_SF_CONTACTS)`);
+    console.log(`\nSalesforce backfill of ${SF_CONTACTS.toLocaleString('en')} contacts into SQLite (BENCH_SYNC_SF_CONTACTS; issue 14 asks 500,000)`);
     console.log('  path   records   API calls   wall s   peak RSS MB');
     for (const r of [bulk, rest]) console.log(`  ${r.mode.padEnd(5)} ${String(r.records).padStart(8)} ${String(r.calls).padStart(11)} ${fmt(r.seconds, 1).padStart(8)} ${String(r.peakMb).padStart(13)}   ${r.status}`);
     if (bulk.records !== SF_CONTACTS || rest.records !== SF_CONTACTS) console.log(`!! incomplete Salesforce backfill: bulk ${bulk.records}, REST ${rest.records} of ${SF_CONTACTS}`);

@@ -45,7 +45,7 @@ export type SalesforceConnectorOptions = {
   now?: () => number;
   /** a backfill of an object with this many rows or more uses Bulk API 2.0 query jobs (bulk.ts; default 50,000; null: never) */
   bulkThreshold?: number | null;
-  /** Bulk API 2.0 results rows per page (`maxRecords`, default 50,000) */
+  /** Bulk API 2.0 results rows per page (`maxRecords`, default 10,000: one page is parsed in memory at a time) */
   bulkPageRows?: number;
   /** wait between polls of a bulk job (default 2 s) */
   bulkPollMs?: number;
@@ -111,7 +111,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
           coveredMark,
           churnDateField: opts.churnDateField,
           bulkThreshold: opts.bulkThreshold === undefined ? 50_000 : opts.bulkThreshold,
-          bulk: { pageRows: opts.bulkPageRows ?? 50_000, pollMs: opts.bulkPollMs ?? 2_000, pollTimeoutMs: opts.bulkPollTimeoutMs ?? 30 * 60_000 },
+          bulk: { pageRows: opts.bulkPageRows ?? 10_000, pollMs: opts.bulkPollMs ?? 2_000, pollTimeoutMs: opts.bulkPollTimeoutMs ?? 30 * 60_000 },
         },
         type,
         cursor,
