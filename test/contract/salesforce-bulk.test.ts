@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import type { CrmRecord, Cursor, ObjectType, Page } from '../../src/connectors/types.ts';
+import { silentLogger } from '../../src/log.ts';
 import { DEFAULT_BULK } from '../../src/sandbox/salesforce/bulk.ts';
+import { createStore } from '../../src/store/index.ts';
+import { syncStream } from '../../src/sync/sync-stream.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { salesforceHarness, type SalesforceHarness } from './salesforce-harness.ts';
 
@@ -204,6 +207,47 @@ describe('the connector backfills big objects through Bulk API 2.0', () => {
     const again = records(await pages('contacts', cursor));
     expect(jobsCreated()).toBe(3);
     expect(new Set(again.map((r) => r.id))).toEqual(new Set(ids));
+  });
+
+  it('through the sync engine into SQLite: a pass stopped mid-locator and restarted leaves the cache equal to the org, links intact, one job per object', async () => {
+    h = await salesforceHarness(BULK);
+    seedOrg(30);
+    const dir = tempDir();
+    const store = createStore({ path: join(dir.path, 'rapport.db'), now: () => h!.sandbox.clock.now() });
+    try {
+      const portal = (await h.connector.whoAmI()).portal;
+      const deps = { store, connector: h.connector, portal, logger: silentLogger };
+      for (const type of ['contacts', 'deals', 'calls'] as const) {
+        // the daemon stops after the first committed page of results (the page before it only holds the new job)
+        const stop = new AbortController();
+        const first = await syncStream(deps, type, { signal: stop.signal, graceMs: 0, onProgress: (p) => p.records > 0 && p.pages >= 2 && stop.abort() });
+        expect(first.status, type).toBe('aborted');
+        expect(JSON.parse((await store.cursors.get(portal, type)) as string), type).toMatchObject({ bulk: { locator: expect.any(String) } });
+        const second = await syncStream(deps, type, { signal });
+        expect(second.status, type).toBe('ok');
+      }
+      // one main job and one relation job for deals and calls, none started again
+      expect(jobsCreated()).toBe(5);
+      const live = (sobject: string, keep: (r: Record<string, unknown>) => boolean = () => true) =>
+        h!.sandbox.data
+          .rows(sobject)
+          .filter((r) => r.IsDeleted !== true && keep(r))
+          .map((r) => r.Id as string)
+          .sort();
+      expect((await store.records.ids(portal, 'contacts')).sort()).toEqual(live('Contact'));
+      expect((await store.records.ids(portal, 'deals')).sort()).toEqual(live('Opportunity'));
+      expect((await store.records.ids(portal, 'calls')).sort()).toEqual(live('Task', (r) => r.TaskSubtype === 'Call'));
+      // every contact role and activity relation of the org links its record to its contact
+      for (const role of h.sandbox.data.rows('OpportunityContactRole')) {
+        expect((await store.records.linkedToContact(portal, role.ContactId as string)).some((r) => r.type === 'deals' && r.id === role.OpportunityId)).toBe(true);
+      }
+      for (const rel of h.sandbox.data.rows('TaskWhoRelation')) {
+        expect((await store.records.linkedToContact(portal, rel.RelationId as string)).some((r) => r.type === 'calls' && r.id === rel.TaskId)).toBe(true);
+      }
+    } finally {
+      await store.close();
+      dir.cleanup();
+    }
   });
 
   it('a job that fails is a clear error naming Salesforce’s message; the cursor drops it and the next attempt runs a new job', async () => {
