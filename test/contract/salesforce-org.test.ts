@@ -183,7 +183,8 @@ describe('salesforce query timeouts', () => {
   });
 
   it('a query that times out even for one second of changes fails the stream as unavailable', async () => {
-    h = await salesforceHarness({ queryLimit: 2000 }, { org: { queryTimeoutRows: 5 } });
+    // REST windowing is the point here: a COUNT() timing out would send the backfill through bulk
+    h = await salesforceHarness({ queryLimit: 2000, bulkThreshold: null }, { org: { queryTimeoutRows: 5 } });
     for (let i = 0; i < 10; i++) h.sandbox.data.create('Contact', { LastName: `same-second-${i}` });
     await expect(drain('contacts')).rejects.toMatchObject({ kind: 'unavailable', details: { code: 'QUERY_TIMEOUT' } });
   });

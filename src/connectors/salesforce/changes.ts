@@ -3,6 +3,7 @@ import { CrmError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Cursor, ObjectType, Page } from '../types.ts';
 import { planQuery, type DescribeCache, type QueryPlan } from './describe.ts';
+import { bulkBackfill, BulkStateSchema, countRows, type BulkDeps } from './bulk.ts';
 import type { SalesforceHttp } from './http.ts';
 import { parseSfTime, SPECS, toRecord, type SfRecord } from './mapping.ts';
 
@@ -40,6 +41,8 @@ const CursorSchema = z.object({
   sweptAt: z.number().int().nonnegative().optional(),
   /** Get Updated's latestDateCovered when the run started: changes stamped after it may commit later */
   covered: z.number().int().nonnegative().optional(),
+  /** a backfill running through Bulk API 2.0 jobs (bulk.ts): which jobs, where in their results */
+  bulk: BulkStateSchema.optional(),
 });
 type SfCursor = z.infer<typeof CursorSchema>;
 
@@ -82,6 +85,9 @@ export type ChangesDeps = {
   churnDateField?: string | undefined;
   /** the connector's last latestDateCovered and when it was asked (shared by its streams; see latestDateCovered) */
   coveredMark?: { at: number; value: number };
+  /** a backfill of this many rows or more goes through Bulk API 2.0 (bulk.ts); null: never */
+  bulkThreshold: number | null;
+  bulk: Omit<BulkDeps, 'http' | 'logger' | 'now'>;
 };
 
 /** how long one latestDateCovered serves the connector's other streams */
@@ -106,6 +112,29 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
   const portal = await deps.portal();
   let plan = await planFor(deps, type, signal);
   if (plan === null) return;
+  // a backfill (or one already running through bulk) of a big object: Bulk API 2.0 jobs, then REST from their start
+  if (deps.bulkThreshold !== null && (start === null || start.bulk !== undefined)) {
+    const resume = start?.bulk?.job == null ? null : start.bulk;
+    if (resume !== null || (await countRows(deps.http, plan, signal)) >= deps.bulkThreshold) {
+      const schema = await deps.describe.get(plan.spec.sobject, signal);
+      const types = new Map([...(schema?.fields.values() ?? [])].map((f) => [f.name.toLowerCase(), f.type]));
+      const startSweep = deps.now();
+      yield* bulkBackfill(
+        { ...deps.bulk, http: deps.http, logger: deps.logger, now: deps.now },
+        type,
+        { plan, types },
+        portal,
+        resume,
+        (bulk) => encodeCursor({ v: 1, since: 0, lastId: '', bulk }),
+        // every live row was read: it counts as a sweep
+        (startedAt) => encodeCursor({ v: 1, since: startedAt, lastId: '', sweptAt: startSweep }),
+        signal,
+      );
+      return;
+    }
+    // below the threshold: a REST backfill, from nothing
+    start = null;
+  }
   const label = `queryAll ${plan.spec.sobject}`;
   // a backfill reads every live row: it counts as a sweep
   const sweptAt = start?.sweptAt ?? (start === null ? deps.now() : 0);

@@ -21,7 +21,8 @@ const Describe = z.object({
   childRelationships: z.array(z.looseObject({ relationshipName: z.string().nullable().optional(), childSObject: z.string(), field: z.string() })).optional(),
 });
 export type SObjectSchema = {
-  fields: Map<string, { name: string; updateable: boolean }>;
+  /** lower-case name → the field (its SOAP type: boolean, double, datetime…, used to read Bulk CSV) */
+  fields: Map<string, { name: string; updateable: boolean; type: string }>;
   /** child relationship name (lower case) → the child object and its field pointing at the parent */
   relationships: Map<string, { childSObject: string; field: string }>;
 };
@@ -54,7 +55,7 @@ async function load(http: SalesforceHttp, sobject: string, signal: AbortSignal):
   try {
     const d = await http.request({ method: 'GET', path: `/sobjects/${sobject}/describe`, schema: Describe, signal, label: `describe ${sobject}` });
     return {
-      fields: new Map(d.fields.map((f) => [f.name.toLowerCase(), { name: f.name, updateable: f.updateable === true }])),
+      fields: new Map(d.fields.map((f) => [f.name.toLowerCase(), { name: f.name, updateable: f.updateable === true, type: f.type }])),
       relationships: new Map(
         (d.childRelationships ?? []).flatMap((r) => (typeof r.relationshipName === 'string' ? [[r.relationshipName.toLowerCase(), { childSObject: r.childSObject, field: r.field }] as const] : [])),
       ),

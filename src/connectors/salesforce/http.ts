@@ -34,7 +34,7 @@ export type SalesforceHttpOptions = {
 };
 
 export type SalesforceRequest<T> = {
-  method: 'GET' | 'PATCH' | 'POST';
+  method: 'GET' | 'PATCH' | 'POST' | 'DELETE';
   /** relative to the version root (`/query?q=…`), or absolute from the host (`/services/…`) */
   path: string;
   headers?: Record<string, string>;
@@ -43,6 +43,8 @@ export type SalesforceRequest<T> = {
   signal: AbortSignal;
   /** how the request is named in errors and logs (never the SOQL or record data) */
   label: string;
+  /** the answer is text (Bulk API 2.0 CSV results): `schema` sees `{ body, headers }` (lower-case header names) */
+  text?: boolean;
 };
 
 export type SalesforceHttp = {
@@ -165,6 +167,7 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
     await budgetCheck(req.label, req.signal);
     counters.calls++;
     let body: unknown;
+    let textHeaders: Record<string, string> | undefined;
     try {
       const pending = conn.request(
         {
@@ -174,9 +177,10 @@ export function createSalesforceHttp(opts: SalesforceHttpOptions): SalesforceHtt
           ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
         },
         // the transport aborts the fetch after `timeout` ms or when the caller's signal fires: the request itself is cancelled, not just our wait
-        { retry: { maxRetries: 0 }, timeout: opts.timeoutMs, signal: req.signal, transport } as never,
+        { retry: { maxRetries: 0 }, timeout: opts.timeoutMs, signal: req.signal, transport, ...(req.text === true ? { onText: (h: Record<string, string>) => (textHeaders = h) } : {}) } as never,
       );
       body = await deadline(Promise.resolve(pending), opts.timeoutMs, req.signal, req.label);
+      if (req.text === true) body = { body: typeof body === 'string' ? body : '', headers: textHeaders ?? {} };
       noteUsage();
     } catch (e) {
       noteUsage();

@@ -43,6 +43,14 @@ export type SalesforceConnectorOptions = {
   churnDateField?: string | undefined;
   timeoutMs?: number;
   now?: () => number;
+  /** a backfill of an object with this many rows or more uses Bulk API 2.0 query jobs (bulk.ts; default 50,000; null: never) */
+  bulkThreshold?: number | null;
+  /** Bulk API 2.0 results rows per page (`maxRecords`, default 10,000: one page is parsed in memory at a time) */
+  bulkPageRows?: number;
+  /** wait between polls of a bulk job (default 2 s) */
+  bulkPollMs?: number;
+  /** a bulk job not complete after this long fails the pass (default 30 min) */
+  bulkPollTimeoutMs?: number;
 };
 
 export type SalesforceConnector = CrmConnector & {
@@ -98,7 +106,13 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
     writeBatchSize: 200,
     changes(type, cursor, signal) {
       return salesforceChanges(
-        { http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe, sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000, coveredMark, churnDateField: opts.churnDateField },
+        { http, portal: async () => portal ?? (await whoAmI()).portal, now, logger, pageSize, queryLimit, lookbackMs: opts.lookbackMs ?? 60_000, describe,
+          sweepEveryMs: opts.sweepEveryMs ?? 24 * 3_600_000,
+          coveredMark,
+          churnDateField: opts.churnDateField,
+          bulkThreshold: opts.bulkThreshold === undefined ? 50_000 : opts.bulkThreshold,
+          bulk: { pageRows: opts.bulkPageRows ?? 10_000, pollMs: opts.bulkPollMs ?? 2_000, pollTimeoutMs: opts.bulkPollTimeoutMs ?? 30 * 60_000 },
+        },
         type,
         cursor,
         signal,

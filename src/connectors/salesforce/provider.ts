@@ -30,6 +30,8 @@ const envSchema = z.object({
   // Change Data Capture (cdc.ts): off for an org without it; while it runs, every stream is still polled this often
   SALESFORCE_CDC: flag('SALESFORCE_CDC').default(true),
   SALESFORCE_CDC_POLL_INTERVAL_MS: z.coerce.number().int().min(60_000, 'SALESFORCE_CDC_POLL_INTERVAL_MS must be at least 60000').default(15 * 60_000),
+  // a backfill of an object with this many rows or more goes through Bulk API 2.0 query jobs (bulk.ts); 0: never
+  SALESFORCE_BULK_THRESHOLD: z.coerce.number().int('SALESFORCE_BULK_THRESHOLD must be a whole number of rows').min(0, 'SALESFORCE_BULK_THRESHOLD must be 0 (never) or more').default(50_000),
 });
 
 const settingsSchema = envSchema.transform((v) => ({
@@ -40,6 +42,7 @@ const settingsSchema = envSchema.transform((v) => ({
   apiVersion: v.SALESFORCE_API_VERSION,
   cdc: v.SALESFORCE_CDC,
   cdcPollIntervalMs: v.SALESFORCE_CDC_POLL_INTERVAL_MS,
+  bulkThreshold: v.SALESFORCE_BULK_THRESHOLD === 0 ? null : v.SALESFORCE_BULK_THRESHOLD,
 }));
 
 export type SalesforceSettings = z.output<typeof settingsSchema>;
@@ -115,6 +118,7 @@ export const salesforceProvider: CrmProvider<SalesforceSettings> = {
       now: ctx.now,
       ...(ctx.pageSize === undefined ? {} : { pageSize: ctx.pageSize }),
       churnDateField: ctx.churnDateProperty?.(installation.portal),
+      bulkThreshold: ctx.settings.bulkThreshold,
     }),
   changeStream: {
     start: (installation, auth, ctx, deps) =>

@@ -14,7 +14,17 @@ import type { HttpRequest, HttpResponse } from 'jsforce/lib/types/common.js';
  * either one closes the HTTP request itself. No retries here: http.ts's withRetry decides. Unlike
  * jsforce's transport it does not read `https_proxy` / `HTTP_PROXY`: Rapport reaches the org directly.
  */
-export type AbortableOptions = { timeout?: number; signal?: AbortSignal };
+export type AbortableOptions = {
+  timeout?: number;
+  signal?: AbortSignal;
+  /**
+   * A successful answer is handed over as text: its headers go to this callback and jsforce sees it
+   * as text/plain, so it does not parse it (Bulk API 2.0 results are CSV, paged by the
+   * `Sforce-Locator` header that jsforce's request() does not return). Error answers are left as they
+   * are: jsforce still reads their JSON errorCode.
+   */
+  onText?: (headers: Record<string, string>) => void;
+};
 
 export class AbortableTransport extends Transport {
   override httpRequest(req: HttpRequest, options: AbortableOptions = {}): StreamPromise<HttpResponse> {
@@ -35,6 +45,10 @@ export class AbortableTransport extends Transport {
         const body = await res.text();
         const answered: Record<string, string> = {};
         res.headers.forEach((v, k) => (answered[k.toLowerCase()] = v));
+        if (options.onText !== undefined && res.ok) {
+          options.onText({ ...answered });
+          answered['content-type'] = 'text/plain';
+        }
         stream.end(body);
         return { statusCode: res.status, headers: answered, body };
       })();

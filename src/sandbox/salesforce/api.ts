@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { SandboxClock } from '../hubspot/clock.ts';
+import { DEFAULT_BULK, mountBulkQuery, type BulkSettings } from './bulk.ts';
 import { CUSTOMER_FIELDS, fieldOf, isWellFormedId, sobjectOf, type FieldDef, type SObjectDef } from './objects.ts';
 import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
@@ -53,6 +54,8 @@ export type SalesforceOrgSettings = {
    * (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm).
    */
   longRequests: { max: number; afterMs: number };
+  /** Bulk API 2.0 query jobs: how fast they complete, whether they fail (bulk.ts) */
+  bulk: BulkSettings;
 };
 
 export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
@@ -72,6 +75,7 @@ export const DEFAULT_ORG_SETTINGS: SalesforceOrgSettings = {
   apiLoginRequiresMyDomain: false,
   responseDelayMs: 0,
   longRequests: { max: 25, afterMs: 20_000 },
+  bulk: DEFAULT_BULK,
 };
 
 /**
@@ -109,6 +113,7 @@ export function accessOf(org: SalesforceOrgSettings, hasRapportFields: boolean):
  *   GET  /services/data/vNN.N/sobjects/{Obj}/updated?start=&end=   /deleted?start=&end=
  *   GET  /services/data/vNN.N/limits
  *   PATCH /services/data/vNN.N/composite/sobjects   (update ≤ 200 records, per-record results)
+ *   /services/data/vNN.N/jobs/query…                 Bulk API 2.0 query jobs (bulk.ts)
  *
  * Anything else is 501 naming the request. Every data response carries
  * `Sforce-Limit-Info: api-usage=n/m`; past the daily limit the answer is 403 REQUEST_LIMIT_EXCEEDED.
@@ -328,6 +333,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     // the emulator's cost model: rows matching the filter, whatever the LIMIT
     const maxRows = deps.org().queryTimeoutRows;
     if (maxRows !== null && rows.length > maxRows) return sfError(c, 400, 'QUERY_TIMEOUT', 'Your query request was running for too long.');
+    if (soql.count) return json(c, 200, { totalSize: rows.length, done: true, records: [] });
     const limited = soql.limit === null ? rows : rows.slice(0, soql.limit);
     const version = (c.req.param('version') ?? 'v62.0').slice(1);
     // children grouped by parent once per query, not scanned once per parent row
@@ -572,6 +578,7 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
     return { id: row.Id as string, def, fields };
   };
 
+  mountBulkQuery(data$, { clock, data, orgId: sessions.orgId, access: () => accessOf(deps.org(), deps.hasRapportFields()), settings: () => deps.org().bulk });
   app.route('/services/data', data$);
   app.all('*', (c) => sfError(c, 501, 'NOT_IMPLEMENTED', `The Rapport Salesforce emulator does not implement ${c.req.method} ${new URL(c.req.url).pathname}`));
   return app;

@@ -35,6 +35,9 @@ export type Soql = {
   where: Condition | null;
   orderBy: { field: FieldDef; desc: boolean }[];
   limit: number | null;
+  /** `SELECT COUNT() FROM …`: the answer is the number of rows, in totalSize, with no records
+   * (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_count.htm) */
+  count: boolean;
 };
 
 type Token = { t: 'ident' | 'string' | 'number' | 'date' | 'datetime' | 'punct'; v: string };
@@ -246,7 +249,9 @@ export function parseSoql(src: string, access: SoqlAccess = EVERYTHING): Soql {
   };
 
   expectKw('SELECT');
-  const { names, subs } = selectList();
+  const count = isKw('COUNT') && tokens[pos + 1]?.v === '(' && tokens[pos + 2]?.v === ')';
+  if (count) pos += 3;
+  const { names, subs } = count ? { names: [], subs: [] } : selectList();
   expectKw('FROM');
   const objName = ident();
   const found = sobjectOf(objName);
@@ -303,7 +308,7 @@ export function parseSoql(src: string, access: SoqlAccess = EVERYTHING): Soql {
     return { relationship: rel.relationshipName, child, parentField: rel.field, fields: s.fields.map((n) => fieldIn(child, n)), where: subWhere };
   });
   pos = end;
-  return { sobject, fields, subqueries, where, orderBy, limit };
+  return { sobject, fields, subqueries, where, orderBy, limit, count };
 }
 
 function checkLiteral(field: FieldDef, value: Literal): void {
