@@ -11,7 +11,8 @@
  * 1. total records/s ÷ the sum of the portals' ceilings (1,100 records/s each: 11 requests/s × 100
  *    per page), per worker count, and how it grows with workers (ratio to 1 worker).
  * 2. webhook acknowledgement p99 at BENCH_RATE deliveries/s (100 events each, signed) on the web
- *    process while the workers backfill (the largest worker count's run).
+ *    process while the workers backfill (the largest worker count once more, so the load does not
+ *    blur the scaling figures), and side by side the web process alone before the workers start.
  * 3. Postgres vs SQLite scoring throughput for one portal: bench/store-scoring.ts at
  *    BENCH_STORE_CONTACTS (default here 20,000); skipped under `npm run bench`, which runs it.
  *
@@ -173,9 +174,17 @@ async function paced(url: string, portalIds: readonly number[]): Promise<{ p50: 
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, rate: total / seconds };
 }
 
+/** Connections, JIT and the pg pools of the web process warmed up (100 deliveries, not measured). */
+async function warmUp(url: string, portalIds: readonly number[]): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  for (let i = 0; i < 100; i++) await post(url, agent, delivery(url, portalIds[i % portalIds.length]!));
+  agent.destroy();
+}
+
 // ---------------------------------------------------------------- one run: W workers
 
-type Run = { workers: number; startup: number; seconds: number; recordsPerSecond: number; ratio: number; webhooks?: Awaited<ReturnType<typeof paced>> };
+type Ack = Awaited<ReturnType<typeof paced>>;
+type Run = { workers: number; startup: number; seconds: number; recordsPerSecond: number; ratio: number; webhooks?: Ack; idle?: Ack };
 
 async function run(serverUrl: string, workers: number, withWebhooks: boolean): Promise<Run> {
   const sandbox = await startSandbox();
@@ -201,6 +210,12 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     for (let i = 0; i < PORTALS; i++) await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
     await db.connect();
     const cached = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM records')).rows[0]!.n;
+    // the web process alone first (no worker yet: nudges only queue), for a side-by-side figure
+    let idle: Run['webhooks'];
+    if (withWebhooks) {
+      await warmUp(webUrl, sandbox.hubIds);
+      idle = await paced(webUrl, sandbox.hubIds);
+    }
     // the workers start together; the clock runs from the first record cached to the last (a
     // worker's start-up, tsx compiling our TypeScript here, is not the backfill's speed)
     const spawned = performance.now();
@@ -210,17 +225,13 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const startup = (started - spawned) / 1000;
     let webhooks: Run['webhooks'];
     if (withWebhooks) {
-      // warm the web process up (connections, JIT), then measure while the workers backfill
-      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-      for (let i = 0; i < 100; i++) await post(webUrl, agent, delivery(webUrl, sandbox.hubIds[i % sandbox.hubIds.length]!));
-      agent.destroy();
       webhooks = await paced(webUrl, sandbox.hubIds);
       if ((await cached()) >= RECORDS) console.log('  !! the backfill ended before the webhook load did: raise BENCH_CONTACTS');
     }
     await until(`${RECORDS.toLocaleString('en-US')} records cached`, async () => (await cached()) >= RECORDS, 20 * 60_000, procs);
     const seconds = (performance.now() - started) / 1000;
     const recordsPerSecond = RECORDS / seconds;
-    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), ...(webhooks === undefined ? {} : { webhooks }) };
+    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
   } finally {
     await stop(procs);
     await db.end().catch(() => undefined);
@@ -257,6 +268,10 @@ async function main(): Promise<void> {
       const ok = r.webhooks.p99 <= 20 && r.webhooks.errors === 0;
       figures.push({ figure: `web: ack p99 at ${RATE} deliveries/s while ${r.workers} workers backfill (ms)`, value: r.webhooks.p99, goal: '≤ 20', met: ok });
       figures.push({ figure: `web: ack p50 (ms), achieved deliveries/s, errors`, value: `${r.webhooks.p50.toFixed(2)}, ${Math.round(r.webhooks.rate)}, ${r.webhooks.errors}`, goal: '', met: null });
+      if (r.idle !== undefined) {
+        figures.push({ figure: `web alone (no worker running): ack p99 at ${RATE} deliveries/s (ms)`, value: r.idle.p99, goal: '≤ 20', met: r.idle.p99 <= 20 && r.idle.errors === 0 });
+        figures.push({ figure: `web alone: ack p50 (ms), achieved deliveries/s, errors`, value: `${r.idle.p50.toFixed(2)}, ${Math.round(r.idle.rate)}, ${r.idle.errors}`, goal: '', met: null });
+      }
       figures.push({ figure: `${r.workers} worker(s) under that load: records/s ÷ sum of ceilings`, value: r.ratio, goal: '', met: null });
       continue;
     }
