@@ -8,7 +8,7 @@ import { table, type Figure } from './figures.ts';
  * `npm run bench`: runs every benchmark one after the other (never in parallel: they measure
  * the same 2 cores) and prints one table of figure, value, goal, met or not.
  */
-const BENCHES = ['sandbox.ts', 'sync.ts', 'models.ts', 'scoring.ts', 'store-scoring.ts', 'webhooks.ts', 'engagement-latency.ts'];
+const BENCHES = ['sandbox.ts', 'sync.ts', 'models.ts', 'scoring.ts', 'store-scoring.ts', 'webhooks.ts', 'engagement-latency.ts', 'scale.ts'];
 const here = import.meta.dirname;
 const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-'));
 const results = join(dir, 'results.jsonl');

@@ -153,6 +153,12 @@ export interface CrmConnector {
   provision(signal: AbortSignal): Promise<void>;
   /** Write score values onto contacts; partial failure is returned per record, not thrown. */
   writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]>;
+  /**
+   * The contacts among `updates` that already hold exactly these values in the CRM (optional):
+   * write-back checks the batch a process may have sent just before it died (ARCHITECTURE §6),
+   * so re-sending it writes nothing new.
+   */
+  scoresAlreadyWritten?(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<Set<string>>;
   /** Cheap authenticated call: which portal/org is this. */
   whoAmI(): Promise<{ portal: string }>;
   /**

@@ -13,6 +13,8 @@ export type WriteBackResult = {
   error?: CrmError;
   /** writes were refused for a missing property, so the properties were provisioned again */
   reprovisioned?: boolean;
+  /** items the CRM already held (sent by a process that died before settling them): settled, not re-sent */
+  alreadyThere?: number;
 };
 
 export type WriteBackOptions = {
@@ -47,10 +49,26 @@ export async function drainOutbox(
   const parkedReasons = new Map<string, number>();
   let provisionTried = false;
   let provisionError: string | undefined;
+  let verifying = true;
   for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
     if (opts.signal.aborted) break;
-    const items = await store.outbox.due(portal, batchSize);
-    if (items.length === 0) break;
+    const due = await store.outbox.due(portal, batchSize);
+    if (due.length === 0) break;
+    // A process killed after sending a batch and before settling it leaves that batch at the head
+    // of the outbox (due order): the next drain's first batch may already be in the CRM. Ask the
+    // CRM what it holds and settle those as written without sending them again; keep asking while
+    // batches turn out to be there already. One read per drain; a failed read just sends.
+    let items = due;
+    if (verifying && connector.scoresAlreadyWritten !== undefined) {
+      const there = await alreadyWritten(connector, due, opts.signal, logger, portal);
+      verifying = there.length > 0;
+      if (there.length > 0) {
+        await store.outbox.settle(portal, { written: there, failed: [] }, { maxAttempts });
+        out.alreadyThere = (out.alreadyThere ?? 0) + there.length;
+        items = due.filter((i) => !there.includes(i));
+        if (items.length === 0) continue;
+      }
+    } else verifying = false;
     let results;
     try {
       results = await connector.writeScores(
@@ -117,13 +135,24 @@ export async function drainOutbox(
     }
     await store.outbox.settle(portal, { written, failed }, { maxAttempts });
   }
-  if (out.written + out.parked + out.retrying > 0) {
-    logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked }, 'write-back');
+  if (out.written + out.parked + out.retrying + (out.alreadyThere ?? 0) > 0) {
+    logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked, ...(out.alreadyThere === undefined ? {} : { alreadyThere: out.alreadyThere }) }, 'write-back');
   }
   for (const [reason, count] of parkedReasons) {
     logger.warn({ portal, parked: count, reason }, 'write-back parked writes (see `rapport status`; re-queue with `rapport outbox retry`)');
   }
   return out;
+}
+
+/** The items the CRM already holds; none when it cannot tell (the batch is then sent, which is safe). */
+async function alreadyWritten(connector: CrmConnector, items: readonly OutboxItem[], signal: AbortSignal, logger: Logger, portal: string): Promise<OutboxItem[]> {
+  try {
+    const ids = await connector.scoresAlreadyWritten!(items.map((i) => ({ contactId: i.contactId, properties: i.properties })), signal);
+    return items.filter((i) => ids.has(i.contactId));
+  } catch (e) {
+    if (!signal.aborted) logger.warn({ portal, kind: asCrmError(e, connector.crm).kind }, 'could not read the CRM\'s current scores; sending the batch');
+    return [];
+  }
 }
 
 /** A failure's reason in a few words: its kind and the CRM's error code, never the values. */

@@ -8,7 +8,7 @@ import { createHubspotHttp } from './http.ts';
 import { createDuplicateEmailFlagger } from './mapping.ts';
 import { provisionHubspot } from './provision.ts';
 import { AccountInfo, ListPage, TokenInfo } from './schemas.ts';
-import { writeScoresHubspot } from './write-scores.ts';
+import { scoresAlreadyWrittenHubspot, writeScoresHubspot } from './write-scores.ts';
 
 export type HubspotConnectorOptions = {
   /** e.g. the sandbox's baseUrl, or https://api.hubapi.com */
@@ -140,6 +140,7 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
       if (created.length > 0) logger.info({ created }, 'provisioned HubSpot properties');
     },
     writeScores: (updates, signal) => writeScoresHubspot(http, updates, signal),
+    scoresAlreadyWritten: (updates, signal) => scoresAlreadyWrittenHubspot(http, updates, signal),
     whoAmI,
     stats: () => http.stats(),
   };

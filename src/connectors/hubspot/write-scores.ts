@@ -3,7 +3,7 @@ import type { ScoreUpdate, WriteResult } from '../types.ts';
 import { asScoreField, type ScoreField } from '../../scores.ts';
 import type { HubspotHttp } from './http.ts';
 import { PROPERTY_OF } from './provision.ts';
-import { BatchUpdate } from './schemas.ts';
+import { BatchRead, BatchUpdate } from './schemas.ts';
 
 /** HubSpot batch endpoints take at most 100 inputs (https://developers.hubspot.com/docs/guides/crm/using-object-apis). */
 const BATCH = 100;
@@ -103,4 +103,49 @@ async function writeBatch(http: HubspotHttp, inputs: readonly Input[], out: Writ
       }),
     });
   }
+}
+
+/**
+ * The contacts that already hold exactly these values in HubSpot (read back with batch read,
+ * https://developers.hubspot.com/docs/guides/crm/using-object-apis): write-back asks before
+ * re-sending a batch another process may have sent just before it died, so a re-sent batch
+ * writes nothing new. HubSpot normalises what it stores (numbers, datetimes as ISO text), so
+ * values compare by their property's type. Ids it does not return (deleted, merged) are not
+ * "already written": the write reports them.
+ */
+export async function scoresAlreadyWrittenHubspot(http: HubspotHttp, updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<Set<string>> {
+  const out = new Set<string>();
+  const properties = [...new Set(updates.flatMap((u) => Object.keys(u.properties).flatMap((k) => {
+    const field = asScoreField(k);
+    return field === undefined ? [] : [PROPERTY_OF[field].name];
+  })))];
+  if (properties.length === 0) return out;
+  for (let i = 0; i < updates.length; i += BATCH) {
+    const chunk = updates.slice(i, i + BATCH);
+    const inputs = [...new Set(chunk.map((u) => u.contactId))].map((id) => ({ id }));
+    const { body } = await http.request({ method: 'POST', path: '/crm/v3/objects/contacts/batch/read', query: [['archived', 'false']], body: { inputs, properties, propertiesWithHistory: [] }, schema: BatchRead, signal });
+    const current = new Map(body.results.map((r) => [r.id, r.properties]));
+    for (const u of chunk) {
+      const held = current.get(u.contactId);
+      if (held === undefined) continue;
+      const same = Object.entries(u.properties).every(([k, v]) => {
+        const field = asScoreField(k);
+        return field !== undefined && sameValue(PROPERTY_OF[field].type, held[PROPERTY_OF[field].name] ?? null, v);
+      });
+      if (same) out.add(u.contactId);
+    }
+  }
+  return out;
+}
+
+/** A value as HubSpot holds it vs as we send it: numbers by value, datetimes by instant, the rest as text. */
+function sameValue(type: 'number' | 'enumeration' | 'string' | 'datetime', held: string | null, sent: string): boolean {
+  if (held === null) return false;
+  if (held === sent) return true;
+  if (type === 'number') return held.trim() !== '' && Number(held) === Number(sent);
+  if (type === 'datetime') {
+    const t = (s: string) => (/^\d+$/.test(s) ? Number(s) : Date.parse(s));
+    return Number.isFinite(t(held)) && t(held) === t(sent);
+  }
+  return false;
 }

@@ -9,6 +9,7 @@ import type { SandboxPortalsImpl } from './portals.ts';
 import { isoTime, jsonResponse, noContent } from './responses.ts';
 import type { AssociationInput, FaultRates, SandboxData, SandboxLimits, SandboxStats } from './types.ts';
 import type { SandboxWebhooksImpl } from './webhooks.ts';
+import type { WriteCounts } from './write-counts.ts';
 
 /**
  * `/_sandbox/*`: the sandbox's own admin API, for tests, child processes and the demo. It is NOT
@@ -30,6 +31,7 @@ import type { SandboxWebhooksImpl } from './webhooks.ts';
  *   POST   /_sandbox/{hubId}/objects/{type}/{id}/purge  → 204 GDPR delete: gone, no archived entry (emits privacyDeletion)
  *   PUT|DELETE /_sandbox/{hubId}/associations/{fromType}/{fromId}/{toType}/{toId}[?typeId=N[&category=USER_DEFINED]] → 204 (PUT: a primary or user label by typeId)
  *   GET    /_sandbox/{hubId}/counts              → {contacts: n, …}
+ *   GET    /_sandbox/{hubId}/writes/{type}       → {"<id>": {inputs, changed}} batch-update inputs per record (a test probe)
  *   POST   /_sandbox/clock                       {advanceMs} | {set} → {now}
  *   GET    /_sandbox/clock                       → {now}
  *   POST   /_sandbox/faults                      {"429"?, "500"?, timeout?, malformed?} probabilities
@@ -52,6 +54,7 @@ export type AdminDeps = {
   setFaults?: (f: FaultRates) => void;
   setLimits?: (l: SandboxLimits | false) => void;
   stats?: (hubId?: number) => SandboxStats;
+  writeCounts?: WriteCounts;
 };
 
 /** Absolute paths (`/_sandbox/...`): mount with `app.route('/', createAdminRoutes(deps))`. */
@@ -201,6 +204,14 @@ export function createAdminRoutes(deps: AdminDeps): Hono {
     const counts: Record<string, number> = {};
     for (const type of Object.keys(HUBSPOT_OBJECT_TYPES) as Array<keyof typeof HUBSPOT_OBJECT_TYPES>) counts[type] = deps.data.count(hubId, type);
     return jsonResponse(200, counts);
+  });
+
+  app.get('/_sandbox/:hubId/writes/:type', (c) => {
+    const hubId = portalParam(c, deps.portals);
+    if (hubId instanceof Response) return hubId;
+    const type = resolveObjectType(c.req.param('type'));
+    if (type === undefined) return adminError(400, `unknown object type ${c.req.param('type')}`);
+    return jsonResponse(200, Object.fromEntries(deps.writeCounts?.of(hubId, type) ?? []));
   });
 
   // --- the world around the account ---

@@ -19,6 +19,7 @@ import { normalizePropertyValue } from './property-values.ts';
 import { isoTime, jsonResponse, noContent } from './responses.ts';
 import { runSearch, SearchRequestSchema } from './search.ts';
 import type { SandboxStorage, StoredObject } from './storage.ts';
+import type { WriteCounts } from './write-counts.ts';
 import { queryBoolean, queryList, readBody, selectProperties, simplePublicObject, wireGroup, wireProperty } from './wire.ts';
 import type { Clock } from './clock.ts';
 
@@ -125,7 +126,7 @@ const PropertyCreateSchema = z.object({
 });
 const GroupCreateSchema = z.object({ name: z.string().regex(/^[a-z][a-z0-9_]*$/), label: z.string().min(1), displayOrder: z.number().int().optional() });
 
-export function createApiRoutes(deps: { storage: SandboxStorage; properties: PropertyRegistry; clock: Clock; behaviour?: ApiBehaviour }): Hono<ApiEnv> {
+export function createApiRoutes(deps: { storage: SandboxStorage; properties: PropertyRegistry; clock: Clock; behaviour?: ApiBehaviour; writeCounts?: WriteCounts }): Hono<ApiEnv> {
   const { storage, properties, clock } = deps;
   const behaviour: ApiBehaviour = deps.behaviour ?? { associationReadFailures: new Set<string>(), batchUpdateMissing: 'multi-status', searchLagMs: 0 };
   const api = new Hono<ApiEnv>();
@@ -294,7 +295,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     if (dupes.length > 0) return validationError(`Duplicate IDs found in batch input: [${dupes.join(', ')}]. IDs must be unique`);
     const hubId = c.get('hubId');
 
-    type Valid = { id: string; properties: Record<string, string | null> };
+    type Valid = { id: string; properties: Record<string, string | null>; changed: boolean };
     const valid: Valid[] = [];
     const missing: string[] = [];
     const invalid: Array<{ traceId: string | undefined; id: string; problems: PropertyProblem[] }> = [];
@@ -306,7 +307,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       const { props, problems } = checkProperties(hubId, type, input.properties);
       if (problems.length > 0) invalid.push({ traceId: input.objectWriteTraceId, id: input.id, problems });
       else if (obj === undefined) missing.push(input.id);
-      else valid.push({ id: obj.id, properties: props });
+      else valid.push({ id: obj.id, properties: props, changed: Object.entries(props).some(([k, v]) => (obj.properties[k] ?? null) !== v) });
     }
     // A bad value fails the whole request with 400 (observed for batch update, https://developers.hubspot.com/docs/api-reference/error-handling);
     // with objectWriteTraceId HubSpot reports it per input in a 207 instead (https://developers.hubspot.com/docs/guides/crm/using-object-apis example).
@@ -322,7 +323,8 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     if (missing.length > 0 && behaviour.batchUpdateMissing === 'reject-silent') {
       return hubspotError(404, { message: 'One or more objects could not be found.', category: 'OBJECT_NOT_FOUND' });
     }
-    const updated = valid.length === 0 ? [] : storage.applyUpdates(hubId, type, valid, 'api');
+    const updated = valid.length === 0 ? [] : storage.applyUpdates(hubId, type, valid.map(({ id, properties }) => ({ id, properties })), 'api');
+    for (const v of valid) deps.writeCounts?.record(hubId, type, v.id, v.changed);
     const results = updated.map((obj) => simplePublicObject(obj, selectProperties(type, obj.properties, Object.keys(valid.find((v) => v.id === obj.id)?.properties ?? {}))));
     const errors: unknown[] = invalid.map((i) => ({
       status: 'error',

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createSandboxPortals, type SandboxPortalsImpl } from './portals.ts';
 import { createPropertyRegistry } from './properties.ts';
 import { createRandom } from '../../stats/random.ts';
+import { createWriteCounts, type WriteCounts } from './write-counts.ts';
 import { CORRELATION_HEADER, JSON_CONTENT_TYPE, newCorrelationId } from './responses.ts';
 import { createSandboxStorage } from './storage.ts';
 import type { FaultRates, SandboxData, SandboxLimits, SandboxStats } from './types.ts';
@@ -77,6 +78,8 @@ export type HubspotSandbox = {
   /** `n` of today's daily calls used by the account's other integrations (the daily limit is per account, limits.ts) */
   useDailyCalls(hubId: number, n: number): void;
   stats(hubId?: number): SandboxStats;
+  /** test probe: batch-update inputs per record, and how many changed a value (write-counts.ts) */
+  writeCounts: WriteCounts;
   close(): Promise<void>;
 };
 
@@ -104,6 +107,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
   const adminToken = opts.adminToken ?? `sbx-admin-${randomBytes(18).toString('base64url')}`;
   const hangMs = opts.hangMs ?? 30_000;
   const closing = new AbortController();
+  const writeCounts = createWriteCounts();
 
   const total = emptyCounters();
   const perHub = new Map<number, Counters>();
@@ -128,7 +132,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     '/',
     createAdminRoutes({
       adminToken, portals, data: storage, clock, webhooks,
-      setFaults: (f) => faults.set(f), setLimits: (l) => limiter.set(l), stats: (hubId) => sandboxStats(hubId),
+      setFaults: (f) => faults.set(f), setLimits: (l) => limiter.set(l), stats: (hubId) => sandboxStats(hubId), writeCounts,
     }),
   );
 
@@ -286,7 +290,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
     batchUpdateMissing: opts.batchUpdateMissing ?? 'multi-status',
     searchLagMs: opts.searchLagMs ?? DEFAULT_SEARCH_LAG_MS,
   };
-  crm.route('/', createApiRoutes({ storage, properties, clock, behaviour }));
+  crm.route('/', createApiRoutes({ storage, properties, clock, behaviour, writeCounts }));
   crm.notFound((c) => notImplemented(c.req.method, c.req.path));
   app.route('/', crm as unknown as Hono);
 
@@ -314,6 +318,7 @@ export function createHubspotSandbox(opts: HubspotSandboxOptions = {}): HubspotS
       daily.use(hubId, n);
     },
     stats: (hubId) => sandboxStats(hubId),
+    writeCounts,
     async close() {
       closing.abort();
       await webhooks.close();

