@@ -34,6 +34,8 @@ const REFRESH_QUEUE = 'rapport-refresh';
 export type SyncJobData = { portal: string };
 export type RefreshRequest = { type: string; ids: string[] };
 type RefreshJobData = RefreshRequest & { portal: string };
+/** one sync request per portal per this many ms leaves a process (see coalesce) */
+const COALESCE_MS = 100;
 
 export type FailedJob = { portal: string; id: string; failedAt: number; error: string | null };
 
@@ -78,6 +80,8 @@ export type JobQueue = {
   counts(): Promise<{ queued: number; active: number }>;
   /** One portal's jobs: queued and running passes, and its passes out of retries (newest first). */
   portalJobs(portal: string): Promise<{ queued: number; active: number; failed: FailedJob[] }>;
+  /** Sync requests this process has sent to the database (after coalescing). */
+  sent(): number;
   /** Stops working (running jobs finish first, up to `timeoutMs`) and closes the connections. */
   stop(timeoutMs?: number): Promise<void>;
 };
@@ -116,11 +120,45 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     return { queued: jobs.filter((j) => j.state === 'created' || j.state === 'retry').length, active: jobs.filter((j) => j.state === 'active').length };
   }
 
+  /**
+   * At most one send per portal per COALESCE_MS from this process: a webhook burst (500
+   * deliveries/s for one account) would otherwise cost a database round trip per delivery for a
+   * job the queue then drops. The first request sends at once; requests during the window share
+   * one more send at its end, so a pass is always requested after the latest change.
+   */
+  type Window = { trailing: Promise<boolean> | undefined; fire: (() => void) | undefined; timer: NodeJS.Timeout };
+  const windows = new Map<string, Window>();
+  let sent = 0;
+  const send = async (portal: string) => {
+    sent++;
+    return (await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal })) !== null;
+  };
+  function openWindow(portal: string): void {
+    const w: Window = { trailing: undefined, fire: undefined, timer: setTimeout(() => close(portal, w), COALESCE_MS) };
+    windows.set(portal, w);
+  }
+  function close(portal: string, w: Window): void {
+    clearTimeout(w.timer);
+    if (windows.get(portal) === w) windows.delete(portal);
+    if (w.fire === undefined) return;
+    // the trailing send opens a window of its own
+    openWindow(portal);
+    w.fire();
+  }
+  function coalesce(portal: string): Promise<boolean> {
+    const open = windows.get(portal);
+    if (open !== undefined) {
+      open.trailing ??= new Promise<boolean>((resolve, reject) => (open.fire = () => void send(portal).then(resolve, reject)));
+      return open.trailing;
+    }
+    openWindow(portal);
+    return send(portal);
+  }
+
   return {
     async requestSync(portal, refresh) {
       if (refresh !== undefined && refresh.ids.length > 0) await boss.send(REFRESH_QUEUE, { portal, ...refresh } satisfies RefreshJobData);
-      const id = await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
-      return id !== null;
+      return coalesce(portal);
     },
     async work(run, { concurrency }) {
       await boss.work<SyncJobData>(SYNC_QUEUE, { localConcurrency: Math.max(1, concurrency), batchSize: 1, pollingIntervalSeconds: polling }, async ([job]) => {
@@ -147,11 +185,19 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
       });
     },
     failed: (limit = 50) => failed(limit),
+    sent: () => sent,
     counts: () => counts(),
     async portalJobs(portal) {
       return { ...(await counts(portal)), failed: await failed(20, portal) };
     },
     async stop(timeoutMs = 30_000) {
+      // requests still waiting for their window are sent, not dropped
+      const trailing = [...windows].map(([portal, w]) => {
+        close(portal, w);
+        return w.trailing;
+      });
+      await Promise.allSettled(trailing);
+      for (const w of windows.values()) clearTimeout(w.timer);
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
     },
   };

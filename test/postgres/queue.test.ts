@@ -46,6 +46,18 @@ describe('job queue (pg-boss)', () => {
     expect(await q.counts()).toEqual({ queued: 2, active: 0 });
   });
 
+  it('a burst of 200 requests from one process costs two database sends (the first and one after the window), and every caller gets an answer', async () => {
+    const q = await queue();
+    const answers = await Promise.all(Array.from({ length: 200 }, () => q.requestSync('hubspot:4')));
+    expect(q.sent()).toBe(2);
+    expect(answers.filter(Boolean)).toHaveLength(1);
+    expect(await q.counts()).toEqual({ queued: 1, active: 0 });
+    // a later request, after the window, is sent again (joining the queued pass)
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await q.requestSync('hubspot:4')).toBe(false);
+    expect(q.sent()).toBe(3);
+  });
+
   it('runs portals side by side, never one portal twice at once; a request during a pass queues exactly one more', async () => {
     const q = await queue();
     const active = new Map<string, number>();
