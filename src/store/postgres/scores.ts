@@ -1,8 +1,8 @@
 import { SCORE_FIELDS, SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreValues } from '../../scores.ts';
 import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
-import type { Band, ContactScores, HistoryPoint } from '../scores.ts';
+import { rowOf, type Band, type ContactScores, type HistoryPoint } from '../scores.ts';
 import { enqueueAll } from './outbox.ts';
-import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts';
+import { jsonArray, jsonbSafe, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * Scores, their history and the report's aggregates on Postgres (src/store/scores.ts and
@@ -53,49 +53,47 @@ export async function saveScoreBatch(
   t: number,
 ): Promise<number> {
   let enqueued = 0;
-  for (const round of rounds(batch, (b) => b.scores.contactId)) {
-    // serialize first: a batch that cannot be stored fails before anything is sent
-    const details = round.map(({ scores: s }) =>
-      jsonText({ satisfaction: s.satisfaction, loyalty: s.loyalty, churnRisk: s.churnRisk, serviceNeed: s.serviceNeed, extra: s.extra }),
-    );
-    const ids = round.map((b) => b.scores.contactId);
+  // serialised first (unless a worker thread did): a batch that cannot be stored fails before anything is sent
+  const rows = batch.map((b) => ({ row: rowOf(b), properties: b.properties }));
+  for (const round of rounds(rows, (b) => b.row.contactId)) {
+    const S = round.map((b) => b.row);
+    const ids = S.map((s) => s.contactId);
     const prev = new Map((await previous(q, [portal, ids])).rows.map((r) => [r.contact_id, r]));
     const r = Math.round;
-    const moved = round.filter(({ scores: s }) => {
+    const moved = S.filter((s) => {
       const p = prev.get(s.contactId);
       return (
         p === undefined ||
-        r(p.satisfaction) !== r(s.satisfaction.value) ||
-        r(p.loyalty) !== r(s.loyalty.value) ||
-        r(p.churn_risk) !== r(s.churnRisk.value) ||
-        r(p.service_need) !== r(s.serviceNeed.value) ||
+        r(p.satisfaction) !== r(s.satisfaction) ||
+        r(p.loyalty) !== r(s.loyalty) ||
+        r(p.churn_risk) !== r(s.churnRisk) ||
+        r(p.service_need) !== r(s.serviceNeed) ||
         p.health !== s.health
       );
     });
-    const S = round.map((b) => b.scores);
     await upsert(q, [
       portal,
       ids,
-      S.map((s) => s.satisfaction.value),
-      S.map((s) => s.loyalty.value),
-      S.map((s) => s.churnRisk.value),
-      S.map((s) => s.serviceNeed.value),
+      S.map((s) => s.satisfaction),
+      S.map((s) => s.loyalty),
+      S.map((s) => s.churnRisk),
+      S.map((s) => s.serviceNeed),
       S.map((s) => s.health),
       S.map((s) => s.confidence),
-      jsonArray(details),
+      jsonArray(S.map((s) => jsonbSafe(s.detail))),
       S.map((s) => s.modelVersion),
       S.map((s) => s.scoredAt),
     ]);
     if (moved.length > 0) {
-      const M = moved.map((b) => b.scores);
+      const M = moved;
       await addHistory(q, [
         portal,
         M.map((s) => s.contactId),
         M.map((s) => s.scoredAt),
-        M.map((s) => s.satisfaction.value),
-        M.map((s) => s.loyalty.value),
-        M.map((s) => s.churnRisk.value),
-        M.map((s) => s.serviceNeed.value),
+        M.map((s) => s.satisfaction),
+        M.map((s) => s.loyalty),
+        M.map((s) => s.churnRisk),
+        M.map((s) => s.serviceNeed),
         M.map((s) => s.health),
         M.map((s) => s.modelVersion),
       ]);
@@ -105,7 +103,7 @@ export async function saveScoreBatch(
     await enqueueAll(
       q,
       portal,
-      round.map(({ scores: s, properties }) => ({
+      round.map(({ row: s, properties }) => ({
         contactId: s.contactId,
         properties: (written: ScoreValues): ScoreValues => {
           const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
