@@ -20,7 +20,7 @@ const previous = statement<Prev>(
 const upsert = statement(
   'scores_upsert',
   `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
-   SELECT $1, id, s, l, c, n, h, conf, detail::jsonb, mv, at
+   SELECT $1, id, s, l, c, n, h, conf, detail, mv, at
    FROM ROWS FROM (unnest($2::text[]), unnest($3::float8[]), unnest($4::float8[]), unnest($5::float8[]), unnest($6::float8[]),
      unnest($7::text[]), unnest($8::float8[]), json_array_elements($9::json), unnest($10::text[]), unnest($11::bigint[]))
      AS k(id, s, l, c, n, h, conf, detail, mv, at)
@@ -148,7 +148,9 @@ const state = statement<{ n: number; t: number | null; m: number | null }>(
 );
 const bands = statement<{ k: string; band: string | null; n: number }>(
   'scores_bands',
-  `SELECT k, detail -> k ->> 'band' AS band, count(*) AS n FROM scores, unnest($2::text[]) AS k WHERE portal = $1 GROUP BY k, band`,
+  // detail is JSON text (migration 5): each row's is parsed once, then each score's band read from it
+  `WITH d AS MATERIALIZED (SELECT detail::jsonb AS d FROM scores WHERE portal = $1)
+   SELECT k, d -> k ->> 'band' AS band, count(*) AS n FROM d, unnest($2::text[]) AS k GROUP BY k, band`,
 );
 const health = statement<{ band: string; n: number }>('scores_health', 'SELECT health AS band, count(*) AS n FROM scores WHERE portal = $1 GROUP BY health');
 const healthAsOf = statement<{ band: string; n: number }>(
@@ -177,9 +179,9 @@ const top = statement<{ contact_id: string; churn_risk: number; churn: unknown; 
 // json_extract(...) IS NOT NULL in SQLite: present and not a JSON null
 const clv = statement<{ n: number; m: number | null }>(
   'scores_clv',
-  `SELECT count(*) AS n, avg(CASE WHEN jsonb_typeof(detail -> 'extra' -> 'clv') = 'number' THEN (detail -> 'extra' ->> 'clv')::float8 END) AS m
+  `SELECT count(*) AS n, avg(CASE WHEN json_typeof(detail -> 'extra' -> 'clv') = 'number' THEN (detail -> 'extra' ->> 'clv')::float8 END) AS m
    FROM scores WHERE portal = $1
-     AND COALESCE(jsonb_typeof(detail -> 'extra' -> 'rfm'), 'null') <> 'null' AND COALESCE(jsonb_typeof(detail -> 'extra' -> 'clv'), 'null') <> 'null'`,
+     AND COALESCE(json_typeof(detail -> 'extra' -> 'rfm'), 'null') <> 'null' AND COALESCE(json_typeof(detail -> 'extra' -> 'clv'), 'null') <> 'null'`,
 );
 
 function countBands(rows: readonly { band: string | null; n: number }[]): BandCounts {
