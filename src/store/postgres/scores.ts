@@ -1,8 +1,8 @@
 import { SCORE_FIELDS, SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreValues } from '../../scores.ts';
 import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
-import { rowOf, type Band, type ContactScores, type HistoryPoint } from '../scores.ts';
+import { rowOf, type Band, type ContactScores, type HistoryPoint, type ScoreRow } from '../scores.ts';
 import { enqueueAll } from './outbox.ts';
-import { jsonArray, jsonbSafe, rounds, statement, type Queryable } from './sql.ts';
+import { jsonbSafe, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * Scores, their history and the report's aggregates on Postgres (src/store/scores.ts and
@@ -17,28 +17,46 @@ const previous = statement<Prev>(
   'scores_previous',
   'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health FROM scores WHERE portal = $1 AND contact_id = ANY($2::text[])',
 );
+/**
+ * A round's scores and their history rows in one statement, from one JSON parameter: one row
+ * object per contact (the detail inside as it is, already JSON text), `m` when a history row is
+ * due. One parse on the server, no per-column arrays to escape here and parse there (text arrays
+ * cost more than the JSON on both sides: bench:stores, docs/ARCHITECTURE.md §8). Data-modifying
+ * CTEs always run to completion (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
+ */
 const upsert = statement(
   'scores_upsert',
-  `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
-   SELECT $1, id, s, l, c, n, h, conf, detail, mv, at
-   FROM ROWS FROM (unnest($2::text[]), unnest($3::float8[]), unnest($4::float8[]), unnest($5::float8[]), unnest($6::float8[]),
-     unnest($7::text[]), unnest($8::float8[]), json_array_elements($9::json), unnest($10::text[]), unnest($11::bigint[]))
-     AS k(id, s, l, c, n, h, conf, detail, mv, at)
+  `WITH k AS MATERIALIZED (
+     SELECT * FROM json_to_recordset($2::json)
+       AS k(i text, s float8, l float8, c float8, n float8, h text, f float8, d json, v text, t bigint, m boolean)),
+   history AS (
+     -- SQLite's INSERT OR REPLACE on the history's key
+     INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
+     SELECT $1, i, t, s, l, c, n, h, v FROM k WHERE m
+     ON CONFLICT (portal, contact_id, scored_at) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
+       churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health, model_version = excluded.model_version)
+   INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
+   SELECT $1, i, s, l, c, n, h, f, d, v, t FROM k
    ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
      churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
      confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
      scored_at = excluded.scored_at`,
 );
-// SQLite's INSERT OR REPLACE on the history's key
-const addHistory = statement(
-  'scores_add_history',
-  `INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
-   SELECT $1, id, at, s, l, c, n, h, mv
-   FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::text[], $9::text[])
-     AS k(id, at, s, l, c, n, h, mv)
-   ON CONFLICT (portal, contact_id, scored_at) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
-     churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health, model_version = excluded.model_version`,
-);
+
+/** A finite number as JSON; anything else fails the batch before it is sent (JSON has no NaN). */
+function num(x: number, id: string): string {
+  if (!Number.isFinite(x)) throw new Error(`the scores of contact ${id} hold a value that is not a finite number (${x})`);
+  return String(x);
+}
+
+/** One row object of the upsert's JSON parameter. */
+function rowJson(s: ScoreRow, moved: boolean): string {
+  const id = s.contactId;
+  return (
+    `{"i":${JSON.stringify(id)},"s":${num(s.satisfaction, id)},"l":${num(s.loyalty, id)},"c":${num(s.churnRisk, id)},"n":${num(s.serviceNeed, id)},` +
+    `"h":${JSON.stringify(s.health)},"f":${num(s.confidence, id)},"d":${jsonbSafe(s.detail)},"v":${JSON.stringify(s.modelVersion)},"t":${num(s.scoredAt, id)},"m":${moved}}`
+  );
+}
 const clearDirty = statement('scores_clear_dirty', 'DELETE FROM dirty_contacts WHERE portal = $1 AND contact_id = ANY($2::text[]) AND marked_at <= $3');
 
 /**
@@ -60,7 +78,7 @@ export async function saveScoreBatch(
     const ids = S.map((s) => s.contactId);
     const prev = new Map((await previous(q, [portal, ids])).rows.map((r) => [r.contact_id, r]));
     const r = Math.round;
-    const moved = S.filter((s) => {
+    const moved = (s: ScoreRow): boolean => {
       const p = prev.get(s.contactId);
       return (
         p === undefined ||
@@ -70,34 +88,8 @@ export async function saveScoreBatch(
         r(p.service_need) !== r(s.serviceNeed) ||
         p.health !== s.health
       );
-    });
-    await upsert(q, [
-      portal,
-      ids,
-      S.map((s) => s.satisfaction),
-      S.map((s) => s.loyalty),
-      S.map((s) => s.churnRisk),
-      S.map((s) => s.serviceNeed),
-      S.map((s) => s.health),
-      S.map((s) => s.confidence),
-      jsonArray(S.map((s) => jsonbSafe(s.detail))),
-      S.map((s) => s.modelVersion),
-      S.map((s) => s.scoredAt),
-    ]);
-    if (moved.length > 0) {
-      const M = moved;
-      await addHistory(q, [
-        portal,
-        M.map((s) => s.contactId),
-        M.map((s) => s.scoredAt),
-        M.map((s) => s.satisfaction),
-        M.map((s) => s.loyalty),
-        M.map((s) => s.churnRisk),
-        M.map((s) => s.serviceNeed),
-        M.map((s) => s.health),
-        M.map((s) => s.modelVersion),
-      ]);
-    }
+    };
+    await upsert(q, [portal, `[${S.map((s) => rowJson(s, moved(s))).join(',')}]`]);
     // what to enqueue depends on the last written values, read in the same statement as the pending ones
     let news = 0;
     await enqueueAll(
@@ -130,8 +122,8 @@ export async function saveScoreBatch(
   return enqueued;
 }
 
-type ScoreRow = Prev & { confidence: number; detail: Pick<ContactScores, ScoreKey | 'extra'>; model_version: string; scored_at: number };
-const current = statement<ScoreRow>(
+type StoredScore = Prev & { confidence: number; detail: Pick<ContactScores, ScoreKey | 'extra'>; model_version: string; scored_at: number };
+const current = statement<StoredScore>(
   'scores_get',
   'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at FROM scores WHERE portal = $1 AND contact_id = $2',
 );
