@@ -1,10 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Store } from '../store/index.ts';
-import type { ContactScores } from '../store/scores.ts';
 import type { BandThresholds } from './bands.ts';
-import { saveScores } from './score-portal.ts';
-import type { WorkerJob, WorkerMessage } from './score-worker.ts';
+import { VOLATILE } from './score-portal.ts';
+import type { ScoredRow, WorkerJob, WorkerMessage } from './score-worker.ts';
 import { workerModule } from '../work/worker-module.ts';
 import { yieldToEventLoop } from '../work/yield.ts';
 
@@ -17,7 +16,7 @@ import { yieldToEventLoop } from '../work/yield.ts';
 export async function scoreAllInParallel(
   store: Pick<Store, 'location' | 'contacts'>,
   portal: string,
-  opts: { now: number; workers?: number; bands?: BandThresholds; chunkSize?: number; onBatch?: (scores: ContactScores[]) => Promise<void> | void },
+  opts: { now: number; workers?: number; bands?: BandThresholds; chunkSize?: number; onBatch?: (items: ScoredRow[]) => Promise<void> | void },
 ): Promise<{ scored: number; workers: number }> {
   const n = await store.contacts.count(portal, { includeDeleted: true });
   // By default one worker per core, but not for tiny portals (a worker costs ~0.3 s to start).
@@ -53,7 +52,7 @@ export async function scoreAllInParallel(
               if (failed) return;
               await yieldToEventLoop(); // one batch per turn of the loop: requests get in between
               try {
-                await opts.onBatch?.(m.scores);
+                await opts.onBatch?.(m.items);
               } catch (e) {
                 failed = true;
                 void w.terminate();
@@ -85,10 +84,10 @@ export async function rescoreAllInParallel(
   let enqueued = 0;
   const r = await scoreAllInParallel(store, portal, {
     ...opts,
-    onBatch: async (scores) => {
+    onBatch: async (items) => {
       // the workers' save chains overlap on an asynchronous store: `enqueued += await …` would read
       // `enqueued` before the await and lose the other chain's additions
-      const n = await saveScores(store, portal, scores, scores.map((s) => s.contactId), readAt);
+      const n = await store.saveScores(portal, items, { clearIds: items.map((i) => i.row.contactId), readAt, volatile: VOLATILE });
       enqueued += n;
     },
   });

@@ -98,7 +98,7 @@ export function writeBackProperties(s: ContactScores): Record<ScoreField, string
 }
 
 /** Write-back values that alone are no news (a fresh timestamp is not worth an API call). */
-const VOLATILE = ['scoredAt'] as const;
+export const VOLATILE = ['scoredAt'] as const;
 
 /**
  * Saves one batch of scores in one store transaction: scores + history, the dirty marks of

@@ -6,11 +6,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openStore, type StoreLocation } from '../store/index.ts';
-import type { ContactScores } from '../store/scores.ts';
+import { scoreRow, type ScoreRow } from '../store/scores.ts';
+import type { ScoreValues } from '../scores.ts';
 import type { BandThresholds } from './bands.ts';
 import { loadCompanies, READ_CHUNK, readContactChunks } from './features.ts';
 import { loadPortalModels } from './portal-models.ts';
-import { scoreOne } from './score-portal.ts';
+import { scoreOne, writeBackProperties } from './score-portal.ts';
 import { lowerThreadPriority } from '../work/yield.ts';
 
 export type WorkerJob = {
@@ -27,7 +28,14 @@ export type WorkerJob = {
   returnScores: boolean;
   maxInFlight: number;
 };
-export type WorkerMessage = { kind: 'batch'; scores: ContactScores[] } | { kind: 'done'; scored: number };
+/**
+ * A scored contact as `saveScores` takes it, made here: the row with its detail already JSON text
+ * and the write-back values. The main thread, the only writer, then receives a few strings per
+ * contact instead of the reasons as objects (cloning those and serialising them there cost it
+ * about as much as the saving itself: docs/ARCHITECTURE.md §8).
+ */
+export type ScoredRow = { row: ScoreRow; properties: ScoreValues };
+export type WorkerMessage = { kind: 'batch'; items: ScoredRow[] } | { kind: 'done'; scored: number };
 
 const job = workerData as WorkerJob;
 const port = parentPort;
@@ -48,9 +56,9 @@ const range = { ...(job.after === undefined ? {} : { after: job.after }), ...(jo
 let scored = 0;
 // Reads go in small chunks (READ_CHUNK: parsed records die young), results in batches of
 // `chunkSize` (one write transaction each on the main thread).
-let out: ContactScores[] = [];
+let out: ScoredRow[] = [];
 const post = async () => {
-  port.postMessage({ kind: 'batch', scores: out } satisfies WorkerMessage);
+  port.postMessage({ kind: 'batch', items: out } satisfies WorkerMessage);
   out = [];
   inFlight++;
   while (inFlight >= job.maxInFlight) await new Promise<void>((r) => (wake = r));
@@ -59,7 +67,7 @@ const post = async () => {
 for await (const chunk of readContactChunks(store, job.portal, Math.min(READ_CHUNK, job.chunkSize), range)) {
   for (const c of chunk) {
     const s = scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, job.now, job.bands);
-    if (job.returnScores) out.push(s);
+    if (job.returnScores) out.push({ row: scoreRow(s), properties: writeBackProperties(s) });
   }
   scored += chunk.length;
   if (job.returnScores && out.length >= job.chunkSize) await post();

@@ -28,7 +28,7 @@ const jsonbSafe = (text: string): string => jsonText(JSON.parse(text));
 /** One value as the Postgres column takes it. */
 function toPostgres(type: string, v: unknown): unknown {
   if (v === null) return null;
-  if (type === 'jsonb') return jsonbSafe(v as string);
+  if (type === 'jsonb' || type === 'json') return jsonbSafe(v as string);
   if (type === 'boolean') return v === 1 || v === 1n;
   return v;
 }
@@ -49,7 +49,7 @@ function canonicalJson(v: unknown): string {
 /** One value in the form both sides share: JSON canonical, flags 0/1, bytes as hex. */
 function canonical(type: string, v: unknown, side: 'sqlite' | 'postgres'): unknown {
   if (v === null || v === undefined) return null;
-  if (type === 'jsonb') return canonicalJson(side === 'sqlite' ? JSON.parse(jsonbSafe(v as string)) : v);
+  if (type === 'jsonb' || type === 'json') return canonicalJson(side === 'sqlite' ? JSON.parse(jsonbSafe(v as string)) : v);
   if (type === 'boolean') return side === 'sqlite' ? Number(v) : v === true ? 1 : 0;
   if (type === 'bytea') return (v as Buffer).toString('hex');
   return v;
@@ -100,7 +100,7 @@ async function copyTable(src: Database.Database, c: PoolClient, t: Table): Promi
     const tuples = batch.map((row) => `(${row.map((v, i) => {
       const col = t.columns[i]!;
       values.push(toPostgres(col.type, v));
-      return `$${values.length}${col.type === 'jsonb' ? '::jsonb' : ''}`;
+      return `$${values.length}${col.type === 'jsonb' || col.type === 'json' ? `::${col.type}` : ''}`;
     }).join(', ')})`);
     await c.query(`INSERT INTO ${t.name} (${cols}) VALUES ${tuples.join(', ')}`, values);
     batch = [];

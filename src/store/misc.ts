@@ -9,6 +9,10 @@ export function createDirtyRepo(db: Db) {
   const clear = db.prepare<[string, string, number]>(
     'DELETE FROM dirty_contacts WHERE portal = ? AND contact_id = ? AND marked_at <= ?',
   );
+  // one statement for a whole batch of ids (a JSON array): a batch of 2,000 is one call, not 2,000
+  const clearAll = db.prepare<[string, number, string]>(
+    'DELETE FROM dirty_contacts WHERE portal = ? AND marked_at <= ? AND contact_id IN (SELECT value FROM json_each(?))',
+  );
   const mark = db.prepare<[string, string, number]>(
     'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET marked_at = excluded.marked_at',
   );
@@ -20,6 +24,10 @@ export function createDirtyRepo(db: Db) {
     /** Clears a mark unless it was set again after `scoredAsOf` (then the contact stays dirty). */
     clear(portal: string, contactId: string, scoredAsOf: number): void {
       clear.run(portal, contactId, scoredAsOf);
+    },
+    /** `clear` for each of `contactIds`. */
+    clearAll(portal: string, contactIds: readonly string[], scoredAsOf: number): void {
+      if (contactIds.length > 0) clearAll.run(portal, scoredAsOf, JSON.stringify(contactIds));
     },
     mark(portal: string, contactId: string, at: number): void {
       mark.run(portal, contactId, at);

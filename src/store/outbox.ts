@@ -61,9 +61,13 @@ export function createOutboxRepo(db: Db, now: () => number) {
   };
 
   return {
-    /** Enqueues the properties that differ from the last written values; returns how many did. */
-    enqueue(portal: string, contactId: string, properties: ScoreValues): number {
+    /**
+     * Enqueues the properties (or what the function makes of the last written values: one read
+     * of them, not two) that differ from the last written values; returns how many did.
+     */
+    enqueue(portal: string, contactId: string, values: ScoreValues | ((written: ScoreValues) => ScoreValues)): number {
       const written = parse(lastWritten.get(portal, contactId)?.properties);
+      const properties = typeof values === 'function' ? values(written) : values;
       const merged = parse(pending.get(portal, contactId)?.properties);
       for (const k of SCORE_FIELDS) {
         const v = properties[k];

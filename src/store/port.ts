@@ -11,7 +11,7 @@
 import type { CrmRecord, Cursor, DataIssue, ObjectType, RecordData } from '../connectors/types.ts';
 import type { CrmName } from '../errors.ts';
 import type { ScoreField, ScoreValues } from '../scores.ts';
-import type { Band, ContactScores, HistoryPoint, ScoreKey } from './scores.ts';
+import type { Band, ContactScores, HistoryPoint, ScoreKey, ScoreRow } from './scores.ts';
 
 /** Where a store lives, serializable (posted to worker threads, which open their own read-only store). */
 export type StoreLocation =
@@ -102,8 +102,12 @@ export type BandCounts = { green: number; yellow: number; red: number };
 /** A scored contact with its name from the cache (report's at-risk list); `churnDetail` is the stored churn score as read (unvalidated, null when unreadable). */
 export type TopRiskRow = { contactId: string; churnRisk: number; churnDetail: unknown; firstName: unknown; lastName: unknown };
 
-/** One scored contact as `saveScores` takes it: its scores and its neutral-key write-back values. */
-export type ScoredContact = { scores: ContactScores; properties: ScoreValues };
+/**
+ * One scored contact as `saveScores` takes it: its scores, or their row as stored (`scoreRow`,
+ * made by a scoring worker thread so that the saving thread neither receives nor serialises the
+ * reasons as objects), and its neutral-key write-back values.
+ */
+export type ScoredContact = { scores: ContactScores; properties: ScoreValues } | { row: ScoreRow; properties: ScoreValues };
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -298,4 +302,4 @@ export type Store = {
   close(): Promise<void>;
 };
 
-export type { Band, ContactScores, HistoryPoint, ScoreKey };
+export type { Band, ContactScores, HistoryPoint, ScoreKey, ScoreRow };

@@ -34,7 +34,44 @@ export type HistoryPoint = {
   modelVersion: string | null;
 };
 
-type ScoreRow = {
+/**
+ * A contact's scores as both stores keep them: the four values and the band in columns (what
+ * history and the aggregates read), the rest (reasons, extras) as JSON text in `detail`.
+ */
+export type ScoreRow = {
+  contactId: string;
+  satisfaction: number;
+  loyalty: number;
+  churnRisk: number;
+  serviceNeed: number;
+  health: Band;
+  confidence: number;
+  modelVersion: string;
+  scoredAt: number;
+  /** JSON text of { satisfaction, loyalty, churnRisk, serviceNeed, extra } */
+  detail: string;
+};
+
+/** The row of `s`: throws (JSON.stringify) on what JSON cannot hold, before anything is stored. */
+export function scoreRow(s: ContactScores): ScoreRow {
+  return {
+    contactId: s.contactId,
+    satisfaction: s.satisfaction.value,
+    loyalty: s.loyalty.value,
+    churnRisk: s.churnRisk.value,
+    serviceNeed: s.serviceNeed.value,
+    health: s.health,
+    confidence: s.confidence,
+    modelVersion: s.modelVersion,
+    scoredAt: s.scoredAt,
+    detail: JSON.stringify({ satisfaction: s.satisfaction, loyalty: s.loyalty, churnRisk: s.churnRisk, serviceNeed: s.serviceNeed, extra: s.extra }),
+  };
+}
+
+/** The row of one item of `saveScores`, serialised here unless a worker thread already did. */
+export const rowOf = (item: { scores: ContactScores } | { row: ScoreRow }): ScoreRow => ('row' in item ? item.row : scoreRow(item.scores));
+
+type StoredRow = {
   contact_id: string;
   health: string;
   confidence: number;
@@ -44,7 +81,7 @@ type ScoreRow = {
 };
 
 export function createScoresRepo(db: Db) {
-  const current = db.prepare<[string, string], ScoreRow & { satisfaction: number; loyalty: number; churn_risk: number; service_need: number }>(
+  const current = db.prepare<[string, string], StoredRow & { satisfaction: number; loyalty: number; churn_risk: number; service_need: number }>(
     'SELECT * FROM scores WHERE portal = ? AND contact_id = ?',
   );
   const upsert = db.prepare<[string, string, number, number, number, number, string, number, string, string, number]>(`
@@ -68,27 +105,18 @@ export function createScoresRepo(db: Db) {
 
   return {
     /** Saves the latest scores; appends a history row only when a rounded value or the band moved. */
-    save(portal: string, s: ContactScores): { changed: boolean } {
+    save(portal: string, s: ScoreRow): { changed: boolean } {
       const prev = previous.get(portal, s.contactId);
       const r = (x: number) => Math.round(x);
       const changed =
         prev === undefined ||
-        r(prev.satisfaction) !== r(s.satisfaction.value) ||
-        r(prev.loyalty) !== r(s.loyalty.value) ||
-        r(prev.churn_risk) !== r(s.churnRisk.value) ||
-        r(prev.service_need) !== r(s.serviceNeed.value) ||
+        r(prev.satisfaction) !== r(s.satisfaction) ||
+        r(prev.loyalty) !== r(s.loyalty) ||
+        r(prev.churn_risk) !== r(s.churnRisk) ||
+        r(prev.service_need) !== r(s.serviceNeed) ||
         prev.health !== s.health;
-      const detail = JSON.stringify({
-        satisfaction: s.satisfaction,
-        loyalty: s.loyalty,
-        churnRisk: s.churnRisk,
-        serviceNeed: s.serviceNeed,
-        extra: s.extra,
-      });
-      upsert.run(portal, s.contactId, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health, s.confidence, detail, s.modelVersion, s.scoredAt);
-      if (changed) {
-        addHistory.run(portal, s.contactId, s.scoredAt, s.satisfaction.value, s.loyalty.value, s.churnRisk.value, s.serviceNeed.value, s.health, s.modelVersion);
-      }
+      upsert.run(portal, s.contactId, s.satisfaction, s.loyalty, s.churnRisk, s.serviceNeed, s.health, s.confidence, s.detail, s.modelVersion, s.scoredAt);
+      if (changed) addHistory.run(portal, s.contactId, s.scoredAt, s.satisfaction, s.loyalty, s.churnRisk, s.serviceNeed, s.health, s.modelVersion);
       return { changed };
     },
     get(portal: string, contactId: string): ContactScores | undefined {

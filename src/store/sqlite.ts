@@ -16,7 +16,7 @@ import { createPortalsRepo } from './portals.ts';
 import type { Store } from './port.ts';
 import { createRecordsRepo } from './records.ts';
 import { createScoreQueries } from './score-queries.ts';
-import { createScoresRepo } from './scores.ts';
+import { createScoresRepo, rowOf, type ScoreRow } from './scores.ts';
 import { createSyncRunsRepo } from './sync-runs.ts';
 
 export type SqliteStoreOptions = {
@@ -145,16 +145,18 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
       }),
     saveScores: (portal, batch, o) =>
       inTransaction(db, () => {
+        // serialised first (unless a worker thread did): a batch that cannot be stored fails before anything is written
+        const rows = batch.map(rowOf);
         let enqueued = 0;
-        for (const { scores: s, properties } of batch) {
+        batch.forEach(({ properties }, i) => {
+          const s = rows[i] as ScoreRow;
           scores.save(portal, s);
-          const written = outbox.lastWritten(portal, s.contactId);
-          const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
-          const changed = fields.some((k) => !o.volatile.includes(k) && written[k] !== properties[k]);
-          if (changed) {
-            outbox.enqueue(portal, s.contactId, properties);
-            enqueued++;
-          } else {
+          outbox.enqueue(portal, s.contactId, (written) => {
+            const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
+            if (fields.some((k) => !o.volatile.includes(k) && written[k] !== properties[k])) {
+              enqueued++;
+              return properties;
+            }
             // Nothing new: drop any stale pending values that went back to what the CRM has, and
             // keep the volatile ones (a timestamp) as last written.
             const rest: ScoreValues = {};
@@ -163,10 +165,10 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
               const w = written[k];
               if (w !== undefined) rest[k] = w;
             }
-            outbox.enqueue(portal, s.contactId, rest);
-          }
-        }
-        for (const id of o.clearIds) dirty.clear(portal, id, o.readAt);
+            return rest;
+          });
+        });
+        dirty.clearAll(portal, o.clearIds, o.readAt);
         return enqueued;
       }),
     ping: () =>

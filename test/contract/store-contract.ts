@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import type { Band, ContactScores, Store, StoreLocation } from '../../src/store/index.ts';
 import type { ScoreField, ScoreValues } from '../../src/scores.ts';
+import { scoreRow } from '../../src/store/scores.ts';
 
 /**
  * THE store contract (issue 12): every implementation of the store port (src/store/port.ts) —
@@ -365,6 +366,27 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.scores.get(P, '1')).toBeUndefined();
         expect(await store.outbox.stats(P)).toEqual({ pending: 0, parked: 0 });
         expect(await store.dirty.peek(P, 10)).toEqual(['1']);
+      });
+
+      it('a score that is not a finite number fails its batch, with nothing saved and the dirty marks in place', async () => {
+        await store.dirty.mark(P, '1', t);
+        const ok = scores('1', 40, 100);
+        const nan = scores('2', 40, 100);
+        const bad = { ...nan, churnRisk: { ...nan.churnRisk, value: Number.NaN } };
+        await expect(
+          store.saveScores(P, [{ scores: ok, properties: props(ok) }, { scores: bad, properties: props(ok) }], { clearIds: ['1', '2'], readAt: t, volatile: VOLATILE }),
+        ).rejects.toThrow();
+        expect(await store.scores.count(P)).toBe(0);
+        expect(await store.outbox.stats(P)).toEqual({ pending: 0, parked: 0 });
+        expect(await store.dirty.peek(P, 10)).toEqual(['1']);
+      });
+
+      it('saves rows a scoring worker thread made (detail already JSON text) as it saves scores', async () => {
+        const s = scores('1', 40, 100, { extra: { clv: 12 } });
+        expect(await store.saveScores(P, [{ row: scoreRow(s), properties: props(s) }], { clearIds: [], readAt: t, volatile: VOLATILE })).toBe(1);
+        expect(await store.scores.get(P, '1')).toEqual(s);
+        expect(await store.scores.history(P, '1', 0)).toHaveLength(1);
+        expect(await store.outbox.due(P, 10)).toEqual([{ contactId: '1', properties: props(s), attempts: 0 }]);
       });
 
       it('answers the aggregates the report reads', async () => {

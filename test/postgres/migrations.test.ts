@@ -8,6 +8,7 @@ import { createStore } from '../../src/store/index.ts';
 import { SCHEMA_VERSION } from '../../src/store/migrations.ts';
 import { migrate, PG_MIGRATIONS, PG_ONLY_COLUMNS, PG_SCHEMA_VERSION, PostgresSchemaFromFutureError } from '../../src/store/postgres/migrations.ts';
 import { createPool, type Pool } from '../../src/store/postgres/pool.ts';
+import { openPostgresStore } from '../../src/store/postgres/store.ts';
 import { createDatabase } from '../support/postgres.ts';
 
 const pools: Pool[] = [];
@@ -54,7 +55,7 @@ describe('Postgres migrations', () => {
   });
 
   it('follow SQLite: any provider name as a CRM (2 = SQLite 6), score fields renamed in pending and written values (3 = SQLite 7)', async () => {
-    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4 + 1); // Postgres entry 1 is SQLite 1-5; entry 4 is Postgres' own
+    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4 + 2); // Postgres entry 1 is SQLite 1-5; entries 4 and 5 are Postgres' own
     await migrate(pool, url, PG_MIGRATIONS.slice(0, 2));
     const portal = (crm: string) =>
       pool.query("INSERT INTO portals (portal, crm, external_id, base_url, status, installed_at, updated_at) VALUES ($1, $2, '1', 'http://x', 'connected', 0, 0)", [`${crm}:1`, crm]);
@@ -68,6 +69,26 @@ describe('Postgres migrations', () => {
     expect(await migrate(pool, url, PG_MIGRATIONS.slice(0, 3))).toEqual({ from: 2, to: 3 });
     expect((await pool.query('SELECT properties FROM outbox')).rows[0]?.properties).toEqual({ satisfaction: '70', churnRisk: '12', serviceNeed: '40', scoredAt: 't', modelVersion: 'm1' });
     expect((await pool.query('SELECT properties FROM written')).rows[0]?.properties).toEqual({ churnRisk: '10' });
+  });
+
+  it('5 keeps score details as JSON text: a JSONB detail written before it reads back the same through the store', async () => {
+    await migrate(pool, url, PG_MIGRATIONS.slice(0, 4));
+    const detail = { satisfaction: { value: 70, band: 'green', confidence: 0.8, reasons: [{ text: 'Quick replies', impact: 4 }] }, extra: { rfm: { r: 1 }, clv: 12.5 } };
+    await pool.query(
+      "INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at) VALUES ('hubspot:1', 'c1', 70, 50, 20, 30, 'green', 0.8, $1::jsonb, 'm1', 5)",
+      [JSON.stringify(detail)],
+    );
+    expect(await migrate(pool, url)).toEqual({ from: 4, to: PG_SCHEMA_VERSION });
+    const type = await pool.query<{ t: string }>("SELECT data_type AS t FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'detail'");
+    expect(type.rows[0]?.t).toBe('json');
+    const store = await openPostgresStore({ url });
+    try {
+      expect(await store.scores.get('hubspot:1', 'c1')).toMatchObject({ contactId: 'c1', satisfaction: detail.satisfaction, extra: detail.extra, health: 'green' });
+      expect(await store.scores.clv('hubspot:1')).toEqual({ n: 1, mean: 12.5 });
+      expect((await store.scores.bandCounts('hubspot:1')).scores.satisfaction).toEqual({ green: 1, yellow: 0, red: 0 });
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses a database migrated by a newer Rapport, without changing it', async () => {
@@ -165,7 +186,7 @@ describe('the Postgres schema matches the SQLite one', () => {
 
   // SQLite declared type → the Postgres types that may stand for it
   const COMPATIBLE: Record<string, readonly string[]> = {
-    TEXT: ['text', 'jsonb'],
+    TEXT: ['text', 'jsonb', 'json'],
     INTEGER: ['bigint', 'integer', 'boolean'],
     REAL: ['double precision'],
     BLOB: ['bytea'],

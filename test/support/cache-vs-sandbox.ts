@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { OBJECT_TYPES, type ObjectType } from '../../src/connectors/types.ts';
 import type { HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
+import type { Store } from '../../src/store/port.ts';
 import type { SandboxStorage } from '../../src/sandbox/hubspot/storage.ts';
 
 /**
@@ -22,6 +23,28 @@ export function diffCacheWithSandbox(dbPath: string, sandbox: HubspotSandbox, hu
   } finally {
     db.close();
   }
+}
+
+/**
+ * The same comparison with the cache read through the store port (either store): every record of
+ * each type with tombstones, and the links to contacts from the records linked to each cached contact.
+ */
+export async function diffStoreWithSandbox(store: Pick<Store, 'records'>, sandbox: HubspotSandbox, hubId: number, types: readonly ObjectType[] = OBJECT_TYPES): Promise<string[]> {
+  const portal = `hubspot:${hubId}`;
+  const rows = new Map<ObjectType, CachedRow[]>();
+  const links = new Map<ObjectType, { from_id: string; to_id: string }[]>();
+  for (const type of new Set<ObjectType>([...types, 'contacts'])) {
+    const list: CachedRow[] = [];
+    for await (const r of store.records.iterate(portal, type, true)) {
+      // the row's JSON as SQLite keeps it: the data under `d`, a merge's survivor under `m`
+      list.push({ id: r.id, updated_at: r.updatedAt, deleted: r.deleted ? 1 : 0, company_id: r.companyId, data: JSON.stringify({ d: r.data, ...(r.mergedInto === null ? {} : { m: r.mergedInto }) }) });
+    }
+    rows.set(type, list);
+  }
+  for (const contact of rows.get('contacts') ?? []) {
+    for (const r of await store.records.linkedToContact(portal, contact.id)) links.set(r.type, [...(links.get(r.type) ?? []), { from_id: r.id, to_id: contact.id }]);
+  }
+  return diffRowsWithSandbox({ rows: (type) => rows.get(type) ?? [], links: (type) => links.get(type) ?? [] }, sandbox, hubId, types);
 }
 
 /** A cached record as SQLite stores it (the Postgres reader converts its rows to this). */

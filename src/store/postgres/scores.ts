@@ -1,8 +1,8 @@
 import { SCORE_FIELDS, SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreValues } from '../../scores.ts';
 import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
-import type { Band, ContactScores, HistoryPoint } from '../scores.ts';
+import { rowOf, type Band, type ContactScores, type HistoryPoint, type ScoreRow } from '../scores.ts';
 import { enqueueAll } from './outbox.ts';
-import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts';
+import { jsonbSafe, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * Scores, their history and the report's aggregates on Postgres (src/store/scores.ts and
@@ -17,28 +17,46 @@ const previous = statement<Prev>(
   'scores_previous',
   'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health FROM scores WHERE portal = $1 AND contact_id = ANY($2::text[])',
 );
+/**
+ * A round's scores and their history rows in one statement, from one JSON parameter: one row
+ * object per contact (the detail inside as it is, already JSON text), `m` when a history row is
+ * due. One parse on the server, no per-column arrays to escape here and parse there (text arrays
+ * cost more than the JSON on both sides: bench:stores, docs/ARCHITECTURE.md §8). Data-modifying
+ * CTEs always run to completion (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
+ */
 const upsert = statement(
   'scores_upsert',
-  `INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
-   SELECT $1, id, s, l, c, n, h, conf, detail::jsonb, mv, at
-   FROM ROWS FROM (unnest($2::text[]), unnest($3::float8[]), unnest($4::float8[]), unnest($5::float8[]), unnest($6::float8[]),
-     unnest($7::text[]), unnest($8::float8[]), json_array_elements($9::json), unnest($10::text[]), unnest($11::bigint[]))
-     AS k(id, s, l, c, n, h, conf, detail, mv, at)
+  `WITH k AS MATERIALIZED (
+     SELECT * FROM json_to_recordset($2::json)
+       AS k(i text, s float8, l float8, c float8, n float8, h text, f float8, d json, v text, t bigint, m boolean)),
+   history AS (
+     -- SQLite's INSERT OR REPLACE on the history's key
+     INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
+     SELECT $1, i, t, s, l, c, n, h, v FROM k WHERE m
+     ON CONFLICT (portal, contact_id, scored_at) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
+       churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health, model_version = excluded.model_version)
+   INSERT INTO scores (portal, contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at)
+   SELECT $1, i, s, l, c, n, h, f, d, v, t FROM k
    ON CONFLICT (portal, contact_id) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
      churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health,
      confidence = excluded.confidence, detail = excluded.detail, model_version = excluded.model_version,
      scored_at = excluded.scored_at`,
 );
-// SQLite's INSERT OR REPLACE on the history's key
-const addHistory = statement(
-  'scores_add_history',
-  `INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
-   SELECT $1, id, at, s, l, c, n, h, mv
-   FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::text[], $9::text[])
-     AS k(id, at, s, l, c, n, h, mv)
-   ON CONFLICT (portal, contact_id, scored_at) DO UPDATE SET satisfaction = excluded.satisfaction, loyalty = excluded.loyalty,
-     churn_risk = excluded.churn_risk, service_need = excluded.service_need, health = excluded.health, model_version = excluded.model_version`,
-);
+
+/** A finite number as JSON; anything else fails the batch before it is sent (JSON has no NaN). */
+function num(x: number, id: string): string {
+  if (!Number.isFinite(x)) throw new Error(`the scores of contact ${id} hold a value that is not a finite number (${x})`);
+  return String(x);
+}
+
+/** One row object of the upsert's JSON parameter. */
+function rowJson(s: ScoreRow, moved: boolean): string {
+  const id = s.contactId;
+  return (
+    `{"i":${JSON.stringify(id)},"s":${num(s.satisfaction, id)},"l":${num(s.loyalty, id)},"c":${num(s.churnRisk, id)},"n":${num(s.serviceNeed, id)},` +
+    `"h":${JSON.stringify(s.health)},"f":${num(s.confidence, id)},"d":${jsonbSafe(s.detail)},"v":${JSON.stringify(s.modelVersion)},"t":${num(s.scoredAt, id)},"m":${moved}}`
+  );
+}
 const clearDirty = statement('scores_clear_dirty', 'DELETE FROM dirty_contacts WHERE portal = $1 AND contact_id = ANY($2::text[]) AND marked_at <= $3');
 
 /**
@@ -53,59 +71,31 @@ export async function saveScoreBatch(
   t: number,
 ): Promise<number> {
   let enqueued = 0;
-  for (const round of rounds(batch, (b) => b.scores.contactId)) {
-    // serialize first: a batch that cannot be stored fails before anything is sent
-    const details = round.map(({ scores: s }) =>
-      jsonText({ satisfaction: s.satisfaction, loyalty: s.loyalty, churnRisk: s.churnRisk, serviceNeed: s.serviceNeed, extra: s.extra }),
-    );
-    const ids = round.map((b) => b.scores.contactId);
+  // serialised first (unless a worker thread did): a batch that cannot be stored fails before anything is sent
+  const rows = batch.map((b) => ({ row: rowOf(b), properties: b.properties }));
+  for (const round of rounds(rows, (b) => b.row.contactId)) {
+    const S = round.map((b) => b.row);
+    const ids = S.map((s) => s.contactId);
     const prev = new Map((await previous(q, [portal, ids])).rows.map((r) => [r.contact_id, r]));
     const r = Math.round;
-    const moved = round.filter(({ scores: s }) => {
+    const moved = (s: ScoreRow): boolean => {
       const p = prev.get(s.contactId);
       return (
         p === undefined ||
-        r(p.satisfaction) !== r(s.satisfaction.value) ||
-        r(p.loyalty) !== r(s.loyalty.value) ||
-        r(p.churn_risk) !== r(s.churnRisk.value) ||
-        r(p.service_need) !== r(s.serviceNeed.value) ||
+        r(p.satisfaction) !== r(s.satisfaction) ||
+        r(p.loyalty) !== r(s.loyalty) ||
+        r(p.churn_risk) !== r(s.churnRisk) ||
+        r(p.service_need) !== r(s.serviceNeed) ||
         p.health !== s.health
       );
-    });
-    const S = round.map((b) => b.scores);
-    await upsert(q, [
-      portal,
-      ids,
-      S.map((s) => s.satisfaction.value),
-      S.map((s) => s.loyalty.value),
-      S.map((s) => s.churnRisk.value),
-      S.map((s) => s.serviceNeed.value),
-      S.map((s) => s.health),
-      S.map((s) => s.confidence),
-      jsonArray(details),
-      S.map((s) => s.modelVersion),
-      S.map((s) => s.scoredAt),
-    ]);
-    if (moved.length > 0) {
-      const M = moved.map((b) => b.scores);
-      await addHistory(q, [
-        portal,
-        M.map((s) => s.contactId),
-        M.map((s) => s.scoredAt),
-        M.map((s) => s.satisfaction.value),
-        M.map((s) => s.loyalty.value),
-        M.map((s) => s.churnRisk.value),
-        M.map((s) => s.serviceNeed.value),
-        M.map((s) => s.health),
-        M.map((s) => s.modelVersion),
-      ]);
-    }
+    };
+    await upsert(q, [portal, `[${S.map((s) => rowJson(s, moved(s))).join(',')}]`]);
     // what to enqueue depends on the last written values, read in the same statement as the pending ones
     let news = 0;
     await enqueueAll(
       q,
       portal,
-      round.map(({ scores: s, properties }) => ({
+      round.map(({ row: s, properties }) => ({
         contactId: s.contactId,
         properties: (written: ScoreValues): ScoreValues => {
           const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
@@ -132,8 +122,8 @@ export async function saveScoreBatch(
   return enqueued;
 }
 
-type ScoreRow = Prev & { confidence: number; detail: Pick<ContactScores, ScoreKey | 'extra'>; model_version: string; scored_at: number };
-const current = statement<ScoreRow>(
+type StoredScore = Prev & { confidence: number; detail: Pick<ContactScores, ScoreKey | 'extra'>; model_version: string; scored_at: number };
+const current = statement<StoredScore>(
   'scores_get',
   'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health, confidence, detail, model_version, scored_at FROM scores WHERE portal = $1 AND contact_id = $2',
 );
@@ -150,7 +140,9 @@ const state = statement<{ n: number; t: number | null; m: number | null }>(
 );
 const bands = statement<{ k: string; band: string | null; n: number }>(
   'scores_bands',
-  `SELECT k, detail -> k ->> 'band' AS band, count(*) AS n FROM scores, unnest($2::text[]) AS k WHERE portal = $1 GROUP BY k, band`,
+  // detail is JSON text (migration 5): each row's is parsed once, then each score's band read from it
+  `WITH d AS MATERIALIZED (SELECT detail::jsonb AS d FROM scores WHERE portal = $1)
+   SELECT k, d -> k ->> 'band' AS band, count(*) AS n FROM d, unnest($2::text[]) AS k GROUP BY k, band`,
 );
 const health = statement<{ band: string; n: number }>('scores_health', 'SELECT health AS band, count(*) AS n FROM scores WHERE portal = $1 GROUP BY health');
 const healthAsOf = statement<{ band: string; n: number }>(
@@ -179,9 +171,9 @@ const top = statement<{ contact_id: string; churn_risk: number; churn: unknown; 
 // json_extract(...) IS NOT NULL in SQLite: present and not a JSON null
 const clv = statement<{ n: number; m: number | null }>(
   'scores_clv',
-  `SELECT count(*) AS n, avg(CASE WHEN jsonb_typeof(detail -> 'extra' -> 'clv') = 'number' THEN (detail -> 'extra' ->> 'clv')::float8 END) AS m
+  `SELECT count(*) AS n, avg(CASE WHEN json_typeof(detail -> 'extra' -> 'clv') = 'number' THEN (detail -> 'extra' ->> 'clv')::float8 END) AS m
    FROM scores WHERE portal = $1
-     AND COALESCE(jsonb_typeof(detail -> 'extra' -> 'rfm'), 'null') <> 'null' AND COALESCE(jsonb_typeof(detail -> 'extra' -> 'clv'), 'null') <> 'null'`,
+     AND COALESCE(json_typeof(detail -> 'extra' -> 'rfm'), 'null') <> 'null' AND COALESCE(json_typeof(detail -> 'extra' -> 'clv'), 'null') <> 'null'`,
 );
 
 function countBands(rows: readonly { band: string | null; n: number }[]): BandCounts {

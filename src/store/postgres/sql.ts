@@ -36,7 +36,11 @@ export function rounds<T>(items: readonly T[], key: (item: T) => string): T[][] 
  * replacement character, rather than failing a whole page of records.
  */
 export function jsonText(value: unknown): string {
-  const s = JSON.stringify(value);
+  return jsonbSafe(JSON.stringify(value));
+}
+
+/** `jsonText` for what is already JSON text (a score row's detail, serialised by a worker thread). */
+export function jsonbSafe(s: string): string {
   // an escape is `\u0000` after an even number of backslashes (an odd one is a literal backslash)
   return s.includes('\\u0000') ? s.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : s;
 }

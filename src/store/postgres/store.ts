@@ -38,6 +38,7 @@ const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 /** Records per page of `records.iterate` (keyset paged: no cursor stays open between pages). */
 const ITERATE_PAGE = 1000;
 
+const asyncCommit = statement('async_commit', 'SET LOCAL synchronous_commit = off');
 const portalLock = statement('portal_lock', "SELECT pg_advisory_xact_lock(hashtextextended('rapport:portal:' || $1, 0))");
 
 /**
@@ -213,7 +214,16 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
         await misc.syncRuns.progress(c, page.run.id, page.run.pages, page.run.records);
         return n;
       }),
-    saveScores: (portal, batch, o) => locked([portal], (c) => saveScoreBatch(c, portal, batch, o, now())),
+    saveScores: (portal, batch, o) =>
+      locked([portal], async (c) => {
+        // Scores are derived data: this commit need not wait for its WAL flush
+        // (https://www.postgresql.org/docs/current/wal-async-commit.html). A server crash may lose
+        // the last such commits (at most 3 × wal_writer_delay), whole and in order, as if it had
+        // come that much earlier in the pass: their dirty marks stay (they are rescored) and
+        // nothing was written back from them that a later, synchronous commit did not make durable.
+        await asyncCommit(c);
+        return saveScoreBatch(c, portal, batch, o, now());
+      }),
     ping: async () => {
       await pool.query('SELECT 1');
     },

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadCompanies, readContactChunks } from '../../../src/scoring/features.ts';
 import { rescoreAllInParallel, scoreAllInParallel } from '../../../src/scoring/parallel.ts';
 import { loadPortalModels } from '../../../src/scoring/portal-models.ts';
-import { scoreOne } from '../../../src/scoring/score-portal.ts';
-import type { ContactScores } from '../../../src/store/scores.ts';
+import { scoreOne, writeBackProperties } from '../../../src/scoring/score-portal.ts';
+import type { ScoredRow } from '../../../src/scoring/score-worker.ts';
+import { scoreRow, type ContactScores } from '../../../src/store/scores.ts';
 import { GEN_NOW, generatedStore } from '../report/generated-store.ts';
 
 const PORTAL = 'hubspot:7';
@@ -23,13 +24,19 @@ describe('scoring on all cores', () => {
     for await (const chunk of readContactChunks(g.store, PORTAL)) {
       for (const c of chunk) serial.set(c.id, scoreOne(c, c.companyId === null ? undefined : companies.get(c.companyId), models, GEN_NOW));
     }
-    const parallel: ContactScores[] = [];
+    const parallel: ScoredRow[] = [];
     const r = await scoreAllInParallel(g.store, PORTAL, { now: GEN_NOW, workers: 3, chunkSize: 50, onBatch: (b) => void parallel.push(...b) });
     expect(r.workers).toBeGreaterThan(1);
     expect(r.scored).toBe(serial.size);
-    expect(new Set(parallel.map((s) => s.contactId)).size).toBe(parallel.length);
+    expect(new Set(parallel.map((s) => s.row.contactId)).size).toBe(parallel.length);
     expect(parallel.length).toBe(serial.size);
-    for (const s of parallel) expect(s).toEqual(serial.get(s.contactId));
+    // the workers post rows (detail already JSON) and write-back values: those of the same scores
+    for (const { row, properties } of parallel) {
+      const s = serial.get(row.contactId) as ContactScores;
+      expect(row).toEqual(scoreRow(s));
+      expect(JSON.parse(row.detail)).toEqual({ satisfaction: s.satisfaction, loyalty: s.loyalty, churnRisk: s.churnRisk, serviceNeed: s.serviceNeed, extra: s.extra });
+      expect(properties).toEqual(writeBackProperties(s));
+    }
   });
 
   it('rescoreAllInParallel saves every score and enqueues the changed values; a second run enqueues nothing', async () => {
