@@ -25,6 +25,16 @@ import { reportFigures } from './figures.ts';
 const CONTACTS = Number(process.env['BENCH_CONTACTS'] ?? 2000);
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 40);
 
+
+/** ms from `t0` until `read()` differs from `before` (the score written back), or null after 15 s. */
+async function untilChanged(read: () => unknown, before: unknown, t0: number): Promise<number | null> {
+  for (;;) {
+    if (read() !== before) return performance.now() - t0;
+    if (performance.now() - t0 > 15_000) return null;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 async function hubspot(): Promise<{ latencies: number[]; timeouts: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'rapport-bench-latency-'));
   const app = { clientId: 'bench', clientSecret: randomBytes(16).toString('hex'), appId: 99 };
@@ -73,18 +83,9 @@ async function hubspot(): Promise<{ latencies: number[]; timeouts: number }> {
     sandbox.data.create(hubId, 'tickets', { subject: `Bench ${i}`, hs_ticket_priority: 'URGENT', hs_pipeline: '0', hs_pipeline_stage: '1', createdate: at }, [
       { type: 'contacts', id: contactId },
     ]);
-    for (;;) {
-      const now = sandbox.data.get(hubId, 'contacts', contactId)?.properties['rapport_scored_at'];
-      if (now !== before) {
-        latencies.push(performance.now() - t0);
-        break;
-      }
-      if (performance.now() - t0 > 15_000) {
-        timeouts++;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const ms = await untilChanged(() => sandbox.data.get(hubId, 'contacts', contactId)?.properties['rapport_scored_at'], before, t0);
+    if (ms === null) timeouts++;
+    else latencies.push(ms);
     await new Promise((r) => setTimeout(r, 250));
   }
   await rapport.close();
@@ -122,17 +123,9 @@ async function salesforce(): Promise<{ latencies: number[]; timeouts: number }> 
     sandbox.clock.advance(2000);
     // a rep logs an urgent Case: it always moves service need, so every event leads to a write
     sandbox.data.create('Case', { Subject: `Bench ${i}`, ContactId: contactId, Priority: 'High', Status: 'New', Origin: 'Phone' });
-    for (;;) {
-      if (scoredAt(contactId) !== before) {
-        latencies.push(performance.now() - t0);
-        break;
-      }
-      if (performance.now() - t0 > 15_000) {
-        timeouts++;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const ms = await untilChanged(() => scoredAt(contactId), before, t0);
+    if (ms === null) timeouts++;
+    else latencies.push(ms);
     await new Promise((r) => setTimeout(r, 250));
   }
   await rapport.close();

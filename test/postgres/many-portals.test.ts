@@ -8,7 +8,6 @@
  * contact written more often than its values changed. Real processes (bin/rapport's src/cli.ts), a
  * real sandbox over HTTP, a real PostgreSQL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +19,7 @@ import { createHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hub
 import { serveEmulator } from '../../src/sandbox/serve.ts';
 import { diffRowsWithSandbox, type CachedRow } from '../support/cache-vs-sandbox.ts';
 import { createDatabase } from '../support/postgres.ts';
+import { alive, lines, rapportProcesses, unscored as unscoredIn, until as waitUntil, type Proc } from '../support/rapport-processes.ts';
 
 const app = { clientId: 'rapport-many', clientSecret: randomBytes(16).toString('hex'), appId: 4712 };
 const PORTALS = 20;
@@ -32,8 +32,8 @@ let env: Record<string, string>;
 let webUrl: string;
 let db: pg.Client;
 const hubIds: number[] = [];
-type Proc = { name: string; child: ChildProcess; log: string[] };
-const procs: Proc[] = [];
+const group = rapportProcesses(() => env);
+const { procs, start } = group;
 
 /**
  * The one batch update to hold: HubSpot has applied it, its answer waits until `release` (the
@@ -41,31 +41,8 @@ const procs: Proc[] = [];
  */
 let hold: { hubId: number; reached: boolean; release: () => void; released: Promise<void> } | undefined;
 
-function start(name: string, args: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const p: Proc = { name, child, log: [] };
-  child.stdout?.on('data', (b: Buffer) => p.log.push(b.toString()));
-  child.stderr?.on('data', (b: Buffer) => p.log.push(b.toString()));
-  procs.push(p);
-  return p;
-}
-const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
-const lines = (p: Proc) => p.log.join('').split('\n');
-
-const until = async (what: string, ok: () => boolean | Promise<boolean>, ms: number) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${procs.map((p) => `--- ${p.name}\n${p.log.join('').slice(-1500)}`).join('\n')}`);
-    await sandbox.webhooks.flush();
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
-const unscored = (hubId: number) => {
-  let n = 0;
-  for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] == null) n++;
-  return n;
-};
+const until = (what: string, ok: () => boolean | Promise<boolean>, ms: number) => waitUntil(what, ok, ms, { sandbox, tails: group.tails });
+const unscored = (hubId: number) => unscoredIn(sandbox, hubId);
 
 /** The portal's cache in the shape of the SQLite auditor (test/support/cache-vs-sandbox.ts). */
 async function cacheOf(hubId: number) {
@@ -165,8 +142,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   hold?.release();
-  for (const p of procs) p.child.kill('SIGTERM');
-  await Promise.all(procs.map((p) => (alive(p) ? new Promise((r) => p.child.once('exit', r)) : undefined)));
+  await group.stopAll();
   await db?.end();
   await closeSandbox?.();
 });

@@ -5,7 +5,7 @@
  * workers. Then the worker running a fourth portal's backfill is killed (-9): the other takes the
  * pass over after its heartbeat lapses and finishes it; a change on a portal still reaches the CRM. Real processes (bin/rapport), a real HubSpot sandbox over HTTP, a real PostgreSQL.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/commands/demo.ts';
@@ -14,6 +14,7 @@ import { installThroughBrowser } from '../../src/sandbox/hubspot/browser-install
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { connectStore, type Store } from '../../src/store/index.ts';
 import { createDatabase } from '../support/postgres.ts';
+import { rapportProcesses, unscored as unscoredIn, until as waitUntil } from '../support/rapport-processes.ts';
 
 const app = { clientId: 'rapport-roles', clientSecret: randomBytes(16).toString('hex'), appId: 4711 };
 const PORTALS = 3;
@@ -23,31 +24,11 @@ let env: Record<string, string>;
 let webUrl: string;
 let store: Store;
 const hubIds: number[] = [];
-const procs: { name: string; child: ChildProcess; log: string[] }[] = [];
+const group = rapportProcesses(() => env);
+const { procs, start } = group;
 
-function start(name: string, args: string[]): { child: ChildProcess; log: string[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: string[] = [];
-  child.stdout?.on('data', (b: Buffer) => log.push(b.toString()));
-  child.stderr?.on('data', (b: Buffer) => log.push(b.toString()));
-  procs.push({ name, child, log });
-  return { child, log };
-}
-
-const until = async (what: string, ok: () => boolean | Promise<boolean>, ms: number) => {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${procs.map((p) => `--- ${p.name}\n${p.log.join('').slice(-1500)}`).join('\n')}`);
-    await sandbox.webhooks.flush();
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
-
-const unscored = (hubId: number) => {
-  let n = 0;
-  for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] == null) n++;
-  return n;
-};
+const until = (what: string, ok: () => boolean | Promise<boolean>, ms: number) => waitUntil(what, ok, ms, { sandbox, tails: group.tails });
+const unscored = (hubId: number) => unscoredIn(sandbox, hubId);
 
 beforeAll(async () => {
   let baseUrl: string;
@@ -80,8 +61,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  for (const p of procs) p.child.kill('SIGTERM');
-  await Promise.all(procs.map((p) => (p.child.exitCode !== null || p.child.signalCode !== null ? undefined : new Promise((r) => p.child.once('exit', r)))));
+  await group.stopAll();
   await store?.close();
   await closeSandbox?.();
 });
