@@ -29,8 +29,9 @@ export class EncryptionKeyMissingError extends Error {
   }
 }
 
-const KEY_CHECK_TEXT = 'rapport key check v1';
-const KEY_CHECK_AAD = 'settings:key_check';
+/** The key-check value both stores seal in `settings` (so a copied database reads with the same keys). */
+export const KEY_CHECK_TEXT = 'rapport key check v1';
+export const KEY_CHECK_AAD = 'settings:key_check';
 
 type PortalRow = {
   portal: string;

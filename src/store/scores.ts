@@ -80,6 +80,28 @@ type StoredRow = {
   scored_at: number;
 };
 
+/** The stored detail of a contact's scores (the four scores with their reasons, and extras). */
+export type ScoreDetail = Pick<ContactScores, ScoreKey | 'extra'>;
+
+/** A current-scores row and its parsed detail as ContactScores (both stores). */
+export function scoresOf(
+  row: { contact_id: string; health: string; confidence: number; model_version: string; scored_at: number },
+  d: ScoreDetail,
+): ContactScores {
+  return {
+    contactId: row.contact_id,
+    satisfaction: d.satisfaction,
+    loyalty: d.loyalty,
+    churnRisk: d.churnRisk,
+    serviceNeed: d.serviceNeed,
+    health: row.health as Band,
+    confidence: row.confidence,
+    modelVersion: row.model_version,
+    scoredAt: row.scored_at,
+    extra: d.extra,
+  };
+}
+
 export function createScoresRepo(db: Db) {
   const current = db.prepare<[string, string], StoredRow & { satisfaction: number; loyalty: number; churn_risk: number; service_need: number }>(
     'SELECT * FROM scores WHERE portal = ? AND contact_id = ?',
@@ -122,19 +144,7 @@ export function createScoresRepo(db: Db) {
     get(portal: string, contactId: string): ContactScores | undefined {
       const row = current.get(portal, contactId);
       if (row === undefined) return undefined;
-      const d = JSON.parse(row.detail) as Pick<ContactScores, ScoreKey | 'extra'>;
-      return {
-        contactId: row.contact_id,
-        satisfaction: d.satisfaction,
-        loyalty: d.loyalty,
-        churnRisk: d.churnRisk,
-        serviceNeed: d.serviceNeed,
-        health: row.health as Band,
-        confidence: row.confidence,
-        modelVersion: row.model_version,
-        scoredAt: row.scored_at,
-        extra: d.extra,
-      };
+      return scoresOf(row, JSON.parse(row.detail) as ScoreDetail);
     },
     history(portal: string, contactId: string, since: number): HistoryPoint[] {
       return history.all(portal, contactId, since).map((h) => ({

@@ -5,13 +5,13 @@
  * driver already.
  */
 import Database from 'better-sqlite3';
-import { SCORE_FIELDS, type ScoreValues } from '../scores.ts';
 import { createApiUsageRepo } from './api-usage.ts';
 import { createContactsRepo } from './contacts.ts';
 import { createCursorsRepo } from './cursors.ts';
 import { openDatabase, setBusyTimeout, type Db } from './db.ts';
 import { createDirtyRepo, createModelsRepo, createWebhookEventsRepo } from './misc.ts';
 import { createOutboxRepo } from './outbox.ts';
+import { outboxValues } from './outbox-diff.ts';
 import { createPortalsRepo } from './portals.ts';
 import type { Store } from './port.ts';
 import { createRecordsRepo } from './records.ts';
@@ -152,20 +152,9 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
           const s = rows[i] as ScoreRow;
           scores.save(portal, s);
           outbox.enqueue(portal, s.contactId, (written) => {
-            const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
-            if (fields.some((k) => !o.volatile.includes(k) && written[k] !== properties[k])) {
-              enqueued++;
-              return properties;
-            }
-            // Nothing new: drop any stale pending values that went back to what the CRM has, and
-            // keep the volatile ones (a timestamp) as last written.
-            const rest: ScoreValues = {};
-            for (const k of fields) if (!o.volatile.includes(k)) rest[k] = properties[k] as string;
-            for (const k of o.volatile) {
-              const w = written[k];
-              if (w !== undefined) rest[k] = w;
-            }
-            return rest;
+            const r = outboxValues(properties, written, o.volatile);
+            if (r.isNew) enqueued++;
+            return r.values;
           });
         });
         dirty.clearAll(portal, o.clearIds, o.readAt);

@@ -20,7 +20,7 @@ import { createHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hub
 import { serveEmulator } from '../../src/sandbox/serve.ts';
 import { diffRowsWithSandbox, type CachedRow } from '../support/cache-vs-sandbox.ts';
 import { createDatabase } from '../support/postgres.ts';
-import { alive, lines, rapportProcesses, unscored as unscoredIn, until as waitUntil, type Proc } from '../support/rapport-processes.ts';
+import { alive, deploymentEnv, lines, rapportProcesses, unscored as unscoredIn, until as waitUntil, type Proc } from '../support/rapport-processes.ts';
 
 const app = { clientId: 'rapport-many', clientSecret: randomBytes(16).toString('hex'), appId: 4712 };
 const PORTALS = 20;
@@ -138,17 +138,8 @@ beforeAll(async () => {
   db = new pg.Client({ connectionString: url });
   await db.connect();
   const port = await freePort();
-  env = {
-    RAPPORT_DATABASE_URL: url,
-    RAPPORT_PORT: String(port),
-    RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    HUBSPOT_BASE_URL: served.baseUrl,
-    HUBSPOT_CLIENT_ID: app.clientId,
-    HUBSPOT_CLIENT_SECRET: app.clientSecret,
-    HUBSPOT_APP_ID: String(app.appId),
-    RAPPORT_JOB_HEARTBEAT_SECONDS: '10',
-    RAPPORT_LOG_LEVEL: 'info',
-  };
+  env = deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: served.baseUrl, app });
+
   start('web', ['serve', '--role', 'web']);
   webUrl = `http://127.0.0.1:${port}`;
   await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000);

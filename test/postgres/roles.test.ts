@@ -14,7 +14,7 @@ import { installThroughBrowser } from '../../src/sandbox/hubspot/browser-install
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { connectStore, type Store } from '../../src/store/index.ts';
 import { createDatabase } from '../support/postgres.ts';
-import { rapportProcesses, unscored as unscoredIn, until as waitUntil } from '../support/rapport-processes.ts';
+import { deploymentEnv, rapportProcesses, unscored as unscoredIn, until as waitUntil } from '../support/rapport-processes.ts';
 
 const app = { clientId: 'rapport-roles', clientSecret: randomBytes(16).toString('hex'), appId: 4711 };
 const PORTALS = 3;
@@ -40,17 +40,8 @@ beforeAll(async () => {
   }
   const url = await createDatabase(inject('postgresUrl'));
   const port = await freePort();
-  env = {
-    RAPPORT_DATABASE_URL: url,
-    RAPPORT_PORT: String(port),
-    RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    HUBSPOT_BASE_URL: baseUrl,
-    HUBSPOT_CLIENT_ID: app.clientId,
-    HUBSPOT_CLIENT_SECRET: app.clientSecret,
-    HUBSPOT_APP_ID: String(app.appId),
-    RAPPORT_JOB_HEARTBEAT_SECONDS: '10',
-    RAPPORT_LOG_LEVEL: 'info',
-  };
+  env = deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: baseUrl, app });
+
   start('web', ['serve', '--role', 'web']);
   webUrl = `http://127.0.0.1:${port}`;
   await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000);

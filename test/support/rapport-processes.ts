@@ -4,6 +4,7 @@
  * process's last output when it times out, and the sandbox's count of contacts not yet scored.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 
 export type Proc = { name: string; child: ChildProcess; log: string[] };
@@ -49,4 +50,19 @@ export function unscored(sandbox: HubspotSandbox, hubId: number): number {
   let n = 0;
   for (const c of sandbox.data.iterate(hubId, 'contacts')) if (c.properties['rapport_health'] == null) n++;
   return n;
+}
+
+/** The environment of a web + workers deployment on Postgres against a HubSpot sandbox app. */
+export function deploymentEnv(o: { databaseUrl: string; port: number; hubspotBaseUrl: string; app: { clientId: string; clientSecret: string; appId: number } }): Record<string, string> {
+  return {
+    RAPPORT_DATABASE_URL: o.databaseUrl,
+    RAPPORT_PORT: String(o.port),
+    RAPPORT_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    HUBSPOT_BASE_URL: o.hubspotBaseUrl,
+    HUBSPOT_CLIENT_ID: o.app.clientId,
+    HUBSPOT_CLIENT_SECRET: o.app.clientSecret,
+    HUBSPOT_APP_ID: String(o.app.appId),
+    RAPPORT_JOB_HEARTBEAT_SECONDS: '10',
+    RAPPORT_LOG_LEVEL: 'info',
+  };
 }

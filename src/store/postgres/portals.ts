@@ -1,7 +1,7 @@
 import type { CrmName } from '../../errors.ts';
 import { encrypt } from '../crypto.ts';
 import type { KeyCheck, Portal, PortalInfo, PortalStatus, Tokens } from '../port.ts';
-import { keyring, TokenUnreadableError, type TokenKeys } from '../portals.ts';
+import { KEY_CHECK_AAD, KEY_CHECK_TEXT, keyring, TokenUnreadableError, type TokenKeys } from '../portals.ts';
 import { statement, type Queryable } from './sql.ts';
 
 /**
@@ -10,8 +10,6 @@ import { statement, type Queryable } from './sql.ts';
  * database copied from SQLite (`rapport db copy`) reads with the same keys.
  */
 
-const KEY_CHECK_TEXT = 'rapport key check v1';
-const KEY_CHECK_AAD = 'settings:key_check';
 
 type PortalRow = {
   portal: string;

@@ -1,6 +1,7 @@
-import { SCORE_FIELDS, SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreValues } from '../../scores.ts';
+import { SCORE_KEYS, type ScoreField, type ScoreKey, type ScoreValues } from '../../scores.ts';
 import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
-import { rowOf, type Band, type ContactScores, type HistoryPoint, type ScoreRow } from '../scores.ts';
+import { rowOf, scoresOf, type Band, type ContactScores, type HistoryPoint, type ScoreRow } from '../scores.ts';
+import { outboxValues } from '../outbox-diff.ts';
 import { enqueueAll } from './outbox.ts';
 import { jsonbSafe, rounds, statement, type Queryable } from './sql.ts';
 
@@ -98,20 +99,9 @@ export async function saveScoreBatch(
       round.map(({ row: s, properties }) => ({
         contactId: s.contactId,
         properties: (written: ScoreValues): ScoreValues => {
-          const fields = SCORE_FIELDS.filter((k) => properties[k] !== undefined);
-          if (fields.some((k) => !o.volatile.includes(k) && written[k] !== properties[k])) {
-            news++;
-            return properties;
-          }
-          // nothing new: drop stale pending values that went back to what the CRM has, and keep
-          // the volatile ones (a timestamp) as last written
-          const rest: ScoreValues = {};
-          for (const k of fields) if (!o.volatile.includes(k)) rest[k] = properties[k] as string;
-          for (const k of o.volatile) {
-            const w = written[k];
-            if (w !== undefined) rest[k] = w;
-          }
-          return rest;
+          const r = outboxValues(properties, written, o.volatile);
+          if (r.isNew) news++;
+          return r.values;
         },
       })),
       t,
@@ -186,19 +176,7 @@ export const scoreReads = {
   async get(q: Queryable, portal: string, contactId: string): Promise<ContactScores | undefined> {
     const row = (await current(q, [portal, contactId])).rows[0];
     if (row === undefined) return undefined;
-    const d = row.detail;
-    return {
-      contactId: row.contact_id,
-      satisfaction: d.satisfaction,
-      loyalty: d.loyalty,
-      churnRisk: d.churnRisk,
-      serviceNeed: d.serviceNeed,
-      health: row.health as Band,
-      confidence: row.confidence,
-      modelVersion: row.model_version,
-      scoredAt: row.scored_at,
-      extra: d.extra,
-    };
+    return scoresOf(row, row.detail);
   },
   async history(q: Queryable, portal: string, contactId: string, since: number): Promise<HistoryPoint[]> {
     return (await history(q, [portal, contactId, since])).rows.map((h) => ({
