@@ -5,13 +5,14 @@ import { loadConfig } from '../config.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import { EXIT } from '../errors.ts';
 import { createLogger, logFileDestination, logFileFor } from '../log.ts';
+import { connectStore } from '../store/index.ts';
 import { createRapport, type Rapport } from '../main.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { hubspotDemo, salesforceDemo, type DemoCrm } from './demo-crms.ts';
 import { createProgressBars } from './progress.ts';
 import { metricsLine } from './status.ts';
 
-const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE] [--port N] [--real-limits]
+const USAGE = `Usage: rapport demo [--once] [--contacts N] [--seed S] [--every SECONDS] [--db FILE | --database-url URL] [--port N] [--real-limits] [--crm NAME]
 
 Runs the whole product on the embedded HubSpot sandbox, with no CRM account:
   1. starts the sandbox with a synthetic account (N contacts, deterministic for the seed),
@@ -30,11 +31,15 @@ Options:
   --every S       seconds between live events (default 3)
   --db FILE       Rapport's database for the demo (default ./data/demo.db; recreated each run).
                   On a terminal the logs go next to it (./data/demo.log), not between the bars
+  --database-url URL
+                  run the demo on Postgres (postgres://…) instead of a SQLite file. The database
+                  must hold no portal yet: the demo never erases a Postgres database (logs go to
+                  ./data/demo.log)
   --port N        Rapport's HTTP port (default: a free port)
   --real-limits   HubSpot's real rate limits (110 requests / 10 s); by default the sandbox allows
                   10× that so the demo finishes in about a minute
-  --crm NAME      hubspot (default) or salesforce (an emulated org; Rapport has no Salesforce
-                  change notifications yet, so its live phase polls instead of webhooks)
+  --crm NAME      hubspot (default) or salesforce (an emulated org; its live phase arrives
+                  through Change Data Capture instead of webhooks)
   -h, --help      this help
 `;
 
@@ -95,6 +100,7 @@ export const command: Command = {
       seed: { type: 'string', default: '42' },
       every: { type: 'string', default: '3' },
       db: { type: 'string', default: './data/demo.db' },
+      'database-url': { type: 'string' },
       port: { type: 'string' },
       'real-limits': { type: 'boolean', default: false },
       crm: { type: 'string', default: 'hubspot' },
@@ -108,14 +114,26 @@ export const command: Command = {
     const contacts = Number(values.contacts);
     const seed = Number(values.seed);
     const everyMs = Number(values.every) * 1000;
+    const databaseUrl = values['database-url'];
     const bad = [
       Number.isInteger(contacts) && contacts > 0 ? null : '--contacts must be a positive whole number',
       Number.isInteger(seed) ? null : '--seed must be a whole number',
       everyMs > 0 ? null : '--every must be a positive number of seconds',
+      databaseUrl === undefined || /^postgres(ql)?:\/\/\S+$/.test(databaseUrl) ? null : '--database-url must be a postgres:// or postgresql:// URL',
     ].filter((x) => x !== null);
     if (bad.length > 0) {
       io.stderr(`rapport demo: ${bad.join('; ')}\n`);
       return EXIT.usage;
+    }
+
+    if (databaseUrl !== undefined) {
+      // a SQLite demo file is the demo's own and recreated; a Postgres database may be someone's
+      const probe = await connectStore({ dbPath: '', databaseUrl });
+      const held = await probe.portals.list().finally(() => probe.close());
+      if (held.length > 0) {
+        io.stderr(`rapport demo: the database at --database-url already holds ${held.length} portal(s) (${held.slice(0, 3).map((p) => p.portal).join(', ')}); the demo needs an empty database and never erases one\n`);
+        return EXIT.config;
+      }
     }
 
     const t0 = performance.now();
@@ -146,15 +164,17 @@ export const command: Command = {
     say(`  ${crm.label}`);
     const demoCrm = crm;
 
-    rmSync(values.db, { force: true });
-    rmSync(`${values.db}-wal`, { force: true });
-    rmSync(`${values.db}-shm`, { force: true });
+    if (databaseUrl === undefined) {
+      rmSync(values.db, { force: true });
+      rmSync(`${values.db}-wal`, { force: true });
+      rmSync(`${values.db}-shm`, { force: true });
+    }
     const port = values.port === undefined ? await freePort() : Number(values.port);
     // the preview, report and metrics live on their own loopback listener (docs/operations.md "Security")
     const operatorPort = await freePort();
     const config = loadConfig(
       {
-        RAPPORT_DB: values.db,
+        ...(databaseUrl === undefined ? { RAPPORT_DB: values.db } : { RAPPORT_DATABASE_URL: databaseUrl }),
         RAPPORT_PORT: String(port),
         RAPPORT_PUBLIC_URL: `http://127.0.0.1:${port}`,
         RAPPORT_OPERATOR_PORT: String(operatorPort),
@@ -168,7 +188,7 @@ export const command: Command = {
     );
     // On a terminal, JSON log lines would tear through the progress bars and the live table:
     // they go to a file next to the demo database, and the narration says where.
-    const logFile = logFileFor(values.db);
+    const logFile = logFileFor(databaseUrl === undefined ? values.db : './data/demo.db');
     const logger = createLogger({ level: config.logLevel, ...(live ? { destination: logFileDestination(logFile, { append: false }) } : {}) });
     if (live) say(`  logs (level ${config.logLevel}): ${logFile}`);
     // The bars show the install's backfill (a stream's later passes would overwrite its line
@@ -185,6 +205,11 @@ export const command: Command = {
         if (p.finishedAt !== undefined) backfilled.add(p.type);
         term.update(p);
       },
+    }).catch(async (e: unknown) => {
+      // a refused configuration or an unreachable store: the sandbox's servers must not keep the process alive
+      term.finish({ redraw: false });
+      await demoCrm.close();
+      throw e;
     });
     // Ctrl-C: the CLI has just written its notice below the bars; leave them as they are.
     io.signal.addEventListener('abort', () => term.finish({ redraw: false }), { once: true });
@@ -202,7 +227,7 @@ export const command: Command = {
           return p;
         },
       );
-      say(`  portal ${portal} connected${values.crm === 'hubspot' ? `; OAuth tokens stored encrypted in ${values.db}` : ''}`);
+      say(`  portal ${portal} connected${values.crm === 'hubspot' ? `; OAuth tokens stored encrypted in ${databaseUrl === undefined ? values.db : 'the Postgres database'}` : ''}`);
       const counts = await rapport.store.records.counts(portal);
       say(`  cache: ${Object.entries(counts).map(([t, c]) => `${c.live} ${demoCrm.objectName(t as ObjectType)}`).join(', ')}`);
 

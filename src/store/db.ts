@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { DatabaseFromFutureError } from '../errors.ts';
+import { DatabaseError, DatabaseFromFutureError } from '../errors.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
 export type Db = Database.Database;
@@ -34,8 +34,14 @@ function prepareFile(path: string): void {
 
 /** Opens (creating if needed) the SQLite file in WAL mode and brings its schema up to date. */
 export function openDatabase(path: string, opts: { busyTimeoutMs?: number } = {}): Db {
-  if (path !== ':memory:' && path !== '') prepareFile(path);
-  const db = new Database(path);
+  let db: Db;
+  try {
+    if (path !== ':memory:' && path !== '') prepareFile(path);
+    db = new Database(path);
+  } catch (e) {
+    // a folder that cannot be created or a file that cannot be opened: the path is the admin's to fix
+    throw new DatabaseError('database_unavailable', `cannot open the SQLite file ${path} (RAPPORT_DB): ${(e as Error).message}`, undefined, { cause: e });
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -141,6 +141,7 @@ export type RecordsPort = {
   get(portal: string, type: ObjectType, id: string): Promise<StoredRecord | undefined>;
   /** Live records linked to a contact. */
   linkedToContact(portal: string, contactId: string): Promise<StoredRecord[]>;
+  /** Live and deleted records per type, keyed in type order (what a reader lists). */
   counts(portal: string): Promise<RecordCounts>;
   /** Ids of the live records of a type, in id order. */
   ids(portal: string, type: ObjectType): Promise<string[]>;

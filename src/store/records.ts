@@ -76,7 +76,7 @@ export function createRecordsRepo(db: Db, now: () => number) {
   const pages = { live: pageOf(false), all: pageOf(true) };
   const anyOf = db.prepare<[string], { x: number }>('SELECT 1 AS x FROM records WHERE portal = ? LIMIT 1');
   const countByType = db.prepare<[string], { type: string; live: number; deleted: number }>(
-    `SELECT type, SUM(deleted = 0) AS live, SUM(deleted = 1) AS deleted FROM records WHERE portal = ? GROUP BY type`,
+    `SELECT type, SUM(deleted = 0) AS live, SUM(deleted = 1) AS deleted FROM records WHERE portal = ? GROUP BY type ORDER BY type`,
   );
   // CROSS JOIN pins the join order (associations_to index first, then records by key): left to
   // itself SQLite may scan every record of the portal for one contact.

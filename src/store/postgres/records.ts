@@ -111,7 +111,7 @@ const pageAll = statement<Row>('records_page_all', `SELECT ${COLS} FROM records 
 const anyOf = statement('records_any', 'SELECT 1 FROM records WHERE portal = $1 LIMIT 1');
 const countByType = statement<{ type: string; live: number; deleted: number }>(
   'records_counts',
-  'SELECT type, count(*) FILTER (WHERE NOT deleted) AS live, count(*) FILTER (WHERE deleted) AS deleted FROM records WHERE portal = $1 GROUP BY type',
+  'SELECT type, count(*) FILTER (WHERE NOT deleted) AS live, count(*) FILTER (WHERE deleted) AS deleted FROM records WHERE portal = $1 GROUP BY type ORDER BY type',
 );
 const liveOfType = statement<Row>(
   'records_live_of_type',
