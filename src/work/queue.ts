@@ -18,6 +18,7 @@
  * pg-boss fails the job and it is retried by another worker. Retries back off exponentially; a
  * job out of retries moves to the dead-letter queue, which `rapport status` lists.
  */
+import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import type { Logger } from '../log.ts';
 
@@ -104,20 +105,29 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
   if (opts.readOnly !== true) await ensureQueues(boss, heartbeatSeconds, opts);
   const polling = Math.max(0.5, opts.pollingIntervalSeconds ?? 2);
 
+  // `rapport status` reads the job table itself (pg-boss's documented `job` table, partitioned by
+  // queue name: https://pgboss.io/api/jobs): the cached queue counts lag by a monitor interval, and
+  // findJobs would load every retained completed job of the week to count the few live ones. The
+  // live-state filter matches pg-boss's own partial index on (name, state) for live jobs.
+  const schema = pg.escapeIdentifier(opts.schema ?? 'pgboss');
+  const sql = <R>(text: string, values: unknown[]) => boss.getDb().executeSql(text, values) as Promise<{ rows: R[] }>;
+
   async function failed(limit: number, portal?: string): Promise<FailedJob[]> {
-    const dead = await boss.findJobs<SyncJobData>(FAILED_QUEUE, { limit: 100_000, ...(portal === undefined ? {} : { data: { portal } }) });
-    const out: FailedJob[] = [];
-    for (const j of dead.sort((a, b) => b.createdOn.getTime() - a.createdOn.getTime()).slice(0, limit)) {
-      // the reason is the output of the original job, kept while pg-boss retains it
-      const original = j.sourceId === null ? undefined : (await boss.findJobs(SYNC_QUEUE, { id: j.sourceId }))[0];
-      out.push({ portal: j.data.portal, id: j.id, failedAt: j.createdOn.getTime(), error: errorOf(original?.output ?? j.output) });
-    }
-    return out;
+    // a dead letter carries its original's final output (source_output), which outlives the original
+    const dead = await sql<{ id: string; portal: string; failed_at: Date; output: unknown; source_output: unknown }>(
+      `SELECT id, data->>'portal' AS portal, created_on AS failed_at, output, source_output FROM ${schema}.job
+       WHERE name = $1 ${portal === undefined ? '' : "AND data->>'portal' = $3"} ORDER BY created_on DESC, id DESC LIMIT $2`,
+      portal === undefined ? [FAILED_QUEUE, limit] : [FAILED_QUEUE, limit, portal],
+    );
+    return dead.rows.map((j) => ({ portal: j.portal, id: j.id, failedAt: new Date(j.failed_at).getTime(), error: errorOf(j.source_output ?? j.output) }));
   }
   async function counts(key?: string): Promise<{ queued: number; active: number }> {
-    // read from the job table itself: the queue's cached counts lag by a monitor interval
-    const jobs = await boss.findJobs(SYNC_QUEUE, { limit: 100_000, ...(key === undefined ? {} : { key }) });
-    return { queued: jobs.filter((j) => j.state === 'created' || j.state === 'retry').length, active: jobs.filter((j) => j.state === 'active').length };
+    const r = await sql<{ queued: string; active: string }>(
+      `SELECT count(*) FILTER (WHERE state < 'active') AS queued, count(*) FILTER (WHERE state = 'active') AS active
+       FROM ${schema}.job WHERE name = $1 AND state < 'completed' ${key === undefined ? '' : 'AND singleton_key = $2'}`,
+      key === undefined ? [SYNC_QUEUE] : [SYNC_QUEUE, key],
+    );
+    return { queued: Number(r.rows[0]?.queued ?? 0), active: Number(r.rows[0]?.active ?? 0) };
   }
 
   /**

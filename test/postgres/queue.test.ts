@@ -124,6 +124,12 @@ describe('job queue (pg-boss)', () => {
     // the per-portal view `rapport status` prints
     expect(await q.portalJobs('hubspot:9')).toMatchObject({ queued: 0, active: 0, failed: [{ error: 'portal hubspot:9 is not connected in this deployment' }] });
     expect(await q.portalJobs('hubspot:10')).toEqual({ queued: 0, active: 0, failed: [] });
+    // a second portal out of retries: newest first, and the limit keeps the newest
+    await q.requestSync('hubspot:11');
+    await until('second dead letter', async () => (await q.failed()).length === 2, 30_000);
+    expect((await q.failed()).map((f) => f.portal)).toEqual(['hubspot:11', 'hubspot:9']);
+    expect((await q.failed(1)).map((f) => f.portal)).toEqual(['hubspot:11']);
+    expect(await q.counts()).toEqual({ queued: 0, active: 0 });
   });
 
   it('a job whose worker is killed (-9) mid-pass is taken over by another worker after its heartbeat lapses', async () => {
