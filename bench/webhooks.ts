@@ -23,6 +23,7 @@ import { Hono } from 'hono';
 import { loadConfig } from '../src/config.ts';
 import { silentLogger } from '../src/log.ts';
 import { createApp } from '../src/server/app.ts';
+import { createPortalStatusCache } from '../src/server/portal-status.ts';
 import { DEFAULT_CHURN_DEFINITION } from '../src/scoring/churn.ts';
 import { createPortalScoring } from '../src/scoring/portal-scoring.ts';
 import { openDatabase } from '../src/store/db.ts';
@@ -101,6 +102,8 @@ async function runServer(kind: Kind): Promise<void> {
       config,
       logger: silentLogger,
       now: Date.now,
+      // as createRapport (`rapport serve`) sets it up
+      portalStatus: createPortalStatusCache({ portals: store.portals, now: Date.now }),
       nudge: () => void nudges++,
       onInstalled: () => {},
       rescore: async () => {},

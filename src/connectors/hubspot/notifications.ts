@@ -156,6 +156,13 @@ export type HubspotWebhookDeps = {
 };
 
 const PRUNE_EVERY_MS = 3600_000;
+/**
+ * Events deduplicated per turn of the event loop. SQLite's dedupe is synchronous (~5–10 µs an
+ * event here): a backlog of 50 deliveries in one transaction held the thread for tens of ms, and
+ * every delivery arriving meanwhile waited for its 200 (the largest item of a CPU profile of the
+ * receiver while a portal trains, bench:webhooks). Five deliveries' worth is a few ms.
+ */
+const FLUSH_MAX_EVENTS = 500;
 
 type Fresh = { portal: string; key: string; types: ObjectType[]; records: Array<{ type: ObjectType; id: string }> };
 
@@ -250,12 +257,15 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   }
 
   /**
-   * Dedupe and nudge everything accepted since the last turn, in ONE transaction: under load many
-   * deliveries share a commit (group commit), which is what keeps 500 deliveries/s cheap.
+   * Dedupe and nudge what was accepted since the last turn, up to FLUSH_MAX_EVENTS in ONE
+   * transaction: under load many deliveries share a commit (group commit), which is what keeps
+   * 500 deliveries/s cheap.
    */
   async function flush(): Promise<void> {
-    scheduled = false;
-    const batch = queue.splice(0, queue.length);
+    const batch = queue.splice(0, FLUSH_MAX_EVENTS);
+    // the rest on the next turn: requests that arrived meanwhile are answered in between
+    if (queue.length > 0) setImmediate(() => void flush());
+    else scheduled = false;
     const nudges = new Map<string, Set<ObjectType>>();
     const refreshes = new Map<string, Map<ObjectType, Set<string>>>();
     const add = (f: Fresh) => {

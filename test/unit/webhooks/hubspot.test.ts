@@ -165,6 +165,15 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     expect(rows()).toBe(5);
   });
 
+  it('dedupes a backlog larger than one turn’s share over several turns, losing none', async () => {
+    const before = rows();
+    const body = JSON.stringify(Array.from({ length: 1000 }, () => event({ subscriptionType: 'contact.creation' })));
+    expect((await post(signed(body))).status).toBe(200);
+    for (let i = 0; i < 5; i++) await settle();
+    expect(rows()).toBe(before + 1000);
+    expect(h.nudges.length).toBeGreaterThan(0);
+  });
+
   it('answers before it nudges (the nudge runs after the response is produced)', async () => {
     const calls: string[] = [];
     const handler = createHubspotWebhookHandler({
