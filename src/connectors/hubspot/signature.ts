@@ -204,8 +204,9 @@ export function hubspotSignature(o: HubspotSignatureOptions): MiddlewareHandler<
     const declared = c.req.header('content-length');
     if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
       // bodyLimit's own rule for a declared length, decided here from the headers: bodyLimit
-      // first reads `c.req.raw.body`, which makes @hono/node-server build a web Request and
-      // stream for every delivery (a sixth of the receiver's time at 500 deliveries/s)
+      // first reads `c.req.raw.body`, which makes @hono/node-server build a web Request and a
+      // web stream for every delivery (~10 % of the web process's busy time in a CPU profile at
+      // 500 deliveries/s); arrayBuffer() on the untouched request reads the socket directly
       if (Number.parseInt(declared, 10) > limit) return reject(c, 'too_large', true);
       await verified();
       return refusal;
