@@ -188,8 +188,7 @@ export function hubspotSignature(o: HubspotSignatureOptions): MiddlewareHandler<
     if (!head.ok) return reject(c, head.reason, true);
     let refusal: Response | undefined;
     const verified = async () => {
-      // with a content-length, the declared size was checked and the server enforces the
-      // framing; arrayBuffer() then reads the socket directly
+      // read once, under the limit: the signature covers these exact bytes
       const body = new Uint8Array(await c.req.arrayBuffer());
       const verdict = verifyHubspotSignature({ header, method: c.req.method, uri: signedUri(c, o.publicUrl), body, clientSecret: o.clientSecret, now: o.now(), allowLegacy: o.allowLegacy === true });
       if (!verdict.ok) {
