@@ -12,7 +12,7 @@
  * BENCH_TRAIN_CONTACTS (the training portal's size, default 20,000).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,17 +23,17 @@ import { Hono } from 'hono';
 import { loadConfig } from '../src/config.ts';
 import { silentLogger } from '../src/log.ts';
 import { createApp } from '../src/server/app.ts';
+import { createPortalStatusCache } from '../src/server/portal-status.ts';
 import { DEFAULT_CHURN_DEFINITION } from '../src/scoring/churn.ts';
 import { createPortalScoring } from '../src/scoring/portal-scoring.ts';
 import { openDatabase } from '../src/store/db.ts';
 import { createStore } from '../src/store/index.ts';
-import { signV1, signV3 } from '../src/connectors/hubspot/signature.ts';
 import { reportFigures } from './figures.ts';
 import { fillCache } from './seed-cache.ts';
+import { closedLoop, merged, paced, signedDelivery, WEBHOOK_PATH as PATH, type Delivery, type PacedResult } from './paced-webhooks.ts';
 
 const SECRET = 'bench-client-secret';
 const PUBLIC_URL = 'https://rapport.bench.test';
-const PATH = '/webhooks/hubspot';
 const PORTAL_ID = 4242;
 const EVENTS_PER_DELIVERY = 100;
 const TRAIN_CONTACTS = Number(process.env['BENCH_TRAIN_CONTACTS'] ?? 20_000);
@@ -102,6 +102,8 @@ async function runServer(kind: Kind): Promise<void> {
       config,
       logger: silentLogger,
       now: Date.now,
+      // as createRapport (`rapport serve`) sets it up
+      portalStatus: createPortalStatusCache({ portals: store.portals, now: Date.now }),
       nudge: () => void nudges++,
       onInstalled: () => {},
       rescore: async () => {},
@@ -132,23 +134,10 @@ async function runServer(kind: Kind): Promise<void> {
   });
 }
 
-// ------------------------------------------------------------------ parent: the load generator
-
-/** node:http with a keep-alive agent: light on the client side, and no dependency beyond Node. */
-function post(url: string, agent: Agent, d: { body: string; headers: Record<string, string> }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url + PATH, { method: 'POST', agent, headers: { ...d.headers, 'content-length': String(Buffer.byteLength(d.body)) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(d.body);
-  });
-}
+// ------------------------------------------------------------------ parent: the load generator (bench/paced-webhooks.ts)
 
 let nextEventId = 1;
-function delivery(): { body: string; headers: Record<string, string> } {
+function delivery(): Delivery {
   const now = Date.now();
   const events = Array.from({ length: EVENTS_PER_DELIVERY }, (_, i) => ({
     eventId: nextEventId++,
@@ -162,77 +151,7 @@ function delivery(): { body: string; headers: Record<string, string> } {
     ...(i % 3 === 0 ? { objectTypeId: '0-48', changeFlag: 'CREATED' } : { propertyName: i % 5 === 0 ? 'rapport_health' : 'firstname', propertyValue: 'v' }),
     changeSource: 'CRM_UI',
   }));
-  const body = JSON.stringify(events);
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json',
-      'x-hubspot-request-timestamp': String(now),
-      'x-hubspot-signature-v3': signV3({ clientSecret: SECRET, method: 'POST', uri: PUBLIC_URL + PATH, body, timestamp: now }),
-      'x-hubspot-signature-version': 'v1',
-      'x-hubspot-signature': signV1({ clientSecret: SECRET, body }),
-    },
-  };
-}
-
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-
-type Result = { p50: number; p99: number; max: number; errors: number; sent: number; achievedRate: number; latencies: number[]; seconds: number };
-
-/** Several paced runs as one. */
-function merged(runs: readonly Result[]): Result {
-  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const sent = runs.reduce((a, r) => a + r.sent, 0);
-  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
-  const errors = runs.reduce((a, r) => a + r.errors, 0);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN, errors, sent, achievedRate: sent / seconds, latencies, seconds };
-}
-
-async function paced(url: string, agent: Agent, rate: number, seconds: number): Promise<Result> {
-  const total = Math.round(rate * seconds);
-  // sign ahead (the client's cost is not the server's); timestamps stay well inside the 5-minute window
-  const prepared = Array.from({ length: total }, delivery);
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const d = prepared[i];
-    if (d === undefined) continue;
-    const t0 = performance.now();
-    inflight.push(
-      post(url, agent, d)
-        .then((status) => {
-          if (status !== 200) errors++;
-          latencies.push(performance.now() - t0);
-        })
-        .catch(() => void errors++),
-    );
-  }
-  await Promise.all(inflight);
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN, errors, sent: total, achievedRate: total / elapsed, latencies, seconds: elapsed };
-}
-
-async function closedLoop(url: string, agent: Agent, concurrency: number, count: number): Promise<{ perSecond: number; errors: number }> {
-  const prepared = Array.from({ length: count }, delivery);
-  let next = 0;
-  let errors = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (;;) {
-        const d = prepared[next++];
-        if (d === undefined) return;
-        if ((await post(url, agent, d)) !== 200) errors++;
-      }
-    }),
-  );
-  return { perSecond: count / ((performance.now() - start) / 1000), errors };
+  return signedDelivery({ secret: SECRET, publicUrl: PUBLIC_URL, events, now });
 }
 
 async function startChild(kind: Kind): Promise<{ url: string; child: ChildProcess }> {
@@ -265,29 +184,29 @@ async function main(): Promise<void> {
   const rate = Number(process.env['BENCH_RATE'] ?? 500);
   const seconds = Number(process.env['BENCH_SECONDS'] ?? 4);
   const concurrency = Number(process.env['BENCH_CONCURRENCY'] ?? 10);
-  const results: Record<string, { paced: Result; loop: { perSecond: number; errors: number }; cpuMsPerDelivery: number }> = {};
+  const results: Record<string, { paced: PacedResult; loop: { perSecond: number; errors: number }; cpuMsPerDelivery: number }> = {};
   let trainingPasses = { started: 0, passes: 0, failed: 0, loopP99Ms: NaN, loopMaxMs: NaN };
   for (const kind of ['bare', 'rapport', 'training'] as const) {
     const { url, child } = await startChild(kind);
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    await closedLoop(url, agent, concurrency, 300); // warm-up (JIT, SQLite pages, connections)
+    await closedLoop(url, agent, concurrency, 300, delivery); // warm-up (JIT, SQLite pages, connections)
     if (kind === 'training') {
       await ask(child, 'train', 'training');
       // let the first training's worker start and read: the load then meets fitting and saving
       await new Promise((r) => setTimeout(r, 1500));
     }
-    let p = await paced(url, agent, rate, seconds);
+    let p = await paced(url, agent, rate, seconds, delivery);
     if (kind === 'training') {
       // go on until a whole pass (training, then the full rescoring saved by this server) has
       // run under the load, so the row covers both; at most a minute more
       const runs = [p];
       const until = performance.now() + 60_000;
-      while ((await ask<{ passes: number }>(child, 'training?', 'passes')).passes < 1 && performance.now() < until) runs.push(await paced(url, agent, rate, 2));
+      while ((await ask<{ passes: number }>(child, 'training?', 'passes')).passes < 1 && performance.now() < until) runs.push(await paced(url, agent, rate, 2, delivery));
       p = merged(runs);
     }
     const loopCount = Math.max(500, rate * 2);
     const cpu0 = await cpuOf(child);
-    const loop = await closedLoop(url, agent, concurrency, loopCount);
+    const loop = await closedLoop(url, agent, concurrency, loopCount, delivery);
     const cpuMsPerDelivery = ((await cpuOf(child)) - cpu0) / loopCount;
     results[kind] = { paced: p, loop, cpuMsPerDelivery };
     if (kind === 'training') trainingPasses = await ask(child, 'training?', 'passes');

@@ -10,6 +10,7 @@ import { scoreContacts } from './scoring/score-portal.ts';
 import { createApps } from './server/app.ts';
 import { listenHttp, type Listener } from './server/listen.ts';
 import { createMetricsRegistry } from './server/metrics.ts';
+import { createPortalStatusCache, forgettingWrites } from './server/portal-status.ts';
 import { createTokenManager, tokenUnreadableReason } from './server/tokens.ts';
 import { connectStore, type Store, REQUEST_BUSY_TIMEOUT_MS } from './store/index.ts';
 import { TokenUnreadableError } from './store/portals.ts';
@@ -88,7 +89,11 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
   const providers = opts.providers ?? defaultRegistry;
-  const store = await connectStore(config, { encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
+  const opened = await connectStore(config, { encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
+  // webhook receivers read a connected portal's state from memory; this process's own portal
+  // writes (installs, disconnections by the token manager or the daemon) drop it at once
+  const portalStatus = createPortalStatusCache({ portals: opened.portals, now });
+  const store: Store = { ...opened, portals: forgettingWrites(opened.portals, portalStatus.forget) };
   let tokens: Awaited<ReturnType<typeof createTokenManager>>;
   try {
     tokens = await createTokenManager({ store, config, now, logger, providers });
@@ -280,6 +285,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
         config,
         logger,
         now,
+        portalStatus,
         nudge: (portal: string, types: ObjectType[]) => void (dispatch === undefined ? daemon.nudge(portal, types) : enqueue(portal)),
         refresh: (portal: string, type: ObjectType, ids: string[]) => void (dispatch === undefined ? daemon.refresh(portal, type, ids) : enqueue(portal, { type, ids })),
         onInstalled: (portal: string) => {

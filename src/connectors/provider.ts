@@ -99,11 +99,18 @@ export type StaticConnection = { installation: Installation; connector: CrmConne
 /** Counters of a notification receiver, for /metrics. */
 export type NotificationStats = { deliveries: number; events: number; rejected: Partial<Record<string, number>>; outcomes: Partial<Record<string, number>> };
 
+/** A portal as a webhook receiver sees it. */
+export type PortalState = 'connected' | 'disconnected' | 'unknown';
+/** The state of a portal, synchronously when known from memory (src/server/portal-status.ts). */
+export type PortalStatus = { state(portal: string): PortalState | Promise<PortalState> };
+
 export type NotificationDeps = {
   store: Store;
   publicUrl: string;
   logger: Logger;
   now(): number;
+  /** the process's portal-state cache; without it, receivers read the store per delivery */
+  portalStatus?: PortalStatus;
   /** sync these streams of this portal soon */
   nudge(portal: string, types: ObjectType[]): void;
   /** re-read these records directly */

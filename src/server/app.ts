@@ -3,7 +3,7 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { HTTPException } from 'hono/http-exception';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { providerSettings, type Config } from '../config.ts';
-import type { FetchFn } from '../connectors/provider.ts';
+import type { FetchFn, PortalStatus } from '../connectors/provider.ts';
 import { defaultRegistry, type Registry } from '../connectors/registry.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
@@ -30,6 +30,8 @@ export type AppDeps = {
   onInstalled(portal: string): void;
   /** for the card's "Rescore now" */
   rescore(portal: string, contactId: string): Promise<void>;
+  /** the process's portal-state cache for the webhook receivers (createRapport's); without it, a store read per delivery */
+  portalStatus?: PortalStatus;
   /** the process's metrics registry (the daemon's families in it); a fresh one when omitted (tests) */
   metrics?: MetricsRegistry;
   /** the CRMs (default: the product's) */
@@ -69,6 +71,7 @@ export async function createApps(deps: AppDeps): Promise<{ app: Hono; operator: 
       store: deps.store,
       publicUrl: deps.config.publicUrl,
       now: deps.now,
+      ...(deps.portalStatus === undefined ? {} : { portalStatus: deps.portalStatus }),
       nudge: deps.nudge,
       ...(deps.refresh === undefined ? {} : { refresh: deps.refresh }),
       logger: deps.logger,

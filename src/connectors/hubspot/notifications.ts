@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { ObjectType } from '../types.ts';
+import type { PortalState, PortalStatus } from '../provider.ts';
 import type { Logger } from '../../log.ts';
 import type { Store } from '../../store/index.ts';
 import { ASSOCIATIONS } from './mapping.ts';
@@ -146,6 +147,8 @@ export type HubspotWebhookDeps = {
   /** accept v1/v2 signatures without v3 (HUBSPOT_LEGACY_SIGNATURES; default off) */
   legacySignatures?: boolean;
   now(): number;
+  /** the process's portal-state cache (src/server/portal-status.ts); without it, a lookup per delivery */
+  portalStatus?: PortalStatus | undefined;
   nudge(portal: string, types: ObjectType[]): void;
   /** re-read these records directly (association changes); without it their streams are nudged */
   refresh?(portal: string, type: ObjectType, ids: string[]): void;
@@ -153,6 +156,13 @@ export type HubspotWebhookDeps = {
 };
 
 const PRUNE_EVERY_MS = 3600_000;
+/**
+ * Events deduplicated per turn of the event loop. SQLite's dedupe is synchronous (~5–10 µs an
+ * event here): a backlog of 50 deliveries in one transaction held the thread for tens of ms, and
+ * every delivery arriving meanwhile waited for its 200 (the largest item of a CPU profile of the
+ * receiver while a portal trains, bench:webhooks). Five deliveries' worth is a few ms.
+ */
+const FLUSH_MAX_EVENTS = 500;
 
 type Fresh = { portal: string; key: string; types: ObjectType[]; records: Array<{ type: ObjectType; id: string }> };
 
@@ -162,6 +172,13 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   const queue: Fresh[] = [];
   let scheduled = false;
   const log = deps.logger.child({ route: 'webhooks/hubspot' });
+  // without a shared cache (tests, single-purpose tools) every delivery reads the store
+  const status: PortalStatus = deps.portalStatus ?? {
+    state: async (portal) => {
+      const p = await deps.store.portals.get(portal);
+      return p === undefined ? 'unknown' : p.status === 'connected' ? 'connected' : 'disconnected';
+    },
+  };
 
   const reject = (c: Context, status: 400 | 401 | 405 | 413 | 503, reason: WebhookRejection): Response => {
     stats.rejected[reason] = (stats.rejected[reason] ?? 0) + 1;
@@ -203,13 +220,14 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
     if (!parsed.success) return reject(c, 400, 'invalid_events');
 
     const fresh: Fresh[] = [];
-    const portalState = new Map<string, 'ok' | 'unknown' | 'disconnected'>();
+    const portalState = new Map<string, PortalState>();
     for (const e of parsed.data) {
       const portal = `hubspot:${e.portalId}`;
       let state = portalState.get(portal);
       if (state === undefined) {
-        const p = await deps.store.portals.get(portal);
-        state = p === undefined ? 'unknown' : p.status === 'connected' ? 'ok' : 'disconnected';
+        // from memory for a portal connected a moment ago (no database round trip before the 200)
+        const s = status.state(portal);
+        state = typeof s === 'string' ? s : await s;
         portalState.set(portal, state);
       }
       if (state === 'unknown') count('unknown_portal');
@@ -239,12 +257,15 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   }
 
   /**
-   * Dedupe and nudge everything accepted since the last turn, in ONE transaction: under load many
-   * deliveries share a commit (group commit), which is what keeps 500 deliveries/s cheap.
+   * Dedupe and nudge what was accepted since the last turn, up to FLUSH_MAX_EVENTS in ONE
+   * transaction: under load many deliveries share a commit (group commit), which is what keeps
+   * 500 deliveries/s cheap.
    */
   async function flush(): Promise<void> {
-    scheduled = false;
-    const batch = queue.splice(0, queue.length);
+    const batch = queue.splice(0, FLUSH_MAX_EVENTS);
+    // the rest on the next turn: requests that arrived meanwhile are answered in between
+    if (queue.length > 0) setImmediate(() => void flush());
+    else scheduled = false;
     const nudges = new Map<string, Set<ObjectType>>();
     const refreshes = new Map<string, Map<ObjectType, Set<string>>>();
     const add = (f: Fresh) => {

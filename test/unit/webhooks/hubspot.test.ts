@@ -4,6 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/log.ts';
 import { createHubspotWebhookHandler, hubspotEventSchema, recordsForAssociationChange, streamsForEvent } from '../../../src/connectors/hubspot/notifications.ts';
 import { decodeSignedUri, signV1, signV3, verifyHubspotSignature } from '../../../src/connectors/hubspot/signature.ts';
+import { createPortalStatusCache, forgettingWrites } from '../../../src/server/portal-status.ts';
+import { createStore, type Store } from '../../../src/store/index.ts';
 import { CLIENT_SECRET, settle, startRapport, type Harness } from '../server/harness.ts';
 
 const PORTAL_ID = 62515;
@@ -163,6 +165,15 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     expect(rows()).toBe(5);
   });
 
+  it('dedupes a backlog larger than one turn’s share over several turns, losing none', async () => {
+    const before = rows();
+    const body = JSON.stringify(Array.from({ length: 1000 }, () => event({ subscriptionType: 'contact.creation' })));
+    expect((await post(signed(body))).status).toBe(200);
+    for (let i = 0; i < 5; i++) await settle();
+    expect(rows()).toBe(before + 1000);
+    expect(h.nudges.length).toBeGreaterThan(0);
+  });
+
   it('answers before it nudges (the nudge runs after the response is produced)', async () => {
     const calls: string[] = [];
     const handler = createHubspotWebhookHandler({
@@ -180,6 +191,74 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     expect(calls).toEqual([]);
     await settle();
     expect(calls).toEqual([`hubspot:${PORTAL_ID}`]);
+  });
+
+  describe('the portal-state cache (src/server/portal-status.ts): no store read per delivery, never an install missed', () => {
+    const NEW_ID = 880001;
+    const TTL = 5_000;
+    let offset = 0;
+    const now = () => Date.now() + offset;
+    function receiver() {
+      let reads = 0;
+      const nudged: string[] = [];
+      const cache = createPortalStatusCache({ portals: { get: (p) => (reads++, h.store.portals.get(p)) }, now, ttlMs: TTL });
+      const handler = createHubspotWebhookHandler({
+        store: { ...h.store, portals: forgettingWrites(h.store.portals, cache.forget) },
+        clientSecret: CLIENT_SECRET,
+        publicUrl: h.config.publicUrl,
+        now,
+        portalStatus: cache,
+        nudge: (portal) => void nudged.push(portal),
+        logger: silentLogger,
+      });
+      const app = new Hono().post(PATH, (c) => handler.handle(c));
+      const deliver = async (portalId: number) => {
+        const res = await app.request(h.config.publicUrl + PATH, signed(JSON.stringify([event({ portalId, subscriptionType: 'contact.creation' })]), { ts: now() }));
+        expect(res.status).toBe(200);
+        await settle();
+      };
+      return { deliver, nudged, reads: () => reads, stats: handler.stats, forget: cache.forget };
+    }
+    // "another process": its own connection to the same database file
+    let other: Store;
+    beforeAll(() => void (other = createStore({ path: h.dbPath, encryptionKey: h.config.encryptionKey })));
+    afterAll(async () => other.close());
+    beforeEach(() => void (offset = 0));
+
+    it('reads a connected portal once per TTL, and counts an install made by another process from its next delivery', async () => {
+      const r = receiver();
+      for (let i = 0; i < 3; i++) await r.deliver(PORTAL_ID);
+      expect(r.nudged).toEqual([`hubspot:${PORTAL_ID}`, `hubspot:${PORTAL_ID}`, `hubspot:${PORTAL_ID}`]);
+      expect(r.reads()).toBe(1);
+      // unknown: looked up on every delivery (an unknown answer is never kept)
+      await r.deliver(NEW_ID);
+      await r.deliver(NEW_ID);
+      expect(r.stats().outcomes.unknown_portal).toBe(2);
+      await other.portals.upsert({ portal: `hubspot:${NEW_ID}`, crm: 'hubspot', externalId: String(NEW_ID), baseUrl: 'http://unused', scopes: [] });
+      // same instant, no TTL passed: the install counts at once
+      await r.deliver(NEW_ID);
+      expect(r.nudged.at(-1)).toBe(`hubspot:${NEW_ID}`);
+    });
+
+    it('stops nudging a portal another process disconnected once the TTL has passed, and at once when this process disconnects it', async () => {
+      const r = receiver();
+      const portal = `hubspot:${OTHER_PORTAL_ID}`;
+      await r.deliver(OTHER_PORTAL_ID);
+      expect(r.nudged).toEqual([portal]);
+      await other.portals.markDisconnected(portal, 'auth: revoked in the test');
+      offset = TTL;
+      await r.deliver(OTHER_PORTAL_ID);
+      expect(r.nudged).toEqual([portal]);
+      expect(r.stats().outcomes.disconnected_portal).toBe(1);
+      await other.portals.markConnected(portal);
+      await r.deliver(OTHER_PORTAL_ID);
+      expect(r.nudged).toEqual([portal, portal]);
+      // this process's own write drops the cached answer without waiting for the TTL
+      await forgettingWrites(h.store.portals, r.forget).markDisconnected(portal, 'auth: revoked here');
+      await r.deliver(OTHER_PORTAL_ID);
+      expect(r.nudged).toEqual([portal, portal]);
+      await h.store.portals.markConnected(portal);
+    });
   });
 
   it('an association change re-reads the records directly instead of nudging a search that cannot see it', async () => {
