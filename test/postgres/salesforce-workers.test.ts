@@ -125,4 +125,27 @@ describe('Salesforce CDC with 1 web + 2 worker processes on Postgres', () => {
     expect(count(other, QUEUED)).toBeGreaterThan(queued);
     expect(workers()).toEqual([other]);
   }, 420_000);
+
+  it('a worker killed -9 after the org applied its write-back but before it learnt so: the re-drain writes nothing new', async () => {
+    const third = start('worker-3', ['worker', '--concurrency', '2']);
+    await until('the third worker', () => lines(third).some((l) => l.includes('rapport worker: running')), 60_000);
+    // a new contact: an event, a pass, its scores written back; the org applies that collection and the answer is lost
+    sandbox.loseWriteAnswers(1);
+    const created = String(sandbox.data.create('Contact', { FirstName: 'New', LastName: 'Comer', Email: 'new.comer@example.com' }).Id);
+    await until('the write-back applied, its answer lost', () => sandbox.stats().lostAnswers === 1, 90_000);
+    expect(sandbox.data.get('Contact', created)?.['Rapport_Health__c']).not.toBeNull();
+    const running = workers().find((p) => count(p, 'sync job started') > count(p, 'sync job done'));
+    expect(running).toBeDefined();
+    running!.child.kill('SIGKILL');
+    await new Promise((r) => running!.child.once('exit', r));
+    const [survivor] = workers();
+    // the pass is retried once its heartbeat lapses; the survivor finds the collection in the org
+    await until('the re-drain', () => lines(survivor!).some((l) => l.includes(`"${portal}"`) && /"alreadyThere":\d+/.test(l)), 120_000);
+    // every write the org took changed a value: the collection was not sent again
+    const counts = sandbox.writeCounts.of('Contact');
+    const duplicates = [...counts].filter(([, c]) => c.inputs !== c.changed).map(([id, c]) => `${id}: ${c.inputs} writes, ${c.changed} changed`);
+    expect(duplicates).toEqual([]);
+    expect(counts.get(created)).toEqual({ inputs: 1, changed: 1 });
+    await until('nothing left to write', async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE portal = $1', [portal])).rows[0]!.n === 0, 60_000);
+  }, 300_000);
 });
