@@ -79,7 +79,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await group.stopAll();
-  if (process.env['DUMP_LOGS'] !== undefined) for (const p of procs) (await import('node:fs')).writeFileSync(`${process.env['DUMP_LOGS']}/${p.name}.log`, p.log.join(''));
   await db?.end();
   await closeSandbox?.();
 });
