@@ -44,6 +44,12 @@ export type Rapport = {
   /** the portal's change notification subscription, when its provider has one and `changeStreams` is on */
   changeStream(portal: string): ChangeStream | undefined;
   /**
+   * Starts an installed portal's change notification subscription owned by the caller (a worker
+   * holding the portal's lock, src/work/change-streams.ts), which stops it; each notification calls
+   * `nudge`. Undefined when the portal's provider has none or its tokens cannot be read.
+   */
+  openChangeStream(portal: string, nudge: (types: ObjectType[]) => Promise<void>): Promise<ChangeStream | undefined>;
+  /**
    * starts the HTTP server (webhooks, OAuth, card API) and, when RAPPORT_OPERATOR_PORT is set,
    * the loopback operator listener (preview, report, metrics) at `operatorUrl`
    */
@@ -148,13 +154,13 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     daemon.addPortal({ portal, connector, ...(current === undefined ? {} : { pollEveryMs: () => current.pollEveryMs() }) });
   }
 
-  /** An OAuth-installed portal: its provider's connector, with tokens from the encrypted store refreshed by the token manager. */
-  async function addOAuthPortal(portal: string): Promise<void> {
+  /** An OAuth-installed portal's installation, its provider and its auth: tokens from the encrypted store, refreshed by the token manager. */
+  async function linkOf(portal: string): Promise<{ provider: CrmProvider; installation: Installation; auth: ConnectorAuth } | undefined> {
     const row = await store.portals.get(portal);
     const provider = row === undefined ? undefined : providers.get(row.crm);
     if (row === undefined || provider === undefined) {
       logger.error({ portal, crm: row?.crm }, 'portal of an unknown CRM: not connected');
-      return;
+      return undefined;
     }
     const installation: Installation = { portal, crm: row.crm, externalId: row.externalId, baseUrl: row.baseUrl, scopes: row.scopes };
     const auth = {
@@ -162,7 +168,14 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       onUnauthorized: () => tokens.onUnauthorized(portal),
       baseUrl: async () => (await tokens.baseUrl(portal)) ?? installation.baseUrl,
     };
-    register(portal, provider.createConnector(installation, auth, contextOf(provider)), { installation, auth });
+    return { provider, installation, auth };
+  }
+
+  /** An OAuth-installed portal: its provider's connector. */
+  async function addOAuthPortal(portal: string): Promise<void> {
+    const link = await linkOf(portal);
+    if (link === undefined) return;
+    register(portal, link.provider.createConnector(link.installation, link.auth, contextOf(link.provider)), link);
   }
 
   /**
@@ -262,6 +275,12 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     connectPortals,
     connector: (portal) => connectors.get(portal),
     changeStream: (portal) => streams.get(portal),
+    async openChangeStream(portal, nudge) {
+      const row = await store.portals.get(portal);
+      if (row === undefined || row.status !== 'connected' || providers.get(row.crm)?.changeStream === undefined || !(await hasReadableTokens(portal, row.crm))) return undefined;
+      const link = await linkOf(portal);
+      return link?.provider.changeStream?.start(link.installation, link.auth, contextOf(link.provider), { store, nudge });
+    },
     async addPortal(installation, auth) {
       const provider = providers.get(installation.crm);
       if (provider === undefined) throw new Error(`no provider named "${installation.crm}"`);

@@ -4,6 +4,8 @@ import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import { createJobQueue } from '../work/queue.ts';
+import { holdChangeStreams, type ChangeStreamHolder } from '../work/change-streams.ts';
+import { createSessionLocks } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
 import { installProcessGuards } from './process-guards.ts';
 
@@ -15,6 +17,9 @@ reach the queue through \`rapport serve --role web\`, and every portal gets a pa
 RAPPORT_SYNC_INTERVAL (one schedule for the whole deployment). Start as many workers, on as many
 machines, as the portals need. A worker that dies leaves its job to another after a 30 s
 heartbeat; a pass that keeps failing is retried with backoff, then listed by \`rapport status\`.
+Exactly one worker holds each Salesforce org's Change Data Capture subscription (a Postgres
+session lock per org); when it dies another takes it over within a heartbeat interval and
+resumes from the stored replay id.
 Needs RAPPORT_DATABASE_URL: the store and the queue live in Postgres. Stops cleanly on
 SIGINT/SIGTERM (running passes commit their current page first).
 
@@ -44,6 +49,9 @@ export const command: Command = {
     const rapport = await createRapport({ config, logger });
     const removeGuards = installProcessGuards(logger, () => {});
     let queue: Awaited<ReturnType<typeof createJobQueue>> | undefined;
+    let holder: ChangeStreamHolder | undefined;
+    // one session of its own for the change-events locks: they live as long as it does
+    const locks = createSessionLocks(config.databaseUrl, { applicationName: 'rapport-worker-locks', onLost: (reason) => holder?.lost(reason) });
     try {
       // static connections (a private-app token) and installed portals, provisioned once here
       await rapport.connectPortals();
@@ -59,13 +67,26 @@ export const command: Command = {
       await queue.schedulePasses(config.syncIntervalMs / 60_000, async () =>
         (await rapport.store.portals.list()).filter((p) => p.status === 'connected').map((p) => p.portal),
       );
+      // Change Data Capture: one worker of the deployment holds each org's subscription (src/work/change-streams.ts)
+      const q = queue;
+      holder = holdChangeStreams({
+        portals: async () => (await rapport.store.portals.list()).filter((p) => p.status === 'connected' && rapport.providers.get(p.crm)?.changeStream !== undefined).map((p) => p.portal),
+        open: (portal, nudge) => rapport.openChangeStream(portal, nudge),
+        requestPass: (portal) => q.requestSync(portal),
+        locks,
+        logger,
+        everyMs: config.jobHeartbeatSeconds * 1000,
+      });
       io.stderr(`rapport worker: running up to ${concurrency} portal passes at once from the job queue\n`);
       if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
       return EXIT.ok;
     } finally {
       try {
+        // subscriptions first: their last events' passes are queued, their replay ids stored
+        await holder?.stop();
         await queue?.stop();
         await rapport.close();
+        await locks.close();
       } finally {
         removeGuards();
       }

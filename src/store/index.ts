@@ -9,6 +9,7 @@ import { createSqliteStore, openReadonlySqlite, type SqliteStoreOptions } from '
 
 export type * from './port.ts';
 export { DEFAULT_BUSY_TIMEOUT_MS, REQUEST_BUSY_TIMEOUT_MS } from './db.ts';
+export { createSessionLocks, type SessionLocks } from './postgres/session-locks.ts';
 export type StoreOptions = SqliteStoreOptions;
 
 /** Opens (creating and migrating if needed) the SQLite store at `opts.path`. */

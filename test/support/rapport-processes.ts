@@ -35,12 +35,12 @@ export function rapportProcesses(env: () => Record<string, string>) {
 export const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
 export const lines = (p: Proc) => p.log.join('').split('\n');
 
-/** Polls `ok` (delivering the sandbox's pending webhooks in between) until it holds or `ms` pass. */
-export async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number, o: { sandbox: HubspotSandbox; tails: () => string }): Promise<void> {
+/** Polls `ok` (delivering a HubSpot sandbox's pending webhooks in between) until it holds or `ms` pass. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms: number, o: { sandbox?: HubspotSandbox; tails: () => string }): Promise<void> {
   const end = Date.now() + ms;
   while (!(await ok())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${o.tails()}`);
-    await o.sandbox.webhooks.flush();
+    await o.sandbox?.webhooks.flush();
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -6,7 +6,7 @@ import type { CrmConnector } from '../types.ts';
 import { salesforceChanges } from './changes.ts';
 import { createDescribeCache } from './describe.ts';
 import { createSalesforceHttp, type SalesforceHttpStats } from './http.ts';
-import { FIELD_OF, writeScoresSalesforce } from './write-scores.ts';
+import { FIELD_OF, scoresAlreadyWrittenSalesforce, writeScoresSalesforce } from './write-scores.ts';
 
 export type SalesforceConnectorOptions = {
   /** the org's instance URL (token response `instance_url`), or the emulator's baseUrl */
@@ -147,6 +147,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
       }
     },
     writeScores: (updates, signal) => writeScoresSalesforce(http, updates, signal),
+    scoresAlreadyWritten: (updates, signal) => scoresAlreadyWrittenSalesforce(http, describe, updates, signal),
     whoAmI,
     stats: () => http.stats(),
   };

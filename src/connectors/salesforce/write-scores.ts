@@ -3,6 +3,8 @@ import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { ScoreUpdate, WriteResult } from '../types.ts';
 import { asScoreField, type ScoreField } from '../../scores.ts';
 import type { SalesforceHttp } from './http.ts';
+import { soqlString } from './changes.ts';
+import type { DescribeCache } from './describe.ts';
 
 /**
  * Score write-back (ARCHITECTURE §6): neutral keys → the Rapport_*__c fields on Contact, sent as
@@ -141,4 +143,95 @@ export async function writeScoresSalesforce(http: SalesforceHttp, updates: reado
     out.push(results.get(u.contactId)!);
   }
   return out;
+}
+
+const HeldPage = z.object({
+  done: z.boolean(),
+  nextRecordsUrl: z.string().optional(),
+  records: z.array(z.looseObject({ Id: z.string() })),
+});
+
+/**
+ * How long one check's query URL may grow. A REST call's URI and headers together may not exceed
+ * 16,384 bytes (414 / 431 beyond; https://help.salesforce.com/s/articleView?id=000386264&type=1),
+ * far below SOQL's own 100,000-character limit
+ * (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_soslsoql.htm).
+ * A collection's 200 ids (about 30 bytes each once quoted and encoded) and our eight fields take
+ * ~6.5 KB: one query per batch, and a second only for ids longer than Salesforce's.
+ */
+const MAX_QUERY_URL = 10_000;
+
+/**
+ * The contacts that already hold exactly these values in the org: write-back asks before re-sending
+ * a batch another process may have sent just before it died (ARCHITECTURE §6), so a re-sent batch
+ * writes nothing new. One SOQL query (`/query`, live rows only) per batch for the Rapport_*__c
+ * fields of its Contact ids.
+ *
+ * Field-level security: a field the integration user cannot read is absent from describe and fails
+ * SOQL with INVALID_FIELD (https://help.salesforce.com/s/articleView?id=sf.admin_fls.htm), so only
+ * visible fields are queried, and an update naming a field the user cannot read is never "already
+ * written": it is sent (and its write reports the problem). Values compare as the org holds them:
+ * numbers by value, datetimes by the second (Salesforce keeps whole seconds), '' as null. Ids the
+ * org does not return (deleted, merged away) are not "already written" either.
+ */
+export async function scoresAlreadyWrittenSalesforce(http: SalesforceHttp, describe: DescribeCache, updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<Set<string>> {
+  const out = new Set<string>();
+  const schema = await describe.get('Contact', signal);
+  if (schema === null) return out;
+  const visible = (f: string) => schema.fields.get(f.toLowerCase());
+  const checkable = updates.filter((u) =>
+    Object.keys(u.properties).every((k) => {
+      const field = asScoreField(k);
+      return field !== undefined && visible(FIELD_OF[field].field) !== undefined;
+    }),
+  );
+  const fields = [...new Set(checkable.flatMap((u) => Object.keys(u.properties).map((k) => FIELD_OF[asScoreField(k)!].field)))];
+  if (checkable.length === 0 || fields.length === 0) return out;
+  const ids = [...new Set(checkable.map((u) => u.contactId))];
+  const held = new Map<string, Record<string, unknown>>();
+  const head = `SELECT Id, ${fields.join(', ')} FROM Contact WHERE Id IN (`;
+  for (let i = 0; i < ids.length; ) {
+    const chunk: string[] = [];
+    let length = encodeURIComponent(head).length + 20;
+    while (i < ids.length && (chunk.length === 0 || length + encodeURIComponent(`${soqlString(ids[i]!)}, `).length <= MAX_QUERY_URL)) {
+      length += encodeURIComponent(`${soqlString(ids[i]!)}, `).length;
+      chunk.push(ids[i++]!);
+    }
+    let url: string | undefined = `/query?q=${encodeURIComponent(`${head}${chunk.map(soqlString).join(', ')})`)}`;
+    while (url !== undefined) {
+      let page: z.infer<typeof HeldPage>;
+      try {
+        page = await http.request({ method: 'GET', path: url, schema: HeldPage, signal, label: 'query Contact scores' });
+      } catch (e) {
+        // an admin hid a field since describe was read: read it again next time (the batch is sent now)
+        if (e instanceof CrmError && e.details.code === 'INVALID_FIELD') describe.forget('Contact');
+        throw e;
+      }
+      for (const r of page.records) held.set(r.Id.slice(0, 15), r);
+      url = page.done || page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+    }
+  }
+  for (const u of checkable) {
+    const row = held.get(u.contactId.slice(0, 15));
+    if (row === undefined) continue;
+    const same = Object.entries(u.properties).every(([k, v]) => {
+      const spec = FIELD_OF[asScoreField(k)!];
+      return sameValue(visible(spec.field)!.type, spec.number, row[spec.field], v);
+    });
+    if (same) out.add(u.contactId);
+  }
+  return out;
+}
+
+/** A value as the org holds it (JSON from a query) vs as write-back sends it (text; '' clears the field). */
+function sameValue(type: string, number: boolean, held: unknown, sent: string): boolean {
+  if (sent === '') return held === null || held === undefined;
+  if (held === null || held === undefined) return false;
+  if (number) return typeof held === 'number' ? held === Number(sent) : String(held) === sent;
+  if (type === 'datetime') {
+    const a = Date.parse(String(held));
+    const b = Date.parse(sent);
+    return Number.isFinite(a) && Number.isFinite(b) && Math.floor(a / 1000) === Math.floor(b / 1000);
+  }
+  return String(held) === sent;
 }

@@ -7,17 +7,18 @@ import type { HubspotObjectType } from '../model.ts';
  */
 export type WriteCount = { inputs: number; changed: number };
 
-export type WriteCounts = {
-  record(hubId: number, type: HubspotObjectType, id: string, changed: boolean): void;
-  /** record id → counts, for one portal and type (records never written are absent) */
-  of(hubId: number, type: HubspotObjectType): Map<string, WriteCount>;
+export type WriteCounts<Account = number, Type extends string = HubspotObjectType> = {
+  record(account: Account, type: Type, id: string, changed: boolean): void;
+  /** record id → counts, for one account (HubSpot portal, Salesforce org) and type (records never written are absent) */
+  of(account: Account, type: Type): Map<string, WriteCount>;
 };
 
-export function createWriteCounts(): WriteCounts {
+/** Also the Salesforce emulator's (per org and sObject, sObject Collections updates). */
+export function createWriteCounts<Account = number, Type extends string = HubspotObjectType>(): WriteCounts<Account, Type> {
   const counts = new Map<string, Map<string, WriteCount>>();
   return {
-    record(hubId, type, id, changed) {
-      const key = `${hubId}/${type}`;
+    record(account, type, id, changed) {
+      const key = `${String(account)}/${type}`;
       let byId = counts.get(key);
       if (byId === undefined) counts.set(key, (byId = new Map()));
       const c = byId.get(id) ?? { inputs: 0, changed: 0 };
@@ -25,6 +26,6 @@ export function createWriteCounts(): WriteCounts {
       if (changed) c.changed++;
       byId.set(id, c);
     },
-    of: (hubId, type) => new Map([...(counts.get(`${hubId}/${type}`) ?? new Map<string, WriteCount>())].map(([id, c]) => [id, { ...c }])),
+    of: (account, type) => new Map([...(counts.get(`${String(account)}/${type}`) ?? new Map<string, WriteCount>())].map(([id, c]) => [id, { ...c }])),
   };
 }

@@ -7,6 +7,7 @@ import type { SalesforceOAuthApp, SalesforceSessions } from './sessions.ts';
 import { matches, parseSoql, sortRows, SoqlError, type Soql, type SoqlAccess } from './soql.ts';
 import type { FieldValue, Row, SalesforceData } from './storage.ts';
 import { json, sfDateTime, sfError, wireRecord } from './wire.ts';
+import type { WriteCounts } from '../hubspot/write-counts.ts';
 
 /**
  * Per-org switches: what a real org's customisation and edition change about the API. Each cites
@@ -139,6 +140,10 @@ export type ApiDeps = {
   /** when the oldest long-running transaction still open on the instance started (null: none) */
   openTransactionSince(): number | null;
   stats: { requests: number; byRoute: Record<string, number>; faults: number; rateLimited: number; inFlight: number };
+  /** a test probe: per org and sObject, the updates applied per record and how many changed a value */
+  writeCounts: WriteCounts<string, string>;
+  /** whether to lose the answer of this sObject Collections update once it is applied (index.ts `loseWriteAnswers`) */
+  loseWriteAnswer(): boolean;
 };
 
 const BATCH_DEFAULT = 2000;
@@ -534,15 +539,21 @@ export function createSalesforceApi(deps: ApiDeps): Hono {
         ),
       );
     }
-    return json(
-      c,
-      200,
-      planned2.map((p) => {
-        if ('error' in p) return { ...(p.id === undefined ? {} : { id: p.id }), success: false, errors: [p.error] };
-        data.update(p.def.name, p.id, p.fields, { origin: originOf(c) });
-        return { id: p.id, success: true, errors: [] };
-      }),
-    );
+    const results = planned2.map((p) => {
+      if ('error' in p) return { ...(p.id === undefined ? {} : { id: p.id }), success: false, errors: [p.error] };
+      const before = data.get(p.def.name, p.id);
+      const changed = Object.entries(p.fields).some(([k, v]) => before?.[k] !== v);
+      data.update(p.def.name, p.id, p.fields, { origin: originOf(c) });
+      deps.writeCounts.record(sessions.orgId, p.def.name, p.id, changed);
+      return { id: p.id, success: true, errors: [] };
+    });
+    // applied, and the answer never comes (a dropped connection, the caller killed mid-call): the
+    // request stays open until the client gives up or goes away
+    if (deps.loseWriteAnswer()) {
+      await new Promise<void>((resolve) => c.req.raw.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return sfError(c, 503, 'SERVER_UNAVAILABLE', 'answer lost');
+    }
+    return json(c, 200, results);
   });
 
   type Planned = { id: string; def: SObjectDef; fields: Row } | { id: string | undefined; error: { statusCode: string; message: string; fields: string[] } };

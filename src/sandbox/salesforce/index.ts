@@ -11,6 +11,7 @@ import { salesforceId } from './objects.ts';
 import { createSalesforceSessions, type SalesforceOAuthApp, type SalesforceSessions } from './sessions.ts';
 import { createSalesforceStorage, type SalesforceData } from './storage.ts';
 import { serveEmulator } from '../serve.ts';
+import { createWriteCounts, type WriteCount } from '../hubspot/write-counts.ts';
 
 export type { SalesforceData, SalesforceChange, Row, FieldValue } from './storage.ts';
 export type { SalesforceSessions, SalesforceOAuthApp } from './sessions.ts';
@@ -63,6 +64,8 @@ export type SalesforceStats = {
   apiUsage: { used: number; limit: number };
   /** data API requests being answered now (an aborted client request leaves at once) */
   inFlight: number;
+  /** sObject Collections updates applied whose answer was lost (`loseWriteAnswers`) */
+  lostAnswers: number;
 };
 
 export type SalesforceSandbox = {
@@ -87,6 +90,18 @@ export type SalesforceSandbox = {
    * (`data.create(…, { at: tx.at })` just before commit): they appear after later changes.
    */
   beginLongTransaction(): { at: number; commit(): void };
+  /**
+   * A test probe (not Salesforce behaviour): per record of an sObject, the sObject Collections
+   * updates applied (`inputs`) and how many changed a stored value (`changed`). A client that
+   * re-sends a batch it already sent shows `inputs > changed`.
+   */
+  writeCounts: { of(sobject: string): Map<string, WriteCount> };
+  /**
+   * The next `n` sObject Collections updates are applied and never answered: the request stays
+   * open until the client times out or goes away (a lost answer; a process killed mid-call).
+   * `lostAnswers` in stats counts those reached.
+   */
+  loseWriteAnswers(n: number): void;
   /** an admin renames the org's My Domain: the new URL is its instance_url, the old one only redirects OAuth */
   renameMyDomain(url: string): void;
   stats(): SalesforceStats;
@@ -111,6 +126,9 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
   const today = () => new Date(clock.now()).toISOString().slice(0, 10);
   const stats = { requests: 0, byRoute: {} as Record<string, number>, faults: 0, rateLimited: 0, inFlight: 0 };
   const openTransactions = new Set<{ at: number }>();
+  const writeCounts = createWriteCounts<string, string>();
+  let answersToLose = 0;
+  let lostAnswers = 0;
 
   const api = createSalesforceApi({
     clock,
@@ -138,6 +156,13 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
       return null;
     },
     stats,
+    writeCounts,
+    loseWriteAnswer() {
+      if (answersToLose === 0) return false;
+      answersToLose--;
+      lostAnswers++;
+      return true;
+    },
   });
   // count every request by route shape (ids and locators folded) before the API sees it
   const app = new Hono();
@@ -174,10 +199,14 @@ export function createSalesforceSandbox(opts: SalesforceSandboxOptions = {}): Sa
       openTransactions.add(tx);
       return { at: tx.at, commit: () => void openTransactions.delete(tx) };
     },
+    writeCounts: { of: (sobject) => writeCounts.of(orgId, sobject) },
+    loseWriteAnswers(n) {
+      answersToLose = n;
+    },
     renameMyDomain(url) {
       org = { ...org, myDomainUrl: url, formerMyDomainUrls: [...org.formerMyDomainUrls, ...(org.myDomainUrl === null ? [] : [org.myDomainUrl])] };
     },
-    stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit } }),
+    stats: () => ({ ...stats, byRoute: { ...stats.byRoute }, apiUsage: { used: usage.day === today() ? usage.used : 0, limit }, lostAnswers }),
     async close() {
       cometd.close();
       cdc.close();

@@ -5,6 +5,8 @@ import { createHubspotConnector } from '../../../src/connectors/hubspot/index.ts
 import type { ContactData, ScoreUpdate } from '../../../src/connectors/types.ts';
 import { silentLogger, type Logger } from '../../../src/log.ts';
 import { startHubspotSandbox } from '../../../src/sandbox/hubspot/index.ts';
+import { createSalesforceConnector } from '../../../src/connectors/salesforce/index.ts';
+import { startSalesforceSandbox } from '../../../src/sandbox/salesforce/index.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
 import { drainOutbox } from '../../../src/sync/write-back.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -225,5 +227,76 @@ describe('drainOutbox after a process died between sending a batch and settling 
     expect(r.alreadyThere).toBeUndefined();
     expect(hs.sandbox.data.get(hubId, 'contacts', a)?.properties['rapport_satisfaction']).toBe('41');
     expect(hs.sandbox.writeCounts.of(hubId, 'contacts').get(b)).toEqual({ inputs: 1, changed: 1 });
+  });
+});
+
+describe('drainOutbox after a process died between sending a batch and settling it (Salesforce emulator over HTTP)', () => {
+  let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
+  afterEach(async () => {
+    await sf?.close();
+  });
+  const start = async (org: Parameters<typeof startSalesforceSandbox>[0] = {}) => {
+    sf = await startSalesforceSandbox(org);
+    const { accessToken } = sf.sandbox.sessions.issue();
+    const sfPortal = `salesforce:${sf.sandbox.orgId}`;
+    const connect = () =>
+      createSalesforceConnector({ instanceUrl: sf.baseUrl, apiVersion: '62.0', accessToken: async () => accessToken, portal: sfPortal, retry: { retries: 0, baseMs: 1, maxMs: 1 } });
+    return { sfPortal, connect, contacts: (n: number) => Array.from({ length: n }, (_, i) => sf.sandbox.data.create('Contact', { LastName: `Died ${i}` }).Id as string) };
+  };
+  const scoredAt = new Date(1_700_000_000_123).toISOString();
+  const values = (i: number) => ({ satisfaction: String(i % 100), churnRisk: String((i * 7) % 100), health: 'green', reasons: `reason ${i}`, scoredAt, modelVersion: 'm1' });
+
+  it('a collection applied whose answer was lost: the next drain finds it in the org and writes nothing new', async () => {
+    open();
+    const { sfPortal, connect, contacts } = await start();
+    const ids = contacts(250);
+    for (const [i, id] of ids.entries()) await store.outbox.enqueue(sfPortal, id, values(i));
+    // the first drain's first collection (200 records) is applied and never answered; the process dies (abort) before settling
+    sf.sandbox.loseWriteAnswers(1);
+    const dying = new AbortController();
+    const first = drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal: dying.signal });
+    while (sf.sandbox.stats().lostAnswers === 0) await new Promise((r) => setTimeout(r, 10));
+    dying.abort();
+    expect(await first).toMatchObject({ written: 0, retrying: 0, parked: 0 });
+    expect(sf.sandbox.writeCounts.of('Contact').size).toBe(200);
+    expect(await store.outbox.stats(sfPortal)).toEqual({ pending: 250, parked: 0 });
+
+    const r = await drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal });
+    expect(r).toMatchObject({ written: 50, alreadyThere: 200, retrying: 0, parked: 0 });
+    expect(await store.outbox.stats(sfPortal)).toEqual({ pending: 0, parked: 0 });
+    const counts = sf.sandbox.writeCounts.of('Contact');
+    for (const id of ids) expect(counts.get(id), id).toEqual({ inputs: 1, changed: 1 });
+    // one query per drain's first collection (the dying one found nothing), one more for the next
+    // collection of the second drain (not there: sent), then no more checks
+    expect(sf.sandbox.stats().byRoute['GET /services/data/vXX.X/query']).toBe(3);
+  });
+
+  it('sends what the org holds differently, and what the integration user cannot read', async () => {
+    open();
+    const { connect, contacts } = await start({ org: { hiddenFields: [] } });
+    const [a, b, c] = contacts(3);
+    await connect().writeScores([a!, b!, c!].map((contactId) => ({ contactId, properties: { satisfaction: '40', reasons: 'why', scoredAt } })), signal);
+    // held exactly (the org keeps whole seconds of the datetime)
+    expect(await connect().scoresAlreadyWritten!([{ contactId: a!, properties: { satisfaction: '40', reasons: 'why', scoredAt } }], signal)).toEqual(new Set([a]));
+    // a value changed since, a field the org holds empty, a contact the org does not have
+    const differs = await connect().scoresAlreadyWritten!(
+      [
+        { contactId: a!, properties: { satisfaction: '41', reasons: 'why', scoredAt } },
+        { contactId: b!, properties: { satisfaction: '40', health: 'green' } },
+        { contactId: '003000000000999AAA', properties: { satisfaction: '40' } },
+      ],
+      signal,
+    );
+    expect(differs).toEqual(new Set());
+    // field-level security hides Rapport_Reasons__c from the integration user: never "already written" on it
+    sf.sandbox.configure({ hiddenFields: ['Contact.Rapport_Reasons__c'] });
+    const hidden = await connect().scoresAlreadyWritten!(
+      [
+        { contactId: a!, properties: { satisfaction: '40', reasons: 'why' } },
+        { contactId: c!, properties: { satisfaction: '40' } },
+      ],
+      signal,
+    );
+    expect(hidden).toEqual(new Set([c]));
   });
 });
