@@ -44,8 +44,9 @@ export type SyncStreamDeps = {
  * stream only after the pages before it are committed. The connector's limiter still paces every
  * request: the read-ahead only starts the next one sooner.
  *
- * Abort is checked between pages only: the page in hand, and the one already requested, are
- * committed before stopping (within the grace period); no new page is requested after it.
+ * Abort is checked between pages only: the page in hand is always committed before stopping. A
+ * stop during a commit drops the page requested ahead (it is read again on resume); a stop while
+ * waiting for a page gives that request the grace period to arrive, and its page is committed.
  */
 export async function syncStream(
   deps: SyncStreamDeps,
@@ -93,7 +94,7 @@ export async function syncStream(
           crm: connector.crm,
         });
       }
-      if (!opts.signal.aborted) ahead = request(from);
+      ahead = request(from);
       const changed = await store.commitPage({
         portal,
         stream: type,
@@ -108,6 +109,8 @@ export async function syncStream(
       progress.changed += changed;
       if (page.total !== undefined) progress.total = page.total;
       opts.onProgress?.({ ...progress });
+      // stopped during the commit: the page requested ahead is cut in `finally`, nothing of it committed
+      if (opts.signal.aborted) break;
     }
     const status = opts.signal.aborted ? 'aborted' : 'ok';
     await store.syncRuns.finish(runId, status);
@@ -133,7 +136,7 @@ export async function syncStream(
     clearTimeout(grace);
     opts.signal.removeEventListener('abort', onAbort);
     if (ahead !== undefined) {
-      // the stream ended on an error with a page still requested: cut it (nothing of it is committed) and let it settle
+      // the stream stopped or failed with a page still requested: cut it (nothing of it is committed) and let it settle
       inner.abort(new Error('stream stopped'));
       await ahead.catch(() => undefined);
     }

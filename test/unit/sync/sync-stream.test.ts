@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFakeConnector, type FakeConnector } from '../../../src/connectors/fake.ts';
+import { createFakeConnector, type FakeConnector, type FakeRequest } from '../../../src/connectors/fake.ts';
 import type { ContactData } from '../../../src/connectors/types.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { createStore, type Store } from '../../../src/store/index.ts';
@@ -21,11 +21,18 @@ afterEach(async () => {
 });
 
 /** 7 contacts, 2 a page: pages [1,2] [3,4] [5,6] [7]; `events` logs each page request and each commit's start and end */
-function setup(): { connector: FakeConnector; events: string[] } {
+function setup(hold: (r: FakeRequest) => Promise<void> | undefined = () => undefined): { connector: FakeConnector; events: string[] } {
   dir = tempDir();
   store = createStore({ path: join(dir.path, 'r.db') });
   const events: string[] = [];
-  const connector = createFakeConnector({ portal, pageSize: 2, beforeRequest: (r) => void (r.op === 'changes' && r.type === 'contacts' && events.push('fetch')) });
+  const connector = createFakeConnector({
+    portal,
+    pageSize: 2,
+    beforeRequest: (r) => {
+      if (r.op === 'changes' && r.type === 'contacts') events.push('fetch');
+      return hold(r);
+    },
+  });
   for (let i = 1; i <= 7; i++) connector.put({ type: 'contacts', id: String(i), data: { ...data, firstName: `c${i}` } });
   return { connector, events };
 }
@@ -123,14 +130,40 @@ describe('syncStream reads one page ahead', () => {
     expect(again).toMatchObject({ status: 'ok', records: 5 });
   });
 
-  it('a stop during a commit: the page already requested is committed too, nothing more is requested', async () => {
+  it('a stop during a commit: that page is committed, the page requested ahead is dropped, and the next run resumes after the commit', async () => {
     const { connector, events } = setup();
     const stop = new AbortController();
-    const r = await syncStream({ store: slowCommits(events, (k) => k === 1 && stop.abort()), connector, portal, logger: silentLogger }, 'contacts', { signal: stop.signal });
+    const r = await syncStream({ store: slowCommits(events, (k) => k === 2 && stop.abort()), connector, portal, logger: silentLogger }, 'contacts', { signal: stop.signal });
     expect(r).toMatchObject({ status: 'aborted', pages: 2, records: 4 });
-    expect(events).toEqual(['fetch', 'fetch', 'commit 1 start', 'commit 1 end', 'commit 2 start', 'commit 2 end']);
+    // page 3 was requested while page 2 was committed, and is not committed
+    expect(events).toEqual(['fetch', 'fetch', 'commit 1 start', 'commit 1 end', 'fetch', 'commit 2 start', 'commit 2 end']);
+    expect(await contactIds()).toEqual(['1', '2', '3', '4']);
     const again = await syncStream({ store, connector, portal, logger: silentLogger }, 'contacts', { signal: new AbortController().signal });
-    expect(again).toMatchObject({ status: 'ok', records: 3 });
+    expect(again).toMatchObject({ status: 'ok', pages: 2, records: 3 });
     expect(await contactIds()).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+  });
+
+  it('a stop while waiting for a page: the request gets its grace period and its page is committed', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let n = 0;
+    const { connector } = setup((req) => (req.op === 'changes' && ++n === 2 ? held : undefined));
+    const stop = new AbortController();
+    const stopAfterFirst: Store = {
+      ...store,
+      async commitPage(page) {
+        const changed = await store.commitPage(page);
+        // the stop comes once commit 1 is done, while page 2 is still on its way; it arrives within the grace period
+        if (!stop.signal.aborted)
+          setTimeout(() => {
+            stop.abort();
+            setTimeout(release, 20);
+          }, 0);
+        return changed;
+      },
+    };
+    const r = await syncStream({ store: stopAfterFirst, connector, portal, logger: silentLogger }, 'contacts', { signal: stop.signal, graceMs: 5_000 });
+    expect(r).toMatchObject({ status: 'aborted', pages: 2, records: 4 });
+    expect(await contactIds()).toEqual(['1', '2', '3', '4']);
   });
 });
