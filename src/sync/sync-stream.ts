@@ -44,9 +44,10 @@ export type SyncStreamDeps = {
  * stream only after the pages before it are committed. The connector's limiter still paces every
  * request: the read-ahead only starts the next one sooner.
  *
- * Abort is checked between pages only: the page in hand is always committed before stopping. A
- * stop during a commit drops the page requested ahead (it is read again on resume); a stop while
- * waiting for a page gives that request the grace period to arrive, and its page is committed.
+ * Abort is checked between pages only: the page in hand is always committed before stopping, and
+ * the page already requested (ahead, or awaited) gets the grace period to arrive and be committed
+ * too; no page is requested after the stop. With no grace (`graceMs: 0`) the requested page is cut
+ * at once and read again on resume.
  */
 export async function syncStream(
   deps: SyncStreamDeps,
@@ -65,8 +66,10 @@ export async function syncStream(
   // ("finish the page, commit, exit"); only a request hanging past it is cut.
   const inner = new AbortController();
   let grace: NodeJS.Timeout | undefined;
+  const graceMs = opts.graceMs ?? 10_000;
   const onAbort = () => {
-    grace = setTimeout(() => inner.abort(opts.signal.reason), opts.graceMs ?? 10_000);
+    if (graceMs <= 0) inner.abort(opts.signal.reason);
+    else grace = setTimeout(() => inner.abort(opts.signal.reason), graceMs);
   };
   opts.signal.addEventListener('abort', onAbort, { once: true });
   let pages: AsyncIterator<Page> | undefined;
@@ -94,7 +97,7 @@ export async function syncStream(
           crm: connector.crm,
         });
       }
-      ahead = request(from);
+      if (!opts.signal.aborted) ahead = request(from);
       const changed = await store.commitPage({
         portal,
         stream: type,
@@ -109,8 +112,8 @@ export async function syncStream(
       progress.changed += changed;
       if (page.total !== undefined) progress.total = page.total;
       opts.onProgress?.({ ...progress });
-      // stopped during the commit: the page requested ahead is cut in `finally`, nothing of it committed
-      if (opts.signal.aborted) break;
+      // stopped, and the page requested ahead may not wait: it is cut in `finally`, nothing of it committed
+      if (opts.signal.aborted && inner.signal.aborted) break;
     }
     const status = opts.signal.aborted ? 'aborted' : 'ok';
     await store.syncRuns.finish(runId, status);

@@ -130,13 +130,25 @@ describe('syncStream reads one page ahead', () => {
     expect(again).toMatchObject({ status: 'ok', records: 5 });
   });
 
-  it('a stop during a commit: that page is committed, the page requested ahead is dropped, and the next run resumes after the commit', async () => {
+  it('a stop during a commit: that page and the one requested ahead are committed, nothing more is requested', async () => {
     const { connector, events } = setup();
     const stop = new AbortController();
     const r = await syncStream({ store: slowCommits(events, (k) => k === 2 && stop.abort()), connector, portal, logger: silentLogger }, 'contacts', { signal: stop.signal });
+    expect(r).toMatchObject({ status: 'aborted', pages: 3, records: 6 });
+    expect(events).toEqual(['fetch', 'fetch', 'commit 1 start', 'commit 1 end', 'fetch', 'commit 2 start', 'commit 2 end', 'commit 3 start', 'commit 3 end']);
+    const again = await syncStream({ store, connector, portal, logger: silentLogger }, 'contacts', { signal: new AbortController().signal });
+    expect(again).toMatchObject({ status: 'ok', pages: 1, records: 1 });
+    expect(await contactIds()).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+  });
+
+  it('a stop during a commit with no grace: the page requested ahead is dropped, and the next run reads it', async () => {
+    const { connector, events } = setup();
+    const stop = new AbortController();
+    const r = await syncStream({ store: slowCommits(events, (k) => k === 2 && stop.abort()), connector, portal, logger: silentLogger }, 'contacts', {
+      signal: stop.signal,
+      graceMs: 0,
+    });
     expect(r).toMatchObject({ status: 'aborted', pages: 2, records: 4 });
-    // page 3 was requested while page 2 was committed, and is not committed
-    expect(events).toEqual(['fetch', 'fetch', 'commit 1 start', 'commit 1 end', 'fetch', 'commit 2 start', 'commit 2 end']);
     expect(await contactIds()).toEqual(['1', '2', '3', '4']);
     const again = await syncStream({ store, connector, portal, logger: silentLogger }, 'contacts', { signal: new AbortController().signal });
     expect(again).toMatchObject({ status: 'ok', pages: 2, records: 3 });
