@@ -11,7 +11,7 @@ export async function installThroughBrowser(installUrl: string, maxHops = 5): Pr
     const origin = new URL(next).origin;
     const cookies = jar.get(origin);
     const headers: Record<string, string> = cookies === undefined || cookies.size === 0 ? {} : { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
-    const res = await fetch(next, { redirect: 'manual', headers });
+    const res = await fetchOnce(next, headers);
     for (const line of res.headers.getSetCookie()) {
       const [pair = '', ...attrs] = line.split(';');
       const eq = pair.indexOf('=');
@@ -31,4 +31,20 @@ export async function installThroughBrowser(installUrl: string, maxHops = 5): Pr
     return;
   }
   throw new Error(`install did not finish within ${maxHops} redirects`);
+}
+
+/**
+ * One GET as a browser makes it: a kept-alive connection the server closed while idle ("other side
+ * closed" before any answer) is retried once on a new connection, as browsers do for a reused
+ * connection (https://fetch.spec.whatwg.org/#http-network-or-cache-fetch leaves it to the client;
+ * Node's fetch does not retry), so a server's keep-alive timeout racing our next hop is no failure.
+ */
+async function fetchOnce(url: string, headers: Record<string, string>): Promise<Response> {
+  try {
+    return await fetch(url, { redirect: 'manual', headers });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: unknown } }).cause;
+    if (cause?.code !== 'UND_ERR_SOCKET') throw e;
+    return fetch(url, { redirect: 'manual', headers });
+  }
 }
