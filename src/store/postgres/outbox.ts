@@ -23,12 +23,18 @@ function values(raw: unknown): ScoreValues {
 
 type State = { written: ScoreValues; pending: ScoreValues };
 
+/**
+ * One primary-key lookup per id in each table, as subqueries: as joins, a plan made while the
+ * table's statistics still say "empty" (a first pass fills the outbox from nothing; autovacuum
+ * analyses later) hashed every outbox row of the portal for each batch: 36 ms a batch of 2,000
+ * at 40,000 rows, growing with the pass, against 3.5 ms for the lookups (EXPLAIN ANALYZE).
+ */
 const stateOf = statement<{ id: string; written: unknown; pending: unknown }>(
   'outbox_state',
-  `SELECT k.id, w.properties AS written, o.properties AS pending
-   FROM unnest($2::text[]) AS k(id)
-   LEFT JOIN written w ON w.portal = $1 AND w.contact_id = k.id
-   LEFT JOIN outbox o ON o.portal = $1 AND o.contact_id = k.id`,
+  `SELECT k.id,
+     (SELECT w.properties FROM written w WHERE w.portal = $1 AND w.contact_id = k.id) AS written,
+     (SELECT o.properties FROM outbox o WHERE o.portal = $1 AND o.contact_id = k.id) AS pending
+   FROM unnest($2::text[]) AS k(id)`,
 );
 const put = statement(
   'outbox_put',
