@@ -25,6 +25,11 @@ export async function scoreAllInParallel(
   const ends = await store.contacts.shareEnds(portal, workers);
 
   const worker = workerModule(import.meta.url, 'score-worker');
+  // ONE save chain for every worker: batches are saved one after the other, whichever worker sent
+  // them (the calling thread is the only writer). Two chains would only queue on the portal's
+  // lock in the store — on Postgres each waiting inside a transaction of its own, so under heavy
+  // load a chain could wait out the lock timeout behind its sibling and fail the pass.
+  let saving = Promise.resolve();
   const runs = ends.map(
     (through, i) =>
       new Promise<number>((resolve, reject) => {
@@ -42,9 +47,7 @@ export async function scoreAllInParallel(
         };
         const w = new Worker(worker.url, { workerData: job, ...worker.options });
         let scored = 0;
-        // Batches are saved one after the other (the main thread is the only writer); the
-        // worker waits for each 'ack' before it has more than `maxInFlight` batches out.
-        let saving = Promise.resolve();
+        // the worker waits for each 'ack' before it has more than `maxInFlight` batches out
         let failed = false;
         w.on('message', (m: WorkerMessage) => {
           if (m.kind === 'batch') {
@@ -85,8 +88,6 @@ export async function rescoreAllInParallel(
   const r = await scoreAllInParallel(store, portal, {
     ...opts,
     onBatch: async (items) => {
-      // the workers' save chains overlap on an asynchronous store: `enqueued += await …` would read
-      // `enqueued` before the await and lose the other chain's additions
       const n = await store.saveScores(portal, items, { clearIds: items.map((i) => i.row.contactId), readAt, volatile: VOLATILE });
       enqueued += n;
     },

@@ -389,6 +389,21 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.outbox.due(P, 10)).toEqual([{ contactId: '1', properties: props(s), attempts: 0 }]);
       });
 
+      it('keeps ids, versions, reasons and values holding tabs, newlines, quotes and backslashes as they are', async () => {
+        const odd = 'a\tb\nc"d\\e';
+        const s = { ...scores(`1${odd}`, 40, 100, { extra: { note: odd } }), modelVersion: `m${odd}` };
+        s.churnRisk = { ...s.churnRisk, reasons: [{ text: odd, impact: 2 }] };
+        // a row's detail may be any JSON text: here with whitespace (tabs, newlines) between its tokens
+        const row = { ...scoreRow(s), detail: JSON.stringify(JSON.parse(scoreRow(s).detail), null, '\t') };
+        const properties = { ...props(s), reasons: odd };
+        expect(await store.saveScores(P, [{ row, properties }], { clearIds: [], readAt: t, volatile: VOLATILE })).toBe(1);
+        expect(await store.scores.get(P, s.contactId)).toEqual(s);
+        expect(await store.scores.history(P, s.contactId, 0)).toEqual([expect.objectContaining({ scoredAt: 100, modelVersion: s.modelVersion })]);
+        expect(await store.outbox.due(P, 10)).toEqual([{ contactId: s.contactId, properties, attempts: 0 }]);
+        await store.outbox.settle(P, { written: await store.outbox.due(P, 10), failed: [] }, { maxAttempts: 3 });
+        expect(await store.outbox.lastWritten(P, s.contactId)).toEqual(properties);
+      });
+
       it('answers the aggregates the report reads', async () => {
         await store.records.upsertPage([contact('1', 1, {}, { firstName: 'Ann', lastName: 'Lee' }), contact('2', 1)]);
         const a = scores('1', 95, 100, { health: 'red', churnBand: 'red', extra: { rfm: { r: 1 }, clv: 30 } });

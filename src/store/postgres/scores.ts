@@ -3,7 +3,7 @@ import type { BandCounts, ScoredContact, TopRiskRow } from '../port.ts';
 import { rowOf, scoresOf, type Band, type ContactScores, type HistoryPoint, type ScoreRow } from '../scores.ts';
 import { outboxValues } from '../outbox-diff.ts';
 import { enqueueAll } from './outbox.ts';
-import { jsonbSafe, rounds, statement, type Queryable } from './sql.ts';
+import { jsonbSafe, jsonField, lines, rounds, statement, type Queryable } from './sql.ts';
 
 /**
  * Scores, their history and the report's aggregates on Postgres (src/store/scores.ts and
@@ -19,17 +19,20 @@ const previous = statement<Prev>(
   'SELECT contact_id, satisfaction, loyalty, churn_risk, service_need, health FROM scores WHERE portal = $1 AND contact_id = ANY($2::text[])',
 );
 /**
- * A round's scores and their history rows in one statement, from one JSON parameter: one row
- * object per contact (the detail inside as it is, already JSON text), `m` when a history row is
- * due. One parse on the server, no per-column arrays to escape here and parse there (text arrays
- * cost more than the JSON on both sides: bench:stores, docs/ARCHITECTURE.md §8). Data-modifying
- * CTEs always run to completion (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
+ * A round's scores and their history rows in one statement: ids, bands and model versions as
+ * text arrays, the rest as `lines` (the numbers, `m` when a history row is due, the detail as it
+ * is, already JSON text), so the server parses each detail once, as the json column's input, and
+ * nothing else (a JSON parameter through `json_to_recordset` parsed the whole batch, then each
+ * detail again: half the statement's server time, bench:stores, docs/ARCHITECTURE.md §8).
+ * Data-modifying CTEs always run to completion (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING).
  */
 const upsert = statement(
   'scores_upsert',
   `WITH k AS MATERIALIZED (
-     SELECT * FROM json_to_recordset($2::json)
-       AS k(i text, s float8, l float8, c float8, n float8, h text, f float8, d json, v text, t bigint, m boolean)),
+     SELECT i, h, v, a[1]::float8 AS s, a[2]::float8 AS l, a[3]::float8 AS c, a[4]::float8 AS n, a[5]::float8 AS f,
+       a[6]::bigint AS t, a[7]::boolean AS m, a[8]::json AS d
+     FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), string_to_table($5::text, E'\n')) AS r(i, h, v, x),
+       LATERAL string_to_array(x, E'\t') AS a),
    history AS (
      -- SQLite's INSERT OR REPLACE on the history's key
      INSERT INTO score_history (portal, contact_id, scored_at, satisfaction, loyalty, churn_risk, service_need, health, model_version)
@@ -44,19 +47,16 @@ const upsert = statement(
      scored_at = excluded.scored_at`,
 );
 
-/** A finite number as JSON; anything else fails the batch before it is sent (JSON has no NaN). */
+/** A finite number as text; anything else fails the batch before it is sent (float8 would take NaN). */
 function num(x: number, id: string): string {
   if (!Number.isFinite(x)) throw new Error(`the scores of contact ${id} hold a value that is not a finite number (${x})`);
   return String(x);
 }
 
-/** One row object of the upsert's JSON parameter. */
-function rowJson(s: ScoreRow, moved: boolean): string {
+/** One line of the upsert's `lines` parameter. */
+function rowLine(s: ScoreRow, moved: boolean): string {
   const id = s.contactId;
-  return (
-    `{"i":${JSON.stringify(id)},"s":${num(s.satisfaction, id)},"l":${num(s.loyalty, id)},"c":${num(s.churnRisk, id)},"n":${num(s.serviceNeed, id)},` +
-    `"h":${JSON.stringify(s.health)},"f":${num(s.confidence, id)},"d":${jsonbSafe(s.detail)},"v":${JSON.stringify(s.modelVersion)},"t":${num(s.scoredAt, id)},"m":${moved}}`
-  );
+  return `${num(s.satisfaction, id)}\t${num(s.loyalty, id)}\t${num(s.churnRisk, id)}\t${num(s.serviceNeed, id)}\t${num(s.confidence, id)}\t${num(s.scoredAt, id)}\t${moved}\t${jsonField(jsonbSafe(s.detail))}`;
 }
 const clearDirty = statement('scores_clear_dirty', 'DELETE FROM dirty_contacts WHERE portal = $1 AND contact_id = ANY($2::text[]) AND marked_at <= $3');
 
@@ -90,7 +90,7 @@ export async function saveScoreBatch(
         p.health !== s.health
       );
     };
-    await upsert(q, [portal, `[${S.map((s) => rowJson(s, moved(s))).join(',')}]`]);
+    await upsert(q, [portal, ids, S.map((s) => s.health), S.map((s) => s.modelVersion), lines(S.map((s) => rowLine(s, moved(s))))]);
     // what to enqueue depends on the last written values, read in the same statement as the pending ones
     let news = 0;
     await enqueueAll(
