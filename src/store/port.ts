@@ -219,6 +219,13 @@ export type OutboxPort = {
     outcome: { written: readonly OutboxItem[]; failed: readonly { item: OutboxItem; error: string; retryable: boolean }[] },
     opts: { maxAttempts: number },
   ): Promise<void>;
+  /**
+   * The portal's "a batch is being sent" mark: set before the CRM call, cleared once the batch's
+   * answer is settled. A mark found by the next drain means a batch may be in the CRM unsettled
+   * (a crash, a lost answer), and only then is the CRM asked what it holds (src/sync/write-back.ts).
+   */
+  setSending(portal: string, sending: boolean): Promise<void>;
+  sending(portal: string): Promise<boolean>;
   stats(portal: string): Promise<{ pending: number; parked: number }>;
   parked(portal: string, limit?: number): Promise<ParkedItem[]>;
   requeueParked(portal: string): Promise<number>;

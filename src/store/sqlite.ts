@@ -7,7 +7,8 @@
 import Database from 'better-sqlite3';
 import { createApiUsageRepo } from './api-usage.ts';
 import { createContactsRepo } from './contacts.ts';
-import { createCursorsRepo } from './cursors.ts';
+import type { Cursor } from '../connectors/types.ts';
+import { createCursorsRepo, OUTBOX_SENDING } from './cursors.ts';
 import { openDatabase, setBusyTimeout, type Db } from './db.ts';
 import { createDirtyRepo, createModelsRepo, createWebhookEventsRepo } from './misc.ts';
 import { createOutboxRepo } from './outbox.ts';
@@ -116,6 +117,8 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
     },
     outbox: {
       ...promised(outbox, 'enqueue', 'due', 'stats', 'parked', 'requeueParked', 'parkedReasons', 'writtenCount', 'lastWritten'),
+      setSending: async (portal, sending) => (sending ? cursors.set(portal, OUTBOX_SENDING, '1' as Cursor) : cursors.clear(portal, OUTBOX_SENDING)),
+      sending: async (portal) => cursors.get(portal, OUTBOX_SENDING) !== null,
       settle: (portal, outcome, o) =>
         inTransaction(db, () => {
           for (const item of outcome.written) outbox.markWritten(portal, item);

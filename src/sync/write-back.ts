@@ -49,17 +49,20 @@ export async function drainOutbox(
   const parkedReasons = new Map<string, number>();
   let provisionTried = false;
   let provisionError: string | undefined;
-  let verifying = true;
+  // A batch sent and not settled (a process killed in between, an answer lost) leaves the
+  // portal's sending mark behind (store.outbox.setSending): only then can the head of the outbox
+  // already be in the CRM, so only then is the CRM asked first (a read, against the CRM's budget).
+  const asks = connector.scoresAlreadyWritten !== undefined;
+  let verifying = asks && (await store.outbox.sending(portal));
   for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
     if (opts.signal.aborted) break;
     const due = await store.outbox.due(portal, batchSize);
     if (due.length === 0) break;
-    // A process killed after sending a batch and before settling it leaves that batch at the head
-    // of the outbox (due order): the next drain's first batch may already be in the CRM. Ask the
-    // CRM what it holds and settle those as written without sending them again; keep asking while
-    // batches turn out to be there already. One read per drain; a failed read just sends.
+    // That batch is at the head of the outbox (due order): ask the CRM what it holds and settle
+    // those as written without sending them again; keep asking while batches turn out to be there
+    // already. A failed read just sends.
     let items = due;
-    if (verifying && connector.scoresAlreadyWritten !== undefined) {
+    if (verifying) {
       const there = await alreadyWritten(connector, due, opts.signal, logger, portal);
       verifying = there.length > 0;
       if (there.length > 0) {
@@ -68,7 +71,8 @@ export async function drainOutbox(
         items = due.filter((i) => !there.includes(i));
         if (items.length === 0) continue;
       }
-    } else verifying = false;
+    }
+    if (asks) await store.outbox.setSending(portal, true);
     let results;
     try {
       results = await connector.writeScores(
@@ -134,6 +138,8 @@ export async function drainOutbox(
       } else out.retrying++;
     }
     await store.outbox.settle(portal, { written, failed }, { maxAttempts });
+    // answered and settled; a batch that failed whole keeps the mark (it may have been applied)
+    if (asks) await store.outbox.setSending(portal, false);
   }
   if (out.written + out.parked + out.retrying + (out.alreadyThere ?? 0) > 0) {
     logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked, ...(out.alreadyThere === undefined ? {} : { alreadyThere: out.alreadyThere }) }, 'write-back');

@@ -525,6 +525,17 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
     });
 
     describe('outbox', () => {
+      it('keeps a sending mark per portal until cleared, out of the cursors a reader lists', async () => {
+        expect(await store.outbox.sending(P)).toBe(false);
+        await store.outbox.setSending(P, true);
+        await store.outbox.setSending(P, true);
+        expect(await store.outbox.sending(P)).toBe(true);
+        expect(await store.outbox.sending('hubspot:2')).toBe(false);
+        expect(await store.cursors.list(P)).toEqual([]);
+        await store.outbox.setSending(P, false);
+        expect(await store.outbox.sending(P)).toBe(false);
+      });
+
       it('keeps only values that differ from what was last written', async () => {
         expect(await store.outbox.enqueue(P, 'c', { satisfaction: '1', loyalty: '2' })).toBe(2);
         const [item] = await store.outbox.due(P, 10);

@@ -1,5 +1,6 @@
 import type { Cursor } from '../../connectors/types.ts';
 import type { StoredModel, SyncRun } from '../port.ts';
+import { OUTBOX_SENDING } from '../cursors.ts';
 import { statement, type Queryable } from './sql.ts';
 
 /**
@@ -16,7 +17,7 @@ const cursorSet = statement(
 const cursorDel = statement('cursors_clear', 'DELETE FROM cursors WHERE portal = $1 AND stream = $2');
 const cursorAll = statement<{ stream: string; cursor: string; updated_at: number }>(
   'cursors_list',
-  'SELECT stream, cursor, updated_at FROM cursors WHERE portal = $1 ORDER BY stream',
+  `SELECT stream, cursor, updated_at FROM cursors WHERE portal = $1 AND stream <> '${OUTBOX_SENDING}' ORDER BY stream`,
 );
 
 export const cursors = {

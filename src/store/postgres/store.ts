@@ -7,7 +7,9 @@
  * (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS), so a page, a
  * score batch or a write-back outcome never interleaves with another one's read-then-write.
  */
+import type { Cursor } from '../../connectors/types.ts';
 import { DatabaseError, DatabaseFromFutureError } from '../../errors.ts';
+import { OUTBOX_SENDING } from '../cursors.ts';
 import type { Store } from '../port.ts';
 import { migrate } from './migrations.ts';
 import * as misc from './misc.ts';
@@ -176,6 +178,8 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
         (await locked([portal], (c) => enqueueAll(c, portal, [{ contactId, properties }], now())))[0] ?? 0,
       due: (portal, limit) => outboxReads.due(pool, portal, now(), limit),
       settle: (portal, outcome, o) => locked([portal], (c) => settleOutbox(c, portal, outcome, o, now())),
+      setSending: (portal, sending) => (sending ? misc.cursors.set(pool, portal, OUTBOX_SENDING, '1' as Cursor, now()) : misc.cursors.clear(pool, portal, OUTBOX_SENDING)),
+      sending: async (portal) => (await misc.cursors.get(pool, portal, OUTBOX_SENDING)) !== null,
       stats: (portal) => outboxReads.stats(pool, portal),
       parked: (portal, limit = 20) => outboxReads.parked(pool, portal, limit),
       requeueParked: (portal) => outboxReads.requeueParked(pool, portal, now()),
