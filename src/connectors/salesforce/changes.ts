@@ -191,8 +191,7 @@ export async function* salesforceChanges(deps: ChangesDeps, type: ObjectType, cu
       inQuery += records.length;
       const tail = page.records.at(-1) as SfRecord | undefined;
       if (tail !== undefined) last = tail;
-      // jsforce keeps only the locator of nextRecordsUrl (jsforce src/query.ts); so do we
-      url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+      url = nextQueryUrl(page);
       if (!page.done && url === undefined) {
         throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
       }
@@ -269,7 +268,7 @@ async function sweep(deps: ChangesDeps, plan: QueryPlan, latest: SfCursor, signa
   while (url !== undefined) {
     const page: z.infer<typeof IdsPage> = await deps.http.request({ method: 'GET', path: url, headers: { 'Sforce-Query-Options': 'batchSize=2000' }, schema: IdsPage, signal, label });
     for (const r of page.records) ids.push(r.Id);
-    url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+    url = nextQueryUrl(page);
     if (!page.done && url === undefined) throw new CrmError('bad_response', `Salesforce ${label}: done is false but there is no nextRecordsUrl`, { crm: 'salesforce', code: 'SCHEMA' });
   }
   return { records: [], next: encodeCursor({ ...latest, sweptAt: deps.now() }), liveIds: ids };
@@ -293,7 +292,7 @@ async function* relinks(deps: ChangesDeps, type: ObjectType, plan: QueryPlan, la
       const id = r[plan.child.field];
       if (typeof id === 'string') parents.add(id);
     }
-    url = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+    url = nextQueryUrl(page);
   }
   const ids = [...parents].sort();
   const next = encodeCursor(latest);
@@ -306,7 +305,7 @@ async function* relinks(deps: ChangesDeps, type: ObjectType, plan: QueryPlan, la
       const now = deps.now();
       const records = page.records.map((r) => toRecord(portal, type, r as SfRecord, now, plan.spec));
       if (records.length > 0) yield { records, next };
-      q = page.done ? undefined : page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+      q = nextQueryUrl(page);
     }
   }
 }
@@ -341,7 +340,15 @@ async function latestDateCovered(deps: ChangesDeps, sobject: string, signal: Abo
   }
 }
 
-const IdsPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({ Id: z.string() })) });
+export const IdsPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({ Id: z.string() })) });
+
+/**
+ * The next page of a query, or none: jsforce keeps only the locator of nextRecordsUrl
+ * (jsforce src/query.ts); so do we (the version in the URL is the one the query ran under).
+ */
+export function nextQueryUrl(page: { done: boolean; nextRecordsUrl?: string | undefined }): string | undefined {
+  return page.done || page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+}
 
 const ChildPage = z.object({ done: z.boolean(), nextRecordsUrl: z.string().optional(), records: z.array(z.looseObject({})) });
 

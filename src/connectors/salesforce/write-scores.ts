@@ -3,7 +3,7 @@ import { CrmError, isBudgetPause } from '../../errors.ts';
 import type { ScoreUpdate, WriteResult } from '../types.ts';
 import { asScoreField, type ScoreField } from '../../scores.ts';
 import type { SalesforceHttp } from './http.ts';
-import { soqlString } from './changes.ts';
+import { IdsPage, nextQueryUrl, soqlString } from './changes.ts';
 import type { DescribeCache } from './describe.ts';
 
 /**
@@ -145,12 +145,6 @@ export async function writeScoresSalesforce(http: SalesforceHttp, updates: reado
   return out;
 }
 
-const HeldPage = z.object({
-  done: z.boolean(),
-  nextRecordsUrl: z.string().optional(),
-  records: z.array(z.looseObject({ Id: z.string() })),
-});
-
 /**
  * How long one check's query URL may grow. A REST call's URI and headers together may not exceed
  * 16,384 bytes (414 / 431 beyond; https://help.salesforce.com/s/articleView?id=000386264&type=1),
@@ -199,16 +193,16 @@ export async function scoresAlreadyWrittenSalesforce(http: SalesforceHttp, descr
     }
     let url: string | undefined = `/query?q=${encodeURIComponent(`${head}${chunk.map(soqlString).join(', ')})`)}`;
     while (url !== undefined) {
-      let page: z.infer<typeof HeldPage>;
+      let page: z.infer<typeof IdsPage>;
       try {
-        page = await http.request({ method: 'GET', path: url, schema: HeldPage, signal, label: 'query Contact scores' });
+        page = await http.request({ method: 'GET', path: url, schema: IdsPage, signal, label: 'query Contact scores' });
       } catch (e) {
         // an admin hid a field since describe was read: read it again next time (the batch is sent now)
         if (e instanceof CrmError && e.details.code === 'INVALID_FIELD') describe.forget('Contact');
         throw e;
       }
       for (const r of page.records) held.set(r.Id.slice(0, 15), r);
-      url = page.done || page.nextRecordsUrl === undefined ? undefined : `/query/${page.nextRecordsUrl.split('/').pop() ?? ''}`;
+      url = nextQueryUrl(page);
     }
   }
   for (const u of checkable) {
