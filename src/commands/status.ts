@@ -1,6 +1,6 @@
-import { z } from 'zod';
 import { loadConfig } from '../config.ts';
 import { CHANGE_STREAM_CURSOR } from '../connectors/provider.ts';
+import { readStoredChangeStream, type StoredChangeStream } from '../connectors/stored-change-stream.ts';
 import { defaultRegistry } from '../connectors/registry.ts';
 import { EXIT } from '../errors.ts';
 import { silentLogger } from '../log.ts';
@@ -47,28 +47,9 @@ export type PortalStatusReport = {
    * the portal's change notification subscription (e.g. Salesforce CDC) as `serve` last stored it:
    * state, position (replay id), counters, how often every stream is still polled; null when none ran
    */
-  changeNotifications: (ChangeStreamRow & { updatedAt: string }) | null;
+  changeNotifications: (StoredChangeStream & { updatedAt: string }) | null;
   /** the current version of each model; `earlierVersions` are kept with their metrics (store.models.versions) */
   models: Record<string, { version: string; trainedAt: string; metrics: unknown; earlierVersions: number } | null>;
-};
-
-const ChangeStreamRow = z.looseObject({
-  state: z.string(),
-  position: z.number().nullable(),
-  lastError: z.string().nullable(),
-  pollEveryMs: z.number(),
-  events: z.number(),
-  echoes: z.number(),
-  gaps: z.number(),
-  overflows: z.number(),
-});
-type ChangeStreamRow = z.infer<typeof ChangeStreamRow>;
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 };
 
 export async function collectStatus(store: Store, only?: string, limitPer10s = 110): Promise<PortalStatusReport[]> {
@@ -82,7 +63,7 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     const changeRow = cursors.get(CHANGE_STREAM_CURSOR);
     cursors.delete(CHANGE_STREAM_CURSOR);
-    const parsedChange = changeRow === undefined ? undefined : ChangeStreamRow.safeParse(parseJson(changeRow.cursor));
+    const change = readStoredChangeStream(changeRow?.cursor);
     const streams = runs.map((r) => {
       const cursor = cursors.get(r.stream);
       const f = cursor === undefined ? undefined : hints?.freshness?.(cursor.cursor, now);
@@ -129,7 +110,7 @@ export async function collectStatus(store: Store, only?: string, limitPer10s = 1
       outbox: await store.outbox.stats(p.portal),
       parked: (await store.outbox.parked(p.portal, 5)).map(({ contactId, attempts, lastError }) => ({ contactId, attempts, lastError })),
       parkedReasons: await store.outbox.parkedReasons(p.portal),
-      changeNotifications: parsedChange?.success === true ? { ...parsedChange.data, updatedAt: new Date(changeRow!.updatedAt).toISOString() } : null,
+      changeNotifications: change !== undefined && changeRow !== undefined ? { ...change, updatedAt: new Date(changeRow.updatedAt).toISOString() } : null,
       models,
     });
   }

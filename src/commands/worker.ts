@@ -4,6 +4,7 @@ import { createLogger } from '../log.ts';
 import { createRapport } from '../main.ts';
 import type { ObjectType } from '../connectors/types.ts';
 import { createJobQueue } from '../work/queue.ts';
+import { portalsDue } from '../work/scheduled-passes.ts';
 import { holdChangeStreams, type ChangeStreamHolder } from '../work/change-streams.ts';
 import { createSessionLocks } from '../store/index.ts';
 import { parseFlags, type CliIo, type Command } from './command.ts';
@@ -18,8 +19,10 @@ RAPPORT_SYNC_INTERVAL (one schedule for the whole deployment). Start as many wor
 machines, as the portals need. A worker that dies leaves its job to another after a 30 s
 heartbeat; a pass that keeps failing is retried with backoff, then listed by \`rapport status\`.
 Exactly one worker holds each Salesforce org's Change Data Capture subscription (a Postgres
-session lock per org); when it dies another takes it over within a heartbeat interval and
-resumes from the stored replay id.
+session lock per org), the orgs shared out evenly among the running workers; when a worker dies
+another takes its orgs over within a heartbeat interval and resumes from the stored replay id.
+While an org's change events are live its streams are polled only each
+SALESFORCE_CDC_POLL_INTERVAL_MS, as in \`rapport serve\`.
 Needs RAPPORT_DATABASE_URL: the store and the queue live in Postgres. Stops cleanly on
 SIGINT/SIGTERM (running passes commit their current page first).
 
@@ -64,9 +67,8 @@ export const command: Command = {
         },
         { concurrency },
       );
-      await queue.schedulePasses(config.syncIntervalMs / 60_000, async () =>
-        (await rapport.store.portals.list()).filter((p) => p.status === 'connected').map((p) => p.portal),
-      );
+      // a portal whose change events are live is polled only every CDC poll interval (scheduled-passes.ts)
+      await queue.schedulePasses(config.syncIntervalMs / 60_000, () => portalsDue(rapport.store, { now: rapport.store.now(), tickMs: config.syncIntervalMs }));
       // Change Data Capture: one worker of the deployment holds each org's subscription (src/work/change-streams.ts)
       const q = queue;
       holder = holdChangeStreams({

@@ -2,6 +2,7 @@ import { OBJECT_TYPES, type CrmConnector, type ObjectType } from '../connectors/
 import type { CrmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import { pollDue } from './poll-due.ts';
 import { reconcileIds, type ReconcileResult } from './reconcile.ts';
 import { syncStream, type StreamProgress, type StreamResult } from './sync-stream.ts';
 import { drainOutbox, type WriteBackResult } from './write-back.ts';
@@ -267,9 +268,7 @@ export function createDaemon(deps: DaemonDeps) {
     start(): void {
       const tick = () => {
         for (const [p, s] of portals) {
-          const every = s.rt.pollEveryMs?.();
-          // a tick comes every intervalMs: a slower poll is due once its own interval has (nearly) passed
-          if (every !== undefined && now() - s.polledAt < every - deps.intervalMs / 2) continue;
+          if (!pollDue({ now: now(), lastPolledAt: s.polledAt, tickMs: deps.intervalMs, everyMs: s.rt.pollEveryMs?.() })) continue;
           s.polledAt = now();
           void nudge(p);
         }

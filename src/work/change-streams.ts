@@ -6,7 +6,9 @@
  * worker's database session, so a worker killed -9 frees its portals at once and another worker
  * takes them over at its next round (every `everyMs`). An event becomes a queued pass (the job
  * queue, as a webhook through the web role does); the subscription stores its replay id per portal
- * once the pass is queued, so the next holder resumes exactly after the last event queued.
+ * once the pass is queued, so the next holder resumes exactly after the last event queued. The
+ * subscriptions are shared out evenly: a worker holds at most its share (portals ÷ the workers'
+ * lock sessions, rounded up) and hands back what is over it when more workers start.
  *
  * Chosen over a never-ending pg-boss singleton job per portal: such a job occupies one of the
  * worker's job slots for ever, must outlive pg-boss's job expiry, and is taken over only after its
@@ -25,7 +27,7 @@ export type ChangeStreamHolderDeps = {
   open(portal: string, nudge: (types: ObjectType[]) => Promise<void>): Promise<ChangeStream | undefined>;
   /** queues a pass over the portal; resolves once the request is stored */
   requestPass(portal: string): Promise<unknown>;
-  locks: Pick<SessionLocks, 'tryAcquire' | 'release' | 'alive'>;
+  locks: Pick<SessionLocks, 'tryAcquire' | 'release' | 'alive' | 'peers'>;
   logger: Logger;
   /** how often to look for portals to take over (a dead holder's are free at once) */
   everyMs: number;
@@ -65,8 +67,16 @@ export function holdChangeStreams(deps: ChangeStreamHolderDeps): ChangeStreamHol
     if (held.size > 0 && !(await deps.locks.alive())) await dropAll('lock session lost');
     const wanted = new Set(await deps.portals());
     for (const portal of [...held.keys()]) if (!wanted.has(portal)) await drop(portal, true);
+    // An even share per running worker (their lock sessions), so that one worker started first does
+    // not keep every subscription. Past its share (workers joined) a worker hands the newest back:
+    // another takes each over at its next round and resumes from the stored replay id.
+    const share = Math.ceil(wanted.size / (await deps.locks.peers()));
+    for (const portal of [...held.keys()].slice(share)) {
+      deps.logger.info({ portal, share }, 'handing the change events subscription to another worker');
+      await drop(portal, true);
+    }
     for (const portal of wanted) {
-      if (stopped) return;
+      if (stopped || held.size >= share) return;
       if (held.has(portal) || !(await deps.locks.tryAcquire(lockName(portal)))) continue;
       let stream: ChangeStream | undefined;
       try {

@@ -18,6 +18,12 @@ export type SessionLocks = {
   release(name: string): Promise<void>;
   /** a round trip on the session; false when it was lost (every lock with it) */
   alive(): Promise<boolean>;
+  /**
+   * Sessions of this database with this session's application name, this one included: how many
+   * processes share the locks out (pg_stat_activity,
+   * https://www.postgresql.org/docs/current/monitoring-stats.html#MONITORING-PG-STAT-ACTIVITY-VIEW).
+   */
+  peers(): Promise<number>;
   close(): Promise<void>;
 };
 
@@ -29,6 +35,7 @@ export function createSessionLocks(url: string, opts: { applicationName?: string
   let connecting: Promise<pg.Client> | undefined;
   let closed = false;
   const held = new Set<string>();
+  const applicationName = opts.applicationName ?? 'rapport-locks';
 
   const lost = (c: pg.Client, reason: string) => {
     if (client !== c) return;
@@ -43,7 +50,7 @@ export function createSessionLocks(url: string, opts: { applicationName?: string
     if (client !== undefined) return Promise.resolve(client);
     connecting ??= (async () => {
       // keepAlive: a peer that vanished without closing (a lost network) is noticed by TCP
-      const c = new pg.Client({ connectionString: url, application_name: opts.applicationName ?? 'rapport-locks', keepAlive: true, connectionTimeoutMillis: 10_000 });
+      const c = new pg.Client({ connectionString: url, application_name: applicationName, keepAlive: true, connectionTimeoutMillis: 10_000 });
       c.on('error', (e: Error) => lost(c, e.message));
       c.on('end', () => lost(c, 'connection ended'));
       try {
@@ -58,26 +65,43 @@ export function createSessionLocks(url: string, opts: { applicationName?: string
     return connecting;
   };
 
+  // one statement at a time on the session (pg deprecates overlapping queries on one client)
+  let queue: Promise<unknown> = Promise.resolve();
+  const query = <R extends pg.QueryResultRow>(c: pg.Client, q: pg.QueryConfig): Promise<pg.QueryResult<R>> => {
+    const r = queue.then(() => c.query<R>(q));
+    queue = r.catch(() => undefined);
+    return r;
+  };
+
   return {
     async tryAcquire(name) {
       if (held.has(name)) return true;
       const c = await session();
-      const r = await c.query<{ ok: boolean }>({ name: 'session_lock_try', text: `SELECT pg_try_advisory_lock(${KEY}) AS ok`, values: [name] });
+      const r = await query<{ ok: boolean }>(c, { name: 'session_lock_try', text: `SELECT pg_try_advisory_lock(${KEY}) AS ok`, values: [name] });
       if (r.rows[0]?.ok === true) held.add(name);
       return held.has(name);
     },
     async release(name) {
       if (!held.delete(name) || client === undefined) return;
-      await client.query({ name: 'session_lock_release', text: `SELECT pg_advisory_unlock(${KEY})`, values: [name] });
+      await query(client, { name: 'session_lock_release', text: `SELECT pg_advisory_unlock(${KEY})`, values: [name] });
     },
     async alive() {
       if (client === undefined) return false;
       try {
-        await client.query('SELECT 1');
+        await query(client, { text: 'SELECT 1' });
         return client !== undefined;
       } catch {
         return false;
       }
+    },
+    async peers() {
+      const c = await session();
+      const r = await query<{ n: number }>(c, {
+        name: 'session_lock_peers',
+        text: 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+        values: [applicationName],
+      });
+      return Math.max(1, r.rows[0]?.n ?? 1);
     },
     async close() {
       closed = true;
