@@ -21,7 +21,8 @@
  *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4; BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
  *   BENCH_WORKER_CPU_PROF=DIR the workers'; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
- *   the store bench (to iterate on the scaling figures alone)
+ *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
+ *   that took the Postgres server's time in each run (pg_stat_statements)
  *
  * Each scaling run also prints the CPU each process used during the backfill (the sandbox, the
  * web process, the workers, the Postgres server), so a run limited by the machine's cores shows it.
@@ -57,6 +58,8 @@ const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 4);
 const WORKER_NICE = Number(process.env['BENCH_WORKER_NICE'] ?? 5);
 /** BENCH_SCALE_ONLY=webhooks: only the webhook phase (the largest worker count, stopped once the load is over; no bench:stores) */
 const WEBHOOKS_ONLY = process.env['BENCH_SCALE_ONLY'] === 'webhooks';
+/** BENCH_PG_STATEMENTS=1: after each run, the statements that took the server's time (pg_stat_statements) */
+const STATEMENTS = process.env['BENCH_PG_STATEMENTS'] === '1';
 const CEILING = (110 / 10) * 100; // records/s per portal: 11 requests/s × 100 records per page
 const RECORDS = PORTALS * (CONTACTS + Math.ceil(CONTACTS / 10));
 const app = { clientId: 'rapport-bench-scale', clientSecret: randomBytes(16).toString('hex'), appId: 4713 };
@@ -88,12 +91,24 @@ function postgresPids(dataDirectory: string): number[] {
     return [];
   }
 }
+/** what a Postgres process does, from the title it sets (https://www.postgresql.org/docs/current/monitoring-ps.html) */
+function postgresRole(pid: number): string {
+  try {
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    if (/autovacuum/.test(title)) return 'autovacuum';
+    if (/writer|checkpointer|walsender|logical|archiver|stats|launcher|io worker/.test(title)) return 'background';
+    if (/^postgres: .+\d\)/.test(title) || /\(\d+\)/.test(title)) return 'sessions';
+    return 'server';
+  } catch {
+    return 'server';
+  }
+}
 /** CPU seconds per named process between `start()` and `stop()` (Postgres backends may come and go: summed per pid seen) */
 function cpuMeter(procs: () => readonly { name: string; pid: number | undefined }[], pgDir: string | undefined) {
   const seen = new Map<string, { at0: number; last: number }>();
   let first = true;
   const sample = () => {
-    const all = [...procs(), ...(pgDir === undefined ? [] : postgresPids(pgDir).map((pid) => ({ name: `postgres:${pid}`, pid })))];
+    const all = [...procs(), ...(pgDir === undefined ? [] : postgresPids(pgDir).map((pid) => ({ name: `postgres:${pid}:${postgresRole(pid)}`, pid })))];
     for (const p of all) {
       const key = p.name;
       const now = cpuSeconds(p.pid);
@@ -112,7 +127,7 @@ function cpuMeter(procs: () => readonly { name: string; pid: number | undefined 
       sample();
       const out: Record<string, number> = {};
       for (const [k, v] of seen) {
-        const name = k.startsWith('postgres:') ? 'postgres' : k;
+        const name = k.startsWith('postgres:') ? `postgres ${k.split(':')[2]}` : k;
         out[name] = (out[name] ?? 0) + (v.last - v.at0);
       }
       return out;
@@ -271,6 +286,10 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
     for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0));
+    if (STATEMENTS) {
+      await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await db.query('SELECT pg_stat_statements_reset()');
+    }
     const pgDir = (await db.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
     await until('the backfill to start', async () => (await cached()) > 0, 120_000, procs);
     const started = performance.now();
@@ -285,6 +304,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     await until(`${RECORDS.toLocaleString('en-US')} records cached`, async () => (await cached()) >= RECORDS, 20 * 60_000, procs);
     const seconds = (performance.now() - started) / 1000;
     const cpu = meter.stop();
+    if (STATEMENTS) await printStatements(db);
     const spans = (await db.query<{ first: string; last: string }>('SELECT min(synced_at) AS first, max(synced_at) AS last FROM records GROUP BY portal ORDER BY 1')).rows;
     const t0 = Math.min(...spans.map((x) => Number(x.first)));
     const portals = spans.map((x) => ({ first: (Number(x.first) - t0) / 1000, last: (Number(x.last) - t0) / 1000 }));
@@ -297,8 +317,17 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
   }
 }
 
+async function printStatements(db: pg.Client): Promise<void> {
+  const top = await db.query<{ ms: number; calls: number; rows: number; query: string }>(
+    `SELECT round(total_exec_time)::int AS ms, calls::int, rows::int, regexp_replace(query, '\\s+', ' ', 'g') AS query
+     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`,
+  );
+  console.log('    statements by server time (pg_stat_statements):');
+  for (const r of top.rows) console.log(`      ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(8)} rows  ${r.query.slice(0, 110)}`);
+}
+
 async function main(): Promise<void> {
-  const server = await startPostgres();
+  const server = await startPostgres(STATEMENTS ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {});
   const runs: Run[] = [];
   try {
     console.log(

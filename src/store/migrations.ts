@@ -226,6 +226,12 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE written SET properties = json_remove(json_set(properties, '$.scoredAt', json_extract(properties, '$.scored_at')), '$.scored_at') WHERE json_type(properties, '$.scored_at') IS NOT NULL;
   UPDATE written SET properties = json_remove(json_set(properties, '$.modelVersion', json_extract(properties, '$.model_version')), '$.model_version') WHERE json_type(properties, '$.model_version') IS NOT NULL;
   `,
+  // 8: no query reads records by modification time (a stream's position is its cursor), so the
+  // index on (portal, type, updated_at) only cost every insert; on Postgres it also misled the
+  // planner into finding a record by id through it (src/store/postgres/migrations.ts, 6).
+  `
+  DROP INDEX IF EXISTS records_updated;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -128,7 +128,7 @@ function waitUntilReady(child: ChildProcess, log: string[]): Promise<void> {
  * password, no fsync: a test run's data needs no durability), then postgres on a free loopback
  * port with no Unix socket. `stop()` shuts it down and deletes the data dir.
  */
-export async function startPostgres(opts: { binaries?: PostgresBinaries } = {}): Promise<PostgresServer> {
+export async function startPostgres(opts: { binaries?: PostgresBinaries; /** more server settings (`-c name=value`), e.g. a bench's extension */ settings?: Record<string, string> } = {}): Promise<PostgresServer> {
   const t0 = performance.now();
   const as = unprivilegedUser();
   const tmp = mkdtempSync(join(tmpdir(), 'rapport-pg-'));
@@ -159,7 +159,7 @@ export async function startPostgres(opts: { binaries?: PostgresBinaries } = {}):
       const log: string[] = [];
       child = spawn(
         bins.postgres,
-        ['-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+        ['-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])],
         { ...as, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
       );
       try {
