@@ -280,12 +280,19 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       await warmUp(webUrl, sandbox.hubIds);
       idle = await webhookLoad(webUrl, sandbox.hubIds, procs[0]!);
     }
-    // the workers start together; the clock runs from the first record cached to the last (a
-    // worker's start-up, tsx compiling our TypeScript here, is not the backfill's speed)
-    const spawned = performance.now();
+    // The workers start together and take the queued passes only once every one of them is up: a
+    // worker's start-up (tsx compiling our TypeScript here; production runs the build) is not the
+    // backfill's speed, and a worker still starting would take the cores from the others' passes.
+    // The queued passes are held back meanwhile (pg-boss's start_after, https://pgboss.io/api/jobs).
+    const hold = (interval: string) =>
+      db.query(`UPDATE pgboss.job SET start_after = now() + $1::interval WHERE name = 'rapport-sync' AND state < 'active'`, [interval]);
+    await hold('1 hour');
     const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
     for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0));
+    await until('every worker up', async () => procs.slice(1).every((p) => p.log.join('').includes('rapport worker: running up to')), 120_000, procs);
+    await hold('0 seconds');
+    const spawned = performance.now();
     if (STATEMENTS) {
       await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await db.query('SELECT pg_stat_statements_reset()');
@@ -342,7 +349,7 @@ async function main(): Promise<void> {
       const r = await run(server.url, w, hooks);
       runs.push(r);
       console.log(
-        `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s` : ''}: first record ${r.startup.toFixed(1)} s after spawning, then ${r.seconds.toFixed(1)} s, ` +
+        `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s` : ''}: first record ${r.startup.toFixed(1)} s after the passes were released, then ${r.seconds.toFixed(1)} s, ` +
           `${Math.round(r.recordsPerSecond)} records/s, ${r.ratio.toFixed(3)} of the ceiling; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       );
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);

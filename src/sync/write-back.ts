@@ -54,10 +54,16 @@ export async function drainOutbox(
   // already be in the CRM, so only then is the CRM asked first (a read, against the CRM's budget).
   const asks = connector.scoresAlreadyWritten !== undefined;
   let verifying = asks && (await store.outbox.sending(portal));
+  /** the mark as this drain left it, and whether the drain ended on an empty outbox */
+  let marked = verifying;
+  let emptied = false;
   for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
     if (opts.signal.aborted) break;
     const due = await store.outbox.due(portal, batchSize);
-    if (due.length === 0) break;
+    if (due.length === 0) {
+      emptied = true;
+      break;
+    }
     // That batch is at the head of the outbox (due order): ask the CRM what it holds and settle
     // those as written without sending them again; keep asking while batches turn out to be there
     // already. A failed read just sends.
@@ -73,6 +79,7 @@ export async function drainOutbox(
       }
     }
     if (asks) await store.outbox.setSending(portal, true);
+    marked = asks;
     let results;
     try {
       results = await connector.writeScores(
@@ -140,7 +147,11 @@ export async function drainOutbox(
     await store.outbox.settle(portal, { written, failed }, { maxAttempts });
     // answered and settled; a batch that failed whole keeps the mark (it may have been applied)
     if (asks) await store.outbox.setSending(portal, false);
+    marked = false;
   }
+  // The CRM held every batch the mark stood for and nothing waits to be sent (not even a failed
+  // batch backing off, which may have been applied): nothing is unsettled, so the next drain need not ask.
+  if (marked && emptied && (await store.outbox.stats(portal)).pending === 0) await store.outbox.setSending(portal, false);
   if (out.written + out.parked + out.retrying + (out.alreadyThere ?? 0) > 0) {
     logger.info({ portal, written: out.written, retrying: out.retrying, parked: out.parked, ...(out.alreadyThere === undefined ? {} : { alreadyThere: out.alreadyThere }) }, 'write-back');
   }

@@ -278,6 +278,31 @@ describe('drainOutbox after a process died between sending a batch and settling 
     expect(queries()).toBe(2);
   });
 
+  it('a lost answer for the last collection in the outbox: the re-drain settles it from the org, clears the mark, and the drain after asks nothing', async () => {
+    open();
+    const { sfPortal, connect, contacts } = await start();
+    const ids = contacts(200);
+    for (const [i, id] of ids.entries()) await store.outbox.enqueue(sfPortal, id, values(i));
+    sf.sandbox.loseWriteAnswers(1);
+    const dying = new AbortController();
+    const first = drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal: dying.signal });
+    while (sf.sandbox.stats().lostAnswers === 0) await new Promise((r) => setTimeout(r, 10));
+    dying.abort();
+    await first;
+    expect(await store.outbox.sending(sfPortal)).toBe(true);
+
+    const queries = () => sf.sandbox.stats().byRoute['GET /services/data/vXX.X/query'] ?? 0;
+    const r = await drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal });
+    expect(r).toMatchObject({ written: 0, alreadyThere: 200, retrying: 0, parked: 0 });
+    expect(queries()).toBe(1);
+    // the org held all of it and nothing is pending: no batch is unsettled any more
+    expect(await store.outbox.sending(sfPortal)).toBe(false);
+    await store.outbox.enqueue(sfPortal, ids[0]!, { ...values(0), satisfaction: '99' });
+    expect(await drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal })).toMatchObject({ written: 1 });
+    expect(queries()).toBe(1);
+    for (const id of ids.slice(1)) expect(sf.sandbox.writeCounts.of('Contact').get(id), id).toEqual({ inputs: 1, changed: 1 });
+  });
+
   it('sends what the org holds differently, and what the integration user cannot read', async () => {
     open();
     const { connect, contacts } = await start({ org: { hiddenFields: [] } });
