@@ -247,19 +247,24 @@ describe('drainOutbox after a process died between sending a batch and settling 
   };
   const scoredAt = new Date(1_700_000_000_123).toISOString();
   const values = (i: number) => ({ satisfaction: String(i % 100), churnRisk: String((i * 7) % 100), health: 'green', reasons: `reason ${i}`, scoredAt, modelVersion: 'm1' });
-
-  it('a collection applied whose answer was lost: the next drain finds it in the org and writes nothing new', async () => {
-    open();
+  /** `n` contacts with values in the outbox, and a drain whose first collection the org applies and never answers: the process dies (abort) before settling */
+  const dieAfterFirstCollection = async (n: number) => {
     const { sfPortal, connect, contacts } = await start();
-    const ids = contacts(250);
+    const ids = contacts(n);
     for (const [i, id] of ids.entries()) await store.outbox.enqueue(sfPortal, id, values(i));
-    // the first drain's first collection (200 records) is applied and never answered; the process dies (abort) before settling
     sf.sandbox.loseWriteAnswers(1);
     const dying = new AbortController();
     const first = drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal: dying.signal });
     while (sf.sandbox.stats().lostAnswers === 0) await new Promise((r) => setTimeout(r, 10));
     dying.abort();
-    expect(await first).toMatchObject({ written: 0, retrying: 0, parked: 0 });
+    return { sfPortal, connect, ids, first: await first };
+  };
+
+  it('a collection applied whose answer was lost: the next drain finds it in the org and writes nothing new', async () => {
+    open();
+    // the first drain's first collection (200 records) is applied and never answered
+    const { sfPortal, connect, ids, first } = await dieAfterFirstCollection(250);
+    expect(first).toMatchObject({ written: 0, retrying: 0, parked: 0 });
     expect(sf.sandbox.writeCounts.of('Contact').size).toBe(200);
     expect(await store.outbox.stats(sfPortal)).toEqual({ pending: 250, parked: 0 });
 
@@ -280,15 +285,7 @@ describe('drainOutbox after a process died between sending a batch and settling 
 
   it('a lost answer for the last collection in the outbox: the re-drain settles it from the org, clears the mark, and the drain after asks nothing', async () => {
     open();
-    const { sfPortal, connect, contacts } = await start();
-    const ids = contacts(200);
-    for (const [i, id] of ids.entries()) await store.outbox.enqueue(sfPortal, id, values(i));
-    sf.sandbox.loseWriteAnswers(1);
-    const dying = new AbortController();
-    const first = drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal: dying.signal });
-    while (sf.sandbox.stats().lostAnswers === 0) await new Promise((r) => setTimeout(r, 10));
-    dying.abort();
-    await first;
+    const { sfPortal, connect, ids } = await dieAfterFirstCollection(200);
     expect(await store.outbox.sending(sfPortal)).toBe(true);
 
     const queries = () => sf.sandbox.stats().byRoute['GET /services/data/vXX.X/query'] ?? 0;
