@@ -55,7 +55,7 @@ describe('Postgres migrations', () => {
   });
 
   it('follow SQLite: any provider name as a CRM (2 = SQLite 6), score fields renamed in pending and written values (3 = SQLite 7)', async () => {
-    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4 + 2); // Postgres entry 1 is SQLite 1-5; entries 4 and 5 are Postgres' own
+    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4 + 2); // Postgres entry 1 is SQLite 1-5; entries 4 and 5 are Postgres' own; 6 = SQLite 8
     await migrate(pool, url, PG_MIGRATIONS.slice(0, 2));
     const portal = (crm: string) =>
       pool.query("INSERT INTO portals (portal, crm, external_id, base_url, status, installed_at, updated_at) VALUES ($1, $2, '1', 'http://x', 'connected', 0, 0)", [`${crm}:1`, crm]);
