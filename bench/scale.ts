@@ -18,7 +18,8 @@
  *
  *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 npm run bench:scale   (the issue's size; hours of CPU here)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
- *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4; BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
+ *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
+ *   webhook load, so that the backfill outlasts the load); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
  *   BENCH_WORKER_CPU_PROF=DIR the workers'; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
@@ -61,7 +62,13 @@ const WEBHOOKS_ONLY = process.env['BENCH_SCALE_ONLY'] === 'webhooks';
 /** BENCH_PG_STATEMENTS=1: after each run, the statements that took the server's time (pg_stat_statements) */
 const STATEMENTS = process.env['BENCH_PG_STATEMENTS'] === '1';
 const CEILING = (110 / 10) * 100; // records/s per portal: 11 requests/s × 100 records per page
-const RECORDS = PORTALS * (CONTACTS + Math.ceil(CONTACTS / 10));
+/**
+ * Contacts per portal in the run under webhook load: a backfill long enough to outlast the load
+ * (BENCH_WEBHOOK_SECONDS plus its warm-up) however fast the workers are (default 10,000, the issue's size).
+ */
+const WEBHOOK_CONTACTS = Number(process.env['BENCH_WEBHOOK_CONTACTS'] ?? 10_000);
+const recordsOf = (contacts: number) => PORTALS * (contacts + Math.ceil(contacts / 10));
+const RECORDS = recordsOf(CONTACTS);
 const app = { clientId: 'rapport-bench-scale', clientSecret: randomBytes(16).toString('hex'), appId: 4713 };
 
 type Proc = { name: string; child: ChildProcess; log: string[] };
@@ -167,8 +174,8 @@ async function until(what: string, ok: () => Promise<boolean>, ms: number, procs
   }
 }
 
-async function startSandbox(): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(CONTACTS)], {
+async function startSandbox(contacts: number): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(contacts)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app) },
   });
@@ -204,7 +211,7 @@ function delivery(publicUrl: string, portalId: number): Delivery {
     occurredAt: now,
     subscriptionType: 'contact.propertyChange',
     attemptNumber: 0,
-    objectId: 1 + (i % CONTACTS),
+    objectId: 1 + i,
     propertyName: 'firstname',
     propertyValue: 'v',
     changeSource: 'CRM_UI',
@@ -251,7 +258,9 @@ type Run = {
 };
 
 async function run(serverUrl: string, workers: number, withWebhooks: boolean): Promise<Run> {
-  const sandbox = await startSandbox();
+  const contacts = withWebhooks ? WEBHOOK_CONTACTS : CONTACTS;
+  const records = recordsOf(contacts);
+  const sandbox = await startSandbox(contacts);
   const url = await createDatabase(serverUrl);
   const db = new pg.Client({ connectionString: url });
   const procs: Proc[] = [];
@@ -305,17 +314,18 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     let webhooks: Run['webhooks'];
     if (withWebhooks) {
       webhooks = await webhookLoad(webUrl, sandbox.hubIds, procs[0]!);
-      if ((await cached()) >= RECORDS) console.log('  !! the backfill ended before the webhook load did: raise BENCH_CONTACTS');
+      if ((await cached()) >= records) console.log('  !! the backfill ended before the webhook load did: raise BENCH_WEBHOOK_CONTACTS');
+      if (WEBHOOKS_ONLY && STATEMENTS) await printStatements(db);
       if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, cpu: meter.stop(), portals: [], webhooks, ...(idle === undefined ? {} : { idle }) };
     }
-    await until(`${RECORDS.toLocaleString('en-US')} records cached`, async () => (await cached()) >= RECORDS, 20 * 60_000, procs);
+    await until(`${records.toLocaleString('en-US')} records cached`, async () => (await cached()) >= records, 20 * 60_000, procs);
     const seconds = (performance.now() - started) / 1000;
     const cpu = meter.stop();
     if (STATEMENTS) await printStatements(db);
     const spans = (await db.query<{ first: string; last: string }>('SELECT min(synced_at) AS first, max(synced_at) AS last FROM records GROUP BY portal ORDER BY 1')).rows;
     const t0 = Math.min(...spans.map((x) => Number(x.first)));
     const portals = spans.map((x) => ({ first: (Number(x.first) - t0) / 1000, last: (Number(x.last) - t0) / 1000 }));
-    const recordsPerSecond = RECORDS / seconds;
+    const recordsPerSecond = records / seconds;
     return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), cpu, portals, ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
   } finally {
     await stop(procs);
@@ -349,7 +359,7 @@ async function main(): Promise<void> {
       const r = await run(server.url, w, hooks);
       runs.push(r);
       console.log(
-        `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s` : ''}: first record ${r.startup.toFixed(1)} s after the passes were released, then ${r.seconds.toFixed(1)} s, ` +
+        `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s (${WEBHOOK_CONTACTS.toLocaleString('en-US')} contacts per portal)` : ''}: first record ${r.startup.toFixed(1)} s after the passes were released, then ${r.seconds.toFixed(1)} s, ` +
           `${Math.round(r.recordsPerSecond)} records/s, ${r.ratio.toFixed(3)} of the ceiling; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       );
       const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);

@@ -61,6 +61,30 @@ describe('the Postgres store', () => {
     expect(seen).toEqual([...ids].sort());
   });
 
+  it('analyses the tables a backfill fills after its 10th page, so the planner looks links up by the primary key', async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const store = await open(url);
+    const db = await client(url);
+    const analysed = async () =>
+      (await db.query<{ relname: string }>("SELECT relname FROM pg_stat_user_tables WHERE relname IN ('records', 'associations', 'dirty_contacts') AND last_analyze IS NOT NULL ORDER BY relname")).rows.map((r) => r.relname);
+    const run = { id: await store.syncRuns.start(P, 'calls'), pages: 0, records: 0 };
+    const page = async (n: number) => {
+      // calls linked to contacts: the links a page's upsert looks up
+      const records = Array.from({ length: 100 }, (_, i) => ({ ...contact(`call-${n}-${i}`), type: 'calls' as const, contactIds: [`c-${n}-${i}`, `c-${n}-${i + 1}`] }));
+      await store.commitPage({ portal: P, stream: 'calls', records, cursor: `${n}` as Cursor, run: { ...run, pages: n, records: 100 * n } });
+    };
+    for (let n = 1; n <= 9; n++) await page(n);
+    expect(await analysed()).toEqual([]);
+    await page(10);
+    for (let i = 0; i < 100 && (await analysed()).length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await analysed()).toEqual(['associations', 'dirty_contacts', 'records']);
+    const plan = await db.query<{ 'QUERY PLAN': string }>(
+      "EXPLAIN SELECT to_id FROM associations a JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(portal, type, id) ON a.portal = k.portal AND a.from_type = k.type AND a.from_id = k.id WHERE a.to_type = 'contacts'",
+      [[P], ['calls'], ['call-1-1']],
+    );
+    expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('associations_pkey');
+  });
+
   it("a worker thread's read-only store reads the same data and cannot write", async () => {
     const url = await createDatabase(inject('postgresUrl'));
     const store = await open(url);
