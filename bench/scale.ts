@@ -41,6 +41,7 @@ import pg from 'pg';
 import { freePort } from '../src/commands/demo.ts';
 import { installThroughBrowser } from '../src/sandbox/hubspot/browser-install.ts';
 import { createDatabase, startPostgres } from '../test/support/postgres.ts';
+import { SYNC_QUEUE } from '../src/work/queue.ts';
 import { reportFigures, type Figure } from './figures.ts';
 import { paced, post, signedDelivery, type Delivery, type PacedResult } from './paced-webhooks.ts';
 
@@ -104,7 +105,8 @@ function postgresRole(pid: number): string {
     const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
     if (/autovacuum/.test(title)) return 'autovacuum';
     if (/writer|checkpointer|walsender|logical|archiver|stats|launcher|io worker/.test(title)) return 'background';
-    if (/^postgres: .+\d\)/.test(title) || /\(\d+\)/.test(title)) return 'sessions';
+    // a client's session: "postgres: user database host(port) state"
+    if (/\(\d+\)/.test(title)) return 'sessions';
     return 'server';
   } catch {
     return 'server';
@@ -294,7 +296,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     // backfill's speed, and a worker still starting would take the cores from the others' passes.
     // The queued passes are held back meanwhile (pg-boss's start_after, https://pgboss.io/api/jobs).
     const hold = (interval: string) =>
-      db.query(`UPDATE pgboss.job SET start_after = now() + $1::interval WHERE name = 'rapport-sync' AND state < 'active'`, [interval]);
+      db.query(`UPDATE pgboss.job SET start_after = now() + $1::interval WHERE name = $2 AND state < 'active'`, [interval, SYNC_QUEUE]);
     await hold('1 hour');
     const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
