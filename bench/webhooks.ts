@@ -70,7 +70,8 @@ async function runServer(kind: Kind): Promise<void> {
       },
       join(dir, 'none.json'),
     );
-    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey });
+    // as createRapport (`rapport serve`) opens it
+    const store = createStore({ path: config.dbPath, encryptionKey: config.encryptionKey, backgroundCheckpoints: true });
     const portal = `hubspot:${PORTAL_ID}`;
     await store.portals.upsert({ portal, crm: 'hubspot', externalId: String(PORTAL_ID), baseUrl: 'http://unused', scopes: [] });
     if (kind === 'training') {

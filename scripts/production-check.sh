@@ -4,7 +4,7 @@
 #   npm ci && npm run build && npm prune --omit=dev
 # then, in that tree without dev dependencies (no tsx, esbuild, TypeScript), with whatever node the
 # system has on PATH: `bin/rapport demo --once --contacts 300` exits 0 having scored and written
-# back every contact, `rapport score --all` runs its worker threads from dist/, and the card
+# back every contact (its SQLite checkpoint thread running from dist/), `rapport score --all` runs its worker threads from dist/, and the card
 # preview is served from the bundle built ahead of time. Run by .ci/run; exits non-zero on any miss.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,6 +43,8 @@ rc=0
 "$work/rapport/bin/rapport" demo --once --contacts 300 --db "$work/run/demo.db" >demo.json 2>demo.err || rc=$?
 [ "$rc" -eq 0 ] || { tail -n 30 demo.err >&2; fail "demo --once exited $rc"; }
 echo "   exit 0 in $(($(date +%s) - start)) s"
+# the serving process checkpoints SQLite from a worker thread of dist/ (src/store/checkpoints.ts)
+! grep -q "checkpoint thread failed" demo.err || fail "the SQLite checkpoint thread did not run from dist/"
 "$node22" -e '
   const s = JSON.parse(require("node:fs").readFileSync("demo.json", "utf8"));
   const c = s.contacts ?? {};

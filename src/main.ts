@@ -95,7 +95,14 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
   const { config, logger } = opts;
   const now = opts.now ?? Date.now;
   const providers = opts.providers ?? defaultRegistry;
-  const opened = await connectStore(config, { encryptionKey: config.encryptionKey, previousEncryptionKey: config.previousEncryptionKey, now });
+  const opened = await connectStore(config, {
+    encryptionKey: config.encryptionKey,
+    previousEncryptionKey: config.previousEncryptionKey,
+    now,
+    // on SQLite this thread answers webhooks and cards: no WAL checkpoint inside its commits
+    backgroundCheckpoints: true,
+    onCheckpointFailure: (e) => logger.warn({ err: e.message }, 'SQLite checkpoint thread failed; checkpoints run inside commits again'),
+  });
   // webhook receivers read a connected portal's state from memory; this process's own portal
   // writes (installs, disconnections by the token manager or the daemon) drop it at once
   const portalStatus = createPortalStatusCache({ portals: opened.portals, now });

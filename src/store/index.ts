@@ -25,7 +25,7 @@ export function openStore(location: StoreLocation, opts: { readonly: true } | ({
   if (location.kind === 'postgres') {
     // the location is an open store's: its schema is migrated already; a thread gets its own pool
     if (opts.readonly === true) return createPostgresStore({ url: location.url, readonly: true });
-    const { readonly: _readonly, busyTimeoutMs, ...rest } = opts;
+    const { readonly: _readonly, busyTimeoutMs, backgroundCheckpoints: _b, onCheckpointFailure: _f, ...rest } = opts;
     return createPostgresStore({ ...rest, url: location.url, ...(busyTimeoutMs === undefined ? {} : { lockTimeoutMs: busyTimeoutMs }) });
   }
   if (opts.readonly === true) return openReadonlySqlite(location.path);
@@ -51,7 +51,8 @@ export async function connectStore(
     const { applicationName: _name, ...rest } = opts;
     return createSqliteStore({ ...rest, path: location.path });
   }
-  const { busyTimeoutMs, ...rest } = opts;
+  // Postgres checkpoints in its own processes
+  const { busyTimeoutMs, backgroundCheckpoints: _b, onCheckpointFailure: _f, ...rest } = opts;
   return openPostgresStore({ ...rest, url: location.url, ...(busyTimeoutMs === undefined ? {} : { lockTimeoutMs: busyTimeoutMs }) });
 }
 

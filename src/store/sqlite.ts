@@ -9,6 +9,7 @@ import { createApiUsageRepo } from './api-usage.ts';
 import { createContactsRepo } from './contacts.ts';
 import type { Cursor } from '../connectors/types.ts';
 import { createCursorsRepo, OUTBOX_SENDING } from './cursors.ts';
+import { startBackgroundCheckpoints } from './checkpoints.ts';
 import { openDatabase, setBusyTimeout, type Db } from './db.ts';
 import { createDirtyRepo, createModelsRepo, createWebhookEventsRepo } from './misc.ts';
 import { createOutboxRepo } from './outbox.ts';
@@ -29,6 +30,13 @@ export type SqliteStoreOptions = {
   busyTimeoutMs?: number;
   /** injectable clock (epoch ms) */
   now?: () => number;
+  /**
+   * WAL checkpoints on a thread of their own (checkpoints.ts), for a process whose thread also
+   * answers requests (`rapport serve`); `onCheckpointFailure` hears when that thread failed and
+   * the connection went back to SQLite's automatic checkpoints.
+   */
+  backgroundCheckpoints?: boolean;
+  onCheckpointFailure?: (e: Error) => void;
 };
 
 type Promised<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Promise<R> : never };
@@ -63,7 +71,17 @@ const ITERATE_PAGE = 1000;
 
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const db = openDatabase(opts.path, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
-  return createStoreOn(db, opts);
+  const store = createStoreOn(db, opts);
+  if (opts.backgroundCheckpoints !== true || db.memory) return store;
+  const checkpoints = startBackgroundCheckpoints(db, opts.onCheckpointFailure === undefined ? {} : { onFailure: opts.onCheckpointFailure });
+  return {
+    ...store,
+    // the thread's connection first: the last one to close removes the WAL
+    close: async () => {
+      await checkpoints.stop();
+      await store.close();
+    },
+  };
 }
 
 /** A store over an open connection (tests that inspect the file, and read-only workers). */

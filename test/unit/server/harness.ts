@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Config } from '../../../src/config.ts';
 import { loadConfig } from '../../../src/config.ts';
+import { FLUSH_INTERVAL_MS } from '../../../src/connectors/hubspot/notifications.ts';
 import type { ObjectType } from '../../../src/connectors/types.ts';
 import { createLogger, type Logger } from '../../../src/log.ts';
 import { createApps } from '../../../src/server/app.ts';
@@ -112,5 +113,9 @@ export async function startRapport(
   };
 }
 
-/** Lets callbacks the server queued with setImmediate (the post-ack nudges) run. */
-export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+/**
+ * Lets the webhook receiver's post-ack dedupe and nudges run: queued on the next turn, or at most
+ * FLUSH_INTERVAL_MS after the previous flush (group commit). Timers fire in order of expiry, so a
+ * flush queued before this longer timer has run when it fires.
+ */
+export const settle = (): Promise<void> => new Promise((r) => setTimeout(r, FLUSH_INTERVAL_MS + 1));
