@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { openPostgresStore } from '../../src/store/postgres/store.ts';
+import { analyzeIfDue, openPostgresStore } from '../../src/store/postgres/store.ts';
 import { rescoreAllInParallel } from '../../src/scoring/parallel.ts';
 import { createDatabase } from '../support/postgres.ts';
 
@@ -83,6 +83,42 @@ describe('the Postgres store', () => {
       [[P], ['calls'], ['call-1-1']],
     );
     expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('associations_pkey');
+  });
+
+  it('analyses once for every process of a deployment: not while another session does, not again until the tables grew by half', async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    await (await open(url)).close(); // the schema
+    const [a, b] = [await client(url), await client(url)];
+    const analyze = async (c: pg.Client) => {
+      await c.query('BEGIN');
+      try {
+        return await analyzeIfDue(c);
+      } finally {
+        await c.query('COMMIT');
+      }
+    };
+    // rows as a backfill's page leaves them; a backend reports its counts to the statistics views
+    // at most once a second, or at once when asked (https://www.postgresql.org/docs/current/monitoring-stats.html)
+    const insert = async (from: number, n: number) => {
+      await b.query(
+        "INSERT INTO records (portal, type, id, updated_at, data, synced_at) SELECT 'hubspot:1', 'contacts', 'g-' || i, 1, '{}', 1 FROM generate_series($1::int, $2::int) AS i",
+        [from, from + n - 1],
+      );
+      await b.query('SELECT pg_stat_force_next_flush()');
+      await b.query('SELECT 1');
+    };
+    await insert(0, 500);
+    // a session analysing holds the lock: the other skips
+    await b.query('BEGIN');
+    await b.query("SELECT pg_advisory_xact_lock(hashtextextended('rapport:analyze', 0))");
+    expect(await analyze(a)).toBe(false);
+    await b.query('COMMIT');
+    expect(await analyze(a)).toBe(true); // never analysed
+    expect(await analyze(b)).toBe(false); // just analysed, nothing new
+    await insert(500, 100);
+    expect(await analyze(b)).toBe(false); // 100 rows more on 500
+    await insert(600, 1000);
+    expect(await analyze(b)).toBe(true);
   });
 
   it("a worker thread's read-only store reads the same data and cannot write", async () => {
