@@ -29,11 +29,14 @@ export function startBackgroundCheckpoints(db: Db, opts: { path?: string; everyM
   const mod = workerModule(import.meta.url, 'checkpoint-worker');
   db.pragma('wal_autocheckpoint = 0');
   let stopping = false;
+  let failed = false;
   const worker = new Worker(mod.url, { workerData: { path: opts.path ?? db.name, everyMs: opts.everyMs ?? CHECKPOINT_EVERY_MS }, ...mod.options });
   // the thread must not keep a process alive that has nothing else to do
   worker.unref();
+  // an error is followed by the exit: one fallback, reported once
   const fallBack = (e: Error) => {
-    if (stopping || !db.open) return;
+    if (stopping || failed || !db.open) return;
+    failed = true;
     db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
     opts.onFailure?.(e);
   };

@@ -57,12 +57,22 @@ describe('WAL checkpoints on a thread of their own (src/store/checkpoints.ts)', 
     dir = tempDir();
     const db = openDatabase(join(dir.path, 'r.db'));
     // a folder is no database: the thread fails to open it
+    const failures: Error[] = [];
     let failed: (e: Error) => void = () => {};
     const failure = new Promise<Error>((resolve) => (failed = resolve));
-    const checkpoints = startBackgroundCheckpoints(db, { path: dir.path, onFailure: (e) => failed(e) });
+    const checkpoints = startBackgroundCheckpoints(db, {
+      path: dir.path,
+      onFailure: (e) => {
+        failures.push(e);
+        failed(e);
+      },
+    });
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     expect((await failure).message).toMatch(/directory|unable to open|SQLITE_CANTOPEN/i);
+    await sleep(200); // the thread's exit follows its error
     await checkpoints.stop();
+    // the thread's error and then its exit: said once
+    expect(failures).toHaveLength(1);
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     db.close();
   });
