@@ -72,7 +72,8 @@ const ITERATE_PAGE = 1000;
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   const db = openDatabase(opts.path, opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs });
   const store = createStoreOn(db, opts);
-  if (opts.backgroundCheckpoints !== true || db.memory) return store;
+  // (an in-memory or anonymous temporary database has no file another connection could open)
+  if (opts.backgroundCheckpoints !== true || db.memory || opts.path === '') return store;
   const checkpoints = startBackgroundCheckpoints(db, opts.onCheckpointFailure === undefined ? {} : { onFailure: opts.onCheckpointFailure });
   return {
     ...store,
