@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { analyzeIfDue, openPostgresStore } from '../../src/store/postgres/store.ts';
+import { ANALYZE_LOCK, analyzeIfDue, openPostgresStore } from '../../src/store/postgres/store.ts';
 import { rescoreAllInParallel } from '../../src/scoring/parallel.ts';
 import { createDatabase } from '../support/postgres.ts';
 
@@ -110,7 +110,7 @@ describe('the Postgres store', () => {
     await insert(0, 500);
     // a session analysing holds the lock: the other skips
     await b.query('BEGIN');
-    await b.query("SELECT pg_advisory_xact_lock(hashtextextended('rapport:analyze', 0))");
+    await b.query(`SELECT pg_advisory_xact_lock(${ANALYZE_LOCK})`);
     expect(await analyze(a)).toBe(false);
     await b.query('COMMIT');
     expect(await analyze(a)).toBe(true); // never analysed

@@ -44,6 +44,8 @@ const asyncCommit = statement('async_commit', 'SET LOCAL synchronous_commit = of
 const portalLock = statement('portal_lock', "SELECT pg_advisory_xact_lock(hashtextextended('rapport:portal:' || $1, 0))");
 
 const LOADED_TABLES = ['records', 'associations', 'dirty_contacts'] as const;
+/** The advisory lock (transaction-level) of the session analysing them. */
+export const ANALYZE_LOCK = "hashtextextended('rapport:analyze', 0)";
 /**
  * Within a transaction: ANALYZE the tables a backfill fills unless another session holds the
  * lock (it is analysing them now) or none of them changed by half its rows since its last
@@ -51,7 +53,7 @@ const LOADED_TABLES = ['records', 'associations', 'dirty_contacts'] as const;
  * Returns whether it analysed.
  */
 export async function analyzeIfDue(c: Pick<PoolClient, 'query'>): Promise<boolean> {
-  const lock = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended('rapport:analyze', 0)) AS ok");
+  const lock = await c.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${ANALYZE_LOCK}) AS ok`);
   if (lock.rows[0]?.ok !== true) return false;
   const due = await c.query<{ due: boolean }>(
     `SELECT coalesce(bool_or(coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze * 2 > n_live_tup), true) AS due
