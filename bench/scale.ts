@@ -20,7 +20,7 @@
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
  *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
  *   webhook load, so that the backfill outlasts the load); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
- *   BENCH_WORKER_CPU_PROF=DIR the workers'; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
+ *   BENCH_WORKER_CPU_PROF=DIR the workers', BENCH_SANDBOX_CPU_PROF=DIR the sandbox's; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
  *   that took the Postgres server's time in each run (pg_stat_statements)
@@ -41,7 +41,8 @@ import pg from 'pg';
 import { freePort } from '../src/commands/demo.ts';
 import { installThroughBrowser } from '../src/sandbox/hubspot/browser-install.ts';
 import { createDatabase, startPostgres } from '../test/support/postgres.ts';
-import { SYNC_QUEUE } from '../src/work/queue.ts';
+import { silentLogger } from '../src/log.ts';
+import { createJobQueue, SYNC_QUEUE } from '../src/work/queue.ts';
 import { reportFigures, type Figure } from './figures.ts';
 import { paced, post, signedDelivery, type Delivery, type PacedResult } from './paced-webhooks.ts';
 
@@ -179,7 +180,7 @@ async function until(what: string, ok: () => Promise<boolean>, ms: number, procs
 async function startSandbox(contacts: number): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(contacts)], {
     stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app) },
+    env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app), ...(process.env['BENCH_SANDBOX_CPU_PROF'] === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_SANDBOX_CPU_PROF']}` }) },
   });
   const ready = await new Promise<{ baseUrl: string; hubIds: number[] }>((resolve, reject) => {
     let buf = '';
@@ -294,16 +295,22 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     // The workers start together and take the queued passes only once every one of them is up: a
     // worker's start-up (tsx compiling our TypeScript here; production runs the build) is not the
     // backfill's speed, and a worker still starting would take the cores from the others' passes.
-    // The queued passes are held back meanwhile (pg-boss's start_after, https://pgboss.io/api/jobs).
-    const hold = (interval: string) =>
-      db.query(`UPDATE pgboss.job SET start_after = now() + $1::interval WHERE name = $2 AND state < 'active'`, [interval, SYNC_QUEUE]);
-    await hold('1 hour');
+    // The installs' passes are held back meanwhile (pg-boss's start_after, https://pgboss.io/api/jobs)
+    // and, once every worker is up, replaced by one request per portal as a webhook or the schedule
+    // sends it, which wakes the idle workers at once (LISTEN/NOTIFY, src/work/queue.ts).
+    await db.query(`UPDATE pgboss.job SET start_after = now() + interval '1 hour' WHERE name = $1 AND state < 'active'`, [SYNC_QUEUE]);
     const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
     for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0));
     await until('every worker up', async () => procs.slice(1).every((p) => p.log.join('').includes('rapport worker: running up to')), 120_000, procs);
-    await hold('0 seconds');
+    const requests = await createJobQueue({ url, logger: silentLogger });
     const spawned = performance.now();
+    try {
+      await db.query(`DELETE FROM pgboss.job WHERE name = $1 AND state < 'active'`, [SYNC_QUEUE]);
+      for (const hubId of sandbox.hubIds) await requests.requestSync(`hubspot:${hubId}`);
+    } finally {
+      await requests.stop();
+    }
     if (STATEMENTS) {
       await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await db.query('SELECT pg_stat_statements_reset()');
@@ -311,6 +318,9 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const pgDir = (await db.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
     await until('the backfill to start', async () => (await cached()) > 0, 120_000, procs);
     const started = performance.now();
+    // the window in a .cpuprofile's time base (µs of the monotonic clock), to read the profiles of the backfill alone
+    const profiling = ['BENCH_WEB_CPU_PROF', 'BENCH_WORKER_CPU_PROF', 'BENCH_SANDBOX_CPU_PROF'].some((k) => process.env[k] !== undefined);
+    const mono0 = process.hrtime.bigint() / 1000n;
     const meter = cpuMeter(() => [{ name: 'sandbox', pid: sandbox.pid }, ...procs.map((p) => ({ name: p.name, pid: p.child.pid }))], pgDir);
     const startup = (started - spawned) / 1000;
     let webhooks: Run['webhooks'];
@@ -322,6 +332,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     }
     await until(`${records.toLocaleString('en-US')} records cached`, async () => (await cached()) >= records, 20 * 60_000, procs);
     const seconds = (performance.now() - started) / 1000;
+    if (profiling) console.log(`  profiles: the backfill ran from ${mono0} to ${process.hrtime.bigint() / 1000n} (µs, the profiles' clock)`);
     const cpu = meter.stop();
     if (STATEMENTS) await printStatements(db);
     const spans = (await db.query<{ first: string; last: string }>('SELECT min(synced_at) AS first, max(synced_at) AS last FROM records GROUP BY portal ORDER BY 1')).rows;

@@ -3,7 +3,11 @@
  * under load). Without this, each delivery waited for a `portals.get` before its 200: a Postgres
  * round trip per request on the web role (issue 16).
  *
- * Only the positive answer is kept, and only for `ttlMs`:
+ * Only the positive answer is kept, and only for `ttlMs`; past half of it, the answer is still
+ * given from memory while one lookup refreshes it in the background, so a steady stream of
+ * deliveries never waits for the database (a lookup queues behind whatever else the database is
+ * doing, a backfill's writes, and every delivery for the portal arriving meanwhile waited with
+ * it), and one lookup at a time per portal is shared by every delivery that needs it:
  * - a portal this process does not know as connected is looked up every time, so an install made
  *   by another web process counts from its first delivery on;
  * - a portal disconnected by another process (a worker whose refresh the CRM refused) is still
@@ -26,21 +30,43 @@ export function createPortalStatusCache(o: { portals: Pick<PortalsPort, 'get'>; 
   const connected = new Map<string, number>();
   /** bumped by forget: a lookup that started before a write of ours must not cache its answer */
   const generation = new Map<string, number>();
+  /** the lookup in flight per portal, shared by every caller of its generation */
+  const inFlight = new Map<string, { gen: number; state: Promise<PortalState> }>();
 
-  async function lookUp(portal: string): Promise<PortalState> {
+  function lookUp(portal: string): Promise<PortalState> {
     const gen = generation.get(portal) ?? 0;
+    const running = inFlight.get(portal);
+    if (running !== undefined && running.gen === gen) return running.state;
     const readAt = o.now();
-    const p = await o.portals.get(portal);
-    const state: PortalState = p === undefined ? 'unknown' : p.status === 'connected' ? 'connected' : 'disconnected';
-    if (state === 'connected' && (generation.get(portal) ?? 0) === gen) connected.set(portal, readAt);
-    return state;
+    const entry = { gen, state: Promise.resolve<PortalState>('unknown') };
+    entry.state = (async (): Promise<PortalState> => {
+      try {
+        const p = await o.portals.get(portal);
+        const answer: PortalState = p === undefined ? 'unknown' : p.status === 'connected' ? 'connected' : 'disconnected';
+        if ((generation.get(portal) ?? 0) === gen) {
+          if (answer === 'connected') connected.set(portal, readAt);
+          else connected.delete(portal);
+        }
+        return answer;
+      } finally {
+        if (inFlight.get(portal) === entry) inFlight.delete(portal);
+      }
+    })();
+    inFlight.set(portal, entry);
+    return entry.state;
   }
 
   return {
     state(portal) {
       const at = connected.get(portal);
+      const age = at === undefined ? Infinity : o.now() - at;
       // synchronous on a hit: nothing awaited before the acknowledgement
-      if (at !== undefined && o.now() - at < ttl) return 'connected';
+      if (age < ttl / 2) return 'connected';
+      if (age < ttl) {
+        // refresh ahead; a failed refresh leaves the entry to expire, and the next caller past the TTL sees the error
+        lookUp(portal).catch(() => undefined);
+        return 'connected';
+      }
       connected.delete(portal);
       return lookUp(portal);
     },

@@ -14,6 +14,14 @@
  * one is queued is coalesced into it, and a pass over every stream from its cursor costs a few
  * calls when little changed, so nothing a webhook asked for can be dropped.
  *
+ * A new sync job wakes an idle worker at once: the sync queue is notify-enabled and every process
+ * that is not read-only holds pg-boss's LISTEN connection (https://pgboss.io/api/constructor
+ * `useListenNotify`, https://pgboss.io/api/queues `notify`), so a webhook's nudge starts a pass in
+ * milliseconds rather than after a polling interval (2 s by default). Polling stays as the floor,
+ * at the same interval: a job that becomes runnable without an insert (a retry's delay ends, the
+ * pass queued behind a running one) is found by it, and so is every job when the listener cannot
+ * be held (PgBouncer in transaction mode: pg-boss warns and polls).
+ *
  * A worker that dies (kill -9, lost machine) stops sending heartbeats; after `heartbeatSeconds`
  * pg-boss fails the job and it is retried by another worker. Retries back off exponentially; a
  * job out of retries moves to the dead-letter queue, which `rapport status` lists.
@@ -91,6 +99,7 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
   const boss = new PgBoss({
     connectionString: opts.url,
     max: 4,
+    useListenNotify: opts.readOnly !== true,
     ...(opts.schema === undefined ? {} : { schema: opts.schema }),
     ...(opts.readOnly === true ? { supervise: false, schedule: false, migrate: false, createSchema: false } : {}),
     // a dead worker's job is failed by the supervise pass that runs the monitor (pg-boss default 60 s)
@@ -98,6 +107,9 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     monitorIntervalSeconds: opts.monitorIntervalSeconds ?? monitorDefault(opts.heartbeatSeconds),
   });
   boss.on('error', (e: Error) => opts.logger.error({ err: e.message }, 'job queue error'));
+  // pg-boss's operational warnings (https://pgboss.io/api/events): among them the listener that
+  // could not be held, after which workers wake by polling only
+  boss.on('warning', (w: { message: string }) => opts.logger.warn({ err: w.message }, 'job queue warning'));
   // pg-boss installs or migrates its own schema once, under its own advisory lock: several
   // processes may start together (https://pgboss.io/api/constructor)
   await boss.start();
@@ -171,7 +183,7 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
       return coalesce(portal);
     },
     async work(run, { concurrency }) {
-      await boss.work<SyncJobData>(SYNC_QUEUE, { localConcurrency: Math.max(1, concurrency), batchSize: 1, pollingIntervalSeconds: polling }, async ([job]) => {
+      await boss.work<SyncJobData>(SYNC_QUEUE, { localConcurrency: Math.max(1, concurrency), batchSize: 1, pollingIntervalSeconds: polling, notifyPollingIntervalSeconds: polling }, async ([job]) => {
         if (job === undefined) return;
         const log = opts.logger.child({ portal: job.data.portal, job: job.id, attempt: job.retryCount + 1 });
         log.info({}, 'sync job started');
@@ -226,7 +238,10 @@ async function ensureQueues(boss: PgBoss, heartbeatSeconds: number, opts: QueueO
     heartbeatSeconds,
     // a backfill of a large portal takes hours: the heartbeat, not the expiry, tells a dead worker
     expireInSeconds: 24 * 3600,
+    notify: true,
   });
+  // a queue created before it was notify-enabled: the one option that changes in place
+  if ((await boss.getQueue(SYNC_QUEUE))?.notify === false) await boss.updateQueue(SYNC_QUEUE, { notify: true });
   await ensureQueue(boss, TICK_QUEUE, { policy: 'short' });
   await ensureQueue(boss, REFRESH_QUEUE, { policy: 'standard' });
 }

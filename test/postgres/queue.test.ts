@@ -1,14 +1,15 @@
 /**
  * The job queue (src/work/queue.ts) on a real PostgreSQL server: webhook bursts coalesce into one
  * pending pass per portal, a portal never runs twice at once while different portals run side by
- * side, a failing job is retried and then dead-lettered with its reason, and a job whose worker
+ * side, a request wakes an idle worker at once (LISTEN/NOTIFY), a failing job is retried and then dead-lettered with its reason, and a job whose worker
  * process is killed (-9) is taken over by another worker.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
-import { createJobQueue, type JobQueue } from '../../src/work/queue.ts';
+import { PgBoss } from 'pg-boss';
+import { createJobQueue, SYNC_QUEUE, type JobQueue } from '../../src/work/queue.ts';
 import { createDatabase } from '../support/postgres.ts';
 
 let url: string;
@@ -103,6 +104,33 @@ describe('job queue (pg-boss)', () => {
     await q.requestSync('hubspot:3');
     await until('the second pass', () => seen.length === 2);
     expect(seen[1]!.refresh).toEqual([]);
+  });
+
+  it('a request from another process wakes an idle worker at once (LISTEN/NOTIFY), not after its polling interval', async () => {
+    const schema = `q${++seq}`;
+    // a worker that would poll only every 60 s, and a web process that only enqueues
+    const worker = await queue({ pollingIntervalSeconds: 60 }, schema);
+    const web = await queue({}, schema);
+    const started: number[] = [];
+    await worker.work(async () => void started.push(performance.now()), { concurrency: 1 });
+    // its first fetch (on work) found nothing: from now on only a notification wakes it early
+    await new Promise((r) => setTimeout(r, 300));
+    const asked = performance.now();
+    expect(await web.requestSync('hubspot:20')).toBe(true);
+    await until('the pass', () => started.length === 1, 10_000);
+    expect(started[0]! - asked).toBeLessThan(2_000);
+  });
+
+  it('a sync queue created before it was notify-enabled is switched over on start', async () => {
+    const schema = `q${++seq}`;
+    const boss = new PgBoss({ connectionString: url, schema, max: 1, supervise: false, schedule: false });
+    boss.on('error', () => undefined);
+    await boss.start();
+    await boss.createQueue(SYNC_QUEUE, { policy: 'stately' });
+    expect((await boss.getQueue(SYNC_QUEUE))?.notify).toBe(false);
+    await queue({}, schema);
+    expect((await boss.getQueue(SYNC_QUEUE))?.notify).toBe(true);
+    await boss.stop({ graceful: false, close: true });
   });
 
   it('a failing pass is retried with backoff, then dead-lettered with its reason for rapport status', async () => {

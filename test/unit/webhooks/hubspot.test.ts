@@ -261,6 +261,48 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     afterAll(async () => other.close());
     beforeEach(() => void (offset = 0));
 
+    it('past half its TTL it answers from memory while one lookup refreshes it; callers that need a lookup share one', async () => {
+      let t = 0;
+      const pending: Array<(p: unknown) => void> = [];
+      const cache = createPortalStatusCache({ portals: { get: () => new Promise((resolve) => pending.push(resolve as (p: unknown) => void)) }, now: () => t, ttlMs: 1_000 });
+      // not cached: five callers, one lookup
+      const first = Array.from({ length: 5 }, () => cache.state('hubspot:1'));
+      expect(pending).toHaveLength(1);
+      pending[0]!({ status: 'connected' });
+      expect(await Promise.all(first)).toEqual(Array(5).fill('connected'));
+      t = 400;
+      expect(cache.state('hubspot:1')).toBe('connected');
+      expect(pending).toHaveLength(1);
+      // past half the TTL: answered at once (a string, not a promise), one refresh started for all
+      t = 600;
+      expect(cache.state('hubspot:1')).toBe('connected');
+      t = 700;
+      expect(cache.state('hubspot:1')).toBe('connected');
+      expect(pending).toHaveLength(2);
+      // the refresh finds the portal disconnected (another process): from then on callers look it up
+      pending[1]!({ status: 'disconnected' });
+      await new Promise((r) => setImmediate(r));
+      const after = cache.state('hubspot:1');
+      expect(after).toBeInstanceOf(Promise);
+      expect(pending).toHaveLength(3);
+      pending[2]!({ status: 'disconnected' });
+      expect(await after).toBe('disconnected');
+      // a refresh that has not answered by the end of the TTL is waited for, never answered past it
+      pending.length = 0;
+      const again = cache.state('hubspot:1');
+      pending[0]!({ status: 'connected' });
+      expect(await again).toBe('connected');
+      t = 1_300;
+      expect(cache.state('hubspot:1')).toBe('connected');
+      expect(pending).toHaveLength(2);
+      t = 1_800;
+      const late = cache.state('hubspot:1');
+      expect(late).toBeInstanceOf(Promise);
+      expect(pending).toHaveLength(2);
+      pending[1]!({ status: 'connected' });
+      expect(await late).toBe('connected');
+    });
+
     it('reads a connected portal once per TTL, and counts an install made by another process from its next delivery', async () => {
       const r = receiver();
       for (let i = 0; i < 3; i++) await r.deliver(PORTAL_ID);
