@@ -145,7 +145,19 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     return type;
   };
 
-  const embedAssociations = (hubId: number, obj: StoredObject, wanted: readonly string[]): Record<string, unknown> | Response => {
+  /** A list page's inline associations read up front, per wanted type, in one query each. */
+  type Prefetched = Map<HubspotObjectType, Map<string, Array<{ toId: number; typeKeys: number[] }>>>;
+  const prefetchAssociations = (hubId: number, type: HubspotObjectType, objs: readonly StoredObject[], wanted: readonly string[] | undefined): Prefetched | undefined => {
+    if (wanted === undefined || wanted.length === 0 || objs.length === 0) return undefined;
+    const out: Prefetched = new Map();
+    for (const name of wanted) {
+      const toType = resolveObjectType(name);
+      if (toType !== undefined && !out.has(toType)) out.set(toType, storage.associationRowsOf(hubId, type, objs.map((o) => o.id), toType, INLINE_ASSOCIATION_PAGE_SIZE + 1));
+    }
+    return out;
+  };
+
+  const embedAssociations = (hubId: number, obj: StoredObject, wanted: readonly string[], prefetched?: Prefetched): Record<string, unknown> | Response => {
     const out: Record<string, unknown> = {};
     for (const name of wanted) {
       const toType = resolveObjectType(name);
@@ -153,7 +165,7 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       // `associations` parameter of GET /crm/v3/objects/{objectType}, CRM/Objects v3 spec,
       // https://developers.hubspot.com/docs/api-reference/crm-objects-v3/basic/get-crm-v3-objects-objectType)
       if (toType === undefined) continue;
-      const rows = storage.associationRows(hubId, obj.type, obj.id, toType, -1, INLINE_ASSOCIATION_PAGE_SIZE + 1);
+      const rows = prefetched === undefined ? storage.associationRows(hubId, obj.type, obj.id, toType, -1, INLINE_ASSOCIATION_PAGE_SIZE + 1) : (prefetched.get(toType)?.get(obj.id) ?? []);
       const page = rows.slice(0, INLINE_ASSOCIATION_PAGE_SIZE);
       const results = page.flatMap((r) =>
         r.typeKeys.flatMap((k) => {
@@ -174,10 +186,10 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     return out;
   };
 
-  const withAssociations = (hubId: number, obj: StoredObject, props: Record<string, string | null>, wanted: readonly string[] | undefined): Record<string, unknown> | Response => {
+  const withAssociations = (hubId: number, obj: StoredObject, props: Record<string, string | null>, wanted: readonly string[] | undefined, prefetched?: Prefetched): Record<string, unknown> | Response => {
     const wire = simplePublicObject(obj, props);
     if (wanted === undefined || wanted.length === 0) return wire;
-    const associations = embedAssociations(hubId, obj, wanted);
+    const associations = embedAssociations(hubId, obj, wanted, prefetched);
     if (associations instanceof Response) return associations;
     if (Object.keys(associations).length > 0) wire.associations = associations;
     return wire;
@@ -204,8 +216,9 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
     const rows = storage.listPage(hubId, type, { archived, afterId, limit: limit + 1 });
     const page = rows.slice(0, limit);
     const results: unknown[] = [];
+    const prefetched = prefetchAssociations(hubId, type, page, wanted);
     for (const obj of page) {
-      const wire = withAssociations(hubId, obj, selectProperties(type, obj.properties, requested), wanted);
+      const wire = withAssociations(hubId, obj, selectProperties(type, obj.properties, requested), wanted, prefetched);
       if (wire instanceof Response) return wire;
       results.push(wire);
     }

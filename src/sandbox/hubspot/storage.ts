@@ -90,6 +90,8 @@ export type SandboxStorage = SandboxData & {
   applyUpdates(hubId: number, type: HubspotObjectType, updates: ReadonlyArray<{ id: string; properties: Record<string, string | null> }>, source: 'api' | 'admin'): StoredObject[];
   /** association rows (every type, as type keys: user labels are −typeId) from one object to a type, ordered by to_id, after `afterToId` */
   associationRows(hubId: number, fromType: HubspotObjectType, fromId: string, toType: HubspotObjectType, afterToId: number, limit: number): Array<{ toId: number; typeKeys: number[] }>;
+  /** the first `limit` association rows of each of many objects to a type (a list page's inline associations, in one query) */
+  associationRowsOf(hubId: number, fromType: HubspotObjectType, fromIds: readonly string[], toType: HubspotObjectType, limit: number): Map<string, Array<{ toId: number; typeKeys: number[] }>>;
   customDefinitions(hubId: number, type: HubspotObjectType): PropertyDefinition[];
   saveDefinition(hubId: number, type: HubspotObjectType, def: PropertyDefinition): void;
   customGroups(hubId: number, type: HubspotObjectType): PropertyGroup[];
@@ -196,6 +198,16 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
        JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
        WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id = ? AND a.to_type = ? AND a.to_id > ? AND o.archived = 0
        GROUP BY a.to_id ORDER BY a.to_id LIMIT ?`,
+    ),
+    // assocRows for many objects at once: the per-object limit by row_number (one statement per list
+    // page instead of one per object: it was the emulator's largest cost in bench:scale)
+    assocRowsOf: db.prepare<[number, string, string, string, number], { from_id: number; to_id: number; type_ids: string }>(
+      `SELECT from_id, to_id, type_ids FROM (
+         SELECT a.from_id, a.to_id, group_concat(a.type_id) AS type_ids, row_number() OVER (PARTITION BY a.from_id ORDER BY a.to_id) AS n
+         FROM associations a JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
+         WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id IN (SELECT value FROM json_each(?)) AND a.to_type = ? AND o.archived = 0
+         GROUP BY a.from_id, a.to_id
+       ) WHERE n <= ? ORDER BY from_id, to_id`,
     ),
     assocOfType: db.prepare<[number, string, number, string, number], { to_id: number }>(
       'SELECT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND type_id = ?',
@@ -514,6 +526,18 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
         toId: r.to_id,
         typeKeys: r.type_ids.split(',').map(Number).sort((a, b) => a - b),
       }));
+    },
+    associationRowsOf(hubId, fromType, fromIds, toType, limit) {
+      const out = new Map<string, Array<{ toId: number; typeKeys: number[] }>>();
+      const numeric = fromIds.map(toNumericId).filter((n) => n !== undefined);
+      if (numeric.length === 0) return out;
+      for (const r of st.assocRowsOf.all(hubId, fromType, JSON.stringify(numeric), toType, limit)) {
+        const from = String(r.from_id);
+        let rows = out.get(from);
+        if (rows === undefined) out.set(from, (rows = []));
+        rows.push({ toId: r.to_id, typeKeys: r.type_ids.split(',').map(Number).sort((a, b) => a - b) });
+      }
+      return out;
     },
     count(hubId, type, opts = {}) {
       return st.count.get(hubId, type, opts.archived === true ? 1 : 0)?.n ?? 0;

@@ -473,6 +473,47 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     expect(seen.size).toBe(1000);
   });
 
+  it("a list page's inline associations (read for the whole page at once) are what a read of each record gives", async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const [acme, billing, gone] = ['acme', 'billing', 'gone'].map((n) => data.create(s.hubId, 'companies', { name: n }));
+    const contacts = Array.from({ length: 6 }, (_, i) => data.create(s.hubId, 'contacts', { email: `c${i}@x.io` }));
+    // two labels on one pair, two companies, a company archived later, none at all; and a
+    // company with more contacts than an inline page holds
+    data.associate(s.hubId, 'contacts', contacts[0]!.id, 'companies', acme!.id, 1);
+    data.associate(s.hubId, 'contacts', contacts[0]!.id, 'companies', acme!.id, 5);
+    data.associate(s.hubId, 'contacts', contacts[1]!.id, 'companies', billing!.id, 1);
+    data.associate(s.hubId, 'contacts', contacts[1]!.id, 'companies', acme!.id, 279);
+    data.associate(s.hubId, 'contacts', contacts[2]!.id, 'companies', gone!.id, 1);
+    data.load(s.hubId, {
+      objects: objects('contacts', 120, 7_000_000, () => ({})),
+      associations: Array.from({ length: 120 }, (_, i) => ({ fromType: 'companies' as const, fromId: billing!.id, toType: 'contacts' as const, toId: String(7_000_000 + i), typeId: 280 })),
+      truth: [],
+    });
+    data.archive(s.hubId, 'companies', gone!.id);
+    for (const [type, wanted] of [['contacts', 'companies,nonsense'], ['companies', 'contacts']] as const) {
+      const list = (await (await s.call('GET', `/crm/v3/objects/${type}?limit=100&associations=${wanted}`)).json()) as { results: Array<{ id: string; associations?: unknown }> };
+      expect(list.results.length).toBeGreaterThan(1);
+      for (const r of list.results) {
+        const one = (await (await s.call('GET', `/crm/v3/objects/${type}/${r.id}?associations=${wanted}`)).json()) as { associations?: unknown };
+        expect(r.associations).toEqual(one.associations);
+      }
+      const linked = new Set(list.results.filter((r) => r.associations !== undefined).map((r) => r.id));
+      // (associations are stored both ways: the loaded contacts list billing too)
+      const expected: Array<[string, boolean]> =
+        type === 'contacts'
+          ? [[contacts[0]!.id, true], [contacts[1]!.id, true], [contacts[2]!.id, false], [contacts[5]!.id, false]]
+          : [[acme!.id, true], [billing!.id, true], [gone!.id, false]];
+      expect(expected.map(([id]) => [id, linked.has(id)])).toEqual(expected);
+      if (type === 'companies') {
+        // 100 records a page (a record with two labels is listed once per label)
+        const b = list.results.find((r) => r.id === billing!.id)?.associations as { contacts: { results: Array<{ id: string }>; paging?: unknown } };
+        expect(new Set(b.contacts.results.map((r) => r.id)).size).toBe(100);
+        expect(b.contacts.paging).toBeDefined();
+      }
+    }
+  });
+
   it('an unknown object type in ?associations= is ignored, not a 400', async () => {
     const s = await setup();
     const contact = s.sandbox.data.create(s.hubId, 'contacts', { email: 'a@x.io' });
