@@ -9,7 +9,10 @@
  * until every portal's records are in the Postgres cache.
  *
  * 1. total records/s ÷ the sum of the portals' ceilings (1,100 records/s each: 11 requests/s × 100
- *    per page), per worker count, and how it grows with workers (ratio to 1 worker).
+ *    per page), per worker count, and how it grows with workers (ratio to 1 worker). HubSpot's
+ *    window is rolling: a portal may send 110 requests at once, so a backfill of ≤ 11,000 records
+ *    (the defaults, and the issue's 10,000 contacts + 1,000 companies) is never held back by its
+ *    limit and the ratio measures the machine against the ceilings; the run says which it was.
  * 2. webhook acknowledgement p99 at BENCH_RATE deliveries/s (100 events each, signed) on the web
  *    process while the workers backfill (the largest worker count once more, so the load does not
  *    blur the scaling figures), and side by side the web process alone before the workers start.
@@ -360,9 +363,15 @@ async function main(): Promise<void> {
   const server = await startPostgres(STATEMENTS ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {});
   const runs: Run[] = [];
   try {
+    const requests = Math.ceil(CONTACTS / 100) + Math.ceil(CONTACTS / 1000);
     console.log(
       `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
         `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres ready in ${server.startupMs} ms`,
+    );
+    console.log(
+      requests <= 110
+        ? `  each portal's backfill is ${requests} list requests, within one rolling window of 110: no limit holds it back, so the ratio is this machine's speed against the ceilings`
+        : `  each portal's backfill is ${requests} list requests: past its first window of 110 the limit paces it`,
     );
     // the scaling runs alone, then the largest once more under the webhook load (so the load's
     // CPU does not blur the scaling figures)
