@@ -2,7 +2,8 @@
  * Child process for `bench/scale.ts`: a HubSpot sandbox with its per-account limits ON, an OAuth
  * app, and N portals of M contacts each (one company per 10 contacts), so the bench's own process
  * (the webhook load generator) shares no event loop with it. Prints one JSON line
- * `{ baseUrl, hubIds }` when ready and exits when its stdin closes.
+ * `{ baseUrl, hubIds }` when ready; when its stdin closes, one more with what each portal was sent
+ * (`{ portals: [{ requests, rateLimited }] }`), then exits.
  */
 import { startHubspotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { seedContacts } from './sync-seed.ts';
@@ -19,5 +20,6 @@ for (let i = 0; i < portals; i++) {
 process.stdout.write(`${JSON.stringify({ baseUrl: served.baseUrl, hubIds })}\n`);
 process.stdin.resume();
 process.stdin.on('end', () => {
-  void served.close().then(() => process.exit(0));
+  const sent = hubIds.map((h) => served.sandbox.stats(h)).map((s) => ({ requests: s.requests, rateLimited: s.rateLimited }));
+  process.stdout.write(`${JSON.stringify({ portals: sent })}\n`, () => void served.close().then(() => process.exit(0)));
 });

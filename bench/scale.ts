@@ -180,15 +180,18 @@ async function until(what: string, ok: () => Promise<boolean>, ms: number, procs
   }
 }
 
-async function startSandbox(contacts: number): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<void> }> {
+/** What one portal was sent in a run (the sandbox counts per account), and how many of those it refused with 429. */
+type Sent = { requests: number; rateLimited: number };
+
+async function startSandbox(contacts: number): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<Sent[]> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(contacts)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app), ...(process.env['BENCH_SANDBOX_CPU_PROF'] === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_SANDBOX_CPU_PROF']}` }) },
   });
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => void (buf += d.toString()));
   const ready = await new Promise<{ baseUrl: string; hubIds: number[] }>((resolve, reject) => {
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
+    child.stdout.on('data', () => {
       const nl = buf.indexOf('\n');
       if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)) as { baseUrl: string; hubIds: number[] });
     });
@@ -200,6 +203,8 @@ async function startSandbox(contacts: number): Promise<{ baseUrl: string; hubIds
     close: async () => {
       child.stdin.end();
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      const last = buf.trim().split('\n').slice(1).at(-1);
+      return last === undefined ? [] : (JSON.parse(last) as { portals: Sent[] }).portals;
     },
   };
 }
@@ -261,6 +266,8 @@ type Run = {
   portals: { first: number; last: number }[];
   webhooks?: Ack;
   idle?: Ack;
+  /** per portal, what the sandbox was sent over the whole passes (the sync, then scoring's write-back) */
+  sent: Sent[];
 };
 
 async function run(serverUrl: string, workers: number, withWebhooks: boolean): Promise<Run> {
@@ -270,6 +277,8 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
   const url = await createDatabase(serverUrl);
   const db = new pg.Client({ connectionString: url });
   const procs: Proc[] = [];
+  // filled once the sandbox has closed, after the workers finished their passes (below)
+  const sent: Sent[] = [];
   try {
     const port = await freePort();
     const webUrl = `http://127.0.0.1:${port}`;
@@ -293,7 +302,9 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     let idle: Run['webhooks'];
     if (withWebhooks) {
       await warmUp(webUrl, sandbox.hubIds);
+      const idle0 = process.hrtime.bigint() / 1000n;
       idle = await webhookLoad(webUrl, sandbox.hubIds, procs[0]!);
+      if (process.env['BENCH_WEB_CPU_PROF'] !== undefined) console.log(`  profiles: the web process alone took the load from ${idle0} to ${process.hrtime.bigint() / 1000n} (µs, the profiles' clock)`);
     }
     // The workers start together and take the queued passes only once every one of them is up: a
     // worker's start-up (tsx compiling our TypeScript here; production runs the build) is not the
@@ -331,7 +342,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       webhooks = await webhookLoad(webUrl, sandbox.hubIds, procs[0]!);
       if ((await cached()) >= records) console.log('  !! the backfill ended before the webhook load did: raise BENCH_WEBHOOK_CONTACTS');
       if (WEBHOOKS_ONLY && STATEMENTS) await printStatements(db);
-      if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, cpu: meter.stop(), portals: [], webhooks, ...(idle === undefined ? {} : { idle }) };
+      if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, cpu: meter.stop(), portals: [], webhooks, sent, ...(idle === undefined ? {} : { idle }) };
     }
     await until(`${records.toLocaleString('en-US')} records cached`, async () => (await cached()) >= records, 20 * 60_000, procs);
     const seconds = (performance.now() - started) / 1000;
@@ -342,11 +353,11 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const t0 = Math.min(...spans.map((x) => Number(x.first)));
     const portals = spans.map((x) => ({ first: (Number(x.first) - t0) / 1000, last: (Number(x.last) - t0) / 1000 }));
     const recordsPerSecond = records / seconds;
-    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), cpu, portals, ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
+    return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), cpu, portals, sent, ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
   } finally {
     await stop(procs);
     await db.end().catch(() => undefined);
-    await sandbox.close();
+    sent.push(...(await sandbox.close()));
   }
 }
 
@@ -391,6 +402,10 @@ async function main(): Promise<void> {
           .join(', ')}; all ${total.toFixed(1)} = ${(total / r.seconds).toFixed(2)} cores`,
       );
       console.log(`    portals, first → last record (s from the run's first): ${r.portals.map((x) => `${x.first.toFixed(1)}→${x.last.toFixed(1)}`).join(' ')}`);
+      const counts = r.sent.map((x) => x.requests);
+      console.log(
+        `    requests per portal over its whole pass (sync, then scoring's write-back): ${Math.min(...counts)}–${Math.max(...counts)}; refused with 429: ${r.sent.reduce((a, x) => a + x.rateLimited, 0)}`,
+      );
     }
   } finally {
     await server.stop();
