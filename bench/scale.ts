@@ -317,13 +317,13 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
     for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0));
     await until('every worker up', async () => procs.slice(1).every((p) => p.log.join('').includes('rapport worker: running up to')), 120_000, procs);
-    const requests = await createJobQueue({ url, logger: silentLogger });
+    const asker = await createJobQueue({ url, logger: silentLogger });
     const spawned = performance.now();
     try {
       await db.query(`DELETE FROM pgboss.job WHERE name = $1 AND state < 'active'`, [SYNC_QUEUE]);
-      for (const hubId of sandbox.hubIds) await requests.requestSync(`hubspot:${hubId}`);
+      for (const hubId of sandbox.hubIds) await asker.requestSync(`hubspot:${hubId}`);
     } finally {
-      await requests.stop();
+      await asker.stop();
     }
     if (STATEMENTS) {
       await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
@@ -374,15 +374,15 @@ async function main(): Promise<void> {
   const server = await startPostgres(STATEMENTS ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {});
   const runs: Run[] = [];
   try {
-    const requests = Math.ceil(CONTACTS / 100) + Math.ceil(CONTACTS / 1000);
+    const listRequests = Math.ceil(CONTACTS / 100) + Math.ceil(CONTACTS / 1000);
     console.log(
       `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
         `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres ready in ${server.startupMs} ms`,
     );
     console.log(
-      requests <= 110
-        ? `  each portal's backfill is ${requests} list requests, within one rolling window of 110: no limit holds it back, so the ratio is this machine's speed against the ceilings`
-        : `  each portal's backfill is ${requests} list requests: past its first window of 110 the limit paces it`,
+      listRequests <= 110
+        ? `  each portal's backfill is ${listRequests} list requests, within one rolling window of 110: no limit holds it back, so the ratio is this machine's speed against the ceilings`
+        : `  each portal's backfill is ${listRequests} list requests: past its first window of 110 the limit paces it`,
     );
     // the scaling runs alone, then the largest once more under the webhook load (so the load's
     // CPU does not blur the scaling figures)

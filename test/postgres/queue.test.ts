@@ -1,8 +1,9 @@
 /**
  * The job queue (src/work/queue.ts) on a real PostgreSQL server: webhook bursts coalesce into one
  * pending pass per portal, a portal never runs twice at once while different portals run side by
- * side, a request wakes an idle worker at once (LISTEN/NOTIFY), a failing job is retried and then dead-lettered with its reason, and a job whose worker
- * process is killed (-9) is taken over by another worker.
+ * side, a request wakes an idle worker at once (LISTEN/NOTIFY), a failing job is retried and then
+ * dead-lettered with its reason, and a job whose worker process is killed (-9) is taken over by
+ * another worker.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
