@@ -58,7 +58,7 @@ export const command: Command = {
     try {
       // static connections (a private-app token) and installed portals, provisioned once here
       await rapport.connectPortals();
-      queue = await createJobQueue({ url: config.databaseUrl, logger, heartbeatSeconds: config.jobHeartbeatSeconds });
+      queue = await createJobQueue({ url: config.databaseUrl, logger, heartbeatSeconds: config.jobHeartbeatSeconds, listen: true });
       await queue.work(
         async (portal, refresh) => {
           const summary = await rapport.runPass(portal, refresh.map((r) => ({ type: r.type as ObjectType, ids: r.ids })));

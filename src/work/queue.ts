@@ -14,8 +14,8 @@
  * one is queued is coalesced into it, and a pass over every stream from its cursor costs a few
  * calls when little changed, so nothing a webhook asked for can be dropped.
  *
- * A new sync job wakes an idle worker at once: the sync queue is notify-enabled and every process
- * that is not read-only holds pg-boss's LISTEN connection (https://pgboss.io/api/constructor
+ * A new sync job wakes an idle worker at once: the sync queue is notify-enabled (every insert
+ * sends a NOTIFY, whoever inserts) and each worker process holds pg-boss's LISTEN connection (https://pgboss.io/api/constructor
  * `useListenNotify`, https://pgboss.io/api/queues `notify`), so a webhook's nudge starts a pass in
  * milliseconds rather than after a polling interval (2 s by default). Polling stays as the floor,
  * at the same interval: a job that becomes runnable without an insert (a retry's delay ends, the
@@ -63,6 +63,8 @@ export type QueueOptions = {
   pollingIntervalSeconds?: number;
   /** how often pg-boss looks for jobs whose heartbeat stopped (its supervise and monitor passes; default 15 s) */
   monitorIntervalSeconds?: number;
+  /** hold a LISTEN connection so that new jobs wake this process's workers at once (worker processes; a process that only enqueues needs none) */
+  listen?: boolean;
   /** only read (`rapport status`): no maintenance, no schedules, no schema changes */
   readOnly?: boolean;
 };
@@ -99,7 +101,7 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
   const boss = new PgBoss({
     connectionString: opts.url,
     max: 4,
-    useListenNotify: opts.readOnly !== true,
+    useListenNotify: opts.listen === true && opts.readOnly !== true,
     ...(opts.schema === undefined ? {} : { schema: opts.schema }),
     ...(opts.readOnly === true ? { supervise: false, schedule: false, migrate: false, createSchema: false } : {}),
     // a dead worker's job is failed by the supervise pass that runs the monitor (pg-boss default 60 s)

@@ -110,7 +110,7 @@ describe('job queue (pg-boss)', () => {
   it('a request from another process wakes an idle worker at once (LISTEN/NOTIFY), not after its polling interval', async () => {
     const schema = `q${++seq}`;
     // a worker that would poll only every 60 s, and a web process that only enqueues
-    const worker = await queue({ pollingIntervalSeconds: 60 }, schema);
+    const worker = await queue({ pollingIntervalSeconds: 60, listen: true }, schema);
     const web = await queue({}, schema);
     const started: number[] = [];
     await worker.work(async () => void started.push(performance.now()), { concurrency: 1 });
