@@ -235,7 +235,10 @@ export type OutboxPort = {
 };
 
 export type WebhookEventsPort = {
-  /** For each event, true when new (and now remembered); one transaction. */
+  /**
+   * For each event, true when new (and now remembered); a repeat within the batch is false. A
+   * large batch may be committed in parts (SQLite yields the serving thread between them).
+   */
   rememberAll(events: readonly { portal: string; eventId: string }[]): Promise<boolean[]>;
   prune(olderThanMs?: number): Promise<number>;
 };

@@ -605,6 +605,18 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.webhookEvents.prune()).toBe(2);
         expect(await store.webhookEvents.rememberAll([{ portal: 'p', eventId: 'e1' }])).toEqual([true]);
       });
+
+      it('a backlog larger than one statement or transaction (SQLite 500 events, Postgres 10,000) answers every event, repeats in later parts too', async () => {
+        const events = Array.from({ length: 12_000 }, (_, i) => ({ portal: `p${i % 3}`, eventId: `b${i}` }));
+        // repeats right after SQLite's first part, after Postgres's first statement, and at the end of everything
+        const repeats = [501, 10_001, 12_000].map((at) => ({ at, event: events[at - 10]! }));
+        const batch = [...events];
+        for (const r of [...repeats].reverse()) batch.splice(r.at, 0, r.event);
+        const answers = await store.webhookEvents.rememberAll(batch);
+        expect(answers).toHaveLength(batch.length);
+        expect(answers.flatMap((a, i) => (a ? [] : [i]))).toEqual(repeats.map((r, k) => r.at + k));
+        expect(await store.webhookEvents.rememberAll([events[0]!, events[11_999]!, { portal: 'p0', eventId: 'new' }])).toEqual([false, false, true]);
+      });
     });
 
     describe('models', () => {

@@ -152,35 +152,72 @@ export type HubspotWebhookDeps = {
   nudge(portal: string, types: ObjectType[]): void;
   /** re-read these records directly (association changes); without it their streams are nudged */
   refresh?(portal: string, type: ObjectType, ids: string[]): void;
+  /** events waiting for their dedupe at most (default MAX_QUEUED_EVENTS) */
+  maxQueuedEvents?: number;
   logger: Logger;
 };
 
 const PRUNE_EVERY_MS = 3600_000;
 /**
- * Events deduplicated per turn of the event loop. SQLite's dedupe is synchronous (~5–10 µs an
- * event here): a backlog of 50 deliveries in one transaction held the thread for tens of ms, and
- * every delivery arriving meanwhile waited for its 200 (the largest item of a CPU profile of the
- * receiver while a portal trains, bench:webhooks). Five deliveries' worth is a few ms.
- */
-const FLUSH_MAX_EVENTS = 500;
-/**
- * Flushes are at least this far apart (group commit). At 500 deliveries/s the deliveries arrive
+ * Flushes start at least this far apart (group commit). At 500 deliveries/s the deliveries arrive
  * one per turn, and a commit of its own for each cost ~0.6 ms of the serving thread's ~1.5 ms a
- * delivery (SQLite WAL; bench:webhooks, 4 Dec): ten milliseconds gather ~5 deliveries (≈
- * FLUSH_MAX_EVENTS) per commit. A lone delivery still flushes on the next turn; nudges wait at
- * most this long, next to a sync that takes seconds.
+ * delivery (SQLite WAL; bench:webhooks, 4 Dec): ten milliseconds gather ~5 deliveries per commit.
+ * A lone delivery still flushes on the next turn; nudges wait at most this long, next to a sync
+ * that takes seconds.
  */
 export const FLUSH_INTERVAL_MS = 10;
+/**
+ * Events waiting for their dedupe, at most. One flush runs at a time and takes every event queued
+ * meanwhile, so a slow database gets fewer, larger statements instead of a pile of concurrent
+ * ones (bench:scale, 5 Dec: with the Postgres server starved during a backfill, 161 flushes were
+ * in flight at once, their events kept alive long enough to be promoted, and the scavenges that
+ * copied them held up the acknowledgements). Past this many (the database has stalled), new
+ * events are nudged without a dedupe, which bounds the memory: a nudge too many is harmless, a
+ * lost one is not. Deliveries of 100 events: 500 deliveries' worth, a few MB.
+ */
+export const MAX_QUEUED_EVENTS = 50_000;
 
 type Fresh = { portal: string; key: string; types: ObjectType[]; records: Array<{ type: ObjectType; id: string }> };
 
+/** Nudges and record refreshes gathered per portal (a set each: a burst of events for one portal is one nudge). */
+function gathered() {
+  const nudges = new Map<string, Set<ObjectType>>();
+  const refreshes = new Map<string, Map<ObjectType, Set<string>>>();
+  let events = 0;
+  return {
+    nudges,
+    refreshes,
+    events: () => events,
+    add(f: Fresh): void {
+      events += 1;
+      if (f.types.length > 0) {
+        let set = nudges.get(f.portal);
+        if (set === undefined) nudges.set(f.portal, (set = new Set()));
+        for (const t of f.types) set.add(t);
+      }
+      for (const r of f.records) {
+        let byType = refreshes.get(f.portal);
+        if (byType === undefined) refreshes.set(f.portal, (byType = new Map()));
+        let ids = byType.get(r.type);
+        if (ids === undefined) byType.set(r.type, (ids = new Set()));
+        ids.add(r.id);
+      }
+    },
+  };
+}
+
 export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
   const stats: WebhookStats = { deliveries: 0, events: 0, rejected: {}, outcomes: {} };
+  const maxQueued = deps.maxQueuedEvents ?? MAX_QUEUED_EVENTS;
   let lastPrune = 0;
-  const queue: Fresh[] = [];
+  let queue: Fresh[] = [];
+  // events past maxQueued, nudged at the next flush without a dedupe
+  let overflow = gathered();
   let scheduled = false;
+  let flushing = false;
   let lastFlushAt = -Infinity;
   const schedule = () => {
+    if (scheduled || flushing) return;
     scheduled = true;
     const wait = lastFlushAt + FLUSH_INTERVAL_MS - performance.now();
     if (wait <= 0) setImmediate(() => void flush());
@@ -261,85 +298,79 @@ export function createHubspotWebhookHandler(deps: HubspotWebhookDeps) {
     stats.deliveries += 1;
     stats.events += parsed.data.length;
     if (fresh.length > 0) {
-      for (const f of fresh) queue.push(f);
+      for (const f of fresh) {
+        if (queue.length < maxQueued) queue.push(f);
+        else {
+          if (overflow.events() === 0) log.warn({ queued: queue.length }, 'webhook dedupe backlog full (the database is slow): nudging without dedupe until it drains');
+          overflow.add(f);
+        }
+      }
       // acknowledge first (HubSpot retries after 5 s, https://developers.hubspot.com/docs/api-reference/2026-03/webhooks/guide): dedupe and nudges run right after the response
-      if (!scheduled) schedule();
+      schedule();
     }
     return c.json({ received: parsed.data.length }, 200);
   }
 
   /**
-   * Dedupe and nudge what was accepted since the last flush, up to FLUSH_MAX_EVENTS in ONE
-   * transaction: under load many deliveries share a commit (group commit), which is what keeps
-   * 500 deliveries/s cheap.
+   * Dedupe and nudge everything accepted since the last flush: under load many deliveries share a
+   * statement (group commit), which is what keeps 500 deliveries/s cheap. One flush at a time.
    */
   async function flush(): Promise<void> {
+    scheduled = false;
+    flushing = true;
     lastFlushAt = performance.now();
-    const batch = queue.splice(0, FLUSH_MAX_EVENTS);
-    // the rest after the interval: requests that arrived meanwhile are answered in between
-    if (queue.length > 0) schedule();
-    else scheduled = false;
-    const nudges = new Map<string, Set<ObjectType>>();
-    const refreshes = new Map<string, Map<ObjectType, Set<string>>>();
-    const add = (f: Fresh) => {
-      if (f.types.length > 0) {
-        let set = nudges.get(f.portal);
-        if (set === undefined) nudges.set(f.portal, (set = new Set()));
-        for (const t of f.types) set.add(t);
+    const batch = queue;
+    queue = [];
+    const undeduped = overflow;
+    overflow = gathered();
+    const out = gathered();
+    try {
+      try {
+        const fresh = await deps.store.webhookEvents.rememberAll(batch.map((f) => ({ portal: f.portal, eventId: f.key })));
+        batch.forEach((f, i) => {
+          if (fresh[i] === true) out.add(f);
+        });
+      } catch (e) {
+        // the dedupe table is an optimisation: a nudge too many is harmless, a lost one is not
+        log.error({ err: (e as Error).message, events: batch.length }, 'webhook dedupe failed; nudging without it');
+        for (const f of batch) out.add(f);
       }
-      if (f.records.length > 0) {
-        let byType = refreshes.get(f.portal);
-        if (byType === undefined) refreshes.set(f.portal, (byType = new Map()));
-        for (const r of f.records) {
-          let ids = byType.get(r.type);
-          if (ids === undefined) byType.set(r.type, (ids = new Set()));
-          ids.add(r.id);
+      count('nudged', out.events() + undeduped.events());
+      count('duplicate', batch.length - out.events());
+      for (const g of [out, undeduped]) send(g);
+      const now = deps.now();
+      if (now - lastPrune > PRUNE_EVERY_MS) {
+        lastPrune = now;
+        // runs after the response, outside any request's try: a locked database (another
+        // process's write) must cost one late prune, not the process (issue 15 item 4)
+        try {
+          await deps.store.webhookEvents.prune();
+        } catch (e) {
+          log.warn({ err: (e as Error).message }, 'pruning webhook ids failed; retrying in an hour');
         }
       }
-    };
-    let nudged = 0;
-    try {
-      const fresh = await deps.store.webhookEvents.rememberAll(batch.map((f) => ({ portal: f.portal, eventId: f.key })));
-      batch.forEach((f, i) => {
-        if (fresh[i] !== true) return;
-        nudged += 1;
-        add(f);
-      });
-    } catch (e) {
-      // the dedupe table is an optimisation: a nudge too many is harmless, a lost one is not
-      log.error({ err: (e as Error).message, events: batch.length }, 'webhook dedupe failed; nudging without it');
-      nudges.clear();
-      refreshes.clear();
-      nudged = batch.length;
-      for (const f of batch) add(f);
+    } finally {
+      flushing = false;
+      // what arrived meanwhile, FLUSH_INTERVAL_MS after this flush began (at once if it took longer)
+      if (queue.length > 0 || overflow.events() > 0) schedule();
     }
-    count('nudged', nudged);
-    count('duplicate', batch.length - nudged);
-    for (const [portal, types] of nudges) {
+  }
+
+  function send(g: ReturnType<typeof gathered>): void {
+    for (const [portal, types] of g.nudges) {
       try {
         deps.nudge(portal, [...types]);
       } catch (e) {
         log.error({ portal, err: (e as Error).message }, 'nudge failed');
       }
     }
-    for (const [portal, byType] of refreshes) {
+    for (const [portal, byType] of g.refreshes) {
       for (const [type, ids] of byType) {
         try {
           deps.refresh?.(portal, type, [...ids]);
         } catch (e) {
           log.error({ portal, err: (e as Error).message }, 'refresh failed');
         }
-      }
-    }
-    const now = deps.now();
-    if (now - lastPrune > PRUNE_EVERY_MS) {
-      lastPrune = now;
-      // runs after the response, outside any request's try: a locked database (another
-      // process's write) must cost one late prune, not the process (issue 15 item 4)
-      try {
-        await deps.store.webhookEvents.prune();
-      } catch (e) {
-        log.warn({ err: (e as Error).message }, 'pruning webhook ids failed; retrying in an hour');
       }
     }
   }

@@ -68,13 +68,20 @@ const remember = statement<{ portal: string; event_id: string }>(
 );
 const prune = statement('webhook_events_prune', 'DELETE FROM webhook_events WHERE received_at < $1');
 
+/** Event ids per statement: a backlog (the database was slow) goes in a few statements of bounded size. */
+const REMEMBER_CHUNK = 10_000;
+
 export const webhookEvents = {
-  /** One statement: for each event, true when new (the first of repeats within the batch). */
+  /** A statement per chunk: for each event, true when new (the first of repeats within the batch). */
   async rememberAll(q: Queryable, events: readonly { portal: string; eventId: string }[], t: number): Promise<boolean[]> {
-    if (events.length === 0) return [];
     const key = (portal: string, id: string) => `${portal}\u0000${id}`;
-    const inserted = new Set((await remember(q, [events.map((e) => e.portal), events.map((e) => e.eventId), t])).rows.map((r) => key(r.portal, r.event_id)));
-    return events.map((e) => inserted.delete(key(e.portal, e.eventId)));
+    const out: boolean[] = [];
+    for (let i = 0; i < events.length; i += REMEMBER_CHUNK) {
+      const chunk = events.slice(i, i + REMEMBER_CHUNK);
+      const inserted = new Set((await remember(q, [chunk.map((e) => e.portal), chunk.map((e) => e.eventId), t])).rows.map((r) => key(r.portal, r.event_id)));
+      for (const e of chunk) out.push(inserted.delete(key(e.portal, e.eventId)));
+    }
+    return out;
   },
   async prune(q: Queryable, before: number): Promise<number> {
     return (await prune(q, [before])).rowCount ?? 0;

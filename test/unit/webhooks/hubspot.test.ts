@@ -229,6 +229,84 @@ describe('POST /webhooks/hubspot over HTTP', () => {
     expect(new Set(nudged)).toEqual(new Set([`hubspot:${PORTAL_ID}`]));
   });
 
+  describe('a slow dedupe: one flush at a time, a bounded backlog, nothing lost', () => {
+    /** A store whose first rememberAll waits for `release()`; every call's events recorded. */
+    function stalledStore() {
+      const calls: string[][] = [];
+      let release = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      const store: Pick<Store, 'portals' | 'webhookEvents'> = {
+        portals: h.store.portals,
+        webhookEvents: {
+          ...h.store.webhookEvents,
+          rememberAll: async (events) => {
+            calls.push(events.map((e) => e.eventId));
+            if (calls.length === 1) await gate;
+            return h.store.webhookEvents.rememberAll(events);
+          },
+        },
+      };
+      return { store, calls, release: () => release() };
+    }
+    function receiver(store: Pick<Store, 'portals' | 'webhookEvents'>, maxQueuedEvents?: number) {
+      const nudged: string[] = [];
+      const warnings: string[] = [];
+      const logger = { ...silentLogger, warn: (_f: Record<string, unknown>, msg: string) => void warnings.push(msg) };
+      logger.child = () => logger;
+      const handler = createHubspotWebhookHandler({
+        store,
+        clientSecret: CLIENT_SECRET,
+        publicUrl: h.config.publicUrl,
+        now: Date.now,
+        nudge: (p) => void nudged.push(p),
+        logger,
+        ...(maxQueuedEvents === undefined ? {} : { maxQueuedEvents }),
+      });
+      const app = new Hono().post(PATH, (c) => handler.handle(c));
+      const deliver = async (...events: object[]) => expect((await app.request(h.config.publicUrl + PATH, signed(JSON.stringify(events)))).status).toBe(200);
+      return { deliver, nudged, warnings, stats: handler.stats };
+    }
+    const key = (e: { subscriptionId: unknown; eventId: unknown }) => `${String(e.subscriptionId)}:${String(e.eventId)}`;
+
+    it('deliveries acknowledged while a dedupe statement is pending go in the next one, together, after it', async () => {
+      const { store, calls, release } = stalledStore();
+      const r = receiver(store);
+      await r.deliver(event({ subscriptionType: 'contact.creation' }));
+      await settle();
+      expect(calls).toHaveLength(1);
+      const later = [event({ subscriptionType: 'contact.creation' }), event({ subscriptionType: 'deal.creation' }), event({ subscriptionType: 'contact.creation' })];
+      for (const e of later) {
+        await r.deliver(e);
+        await settle();
+      }
+      // the old receiver started a statement per interval, each holding its events until the database answered
+      expect(calls).toHaveLength(1);
+      release();
+      for (let i = 0; i < 3; i++) await settle();
+      expect(calls).toEqual([calls[0], later.map(key)]);
+      expect(r.stats().outcomes).toMatchObject({ nudged: 4 });
+      expect(r.warnings).toEqual([]);
+    });
+
+    it('past maxQueuedEvents the events are nudged without a dedupe (a warning, once), and none is lost', async () => {
+      const { store, calls, release } = stalledStore();
+      const r = receiver(store, 2);
+      await r.deliver(event({ subscriptionType: 'contact.creation' }));
+      await settle();
+      const queued = [event({ subscriptionType: 'contact.creation' }), event({ subscriptionType: 'contact.creation' })];
+      const past = [event({ portalId: OTHER_PORTAL_ID, subscriptionType: 'deal.creation' }), event({ subscriptionType: 'contact.creation' })];
+      await r.deliver(...queued, ...past);
+      await settle();
+      expect(r.warnings).toEqual(['webhook dedupe backlog full (the database is slow): nudging without dedupe until it drains']);
+      release();
+      for (let i = 0; i < 3; i++) await settle();
+      // the second statement has the two queued events only; the two past the bound were nudged without one
+      expect(calls).toEqual([calls[0], queued.map(key)]);
+      expect(r.stats().outcomes).toMatchObject({ nudged: 5 });
+      expect(new Set(r.nudged)).toEqual(new Set([`hubspot:${PORTAL_ID}`, `hubspot:${OTHER_PORTAL_ID}`]));
+    });
+  });
+
   describe('the portal-state cache (src/server/portal-status.ts): no store read per delivery, never an install missed', () => {
     const NEW_ID = 880001;
     const TTL = 5_000;
