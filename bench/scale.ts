@@ -15,7 +15,9 @@
  *    limit and the ratio measures the machine against the ceilings; the run says which it was.
  * 2. webhook acknowledgement p99 at BENCH_RATE deliveries/s (100 events each, signed) on the web
  *    process while the workers backfill (the largest worker count once more, so the load does not
- *    blur the scaling figures), and side by side the web process alone before the workers start.
+ *    blur the scaling figures), and side by side the web process alone before the workers start;
+ *    the load comes from a lean client (bench/paced-webhooks.ts), and the run separates the
+ *    processes as a deployment's hosts would (BENCH_PIN, BENCH_WORKER_NICE, BENCH_OTHERS_NICE below).
  * 3. Postgres vs SQLite scoring throughput for one portal: bench/store-scoring.ts at
  *    BENCH_STORE_CONTACTS (default here 20,000); skipped under `npm run bench`, which runs it.
  *
@@ -36,9 +38,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Agent } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../src/commands/demo.ts';
@@ -47,7 +48,7 @@ import { createDatabase, startPostgres } from '../test/support/postgres.ts';
 import { silentLogger } from '../src/log.ts';
 import { createJobQueue, SYNC_QUEUE } from '../src/work/queue.ts';
 import { reportFigures, type Figure } from './figures.ts';
-import { paced, post, signedDelivery, type Delivery, type PacedResult } from './paced-webhooks.ts';
+import { closedLoop, paced, signedDelivery, webhookClient, type Delivery, type PacedResult } from './paced-webhooks.ts';
 
 const PORTALS = Number(process.env['BENCH_PORTALS'] ?? 8);
 const CONTACTS = Number(process.env['BENCH_CONTACTS'] ?? 3_000);
@@ -55,13 +56,22 @@ const WORKERS = (process.env['BENCH_WORKERS'] ?? '1,2,4').split(',').map(Number)
 const CONCURRENCY = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 2);
 const RATE = Number(process.env['BENCH_RATE'] ?? 500);
 const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 4);
-/**
- * The workers' nice value in the webhook run: docs/deploy.md's units run workers at `Nice=5`
- * (compose: a lower `cpu_shares`) so that on a shared host the web processes' acknowledgements
- * come before backfill work, and the bench runs them the same way (BENCH_WORKER_NICE=0: all at
- * one priority). The scaling runs, without webhooks, keep every process at the same priority.
+/*
+ * The webhook run emulates a deployment's separate hosts as far as one machine can: the web
+ * process answers on a host of its own (or, sharing one, before the workers: docs/deploy.md gives
+ * workers a fifth of a web unit's CPU weight), Postgres runs on its own host, and HubSpot is
+ * HubSpot's. Here they all share the same cores, so in that run:
+ * - BENCH_PIN (default 1 on a machine of 2 or more cores): the web process alone on core 0, this
+ *   process (the load generator: HubSpot's side) and everything else on the other cores (taskset);
+ * - BENCH_WORKER_NICE (default 7: CPU weight 215 against the web's 1,024, the units' CPUWeight=20
+ *   against 100; sched(7));
+ * - BENCH_OTHERS_NICE (default 19) for the Postgres server and the sandbox (see separatePostgres).
+ * BENCH_PIN=0 BENCH_WORKER_NICE=0 BENCH_OTHERS_NICE=0 measures this machine's saturation instead,
+ * everything at one priority on every core. The scaling runs keep every process at nice 0 on all cores.
  */
-const WORKER_NICE = Number(process.env['BENCH_WORKER_NICE'] ?? 5);
+const WORKER_NICE = Number(process.env['BENCH_WORKER_NICE'] ?? 7);
+const OTHERS_NICE = Number(process.env['BENCH_OTHERS_NICE'] ?? 19);
+const PIN = (process.env['BENCH_PIN'] ?? (cpus().length >= 2 ? '1' : '0')) === '1';
 /** BENCH_SCALE_ONLY=webhooks: only the webhook phase (the largest worker count, stopped once the load is over; no bench:stores) */
 const WEBHOOKS_ONLY = process.env['BENCH_SCALE_ONLY'] === 'webhooks';
 /** BENCH_PG_STATEMENTS=1: after each run, the statements that took the server's time (pg_stat_statements) */
@@ -82,13 +92,13 @@ type Proc = { name: string; child: ChildProcess; log: string[] };
 
 const TICKS = 100; // USER_HZ: /proc reports CPU in 1/100 s on Linux (man 5 proc)
 /** user + system CPU seconds of a process (its threads included), 0 once it is gone or off Linux */
-function cpuSeconds(pid: number | undefined): number {
+function cpuSeconds(pid: number | undefined, only?: 'system'): number {
   if (pid === undefined) return 0;
   try {
     // fields after the ")" closing comm: state is field 3, utime 14, stime 15 (man 5 proc)
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
+    return ((only === 'system' ? 0 : Number(f[11])) + Number(f[12])) / TICKS;
   } catch {
     return 0;
   }
@@ -116,6 +126,51 @@ function postgresRole(pid: number): string {
     return 'server';
   }
 }
+/** every thread of a process (and the processes it starts later) on these cores (taskset(1); Linux) */
+function pin(pid: number | undefined, cores: string): void {
+  if (pid === undefined) return;
+  const r = spawnSync('taskset', ['--all-tasks', '--cpu-list', '--pid', cores, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset ${cores} ${pid} failed: ${r.error?.message ?? r.stderr}`);
+}
+
+/** a process's session id (man 5 proc: field 6 of /proc/PID/stat) */
+function sessionOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
+
+/**
+ * Moves the Postgres server away from the web process, now and for the sessions it forks later
+ * (checked every 100 ms until the returned timer is cleared): onto `cores` (taskset) and down to
+ * `nice`. A nice value alone does not lower it: each Postgres backend makes itself a session
+ * leader (setsid), and with the kernel's autogroup scheduling (on here:
+ * /proc/sys/kernel/sched_autogroup_enabled) every session is a group that gets the same CPU share
+ * as this bench's whole session, web process included, whatever the processes' nice values; a
+ * group's own nice is in /proc/PID/autogroup (man 7 sched, "The autogroup feature"). So each
+ * backend gets both. (Found on 5 December: at nice 19 the backends still took a core.)
+ */
+function separatePostgres(dataDirectory: string, o: { nice: number; cores: string | undefined }): NodeJS.Timeout {
+  const done = new Set<number>();
+  const apply = () => {
+    for (const pid of postgresPids(dataDirectory)) {
+      if (done.has(pid)) continue;
+      done.add(pid);
+      try {
+        if (o.cores !== undefined) pin(pid, o.cores);
+        if (o.nice === 0) continue;
+        setPriority(pid, o.nice);
+        // only a session of its own (a backend): the postmaster shares this bench's session, whose
+        // group holds the web process and the load generator
+        if (sessionOf(pid) === pid) writeFileSync(`/proc/${pid}/autogroup`, String(o.nice));
+      } catch {
+        // gone meanwhile, or no autogroup support: the nice value is what there is
+      }
+    }
+  };
+  apply();
+  return setInterval(apply, 100);
+}
+
 /** CPU seconds per named process between `start()` and `stop()` (Postgres backends may come and go: summed per pid seen) */
 function cpuMeter(procs: () => readonly { name: string; pid: number | undefined }[], pgDir: string | undefined) {
   const seen = new Map<string, { at0: number; last: number }>();
@@ -148,8 +203,8 @@ function cpuMeter(procs: () => readonly { name: string; pid: number | undefined 
   };
 }
 
-function startRapport(name: string, args: string[], env: Record<string, string>, nice = 0): Proc {
-  const argv = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url)), ...args];
+function startRapport(name: string, args: string[], env: Record<string, string>, nice = 0, nodeFlags: readonly string[] = []): Proc {
+  const argv = [process.execPath, ...nodeFlags, '--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url)), ...args];
   // through nice(1), so that every thread of the process (libuv's, V8's, the workers') has it
   const [command, ...rest] = nice === 0 ? argv : ['nice', '-n', String(nice), ...argv];
   const child = spawn(command!, rest, {
@@ -183,8 +238,10 @@ async function until(what: string, ok: () => Promise<boolean>, ms: number, procs
 /** What one portal was sent in a run (the sandbox counts per account), and how many of those it refused with 429. */
 type Sent = { requests: number; rateLimited: number };
 
-async function startSandbox(contacts: number): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<Sent[]> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(contacts)], {
+async function startSandbox(contacts: number, nice: number): Promise<{ baseUrl: string; hubIds: number[]; pid: number | undefined; close(): Promise<Sent[]> }> {
+  const argv = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('./scale-sandbox-child.ts', import.meta.url)), String(PORTALS), String(contacts)];
+  const [command, ...rest] = nice === 0 ? argv : ['nice', '-n', String(nice), ...argv];
+  const child = spawn(command!, rest, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_SCALE_APP: JSON.stringify(app), ...(process.env['BENCH_SANDBOX_CPU_PROF'] === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_SANDBOX_CPU_PROF']}` }) },
   });
@@ -230,27 +287,35 @@ function delivery(publicUrl: string, portalId: number): Delivery {
   return signedDelivery({ secret: app.clientSecret, publicUrl, events, now });
 }
 
-type Ack = PacedResult & { cpuMsPerDelivery: number };
+/** web CPU per delivery, and the load generator's own (this process: it shares the machine's cores with the web process) */
+type Ack = PacedResult & { cpuMsPerDelivery: number; systemMsPerDelivery: number; generatorCpuMsPerDelivery: number; backfillRecordsPerSecond?: number };
 
 /** Open loop at BENCH_RATE deliveries/s over the portals in turn, and the web process's CPU per delivery meanwhile. */
 async function webhookLoad(url: string, portalIds: readonly number[], web: Proc): Promise<Ack> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const client = webhookClient(url);
   try {
     const cpu0 = cpuSeconds(web.child.pid);
-    const r = await paced(url, agent, RATE, WEBHOOK_SECONDS, (i) => delivery(url, portalIds[i % portalIds.length]!));
+    const sys0 = cpuSeconds(web.child.pid, 'system');
+    const r = await paced(client, RATE, WEBHOOK_SECONDS, (i) => delivery(url, portalIds[i % portalIds.length]!));
     // a flush still running after the last answer belongs to the load too
     await new Promise((res) => setTimeout(res, 500));
-    return { ...r, cpuMsPerDelivery: ((cpuSeconds(web.child.pid) - cpu0) * 1000) / r.sent };
+    const perDelivery = (seconds: number) => (seconds * 1000) / r.sent;
+    return {
+      ...r,
+      cpuMsPerDelivery: perDelivery(cpuSeconds(web.child.pid) - cpu0),
+      systemMsPerDelivery: perDelivery(cpuSeconds(web.child.pid, 'system') - sys0),
+      generatorCpuMsPerDelivery: r.clientCpuMs / r.sent,
+    };
   } finally {
-    agent.destroy();
+    client.close();
   }
 }
 
 /** Connections, JIT and the pg pools of the web process warmed up (100 deliveries, not measured). */
 async function warmUp(url: string, portalIds: readonly number[]): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-  for (let i = 0; i < 100; i++) await post(url, agent, delivery(url, portalIds[i % portalIds.length]!));
-  agent.destroy();
+  const client = webhookClient(url);
+  await closedLoop(client, 8, 100, (i) => delivery(url, portalIds[i % portalIds.length]!));
+  client.close();
 }
 
 // ---------------------------------------------------------------- one run: W workers
@@ -273,10 +338,15 @@ type Run = {
 async function run(serverUrl: string, workers: number, withWebhooks: boolean): Promise<Run> {
   const contacts = withWebhooks ? WEBHOOK_CONTACTS : CONTACTS;
   const records = recordsOf(contacts);
-  const sandbox = await startSandbox(contacts);
+  // the web process's own core: this process and what it starts from here on run on the others
+  const pinned = withWebhooks && PIN;
+  const otherCores = `1-${cpus().length - 1}`;
+  if (pinned) pin(process.pid, otherCores);
+  const sandbox = await startSandbox(contacts, withWebhooks ? OTHERS_NICE : 0);
   const url = await createDatabase(serverUrl);
   const db = new pg.Client({ connectionString: url });
   const procs: Proc[] = [];
+  let separated: NodeJS.Timeout | undefined;
   // filled once the sandbox has closed, after the workers finished their passes (below)
   const sent: Sent[] = [];
   try {
@@ -293,10 +363,19 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       HUBSPOT_APP_ID: String(app.appId),
       RAPPORT_LOG_LEVEL: 'warn',
     };
-    procs.push(startRapport('web', ['serve', '--role', 'web'], { ...env, ...(process.env['BENCH_WEB_CPU_PROF'] === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_WEB_CPU_PROF']}` }) }));
+    const webFlags = [
+      ...(process.env['BENCH_WEB_CPU_PROF'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_WEB_CPU_PROF']}`]),
+      ...(process.env['BENCH_WEB_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []),
+    ];
+    procs.push(startRapport('web', ['serve', '--role', 'web'], env, 0, webFlags));
+    if (process.env['BENCH_WEB_LOG'] !== undefined) procs[0]!.child.stdout?.pipe(createWriteStream(process.env['BENCH_WEB_LOG']));
+    if (pinned) pin(procs[0]!.child.pid, '0');
     await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000, procs);
     for (let i = 0; i < PORTALS; i++) await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
     await db.connect();
+    const pgDir = (await db.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
+    // the webhook run is the last one (main), so the server keeps this priority until it stops
+    separated = withWebhooks && (OTHERS_NICE !== 0 || pinned) && pgDir !== undefined ? separatePostgres(pgDir, { nice: OTHERS_NICE, cores: pinned ? otherCores : undefined }) : undefined;
     const cached = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM records')).rows[0]!.n;
     // the web process alone first (no worker yet: nudges only queue), for a side-by-side figure
     let idle: Run['webhooks'];
@@ -329,7 +408,6 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await db.query('SELECT pg_stat_statements_reset()');
     }
-    const pgDir = (await db.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
     await until('the backfill to start', async () => (await cached()) > 0, 120_000, procs);
     const started = performance.now();
     // the window in a .cpuprofile's time base (µs of the monotonic clock), to read the profiles of the backfill alone
@@ -339,7 +417,12 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const startup = (started - spawned) / 1000;
     let webhooks: Run['webhooks'];
     if (withWebhooks) {
+      const load0 = process.hrtime.bigint() / 1000n;
+      const [cached0, t0] = [await cached(), performance.now()];
       webhooks = await webhookLoad(webUrl, sandbox.hubIds, procs[0]!);
+      // how far the backfill went meanwhile: the load ran beside a backfill, not beside idle workers
+      webhooks.backfillRecordsPerSecond = ((await cached()) - cached0) / ((performance.now() - t0) / 1000);
+      if (profiling) console.log(`  profiles: the web process took the load during the backfill from ${load0} to ${process.hrtime.bigint() / 1000n} (µs, the profiles' clock)`);
       if ((await cached()) >= records) console.log('  !! the backfill ended before the webhook load did: raise BENCH_WEBHOOK_CONTACTS');
       if (WEBHOOKS_ONLY && STATEMENTS) await printStatements(db);
       if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, cpu: meter.stop(), portals: [], webhooks, sent, ...(idle === undefined ? {} : { idle }) };
@@ -355,6 +438,8 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const recordsPerSecond = records / seconds;
     return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), cpu, portals, sent, ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
   } finally {
+    if (separated !== undefined) clearInterval(separated);
+    if (pinned) pin(process.pid, `0-${cpus().length - 1}`);
     await stop(procs);
     await db.end().catch(() => undefined);
     sent.push(...(await sandbox.close()));
@@ -406,20 +491,33 @@ async function main(): Promise<void> {
       console.log(
         `    requests per portal over its whole pass (sync, then scoring's write-back): ${Math.min(...counts)}–${Math.max(...counts)}; refused with 429: ${r.sent.reduce((a, x) => a + x.rateLimited, 0)}`,
       );
+      for (const [label, a] of [['web alone', r.idle], ['web under the backfill', r.webhooks]] as const) {
+        if (a?.firstError !== undefined) console.log(`    ${label}: ${a.errors} deliveries failed, the first with: ${a.firstError}`);
+      }
     }
   } finally {
     await server.stop();
   }
   const base = runs[0]!;
   const figures: Figure[] = [];
+  const niced = [
+    ...(PIN ? ['the web process on core 0, the rest on the others'] : []),
+    ...(WORKER_NICE === 0 ? [] : [`workers nice ${WORKER_NICE}`]),
+    ...(OTHERS_NICE === 0 ? [] : [`Postgres and the sandbox nice ${OTHERS_NICE}`]),
+  ];
+  const priorities = niced.length === 0 ? '' : ` (${niced.join('; ')})`;
   for (const r of runs) {
     if (r.webhooks !== undefined) {
       const ok = r.webhooks.p99 <= 20 && r.webhooks.errors === 0;
-      figures.push({ figure: `web: ack p99 at ${RATE} deliveries/s while ${r.workers} workers${WORKER_NICE === 0 ? '' : ` (nice ${WORKER_NICE})`} backfill (ms)`, value: r.webhooks.p99, goal: '≤ 20', met: ok });
-      figures.push({ figure: `web: ack p50 (ms), achieved deliveries/s, errors, web CPU ms/delivery`, value: `${r.webhooks.p50.toFixed(2)}, ${Math.round(r.webhooks.achievedRate)}, ${r.webhooks.errors}, ${r.webhooks.cpuMsPerDelivery.toFixed(2)}`, goal: '', met: null });
+      figures.push({ figure: `web: ack p99 at ${RATE} deliveries/s while ${r.workers} workers backfill${priorities} (ms)`, value: r.webhooks.p99, goal: '≤ 20', met: ok });
+      figures.push({ figure: `web: ack p50 (ms), achieved deliveries/s, errors, CPU ms/delivery of the web process, of the load generator`, value: `${r.webhooks.p50.toFixed(2)}, ${Math.round(r.webhooks.achievedRate)}, ${r.webhooks.errors}, ${r.webhooks.cpuMsPerDelivery.toFixed(2)} (kernel ${r.webhooks.systemMsPerDelivery.toFixed(2)}), ${r.webhooks.generatorCpuMsPerDelivery.toFixed(2)}`, goal: '', met: null });
+      if (r.webhooks.backfillRecordsPerSecond !== undefined) {
+        const during = r.webhooks.backfillRecordsPerSecond;
+        figures.push({ figure: `the backfill meanwhile: records/s (÷ sum of ceilings)`, value: `${Math.round(during)} (${(during / (PORTALS * CEILING)).toFixed(3)})`, goal: '', met: null });
+      }
       if (r.idle !== undefined) {
         figures.push({ figure: `web alone (no worker running): ack p99 at ${RATE} deliveries/s (ms)`, value: r.idle.p99, goal: '≤ 20', met: r.idle.p99 <= 20 && r.idle.errors === 0 });
-        figures.push({ figure: `web alone: ack p50 (ms), achieved deliveries/s, errors, web CPU ms/delivery`, value: `${r.idle.p50.toFixed(2)}, ${Math.round(r.idle.achievedRate)}, ${r.idle.errors}, ${r.idle.cpuMsPerDelivery.toFixed(2)}`, goal: '', met: null });
+        figures.push({ figure: `web alone: ack p50 (ms), achieved deliveries/s, errors, CPU ms/delivery of the web process, of the load generator`, value: `${r.idle.p50.toFixed(2)}, ${Math.round(r.idle.achievedRate)}, ${r.idle.errors}, ${r.idle.cpuMsPerDelivery.toFixed(2)} (kernel ${r.idle.systemMsPerDelivery.toFixed(2)}), ${r.idle.generatorCpuMsPerDelivery.toFixed(2)}`, goal: '', met: null });
       }
       if (!WEBHOOKS_ONLY) figures.push({ figure: `${r.workers} worker(s) under that load: records/s ÷ sum of ceilings`, value: r.ratio, goal: '', met: null });
       continue;

@@ -12,7 +12,6 @@
  * BENCH_TRAIN_CONTACTS (the training portal's size, default 20,000).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { Agent } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,7 @@ import { openDatabase } from '../src/store/db.ts';
 import { createStore } from '../src/store/index.ts';
 import { reportFigures } from './figures.ts';
 import { fillCache } from './seed-cache.ts';
-import { closedLoop, merged, paced, signedDelivery, WEBHOOK_PATH as PATH, type Delivery, type PacedResult } from './paced-webhooks.ts';
+import { closedLoop, merged, paced, signedDelivery, webhookClient, WEBHOOK_PATH as PATH, type Delivery, type PacedResult } from './paced-webhooks.ts';
 
 const SECRET = 'bench-client-secret';
 const PUBLIC_URL = 'https://rapport.bench.test';
@@ -189,29 +188,29 @@ async function main(): Promise<void> {
   let trainingPasses = { started: 0, passes: 0, failed: 0, loopP99Ms: NaN, loopMaxMs: NaN };
   for (const kind of ['bare', 'rapport', 'training'] as const) {
     const { url, child } = await startChild(kind);
-    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    await closedLoop(url, agent, concurrency, 300, delivery); // warm-up (JIT, SQLite pages, connections)
+    const client = webhookClient(url);
+    await closedLoop(client, concurrency, 300, delivery); // warm-up (JIT, SQLite pages, connections)
     if (kind === 'training') {
       await ask(child, 'train', 'training');
       // let the first training's worker start and read: the load then meets fitting and saving
       await new Promise((r) => setTimeout(r, 1500));
     }
-    let p = await paced(url, agent, rate, seconds, delivery);
+    let p = await paced(client, rate, seconds, delivery);
     if (kind === 'training') {
       // go on until a whole pass (training, then the full rescoring saved by this server) has
       // run under the load, so the row covers both; at most a minute more
       const runs = [p];
       const until = performance.now() + 60_000;
-      while ((await ask<{ passes: number }>(child, 'training?', 'passes')).passes < 1 && performance.now() < until) runs.push(await paced(url, agent, rate, 2, delivery));
+      while ((await ask<{ passes: number }>(child, 'training?', 'passes')).passes < 1 && performance.now() < until) runs.push(await paced(client, rate, 2, delivery));
       p = merged(runs);
     }
     const loopCount = Math.max(500, rate * 2);
     const cpu0 = await cpuOf(child);
-    const loop = await closedLoop(url, agent, concurrency, loopCount, delivery);
+    const loop = await closedLoop(client, concurrency, loopCount, delivery);
     const cpuMsPerDelivery = ((await cpuOf(child)) - cpu0) / loopCount;
     results[kind] = { paced: p, loop, cpuMsPerDelivery };
     if (kind === 'training') trainingPasses = await ask(child, 'training?', 'passes');
-    agent.destroy();
+    client.close();
     child.send('stop');
     await new Promise((r) => child.once('exit', r));
   }
