@@ -20,6 +20,7 @@ import { createRecordsRepo } from './records.ts';
 import { createScoreQueries } from './score-queries.ts';
 import { createScoresRepo, rowOf, type ScoreRow } from './scores.ts';
 import { createSyncRunsRepo } from './sync-runs.ts';
+import { yieldToEventLoop } from '../work/yield.ts';
 
 export type SqliteStoreOptions = {
   path: string;
@@ -159,7 +160,7 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
         // see REMEMBER_CHUNK); a repeat in a later chunk meets the earlier one's row
         const out: boolean[] = [];
         for (let i = 0; i < events.length; i += REMEMBER_CHUNK) {
-          if (i > 0) await new Promise((r) => setImmediate(r));
+          if (i > 0) await yieldToEventLoop();
           out.push(...(await inTransaction(db, () => events.slice(i, i + REMEMBER_CHUNK).map((e) => webhookEvents.remember(e.portal, e.eventId)))));
         }
         return out;
