@@ -110,9 +110,11 @@ export function createFakeConnector(opts: {
     if (t === undefined) data.set(type, (t = new Map()));
     return t;
   };
-  const call = async (req: FakeRequest) => {
+  const call = async (req: FakeRequest, signal: AbortSignal) => {
     requests.push(req);
     await opts.beforeRequest?.(req);
+    // a request whose signal fired while it was held is cut, as fetch rejects an aborted request
+    signal.throwIfAborted();
     counters.calls++;
     const i = faults.findIndex((f) => f.op === undefined || f.op === req.op);
     if (i >= 0) {
@@ -130,7 +132,7 @@ export function createFakeConnector(opts: {
     }
     while (true) {
       signal.throwIfAborted();
-      await call({ op: 'changes', type });
+      await call({ op: 'changes', type }, signal);
       const rows = [...table(type).values()];
       if (state.phase === 'list') {
         const after: string | null = state.afterId;
@@ -173,14 +175,14 @@ export function createFakeConnector(opts: {
     changes,
     async provision(signal) {
       signal.throwIfAborted();
-      await call({ op: 'provision' });
+      await call({ op: 'provision' }, signal);
       provisioned = true;
     },
     async writeScores(updates: readonly ScoreUpdate[], signal: AbortSignal): Promise<WriteResult[]> {
       signal.throwIfAborted();
       let batchError: CrmError | undefined;
       try {
-        await call({ op: 'writeScores', updates: structuredClone([...updates]) });
+        await call({ op: 'writeScores', updates: structuredClone([...updates]) }, signal);
       } catch (e) {
         // like the real connectors: only a rejected token or missing permission throws (nothing
         // else in the run could succeed); any other failure of the batch fails each of its records
@@ -218,7 +220,7 @@ export function createFakeConnector(opts: {
       });
     },
     async whoAmI() {
-      await call({ op: 'whoAmI' });
+      await call({ op: 'whoAmI' }, AbortSignal.any([]));
       return { portal };
     },
     put(input) {

@@ -2,6 +2,7 @@ import { asCrmError, CrmError } from '../errors.ts';
 import type { CrmConnector, ObjectType, Page } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
+import { withGrace } from '../work/grace.ts';
 
 export type StreamProgress = {
   portal: string;
@@ -64,14 +65,7 @@ export async function syncStream(
 
   // On stop, the request in flight gets a grace period to arrive so its page is committed
   // ("finish the page, commit, exit"); only a request hanging past it is cut.
-  const inner = new AbortController();
-  let grace: NodeJS.Timeout | undefined;
-  const graceMs = opts.graceMs ?? 10_000;
-  const onAbort = () => {
-    if (graceMs <= 0) inner.abort(opts.signal.reason);
-    else grace = setTimeout(() => inner.abort(opts.signal.reason), graceMs);
-  };
-  opts.signal.addEventListener('abort', onAbort, { once: true });
+  const inner = withGrace(opts.signal, opts.graceMs);
   let pages: AsyncIterator<Page> | undefined;
   /** the next page, requested ahead while the one in hand is committed */
   let ahead: Promise<IteratorResult<Page>> | undefined;
@@ -136,11 +130,10 @@ export async function syncStream(
     opts.onProgress?.({ ...progress, finishedAt: now(), status: 'failed' });
     return { ...progress, status: 'failed', error };
   } finally {
-    clearTimeout(grace);
-    opts.signal.removeEventListener('abort', onAbort);
+    inner.dispose();
     if (ahead !== undefined) {
       // the stream stopped or failed with a page still requested: cut it (nothing of it is committed) and let it settle
-      inner.abort(new Error('stream stopped'));
+      inner.cut(new Error('stream stopped'));
       await ahead.catch(() => undefined);
     }
     // closes the connector's generator (its finally blocks run) however the loop ended

@@ -2,6 +2,7 @@ import { asCrmError, CrmError, isBudgetPause, isTransient, MISSING_PROPERTY, ret
 import type { CrmConnector } from '../connectors/types.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxItem, Store } from '../store/index.ts';
+import { withGrace } from '../work/grace.ts';
 
 export type WriteBackResult = {
   written: number;
@@ -24,6 +25,12 @@ export type WriteBackOptions = {
   maxAttempts?: number;
   /** stop after this many batches (keeps one portal from starving others) */
   maxBatches?: number;
+  /**
+   * On stop, the batch already sent gets this long to be answered and settled (default 10 s), so a
+   * stopping process does not leave a batch the CRM applied looking unsent; no batch is sent after
+   * the stop. 0 cuts the request at once (its batch stays pending, the sending mark says to ask).
+   */
+  graceMs?: number;
 };
 
 /**
@@ -57,97 +64,103 @@ export async function drainOutbox(
   /** the mark as this drain left it, and whether the drain ended on an empty outbox */
   let marked = verifying;
   let emptied = false;
-  for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
-    if (opts.signal.aborted) break;
-    const due = await store.outbox.due(portal, batchSize);
-    if (due.length === 0) {
-      emptied = true;
-      break;
-    }
-    // That batch is at the head of the outbox (due order): ask the CRM what it holds and settle
-    // those as written without sending them again; keep asking while batches turn out to be there
-    // already. A failed read just sends.
-    let items = due;
-    if (verifying) {
-      const there = await alreadyWritten(connector, due, opts.signal, logger, portal);
-      verifying = there.length > 0;
-      if (there.length > 0) {
-        await store.outbox.settle(portal, { written: there, failed: [] }, { maxAttempts });
-        out.alreadyThere = (out.alreadyThere ?? 0) + there.length;
-        items = due.filter((i) => !there.includes(i));
-        if (items.length === 0) continue;
-      }
-    }
-    if (asks) await store.outbox.setSending(portal, true);
-    marked = asks;
-    let results;
-    try {
-      results = await connector.writeScores(
-        items.map((i) => ({ contactId: i.contactId, properties: i.properties })),
-        opts.signal,
-      );
-    } catch (e) {
+  const inFlight = withGrace(opts.signal, opts.graceMs);
+  try {
+    for (let batch = 0; batch < (opts.maxBatches ?? Infinity); batch++) {
       if (opts.signal.aborted) break;
-      const error = asCrmError(e, connector.crm);
-      // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
-      // So is a daily-budget pause (a CRM's rolling daily allowance): it clears when the CRM's window
-      // rolls, and counting it as an attempt would park every pending write after `maxAttempts` drains.
-      // And so is a bug of ours (`internal`): logged with its stack, the writes wait for the fix.
-      if (retryDecision(error, 0).action === 'hold') {
-        if (error.kind === 'internal') logger.error({ portal, kind: error.kind, stack: (error.cause as Error | undefined)?.stack }, 'write-back failed on an internal error; the writes stay pending');
-        out.error = error;
+      const due = await store.outbox.due(portal, batchSize);
+      if (due.length === 0) {
+        emptied = true;
         break;
       }
-      const failed = items.map((item) => ({ item, error: `${error.kind}: ${error.message}`, retryable: isTransient(error) }));
-      await store.outbox.settle(portal, { written: [], failed }, { maxAttempts });
-      out.error = error;
-      logger.warn({ portal, kind: error.kind, items: items.length }, 'write-back batch failed');
-      break;
-    }
-    const byId = new Map(results.map((r) => [r.contactId, r]));
-    const missingProperty = results.some((r) => !r.ok && r.error.details.code === MISSING_PROPERTY);
-    let retryMissing = false;
-    if (missingProperty && !provisionTried) {
-      provisionTried = true;
-      logger.warn({ portal, code: MISSING_PROPERTY }, 'write-back refused: the CRM lacks a Rapport property; provisioning the properties and retrying');
+      // That batch is at the head of the outbox (due order): ask the CRM what it holds and settle
+      // those as written without sending them again; keep asking while batches turn out to be there
+      // already. A failed read just sends.
+      let items = due;
+      if (verifying) {
+        const there = await alreadyWritten(connector, due, inFlight.signal, logger, portal);
+        verifying = there.length > 0;
+        if (there.length > 0) {
+          await store.outbox.settle(portal, { written: there, failed: [] }, { maxAttempts });
+          out.alreadyThere = (out.alreadyThere ?? 0) + there.length;
+          items = due.filter((i) => !there.includes(i));
+          if (items.length === 0) continue;
+        }
+      }
+      if (asks) await store.outbox.setSending(portal, true);
+      marked = asks;
+      let results;
       try {
-        await connector.provision(opts.signal);
-        out.reprovisioned = true;
-        retryMissing = true;
+        results = await connector.writeScores(
+          items.map((i) => ({ contactId: i.contactId, properties: i.properties })),
+          inFlight.signal,
+        );
       } catch (e) {
-        if (opts.signal.aborted) break;
-        const error = e instanceof CrmError ? e : undefined;
-        provisionError = `provisioning failed (${error === undefined ? 'error' : reasonOf(error)})`;
-        logger.error({ portal, kind: error?.kind ?? 'error', code: error?.details.code }, 'provisioning the Rapport properties failed');
+        // cut past the grace: the batch stays pending under the sending mark
+        if (inFlight.signal.aborted) break;
+        const error = asCrmError(e, connector.crm);
+        // Auth/scope problems are the portal's, not the records': leave the items pending untouched.
+        // So is a daily-budget pause (a CRM's rolling daily allowance): it clears when the CRM's window
+        // rolls, and counting it as an attempt would park every pending write after `maxAttempts` drains.
+        // And so is a bug of ours (`internal`): logged with its stack, the writes wait for the fix.
+        if (retryDecision(error, 0).action === 'hold') {
+          if (error.kind === 'internal') logger.error({ portal, kind: error.kind, stack: (error.cause as Error | undefined)?.stack }, 'write-back failed on an internal error; the writes stay pending');
+          out.error = error;
+          break;
+        }
+        const failed = items.map((item) => ({ item, error: `${error.kind}: ${error.message}`, retryable: isTransient(error) }));
+        await store.outbox.settle(portal, { written: [], failed }, { maxAttempts });
+        out.error = error;
+        logger.warn({ portal, kind: error.kind, items: items.length }, 'write-back batch failed');
+        break;
       }
-    }
-    const written: OutboxItem[] = [];
-    const failed: { item: OutboxItem; error: string; retryable: boolean }[] = [];
-    for (const item of items) {
-      const r = byId.get(item.contactId);
-      if (r?.ok === true) {
-        written.push(item);
-        out.written++;
-        continue;
+      const byId = new Map(results.map((r) => [r.contactId, r]));
+      const missingProperty = results.some((r) => !r.ok && r.error.details.code === MISSING_PROPERTY);
+      let retryMissing = false;
+      if (missingProperty && !provisionTried) {
+        provisionTried = true;
+        logger.warn({ portal, code: MISSING_PROPERTY }, 'write-back refused: the CRM lacks a Rapport property; provisioning the properties and retrying');
+        try {
+          await connector.provision(inFlight.signal);
+          out.reprovisioned = true;
+          retryMissing = true;
+        } catch (e) {
+          if (inFlight.signal.aborted) break;
+          const error = e instanceof CrmError ? e : undefined;
+          provisionError = `provisioning failed (${error === undefined ? 'error' : reasonOf(error)})`;
+          logger.error({ portal, kind: error?.kind ?? 'error', code: error?.details.code }, 'provisioning the Rapport properties failed');
+        }
       }
-      const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
-      // The properties exist now: the item stays pending and due, and goes out in the next batch.
-      if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
-      // not sent: the connector paused part-way through the batch
-      if (isBudgetPause(error)) continue;
-      const retryable = r === undefined || isTransient(error);
-      const willPark = !retryable || item.attempts + 1 >= maxAttempts;
-      const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
-      failed.push({ item, error: `${reason}: ${error.message}`, retryable });
-      if (willPark) {
-        out.parked++;
-        parkedReasons.set(reason, (parkedReasons.get(reason) ?? 0) + 1);
-      } else out.retrying++;
+      const written: OutboxItem[] = [];
+      const failed: { item: OutboxItem; error: string; retryable: boolean }[] = [];
+      for (const item of items) {
+        const r = byId.get(item.contactId);
+        if (r?.ok === true) {
+          written.push(item);
+          out.written++;
+          continue;
+        }
+        const error = r === undefined ? new CrmError('bad_response', 'no result returned for this contact', { crm: connector.crm }) : r.error;
+        // The properties exist now: the item stays pending and due, and goes out in the next batch.
+        if (retryMissing && error.details.code === MISSING_PROPERTY) continue;
+        // not sent: the connector paused part-way through the batch
+        if (isBudgetPause(error)) continue;
+        const retryable = r === undefined || isTransient(error);
+        const willPark = !retryable || item.attempts + 1 >= maxAttempts;
+        const reason = error.details.code === MISSING_PROPERTY && provisionError !== undefined ? `${reasonOf(error)}; ${provisionError}` : reasonOf(error);
+        failed.push({ item, error: `${reason}: ${error.message}`, retryable });
+        if (willPark) {
+          out.parked++;
+          parkedReasons.set(reason, (parkedReasons.get(reason) ?? 0) + 1);
+        } else out.retrying++;
+      }
+      await store.outbox.settle(portal, { written, failed }, { maxAttempts });
+      // answered and settled; a batch that failed whole keeps the mark (it may have been applied)
+      if (asks) await store.outbox.setSending(portal, false);
+      marked = false;
     }
-    await store.outbox.settle(portal, { written, failed }, { maxAttempts });
-    // answered and settled; a batch that failed whole keeps the mark (it may have been applied)
-    if (asks) await store.outbox.setSending(portal, false);
-    marked = false;
+  } finally {
+    inFlight.dispose();
   }
   // The CRM held every batch the mark stood for and nothing waits to be sent (not even a failed
   // batch backing off, which may have been applied): nothing is unsettled, so the next drain need not ask.

@@ -120,6 +120,42 @@ describe('drainOutbox', () => {
     expect((await drainOutbox({ store, connector, portal, logger: silentLogger }, { signal })).written).toBe(2);
   });
 
+  describe('stopped while a batch is in flight', () => {
+    /** 150 pending writes, and a CRM that holds the first batch for `holdMs` while the drain is stopped */
+    async function stopMidBatch(holdMs: number, graceMs?: number) {
+      open();
+      const ids = Array.from({ length: 150 }, (_, i) => `c${i}`);
+      for (const id of ids) await store.outbox.enqueue(portal, id, { loyalty: '40' });
+      const stop = new AbortController();
+      const connector = crmWith(ids, {
+        beforeRequest: async (req) => {
+          if (req.op !== 'writeScores') return;
+          stop.abort();
+          await new Promise((r) => setTimeout(r, holdMs));
+        },
+      });
+      const opts = graceMs === undefined ? { signal: stop.signal } : { signal: stop.signal, graceMs };
+      const result = await drainOutbox({ store, connector, portal, logger: silentLogger }, opts);
+      return { connector, result };
+    }
+
+    it('the batch sent gets its answer and is settled; no batch is sent after the stop', async () => {
+      const { connector, result } = await stopMidBatch(50);
+      expect(result).toMatchObject({ written: 100, retrying: 0, parked: 0 });
+      expect(batches(connector).map((b) => b.length)).toEqual([100]);
+      expect(connector.written.size).toBe(100);
+      // the next run sends only the 50 never sent
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 50, parked: 0 });
+    });
+
+    it('a batch still unanswered past the grace is cut and stays pending, nothing counted against it', async () => {
+      const { result } = await stopMidBatch(200, 20);
+      expect(result).toMatchObject({ written: 0, retrying: 0, parked: 0 });
+      expect(await store.outbox.stats(portal)).toEqual({ pending: 150, parked: 0 });
+      expect((await store.outbox.due(portal, 200)).every((i) => i.attempts === 0)).toBe(true);
+    });
+  });
+
   describe('a write refused for a missing property', () => {
     function recordingLogger() {
       const lines: { level: string; fields: Record<string, unknown>; msg: string }[] = [];
@@ -254,7 +290,8 @@ describe('drainOutbox after a process died between sending a batch and settling 
     for (const [i, id] of ids.entries()) await store.outbox.enqueue(sfPortal, id, values(i));
     sf.sandbox.loseWriteAnswers(1);
     const dying = new AbortController();
-    const first = drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal: dying.signal });
+    // a process dying gives its request no grace
+    const first = drainOutbox({ store, connector: connect(), portal: sfPortal, logger: silentLogger }, { signal: dying.signal, graceMs: 0 });
     while (sf.sandbox.stats().lostAnswers === 0) await new Promise((r) => setTimeout(r, 10));
     dying.abort();
     return { sfPortal, connect, ids, first: await first };
