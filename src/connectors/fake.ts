@@ -220,7 +220,7 @@ export function createFakeConnector(opts: {
       });
     },
     async whoAmI() {
-      await call({ op: 'whoAmI' }, AbortSignal.any([]));
+      await call({ op: 'whoAmI' }, new AbortController().signal);
       return { portal };
     },
     put(input) {

@@ -61,10 +61,20 @@ export const dirty = {
   },
 };
 
-const remember = statement<{ portal: string; event_id: string }>(
+// Answers with the positions (1-based) of the events that are NOT new: already stored, or a
+// repeat of an earlier one in the same input. Nearly every delivery is new, so the usual answer
+// is no rows, instead of a row per event to parse and match on the serving thread.
+const remember = statement<{ n: number }>(
   'webhook_events_remember',
-  `INSERT INTO webhook_events (portal, event_id, received_at) SELECT portal, event_id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, event_id)
-   ON CONFLICT DO NOTHING RETURNING portal, event_id`,
+  `WITH input AS (
+     SELECT portal, event_id, n::int AS n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(portal, event_id, n)
+   ), ins AS (
+     INSERT INTO webhook_events (portal, event_id, received_at) SELECT portal, event_id, $3 FROM input
+     ON CONFLICT DO NOTHING RETURNING portal, event_id
+   )
+   SELECT i.n FROM input i
+   WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.portal = i.portal AND ins.event_id = i.event_id)
+      OR EXISTS (SELECT 1 FROM input j WHERE j.portal = i.portal AND j.event_id = i.event_id AND j.n < i.n)`,
 );
 const prune = statement('webhook_events_prune', 'DELETE FROM webhook_events WHERE received_at < $1');
 
@@ -74,12 +84,11 @@ const REMEMBER_CHUNK = 10_000;
 export const webhookEvents = {
   /** A statement per chunk: for each event, true when new (the first of repeats within the batch). */
   async rememberAll(q: Queryable, events: readonly { portal: string; eventId: string }[], t: number): Promise<boolean[]> {
-    const key = (portal: string, id: string) => `${portal}\u0000${id}`;
-    const out: boolean[] = [];
+    const out = new Array<boolean>(events.length).fill(true);
     for (let i = 0; i < events.length; i += REMEMBER_CHUNK) {
       const chunk = events.slice(i, i + REMEMBER_CHUNK);
-      const inserted = new Set((await remember(q, [chunk.map((e) => e.portal), chunk.map((e) => e.eventId), t])).rows.map((r) => key(r.portal, r.event_id)));
-      for (const e of chunk) out.push(inserted.delete(key(e.portal, e.eventId)));
+      const seen = await remember(q, [chunk.map((e) => e.portal), chunk.map((e) => e.eventId), t]);
+      for (const r of seen.rows) out[i + r.n - 1] = false;
     }
     return out;
   },
