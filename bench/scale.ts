@@ -29,7 +29,8 @@
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
  *   that took the Postgres server's time in each run (pg_stat_statements); BENCH_WEB_NODE_FLAGS="…" passes
- *   Node flags to the web process (e.g. --trace-gc) and BENCH_WEB_LOG=FILE writes its stdout to a file
+ *   Node flags to the web process (e.g. --trace-gc) and BENCH_WEB_LOG=FILE writes its stdout to a file;
+ *   the Rapport processes run the build (tsc, as production), BENCH_FROM_SOURCE=1 the sources through tsx
  *
  * Each scaling run also prints the CPU each process used during the backfill (the sandbox, the
  * web process, the workers, the Postgres server), so a run limited by the machine's cores shows it.
@@ -39,7 +40,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, loadavg, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -204,8 +206,27 @@ function cpuMeter(procs: () => readonly { name: string; pid: number | undefined 
   };
 }
 
+/**
+ * The Rapport processes run what production runs: the build (tsc with tsconfig.build.json, as
+ * `npm run build`), compiled once per bench run into node_modules/.cache, inside the project so
+ * that its imports resolve to the project's packages. From source through tsx, every function
+ * expression also calls esbuild's keepNames helper (`__name`), 1–2 % of a worker's CPU profile on
+ * its own. BENCH_FROM_SOURCE=1 runs src/cli.ts through tsx instead.
+ */
+let entry: string[] | undefined;
+function rapportEntry(): string[] {
+  if (entry !== undefined) return entry;
+  if (process.env['BENCH_FROM_SOURCE'] === '1') return (entry = ['--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url))]);
+  const out = fileURLToPath(new URL('../node_modules/.cache/rapport-bench-build/', import.meta.url));
+  rmSync(out, { recursive: true, force: true });
+  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  const built = spawnSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('../tsconfig.build.json', import.meta.url)), '--outDir', out], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('bench:scale: building Rapport with tsc failed (BENCH_FROM_SOURCE=1 runs the sources through tsx)');
+  return (entry = [join(out, 'cli.js')]);
+}
+
 function startRapport(name: string, args: string[], env: Record<string, string>, nice = 0, nodeFlags: readonly string[] = []): Proc {
-  const argv = [process.execPath, ...nodeFlags, '--import', 'tsx', fileURLToPath(new URL('../src/cli.ts', import.meta.url)), ...args];
+  const argv = [process.execPath, ...nodeFlags, ...rapportEntry(), ...args];
   // through nice(1), so that every thread of the process (libuv's, V8's, the workers') has it
   const [command, ...rest] = nice === 0 ? argv : ['nice', '-n', String(nice), ...argv];
   const child = spawn(command!, rest, {
@@ -457,13 +478,15 @@ async function printStatements(db: pg.Client): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const rapport = rapportEntry();
   const server = await startPostgres(STATEMENTS ? { settings: { shared_preload_libraries: 'pg_stat_statements' } } : {});
   const runs: Run[] = [];
   try {
     const listRequests = Math.ceil(CONTACTS / 100) + Math.ceil(CONTACTS / 1000);
     console.log(
       `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
-        `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres ready in ${server.startupMs} ms`,
+        `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres ready in ${server.startupMs} ms; ` +
+        `Rapport runs ${rapport.length === 1 ? 'the build (tsc)' : 'from source (tsx)'}`,
     );
     console.log(
       listRequests <= 110
