@@ -225,8 +225,20 @@ function rapportEntry(): string[] {
   return (entry = [join(out, 'cli.js')]);
 }
 
+/**
+ * The Node flags bin/rapport gives `serve` and `worker` (its young-generation sizing), read from the
+ * launcher itself so that the bench runs the processes as a deployment's units do.
+ */
+const serviceFlags = (() => {
+  const launcher = readFileSync(fileURLToPath(new URL('../bin/rapport', import.meta.url)), 'utf8');
+  const line = /^service_flags="([^"]*)"$/m.exec(launcher);
+  if (line === null) throw new Error('bench:scale: bin/rapport no longer has a service_flags="…" line to read the Node flags of serve and worker from');
+  return line[1]!.split(' ').filter(Boolean);
+})();
+
 function startRapport(name: string, args: string[], env: Record<string, string>, nice = 0, nodeFlags: readonly string[] = []): Proc {
-  const argv = [process.execPath, ...nodeFlags, ...rapportEntry(), ...args];
+  // nodeFlags after the launcher's: BENCH_WEB_NODE_FLAGS may override them (a later V8 flag wins)
+  const argv = [process.execPath, ...serviceFlags, ...nodeFlags, ...rapportEntry(), ...args];
   // through nice(1), so that every thread of the process (libuv's, V8's, the workers') has it
   const [command, ...rest] = nice === 0 ? argv : ['nice', '-n', String(nice), ...argv];
   const child = spawn(command!, rest, {
@@ -486,7 +498,7 @@ async function main(): Promise<void> {
     console.log(
       `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
         `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres ready in ${server.startupMs} ms; ` +
-        `Rapport runs ${rapport.length === 1 ? 'the build (tsc)' : 'from source (tsx)'}`,
+        `Rapport runs ${rapport.length === 1 ? 'the build (tsc)' : 'from source (tsx)'} with bin/rapport's ${serviceFlags.join(' ')}`,
     );
     console.log(
       listRequests <= 110

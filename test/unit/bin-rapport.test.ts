@@ -78,6 +78,21 @@ describe('bin/rapport', () => {
     expect(r.stderr).toContain("run 'npm ci'");
   });
 
+  it('gives serve and worker a young generation of at least 16 MB a semi-space, and no other command', () => {
+    const root = tree({ node: true });
+    mkdirSync(join(root, 'dist'));
+    // what V8 made of the flags, not the command line: the new space's capacity at start (one semi-space)
+    writeFileSync(
+      join(root, 'dist', 'cli.js'),
+      "import v8 from 'node:v8'; console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20);\n",
+    );
+    const newSpaceMb = (command: string) => Number(spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout);
+    expect(newSpaceMb('serve')).toBe(16);
+    expect(newSpaceMb('worker')).toBe(16);
+    // V8's default: 1 MB
+    expect(newSpaceMb('status')).toBeLessThan(16);
+  });
+
   it('through a symlink (node_modules/.bin/rapport) finds its own tree', () => {
     const root = tree({ node: true, dist: true });
     const link = tempDir('rapport-link-');
