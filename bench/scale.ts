@@ -24,7 +24,7 @@
  *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 npm run bench:scale   (the issue's size; hours of CPU here)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
  *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
- *   webhook load, so that the backfill outlasts the load); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
+ *   webhook load, so that the backfill outlasts the load), BENCH_WARM_UP=5000 (deliveries before the first measure); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
  *   BENCH_WORKER_CPU_PROF=DIR the workers', BENCH_SANDBOX_CPU_PROF=DIR the sandbox's; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
@@ -345,10 +345,19 @@ async function webhookLoad(url: string, portalIds: readonly number[], web: Proc)
   }
 }
 
-/** Connections, JIT and the pg pools of the web process warmed up (100 deliveries, not measured). */
+/**
+ * Deliveries sent before anything is measured: a web process serves for days, and its first few
+ * thousand deliveries are the JIT's warm-up. After 100 (the warm-up before 5 December), TurboFan
+ * was still compiling ~120 functions in each measured window, on V8's threads, which share the web
+ * process's one core here: they took 220–300 ms of it in a 4-second window and held the serving
+ * thread up for as long (its run delay in /proc/PID/schedstat); after 5,000, 40–90 ms.
+ */
+const WARM_UP_DELIVERIES = Number(process.env['BENCH_WARM_UP'] ?? 5_000);
+
+/** Connections, JIT and the pg pools of the web process warmed up (WARM_UP_DELIVERIES, not measured). */
 async function warmUp(url: string, portalIds: readonly number[]): Promise<void> {
   const client = webhookClient(url);
-  await closedLoop(client, 8, 100, (i) => delivery(url, portalIds[i % portalIds.length]!));
+  await closedLoop(client, 8, WARM_UP_DELIVERIES, (i) => delivery(url, portalIds[i % portalIds.length]!));
   client.close();
 }
 
@@ -538,6 +547,7 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   const niced = [
     ...(PIN ? ['the web process on core 0, the rest on the others'] : []),
+    `after ${WARM_UP_DELIVERIES.toLocaleString('en-US')} warm-up deliveries`,
     ...(WORKER_NICE === 0 ? [] : [`workers nice ${WORKER_NICE}`]),
     ...(OTHERS_NICE === 0 ? [] : [`Postgres and the sandbox nice ${OTHERS_NICE}`]),
   ];

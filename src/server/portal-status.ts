@@ -3,16 +3,21 @@
  * under load). Without this, each delivery waited for a `portals.get` before its 200: a Postgres
  * round trip per request on the web role (issue 16).
  *
- * Only the positive answer is kept, and only for `ttlMs`; past half of it, the answer is still
- * given from memory while one lookup refreshes it in the background, so a steady stream of
- * deliveries never waits for the database (a lookup queues behind whatever else the database is
- * doing, a backfill's writes, and every delivery for the portal arriving meanwhile waited with
- * it), and one lookup at a time per portal is shared by every delivery that needs it:
+ * Only the positive answer is kept. Younger than `ttlMs` it is given from memory (past half of it,
+ * while one lookup refreshes it in the background); older, up to `maxStaleMs`, it is still given
+ * from memory while a lookup runs (this caller starts one if none is running), so a steady stream
+ * of deliveries never waits for the database: a lookup queues behind whatever else the database
+ * is doing, and on 5 December, during a backfill, a refresh that outlived the TTL held ~20
+ * deliveries for 14–42 ms each when its answer was waited for (bench:scale). One lookup at a time
+ * per portal is shared by every caller that needs it:
  * - a portal this process does not know as connected is looked up every time, so an install made
  *   by another web process counts from its first delivery on;
  * - a portal disconnected by another process (a worker whose refresh the CRM refused) is still
- *   nudged for at most `ttlMs` — a pass the worker then refuses, as it would for a delivery that
- *   raced the disconnection anyway;
+ *   nudged until a lookup started past half the TTL answers: a pass the worker then refuses, as
+ *   it would for a delivery that raced the disconnection anyway (a nudge too many is harmless);
+ * - a lookup that fails drops the answer, so the next caller waits for its own and meets the
+ *   error (the receiver then answers 5xx and the CRM retries): with the database down, deliveries
+ *   are refused from the first failed lookup on instead of acknowledged for up to `maxStaleMs`;
  * - this process's own writes (install, reconnect, disconnect) drop the entry at once
  *   (`forgettingWrites` wraps the store's portal writes).
  */
@@ -23,9 +28,12 @@ export type { PortalState, PortalStatus };
 
 /** Long enough that 500 deliveries/s for a portal cost one lookup per interval, short enough to bound a stale "connected". */
 export const PORTAL_STATUS_TTL_MS = 5_000;
+/** How old a "connected" may be and still be given while its refresh runs; older, callers wait for the lookup. */
+export const PORTAL_STATUS_MAX_STALE_MS = 30_000;
 
-export function createPortalStatusCache(o: { portals: Pick<PortalsPort, 'get'>; now(): number; ttlMs?: number }): PortalStatus & { forget(portal: string): void } {
+export function createPortalStatusCache(o: { portals: Pick<PortalsPort, 'get'>; now(): number; ttlMs?: number; maxStaleMs?: number }): PortalStatus & { forget(portal: string): void } {
   const ttl = o.ttlMs ?? PORTAL_STATUS_TTL_MS;
+  const maxStale = Math.max(ttl, o.maxStaleMs ?? PORTAL_STATUS_MAX_STALE_MS);
   /** portal → when its "connected" answer was read */
   const connected = new Map<string, number>();
   /** bumped by forget: a lookup that started before a write of ours must not cache its answer */
@@ -40,14 +48,18 @@ export function createPortalStatusCache(o: { portals: Pick<PortalsPort, 'get'>; 
     const readAt = o.now();
     const entry = { gen, state: Promise.resolve<PortalState>('unknown') };
     entry.state = (async (): Promise<PortalState> => {
+      const current = () => (generation.get(portal) ?? 0) === gen;
       try {
         const p = await o.portals.get(portal);
         const answer: PortalState = p === undefined ? 'unknown' : p.status === 'connected' ? 'connected' : 'disconnected';
-        if ((generation.get(portal) ?? 0) === gen) {
+        if (current()) {
           if (answer === 'connected') connected.set(portal, readAt);
           else connected.delete(portal);
         }
         return answer;
+      } catch (e) {
+        if (current()) connected.delete(portal);
+        throw e;
       } finally {
         if (inFlight.get(portal) === entry) inFlight.delete(portal);
       }
@@ -62,8 +74,8 @@ export function createPortalStatusCache(o: { portals: Pick<PortalsPort, 'get'>; 
       const age = at === undefined ? Infinity : o.now() - at;
       // synchronous on a hit: nothing awaited before the acknowledgement
       if (age < ttl / 2) return 'connected';
-      if (age < ttl) {
-        // refresh ahead; a failed refresh leaves the entry to expire, and the next caller past the TTL sees the error
+      if (age < maxStale) {
+        // refresh ahead (one at a time: a running lookup is shared); a failed one drops the entry
         lookUp(portal).catch(() => undefined);
         return 'connected';
       }

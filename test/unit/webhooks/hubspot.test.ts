@@ -341,12 +341,18 @@ describe('POST /webhooks/hubspot over HTTP', () => {
 
     it('past half its TTL it answers from memory while one lookup refreshes it; callers that need a lookup share one', async () => {
       let t = 0;
-      const pending: Array<(p: unknown) => void> = [];
-      const cache = createPortalStatusCache({ portals: { get: () => new Promise((resolve) => pending.push(resolve as (p: unknown) => void)) }, now: () => t, ttlMs: 1_000 });
+      const pending: Array<{ resolve: (p: unknown) => void; reject: (e: Error) => void }> = [];
+      const cache = createPortalStatusCache({
+        portals: { get: () => new Promise((resolve, reject) => pending.push({ resolve: resolve as (p: unknown) => void, reject })) },
+        now: () => t,
+        ttlMs: 1_000,
+        maxStaleMs: 3_000,
+      });
+      const tick = () => new Promise((r) => setImmediate(r));
       // not cached: five callers, one lookup
       const first = Array.from({ length: 5 }, () => cache.state('hubspot:1'));
       expect(pending).toHaveLength(1);
-      pending[0]!({ status: 'connected' });
+      pending[0]!.resolve({ status: 'connected' });
       expect(await Promise.all(first)).toEqual(Array(5).fill('connected'));
       t = 400;
       expect(cache.state('hubspot:1')).toBe('connected');
@@ -357,28 +363,44 @@ describe('POST /webhooks/hubspot over HTTP', () => {
       t = 700;
       expect(cache.state('hubspot:1')).toBe('connected');
       expect(pending).toHaveLength(2);
-      // the refresh finds the portal disconnected (another process): from then on callers look it up
-      pending[1]!({ status: 'disconnected' });
-      await new Promise((r) => setImmediate(r));
+      // the refresh outlives the TTL (a slow database): still answered from memory, no second lookup
+      t = 2_500;
+      expect(cache.state('hubspot:1')).toBe('connected');
+      expect(pending).toHaveLength(2);
+      // it finds the portal disconnected (another process): from then on callers look it up
+      pending[1]!.resolve({ status: 'disconnected' });
+      await tick();
       const after = cache.state('hubspot:1');
       expect(after).toBeInstanceOf(Promise);
       expect(pending).toHaveLength(3);
-      pending[2]!({ status: 'disconnected' });
+      pending[2]!.resolve({ status: 'disconnected' });
       expect(await after).toBe('disconnected');
-      // a refresh that has not answered by the end of the TTL is waited for, never answered past it
-      pending.length = 0;
+      // connected again; no caller for longer than the TTL: the next one is answered from memory and refreshes
       const again = cache.state('hubspot:1');
-      pending[0]!({ status: 'connected' });
+      pending[3]!.resolve({ status: 'connected' });
       expect(await again).toBe('connected');
-      t = 1_300;
+      t = 4_000;
       expect(cache.state('hubspot:1')).toBe('connected');
-      expect(pending).toHaveLength(2);
-      t = 1_800;
+      expect(pending).toHaveLength(5);
+      pending[4]!.resolve({ status: 'connected' });
+      await tick();
+      // past maxStaleMs without an answer: waited for, never answered from memory
+      t = 7_100;
       const late = cache.state('hubspot:1');
       expect(late).toBeInstanceOf(Promise);
-      expect(pending).toHaveLength(2);
-      pending[1]!({ status: 'connected' });
+      expect(pending).toHaveLength(6);
+      pending[5]!.resolve({ status: 'connected' });
       expect(await late).toBe('connected');
+      // a refresh that fails drops the answer: the next caller waits for its own lookup and meets the error
+      t = 7_700;
+      expect(cache.state('hubspot:1')).toBe('connected');
+      expect(pending).toHaveLength(7);
+      pending[6]!.reject(new Error('database down'));
+      await tick();
+      const failing = cache.state('hubspot:1');
+      expect(failing).toBeInstanceOf(Promise);
+      pending[7]!.reject(new Error('database down'));
+      await expect(failing).rejects.toThrow('database down');
     });
 
     it('reads a connected portal once per TTL, and counts an install made by another process from its next delivery', async () => {
@@ -396,23 +418,26 @@ describe('POST /webhooks/hubspot over HTTP', () => {
       expect(r.nudged.at(-1)).toBe(`hubspot:${NEW_ID}`);
     });
 
-    it('stops nudging a portal another process disconnected once the TTL has passed, and at once when this process disconnects it', async () => {
+    it('stops nudging a portal another process disconnected once a lookup past half the TTL has answered, and at once when this process disconnects it', async () => {
       const r = receiver();
       const portal = `hubspot:${OTHER_PORTAL_ID}`;
       await r.deliver(OTHER_PORTAL_ID);
       expect(r.nudged).toEqual([portal]);
       await other.portals.markDisconnected(portal, 'auth: revoked in the test');
+      // past the TTL the delivery is still answered from memory and starts the refresh; the next one sees it
       offset = TTL;
       await r.deliver(OTHER_PORTAL_ID);
-      expect(r.nudged).toEqual([portal]);
+      expect(r.nudged).toEqual([portal, portal]);
+      await r.deliver(OTHER_PORTAL_ID);
+      expect(r.nudged).toEqual([portal, portal]);
       expect(r.stats().outcomes.disconnected_portal).toBe(1);
       await other.portals.markConnected(portal);
       await r.deliver(OTHER_PORTAL_ID);
-      expect(r.nudged).toEqual([portal, portal]);
+      expect(r.nudged).toEqual([portal, portal, portal]);
       // this process's own write drops the cached answer without waiting for the TTL
       await forgettingWrites(h.store.portals, r.forget).markDisconnected(portal, 'auth: revoked here');
       await r.deliver(OTHER_PORTAL_ID);
-      expect(r.nudged).toEqual([portal, portal]);
+      expect(r.nudged).toEqual([portal, portal, portal]);
       await h.store.portals.markConnected(portal);
     });
   });
