@@ -26,7 +26,7 @@ import type { PortalsPort } from '../store/index.ts';
 
 export type { PortalState, PortalStatus };
 
-/** Long enough that 500 deliveries/s for a portal cost one lookup per interval, short enough to bound a stale "connected". */
+/** A "connected" younger than this needs no lookup (past half of it, one refreshes it): 500 deliveries/s for a portal cost one lookup per interval. */
 export const PORTAL_STATUS_TTL_MS = 5_000;
 /** How old a "connected" may be and still be given while its refresh runs; older, callers wait for the lookup. */
 export const PORTAL_STATUS_MAX_STALE_MS = 30_000;
