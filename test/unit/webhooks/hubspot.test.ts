@@ -403,6 +403,25 @@ describe('POST /webhooks/hubspot over HTTP', () => {
       await expect(failing).rejects.toThrow('database down');
     });
 
+    it('a portal state it cannot read (the database down) gets a 5xx, which the CRM retries, and nudges nothing', async () => {
+      const nudged: string[] = [];
+      const handler = createHubspotWebhookHandler({
+        store: h.store,
+        clientSecret: CLIENT_SECRET,
+        publicUrl: h.config.publicUrl,
+        now,
+        portalStatus: { state: () => Promise.reject(new Error('database down')) },
+        nudge: (portal) => void nudged.push(portal),
+        logger: silentLogger,
+      });
+      const app = new Hono().post(PATH, (c) => handler.handle(c));
+      const res = await app.request(h.config.publicUrl + PATH, signed(JSON.stringify([event({ portalId: PORTAL_ID, subscriptionType: 'contact.creation' })]), { ts: now() }));
+      expect(res.status).toBe(500);
+      await settle();
+      expect(nudged).toEqual([]);
+      expect(handler.stats().outcomes).toEqual({});
+    });
+
     it('reads a connected portal once per TTL, and counts an install made by another process from its next delivery', async () => {
       const r = receiver();
       for (let i = 0; i < 3; i++) await r.deliver(PORTAL_ID);
