@@ -216,6 +216,15 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.records.linkedToContact(P, '1')).toEqual([]);
       });
 
+      it('a record that lists one contact twice (two association labels) links it once, new or updated', async () => {
+        await store.records.upsertPage([call('k', ['1', '2', '1'])]);
+        expect((await store.records.linkedToContact(P, '1')).map((r) => r.id)).toEqual(['k']);
+        await store.records.upsertPage([call('k', ['2', '2', '3'], 2)]);
+        expect(await store.records.linkedToContact(P, '1')).toEqual([]);
+        expect((await store.records.linkedToContact(P, '2')).map((r) => r.id)).toEqual(['k']);
+        expect((await store.records.linkedToContact(P, '3')).map((r) => r.id)).toEqual(['k']);
+      });
+
       it('orders ids bytewise: upper case before lower case, digits by character', async () => {
         await store.records.upsertPage(['b', 'B', 'a10', 'a-2', 'a2', '_x'].map((id) => contact(id, 1)));
         const sorted = ['B', '_x', 'a-2', 'a10', 'a2', 'b'];

@@ -5,7 +5,7 @@ import { statement, type Queryable } from './sql.ts';
 
 /**
  * Cursors, dirty marks, webhook ids, sync runs, models and API usage on Postgres: the rules of
- * src/store/cursors.ts, misc.ts, sync-runs.ts and api-usage.ts, one statement each.
+ * src/store/cursors.ts, misc.ts, sync-runs.ts and api-usage.ts, one statement each (a page’s cursor and progress are written with its records: records.ts, PageEnd).
  */
 
 const cursorGet = statement<{ cursor: string }>('cursors_get', 'SELECT cursor FROM cursors WHERE portal = $1 AND stream = $2');
@@ -98,7 +98,6 @@ export const webhookEvents = {
 };
 
 const runStart = statement<{ id: number }>('sync_runs_start', "INSERT INTO sync_runs (portal, stream, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id");
-const runProgress = statement('sync_runs_progress', 'UPDATE sync_runs SET pages = $1, records = $2 WHERE id = $3');
 const runFinish = statement('sync_runs_finish', 'UPDATE sync_runs SET finished_at = $1, status = $2, error_kind = $3, error = $4 WHERE id = $5');
 const runLatest = statement<{ id: number; stream: string; started_at: number; finished_at: number | null; status: string; pages: number; records: number; error_kind: string | null; error: string | null }>(
   'sync_runs_latest',
@@ -109,9 +108,6 @@ const runLatest = statement<{ id: number; stream: string; started_at: number; fi
 export const syncRuns = {
   async start(q: Queryable, portal: string, stream: string, t: number): Promise<number> {
     return (await runStart(q, [portal, stream, t])).rows[0]!.id;
-  },
-  async progress(q: Queryable, id: number, pages: number, records: number): Promise<void> {
-    await runProgress(q, [pages, records, id]);
   },
   async finish(q: Queryable, id: number, status: SyncRun['status'], t: number, error?: { kind: string; message: string }): Promise<void> {
     await runFinish(q, [t, status, error?.kind ?? null, error?.message ?? null, id]);

@@ -41,7 +41,7 @@ const COLS = 'type, id, company_id, updated_at, deleted, data';
 // (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so `prior`
 // is each row as it was before the insert: whether its content changed is answered in the same
 // round trip. The WHERE of DO UPDATE is SQLite's: newer wins; as new only with new content.
-const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean }>(
+const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean; existed: boolean }>(
   'records_upsert',
   `WITH input AS (
      SELECT portal, type, id, company_id, updated_at, deleted, data::jsonb AS data
@@ -62,20 +62,30 @@ const upsert = statement<{ type: string; id: string; portal: string; content_cha
      RETURNING r.portal, r.type, r.id, r.data, r.deleted, r.company_id
    )
    SELECT up.portal, up.type, up.id,
-          (p.id IS NULL OR p.data <> up.data OR p.deleted <> up.deleted OR p.company_id IS DISTINCT FROM up.company_id) AS content_changed
+          (p.id IS NULL OR p.data <> up.data OR p.deleted <> up.deleted OR p.company_id IS DISTINCT FROM up.company_id) AS content_changed,
+          p.id IS NOT NULL AS existed
    FROM up LEFT JOIN prior p ON p.portal = up.portal AND p.type = up.type AND p.id = up.id`,
 );
-const linksOf = statement<{ portal: string; from_type: string; from_id: string; to_id: string }>(
+// A page's existing contact links, and their removal, for records of one portal and type (a page
+// is one stream's: upsertRound groups by both). `from_id = ANY(…)` names the primary key's
+// leading columns; the join with unnest(portal[], type[], id[]) it replaces had its cached generic
+// plan hash every contact link of every portal for each page (4 ms a page at 20,000 links).
+const linksOf = statement<{ from_id: string; to_id: string }>(
   'records_links_of',
-  `SELECT a.portal, a.from_type, a.from_id, a.to_id
-   FROM associations a JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(portal, type, id)
-     ON a.portal = k.portal AND a.from_type = k.type AND a.from_id = k.id
-   WHERE a.to_type = 'contacts'`,
+  `SELECT from_id, to_id FROM associations
+   WHERE portal = $1 AND from_type = $2 AND from_id = ANY($3::text[]) AND to_type = 'contacts'`,
 );
 const unlink = statement(
   'records_unlink',
-  `DELETE FROM associations a USING unnest($1::text[], $2::text[], $3::text[]) AS k(portal, type, id)
-   WHERE a.portal = k.portal AND a.from_type = k.type AND a.from_id = k.id AND a.to_type = 'contacts'`,
+  `DELETE FROM associations WHERE portal = $1 AND from_type = $2 AND from_id = ANY($3::text[]) AND to_type = 'contacts'`,
+);
+// The links of records this page created: none can exist yet (see upsertRound), so a plain
+// insert, without ON CONFLICT's speculative insertion (a third of the insert's server time for a
+// backfill's 1,000 links a page). Any other record's links were deleted just before (unlink).
+const linkNew = statement(
+  'records_link_new',
+  `INSERT INTO associations (portal, from_type, from_id, to_type, to_id)
+   SELECT portal, type, id, 'contacts', to_id FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(portal, type, id, to_id)`,
 );
 const link = statement(
   'records_link',
@@ -94,6 +104,33 @@ const markDirty = statement(
    SELECT portal, id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, id)
    ON CONFLICT (portal, contact_id) DO NOTHING`,
 );
+/** What commitPage writes after a page's records: its stream's cursor and its sync run's progress. */
+export type PageEnd = { portal: string; stream: string; cursor: string; run: { id: number; pages: number; records: number } };
+// A page's last dirty marks, cursor and progress in one round trip instead of three: the
+// statements of src/store/postgres/misc.ts (cursors_set, sync_runs_progress) as data-modifying
+// CTEs, which run once and to completion whether or not the outer statement reads them
+// (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING). A round trip
+// costs ~100 µs of CPU between the two processes here, and a page made seven of them.
+const markDirtyAndEnd = statement(
+  'records_page_end',
+  `WITH marks AS (
+     INSERT INTO dirty_contacts (portal, contact_id, marked_at)
+     SELECT portal, id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, id)
+     ON CONFLICT (portal, contact_id) DO NOTHING
+   ), cursor_set AS (
+     INSERT INTO cursors (portal, stream, cursor, updated_at) VALUES ($4, $5, $6, $3)
+     ON CONFLICT (portal, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
+   )
+   UPDATE sync_runs SET pages = $7, records = $8 WHERE id = $9`,
+);
+async function markDirtyOrEnd(q: Queryable, marks: readonly { portal: string; id: string }[], t: number, end: PageEnd | undefined): Promise<void> {
+  if (end !== undefined) {
+    const { portal, stream, cursor, run } = end;
+    await markDirtyAndEnd(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t, portal, stream, cursor, run.pages, run.records, run.id]);
+  } else if (marks.length > 0) {
+    await markDirty(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t]);
+  }
+}
 const getOne = statement<Row>('records_get', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id = $3`);
 const linkedContacts = statement<{ to_id: string }>(
   'records_linked_contacts',
@@ -170,32 +207,35 @@ async function mergeInto(q: Queryable, portal: string, type: ObjectType, loser: 
 
 const keyOf = (portal: string, type: string, id: string) => `${portal}\u0000${type}\u0000${id}`;
 
+/** Records' ids by portal and type: `[portal, type, ids]`, one entry for a page. */
+function byPortalAndType(records: readonly CrmRecord[]): [string, string, string[]][] {
+  const groups = new Map<string, [string, string, string[]]>();
+  for (const r of records) {
+    const k = `${r.portal}\u0000${r.type}`;
+    const group = groups.get(k);
+    if (group === undefined) groups.set(k, [r.portal, r.type, [r.id]]);
+    else group[2].push(r.id);
+  }
+  return [...groups.values()];
+}
+
 /**
  * Upserts records (the caller holds the transaction): one round of distinct records at a time,
  * each round a handful of statements whatever its size. Marks every affected contact dirty, as
- * SQLite does. Returns how many rows changed.
+ * SQLite does; with `end`, writes the page's cursor and progress with the last marks. Returns how
+ * many rows changed.
  */
-export async function upsertRecords(q: Queryable, records: readonly CrmRecord[], t: number): Promise<number> {
+export async function upsertRecords(q: Queryable, records: readonly CrmRecord[], t: number, end?: PageEnd): Promise<number> {
   let changed = 0;
-  for (const round of rounds(records, (r) => keyOf(r.portal, r.type, r.id))) changed += await upsertRound(q, round, t);
+  const all = rounds(records, (r) => keyOf(r.portal, r.type, r.id));
+  for (const [i, round] of all.entries()) changed += await upsertRound(q, round, t, i === all.length - 1 ? end : undefined);
+  if (all.length === 0) await markDirtyOrEnd(q, [], t, end);
   return changed;
 }
 
-async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number): Promise<number> {
-  if (records.length === 0) return 0;
+async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number, end: PageEnd | undefined): Promise<number> {
   // serialize first: a record that cannot be stored fails the page before anything is sent
   const payloads = records.map((r) => jsonText(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data }));
-  const linkable = records.filter((r) => r.type !== 'contacts');
-  const before = new Map<string, string[]>();
-  if (linkable.length > 0) {
-    const rows = (await linksOf(q, [linkable.map((r) => r.portal), linkable.map((r) => r.type), linkable.map((r) => r.id)])).rows;
-    for (const row of rows) {
-      const k = keyOf(row.portal, row.from_type, row.from_id);
-      const list = before.get(k);
-      if (list === undefined) before.set(k, [row.to_id]);
-      else list.push(row.to_id);
-    }
-  }
   const res = await upsert(q, [
     records.map((r) => r.portal),
     records.map((r) => r.type),
@@ -207,7 +247,25 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
     t,
   ]);
   const wrote = new Map<string, boolean>();
-  for (const row of res.rows) wrote.set(keyOf(row.portal, row.type, row.id), row.content_changed);
+  const created = new Set<string>();
+  for (const row of res.rows) {
+    const k = keyOf(row.portal, row.type, row.id);
+    wrote.set(k, row.content_changed);
+    if (!row.existed) created.add(k);
+  }
+  // The contact links each record had, read after the upsert (which leaves associations alone):
+  // none for a record it created, as links are written only beside their record and dropped
+  // with it (mergeInto, dropLinksToContacts), so a backfill's pages read none.
+  const linkable = records.filter((r) => r.type !== 'contacts' && !created.has(keyOf(r.portal, r.type, r.id)));
+  const before = new Map<string, string[]>();
+  for (const [portal, type, ids] of byPortalAndType(linkable)) {
+    for (const row of (await linksOf(q, [portal, type, ids])).rows) {
+      const k = keyOf(portal, type, row.from_id);
+      const list = before.get(k);
+      if (list === undefined) before.set(k, [row.to_id]);
+      else list.push(row.to_id);
+    }
+  }
 
   let changed = 0;
   const relink: CrmRecord[] = [];
@@ -227,7 +285,7 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
       const same = was.length === now.length && was.every((id) => now.includes(id));
       if (!same) {
         relink.push(r);
-        for (const c of now) newLinks.push({ r, to: c });
+        for (const c of new Set(now)) newLinks.push({ r, to: c });
         changed += rowChanged ? 0 : 1;
       }
       if (!same || contentChanged) for (const c of [...was, ...now]) affect(r.portal, c);
@@ -237,9 +295,12 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
     if (r.type === 'contacts' && r.deleted && rowChanged) deletedContacts.push(r);
   }
   if (relink.length > 0) {
-    await unlink(q, [relink.map((r) => r.portal), relink.map((r) => r.type), relink.map((r) => r.id)]);
-    if (newLinks.length > 0) {
-      await link(q, [newLinks.map((l) => l.r.portal), newLinks.map((l) => l.r.type), newLinks.map((l) => l.r.id), newLinks.map((l) => l.to)]);
+    for (const [portal, type, ids] of byPortalAndType(relink.filter((r) => !created.has(keyOf(r.portal, r.type, r.id))))) await unlink(q, [portal, type, ids]);
+    for (const [insert, links] of [
+      [linkNew, newLinks.filter((l) => created.has(keyOf(l.r.portal, l.r.type, l.r.id)))],
+      [link, newLinks.filter((l) => !created.has(keyOf(l.r.portal, l.r.type, l.r.id)))],
+    ] as const) {
+      if (links.length > 0) await insert(q, [links.map((l) => l.r.portal), links.map((l) => l.r.type), links.map((l) => l.r.id), links.map((l) => l.to)]);
     }
   }
   // HubSpot drops the associations of a deleted record: see upsertPage in src/store/records.ts
@@ -252,15 +313,12 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
       else for (const x of (await linkedContacts(q, [r.portal, r.type, r.id])).rows) affect(r.portal, x.to_id);
     }
   }
-  if (dirty.size > 0) {
-    const marks = [...dirty.values()];
-    await markDirty(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t]);
-  }
+  await markDirtyOrEnd(q, [...dirty.values()], t, end);
   return changed;
 }
 
 /** Tombstones cached live records a sweep no longer lists (the caller holds the transaction). */
-export async function tombstoneMissing(q: Queryable, portal: string, type: ObjectType, liveIds: readonly string[], at: number, t: number): Promise<number> {
+export async function tombstoneMissing(q: Queryable, portal: string, type: ObjectType, liveIds: readonly string[], at: number, t: number, end?: PageEnd): Promise<number> {
   const gone = (await liveOfType(q, [portal, type, liveIds])).rows.map(toStored);
   const tombstones: CrmRecord[] = gone.map((r) => ({
     portal,
@@ -272,7 +330,7 @@ export async function tombstoneMissing(q: Queryable, portal: string, type: Objec
     data: r.data,
     contactIds: type === 'contacts' ? undefined : [],
   }));
-  return upsertRecords(q, tombstones, t);
+  return upsertRecords(q, tombstones, t, end);
 }
 
 export const recordReads = {

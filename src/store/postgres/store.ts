@@ -257,11 +257,11 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     commitPage: async (page) => {
       const n = await locked([page.portal, ...page.records.map((r) => r.portal)], async (c) => {
         const t = now();
-        let changed = await upsertRecords(c, page.records, t);
-        if (page.liveIds !== undefined) changed += await tombstoneMissing(c, page.portal, page.stream, page.liveIds, page.at ?? t, t);
-        await misc.cursors.set(c, page.portal, page.stream, page.cursor, t);
-        await misc.syncRuns.progress(c, page.run.id, page.run.pages, page.run.records);
-        return changed;
+        // the cursor and progress go with the last statement's dirty marks (records.ts, PageEnd)
+        const end = { portal: page.portal, stream: page.stream, cursor: page.cursor, run: page.run };
+        if (page.liveIds === undefined) return upsertRecords(c, page.records, t, end);
+        const changed = await upsertRecords(c, page.records, t);
+        return changed + (await tombstoneMissing(c, page.portal, page.stream, page.liveIds, page.at ?? t, t, end));
       });
       analyzeAfterLoads();
       return n;
