@@ -27,6 +27,14 @@ export type TokenManager = {
 
 /** Refresh when less than this is left (expiring tokens typically live 30 min). */
 export const REFRESH_AHEAD_MS = 5 * 60_000;
+/**
+ * A token read from the store serves this process's calls for this long before it is read again
+ * (never past its refresh-ahead point). Each read was two queries and a decryption per CRM call:
+ * a backfill's worth of them, a fifth of a page's round trips to Postgres (bench:scale). Another
+ * process's refresh does not end the old token (it lives to its own expiry), and one the CRM
+ * revoked meanwhile (an uninstall) gets a 401, which reads the store again (`onUnauthorized`).
+ */
+export const TOKEN_REUSE_MS = 5_000;
 /** A 401 right after a refresh means the new token is refused too: don't refresh in a loop. */
 const RECENT_REFRESH_MS = 5_000;
 
@@ -72,6 +80,12 @@ export async function createTokenManager(deps: {
   const log = (deps.logger ?? silentLogger).child({ component: 'tokens' });
   if (keyUsed === 'previous') log.warn({}, 'stored tokens are sealed with RAPPORT_ENCRYPTION_KEY_PREVIOUS: run `rapport keys rotate`');
   const inFlight = new Map<string, Promise<string>>();
+  const reuse = new Map<string, { token: string; until: number }>();
+  const remember = (portal: string, token: string, expiresAt: number | null): string => {
+    const until = Math.min(now() + TOKEN_REUSE_MS, expiresAt === null ? Infinity : expiresAt - REFRESH_AHEAD_MS);
+    if (until > now()) reuse.set(portal, { token, until });
+    return token;
+  };
   const lastRefresh = new Map<string, number>();
   const counters = { refreshes: 0, refreshFailures: 0, disconnects: 0 };
   const reinstall = (crm: string) => `reinstall via ${config.publicUrl.replace(/\/+$/, '')}/oauth/${crm}/install`;
@@ -129,6 +143,7 @@ export async function createTokenManager(deps: {
         log.info({ portal }, 'API base URL changed on refresh; stored');
       }
       lastRefresh.set(portal, at);
+      remember(portal, fresh.accessToken, fresh.expiresAt);
       counters.refreshes += 1;
       log.info({ portal, ...(fresh.expiresAt === null ? {} : { expiresInSec: Math.round((fresh.expiresAt - at) / 1000) }) }, 'access token refreshed');
       return fresh.accessToken;
@@ -159,6 +174,9 @@ export async function createTokenManager(deps: {
 
   return {
     async accessToken(portal) {
+      const reused = reuse.get(portal);
+      if (reused !== undefined && now() < reused.until) return reused.token;
+      reuse.delete(portal);
       const row = await store.portals.get(portal);
       if (row?.status === 'disconnected') throw disconnectedError(portal, row.crm, row.statusReason);
       const stored = await storedTokens(portal);
@@ -166,7 +184,7 @@ export async function createTokenManager(deps: {
         const crm = await crmOf(portal);
         throw new CrmError('auth', `No tokens for portal ${portal}: ${reinstall(crm)}`, { crm });
       }
-      if (stored.expiresAt === null || stored.expiresAt - now() > REFRESH_AHEAD_MS) return stored.accessToken;
+      if (stored.expiresAt === null || stored.expiresAt - now() > REFRESH_AHEAD_MS) return remember(portal, stored.accessToken, stored.expiresAt);
       try {
         return await refresh(portal);
       } catch (e) {
@@ -176,6 +194,7 @@ export async function createTokenManager(deps: {
       }
     },
     async onUnauthorized(portal) {
+      reuse.delete(portal);
       let stored: Tokens | undefined;
       try {
         stored = await storedTokens(portal);

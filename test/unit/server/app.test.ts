@@ -5,7 +5,7 @@ import { loadConfig } from '../../../src/config.ts';
 import { ConfigError, CrmError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log.ts';
 import { createApp } from '../../../src/server/app.ts';
-import { createTokenManager } from '../../../src/server/tokens.ts';
+import { createTokenManager, REFRESH_AHEAD_MS, TOKEN_REUSE_MS } from '../../../src/server/tokens.ts';
 import { createStore } from '../../../src/store/index.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 import { ENCRYPTION_KEY_HEX, startRapport, type Harness } from './harness.ts';
@@ -123,6 +123,49 @@ describe('token manager without HubSpot at hand', () => {
       const none = await tm.accessToken('hubspot:2').catch((e: unknown) => e);
       expect(none).toMatchObject({ kind: 'auth', message: expect.stringMatching(/No tokens for portal hubspot:2: reinstall via .*\/oauth\/hubspot\/install/) });
       expect(await tm.onUnauthorized('hubspot:2')).toBeNull();
+      await store.close();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it('reuses a token read from the store for TOKEN_REUSE_MS, never past its refresh point, and reads again after a 401', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'r.db');
+      let now = 1_000_000;
+      const store = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex'), now: () => now });
+      const config = loadConfig({ RAPPORT_DB: path, RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, HUBSPOT_CLIENT_ID: 'c', HUBSPOT_CLIENT_SECRET: 's' }, join(dir.path, 'none.json'));
+      await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
+      await store.portals.saveTokens('hubspot:1', { accessToken: 'a1', refreshToken: 'r', expiresAt: now + REFRESH_AHEAD_MS + 2_000 });
+      let reads = 0;
+      const counted = { ...store, portals: { ...store.portals, tokens: (p: string) => (reads++, store.portals.tokens(p)) } };
+      const refreshes: string[] = [];
+      const fetch = async () => {
+        refreshes.push('refresh');
+        return Response.json({ access_token: 'a3', refresh_token: 'r', expires_in: 1800, token_type: 'bearer' });
+      };
+      const tm = await createTokenManager({ store: counted, config, now: () => now, fetch });
+      expect(await tm.accessToken('hubspot:1')).toBe('a1');
+      // another process stores a new token: this one keeps the one it read, which still works
+      await store.portals.saveTokens('hubspot:1', { accessToken: 'a2', refreshToken: 'r', expiresAt: now + 3_600_000 });
+      now += 1_000;
+      expect(await tm.accessToken('hubspot:1')).toBe('a1');
+      expect(reads).toBe(1);
+      // 2 s to its refresh-ahead point, less than TOKEN_REUSE_MS: read again from there on
+      now += 1_000;
+      expect(await tm.accessToken('hubspot:1')).toBe('a2');
+      expect(reads).toBe(2);
+      now += TOKEN_REUSE_MS - 1;
+      expect(await tm.accessToken('hubspot:1')).toBe('a2');
+      now += 1;
+      expect(await tm.accessToken('hubspot:1')).toBe('a2');
+      expect(reads).toBe(3);
+      // a 401 forgets the reused token and refreshes; the fresh token is the one reused next
+      await store.portals.saveTokens('hubspot:1', { accessToken: 'revoked', refreshToken: 'r', expiresAt: now + 3_600_000 });
+      expect(await tm.onUnauthorized('hubspot:1')).toBe('a3');
+      expect(refreshes).toHaveLength(1);
+      expect(await tm.accessToken('hubspot:1')).toBe('a3');
       await store.close();
     } finally {
       dir.cleanup();
