@@ -81,16 +81,24 @@ export function createPool(url: string, opts: PoolOptions = {}): Pool {
 /**
  * Runs `fn` in one transaction on one pooled connection: COMMIT when it resolves, ROLLBACK when
  * it throws (the error is rethrown). A connection whose ROLLBACK failed is destroyed, not
- * returned to the pool in an unknown state.
+ * returned to the pool in an unknown state. `advisoryLocks`: transaction-level advisory locks
+ * taken in this order before `fn` runs.
  */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, opts: { lockTimeoutMs?: number } = {}): Promise<T> {
+export async function withTransaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+  opts: { lockTimeoutMs?: number; advisoryLocks?: readonly bigint[] } = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    // how long a statement of this transaction waits for a lock another one holds (rows, or the
-    // portal's advisory lock): one round trip with BEGIN, as a simple-protocol query of two
+    // how long a statement of this transaction waits for a lock another one holds (rows, or an
+    // advisory lock), and the advisory locks: one round trip with BEGIN, as a simple-protocol
+    // query of several. Both are numbers made here (a bigint prints as digits and a sign only),
+    // never text from outside, which would go as a parameter.
     const ms = opts.lockTimeoutMs === undefined ? undefined : Math.max(0, Math.trunc(opts.lockTimeoutMs));
-    await client.query(ms === undefined ? 'BEGIN' : `BEGIN; SET LOCAL lock_timeout = ${ms}`);
+    const begin = ['BEGIN', ...(ms === undefined ? [] : [`SET LOCAL lock_timeout = ${ms}`]), ...(opts.advisoryLocks ?? []).map((k) => `SELECT pg_advisory_xact_lock(${BigInt.asIntN(64, k)})`)];
+    await client.query(begin.join('; '));
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

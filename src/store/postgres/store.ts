@@ -41,7 +41,11 @@ const DEFAULT_LOCK_TIMEOUT_MS = 5000;
 const ITERATE_PAGE = 1000;
 
 const asyncCommit = statement('async_commit', 'SET LOCAL synchronous_commit = off');
-const portalLock = statement('portal_lock', "SELECT pg_advisory_xact_lock(hashtextextended('rapport:portal:' || $1, 0))");
+// A portal's advisory lock key, as every Rapport version computes it (so old and new processes
+// exclude each other during a rolling upgrade), read once per portal and process: the lock itself
+// is then taken with BEGIN, in the same round trip (withTransaction's advisoryLocks). As text: it
+// spans all of int8, beyond the numbers this pool parses (pool.ts).
+const portalLockKey = statement<{ key: string }>('portal_lock_key', "SELECT hashtextextended('rapport:portal:' || $1, 0)::text AS key");
 
 const LOADED_TABLES = ['records', 'associations', 'dirty_contacts'] as const;
 /** The advisory lock (transaction-level) of the session analysing them. */
@@ -119,12 +123,20 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   });
   let lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const tx = <T>(fn: (c: PoolClient) => Promise<T>) => withTransaction(pool, fn, { lockTimeoutMs });
+  const lockKeys = new Map<string, bigint>();
+  const lockKeyOf = async (portal: string): Promise<bigint> => {
+    let key = lockKeys.get(portal);
+    if (key === undefined) {
+      key = BigInt((await portalLockKey(pool, [portal])).rows[0]!.key);
+      lockKeys.set(portal, key);
+    }
+    return key;
+  };
   /** one transaction holding the advisory lock of each portal it writes (sorted: no deadlock between two) */
-  const locked = <T>(portals: readonly string[], fn: (c: PoolClient) => Promise<T>) =>
-    tx(async (c) => {
-      for (const p of [...new Set(portals)].sort()) await portalLock(c, [p]);
-      return fn(c);
-    });
+  const locked = async <T>(portals: readonly string[], fn: (c: PoolClient) => Promise<T>) => {
+    const keys = await Promise.all([...new Set(portals)].sort().map(lockKeyOf));
+    return withTransaction(pool, fn, { lockTimeoutMs, advisoryLocks: keys });
+  };
   const portals = createPostgresPortals(now, { current: opts.encryptionKey, previous: opts.previousEncryptionKey });
 
   /**
