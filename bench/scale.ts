@@ -21,8 +21,8 @@
  * 3. Postgres vs SQLite scoring throughput for one portal: bench/store-scoring.ts at
  *    BENCH_STORE_CONTACTS (default here 20,000); skipped under `npm run bench`, which runs it.
  *
- *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 BENCH_WORKER_CONCURRENCY=10 npm run bench:scale   (the issue's size, with a slot
- *   per portal; at the default --concurrency 2 it took ~10 minutes here, most of it the 1-worker run)
+ *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 BENCH_WORKER_CONCURRENCY=20 npm run bench:scale   (the issue's size, with a slot
+ *   per portal even for 1 worker; ~6 minutes here; at the default --concurrency 2 it took ~10 minutes, most of it the 1-worker run)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
  *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
  *   webhook load, so that the backfill outlasts the load), BENCH_WARM_UP=5000 (deliveries before the first measure); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
