@@ -5,7 +5,8 @@ import { statement, type Queryable } from './sql.ts';
 
 /**
  * Cursors, dirty marks, webhook ids, sync runs, models and API usage on Postgres: the rules of
- * src/store/cursors.ts, misc.ts, sync-runs.ts and api-usage.ts, one statement each (a page’s cursor and progress are written with its records: records.ts, PageEnd).
+ * src/store/cursors.ts, misc.ts, sync-runs.ts and api-usage.ts, one statement each (a sync
+ * page's cursor and progress go with its records' last statement: PageEnd in records.ts).
  */
 
 const cursorGet = statement<{ cursor: string }>('cursors_get', 'SELECT cursor FROM cursors WHERE portal = $1 AND stream = $2');

@@ -81,7 +81,7 @@ const unlink = statement(
 );
 // The links of records this page created: none can exist yet (see upsertRound), so a plain
 // insert, without ON CONFLICT's speculative insertion (a third of the insert's server time for a
-// backfill's 1,000 links a page). Any other record's links were deleted just before (unlink).
+// backfill's 1,000 links a page). Other records' links go through `link`.
 const linkNew = statement(
   'records_link_new',
   `INSERT INTO associations (portal, from_type, from_id, to_type, to_id)
