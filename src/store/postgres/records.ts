@@ -41,12 +41,14 @@ const COLS = 'type, id, company_id, updated_at, deleted, data';
 // (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so `prior`
 // is each row as it was before the insert: whether its content changed is answered in the same
 // round trip. The WHERE of DO UPDATE is SQLite's: newer wins; as new only with new content.
+// The page's data is one JSONB array, parsed once (`json_array_elements` then `::jsonb` parsed
+// each record twice: 8.5 against 6.5 µs of server CPU a row of ~400 bytes, measured side by side).
 const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean; existed: boolean }>(
   'records_upsert',
   `WITH input AS (
-     SELECT portal, type, id, company_id, updated_at, deleted, data::jsonb AS data
+     SELECT portal, type, id, company_id, updated_at, deleted, data
      FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
-       unnest($6::boolean[]), json_array_elements($7::json)) AS t(portal, type, id, company_id, updated_at, deleted, data)
+       unnest($6::boolean[]), jsonb_array_elements($7::jsonb)) AS t(portal, type, id, company_id, updated_at, deleted, data)
    ), prior AS (
      SELECT r.portal, r.type, r.id, r.data, r.deleted, r.company_id
      FROM records r JOIN input i ON r.portal = i.portal AND r.type = i.type AND r.id = i.id
