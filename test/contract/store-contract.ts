@@ -309,6 +309,11 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(n).toBe(1);
         expect(await store.records.get(P, 'contacts', '2')).toMatchObject({ deleted: true, updatedAt: 5000 });
         expect(await store.records.ids(P, 'contacts')).toEqual(['1', '3']);
+        // the cursor and progress go with the tombstones, and with a page of nothing at all
+        expect(await store.cursors.get(P, 'contacts')).toBe('c2');
+        expect(await store.commitPage({ portal: P, stream: 'contacts', records: [], cursor: 'c3' as Cursor, run: { id: run, pages: 3, records: 3 } })).toBe(0);
+        expect(await store.cursors.get(P, 'contacts')).toBe('c3');
+        expect((await store.syncRuns.latestPerStream(P))[0]).toMatchObject({ pages: 3, records: 3 });
       });
 
       it('a page that throws leaves nothing half-written: no records, no cursor move', async () => {

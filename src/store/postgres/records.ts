@@ -81,19 +81,15 @@ const unlink = statement(
   'records_unlink',
   `DELETE FROM associations WHERE portal = $1 AND from_type = $2 AND from_id = ANY($3::text[]) AND to_type = 'contacts'`,
 );
-// The links of records this page created: none can exist yet (see upsertRound), so a plain
-// insert, without ON CONFLICT's speculative insertion (a third of the insert's server time for a
-// backfill's 1,000 links a page). Other records' links go through `link`.
-const linkNew = statement(
-  'records_link_new',
-  `INSERT INTO associations (portal, from_type, from_id, to_type, to_id)
-   SELECT portal, type, id, 'contacts', to_id FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(portal, type, id, to_id)`,
-);
+// A page's new links: its records' existing contact links were deleted just before (unlink), and
+// a record the page created has none (see upsertRound), so nothing can conflict and the insert
+// needs no ON CONFLICT, whose speculative insertion was a third of its server time for a
+// backfill's 1,000 links a page. Each record's list is deduplicated first (one contact under two
+// association labels).
 const link = statement(
   'records_link',
   `INSERT INTO associations (portal, from_type, from_id, to_type, to_id)
-   SELECT portal, type, id, 'contacts', to_id FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(portal, type, id, to_id)
-   ON CONFLICT DO NOTHING`,
+   SELECT portal, type, id, 'contacts', to_id FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(portal, type, id, to_id)`,
 );
 const dropLinksToContacts = statement(
   'records_drop_links_to_contacts',
@@ -298,11 +294,8 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
   }
   if (relink.length > 0) {
     for (const [portal, type, ids] of byPortalAndType(relink.filter((r) => !created.has(keyOf(r.portal, r.type, r.id))))) await unlink(q, [portal, type, ids]);
-    for (const [insert, links] of [
-      [linkNew, newLinks.filter((l) => created.has(keyOf(l.r.portal, l.r.type, l.r.id)))],
-      [link, newLinks.filter((l) => !created.has(keyOf(l.r.portal, l.r.type, l.r.id)))],
-    ] as const) {
-      if (links.length > 0) await insert(q, [links.map((l) => l.r.portal), links.map((l) => l.r.type), links.map((l) => l.r.id), links.map((l) => l.to)]);
+    if (newLinks.length > 0) {
+      await link(q, [newLinks.map((l) => l.r.portal), newLinks.map((l) => l.r.type), newLinks.map((l) => l.r.id), newLinks.map((l) => l.to)]);
     }
   }
   // HubSpot drops the associations of a deleted record: see upsertPage in src/store/records.ts
