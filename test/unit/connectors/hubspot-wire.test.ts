@@ -117,4 +117,29 @@ describe('HubSpot connector on rare wire answers (msw)', () => {
     expect(outcome(res)).toEqual({ '41': expect.stringMatching(/^bad_response:/), '42': expect.stringMatching(/^bad_response:/) });
     expect(seen).toHaveLength(1);
   });
+
+  it('a record whose property is not a string or null: bad_response naming the record and the property', async () => {
+    for (const [properties, said] of [
+      [{ email: 'a@b.c', num_notes: 3 }, 'results.1.properties: property "num_notes" is neither a string nor null'],
+      [['a@b.c'], 'results.1.properties: properties is not an object'],
+    ] as const) {
+      server.use(
+        http.post(`${BASE}/crm/v3/objects/contacts/search`, () => HttpResponse.json({ total: 2, results: [] })),
+        http.get(`${BASE}/crm/v3/objects/contacts`, () =>
+          HttpResponse.json({
+            results: [
+              { id: '1', properties: { email: 'x@y.z', firstname: null }, updatedAt: '2026-01-01T00:00:00Z' },
+              { id: '2', properties, updatedAt: '2026-01-01T00:00:00Z' },
+            ],
+          }),
+        ),
+      );
+      const e = await (async () => {
+        for await (const p of connector().changes('contacts', null, signal)) expect(p).toBeUndefined();
+      })().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(CrmError);
+      expect((e as CrmError).kind).toBe('bad_response');
+      expect((e as CrmError).message).toContain(said);
+    }
+  });
 });
