@@ -12,8 +12,8 @@ function badProperty(v: unknown): string | undefined {
   return undefined;
 }
 // HubSpot sends every property value as a string, or null when unset. Checked in place:
-// z.record(z.string(), z.string().nullable()) copied each record's properties into a new object,
-// 2 µs a record on the sync's hot path (half of a list page's validation; measured side by side).
+// z.record(z.string(), z.string().nullable()) copied each record's properties into a new object:
+// a list page's validation took 2.5 µs a record with it, 1.4 without (measured side by side).
 const Props = z.custom<Record<string, string | null>>((v) => badProperty(v) === undefined, {
   error: (issue) => {
     const k = badProperty(issue.input);
