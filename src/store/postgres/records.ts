@@ -96,12 +96,11 @@ const dropLinksToContacts = statement(
   `DELETE FROM associations a USING unnest($1::text[], $2::text[]) AS k(portal, id)
    WHERE a.portal = k.portal AND a.to_type = 'contacts' AND a.to_id = k.id`,
 );
-const markDirty = statement(
-  'records_mark_dirty',
-  `INSERT INTO dirty_contacts (portal, contact_id, marked_at)
+/** Marks contacts dirty: $1 portals, $2 contact ids, $3 the time (alone, or as the first CTE of the page's end). */
+const MARK_DIRTY = `INSERT INTO dirty_contacts (portal, contact_id, marked_at)
    SELECT portal, id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, id)
-   ON CONFLICT (portal, contact_id) DO NOTHING`,
-);
+   ON CONFLICT (portal, contact_id) DO NOTHING`;
+const markDirty = statement('records_mark_dirty', MARK_DIRTY);
 /** What commitPage writes after a page's records: its stream's cursor and its sync run's progress. */
 export type PageEnd = { portal: string; stream: string; cursor: string; run: { id: number; pages: number; records: number } };
 // A page's last dirty marks, cursor and progress in one round trip instead of three: the
@@ -112,9 +111,7 @@ export type PageEnd = { portal: string; stream: string; cursor: string; run: { i
 const markDirtyAndEnd = statement(
   'records_page_end',
   `WITH marks AS (
-     INSERT INTO dirty_contacts (portal, contact_id, marked_at)
-     SELECT portal, id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, id)
-     ON CONFLICT (portal, contact_id) DO NOTHING
+     ${MARK_DIRTY}
    ), cursor_set AS (
      INSERT INTO cursors (portal, stream, cursor, updated_at) VALUES ($4, $5, $6, $3)
      ON CONFLICT (portal, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at

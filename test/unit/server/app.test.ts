@@ -91,29 +91,32 @@ describe('encryption key', () => {
   });
 });
 
+/** A SQLite store with one HubSpot portal whose access token expires `expiresInMs` from now, its config, and the clock the test moves. */
+async function portalWithToken(dirPath: string, accessToken: string, expiresInMs: number) {
+  const path = join(dirPath, 'r.db');
+  const clock = { now: 1_000_000 };
+  const store = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex'), now: () => clock.now });
+  const config = loadConfig({ RAPPORT_DB: path, RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, HUBSPOT_CLIENT_ID: 'c', HUBSPOT_CLIENT_SECRET: 's' }, join(dirPath, 'none.json'));
+  await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
+  await store.portals.saveTokens('hubspot:1', { accessToken, refreshToken: 'r', expiresAt: clock.now + expiresInMs });
+  return { store, config, clock };
+}
+
 describe('token manager without HubSpot at hand', () => {
   it('keeps using a still-valid token when a refresh fails transiently, without disconnecting', async () => {
     const dir = tempDir();
     try {
-      const path = join(dir.path, 'r.db');
-      let now = 1_000_000;
-      const store = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex'), now: () => now });
-      const config = loadConfig(
-        { RAPPORT_DB: path, RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, HUBSPOT_CLIENT_ID: 'c', HUBSPOT_CLIENT_SECRET: 's' },
-        join(dir.path, 'none.json'),
-      );
-      await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
-      await store.portals.saveTokens('hubspot:1', { accessToken: 'old-token', refreshToken: 'r', expiresAt: now + 60_000 });
+      const { store, config, clock } = await portalWithToken(dir.path, 'old-token', 60_000);
       let calls = 0;
       const down = async () => {
         calls++;
         return new Response('{"status":"error","message":"down"}', { status: 503 });
       };
-      const tm = await createTokenManager({ store, config, now: () => now, fetch: down });
+      const tm = await createTokenManager({ store, config, now: () => clock.now, fetch: down });
       expect(await tm.accessToken('hubspot:1')).toBe('old-token');
       expect(calls).toBe(1);
       expect((await store.portals.get('hubspot:1'))?.status).toBe('connected');
-      now += 120_000; // now really expired: the failure surfaces, retryable
+      clock.now += 120_000; // now really expired: the failure surfaces, retryable
       const err = await tm.accessToken('hubspot:1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmError);
       expect((err as CrmError).kind).toBe('unavailable');
@@ -132,12 +135,7 @@ describe('token manager without HubSpot at hand', () => {
   it('reuses a token read from the store for TOKEN_REUSE_MS, never past its refresh point, and reads again after a 401', async () => {
     const dir = tempDir();
     try {
-      const path = join(dir.path, 'r.db');
-      let now = 1_000_000;
-      const store = createStore({ path, encryptionKey: Buffer.from(ENCRYPTION_KEY_HEX, 'hex'), now: () => now });
-      const config = loadConfig({ RAPPORT_DB: path, RAPPORT_ENCRYPTION_KEY: ENCRYPTION_KEY_HEX, HUBSPOT_CLIENT_ID: 'c', HUBSPOT_CLIENT_SECRET: 's' }, join(dir.path, 'none.json'));
-      await store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://127.0.0.1:9', scopes: [] });
-      await store.portals.saveTokens('hubspot:1', { accessToken: 'a1', refreshToken: 'r', expiresAt: now + REFRESH_AHEAD_MS + 2_000 });
+      const { store, config, clock } = await portalWithToken(dir.path, 'a1', REFRESH_AHEAD_MS + 2_000);
       let reads = 0;
       const counted = { ...store, portals: { ...store.portals, tokens: (p: string) => (reads++, store.portals.tokens(p)) } };
       const refreshes: string[] = [];
@@ -145,24 +143,24 @@ describe('token manager without HubSpot at hand', () => {
         refreshes.push('refresh');
         return Response.json({ access_token: 'a3', refresh_token: 'r', expires_in: 1800, token_type: 'bearer' });
       };
-      const tm = await createTokenManager({ store: counted, config, now: () => now, fetch });
+      const tm = await createTokenManager({ store: counted, config, now: () => clock.now, fetch });
       expect(await tm.accessToken('hubspot:1')).toBe('a1');
       // another process stores a new token: this one keeps the one it read, which still works
-      await store.portals.saveTokens('hubspot:1', { accessToken: 'a2', refreshToken: 'r', expiresAt: now + 3_600_000 });
-      now += 1_000;
+      await store.portals.saveTokens('hubspot:1', { accessToken: 'a2', refreshToken: 'r', expiresAt: clock.now + 3_600_000 });
+      clock.now += 1_000;
       expect(await tm.accessToken('hubspot:1')).toBe('a1');
       expect(reads).toBe(1);
       // 2 s to its refresh-ahead point, less than TOKEN_REUSE_MS: read again from there on
-      now += 1_000;
+      clock.now += 1_000;
       expect(await tm.accessToken('hubspot:1')).toBe('a2');
       expect(reads).toBe(2);
-      now += TOKEN_REUSE_MS - 1;
+      clock.now += TOKEN_REUSE_MS - 1;
       expect(await tm.accessToken('hubspot:1')).toBe('a2');
-      now += 1;
+      clock.now += 1;
       expect(await tm.accessToken('hubspot:1')).toBe('a2');
       expect(reads).toBe(3);
       // a 401 forgets the reused token and refreshes; the fresh token is the one reused next
-      await store.portals.saveTokens('hubspot:1', { accessToken: 'revoked', refreshToken: 'r', expiresAt: now + 3_600_000 });
+      await store.portals.saveTokens('hubspot:1', { accessToken: 'revoked', refreshToken: 'r', expiresAt: clock.now + 3_600_000 });
       expect(await tm.onUnauthorized('hubspot:1')).toBe('a3');
       expect(refreshes).toHaveLength(1);
       expect(await tm.accessToken('hubspot:1')).toBe('a3');
