@@ -71,10 +71,22 @@ const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 4);
  *   against 100; sched(7));
  * - BENCH_OTHERS_NICE (default 19) for the Postgres server and the sandbox (see separatePostgres).
  * BENCH_PIN=0 BENCH_WORKER_NICE=0 BENCH_OTHERS_NICE=0 measures this machine's saturation instead,
- * everything at one priority on every core. The scaling runs keep every process at nice 0 on all cores.
+ * everything at one priority on every core.
+ *
+ * The scaling runs keep every process on all cores, and give the Postgres server the CPU share a
+ * single-host deployment gives it: BENCH_SCALE_PG_NICE (default 10) for each of its sessions. With
+ * systemd units, Postgres is one cgroup and a worker another, of equal weight, and the kernel's
+ * autogroups do not apply inside them (sched(7), "The autogroup feature": a CPU cgroup other than
+ * the root overrides autogrouping). Here every process shares the root cgroup, and each Postgres
+ * backend, a session leader, is an autogroup of its own (see separatePostgres): ten busy sessions
+ * weighed ten times a worker process, whose one JavaScript thread feeds all of them, and the cores
+ * idled while that thread waited for a turn. At nice 10 (weight 110 of 1,024) the server's ~10
+ * sessions weigh about one process. Measured in three pairs of 1-worker runs at the issue's size:
+ * the cores busy 1.79–1.84 at 0, 1.87–1.89 at 10. BENCH_SCALE_PG_NICE=0 gives the earlier setting.
  */
 const WORKER_NICE = Number(process.env['BENCH_WORKER_NICE'] ?? 7);
 const OTHERS_NICE = Number(process.env['BENCH_OTHERS_NICE'] ?? 19);
+const SCALE_PG_NICE = Number(process.env['BENCH_SCALE_PG_NICE'] ?? 10);
 const PIN = (process.env['BENCH_PIN'] ?? (cpus().length >= 2 ? '1' : '0')) === '1';
 /** BENCH_SCALE_ONLY=webhooks: only the webhook phase (the largest worker count, stopped once the load is over; no bench:stores) */
 const WEBHOOKS_ONLY = process.env['BENCH_SCALE_ONLY'] === 'webhooks';
@@ -184,9 +196,21 @@ function separatePostgres(dataDirectory: string, o: { nice: number; cores: strin
   return setInterval(apply, 100);
 }
 
+/** every core's busy time so far (s): /proc/stat's first line less idle and iowait (man 5 proc); 0 off Linux */
+function machineBusySeconds(): number {
+  try {
+    // "cpu user nice system idle iowait irq softirq steal …"
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU seconds per named process between `start()` and `stop()` (Postgres backends may come and go: summed per pid seen) */
 function cpuMeter(procs: () => readonly { name: string; pid: number | undefined }[], pgDir: string | undefined) {
   const seen = new Map<string, { at0: number; last: number }>();
+  const machine0 = machineBusySeconds();
   let first = true;
   const sample = () => {
     const all = [...procs(), ...(pgDir === undefined ? [] : postgresPids(pgDir).map((pid) => ({ name: `postgres:${pid}:${postgresRole(pid)}`, pid })))];
@@ -203,15 +227,16 @@ function cpuMeter(procs: () => readonly { name: string; pid: number | undefined 
   sample();
   const timer = setInterval(sample, 500);
   return {
-    stop(): Record<string, number> {
+    /** CPU-s per process and, as `machine`, every core's busy time (kernel threads and this process included) */
+    stop(): { processes: Record<string, number>; machine: number } {
       clearInterval(timer);
       sample();
-      const out: Record<string, number> = {};
+      const processes: Record<string, number> = {};
       for (const [k, v] of seen) {
         const name = k.startsWith('postgres:') ? `postgres ${k.split(':')[2]}` : k;
-        out[name] = (out[name] ?? 0) + (v.last - v.at0);
+        processes[name] = (processes[name] ?? 0) + (v.last - v.at0);
       }
-      return out;
+      return { processes, machine: machineBusySeconds() - machine0 };
     },
   };
 }
@@ -379,7 +404,7 @@ type Run = {
   seconds: number;
   recordsPerSecond: number;
   ratio: number;
-  cpu: Record<string, number>;
+  cpu: { processes: Record<string, number>; machine: number };
   /** per portal, seconds from the run's first record to its own first and last (scheduling vs stream speed) */
   portals: { first: number; last: number }[];
   webhooks?: Ack;
@@ -427,8 +452,10 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     for (let i = 0; i < PORTALS; i++) await installThroughBrowser(`${webUrl}/oauth/hubspot/install`);
     await db.connect();
     const pgDir = (await db.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory;
-    // the webhook run is the last one (main), so the server keeps this priority until it stops
-    separated = withWebhooks && (OTHERS_NICE !== 0 || pinned) && pgDir !== undefined ? separatePostgres(pgDir, { nice: OTHERS_NICE, cores: pinned ? otherCores : undefined }) : undefined;
+    // the server keeps a priority once given (its postmaster's nice passes to later sessions): the
+    // scaling runs all use one, and the webhook run, the last (main), its own
+    const pgNice = withWebhooks ? OTHERS_NICE : SCALE_PG_NICE;
+    separated = (pgNice !== 0 || pinned) && pgDir !== undefined ? separatePostgres(pgDir, { nice: pgNice, cores: pinned ? otherCores : undefined }) : undefined;
     /*
      * Records in the cache, read cheaply while the workers run: the pages the sync runs committed
      * (`sync_runs.records` is updated in each page's own transaction), not `count(*)` over
@@ -468,6 +495,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     if (STATEMENTS) {
       await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await db.query('SELECT pg_stat_statements_reset()');
+      await db.query(`SELECT pg_stat_reset_shared('wal'), pg_stat_reset_shared('checkpointer')`);
     }
     await until('the backfill to start', async () => (await cached()) > 0, 120_000, procs);
     const started = performance.now();
@@ -514,6 +542,12 @@ async function printStatements(db: pg.Client): Promise<void> {
   );
   console.log('    statements by server time (pg_stat_statements):');
   for (const r of top.rows) console.log(`      ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(8)} rows  ${r.query.slice(0, 110)}`);
+  // the write-ahead log the run wrote and the checkpoints it caused (pg_stat_wal, pg_stat_checkpointer: PostgreSQL 17+)
+  const wal = (await db.query<{ records: string; fpi: string; mb: string; timed: string; requested: string }>(
+    `SELECT w.wal_records AS records, w.wal_fpi AS fpi, round(w.wal_bytes / 1048576.0) AS mb, c.num_timed AS timed, c.num_requested AS requested
+     FROM pg_stat_wal w, pg_stat_checkpointer c`,
+  )).rows[0]!;
+  console.log(`    write-ahead log: ${wal.records} records (${wal.fpi} full pages), ${wal.mb} MB; checkpoints ${wal.timed} timed, ${wal.requested} requested`);
 }
 
 async function main(): Promise<void> {
@@ -524,7 +558,7 @@ async function main(): Promise<void> {
     const listRequests = Math.ceil(CONTACTS / 100) + Math.ceil(CONTACTS / 1000);
     console.log(
       `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
-        `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres (shared_buffers ${SHARED_BUFFERS}) ready in ${server.startupMs} ms; ` +
+        `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres (shared_buffers ${SHARED_BUFFERS}; its sessions nice ${SCALE_PG_NICE} in the scaling runs) ready in ${server.startupMs} ms; ` +
         `Rapport runs ${rapport.length === 1 ? 'the build (tsc)' : 'from source (tsx)'} with bin/rapport's ${serviceFlags.join(' ')}`,
     );
     console.log(
@@ -543,11 +577,12 @@ async function main(): Promise<void> {
         `  ${w} worker(s)${hooks ? ` + ${RATE} webhook deliveries/s (${WEBHOOK_CONTACTS.toLocaleString('en-US')} contacts per portal)` : ''}: first record ${r.startup.toFixed(1)} s after the passes were released, then ${r.seconds.toFixed(1)} s, ` +
           `${Math.round(r.recordsPerSecond)} records/s, ${r.ratio.toFixed(3)} of the ceiling; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
       );
-      const total = Object.values(r.cpu).reduce((a, b) => a + b, 0);
+      const total = Object.values(r.cpu.processes).reduce((a, b) => a + b, 0);
       console.log(
-        `    CPU during the backfill (s, ÷ wall = cores busy): ${Object.entries(r.cpu)
+        `    CPU during the backfill (s, ÷ wall = cores busy): ${Object.entries(r.cpu.processes)
           .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-          .join(', ')}; all ${total.toFixed(1)} = ${(total / r.seconds).toFixed(2)} cores`,
+          .join(', ')}; all ${total.toFixed(1)} = ${(total / r.seconds).toFixed(2)} cores; ` +
+          `the machine's cores busy ${r.cpu.machine.toFixed(1)} = ${(r.cpu.machine / r.seconds).toFixed(2)} (the rest is the kernel's own threads, e.g. writing files back, and this process)`,
       );
       console.log(`    portals, first → last record (s from the run's first): ${r.portals.map((x) => `${x.first.toFixed(1)}→${x.last.toFixed(1)}`).join(' ')}`);
       const counts = r.sent.map((x) => x.requests);
