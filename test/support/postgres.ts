@@ -132,8 +132,8 @@ function waitUntilReady(child: ChildProcess, log: string[]): Promise<void> {
  * writes every new 16 MB segment full of zeros before the log itself
  * (https://www.postgresql.org/docs/current/runtime-config-wal.html#GUC-WAL-INIT-ZERO): twice the
  * bytes a server in service writes, which recycles its segments. Measured in a bench:scale
- * backfill at the issue's size: the WAL writer wrote 535 MB for 267 MB of log (1.2–1.6 CPU-s of
- * the run's ~22, most of it the kernel filling new page-cache pages).
+ * backfill at the issue's size: the WAL writer wrote 535 MB for ~248 MB of log (1.2–1.6 CPU-s of
+ * the run's ~22, most of it the kernel filling new page-cache pages; 0.6–0.9 CPU-s with it off).
  */
 export async function startPostgres(opts: { binaries?: PostgresBinaries; /** more server settings (`-c name=value`), e.g. a bench's extension */ settings?: Record<string, string> } = {}): Promise<PostgresServer> {
   const t0 = performance.now();
