@@ -177,3 +177,76 @@ describe('the Postgres store', () => {
     expect(await store.cursors.get(P, 'contacts')).toBe('c1');
   });
 });
+
+describe('group commit of sync pages (group-commit.ts)', () => {
+  const portalsOf = (n: number) => Array.from({ length: n }, (_, i) => `hubspot:${100 + i}`);
+  const pageOf = (portal: string, run: number, n: number, edit = '') => ({
+    portal,
+    stream: 'contacts' as const,
+    records: Array.from({ length: 50 }, (_, i) => ({ ...contact(`p${n}-${i}`, { firstName: `A${i === 0 ? edit : ''}` }), portal })),
+    cursor: `c${n}` as Cursor,
+    run: { id: run, pages: n, records: 50 * n },
+  });
+  const settled = async (p: Promise<unknown>) => (await Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))])) as boolean;
+
+  it('pages of many portals at once commit in fewer transactions, each page counted, cursored and progressed as alone', async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const store = await open(url);
+    const db = await client(url);
+    const portals = portalsOf(10);
+    const runs = await Promise.all(portals.map((p) => store.syncRuns.start(p, 'contacts')));
+    // every portal syncs its 5 pages in order, all portals at once, as a worker's sync jobs do
+    const pass = (edit: (n: number) => string) =>
+      Promise.all(portals.map(async (p, k) => {
+        const changed: number[] = [];
+        for (let n = 1; n <= 5; n++) changed.push(await store.commitPage(pageOf(p, runs[k]!, n, edit(n))));
+        return changed;
+      }));
+    expect(await pass(() => '')).toEqual(portals.map(() => [50, 50, 50, 50, 50]));
+    // a row's xmin is the transaction that wrote it
+    const writers = await db.query<{ n: number }>('SELECT count(DISTINCT xmin::text)::int AS n FROM records');
+    expect(writers.rows[0]!.n).toBeLessThan(50);
+    // the same pages again change nothing, but page 3's first contact
+    expect(await pass((n) => (n === 3 ? 'x' : ''))).toEqual(portals.map(() => [0, 0, 1, 0, 0]));
+    for (const [k, p] of portals.entries()) {
+      expect(await store.records.counts(p)).toEqual({ contacts: { live: 250, deleted: 0 } });
+      expect(await store.cursors.get(p, 'contacts')).toBe('c5');
+      expect(await store.dirty.count(p)).toBe(250);
+      expect((await store.records.get(p, 'contacts', 'p3-0'))?.data).toMatchObject({ firstName: 'Ax' });
+      const progress = await db.query('SELECT pages, records FROM sync_runs WHERE id = $1', [runs[k]]);
+      expect(progress.rows[0]).toEqual({ pages: 5, records: 250 });
+    }
+  });
+
+  it('a page the server refuses fails alone, with nothing of it written; the pages it was grouped with commit', async () => {
+    const store = await open(await createDatabase(inject('postgresUrl')));
+    const portals = portalsOf(6);
+    const runs = await Promise.all(portals.map((p) => store.syncRuns.start(p, 'contacts')));
+    const pages = portals.map((p, k) => pageOf(p, runs[k]!, 1));
+    // an id with a NUL character: text cannot hold one (invalid byte sequence, 22021)
+    pages[4]!.records[7] = { ...pages[4]!.records[7]!, id: 'bad\u0000id' };
+    const out = await Promise.allSettled(pages.map((p) => store.commitPage(p)));
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((out[4] as PromiseRejectedResult).reason).toMatchObject({ code: '22021' });
+    for (const [k, p] of portals.entries()) {
+      expect(await store.records.hasAny(p)).toBe(k !== 4);
+      expect(await store.cursors.get(p, 'contacts')).toBe(k === 4 ? null : 'c1');
+    }
+  });
+
+  it("a portal whose lock another session holds waits alone; the other portals' pages commit meanwhile", async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const store = await open(url);
+    const portals = portalsOf(6);
+    const runs = await Promise.all(portals.map((p) => store.syncRuns.start(p, 'contacts')));
+    const other = await client(url);
+    await other.query("SELECT pg_advisory_lock(hashtextextended('rapport:portal:' || $1, 0))", [portals[3]]);
+    const commits = portals.map((p, k) => store.commitPage(pageOf(p, runs[k]!, 1)));
+    await Promise.all(commits.filter((_, k) => k !== 3));
+    expect(await settled(commits[3]!)).toBe(false);
+    expect(await store.records.hasAny(portals[3]!)).toBe(false);
+    await other.query('SELECT pg_advisory_unlock_all()');
+    expect(await commits[3]).toBe(50);
+    expect(await store.cursors.get(portals[3]!, 'contacts')).toBe('c1');
+  });
+});

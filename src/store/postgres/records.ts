@@ -103,25 +103,38 @@ const MARK_DIRTY = `INSERT INTO dirty_contacts (portal, contact_id, marked_at)
 const markDirty = statement('records_mark_dirty', MARK_DIRTY);
 /** What commitPage writes after a page's records: its stream's cursor and its sync run's progress. */
 export type PageEnd = { portal: string; stream: string; cursor: string; run: { id: number; pages: number; records: number } };
-// A page's last dirty marks, cursor and progress in one round trip instead of three: the
+// The pages' last dirty marks, cursors and progress in one round trip instead of three: the
 // statements of src/store/postgres/misc.ts (cursors_set, sync_runs_progress) as data-modifying
 // CTEs, which run once and to completion whether or not the outer statement reads them
 // (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING). A round trip
-// costs ~100 µs of CPU between the two processes here, and a page made seven of them.
+// costs ~100 µs of CPU between the two processes here, and a page made seven of them. Several
+// pages' ends when pages of several portals commit together (group-commit.ts): one per portal and
+// stream, as ON CONFLICT DO UPDATE may not touch a row twice.
 const markDirtyAndEnd = statement(
-  'records_page_end',
+  'records_pages_end',
   `WITH marks AS (
      ${MARK_DIRTY}
    ), cursor_set AS (
-     INSERT INTO cursors (portal, stream, cursor, updated_at) VALUES ($4, $5, $6, $3)
+     INSERT INTO cursors (portal, stream, cursor, updated_at)
+     SELECT portal, stream, cursor, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS e(portal, stream, cursor)
      ON CONFLICT (portal, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
    )
-   UPDATE sync_runs SET pages = $7, records = $8 WHERE id = $9`,
+   UPDATE sync_runs r SET pages = e.pages, records = e.records
+   FROM unnest($7::int[], $8::int[], $9::bigint[]) AS e(pages, records, id) WHERE r.id = e.id`,
 );
-async function markDirtyOrEnd(q: Queryable, marks: readonly { portal: string; id: string }[], t: number, end: PageEnd | undefined): Promise<void> {
-  if (end !== undefined) {
-    const { portal, stream, cursor, run } = end;
-    await markDirtyAndEnd(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t, portal, stream, cursor, run.pages, run.records, run.id]);
+async function markDirtyOrEnd(q: Queryable, marks: readonly { portal: string; id: string }[], t: number, ends: readonly PageEnd[]): Promise<void> {
+  if (ends.length > 0) {
+    await markDirtyAndEnd(q, [
+      marks.map((m) => m.portal),
+      marks.map((m) => m.id),
+      t,
+      ends.map((e) => e.portal),
+      ends.map((e) => e.stream),
+      ends.map((e) => e.cursor),
+      ends.map((e) => e.run.pages),
+      ends.map((e) => e.run.records),
+      ends.map((e) => e.run.id),
+    ]);
   } else if (marks.length > 0) {
     await markDirty(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t]);
   }
@@ -214,21 +227,25 @@ function byPortalAndType(records: readonly CrmRecord[]): [string, string, string
   return [...groups.values()];
 }
 
+/** How many rows changed, by portal. */
+export type Changes = Map<string, number>;
+export const totalOf = (changes: Changes): number => [...changes.values()].reduce((a, b) => a + b, 0);
+
 /**
  * Upserts records (the caller holds the transaction): one round of distinct records at a time,
  * each round a handful of statements whatever its size. Marks every affected contact dirty, as
- * SQLite does; with `end`, writes the page's cursor and progress with the last marks. Returns how
- * many rows changed.
+ * SQLite does; with `ends`, writes the pages' cursors and progress with the last marks. Returns how
+ * many rows changed, by portal (pages of several portals may commit together: group-commit.ts).
  */
-export async function upsertRecords(q: Queryable, records: readonly CrmRecord[], t: number, end?: PageEnd): Promise<number> {
-  let changed = 0;
+export async function upsertRecords(q: Queryable, records: readonly CrmRecord[], t: number, ends: readonly PageEnd[] = []): Promise<Changes> {
+  const changes: Changes = new Map();
   const all = rounds(records, (r) => keyOf(r.portal, r.type, r.id));
-  for (const [i, round] of all.entries()) changed += await upsertRound(q, round, t, i === all.length - 1 ? end : undefined);
-  if (all.length === 0) await markDirtyOrEnd(q, [], t, end);
-  return changed;
+  for (const [i, round] of all.entries()) await upsertRound(q, round, t, i === all.length - 1 ? ends : [], changes);
+  if (all.length === 0) await markDirtyOrEnd(q, [], t, ends);
+  return changes;
 }
 
-async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number, end: PageEnd | undefined): Promise<number> {
+async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number, ends: readonly PageEnd[], changes: Changes): Promise<void> {
   // serialize first: a record that cannot be stored fails the page before anything is sent
   const payloads = records.map((r) => jsonText(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data }));
   const res = await upsert(q, [
@@ -262,7 +279,7 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
     }
   }
 
-  let changed = 0;
+  const count = (portal: string) => changes.set(portal, (changes.get(portal) ?? 0) + 1);
   const relink: CrmRecord[] = [];
   const newLinks: { r: CrmRecord; to: string }[] = [];
   const deletedContacts: CrmRecord[] = [];
@@ -272,7 +289,7 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
     const k = keyOf(r.portal, r.type, r.id);
     const rowChanged = wrote.has(k);
     const contentChanged = wrote.get(k) === true;
-    if (rowChanged) changed++;
+    if (rowChanged) count(r.portal);
     if (r.type === 'contacts' && contentChanged) affect(r.portal, r.id);
     if (r.contactIds !== undefined && r.type !== 'contacts') {
       const was = before.get(k) ?? [];
@@ -281,7 +298,7 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
       if (!same) {
         relink.push(r);
         for (const c of new Set(now)) newLinks.push({ r, to: c });
-        changed += rowChanged ? 0 : 1;
+        if (!rowChanged) count(r.portal);
       }
       if (!same || contentChanged) for (const c of [...was, ...now]) affect(r.portal, c);
     } else if (contentChanged && r.type !== 'contacts') {
@@ -300,13 +317,12 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
   for (const r of records) {
     for (const loser of r.deleted ? [] : (r.mergedIds ?? [])) {
       if (!(await mergeInto(q, r.portal, r.type, loser, r.id, r.updatedAt, t))) continue;
-      changed++;
+      count(r.portal);
       if (r.type === 'contacts') affect(r.portal, r.id);
       else for (const x of (await linkedContacts(q, [r.portal, r.type, r.id])).rows) affect(r.portal, x.to_id);
     }
   }
-  await markDirtyOrEnd(q, [...dirty.values()], t, end);
-  return changed;
+  await markDirtyOrEnd(q, [...dirty.values()], t, ends);
 }
 
 /** Tombstones cached live records a sweep no longer lists (the caller holds the transaction). */
@@ -322,7 +338,7 @@ export async function tombstoneMissing(q: Queryable, portal: string, type: Objec
     data: r.data,
     contactIds: type === 'contacts' ? undefined : [],
   }));
-  return upsertRecords(q, tombstones, t, end);
+  return totalOf(await upsertRecords(q, tombstones, t, end === undefined ? [] : [end]));
 }
 
 export const recordReads = {
