@@ -2,8 +2,9 @@
  * Child process for `bench/scale.ts`: a HubSpot sandbox with its per-account limits ON, an OAuth
  * app, and N portals of M contacts each (one company per 10 contacts), so the bench's own process
  * (the webhook load generator) shares no event loop with it. Prints one JSON line
- * `{ baseUrl, hubIds }` when ready; when its stdin closes, one more with what each portal was sent
- * (`{ portals: [{ requests, rateLimited }] }`), then exits.
+ * `{ baseUrl, hubIds }` when ready; for each `stats` line on its stdin, one line with what each
+ * portal was sent so far (`{ portals: [{ requests, rateLimited }] }`); when its stdin closes, that
+ * line once more, then exits.
  */
 import { startHubspotSandbox } from '../src/sandbox/hubspot/index.ts';
 import { seedContacts } from './sync-seed.ts';
@@ -18,8 +19,11 @@ for (let i = 0; i < portals; i++) {
   hubIds.push(hubId);
 }
 process.stdout.write(`${JSON.stringify({ baseUrl: served.baseUrl, hubIds })}\n`);
-process.stdin.resume();
+const sent = () => `${JSON.stringify({ portals: hubIds.map((h) => served.sandbox.stats(h)).map((s) => ({ requests: s.requests, rateLimited: s.rateLimited })) })}\n`;
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  for (const line of chunk.split('\n')) if (line === 'stats') process.stdout.write(sent());
+});
 process.stdin.on('end', () => {
-  const sent = hubIds.map((h) => served.sandbox.stats(h)).map((s) => ({ requests: s.requests, rateLimited: s.rateLimited }));
-  process.stdout.write(`${JSON.stringify({ portals: sent })}\n`, () => void served.close().then(() => process.exit(0)));
+  process.stdout.write(sent(), () => void served.close().then(() => process.exit(0)));
 });

@@ -190,7 +190,7 @@ describe('rapport db copy', () => {
       from: file,
       to: url,
       beforeVerify: async (c) => {
-        await c.query("UPDATE records SET data = jsonb_set(data, '{d,firstName}', '\"Tampered\"') WHERE id = 'c0010'");
+        await c.query("UPDATE records SET data = jsonb_set(data::jsonb, '{d,firstName}', '\"Tampered\"')::json WHERE id = 'c0010'");
         await c.query("DELETE FROM written WHERE contact_id = 'c0001'");
       },
     }).catch((e: unknown) => e);

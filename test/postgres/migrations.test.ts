@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { DatabaseFromFutureError } from '../../src/errors.ts';
+import type { RecordData } from '../../src/connectors/types.ts';
+import { DatabaseError, DatabaseFromFutureError } from '../../src/errors.ts';
 import { createStore } from '../../src/store/index.ts';
 import { SCHEMA_VERSION } from '../../src/store/migrations.ts';
-import { migrate, PG_MIGRATIONS, PG_ONLY_COLUMNS, PG_SCHEMA_VERSION, PostgresSchemaFromFutureError } from '../../src/store/postgres/migrations.ts';
+import { migrate, PG_MIGRATIONS, PG_ONLY_COLUMNS, PG_SCHEMA_VERSION, PostgresSchemaFromFutureError, requireServerVersion } from '../../src/store/postgres/migrations.ts';
 import { createPool, type Pool } from '../../src/store/postgres/pool.ts';
 import { openPostgresStore } from '../../src/store/postgres/store.ts';
 import { createDatabase } from '../support/postgres.ts';
@@ -55,7 +56,7 @@ describe('Postgres migrations', () => {
   });
 
   it('follow SQLite: any provider name as a CRM (2 = SQLite 6), score fields renamed in pending and written values (3 = SQLite 7)', async () => {
-    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4 + 2); // Postgres entry 1 is SQLite 1-5; entries 4 and 5 are Postgres' own; 6 = SQLite 8
+    expect(PG_SCHEMA_VERSION).toBe(SCHEMA_VERSION - 4 + 3); // Postgres entry 1 is SQLite 1-5; entries 4, 5 and 7 are Postgres' own; 6 = SQLite 8
     await migrate(pool, url, PG_MIGRATIONS.slice(0, 2));
     const portal = (crm: string) =>
       pool.query("INSERT INTO portals (portal, crm, external_id, base_url, status, installed_at, updated_at) VALUES ($1, $2, '1', 'http://x', 'connected', 0, 0)", [`${crm}:1`, crm]);
@@ -89,6 +90,52 @@ describe('Postgres migrations', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('7 keeps record data as JSON text: a record written as JSONB before it reads back the same, and re-sent unchanged changes nothing', async () => {
+    await migrate(pool, url, PG_MIGRATIONS.slice(0, 6));
+    const data = { email: 'c1@x.io', firstName: 'A', lastName: 'B', createdAt: 5, lifecycleStage: 'customer' };
+    await pool.query(
+      "INSERT INTO records (portal, type, id, company_id, updated_at, deleted, data, synced_at) VALUES ('hubspot:1', 'contacts', 'c1', NULL, 10, false, $1::jsonb, 10)",
+      [JSON.stringify({ d: data })],
+    );
+    expect(await migrate(pool, url)).toEqual({ from: 6, to: PG_SCHEMA_VERSION });
+    const type = await pool.query<{ t: string }>("SELECT data_type AS t FROM information_schema.columns WHERE table_name = 'records' AND column_name = 'data'");
+    expect(type.rows[0]?.t).toBe('json');
+    // JSONB printed the object its own way (keys by length, a space after each colon): the text differs from what a page sends
+    const stored = (await pool.query<{ t: string }>("SELECT data::text AS t FROM records WHERE id = 'c1'")).rows[0]?.t;
+    expect(stored).not.toBe(JSON.stringify({ d: data }));
+    const store = await openPostgresStore({ url });
+    try {
+      expect((await store.records.get('hubspot:1', 'contacts', 'c1'))?.data).toEqual(data);
+      const record = { portal: 'hubspot:1', type: 'contacts' as const, id: 'c1', contactIds: undefined, companyId: null, updatedAt: 10, deleted: false, data: data as unknown as RecordData };
+      // the same content at the same time: compared as JSONB, equal, so no change and no dirty mark
+      expect(await store.records.upsertPage([record])).toBe(0);
+      expect(await store.dirty.count('hubspot:1')).toBe(0);
+      expect(await store.contacts.count('hubspot:1', { createdBy: 5 })).toBe(1);
+      expect(await store.contacts.count('hubspot:1', { createdBy: 4 })).toBe(0);
+      // new content at the same time is a change
+      expect(await store.records.upsertPage([{ ...record, data: { ...data, firstName: 'Ann' } as unknown as RecordData }])).toBe(1);
+      expect(await store.dirty.count('hubspot:1')).toBe(1);
+      expect((await store.records.get('hubspot:1', 'contacts', 'c1'))?.data).toMatchObject({ firstName: 'Ann' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a server older than PostgreSQL 18 with a clear error, before changing anything', () => {
+    expect(() => requireServerVersion(180_004, url)).not.toThrow();
+    const err = (() => {
+      try {
+        requireServerVersion(170_005, url);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(DatabaseError);
+    expect(err).toMatchObject({ code: 'server_too_old', details: { found: 170_005, required: 180_000 } });
+    expect((err as Error).message).toContain('version 17; Rapport needs PostgreSQL 18 or later');
+    expect((err as Error).message).not.toContain(new URL(url).password);
   });
 
   it('refuses a database migrated by a newer Rapport, without changing it', async () => {

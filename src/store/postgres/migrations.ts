@@ -1,4 +1,4 @@
-import { DatabaseFromFutureError } from '../../errors.ts';
+import { DatabaseError, DatabaseFromFutureError } from '../../errors.ts';
 import { redactUrl, type Pool } from './pool.ts';
 
 /**
@@ -233,6 +233,17 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   DROP INDEX IF EXISTS records_updated;
   `,
+  // 7: a record's data is JSON text, not JSONB, as migration 5 made a score's detail. A sync page
+  // stores it whole and scoring reads it whole; the store compares it (text first, as JSONB only
+  // when the texts differ: records.ts) and one report count looks inside. Parsing it into JSONB on
+  // the way in and printing it on the way out was the largest part of the server's work of a
+  // backfill's upsert: 17 against 9 µs of server CPU a row inserted, with the upsert's RETURNING
+  // old/new (records.ts). The rewrite keeps the content; JSONB's printing of it (keys reordered,
+  // a space after each colon) differs from the text a page sends, so the first re-sent page of a
+  // record compares it as JSONB, equal, and changes nothing.
+  `
+  ALTER TABLE records ALTER COLUMN data TYPE JSON USING data::json;
+  `,
 ];
 
 /** Columns Postgres has and SQLite has not, and why (test/postgres/migrations.test.ts reads it). */
@@ -261,13 +272,32 @@ export class PostgresSchemaFromFutureError extends DatabaseFromFutureError {
  */
 export const MIGRATION_LOCK_KEY = 0x72_61_70_70_6f_72_74n;
 
+/**
+ * The oldest server Rapport runs on: the record upsert's RETURNING names the row before and after
+ * (`old`/`new`, new in PostgreSQL 18: https://www.postgresql.org/docs/18/dml-returning.html), and
+ * the tests run 18 (docs/operations.md).
+ */
+export const MIN_SERVER_VERSION = 180_000;
+
+/** Refuses a server older than MIN_SERVER_VERSION (`server_version_num`, e.g. 170005 for 17.5) before anything changes. */
+export function requireServerVersion(versionNum: number, url: string): void {
+  if (versionNum >= MIN_SERVER_VERSION) return;
+  const major = Math.floor(versionNum / 10_000);
+  throw new DatabaseError(
+    'server_too_old',
+    `The Postgres server of ${redactUrl(url)} is version ${major}; Rapport needs PostgreSQL ${MIN_SERVER_VERSION / 10_000} or later. Upgrade the server (docs/operations.md).`,
+    { found: versionNum, required: MIN_SERVER_VERSION },
+  );
+}
+
 export type MigrateResult = { from: number; to: number };
 
 /**
  * Brings the schema up to date: each pending migration in its own transaction, recorded in
  * `schema_version`. Several processes starting together (`serve` and `worker`) wait on one
  * advisory lock, so the first applies and the others find nothing left to do. Refuses a
- * database whose schema is newer than `migrations` before changing anything.
+ * server older than PostgreSQL 18, and a database whose schema is newer than `migrations`, before
+ * changing anything.
  */
 export async function migrate(pool: Pool, url: string, migrations: readonly string[] = PG_MIGRATIONS): Promise<MigrateResult> {
   const key = MIGRATION_LOCK_KEY.toString();
@@ -275,6 +305,8 @@ export async function migrate(pool: Pool, url: string, migrations: readonly stri
   try {
     // migrations may legitimately outlast the pool's statement timeout (an index on a big table),
     // and so may waiting for another process's migrations; RESET restores the pool's default
+    const version = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+    requireServerVersion(version.rows[0]!.v, url);
     await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [key]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');

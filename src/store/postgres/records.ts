@@ -7,7 +7,7 @@ import { jsonArray, jsonText, rounds, statement, type Queryable } from './sql.ts
  * Records, their contact links and the contact reads of scoring, on Postgres: the semantics of
  * src/store/records.ts and src/store/contacts.ts (read them for the why of each rule), with every
  * write of a page batched into a few multi-row statements (UNNEST arrays) instead of a few
- * statements per record. `data` is JSONB holding `{ d: RecordData, i?: issues, m?: survivor }`,
+ * statements per record. `data` is JSON text holding `{ d: RecordData, i?: issues, m?: survivor }`,
  * as SQLite's TEXT column does.
  */
 
@@ -37,36 +37,32 @@ const toLinked = (row: LinkRow): LinkedRecord => ({ type: row.type as ObjectType
 
 const COLS = 'type, id, company_id, updated_at, deleted, data';
 
-// One page's upsert. Every CTE of a statement sees the same snapshot
-// (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so `prior`
-// is each row as it was before the insert: whether its content changed is answered in the same
-// round trip. The WHERE of DO UPDATE is SQLite's: newer wins; as new only with new content.
-// The page's data is one JSONB array, parsed once (`json_array_elements` then `::jsonb` parsed
-// each record twice: 8.5 against 6.5 µs of server CPU a row of ~400 bytes, measured side by side).
+// One page's upsert. RETURNING names the row before (`old`, null for an insert) and after
+// (`new`) the statement (PostgreSQL 18: https://www.postgresql.org/docs/18/dml-returning.html), so
+// whether its content changed is answered in the same round trip without reading the page's rows
+// first (a CTE joining them: 17 against 9 µs of server CPU a row inserted, scratch measure of
+// 60,000 rows in pages of 1,000). The WHERE of DO UPDATE is SQLite's: newer wins; as new only
+// with new content. `data` is JSON text (migration 7): equal text is equal content, and differing
+// text is compared as JSONB, so key order and spacing never count as a change.
+// The page's data is one JSON array parameter, split by `json_array_elements`, which only checks
+// its syntax (https://www.postgresql.org/docs/current/datatype-json.html).
+const SAME_DATA = (a: string, b: string) => `(${a}::text = ${b}::text OR ${a}::jsonb = ${b}::jsonb)`;
 const upsert = statement<{ type: string; id: string; portal: string; content_changed: boolean; existed: boolean }>(
   'records_upsert',
-  `WITH input AS (
-     SELECT portal, type, id, company_id, updated_at, deleted, data
-     FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
-       unnest($6::boolean[]), jsonb_array_elements($7::jsonb)) AS t(portal, type, id, company_id, updated_at, deleted, data)
-   ), prior AS (
-     SELECT r.portal, r.type, r.id, r.data, r.deleted, r.company_id
-     FROM records r JOIN input i ON r.portal = i.portal AND r.type = i.type AND r.id = i.id
-   ), up AS (
-     INSERT INTO records AS r (portal, type, id, company_id, updated_at, deleted, data, synced_at)
-     SELECT portal, type, id, company_id, updated_at, deleted, data, $8 FROM input
-     ON CONFLICT (portal, type, id) DO UPDATE SET
-       company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
-       data = excluded.data, synced_at = excluded.synced_at
-     WHERE excluded.updated_at > r.updated_at
-        OR (excluded.updated_at = r.updated_at AND (excluded.deleted <> r.deleted OR excluded.data <> r.data
-            OR excluded.company_id IS DISTINCT FROM r.company_id))
-     RETURNING r.portal, r.type, r.id, r.data, r.deleted, r.company_id
-   )
-   SELECT up.portal, up.type, up.id,
-          (p.id IS NULL OR p.data <> up.data OR p.deleted <> up.deleted OR p.company_id IS DISTINCT FROM up.company_id) AS content_changed,
-          p.id IS NOT NULL AS existed
-   FROM up LEFT JOIN prior p ON p.portal = up.portal AND p.type = up.type AND p.id = up.id`,
+  `INSERT INTO records AS r (portal, type, id, company_id, updated_at, deleted, data, synced_at)
+   SELECT portal, type, id, company_id, updated_at, deleted, data, $8
+   FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+     unnest($6::boolean[]), json_array_elements($7::json)) AS t(portal, type, id, company_id, updated_at, deleted, data)
+   ON CONFLICT (portal, type, id) DO UPDATE SET
+     company_id = excluded.company_id, updated_at = excluded.updated_at, deleted = excluded.deleted,
+     data = excluded.data, synced_at = excluded.synced_at
+   WHERE excluded.updated_at > r.updated_at
+      OR (excluded.updated_at = r.updated_at AND (excluded.deleted <> r.deleted OR NOT ${SAME_DATA('excluded.data', 'r.data')}
+          OR excluded.company_id IS DISTINCT FROM r.company_id))
+   RETURNING new.portal, new.type, new.id,
+     (old.id IS NULL OR NOT ${SAME_DATA('old.data', 'new.data')} OR old.deleted <> new.deleted
+      OR old.company_id IS DISTINCT FROM new.company_id) AS content_changed,
+     old.id IS NOT NULL AS existed`,
 );
 // A page's existing contact links, and their removal, for records of one portal and type (a page
 // is one stream's: upsertRound groups by both). `from_id = ANY(…)` names the primary key's
@@ -169,7 +165,7 @@ const liveOfType = statement<Row>(
 // Merges: see mergeInto in src/store/records.ts.
 const tombstone = statement(
   'records_merge_tombstone',
-  'UPDATE records SET deleted = true, data = $1::jsonb, updated_at = GREATEST(updated_at, $2), synced_at = $3 WHERE portal = $4 AND type = $5 AND id = $6',
+  'UPDATE records SET deleted = true, data = $1::json, updated_at = GREATEST(updated_at, $2), synced_at = $3 WHERE portal = $4 AND type = $5 AND id = $6',
 );
 // SQLite's UPDATE OR IGNORE: links that would duplicate one the survivor has are dropped (next statement)
 const copyLinksTo = statement(
@@ -394,8 +390,8 @@ const countLive = statement<{ n: number }>('contacts_count_live', "SELECT count(
 const countCreatedBy = statement<{ n: number }>(
   'contacts_count_created_by',
   `SELECT count(*) AS n FROM records WHERE portal = $1 AND type = 'contacts' AND NOT deleted
-     AND (COALESCE(jsonb_typeof(data->'d'->'createdAt'), 'null') = 'null'
-          OR (jsonb_typeof(data->'d'->'createdAt') = 'number' AND (data->'d'->>'createdAt')::double precision <= $2))`,
+     AND (COALESCE(json_typeof(data->'d'->'createdAt'), 'null') = 'null'
+          OR (json_typeof(data->'d'->'createdAt') = 'number' AND (data->'d'->>'createdAt')::double precision <= $2))`,
 );
 const idAt = statement<{ id: string }>('contacts_id_at', "SELECT id FROM records WHERE portal = $1 AND type = 'contacts' ORDER BY id LIMIT 1 OFFSET $2");
 const companiesOf = statement<{ id: string; data: Payload }>('contacts_companies', "SELECT id, data FROM records WHERE portal = $1 AND type = 'companies' AND NOT deleted");

@@ -47,12 +47,11 @@ export function jsonbSafe(s: string): string {
 
 /**
  * JSON texts as one JSON array parameter, zipped with the other columns' arrays:
- * `ROWS FROM (unnest($1::text[]), jsonb_array_elements($2::jsonb), …)`
+ * `ROWS FROM (unnest($1::text[]), json_array_elements($2::json), …)`
  * (https://www.postgresql.org/docs/current/queries-table-expressions.html#QUERIES-TABLEFUNCTIONS).
- * A text[] of JSON costs an escaping pass here and an array parse on the server before each
- * element is parsed as JSONB (measured ~40 % slower for 2,000 score details of ~1 KB). For a
- * JSONB column the array is parsed once as JSONB; `json_array_elements` with a `::jsonb` cast of
- * each element parses every record twice (records.ts, the upsert).
+ * A text[] of JSON costs an escaping pass here and an array parse on the server (measured ~40 %
+ * slower for 2,000 score details of ~1 KB); the array's syntax is checked once and each element
+ * kept as its text for a JSON column (records.ts).
  */
 export const jsonArray = (texts: readonly string[]): string => `[${texts.join(',')}]`;
 

@@ -115,9 +115,9 @@ export async function migratePostgres(url: string): Promise<{ from: number; to: 
   }
 }
 
-/** A connection or credentials problem as one clear error (the URL without its password); a newer schema as it is. */
+/** A connection or credentials problem as one clear error (the URL without its password); a newer schema or too old a server as it is. */
 function unavailable(e: unknown, url: string): Error {
-  if (e instanceof DatabaseFromFutureError) return e;
+  if (e instanceof DatabaseFromFutureError || e instanceof DatabaseError) return e;
   const reason = e instanceof Error ? e.message : String(e);
   return new DatabaseError('database_unavailable', `cannot open the Postgres database ${redactUrl(url)} (RAPPORT_DATABASE_URL): ${reason}`, undefined, { cause: e });
 }
