@@ -235,12 +235,12 @@ export const PG_MIGRATIONS: readonly string[] = [
   `,
   // 7: a record's data is JSON text, not JSONB, as migration 5 made a score's detail. A sync page
   // stores it whole and scoring reads it whole; the store compares it (text first, as JSONB only
-  // when the texts differ: records.ts) and one report count looks inside. Parsing it into JSONB on
-  // the way in and printing it on the way out was the largest part of the server's work of a
-  // backfill's upsert: 17 against 9 µs of server CPU a row inserted, with the upsert's RETURNING
-  // old/new (records.ts). The rewrite keeps the content; JSONB's printing of it (keys reordered,
-  // a space after each colon) differs from the text a page sends, so the first re-sent page of a
-  // record compares it as JSONB, equal, and changes nothing.
+  // when the texts differ: records.ts) and one report count looks inside. Parsing it into JSONB
+  // was about a third of the server's work of a backfill's upsert: 12–16 against 8.5–11.5 µs of
+  // server CPU a row inserted, with the upsert's RETURNING old/new (records.ts). The rewrite keeps
+  // the content; JSONB's printing of it (keys reordered, a space after each colon) differs from the
+  // text a page sends, so the first re-sent page of a record compares it as JSONB, equal, and
+  // changes nothing.
   `
   ALTER TABLE records ALTER COLUMN data TYPE JSON USING data::json;
   `,
@@ -303,10 +303,10 @@ export async function migrate(pool: Pool, url: string, migrations: readonly stri
   const key = MIGRATION_LOCK_KEY.toString();
   const client = await pool.connect();
   try {
-    // migrations may legitimately outlast the pool's statement timeout (an index on a big table),
-    // and so may waiting for another process's migrations; RESET restores the pool's default
     const version = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
     requireServerVersion(version.rows[0]!.v, url);
+    // migrations may legitimately outlast the pool's statement timeout (an index on a big table),
+    // and so may waiting for another process's migrations; RESET restores the pool's default
     await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [key]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
