@@ -133,10 +133,16 @@ describe('the Postgres store', () => {
     expect(await store.records.get(P, 'contacts', '2')).toBeUndefined();
   });
 
-  it('stores a NUL character that JSONB refuses as U+FFFD instead of failing the page; a literal backslash-u stays', async () => {
+  it('stores a NUL character and a lone surrogate that JSONB refuses as U+FFFD instead of failing the page; a literal backslash-u and an emoji stay', async () => {
     const store = await open(await createDatabase(inject('postgresUrl')));
-    await store.records.upsertPage([contact('1', { firstName: 'A\u0000B', lastName: 'C\\u0000D' })]);
-    expect((await store.records.get(P, 'contacts', '1'))?.data).toMatchObject({ firstName: 'A\ufffdB', lastName: 'C\\u0000D' });
+    const odd = { firstName: 'A\u0000B', lastName: 'C\\u0000D', jobTitle: 'cut \ud83d', city: '\ude00 cut', country: 'whole \ud83d\ude00', industry: 'literal \\ud800' };
+    expect(await store.records.upsertPage([contact('1', odd), contact('2')])).toBe(2);
+    const stored = { firstName: 'A\ufffdB', lastName: 'C\\u0000D', jobTitle: 'cut \ufffd', city: '\ufffd cut', country: 'whole 😀', industry: 'literal \\ud800' };
+    expect((await store.records.get(P, 'contacts', '1'))?.data).toMatchObject(stored);
+    // re-sent as it came, or with another half emoji: the same once made safe, so nothing changes
+    expect(await store.records.upsertPage([contact('1', odd)])).toBe(0);
+    expect(await store.records.upsertPage([contact('1', { ...odd, jobTitle: 'cut \ud83e' })])).toBe(0);
+    expect(await store.records.upsertPage([contact('1', { ...odd, jobTitle: 'whole' })])).toBe(1);
   });
 
   it('two processes enqueueing for the same contacts lose nothing (the portal lock serializes read-then-write)', async () => {

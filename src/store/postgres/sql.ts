@@ -31,18 +31,24 @@ export function rounds<T>(items: readonly T[], key: (item: T) => string): T[][] 
 }
 
 /**
- * JSON text for a JSONB column. JSONB refuses the NUL character (`\u0000`) that SQLite's TEXT
- * keeps (https://www.postgresql.org/docs/current/datatype-json.html): it becomes U+FFFD, the
- * replacement character, rather than failing a whole page of records.
+ * JSON text that JSONB accepts. JSONB refuses the NUL character (`\u0000`) that SQLite's TEXT
+ * keeps, and a lone surrogate (half of an emoji cut in two), which JSON.stringify writes as an
+ * escape rather than failing (https://tc39.es/proposal-well-formed-stringify/): both become
+ * U+FFFD, the replacement character, rather than failing a whole page of records
+ * (https://www.postgresql.org/docs/current/datatype-json.html). Record data is stored as JSON
+ * text, but compared as JSONB (records.ts), and report queries read inside it.
  */
 export function jsonText(value: unknown): string {
   return jsonbSafe(JSON.stringify(value));
 }
 
-/** `jsonText` for what is already JSON text (a score row's detail, serialised by a worker thread). */
+/** `jsonText` for what JSON.stringify already wrote (a score row's detail, serialised by a worker thread). */
 export function jsonbSafe(s: string): string {
-  // an escape is `\u0000` after an even number of backslashes (an odd one is a literal backslash)
-  return s.includes('\\u0000') ? s.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : s;
+  // an escape is `\uXXXX` after an even number of backslashes (an odd one is a literal backslash)
+  let out = s.includes('\\u0000') ? s.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : s;
+  // JSON.stringify writes a surrogate as an escape only when it is alone (a pair is written as is)
+  if (out.includes('\\ud')) out = out.replace(/(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/gi, '$1\\ufffd');
+  return out;
 }
 
 /**
