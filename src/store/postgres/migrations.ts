@@ -236,7 +236,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 7: a record's data is JSON text, not JSONB, as migration 5 made a score's detail. A sync page
   // stores it whole and scoring reads it whole; the store compares it (text first, as JSONB only
   // when the texts differ: records.ts) and one report count looks inside. Parsing it into JSONB
-  // was about a third of the server's work of a backfill's upsert: 12–16 against 8.5–11.5 µs of
+  // was about a third of the server's work of a backfill's upsert: 12–17 against 8.5–12.5 µs of
   // server CPU a row inserted, with the upsert's RETURNING old/new (records.ts). The rewrite keeps
   // the content; JSONB's printing of it (keys reordered, a space after each colon) differs from the
   // text a page sends, so the first re-sent page of a record compares it as JSONB, equal, and

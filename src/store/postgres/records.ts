@@ -40,7 +40,7 @@ const COLS = 'type, id, company_id, updated_at, deleted, data';
 // One page's upsert. RETURNING names the row before (`old`, null for an insert) and after
 // (`new`) the statement (PostgreSQL 18: https://www.postgresql.org/docs/18/dml-returning.html), so
 // whether its content changed is answered in the same round trip without reading the page's rows
-// first (a CTE joining them: 16–22 against 12–16 µs of server CPU a row inserted, both into JSONB,
+// first (a CTE joining them: 16–22 against 12–17 µs of server CPU a row inserted, both into JSONB,
 // in a scratch test of 60,000 rows in pages of 1,000). The WHERE of DO UPDATE is SQLite's: newer
 // wins; as new only with new content. `data` is JSON text (migration 7): equal text is equal
 // content, and differing text is compared as JSONB, so key order and spacing never count as a
