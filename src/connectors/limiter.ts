@@ -4,12 +4,17 @@ import { CrmError, DEFAULT_RETRY_POLICY, retryDecision } from '../errors.ts';
 /**
  * The ONE place that decides when a request is sent and when it is retried (ARCHITECTURE §4).
  *
- * Lanes are p-queue instances in strict sliding-window mode: no more than `limit` requests start
- * in ANY `intervalMs` period. HubSpot's ten-secondly limit is a rolling window (https://developers.hubspot.com/docs/api/usage-details,
- * policy TEN_SECONDLY_ROLLING), so fixed windows would burst 2× at a boundary and earn 429s.
- * `marginMs` widens the window a little because the server counts arrivals, we count departures.
+ * Each lane is a rolling window: no more than `limit` requests in ANY `intervalMs` period, as
+ * HubSpot counts them (https://developers.hubspot.com/docs/api/usage-details, policy
+ * TEN_SECONDLY_ROLLING), so fixed windows, which burst 2× at a boundary, would earn 429s.
+ * The server counts a request when it arrives, which we cannot see: a request holds its place
+ * from the moment we send it until `intervalMs` after its answer (or failure), by which time it
+ * has surely left the server's window too. Counting from the send instead, with a margin of
+ * 100 ms, earned 429s whenever a request took longer than the margin to arrive: bench:scale's
+ * 20 busy portals got 2–16 of them a run, each pausing its portal's lane for a second.
+ * Waiting requests queue in a p-queue per lane (first come, first served; `concurrency` at once).
  */
-export type LaneSpec = { limit: number; intervalMs: number; concurrency?: number; marginMs?: number };
+export type LaneSpec = { limit: number; intervalMs: number; concurrency?: number };
 export type LaneName = 'default' | 'search';
 export type LimiterLanes = { default: LaneSpec; search?: LaneSpec };
 
@@ -28,86 +33,134 @@ export type Limiter = {
   holdOff(lane: LaneName, ms: number): void;
   /**
    * The server told its real window (e.g. HubSpot's X-HubSpot-RateLimit-Max): requests from now
-   * on go through a lane of this size, which starts after one window, so what the old lane sent
-   * has left the server's window first. Configure the right limit to avoid the pause.
+   * on are held to it. The window keeps the requests already sent, so a smaller limit waits for
+   * them to leave it and a larger one applies at once.
    */
   setLane(lane: LaneName, spec: LaneSpec): void;
   lane(lane: LaneName): LaneSpec;
   stats(): LimiterStats;
 };
 
-const DEFAULT_MARGIN_MS = 100;
+/** One lane: its queue and the requests its window holds. */
+type Lane = {
+  spec: LaneSpec;
+  queue: PQueue;
+  /** requests sent and not answered yet */
+  inFlight: number;
+  /** when each answered request's place frees (its answer + intervalMs), ascending */
+  frees: number[];
+  /** no request starts before this (a 429's pause) */
+  resumeAt: number;
+  /** wakes requests waiting for an answer when every place is taken by one in flight */
+  answered: Set<() => void>;
+  /** requests taken off the queue that wait for a place */
+  waiting: number;
+};
 
 export function createLimiter(lanes: LimiterLanes): Limiter {
-  const defaultQueue = makeQueue(lanes.default);
-  // no search lane configured: search shares the default budget
-  const queues: Record<LaneName, PQueue> = {
-    default: defaultQueue,
-    search: lanes.search === undefined ? defaultQueue : makeQueue(lanes.search),
+  const makeLane = (spec: LaneSpec): Lane => {
+    checkSpec(spec);
+    return { spec, queue: new PQueue({ concurrency: spec.concurrency ?? 4 }), inFlight: 0, frees: [], resumeAt: 0, answered: new Set(), waiting: 0 };
   };
+  const defaultLane = makeLane(lanes.default);
+  // no search lane configured: search shares the default budget
+  const byName: Record<LaneName, Lane> = { default: defaultLane, search: lanes.search === undefined ? defaultLane : makeLane(lanes.search) };
   const started: Record<LaneName, number> = { default: 0, search: 0 };
-  const specs: Record<LaneName, LaneSpec> = { default: lanes.default, search: lanes.search ?? lanes.default };
-  const resumeAt: Record<LaneName, number> = { default: 0, search: 0 };
   let pushbacks = 0;
 
+  /** Waits for a place in the lane's window and takes it. */
+  async function enter(lane: Lane, signal: AbortSignal): Promise<void> {
+    lane.waiting++;
+    try {
+      for (;;) {
+        signal.throwIfAborted();
+        const now = Date.now();
+        let gone = 0;
+        while (gone < lane.frees.length && lane.frees[gone]! <= now) gone++;
+        if (gone > 0) lane.frees.splice(0, gone);
+        if (now < lane.resumeAt) {
+          await sleep(lane.resumeAt - now, signal);
+        } else if (lane.inFlight + lane.frees.length < lane.spec.limit) {
+          lane.inFlight++;
+          return;
+        } else if (lane.frees.length > 0) {
+          await sleep(lane.frees[0]! - now, signal);
+        } else {
+          // every place is held by a request in flight: its answer starts its interval
+          await new Promise<void>((resolve, reject) => {
+            const wake = () => {
+              signal.removeEventListener('abort', onAbort);
+              resolve();
+            };
+            const onAbort = () => {
+              lane.answered.delete(wake);
+              reject(signal.reason);
+            };
+            lane.answered.add(wake);
+            signal.addEventListener('abort', onAbort, { once: true });
+          });
+        }
+      }
+    } finally {
+      lane.waiting--;
+    }
+  }
+  function leave(lane: Lane): void {
+    lane.inFlight--;
+    const free = Date.now() + lane.spec.intervalMs;
+    // answers come in any order, frees stay sorted (the same interval for all: a late answer frees late)
+    let i = lane.frees.length;
+    while (i > 0 && lane.frees[i - 1]! > free) i--;
+    lane.frees.splice(i, 0, free);
+    const woken = [...lane.answered];
+    lane.answered.clear();
+    for (const wake of woken) wake();
+  }
+
   return {
-    async run<T>(lane: LaneName, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    async run<T>(name: LaneName, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
       signal.throwIfAborted();
-      const queue = queues[lane];
-      return queue.add(
+      const lane = byName[name];
+      return lane.queue.add(
         async () => {
-          started[lane]++;
-          return fn();
+          await enter(lane, signal);
+          started[name]++;
+          try {
+            return await fn();
+          } finally {
+            leave(lane);
+          }
         },
         { signal },
       );
     },
-    holdOff(lane, ms) {
+    holdOff(name, ms) {
       if (ms <= 0) return;
       pushbacks++;
-      const queue = queues[lane];
-      const until = Date.now() + ms;
-      if (until <= resumeAt[lane]) return;
-      resumeAt[lane] = until;
-      queue.pause();
-      setTimeout(() => {
-        if (Date.now() >= resumeAt[lane] - 1) queue.start();
-      }, ms).unref();
+      const lane = byName[name];
+      lane.resumeAt = Math.max(lane.resumeAt, Date.now() + ms);
     },
-    setLane(lane, spec) {
-      const old = specs[lane];
-      if (old.limit === spec.limit && old.intervalMs === spec.intervalMs) return;
-      const next = makeQueue({ ...old, ...spec });
-      // What the old lane started is still in the server's window, and a fresh lane would add a
-      // full window on top: the new lane starts after one window (a one-off pause, not a 429).
-      next.pause();
-      setTimeout(() => next.start(), spec.intervalMs).unref();
-      const shared = queues.search === queues.default;
-      queues[lane] = next;
-      specs[lane] = { ...old, ...spec };
-      if (shared && lane === 'default') {
-        queues.search = next;
-        specs.search = specs.default;
-      }
+    setLane(name, spec) {
+      const lane = byName[name];
+      const next = { ...lane.spec, ...spec };
+      checkSpec(next);
+      if (next.concurrency !== lane.spec.concurrency) lane.queue.concurrency = next.concurrency ?? 4;
+      // places freeing later than the new interval allows are brought forward (a shorter window)
+      if (next.intervalMs < lane.spec.intervalMs) lane.frees = lane.frees.map((t) => t - (lane.spec.intervalMs - next.intervalMs));
+      lane.spec = next;
     },
-    lane: (lane) => ({ ...specs[lane] }),
+    lane: (name) => ({ ...byName[name].spec }),
     stats() {
-      const queued = queues.default.size + (queues.search === queues.default ? 0 : queues.search.size);
-      return { started: { ...started }, queued, pushbacks };
+      const lanes = byName.search === byName.default ? [byName.default] : [byName.default, byName.search];
+      return { started: { ...started }, queued: lanes.reduce((n, l) => n + l.queue.size + l.waiting, 0), pushbacks };
     },
   };
 }
 
-function makeQueue(spec: LaneSpec): PQueue {
+function checkSpec(spec: LaneSpec): void {
   if (!(spec.limit >= 1) || !(spec.intervalMs > 0)) {
     throw new RangeError(`a limiter lane needs limit ≥ 1 and intervalMs > 0, got ${spec.limit}/${spec.intervalMs}`);
   }
-  return new PQueue({
-    concurrency: spec.concurrency ?? 4,
-    intervalCap: spec.limit,
-    interval: spec.intervalMs + (spec.marginMs ?? DEFAULT_MARGIN_MS),
-    strict: true,
-  });
 }
 
 export type RetryOptions = {

@@ -1,9 +1,11 @@
 import pg from 'pg';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { ANALYZE_LOCK, analyzeIfDue, openPostgresStore } from '../../src/store/postgres/store.ts';
 import { rescoreAllInParallel } from '../../src/scoring/parallel.ts';
+import { createPool } from '../../src/store/postgres/pool.ts';
+import { arrayLiteral, statement } from '../../src/store/postgres/sql.ts';
 import { createDatabase } from '../support/postgres.ts';
 
 /** What only the Postgres store has to get right: the contract suite covers the shared behaviour. */
@@ -143,6 +145,23 @@ describe('the Postgres store', () => {
     expect(await store.records.upsertPage([contact('1', odd)])).toBe(0);
     expect(await store.records.upsertPage([contact('1', { ...odd, jobTitle: 'cut \ud83e' })])).toBe(0);
     expect(await store.records.upsertPage([contact('1', { ...odd, jobTitle: 'whole' })])).toBe(1);
+  });
+
+  it('array parameters arrive element for element, whichever way they are written (arrayLiteral, or node-postgres for escapes)', async () => {
+    const db = createPool(inject('postgresUrl'), { max: 1 });
+    onTestFinished(() => db.end());
+    const echo = statement<{ t: (string | null)[]; n: (string | null)[]; b: (boolean | null)[] }>('test_echo_arrays', 'SELECT $1::text[] AS t, $2::bigint[]::text[] AS n, $3::boolean[] AS b');
+    const texts = ['', 'NULL', 'null', 'a,b', '{x}', ' spaced ', 'é 😀', null, 'say "hi"', 'back\\slash', 'tab\there', 'new\nline', 'half \ud83d'];
+    for (const t of [texts.slice(0, 8), texts]) {
+      // the first list takes the JSON path, the second (escapes) node-postgres's
+      expect(arrayLiteral(t) === t).toBe(t.length > 8);
+      const row = (await echo(db, [t, [1, -2, 1_735_689_600_000, null, undefined], [true, false, null]])).rows[0]!;
+      expect(row.t).toEqual(t.map((x) => (x === 'half \ud83d' ? 'half \ufffd' : x)));
+      expect(row.n).toEqual(['1', '-2', '1735689600000', null, null]);
+      expect(row.b).toEqual([true, false, null]);
+    }
+    expect(arrayLiteral([1, 'a', true, null])).toBe('{1,"a",true,null}');
+    for (const odd of [[Number.NaN], [new Date(0)], [[1]], [{}]]) expect(arrayLiteral(odd)).toBe(odd);
   });
 
   it('two processes enqueueing for the same contacts lose nothing (the portal lock serializes read-then-write)', async () => {

@@ -50,7 +50,7 @@ export function createHubspotConnector(opts: HubspotConnectorOptions): HubspotCo
   const limiter =
     opts.limiter ??
     (limits === false
-      ? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, marginMs: 0, concurrency: 8 } })
+      ? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, concurrency: 8 } })
       : createLimiter({
           default: { limit: limits.per10s, intervalMs: 10_000 },
           search: { limit: limits.searchPerSecond, intervalMs: 1_000, concurrency: 2 },

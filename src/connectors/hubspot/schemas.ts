@@ -8,7 +8,11 @@ import { z } from 'zod';
 /** The first property whose value is neither a string nor null; `''` when `v` is not an object of properties at all. */
 function badProperty(v: unknown): string | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return '';
-  for (const [k, x] of Object.entries(v)) if (x !== null && typeof x !== 'string') return k;
+  // for…in over a JSON.parse result (own keys only): Object.entries made an array a property
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== null && typeof x !== 'string') return k;
+  }
   return undefined;
 }
 // HubSpot sends every property value as a string, or null when unset. Checked in place:

@@ -63,7 +63,7 @@ export function createSalesforceConnector(opts: SalesforceConnectorOptions): Sal
   const logger = (opts.logger ?? silentLogger).child({ crm: 'salesforce' });
   // Salesforce has no per-second quota for REST calls, only a concurrency limit on long requests
   // and the rolling 24 h budget (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm): a concurrency cap plus the budget guard in http.ts.
-  const limiter = opts.limiter ?? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, marginMs: 0, concurrency: opts.concurrency ?? 4 } });
+  const limiter = opts.limiter ?? createLimiter({ default: { limit: 1_000_000, intervalMs: 1, concurrency: opts.concurrency ?? 4 } });
   const http = createSalesforceHttp({
     instanceUrl: opts.instanceUrl,
     apiVersion: opts.apiVersion,

