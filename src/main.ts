@@ -99,6 +99,8 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     encryptionKey: config.encryptionKey,
     previousEncryptionKey: config.previousEncryptionKey,
     now,
+    // pg_stat_activity tells the web role's sessions from the others' (docs/operations.md)
+    ...(opts.dispatch === undefined ? {} : { applicationName: 'rapport-web' }),
     // on SQLite this thread answers webhooks and cards: no WAL checkpoint inside its commits
     backgroundCheckpoints: true,
     onCheckpointFailure: (e) => logger.warn({ err: e.message }, 'SQLite checkpoint thread failed; checkpoints run inside commits again'),

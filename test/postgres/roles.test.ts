@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../src/commands/demo.ts';
 import { generateAccount } from '../../src/sandbox/generator/index.ts';
@@ -90,6 +91,15 @@ describe('web + worker processes on Postgres', () => {
     }, 30_000);
     expect(reports.map((r) => r.portal).sort()).toEqual(hubIds.map((h) => `hubspot:${h}`).sort());
     for (const r of reports) expect(r.jobs).toEqual({ queued: 0, active: 0, failed: [] });
+    // an operator tells the web process's sessions from the workers' (docs/operations.md)
+    const db = new pg.Client({ connectionString: env['RAPPORT_DATABASE_URL'] });
+    await db.connect();
+    try {
+      const names = (await db.query<{ name: string }>('SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database()')).rows.map((r) => r.name);
+      expect(names).toEqual(expect.arrayContaining(['rapport-web', 'rapport']));
+    } finally {
+      await db.end();
+    }
   }, 180_000);
 
   it('a worker killed with -9 in the middle of a backfill loses nothing: the other worker takes the pass over and finishes it', async () => {
