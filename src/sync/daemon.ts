@@ -180,6 +180,25 @@ export function createDaemon(deps: DaemonDeps) {
     return out;
   }
 
+  /**
+   * Runs `fn` as the portal's running work once the work before it is over: `stop()` waits for it
+   * as for the daemon's own passes (a pass a job runs included: the store must outlive it).
+   */
+  async function exclusive<T>(state: PortalState, fn: () => Promise<T>): Promise<T> {
+    while (state.running !== undefined) await state.running;
+    const work = fn();
+    const running = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    state.running = running;
+    try {
+      return await work;
+    } finally {
+      if (state.running === running) state.running = undefined;
+    }
+  }
+
   function kick(state: PortalState): Promise<void> {
     if (state.running !== undefined) return state.running;
     state.running = (async () => {
@@ -244,8 +263,7 @@ export function createDaemon(deps: DaemonDeps) {
     async reconcile(portal: string): Promise<ReconcileResult[]> {
       const s = portals.get(portal);
       if (s === undefined) throw new Error(`unknown portal ${portal}`);
-      while (s.running !== undefined) await s.running;
-      return reconcile(s, controller.signal);
+      return exclusive(s, () => reconcile(s, controller.signal));
     },
     /**
      * One pass for a portal, awaited (`sync --once`, `demo --once`, tests). `score` / `writeBack`
@@ -257,13 +275,14 @@ export function createDaemon(deps: DaemonDeps) {
     ): Promise<CycleSummary> {
       const s = portals.get(portal);
       if (s === undefined) throw new Error(`unknown portal ${portal}`);
-      while (s.running !== undefined) await s.running;
-      for (const r of opts.refresh ?? []) {
-        const set = s.refresh.get(r.type) ?? new Set<string>();
-        for (const id of r.ids) set.add(id);
-        s.refresh.set(r.type, set);
-      }
-      return cycle(s, opts.types ?? STREAM_ORDER, { score: opts.score ?? true, writeBack: opts.writeBack ?? true });
+      return exclusive(s, () => {
+        for (const r of opts.refresh ?? []) {
+          const set = s.refresh.get(r.type) ?? new Set<string>();
+          for (const id of r.ids) set.add(id);
+          s.refresh.set(r.type, set);
+        }
+        return cycle(s, opts.types ?? STREAM_ORDER, { score: opts.score ?? true, writeBack: opts.writeBack ?? true });
+      });
     },
     start(): void {
       const tick = () => {

@@ -140,4 +140,29 @@ describe('daemon', () => {
     expect((await store.records.counts('hubspot:1'))['contacts']?.live).toBe(10);
     await again.stop();
   });
+
+  it("stop waits for a pass a job runs (runOnce) to commit its page and end, so the store outlives it", async () => {
+    open();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let contactPages = 0;
+    const connector = crm('hubspot:1', 10, { beforeRequest: (r) => (r.op === 'changes' && r.type === 'contacts' && ++contactPages === 2 ? held : undefined) });
+    const daemon = createDaemon({ store, logger: silentLogger, intervalMs: 60_000, score: async () => ({ scored: 0, enqueued: 0 }) });
+    daemon.addPortal({ portal: 'hubspot:1', connector });
+    const pass = daemon.runOnce('hubspot:1');
+    await until(() => contactPages === 2);
+    let passEnded = false;
+    void pass.then(() => (passEnded = true));
+    const stopped = daemon.stop().then(() => passEnded);
+    release();
+    // the pass had ended when stop resolved (before, stop ignored it and the store closed under it)
+    expect(await stopped).toBe(true);
+    expect((await pass).streams.find((x) => x.type === 'contacts')).toMatchObject({ status: 'aborted', pages: 2 });
+    expect((await store.records.counts('hubspot:1'))['contacts']?.live).toBe(4);
+  });
 });
+
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(ok()).toBe(true);
+}
