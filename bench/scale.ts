@@ -610,7 +610,8 @@ async function main(): Promise<void> {
         const most = Math.max(...r.backfillRequests.map((x) => x.windowed));
         console.log(
           `    requests per portal during the backfill: ${range(r.backfillRequests.map((x) => x.all))}, of which its 10-second window counts ${range(r.backfillRequests.map((x) => x.windowed))}` +
-            (most > 110 ? ` (searches have their own lane): past 110, a portal's last ${most - 110} wait until 10 s after its first` : ' (searches have their own lane): within the window of 110'),
+            ` (searches have their own lane; up to the last portal's last record, so a portal done earlier adds its later streams and its write-back)` +
+            (most > 110 ? '' : ': within the window of 110'),
         );
       }
       const counts = r.sent.map((x) => x.requests);
