@@ -28,8 +28,13 @@ export type Rapport = {
   store: Store;
   logger: Logger;
   daemon: Daemon;
-  /** connects every provider's static connections (e.g. a private-app token) and every installed OAuth portal; returns their ids */
-  connectPortals(): Promise<string[]>;
+  /**
+   * Connects every provider's static connections (e.g. a private-app token) and every installed
+   * OAuth portal; returns their ids. Provisions them too, unless `provision` is false: then each
+   * portal's first `runPass` in this process provisions it (a worker, whose CRM calls for a portal
+   * must stay inside that portal's job: see runPass).
+   */
+  connectPortals(opts?: { provision?: boolean }): Promise<string[]>;
   /**
    * Connects a portal whose token comes from elsewhere (e.g. a demo's session on an emulated CRM):
    * its provider's connector, registered with the daemon; no tokens are stored.
@@ -223,7 +228,10 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     }
   }
 
-  async function connectPortals(): Promise<string[]> {
+  /** portals connected without provisioning: their first pass in this process provisions them */
+  const provisionAtFirstPass = new Set<string>();
+
+  async function connectPortals({ provision = true }: { provision?: boolean } = {}): Promise<string[]> {
     const ids: string[] = [];
     for (const provider of providers.list()) {
       for (const { installation, connector } of (await provider.staticConnections?.(contextOf(provider))) ?? []) {
@@ -239,7 +247,10 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       await addOAuthPortal(p.portal);
       if (connectors.has(p.portal)) ids.push(p.portal);
     }
-    for (const portal of ids) await provisionOnConnect(portal);
+    for (const portal of ids) {
+      if (provision) await provisionOnConnect(portal);
+      else provisionAtFirstPass.add(portal);
+    }
     return ids;
   }
 
@@ -267,6 +278,13 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       } catch (e) {
         logger.error({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'provisioning failed; score writes are parked until it succeeds');
       }
+    } else if (provisionAtFirstPass.delete(portal)) {
+      // Here, inside the portal's job, and not when the worker starts: the job queue runs one job
+      // of a portal at a time in the whole deployment, so the portal's rate limit is counted by
+      // the one process calling it (src/connectors/limiter.ts). Provisioning every portal at a
+      // worker's start sent ~11 calls per portal that the worker running the portal's pass could
+      // not count, and the CRM refused that worker's last calls of the window (429).
+      await provisionOnConnect(portal);
     }
     return daemon.runOnce(portal, { refresh });
   }

@@ -56,8 +56,9 @@ export const command: Command = {
     // one session of its own for the change-events locks: they live as long as it does
     const locks = createSessionLocks(config.databaseUrl, { applicationName: 'rapport-worker-locks', onLost: (reason) => holder?.lost(reason) });
     try {
-      // static connections (a private-app token) and installed portals, provisioned once here
-      await rapport.connectPortals();
+      // static connections (a private-app token) and installed portals; each is provisioned in its
+      // first job here (Rapport.runPass), where its calls share the portal's rate limit
+      await rapport.connectPortals({ provision: false });
       queue = await createJobQueue({ url: config.databaseUrl, logger, heartbeatSeconds: config.jobHeartbeatSeconds, listen: true });
       await queue.work(
         async (portal, refresh) => {

@@ -15,7 +15,7 @@ import { installThroughBrowser } from '../../src/sandbox/hubspot/browser-install
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { connectStore, type Store } from '../../src/store/index.ts';
 import { createDatabase } from '../support/postgres.ts';
-import { deploymentEnv, rapportProcesses, unscored as unscoredIn, until as waitUntil } from '../support/rapport-processes.ts';
+import { deploymentEnv, lines, rapportProcesses, unscored as unscoredIn, until as waitUntil } from '../support/rapport-processes.ts';
 
 const app = { clientId: 'rapport-roles', clientSecret: randomBytes(16).toString('hex'), appId: 4711 };
 const PORTALS = 3;
@@ -136,5 +136,42 @@ describe('web + worker processes on Postgres', () => {
     );
     await until('the rescore written back', () => sandbox.data.get(hubId, 'contacts', target.id)?.properties['rapport_scored_at'] !== before, 120_000);
     await outboxSettled(`hubspot:${hubId}`);
+  }, 150_000);
+
+  it("a worker joining the deployment calls no portal's CRM until it runs that portal's job, then provisions it there", async () => {
+    // A portal's calls count against its rate limit in whichever process sends them; only the
+    // process running the portal's job counts them (src/connectors/limiter.ts). A worker that
+    // provisioned every portal as it started sent calls the running job could not count.
+    // the passes the last write-backs' webhooks queued end first: no portal called for 3 s
+    const counts = () => hubIds.map((h) => sandbox.stats(h).requests).join();
+    let seen = counts();
+    let quietSince = Date.now();
+    await until('every portal quiet for 3 s', () => {
+      if (counts() !== seen) [seen, quietSince] = [counts(), Date.now()];
+      return Date.now() - quietSince >= 3_000;
+    }, 60_000);
+    const before = hubIds.map((h) => sandbox.stats(h).requests);
+    const joined = start('worker-3', ['worker', '--concurrency', '2']);
+    await until('the new worker up', () => joined.log.join('').includes('rapport worker: running up to'), 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hubIds.map((h) => sandbox.stats(h).requests)).toEqual(before);
+    // the only worker left: its first job of a portal provisions it (a change wakes one), then syncs
+    for (const p of procs) if (p.name.startsWith('worker') && p !== joined) p.child.kill('SIGKILL');
+    const hubId = hubIds[1]!;
+    const portal = `hubspot:${hubId}`;
+    const propertyReads = () => sandbox.stats(hubId).byRoute['GET /crm/v3/properties/contacts'] ?? 0;
+    const readsBefore = propertyReads();
+    const target = [...sandbox.data.iterate(hubId, 'contacts')][0]!;
+    sandbox.clock.advance(1000);
+    const ticket = sandbox.data.create(
+      hubId,
+      'tickets',
+      { subject: 'Outage again', hs_ticket_priority: 'URGENT', hs_pipeline: '0', hs_pipeline_stage: '1', createdate: new Date(sandbox.clock.now()).toISOString() },
+      [{ type: 'contacts', id: target.id }],
+    );
+    await until(`the new worker's pass over ${portal}`, () => lines(joined).some((l) => l.includes('sync job done') && l.includes(`"${portal}"`)), 120_000);
+    expect(propertyReads()).toBeGreaterThan(readsBefore);
+    expect(await store.records.get(portal, 'tickets', ticket.id)).toBeDefined();
+    await outboxSettled(portal);
   }, 150_000);
 });
