@@ -215,8 +215,12 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
    * field (sync/write-back.ts).
    */
   async function provisionOnConnect(portal: string): Promise<void> {
+    if (providers.ofPortal(portal)?.provisionOnConnect === true) await provisionNow(portal);
+  }
+
+  async function provisionNow(portal: string): Promise<void> {
     const connector = connectors.get(portal);
-    if (connector === undefined || providers.ofPortal(portal)?.provisionOnConnect !== true) return;
+    if (connector === undefined) return;
     try {
       await connector.provision(daemon.signal);
     } catch (e) {
@@ -228,8 +232,8 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     }
   }
 
-  /** portals connected without provisioning: their first pass in this process provisions them */
-  const provisionAtFirstPass = new Set<string>();
+  /** portals connected without provisioning: their next pass in this process provisions them, before it writes back */
+  const provisionPending = new Set<string>();
 
   async function connectPortals({ provision = true }: { provision?: boolean } = {}): Promise<string[]> {
     const ids: string[] = [];
@@ -249,7 +253,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     }
     for (const portal of ids) {
       if (provision) await provisionOnConnect(portal);
-      else provisionAtFirstPass.add(portal);
+      else if (providers.ofPortal(portal)?.provisionOnConnect === true) provisionPending.add(portal);
     }
     return ids;
   }
@@ -272,21 +276,19 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
       if (!(await hasReadableTokens(portal, row.crm))) throw new Error(`portal ${portal}: no readable token`);
       await addOAuthPortal(portal);
       if (!connectors.has(portal)) throw new Error(`portal ${portal} of CRM "${row.crm}" has no provider in this build`);
-      // first pass of this portal in this process: our fields exist before the first write-back
-      try {
-        await connectors.get(portal)?.provision(daemon.signal);
-      } catch (e) {
-        logger.error({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'provisioning failed; score writes are parked until it succeeds');
-      }
-    } else if (provisionAtFirstPass.delete(portal)) {
-      // Here, inside the portal's job, and not when the worker starts: the job queue runs one job
-      // of a portal at a time in the whole deployment, so the portal's rate limit is counted by
-      // the one process calling it (src/connectors/limiter.ts). Provisioning every portal at a
-      // worker's start sent ~11 calls per portal that the worker running the portal's pass could
-      // not count, and the CRM refused that worker's last calls of the window (429).
-      await provisionOnConnect(portal);
+      provisionPending.add(portal); // first pass of this portal in this process: our fields exist before its first write-back
     }
-    return daemon.runOnce(portal, { refresh });
+    // Provisioning runs inside the portal's job, and not when the worker starts: the job queue
+    // runs one job of a portal at a time in the whole deployment, so the portal's rate limit is
+    // counted by the one process calling it (src/connectors/limiter.ts). Provisioning every portal
+    // at a worker's start sent calls that a worker running the portal's pass could not count, and
+    // the CRM refused that worker's last calls of the window (429). And it runs just before the
+    // write-back that needs our fields, not before the sync: a fresh portal's backfill fills its
+    // first window by itself, and the calls spent ahead of it would push as many pages past it.
+    const beforeWriteBack = async () => {
+      if (provisionPending.delete(portal)) await provisionNow(portal);
+    };
+    return daemon.runOnce(portal, { refresh, beforeWriteBack });
   }
 
   const listeners: Listener[] = [];
@@ -353,11 +355,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
               logger.error({ portal, err: (e as Error).message }, 'connecting the installed portal failed');
               return;
             }
-            try {
-              await connectors.get(portal)?.provision(daemon.signal);
-            } catch (e) {
-              logger.error({ portal, kind: e instanceof CrmError ? e.kind : 'error' }, 'provisioning failed');
-            }
+            await provisionNow(portal);
             await daemon.nudge(portal);
           })();
           for (const l of readyListeners) l(portal, backfill);

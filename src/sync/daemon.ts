@@ -81,7 +81,11 @@ export function createDaemon(deps: DaemonDeps) {
   let timer: NodeJS.Timeout | undefined;
   const counters = { cycles: 0, streamFailures: 0, written: 0, scored: 0 };
 
-  async function cycle(state: PortalState, types: readonly ObjectType[], after = { score: true, writeBack: true }): Promise<CycleSummary> {
+  async function cycle(
+    state: PortalState,
+    types: readonly ObjectType[],
+    after: { score: boolean; writeBack: boolean; beforeWriteBack?: () => Promise<void> } = { score: true, writeBack: true },
+  ): Promise<CycleSummary> {
     const { portal, connector } = state.rt;
     const startedAt = now();
     const summary: CycleSummary = {
@@ -123,6 +127,7 @@ export function createDaemon(deps: DaemonDeps) {
       counters.scored += s.scored;
     }
     if (!signal.aborted && !state.stopped && after.writeBack) {
+      await after.beforeWriteBack?.();
       summary.writeBack = await drainOutbox({ store, connector, portal, logger }, { signal });
       counters.written += summary.writeBack.written;
       if (summary.writeBack.error?.kind === 'auth') {
@@ -267,11 +272,12 @@ export function createDaemon(deps: DaemonDeps) {
     },
     /**
      * One pass for a portal, awaited (`sync --once`, `demo --once`, tests). `score` / `writeBack`
-     * false make it a pure sync.
+     * false make it a pure sync; `beforeWriteBack` runs just before the write-back (a worker
+     * provisions a portal's fields there, src/main.ts runPass).
      */
     async runOnce(
       portal: string,
-      opts: { types?: readonly ObjectType[]; score?: boolean; writeBack?: boolean; refresh?: readonly RefreshRequest[] } = {},
+      opts: { types?: readonly ObjectType[]; score?: boolean; writeBack?: boolean; refresh?: readonly RefreshRequest[]; beforeWriteBack?: () => Promise<void> } = {},
     ): Promise<CycleSummary> {
       const s = portals.get(portal);
       if (s === undefined) throw new Error(`unknown portal ${portal}`);
@@ -281,7 +287,8 @@ export function createDaemon(deps: DaemonDeps) {
           for (const id of r.ids) set.add(id);
           s.refresh.set(r.type, set);
         }
-        return cycle(s, opts.types ?? STREAM_ORDER, { score: opts.score ?? true, writeBack: opts.writeBack ?? true });
+        const after = { score: opts.score ?? true, writeBack: opts.writeBack ?? true };
+        return cycle(s, opts.types ?? STREAM_ORDER, opts.beforeWriteBack === undefined ? after : { ...after, beforeWriteBack: opts.beforeWriteBack });
       });
     },
     start(): void {

@@ -65,6 +65,33 @@ describe('daemon', () => {
     await daemon.stop();
   });
 
+  it('runs beforeWriteBack after the sync and the scoring, right before the first write, and only in a pass that writes back', async () => {
+    open();
+    const connector = crm('hubspot:1', 4);
+    const order: string[] = [];
+    const daemon = createDaemon({
+      store,
+      logger: silentLogger,
+      intervalMs: 60_000,
+      score: async (portal) => {
+        order.push('score');
+        for (const id of await store.dirty.peek(portal, 100)) await store.outbox.enqueue(portal, id, { health: 'green' });
+        return { scored: 4, enqueued: 4 };
+      },
+    });
+    daemon.addPortal({ portal: 'hubspot:1', connector });
+    const hook = async () => void order.push(`hook after ${connector.requests.length} requests, ${connector.written.size} written`);
+    await daemon.runOnce('hubspot:1', { writeBack: false, beforeWriteBack: hook });
+    expect(order).toEqual(['score']);
+    const requests = connector.requests.length;
+    const s = await daemon.runOnce('hubspot:1', { beforeWriteBack: hook });
+    const synced = connector.requests.filter((r, i) => i >= requests && r.op === 'changes').length;
+    expect(synced).toBeGreaterThan(0);
+    expect(order).toEqual(['score', 'score', `hook after ${requests + synced} requests, 0 written`]);
+    expect(s.writeBack?.written).toBe(4);
+    await daemon.stop();
+  });
+
   it('coalesces nudges that arrive during a run into one more pass (single-flight per stream)', async () => {
     open();
     let release!: () => void;
