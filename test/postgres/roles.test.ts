@@ -49,7 +49,10 @@ beforeAll(async () => {
   }
   const url = await createDatabase(inject('postgresUrl'));
   const port = await freePort();
-  env = deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: baseUrl, app });
+  // the deployment's periodic pass every 59 minutes (the schedule's longest), not every minute: a
+  // test that counts a portal's calls while a worker starts must not meet one (passes here come
+  // from installs, webhooks and retries)
+  env = { ...deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: baseUrl, app }), RAPPORT_SYNC_INTERVAL_MS: String(59 * 60_000) };
 
   start('web', ['serve', '--role', 'web']);
   webUrl = `http://127.0.0.1:${port}`;
@@ -142,7 +145,7 @@ describe('web + worker processes on Postgres', () => {
     // A portal's calls count against its rate limit in whichever process sends them; only the
     // process running the portal's job counts them (src/connectors/limiter.ts). A worker that
     // provisioned every portal as it started sent calls the running job could not count.
-    // the passes the last write-backs' webhooks queued end first: no portal called for 3 s
+    // The passes the last write-backs' webhooks queued end first: no portal called for 3 s.
     const counts = () => hubIds.map((h) => sandbox.stats(h).requests).join();
     let seen = counts();
     let quietSince = Date.now();
