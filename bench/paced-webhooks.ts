@@ -30,6 +30,8 @@ export function signedDelivery(o: { secret: string; publicUrl: string; events: r
 export type WebhookClient = {
   /** the delivery as the bytes of one HTTP/1.1 request (ahead of the clock) */
   encode(d: Delivery): Buffer;
+  /** opens connections until `n` are open, resolved once each is connected (idle, for the next requests) */
+  connect(n: number): Promise<void>;
   /** sends one encoded request on an idle connection (a new one when none is idle, up to the cap; else it waits for one); resolves with the response's status */
   post(request: Buffer): Promise<number>;
   close(): void;
@@ -103,6 +105,11 @@ export function webhookClient(baseUrl: string, maxConnections = 64): WebhookClie
       const body = Buffer.from(d.body);
       const head = Object.entries({ ...d.headers, 'content-length': String(body.length) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       return Buffer.concat([Buffer.from(`POST ${WEBHOOK_PATH} HTTP/1.1\r\nhost: ${hostname}:${port}\r\n${head}\r\n`, 'latin1'), body]);
+    },
+    async connect(n) {
+      const fresh = Array.from({ length: Math.max(0, Math.min(n, maxConnections) - all.size) }, open);
+      await Promise.all(fresh.map((c) => new Promise((resolve, reject) => c.socket.once('connect', resolve).once('error', reject))));
+      idle.push(...fresh);
     },
     post(request) {
       return new Promise((resolve, reject) => {

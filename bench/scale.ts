@@ -24,7 +24,7 @@
  *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 BENCH_WORKER_CONCURRENCY=20 npm run bench:scale   (the issue's size, with a slot
  *   per portal even for 1 worker; ~6 minutes here; at the default --concurrency 2 it took ~10 minutes, most of it the 1-worker run)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
- *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=4, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
+ *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=10 (5,000 deliveries: a p99 is then the 50th slowest, not the 20th of 4 s), BENCH_WEBHOOK_CONNECTIONS=16, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
  *   webhook load, so that the backfill outlasts the load), BENCH_WARM_UP=5000 (deliveries before the first measure); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
  *   BENCH_WORKER_CPU_PROF=DIR the workers', BENCH_SANDBOX_CPU_PROF=DIR the sandbox's; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
@@ -45,6 +45,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg, setPriority } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../src/commands/demo.ts';
@@ -60,7 +61,9 @@ const CONTACTS = Number(process.env['BENCH_CONTACTS'] ?? 3_000);
 const WORKERS = (process.env['BENCH_WORKERS'] ?? '1,2,4').split(',').map(Number);
 const CONCURRENCY = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 2);
 const RATE = Number(process.env['BENCH_RATE'] ?? 500);
-const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 4);
+const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 10);
+/** the load generator's kept-alive connections, open before the load is timed (BENCH_WEBHOOK_CONNECTIONS); more open when all are busy */
+const CONNECTIONS = Number(process.env['BENCH_WEBHOOK_CONNECTIONS'] ?? 16);
 /*
  * The webhook run emulates a deployment's separate hosts as far as one machine can: the web
  * process answers on a host of its own (or, sharing one, before the workers: docs/deploy.md gives
@@ -125,6 +128,14 @@ function cpuSeconds(pid: number | undefined, only?: 'system'): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((only === 'system' ? 0 : Number(f[11])) + Number(f[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+/** the time a process's main thread spent waiting on a run queue so far (ms): /proc/PID/schedstat's second field, in ns (man 5 proc); 0 off Linux */
+function runDelayMs(pid: number | undefined): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
   } catch {
     return 0;
   }
@@ -197,11 +208,13 @@ function separatePostgres(dataDirectory: string, o: { nice: number; cores: strin
   return setInterval(apply, 100);
 }
 
-/** every core's busy time so far (s): /proc/stat's first line less idle and iowait (man 5 proc); 0 off Linux */
-function machineBusySeconds(): number {
+/** busy time so far (s) of every core, or of core `core`: /proc/stat's "cpu" (or "cpuN") line less idle and iowait (man 5 proc); 0 off Linux */
+function machineBusySeconds(core?: number): number {
   try {
     // "cpu user nice system idle iowait irq softirq steal …"
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const name = core === undefined ? 'cpu' : `cpu${core}`;
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`${name} `));
+    const f = line!.trim().split(/\s+/).slice(1, 9).map(Number);
     return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) / TICKS;
   } catch {
     return 0;
@@ -369,15 +382,41 @@ function delivery(publicUrl: string, portalId: number): Delivery {
 }
 
 /** web CPU per delivery, and the load generator's own (this process: it shares the machine's cores with the web process) */
-type Ack = PacedResult & { cpuMsPerDelivery: number; systemMsPerDelivery: number; generatorCpuMsPerDelivery: number; backfillRecordsPerSecond?: number };
+type Ack = PacedResult & {
+  cpuMsPerDelivery: number;
+  systemMsPerDelivery: number;
+  generatorCpuMsPerDelivery: number;
+  /**
+   * The instrument's own share of a latency: how late this process's 1 ms timer fired (p99, ms),
+   * and the time core 0 spent on anything but the web process (s; the web process alone is pinned
+   * there, so this is the kernel's threads and interrupts, which no pinning moves).
+   */
+  generatorLateP99: number;
+  core0Others: number;
+  /** how long the web process's main thread waited for a core in all (ms; /proc/PID/schedstat's second field, man 5 proc) */
+  webRunDelay: number;
+  backfillRecordsPerSecond?: number;
+};
 
 /** Open loop at BENCH_RATE deliveries/s over the portals in turn, and the web process's CPU per delivery meanwhile. */
 async function webhookLoad(url: string, portalIds: readonly number[], web: Proc): Promise<Ack> {
   const client = webhookClient(url);
+  const timer = monitorEventLoopDelay({ resolution: 1 });
   try {
+    // the sender's connections open before the clock: opened during the first 100 ms of the
+    // load, one per delivery that found none idle, they made 40 of its first 50 deliveries take
+    // 13–77 ms (6 December), twice the 1 % a p99 allows, while kept-alive ones take ~1 ms
+    await client.connect(CONNECTIONS);
     const cpu0 = cpuSeconds(web.child.pid);
     const sys0 = cpuSeconds(web.child.pid, 'system');
+    const core0 = machineBusySeconds(0);
+    const wait0 = runDelayMs(web.child.pid);
+    timer.enable();
     const r = await paced(client, RATE, WEBHOOK_SECONDS, (i) => delivery(url, portalIds[i % portalIds.length]!));
+    timer.disable();
+    const core0Busy = machineBusySeconds(0) - core0;
+    const webCpu = cpuSeconds(web.child.pid) - cpu0;
+    const webRunDelay = runDelayMs(web.child.pid) - wait0;
     // a flush still running after the last answer belongs to the load too
     await new Promise((res) => setTimeout(res, 500));
     const perDelivery = (seconds: number) => (seconds * 1000) / r.sent;
@@ -386,6 +425,10 @@ async function webhookLoad(url: string, portalIds: readonly number[], web: Proc)
       cpuMsPerDelivery: perDelivery(cpuSeconds(web.child.pid) - cpu0),
       systemMsPerDelivery: perDelivery(cpuSeconds(web.child.pid, 'system') - sys0),
       generatorCpuMsPerDelivery: r.clientCpuMs / r.sent,
+      // the histogram holds the timer's whole intervals (its 1 ms included)
+      generatorLateP99: Math.max(0, timer.percentile(99) / 1e6 - 1),
+      core0Others: Math.max(0, core0Busy - webCpu),
+      webRunDelay,
     };
   } finally {
     client.close();
@@ -634,11 +677,19 @@ async function main(): Promise<void> {
     ...(OTHERS_NICE === 0 ? [] : [`Postgres and the sandbox nice ${OTHERS_NICE}`]),
   ];
   const priorities = niced.length === 0 ? '' : ` (${niced.join('; ')})`;
+  // what of a latency was not the web process's own work: the instrument's delay, the web thread's waits for a core, and (pinned) what else ran on its core
+  const generatorFigure = (a: Ack): Figure => ({
+    figure: `  the load generator's 1 ms timer late by, p99 (ms); the web thread's waits for a core in all (ms)${PIN ? '; core 0 busy with other than the web process (s)' : ''}`,
+    value: `${a.generatorLateP99.toFixed(2)}; ${a.webRunDelay.toFixed(0)}${PIN ? `; ${a.core0Others.toFixed(2)}` : ''}`,
+    goal: '',
+    met: null,
+  });
   for (const r of runs) {
     if (r.webhooks !== undefined) {
       const ok = r.webhooks.p99 <= 20 && r.webhooks.errors === 0;
       figures.push({ figure: `web: ack p99 at ${RATE} deliveries/s while ${r.workers} workers backfill${priorities} (ms)`, value: r.webhooks.p99, goal: '≤ 20', met: ok });
       figures.push({ figure: `web: ack p50 (ms), achieved deliveries/s, errors, CPU ms/delivery of the web process, of the load generator`, value: `${r.webhooks.p50.toFixed(2)}, ${Math.round(r.webhooks.achievedRate)}, ${r.webhooks.errors}, ${r.webhooks.cpuMsPerDelivery.toFixed(2)} (kernel ${r.webhooks.systemMsPerDelivery.toFixed(2)}), ${r.webhooks.generatorCpuMsPerDelivery.toFixed(2)}`, goal: '', met: null });
+      figures.push(generatorFigure(r.webhooks));
       if (r.webhooks.backfillRecordsPerSecond !== undefined) {
         const during = r.webhooks.backfillRecordsPerSecond;
         figures.push({ figure: `the backfill meanwhile: records/s (÷ sum of ceilings)`, value: `${Math.round(during)} (${(during / (PORTALS * CEILING)).toFixed(3)})`, goal: '', met: null });
@@ -646,6 +697,7 @@ async function main(): Promise<void> {
       if (r.idle !== undefined) {
         figures.push({ figure: `web alone (no worker running): ack p99 at ${RATE} deliveries/s (ms)`, value: r.idle.p99, goal: '≤ 20', met: r.idle.p99 <= 20 && r.idle.errors === 0 });
         figures.push({ figure: `web alone: ack p50 (ms), achieved deliveries/s, errors, CPU ms/delivery of the web process, of the load generator`, value: `${r.idle.p50.toFixed(2)}, ${Math.round(r.idle.achievedRate)}, ${r.idle.errors}, ${r.idle.cpuMsPerDelivery.toFixed(2)} (kernel ${r.idle.systemMsPerDelivery.toFixed(2)}), ${r.idle.generatorCpuMsPerDelivery.toFixed(2)}`, goal: '', met: null });
+        figures.push(generatorFigure(r.idle));
       }
       if (!WEBHOOKS_ONLY) figures.push({ figure: `${r.workers} worker(s) under that load: records/s ÷ sum of ceilings`, value: r.ratio, goal: '', met: null });
       continue;
