@@ -127,7 +127,20 @@ export function webhookClient(baseUrl: string, maxConnections = 64): WebhookClie
 export const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 
 /** clientCpuMs: the CPU this process (the load generator) used while sending, signing ahead excluded; firstError: what the first failed delivery met */
-export type PacedResult = { p50: number; p99: number; max: number; errors: number; sent: number; achievedRate: number; latencies: number[]; seconds: number; clientCpuMs: number; firstError?: string };
+export type PacedResult = {
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  sent: number;
+  achievedRate: number;
+  latencies: number[];
+  /** per delivery in send order: [ms from the load's start to its send, its latency in ms] (0 for a failed one) */
+  trace?: ReadonlyArray<readonly [number, number]>;
+  seconds: number;
+  clientCpuMs: number;
+  firstError?: string;
+};
 
 /** Several paced runs as one. */
 export function merged(runs: readonly PacedResult[]): PacedResult {
@@ -149,6 +162,9 @@ export async function paced(client: WebhookClient, rate: number, seconds: number
   // sign and encode ahead (the client's cost is not the server's); timestamps stay well inside the 5-minute window
   const prepared = Array.from({ length: total }, (_, i) => client.encode(make(i)));
   const latencies: number[] = [];
+  /** each delivery's send, ms from the start (the trace) */
+  const sentAt = new Float64Array(total);
+  const took = new Float64Array(total);
   let errors = 0;
   let firstError: string | undefined;
   const cpu0 = process.cpuUsage();
@@ -158,6 +174,7 @@ export async function paced(client: WebhookClient, rate: number, seconds: number
     const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const t0 = performance.now();
+    sentAt[i] = t0 - start;
     inflight.push(
       client.post(prepared[i]!)
         .then((status) => {
@@ -165,7 +182,7 @@ export async function paced(client: WebhookClient, rate: number, seconds: number
             errors++;
             firstError ??= `HTTP ${status}`;
           }
-          latencies.push(performance.now() - t0);
+          latencies.push((took[i] = performance.now() - t0));
         })
         .catch((e: unknown) => {
           errors++;
@@ -177,7 +194,8 @@ export async function paced(client: WebhookClient, rate: number, seconds: number
   const elapsed = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
-  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN, errors, sent: total, achievedRate: total / elapsed, latencies, seconds: elapsed, clientCpuMs: (cpu.user + cpu.system) / 1000, ...(firstError === undefined ? {} : { firstError }) };
+  const trace = Array.from(sentAt, (at, i) => [at, took[i]!] as const);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN, errors, sent: total, achievedRate: total / elapsed, latencies, trace, seconds: elapsed, clientCpuMs: (cpu.user + cpu.system) / 1000, ...(firstError === undefined ? {} : { firstError }) };
 }
 
 /** Closed loop: `count` deliveries with `concurrency` in flight (throughput; also the warm-up). */

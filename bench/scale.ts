@@ -24,7 +24,7 @@
  *   BENCH_PORTALS=20 BENCH_CONTACTS=10000 BENCH_WORKER_CONCURRENCY=20 npm run bench:scale   (the issue's size, with a slot
  *   per portal even for 1 worker; ~6 minutes here; at the default --concurrency 2 it took ~10 minutes, most of it the 1-worker run)
  *   defaults: BENCH_PORTALS=8, BENCH_CONTACTS=3000, BENCH_WORKERS=1,2,4, BENCH_WORKER_CONCURRENCY=2,
- *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=10 (5,000 deliveries: a p99 is then the 50th slowest, not the 20th of 4 s), BENCH_WEBHOOK_CONNECTIONS=16, BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
+ *   BENCH_RATE=500, BENCH_WEBHOOK_SECONDS=10 (5,000 deliveries: a p99 is then the 50th slowest, not the 20th of 4 s), BENCH_WEBHOOK_CONNECTIONS=16, BENCH_WEBHOOK_TRACE=FILE (each delivery's send and latency), BENCH_WEBHOOK_CONTACTS=10000 (per portal, in the run under
  *   webhook load, so that the backfill outlasts the load), BENCH_WARM_UP=5000 (deliveries before the first measure); BENCH_WEB_CPU_PROF=DIR writes the web process's CPU profile,
  *   BENCH_WORKER_CPU_PROF=DIR the workers', BENCH_SANDBOX_CPU_PROF=DIR the sandbox's; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
@@ -42,7 +42,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg, setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -62,6 +62,8 @@ const WORKERS = (process.env['BENCH_WORKERS'] ?? '1,2,4').split(',').map(Number)
 const CONCURRENCY = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 2);
 const RATE = Number(process.env['BENCH_RATE'] ?? 500);
 const WEBHOOK_SECONDS = Number(process.env['BENCH_WEBHOOK_SECONDS'] ?? 10);
+/** BENCH_WEBHOOK_TRACE=FILE: each load window appends a line to FILE, a JSON array of [ms from its start to a delivery's send, its latency in ms] (where in the window the slow ones were) */
+const TRACE = process.env['BENCH_WEBHOOK_TRACE'];
 /** the load generator's kept-alive connections, open before the load is timed (BENCH_WEBHOOK_CONNECTIONS); more open when all are busy */
 const CONNECTIONS = Number(process.env['BENCH_WEBHOOK_CONNECTIONS'] ?? 16);
 /*
@@ -275,19 +277,22 @@ function rapportEntry(): string[] {
 }
 
 /**
- * The Node flags bin/rapport gives `serve` and `worker` (its young-generation sizing), read from the
- * launcher itself so that the bench runs the processes as a deployment's units do.
+ * The Node flags bin/rapport gives `serve` and `worker` (its young-generation sizing), and those it
+ * gives `serve` alone (one V8 helper thread), read from the launcher itself so that the bench runs
+ * the processes as a deployment's units do.
  */
-const serviceFlags = (() => {
+const launcherFlags = (name: 'service_flags' | 'web_flags'): string[] => {
   const launcher = readFileSync(fileURLToPath(new URL('../bin/rapport', import.meta.url)), 'utf8');
-  const line = /^service_flags="([^"]*)"$/m.exec(launcher);
-  if (line === null) throw new Error('bench:scale: bin/rapport no longer has a service_flags="…" line to read the Node flags of serve and worker from');
+  const line = new RegExp(`^${name}="([^"]*)"$`, 'm').exec(launcher);
+  if (line === null) throw new Error(`bench:scale: bin/rapport no longer has a ${name}="…" line to read the Node flags of its long-running commands from`);
   return line[1]!.split(' ').filter(Boolean);
-})();
+};
+const serviceFlags = launcherFlags('service_flags');
+const webFlags = launcherFlags('web_flags');
 
 function startRapport(name: string, args: string[], env: Record<string, string>, nice = 0, nodeFlags: readonly string[] = []): Proc {
   // nodeFlags after the launcher's: BENCH_WEB_NODE_FLAGS may override them (a later V8 flag wins)
-  const argv = [process.execPath, ...serviceFlags, ...nodeFlags, ...rapportEntry(), ...args];
+  const argv = [process.execPath, ...serviceFlags, ...(args[0] === 'serve' ? webFlags : []), ...nodeFlags, ...rapportEntry(), ...args];
   // through nice(1), so that every thread of the process (libuv's, V8's, the workers') has it
   const [command, ...rest] = nice === 0 ? argv : ['nice', '-n', String(nice), ...argv];
   const child = spawn(command!, rest, {
@@ -414,6 +419,7 @@ async function webhookLoad(url: string, portalIds: readonly number[], web: Proc)
     timer.enable();
     const r = await paced(client, RATE, WEBHOOK_SECONDS, (i) => delivery(url, portalIds[i % portalIds.length]!));
     timer.disable();
+    if (TRACE !== undefined) appendFileSync(TRACE, JSON.stringify(r.trace) + '\n');
     const core0Busy = machineBusySeconds(0) - core0;
     const webCpu = cpuSeconds(web.child.pid) - cpu0;
     const webRunDelay = runDelayMs(web.child.pid) - wait0;
@@ -498,11 +504,11 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       HUBSPOT_APP_ID: String(app.appId),
       RAPPORT_LOG_LEVEL: 'warn',
     };
-    const webFlags = [
+    const webNodeFlags = [
       ...(process.env['BENCH_WEB_CPU_PROF'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_WEB_CPU_PROF']}`]),
       ...(process.env['BENCH_WEB_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []),
     ];
-    procs.push(startRapport('web', ['serve', '--role', 'web'], env, 0, webFlags));
+    procs.push(startRapport('web', ['serve', '--role', 'web'], env, 0, webNodeFlags));
     if (process.env['BENCH_WEB_LOG'] !== undefined) procs[0]!.child.stdout?.pipe(createWriteStream(process.env['BENCH_WEB_LOG']));
     if (pinned) pin(procs[0]!.child.pid, '0');
     await until('the web process', async () => (await fetch(`${webUrl}/healthz`).catch(() => undefined))?.ok === true, 60_000, procs);
@@ -618,7 +624,7 @@ async function main(): Promise<void> {
     console.log(
       `bench:scale — ${PORTALS} portals × ${CONTACTS.toLocaleString('en-US')} contacts (${RECORDS.toLocaleString('en-US')} records), HubSpot limits on (110/10 s each: ` +
         `ceiling ${(PORTALS * CEILING).toLocaleString('en-US')} records/s in all); workers ${WORKERS.join(', ')} × --concurrency ${CONCURRENCY}; Postgres (shared_buffers ${SHARED_BUFFERS}; its sessions nice ${SCALE_PG_NICE} in the scaling runs) ready in ${server.startupMs} ms; ` +
-        `Rapport runs ${rapport.length === 1 ? 'the build (tsc)' : 'from source (tsx)'} with bin/rapport's ${serviceFlags.join(' ')}`,
+        `Rapport runs ${rapport.length === 1 ? 'the build (tsc)' : 'from source (tsx)'} with bin/rapport's ${serviceFlags.join(' ')} (and ${webFlags.join(' ')} for serve)`,
     );
     // A pass also sends each stream's search (its starting point) and a list call for a stream
     // with nothing in it: the requests a backfill sent are counted in each run (below).

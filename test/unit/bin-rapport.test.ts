@@ -93,6 +93,18 @@ describe('bin/rapport', () => {
     expect(newSpaceMb('status')).toBeLessThan(16);
   });
 
+  it('gives serve one V8 helper thread instead of four, and worker and the other commands the default', () => {
+    const root = tree({ node: true });
+    mkdirSync(join(root, 'dist'));
+    // what V8 made of the flag: the process's threads at start (Linux), the platform's helpers among them
+    writeFileSync(join(root, 'dist', 'cli.js'), "import { readdirSync } from 'node:fs'; console.log(readdirSync('/proc/self/task').length);\n");
+    const threads = (command: string) => Number(spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout);
+    const usual = threads('status');
+    expect(usual).toBeGreaterThan(4);
+    expect(threads('worker')).toBe(usual);
+    expect(threads('serve')).toBe(usual - 3);
+  });
+
   it('through a symlink (node_modules/.bin/rapport) finds its own tree', () => {
     const root = tree({ node: true, dist: true });
     const link = tempDir('rapport-link-');
