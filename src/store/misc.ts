@@ -14,7 +14,7 @@ export function createDirtyRepo(db: Db) {
     'DELETE FROM dirty_contacts WHERE portal = ? AND marked_at <= ? AND contact_id IN (SELECT value FROM json_each(?))',
   );
   const mark = db.prepare<[string, string, number]>(
-    'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET marked_at = excluded.marked_at',
+    'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > dirty_contacts.marked_at',
   );
   const count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM dirty_contacts WHERE portal = ?');
   return {

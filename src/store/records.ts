@@ -54,9 +54,19 @@ export function createRecordsRepo(db: Db, now: () => number) {
   const link = db.prepare<[string, string, string, string, string]>(
     `INSERT OR IGNORE INTO associations (portal, from_type, from_id, to_type, to_id) VALUES (?, ?, ?, ?, ?)`,
   );
-  const markDirty = db.prepare<[string, string, number]>(
-    `INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?)
-     ON CONFLICT (portal, contact_id) DO NOTHING`,
+  // A mark already there moves to the new time: a scorer that read the contact before this page
+  // clears only marks set up to its read (saveScores' readAt), so a mark kept at its old time
+  // would be cleared with the change it stands for unscored.
+  // A contact marked through a link is marked only when cached: scoring has nothing to read for
+  // one that is not (it clears such marks), and its first version marks it when it comes, after
+  // the links this page writes (writes are serialized, so no page can cache it in between).
+  // A backfill's pages (companies before contacts: src/sync/daemon.ts) skip a mark per link.
+  const DIRTY_CONFLICT = 'ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > dirty_contacts.marked_at';
+  const markDirty = db.prepare<[string, string, number]>(`INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ${DIRTY_CONFLICT}`);
+  const markLinked = db.prepare<{ portal: string; id: string; t: number }>(
+    `INSERT INTO dirty_contacts (portal, contact_id, marked_at)
+     SELECT :portal, :id, :t WHERE EXISTS (SELECT 1 FROM records WHERE portal = :portal AND type = 'contacts' AND id = :id)
+     ${DIRTY_CONFLICT}`,
   );
   const content = db.prepare<[string, string, string], { data: string; deleted: number; company_id: string | null }>(
     'SELECT data, deleted, company_id FROM records WHERE portal = ? AND type = ? AND id = ?',
@@ -173,7 +183,11 @@ export function createRecordsRepo(db: Db, now: () => number) {
           if (r.type === 'contacts') affected.add(r.id);
           else for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
         }
-        for (const c of affected) markDirty.run(r.portal, c, t);
+        // a contact's own set is itself (cached now); any other record's are the contacts it links
+        for (const c of affected) {
+          if (r.type === 'contacts') markDirty.run(r.portal, c, t);
+          else markLinked.run({ portal: r.portal, id: c, t });
+        }
       }
       return changed;
     },

@@ -146,6 +146,8 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
       });
 
       it('links records to contacts and marks every affected contact dirty', async () => {
+        await store.records.upsertPage([contact('10', 100), contact('11', 100)]);
+        for (const id of ['10', '11']) await store.dirty.clear(P, id, t);
         await store.records.upsertPage([call('c1', ['10'])]);
         expect(await store.dirty.peek(P, 10)).toEqual(['10']);
         expect((await store.records.linkedToContact(P, '10')).map((r) => r.id)).toEqual(['c1']);
@@ -155,6 +157,15 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect((await store.dirty.peek(P, 10)).sort()).toEqual(['10', '11']);
         expect(await store.records.linkedToContact(P, '10')).toEqual([]);
         expect((await store.records.linkedToContact(P, '11')).map((r) => r.id)).toEqual(['c1']);
+      });
+
+      it('a link to a contact not cached yet marks nothing; the contact marks itself when it comes, with the link in place', async () => {
+        await store.records.upsertPage([call('c1', ['10', '11']), contact('11', 100)]);
+        expect(await store.dirty.peek(P, 10)).toEqual(['11']);
+        t += 10;
+        await store.records.upsertPage([contact('10', 100)]);
+        expect(await store.dirty.peek(P, 10)).toEqual(['11', '10']);
+        expect((await store.contacts.byIds(P, ['10'])).map((c) => c.linked.map((l) => l.id))).toEqual([['c1']]);
       });
 
       it('a newer modification time with the same content (our own write-back) does not make a contact dirty', async () => {
@@ -365,9 +376,26 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
 
       it('keeps a dirty mark set again after the read', async () => {
         await store.dirty.mark(P, '1', t + 10);
+        await store.dirty.mark(P, '1', t - 10); // an older mark (another process's clock) does not move it back
         const s = scores('1', 40, 100);
         await store.saveScores(P, [{ scores: s, properties: props(s) }], { clearIds: ['1'], readAt: t, volatile: VOLATILE });
         expect(await store.dirty.peek(P, 10)).toEqual(['1']);
+      });
+
+      it('keeps a contact dirty when a page touches it again while it is being scored', async () => {
+        // contact 1 marked by its own page; a scorer reads it; then a call linking it and a
+        // new version of contact 2 (already dirty) land before the scorer saves: neither the
+        // scorer's read nor its save saw them, so both contacts must stay dirty
+        await store.records.upsertPage([contact('1', 100), contact('2', 100)]);
+        const readAt = t;
+        t += 10;
+        await store.records.upsertPage([call('c1', ['1']), contact('2', 200, {}, { firstName: 'Z' })]);
+        const s = [scores('1', 40, 100), scores('2', 40, 100)];
+        await store.saveScores(P, s.map((x) => ({ scores: x, properties: props(x) })), { clearIds: ['1', '2'], readAt, volatile: VOLATILE });
+        expect((await store.dirty.peek(P, 10)).sort()).toEqual(['1', '2']);
+        // a later pass that reads after them clears them
+        await store.saveScores(P, s.map((x) => ({ scores: x, properties: props(x) })), { clearIds: ['1', '2'], readAt: t, volatile: VOLATILE });
+        expect(await store.dirty.count(P)).toBe(0);
       });
 
       it('a batch that throws leaves nothing saved and the dirty marks in place', async () => {

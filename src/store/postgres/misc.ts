@@ -43,7 +43,7 @@ const dirtyPeek = statement<{ contact_id: string }>(
 const dirtyClear = statement('dirty_clear', 'DELETE FROM dirty_contacts WHERE portal = $1 AND contact_id = $2 AND marked_at <= $3');
 const dirtyMark = statement(
   'dirty_mark',
-  'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES ($1, $2, $3) ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at',
+  'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES ($1, $2, $3) ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > dirty_contacts.marked_at',
 );
 const dirtyCount = statement<{ n: number }>('dirty_count', 'SELECT count(*) AS n FROM dirty_contacts WHERE portal = $1');
 

@@ -93,10 +93,17 @@ const dropLinksToContacts = statement(
   `DELETE FROM associations a USING unnest($1::text[], $2::text[]) AS k(portal, id)
    WHERE a.portal = k.portal AND a.to_type = 'contacts' AND a.to_id = k.id`,
 );
-/** Marks contacts dirty: $1 portals, $2 contact ids, $3 the time (alone, or as the first CTE of the page's end). */
-const MARK_DIRTY = `INSERT INTO dirty_contacts (portal, contact_id, marked_at)
-   SELECT portal, id, $3 FROM unnest($1::text[], $2::text[]) AS k(portal, id)
-   ON CONFLICT (portal, contact_id) DO NOTHING`;
+/**
+ * Marks contacts dirty: $1 portals, $2 contact ids, $3 whether each is known to be cached (else it
+ * is marked only if it is), $4 the time (alone, or as the first CTE of the page's end). As on
+ * SQLite (markDirty and markLinked in src/store/records.ts say why): a mark already there moves
+ * to the new time, and a link marks a contact only when it is cached. The page's transaction holds
+ * its portal's advisory lock, so no other page can cache the contact in between.
+ */
+const MARK_DIRTY = `INSERT INTO dirty_contacts AS d (portal, contact_id, marked_at)
+   SELECT portal, id, $4 FROM unnest($1::text[], $2::text[], $3::boolean[]) AS k(portal, id, known)
+   WHERE known OR EXISTS (SELECT 1 FROM records r WHERE r.portal = k.portal AND r.type = 'contacts' AND r.id = k.id)
+   ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > d.marked_at`;
 const markDirty = statement('records_mark_dirty', MARK_DIRTY);
 /** What commitPage writes after a page's records: its stream's cursor and its sync run's progress. */
 export type PageEnd = { portal: string; stream: string; cursor: string; run: { id: number; pages: number; records: number } };
@@ -113,17 +120,19 @@ const markDirtyAndEnd = statement(
      ${MARK_DIRTY}
    ), cursor_set AS (
      INSERT INTO cursors (portal, stream, cursor, updated_at)
-     SELECT portal, stream, cursor, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS e(portal, stream, cursor)
+     SELECT portal, stream, cursor, $4 FROM unnest($5::text[], $6::text[], $7::text[]) AS e(portal, stream, cursor)
      ON CONFLICT (portal, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at
    )
    UPDATE sync_runs r SET pages = e.pages, records = e.records
-   FROM unnest($7::int[], $8::int[], $9::bigint[]) AS e(pages, records, id) WHERE r.id = e.id`,
+   FROM unnest($8::int[], $9::int[], $10::bigint[]) AS e(pages, records, id) WHERE r.id = e.id`,
 );
-async function markDirtyOrEnd(q: Queryable, marks: readonly { portal: string; id: string }[], t: number, ends: readonly PageEnd[]): Promise<void> {
+type Mark = { portal: string; id: string; known: boolean };
+async function markDirtyOrEnd(q: Queryable, marks: readonly Mark[], t: number, ends: readonly PageEnd[]): Promise<void> {
   if (ends.length > 0) {
     await markDirtyAndEnd(q, [
       marks.map((m) => m.portal),
       marks.map((m) => m.id),
+      marks.map((m) => m.known),
       t,
       ends.map((e) => e.portal),
       ends.map((e) => e.stream),
@@ -133,7 +142,7 @@ async function markDirtyOrEnd(q: Queryable, marks: readonly { portal: string; id
       ends.map((e) => e.run.id),
     ]);
   } else if (marks.length > 0) {
-    await markDirty(q, [marks.map((m) => m.portal), marks.map((m) => m.id), t]);
+    await markDirty(q, [marks.map((m) => m.portal), marks.map((m) => m.id), marks.map((m) => m.known), t]);
   }
 }
 const getOne = statement<Row>('records_get', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id = $3`);
@@ -280,14 +289,20 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
   const relink: CrmRecord[] = [];
   const newLinks: { r: CrmRecord; to: string }[] = [];
   const deletedContacts: CrmRecord[] = [];
-  const dirty = new Map<string, { portal: string; id: string }>();
-  const affect = (portal: string, id: string) => dirty.set(`${portal}\u0000${id}`, { portal, id });
+  // a contact's own change or merge marks it (cached now: known), a link only if it is cached
+  const dirty = new Map<string, Mark>();
+  const affect = (portal: string, id: string, known = false) => {
+    const k = `${portal}\u0000${id}`;
+    const mark = dirty.get(k);
+    if (mark === undefined) dirty.set(k, { portal, id, known });
+    else mark.known ||= known;
+  };
   for (const r of records) {
     const k = keyOf(r.portal, r.type, r.id);
     const rowChanged = wrote.has(k);
     const contentChanged = wrote.get(k) === true;
     if (rowChanged) count(r.portal);
-    if (r.type === 'contacts' && contentChanged) affect(r.portal, r.id);
+    if (r.type === 'contacts' && contentChanged) affect(r.portal, r.id, true);
     if (r.contactIds !== undefined && r.type !== 'contacts') {
       const was = before.get(k) ?? [];
       const now = r.deleted ? [] : r.contactIds;
@@ -315,7 +330,7 @@ async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: numbe
     for (const loser of r.deleted ? [] : (r.mergedIds ?? [])) {
       if (!(await mergeInto(q, r.portal, r.type, loser, r.id, r.updatedAt, t))) continue;
       count(r.portal);
-      if (r.type === 'contacts') affect(r.portal, r.id);
+      if (r.type === 'contacts') affect(r.portal, r.id, true);
       else for (const x of (await linkedContacts(q, [r.portal, r.type, r.id])).rows) affect(r.portal, x.to_id);
     }
   }
