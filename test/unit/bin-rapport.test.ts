@@ -93,16 +93,22 @@ describe('bin/rapport', () => {
     expect(newSpaceMb('status')).toBeLessThan(16);
   });
 
-  it('gives serve one V8 helper thread instead of four, and worker and the other commands the default', () => {
+  it('gives serve one V8 helper thread instead of four and a GC on its own thread, and worker and the other commands the defaults', () => {
     const root = tree({ node: true });
     mkdirSync(join(root, 'dist'));
-    // what V8 made of the flag: the process's threads at start (Linux), the platform's helpers among them
-    writeFileSync(join(root, 'dist', 'cli.js'), "import { readdirSync } from 'node:fs'; console.log(readdirSync('/proc/self/task').length);\n");
-    const threads = (command: string) => Number(spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout);
-    const usual = threads('status');
-    expect(usual).toBeGreaterThan(4);
-    expect(threads('worker')).toBe(usual);
-    expect(threads('serve')).toBe(usual - 3);
+    // what V8 made of the pool size: the process's threads at start (Linux), the platform's helpers
+    // among them; the GC flag has no such trace, so its presence among the process's flags
+    writeFileSync(
+      join(root, 'dist', 'cli.js'),
+      "import { readdirSync } from 'node:fs'; console.log(JSON.stringify({ threads: readdirSync('/proc/self/task').length, singleThreadedGc: process.execArgv.includes('--single-threaded-gc') }));\n",
+    );
+    const run = (command: string) =>
+      JSON.parse(spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout) as { threads: number; singleThreadedGc: boolean };
+    const usual = run('status');
+    expect(usual).toMatchObject({ singleThreadedGc: false });
+    expect(usual.threads).toBeGreaterThan(4);
+    expect(run('worker')).toEqual(usual);
+    expect(run('serve')).toEqual({ threads: usual.threads - 3, singleThreadedGc: true });
   });
 
   it('through a symlink (node_modules/.bin/rapport) finds its own tree', () => {
