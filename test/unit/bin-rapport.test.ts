@@ -93,7 +93,7 @@ describe('bin/rapport', () => {
     expect(newSpaceMb('status')).toBeLessThan(16);
   });
 
-  it('gives serve one V8 helper thread instead of four and a GC on its own thread, and worker and the other commands the defaults', () => {
+  it('gives serve one V8 helper thread instead of four and its GC on the serving thread, and worker and the other commands the defaults', () => {
     const root = tree({ node: true });
     mkdirSync(join(root, 'dist'));
     // what V8 made of the pool size: the process's threads at start (Linux), the platform's helpers
