@@ -278,7 +278,7 @@ function rapportEntry(): string[] {
 
 /**
  * The Node flags bin/rapport gives `serve` and `worker` (its young-generation sizing), and those it
- * gives `serve` alone (one V8 helper thread), read from the launcher itself so that the bench runs
+ * gives `serve` alone (one V8 helper thread, the GC on the serving thread), read from the launcher itself so that the bench runs
  * the processes as a deployment's units do.
  */
 const launcherFlags = (name: 'service_flags' | 'web_flags'): string[] => {

@@ -40,6 +40,14 @@ function tree(opts: { node?: boolean; dist?: boolean; tsx?: boolean }): string {
 const run = (root: string, env: Record<string, string> = {}) =>
   spawnSync(join(root, 'bin', 'rapport'), ['demo', '--once'], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...env }, encoding: 'utf8' });
 
+/** Runs `script` as the build's dist/cli.js under `bin/rapport <command>` (the pinned Node): what V8 made of the launcher's flags for that command. */
+function probe(script: string): (command: string) => string {
+  const root = tree({ node: true });
+  mkdirSync(join(root, 'dist'));
+  writeFileSync(join(root, 'dist', 'cli.js'), script);
+  return (command) => spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout;
+}
+
 describe('bin/rapport', () => {
   it('runs dist/cli.js on the pinned Node 22 when there is a build, passing the arguments', () => {
     const r = run(tree({ node: true, dist: true }));
@@ -79,14 +87,9 @@ describe('bin/rapport', () => {
   });
 
   it('gives serve and worker a young generation of at least 16 MB a semi-space, and no other command', () => {
-    const root = tree({ node: true });
-    mkdirSync(join(root, 'dist'));
     // what V8 made of the flags, not the command line: the new space's capacity at start (one semi-space)
-    writeFileSync(
-      join(root, 'dist', 'cli.js'),
-      "import v8 from 'node:v8'; console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20);\n",
-    );
-    const newSpaceMb = (command: string) => Number(spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout);
+    const stdout = probe("import v8 from 'node:v8'; console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 2 ** 20);\n");
+    const newSpaceMb = (command: string) => Number(stdout(command));
     expect(newSpaceMb('serve')).toBe(16);
     expect(newSpaceMb('worker')).toBe(16);
     // V8's default: 1 MB
@@ -94,21 +97,17 @@ describe('bin/rapport', () => {
   });
 
   it('gives serve one V8 helper thread instead of four and its GC on the serving thread, and worker and the other commands the defaults', () => {
-    const root = tree({ node: true });
-    mkdirSync(join(root, 'dist'));
     // what V8 made of the pool size: the process's threads at start (Linux), the platform's helpers
     // among them; the GC flag has no such trace, so its presence among the process's flags
-    writeFileSync(
-      join(root, 'dist', 'cli.js'),
+    const stdout = probe(
       "import { readdirSync } from 'node:fs'; console.log(JSON.stringify({ threads: readdirSync('/proc/self/task').length, singleThreadedGc: process.execArgv.includes('--single-threaded-gc') }));\n",
     );
-    const run = (command: string) =>
-      JSON.parse(spawnSync(join(root, 'bin', 'rapport'), [command], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' }).stdout) as { threads: number; singleThreadedGc: boolean };
-    const usual = run('status');
+    const v8Of = (command: string) => JSON.parse(stdout(command)) as { threads: number; singleThreadedGc: boolean };
+    const usual = v8Of('status');
     expect(usual).toMatchObject({ singleThreadedGc: false });
     expect(usual.threads).toBeGreaterThan(4);
-    expect(run('worker')).toEqual(usual);
-    expect(run('serve')).toEqual({ threads: usual.threads - 3, singleThreadedGc: true });
+    expect(v8Of('worker')).toEqual(usual);
+    expect(v8Of('serve')).toEqual({ threads: usual.threads - 3, singleThreadedGc: true });
   });
 
   it('through a symlink (node_modules/.bin/rapport) finds its own tree', () => {
