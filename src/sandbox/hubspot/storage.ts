@@ -203,13 +203,21 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
     // was the emulator's largest cost in bench:scale): rows in (from, to, type) order, straight off
     // the primary key (the IN list is walked sorted), grouped and capped per object by
     // associationRowsOf; a GROUP BY with a row_number() window for the cap took twice as long.
+    // Archived targets are left out by associationRowsOf (anyArchived, archivedAmong), not by a join
+    // with objects: the join's lookup per row was half the statement's time (bench:scale's sandbox
+    // spent 1.3 of its 4.3 CPU-s here), and most portals have nothing archived. Every row names
+    // stored objects (associate and load check both ends; merge and purge drop a record's rows).
     assocRowsOf: db
       .prepare<[number, string, string, string], [number, number, number]>(
-        `SELECT a.from_id, a.to_id, a.type_id
-         FROM associations a JOIN objects o ON o.hub_id = a.hub_id AND o.type = a.to_type AND o.id = a.to_id
-         WHERE a.hub_id = ? AND a.from_type = ? AND a.from_id IN (SELECT value FROM json_each(?)) AND a.to_type = ? AND o.archived = 0
-         ORDER BY a.from_id, a.to_id, a.type_id`,
+        `SELECT from_id, to_id, type_id FROM associations
+         WHERE hub_id = ? AND from_type = ? AND from_id IN (SELECT value FROM json_each(?)) AND to_type = ?
+         ORDER BY from_id, to_id, type_id`,
       )
+      .raw(true),
+    exists: db.prepare<[number, string, number], { one: number }>('SELECT 1 AS one FROM objects WHERE hub_id = ? AND type = ? AND id = ?'),
+    anyArchived: db.prepare<[number, string], { one: number }>('SELECT 1 AS one FROM objects WHERE hub_id = ? AND type = ? AND archived > 0 LIMIT 1'),
+    archivedAmong: db
+      .prepare<[number, string, string], [number]>('SELECT id FROM objects WHERE hub_id = ? AND type = ? AND id IN (SELECT value FROM json_each(?)) AND archived <> 0')
       .raw(true),
     assocOfType: db.prepare<[number, string, number, string, number], { to_id: number }>(
       'SELECT to_id FROM associations WHERE hub_id = ? AND from_type = ? AND from_id = ? AND to_type = ? AND type_id = ?',
@@ -445,7 +453,13 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
           st.insert.run(hubId, o.type, id, JSON.stringify(stripSystem(o.properties)), o.createdAt, o.updatedAt, o.archived ? 1 : 0, o.archived ? o.updatedAt : null);
         }
         for (const a of batch.associations) {
-          storeAssociation(hubId, a.fromType, requireNumericId(a.fromId, 'load association'), a.toType, requireNumericId(a.toId, 'load association'), a.typeId);
+          const [fromId, toId] = [requireNumericId(a.fromId, 'load association'), requireNumericId(a.toId, 'load association')];
+          // as associate() (HubSpot associates existing records only): every association row names
+          // two stored objects, which associationRowsOf relies on
+          for (const [type, id] of [[a.fromType, fromId], [a.toType, toId]] as const) {
+            if (st.exists.get(hubId, type, id) === undefined) throw new RangeError(`load association: no ${type} with id ${id} in portal ${hubId}`);
+          }
+          storeAssociation(hubId, a.fromType, fromId, a.toType, toId, a.typeId);
         }
       })();
     },
@@ -536,7 +550,12 @@ export function createSandboxStorage(opts: { dbPath?: string; clock: Clock }): S
       // ordered by from, to, type: each object's first `limit` associated records, each with its labels
       let rows: Array<{ toId: number; typeKeys: number[] }> = [];
       let fromId: number | undefined;
-      for (const [from, to, typeKey] of st.assocRowsOf.all(hubId, fromType, JSON.stringify(numeric), toType)) {
+      const found = st.assocRowsOf.all(hubId, fromType, JSON.stringify(numeric), toType);
+      const archived = found.length > 0 && st.anyArchived.get(hubId, toType) !== undefined
+        ? new Set(st.archivedAmong.all(hubId, toType, JSON.stringify([...new Set(found.map((r) => r[1]))])).map((r) => r[0]))
+        : undefined;
+      for (const [from, to, typeKey] of found) {
+        if (archived?.has(to) === true) continue;
         if (from !== fromId) out.set(String((fromId = from)), (rows = []));
         const last = rows.at(-1);
         if (last?.toId === to) last.typeKeys.push(typeKey);

@@ -514,6 +514,23 @@ describe('HubSpot sandbox: associations as HubSpot models them (issue 13)', () =
     }
   });
 
+  it('a load refuses an association to a record that is not stored, and keeps nothing of the batch', async () => {
+    const s = await setup();
+    const { data } = s.sandbox;
+    const company = data.create(s.hubId, 'companies', { name: 'Acme' });
+    const batch = {
+      objects: objects('contacts', 2, 8_000_000, () => ({})),
+      associations: [
+        { fromType: 'contacts' as const, fromId: '8000000', toType: 'companies' as const, toId: company.id, typeId: 1 },
+        { fromType: 'contacts' as const, fromId: '8000001', toType: 'companies' as const, toId: '99999999', typeId: 1 },
+      ],
+      truth: [],
+    };
+    expect(() => data.load(s.hubId, batch)).toThrow('load association: no companies with id 99999999');
+    expect(data.get(s.hubId, 'contacts', '8000000')).toBeUndefined();
+    expect(data.associationsOf(s.hubId, 'companies', company.id, 'contacts')).toEqual([]);
+  });
+
   it('an unknown object type in ?associations= is ignored, not a 400', async () => {
     const s = await setup();
     const contact = s.sandbox.data.create(s.hubId, 'contacts', { email: 'a@x.io' });
