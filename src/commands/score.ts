@@ -41,10 +41,15 @@ export const command: Command = {
         if (io.signal.aborted) break;
         const started = performance.now();
         // --all uses every core (worker threads read, this thread saves); changed contacts are few.
-        const r =
-          values.all === true
-            ? await rescoreAllInParallel(store, portal, { now: Date.now() })
-            : await scoreContacts(store, portal, { contactIds: 'dirty', now: Date.now() });
+        let r;
+        if (values.all === true) {
+          // a full pass is also a portal's first one (DirtyPort.startFirstPass)
+          const first = await store.dirty.startFirstPass(portal);
+          r = await rescoreAllInParallel(store, portal, { now: Date.now() });
+          if (first !== undefined) await store.dirty.endFirstPass(portal, first);
+        } else {
+          r = await scoreContacts(store, portal, { contactIds: 'dirty', now: Date.now() });
+        }
         const seconds = (performance.now() - started) / 1000;
         results.push({ portal, ...r, seconds: Math.round(seconds * 1000) / 1000 });
         if (values.json !== true) {

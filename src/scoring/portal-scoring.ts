@@ -69,9 +69,11 @@ export function createPortalScoring(deps: PortalScoringDeps): (portal: string) =
     let scored = 0;
     let enqueued = 0;
     let parallel = false;
-    // New models change every score: a full pass. So does a backlog as large as a portal.
+    // New models change every score: a full pass. So does a backlog as large as a portal, and a
+    // portal installed anew, whose pages wrote no dirty marks until this pass starts.
     const dirty = await store.dirty.count(portal);
-    if (trained || dirty >= OFF_THREAD_FROM) {
+    const first = await store.dirty.startFirstPass(portal);
+    if (trained || first !== undefined || dirty >= OFF_THREAD_FROM) {
       // (with deleted ones: the index answers it at once, and the size is all this decides)
       const contacts = await store.contacts.count(portal, { includeDeleted: true });
       parallel = offThread && contacts >= OFF_THREAD_FROM;
@@ -82,6 +84,7 @@ export function createPortalScoring(deps: PortalScoringDeps): (portal: string) =
         : await scoreContacts(store, portal, { contactIds: 'all', now: now(), logger, chunkSize: SERVING_CHUNK });
       scored += r.scored;
       enqueued += r.enqueued;
+      if (first !== undefined) await store.dirty.endFirstPass(portal, first);
     }
     // what the full pass did not clear: contacts marked during it, deleted ones (nothing to score)
     const r = await scoreContacts(store, portal, { contactIds: 'dirty', now: now(), logger, chunkSize: SERVING_CHUNK });

@@ -138,12 +138,22 @@ export async function scoreContacts(store: ScoringStore, portal: string, opts: S
     await yieldToEventLoop(); // a long pass on the serving thread lets requests in between chunks
   };
 
-  if (opts.contactIds === 'all') {
+  const scoreAll = async () => {
     const readAt = store.now();
     for await (const chunk of readContactChunks(store, portal, opts.chunkSize ?? 2000)) {
       await saveChunk(chunk, chunk.map((c) => c.id), readAt);
     }
+  };
+
+  if (opts.contactIds === 'all') {
+    await scoreAll();
   } else if (opts.contactIds === 'dirty') {
+    // a portal installed anew wrote no marks until its first full pass (DirtyPort.startFirstPass)
+    const first = await store.dirty.startFirstPass(portal);
+    if (first !== undefined) {
+      await scoreAll();
+      await store.dirty.endFirstPass(portal, first);
+    }
     const seen = new Set<string>();
     for (;;) {
       const ids = (await store.dirty.peek(portal, opts.chunkSize ?? 2000)).filter((id) => !seen.has(id));

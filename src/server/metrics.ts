@@ -110,7 +110,7 @@ export function registerServerMetrics(registry: Registry, src: ServerMetricsSour
   });
   new Gauge({
     name: 'rapport_dirty_contacts',
-    help: 'Contacts waiting to be rescored',
+    help: 'Contacts waiting to be scored (every live contact of a portal installed anew, until its first full pass ends)',
     labelNames: ['portal', 'crm'] as const,
     registers: [registry],
     async collect() {

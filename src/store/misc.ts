@@ -2,7 +2,7 @@ import type { Db } from './db.ts';
 import type { StoredModel } from './port.ts';
 
 /** Dirty contacts: inputs changed since they were last scored. */
-export function createDirtyRepo(db: Db) {
+export function createDirtyRepo(db: Db, now: () => number) {
   const take = db.prepare<[string, number], { contact_id: string }>(
     'SELECT contact_id FROM dirty_contacts WHERE portal = ? ORDER BY marked_at, contact_id LIMIT ?',
   );
@@ -16,7 +16,15 @@ export function createDirtyRepo(db: Db) {
   const mark = db.prepare<[string, string, number]>(
     'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > dirty_contacts.marked_at',
   );
-  const count = db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM dirty_contacts WHERE portal = ?');
+  // while a first pass is due (migration 9), every live contact waits to be scored
+  const count = db.prepare<{ portal: string }, { n: number }>(
+    `SELECT CASE WHEN EXISTS (SELECT 1 FROM unscored_portals WHERE portal = :portal)
+       THEN (SELECT COUNT(*) FROM records WHERE portal = :portal AND type = 'contacts' AND deleted = 0)
+       ELSE (SELECT COUNT(*) FROM dirty_contacts WHERE portal = :portal) END AS n`,
+  );
+  // a write: it waits for a page's transaction in progress (SQLite has one writer at a time)
+  const startFirst = db.prepare<[number, string], { t: number }>('UPDATE unscored_portals SET pass_started_at = ? WHERE portal = ? RETURNING pass_started_at AS t');
+  const endFirst = db.prepare<[string, number]>('DELETE FROM unscored_portals WHERE portal = ? AND pass_started_at = ?');
   return {
     peek(portal: string, limit: number): string[] {
       return take.all(portal, limit).map((r) => r.contact_id);
@@ -33,7 +41,13 @@ export function createDirtyRepo(db: Db) {
       mark.run(portal, contactId, at);
     },
     count(portal: string): number {
-      return count.get(portal)?.n ?? 0;
+      return count.get({ portal })?.n ?? 0;
+    },
+    startFirstPass(portal: string): number | undefined {
+      return startFirst.get(now(), portal)?.t;
+    },
+    endFirstPass(portal: string, startedAt: number): void {
+      endFirst.run(portal, startedAt);
     },
   };
 }

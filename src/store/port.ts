@@ -182,7 +182,16 @@ export type DirtyPort = {
   /** Clears a mark unless it was set again after `scoredAsOf`. */
   clear(portal: string, contactId: string, scoredAsOf: number): Promise<void>;
   mark(portal: string, contactId: string, at: number): Promise<void>;
+  /** Contacts waiting to be scored: the marks, or while a first pass is due, every live contact. */
   count(portal: string): Promise<number>;
+  /**
+   * A portal installed anew waits for its first full scoring pass, and its pages write no dirty
+   * marks until that pass starts (all its contacts wait). Starts it, after the portal's writes in
+   * progress (so the pass reads them), and returns its start, or undefined when none is due.
+   */
+  startFirstPass(portal: string): Promise<number | undefined>;
+  /** The first pass started at `startedAt` scored every contact (unless a later one started since). */
+  endFirstPass(portal: string, startedAt: number): Promise<void>;
 };
 
 export type ScoresPort = {

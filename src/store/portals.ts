@@ -90,6 +90,10 @@ export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
     VALUES (?, ?, ?, ?, 'connected', NULL, ?, ?, ?)
     ON CONFLICT (portal) DO UPDATE SET base_url = excluded.base_url, status = 'connected', status_reason = NULL,
       scopes = excluded.scopes, updated_at = excluded.updated_at`);
+  // a portal seen for the first time waits for its first full scoring pass (migration 9)
+  const unscored = db.prepare<{ portal: string }>(
+    'INSERT INTO unscored_portals (portal) SELECT :portal WHERE NOT EXISTS (SELECT 1 FROM portals WHERE portal = :portal) ON CONFLICT DO NOTHING',
+  );
   const getOne = db.prepare<[string], PortalRow>('SELECT * FROM portals WHERE portal = ?');
   const all = db.prepare<[], PortalRow>('SELECT * FROM portals ORDER BY portal');
   const setStatus = db.prepare<[string, string | null, number, string]>(
@@ -119,6 +123,7 @@ export function createPortalsRepo(db: Db, now: () => number, keys: TokenKeys) {
   return {
     upsert(p: { portal: string; crm: CrmName; externalId: string; baseUrl: string; scopes: string[] }): void {
       const t = now();
+      unscored.run({ portal: p.portal });
       upsert.run(p.portal, p.crm, p.externalId, p.baseUrl, JSON.stringify(p.scopes), t, t);
     },
     get(portal: string): Portal | undefined {

@@ -61,6 +61,8 @@ export function createRecordsRepo(db: Db, now: () => number) {
   // one that is not (it clears such marks), and its first version marks it when it comes, after
   // the links this page writes (writes are serialized, so no page can cache it in between).
   // A backfill's pages (companies before contacts: src/sync/daemon.ts) skip a mark per link.
+  // A portal waiting for its first full scoring pass, not started yet, writes no marks (migration 9).
+  const firstPassDue = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM unscored_portals WHERE portal = ? AND pass_started_at IS NULL');
   const DIRTY_CONFLICT = 'ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > dirty_contacts.marked_at';
   const markDirty = db.prepare<[string, string, number]>(`INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES (?, ?, ?) ${DIRTY_CONFLICT}`);
   const markLinked = db.prepare<{ portal: string; id: string; t: number }>(
@@ -146,6 +148,12 @@ export function createRecordsRepo(db: Db, now: () => number) {
     upsertPage(records: readonly CrmRecord[]): number {
       let changed = 0;
       const t = now();
+      const quiet = new Map<string, boolean>();
+      const marks = (portal: string) => {
+        let q = quiet.get(portal);
+        if (q === undefined) quiet.set(portal, (q = firstPassDue.get(portal) !== undefined));
+        return !q;
+      };
       for (const r of records) {
         const payload = JSON.stringify(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data });
         const prior = content.get(r.portal, r.type, r.id);
@@ -184,6 +192,7 @@ export function createRecordsRepo(db: Db, now: () => number) {
           else for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
         }
         // a contact's own set is itself (cached now); any other record's are the contacts it links
+        if (affected.size > 0 && !marks(r.portal)) continue;
         for (const c of affected) {
           if (r.type === 'contacts') markDirty.run(r.portal, c, t);
           else markLinked.run({ portal: r.portal, id: c, t });

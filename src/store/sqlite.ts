@@ -102,7 +102,7 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
   const records = createRecordsRepo(db, now);
   const contacts = createContactsRepo(db);
   const cursors = createCursorsRepo(db, now);
-  const dirty = createDirtyRepo(db);
+  const dirty = createDirtyRepo(db, now);
   const scores = createScoresRepo(db);
   const scoreQueries = createScoreQueries(db);
   const outbox = createOutboxRepo(db, now);
@@ -139,7 +139,7 @@ export function createStoreOn(db: Db, opts: Omit<SqliteStoreOptions, 'path'> = {
     },
     contacts: promised(contacts, 'chunk', 'byIds', 'count', 'shareEnds'),
     cursors: promised(cursors, 'get', 'set', 'clear', 'list'),
-    dirty: promised(dirty, 'peek', 'clear', 'mark', 'count'),
+    dirty: promised(dirty, 'peek', 'clear', 'mark', 'count', 'startFirstPass', 'endFirstPass'),
     scores: {
       ...promised(scores, 'get', 'history', 'count'),
       ...promised(scoreQueries, 'lastScoredAt', 'portals', 'state', 'bandCounts', 'healthAsOf', 'histograms', 'topChurnRisk', 'clv'),

@@ -398,6 +398,42 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect(await store.dirty.count(P)).toBe(0);
       });
 
+      it('a portal installed anew writes no marks until its first full pass starts; every live contact waits until one ends', async () => {
+        const info = { portal: P, crm: 'hubspot' as const, externalId: '1', baseUrl: 'http://x', scopes: [] };
+        await store.portals.upsert(info);
+        await store.records.upsertPage([contact('1', 100), contact('2', 100), contact('3', 100, { deleted: true })]);
+        await store.records.upsertPage([call('c1', ['1'])]);
+        expect(await store.dirty.peek(P, 10)).toEqual([]);
+        expect(await store.dirty.count(P)).toBe(2);
+        const started = await store.dirty.startFirstPass(P);
+        expect(started).toBeTypeOf('number');
+        // from the pass's start on, pages mark again (the pass may have read these contacts already)
+        await store.records.upsertPage([contact('2', 200, {}, { firstName: 'Z' })]);
+        expect(await store.dirty.peek(P, 10)).toEqual(['2']);
+        expect(await store.dirty.count(P)).toBe(2);
+        // a pass that died: the next one starts again; the first one's end then ends nothing
+        const again = await store.dirty.startFirstPass(P);
+        t += 10;
+        const last = await store.dirty.startFirstPass(P);
+        expect(last).toBeGreaterThan(again!);
+        await store.dirty.endFirstPass(P, again!);
+        expect(await store.dirty.count(P)).toBe(2);
+        await store.dirty.endFirstPass(P, last!);
+        expect(await store.dirty.count(P)).toBe(1);
+        expect(await store.dirty.startFirstPass(P)).toBeUndefined();
+        // installed again: nothing is due
+        await store.portals.upsert({ ...info, scopes: ['crm.objects.contacts.read'] });
+        expect(await store.dirty.startFirstPass(P)).toBeUndefined();
+        await store.records.upsertPage([contact('1', 300, {}, { firstName: 'Y' })]);
+        expect((await store.dirty.peek(P, 10)).sort()).toEqual(['1', '2']);
+      });
+
+      it('a portal with no install record marks as before (no first pass is due)', async () => {
+        await store.records.upsertPage([contact('1', 100)]);
+        expect(await store.dirty.startFirstPass(P)).toBeUndefined();
+        expect(await store.dirty.peek(P, 10)).toEqual(['1']);
+      });
+
       it('a batch that throws leaves nothing saved and the dirty marks in place', async () => {
         await store.dirty.mark(P, '1', t);
         const ok = scores('1', 40, 100);

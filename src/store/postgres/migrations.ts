@@ -244,6 +244,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE records ALTER COLUMN data TYPE JSON USING data::json;
   `,
+  // 8: portals installed since whose contacts have not all been scored yet (SQLite migration 9
+  // says why).
+  `
+  CREATE TABLE unscored_portals (
+    portal TEXT COLLATE "C" PRIMARY KEY,
+    pass_started_at BIGINT
+  );
+  `,
 ];
 
 /** Columns Postgres has and SQLite has not, and why (test/postgres/migrations.test.ts reads it). */

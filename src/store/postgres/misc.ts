@@ -45,7 +45,16 @@ const dirtyMark = statement(
   'dirty_mark',
   'INSERT INTO dirty_contacts (portal, contact_id, marked_at) VALUES ($1, $2, $3) ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > dirty_contacts.marked_at',
 );
-const dirtyCount = statement<{ n: number }>('dirty_count', 'SELECT count(*) AS n FROM dirty_contacts WHERE portal = $1');
+// while a first pass is due (migration 8), every live contact waits to be scored
+const dirtyCount = statement<{ n: number }>(
+  'dirty_count',
+  `SELECT CASE WHEN EXISTS (SELECT 1 FROM unscored_portals WHERE portal = $1)
+     THEN (SELECT count(*) FROM records WHERE portal = $1 AND type = 'contacts' AND NOT deleted)
+     ELSE (SELECT count(*) FROM dirty_contacts WHERE portal = $1) END AS n`,
+);
+const firstPassDue = statement('dirty_first_pass_due', 'SELECT 1 FROM unscored_portals WHERE portal = $1');
+const startFirstPass = statement<{ t: number }>('dirty_start_first_pass', 'UPDATE unscored_portals SET pass_started_at = $2 WHERE portal = $1 RETURNING pass_started_at AS t');
+const endFirstPass = statement('dirty_end_first_pass', 'DELETE FROM unscored_portals WHERE portal = $1 AND pass_started_at = $2');
 
 export const dirty = {
   async peek(q: Queryable, portal: string, limit: number): Promise<string[]> {
@@ -59,6 +68,17 @@ export const dirty = {
   },
   async count(q: Queryable, portal: string): Promise<number> {
     return (await dirtyCount(q, [portal])).rows[0]?.n ?? 0;
+  },
+  async firstPassDue(q: Queryable, portal: string): Promise<boolean> {
+    return (await firstPassDue(q, [portal])).rows.length > 0;
+  },
+  /** `q` holds the portal's advisory lock: a page in progress commits first, and the pass reads it. */
+  async startFirstPass(q: Queryable, portal: string, t: number): Promise<number | undefined> {
+    const row = (await startFirstPass(q, [portal, t])).rows[0];
+    return row === undefined ? undefined : Number(row.t);
+  },
+  async endFirstPass(q: Queryable, portal: string, startedAt: number): Promise<void> {
+    await endFirstPass(q, [portal, startedAt]);
   },
 };
 

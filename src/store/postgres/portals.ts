@@ -34,7 +34,12 @@ const toPortal = (r: PortalRow): Portal => ({
 
 const upsert = statement(
   'portals_upsert',
-  `INSERT INTO portals (portal, crm, external_id, base_url, status, status_reason, scopes, installed_at, updated_at)
+  // a portal seen for the first time waits for its first full scoring pass (migration 8; both
+  // parts see the table as it was before the statement)
+  `WITH unscored AS (
+     INSERT INTO unscored_portals (portal) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM portals WHERE portal = $1) ON CONFLICT DO NOTHING
+   )
+   INSERT INTO portals (portal, crm, external_id, base_url, status, status_reason, scopes, installed_at, updated_at)
    VALUES ($1, $2, $3, $4, 'connected', NULL, $5::jsonb, $6, $6)
    ON CONFLICT (portal) DO UPDATE SET base_url = excluded.base_url, status = 'connected', status_reason = NULL,
      scopes = excluded.scopes, updated_at = excluded.updated_at`,

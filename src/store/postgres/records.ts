@@ -98,11 +98,14 @@ const dropLinksToContacts = statement(
  * is marked only if it is), $4 the time (alone, or as the first CTE of the page's end). As on
  * SQLite (markDirty and markLinked in src/store/records.ts say why): a mark already there moves
  * to the new time, and a link marks a contact only when it is cached. The page's transaction holds
- * its portal's advisory lock, so no other page can cache the contact in between.
+ * its portal's advisory lock, so no other page can cache the contact in between. A portal whose
+ * first scoring pass is due and not started writes none (SQLite migration 9; startFirstPass takes
+ * the same lock).
  */
 const MARK_DIRTY = `INSERT INTO dirty_contacts AS d (portal, contact_id, marked_at)
    SELECT portal, id, $4 FROM unnest($1::text[], $2::text[], $3::boolean[]) AS k(portal, id, known)
-   WHERE known OR EXISTS (SELECT 1 FROM records r WHERE r.portal = k.portal AND r.type = 'contacts' AND r.id = k.id)
+   WHERE (known OR EXISTS (SELECT 1 FROM records r WHERE r.portal = k.portal AND r.type = 'contacts' AND r.id = k.id))
+     AND NOT EXISTS (SELECT 1 FROM unscored_portals u WHERE u.portal = k.portal AND u.pass_started_at IS NULL)
    ON CONFLICT (portal, contact_id) DO UPDATE SET marked_at = excluded.marked_at WHERE excluded.marked_at > d.marked_at`;
 const markDirty = statement('records_mark_dirty', MARK_DIRTY);
 /** What commitPage writes after a page's records: its stream's cursor and its sync run's progress. */

@@ -269,6 +269,10 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
       clear: (portal, contactId, at) => misc.dirty.clear(pool, portal, contactId, at),
       mark: (portal, contactId, at) => misc.dirty.mark(pool, portal, contactId, at),
       count: (portal) => misc.dirty.count(pool, portal),
+      // read first: most passes have none due, and need not wait for the portal's lock
+      startFirstPass: async (portal) =>
+        (await misc.dirty.firstPassDue(pool, portal)) ? locked([portal], (c) => misc.dirty.startFirstPass(c, portal, now())) : undefined,
+      endFirstPass: (portal, startedAt) => misc.dirty.endFirstPass(pool, portal, startedAt),
     },
     scores: {
       get: (portal, contactId) => scoreReads.get(pool, portal, contactId),

@@ -82,4 +82,21 @@ describe('scoreContacts', () => {
     expect(await store.dirty.peek(PORTAL, 10)).toEqual(['a']);
     expect(await scoreContacts(store, PORTAL, { contactIds: [], now: NOW })).toEqual({ scored: 0, enqueued: 0 });
   });
+
+  it('a portal installed anew has no dirty marks from its backfill: its first pass over changed contacts scores them all, then only changes', async () => {
+    let clock = NOW;
+    env = openStore(() => clock);
+    const { store } = env;
+    await store.portals.upsert({ portal: PORTAL, crm: 'hubspot', externalId: PORTAL.split(':')[1]!, baseUrl: 'http://x', scopes: [] });
+    await load(store, [contact('a'), purchase('a', 20), contact('b'), ticket('b', 3), contact('c')]);
+    expect(await store.dirty.peek(PORTAL, 10)).toEqual([]);
+    expect(await store.dirty.count(PORTAL)).toBe(3);
+    clock += 1000;
+    expect(await scoreContacts(store, PORTAL, { contactIds: 'dirty', now: NOW })).toEqual({ scored: 3, enqueued: 3 });
+    expect(await store.dirty.count(PORTAL)).toBe(0);
+    clock += 1000;
+    await load(store, [survey('b', 'NPS', 0, 0, 'terrible')]);
+    expect(await store.dirty.peek(PORTAL, 10)).toEqual(['b']);
+    expect((await scoreContacts(store, PORTAL, { contactIds: 'dirty', now: NOW })).scored).toBe(1);
+  });
 });

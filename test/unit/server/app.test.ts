@@ -16,6 +16,9 @@ describe('healthz, metrics and mounted routes', () => {
   beforeAll(async () => {
     h = await startRapport({ now: () => t });
     await h.store.portals.upsert({ portal: 'hubspot:1', crm: 'hubspot', externalId: '1', baseUrl: 'http://x', scopes: [] });
+    // scored once already: the dirty count is its marks (before, every live contact: none here)
+    expect(await h.store.dirty.count('hubspot:1')).toBe(0);
+    await h.store.dirty.endFirstPass('hubspot:1', (await h.store.dirty.startFirstPass('hubspot:1'))!);
     await h.store.cursors.set('hubspot:1', 'contacts', 'c1' as Cursor);
     await h.store.outbox.enqueue('hubspot:1', '101', { health: 'red' });
     await h.store.outbox.enqueue('hubspot:1', '102', { health: 'green' });

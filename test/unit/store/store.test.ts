@@ -37,7 +37,7 @@ describe('SQLite store', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'").all() as { name: string; sql: string }[];
     expect(tables.map((t) => t.name).sort()).toEqual(
-      ['api_usage', 'associations', 'cursors', 'dirty_contacts', 'models', 'outbox', 'portals', 'records', 'score_history', 'scores', 'settings', 'sync_runs', 'tokens', 'webhook_events', 'written'].sort(),
+      ['api_usage', 'associations', 'cursors', 'dirty_contacts', 'models', 'outbox', 'portals', 'records', 'score_history', 'scores', 'settings', 'sync_runs', 'tokens', 'unscored_portals', 'webhook_events', 'written'].sort(),
     );
     for (const t of tables) {
       expect(t.sql, t.name).toMatch(/STRICT/);
