@@ -149,7 +149,7 @@ export function createRecordsRepo(db: Db, now: () => number) {
       let changed = 0;
       const t = now();
       const quiet = new Map<string, boolean>();
-      const marks = (portal: string) => {
+      const marking = (portal: string) => {
         let q = quiet.get(portal);
         if (q === undefined) quiet.set(portal, (q = firstPassDue.get(portal) !== undefined));
         return !q;
@@ -192,7 +192,7 @@ export function createRecordsRepo(db: Db, now: () => number) {
           else for (const x of linkedContacts.all(r.portal, r.type, r.id)) affected.add(x.to_id);
         }
         // a contact's own set is itself (cached now); any other record's are the contacts it links
-        if (affected.size > 0 && !marks(r.portal)) continue;
+        if (affected.size > 0 && !marking(r.portal)) continue;
         for (const c of affected) {
           if (r.type === 'contacts') markDirty.run(r.portal, c, t);
           else markLinked.run({ portal: r.portal, id: c, t });
