@@ -14,6 +14,7 @@ import { generateAccount } from '../../src/sandbox/generator/index.ts';
 import { installThroughBrowser } from '../../src/sandbox/hubspot/browser-install.ts';
 import { startHubspotSandbox, type HubspotSandbox } from '../../src/sandbox/hubspot/index.ts';
 import { connectStore, type Store } from '../../src/store/index.ts';
+import { SYNC_QUEUE } from '../../src/work/queue.ts';
 import { createDatabase } from '../support/postgres.ts';
 import { deploymentEnv, lines, rapportProcesses, unscored as unscoredIn, until as waitUntil } from '../support/rapport-processes.ts';
 
@@ -145,14 +146,23 @@ describe('web + worker processes on Postgres', () => {
     // A portal's calls count against its rate limit in whichever process sends them; only the
     // process running the portal's job counts them (src/connectors/limiter.ts). A worker that
     // provisioned every portal as it started sent calls the running job could not count.
-    // The passes the last write-backs' webhooks queued end first: no portal called for 3 s.
+    // The passes the last write-backs' webhooks queued end first: no sync job queued, retrying
+    // (the killed worker's, after its heartbeat lapses) or running, and no portal called for 3 s.
+    const db = new pg.Client({ connectionString: env['RAPPORT_DATABASE_URL'] });
+    await db.connect();
+    const pending = async () =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`, [SYNC_QUEUE])).rows[0]!.n;
     const counts = () => hubIds.map((h) => sandbox.stats(h).requests).join();
     let seen = counts();
     let quietSince = Date.now();
-    await until('every portal quiet for 3 s', () => {
-      if (counts() !== seen) [seen, quietSince] = [counts(), Date.now()];
-      return Date.now() - quietSince >= 3_000;
-    }, 60_000);
+    try {
+      await until('no sync job pending and every portal quiet for 3 s', async () => {
+        if (counts() !== seen || (await pending()) > 0) [seen, quietSince] = [counts(), Date.now()];
+        return Date.now() - quietSince >= 3_000;
+      }, 90_000);
+    } finally {
+      await db.end();
+    }
     const before = hubIds.map((h) => sandbox.stats(h).requests);
     const joined = start('worker-3', ['worker', '--concurrency', '2']);
     await until('the new worker up', () => joined.log.join('').includes('rapport worker: running up to'), 60_000);
