@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { HubspotObjectType } from '../model.ts';
 import { HUBSPOT_OBJECT_TYPES } from '../model.ts';
-import { associationLabel, associationTypeInfo, typeKey, v3AssociationTypeName } from './association-types.ts';
+import { associationLabel, associationTypeInfo, typeKey, v3AssociationTypeNames } from './association-types.ts';
 import {
   hubspotError,
   missingScopes,
@@ -167,12 +167,14 @@ export function createApiRoutes(deps: { storage: SandboxStorage; properties: Pro
       if (toType === undefined) continue;
       const rows = prefetched === undefined ? storage.associationRows(hubId, obj.type, obj.id, toType, -1, INLINE_ASSOCIATION_PAGE_SIZE + 1) : (prefetched.get(toType)?.get(obj.id) ?? []);
       const page = rows.slice(0, INLINE_ASSOCIATION_PAGE_SIZE);
-      const results = page.flatMap((r) =>
-        r.typeKeys.flatMap((k) => {
-          const info = associationTypeInfo(obj.type, toType, k);
-          return info === undefined ? [] : [{ id: String(r.toId), type: v3AssociationTypeName(info) }];
-        }),
-      );
+      const names = v3AssociationTypeNames(obj.type, toType);
+      const results: Array<{ id: string; type: string }> = [];
+      for (const r of page) {
+        for (const k of r.typeKeys) {
+          const type = names.get(k);
+          if (type !== undefined) results.push({ id: String(r.toId), type });
+        }
+      }
       // HubSpot leaves out object types with no associations (https://developers.hubspot.com/docs/guides/crm/using-object-apis)
       if (results.length === 0) continue;
       const collection: Record<string, unknown> = { results };
