@@ -36,7 +36,8 @@ export function fromInline(fromType: ObjectType, associations: Inline, toType: '
   const byId = new Map<string, boolean>();
   for (const r of col.results) {
     const primary = primaryName !== undefined && r.type === primaryName;
-    byId.set(r.id, (byId.get(r.id) ?? false) || primary);
+    const id = String(r.id);
+    byId.set(id, (byId.get(id) ?? false) || primary);
   }
   return [...byId].map(([id, primary]) => ({ id, primary }));
 }

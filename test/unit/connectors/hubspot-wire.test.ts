@@ -118,6 +118,37 @@ describe('HubSpot connector on rare wire answers (msw)', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('inline associations: a numeric id is read as its string, a malformed entry is a bad_response naming where', async () => {
+    const page = (companies: unknown[]) => {
+      server.use(
+        http.post(`${BASE}/crm/v3/objects/contacts/search`, () => HttpResponse.json({ total: 1, results: [] })),
+        http.get(`${BASE}/crm/v3/objects/contacts`, () =>
+          HttpResponse.json({
+            results: [{ id: '1', properties: { email: 'x@y.z' }, updatedAt: '2026-01-01T00:00:00Z', associations: { companies: { results: companies } } }],
+          }),
+        ),
+      );
+    };
+    page([
+      { id: 70, type: 'contact_to_company_unlabeled' },
+      { id: 70, type: 'contact_to_company' },
+      { id: '80', type: 'contact_to_company_unlabeled' },
+    ]);
+    const records = [];
+    for await (const p of connector().changes('contacts', null, signal)) records.push(...p.records);
+    expect(records.map((r) => [r.id, r.companyId])).toEqual([['1', '70']]);
+
+    for (const bad of [[{ id: null, type: 'contact_to_company' }], [{ id: '70', type: 1 }], [{ type: 'contact_to_company' }], ['70'], { id: '70' }]) {
+      page(bad as unknown[]);
+      const e = await (async () => {
+        for await (const p of connector().changes('contacts', null, signal)) expect(p).toBeUndefined();
+      })().catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(CrmError);
+      expect((e as CrmError).kind).toBe('bad_response');
+      expect((e as CrmError).message).toContain('results.0.associations.companies.results: results is not a list of { id, type }');
+    }
+  });
+
   it('a record whose property is not a string or null: bad_response naming the record and the property', async () => {
     for (const [properties, said] of [
       [{ email: 'a@b.c', num_notes: 3 }, 'results.1.properties: property "num_notes" is neither a string nor null'],
