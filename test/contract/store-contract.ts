@@ -327,6 +327,38 @@ export function storeContract(name: string, createContext: () => Promise<StoreCo
         expect((await store.syncRuns.latestPerStream(P))[0]).toMatchObject({ pages: 3, records: 3 });
       });
 
+      it("a stream's first pass over a portal lands whole when a record of its page is already stored (written meanwhile, or read twice)", async () => {
+        // Postgres inserts the pages of a run that began with no record of its type without
+        // ON CONFLICT, and must fall back to the upsert when that does not hold
+        const run = await store.syncRuns.start(P, 'contacts');
+        expect(await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1), contact('2', 1)], cursor: 'c1' as Cursor, run: { id: run, pages: 1, records: 2 } })).toBe(2);
+        expect(await store.records.upsertPage([contact('3', 5, {}, { firstName: 'Meanwhile' })])).toBe(1);
+        expect(await store.commitPage({ portal: P, stream: 'contacts', records: [contact('3', 1), contact('4', 1)], cursor: 'c2' as Cursor, run: { id: run, pages: 2, records: 4 } })).toBe(1);
+        expect(await store.commitPage({ portal: P, stream: 'contacts', records: [contact('2', 9, {}, { firstName: 'Again' }), contact('5', 1)], cursor: 'c3' as Cursor, run: { id: run, pages: 3, records: 6 } })).toBe(2);
+        expect(await store.records.get(P, 'contacts', '3')).toMatchObject({ updatedAt: 5, data: { firstName: 'Meanwhile' } });
+        expect(await store.records.get(P, 'contacts', '2')).toMatchObject({ updatedAt: 9, data: { firstName: 'Again' } });
+        expect(await store.records.ids(P, 'contacts')).toEqual(['1', '2', '3', '4', '5']);
+        expect(await store.cursors.get(P, 'contacts')).toBe('c3');
+        expect((await store.syncRuns.latestPerStream(P))[0]).toMatchObject({ pages: 3, records: 6 });
+
+        // pages of several portals at once (Postgres commits them together), one of them meeting a stored record
+        const portals = ['hubspot:21', 'hubspot:22', 'hubspot:23', 'hubspot:24'];
+        const mine = (portal: string, id: string, updatedAt: number) => ({ ...contact(id, updatedAt, {}, { firstName: portal }), portal });
+        await store.records.upsertPage([mine('hubspot:23', '7', 5)]);
+        const runs = await Promise.all(portals.map((portal) => store.syncRuns.start(portal, 'contacts')));
+        const written = await Promise.all(
+          portals.map((portal, i) =>
+            store.commitPage({ portal, stream: 'contacts', records: [mine(portal, '6', 1), mine(portal, '7', 1)], cursor: `p${i}` as Cursor, run: { id: runs[i]!, pages: 1, records: 2 } }),
+          ),
+        );
+        expect(written).toEqual([2, 2, 1, 2]);
+        for (const [i, portal] of portals.entries()) {
+          expect(await store.records.ids(portal, 'contacts')).toEqual(['6', '7']);
+          expect(await store.records.get(portal, 'contacts', '7')).toMatchObject({ updatedAt: portal === 'hubspot:23' ? 5 : 1 });
+          expect(await store.cursors.get(portal, 'contacts')).toBe(`p${i}`);
+        }
+      });
+
       it('a page that throws leaves nothing half-written: no records, no cursor move', async () => {
         const run = await store.syncRuns.start(P, 'contacts');
         await store.commitPage({ portal: P, stream: 'contacts', records: [contact('1', 1)], cursor: 'good' as Cursor, run: { id: run, pages: 1, records: 1 } });

@@ -118,7 +118,12 @@ export const webhookEvents = {
   },
 };
 
-const runStart = statement<{ id: number }>('sync_runs_start', "INSERT INTO sync_runs (portal, stream, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id");
+// with whether the portal has no record of the stream's type yet (its pages may then insert
+// without ON CONFLICT: store.ts, unstoredRuns)
+const runStart = statement<{ id: number; unstored: boolean }>(
+  'sync_runs_start',
+  "INSERT INTO sync_runs (portal, stream, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id, NOT EXISTS (SELECT 1 FROM records WHERE portal = $1 AND type = $2) AS unstored",
+);
 const runFinish = statement('sync_runs_finish', 'UPDATE sync_runs SET finished_at = $1, status = $2, error_kind = $3, error = $4 WHERE id = $5');
 const runLatest = statement<{ id: number; stream: string; started_at: number; finished_at: number | null; status: string; pages: number; records: number; error_kind: string | null; error: string | null }>(
   'sync_runs_latest',
@@ -127,8 +132,8 @@ const runLatest = statement<{ id: number; stream: string; started_at: number; fi
 );
 
 export const syncRuns = {
-  async start(q: Queryable, portal: string, stream: string, t: number): Promise<number> {
-    return (await runStart(q, [portal, stream, t])).rows[0]!.id;
+  async start(q: Queryable, portal: string, stream: string, t: number): Promise<{ id: number; unstored: boolean }> {
+    return (await runStart(q, [portal, stream, t])).rows[0]!;
   },
   async finish(q: Queryable, id: number, status: SyncRun['status'], t: number, error?: { kind: string; message: string }): Promise<void> {
     await runFinish(q, [t, status, error?.kind ?? null, error?.message ?? null, id]);

@@ -65,6 +65,23 @@ const upsert = statement<{ type: string; id: string; portal: string; content_cha
       OR old.company_id IS DISTINCT FROM new.company_id) AS content_changed,
      old.id IS NOT NULL AS existed`,
 );
+// A page of records none of which is stored yet (a stream's first pass over a portal, store.ts
+// says when): a plain insert. ON CONFLICT checks the key before inserting and then confirms the
+// insertion in the heap, a speculative insertion even when nothing conflicts: 0.69 against 0.52 s
+// of server CPU for 60,000 records in pages of 1,000 (RETURNING the same columns, measured side by
+// side; ON CONFLICT DO NOTHING cost as much as DO UPDATE, and MERGE 0.94). Every row is new, so
+// every row's content changed. A record stored meanwhile fails the statement with a unique
+// violation, and the caller writes the page again with the upsert.
+const insert = statement<{ type: string; id: string; portal: string; content_changed: boolean; existed: boolean }>(
+  'records_insert',
+  `INSERT INTO records (portal, type, id, company_id, updated_at, deleted, data, synced_at)
+   SELECT portal, type, id, company_id, updated_at, deleted, data, $8
+   FROM ROWS FROM (unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::bigint[]),
+     unnest($6::boolean[]), json_array_elements($7::json)) AS t(portal, type, id, company_id, updated_at, deleted, data)
+   RETURNING portal, type, id, true AS content_changed, false AS existed`,
+);
+/** SQLSTATE unique_violation (https://www.postgresql.org/docs/current/errcodes-appendix.html). */
+export const isUniqueViolation = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === '23505';
 // A page's existing contact links, and their removal, for records of one portal and type (a page
 // is one stream's: upsertRound groups by both). `from_id = ANY(…)` names the primary key's
 // leading columns; the join with unnest(portal[], type[], id[]) it replaces had its cached generic
@@ -246,18 +263,26 @@ export const totalOf = (changes: Changes): number => [...changes.values()].reduc
  * SQLite does; with `ends`, writes the pages' cursors and progress with the last marks. Returns how
  * many rows changed, by portal (pages of several portals may commit together: group-commit.ts).
  */
-export async function upsertRecords(q: Queryable, records: readonly CrmRecord[], t: number, ends: readonly PageEnd[] = []): Promise<Changes> {
+export async function upsertRecords(
+  q: Queryable,
+  records: readonly CrmRecord[],
+  t: number,
+  ends: readonly PageEnd[] = [],
+  opts: { unstored?: boolean } = {},
+): Promise<Changes> {
   const changes: Changes = new Map();
   const all = rounds(records, (r) => keyOf(r.portal, r.type, r.id));
-  for (const [i, round] of all.entries()) await upsertRound(q, round, t, i === all.length - 1 ? ends : [], changes);
+  // `unstored`: none of these records is stored yet, so the first round inserts (a later round
+  // repeats a key of an earlier one, stored by then)
+  for (const [i, round] of all.entries()) await upsertRound(q, round, t, i === all.length - 1 ? ends : [], changes, opts.unstored === true && i === 0);
   if (all.length === 0) await markDirtyOrEnd(q, [], t, ends);
   return changes;
 }
 
-async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number, ends: readonly PageEnd[], changes: Changes): Promise<void> {
+async function upsertRound(q: Queryable, records: readonly CrmRecord[], t: number, ends: readonly PageEnd[], changes: Changes, unstored: boolean): Promise<void> {
   // serialize first: a record that cannot be stored fails the page before anything is sent
   const payloads = records.map((r) => jsonText(r.issues && r.issues.length > 0 ? { d: r.data, i: r.issues } : { d: r.data }));
-  const res = await upsert(q, [
+  const res = await (unstored ? insert : upsert)(q, [
     records.map((r) => r.portal),
     records.map((r) => r.type),
     records.map((r) => r.id),

@@ -17,7 +17,7 @@ import { enqueueAll, outboxReads, settleOutbox } from './outbox.ts';
 import { createPool, redactUrl, withTransaction, type Pool, type PoolClient } from './pool.ts';
 import { createPostgresPortals } from './portals.ts';
 import { ALONE, groupCommit } from './group-commit.ts';
-import { contactReads, recordReads, tombstoneMissing, totalOf, upsertRecords, type PageEnd } from './records.ts';
+import { contactReads, isUniqueViolation, recordReads, tombstoneMissing, totalOf, upsertRecords, type PageEnd } from './records.ts';
 import { saveScoreBatch, scoreReads } from './scores.ts';
 import { statement } from './sql.ts';
 
@@ -186,13 +186,32 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
   type Page = Parameters<Store['commitPage']>[0];
   // the cursor and progress go with the last statement's dirty marks (records.ts, PageEnd)
   const endOf = (page: Page): PageEnd => ({ portal: page.portal, stream: page.stream, cursor: page.cursor, run: page.run });
-  const commitAlone = (page: Page) =>
+  /**
+   * Runs that started while their portal had no record of their type (misc.syncRuns.start): their
+   * pages insert without ON CONFLICT (records.ts, `insert`), a stream's first pass over a new
+   * portal being all new records. A record stored meanwhile (by another writer, or read twice by
+   * the run) fails that insert with a unique violation: the page is written again with the upsert,
+   * and the run upserts from then on. A hint of this process only: nothing depends on it but speed.
+   */
+  const unstoredRuns = new Set<number>();
+  const unstored = (page: Page) => page.liveIds === undefined && unstoredRuns.has(page.run.id);
+  const commitAloneAs = (page: Page, asUnstored: boolean) =>
     locked([page.portal, ...page.records.map((r) => r.portal)], async (c) => {
       const t = now();
-      if (page.liveIds === undefined) return totalOf(await upsertRecords(c, page.records, t, [endOf(page)]));
+      if (page.liveIds === undefined) return totalOf(await upsertRecords(c, page.records, t, [endOf(page)], { unstored: asUnstored }));
       const changed = totalOf(await upsertRecords(c, page.records, t));
       return changed + (await tombstoneMissing(c, page.portal, page.stream, page.liveIds, page.at ?? t, t, endOf(page)));
     });
+  const commitAlone = async (page: Page): Promise<number> => {
+    if (!unstored(page)) return commitAloneAs(page, false);
+    try {
+      return await commitAloneAs(page, true);
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      unstoredRuns.delete(page.run.id);
+      return commitAloneAs(page, false);
+    }
+  };
   // Several portals' pages in one transaction. Their locks are tried, never waited for: a page
   // whose portal another session holds (a score batch, another process's page) leaves the group
   // and commits alone afterwards, waiting as commitAlone does, so it holds up no other portal.
@@ -201,8 +220,15 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
     return tx(async (c) => {
       const got = (await tryPortalLocks(c, [keys.map(String)])).rows.map((r) => r.ok);
       const mine = pages.filter((_, i) => got[i] === true);
-      const changes = await upsertRecords(c, mine.flatMap((p) => p.records), now(), mine.map(endOf));
-      return pages.map((p, i) => (got[i] === true ? (changes.get(p.portal) ?? 0) : ALONE));
+      const asUnstored = mine.every(unstored);
+      try {
+        const changes = await upsertRecords(c, mine.flatMap((p) => p.records), now(), mine.map(endOf), { unstored: asUnstored });
+        return pages.map((p, i) => (got[i] === true ? (changes.get(p.portal) ?? 0) : ALONE));
+      } catch (e) {
+        // the group fails and each page commits alone (group-commit.ts), with the upsert
+        if (asUnstored && isUniqueViolation(e)) for (const p of mine) unstoredRuns.delete(p.run.id);
+        throw e;
+      }
     });
   };
   const commitPageGrouped = groupCommit<Page, number>({
@@ -307,8 +333,15 @@ export function createPostgresStore(opts: PostgresStoreOptions): Store {
       prune: (olderThanMs = 3 * 24 * 3600_000) => misc.webhookEvents.prune(pool, now() - olderThanMs),
     },
     syncRuns: {
-      start: (portal, stream) => misc.syncRuns.start(pool, portal, stream, now()),
-      finish: (id, status, error) => misc.syncRuns.finish(pool, id, status, now(), error),
+      start: async (portal, stream) => {
+        const run = await misc.syncRuns.start(pool, portal, stream, now());
+        if (run.unstored) unstoredRuns.add(run.id);
+        return run.id;
+      },
+      finish: (id, status, error) => {
+        unstoredRuns.delete(id);
+        return misc.syncRuns.finish(pool, id, status, now(), error);
+      },
       latestPerStream: (portal) => misc.syncRuns.latestPerStream(pool, portal),
     },
     models: {
