@@ -118,11 +118,14 @@ export const webhookEvents = {
   },
 };
 
-// with whether the portal has no record of the stream's type yet (its pages may then insert
-// without ON CONFLICT: store.ts, unstoredRuns)
+// With whether the portal has no record of the stream's type yet (its pages may then insert
+// without ON CONFLICT: store.ts, unstoredRuns). The first id in key order, not NOT EXISTS: for an
+// EXISTS the planner, counting on an early match, chose a sequential scan of records once it had
+// statistics, 18 ms at 200,000 records for a type the portal has none of (0.05 ms this way).
 const runStart = statement<{ id: number; unstored: boolean }>(
   'sync_runs_start',
-  "INSERT INTO sync_runs (portal, stream, started_at, status) VALUES ($1, $2, $3, 'running') RETURNING id, NOT EXISTS (SELECT 1 FROM records WHERE portal = $1 AND type = $2) AS unstored",
+  `INSERT INTO sync_runs (portal, stream, started_at, status) VALUES ($1, $2, $3, 'running')
+   RETURNING id, (SELECT id FROM records WHERE portal = $1 AND type = $2 ORDER BY id LIMIT 1) IS NULL AS unstored`,
 );
 const runFinish = statement('sync_runs_finish', 'UPDATE sync_runs SET finished_at = $1, status = $2, error_kind = $3, error = $4 WHERE id = $5');
 const runLatest = statement<{ id: number; stream: string; started_at: number; finished_at: number | null; status: string; pages: number; records: number; error_kind: string | null; error: string | null }>(

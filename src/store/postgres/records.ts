@@ -179,7 +179,8 @@ const contactHistory = statement<Row>(
 const idsOf = statement<{ id: string }>('records_ids', 'SELECT id FROM records WHERE portal = $1 AND type = $2 AND NOT deleted ORDER BY id');
 const pageLive = statement<Row>('records_page_live', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id > $3 AND NOT deleted ORDER BY id LIMIT $4`);
 const pageAll = statement<Row>('records_page_all', `SELECT ${COLS} FROM records WHERE portal = $1 AND type = $2 AND id > $3 ORDER BY id LIMIT $4`);
-const anyOf = statement('records_any', 'SELECT 1 FROM records WHERE portal = $1 LIMIT 1');
+// in key order, so that the primary key answers (misc.ts, sync_runs_start, says why)
+const anyOf = statement('records_any', 'SELECT 1 FROM records WHERE portal = $1 ORDER BY type, id LIMIT 1');
 const countByType = statement<{ type: string; live: number; deleted: number }>(
   'records_counts',
   'SELECT type, count(*) FILTER (WHERE NOT deleted) AS live, count(*) FILTER (WHERE deleted) AS deleted FROM records WHERE portal = $1 GROUP BY type ORDER BY type',
