@@ -27,7 +27,7 @@
  * job out of retries moves to the dead-letter queue, which `rapport status` lists.
  */
 import pg from 'pg';
-import { PgBoss } from 'pg-boss';
+import { PgBoss, type Clock } from 'pg-boss';
 import type { Logger } from '../log.ts';
 
 export const SYNC_QUEUE = 'rapport-sync';
@@ -67,6 +67,8 @@ export type QueueOptions = {
   listen?: boolean;
   /** only read (`rapport status`): no maintenance, no schedules, no schema changes */
   readOnly?: boolean;
+  /** pg-boss's source of time for its polls, schedules and job times (tests drive a TestClock) */
+  clock?: Clock;
 };
 
 export type JobQueue = {
@@ -103,6 +105,7 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     max: 4,
     useListenNotify: opts.listen === true && opts.readOnly !== true,
     ...(opts.schema === undefined ? {} : { schema: opts.schema }),
+    ...(opts.clock === undefined ? {} : { clock: opts.clock }),
     ...(opts.readOnly === true ? { supervise: false, schedule: false, migrate: false, createSchema: false } : {}),
     // a dead worker's job is failed by the supervise pass that runs the monitor (pg-boss default 60 s)
     superviseIntervalSeconds: opts.monitorIntervalSeconds ?? monitorDefault(opts.heartbeatSeconds),
@@ -202,8 +205,13 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
       });
     },
     async schedulePasses(everyMinutes, portals) {
-      const n = Math.max(1, Math.min(59, Math.round(everyMinutes)));
-      await boss.schedule(TICK_QUEUE, n === 1 ? '* * * * *' : `*/${n} * * * *`);
+      // A tick each minute, sent at most once per interval: pg-boss throttling (`singletonSeconds`,
+      // one job per slot of that many seconds, slots counted from the epoch:
+      // https://pgboss.io/api/jobs). A cron step alone
+      // (`*/n`) fires at the minutes divisible by n: 45 ticked at :00 and :45 (45, then 15 minutes
+      // apart), 59 at :59 and :00, and an interval over an hour could not be said at all.
+      const n = Math.max(1, Math.round(everyMinutes));
+      await boss.schedule(TICK_QUEUE, '* * * * *', null, n === 1 ? {} : { singletonSeconds: n * 60 });
       await boss.work(TICK_QUEUE, { pollingIntervalSeconds: polling }, async () => {
         for (const portal of await portals()) await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
       });

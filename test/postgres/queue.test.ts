@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
-import { PgBoss } from 'pg-boss';
+import { PgBoss, TestClock } from 'pg-boss';
 import { createJobQueue, SYNC_QUEUE, type JobQueue } from '../../src/work/queue.ts';
 import { createDatabase } from '../support/postgres.ts';
 
@@ -40,6 +40,20 @@ const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 20
 };
 
 describe('job queue (pg-boss)', () => {
+  it('the periodic tick comes once per interval, whatever the interval: every 45 minutes (a cron step ticked at :00 and :45, 15 minutes apart)', async () => {
+    const clock = new TestClock('2026-03-02T10:00:30Z');
+    const q = await queue({ clock, pollingIntervalSeconds: 20 });
+    const ticks: string[] = [];
+    await q.schedulePasses(45, async () => {
+      ticks.push(new Date(clock.now()).toISOString().slice(11, 16));
+      return [];
+    });
+    for (let minute = 0; minute < 180; minute++) await clock.tick(60_000);
+    await until('the last tick handled', () => ticks.includes('12:45'), 10_000);
+    // the first within a minute of the schedule, then one per 45-minute slot (slots count from the epoch)
+    expect(ticks).toEqual(['10:01', '10:30', '11:15', '12:00', '12:45']);
+  }, 120_000);
+
   it('a burst of requests for a portal yields one pending pass; another portal gets its own', async () => {
     const q = await queue();
     const results = await Promise.all(Array.from({ length: 50 }, () => q.requestSync('hubspot:1')));

@@ -20,6 +20,8 @@ import { deploymentEnv, lines, rapportProcesses, unscored as unscoredIn, until a
 
 const app = { clientId: 'rapport-roles', clientSecret: randomBytes(16).toString('hex'), appId: 4711 };
 const PORTALS = 3;
+/** the deployment's periodic pass: a day, so that no tick comes while a test measures calls (one comes when the workers start) */
+const TICK_MS = 24 * 3_600_000;
 let sandbox: HubspotSandbox;
 let closeSandbox: () => Promise<void>;
 let env: Record<string, string>;
@@ -53,7 +55,7 @@ beforeAll(async () => {
   // the deployment's periodic pass every 59 minutes (the schedule's longest), not every minute: a
   // test that counts a portal's calls while a worker starts must not meet one (passes here come
   // from installs, webhooks and retries)
-  env = { ...deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: baseUrl, app }), RAPPORT_SYNC_INTERVAL_MS: String(59 * 60_000) };
+  env = { ...deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: baseUrl, app }), RAPPORT_SYNC_INTERVAL_MS: String(TICK_MS) };
 
   start('web', ['serve', '--role', 'web']);
   webUrl = `http://127.0.0.1:${port}`;
@@ -163,6 +165,13 @@ describe('web + worker processes on Postgres', () => {
     } finally {
       await db.end();
     }
+    // The deployment's periodic tick queues a pass for every portal, once per TICK_MS slot counted
+    // from the epoch (src/work/queue.ts, schedulePasses): the window below must not hold one (with
+    // the old cron step `*/59` it did, in a run at 00:59, with 10–25 calls per portal).
+    await until('no periodic tick due', () => {
+      const sinceSlot = Date.now() % TICK_MS;
+      return sinceSlot > 3 * 60_000 && sinceSlot < TICK_MS - 60_000;
+    }, 300_000);
     const before = hubIds.map((h) => sandbox.stats(h).requests);
     const joined = start('worker-3', ['worker', '--concurrency', '2']);
     await until('the new worker up', () => joined.log.join('').includes('rapport worker: running up to'), 60_000);
@@ -186,5 +195,5 @@ describe('web + worker processes on Postgres', () => {
     expect(propertyReads()).toBeGreaterThan(readsBefore);
     expect(await store.records.get(portal, 'tickets', ticket.id)).toBeDefined();
     await outboxSettled(portal);
-  }, 150_000);
+  }, 360_000);
 });

@@ -66,8 +66,9 @@ beforeAll(async () => {
     SALESFORCE_CLIENT_ID: APP.clientId,
     SALESFORCE_CLIENT_SECRET: APP.clientSecret,
     RAPPORT_JOB_HEARTBEAT_SECONDS: '10',
-    // the periodic pass once an hour (minutes 0 and 59): a change arriving in seconds came through CDC
-    RAPPORT_SYNC_INTERVAL_MS: String(59 * 60_000),
+    // the periodic pass once a day (a tick when the workers start, then one per day counted from
+    // the epoch: src/work/queue.ts): a change arriving in seconds came through CDC
+    RAPPORT_SYNC_INTERVAL_MS: String(24 * 3_600_000),
     RAPPORT_LOG_LEVEL: 'info',
   };
   start('web', ['serve', '--role', 'web']);
