@@ -52,9 +52,9 @@ beforeAll(async () => {
   }
   const url = await createDatabase(inject('postgresUrl'));
   const port = await freePort();
-  // the deployment's periodic pass every 59 minutes (the schedule's longest), not every minute: a
-  // test that counts a portal's calls while a worker starts must not meet one (passes here come
-  // from installs, webhooks and retries)
+  // the deployment's periodic pass once a day (TICK_MS), not every minute: a test that counts a
+  // portal's calls while a worker starts must not meet one (passes here come from installs,
+  // webhooks and retries)
   env = { ...deploymentEnv({ databaseUrl: url, port, hubspotBaseUrl: baseUrl, app }), RAPPORT_SYNC_INTERVAL_MS: String(TICK_MS) };
 
   start('web', ['serve', '--role', 'web']);

@@ -26,7 +26,7 @@ const Props = z.custom<Record<string, string | null>>((v) => badProperty(v) === 
 });
 
 /** An inline association: `{ id, type }`, the id a string or a number (fromInline reads it as a string). */
-export type AssociatedId = { id: string | number; type?: string };
+type AssociatedId = { id: string | number; type?: string };
 const isAssociatedId = (v: unknown): boolean => {
   if (typeof v !== 'object' || v === null) return false;
   const { id, type } = v as Record<string, unknown>;
