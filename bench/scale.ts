@@ -606,7 +606,7 @@ async function printStatements(db: pg.Client): Promise<void> {
      FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12`,
   );
   console.log('    statements by server time (pg_stat_statements):');
-  for (const r of top.rows) console.log(`      ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(8)} rows  ${r.query.slice(0, 110)}`);
+  for (const r of top.rows) console.log(`      ${String(r.ms).padStart(7)} ms ${String(r.calls).padStart(7)} calls ${String(r.rows).padStart(8)} rows  ${r.query.length > 170 ? `${r.query.slice(0, 110)} … ${r.query.slice(-55)}` : r.query}`);
   // the write-ahead log the run wrote and the checkpoints it caused (pg_stat_wal, pg_stat_checkpointer: PostgreSQL 17+)
   const wal = (await db.query<{ records: string; fpi: string; mb: string; timed: string; requested: string }>(
     `SELECT w.wal_records AS records, w.wal_fpi AS fpi, round(w.wal_bytes / 1048576.0) AS mb, c.num_timed AS timed, c.num_requested AS requested
