@@ -30,7 +30,7 @@
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
  *   that took the Postgres server's time in each run (pg_stat_statements) and the write-ahead log it wrote; BENCH_WEB_NODE_FLAGS="…" passes
- *   Node flags to the web process (e.g. --trace-gc) and BENCH_WEB_LOG=FILE writes its stdout to a file;
+ *   Node flags to the web process (e.g. --trace-gc), BENCH_WORKER_NODE_FLAGS="…" to the workers, and BENCH_WEB_LOG=FILE writes its stdout to a file;
  *   the Rapport processes run the build (tsc, as production), BENCH_FROM_SOURCE=1 the sources through tsx
  *
  * Each scaling run also prints the CPU each process used during the backfill (the sandbox, the
@@ -545,7 +545,8 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     await db.query(`UPDATE pgboss.job SET start_after = now() + interval '1 hour' WHERE name = $1 AND state < 'active'`, [SYNC_QUEUE]);
     const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
-    for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0));
+    const workerNodeFlags = process.env['BENCH_WORKER_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
+    for (let i = 1; i <= workers; i++) procs.push(startRapport(`worker-${i}`, ['worker', '--concurrency', String(CONCURRENCY)], workerEnv, withWebhooks ? WORKER_NICE : 0, workerNodeFlags));
     await until('every worker up', async () => procs.slice(1).every((p) => p.log.join('').includes('rapport worker: running up to')), 120_000, procs);
     const asker = await createJobQueue({ url, logger: silentLogger });
     const released = await sandbox.sent();

@@ -215,8 +215,12 @@ export function toRecord(
     data,
   };
   if (issues.length > 0) record.issues = issues;
-  const merged = (p.hs_merged_object_ids ?? '').split(';').map((x) => x.trim()).filter((x) => /^\d+$/.test(x) && x !== obj.id);
-  if (!deleted && merged.length > 0) record.mergedIds = [...new Set(merged)].sort();
+  // most records were never merged: no list to split
+  const mergedRaw = p.hs_merged_object_ids;
+  if (!deleted && mergedRaw !== null && mergedRaw !== undefined && mergedRaw !== '') {
+    const merged = mergedRaw.split(';').map((x) => x.trim()).filter((x) => /^\d+$/.test(x) && x !== obj.id);
+    if (merged.length > 0) record.mergedIds = [...new Set(merged)].sort();
+  }
   return record;
 }
 
@@ -250,14 +254,18 @@ function mapData(type: ObjectType, p: HsProps, now: number, mapped: MappedProper
     }
     return n;
   };
+  // the field's name is built only for a text long enough to be cut (trimming only shortens it)
+  const tooLong = (name: string): void => {
+    const raw = p[name];
+    const issue = raw !== null && raw !== undefined && raw.length > MAX_TEXT_CHARS ? lengthIssue(field(name), raw, MAX_TEXT_CHARS) : null;
+    if (issue !== null) issues.push(issue);
+  };
   const text = (name: string): string | null => {
-    const tooLong = lengthIssue(field(name), p[name], MAX_TEXT_CHARS);
-    if (tooLong !== null) issues.push(tooLong);
+    tooLong(name);
     return textOrNull(p[name]);
   };
   const html = (name: string): string | null => {
-    const tooLong = lengthIssue(field(name), p[name], MAX_TEXT_CHARS);
-    if (tooLong !== null) issues.push(tooLong);
+    tooLong(name);
     return stripHtml(p[name]);
   };
   const createdAt = time(CREATED[type]);
