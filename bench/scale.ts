@@ -29,7 +29,7 @@
  *   BENCH_WORKER_CPU_PROF=DIR the workers', BENCH_SANDBOX_CPU_PROF=DIR the sandbox's; BENCH_SCALE_ONLY=webhooks runs only part 2 (minutes instead
  *   of tens of minutes); BENCH_SCALE_WEBHOOKS=0 skips the run under webhook load and BENCH_SCALE_STORES=0
  *   the store bench (to iterate on the scaling figures alone); BENCH_PG_STATEMENTS=1 prints the statements
- *   that took the Postgres server's time in each run (pg_stat_statements) and the write-ahead log it wrote; BENCH_WEB_NODE_FLAGS="…" passes
+ *   that took the Postgres server's time in each run (pg_stat_statements), what its sessions waited for (pg_stat_activity) and the write-ahead log it wrote; BENCH_WEB_NODE_FLAGS="…" passes
  *   Node flags to the web process (e.g. --trace-gc), BENCH_WORKER_NODE_FLAGS="…" to the workers, and BENCH_WEB_LOG=FILE writes its stdout to a file;
  *   the Rapport processes run the build (tsc, as production), BENCH_FROM_SOURCE=1 the sources through tsx
  *
@@ -568,6 +568,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const profiling = ['BENCH_WEB_CPU_PROF', 'BENCH_WORKER_CPU_PROF', 'BENCH_SANDBOX_CPU_PROF'].some((k) => process.env[k] !== undefined);
     const mono0 = process.hrtime.bigint() / 1000n;
     const meter = cpuMeter(() => [{ name: 'sandbox', pid: sandbox.pid }, ...procs.map((p) => ({ name: p.name, pid: p.child.pid }))], pgDir);
+    const waits = STATEMENTS ? await sampleWaits(url) : undefined;
     const startup = (started - spawned) / 1000;
     let webhooks: Run['webhooks'];
     if (withWebhooks) {
@@ -587,6 +588,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const cpu = meter.stop();
     const backfillRequests = (await sandbox.sent()).map((x, i) => ({ all: x.requests - released[i]!.requests, windowed: x.windowed - released[i]!.windowed }));
     if (STATEMENTS) await printStatements(db);
+    if (waits !== undefined) await waits.print();
     const spans = (await db.query<{ first: string; last: string }>('SELECT min(synced_at) AS first, max(synced_at) AS last FROM records GROUP BY portal ORDER BY 1')).rows;
     const t0 = Math.min(...spans.map((x) => Number(x.first)));
     const portals = spans.map((x) => ({ first: (Number(x.first) - t0) / 1000, last: (Number(x.last) - t0) / 1000 }));
@@ -599,6 +601,39 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     await db.end().catch(() => undefined);
     sent.push(...(await sandbox.close()));
   }
+}
+
+/**
+ * BENCH_PG_STATEMENTS=1: what the server's sessions were doing, sampled every 20 ms from
+ * pg_stat_activity while the backfill runs (https://www.postgresql.org/docs/current/monitoring-stats.html#WAIT-EVENT-TABLE):
+ * each active session's wait (none: on a core or waiting for one) and its statement's start, counted.
+ */
+async function sampleWaits(url: string): Promise<{ print: () => Promise<void> }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const { rows } = await c.query<{ w: string; q: string }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS q
+         FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+      );
+      samples++;
+      for (const r of rows) counts.set(`${r.w}  ${r.q}`, (counts.get(`${r.w}  ${r.q}`) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async print() {
+      stopped = true;
+      await loop;
+      await c.end();
+      console.log(`    active sessions by wait (${samples} samples of pg_stat_activity, sessions per sample):`);
+      for (const [k, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`      ${(n / samples).toFixed(2).padStart(6)}  ${k}`);
+    },
+  };
 }
 
 async function printStatements(db: pg.Client): Promise<void> {
