@@ -488,6 +488,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
   const db = new pg.Client({ connectionString: url });
   const procs: Proc[] = [];
   let separated: NodeJS.Timeout | undefined;
+  let waits: WaitSampler | undefined;
   // filled once the sandbox has closed, after the workers finished their passes (below)
   const sent: Sent[] = [];
   try {
@@ -568,7 +569,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const profiling = ['BENCH_WEB_CPU_PROF', 'BENCH_WORKER_CPU_PROF', 'BENCH_SANDBOX_CPU_PROF'].some((k) => process.env[k] !== undefined);
     const mono0 = process.hrtime.bigint() / 1000n;
     const meter = cpuMeter(() => [{ name: 'sandbox', pid: sandbox.pid }, ...procs.map((p) => ({ name: p.name, pid: p.child.pid }))], pgDir);
-    const waits = STATEMENTS ? await sampleWaits(url) : undefined;
+    if (STATEMENTS) waits = await sampleWaits(url);
     const startup = (started - spawned) / 1000;
     let webhooks: Run['webhooks'];
     if (withWebhooks) {
@@ -580,6 +581,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
       if (profiling) console.log(`  profiles: the web process took the load during the backfill from ${load0} to ${process.hrtime.bigint() / 1000n} (µs, the profiles' clock)`);
       if ((await cached()) >= records) console.log('  !! the backfill ended before the webhook load did: raise BENCH_WEBHOOK_CONTACTS');
       if (WEBHOOKS_ONLY && STATEMENTS) await printStatements(db);
+      if (WEBHOOKS_ONLY) await waits?.print();
       if (WEBHOOKS_ONLY) return { workers, startup, seconds: NaN, recordsPerSecond: NaN, ratio: NaN, cpu: meter.stop(), portals: [], webhooks, sent, backfillRequests: [], ...(idle === undefined ? {} : { idle }) };
     }
     await until(`${records.toLocaleString('en-US')} records cached`, async () => (await cached()) >= records && (await cachedExactly()) >= records, 20 * 60_000, procs);
@@ -588,7 +590,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const cpu = meter.stop();
     const backfillRequests = (await sandbox.sent()).map((x, i) => ({ all: x.requests - released[i]!.requests, windowed: x.windowed - released[i]!.windowed }));
     if (STATEMENTS) await printStatements(db);
-    if (waits !== undefined) await waits.print();
+    await waits?.print();
     const spans = (await db.query<{ first: string; last: string }>('SELECT min(synced_at) AS first, max(synced_at) AS last FROM records GROUP BY portal ORDER BY 1')).rows;
     const t0 = Math.min(...spans.map((x) => Number(x.first)));
     const portals = spans.map((x) => ({ first: (Number(x.first) - t0) / 1000, last: (Number(x.last) - t0) / 1000 }));
@@ -596,6 +598,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     return { workers, startup, seconds, recordsPerSecond, ratio: recordsPerSecond / (PORTALS * CEILING), cpu, portals, sent, backfillRequests, ...(webhooks === undefined ? {} : { webhooks }), ...(idle === undefined ? {} : { idle }) };
   } finally {
     if (separated !== undefined) clearInterval(separated);
+    await waits?.stop();
     if (pinned) pin(process.pid, `0-${cpus().length - 1}`);
     await stop(procs);
     await db.end().catch(() => undefined);
@@ -608,12 +611,14 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
  * pg_stat_activity while the backfill runs (https://www.postgresql.org/docs/current/monitoring-stats.html#WAIT-EVENT-TABLE):
  * each active session's wait (none: on a core or waiting for one) and its statement's start, counted.
  */
-async function sampleWaits(url: string): Promise<{ print: () => Promise<void> }> {
+type WaitSampler = { stop: () => Promise<void>; print: () => Promise<void> };
+async function sampleWaits(url: string): Promise<WaitSampler> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   const counts = new Map<string, number>();
   let samples = 0;
   let stopped = false;
+  // a failed sample (the run failing, its server stopped) ends the sampling, never the bench
   const loop = (async () => {
     while (!stopped) {
       const { rows } = await c.query<{ w: string; q: string }>(
@@ -624,12 +629,17 @@ async function sampleWaits(url: string): Promise<{ print: () => Promise<void> }>
       for (const r of rows) counts.set(`${r.w}  ${r.q}`, (counts.get(`${r.w}  ${r.q}`) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 20));
     }
-  })();
+  })().catch(() => undefined);
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await loop;
+    await c.end().catch(() => undefined);
+  };
   return {
+    stop,
     async print() {
-      stopped = true;
-      await loop;
-      await c.end();
+      await stop();
       console.log(`    active sessions by wait (${samples} samples of pg_stat_activity, sessions per sample):`);
       for (const [k, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`      ${(n / samples).toFixed(2).padStart(6)}  ${k}`);
     },
