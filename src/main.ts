@@ -94,6 +94,8 @@ export type RapportOptions = {
    * Salesforce Change Data Capture): long-running processes (`serve`, `demo`), not one-shot passes
    */
   changeStreams?: boolean;
+  /** a worker: its Postgres connections open at start and stay open (PostgresStoreOptions.keepConnectionsOpen) */
+  keepConnectionsOpen?: boolean;
 };
 
 export async function createRapport(opts: RapportOptions): Promise<Rapport> {
@@ -106,6 +108,7 @@ export async function createRapport(opts: RapportOptions): Promise<Rapport> {
     now,
     // pg_stat_activity tells the web role's sessions from the others' (docs/operations.md)
     ...(opts.dispatch === undefined ? {} : { applicationName: 'rapport-web' }),
+    ...(opts.keepConnectionsOpen === true ? { keepConnectionsOpen: true } : {}),
     // on SQLite this thread answers webhooks and cards: no WAL checkpoint inside its commits
     backgroundCheckpoints: true,
     onCheckpointFailure: (e) => logger.warn({ err: e.message }, 'SQLite checkpoint thread failed; checkpoints run inside commits again'),

@@ -49,7 +49,7 @@ export const command: Command = {
       return EXIT.config;
     }
     const logger = createLogger({ level: config.logLevel });
-    const rapport = await createRapport({ config, logger });
+    const rapport = await createRapport({ config, logger, keepConnectionsOpen: true });
     const removeGuards = installProcessGuards(logger, () => {});
     let queue: Awaited<ReturnType<typeof createJobQueue>> | undefined;
     let holder: ChangeStreamHolder | undefined;

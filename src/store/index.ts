@@ -44,11 +44,11 @@ export function configuredLocation(config: { dbPath: string; databaseUrl?: strin
  */
 export async function connectStore(
   config: { dbPath: string; databaseUrl?: string | undefined },
-  opts: Omit<StoreOptions, 'path'> & { applicationName?: string } = {},
+  opts: Omit<StoreOptions, 'path'> & { applicationName?: string; keepConnectionsOpen?: boolean } = {},
 ): Promise<Store> {
   const location = configuredLocation(config);
   if (location.kind === 'sqlite') {
-    const { applicationName: _name, ...rest } = opts;
+    const { applicationName: _name, keepConnectionsOpen: _open, ...rest } = opts;
     return createSqliteStore({ ...rest, path: location.path });
   }
   // Postgres checkpoints in its own processes

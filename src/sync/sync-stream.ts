@@ -58,9 +58,9 @@ export async function syncStream(
   const { store, connector, portal, logger } = deps;
   const now = deps.now ?? Date.now;
   const progress: StreamProgress = { portal, type, pages: 0, records: 0, changed: 0, total: undefined, startedAt: now() };
-  const runId = await store.syncRuns.start(portal, type);
+  // the run recorded and the cursor read at once (independent; on Postgres two round trips in one wait, for each of a pass's ten streams)
+  const [runId, cursor] = await Promise.all([store.syncRuns.start(portal, type), store.cursors.get(portal, type)]);
   const log = logger.child({ portal, stream: type });
-  const cursor = await store.cursors.get(portal, type);
   log.debug({ resuming: cursor !== null }, 'stream start');
 
   // On stop, the request in flight gets a grace period to arrive so its page is committed

@@ -28,6 +28,21 @@ describe('createPool', () => {
     await expect(pool.query('SELECT 9007199254740993::bigint AS big')).rejects.toThrow(/beyond Number.MAX_SAFE_INTEGER/);
   });
 
+  it('keepOpen: idle connections stay open past the idle timeout; without it they close', async () => {
+    const sessions = async (app: string) =>
+      (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [app])).rows[0]!.n;
+    const kept = createPool(url, { max: 3, keepOpen: true, idleTimeoutMs: 50, applicationName: 'rapport-test-kept' });
+    const closing = createPool(url, { max: 3, idleTimeoutMs: 50, applicationName: 'rapport-test-closing' });
+    try {
+      for (const p of [kept, closing]) for (const c of await Promise.all([p.connect(), p.connect(), p.connect()])) c.release();
+      expect([await sessions('rapport-test-kept'), await sessions('rapport-test-closing')]).toEqual([3, 3]);
+      await new Promise((r) => setTimeout(r, 400));
+      expect([await sessions('rapport-test-kept'), await sessions('rapport-test-closing')]).toEqual([3, 0]);
+    } finally {
+      await Promise.all([kept.end(), closing.end()]);
+    }
+  });
+
   it('cancels a statement running past the statement timeout', async () => {
     const quick = createPool(url, { max: 1, statementTimeoutMs: 100 });
     try {

@@ -123,6 +123,17 @@ describe('the Postgres store', () => {
     expect(await analyze(b)).toBe(true);
   });
 
+  it("a worker's store (keepConnectionsOpen) has its pool's every connection open once it is opened", async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    const store = await openPostgresStore({ url, keepConnectionsOpen: true, poolMax: 4, applicationName: 'rapport-test-worker' });
+    opened.push(store);
+    const db = await client(url);
+    const sessions = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rapport-test-worker'");
+    expect(sessions.rows[0]!.n).toBe(4);
+    await store.records.upsertPage([contact('1')]);
+    expect((await store.records.get(P, 'contacts', '1'))?.id).toBe('1');
+  });
+
   it("a worker thread's read-only store reads the same data and cannot write", async () => {
     const url = await createDatabase(inject('postgresUrl'));
     const store = await open(url);

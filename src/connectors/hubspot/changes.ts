@@ -66,11 +66,15 @@ export async function* hubspotChanges(ctx: ChangesContext, type: ObjectType, cur
   while (true) {
     signal.throwIfAborted();
     if (state.phase === 'list') {
-      if (state.total === undefined) {
-        const total = await countLive(ctx, type, signal);
-        if (total !== undefined) state = { ...state, total };
-      }
+      // The count (a search: its own lane, https://developers.hubspot.com/docs/api/usage-details)
+      // goes beside the first list page rather than before it: a backfill's first page, and so
+      // the start of its rate-limit window, comes a round trip sooner.
+      const counting = state.total === undefined ? countLive(ctx, type, signal) : undefined;
+      // a failed list page is what the pass reports; the count's own failure is then moot
+      counting?.catch(() => undefined);
       const { objects, after } = await listPage(ctx, type, state.after, false, signal);
+      const counted = await counting;
+      if (counted !== undefined) state = { ...state, total: counted };
       const records = await toRecords(ctx, portal, type, objects, true, signal);
       const total = state.total;
       const next: HubspotCursorState =

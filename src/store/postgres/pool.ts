@@ -22,6 +22,10 @@ export type PoolOptions = {
    * cannot write, as SQLite's read-only connection cannot.
    */
   readOnly?: boolean;
+  /** an idle connection above `keepOpen`'s is closed after this long (default 30 s) */
+  idleTimeoutMs?: number;
+  /** idle connections are never closed (pg-pool's `min` at `max`): see PostgresStoreOptions.keepConnectionsOpen */
+  keepOpen?: boolean;
 };
 
 const PROTOCOLS = new Set(['postgres:', 'postgresql:']);
@@ -65,11 +69,12 @@ export function createPool(url: string, opts: PoolOptions = {}): Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 10,
+    ...(opts.keepOpen === true ? { min: opts.max ?? 10 } : {}),
     statement_timeout: opts.statementTimeoutMs ?? 30_000,
     // a transaction left open by a crashed request would hold its row locks for ever
     idle_in_transaction_session_timeout: 60_000,
     connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
     application_name: opts.applicationName ?? 'rapport',
     ...(opts.readOnly === true ? { options: '-c default_transaction_read_only=on' } : {}),
     types,

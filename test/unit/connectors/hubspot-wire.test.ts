@@ -118,6 +118,31 @@ describe('HubSpot connector on rare wire answers (msw)', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("a backfill's first list page goes out beside the count, not after its answer; the page carries the count", async () => {
+    let listed!: () => void;
+    const listSeen = new Promise<void>((resolve) => (listed = resolve));
+    let countAnsweredAfterList: boolean | undefined;
+    server.use(
+      http.post(`${BASE}/crm/v3/objects/contacts/search`, async () => {
+        // answers once the list page was asked for, or after 1 s if it never is before this answer
+        countAnsweredAfterList = await Promise.race([listSeen.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1_000))]);
+        return HttpResponse.json({ total: 2, results: [] });
+      }),
+      http.get(`${BASE}/crm/v3/objects/contacts`, ({ request }) => {
+        if (new URL(request.url).searchParams.get('archived') === 'true') return HttpResponse.json({ results: [] });
+        listed();
+        return HttpResponse.json({
+          results: ['1', '2'].map((id) => ({ id, properties: { email: `${id}@y.z` }, updatedAt: '2026-01-01T00:00:00Z' })),
+        });
+      }),
+    );
+    const pages: Page[] = [];
+    for await (const p of connector().changes('contacts', null, signal)) pages.push(p);
+    expect(countAnsweredAfterList).toBe(true);
+    expect(pages[0]?.records.map((r) => r.id)).toEqual(['1', '2']);
+    expect(pages[0]?.total).toBe(2);
+  });
+
   it('inline associations: a numeric id is read as its string, a malformed entry is a bad_response naming where', async () => {
     const page = (companies: unknown[]) => {
       server.use(
