@@ -541,8 +541,10 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     // worker's start-up (tsx compiling our TypeScript here; production runs the build) is not the
     // backfill's speed, and a worker still starting would take the cores from the others' passes.
     // The installs' passes are held back meanwhile (pg-boss's start_after, https://pgboss.io/api/jobs)
-    // and, once every worker is up, replaced by one request per portal as a webhook or the schedule
-    // sends it, which wakes the idle workers at once (LISTEN/NOTIFY, src/work/queue.ts).
+    // and, once every worker is up, replaced by a pass for every portal in one request, as the
+    // schedule's tick sends them (`requestPasses`), which wakes the idle workers at once
+    // (LISTEN/NOTIFY, src/work/queue.ts). Until session 26 one request per portal, one after the
+    // other: the last portal's pass was queued ~0.2 s after the first's with 4 workers.
     await db.query(`UPDATE pgboss.job SET start_after = now() + interval '1 hour' WHERE name = $1 AND state < 'active'`, [SYNC_QUEUE]);
     const workerProf = process.env['BENCH_WORKER_CPU_PROF'];
     const workerEnv = workerProf === undefined ? env : { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${workerProf}` };
@@ -554,7 +556,7 @@ async function run(serverUrl: string, workers: number, withWebhooks: boolean): P
     const spawned = performance.now();
     try {
       await db.query(`DELETE FROM pgboss.job WHERE name = $1 AND state < 'active'`, [SYNC_QUEUE]);
-      for (const hubId of sandbox.hubIds) await asker.requestSync(`hubspot:${hubId}`);
+      await asker.requestPasses(sandbox.hubIds.map((hubId) => `hubspot:${hubId}`));
     } finally {
       await asker.stop();
     }

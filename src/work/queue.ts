@@ -77,6 +77,8 @@ export type JobQueue = {
    * queued: this request joins it (its records too).
    */
   requestSync(portal: string, refresh?: RefreshRequest): Promise<boolean>;
+  /** Asks for a pass over each of `portals` at once (a schedule's tick); the number queued (a portal's queued pass already is one). */
+  requestPasses(portals: readonly string[]): Promise<number>;
   /**
    * Runs sync jobs in this process, up to `concurrency` at once (never two of one portal in the
    * whole deployment). A job whose `run` throws is retried, then dead-lettered.
@@ -182,7 +184,18 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
     return send(portal);
   }
 
+  // every portal's pass in one statement (https://pgboss.io/api/jobs `insert`: the queue's options
+  // apply as for `send`, and a portal whose pass is queued already is skipped as its singleton):
+  // one round trip and one wake-up for the workers, where a send per portal made as many of each,
+  // and the passes start together instead of over the sends' duration
+  async function requestPasses(portals: readonly string[]): Promise<number> {
+    if (portals.length === 0) return 0;
+    sent++;
+    return (await boss.insert(SYNC_QUEUE, portals.map((portal) => ({ data: { portal } satisfies SyncJobData, singletonKey: portal })), { returnId: true }))?.length ?? 0;
+  }
+
   return {
+    requestPasses,
     async requestSync(portal, refresh) {
       if (refresh !== undefined && refresh.ids.length > 0) await boss.send(REFRESH_QUEUE, { portal, ...refresh } satisfies RefreshJobData);
       return coalesce(portal);
@@ -213,7 +226,7 @@ export async function createJobQueue(opts: QueueOptions): Promise<JobQueue> {
       const n = Math.max(1, Math.round(everyMinutes));
       await boss.schedule(TICK_QUEUE, '* * * * *', null, n === 1 ? {} : { singletonSeconds: n * 60 });
       await boss.work(TICK_QUEUE, { pollingIntervalSeconds: polling }, async () => {
-        for (const portal of await portals()) await boss.send(SYNC_QUEUE, { portal } satisfies SyncJobData, { singletonKey: portal });
+        await requestPasses(await portals());
       });
     },
     failed: (limit = 50) => failed(limit),

@@ -54,6 +54,24 @@ describe('job queue (pg-boss)', () => {
     expect(ticks).toEqual(['10:01', '10:30', '11:15', '12:00', '12:45']);
   }, 120_000);
 
+  it('a tick queues a pass for every due portal, and none more for a portal whose pass is queued already', async () => {
+    const clock = new TestClock('2026-03-02T10:00:30Z');
+    const q = await queue({ clock, pollingIntervalSeconds: 20 });
+    expect(await q.requestSync('hubspot:2')).toBe(true);
+    let ticked = 0;
+    await q.schedulePasses(1, async () => {
+      ticked++;
+      return ['hubspot:1', 'hubspot:2', 'hubspot:3'];
+    });
+    await clock.tick(60_000);
+    await until('the tick handled', async () => ticked > 0 && (await q.counts()).queued === 3, 10_000);
+    for (const p of ['hubspot:1', 'hubspot:2', 'hubspot:3']) expect((await q.portalJobs(p)).queued).toBe(1);
+    // asked directly: only the portals without a queued pass get one
+    expect(await q.requestPasses(['hubspot:3', 'hubspot:4'])).toBe(1);
+    expect(await q.requestPasses([])).toBe(0);
+    expect((await q.counts()).queued).toBe(4);
+  }, 60_000);
+
   it('a burst of requests for a portal yields one pending pass; another portal gets its own', async () => {
     const q = await queue();
     const results = await Promise.all(Array.from({ length: 50 }, () => q.requestSync('hubspot:1')));
