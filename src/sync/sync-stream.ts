@@ -58,7 +58,8 @@ export async function syncStream(
   const { store, connector, portal, logger } = deps;
   const now = deps.now ?? Date.now;
   const progress: StreamProgress = { portal, type, pages: 0, records: 0, changed: 0, total: undefined, startedAt: now() };
-  // the run recorded and the cursor read at once (independent; on Postgres two round trips in one wait, for each of a pass's ten streams)
+  // the run recorded and the cursor read at once: independent, so on Postgres two round trips in
+  // one wait, for each of a pass's ten streams
   const [runId, cursor] = await Promise.all([store.syncRuns.start(portal, type), store.cursors.get(portal, type)]);
   const log = logger.child({ portal, stream: type });
   log.debug({ resuming: cursor !== null }, 'stream start');

@@ -77,7 +77,7 @@ export type JobQueue = {
    * queued: this request joins it (its records too).
    */
   requestSync(portal: string, refresh?: RefreshRequest): Promise<boolean>;
-  /** Asks for a pass over each of `portals` at once (a schedule's tick); the number queued (a portal's queued pass already is one). */
+  /** Asks for a pass over each of `portals` at once (a schedule's tick): the number it queued; a portal with a pass queued already gets none more. */
   requestPasses(portals: readonly string[]): Promise<number>;
   /**
    * Runs sync jobs in this process, up to `concurrency` at once (never two of one portal in the
