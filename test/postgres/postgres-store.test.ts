@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
 import type { CrmRecord, Cursor, RecordData } from '../../src/connectors/types.ts';
@@ -132,6 +133,30 @@ describe('the Postgres store', () => {
     expect(sessions.rows[0]!.n).toBe(4);
     await store.records.upsertPage([contact('1')]);
     expect((await store.records.get(P, 'contacts', '1'))?.id).toBe('1');
+  });
+
+  it('a worker whose role may not open its whole pool fails at start, saying why, and leaves no session open', async () => {
+    const url = await createDatabase(inject('postgresUrl'));
+    await open(url); // migrated by a role without the limit
+    const db = await client(url);
+    const role = `rapport_limited_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    // a role's connection limit (https://www.postgresql.org/docs/current/sql-createrole.html): 2, for a pool of 4
+    await db.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' CONNECTION LIMIT 2`);
+    await db.query(`GRANT ALL ON SCHEMA public TO ${role}; GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+    const limited = new URL(url);
+    limited.username = role;
+    limited.password = password;
+    await expect(openPostgresStore({ url: limited.toString(), keepConnectionsOpen: true, poolMax: 4 })).rejects.toThrow(
+      /cannot open the Postgres database .*too many connections for role/,
+    );
+    // the sessions it did open were closed (a server process may take a moment to leave pg_stat_activity)
+    const left = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [role])).rows[0]!.n;
+    for (let i = 0; i < 50 && (await left()) > 0; i++) await new Promise((r) => setTimeout(r, 40));
+    expect(await left()).toBe(0);
+    // the same role with a pool that fits opens
+    const fits = await openPostgresStore({ url: limited.toString(), keepConnectionsOpen: true, poolMax: 2 });
+    opened.push(fits);
   });
 
   it("a worker thread's read-only store reads the same data and cannot write", async () => {
